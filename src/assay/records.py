@@ -1,0 +1,452 @@
+"""The typed records every part of assay shares: what is stored, imported, exported and judged.
+
+Records are immutable once written. A correction is a new record whose ``supersedes``
+names the one it replaces. Identifiers are stable: derived from content or from an
+external id, so importing the same data twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def digest(*parts: Any, size: int = 16) -> str:
+    """A short stable hex id from the JSON form of ``parts`` (blake2b)."""
+    h = hashlib.blake2b(digest_size=size)
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else json.dumps(p, sort_keys=True, ensure_ascii=False).encode())
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_assignment=True)
+
+
+class Message(Record):
+    """One chat message of a prompt."""
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str
+
+
+class Dataset(Record):
+    """A named collection of items."""
+
+    name: str = Field(min_length=1, description="Unique name; also the dataset's id.")
+    description: str = ""
+    source: str | None = Field(None, description="Where the items came from (file, URL, generator).")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Item(Record):
+    """One prompt to be answered: plain text or chat messages, with an optional reference answer."""
+
+    id: str = Field(description="Stable id: digest of dataset and external id, or of the prompt.")
+    dataset: str
+    external_id: str | None = Field(None, description="The id the source gave this item, if any.")
+    prompt: str | None = Field(None, description="The prompt as plain text (None when given as messages).")
+    messages: list[Message] | None = Field(None, description="The prompt as chat messages.")
+    reference: str | None = Field(None, description="A reference (gold) answer, if any.")
+    category: str | None = None
+    language: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    cluster: str | None = Field(None, description="Cluster key for clustered standard errors (e.g. a source document).")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_prompt(self) -> Item:
+        if self.prompt is None and not self.messages:
+            raise ValueError("an item needs a prompt or chat messages")
+        return self
+
+    @staticmethod
+    def make_id(dataset: str, external_id: str | None, prompt: str | None, messages: list | None) -> str:
+        if external_id is not None:
+            return digest("item", dataset, "id", str(external_id))
+        return digest("item", dataset, "prompt", prompt if prompt is not None else messages)
+
+    def prompt_text(self) -> str:
+        """The prompt as one string (the last user message for chat prompts)."""
+        if self.prompt is not None:
+            return self.prompt
+        users = [m.content for m in self.messages or [] if m.role == "user"]
+        return users[-1] if users else (self.messages or [])[-1].content
+
+    def chat(self) -> list[dict[str, str]]:
+        """The prompt as OpenAI chat messages."""
+        if self.messages:
+            return [m.model_dump() for m in self.messages]
+        return [{"role": "user", "content": self.prompt or ""}]
+
+
+def split_model_id(model_id: str) -> tuple[str, str]:
+    if "@" not in model_id:
+        raise ValueError(f"model '{model_id}' must be written NAME@VERSION")
+    name, _, version = model_id.rpartition("@")
+    if not name or not version:
+        raise ValueError(f"model '{model_id}' must be written NAME@VERSION")
+    return name, version
+
+
+class Model(Record):
+    """A model under evaluation or used as a judge, written ``name@version``, and how to call it."""
+
+    id: str = Field(description="name@version")
+    provider: str = "openai"
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, description="Name of the environment variable holding the API key.")
+    family: str | None = Field(None, description="Model family, used to detect self-preference of judges.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Default request parameters.")
+    price_input_per_mtok: float | None = Field(None, description="USD per million prompt tokens.")
+    price_output_per_mtok: float | None = Field(None, description="USD per million completion tokens.")
+
+    @field_validator("id")
+    @classmethod
+    def _name_at_version(cls, v: str) -> str:
+        split_model_id(v)
+        return v
+
+    @property
+    def name(self) -> str:
+        return split_model_id(self.id)[0]
+
+    @property
+    def version(self) -> str:
+        return split_model_id(self.id)[1]
+
+
+class Response(Record):
+    """One model's answer to one item (item x model x sample index)."""
+
+    id: str
+    item_id: str
+    model: str = Field(description="name@version of the model that answered.")
+    sample_index: int = Field(0, ge=0)
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    finish_reason: str | None = None
+    run_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def make_id(item_id: str, model: str, sample_index: int) -> str:
+        return digest("response", item_id, model, sample_index)
+
+
+# ---- rubrics ---------------------------------------------------------------------------
+
+ScaleKind = Literal["binary", "ordinal", "categorical", "continuous"]
+
+
+class Level(Record):
+    """One level of an ordinal scale with the anchor that tells a rater when to give it."""
+
+    value: int
+    label: str
+    anchor: str = Field(min_length=1)
+
+
+class Category(Record):
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class Scale(Record):
+    """How a dimension is measured."""
+
+    kind: ScaleKind
+    levels: list[Level] = Field(default_factory=list, description="ordinal: every level 1..N with its anchor")
+    categories: list[Category] = Field(default_factory=list, description="categorical: the allowed labels")
+    min: float | None = Field(None, description="continuous: lower bound")
+    max: float | None = Field(None, description="continuous: upper bound")
+    true_label: str = "yes"
+    false_label: str = "no"
+
+    @model_validator(mode="after")
+    def _check(self) -> Scale:
+        if self.kind == "ordinal":
+            if len(self.levels) < 2:
+                raise ValueError("an ordinal scale needs at least two levels")
+            values = [lv.value for lv in self.levels]
+            if values != list(range(1, len(values) + 1)):
+                raise ValueError(f"ordinal levels must be 1..N in order, got {values}")
+        elif self.levels:
+            raise ValueError(f"'levels' only belongs to an ordinal scale, not {self.kind}")
+        if self.kind == "categorical":
+            names = [c.name for c in self.categories]
+            if len(names) < 2:
+                raise ValueError("a categorical scale needs at least two categories")
+            if len(set(names)) != len(names):
+                raise ValueError("category names must be unique")
+        elif self.categories:
+            raise ValueError(f"'categories' only belongs to a categorical scale, not {self.kind}")
+        if self.kind == "continuous":
+            if self.min is None or self.max is None or not self.min < self.max:
+                raise ValueError("a continuous scale needs min < max")
+        return self
+
+    def accepts(self, value: float | None, label: str | None) -> str | None:
+        """Why (value, label) is not a valid point of this scale, or None when it is."""
+        if self.kind == "categorical":
+            if label not in {c.name for c in self.categories}:
+                return f"label {label!r} is not one of {[c.name for c in self.categories]}"
+            return None
+        if value is None:
+            return "a numeric value is required"
+        if self.kind == "binary" and value not in (0, 1):
+            return f"binary value must be 0 or 1, got {value}"
+        if self.kind == "ordinal" and (value != int(value) or not 1 <= value <= len(self.levels)):
+            return f"ordinal value must be an integer 1..{len(self.levels)}, got {value}"
+        if self.kind == "continuous" and not (self.min <= value <= self.max):  # type: ignore[operator]
+            return f"value must lie in [{self.min}, {self.max}], got {value}"
+        return None
+
+
+class Dimension(Record):
+    """One thing a rubric measures (factuality, safety, ...) on one scale."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_\-]*$")
+    description: str = Field(min_length=1)
+    scale: Scale
+    direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
+
+
+class Rubric(Record):
+    """A named, versioned set of dimensions plus the guideline text raters follow."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-\.]+$")
+    version: int = Field(1, ge=1)
+    description: str = ""
+    guidelines: str = ""
+    dimensions: list[Dimension] = Field(min_length=1)
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @model_validator(mode="after")
+    def _unique_dims(self) -> Rubric:
+        names = [d.name for d in self.dimensions]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"dimension names must be unique, repeated: {sorted(dup)}")
+        return self
+
+    def dimension(self, name: str) -> Dimension:
+        for d in self.dimensions:
+            if d.name == name:
+                return d
+        raise KeyError(f"rubric {self.id} has no dimension {name!r}; it has {[d.name for d in self.dimensions]}")
+
+
+class GuidelineVersion(Record):
+    """One version of a rubric's guidelines; later versions add clarifications from edge cases."""
+
+    rubric: str = Field(description="rubric id, name@version")
+    version: int = Field(ge=1)
+    text: str
+    note: str = Field("", description="What changed from the previous version and why.")
+    edge_case_id: str | None = None
+    author: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+# ---- raters and their verdicts ---------------------------------------------------------
+
+RaterKind = Literal["human", "llm", "program"]
+
+
+class Rater(Record):
+    """Who or what judged: a human account, an LLM judge (model + template digest) or a program."""
+
+    id: str
+    kind: RaterKind
+    name: str
+    model: str | None = Field(None, description="llm raters: name@version of the judge model")
+    template_digest: str | None = Field(None, description="llm raters: digest of the prompt template")
+    program_version: str | None = Field(None, description="program raters: verifier version")
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @staticmethod
+    def make_id(kind: str, name: str, *identity: Any) -> str:
+        if kind == "human":
+            return f"human:{name}"
+        return f"{kind}:{name}:" + digest(kind, name, *identity, size=6)
+
+
+FLAGS = ("ambiguous", "unclassifiable", "novel")
+
+
+class Judgment(Record):
+    """One rater's value for one response on one rubric dimension, with the reasons."""
+
+    id: str = Field(default_factory=new_id)
+    response_id: str
+    rater_id: str
+    rubric: str = Field(description="rubric id, name@version")
+    dimension: str
+    value: float | None = Field(None, description="numeric value (binary 0/1, ordinal level, continuous)")
+    label: str | None = Field(None, description="categorical label, or the level label")
+    justification: str = ""
+    flags: list[Literal["ambiguous", "unclassifiable", "novel"]] = Field(default_factory=list)
+    flag_note: str | None = None
+    time_spent_s: float | None = None
+    guideline_version: int | None = Field(None, description="guideline version in force when judged")
+    run_id: str | None = None
+    campaign_id: str | None = None
+    assignment_id: str | None = None
+    supersedes: str | None = Field(None, description="id of the judgment this one corrects")
+    detail: dict[str, Any] = Field(default_factory=dict, description="e.g. probability-weighted score, samples")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Comparison(Record):
+    """One rater's preference among 2..N responses to one item."""
+
+    id: str = Field(default_factory=new_id)
+    item_id: str
+    rater_id: str
+    response_ids: list[str] = Field(min_length=2, description="the responses compared, in canonical order")
+    shown_order: list[str] = Field(description="the same ids in the order the rater saw them")
+    outcome: Literal["win", "tie", "both_bad"] = "win"
+    winner: str | None = Field(None, description="the preferred response id when outcome is 'win'")
+    ranking: list[str] | None = Field(None, description="for N > 2: all ids, best first")
+    strength: Literal[1, 2] | None = Field(None, description="1 slightly better, 2 much better")
+    rubric: str | None = None
+    dimension: str | None = None
+    justification: str = ""
+    flags: list[Literal["ambiguous", "unclassifiable", "novel"]] = Field(default_factory=list)
+    flag_note: str | None = None
+    time_spent_s: float | None = None
+    guideline_version: int | None = None
+    run_id: str | None = None
+    campaign_id: str | None = None
+    assignment_id: str | None = None
+    supersedes: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Comparison:
+        if len(set(self.response_ids)) != len(self.response_ids):
+            raise ValueError("response_ids must be distinct")
+        if sorted(self.shown_order) != sorted(self.response_ids):
+            raise ValueError("shown_order must be a permutation of response_ids")
+        if self.outcome == "win":
+            if self.winner not in self.response_ids and not self.ranking:
+                raise ValueError("a 'win' needs a winner among response_ids (or a ranking)")
+        elif self.winner is not None:
+            raise ValueError(f"outcome {self.outcome!r} cannot have a winner")
+        if self.ranking is not None and sorted(self.ranking) != sorted(self.response_ids):
+            raise ValueError("ranking must be a permutation of response_ids")
+        return self
+
+
+# ---- campaigns and runs ----------------------------------------------------------------
+
+
+class Campaign(Record):
+    """A human rating campaign: who rates what, with which rubric, overlap and gold."""
+
+    id: str
+    name: str
+    kind: Literal["rate", "compare", "rank"] = "rate"
+    rubric: str = Field(description="rubric id, name@version")
+    guideline_version: int = 1
+    dimensions: list[str] = Field(default_factory=list, description="empty: every dimension")
+    overlap: int = Field(1, ge=1, description="each unit is rated by this many different raters")
+    gold_share: float = Field(0.0, ge=0, le=1)
+    calibration: bool = False
+    blind: bool = True
+    min_justification: int = Field(0, ge=0)
+    deadline: datetime | None = None
+    status: Literal["open", "closed"] = "open"
+    created_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assignment(Record):
+    """One unit of a campaign given to one rater: a response to rate or responses to compare."""
+
+    id: str
+    campaign_id: str
+    rater_id: str
+    response_ids: list[str] = Field(min_length=1)
+    shown_order: list[str] = Field(description="order shown to this rater (randomised per assignment)")
+    is_gold: bool = False
+    status: Literal["pending", "done", "skipped"] = "pending"
+    created_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+
+
+class Run(Record):
+    """One execution of generation, judges or verifiers: config snapshot, counts, tokens, cost, errors."""
+
+    id: str
+    kind: Literal["generate", "judge", "pairwise", "verify", "redteam", "other"]
+    config: dict[str, Any] = Field(default_factory=dict, description="full config snapshot; its digest is the id")
+    status: Literal["running", "done", "failed", "interrupted"] = "running"
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: dict[str, int] = Field(default_factory=dict, description="count of failures by error kind")
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class EdgeCase(Record):
+    """A guideline question: an item raters flagged or disagreed on, until a lead resolves it."""
+
+    id: str = Field(default_factory=new_id)
+    rubric: str
+    dimension: str | None = None
+    response_id: str | None = None
+    item_id: str | None = None
+    source: Literal["flag", "low_agreement", "manual"] = "flag"
+    note: str = ""
+    status: Literal["open", "resolved", "dismissed"] = "open"
+    resolution: str | None = None
+    guideline_version: int | None = Field(None, description="the guideline version that resolved it")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+KINDS: dict[str, type[Record]] = {
+    "datasets": Dataset,
+    "items": Item,
+    "models": Model,
+    "responses": Response,
+    "rubrics": Rubric,
+    "guidelines": GuidelineVersion,
+    "raters": Rater,
+    "judgments": Judgment,
+    "comparisons": Comparison,
+    "campaigns": Campaign,
+    "assignments": Assignment,
+    "runs": Run,
+    "edge_cases": EdgeCase,
+}

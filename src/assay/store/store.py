@@ -1,0 +1,246 @@
+"""The store: the only place that talks SQL. Records in, records (or DataFrames) out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timezone
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.engine import make_url
+
+from assay import records as R
+from assay.errors import AssayError, NotFound
+from assay.store import tables as T
+from assay.store.engine import make_engine, migrate, resolve_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_TS_COLUMNS = {
+    name: [c.name for c in table.columns if isinstance(c.type, type(T.TS))] for name, table in T.TABLES.items()
+}
+_BATCH = 2000
+
+
+def _key_columns(kind: str) -> list[str]:
+    return [c.name for c in T.TABLES[kind].primary_key.columns]
+
+
+def to_row(kind: str, record: R.Record) -> dict[str, Any]:
+    """The table row of a record."""
+    if kind == "rubrics":
+        rub: R.Rubric = record  # type: ignore[assignment]
+        return {"name": rub.name, "version": rub.version, "spec": rub.model_dump(mode="json")}
+    return record.model_dump()
+
+
+def from_row(kind: str, row: dict[str, Any]) -> R.Record:
+    """The record of a table row (timestamps read back as UTC)."""
+    if kind == "rubrics":
+        return R.Rubric.model_validate(row["spec"])
+    for col in _TS_COLUMNS[kind]:
+        v = row.get(col)
+        if v is not None and v.tzinfo is None:
+            row[col] = v.replace(tzinfo=timezone.utc)
+    return R.KINDS[kind].model_validate(row)
+
+
+class Store:
+    """A handle on one assay store (SQLite file or PostgreSQL database), migrated on open."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None, create: bool = True) -> None:
+        self.url = resolve_url(url)
+        self.engine = engine or make_engine(self.url)
+        if create:
+            migrate(self.engine)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def describe(self) -> str:
+        u = make_url(self.url)
+        if self.backend == "sqlite":
+            return f"sqlite:{u.database}"
+        return u.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: everything written inside commits together or not at all."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as c:
+                yield c
+
+    # ---- writing --------------------------------------------------------------------
+
+    def _insert_ignore(self, table):  # noqa: ANN001, ANN202
+        if self.backend == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        elif self.backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:  # pragma: no cover
+            raise AssayError(f"unsupported backend {self.backend}")
+        return insert(table).on_conflict_do_nothing()
+
+    def add_rows(self, kind: str, rows: Sequence[dict[str, Any]], conn: Connection | None = None) -> int:
+        """Insert rows whose key is not yet stored; return how many were new."""
+        if not rows:
+            return 0
+        table = T.TABLES[kind]
+        keys = _key_columns(kind)
+        added = 0
+        with self._conn(conn) as c:
+            for start in range(0, len(rows), _BATCH):
+                batch = rows[start : start + _BATCH]
+                if len(keys) == 1:
+                    k = keys[0]
+                    ids = {r[k] for r in batch}
+                    existing = set(c.execute(select(table.c[k]).where(table.c[k].in_(ids))).scalars())
+                    seen: set = set()
+                    new = []
+                    for r in batch:
+                        if r[k] not in existing and r[k] not in seen:
+                            seen.add(r[k])
+                            new.append(r)
+                else:
+                    new = [r for r in batch if self._get_row(c, kind, tuple(r[k] for k in keys)) is None]
+                if new:
+                    c.execute(self._insert_ignore(table), new)
+                added += len(new)
+        return added
+
+    def add(self, records: Iterable[R.Record], conn: Connection | None = None) -> int:
+        """Insert records not yet stored (by id); return how many were new."""
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        kind_of = {cls: k for k, cls in R.KINDS.items()}
+        for rec in records:
+            kind = kind_of[type(rec)]
+            by_kind.setdefault(kind, []).append(to_row(kind, rec))
+        with self._conn(conn) as c:
+            return sum(self.add_rows(kind, rows, c) for kind, rows in by_kind.items())
+
+    def update(self, kind: str, key: Any, conn: Connection | None = None, **values: Any) -> None:
+        """Change bookkeeping fields of a mutable record (runs, assignments, campaigns, edge cases)."""
+        if kind not in {"runs", "assignments", "campaigns", "edge_cases"}:
+            raise AssayError(f"{kind} are immutable: write a new record that supersedes the old one")
+        table = T.TABLES[kind]
+        with self._conn(conn) as c:
+            c.execute(table.update().where(table.c[_key_columns(kind)[0]] == key).values(**values))
+
+    # ---- reading --------------------------------------------------------------------
+
+    def _get_row(self, c: Connection, kind: str, key: tuple) -> dict[str, Any] | None:
+        table = T.TABLES[kind]
+        cond = [table.c[k] == v for k, v in zip(_key_columns(kind), key)]
+        row = c.execute(select(table).where(*cond)).mappings().first()
+        return dict(row) if row else None
+
+    def get(self, kind: str, *key: Any) -> R.Record:
+        """The record with this key (rubrics: name, version); NotFound if absent."""
+        with self.engine.connect() as c:
+            row = self._get_row(c, kind, key)
+        if row is None:
+            raise NotFound(f"no {kind[:-1].replace('_', ' ')} {'@'.join(map(str, key))!r} in the store")
+        return from_row(kind, row)
+
+    def find(self, kind: str, *key: Any) -> R.Record | None:
+        try:
+            return self.get(kind, *key)
+        except NotFound:
+            return None
+
+    def _select(self, kind: str, filters: dict[str, Any]):  # noqa: ANN202
+        table = T.TABLES[kind]
+        stmt = select(table)
+        for col, val in filters.items():
+            if val is None:
+                continue
+            if col not in table.c:
+                raise AssayError(f"{kind} cannot be filtered by {col!r}")
+            if isinstance(val, (list, tuple, set, frozenset)):
+                stmt = stmt.where(table.c[col].in_(list(val)))
+            else:
+                stmt = stmt.where(table.c[col] == val)
+        return stmt.order_by(*[table.c[k] for k in _key_columns(kind)])
+
+    def rows(self, kind: str, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Raw table rows, streamed, in key order; filters are column == value (or IN a list)."""
+        with self.engine.connect() as c:
+            result = c.execution_options(yield_per=5000).execute(self._select(kind, filters))
+            for row in result.mappings():
+                yield dict(row)
+
+    def iter(self, kind: str, **filters: Any) -> Iterator[R.Record]:
+        for row in self.rows(kind, **filters):
+            yield from_row(kind, row)
+
+    def list(self, kind: str, **filters: Any) -> list[R.Record]:
+        return list(self.iter(kind, **filters))
+
+    def count(self, kind: str, **filters: Any) -> int:
+        sub = self._select(kind, filters).order_by(None).subquery()
+        with self.engine.connect() as c:
+            return c.execute(select(func.count()).select_from(sub)).scalar_one()
+
+    def frame(self, kind: str, **filters: Any) -> pd.DataFrame:
+        """Records of one kind as a pandas DataFrame (one column per field)."""
+        import pandas as pd
+
+        if kind == "rubrics":
+            return pd.DataFrame([r.model_dump(mode="json") for r in self.iter(kind, **filters)])
+        cols = [c.name for c in T.TABLES[kind].columns]
+        df = pd.DataFrame.from_records(list(self.rows(kind, **filters)), columns=cols)
+        for col in _TS_COLUMNS[kind]:
+            df[col] = pd.to_datetime(df[col], utc=True)
+        return df
+
+    def group_counts(self, kind: str, column: str) -> dict[Any, int]:
+        table = T.TABLES[kind]
+        stmt = select(table.c[column], func.count()).group_by(table.c[column]).order_by(table.c[column])
+        with self.engine.connect() as c:
+            return {k: n for k, n in c.execute(stmt)}
+
+    # ---- rubrics --------------------------------------------------------------------
+
+    def rubric(self, ref: str) -> R.Rubric:
+        """A stored rubric by ``name`` (newest version) or ``name@version``."""
+        name, _, version = ref.partition("@")
+        table = T.rubrics
+        stmt = select(table.c.spec).where(table.c.name == name)
+        if version:
+            stmt = stmt.where(table.c.version == int(version))
+        stmt = stmt.order_by(table.c.version.desc()).limit(1)
+        with self.engine.connect() as c:
+            spec = c.execute(stmt).scalar_one_or_none()
+        if spec is None:
+            raise NotFound(f"no rubric {ref!r} in the store (add it with `assay rubric add FILE`)")
+        return R.Rubric.model_validate(spec)
+
+    def guideline(self, rubric_id: str, version: int | None = None) -> R.GuidelineVersion | None:
+        """A rubric's guideline version (the newest when ``version`` is None)."""
+        table = T.guidelines
+        stmt = select(table).where(table.c.rubric == rubric_id)
+        if version is not None:
+            stmt = stmt.where(table.c.version == version)
+        stmt = stmt.order_by(table.c.version.desc()).limit(1)
+        with self.engine.connect() as c:
+            row = c.execute(stmt).mappings().first()
+        return from_row("guidelines", dict(row)) if row else None  # type: ignore[return-value]

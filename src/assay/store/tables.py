@@ -1,0 +1,286 @@
+"""The store's tables (SQLAlchemy Core). One table per record kind; migrations create them.
+
+Nested fields (messages, tags, metadata, lists of ids) are JSON columns. A record's
+fields map one-to-one onto columns, except rubrics, kept whole as a JSON spec.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+TS = DateTime(timezone=True)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("source", Text),
+    Column("created_at", TS, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("dataset", String(200), ForeignKey("datasets.name"), nullable=False),
+    Column("external_id", Text),
+    Column("prompt", Text),
+    Column("messages", JSON),
+    Column("reference", Text),
+    Column("category", String(200)),
+    Column("language", String(50)),
+    Column("tags", JSON, nullable=False),
+    Column("cluster", String(200)),
+    Column("metadata", JSON, nullable=False),
+    Index("ix_items_dataset", "dataset"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("provider", String(50), nullable=False),
+    Column("base_url", Text),
+    Column("api_key_env", String(200)),
+    Column("family", String(200)),
+    Column("params", JSON, nullable=False),
+    Column("price_input_per_mtok", Float),
+    Column("price_output_per_mtok", Float),
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
+    Column("model", String(300), ForeignKey("models.id"), nullable=False),
+    Column("sample_index", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("latency_ms", Float),
+    Column("cost_usd", Float),
+    Column("finish_reason", String(50)),
+    Column("run_id", String(64)),
+    Column("metadata", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_responses_item", "item_id"),
+    Index("ix_responses_model", "model"),
+)
+
+rubrics = Table(
+    "rubrics",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("spec", JSON, nullable=False),
+)
+
+guidelines = Table(
+    "guidelines",
+    metadata,
+    Column("rubric", String(220), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("edge_case_id", String(64)),
+    Column("author", String(200)),
+    Column("created_at", TS, nullable=False),
+)
+
+raters = Table(
+    "raters",
+    metadata,
+    Column("id", String(300), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("model", String(300)),
+    Column("template_digest", String(64)),
+    Column("program_version", String(50)),
+    Column("config", JSON, nullable=False),
+)
+
+judgments = Table(
+    "judgments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("response_id", String(64), ForeignKey("responses.id"), nullable=False),
+    Column("rater_id", String(300), ForeignKey("raters.id"), nullable=False),
+    Column("rubric", String(220), nullable=False),
+    Column("dimension", String(100), nullable=False),
+    Column("value", Float),
+    Column("label", String(200)),
+    Column("justification", Text, nullable=False),
+    Column("flags", JSON, nullable=False),
+    Column("flag_note", Text),
+    Column("time_spent_s", Float),
+    Column("guideline_version", Integer),
+    Column("run_id", String(64)),
+    Column("campaign_id", String(64)),
+    Column("assignment_id", String(64)),
+    Column("supersedes", String(64)),
+    Column("detail", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_judgments_response", "response_id"),
+    Index("ix_judgments_rater", "rater_id"),
+    Index("ix_judgments_rubric_dim", "rubric", "dimension"),
+    Index("ix_judgments_campaign", "campaign_id"),
+)
+
+comparisons = Table(
+    "comparisons",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
+    Column("rater_id", String(300), ForeignKey("raters.id"), nullable=False),
+    Column("response_ids", JSON, nullable=False),
+    Column("shown_order", JSON, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("winner", String(64)),
+    Column("ranking", JSON),
+    Column("strength", Integer),
+    Column("rubric", String(220)),
+    Column("dimension", String(100)),
+    Column("justification", Text, nullable=False),
+    Column("flags", JSON, nullable=False),
+    Column("flag_note", Text),
+    Column("time_spent_s", Float),
+    Column("guideline_version", Integer),
+    Column("run_id", String(64)),
+    Column("campaign_id", String(64)),
+    Column("assignment_id", String(64)),
+    Column("supersedes", String(64)),
+    Column("detail", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_comparisons_item", "item_id"),
+    Index("ix_comparisons_rater", "rater_id"),
+    Index("ix_comparisons_campaign", "campaign_id"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("rubric", String(220), nullable=False),
+    Column("guideline_version", Integer, nullable=False),
+    Column("dimensions", JSON, nullable=False),
+    Column("overlap", Integer, nullable=False),
+    Column("gold_share", Float, nullable=False),
+    Column("calibration", Boolean, nullable=False),
+    Column("blind", Boolean, nullable=False),
+    Column("min_justification", Integer, nullable=False),
+    Column("deadline", TS),
+    Column("status", String(20), nullable=False),
+    Column("created_by", String(300)),
+    Column("created_at", TS, nullable=False),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("rater_id", String(300), ForeignKey("raters.id"), nullable=False),
+    Column("response_ids", JSON, nullable=False),
+    Column("shown_order", JSON, nullable=False),
+    Column("is_gold", Boolean, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("submitted_at", TS),
+    Index("ix_assignments_rater", "rater_id", "campaign_id"),
+    Index("ix_assignments_campaign", "campaign_id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("succeeded", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("cached", Integer, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("errors", JSON, nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+)
+
+edge_cases = Table(
+    "edge_cases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("rubric", String(220), nullable=False),
+    Column("dimension", String(100)),
+    Column("response_id", String(64)),
+    Column("item_id", String(64)),
+    Column("source", String(20), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("resolution", Text),
+    Column("guideline_version", Integer),
+    Column("created_at", TS, nullable=False),
+)
+
+# Bookkeeping of the run engine (issue 3): one row per work unit, so a killed run resumes.
+run_units = Table(
+    "run_units",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("unit_key", String(200), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("result_id", String(64)),
+    Column("error_kind", String(50)),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+# Every model call, keyed by a digest of its full request: a repeated request is free.
+request_cache = Table(
+    "request_cache",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("model", String(300), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+TABLES: dict[str, Table] = {
+    "datasets": datasets,
+    "items": items,
+    "models": models,
+    "responses": responses,
+    "rubrics": rubrics,
+    "guidelines": guidelines,
+    "raters": raters,
+    "judgments": judgments,
+    "comparisons": comparisons,
+    "campaigns": campaigns,
+    "assignments": assignments,
+    "runs": runs,
+    "edge_cases": edge_cases,
+}
