@@ -1,0 +1,398 @@
+"""A scripted local model server that speaks the OpenAI chat completions API.
+
+It is a real HTTP server (uvicorn on 127.0.0.1, a free port, a background thread), so
+retries, timeouts and rate limits are exercised for real. It answers from a queue of
+scripted replies, a function of the request, or by echoing the last user message; it
+records every request, and can inject latency, 429 with Retry-After, 500, timeouts and
+malformed bodies, either scripted per request or at random rates (seeded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import random
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Faults", "Reply", "ScriptedServer", "ServedRequest"]
+
+
+@dataclass
+class Reply:
+    """One scripted answer: a text (with optional logprobs and usage) or a fault.
+
+    ``top_logprobs`` gives, per output token, ``{token: logprob}`` with the chosen token
+    first; the server returns them when the request asks for ``logprobs``.
+    """
+
+    text: str = ""
+    status: int = 200
+    delay: float | None = None
+    retry_after: float | None = None
+    body: bytes | dict | None = None
+    hang: bool = False
+    finish_reason: str = "stop"
+    top_logprobs: list[dict[str, float]] | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = 1.0) -> Reply:
+        return cls(status=429, retry_after=retry_after, body={"error": {"message": "Rate limit reached", "type": "rate_limit_error"}})
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Reply:
+        return cls(status=status, body={"error": {"message": "The server had an error", "type": "server_error"}})
+
+    @classmethod
+    def timeout(cls) -> Reply:
+        """Hang (send nothing) until the client gives up or the server stops."""
+        return cls(hang=True)
+
+    @classmethod
+    def malformed(cls) -> Reply:
+        return cls(body=b'{"id": "chatcmpl-broken", "choices": [{"message": ')
+
+
+@dataclass
+class Faults:
+    """Random faults, each drawn per chat request at the given rate (0..1), seeded."""
+
+    rate_limit: float = 0.0
+    server_error: float = 0.0
+    timeout: float = 0.0
+    malformed: float = 0.0
+    retry_after: float | None = 0.05
+    seed: int = 0
+
+    def draw(self, rng: random.Random) -> Reply | None:
+        u = rng.random()
+        for rate, make in (
+            (self.rate_limit, lambda: Reply.rate_limited(self.retry_after)),
+            (self.server_error, Reply.server_error),
+            (self.timeout, Reply.timeout),
+            (self.malformed, Reply.malformed),
+        ):
+            if u < rate:
+                return make()
+            u -= rate
+        return None
+
+
+@dataclass
+class ServedRequest:
+    """One request the server received, and the status it answered with."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: dict | None
+    status: int = 0
+    at: float = field(default_factory=time.time)
+
+    @property
+    def messages(self) -> list[dict]:
+        return (self.body or {}).get("messages", [])
+
+    @property
+    def last_user(self) -> str:
+        users = [m.get("content", "") for m in self.messages if m.get("role") == "user"]
+        return users[-1] if users else ""
+
+
+Handler = Callable[[dict], Any]
+
+
+def _words(text: str) -> list[str]:
+    return text.split() or ([text] if text else [])
+
+
+def _token(t: str, lp: float) -> dict:
+    return {"token": t, "logprob": lp, "bytes": list(t.encode())}
+
+
+class ScriptedServer:
+    """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and offline judge development.
+
+    >>> from assay.testing import ScriptedServer, Reply
+    >>> with ScriptedServer(models=["judge"]) as srv:   # doctest: +SKIP
+    ...     srv.enqueue("Score: 4", Reply.rate_limited(0.1), Reply(text="5", top_logprobs=[{"5": -0.1, "4": -2.4}]))
+    ...     # point a client at srv.base_url ("http://127.0.0.1:PORT/v1"); inspect srv.requests
+
+    Answers, in order of precedence: a random fault (``faults``), the next scripted reply
+    (``enqueue``), ``handler(request_json)`` (returns a str or a Reply, may be async), else
+    an echo of the last user message. ``models`` (None: any) makes other models 404;
+    ``api_key`` makes requests without ``Authorization: Bearer <key>`` 401.
+    """
+
+    def __init__(
+        self,
+        *,
+        replies: Iterable[str | Reply] = (),
+        handler: Handler | None = None,
+        models: Iterable[str] | None = None,
+        api_key: str | None = None,
+        latency: float = 0.0,
+        faults: Faults | None = None,
+        hang_s: float = 30.0,
+        record: bool = True,
+        port: int = 0,
+    ) -> None:
+        self.queue: deque[str | Reply] = deque(replies)
+        self.handler = handler
+        self.models = list(models) if models is not None else None
+        self.api_key = api_key
+        self.latency = latency
+        self.faults = faults
+        self.hang_s = hang_s
+        self.record = record
+        self.requests: list[ServedRequest] = []
+        self._rng = random.Random(faults.seed if faults else 0)
+        self._port = port
+        self._n = 0
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    # ---- scripting ----------------------------------------------------------------
+
+    def enqueue(self, *replies: str | Reply) -> None:
+        """Queue replies, answered one per chat request in arrival order."""
+        self.queue.extend(replies)
+
+    @property
+    def chat_requests(self) -> list[ServedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def answered(self) -> list[ServedRequest]:
+        """Chat requests answered with a completion (status 200)."""
+        return [r for r in self.chat_requests if r.status == 200]
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+    # ---- the ASGI app ---------------------------------------------------------------
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            msg = await receive()
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        raw = b"".join(chunks)
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        req = ServedRequest(scope["method"], scope["path"], headers, body)
+        if self.record:
+            self.requests.append(req)
+        status, payload, extra = await self._answer(req, raw)
+        req.status = status
+        if status == 0:  # hung up without an answer
+            return
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+        hdrs += [(k.encode(), v.encode()) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": hdrs})
+        await send({"type": "http.response.body", "body": data})
+
+    async def _answer(self, req: ServedRequest, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        if self.api_key is not None and req.headers.get("authorization") != f"Bearer {self.api_key}":
+            return 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}, {}
+        path = req.path.rstrip("/")
+        if req.method == "GET" and path == "/v1/models":
+            ids = self.models if self.models is not None else ["test-model"]
+            return 200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "assay"} for m in ids]}, {}
+        if path != "/v1/chat/completions" or req.method != "POST":
+            return 404, {"error": {"message": f"no route {req.method} {req.path}", "type": "not_found"}}, {}
+        if req.body is None or not isinstance(req.body.get("messages"), list):
+            return 400, {"error": {"message": "body must be JSON with 'messages'", "type": "invalid_request_error"}}, {}
+        model = req.body.get("model")
+        if self.models is not None and model not in self.models:
+            msg = f"The model `{model}` does not exist or you do not have access to it."
+            return 404, {"error": {"message": msg, "type": "invalid_request_error", "code": "model_not_found"}}, {}
+
+        reply = self.faults.draw(self._rng) if self.faults else None
+        if reply is None:
+            reply = await self._scripted(req.body)
+        delay = self.latency if reply.delay is None else reply.delay
+        if reply.hang:
+            await self._hang()
+            return 0, b"", {}
+        if delay > 0:
+            await asyncio.sleep(delay)
+        extra = {}
+        if reply.retry_after is not None:
+            extra["retry-after"] = f"{reply.retry_after:g}"
+        if reply.body is not None:
+            return reply.status, reply.body, extra
+        if reply.status != 200:
+            return reply.status, {"error": {"message": f"scripted status {reply.status}"}}, extra
+        return 200, self._completion(req.body, reply), extra
+
+    async def _scripted(self, body: dict) -> Reply:
+        if self.queue:
+            r = self.queue.popleft()
+        elif self.handler is not None:
+            r = self.handler(body)
+            if inspect.isawaitable(r):
+                r = await r
+        else:
+            users = [m.get("content", "") for m in body["messages"] if m.get("role") == "user"]
+            r = "echo: " + (users[-1] if users else "")
+        return Reply(text=r) if isinstance(r, str) else r
+
+    async def _hang(self) -> None:
+        try:
+            await asyncio.wait_for(self._stop.wait(), self.hang_s)  # type: ignore[union-attr]
+        except asyncio.TimeoutError:
+            pass
+
+    def _completion(self, body: dict, reply: Reply) -> dict:
+        self._n += 1
+        n = int(body.get("n") or 1)
+        words = _words(reply.text)
+        prompt_words = sum(len(_words(str(m.get("content", "")))) for m in body["messages"])
+        logprobs = None
+        if body.get("logprobs"):
+            k = int(body.get("top_logprobs") or 0)
+            if reply.top_logprobs is not None:
+                per_token = reply.top_logprobs
+            else:
+                per_token = [{w: 0.0} for w in words]
+            content = []
+            for alts in per_token:
+                (tok, lp), *_ = alts.items()
+                entry = _token(tok, lp)
+                entry["top_logprobs"] = [_token(t, v) for t, v in list(alts.items())[:k]]
+                content.append(entry)
+            logprobs = {"content": content}
+        choice = {"message": {"role": "assistant", "content": reply.text}, "logprobs": logprobs, "finish_reason": reply.finish_reason}
+        pt = reply.prompt_tokens if reply.prompt_tokens is not None else prompt_words
+        ct = reply.completion_tokens if reply.completion_tokens is not None else len(words)
+        return {
+            "id": f"chatcmpl-{self._n}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model"),
+            "choices": [{"index": i, **choice} for i in range(n)],
+            "usage": {"prompt_tokens": pt, "completion_tokens": ct * n, "total_tokens": pt + ct * n},
+        }
+
+    # ---- running ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The server root, ``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL clients use, ``http://127.0.0.1:PORT/v1``."""
+        return f"{self.url}/v1"
+
+    def _config(self):  # noqa: ANN202
+        import uvicorn
+
+        return uvicorn.Config(
+            self, log_level="error", access_log=False, lifespan="off", http="auto", loop="none",
+            timeout_graceful_shutdown=1, backlog=4096, date_header=False, server_header=False,
+            limit_concurrency=None, timeout_keep_alive=30,
+        )
+
+    def _socket(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self._port))
+        self._port = sock.getsockname()[1]
+        return sock
+
+    async def serve(self) -> None:
+        """Serve in the running event loop until stopped (used by ``python -m assay.testing``)."""
+        import uvicorn
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        sock = self._socket()
+        self._server = uvicorn.Server(self._config())
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        await self._server.serve(sockets=[sock])
+
+    def start(self) -> ScriptedServer:
+        """Start serving in a background thread; returns when the port accepts connections."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                factory = _loop_factory()
+                with asyncio.Runner(loop_factory=factory) as runner:
+                    runner.run(self._serve_signalling(started))
+            except BaseException as e:  # noqa: BLE001 - reported to the starting thread
+                failure.append(e)
+                started.set()
+
+        self._thread = threading.Thread(target=run, name="assay-model-server", daemon=True)
+        self._thread.start()
+        started.wait(10)
+        if failure:
+            raise RuntimeError(f"scripted model server failed to start: {failure[0]}")
+        return self
+
+    async def _serve_signalling(self, started: threading.Event) -> None:
+        task = asyncio.ensure_future(self.serve())
+        while self._server is None or not self._server.started:
+            if task.done():
+                await task
+            await asyncio.sleep(0.005)
+        started.set()
+        await task
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._loop is not None and self._stop is not None:
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _loop_factory():  # noqa: ANN202
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop
+    except ImportError:
+        return None
