@@ -102,3 +102,43 @@ def default_rubric() -> Rubric:
 
 
 __all__ = ["builtin_names", "default_rubric", "load_rubric", "parse_rubric"]
+
+
+def get_rubric(store, ref: str) -> Rubric:  # noqa: ANN001 - a Store; imported lazily
+    """A rubric from the store by ``name`` or ``name@version``; a built-in one is stored on first use."""
+    from assay.errors import NotFound
+
+    try:
+        return store.rubric(ref)
+    except NotFound:
+        name, _, version = ref.partition("@")
+        if name not in builtin_names():
+            raise
+        rub = load_rubric(name)
+        if version and int(version) != rub.version:
+            raise
+        add_rubric(store, rub)
+        return rub
+
+
+def add_rubric(store, rubric: Rubric) -> bool:  # noqa: ANN001
+    """Store a rubric and its guidelines as guideline version 1; False if already stored as is.
+
+    A different rubric under an existing name@version is refused: bump the version.
+    """
+    from assay.errors import BadInput
+    from assay.records import GuidelineVersion
+
+    existing = store.find("rubrics", rubric.name, rubric.version)
+    if existing is not None:
+        if existing != rubric:
+            raise BadInput(f"rubric {rubric.id} is already stored with different content: raise 'version' to add it")
+        return False
+    with store.transaction() as conn:
+        store.add([rubric], conn)
+        store.add([GuidelineVersion(rubric=rubric.id, version=1, text=rubric.guidelines, note="initial guidelines")],
+                  conn)
+    return True
+
+
+__all__ += ["add_rubric", "get_rubric"]

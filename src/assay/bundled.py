@@ -1,0 +1,74 @@
+"""Public data that ships inside assay (with licences and attribution in ``assay/data``)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from assay import records as R
+from assay.store import Store
+
+PANDALM_MODELS = ("llama-7b", "bloom-7b", "cerebras-gpt-6.7B", "opt-7b", "pythia-6.9b")
+PANDALM_VERSION = "pandalm-v1"
+
+
+def _data(*parts: str) -> Any:
+    return json.loads(resources.files("assay.data").joinpath(*parts).read_text(encoding="utf-8"))
+
+
+def _pandalm_winner(code: Any, r1: str, r2: str) -> dict[str, Any]:
+    code = int(code)
+    if code == 0:
+        return {"outcome": "tie", "winner": None}
+    return {"outcome": "win", "winner": r1 if code == 1 else r2}
+
+
+def load_pandalm(store: Store, *, dataset: str = "pandalm") -> dict[str, int]:
+    """Load the PandaLM test set: 999 items, two responses each, 3 human and GPT-3.5 verdicts.
+
+    Returns counts of what was added. Loading twice adds nothing.
+    """
+    rows = _data("pandalm", "testset-v1.json")
+    gpt = {r["idx"]: r for r in _data("pandalm", "gpt-3.5-turbo-testset-v1.json")}
+    models = [R.Model(id=f"{m}@{PANDALM_VERSION}", provider="none") for m in PANDALM_MODELS]
+    humans = [R.Rater(id=R.Rater.make_id("human", f"pandalm-annotator{i}"), kind="human",
+                      name=f"pandalm-annotator{i}") for i in (1, 2, 3)]
+    judge = R.Rater(id=R.Rater.make_id("llm", "gpt-3.5-turbo", "pandalm"), kind="llm", name="gpt-3.5-turbo",
+                    model="gpt-3.5-turbo@pandalm", config={"source": "PandaLM published verdicts"})
+    records: list[R.Record] = [R.Dataset(name=dataset, source="WeOpenML/PandaLM@3871806 data/testset-v1.json"),
+                               *models, R.Model(id="gpt-3.5-turbo@pandalm", provider="none", family="gpt"),
+                               *humans, judge]
+    for row in rows:
+        prompt = row["instruction"] + (f"\n\n{row['input']}" if row.get("input") else "")
+        item = R.Item(id=R.Item.make_id(dataset, str(row["idx"]), None, None), dataset=dataset,
+                      external_id=str(row["idx"]), prompt=prompt, category=row.get("motivation_app"),
+                      metadata={"cmp_key": row["cmp_key"]})
+        model_a, model_b = _split_cmp_key(row["cmp_key"])
+        resp = []
+        for model, text in ((model_a, row["response1"]), (model_b, row["response2"])):
+            mid = f"{model}@{PANDALM_VERSION}"
+            resp.append(R.Response(id=R.Response.make_id(item.id, mid, 0), item_id=item.id, model=mid, text=str(text)))
+        r1, r2 = resp[0].id, resp[1].id
+        records += [item, *resp]
+        for i, rater in enumerate(humans, start=1):
+            records.append(R.Comparison(id=R.digest("pandalm", row["idx"], rater.id), item_id=item.id,
+                                        rater_id=rater.id, response_ids=[r1, r2], shown_order=[r1, r2],
+                                        **_pandalm_winner(row[f"annotator{i}"], r1, r2)))
+        g = gpt.get(row["idx"])
+        if g is not None and str(g.get("gpt_result")) in {"0", "1", "2"}:
+            records.append(R.Comparison(id=R.digest("pandalm", row["idx"], judge.id), item_id=item.id,
+                                        rater_id=judge.id, response_ids=[r1, r2], shown_order=[r1, r2],
+                                        justification=g.get("gpt_reason") or "",
+                                        **_pandalm_winner(g["gpt_result"], r1, r2)))
+    before = {k: store.count(k) for k in ("items", "responses", "comparisons")}
+    with store.transaction() as conn:
+        store.add(records, conn)
+    return {k: store.count(k) - n for k, n in before.items()}
+
+
+def _split_cmp_key(key: str) -> tuple[str, str]:
+    for m in PANDALM_MODELS:
+        if key.startswith(m + "_") and key[len(m) + 1 :] in PANDALM_MODELS:
+            return m, key[len(m) + 1 :]
+    raise ValueError(f"unknown PandaLM cmp_key {key!r}")

@@ -1,0 +1,90 @@
+"""The Typer app, its global options, and helpers every command module shares."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="assay",
+    help="assay: rate, compare and rank LLM responses with judges and human raters, over one store.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+@dataclass
+class Globals:
+    db: str | None = None
+    json: bool = False
+    _store: Any = None
+
+    def store(self):  # noqa: ANN201
+        """The store named by --db / ASSAY_DATABASE_URL / ./assay.db, opened (and migrated) once."""
+        if self._store is None:
+            from assay.store import Store
+
+            self._store = Store(self.db)
+        return self._store
+
+
+G = Globals()
+
+
+@app.callback()
+def _global(
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="ASSAY_DATABASE_URL", help="Store: a SQLite path or a postgresql:// URL (default ./assay.db)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    G.db = db
+    G.json = json_out
+    G._store = None
+
+
+def wants_json(flag: bool) -> bool:
+    return flag or G.json
+
+
+def emit_json(data: Any) -> None:
+    """Write JSON to stdout (dates and other objects as strings)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def progress(transient: bool = False):  # noqa: ANN201
+    """A Rich progress bar with rate and ETA, on stderr so --json output stays clean."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=transient,
+        disable=not err_console.is_terminal,
+    )

@@ -1,0 +1,96 @@
+"""`assay import` and `assay export`: getting items, responses and any record in and out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, progress, wants_json
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSONL, JSON, CSV, Parquet file, or a saved HuggingFace dataset folder.")],
+    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the file name).")] = None,
+    prompt_field: Annotated[str | None, typer.Option(help="Field with the prompt: text or chat messages.")] = None,
+    response_field: Annotated[str | None, typer.Option(help="Field with the model's response.")] = None,
+    reference_field: Annotated[str | None, typer.Option(help="Field with a reference answer.")] = None,
+    id_field: Annotated[str | None, typer.Option(help="Field with a stable item id (default: 'id' if present).")] = None,
+    model: Annotated[str | None, typer.Option(help="NAME@VERSION of the model that wrote every response.")] = None,
+    model_field: Annotated[str | None, typer.Option(help="Field naming each row's model as NAME@VERSION.")] = None,
+    sample_field: Annotated[str | None, typer.Option(help="Field with the sample index of a response.")] = None,
+    category_field: Annotated[str, typer.Option(help="Field with the item's category.")] = "category",
+    language_field: Annotated[str, typer.Option(help="Field with the item's language.")] = "language",
+    tags_field: Annotated[str, typer.Option(help="Field with the item's tags.")] = "tags",
+    cluster_field: Annotated[str, typer.Option(help="Field with a cluster key (for clustered errors).")] = "cluster",
+    fmt: Annotated[str | None, typer.Option("--format", help="jsonl, json, csv, parquet or hf (default: from the name).")] = None,
+    split: Annotated[str | None, typer.Option(help="Split of a saved HuggingFace DatasetDict.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Import records exported by assay (items, judgments, ...) instead.")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import good rows; write rejected ones with reasons.")] = False,
+    rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.jsonl).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import items and responses (or records exported by assay) from a file, as one transaction."""
+    from assay.io import FieldMap, import_file, import_records
+
+    store = G.store()
+    if kind:
+        summary = import_records(store, file, kind, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects)
+    else:
+        fm = FieldMap(prompt=prompt_field, response=response_field, reference=reference_field, id=id_field,
+                      model=model, model_field=model_field, sample=sample_field, category=category_field,
+                      language=language_field, tags=tags_field, cluster=cluster_field)
+        with progress() as bar:
+            task = bar.add_task(f"importing {file.name}", total=None, rate="")
+            summary = import_file(store, file, dataset=dataset, fields=fm, fmt=fmt, split=split,
+                                  skip_invalid=skip_invalid, rejects_path=rejects,
+                                  on_progress=lambda n: bar.update(task, completed=n, rate=f"{n:,} rows"))
+    if wants_json(json_out):
+        emit_json(summary.as_dict())
+        return
+    if kind:
+        console.print(f"{file}: {summary.rows} rows, {summary.records_added} {kind} added, "
+                      f"{summary.duplicates} already stored, {summary.rejected} rejected", highlight=False)
+    else:
+        console.print(f"{file} -> dataset '{summary.dataset}': {summary.rows} rows, {summary.items_added} items "
+                      f"and {summary.responses_added} responses added, {summary.duplicates} already stored, "
+                      f"{summary.rejected} rejected", highlight=False)
+    if summary.rejects_file:
+        err_console.print(f"rejected rows and reasons: {summary.rejects_file}", highlight=False)
+
+
+@app.command("export")
+def export_(
+    kind: Annotated[str, typer.Argument(help="Record kind: items, responses, judgments, comparisons, models, ...")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="jsonl, csv or parquet (default: from --out).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset (items).")] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model (responses).")] = None,
+    rubric: Annotated[str | None, typer.Option(help="Only this rubric id NAME@VERSION (judgments, comparisons).")] = None,
+    rater: Annotated[str | None, typer.Option(help="Only this rater id (judgments, comparisons).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign id.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export every record of one kind to JSONL, CSV or Parquet."""
+    from assay.io import export
+    from assay.store import tables as T
+
+    table = T.TABLES.get(kind)
+    filters = {"dataset": dataset, "model": model, "rubric": rubric, "rater_id": rater, "campaign_id": campaign}
+    if table is not None:
+        bad = [k for k, v in filters.items() if v is not None and k not in table.c]
+        if bad:
+            from assay.errors import BadInput
+
+            raise BadInput(f"{kind} cannot be filtered by {', '.join(bad)}")
+    store = G.store()
+    with progress() as bar:
+        task = bar.add_task(f"exporting {kind}", total=None, rate="")
+        n = export(store, kind, out, fmt=fmt, on_progress=lambda k: bar.update(task, completed=k, rate=f"{k:,} rows"),
+                   **{k: v for k, v in filters.items() if v is not None})
+    if wants_json(json_out):
+        emit_json({"kind": kind, "count": n, "out": str(out)})
+    else:
+        console.print(f"wrote {n} {kind} to {out}", highlight=False)
