@@ -256,6 +256,11 @@ run_units = Table(
     Column("error", Text),
     Column("attempts", Integer, nullable=False),
     Column("updated_at", TS, nullable=False),
+    # 0002: what the unit's last execution used, so a resumed run totals every invocation.
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("cost_usd", Float),
+    Column("cached", Boolean),
 )
 
 # Every model call, keyed by a digest of its full request: a repeated request is free.

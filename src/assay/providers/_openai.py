@@ -1,0 +1,307 @@
+"""The OpenAI Chat Completions client, for any compatible server (vLLM, Ollama, llama.cpp, TGI, OpenAI)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from assay import records as R
+from assay.providers._cache import RequestCache
+from assay.providers._errors import ProviderError, ProviderFatal
+from assay.providers._limits import Limits
+from assay.providers._registry import provider
+
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+
+
+@dataclass(slots=True)
+class Completion:
+    """One answer of a chat model, with what it cost."""
+
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    latency_ms: float
+    logprobs: list[dict[str, Any]] | None
+    cached: bool
+    digest: str
+    attempts: int
+    raw: dict[str, Any]
+
+
+def request_digest(model_id: str, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int) -> str:
+    """The cache key of a request: model, messages, every parameter and the sample index."""
+    return R.digest("chat", model_id, messages, params, sample_index)
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    v = headers.get("retry-after-ms")
+    if v:
+        try:
+            return float(v) / 1000
+        except ValueError:
+            pass
+    v = headers.get("retry-after")
+    if not v:
+        return None
+    try:
+        return max(0.0, float(v))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(v)
+            return max(0.0, when.timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        err = resp.json().get("error")
+        if isinstance(err, dict):
+            return str(err.get("message") or err)
+        if err:
+            return str(err)
+    except (ValueError, AttributeError):
+        pass
+    return resp.text[:200].strip() or resp.reason_phrase
+
+
+class OpenAIChat:
+    """Async client of ``POST {base_url}/chat/completions`` for one model, with limits and retries.
+
+    The request's ``model`` field is ``model.params["model"]`` when given, else the name part
+    of ``name@version``; the other ``model.params`` are default request parameters. The
+    key comes from the environment variable ``model.api_key_env`` (no key when None).
+    Calls are cached by request digest when a ``cache`` is given and ``no_cache`` is off.
+    """
+
+    def __init__(
+        self,
+        model: R.Model,
+        *,
+        base_url: str | None = None,
+        concurrency: int = 16,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        retry_after_max: float = 300.0,
+        cache: RequestCache | None = None,
+        no_cache: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.model = model
+        base = base_url or model.base_url
+        if not base:
+            raise ProviderFatal("unreachable", f"model {model.id} has no base URL: give --base-url")
+        self.base_url = base.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
+        self.api_model = str(model.params.get("model", model.name))
+        self.defaults = {k: v for k, v in model.params.items() if k != "model"}
+        self.limits = Limits(concurrency=concurrency, rpm=rpm, tpm=tpm)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max
+        self.cache = None if no_cache else cache
+        self._rng = random.Random(seed)
+        self._headers = {"content-type": "application/json", "accept": "application/json"}
+        key = self._api_key()
+        if key:
+            self._headers["authorization"] = f"Bearer {key}"
+        self._http: httpx.AsyncClient | None = None
+        self.calls = 0  # HTTP requests sent, retries included
+
+    def _api_key(self) -> str | None:
+        env = self.model.api_key_env
+        if not env:
+            return None
+        key = os.environ.get(env, "").strip()
+        if not key:
+            raise ProviderFatal("no_key", f"the environment variable {env} (API key for {self.model.id}) is not set")
+        return key
+
+    def spec(self) -> dict[str, Any]:
+        """What rebuilds this provider: registered name, model and options."""
+        return {
+            "provider": getattr(self, "registry_name", "openai"),
+            "model": self.model.model_dump(mode="json"),
+            "base_url": self.base_url,
+            "options": getattr(self, "registry_options", {}),
+        }
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            n = self.limits.concurrency
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
+                headers=self._headers,
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self.cache is not None:
+            await self.cache.flush()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def __aenter__(self) -> OpenAIChat:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ---- fail fast ---------------------------------------------------------------------
+
+    async def preflight(self) -> None:
+        """Check, with one cheap request, that the base URL answers and accepts the key.
+
+        Raises ProviderFatal with one clear message; an unknown model is caught by the
+        first chat call (a 404 aborts the run), since not every server lists its models.
+        """
+        try:
+            resp = await self.http.get(self.base_url + "/models", timeout=min(self.timeout, 10.0))
+        except httpx.TimeoutException:
+            raise ProviderFatal("unreachable", f"no answer from {self.base_url} within {min(self.timeout, 10.0):g}s: is the base URL right?") from None
+        except httpx.TransportError as e:
+            raise ProviderFatal("unreachable", f"cannot reach {self.base_url}: {e or type(e).__name__}; is the server running and the base URL right?") from None
+        if resp.status_code in (401, 403):
+            raise self._auth_error(resp)
+
+    def _auth_error(self, resp: httpx.Response) -> ProviderFatal:
+        hint = f"check ${self.model.api_key_env}" if self.model.api_key_env else "give the key's variable with --api-key-env"
+        return ProviderFatal("auth", f"{self.base_url} refused the API key (HTTP {resp.status_code}: {_error_text(resp)}); {hint}")
+
+    # ---- calling ----------------------------------------------------------------------------
+
+    async def complete(self, messages: list[dict[str, Any]], *, sample_index: int = 0, **params: Any) -> Completion:
+        """One chat completion, from the cache or the server (retried on 429, 5xx, timeouts)."""
+        merged = {**self.defaults, **{k: v for k, v in params.items() if v is not None}}
+        digest = request_digest(self.model.id, messages, merged, sample_index)
+        if self.cache is not None:
+            hit = await self.cache.get(digest)
+            if hit is not None:
+                return self._completion(hit["body"], hit["latency_ms"], digest, cached=True, attempts=0)
+        body = {"model": self.api_model, "messages": messages, **merged}
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        est = len(payload) / 4 + float(merged.get("max_tokens") or merged.get("max_completion_tokens") or 256)
+        data, latency, attempts = await self._post(payload, est)
+        if self.cache is not None:
+            request = {"messages": messages, "params": merged, "sample_index": sample_index}
+            self.cache.put(digest, self.model.id, request, {"body": data, "latency_ms": latency})
+        return self._completion(data, latency, digest, cached=False, attempts=attempts)
+
+    async def _post(self, payload: bytes, est_tokens: float) -> tuple[dict[str, Any], float, int]:
+        limits = self.limits
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            await limits.admit(est_tokens)
+            wait: float | None = None
+            async with limits.slots:
+                self.calls += 1
+                t0 = time.perf_counter()
+                try:
+                    resp = await self.http.post(self.url, content=payload)
+                except httpx.TimeoutException:
+                    kind, last = "timeout", f"no answer within {self.timeout:g}s"
+                except httpx.TransportError as e:
+                    kind, last = "connection", f"{type(e).__name__}: {e}"
+                else:
+                    latency = (time.perf_counter() - t0) * 1000
+                    status = resp.status_code
+                    if status == 200:
+                        try:
+                            data = resp.json()
+                            data["choices"][0]["message"]
+                        except (ValueError, KeyError, IndexError, TypeError):
+                            kind, last = "malformed", f"unreadable completion body: {resp.text[:120]!r}"
+                        else:
+                            if limits.tokens is not None:
+                                used = (data.get("usage") or {}).get("total_tokens")
+                                if used is not None:
+                                    limits.tokens.settle(used - est_tokens)
+                            return data, latency, attempt + 1
+                    elif status in (401, 403):
+                        raise self._auth_error(resp)
+                    elif status == 404:
+                        raise self._not_found(resp)
+                    elif status in _RETRY_STATUS:
+                        kind = "rate_limit" if status == 429 else ("server" if status >= 500 else f"http_{status}")
+                        last = f"HTTP {status}: {_error_text(resp)}"
+                        wait = _retry_after(resp.headers)
+                        if wait is not None:
+                            wait = min(wait, self.retry_after_max)
+                            if status == 429:
+                                limits.pause(wait)
+                    else:
+                        text = _error_text(resp)
+                        kind = "content_filter" if "content" in text.lower() and "filter" in text.lower() else (
+                            "bad_request" if status in (400, 413, 422) else f"http_{status}"
+                        )
+                        raise ProviderError(kind, f"HTTP {status}: {text}", attempts=attempt + 1)
+            if attempt == self.max_retries:
+                break
+            await asyncio.sleep(self._backoff(attempt, wait))
+        raise ProviderError(kind, f"{last} (gave up after {self.max_retries + 1} attempts)", attempts=self.max_retries + 1)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with equal jitter; at least what Retry-After asked for."""
+        d = min(self.backoff_max, self.backoff_base * (2**attempt))
+        d = d / 2 + self._rng.uniform(0, d / 2)
+        if retry_after is not None:
+            d = retry_after + self._rng.uniform(0, min(retry_after, self.backoff_base) * 0.2)
+        return d
+
+    def _not_found(self, resp: httpx.Response) -> ProviderFatal:
+        text = _error_text(resp)
+        if "model" in text.lower():
+            return ProviderFatal("not_found", f"model {self.api_model!r} is not served at {self.base_url} (HTTP 404: {text})")
+        return ProviderFatal(
+            "not_found",
+            f"{self.url} answered 404 ({text}): is the base URL right? OpenAI-compatible servers usually end in /v1",
+        )
+
+    def _completion(self, data: dict[str, Any], latency: float, digest: str, *, cached: bool, attempts: int) -> Completion:
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        pt, ct = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        m = self.model
+        cost = None
+        if m.price_input_per_mtok is not None or m.price_output_per_mtok is not None:
+            cost = ((pt or 0) * (m.price_input_per_mtok or 0.0) + (ct or 0) * (m.price_output_per_mtok or 0.0)) / 1e6
+        lp = choice.get("logprobs")
+        return Completion(
+            text=(choice.get("message") or {}).get("content") or "",
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=pt,
+            completion_tokens=ct,
+            cost_usd=cost,
+            latency_ms=latency,
+            logprobs=lp.get("content") if isinstance(lp, dict) else None,
+            cached=cached,
+            digest=digest,
+            attempts=attempts,
+            raw=data,
+        )
+
+
+@provider("openai")
+def openai_chat(model: R.Model, **options: Any) -> OpenAIChat:
+    """Any OpenAI-compatible chat endpoint (the default provider)."""
+    return OpenAIChat(model, **options)
