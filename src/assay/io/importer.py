@@ -179,7 +179,7 @@ class _Mapper:
             "external_id": external_id,
             "prompt": prompt,
             "messages": messages,
-            "reference": _opt_text(row, self.reference, required=fm.reference is not None) if self.reference else None,
+            "reference": _opt_text(row, self.reference) if self.reference else None,
             "category": _opt_text(row, fm.category),
             "language": _opt_text(row, fm.language),
             "tags": tags,
@@ -337,6 +337,12 @@ def _native_row(kind: str, row: Row) -> R.Record:
             v = json.loads(v)
         elif v is None and col is not None and not col.nullable and isinstance(col.type, T.String):
             v = ""  # CSV cannot tell an empty text from a missing one
+        elif isinstance(v, str) and col is not None:
+            # CSV cells are text: read numbers and booleans by the column's type
+            if isinstance(col.type, T.Boolean):
+                v = {"true": True, "1": True, "false": False, "0": False}.get(v.lower(), v)
+            elif isinstance(col.type, T.Integer) and v.lstrip("-").isdigit():
+                v = int(v)
         fixed[k] = v
     if kind == "rubrics":
         return R.Rubric.model_validate(fixed.get("spec", fixed))
