@@ -336,7 +336,8 @@ def test_two_rater_degenerate_input():
     with pytest.raises(ValueError, match="one category"):
         cohen_kappa(["a", "a", "a"], ["a", "a", "a"])
     with pytest.raises(ValueError, match="chance disagreement is zero"):
-        cohen_kappa(["a", "a", "b"], ["b", "b", "b"])
+        cohen_kappa(["a", "a", "a"], ["a", "a", "a"], categories=["a", "b"])
+    assert cohen_kappa(["a", "a", "b"], ["b", "b", "b"]) == 0.0  # defined: chance explains all
     with pytest.raises(ValueError, match="both raters"):
         cohen_kappa([1, None], [None, 2])
     with pytest.raises(ValueError, match="one category"):
