@@ -40,29 +40,33 @@ class BattleTable:
         return len(self.models)
 
 
-def check_battles(battles: pd.DataFrame) -> None:
-    """Raise ValueError unless ``battles`` has the three Arena columns and known winners."""
+def battle_codes(battles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Integer model ids for both sides, the outcome code (0 b won, 1 tie, 2 a won) and the model list.
+
+    Models are numbered in order of first appearance, the model_a column before model_b.
+    """
     missing = {"model_a", "model_b", "winner"} - set(battles.columns)
     if missing:
         raise ValueError(f"battles lacks column(s) {sorted(missing)}")
     if len(battles) == 0:
         raise ValueError("battles is empty")
-    bad = set(pd.unique(battles["winner"])) - set(WINNER_CODES)
-    if bad:
+    win_codes, win_values = pd.factorize(battles["winner"])
+    bad = set(win_values) - set(WINNER_CODES)
+    if bad or (win_codes < 0).any():
         raise ValueError(
-            f"unknown winner value(s) {sorted(map(str, bad))}; expected one of {sorted(WINNER_CODES)}"
+            f"unknown winner value(s) {sorted(map(str, bad)) or ['missing']}; expected one of {sorted(WINNER_CODES)}"
         )
-    if (battles["model_a"] == battles["model_b"]).any():
+    code = np.array([WINNER_CODES[v] for v in win_values], dtype=np.int64)[win_codes]
+    ca, ua = pd.factorize(battles["model_a"])
+    cb, ub = pd.factorize(battles["model_b"])
+    if (ca < 0).any() or (cb < 0).any():
+        raise ValueError("a battle lacks a model name")
+    models = pd.Index(ua).append(pd.Index(ub).difference(pd.Index(ua), sort=False))
+    a = ca.astype(np.int64)
+    b = models.get_indexer(ub).astype(np.int64)[cb]
+    if (a == b).any():
         raise ValueError("a battle has the same model on both sides")
-
-
-def battle_codes(battles: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """Integer model ids for both sides, the outcome code (0, 1, 2) and the model list."""
-    check_battles(battles)
-    n = len(battles)
-    ids, models = pd.factorize(pd.concat([battles["model_a"], battles["model_b"]], ignore_index=True))
-    code = battles["winner"].map(WINNER_CODES).to_numpy(dtype=np.int64)
-    return ids[:n].astype(np.int64), ids[n:].astype(np.int64), code, list(models)
+    return a, b, code, list(models)
 
 
 def battle_table(battles: pd.DataFrame, weights: str | None = None) -> BattleTable:
@@ -76,10 +80,15 @@ def battle_table(battles: pd.DataFrame, weights: str | None = None) -> BattleTab
         w = battles[weights].to_numpy(dtype=float)
         if np.any(w < 0) or not np.all(np.isfinite(w)):
             raise ValueError(f"weight column {weights!r} must be finite and non-negative")
-    uniq, inverse = np.unique(key, return_inverse=True)
-    count = np.bincount(inverse, weights=w, minlength=len(uniq)).astype(float)
-    keep = count > 0
-    uniq, count = uniq[keep], count[keep]
+    if m * m * 3 <= 50_000_000:
+        count = np.bincount(key, weights=w, minlength=m * m * 3).astype(float)
+        uniq = np.flatnonzero(count)
+        count = count[uniq]
+    else:
+        uniq, inverse = np.unique(key, return_inverse=True)
+        count = np.bincount(inverse, weights=w, minlength=len(uniq)).astype(float)
+        keep = count > 0
+        uniq, count = uniq[keep], count[keep]
     return BattleTable(
         models=models,
         a=(uniq // 3) // m,
@@ -224,3 +233,177 @@ def pair_design(a: np.ndarray, b: np.ndarray, n_models: int, features: np.ndarra
     if features is not None and features.shape[1]:
         x = sparse.hstack([x, sparse.csr_matrix(features)], format="csr")
     return x
+
+
+# --- bootstrap: resampled counts and a batched solver ----------------------------------
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Battles pooled by unordered pair (i < j): per pair the counts [j won, tie, i won].
+
+    Bradley-Terry's likelihood depends on the battles only through these counts, and a
+    multinomial over the unique (model_a, model_b, outcome) rows, pooled this way, is a
+    multinomial over these categories (the aggregation property), so resampling them
+    gives the same bootstrap distribution with half the categories.
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    counts: np.ndarray
+    n_models: int
+
+
+def pair_counts(table: BattleTable) -> PairCounts:
+    m = table.n_models
+    lo, hi = np.minimum(table.a, table.b), np.maximum(table.a, table.b)
+    code = np.rint(np.where(table.a == lo, 2 * table.outcome, 2 - 2 * table.outcome)).astype(np.int64)
+    pairs, inv = np.unique(lo * m + hi, return_inverse=True)
+    counts = np.bincount(inv * 3 + code, weights=table.count, minlength=3 * len(pairs))
+    return PairCounts(i=pairs // m, j=pairs % m, counts=counts, n_models=m)
+
+
+def multinomial_counts(p: np.ndarray, n: int, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` draws from Multinomial(n, p), as independent Poisson(n p) counts made to total n.
+
+    Poisson counts with total t are Multinomial(t, p); adding n - t further categorical
+    draws, or deleting t - n of the t items chosen uniformly without replacement, leaves
+    an exact Multinomial(n, p). It needs about sqrt(n) extra draws, and is about twice
+    as fast as numpy's sequential-binomial multinomial for many categories.
+    """
+    nz = np.flatnonzero(p > 0)
+    q = p[nz] / p[nz].sum()
+    cdf = np.cumsum(q)
+    cdf /= cdf[-1]
+    k = len(nz)
+    out = np.zeros((size, len(p)), dtype=np.int64)
+    draws = rng.poisson(n * q, size=(size, k))
+    for r in range(size):
+        row = draws[r]
+        d = n - int(row.sum())
+        if d > 0:
+            cat = np.minimum(np.searchsorted(cdf, np.sort(rng.random(d)), side="right"), k - 1)
+            row += np.bincount(cat, minlength=k)
+        elif d < 0:
+            pos = np.sort(rng.choice(n - d, size=-d, replace=False))
+            cat = np.searchsorted(np.cumsum(row), pos, side="right")
+            row -= np.bincount(cat, minlength=k)
+    out[:, nz] = draws
+    return out
+
+
+def hessian(wins: np.ndarray, t: np.ndarray, l2: float) -> np.ndarray:
+    """Negative Hessian of the log-likelihood at t, plus the all-ones fix when l2 == 0."""
+    m = len(t)
+    n = wins + wins.T
+    p = expit(t[:, None] - t[None, :])
+    a = n * p * p.T
+    h = np.diag(a.sum(axis=1) + l2) - a
+    if l2 == 0:
+        h += max(n.sum(), 1.0) / m**2
+    return h
+
+
+def fit_pairs_batch(
+    pc: PairCounts,
+    counts: np.ndarray,
+    x0: np.ndarray,
+    h0_inv: np.ndarray,
+    *,
+    l2: float = 0.0,
+    tol: float = 1e-11,
+    max_iter: int = 60,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bradley-Terry fits for a batch of resampled pair counts (rounds x 3P), mean-zero logits.
+
+    Chord iterations (Newton with the Hessian frozen at the full-data fit, whose
+    inverse is ``h0_inv``), all rounds at once. A resample moves the Hessian by a few
+    percent, so each iteration gains one to two digits. The gradient uses
+    sigmoid(t_i - t_j) = u_i / (u_i + u_j) with u = exp(t) on dense rounds x m x m
+    arrays, cheaper than gathering pairs. Returns the ratings and a mask of rounds that
+    converged (the caller refits the rest with damped Newton).
+    """
+    b = counts.shape[0]
+    m = pc.n_models
+    c = counts.reshape(b, -1, 3).astype(float)
+    n = np.zeros((b, m, m))
+    n[:, pc.i, pc.j] = c.sum(axis=2)
+    n += n.transpose(0, 2, 1)
+    w = np.zeros((b, m, m))
+    w[:, pc.i, pc.j] = c[:, :, 2] + 0.5 * c[:, :, 1]
+    w[:, pc.j, pc.i] = c[:, :, 0] + 0.5 * c[:, :, 1]
+    row_wins = w.sum(axis=2)
+    t = np.tile(x0, (b, 1))
+    active = np.arange(b)
+    converged = np.zeros(b, dtype=bool)
+    for _ in range(max_iter):
+        ta = t[active]
+        u = np.exp(ta - ta.max(axis=1, keepdims=True))
+        expected = u * (n[active] / (u[:, :, None] + u[:, None, :])).sum(axis=2)
+        step = (row_wins[active] - expected - l2 * ta) @ h0_inv
+        t[active] = ta + step
+        big = np.max(np.abs(step), axis=1)
+        bad = ~np.isfinite(big) | (big > 50)
+        converged[active[big < tol]] = True
+        t[active[bad]] = np.nan
+        active = active[(big >= tol) & ~bad]
+        if len(active) == 0:
+            break
+    t[~converged] = np.nan
+    return t - t.mean(axis=1, keepdims=True), converged
+
+
+def wins_from_pair_counts(pc: PairCounts, counts: np.ndarray) -> np.ndarray:
+    """Win matrix (ties half) from one round's pair counts."""
+    m = pc.n_models
+    c = counts.reshape(-1, 3).astype(float)
+    w = np.zeros((m, m))
+    w[pc.i, pc.j] = c[:, 2] + 0.5 * c[:, 1]
+    w[pc.j, pc.i] = c[:, 0] + 0.5 * c[:, 1]
+    return w
+
+
+def bootstrap_counts(pc: PairCounts, rounds: int, rng: np.random.Generator, *, n_draws: int, batch: int = 50):
+    """Yield (first round, counts) batches of resampled pair counts, ``batch`` rounds at a time."""
+    p = pc.counts / pc.counts.sum()
+    for start in range(0, rounds, batch):
+        yield start, multinomial_counts(p, n_draws, rng, min(batch, rounds - start))
+
+
+def bootstrap_fit(
+    table: BattleTable,
+    rounds: int,
+    rng: np.random.Generator,
+    *,
+    n_draws: int,
+    l2: float = 0.0,
+    batch: int = 50,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Full-data fit and ``rounds`` bootstrap refits (logit units, mean zero); failed rounds are NaN."""
+    pc = pair_counts(table)
+    w_full = wins_from_pair_counts(pc, pc.counts)
+    t_full = fit_matrix(w_full, l2=l2)
+    rescale = table.n_battles / n_draws
+    h0_inv = np.linalg.inv(hessian(w_full, t_full, l2) / rescale)
+    # When every pair keeps a win and a loss for each side, the resample's "beats" graph
+    # contains the full data's pair graph in both directions, so a finite MLE exists.
+    connected = l2 > 0 or mle_exists((w_full + w_full.T) > 0)
+    out = np.full((rounds, table.n_models), np.nan)
+    failed = 0
+    for start, counts in bootstrap_counts(pc, rounds, rng, n_draws=n_draws, batch=batch):
+        size = len(counts)
+        c3 = counts.reshape(size, -1, 3)
+        sure = (c3[:, :, 2] + c3[:, :, 1] > 0).all(axis=1) & (c3[:, :, 0] + c3[:, :, 1] > 0).all(axis=1)
+        ok = np.ones(size, dtype=bool)
+        if l2 == 0:
+            for r in np.flatnonzero(~(sure & connected)):
+                ok[r] = mle_exists(wins_from_pair_counts(pc, counts[r]))
+        good = counts[ok] * rescale
+        t, conv = fit_pairs_batch(pc, good, t_full, h0_inv, l2=l2)
+        rows = start + np.flatnonzero(ok)
+        out[rows] = t
+        for r_local in np.flatnonzero(~conv):
+            w = wins_from_pair_counts(pc, good[r_local])
+            out[rows[r_local]] = fit_matrix(w, l2=l2, x0=t_full, check=False)
+        failed += int((~ok).sum())
+    return t_full, out, failed

@@ -189,9 +189,7 @@ def bradley_terry_controlled(
             coefs[r] = beta_r[m:]
         table = _bt.BattleTable(models, a, b, y, w, float(w.sum()))
         coef_samples = pd.DataFrame(coefs, columns=names)
-        summary = _summarise(
-            battles, table, ratings.to_numpy(), boot, confidence, rounds, failed, scale, base, weights
-        )
+        summary = _summarise(table, ratings.to_numpy(), boot, confidence, rounds, failed, scale, base)
         result.leaderboard = summary.leaderboard
         result.coefficient_samples = coef_samples
     return result
