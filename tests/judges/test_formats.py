@@ -95,9 +95,9 @@ def test_count_units():
 @pytest.mark.parametrize(
     ("limits", "passed", "reason"),
     [
-        ({"max": 10}, True, "10 words, within at most 10"),
+        ({"max": 10}, True, "10 words, at most 10"),
         ({"max": 9}, False, "10 words, more than the maximum 9"),
-        ({"min": 10}, True, "10 words, within at least 10"),
+        ({"min": 10}, True, "10 words, at least 10"),
         ({"min": 11}, False, "10 words, fewer than the minimum 11"),
         ({"min": 5, "max": 20}, True, "10 words, within 5 to 20"),
     ],

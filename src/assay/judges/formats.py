@@ -169,5 +169,8 @@ def check_length(text: str, *, unit: Unit = "words", min: int | None = None, max
         return Check(False, f"{n} {unit}, fewer than the minimum {min}")
     if max is not None and n > max:
         return Check(False, f"{n} {unit}, more than the maximum {max}")
-    bounds = " to ".join(str(b) for b in (min, max) if b is not None)
-    return Check(True, f"{n} {unit}, within {'at least ' if max is None else 'at most ' if min is None else ''}{bounds}")
+    if min is None:
+        return Check(True, f"{n} {unit}, at most {max}")
+    if max is None:
+        return Check(True, f"{n} {unit}, at least {min}")
+    return Check(True, f"{n} {unit}, within {min} to {max}")
