@@ -77,9 +77,9 @@ def msprt(
 
     >>> d = [0.5, 1.0, 0.0, 1.5, 1.0, 0.5, 1.0, 2.0, 0.5, 1.0, 1.5, 1.0]
     >>> res = msprt(d, sigma2=0.25, tau2=1.0, min_n=1)
-    >>> # n = 5, mean 0.8: Lambda = sqrt(0.25/5.25) exp(25 * 0.64 / (2 * 0.25 * 5.25)) = 96.81
+    >>> # n = 5, mean 0.8: Lambda = sqrt(0.25/5.25) exp(25 * 0.64 / (2 * 0.25 * 5.25)) = 96.83
     >>> res.stopped_at, round(float(res.path["p_value"].iloc[4]), 6)
-    (5, 0.010329)
+    (5, 0.010327)
     """
     d = np.asarray(a, dtype=float) if b is None else np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     if d.ndim != 1 or len(d) == 0:
