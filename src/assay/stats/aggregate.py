@@ -176,7 +176,8 @@ def dawid_skene(
         # M-step: class priors and confusion counts weighted by the posteriors
         priors = post.mean(axis=0)
         conf = np.stack([np.bincount(cell, weights=post[u_idx, t], minlength=n_raters * k)
-                         for t in range(k)], axis=1).reshape(n_raters, k, k) + smoothing
+                         for t in range(k)], axis=1).reshape(n_raters, k, k)  # [rater, given, true]
+        conf = conf.transpose(0, 2, 1) + smoothing  # [rater, true, given]
         conf /= conf.sum(axis=2, keepdims=True)
         # E-step: log posterior = log prior + sum of the log probabilities of the given labels
         log_conf = np.log(conf)
