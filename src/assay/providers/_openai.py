@@ -11,11 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from assay import records as R
 from assay.providers._cache import RequestCache
 from assay.providers._errors import ProviderError, ProviderFatal
+from assay.providers._http import HTTPResponse, TransportError, TransportTimeout, make_transport
 from assay.providers._limits import Limits
 from assay.providers._registry import provider
 
@@ -44,7 +43,7 @@ def request_digest(model_id: str, messages: list[dict[str, Any]], params: dict[s
     return R.digest("chat", model_id, messages, params, sample_index)
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: dict[str, str]) -> float | None:
     v = headers.get("retry-after-ms")
     if v:
         try:
@@ -64,16 +63,16 @@ def _retry_after(headers: httpx.Headers) -> float | None:
             return None
 
 
-def _error_text(resp: httpx.Response) -> str:
+def _error_text(resp: HTTPResponse) -> str:
     try:
-        err = resp.json().get("error")
+        err = json.loads(resp.body).get("error")
         if isinstance(err, dict):
             return str(err.get("message") or err)
         if err:
             return str(err)
     except (ValueError, AttributeError):
         pass
-    return resp.text[:200].strip() or resp.reason_phrase
+    return resp.text[:200].strip() or f"HTTP {resp.status}"
 
 
 class OpenAIChat:
@@ -101,6 +100,7 @@ class OpenAIChat:
         cache: RequestCache | None = None,
         no_cache: bool = False,
         seed: int | None = None,
+        transport: str = "auto",
     ) -> None:
         self.model = model
         base = base_url or model.base_url
@@ -122,7 +122,8 @@ class OpenAIChat:
         key = self._api_key()
         if key:
             self._headers["authorization"] = f"Bearer {key}"
-        self._http: httpx.AsyncClient | None = None
+        self.transport = transport
+        self._http: Any = None
         self.calls = 0  # HTTP requests sent, retries included
 
     def _api_key(self) -> str | None:
@@ -144,13 +145,12 @@ class OpenAIChat:
         }
 
     @property
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> Any:
+        """The HTTP transport (made on first use, inside the running event loop)."""
         if self._http is None:
-            n = self.limits.concurrency
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-                limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-                headers=self._headers,
+            self._http = make_transport(
+                self.transport, self.base_url, max_connections=self.limits.concurrency,
+                headers=self._headers, connect_timeout=min(self.timeout, 10.0),
             )
         return self._http
 
@@ -176,17 +176,17 @@ class OpenAIChat:
         first chat call (a 404 aborts the run), since not every server lists its models.
         """
         try:
-            resp = await self.http.get(self.base_url + "/models", timeout=min(self.timeout, 10.0))
-        except httpx.TimeoutException:
+            resp = await self.http.request("GET", "/models", None, min(self.timeout, 10.0))
+        except TransportTimeout:
             raise ProviderFatal("unreachable", f"no answer from {self.base_url} within {min(self.timeout, 10.0):g}s: is the base URL right?") from None
-        except httpx.TransportError as e:
-            raise ProviderFatal("unreachable", f"cannot reach {self.base_url}: {e or type(e).__name__}; is the server running and the base URL right?") from None
-        if resp.status_code in (401, 403):
+        except TransportError as e:
+            raise ProviderFatal("unreachable", f"cannot reach {self.base_url}: {e}; is the server running and the base URL right?") from None
+        if resp.status in (401, 403):
             raise self._auth_error(resp)
 
-    def _auth_error(self, resp: httpx.Response) -> ProviderFatal:
+    def _auth_error(self, resp: HTTPResponse) -> ProviderFatal:
         hint = f"check ${self.model.api_key_env}" if self.model.api_key_env else "give the key's variable with --api-key-env"
-        return ProviderFatal("auth", f"{self.base_url} refused the API key (HTTP {resp.status_code}: {_error_text(resp)}); {hint}")
+        return ProviderFatal("auth", f"{self.base_url} refused the API key (HTTP {resp.status}: {_error_text(resp)}); {hint}")
 
     # ---- calling ----------------------------------------------------------------------------
 
@@ -217,17 +217,17 @@ class OpenAIChat:
                 self.calls += 1
                 t0 = time.perf_counter()
                 try:
-                    resp = await self.http.post(self.url, content=payload)
-                except httpx.TimeoutException:
+                    resp = await self.http.request("POST", "/chat/completions", payload, self.timeout)
+                except TransportTimeout:
                     kind, last = "timeout", f"no answer within {self.timeout:g}s"
-                except httpx.TransportError as e:
-                    kind, last = "connection", f"{type(e).__name__}: {e}"
+                except TransportError as e:
+                    kind, last = "connection", str(e)
                 else:
                     latency = (time.perf_counter() - t0) * 1000
-                    status = resp.status_code
+                    status = resp.status
                     if status == 200:
                         try:
-                            data = resp.json()
+                            data = json.loads(resp.body)
                             data["choices"][0]["message"]
                         except (ValueError, KeyError, IndexError, TypeError):
                             kind, last = "malformed", f"unreadable completion body: {resp.text[:120]!r}"
@@ -268,7 +268,7 @@ class OpenAIChat:
             d = retry_after + self._rng.uniform(0, min(retry_after, self.backoff_base) * 0.2)
         return d
 
-    def _not_found(self, resp: httpx.Response) -> ProviderFatal:
+    def _not_found(self, resp: HTTPResponse) -> ProviderFatal:
         text = _error_text(resp)
         if "model" in text.lower():
             return ProviderFatal("not_found", f"model {self.api_model!r} is not served at {self.base_url} (HTTP 404: {text})")

@@ -1,0 +1,196 @@
+"""Executing a Task: bounded concurrency, batched writes, resume from the ledger.
+
+Each finished unit's records and its ledger row (plus the cache entries made meanwhile)
+are committed together, every ``batch_size`` units or ``flush_interval`` seconds. A run's
+id is the digest of its config, so starting the same run again (after a crash, a
+SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and retries the failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from assay import records as R
+from assay.errors import AssayError
+from assay.runs._task import Outcome, RunProgress, Task, Unit
+from assay.store.ledger import Ledger, UnitRow
+
+ProgressFn = Callable[[RunProgress], None]
+
+
+def run_id_for(kind: str, config: dict[str, Any]) -> str:
+    """The id of the run of this kind and config (its ``execution`` options aside)."""
+    return R.digest("run", kind, {k: v for k, v in config.items() if k != "execution"})
+
+
+class Executor(Protocol):
+    """Runs a Task to the end and returns its Run (the local one now; a Ray one can follow)."""
+
+    def run(self, task: Task) -> R.Run: ...
+
+    async def arun(self, task: Task) -> R.Run: ...
+
+
+class _Writer:
+    """Commits finished units in batches, in a worker thread, one batch at a time."""
+
+    def __init__(self, ledger: Ledger, run_id: str, caches: list, batch_size: int, interval: float) -> None:
+        self.ledger, self.run_id, self.caches = ledger, run_id, caches
+        self.batch_size, self.interval = batch_size, interval
+        self.units: list[UnitRow] = []
+        self.records: list[R.Record] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self.task = asyncio.ensure_future(self._loop())
+
+    def add(self, row: UnitRow, records: Any = ()) -> None:
+        self.units.append(row)
+        self.records.extend(records)
+        if len(self.units) >= self.batch_size:
+            self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            closing = self._closing
+            await self.flush()
+            if closing:
+                return
+
+    async def flush(self) -> None:
+        units, records = self.units, self.records
+        self.units, self.records = [], []
+        cache_rows = [row for c in self.caches for row in c.take()]
+        if units or cache_rows:
+            await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
+
+    async def close(self) -> None:
+        """Write everything still buffered."""
+        self._closing = True
+        self._wake.set()
+        await asyncio.shield(self.task)
+
+
+class LocalExecutor:
+    """Runs a Task's units on one machine with asyncio, ``concurrency`` at a time."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        concurrency: int = 64,
+        batch_size: int = 256,
+        flush_interval: float = 0.25,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.store = store
+        self.ledger = Ledger(store)
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.on_progress = on_progress
+
+    def run(self, task: Task) -> R.Run:
+        return asyncio.run(self.arun(task))
+
+    async def arun(self, task: Task) -> R.Run:
+        config = task.config()
+        run_id = run_id_for(task.kind, config)
+        units = list(task.units())
+        keys = {u.key for u in units}
+        if len(keys) != len(units):
+            raise ValueError(f"task {task.kind!r} has units with the same key")
+        run = R.Run(id=run_id, kind=task.kind, config=config, total=len(units))  # type: ignore[arg-type]
+        await asyncio.to_thread(self.ledger.open_run, run)
+        done = await asyncio.to_thread(self.ledger.done_keys, run_id)
+        todo = [u for u in units if u.key not in done]
+        progress = RunProgress(run_id=run_id, total=len(units), done_before=len(keys & done))
+        status = "done"
+        try:
+            if todo:
+                if hasattr(task, "setup"):
+                    await task.setup()
+                caches = list(task.caches()) if hasattr(task, "caches") else []
+                writer = _Writer(self.ledger, run_id, caches, self.batch_size, self.flush_interval)
+                try:
+                    await self._work(task, todo, writer, progress)
+                finally:
+                    await writer.close()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            status = "interrupted"
+            raise
+        except BaseException:
+            status = "failed"
+            raise
+        finally:
+            if hasattr(task, "aclose"):
+                with contextlib.suppress(Exception):
+                    await task.aclose()
+            final = await asyncio.shield(asyncio.to_thread(self.ledger.finish_run, run_id, status))
+        return final
+
+    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
+        it = iter(todo)
+        notify = self.on_progress
+
+        async def worker() -> None:
+            for unit in it:  # one shared iterator: each unit is taken once
+                try:
+                    out = await task.run(unit)
+                except AssayError:
+                    raise  # wrong URL, key, model or input: nothing else can succeed
+                except Exception as e:  # noqa: BLE001 - a unit's failure is data
+                    kind = str(getattr(e, "kind", None) or type(e).__name__)
+                    msg = str(getattr(e, "message", None) or e) or type(e).__name__
+                    writer.add(UnitRow(unit.key, "failed", error_kind=kind[:50], error=msg[:2000]))
+                    progress.failed += 1
+                    progress.errors[kind] = progress.errors.get(kind, 0) + 1
+                else:
+                    if not isinstance(out, Outcome):
+                        raise TypeError(f"{type(task).__name__}.run must return an Outcome, got {type(out).__name__}")
+                    writer.add(
+                        UnitRow(
+                            unit.key, "done", result_id=out.result_id, prompt_tokens=out.prompt_tokens,
+                            completion_tokens=out.completion_tokens, cost_usd=out.cost_usd, cached=out.cached,
+                        ),
+                        out.records,
+                    )
+                    progress.succeeded += 1
+                    progress.cached += out.cached
+                    progress.prompt_tokens += out.prompt_tokens
+                    progress.completion_tokens += out.completion_tokens
+                    progress.cost_usd += out.cost_usd
+                if notify is not None:
+                    notify(progress)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))]
+        try:
+            pending = set(workers)
+            while pending:
+                finished, _ = await asyncio.wait([*pending, writer.task], return_when=asyncio.FIRST_COMPLETED)
+                for f in finished:
+                    if f.exception() is not None:
+                        raise f.exception()  # type: ignore[misc]
+                pending -= finished
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+
+def make_executor(name: str, store: Any, **options: Any) -> Executor:
+    """The executor registered as ``name`` ("local"; "ray" is planned)."""
+    if name == "local":
+        return LocalExecutor(store, **options)
+    if name == "ray":
+        raise AssayError("the Ray executor is not built yet: use --executor local")
+    raise AssayError(f"unknown executor {name!r}: use 'local'")

@@ -1,0 +1,82 @@
+"""What an executor runs: a Task made of Units, each producing an Outcome (or failing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from assay import records as R
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One piece of work with a key that is stable across invocations of the same run.
+
+    ``key`` is at most 200 characters (e.g. ``"{item_id}:{sample}"`` or
+    ``"{judge}:{response_id}"``); ``payload`` is whatever the task needs to do it.
+    """
+
+    key: str
+    payload: Any = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a unit produced: records to store with its ledger row, and what it used.
+
+    ``result_id`` names the main record (a Response, a Judgment...). Tokens and cost are
+    what this execution spent: zero when answered from the cache.
+    """
+
+    result_id: str | None = None
+    records: Sequence[R.Record] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cached: bool = False
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A batch of units of one kind: generation (item x sample), judging (judge x response)...
+
+    Required: ``kind`` (a Run kind), ``config()`` (a JSON snapshot; everything but its
+    ``"execution"`` key identifies the run), ``units()``, and ``run(unit)``, which returns
+    an Outcome or raises: an ``AssayError`` (e.g. ProviderFatal) stops the whole run; any
+    other exception fails this unit only, recorded under ``exc.kind`` (or the exception's
+    class name) with its message.
+
+    Optional: ``async setup()`` (a preflight check, called only when work remains),
+    ``async aclose()``, and ``caches()`` returning RequestCaches whose new entries are
+    committed together with each batch of results.
+    """
+
+    kind: str
+
+    def config(self) -> dict[str, Any]: ...
+
+    def units(self) -> Iterable[Unit]: ...
+
+    async def run(self, unit: Unit) -> Outcome: ...
+
+
+@dataclass
+class RunProgress:
+    """Live counters of a run, handed to ``on_progress`` after every unit."""
+
+    run_id: str
+    total: int
+    done_before: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> int:
+        """Units finished, either way, including those done by earlier invocations."""
+        return self.done_before + self.succeeded + self.failed

@@ -1,0 +1,129 @@
+"""Generation: one Response per item x sample of a dataset, from one model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from assay import records as R
+from assay.errors import NotFound
+from assay.runs._executor import LocalExecutor, ProgressFn
+from assay.runs._task import Outcome, Unit
+
+# Request options that change how a run executes, not what it produces.
+EXECUTION_OPTIONS = ("concurrency", "rpm", "tpm", "timeout", "max_retries", "backoff_base", "backoff_max", "no_cache")
+
+
+class GenerateTask:
+    """Unit ``"{item_id}:{k}"`` asks ``client`` to answer item (chat messages) as sample k."""
+
+    kind = "generate"
+
+    def __init__(
+        self,
+        client: Any,
+        items: Iterable[R.Item],
+        *,
+        dataset: str,
+        samples: int = 1,
+        params: dict[str, Any] | None = None,
+        execution: dict[str, Any] | None = None,
+    ) -> None:
+        if samples < 1:
+            raise ValueError("samples must be at least 1")
+        self.client = client
+        self.items = list(items)
+        self.dataset = dataset
+        self.samples = samples
+        self.params = {k: v for k, v in (params or {}).items() if v is not None}
+        self.execution = execution or {}
+        self.run_id: str | None = None
+
+    def config(self) -> dict[str, Any]:
+        spec = self.client.spec()
+        return {
+            "model": self.client.model.id,
+            "provider": spec["provider"],
+            "dataset": self.dataset,
+            "samples": self.samples,
+            "params": self.params,
+            "execution": {"base_url": spec.get("base_url"), **self.execution},
+        }
+
+    def units(self) -> Iterable[Unit]:
+        for item in self.items:
+            for k in range(self.samples):
+                yield Unit(f"{item.id}:{k}", (item, k))
+
+    def caches(self) -> list:
+        return [self.client.cache] if self.client.cache is not None else []
+
+    async def setup(self) -> None:
+        await self.client.preflight()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def run(self, unit: Unit) -> Outcome:
+        item, k = unit.payload
+        model = self.client.model.id
+        c = await self.client.complete(item.chat(), sample_index=k, **self.params)
+        resp = R.Response(
+            id=R.Response.make_id(item.id, model, k),
+            item_id=item.id,
+            model=model,
+            sample_index=k,
+            text=c.text,
+            prompt_tokens=c.prompt_tokens,
+            completion_tokens=c.completion_tokens,
+            latency_ms=round(c.latency_ms, 3),
+            cost_usd=c.cost_usd,
+            finish_reason=c.finish_reason,
+            run_id=self.run_id,
+            metadata={"request_digest": c.digest, "cached": c.cached},
+        )
+        if c.cached:
+            return Outcome(resp.id, [resp], cached=True)
+        return Outcome(resp.id, [resp], c.prompt_tokens or 0, c.completion_tokens or 0, c.cost_usd or 0.0)
+
+
+def generate(
+    store: Any,
+    model: R.Model,
+    dataset: str,
+    *,
+    samples: int = 1,
+    params: dict[str, Any] | None = None,
+    concurrency: int = 16,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    timeout: float = 120.0,
+    max_retries: int = 6,
+    backoff_base: float = 1.0,
+    no_cache: bool = False,
+    on_progress: ProgressFn | None = None,
+    on_start: Any = None,
+) -> R.Run:
+    """Answer every item of ``dataset`` ``samples`` times with ``model``; returns the Run.
+
+    Running the same generation again resumes it: finished units are skipped, failed
+    ones retried. Requests are cached by digest unless ``no_cache``.
+    """
+    from assay.providers import RequestCache, make_provider
+    from assay.runs._executor import run_id_for
+
+    items = store.list("items", dataset=dataset)
+    if not items:
+        if store.find("datasets", dataset) is None:
+            raise NotFound(f"no dataset {dataset!r} in the store (import it with `assay import`)")
+        raise NotFound(f"dataset {dataset!r} has no items")
+    store.add([model])
+    options = dict(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
+    client = make_provider(model, cache=RequestCache(store), no_cache=no_cache, **options)
+    task = GenerateTask(client, items, dataset=dataset, samples=samples, params=params, execution={**options, "no_cache": no_cache})
+    task.run_id = run_id_for(task.kind, task.config())
+    if on_start is not None:
+        on_start(task.run_id, len(items) * samples)
+    # Twice the HTTP slots in flight: units waiting out a backoff do not idle the connections.
+    executor = LocalExecutor(store, concurrency=2 * concurrency, on_progress=on_progress)
+    return executor.run(task)
