@@ -138,7 +138,8 @@ def program(
     """
 
     def register(factory: Callable[..., Check]) -> Callable[..., ProgramJudge]:
-        if name in _REGISTRY and _REGISTRY[name].factory.__qualname__ != factory.__qualname__:
+        known = _REGISTRY.get(name)
+        if known and (known.factory.__module__, known.factory.__qualname__) != (factory.__module__, factory.__qualname__):
             raise ValueError(f"a program judge named {name!r} is already registered")
         doc = description or (factory.__doc__ or "").strip().splitlines()[0]
         registration = Registration(name, kind, version, doc, factory)

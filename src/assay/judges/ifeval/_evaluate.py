@@ -72,7 +72,7 @@ def check(
     if len(kwargs) != len(instruction_id_list):
         raise ValueError(f"{len(instruction_id_list)} instructions but {len(kwargs)} kwargs")
     texts = [response] if mode == "strict" else loose_variants(response)
-    texts = [t for t in texts if t.strip()]
+    texts = list(dict.fromkeys(t for t in texts if t.strip()))  # variants often coincide; check each once
     results = []
     for instruction_id, kw in zip(instruction_id_list, kwargs):
         args = _arguments(instruction_id, kw)
