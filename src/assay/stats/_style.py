@@ -160,7 +160,13 @@ def bradley_terry_controlled(
         wins = _bt.win_matrix(_bt.BattleTable(models, a, b, y, w, float(w.sum())))
         if not _bt.mle_exists(wins):
             raise _bt.NoFiniteMLE("some group of models never lost (or never won): pass l2 > 0")
-    beta = _bt.fit_logistic(x, y, w, l2=pen, gauge=gauge)
+    try:
+        beta = _bt.fit_logistic(x, y, w, l2=pen, gauge=gauge)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            "the covariates are collinear (with each other or with the model terms): "
+            "drop some of them or pass l2 > 0"
+        ) from None
 
     from assay.stats.ranking import _summarise, _to_elo_scale
 
