@@ -42,6 +42,7 @@ class Reply:
     top_logprobs: list[dict[str, float]] | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    chunked: bool = False
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 1.0) -> Reply:
@@ -207,17 +208,28 @@ class ScriptedServer:
         req = ServedRequest(scope["method"], scope["path"], headers, body)
         if self.record:
             self.requests.append(req)
-        status, payload, extra = await self._answer(req, raw)
+        status, payload, extra, chunked = await self._answer(req, raw)
         req.status = status
         if status == 0:  # hung up without an answer
             return
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        hdrs = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+        hdrs = [(b"content-type", b"application/json")]
+        if not chunked:
+            hdrs.append((b"content-length", str(len(data)).encode()))
         hdrs += [(k.encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": hdrs})
+        if chunked:  # no length: uvicorn sends Transfer-Encoding: chunked, here in three pieces
+            third = max(1, len(data) // 3)
+            for part in (data[:third], data[third : 2 * third]):
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+            data = data[2 * third :]
         await send({"type": "http.response.body", "body": data})
 
-    async def _answer(self, req: ServedRequest, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+    async def _answer(self, req: ServedRequest, raw: bytes) -> tuple[int, Any, dict[str, str], bool]:
+        status, payload, extra, *chunked = await self._route(req)
+        return status, payload, extra, bool(chunked and chunked[0])
+
+    async def _route(self, req: ServedRequest) -> tuple:
         if self.api_key is not None and req.headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}, {}
         path = req.path.rstrip("/")
@@ -246,10 +258,10 @@ class ScriptedServer:
         if reply.retry_after is not None:
             extra["retry-after"] = f"{reply.retry_after:g}"
         if reply.body is not None:
-            return reply.status, reply.body, extra
+            return reply.status, reply.body, extra, reply.chunked
         if reply.status != 200:
-            return reply.status, {"error": {"message": f"scripted status {reply.status}"}}, extra
-        return 200, self._completion(req.body, reply), extra
+            return reply.status, {"error": {"message": f"scripted status {reply.status}"}}, extra, reply.chunked
+        return 200, self._completion(req.body, reply), extra, reply.chunked
 
     async def _scripted(self, body: dict) -> Reply:
         if self.queue:
