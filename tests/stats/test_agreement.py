@@ -407,3 +407,34 @@ def test_analytic_intervals_cap_at_one_and_report_method():
     assert cohen_kappa_interval(x[0], x[1]).method == "analytic-normal"
     with pytest.raises(ValueError, match="confidence"):
         cohen_kappa_interval(x[0], x[1], confidence=1.5)
+
+
+# --- property test: any small reliability data, including degenerate ones ------------------
+
+
+def test_alpha_agrees_with_krippendorff_on_arbitrary_small_data():
+    krippendorff = pytest.importorskip("krippendorff")
+    hyp = pytest.importorskip("hypothesis")
+    st = pytest.importorskip("hypothesis.strategies")
+    hnp = pytest.importorskip("hypothesis.extra.numpy")
+    import warnings
+
+    cells = st.sampled_from([np.nan, 1.0, 2.0, 3.0, 4.0, 7.0])
+    shapes = st.tuples(st.integers(2, 5), st.integers(1, 12))
+
+    @hyp.settings(max_examples=80, deadline=None, derandomize=True)
+    @hyp.given(data=hnp.arrays(float, shapes, elements=cells), level=st.sampled_from(LEVELS))
+    def check(data, level):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ref = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+            except (ValueError, ZeroDivisionError):
+                ref = np.nan
+        if not np.isfinite(ref):
+            with pytest.raises(ValueError):
+                krippendorff_alpha(data, level=level)
+        else:
+            assert krippendorff_alpha(data, level=level) == pytest.approx(ref, abs=1e-9)
+
+    check()
