@@ -438,3 +438,21 @@ def test_alpha_agrees_with_krippendorff_on_arbitrary_small_data():
             assert krippendorff_alpha(data, level=level) == pytest.approx(ref, abs=1e-9)
 
     check()
+
+
+def test_alpha_many_distinct_values_uses_moments(monkeypatch):
+    krippendorff = pytest.importorskip("krippendorff")
+    import assay.stats._krippendorff as kmod
+
+    rng = np.random.default_rng(8)
+    data = rng.normal(size=60) + rng.normal(scale=0.8, size=(4, 60))
+    data[rng.random(data.shape) < 0.25] = np.nan
+    ref = krippendorff.alpha(reliability_data=data, level_of_measurement="interval")
+    dense = krippendorff_alpha_interval(data, level="interval", rounds=400, random_state=0)
+    monkeypatch.setattr(kmod, "DENSE_MAX", 10)  # force the per-unit moments path
+    assert krippendorff_alpha(data, level="interval") == pytest.approx(ref, abs=1e-9)
+    moments = krippendorff_alpha_interval(data, level="interval", rounds=400, random_state=0)
+    assert moments.estimate == pytest.approx(ref, abs=1e-9)
+    assert moments.se == pytest.approx(dense.se, rel=0.2)
+    with pytest.raises(ValueError, match="not supported"):
+        krippendorff_alpha(data, level="ordinal")

@@ -10,6 +10,8 @@ from ._intervals import Estimate, check_confidence, percentile_estimate
 from ._labels import as_2d, encode, unit_counts
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
+# Above this many distinct values the interval level switches to per-unit moments.
+DENSE_MAX = 1024
 
 
 def _delta(level: str, values: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -45,6 +47,8 @@ def _prepare(data, level: str, categories: Sequence | None):
         counts, values, numeric = fast
     else:
         coded = encode(arr, categories)
+        if coded.n_categories > DENSE_MAX:
+            raise _ManyValues(coded)
         counts, values, numeric = (unit_counts(coded.codes, coded.n_categories).astype(float),
                                    coded.values(), coded.numeric)
     if level in ("interval", "ratio") and not numeric and categories is None:
@@ -60,6 +64,44 @@ def _prepare(data, level: str, categories: Sequence | None):
     totals = pairable.astype(float) @ counts
     delta = _delta(level, values, totals)
     return counts, inv, totals, delta
+
+
+class _ManyValues(Exception):
+    """Too many distinct values for a dense values x values coincidence matrix."""
+
+    def __init__(self, coded):
+        self.coded = coded
+
+
+def _unit_moments(data, level: str, categories):
+    """Per pairable unit (m_u, sum x, sum x^2, observed disagreement d_u) for many-valued data.
+
+    Interval: sum_{i != j} (x_i - x_j)^2 = 2 (m S2 - S1^2), so no K x K matrix is needed.
+    """
+    if level != "interval":
+        raise ValueError(f"{level} level with more than {DENSE_MAX} distinct values is not "
+                         "supported (its metric needs a values x values matrix); round the "
+                         "ratings or use the interval level")
+    arr = as_2d(data, "data (raters x units)")
+    coded = encode(arr, categories)
+    if not coded.numeric and categories is None:
+        raise ValueError("interval level needs numeric labels or an explicit category order")
+    x = np.where(coded.codes >= 0, coded.values()[np.maximum(coded.codes, 0)], 0.0)
+    m = (coded.codes >= 0).sum(axis=0).astype(float)
+    s1, s2 = x.sum(axis=0), (x**2).sum(axis=0)
+    keep = m >= 2
+    if not keep.any():
+        raise ValueError("no unit was rated by two or more raters: nothing to compare")
+    m, s1, s2 = m[keep], s1[keep], s2[keep]
+    return m, s1, s2, 2 * (m * s2 - s1**2) / (m - 1)
+
+
+def _alpha_moments(w, m, s1, s2, d) -> float:
+    n, t1, t2 = w @ m, w @ s1, w @ s2
+    expected = 2 * (n * t2 - t1**2) / (n - 1)
+    if expected <= 1e-12 * max(1.0, n * t2):
+        raise ValueError("all pairable values are equal: no variation, alpha is undefined")
+    return float(1.0 - (w @ d) / expected)
 
 
 def _integer_counts(arr: np.ndarray):
@@ -125,7 +167,11 @@ def krippendorff_alpha(data, *, level: str = "nominal", categories: Sequence | N
     ...  for lv in ("nominal", "ordinal", "interval", "ratio")]
     [0.743, 0.815, 0.849, 0.797]
     """
-    counts, inv, totals, delta = _prepare(data, level, categories)
+    try:
+        counts, inv, totals, delta = _prepare(data, level, categories)
+    except _ManyValues:
+        m, s1, s2, d = _unit_moments(data, level, categories)
+        return _alpha_moments(np.ones_like(m), m, s1, s2, d)
     scaled = counts * inv[:, None]
     coincidence = scaled.T @ counts
     coincidence[np.diag_indices_from(coincidence)] -= scaled.sum(axis=0)
@@ -161,13 +207,23 @@ def krippendorff_alpha_interval(
     check_confidence(confidence)
     if rounds < 2:
         raise ValueError("rounds must be at least 2")
-    counts, inv, totals, delta = _prepare(data, level, categories)
     estimate = krippendorff_alpha(data, level=level, categories=categories)
+    rng = np.random.default_rng(random_state)
+    try:
+        counts, inv, totals, delta = _prepare(data, level, categories)
+    except _ManyValues:
+        # many distinct values: every statistic is linear in per-unit moments
+        moments = np.column_stack(_unit_moments(data, level, categories))
+        boot = np.empty(rounds)
+        for b in range(rounds):
+            n, t1, t2, obs = moments[rng.integers(0, len(moments), len(moments))].sum(axis=0)
+            expected = 2 * (n * t2 - t1**2) / (n - 1)
+            boot[b] = 1.0 - obs / expected if expected > 1e-12 * max(1.0, n * t2) else np.nan
+        return percentile_estimate(estimate, boot, confidence)
     counts = counts[inv > 0]  # units rated once never pair
     patterns, inverse = np.unique(counts, axis=0, return_inverse=True)
     freq = np.bincount(inverse.ravel(), minlength=len(patterns)).astype(float)
     pm = patterns.sum(axis=1).astype(float)
-    rng = np.random.default_rng(random_state)
     n_units = counts.shape[0]
     weights = rng.multinomial(n_units, freq / n_units, size=rounds).astype(float)
     marg = weights @ patterns  # rounds x K pairable-value totals
