@@ -59,10 +59,15 @@ class Limits:
         """Hold back every new request of this model for ``seconds`` (a 429 with Retry-After)."""
         self._resume_at = max(self._resume_at, time.monotonic() + seconds)
 
-    async def admit(self, est_tokens: float) -> None:
+    async def paused(self) -> None:
+        """Wait out a pause (checked again once a slot is held: the pause may be newer)."""
         wait = self._resume_at - time.monotonic()
-        if wait > 0:
+        while wait > 0:
             await asyncio.sleep(wait)
+            wait = self._resume_at - time.monotonic()
+
+    async def admit(self, est_tokens: float) -> None:
+        await self.paused()
         if self.requests is not None:
             await self.requests.acquire(1)
         if self.tokens is not None:

@@ -214,6 +214,8 @@ class OpenAIChat:
             await limits.admit(est_tokens)
             wait: float | None = None
             async with limits.slots:
+                if limits._resume_at:
+                    await limits.paused()
                 self.calls += 1
                 t0 = time.perf_counter()
                 try:
