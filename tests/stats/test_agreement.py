@@ -378,6 +378,14 @@ def test_bootstrap_interval_resamples_paired_arrays_together():
         bootstrap_interval(cohen_kappa, (a, b[:-1]))
 
 
+def test_bootstrap_interval_over_table_rows_for_fleiss():
+    x = _random_reliability(12, raters=5, units=80, missing=0.0, agree=0.6)
+    table, _ = to_table(x)
+    est = bootstrap_interval(fleiss_kappa, table, unit_axis=0, rounds=400, random_state=3)
+    assert est.estimate == fleiss_kappa(table)
+    assert est.se == pytest.approx(fleiss_kappa_interval(table).se, rel=0.25)
+
+
 def test_bootstrap_interval_with_units_on_axis_0_for_icc():
     rng = np.random.default_rng(2)
     data = rng.normal(size=(40, 1)) + rng.normal(size=(40, 3)) * 0.5

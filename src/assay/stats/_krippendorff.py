@@ -153,7 +153,9 @@ def krippendorff_alpha(data, *, level: str = "nominal", categories: Sequence | N
                                       {\sum_{c,k} n_c n_k\,\delta^2_{ck}}
 
     The counts are taken per unit with one ``bincount``, so a million ratings take
-    tens of milliseconds.
+    tens of milliseconds. Interval data with more than ``DENSE_MAX`` distinct values
+    (continuous scores) is computed from per-unit sums instead of a K x K matrix;
+    ordinal and ratio levels refuse that many values with a ValueError.
 
     Published example (Krippendorff 2011, p. 8: 4 observers, 12 units, missing values):
 
