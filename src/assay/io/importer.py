@@ -145,7 +145,7 @@ class _Mapper:
                     fm.category, fm.language, fm.tags, fm.cluster}
         self.consumed = {c for c in consumed if c}
         self.samples: dict[tuple[str, str], int] = {}
-        self.prompts: dict[str, str] = {}
+        self.prompts: dict[str, int] = {}
 
     def __call__(self, row: Row) -> tuple[dict[str, Any], dict[str, Any] | None]:
         fm = self.fm
@@ -162,7 +162,8 @@ class _Mapper:
             raise _RowError(self.prompt, f"expected text or a list of chat messages, got {type(raw_prompt).__name__}")
         external_id = _opt_text(row, self.id, required=fm.id is not None) if self.id else None
         item_id = R.Item.make_id(self.dataset, external_id, prompt, messages)
-        key = R.digest(prompt if prompt is not None else messages, size=8)
+        # within one import, the same id must always carry the same prompt
+        key = hash(prompt) if prompt is not None else hash(json.dumps(messages))
         if self.prompts.setdefault(item_id, key) != key:
             raise _RowError(self.id, f"id {external_id!r} is used earlier in this file for a different prompt")
         tags = _maybe_json(_get(row, fm.tags))

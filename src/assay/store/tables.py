@@ -24,6 +24,8 @@ from sqlalchemy import (
 metadata = MetaData()
 
 TS = DateTime(timezone=True)
+# None is stored as SQL NULL (not the JSON text "null"), the same on every write path.
+J = JSON(none_as_null=True)
 
 datasets = Table(
     "datasets",
@@ -41,13 +43,13 @@ items = Table(
     Column("dataset", String(200), ForeignKey("datasets.name"), nullable=False),
     Column("external_id", Text),
     Column("prompt", Text),
-    Column("messages", JSON),
+    Column("messages", J),
     Column("reference", Text),
     Column("category", String(200)),
     Column("language", String(50)),
-    Column("tags", JSON, nullable=False),
+    Column("tags", J, nullable=False),
     Column("cluster", String(200)),
-    Column("metadata", JSON, nullable=False),
+    Column("metadata", J, nullable=False),
     Index("ix_items_dataset", "dataset"),
 )
 
@@ -59,7 +61,7 @@ models = Table(
     Column("base_url", Text),
     Column("api_key_env", String(200)),
     Column("family", String(200)),
-    Column("params", JSON, nullable=False),
+    Column("params", J, nullable=False),
     Column("price_input_per_mtok", Float),
     Column("price_output_per_mtok", Float),
 )
@@ -78,7 +80,7 @@ responses = Table(
     Column("cost_usd", Float),
     Column("finish_reason", String(50)),
     Column("run_id", String(64)),
-    Column("metadata", JSON, nullable=False),
+    Column("metadata", J, nullable=False),
     Column("created_at", TS, nullable=False),
     Index("ix_responses_item", "item_id"),
     Index("ix_responses_model", "model"),
@@ -89,7 +91,7 @@ rubrics = Table(
     metadata,
     Column("name", String(200), primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("spec", JSON, nullable=False),
+    Column("spec", J, nullable=False),
 )
 
 guidelines = Table(
@@ -113,7 +115,7 @@ raters = Table(
     Column("model", String(300)),
     Column("template_digest", String(64)),
     Column("program_version", String(50)),
-    Column("config", JSON, nullable=False),
+    Column("config", J, nullable=False),
 )
 
 judgments = Table(
@@ -127,7 +129,7 @@ judgments = Table(
     Column("value", Float),
     Column("label", String(200)),
     Column("justification", Text, nullable=False),
-    Column("flags", JSON, nullable=False),
+    Column("flags", J, nullable=False),
     Column("flag_note", Text),
     Column("time_spent_s", Float),
     Column("guideline_version", Integer),
@@ -135,7 +137,7 @@ judgments = Table(
     Column("campaign_id", String(64)),
     Column("assignment_id", String(64)),
     Column("supersedes", String(64)),
-    Column("detail", JSON, nullable=False),
+    Column("detail", J, nullable=False),
     Column("created_at", TS, nullable=False),
     Index("ix_judgments_response", "response_id"),
     Index("ix_judgments_rater", "rater_id"),
@@ -149,16 +151,16 @@ comparisons = Table(
     Column("id", String(64), primary_key=True),
     Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
     Column("rater_id", String(300), ForeignKey("raters.id"), nullable=False),
-    Column("response_ids", JSON, nullable=False),
-    Column("shown_order", JSON, nullable=False),
+    Column("response_ids", J, nullable=False),
+    Column("shown_order", J, nullable=False),
     Column("outcome", String(20), nullable=False),
     Column("winner", String(64)),
-    Column("ranking", JSON),
+    Column("ranking", J),
     Column("strength", Integer),
     Column("rubric", String(220)),
     Column("dimension", String(100)),
     Column("justification", Text, nullable=False),
-    Column("flags", JSON, nullable=False),
+    Column("flags", J, nullable=False),
     Column("flag_note", Text),
     Column("time_spent_s", Float),
     Column("guideline_version", Integer),
@@ -166,7 +168,7 @@ comparisons = Table(
     Column("campaign_id", String(64)),
     Column("assignment_id", String(64)),
     Column("supersedes", String(64)),
-    Column("detail", JSON, nullable=False),
+    Column("detail", J, nullable=False),
     Column("created_at", TS, nullable=False),
     Index("ix_comparisons_item", "item_id"),
     Index("ix_comparisons_rater", "rater_id"),
@@ -181,7 +183,7 @@ campaigns = Table(
     Column("kind", String(20), nullable=False),
     Column("rubric", String(220), nullable=False),
     Column("guideline_version", Integer, nullable=False),
-    Column("dimensions", JSON, nullable=False),
+    Column("dimensions", J, nullable=False),
     Column("overlap", Integer, nullable=False),
     Column("gold_share", Float, nullable=False),
     Column("calibration", Boolean, nullable=False),
@@ -199,8 +201,8 @@ assignments = Table(
     Column("id", String(64), primary_key=True),
     Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
     Column("rater_id", String(300), ForeignKey("raters.id"), nullable=False),
-    Column("response_ids", JSON, nullable=False),
-    Column("shown_order", JSON, nullable=False),
+    Column("response_ids", J, nullable=False),
+    Column("shown_order", J, nullable=False),
     Column("is_gold", Boolean, nullable=False),
     Column("status", String(20), nullable=False),
     Column("created_at", TS, nullable=False),
@@ -214,7 +216,7 @@ runs = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("kind", String(20), nullable=False),
-    Column("config", JSON, nullable=False),
+    Column("config", J, nullable=False),
     Column("status", String(20), nullable=False),
     Column("total", Integer, nullable=False),
     Column("succeeded", Integer, nullable=False),
@@ -223,7 +225,7 @@ runs = Table(
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("cost_usd", Float, nullable=False),
-    Column("errors", JSON, nullable=False),
+    Column("errors", J, nullable=False),
     Column("started_at", TS, nullable=False),
     Column("finished_at", TS),
 )
@@ -269,8 +271,8 @@ request_cache = Table(
     metadata,
     Column("digest", String(64), primary_key=True),
     Column("model", String(300), nullable=False),
-    Column("request", JSON, nullable=False),
-    Column("response", JSON, nullable=False),
+    Column("request", J, nullable=False),
+    Column("response", J, nullable=False),
     Column("created_at", TS, nullable=False),
 )
 
