@@ -1,0 +1,137 @@
+"""The local executor on both stores: faults, failures as data, retry of failures, abort, a judge-style task."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from assay import records as R
+from assay.providers import ProviderFatal, make_provider
+from assay.runs import LocalExecutor, Outcome, Unit, generate
+from assay.store.ledger import Ledger
+from assay.testing import Faults, ScriptedServer
+
+from .conftest import make_dataset
+
+FAST = {"timeout": 0.25, "max_retries": 2, "backoff_base": 0.01, "concurrency": 32}
+
+
+def test_2000_units_with_faults_end_answered_or_with_a_recorded_error(store):
+    make_dataset(store, "qa", 2000)
+    faults = Faults(rate_limit=0.10, server_error=0.05, timeout=0.02, retry_after=0.01, seed=3)
+    with ScriptedServer(models=["m"], latency=0.002, faults=faults, hang_s=2) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+        run = generate(store, model, "qa", **FAST)
+        sent = len(srv.chat_requests)
+    units = Ledger(store).units(run.id)
+    assert run.total == len(units) == 2000
+    assert run.succeeded + run.failed == 2000
+    assert Counter(u["status"] for u in units) == {"done": run.succeeded, "failed": run.failed}
+    assert store.count("responses", run_id=run.id) == run.succeeded
+    # bounded retries: at most 3 attempts a unit, and some units ran out of them
+    assert 2000 < sent <= 3 * 2000
+    assert run.failed > 0 and sum(run.errors.values()) == run.failed
+    assert set(run.errors) <= {"rate_limit", "server", "timeout"}
+    failed = [u for u in units if u["status"] == "failed"]
+    assert all(u["error"] and "gave up after 3 attempts" in u["error"] for u in failed)
+    assert run.status == "done" and run.prompt_tokens == 2 * run.succeeded
+
+    # the same run again, on a healthy server: only the failed units are called, once each
+    with ScriptedServer(models=["m"]) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+        again = generate(store, model, "qa", **FAST)
+        assert len(srv.chat_requests) == run.failed
+        assert sorted(r.last_user for r in srv.chat_requests) == sorted(
+            f"question {store.get('items', u['unit_key'].split(':')[0]).external_id}" for u in failed
+        )
+    assert again.id == run.id and (again.succeeded, again.failed, again.errors) == (2000, 0, {})
+    assert store.count("responses") == 2000
+
+
+def test_unknown_model_aborts_the_run_within_the_first_calls(store):
+    make_dataset(store, "qa", 500)
+    with ScriptedServer(models=["served"], latency=0.01) as srv:
+        model = R.Model(id="typo@1", base_url=srv.base_url)
+        t = time.perf_counter()
+        with pytest.raises(ProviderFatal, match="model 'typo' is not served"):
+            generate(store, model, "qa", concurrency=8, backoff_base=0.01)
+        assert time.perf_counter() - t < 5
+        assert len(srv.chat_requests) <= 16
+    (run,) = Ledger(store).runs()
+    assert run.status == "failed" and run.failed == 0 and Ledger(store).units(run.id) == []
+
+
+class JudgeTask:
+    """A judge x response task, the way LLM judges plug in: Judgment records with logprob scores."""
+
+    kind = "judge"
+
+    def __init__(self, client, responses, rater, broken=frozenset()):
+        self.client, self.responses, self.rater, self.broken = client, responses, rater, broken
+        self.calls = Counter()
+
+    def config(self):
+        return {"judge": self.rater.id, "responses": sorted(r.id for r in self.responses)}
+
+    def units(self):
+        return [Unit(f"{self.rater.id}:{r.id}", r) for r in self.responses]
+
+    def caches(self):
+        return [self.client.cache] if self.client.cache else []
+
+    async def aclose(self):
+        await self.client.aclose()
+
+    async def run(self, unit):
+        resp = unit.payload
+        self.calls[unit.key] += 1
+        if unit.key in self.broken:
+            raise ValueError(f"cannot parse a score for {resp.id}")
+        c = await self.client.complete([{"role": "user", "content": f"Rate 1-5: {resp.text}"}], logprobs=True, top_logprobs=2)
+        top = c.logprobs[0]["top_logprobs"]
+        j = R.Judgment(
+            id=R.digest("judgment", self.rater.id, resp.id), response_id=resp.id, rater_id=self.rater.id,
+            rubric="default@1", dimension="overall", value=float(top[0]["token"]), detail={"top": top},
+        )
+        return Outcome(j.id, [j], c.prompt_tokens or 0, c.completion_tokens or 0, cached=c.cached)
+
+
+def test_a_judge_style_task_records_failures_and_retries_only_them(store):
+    from assay.testing import Reply
+
+    make_dataset(store, "qa", 30)
+    with ScriptedServer(models=["gen", "judge"]) as srv:
+        gen_run = generate(store, R.Model(id="gen@1", base_url=srv.base_url), "qa", concurrency=8)
+        assert gen_run.succeeded == 30
+        responses = store.list("responses")
+        rater = R.Rater(id=R.Rater.make_id("llm", "judge", "t1"), kind="llm", name="judge", model="judge@1")
+        judge_model = R.Model(id="judge@1", base_url=srv.base_url)
+        store.add([rater, judge_model])
+        srv.handler = lambda body: Reply(text="4", top_logprobs=[{"4": -0.3, "5": -1.4}])
+        broken = {f"{rater.id}:{responses[i].id}" for i in (2, 7)}
+        task = JudgeTask(make_provider(judge_model), responses, rater, broken)
+        run = LocalExecutor(store, concurrency=4, batch_size=7).run(task)
+        assert (run.kind, run.succeeded, run.failed, run.errors) == ("judge", 28, 2, {"ValueError": 2})
+        failed = Ledger(store).units(run.id, status="failed")
+        assert {u["unit_key"] for u in failed} == broken
+        assert all("cannot parse a score" in u["error"] for u in failed)
+        assert store.count("judgments") == 28
+        assert store.list("judgments")[0].detail["top"][1]["token"] == "5"
+
+        fixed = JudgeTask(make_provider(judge_model), responses, rater)
+        again = LocalExecutor(store, concurrency=4).run(fixed)
+        assert set(fixed.calls) == broken  # only the failed units ran again
+        assert (again.id, again.succeeded, again.failed, again.errors) == (run.id, 30, 0, {})
+        assert {u["attempts"] for u in Ledger(store).units(run.id) if u["unit_key"] in broken} == {2}
+
+
+def test_progress_reports_every_unit_with_cost(store):
+    make_dataset(store, "qa", 40)
+    seen = []
+    with ScriptedServer() as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url, price_input_per_mtok=1.0, price_output_per_mtok=1.0)
+        run = generate(store, model, "qa", concurrency=4, on_progress=lambda p: seen.append((p.completed, p.cost_usd)))
+    assert [c for c, _ in seen] == list(range(1, 41))
+    assert seen[-1][1] == pytest.approx(run.cost_usd) and run.cost_usd == pytest.approx(40 * (2 + 3) / 1e6)  # "question i" -> "echo: question i"
