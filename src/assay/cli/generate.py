@@ -86,7 +86,7 @@ def generate(
         )
     _report(store, run, json_out)
     if run.failed:
-        raise typer.Exit(1)
+        raise SystemExit(1)  # not typer.Exit: `main` runs the app with standalone_mode=False
 
 
 def _report(store: Any, run: Any, json_out: bool, limit: int = 5) -> None:
