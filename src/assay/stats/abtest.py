@@ -139,10 +139,12 @@ def paired_test(
       sqrt(C/(C-1) * sum_c (sum_{i in c} (d_i - mean d))^2) / n (Miller 2024, "Adding
       Error Bars to Evals", arXiv 2411.00640, eq. 4, with the usual CR1 factor) with
       C - 1 degrees of freedom.
-    - ``"bootstrap"``: paired (cluster) bootstrap of the mean difference; percentile
-      interval, SE the bootstrap SD, two-sided p the share of resampled means at least
-      as far from the observed mean as the observed mean is from 0 (Efron & Tibshirani
-      1993, Sec. 16.4).
+    - ``"bootstrap"``: paired (cluster) bootstrap of the mean difference; expanded
+      percentile interval (Hesterberg 2015: percentiles at Phi(-sqrt(k/(k-1)) t_{k-1})
+      for k resampled units, which corrects the plain percentile interval's
+      under-coverage at small k), SE the bootstrap SD, two-sided p the share of
+      resampled means at least as far from the observed mean as the observed mean is
+      from 0 (Efron & Tibshirani 1993, Sec. 16.4).
     - ``"permutation"``: sign-flip test (pairs, or whole clusters, swap A and B at
       random; exact when 2^C <= n_resamples), interval by inverting the test; SE is the
       CLT one.
@@ -221,7 +223,12 @@ def paired_test(
             w = rng.multinomial(n_clusters_eff, p_unif, size=size).astype(float)
             means.append((w @ sums) / (w @ sizes))
         boot = np.concatenate(means)
-        low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        # Expanded percentile interval (Hesterberg 2015, "What teachers should know about the
+        # bootstrap", Sec. 5.3): offsets the plain percentile interval's narrowness at small n.
+        k = n_clusters_eff
+        z = math.sqrt(k / (k - 1)) * stats.t.ppf(1 - alpha / 2, k - 1)
+        tail = float(stats.norm.sf(z))
+        low, high = np.quantile(boot, [tail, 1 - tail])
         extreme = np.sum(np.abs(boot - mean) >= abs(mean) - 1e-12 * max(1.0, abs(mean)))
         p = float((1 + extreme) / (n_resamples + 1))
         return PairedTestResult(method="bootstrap", se=float(boot.std(ddof=1)), ci_low=float(low),
