@@ -56,11 +56,13 @@ def load_pandalm(store: Store, *, dataset: str = "pandalm") -> dict[str, int]:
                                         rater_id=rater.id, response_ids=[r1, r2], shown_order=[r1, r2],
                                         **_pandalm_winner(row[f"annotator{i}"], r1, r2)))
         g = gpt.get(row["idx"])
-        if g is not None and str(g.get("gpt_result")) in {"0", "1", "2"}:
+        # GPT-3.5's file writes its ties as "Tie" (and unreadable answers as "garbage", left out).
+        code = {"tie": "0"}.get(str(g.get("gpt_result")).lower(), str(g.get("gpt_result"))) if g else None
+        if code in {"0", "1", "2"}:
             records.append(R.Comparison(id=R.digest("pandalm", row["idx"], judge.id), item_id=item.id,
                                         rater_id=judge.id, response_ids=[r1, r2], shown_order=[r1, r2],
                                         justification=g.get("gpt_reason") or "",
-                                        **_pandalm_winner(g["gpt_result"], r1, r2)))
+                                        **_pandalm_winner(code, r1, r2)))
     before = {k: store.count(k) for k in ("items", "responses", "comparisons")}
     with store.transaction() as conn:
         store.add(records, conn)
