@@ -291,3 +291,100 @@ TABLES: dict[str, Table] = {
     "runs": runs,
     "edge_cases": edge_cases,
 }
+
+# ---- the rating app (issue 7, migration 0003) --------------------------------------------
+# Bookkeeping of `assay serve`: accounts, sessions, login attempts, campaign units and who
+# claimed them, gold answers, and one row per accepted submission (a retried POST is a no-op).
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("role", String(10), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("rater_id", String(300), nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+app_sessions = Table(
+    "app_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(100), ForeignKey("users.name"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Index("ix_app_sessions_user", "user_name"),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key", String(200), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("at", TS, nullable=False),
+    Index("ix_login_attempts_key_at", "key", "at"),
+)
+
+campaign_units = Table(
+    "campaign_units",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("item_id", String(64), nullable=False),
+    Column("response_ids", J, nullable=False),
+    Column("is_gold", Boolean, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("n_claims", Integer, nullable=False),
+    Index("ix_campaign_units_queue", "campaign_id", "is_gold", "position"),
+)
+
+unit_claims = Table(
+    "unit_claims",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("rater_id", String(300), primary_key=True),
+    Column("assignment_id", String(64), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+campaign_members = Table(
+    "campaign_members",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), primary_key=True),
+    Column("rater_id", String(300), primary_key=True),
+)
+
+gold_answers = Table(
+    "gold_answers",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), primary_key=True),
+    Column("unit_id", String(64), primary_key=True),
+    Column("dimension", String(100), primary_key=True),
+    Column("value", Float),
+    Column("label", String(200)),
+    Column("outcome", String(20)),
+    Column("winner", String(64)),
+    Column("ranking", J),
+    Column("explanation", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("rater_id", String(300), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("record_ids", J, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+APP_TABLES: dict[str, Table] = {
+    t.name: t for t in (users, app_sessions, login_attempts, campaign_units, unit_claims,
+                        campaign_members, gold_answers, submissions)
+}
