@@ -11,6 +11,7 @@ MODULES = [
     "assay.stats.ranking",
     "assay.stats._style",
     "assay.stats.abtest",
+    "assay.stats._abtest_tables",
     "assay.stats.power",
     "assay.stats.sequential",
 ]

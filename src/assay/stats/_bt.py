@@ -384,7 +384,7 @@ def bootstrap_fit(
     w_full = wins_from_pair_counts(pc, pc.counts)
     t_full = fit_matrix(w_full, l2=l2)
     rescale = table.n_battles / n_draws
-    h0_inv = np.linalg.inv(hessian(w_full, t_full, l2) / rescale)
+    h0_inv = np.linalg.inv(hessian(w_full, t_full, l2))
     # When every pair keeps a win and a loss for each side, the resample's "beats" graph
     # contains the full data's pair graph in both directions, so a finite MLE exists.
     connected = l2 > 0 or mle_exists((w_full + w_full.T) > 0)
