@@ -319,3 +319,23 @@ def test_pandalm_human_verdicts_rank_five_models_with_intervals():
     # Observed head-to-head shares agree with the fitted model's predictions to within sampling error.
     diff = (res.win_rate - res.predicted_win_probability).abs().to_numpy()
     assert np.nanmax(diff) < 0.12
+
+
+def test_bootstrap_with_constant_weights_equals_unweighted():
+    battles = random_battles(1500, 5, seed=9)
+    plain = bootstrap_ratings(battles, rounds=50, random_state=4)
+    weighted = bootstrap_ratings(battles.assign(w=2.0), rounds=50, random_state=4, weights="w")
+    np.testing.assert_allclose(weighted.samples.to_numpy(), plain.samples.to_numpy(), atol=1e-8)
+    assert weighted.leaderboard["battles"].sum() == pytest.approx(4 * len(battles))
+
+
+def test_bootstrap_with_ridge_penalty_matches_penalised_fit():
+    battles = random_battles(400, 4, seed=10)
+    res = bootstrap_ratings(battles, rounds=30, random_state=0, l2=3.0)
+    pd.testing.assert_series_equal(res.ratings, bradley_terry(battles, l2=3.0)[res.ratings.index], check_names=False)
+    table = _bt.battle_table(battles)
+    pc = _bt.pair_counts(table)
+    _, counts = next(_bt.bootstrap_counts(pc, 30, np.random.default_rng(0), n_draws=len(battles)))
+    slow = _bt.fit_matrix(_bt.wins_from_pair_counts(pc, counts[7]), l2=3.0)
+    fast = (res.samples.iloc[7][table.models].to_numpy() - 1000) * math.log(10) / 400
+    assert np.abs(fast - slow).max() < 1e-9
