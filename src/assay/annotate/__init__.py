@@ -1,0 +1,22 @@
+"""Human rating campaigns: creation, assignment, submission, gold feedback and the edge-case queue."""
+
+from assay.annotate.campaigns import (
+    Gold,
+    campaign_dimensions,
+    close_campaign,
+    create_campaign,
+    get_campaign,
+    read_gold,
+    unit_id,
+    units_from_dataset,
+)
+from assay.annotate.edges import collect_edge_cases, dismiss_edge_case, edge_case_queue, resolve_edge_case
+from assay.annotate.queue import QueueStatus, can_rate, is_open, next_assignment, queue_status, shown_order
+from assay.annotate.submit import Answer, Submitted, feedback, submit
+
+__all__ = [
+    "Answer", "Gold", "QueueStatus", "Submitted", "campaign_dimensions", "can_rate", "close_campaign",
+    "collect_edge_cases", "create_campaign", "dismiss_edge_case", "edge_case_queue", "feedback", "get_campaign",
+    "is_open", "next_assignment", "queue_status", "read_gold", "resolve_edge_case", "shown_order", "submit",
+    "unit_id", "units_from_dataset",
+]

@@ -1,0 +1,190 @@
+"""What a lead sees of a campaign: progress, rater quality, disagreements, and the export."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+
+from assay import records as R
+from assay.annotate.campaigns import unit_id
+from assay.store import Store
+from assay.store import app as S
+
+
+def ratings_frame(store: Store, camp: R.Campaign) -> pd.DataFrame:
+    """Long ratings of a campaign: unit, rater, value, time_spent_s, dimension, assignment, justification.
+
+    Rating: one row per judgment, unit = response|dimension, value = level (or label).
+    Compare / rank: one row per comparison, unit = the compared set, value = the canonical
+    position of the winner ("first", "second", ...) or "tie" / "both_bad".
+    """
+    rows = []
+    if camp.kind == "rate":
+        for j in store.iter("judgments", campaign_id=camp.id):
+            rows.append({"unit": f"{j.response_id}|{j.dimension}", "rater": j.rater_id,  # type: ignore[attr-defined]
+                         "value": j.value if j.value is not None else j.label,  # type: ignore[attr-defined]
+                         "dimension": j.dimension, "assignment": j.assignment_id,  # type: ignore[attr-defined]
+                         "time_spent_s": j.time_spent_s, "justification": j.justification,  # type: ignore[attr-defined]
+                         "response_id": j.response_id, "created_at": j.created_at})  # type: ignore[attr-defined]
+    else:
+        for c in store.iter("comparisons", campaign_id=camp.id):
+            ids = sorted(c.response_ids)  # type: ignore[attr-defined]
+            if c.outcome != "win":  # type: ignore[attr-defined]
+                v = c.outcome  # type: ignore[attr-defined]
+            else:
+                v = f"#{ids.index(c.winner) + 1}"  # type: ignore[attr-defined]
+            rows.append({"unit": unit_id(ids), "rater": c.rater_id, "value": v,  # type: ignore[attr-defined]
+                         "dimension": c.dimension or "overall", "assignment": c.assignment_id,  # type: ignore[attr-defined]
+                         "time_spent_s": c.time_spent_s, "justification": c.justification,  # type: ignore[attr-defined]
+                         "response_id": None, "created_at": c.created_at})  # type: ignore[attr-defined]
+    cols = ["unit", "rater", "value", "dimension", "assignment", "time_spent_s", "justification", "response_id",
+            "created_at"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _gold_series(store: Store, camp: R.Campaign) -> pd.Series:
+    out = {}
+    for g in S.gold_answers(store, camp.id):
+        if camp.kind == "rate":
+            out[f"{g['unit_id']}|{g['dimension']}"] = g["label"] if g["value"] is None else g["value"]
+        else:
+            ids = sorted(next(u["response_ids"] for u in S.units(store, camp.id) if u["unit_id"] == g["unit_id"]))
+            out[g["unit_id"]] = g["outcome"] if g["outcome"] != "win" else f"#{ids.index(g['winner']) + 1}"
+    return pd.Series(out, dtype=object)
+
+
+def _quiet(fn, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fn(*a, **kw)
+        except ValueError:
+            return None
+
+
+def rater_report(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
+    """Per rater: done, agreement with the leave-one-out consensus and with gold, severity, median time.
+
+    Uses :mod:`assay.stats.raters`; a figure that is undefined (nobody else rated the same
+    units, no gold) is None.
+    """
+    from assay.stats import raters as SR
+
+    prog = S.campaign_progress(store, camp.id)["raters"]
+    df = ratings_frame(store, camp)
+    names = sorted(set(prog) | set(df["rater"]))
+    out = {r: {"rater": r, "done": prog.get(r, {}).get("done", 0), "pending": prog.get(r, {}).get("pending", 0),
+               "gold_done": prog.get(r, {}).get("gold_done", 0), "n": 0, "consensus_accuracy": None,
+               "consensus_kappa": None, "gold_n": 0, "gold_accuracy": None, "severity": None,
+               "median_time_s": None} for r in names}
+    if df.empty:
+        return list(out.values())
+    cons = _quiet(SR.rater_vs_consensus, df)
+    if cons is not None:
+        for r, row in cons.iterrows():
+            out[r].update(n=int(row["n"]), consensus_accuracy=_num(row["accuracy"]), consensus_kappa=_num(row["kappa"]))
+    gold = _gold_series(store, camp)
+    if len(gold):
+        g = _quiet(SR.rater_vs_gold, df, gold)
+        if g is not None:
+            for r, row in g.iterrows():
+                out[r].update(gold_n=int(row["n"]), gold_accuracy=_num(row["accuracy"]))
+    if camp.kind == "rate" and pd.api.types.is_numeric_dtype(df["value"].dropna().infer_objects()):
+        sev = _quiet(SR.severity, df.assign(value=pd.to_numeric(df["value"])))
+        if sev is not None:
+            for r, row in sev.iterrows():
+                out[r]["severity"] = _num(row.get("mean_offset"))
+    per_asg = df.dropna(subset=["time_spent_s"]).groupby(["rater", "assignment"])["time_spent_s"].first()
+    for r, t in per_asg.groupby(level=0).median().items():
+        out[r]["median_time_s"] = float(t)
+    return list(out.values())
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def agreement_summary(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
+    """Per dimension: units rated by two or more raters and Krippendorff's alpha (ordinal for levels)."""
+    from assay.stats.agreement import krippendorff_alpha
+    from assay.stats.raters import to_matrix
+
+    df = ratings_frame(store, camp)
+    out = []
+    for dim, g in df.groupby("dimension", sort=True):
+        multi = g.groupby("unit")["rater"].transform("count") >= 2
+        g = g[multi]
+        row: dict[str, Any] = {"dimension": dim, "units": int(g["unit"].nunique()), "raters": int(g["rater"].nunique()),
+                               "alpha": None}
+        if len(g):
+            numeric = pd.api.types.is_numeric_dtype(g["value"].infer_objects())
+            m = to_matrix(g.assign(value=pd.to_numeric(g["value"]) if numeric else g["value"]))
+            data = m.to_numpy(dtype=float) if numeric else m.to_numpy(dtype=object)
+            row["alpha"] = _num(_quiet(krippendorff_alpha, data, level="ordinal" if numeric else "nominal"))
+        out.append(row)
+    return out
+
+
+def disagreements(store: Store, camp: R.Campaign, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Units rated by two or more raters, most disagreement first, with each rater's answer and reason."""
+    from assay.annotate.edges import _spread
+
+    df = ratings_frame(store, camp)
+    out = []
+    for unit, g in df.groupby("unit", sort=False):
+        if g["rater"].nunique() < 2:
+            continue
+        values = [v.item() if hasattr(v, "item") else v for v in g["value"]]
+        s = _spread(values)
+        if s <= 0:
+            continue
+        out.append({"unit": unit, "dimension": g["dimension"].iloc[0], "response_id": g["response_id"].iloc[0],
+                    "spread": s, "answers": [{"rater": r, "value": v, "justification": j}
+                                             for r, v, j in zip(g["rater"], values, g["justification"])]})
+    out.sort(key=lambda d: (-d["spread"], d["unit"]))
+    return out[:limit]
+
+
+def export_rows(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
+    """Every judgment (or comparison) of a campaign as flat rows, with the models unblinded for the lead."""
+    kind = "judgments" if camp.kind == "rate" else "comparisons"
+    recs = store.list(kind, campaign_id=camp.id)
+    resp_ids = sorted({rid for r in recs for rid in ([r.response_id] if kind == "judgments"  # type: ignore[attr-defined]
+                                                      else r.response_ids)})  # type: ignore[attr-defined]
+    model: dict[str, str] = {}
+    for start in range(0, len(resp_ids), 500):
+        model.update({r.id: r.model for r in store.iter("responses", id=resp_ids[start:start + 500])})  # type: ignore[attr-defined]
+    rows = []
+    for r in recs:
+        d = r.model_dump(mode="json")
+        if kind == "judgments":
+            d["model"] = model.get(d["response_id"])
+        else:
+            d["models"] = [model.get(x) for x in d["response_ids"]]
+            d["winner_model"] = model.get(d["winner"]) if d.get("winner") else None
+        rows.append(d)
+    return rows
+
+
+def progress_by_campaign(store: Store, camps: list[R.Campaign]) -> list[dict[str, Any]]:
+    out = []
+    for c in camps:
+        p = S.campaign_progress(store, c.id)
+        done = sum(r.get("done", 0) for r in p["raters"].values())
+        gold_done = sum(r.get("gold_done", 0) for r in p["raters"].values())
+        target = p["units"] * c.overlap if not c.calibration else None
+        out.append({"campaign": c, "units": p["units"], "gold_units": p["gold_units"], "done": done,
+                    "gold_done": gold_done, "target": target, "raters": len(p["raters"]),
+                    "share": (min(1.0, (done - gold_done) / target) if target else None)})
+    return out
+
+
+_ = defaultdict  # kept for callers extending the report

@@ -1,0 +1,149 @@
+"""The edge-case queue: guideline questions raised by flags and by low agreement, and their resolution.
+
+An item raters flag "ambiguous" or "unclassifiable", or one whose ratings spread widely,
+becomes an :class:`~assay.records.EdgeCase`. A lead resolves it by writing a clarification:
+that makes a new :class:`~assay.records.GuidelineVersion` (the previous text plus the
+clarification), the case records that version, and open campaigns on the rubric move to it
+so that later judgments remember it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from assay import records as R
+from assay.errors import BadInput, NotFound
+from assay.store import Store
+from assay.store import app as S
+
+FLAG_KINDS = ("ambiguous", "unclassifiable")
+
+
+def _case_id(source: str, rubric: str, dimension: str | None, response_id: str | None, item_id: str | None) -> str:
+    return R.digest("edge", source, rubric, dimension or "", response_id or "", item_id or "")
+
+
+def flag_case(camp: R.Campaign, rec: R.Judgment | R.Comparison, flags: Sequence[str]) -> R.EdgeCase:
+    """The edge case a flagged judgment or comparison opens (one per unit, however many flag it)."""
+    if isinstance(rec, R.Judgment):
+        resp, item, dim = rec.response_id, None, None
+    else:
+        resp, item, dim = None, rec.item_id, rec.dimension
+    return R.EdgeCase(id=_case_id("flag", camp.rubric, dim, resp, item), rubric=camp.rubric, dimension=dim,
+                      response_id=resp, item_id=item, source="flag",
+                      note=f"flagged {', '.join(flags)}: {rec.flag_note or ''}".strip())
+
+
+def _spread(values: list) -> float:
+    """How far ratings of one unit disagree: range for numbers, 1 - modal share for labels."""
+    nums = [v for v in values if isinstance(v, (int, float))]
+    if len(nums) == len(values):
+        return float(max(nums) - min(nums))
+    counts: dict = defaultdict(int)
+    for v in values:
+        counts[v] += 1
+    return 1.0 - max(counts.values()) / len(values)
+
+
+def collect_edge_cases(store: Store, *, campaign_id: str | None = None, rubric: str | None = None,
+                       min_spread: float = 2.0, min_label_spread: float = 0.5, min_raters: int = 2) -> list[R.EdgeCase]:
+    """Add edge cases for flagged and low-agreement units; return the ones newly added.
+
+    Flagged: any judgment or comparison flagged ambiguous or unclassifiable. Low agreement:
+    a unit (response x dimension, or compared item) rated by ``min_raters`` or more raters
+    whose numeric ratings span ``min_spread`` or more levels, or whose labels / preferences
+    leave the most common answer with at most ``1 - min_label_spread`` of the votes. Cases
+    have stable ids: collecting twice adds nothing.
+    """
+    filters = {"campaign_id": campaign_id, "rubric": rubric}
+    cases: dict[str, R.EdgeCase] = {}
+    ratings: dict[tuple, list] = defaultdict(list)
+    for j in store.iter("judgments", **filters):
+        if set(j.flags) & set(FLAG_KINDS):  # type: ignore[attr-defined]
+            c = R.EdgeCase(id=_case_id("flag", j.rubric, None, j.response_id, None), rubric=j.rubric,  # type: ignore[attr-defined]
+                           response_id=j.response_id, source="flag",  # type: ignore[attr-defined]
+                           note=f"flagged {', '.join(j.flags)}: {j.flag_note or ''}".strip())  # type: ignore[attr-defined]
+            cases.setdefault(c.id, c)
+        if j.supersedes is None:  # type: ignore[attr-defined]
+            v = j.value if j.value is not None else j.label  # type: ignore[attr-defined]
+            ratings[(j.rubric, j.dimension, j.response_id, None)].append(v)  # type: ignore[attr-defined]
+    for cmp in store.iter("comparisons", **filters):
+        if cmp.rubric is None:  # type: ignore[attr-defined]
+            continue
+        if set(cmp.flags) & set(FLAG_KINDS):  # type: ignore[attr-defined]
+            c = flag_case(R.Campaign(id="-", name="-", rubric=cmp.rubric), cmp, cmp.flags)  # type: ignore[attr-defined]
+            cases.setdefault(c.id, c)
+        key = (cmp.rubric, cmp.dimension, None, R.digest("unit", *sorted(cmp.response_ids)))  # type: ignore[attr-defined]
+        ratings[key].append(cmp.winner if cmp.outcome == "win" else cmp.outcome)  # type: ignore[attr-defined]
+    items: dict[str, str] = {}
+    for (rub, dim, resp, unit), values in ratings.items():
+        if len(values) < min_raters:
+            continue
+        s = _spread(values)
+        numeric = all(isinstance(v, (int, float)) for v in values)
+        if (numeric and s >= min_spread) or (not numeric and s >= min_label_spread):
+            note = f"low agreement: {len(values)} raters gave {sorted(map(str, values))}"
+            item = None
+            if resp is None:
+                # a comparison unit: name its item
+                if unit not in items:
+                    items[unit] = next(c.item_id for c in store.iter("comparisons", **filters)  # type: ignore[attr-defined]
+                                       if R.digest("unit", *sorted(c.response_ids)) == unit)  # type: ignore[attr-defined]
+                item = items[unit]
+            c = R.EdgeCase(id=_case_id("low_agreement", rub, dim, resp, item), rubric=rub, dimension=dim,
+                           response_id=resp, item_id=item, source="low_agreement", note=note)
+            cases.setdefault(c.id, c)
+    new = [c for c in cases.values() if store.find("edge_cases", c.id) is None]
+    store.add(new)
+    return new
+
+
+def edge_case_queue(store: Store, *, rubric: str | None = None, status: str | None = "open",
+                    campaign_id: str | None = None) -> list[R.EdgeCase]:
+    """Edge cases, oldest first (open ones by default), optionally only a campaign's rubric."""
+    if campaign_id is not None:
+        rubric = store.get("campaigns", campaign_id).rubric  # type: ignore[attr-defined]
+    cases = store.list("edge_cases", rubric=rubric, status=status)
+    return sorted(cases, key=lambda c: (c.created_at, c.id))  # type: ignore[attr-defined, return-value]
+
+
+def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author: str | None = None) -> R.GuidelineVersion:
+    """Resolve a case with a clarification: a new guideline version, recorded on the case, in force
+    for every open campaign on the rubric from now on."""
+    text = (clarification or "").strip()
+    if not text:
+        raise BadInput("write the clarification that resolves the case", field="clarification")
+    case = store.find("edge_cases", case_id)
+    if case is None:
+        raise NotFound(f"no edge case {case_id!r}")
+    if case.status != "open":  # type: ignore[attr-defined]
+        raise BadInput(f"edge case {case_id} is already {case.status}")  # type: ignore[attr-defined]
+    for _ in range(10):  # two leads resolving at once: the loser takes the next version number
+        prev = store.guideline(case.rubric)  # type: ignore[attr-defined]
+        version = (prev.version if prev else 0) + 1
+        what = case.dimension or "the rubric"  # type: ignore[attr-defined]
+        body = (prev.text.rstrip() + "\n\n" if prev and prev.text.strip() else "")
+        body += f"Clarification (version {version}, {what}): {text}"
+        gv = R.GuidelineVersion(rubric=case.rubric, version=version, text=body,  # type: ignore[attr-defined]
+                                note=f"edge case {case.id}: {text.splitlines()[0][:200]}", edge_case_id=case.id,
+                                author=author)
+        with store.transaction() as c:
+            if store.add([gv], conn=c) != 1:
+                continue
+            store.update("edge_cases", case.id, conn=c, status="resolved", resolution=text, guideline_version=version)
+            S.set_campaign_guideline(store, S.open_campaigns_on(store, case.rubric, c), version, c)  # type: ignore[attr-defined]
+        return gv
+    raise BadInput("could not write a new guideline version: too many concurrent edits, try again")
+
+
+def dismiss_edge_case(store: Store, case_id: str, *, reason: str = "", author: str | None = None) -> R.EdgeCase:
+    """Close a case without changing the guidelines (not a real question, or a duplicate)."""
+    case = store.find("edge_cases", case_id)
+    if case is None:
+        raise NotFound(f"no edge case {case_id!r}")
+    if case.status != "open":  # type: ignore[attr-defined]
+        raise BadInput(f"edge case {case_id} is already {case.status}")  # type: ignore[attr-defined]
+    note = (reason or "").strip() or "dismissed"
+    store.update("edge_cases", case_id, status="dismissed", resolution=f"{note}" + (f" ({author})" if author else ""))
+    return store.get("edge_cases", case_id)  # type: ignore[return-value]

@@ -1,0 +1,88 @@
+"""A rater's queue: which unit they get next, in which order its responses are shown."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from assay import records as R
+from assay.store import Store
+from assay.store import app as S
+
+
+def can_rate(store: Store, camp: R.Campaign, rater_id: str) -> bool:
+    """Whether a rater may work on a campaign (listed as a member, or the campaign lists nobody)."""
+    return S.is_member(store, camp.id, rater_id)
+
+
+def assignment_id(campaign_id: str, unit: str, rater_id: str) -> str:
+    return R.digest("assignment", campaign_id, unit, rater_id)
+
+
+def shown_order(campaign_id: str, assignment: str, response_ids: list[str]) -> list[str]:
+    """The order a rater sees a unit's responses in: a shuffle seeded by the assignment, so it is
+    random across raters yet reproducible, and recorded on the assignment."""
+    order = list(response_ids)
+    random.Random(R.digest("order", campaign_id, assignment)).shuffle(order)
+    return order
+
+
+def is_open(camp: R.Campaign) -> bool:
+    return camp.status == "open" and (camp.deadline is None or R.utcnow() < camp.deadline)
+
+
+def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignment | None:
+    """The rater's pending assignment, or a newly claimed unit, or None when nothing is left.
+
+    Regular units go to ``overlap`` different raters (every rater in calibration mode); gold
+    units go to every rater, served so that about ``gold_share`` of a rater's work is gold.
+    Claims are atomic, so concurrent raters never push a unit past its overlap.
+    """
+    pending = S.pending_assignment(store, camp.id, rater_id)
+    if pending is not None:
+        return pending
+    if not is_open(camp):
+        return None
+    counts = S.rater_counts(store, camp.id, rater_id)
+    want_gold = camp.gold_share > 0 and counts["gold_done"] < camp.gold_share * (counts["done"] + 1)
+    cap = None if camp.calibration else camp.overlap
+    pools = [(True, None), (False, cap)] if want_gold or camp.calibration else [(False, cap), (True, None)]
+    rng = random.Random()
+    for gold, pool_cap in pools:
+        for _ in range(20):  # retries only when other raters win the same units meanwhile
+            cands = S.candidate_units(store, camp.id, rater_id, gold=gold, cap=pool_cap)
+            if not cands:
+                break
+            # raters arriving together spread over the front of the queue instead of fighting for one unit
+            head = cands[: max(1, min(len(cands), 8))]
+            rng.shuffle(head)
+            for unit in head:
+                aid = assignment_id(camp.id, unit["unit_id"], rater_id)
+                asg = R.Assignment(id=aid, campaign_id=camp.id, rater_id=rater_id,
+                                   response_ids=list(unit["response_ids"]),
+                                   shown_order=shown_order(camp.id, aid, list(unit["response_ids"])),
+                                   is_gold=bool(unit["is_gold"]))
+                if S.claim(store, unit, asg, pool_cap):
+                    return asg
+    return None
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """What a rater has done in a campaign and how much is still open to them."""
+
+    done: int
+    gold_done: int
+    pending: int
+    available: int
+
+    @property
+    def total(self) -> int:
+        return self.done + self.pending + self.available
+
+
+def queue_status(store: Store, camp: R.Campaign, rater_id: str) -> QueueStatus:
+    c = S.rater_counts(store, camp.id, rater_id)
+    avail = S.count_available(store, camp.id, rater_id, cap=None if camp.calibration else camp.overlap) \
+        if is_open(camp) else 0
+    return QueueStatus(done=c["done"], gold_done=c["gold_done"], pending=c["pending"], available=avail)

@@ -1,0 +1,305 @@
+"""SQL for the rating app: accounts, sessions, login attempts, the campaign queue and submissions.
+
+Kept beside the store so that `annotate/` and `server/` never write SQL themselves. Every
+function takes the :class:`~assay.store.Store` first; timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from assay import records as R
+from assay.store import tables as T
+from assay.store.store import Store, from_row
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    if v is not None and v.tzinfo is None:
+        return v.replace(tzinfo=timezone.utc)
+    return v
+
+
+def _insert_ignore(store: Store, table):  # noqa: ANN001, ANN202
+    """INSERT ... ON CONFLICT DO NOTHING on either backend."""
+    dialect = postgresql if store.backend == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+# ---- users ------------------------------------------------------------------------------
+
+
+def insert_user(store: Store, row: dict[str, Any], conn: Connection | None = None) -> bool:
+    """Add an account; False when the name is taken."""
+    with store._conn(conn) as c:
+        return c.execute(_insert_ignore(store, T.users), [row]).rowcount == 1
+
+
+def get_user(store: Store, name: str) -> dict[str, Any] | None:
+    with store.engine.connect() as c:
+        row = c.execute(select(T.users).where(T.users.c.name == name)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_users(store: Store) -> list[dict[str, Any]]:
+    with store.engine.connect() as c:
+        return [dict(r) for r in c.execute(select(T.users).order_by(T.users.c.name)).mappings()]
+
+
+def set_user(store: Store, name: str, **values: Any) -> bool:
+    with store.engine.begin() as c:
+        n = c.execute(update(T.users).where(T.users.c.name == name).values(**values)).rowcount
+        if values.get("disabled") or "password_hash" in values:
+            # a disabled account or a new password ends every open session
+            c.execute(delete(T.app_sessions).where(T.app_sessions.c.user_name == name))
+    return n == 1
+
+
+# ---- sessions and login attempts ---------------------------------------------------------
+
+
+def insert_session(store: Store, row: dict[str, Any]) -> None:
+    with store.engine.begin() as c:
+        c.execute(insert(T.app_sessions), [row])
+
+
+def session_user(store: Store, token_hash: str, now: datetime) -> dict[str, Any] | None:
+    """The session and its (enabled) user, or None when unknown, expired or disabled."""
+    s, u = T.app_sessions, T.users
+    stmt = (select(s.c.csrf_token, s.c.expires_at, u.c.name, u.c.role, u.c.rater_id, u.c.disabled)
+            .join(u, u.c.name == s.c.user_name).where(s.c.token_hash == token_hash))
+    with store.engine.connect() as c:
+        row = c.execute(stmt).mappings().first()
+    if row is None or row["disabled"] or _utc(row["expires_at"]) <= now:
+        return None
+    return dict(row)
+
+
+def delete_session(store: Store, token_hash: str) -> None:
+    with store.engine.begin() as c:
+        c.execute(delete(T.app_sessions).where(T.app_sessions.c.token_hash == token_hash))
+
+
+def record_login_attempt(store: Store, keys: Iterable[str], ok: bool, at: datetime) -> None:
+    rows = [{"id": R.new_id(), "key": k[:200], "ok": ok, "at": at} for k in keys]
+    with store.engine.begin() as c:
+        c.execute(insert(T.login_attempts), rows)
+        # keep the table small: attempts older than a day no longer matter
+        c.execute(delete(T.login_attempts).where(T.login_attempts.c.at < at - timedelta(days=1)))
+
+
+def failed_logins(store: Store, keys: Sequence[str], since: datetime) -> dict[str, int]:
+    """Failed attempts per key since a time, counted in the store so every worker sees them."""
+    a = T.login_attempts
+    stmt = (select(a.c.key, func.count()).where(a.c.key.in_(list(keys)), a.c.at >= since, a.c.ok.is_(False))
+            .group_by(a.c.key))
+    with store.engine.connect() as c:
+        return {k: n for k, n in c.execute(stmt)}
+
+
+# ---- campaigns: units, members, gold -----------------------------------------------------
+
+
+def add_units(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) -> None:
+    if rows:
+        conn.execute(insert(T.campaign_units), list(rows))
+
+
+def add_members(store: Store, campaign_id: str, rater_ids: Iterable[str], conn: Connection | None = None) -> None:
+    rows = [{"campaign_id": campaign_id, "rater_id": r} for r in rater_ids]
+    if rows:
+        with store._conn(conn) as c:
+            c.execute(_insert_ignore(store, T.campaign_members), rows)
+
+
+def members(store: Store, campaign_id: str) -> list[str]:
+    m = T.campaign_members
+    with store.engine.connect() as c:
+        return list(c.execute(select(m.c.rater_id).where(m.c.campaign_id == campaign_id).order_by(m.c.rater_id))
+                    .scalars())
+
+
+def is_member(store: Store, campaign_id: str, rater_id: str) -> bool:
+    """Whether a rater may work on a campaign: listed, or the campaign lists nobody (open to all)."""
+    m = T.campaign_members
+    with store.engine.connect() as c:
+        listed = list(c.execute(select(m.c.rater_id).where(m.c.campaign_id == campaign_id)).scalars())
+    return not listed or rater_id in listed
+
+
+def add_gold(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) -> None:
+    if rows:
+        conn.execute(insert(T.gold_answers), list(rows))
+
+
+def gold_answers(store: Store, campaign_id: str, unit_id: str | None = None) -> list[dict[str, Any]]:
+    g = T.gold_answers
+    stmt = select(g).where(g.c.campaign_id == campaign_id)
+    if unit_id is not None:
+        stmt = stmt.where(g.c.unit_id == unit_id)
+    with store.engine.connect() as c:
+        return [dict(r) for r in c.execute(stmt.order_by(g.c.unit_id, g.c.dimension)).mappings()]
+
+
+def units(store: Store, campaign_id: str) -> list[dict[str, Any]]:
+    u = T.campaign_units
+    with store.engine.connect() as c:
+        return [dict(r) for r in c.execute(select(u).where(u.c.campaign_id == campaign_id)
+                                           .order_by(u.c.position)).mappings()]
+
+
+def unit_of_assignment(store: Store, assignment_id: str) -> dict[str, Any] | None:
+    cl = T.unit_claims
+    with store.engine.connect() as c:
+        row = c.execute(select(cl).where(cl.c.assignment_id == assignment_id)).mappings().first()
+    return dict(row) if row else None
+
+
+# ---- the queue ---------------------------------------------------------------------------
+
+
+def pending_assignment(store: Store, campaign_id: str, rater_id: str) -> R.Assignment | None:
+    a = T.assignments
+    stmt = (select(a).where(a.c.campaign_id == campaign_id, a.c.rater_id == rater_id, a.c.status == "pending")
+            .order_by(a.c.created_at, a.c.id).limit(1))
+    with store.engine.connect() as c:
+        row = c.execute(stmt).mappings().first()
+    return from_row("assignments", dict(row)) if row else None  # type: ignore[return-value]
+
+
+def rater_counts(store: Store, campaign_id: str, rater_id: str) -> dict[str, int]:
+    """How many assignments a rater has in a campaign: done, gold done, pending."""
+    a = T.assignments
+    stmt = (select(a.c.status, a.c.is_gold, func.count()).where(a.c.campaign_id == campaign_id,
+                                                                a.c.rater_id == rater_id)
+            .group_by(a.c.status, a.c.is_gold))
+    out = {"done": 0, "gold_done": 0, "pending": 0}
+    with store.engine.connect() as c:
+        for status, gold, n in c.execute(stmt):
+            if status == "done":
+                out["done"] += n
+                if gold:
+                    out["gold_done"] += n
+            elif status == "pending":
+                out["pending"] += n
+    return out
+
+
+def candidate_units(store: Store, campaign_id: str, rater_id: str, *, gold: bool, cap: int | None,
+                    limit: int = 40) -> list[dict[str, Any]]:
+    """Units a rater has not claimed yet, still below the cap, in queue order."""
+    u, cl = T.campaign_units, T.unit_claims
+    mine = select(cl.c.unit_id).where(cl.c.campaign_id == campaign_id, cl.c.rater_id == rater_id)
+    stmt = select(u.c.unit_id, u.c.item_id, u.c.response_ids, u.c.is_gold, u.c.n_claims).where(
+        u.c.campaign_id == campaign_id, u.c.is_gold.is_(gold), u.c.unit_id.not_in(mine))
+    if cap is not None:
+        stmt = stmt.where(u.c.n_claims < cap)
+    stmt = stmt.order_by(u.c.position).limit(limit)
+    with store.engine.connect() as c:
+        return [dict(r) for r in c.execute(stmt).mappings()]
+
+
+def count_available(store: Store, campaign_id: str, rater_id: str, *, cap: int | None,
+                    gold_cap: int | None = None) -> int:
+    """Units this rater could still be given (regular units below the cap, plus gold units)."""
+    u, cl = T.campaign_units, T.unit_claims
+    mine = select(cl.c.unit_id).where(cl.c.campaign_id == campaign_id, cl.c.rater_id == rater_id)
+    cond = [u.c.campaign_id == campaign_id, u.c.unit_id.not_in(mine)]
+    if cap is not None:
+        cond.append((u.c.is_gold.is_(True)) | (u.c.n_claims < cap))
+    with store.engine.connect() as c:
+        return c.execute(select(func.count()).where(*cond)).scalar_one()
+
+
+class _Lost(Exception):
+    pass
+
+
+def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int | None) -> bool:
+    """Give a unit to a rater as a new assignment, atomically; False if the slot was taken meanwhile.
+
+    The counter update refuses a unit that already has ``cap`` raters, and the claim's key
+    (campaign, unit, rater) refuses a second copy for the same rater, on both backends and
+    across server processes.
+    """
+    u, cl = T.campaign_units, T.unit_claims
+    try:
+        with store.engine.begin() as c:
+            cond = [u.c.campaign_id == assignment.campaign_id, u.c.unit_id == unit["unit_id"]]
+            if cap is not None:
+                cond.append(u.c.n_claims < cap)
+            if c.execute(update(u).where(*cond).values(n_claims=u.c.n_claims + 1)).rowcount != 1:
+                raise _Lost
+            row = {"campaign_id": assignment.campaign_id, "unit_id": unit["unit_id"],
+                   "rater_id": assignment.rater_id, "assignment_id": assignment.id, "created_at": R.utcnow()}
+            if c.execute(_insert_ignore(store, cl), [row]).rowcount != 1:
+                raise _Lost
+            store.add([assignment], conn=c)
+    except _Lost:
+        return False
+    return True
+
+
+# ---- submissions -------------------------------------------------------------------------
+
+
+def submission(store: Store, assignment_id: str) -> dict[str, Any] | None:
+    s = T.submissions
+    with store.engine.connect() as c:
+        row = c.execute(select(s).where(s.c.assignment_id == assignment_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def record_submission(store: Store, assignment: R.Assignment, kind: str, records: Sequence[R.Record],
+                      extra: Sequence[R.Record] = ()) -> bool:
+    """Write a submission's records once: the first call writes them all, any repeat writes nothing.
+
+    The submission row is the idempotency key; it is inserted first, in the same transaction
+    as the records, so two racing requests for one assignment cannot both write.
+    """
+    now = R.utcnow()
+    row = {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id, "rater_id": assignment.rater_id,
+           "kind": kind, "record_ids": [r.id for r in records], "created_at": now}  # type: ignore[attr-defined]
+    with store.engine.begin() as c:
+        if c.execute(_insert_ignore(store, T.submissions), [row]).rowcount != 1:
+            return False
+        store.add([*records, *extra], conn=c)
+        c.execute(update(T.assignments).where(T.assignments.c.id == assignment.id)
+                  .values(status="done", submitted_at=now))
+    return True
+
+
+# ---- progress ----------------------------------------------------------------------------
+
+
+def campaign_progress(store: Store, campaign_id: str) -> dict[str, Any]:
+    """Units, gold units and assignments by status, and per rater."""
+    u, a = T.campaign_units, T.assignments
+    with store.engine.connect() as c:
+        unit_counts = {bool(g): n for g, n in c.execute(
+            select(u.c.is_gold, func.count()).where(u.c.campaign_id == campaign_id).group_by(u.c.is_gold))}
+        per_rater: dict[str, dict[str, int]] = {}
+        for rater, status, gold, n in c.execute(
+                select(a.c.rater_id, a.c.status, a.c.is_gold, func.count()).where(a.c.campaign_id == campaign_id)
+                .group_by(a.c.rater_id, a.c.status, a.c.is_gold)):
+            d = per_rater.setdefault(rater, {"done": 0, "pending": 0, "gold_done": 0})
+            d[status] = d.get(status, 0) + n
+            if gold and status == "done":
+                d["gold_done"] += n
+    return {"units": unit_counts.get(False, 0), "gold_units": unit_counts.get(True, 0), "raters": per_rater}
+
+
+def open_campaigns_on(store: Store, rubric: str, conn: Connection) -> list[str]:
+    cp = T.campaigns
+    return list(conn.execute(select(cp.c.id).where(cp.c.rubric == rubric, cp.c.status == "open")).scalars())
+
+
+def set_campaign_guideline(store: Store, campaign_ids: Sequence[str], version: int, conn: Connection) -> None:
+    if campaign_ids:
+        cp = T.campaigns
+        conn.execute(update(cp).where(cp.c.id.in_(list(campaign_ids)), cp.c.guideline_version < version)
+                     .values(guideline_version=version))
