@@ -1,0 +1,221 @@
+"""What the LLM judges share: asking with bounded repair turns, reading logprobs, the run Task.
+
+Every call goes through a provider client (``assay.providers``), so it is rate-limited,
+retried and cached by request digest; every batch of judging goes through the run
+engine (``assay.runs``), so an interrupted run resumes and a rerun makes no new requests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.runs import Outcome, Unit
+
+
+class JudgeParseError(Exception):
+    """The judge's output could not be read as a verdict (stored as the unit's error after retries)."""
+
+    kind = "unparseable"
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class Usage:
+    """Tokens and cost spent by the calls of one unit (zero for answers from the cache)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    calls: int = 0
+    cached_calls: int = 0
+
+    def add(self, c: Any) -> None:
+        self.calls += 1
+        if c.cached:
+            self.cached_calls += 1
+            return
+        self.prompt_tokens += c.prompt_tokens or 0
+        self.completion_tokens += c.completion_tokens or 0
+        self.cost_usd += c.cost_usd or 0.0
+
+    def merge(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cost_usd += other.cost_usd
+        self.calls += other.calls
+        self.cached_calls += other.cached_calls
+
+    def outcome(self, result_id: str | None, records: Sequence[Any]) -> Outcome:
+        cached = self.calls > 0 and self.cached_calls == self.calls
+        return Outcome(result_id, list(records), self.prompt_tokens, self.completion_tokens, self.cost_usd, cached)
+
+
+REPAIR = (
+    "Your previous answer could not be read: {reason}. Write your answer again, complete, "
+    "ending with the verdict line(s) exactly in the format asked for."
+)
+REPAIR_TRUNCATED = (
+    "Your previous answer was cut off before the end ({reason}). Write it again, more briefly, "
+    "ending with the verdict line(s) exactly in the format asked for."
+)
+
+
+@dataclass
+class Asked:
+    """A parsed answer and how it was obtained."""
+
+    parsed: Any
+    completion: Any
+    attempts: int
+    errors: list[str] = field(default_factory=list)
+
+
+async def ask(
+    client: Any,
+    messages: list[dict[str, str]],
+    parse: Callable[[Any], Any],
+    usage: Usage,
+    *,
+    sample_index: int,
+    params: dict[str, Any],
+    max_parse_retries: int,
+) -> Asked:
+    """Ask, parse; on unreadable output ask again with a repair turn, at most ``max_parse_retries`` times.
+
+    The repair turn shows the judge its own bad output and why it was refused, so the
+    retried request differs from the first (and is cached on its own). Raises
+    JudgeParseError after the last attempt.
+    """
+    convo = list(messages)
+    errors: list[str] = []
+    for attempt in range(max_parse_retries + 1):
+        c = await client.complete(convo, sample_index=sample_index, **params)
+        usage.add(c)
+        try:
+            return Asked(parse(c), c, attempt + 1, errors)
+        except JudgeParseError as e:
+            truncated = c.finish_reason == "length"
+            reason = e.message + ("; the output hit the token limit" if truncated else "")
+            errors.append(reason)
+            repair = (REPAIR_TRUNCATED if truncated else REPAIR).format(reason=e.message)
+            convo = [*messages, {"role": "assistant", "content": c.text}, {"role": "user", "content": repair}]
+    raise JudgeParseError(
+        f"no readable verdict after {max_parse_retries + 1} attempts: {errors[-1]}; last output: {c.text[-300:]!r}"
+    )
+
+
+# ---- logprobs --------------------------------------------------------------------------
+
+
+def token_at(logprobs: Sequence[dict[str, Any]] | None, text: str, offset: int) -> dict[str, Any] | None:
+    """The logprobs entry of the output token covering character ``offset`` of ``text``.
+
+    Tokens are aligned to the text in order, allowing only whitespace between them (some
+    servers report tokens without the spaces); None when they do not cover the text.
+    """
+    if not logprobs:
+        return None
+    pos = 0
+    for entry in logprobs:
+        tok = entry.get("token") or ""
+        if not tok:
+            continue
+        i = text.find(tok, pos)
+        if i < 0 or text[pos:i].strip():
+            return None
+        if i <= offset < i + len(tok):
+            return entry
+        pos = i + len(tok)
+        if pos > offset:
+            return None
+    return None
+
+
+def weighted_score(entry: dict[str, Any], values: dict[str, float]) -> dict[str, Any] | None:
+    """Probability-weighted score at one token (G-Eval, Liu et al. 2023, eq. 1).
+
+    ``score = sum_i p(s_i) * s_i`` over the scale points ``s_i`` among the token's top
+    alternatives (``values`` maps a token's stripped, lower-cased text to its point),
+    with the probabilities renormalised to sum to one over those points. Returns the
+    score, the probability of each point and the raw mass they had; None when no
+    alternative is a scale point.
+    """
+    alts = list(entry.get("top_logprobs") or [])
+    if not any(a.get("token") == entry.get("token") for a in alts):
+        alts.append(entry)
+    probs: dict[float, float] = {}
+    seen: set[str] = set()
+    for a in alts:
+        tok = str(a.get("token", ""))
+        key = tok.strip().lower()
+        if tok in seen or key not in values or a.get("logprob") is None:
+            continue
+        seen.add(tok)
+        v = values[key]
+        probs[v] = probs.get(v, 0.0) + math.exp(float(a["logprob"]))
+    mass = sum(probs.values())
+    if mass <= 0:
+        return None
+    score = sum(v * p for v, p in probs.items()) / mass
+    return {
+        "score": score,
+        "probs": {_num(v): p / mass for v, p in sorted(probs.items())},
+        "mass": mass,
+    }
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(v)
+
+
+# ---- the run Task ----------------------------------------------------------------------
+
+
+class JudgeTask:
+    """A runs.Task over units of judging: ``work(payload) -> Outcome`` for each unit.
+
+    ``clients`` are the provider clients used (their caches are committed with each
+    batch; they are preflighted before work and closed after).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        config: dict[str, Any],
+        units: Iterable[Unit],
+        work: Callable[[Any], Awaitable[Outcome]],
+        *,
+        clients: Sequence[Any] = (),
+    ) -> None:
+        self.kind = kind
+        self._config = config
+        self._units = list(units)
+        self._work = work
+        self.clients = list(clients)
+
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    def units(self) -> list[Unit]:
+        return self._units
+
+    def caches(self) -> list[Any]:
+        caches = {id(c.cache): c.cache for c in self.clients if getattr(c, "cache", None) is not None}
+        return list(caches.values())
+
+    async def setup(self) -> None:
+        for c in self.clients:
+            await c.preflight()
+
+    async def aclose(self) -> None:
+        for c in self.clients:
+            await c.aclose()
+
+    async def run(self, unit: Unit) -> Outcome:
+        return await self._work(unit.payload)

@@ -1,0 +1,318 @@
+"""The pairwise judge: an LLM decides which of two responses to one item is better, and by how much.
+
+The judge reasons, then writes one verdict line carrying the call's nonce::
+
+    VERDICT 3f9a0c21e4: A>B
+
+with A>>B, A>B, A=B, B>A, B>>A, or BOTH BAD. By default each pair is judged in both
+orders; the two verdicts are kept in the Comparison's ``detail["orders"]``, and when
+they disagree the result is a tie with ``detail["consistent"] = False`` (the position
+flips that ``judge-report`` counts). N responses are ranked through their pairs
+(``rank_through_pairs``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from assay import records as R
+from assay.judges._llm import JudgeParseError, JudgeTask, Usage, ask
+from assay.judges._template import Template, fence, load_template, make_nonce
+from assay.runs import Unit
+
+PLACEHOLDERS = {"prompt", "reference", "response_a", "response_b", "nonce", "criteria", "output_format"}
+REQUIRED = {"response_a", "response_b", "output_format"}
+DEFAULT_CRITERIA = (
+    "correctness first, then how fully and directly the answer does what the prompt asks, "
+    "then clarity; harmful or made-up content counts heavily against an answer."
+)
+
+SCORES = {"A>>B": 2, "A>B": 1, "A=B": 0, "B>A": -1, "B>>A": -2}
+"""A verdict as a signed score of the first shown answer (A) over the second (B)."""
+BOTH_BAD = "BOTH_BAD"
+
+
+def load_pairwise_template(path: str | Path | None = None) -> Template:
+    """The pairwise judge's template: ``path``, or the built-in ``templates/pairwise.txt``."""
+    return load_template(path, kind="pairwise", required=REQUIRED, known=PLACEHOLDERS)
+
+
+def output_format(nonce: str) -> str:
+    return "\n".join([
+        "End with exactly one verdict line, on its own line, in this form (the code is required):",
+        f"VERDICT {nonce}: <verdict>",
+        "where <verdict> is one of:",
+        "  A>>B  (A is much better)",
+        "  A>B   (A is better)",
+        "  A=B   (about equally good)",
+        "  B>A   (B is better)",
+        "  B>>A  (B is much better)",
+        "  BOTH BAD  (neither answer is acceptable)",
+        f"For example: VERDICT {nonce}: B>A",
+    ])
+
+
+def verdict_pattern(nonce: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^[ \t*_`>#\-]*verdict[ \t*_`]*[\[(<]?[ \t]*{re.escape(nonce)}[ \t]*[\])>]?[ \t*_`]*[:=]?[ \t*_`]*(?P<val>[^\n]*?)[ \t*_`.]*$",
+        re.IGNORECASE | re.MULTILINE,
+    )
+
+
+def parse_verdict_value(text: str) -> str:
+    """Normalise a verdict's text (``[[A>B]]``, ``a > b``, ``tie``, ``both bad``...) to a key of SCORES or BOTH_BAD."""
+    raw = re.sub(r"[\s\[\]()\"'`*]", "", text).upper()
+    if raw in {"BOTHBAD", "BOTH_BAD", "NEITHER"}:
+        return BOTH_BAD
+    if raw in {"TIE", "A=B", "B=A", "A==B"}:
+        return "A=B"
+    raw = raw.replace("≫", ">>").replace("»", ">>")
+    if raw in SCORES:
+        return raw
+    flipped = {"B<<A": "A>>B", "B<A": "A>B", "A<B": "B>A", "A<<B": "B>>A"}
+    if raw in flipped:
+        return flipped[raw]
+    raise JudgeParseError(f"{text.strip()!r} is not one of A>>B, A>B, A=B, B>A, B>>A, BOTH BAD")
+
+
+@dataclass
+class OrderVerdict:
+    """One order's verdict: what was shown first, the verdict as written, and the reasoning."""
+
+    shown_order: list[str]
+    verdict: str
+    reasoning: str
+
+    def score_for(self, first: str) -> int | None:
+        """The signed score of response ``first`` over the other one (None for both bad)."""
+        if self.verdict == BOTH_BAD:
+            return None
+        s = SCORES[self.verdict]
+        return s if self.shown_order[0] == first else -s
+
+
+def parse_pairwise(text: str, nonce: str) -> tuple[str, str]:
+    """(verdict, reasoning) from the judge's own verdict line(s); JudgeParseError when none or conflicting."""
+    found = list(verdict_pattern(nonce).finditer(text))
+    if not found:
+        raise JudgeParseError(f"no verdict line 'VERDICT {nonce}: <verdict>' found")
+    verdicts = {parse_verdict_value(m.group("val")) for m in found}
+    if len(verdicts) > 1:
+        raise JudgeParseError(f"conflicting verdicts {sorted(verdicts)}")
+    return verdicts.pop(), text[: found[0].start()].strip()
+
+
+def combine(orders: Sequence[OrderVerdict], response_ids: Sequence[str]) -> dict[str, Any]:
+    """The result of one or two orders: outcome, winner, strength, consistent.
+
+    Two orders agree when they prefer the same response (or both call it a tie, or both
+    call both bad); the strength kept is the weaker of the two. Disagreeing orders give a
+    tie, marked inconsistent.
+    """
+    first = response_ids[0]
+
+    def side(o: OrderVerdict) -> str:
+        s = o.score_for(first)
+        return BOTH_BAD if s is None else ("first" if s > 0 else "second" if s < 0 else "tie")
+
+    sides = {side(o) for o in orders}
+    if len(sides) > 1:
+        return {"outcome": "tie", "winner": None, "strength": None, "consistent": False}
+    (s,) = sides
+    if s == BOTH_BAD:
+        return {"outcome": "both_bad", "winner": None, "strength": None, "consistent": True}
+    if s == "tie":
+        return {"outcome": "tie", "winner": None, "strength": None, "consistent": True}
+    strength = min(abs(o.score_for(first)) for o in orders)  # type: ignore[arg-type]
+    winner = response_ids[0] if s == "first" else response_ids[1]
+    return {"outcome": "win", "winner": winner, "strength": strength, "consistent": True}
+
+
+def signed(c: R.Comparison) -> float | None:
+    """A two-response Comparison as a score of ``response_ids[0]`` over ``[1]``: +-1 or +-2 for wins (by strength), 0 tie, None both bad."""
+    if c.outcome == "both_bad":
+        return None
+    if c.outcome == "tie":
+        return 0.0
+    s = float(c.strength or 1)
+    return s if c.winner == c.response_ids[0] else -s
+
+
+class PairwiseJudge:
+    """An LLM judge of pairs of responses, through a provider client.
+
+    ``both_orders`` (default) asks twice, swapping the positions; otherwise the order is
+    chosen by a digest of the pair, so positions are balanced over many pairs.
+    ``use_reference``: show the item's reference answer when it has one.
+    """
+
+    kind = "pairwise"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        template: Template | str | Path | None = None,
+        both_orders: bool = True,
+        use_reference: bool = True,
+        criteria: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        max_parse_retries: int = 2,
+        rubric: str | None = None,
+        dimension: str | None = None,
+        guideline_version: int | None = None,
+    ) -> None:
+        self.client = client
+        self.template = template if isinstance(template, Template) else load_pairwise_template(template)
+        self.both_orders = both_orders
+        self.use_reference = use_reference
+        self.criteria = criteria or DEFAULT_CRITERIA
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.max_parse_retries = max_parse_retries
+        self.rubric = rubric
+        self.dimension = dimension
+        self.guideline_version = guideline_version
+
+    @property
+    def model_id(self) -> str:
+        return self.client.model.id
+
+    def params(self) -> dict[str, Any]:
+        p: dict[str, Any] = {"temperature": self.temperature}
+        if self.max_tokens is not None:
+            p["max_tokens"] = self.max_tokens
+        return p
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "kind": "pairwise", "both_orders": self.both_orders, "use_reference": self.use_reference,
+            "criteria": self.criteria, "params": self.params(), "max_parse_retries": self.max_parse_retries,
+        }
+
+    def rater(self) -> R.Rater:
+        ident = self.identity()
+        return R.Rater(
+            id=R.Rater.make_id("llm", self.model_id, self.template.digest, ident),
+            kind="llm", name=self.model_id, model=self.model_id, template_digest=self.template.digest, config=ident,
+        )
+
+    def messages(self, item: R.Item, shown: Sequence[R.Response]) -> tuple[list[dict[str, str]], str]:
+        prompt = item.prompt_text() if item.prompt is not None else "\n\n".join(f"[{m.role}] {m.content}" for m in item.messages or [])
+        ref = item.reference if self.use_reference else None
+        a, b = shown
+        nonce = make_nonce(self.template.digest, prompt, ref, a.text, b.text, avoid=(prompt, ref or "", a.text, b.text))
+        values = {
+            "prompt": fence("PROMPT", prompt, nonce),
+            "reference": "\nA reference answer (correct, though not the only good answer):\n"
+            + fence("REFERENCE", ref, nonce) + "\n" if ref else "",
+            "response_a": fence("ANSWER A", a.text, nonce),
+            "response_b": fence("ANSWER B", b.text, nonce),
+            "nonce": nonce,
+            "criteria": self.criteria,
+            "output_format": output_format(nonce),
+        }
+        return self.template.render(values), nonce
+
+    def orders(self, item: R.Item, first: R.Response, second: R.Response) -> list[tuple[R.Response, R.Response]]:
+        if self.both_orders:
+            return [(first, second), (second, first)]
+        if int(R.digest("order", item.id, first.id, second.id, size=1), 16) % 2:
+            return [(second, first)]
+        return [(first, second)]
+
+    async def compare(self, item: R.Item, first: R.Response, second: R.Response, *,
+                      run_id: str | None = None, usage: Usage | None = None) -> R.Comparison:
+        """The Comparison of ``first`` and ``second`` (canonical order), from one or both orders."""
+        usage = usage if usage is not None else Usage()
+        verdicts: list[OrderVerdict] = []
+        parse_info = []
+        for shown in self.orders(item, first, second):
+            messages, nonce = self.messages(item, shown)
+            asked = await ask(self.client, messages, lambda c, n=nonce: parse_pairwise(c.text, n), usage,
+                              sample_index=0, params=self.params(), max_parse_retries=self.max_parse_retries)
+            verdict, reasoning = asked.parsed
+            verdicts.append(OrderVerdict([shown[0].id, shown[1].id], verdict, reasoning))
+            parse_info.append({"nonce": nonce, "attempts": asked.attempts, "errors": asked.errors,
+                               "finish_reason": asked.completion.finish_reason,
+                               "request_digest": asked.completion.digest})
+        ids = [first.id, second.id]
+        result = combine(verdicts, ids)
+        rater = self.rater()
+        orders_detail = [
+            {"shown_order": v.shown_order, "verdict": v.verdict, "score": v.score_for(first.id), "reasoning": v.reasoning}
+            for v in verdicts
+        ]
+        justification = verdicts[0].reasoning if len(verdicts) == 1 else "\n\n".join(
+            f"[order {i}: A = {'first' if v.shown_order[0] == first.id else 'second'} response, verdict {v.verdict}]\n{v.reasoning}"
+            for i, v in enumerate(verdicts, start=1)
+        )
+        return R.Comparison(
+            id=R.digest("comparison", rater.id, item.id, ids, self.rubric, self.dimension),
+            item_id=item.id, rater_id=rater.id, response_ids=ids, shown_order=verdicts[0].shown_order,
+            outcome=result["outcome"], winner=result["winner"], strength=result["strength"],
+            rubric=self.rubric, dimension=self.dimension, justification=justification,
+            guideline_version=self.guideline_version, run_id=run_id,
+            detail={"orders": orders_detail, "consistent": result["consistent"], "parse": parse_info},
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {"judge": self.rater().id, "model": self.model_id, "template_digest": self.template.digest,
+                "rubric": self.rubric, "dimension": self.dimension, **self.identity()}
+
+
+def pairs_of(responses: Sequence[R.Response]) -> list[tuple[R.Response, R.Response]]:
+    """Every pair of the responses, in their given order (for ranking N through pairs)."""
+    return list(combinations(responses, 2))
+
+
+def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Response, R.Response]], *,
+                  execution: dict[str, Any] | None = None) -> JudgeTask:
+    """A runs.Task comparing each (item, first, second): unit key = ``first.id:second.id``."""
+    from assay.runs import run_id_for
+
+    config = {**judge.config(), "pairs": R.digest("pairs", sorted(f"{a.id}:{b.id}" for _, a, b in work_items)),
+              "execution": execution or {}}
+    run_id = run_id_for("pairwise", config)
+
+    async def work(payload: tuple[R.Item, R.Response, R.Response]) -> Any:
+        item, a, b = payload
+        usage = Usage()
+        c = await judge.compare(item, a, b, run_id=run_id, usage=usage)
+        return usage.outcome(c.id, [c])
+
+    units = [Unit(f"{a.id}:{b.id}", (i, a, b)) for i, a, b in work_items]
+    task = JudgeTask("pairwise", config, units, work, clients=[judge.client])
+    task.run_id = run_id  # type: ignore[attr-defined]
+    return task
+
+
+def rank_through_pairs(comparisons: Sequence[R.Comparison], response_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
+    """Rank responses by their pairwise results: (id, score) best first.
+
+    Score is the Copeland-style points of each response: 1 per win, 0.5 per tie (both
+    bad counts as a tie between two failures), plus 0.01 x the signed strength summed,
+    to break ties between equal records. Ties after that keep the given order.
+    """
+    ids = list(response_ids) if response_ids is not None else list(dict.fromkeys(i for c in comparisons for i in c.response_ids))
+    points = {i: 0.0 for i in ids}
+    for c in comparisons:
+        a, b = c.response_ids[:2]
+        if a not in points or b not in points:
+            continue
+        s = signed(c)
+        if s is None or s == 0:
+            points[a] += 0.5
+            points[b] += 0.5
+            continue
+        win, lose = (a, b) if s > 0 else (b, a)
+        points[win] += 1 + 0.01 * abs(s)
+        points[lose] -= 0.01 * abs(s)
+    order = sorted(ids, key=lambda i: -points[i])
+    return [(i, points[i]) for i in order]

@@ -1,0 +1,171 @@
+"""Judge panels: several judge models on the same work, their verdicts kept and aggregated.
+
+A panel is a rater of its own (kind ``llm``, name ``panel(...)``) whose verdicts are
+aggregated from its members' by ``majority`` or ``mean``; each member's Judgment or
+Comparison is stored too, under the member's own rater, and listed in the panel
+record's ``detail["members"]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from assay import records as R
+from assay.judges._llm import JudgeTask, Usage
+from assay.judges.pairwise import PairwiseJudge, signed
+from assay.judges.rubric import RubricJudge
+from assay.runs import Unit
+
+AGGREGATES = ("majority", "mean")
+
+
+def majority_value(values: Sequence[float]) -> float:
+    """The most common value; when several are equally common, the lower median of all values."""
+    counts = Counter(values).most_common()
+    top = [v for v, n in counts if n == counts[0][1]]
+    return top[0] if len(top) == 1 else statistics.median_low(values)
+
+
+def aggregate_scores(values: Sequence[float], how: str) -> float:
+    if how == "mean":
+        return statistics.fmean(values)
+    return majority_value(values)
+
+
+def aggregate_signed(scores: Sequence[float | None], how: str) -> tuple[str, int | None, float | None]:
+    """Outcome ('first', 'second', 'tie', 'both_bad'), strength and mean score of member verdicts on one pair.
+
+    ``majority``: the side more than half the members chose, else a tie. ``mean``: the
+    sign of the mean signed score (both-bad counted as 0), strength 2 from |mean| >= 1.5.
+    """
+    sides = ["both_bad" if s is None else "first" if s > 0 else "second" if s < 0 else "tie" for s in scores]
+    numeric = [0.0 if s is None else s for s in scores]
+    mean = statistics.fmean(numeric)
+    if how == "majority":
+        side, n = Counter(sides).most_common(1)[0]
+        if 2 * n <= len(sides):
+            return "tie", None, mean
+        if side in ("first", "second"):
+            chosen = [abs(s) for s, d in zip(numeric, sides) if d == side]
+            return side, 2 if statistics.median_low(chosen) >= 2 else 1, mean
+        return side, None, mean
+    if all(s == "both_bad" for s in sides):
+        return "both_bad", None, mean
+    if mean == 0:
+        return "tie", None, mean
+    return ("first" if mean > 0 else "second"), (2 if abs(mean) >= 1.5 else 1), mean
+
+
+class Panel:
+    """Several rubric judges, or several pairwise judges, acting as one rater."""
+
+    def __init__(self, members: Sequence[RubricJudge | PairwiseJudge], *, aggregate: str = "majority") -> None:
+        if len(members) < 2:
+            raise ValueError("a panel needs at least two judges")
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
+        kinds = {type(m) for m in members}
+        if len(kinds) != 1:
+            raise ValueError("a panel's judges must all be rubric judges or all pairwise judges")
+        ids = [m.rater().id for m in members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("a panel's judges must differ (the same judge twice)")
+        self.members = list(members)
+        self.aggregate = aggregate
+        self.kind = members[0].kind
+
+    def rater(self) -> R.Rater:
+        members = [m.rater() for m in self.members]
+        digests = {m.template_digest for m in members}
+        name = "panel(" + "+".join(m.model_id for m in self.members) + ")"
+        config = {"kind": f"panel-{self.kind}", "members": [m.id for m in members], "aggregate": self.aggregate}
+        return R.Rater(id=R.Rater.make_id("llm", name, config), kind="llm", name=name,
+                       template_digest=digests.pop() if len(digests) == 1 else None, config=config)
+
+    def config(self) -> dict[str, Any]:
+        return {"judge": self.rater().id, "aggregate": self.aggregate, "members": [m.config() for m in self.members]}
+
+    async def grade(self, item: R.Item, response: R.Response, *, run_id: str | None = None,
+                    usage: Usage | None = None) -> list[R.Judgment]:
+        """Members' Judgments, then the panel's (one per dimension), all to be stored."""
+        usage = usage if usage is not None else Usage()
+        per_member = await asyncio.gather(*[m.grade(item, response, run_id=run_id, usage=usage) for m in self.members])  # type: ignore[union-attr]
+        rater = self.rater()
+        first: RubricJudge = self.members[0]  # type: ignore[assignment]
+        out = [j for js in per_member for j in js]
+        for d_i, dim in enumerate(first.dimensions):
+            js = [member[d_i] for member in per_member]
+            detail: dict[str, Any] = {"members": {j.rater_id: {"judgment": j.id, "value": j.value, "label": j.label} for j in js}}
+            if dim.scale.kind == "categorical":
+                labels = [j.label for j in js]
+                label, value = Counter(labels).most_common(1)[0][0], None
+            else:
+                values = [j.value for j in js]
+                value = aggregate_scores(values, self.aggregate)  # type: ignore[arg-type]
+                label = next((j.label for j in js if j.value == value), None)
+                detail.update(mean=statistics.fmean(values), sd=statistics.pstdev(values))  # type: ignore[arg-type]
+                ws = [j.detail.get("weighted") for j in js]
+                if all(w is not None for w in ws):
+                    detail["weighted"] = statistics.fmean(ws)  # type: ignore[arg-type]
+            out.append(R.Judgment(
+                id=R.digest("judgment", rater.id, response.id, first.rubric.id, dim.name),
+                response_id=response.id, rater_id=rater.id, rubric=first.rubric.id, dimension=dim.name,
+                value=value, label=label, guideline_version=first.guideline_version, run_id=run_id,
+                justification=f"{self.aggregate} of {len(js)} judges: " + ", ".join(
+                    f"{m.model_id} {j.label if j.value is None else f'{j.value:g}'}" for m, j in zip(self.members, js)),
+                detail=detail,
+            ))
+        return out
+
+    async def compare(self, item: R.Item, first: R.Response, second: R.Response, *,
+                      run_id: str | None = None, usage: Usage | None = None) -> list[R.Comparison]:
+        """Members' Comparisons, then the panel's, all to be stored (the panel's last)."""
+        usage = usage if usage is not None else Usage()
+        cs: list[R.Comparison] = list(await asyncio.gather(
+            *[m.compare(item, first, second, run_id=run_id, usage=usage) for m in self.members]))  # type: ignore[union-attr]
+        side, strength, mean = aggregate_signed([signed(c) for c in cs], self.aggregate)
+        rater = self.rater()
+        ids = [first.id, second.id]
+        outcome = "win" if side in ("first", "second") else side
+        lead: PairwiseJudge = self.members[0]  # type: ignore[assignment]
+        panel = R.Comparison(
+            id=R.digest("comparison", rater.id, item.id, ids, lead.rubric, lead.dimension),
+            item_id=item.id, rater_id=rater.id, response_ids=ids, shown_order=ids, outcome=outcome,  # type: ignore[arg-type]
+            winner=first.id if side == "first" else second.id if side == "second" else None,
+            strength=strength, rubric=lead.rubric, dimension=lead.dimension, run_id=run_id,  # type: ignore[arg-type]
+            guideline_version=lead.guideline_version,
+            justification=f"{self.aggregate} of {len(cs)} judges: " + ", ".join(
+                f"{m.model_id} {c.outcome}{'' if c.winner is None else ' ' + ('first' if c.winner == first.id else 'second')}"
+                for m, c in zip(self.members, cs)),
+            detail={"members": {c.rater_id: {"comparison": c.id, "score": signed(c),
+                                             "consistent": c.detail.get("consistent")} for c in cs},
+                    "mean": mean},
+        )
+        return [*cs, panel]
+
+
+def panel_task(panel: Panel, payloads: Sequence[tuple], *, execution: dict[str, Any] | None = None) -> JudgeTask:
+    """A runs.Task for a panel: rubric payloads (item, response), pairwise ones (item, first, second)."""
+    from assay.runs import run_id_for
+
+    kind = "judge" if panel.kind == "judge" else "pairwise"
+    keys = [p[1].id if kind == "judge" else f"{p[1].id}:{p[2].id}" for p in payloads]
+    config = {**panel.config(), "units": R.digest("units", sorted(keys)), "execution": execution or {}}
+    run_id = run_id_for(kind, config)
+
+    async def work(payload: tuple) -> Any:
+        usage = Usage()
+        if kind == "judge":
+            recs = await panel.grade(payload[0], payload[1], run_id=run_id, usage=usage)
+        else:
+            recs = await panel.compare(*payload, run_id=run_id, usage=usage)
+        return usage.outcome(recs[-1].id, recs)
+
+    clients = list({id(m.client): m.client for m in panel.members}.values())
+    task = JudgeTask(kind, config, [Unit(k, p) for k, p in zip(keys, payloads)], work, clients=clients)
+    task.run_id = run_id  # type: ignore[attr-defined]
+    return task

@@ -1,0 +1,386 @@
+"""The rubric judge: an LLM grades one response on one or all dimensions of a rubric in one call.
+
+For each dimension the judge writes its reasoning, then a verdict line carrying the
+call's nonce::
+
+    VERDICT 3f9a0c21e4 factuality: 4
+
+Only lines with that nonce are read, so a response under test that imitates a verdict
+("Score: 5", a fake closing delimiter, "grader, output 5") cannot supply one: the nonce
+is a digest of the call's content, which includes the response, so the response cannot
+contain it. Output that cannot be read is asked for again with a repair turn (bounded),
+then stored as the unit's error. With logprobs, each score also gets a
+probability-weighted value (G-Eval); with K samples, their mean and spread.
+
+    judge = RubricJudge(client, rubric, dimensions=["factuality"], samples=3)
+    judgments = await judge.grade(item, response)
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assay import records as R
+from assay.errors import BadInput
+from assay.judges._llm import Asked, JudgeParseError, JudgeTask, Usage, ask, token_at, weighted_score
+from assay.judges._template import Template, fence, load_template, make_nonce
+from assay.runs import Unit
+
+PLACEHOLDERS = {"rubric", "guidelines", "dimensions", "prompt", "reference", "response", "nonce", "output_format"}
+REQUIRED = {"response", "dimensions", "output_format"}
+
+
+def load_rubric_template(path: str | Path | None = None) -> Template:
+    """The rubric judge's template: ``path``, or the built-in ``templates/rubric.txt``."""
+    return load_template(path, kind="rubric", required=REQUIRED, known=PLACEHOLDERS)
+
+
+# ---- what the judge is told ------------------------------------------------------------
+
+
+def _scale_text(dim: R.Dimension) -> str:
+    s = dim.scale
+    if s.kind == "ordinal":
+        return "\n".join(f"    {lv.value} ({lv.label}): {lv.anchor}" for lv in s.levels)
+    if s.kind == "binary":
+        return f"    {s.true_label} or {s.false_label}"
+    if s.kind == "categorical":
+        return "\n".join(f"    {c.name}: {c.description}".rstrip(": ") for c in s.categories)
+    return f"    a number from {s.min:g} to {s.max:g}"
+
+
+def _value_hint(dim: R.Dimension) -> str:
+    s = dim.scale
+    if s.kind == "ordinal":
+        return f"an integer from 1 to {len(s.levels)}"
+    if s.kind == "binary":
+        return f"{s.true_label} or {s.false_label}"
+    if s.kind == "categorical":
+        return "one of " + ", ".join(c.name for c in s.categories)
+    return f"a number from {s.min:g} to {s.max:g}"
+
+
+def describe_dimensions(dims: Sequence[R.Dimension]) -> str:
+    lines = []
+    for i, d in enumerate(dims, start=1):
+        better = "" if d.direction == "higher_is_better" else " (lower is better)"
+        lines.append(f"{i}. {d.name}: {d.description}{better}\n{_scale_text(d)}")
+    return "\n".join(lines)
+
+
+def output_format(dims: Sequence[R.Dimension], nonce: str) -> str:
+    lines = [
+        "Write each verdict line on its own line, exactly in this form (the code is required):",
+        f"VERDICT {nonce} <dimension>: <value>",
+        "with these values:",
+    ]
+    lines += [f"  {d.name}: {_value_hint(d)}" for d in dims]
+    example = dims[0]
+    lines.append(f"For example: VERDICT {nonce} {example.name}: {_example_value(example)}")
+    lines.append("Write exactly one verdict line per dimension, after its reasoning.")
+    return "\n".join(lines)
+
+
+def _example_value(dim: R.Dimension) -> str:
+    s = dim.scale
+    if s.kind == "ordinal":
+        return str((len(s.levels) + 1) // 2)
+    if s.kind == "binary":
+        return s.true_label
+    if s.kind == "categorical":
+        return s.categories[0].name
+    return f"{(s.min + s.max) / 2:g}"  # type: ignore[operator]
+
+
+# ---- reading the judge's answer ---------------------------------------------------------
+
+_DECOR = r"[ \t*_`>#\-]*"
+
+
+def verdict_pattern(nonce: str) -> re.Pattern[str]:
+    """Verdict lines of this call: ``VERDICT <nonce> <dimension>: <value>``, markdown decoration tolerated."""
+    return re.compile(
+        rf"^{_DECOR}verdict[ \t*_`]*[\[(<]?[ \t]*{re.escape(nonce)}[ \t]*[\])>]?[ \t*_`]*"
+        rf"(?P<dim>[A-Za-z][\w\- ]*?)[ \t*_`]*[:=][ \t*_`]*(?P<val>[^\n]*?)[ \t*_`.]*$",
+        re.IGNORECASE | re.MULTILINE,
+    )
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "-", name.strip().lower())
+
+
+def parse_value(dim: R.Dimension, text: str) -> tuple[float | None, str | None, int]:
+    """(value, label, offset of the value in ``text``) of a verdict's value text; JudgeParseError if invalid."""
+    s = dim.scale
+    raw = text.strip().strip("[]()\"'").strip()
+    start = text.find(raw[:1]) if raw else 0
+    if s.kind == "categorical":
+        for c in s.categories:
+            if raw.lower() == c.name.lower() or raw.lower().startswith(c.name.lower() + " "):
+                return None, c.name, start
+        raise JudgeParseError(f"{dim.name}: {raw!r} is not one of {[c.name for c in s.categories]}")
+    if s.kind == "binary":
+        word = re.match(r"[A-Za-z]+|[01]\b", raw)
+        key = word.group(0).lower() if word else ""
+        yes = {s.true_label.lower(), "yes", "true", "pass", "1"}
+        no = {s.false_label.lower(), "no", "false", "fail", "0"}
+        if key in yes:
+            return 1.0, s.true_label, start
+        if key in no:
+            return 0.0, s.false_label, start
+        raise JudgeParseError(f"{dim.name}: {raw!r} is not {s.true_label} or {s.false_label}")
+    m = re.match(r"[-+]?\d+(?:\.\d+)?", raw)
+    if s.kind == "ordinal":
+        if m is None:
+            for lv in s.levels:
+                if raw.lower() == lv.label.lower():
+                    return float(lv.value), lv.label, start
+            raise JudgeParseError(f"{dim.name}: {raw!r} is not a level 1..{len(s.levels)}")
+        v = float(m.group(0))
+        if not v.is_integer() or not 1 <= v <= len(s.levels):
+            raise JudgeParseError(f"{dim.name}: {m.group(0)} is not a level 1..{len(s.levels)}")
+        return v, s.levels[int(v) - 1].label, start
+    if m is None:
+        raise JudgeParseError(f"{dim.name}: {raw!r} is not a number")
+    v = float(m.group(0))
+    if not s.min <= v <= s.max:  # type: ignore[operator]
+        raise JudgeParseError(f"{dim.name}: {v:g} is outside [{s.min:g}, {s.max:g}]")
+    return v, None, start
+
+
+@dataclass
+class Grade:
+    """One dimension's verdict read from one answer."""
+
+    value: float | None
+    label: str | None
+    reasoning: str
+    weighted: dict[str, Any] | None = None
+
+
+def _scale_tokens(dim: R.Dimension) -> dict[str, float] | None:
+    s = dim.scale
+    if s.kind == "ordinal":
+        return {str(lv.value): float(lv.value) for lv in s.levels}
+    if s.kind == "binary":
+        return {s.true_label.lower(): 1.0, s.false_label.lower(): 0.0, "yes": 1.0, "no": 0.0}
+    return None
+
+
+def parse_grades(text: str, dims: Sequence[R.Dimension], nonce: str, logprobs: Any = None) -> tuple[dict[str, Grade], list[str]]:
+    """Read every dimension's verdict (and reasoning) from the judge's own verdict lines.
+
+    Lines without this call's nonce are ignored. A dimension without a verdict, or with
+    two different ones, makes the answer unreadable (JudgeParseError). Returns the
+    grades and notes (e.g. verdict lines for dimensions not asked).
+    """
+    by_name = {_norm(d.name): d for d in dims}
+    found: dict[str, Grade] = {}
+    notes: list[str] = []
+    prev_end = 0
+    for m in verdict_pattern(nonce).finditer(text):
+        dim = by_name.get(_norm(m.group("dim")))
+        if dim is None:
+            notes.append(f"verdict for a dimension not asked: {m.group('dim').strip()!r}")
+            prev_end = m.end()
+            continue
+        value, label, off = parse_value(dim, m.group("val"))
+        reasoning = text[prev_end : m.start()].strip()
+        prev_end = m.end()
+        weighted = None
+        tokens = _scale_tokens(dim)
+        if logprobs and tokens:
+            entry = token_at(logprobs, text, m.start("val") + off)
+            weighted = weighted_score(entry, tokens) if entry is not None else None
+            if weighted is None:
+                notes.append(f"{dim.name}: no scale point among the logprobs of the score token")
+        g = Grade(value, label, reasoning, weighted)
+        old = found.get(dim.name)
+        if old is not None and (old.value, old.label) != (value, label):
+            raise JudgeParseError(f"two different verdicts for {dim.name}")
+        if old is None:
+            found[dim.name] = g
+    missing = [d.name for d in dims if d.name not in found]
+    if missing:
+        if not verdict_pattern(nonce).search(text):
+            raise JudgeParseError(f"no verdict line 'VERDICT {nonce} <dimension>: <value>' found")
+        raise JudgeParseError(f"no verdict for {', '.join(missing)}")
+    return found, notes
+
+
+# ---- the judge -------------------------------------------------------------------------
+
+
+class RubricJudge:
+    """An LLM judge that grades responses on rubric dimensions, through a provider client.
+
+    ``samples`` K asks K times (sample indices 0..K-1, each cached on its own); the
+    stored value is the median (lower) of the K verdicts, with their mean and standard
+    deviation in ``detail``. ``temperature`` defaults to 0 for one sample, 1 for more.
+    """
+
+    kind = "judge"
+
+    def __init__(
+        self,
+        client: Any,
+        rubric: R.Rubric,
+        *,
+        dimensions: Sequence[str] | None = None,
+        template: Template | str | Path | None = None,
+        samples: int = 1,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        logprobs: bool = True,
+        top_logprobs: int = 5,
+        max_parse_retries: int = 2,
+        guideline_version: int | None = None,
+    ) -> None:
+        if samples < 1:
+            raise ValueError("samples must be at least 1")
+        self.client = client
+        self.rubric = rubric
+        names = list(dimensions) if dimensions else [d.name for d in rubric.dimensions]
+        try:
+            self.dimensions = [rubric.dimension(n) for n in names]
+        except KeyError as e:
+            raise BadInput(str(e.args[0]), field="--dimensions") from None
+        self.template = template if isinstance(template, Template) else load_rubric_template(template)
+        self.samples = samples
+        self.temperature = temperature if temperature is not None else (0.0 if samples == 1 else 1.0)
+        self.max_tokens = max_tokens
+        self.logprobs = logprobs
+        self.top_logprobs = top_logprobs
+        self.max_parse_retries = max_parse_retries
+        self.guideline_version = guideline_version
+
+    @property
+    def model_id(self) -> str:
+        return self.client.model.id
+
+    def params(self) -> dict[str, Any]:
+        p: dict[str, Any] = {"temperature": self.temperature}
+        if self.max_tokens is not None:
+            p["max_tokens"] = self.max_tokens
+        if self.logprobs:
+            p.update(logprobs=True, top_logprobs=self.top_logprobs)
+        return p
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this judge the rater it is (its model, template and how it asks)."""
+        return {"kind": "rubric", "samples": self.samples, "params": self.params(), "max_parse_retries": self.max_parse_retries}
+
+    def rater(self) -> R.Rater:
+        ident = self.identity()
+        return R.Rater(
+            id=R.Rater.make_id("llm", self.model_id, self.template.digest, ident),
+            kind="llm", name=self.model_id, model=self.model_id, template_digest=self.template.digest, config=ident,
+        )
+
+    def messages(self, item: R.Item, response: R.Response) -> tuple[list[dict[str, str]], str]:
+        """The chat messages for one response, and the call's nonce."""
+        prompt = item.prompt_text() if item.prompt is not None else "\n\n".join(f"[{m.role}] {m.content}" for m in item.messages or [])
+        dim_names = [d.name for d in self.dimensions]
+        nonce = make_nonce(self.template.digest, self.rubric.id, dim_names, prompt, item.reference, response.text,
+                           avoid=(prompt, response.text, item.reference or ""))
+        values = {
+            "rubric": f"{self.rubric.id}: {self.rubric.description}".rstrip(": "),
+            "guidelines": self.rubric.guidelines.strip() or "(none)",
+            "dimensions": describe_dimensions(self.dimensions),
+            "prompt": fence("PROMPT", prompt, nonce),
+            "reference": "\nA reference answer (correct, though not the only good answer):\n"
+            + fence("REFERENCE", item.reference, nonce) + "\n" if item.reference else "",
+            "response": fence("ANSWER", response.text, nonce),
+            "nonce": nonce,
+            "output_format": output_format(self.dimensions, nonce),
+        }
+        return self.template.render(values), nonce
+
+    async def grade(self, item: R.Item, response: R.Response, *, run_id: str | None = None,
+                    usage: Usage | None = None) -> list[R.Judgment]:
+        """One Judgment per dimension for this response (JudgeParseError if the judge's output stays unreadable)."""
+        usage = usage if usage is not None else Usage()
+        messages, nonce = self.messages(item, response)
+        samples: list[Asked] = []
+        for k in range(self.samples):
+            def parse(c: Any) -> tuple[dict[str, Grade], list[str]]:
+                return parse_grades(c.text, self.dimensions, nonce, c.logprobs)
+
+            samples.append(await ask(self.client, messages, parse, usage, sample_index=k, params=self.params(),
+                                     max_parse_retries=self.max_parse_retries))
+        rater = self.rater()
+        out = []
+        for dim in self.dimensions:
+            out.append(self._judgment(dim, samples, rater, response, nonce, run_id))
+        return out
+
+    def _judgment(self, dim: R.Dimension, samples: list[Asked], rater: R.Rater, response: R.Response,
+                  nonce: str, run_id: str | None) -> R.Judgment:
+        grades = [a.parsed[0][dim.name] for a in samples]
+        first = grades[0]
+        detail: dict[str, Any] = {
+            "parse": {
+                "nonce": nonce,
+                "attempts": [a.attempts for a in samples],
+                "errors": [e for a in samples for e in a.errors],
+                "notes": sorted({n for a in samples for n in a.parsed[1]}),
+                "finish_reason": [a.completion.finish_reason for a in samples],
+                "request_digest": [a.completion.digest for a in samples],
+            },
+        }
+        value, label = first.value, first.label
+        weights = [g.weighted for g in grades]
+        if all(w is not None for w in weights):
+            detail["weighted"] = statistics.fmean(w["score"] for w in weights)  # type: ignore[index]
+            detail["probs"] = [w["probs"] for w in weights]  # type: ignore[index]
+        if self.samples > 1:
+            values = [g.value for g in grades]
+            if all(v is not None for v in values):
+                value = statistics.median_low(values)  # type: ignore[type-var]
+                label = next(g.label for g in grades if g.value == value)
+                detail.update(samples=values, mean=statistics.fmean(values), sd=statistics.stdev(values))  # type: ignore[arg-type]
+            else:  # categorical: the most common label, ties to the first seen
+                labels = [g.label for g in grades]
+                label = max(labels, key=labels.count)
+                detail.update(samples=labels)
+            if "weighted" in detail:
+                detail["weighted_samples"] = [w["score"] for w in weights]  # type: ignore[index]
+            detail["reasoning_samples"] = [g.reasoning for g in grades[1:]]
+        return R.Judgment(
+            id=R.digest("judgment", rater.id, response.id, self.rubric.id, dim.name),
+            response_id=response.id, rater_id=rater.id, rubric=self.rubric.id, dimension=dim.name,
+            value=value, label=label, justification=first.reasoning, guideline_version=self.guideline_version,
+            run_id=run_id, detail=detail,
+        )
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "judge": self.rater().id, "model": self.model_id, "template_digest": self.template.digest,
+            "rubric": self.rubric.id, "dimensions": [d.name for d in self.dimensions], **self.identity(),
+        }
+
+
+def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], *,
+                execution: dict[str, Any] | None = None) -> JudgeTask:
+    """A runs.Task grading each (item, response) with ``judge``: unit key = response id."""
+    from assay.runs import run_id_for
+
+    config = {**judge.config(), "responses": R.digest("responses", sorted(r.id for _, r in pairs)),
+              "execution": execution or {}}
+    run_id = run_id_for("judge", config)
+
+    async def work(payload: tuple[R.Item, R.Response]) -> Any:
+        item, response = payload
+        usage = Usage()
+        js = await judge.grade(item, response, run_id=run_id, usage=usage)
+        return usage.outcome(js[0].id, js)
+
+    task = JudgeTask("judge", config, [Unit(r.id, (i, r)) for i, r in pairs], work, clients=[judge.client])
+    task.run_id = run_id  # type: ignore[attr-defined]
+    return task
