@@ -35,6 +35,11 @@ def digest(*parts: Any, size: int = 16) -> str:
     return hashlib.blake2b(b"\x1f".join(map(_part, parts)) + b"\x1f", digest_size=size).hexdigest()
 
 
+def _text_digest(text: str) -> str:
+    """``digest`` of parts already joined with 0x1f and ended by it (the import's hot path)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -83,7 +88,7 @@ class Item(Record):
     @staticmethod
     def make_id(dataset: str, external_id: str | None, prompt: str | None, messages: list | None) -> str:
         if external_id is not None:
-            return digest("item", dataset, "id", str(external_id))
+            return _text_digest(f"item\x1f{dataset}\x1fid\x1f{external_id}\x1f")
         return digest("item", dataset, "prompt", prompt if prompt is not None else messages)
 
     def prompt_text(self) -> str:
@@ -155,7 +160,7 @@ class Response(Record):
 
     @staticmethod
     def make_id(item_id: str, model: str, sample_index: int) -> str:
-        return digest("response", item_id, model, sample_index)
+        return _text_digest(f"response\x1f{item_id}\x1f{model}\x1f{int(sample_index)}\x1f")
 
 
 # ---- rubrics ---------------------------------------------------------------------------

@@ -73,6 +73,8 @@ _MISSING = object()
 def _get(row: Row, path: str) -> Any:
     if path in row:
         return row[path]
+    if "." not in path:
+        return _MISSING
     cur: Any = row
     for part in path.split("."):
         if isinstance(cur, dict) and part in cur:

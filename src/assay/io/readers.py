@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+
+import orjson
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -79,10 +81,13 @@ def read_jsonl(path: Path, on_error: OnError = None) -> Iterator[tuple[Where, Ro
                 continue
             n_rows += 1
             try:
-                row = json.loads(text)
-            except json.JSONDecodeError as e:
-                _fail(on_error, BadInput(f"invalid JSON: {e.msg} at column {e.colno}", file=name, line=lineno))
-                continue
+                row = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                try:  # the standard library accepts a little more (huge integers) and says where and why
+                    row = json.loads(text)
+                except json.JSONDecodeError as e:
+                    _fail(on_error, BadInput(f"invalid JSON: {e.msg} at column {e.colno}", file=name, line=lineno))
+                    continue
             if not isinstance(row, dict):
                 _fail(on_error, BadInput(f"expected a JSON object, got {type(row).__name__}", file=name, line=lineno))
                 continue

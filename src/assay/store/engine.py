@@ -35,7 +35,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA cache_size=-262144")  # up to 256 MiB: bulk imports touch random pages of big indexes
+    cur.execute("PRAGMA cache_size=-1048576")  # up to 1 GiB, used only as needed: bulk imports touch random index pages
     cur.close()
 
 

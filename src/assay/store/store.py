@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-import json
+import orjson
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ def _json_text(v: Any) -> str | None:
         return None
     if not v and isinstance(v, (list, dict)):
         return "[]" if isinstance(v, list) else "{}"
-    return json.dumps(v)
+    return orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def _sqlite_ts(v: datetime | None) -> str | None:
