@@ -1,0 +1,354 @@
+"""`assay judge`, `assay verify`, `assay import-ifeval` and `assay judge-report`: automated judges and how far to trust them."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, progress, wants_json
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Options given repeatedly and/or comma-separated, as one list."""
+    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+
+
+class _Bar:
+    """A progress bar fed by the run engine's callbacks."""
+
+    def __init__(self, bar: Any, label: str) -> None:
+        self.bar, self.label = bar, label
+        self.task = bar.add_task(label, total=None, rate="")
+        self.t0 = time.monotonic()
+        self.last = 0.0
+
+    def start(self, run_id: str, total: int) -> None:
+        self.bar.update(self.task, total=total, description=f"{self.label} (run {run_id[:8]})")
+
+    def update(self, p: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and p.completed < p.total:
+            return
+        self.last = now
+        rate = (p.succeeded + p.failed) / max(now - self.t0, 1e-9)
+        self.bar.update(self.task, completed=p.completed,
+                        rate=f"{rate:,.1f}/s  {p.prompt_tokens + p.completion_tokens:,} tok  {p.cached} cached  {p.failed} failed")
+
+
+def _failed_units(store: Any, run: Any, limit: int = 5) -> list[dict[str, Any]]:
+    from assay.store.ledger import Ledger
+
+    rows = Ledger(store).units(run.id, status="failed", limit=limit) if run.failed else []
+    return [{k: u[k] for k in ("unit_key", "error_kind", "error", "attempts")} for u in rows]
+
+
+def _run_line(run: Any) -> str:
+    errors = ", ".join(f"{k} {n}" for k, n in sorted(run.errors.items()))
+    failed = f"{run.failed:,} failed ({errors})" if run.failed else "0 failed"
+    return (f"run {run.id} {run.status}: {run.total:,} units, {run.succeeded:,} done ({run.cached:,} from cache), "
+            f"{failed}; tokens {run.prompt_tokens:,} in / {run.completion_tokens:,} out; cost ${run.cost_usd:.4f}")
+
+
+def _print_failures(failed: list[dict[str, Any]], run: Any) -> None:
+    for u in failed:
+        err_console.print(f"  failed {u['unit_key']}: {u['error_kind']}: {u['error']}", highlight=False, soft_wrap=True)
+    if run.failed:
+        err_console.print(f"{run.failed} units failed; run the same command again to retry them "
+                          f"(`assay runs --id {run.id[:12]}` lists all)", highlight=False)
+
+
+def _rubric_summary(store: Any, rater_id: str, run_id: str) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, list]] = {}
+    for j in store.iter("judgments", rater_id=rater_id, run_id=run_id):
+        d = rows.setdefault(j.dimension, {"values": [], "weighted": []})
+        if j.value is not None:
+            d["values"].append(j.value)
+        if j.detail.get("weighted") is not None:
+            d["weighted"].append(j.detail["weighted"])
+    return [{"dimension": k, "judged": len(v["values"]),
+             "mean": statistics.fmean(v["values"]) if v["values"] else None,
+             "weighted_mean": statistics.fmean(v["weighted"]) if v["weighted"] else None} for k, v in rows.items()]
+
+
+@app.command()
+def judge(
+    pairwise_models: Annotated[list[str] | None, typer.Argument(metavar="[MODEL_A MODEL_B ...]", help="With --pairwise: the models whose responses to compare, NAME@VERSION.")] = None,
+    rubric: Annotated[str | None, typer.Option(help="Grade responses on this rubric (name or name@version).")] = None,
+    pairwise: Annotated[bool, typer.Option("--pairwise", help="Compare the responses of the models given as arguments, item by item.")] = False,
+    judge_: Annotated[list[str] | None, typer.Option("--judge", help="Judge model NAME@VERSION (repeat for a panel).")] = None,
+    panel: Annotated[str | None, typer.Option(help="Several judges as one panel: NAME@VERSION,NAME@VERSION,...")] = None,
+    aggregate: Annotated[str, typer.Option(help="How a panel aggregates: majority or mean.")] = "majority",
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of the judge(s).")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's API key.")] = None,
+    dimensions: Annotated[list[str] | None, typer.Option(help="Rubric dimensions to grade (default: all); repeat or comma-separate.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only responses to this dataset's items.")] = None,
+    models: Annotated[list[str] | None, typer.Option(help="Only responses of these models (rubric grading); repeat or comma-separate.")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Judge samples per response (mean and spread stored).")] = 1,
+    temperature: Annotated[float | None, typer.Option(help="Judge temperature (default 0; 1 with --samples > 1).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Maximum tokens of a judge answer.")] = None,
+    template: Annotated[Path | None, typer.Option(help="Your own prompt template file (see assay/judges/templates).")] = None,
+    no_logprobs: Annotated[bool, typer.Option("--no-logprobs", help="Do not ask for logprobs (no probability-weighted score).")] = False,
+    one_order: Annotated[bool, typer.Option("--one-order", help="Pairwise: judge each pair in one order only.")] = False,
+    no_reference: Annotated[bool, typer.Option("--no-reference", help="Pairwise: do not show the item's reference answer.")] = False,
+    criteria: Annotated[str | None, typer.Option(help="Pairwise: what makes an answer better (replaces the default criteria).")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from (or fill) the request cache.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts.")] = 6,
+    backoff: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Grade responses on a rubric, or compare models' responses pairwise, with an LLM judge or a panel.
+
+    Runs resume: the same command again skips finished work and answers repeated calls from the cache.
+    """
+    from assay.errors import BadInput
+    from assay.judges import jobs
+
+    judges = _split(judge_) + _split([panel] if panel else [])
+    if not judges:
+        raise BadInput("name the judge with --judge NAME@VERSION (or several with --panel)", field="--judge")
+    if len(set(judges)) != len(judges):
+        raise BadInput("the same judge is named twice", field="--judge")
+    if (rubric is None) == (not pairwise):
+        raise BadInput("give either --rubric R or --pairwise MODEL_A MODEL_B", field="--rubric")
+    if pairwise_models and not pairwise:
+        raise BadInput(f"unexpected arguments {pairwise_models}: models to compare go after --pairwise", field="MODEL")
+    if aggregate not in ("majority", "mean"):
+        raise BadInput("must be majority or mean", field="--aggregate")
+    store = G.store()
+    common = dict(base_url=base_url, api_key_env=api_key_env, dataset=dataset, max_tokens=max_tokens,
+                  template=template, aggregate=aggregate, concurrency=concurrency, timeout=timeout,
+                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache)
+    label = f"judge {'+'.join(judges)}"
+    with progress() as bar:
+        b = _Bar(bar, label)
+        if pairwise:
+            compared = _split(pairwise_models)
+            run, rater = jobs.judge_pairwise(
+                store, compared, judges, both_orders=not one_order, use_reference=not no_reference, criteria=criteria,
+                temperature=temperature if temperature is not None else 0.0, on_progress=b.update, on_start=b.start,
+                **common)  # type: ignore[arg-type]
+        else:
+            run, rater = jobs.judge_rubric(
+                store, judges, rubric, dimensions=_split(dimensions) or None, models=_split(models) or None,  # type: ignore[arg-type]
+                samples=samples, temperature=temperature, logprobs=not no_logprobs, on_progress=b.update,
+                on_start=b.start, **common)  # type: ignore[arg-type]
+    failed = _failed_units(store, run)
+    if pairwise:
+        table = jobs.win_rates(store, rater.id, compared, run_id=run.id)
+        ranked = jobs.store_rankings(store, rater.id, compared, run_id=run.id)
+        flips = [c.detail.get("consistent") for c in store.iter("comparisons", rater_id=rater.id, run_id=run.id)
+                 if len(c.response_ids) == 2 and len(c.detail.get("orders") or []) == 2]
+        summary: dict[str, Any] = {"win_rates": table, "rankings_stored": ranked,
+                                   "position_flips": sum(f is False for f in flips), "judged_both_orders": len(flips)}
+    else:
+        summary = {"dimensions": _rubric_summary(store, rater.id, run.id)}
+    if wants_json(json_out):
+        emit_json({"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.model_dump(mode="json"),
+                   **summary, "failed_units": failed})
+    else:
+        console.print(_run_line(run), highlight=False)
+        console.print(f"rater {rater.id}", highlight=False)
+        if pairwise:
+            t = Table(title="pairwise results", title_justify="left")
+            for col in ("model", "wins", "ties", "losses", "both bad", "win rate"):
+                t.add_column(col, justify="left" if col == "model" else "right")
+            for r in summary["win_rates"]:
+                wr = "" if r["win_rate"] is None else f"{r['win_rate']:.3f}"
+                t.add_row(r["model"], str(r["wins"]), str(r["ties"]), str(r["losses"]), str(r["both_bad"]), wr)
+            console.print(t)
+            if summary["judged_both_orders"]:
+                console.print(f"position flips: {summary['position_flips']} of {summary['judged_both_orders']} pairs "
+                              "judged in both orders (counted as ties)", highlight=False)
+        else:
+            t = Table(title=f"judgments on {rubric}", title_justify="left")
+            for col in ("dimension", "judged", "mean", "weighted mean"):
+                t.add_column(col, justify="left" if col == "dimension" else "right")
+            for r in summary["dimensions"]:
+                t.add_row(r["dimension"], str(r["judged"]), "" if r["mean"] is None else f"{r['mean']:.3f}",
+                          "" if r["weighted_mean"] is None else f"{r['weighted_mean']:.3f}")
+            console.print(t)
+        _print_failures(failed, run)
+    if run.failed:
+        raise typer.Exit(1)
+
+
+def _parse_args(pairs: list[str] | None) -> dict[str, Any]:
+    from assay.errors import BadInput
+
+    out: dict[str, Any] = {}
+    for raw in pairs or []:
+        key, sep, value = raw.partition("=")
+        if not sep or not key:
+            raise BadInput(f"{raw!r} is not KEY=VALUE", field="--arg")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+@app.command()
+def verify(
+    ifeval: Annotated[bool, typer.Option("--ifeval", help="IFEval instructions of each item (metadata instruction_id_list, kwargs).")] = False,
+    verifier: Annotated[str | None, typer.Option(help="A program verifier or metric by name (json_valid, regex, length, rouge_l...).")] = None,
+    arg: Annotated[list[str] | None, typer.Option("--arg", help="Verifier argument KEY=VALUE (VALUE read as JSON when it parses); repeat.")] = None,
+    mode: Annotated[str, typer.Option(help="IFEval checking: strict, loose or both.")] = "both",
+    dataset: Annotated[str | None, typer.Option(help="Only responses to this dataset's items.")] = None,
+    models: Annotated[list[str] | None, typer.Option(help="Only responses of these models; repeat or comma-separate.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run program verifiers (no model needed) on stored responses; results are Judgments on rubric 'verifiers'."""
+    from assay.errors import BadInput
+    from assay.judges import jobs, registry
+
+    if ifeval == (verifier is not None):
+        raise BadInput("give either --ifeval or --verifier NAME", field="--verifier")
+    if ifeval:
+        if mode not in ("strict", "loose", "both"):
+            raise BadInput("must be strict, loose or both", field="--mode")
+        made = [registry.create("ifeval", mode=m) for m in (("strict", "loose") if mode == "both" else (mode,))]
+    else:
+        try:
+            made = [registry.create(verifier, **_parse_args(arg))]  # type: ignore[arg-type]
+        except ValueError as e:
+            raise BadInput(str(e), field="--verifier") from None
+    store = G.store()
+    results = []
+    for j in made:
+        with progress() as bar:
+            b = _Bar(bar, f"verify {j.name}")
+            run, rater = jobs.verify(store, j, dataset=dataset, models=_split(models) or None,
+                                     on_progress=b.update, on_start=b.start)
+        entry: dict[str, Any] = {"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.id,
+                                 "verifier": j.spec(), "failed_units": _failed_units(store, run)}
+        values = [x.value for x in store.iter("judgments", rater_id=rater.id, run_id=run.id) if x.value is not None]
+        entry["judged"] = len(values)
+        entry["mean"] = statistics.fmean(values) if values else None
+        if j.name == "ifeval":
+            entry["ifeval"] = jobs.ifeval_summary(store, rater.id, run_id=run.id)
+        results.append((j, run, entry))
+    if wants_json(json_out):
+        emit_json([e for _, _, e in results])
+    else:
+        for j, run, e in results:
+            console.print(_run_line(run), highlight=False)
+            if "ifeval" in e:
+                s = e["ifeval"]
+                m = j.args["mode"]
+                console.print(f"IFEval {m}: prompt-level {s['prompt_followed']}/{s['prompts']} = "
+                              f"{100 * (s['prompt_accuracy'] or 0):.2f}%, instruction-level {s['instruction_followed']}/"
+                              f"{s['instructions']} = {100 * (s['instruction_accuracy'] or 0):.2f}%", highlight=False)
+            elif e["mean"] is not None:
+                what = "pass rate" if j.kind == "verifier" else "mean"
+                console.print(f"{j.name}: {what} {e['mean']:.4f} over {e['judged']} responses", highlight=False)
+            _print_failures(e["failed_units"], run)
+    if any(run.failed for _, run, _ in results):
+        raise typer.Exit(1)
+
+
+@app.command("import-ifeval")
+def import_ifeval(
+    input_data: Annotated[Path, typer.Argument(help="IFEval's input_data.jsonl (key, prompt, instruction_id_list, kwargs).")],
+    responses: Annotated[Path | None, typer.Argument(help="A response file: JSONL rows with prompt and response.")] = None,
+    model: Annotated[str | None, typer.Option(help="NAME@VERSION of the model that wrote the responses.")] = None,
+    dataset: Annotated[str, typer.Option(help="Dataset name for the prompts.")] = "ifeval",
+    json_out: JsonOpt = False,
+) -> None:
+    """Import IFEval prompts as items (and a response file as responses) so `assay verify --ifeval` can score them."""
+    from assay.judges.jobs import load_ifeval
+
+    out = load_ifeval(G.store(), input_data, responses, dataset=dataset, model=model)
+    if wants_json(json_out):
+        emit_json(out)
+        return
+    console.print(f"{input_data} -> dataset '{dataset}': {out['items_added']} items and {out['responses_added']} "
+                  f"responses added", highlight=False)
+    if out["missing_responses"]:
+        err_console.print(f"{len(out['missing_responses'])} prompts have no response in {responses} (keys "
+                          f"{', '.join(map(str, out['missing_responses'][:10]))})", highlight=False)
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+@app.command("judge-report")
+def judge_report(
+    judge_: Annotated[str, typer.Option("--judge", help="The judge: rater id, or its name or model when unique.")],
+    human: Annotated[list[str] | None, typer.Option(help="Human rater ids to compare with (default: every human rater).")] = None,
+    rubric: Annotated[str | None, typer.Option(help="Only this rubric (name@version).")] = None,
+    dimension: Annotated[str | None, typer.Option(help="Only this dimension.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """How far a judge can be trusted: agreement with humans beside theirs, confusion, position flips, length bias, self-preference."""
+    from assay.judges.report import judge_report as build
+
+    rep = build(G.store(), judge_, humans=_split(human) or None, rubric=rubric, dimension=dimension)
+    if wants_json(json_out):
+        emit_json(rep)
+        return
+    console.print(f"judge {rep['judge']['id']}", highlight=False)
+    if rep["pairwise"] is not None:
+        _print_block("pairwise comparisons", rep["pairwise"])
+    for block in rep["rubric"]:
+        _print_block(f"{block['rubric']} / {block['dimension']}", block)
+
+
+def _print_block(title: str, b: dict[str, Any]) -> None:
+    a = b.get("agreement")
+    console.print(f"\n[bold]{title}[/bold]")
+    if a:
+        t = Table(title="agreement", title_justify="left")
+        for col in ("pair", "n", "percent", "kappa", "spearman"):
+            t.add_column(col, justify="left" if col == "pair" else "right")
+        for name, s in a["human_pairs"].items():
+            t.add_row(name, str(s["n"]), _f(s["percent"]), _f(s["kappa"], 4), _f(s.get("spearman")))
+        for h, s in a["judge_vs_humans"].items():
+            t.add_row(f"judge ~ {h}", str(s["n"]), _f(s["percent"]), _f(s["kappa"], 4), _f(s.get("spearman")))
+        m = a["judge_vs_majority"]
+        t.add_row("judge ~ human majority", str(m["n"]), _f(m["percent"]), _f(m["kappa"], 4), _f(m.get("spearman")))
+        console.print(t)
+        console.print(f"human alpha {_f(a.get('human_alpha'), 4)}; with the judge {_f(a.get('alpha_with_judge'), 4)}; "
+                      f"judge's mean kappa with humans {_f(a.get('judge_mean_kappa_with_humans'), 4)} vs humans' with "
+                      f"each other {', '.join(_f(v, 4) for v in (a.get('human_mean_kappa_with_other_humans') or {}).values())}",
+                      highlight=False)
+        cov = a["judge_coverage"]
+        console.print(f"judge covered {cov['units']} of {cov['of']} units; human majority labels "
+                      f"{a['majority_labels']} ({a['no_majority']} without a majority)", highlight=False)
+        conf = a["confusion"]["counts"]
+        cols = list(next(iter(conf.values())).keys()) if conf else []
+        ct = Table(title="confusion (rows: judge, columns: human majority)", title_justify="left")
+        ct.add_column("")
+        for c in cols:
+            ct.add_column(c, justify="right")
+        for r, row in conf.items():
+            ct.add_row(r, *[str(row[c]) for c in cols])
+        console.print(ct)
+    pos = b.get("position")
+    if pos:
+        console.print(f"position flips: {pos['flips']} of {pos['pairs_judged_both_orders']} pairs judged in both orders"
+                      f" (rate {_f(pos['flip_rate'])})", highlight=False)
+    lb = b.get("length_bias")
+    if lb and "p_judge_prefers_longer" in lb:
+        console.print(f"length: judge prefers the longer response {_f(lb['p_judge_prefers_longer'])} of {lb['n_judge']}; "
+                      f"human majority {_f(lb['p_humans_prefer_longer'])} of {lb['n_humans']}", highlight=False)
+    elif lb:
+        console.print(f"length: slope of score per 100 words, judge {_f(lb['judge_slope_per_100_words'])}, "
+                      f"humans {_f(lb['human_slope_per_100_words'])}", highlight=False)
+    sp = b.get("self_preference")
+    if sp and sp.get("pairs"):
+        console.print(f"self-preference ({sp['family']}): judge prefers its family {_f(sp['p_judge_prefers_own_family'])} "
+                      f"of {sp['pairs']} pairs; humans {_f(sp['p_humans_prefer_own_family'])}", highlight=False)
+    elif sp and "self_preference" in sp:
+        console.print(f"self-preference ({sp['family']}): judge minus humans on its family "
+                      f"{_f(sp['judge_minus_humans_own'])}, on others {_f(sp['judge_minus_humans_other'])}", highlight=False)
+    for n in b.get("notes") or []:
+        console.print(f"note: {n}", highlight=False)
