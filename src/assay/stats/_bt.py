@@ -381,6 +381,7 @@ def bootstrap_fit(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Full-data fit and ``rounds`` bootstrap refits (logit units, mean zero); failed rounds are NaN."""
     pc = pair_counts(table)
+    batch = max(1, min(batch, 4_000_000 // table.n_models**2))  # rounds x m x m arrays stay ~32 MB
     w_full = wins_from_pair_counts(pc, pc.counts)
     t_full = fit_matrix(w_full, l2=l2)
     rescale = table.n_battles / n_draws
