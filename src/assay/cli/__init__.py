@@ -11,6 +11,9 @@ from assay.cli import core as _core  # noqa: E402,F401
 from assay.cli import data as _data  # noqa: E402,F401
 from assay.cli import rubric as _rubric  # noqa: E402,F401
 from assay.cli import generate as _generate  # noqa: E402,F401
+from assay.cli import serve as _serve  # noqa: E402,F401
+from assay.cli import campaign as _campaign  # noqa: E402,F401
+from assay.cli import users as _users  # noqa: E402,F401
 from assay.cli import judge as _judge  # noqa: E402,F401
 
 

@@ -1,0 +1,181 @@
+"""`assay campaign`: create, list, export and close human rating campaigns; their edge cases."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+from assay.errors import BadInput
+
+campaign_app = typer.Typer(help="Human rating campaigns: create, list, export, close; edge cases.",
+                           no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+
+
+def _csv(v: str | None) -> list[str]:
+    return [x.strip() for x in (v or "").split(",") if x.strip()]
+
+
+def _read_units(path: Path) -> list[list[str]]:
+    """Units from a file: one response id per line, or JSONL with "response_ids" (or "response_id")."""
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                d = json.loads(line)
+                out.append(list(d["response_ids"]) if "response_ids" in d else [d["response_id"]])
+            except (ValueError, KeyError) as e:
+                raise BadInput(f"not a unit: {e}", file=str(path), line=n) from None
+        else:
+            out.append(line.split(","))
+    return out
+
+
+@campaign_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Campaign name (unique).")],
+    rubric: Annotated[str, typer.Option(help="Rubric NAME[@VERSION].")] = "default",
+    kind: Annotated[str, typer.Option(help="rate, compare (pairs) or rank (3+ responses).")] = "rate",
+    dataset: Annotated[str | None, typer.Option(help="Take units from this dataset's responses.")] = None,
+    models: Annotated[str | None, typer.Option(help="Only these models (comma-separated name@version).")] = None,
+    responses: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                   help="Units from a file: a response id per line, or JSONL.")] = None,
+    dimensions: Annotated[str | None, typer.Option(help="Dimensions to rate (comma-separated; default all).")] = None,
+    overlap: Annotated[int, typer.Option(min=1, help="Different raters per unit.")] = 1,
+    gold: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="Gold answers (JSONL).")] = None,
+    gold_share: Annotated[float, typer.Option(min=0, max=1, help="Share of each rater's work that is gold.")] = 0.0,
+    calibration: Annotated[bool, typer.Option("--calibration", help="Everyone rates every unit; gold gets feedback.")] = False,
+    not_blind: Annotated[bool, typer.Option("--not-blind", help="Show model names to raters.")] = False,
+    min_justification: Annotated[int, typer.Option(min=0, help="Minimum justification length (characters).")] = 0,
+    deadline: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD or ISO time, UTC).")] = None,
+    raters: Annotated[str | None, typer.Option(help="User names allowed to rate (default: every rater).")] = None,
+    lead: Annotated[str | None, typer.Option(help="User name of the lead who owns it in the app.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the queue order.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a campaign from a dataset's responses or a file of units."""
+    from assay import annotate as A
+    from assay import records as R
+
+    store = G.store()
+    if (dataset is None) == (responses is None):
+        raise BadInput("give --dataset or --responses (one of them)")
+    units = (A.units_from_dataset(store, dataset, kind=kind, models=_csv(models) or None)  # type: ignore[arg-type]
+             if dataset else _read_units(responses))  # type: ignore[arg-type]
+    when = None
+    if deadline:
+        try:
+            when = datetime.fromisoformat(deadline)
+        except ValueError:
+            raise BadInput(f"deadline {deadline!r} is not a date (YYYY-MM-DD)", field="deadline") from None
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    camp = A.create_campaign(
+        store, name, rubric=rubric, units=units, kind=kind, dimensions=_csv(dimensions) or None,  # type: ignore[arg-type]
+        overlap=overlap, gold=A.read_gold(gold) if gold else (), gold_share=gold_share, calibration=calibration,
+        blind=not not_blind, min_justification=min_justification, deadline=when,
+        raters=[R.Rater.make_id("human", r) for r in _csv(raters)] or None, created_by=lead, seed=seed)
+    if wants_json(json_out):
+        emit_json({**camp.model_dump(mode="json"), "units": len(units)})
+        return
+    console.print(f"created campaign {camp.name} (id {camp.id}): {len(units)} {kind} units, overlap {overlap}",
+                  highlight=False)
+
+
+@campaign_app.command("list")
+def list_(json_out: JsonOpt = False) -> None:
+    """List campaigns with their progress."""
+    from assay.annotate.dashboard import progress_by_campaign
+
+    store = G.store()
+    rows = progress_by_campaign(store, sorted(store.list("campaigns"), key=lambda c: c.created_at))  # type: ignore[attr-defined]
+    if wants_json(json_out):
+        emit_json([{**r["campaign"].model_dump(mode="json"), **{k: v for k, v in r.items() if k != "campaign"}}
+                   for r in rows])
+        return
+    t = Table("name", "id", "kind", "rubric", "status", "units", "gold", "overlap", "raters", "done", "progress")
+    for r in rows:
+        c = r["campaign"]
+        t.add_row(c.name, c.id, c.kind, c.rubric, c.status, str(r["units"]), str(r["gold_units"]), str(c.overlap),
+                  str(r["raters"]), str(r["done"]), "-" if r["share"] is None else f"{100 * r['share']:.0f}%")
+    console.print(t)
+
+
+@campaign_app.command("export")
+def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
+           fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None) -> None:
+    """Export a campaign's judgments (or comparisons), with model names unblinded."""
+    import csv
+    import io
+    import sys
+
+    from assay.annotate import get_campaign
+    from assay.annotate.dashboard import export_rows
+
+    if fmt not in ("jsonl", "csv"):
+        raise BadInput("--format is jsonl or csv")
+    rows = export_rows(G.store(), get_campaign(G.store(), name))
+    buf = io.StringIO()
+    if fmt == "jsonl":
+        for r in rows:
+            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
+    elif rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows)
+    if output:
+        output.write_text(buf.getvalue(), encoding="utf-8")
+        console.print(f"wrote {len(rows)} rows to {output}")
+    else:
+        sys.stdout.write(buf.getvalue())
+
+
+@campaign_app.command("close")
+def close(name: Annotated[str, typer.Argument(help="Campaign name or id.")]) -> None:
+    """Close a campaign: no more assignments or submissions."""
+    from assay.annotate import close_campaign
+
+    camp = close_campaign(G.store(), name)
+    console.print(f"closed {camp.name}")
+
+
+@campaign_app.command("edges")
+def edges(name: Annotated[str | None, typer.Argument(help="Campaign name or id (default: all).")] = None,
+          collect: Annotated[bool, typer.Option("--collect", help="First add flagged and low-agreement items.")] = False,
+          json_out: JsonOpt = False) -> None:
+    """The open edge-case queue (of a campaign's rubric)."""
+    from assay import annotate as A
+
+    store = G.store()
+    camp = A.get_campaign(store, name) if name else None
+    if collect:
+        new = A.collect_edge_cases(store, campaign_id=camp.id if camp else None)
+        console.print(f"{len(new)} new edge case(s)")
+    cases = A.edge_case_queue(store, rubric=camp.rubric if camp else None)
+    if wants_json(json_out):
+        emit_json([c.model_dump(mode="json") for c in cases])
+        return
+    t = Table("id", "rubric", "dimension", "source", "unit", "note")
+    for c in cases:
+        t.add_row(c.id, c.rubric, c.dimension or "", c.source, (c.response_id or c.item_id or "")[:12], c.note)
+    console.print(t)
+
+
+@campaign_app.command("resolve")
+def resolve(case_id: str,
+            clarification: Annotated[str, typer.Option(help="Text added to the guidelines.")],
+            author: Annotated[str | None, typer.Option(help="Who wrote it.")] = None) -> None:
+    """Resolve an edge case into a new guideline version (open campaigns move to it)."""
+    from assay.annotate import resolve_edge_case
+
+    gv = resolve_edge_case(G.store(), case_id, clarification=clarification, author=author)
+    console.print(f"guidelines of {gv.rubric} are now version {gv.version}")

@@ -1,0 +1,221 @@
+"""Lead and admin pages: campaigns, the dashboard, edge cases, exports, and user management."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from assay import annotate as A
+from assay import records as R
+from assay.annotate import dashboard as D
+from assay.errors import BadInput, NotFound
+from assay.server import accounts as ACC
+from assay.server.app import admin_only, check_csrf, current_user, lead_only, render, store_of
+
+router = APIRouter()
+
+
+def _lead(user: ACC.User = Depends(current_user)) -> ACC.User:
+    lead_only(user)
+    return user
+
+
+def _admin(user: ACC.User = Depends(current_user)) -> ACC.User:
+    admin_only(user)
+    return user
+
+
+def _own_campaign(request: Request, user: ACC.User, cid: str) -> R.Campaign:
+    """A campaign the lead created (admins see all); NotFound otherwise."""
+    camp = store_of(request).find("campaigns", cid)
+    if camp is None or not (user.is_admin or camp.created_by == user.name):  # type: ignore[attr-defined]
+        raise NotFound("campaign")
+    return camp  # type: ignore[return-value]
+
+
+@router.get("/lead")
+def lead_home(request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    store = store_of(request)
+    camps = [c for c in store.iter("campaigns") if user.is_admin or c.created_by == user.name]  # type: ignore[attr-defined]
+    camps.sort(key=lambda c: c.created_at, reverse=True)  # type: ignore[attr-defined]
+    return render(request, "lead_home.html", rows=D.progress_by_campaign(store, camps))  # type: ignore[arg-type]
+
+
+@router.get("/lead/c/{cid}")
+def dashboard(cid: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    store = store_of(request)
+    camp = _own_campaign(request, user, cid)
+    return render(request, "dashboard.html", campaign=camp, progress=D.progress_by_campaign(store, [camp])[0],
+                  raters=D.rater_report(store, camp), agreement=D.agreement_summary(store, camp),
+                  disagreements=D.disagreements(store, camp, limit=30),
+                  edges=A.edge_case_queue(store, rubric=camp.rubric),
+                  guideline=store.guideline(camp.rubric, camp.guideline_version))
+
+
+@router.post("/lead/c/{cid}/collect")
+async def collect(cid: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    camp = _own_campaign(request, user, cid)
+    await run_in_threadpool(A.collect_edge_cases, store_of(request), campaign_id=camp.id)
+    return RedirectResponse(f"/lead/c/{cid}#edges", status_code=303)
+
+
+@router.post("/lead/c/{cid}/close")
+async def close(cid: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    camp = _own_campaign(request, user, cid)
+    await run_in_threadpool(A.close_campaign, store_of(request), camp.id)
+    return RedirectResponse(f"/lead/c/{cid}", status_code=303)
+
+
+def _case_for_lead(request: Request, user: ACC.User, case_id: str) -> R.EdgeCase:
+    store = store_of(request)
+    case = store.find("edge_cases", case_id) if len(case_id) <= 64 else None
+    if case is None:
+        raise NotFound("edge case")
+    if not user.is_admin:  # a lead handles the cases of rubrics their campaigns use
+        rubrics = {c.rubric for c in store.iter("campaigns", created_by=user.name)}  # type: ignore[attr-defined]
+        if case.rubric not in rubrics:  # type: ignore[attr-defined]
+            raise NotFound("edge case")
+    return case  # type: ignore[return-value]
+
+
+@router.post("/lead/edge/{case_id}")
+async def edge_action(case_id: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    case = _case_for_lead(request, user, case_id)
+    store = store_of(request)
+    if form.get("action") == "dismiss":
+        await run_in_threadpool(lambda: A.dismiss_edge_case(store, case.id, reason=str(form.get("text", "")),
+                                                            author=user.name))
+    else:
+        await run_in_threadpool(lambda: A.resolve_edge_case(store, case.id, clarification=str(form.get("text", "")),
+                                                            author=user.name))
+    back = str(form.get("back", ""))
+    return RedirectResponse(back if back.startswith("/lead/c/") and "//" not in back else "/lead", status_code=303)
+
+
+def _safe_cell(v: Any) -> Any:
+    """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
+    if isinstance(v, (list, dict)):
+        v = json.dumps(v, ensure_ascii=False)
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
+@router.get("/lead/c/{cid}/export.{fmt}")
+def export(cid: str, fmt: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    camp = _own_campaign(request, user, cid)
+    if fmt not in ("csv", "jsonl"):
+        raise NotFound("format")
+    rows = D.export_rows(store_of(request), camp)
+    name = f"{camp.name}-{'judgments' if camp.kind == 'rate' else 'comparisons'}.{fmt}"
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    if fmt == "jsonl":
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        media = "application/x-ndjson"
+    else:
+        buf = io.StringIO()
+        if rows:
+            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows({k: _safe_cell(v) for k, v in r.items()} for r in rows)
+        body, media = buf.getvalue(), "text/csv"
+    return Response(body, media_type=media, headers={"content-disposition": f'attachment; filename="{safe}"'})
+
+
+# ---- creating a campaign in the app -------------------------------------------------------------
+
+
+@router.get("/lead/new")
+def new_campaign(request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    store = store_of(request)
+    return render(request, "new_campaign.html", datasets=[d.name for d in store.iter("datasets")],
+                  rubrics=sorted({f"{r.name}@{r.version}" for r in store.iter("rubrics")} | {"default@1"}),
+                  error=None, values={})
+
+
+def _split(v: Any) -> list[str]:
+    return [x.strip() for x in str(v or "").replace("\n", ",").split(",") if x.strip()]
+
+
+def _create(request: Request, user: ACC.User, form: Any) -> R.Campaign:
+    store = store_of(request)
+    kind = str(form.get("kind", "rate"))
+    try:
+        overlap = int(form.get("overlap") or 1)
+        min_just = int(form.get("min_justification") or 0)
+    except ValueError:
+        raise BadInput("overlap and minimum justification are whole numbers") from None
+    deadline = None
+    if form.get("deadline"):
+        try:
+            deadline = datetime.fromisoformat(str(form["deadline"])).replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise BadInput("deadline must be a date, YYYY-MM-DD", field="deadline") from None
+    units = A.units_from_dataset(store, str(form.get("dataset", "")), kind=kind,  # type: ignore[arg-type]
+                                 models=_split(form.get("models")) or None)
+    raters = [R.Rater.make_id("human", n) for n in _split(form.get("raters"))]
+    return A.create_campaign(store, str(form.get("name", "")).strip(), rubric=str(form.get("rubric", "default")),
+                             units=units, kind=kind, dimensions=_split(form.get("dimensions")) or None,  # type: ignore[arg-type]
+                             overlap=overlap, calibration=form.get("calibration") == "on",
+                             blind=form.get("unblind") != "on", min_justification=min_just, deadline=deadline,
+                             raters=raters or None, created_by=user.name)
+
+
+@router.post("/lead/new")
+async def create(request: Request, user: ACC.User = Depends(_lead)) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    if not str(form.get("name", "")).strip():
+        raise BadInput("give the campaign a name", field="name")
+    camp = await run_in_threadpool(_create, request, user, form)
+    return RedirectResponse(f"/lead/c/{camp.id}", status_code=303)
+
+
+# ---- users ------------------------------------------------------------------------------------
+
+
+@router.get("/admin/users")
+def users(request: Request, user: ACC.User = Depends(_admin)) -> Response:
+    return render(request, "users.html", users=ACC.list_users(store_of(request)), roles=ACC.ROLES, error=None)
+
+
+@router.post("/admin/users")
+async def users_post(request: Request, user: ACC.User = Depends(_admin)) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    store = store_of(request)
+    action, name = str(form.get("action", "")), str(form.get("name", ""))
+
+    def act() -> None:
+        if action == "add":
+            ACC.create_user(store, name, str(form.get("password", "")), role=str(form.get("role", "rater")))
+        elif action in ("disable", "enable"):
+            if name == user.name:
+                raise BadInput("you cannot disable yourself")
+            ACC.set_disabled(store, name, action == "disable")
+        elif action == "role":
+            ACC.set_role(store, name, str(form.get("role", "")))
+        elif action == "password":
+            ACC.set_password(store, name, str(form.get("password", "")))
+        else:
+            raise BadInput(f"unknown action {action!r}")
+
+    try:
+        await run_in_threadpool(act)
+    except BadInput as e:
+        return render(request, "users.html", status=400, users=ACC.list_users(store), roles=ACC.ROLES,
+                      error=e.message)
+    return RedirectResponse("/admin/users", status_code=303)

@@ -1,0 +1,223 @@
+"""Rater pages: log in and out, the queue, rating / comparing / ranking, guidelines, gold feedback."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from assay import annotate as A
+from assay import records as R
+from assay.annotate.campaigns import campaign_dimensions, rubric_of
+from assay.errors import BadInput, NotFound
+from assay.server import accounts as ACC
+from assay.server.app import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    current_user,
+    error_page,
+    render,
+    secure_request,
+    store_of,
+    wants_json,
+)
+
+router = APIRouter()
+
+
+# ---- logging in and out -----------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    resp = render(request, "login.html", login_csrf=token, error=None)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure_request(request),
+                    max_age=3600)
+    return resp
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not ACC.csrf_ok(cookie or "", form.get("csrf_token")):  # type: ignore[arg-type]
+        return error_page(request, 403, "the login form expired: reload the page and try again")
+    name, password = str(form.get("name", "")), str(form.get("password", ""))
+    address = request.client.host if request.client else ""
+    store = store_of(request)
+    try:
+        user = await run_in_threadpool(ACC.authenticate, store, name, password, address=address)
+    except ACC.RateLimited as e:
+        return render(request, "login.html", status=429, login_csrf=cookie, error=str(e))
+    if user is None:
+        return render(request, "login.html", status=401, login_csrf=cookie, error="wrong name or password")
+    token, _ = await run_in_threadpool(ACC.start_session, store, user)
+    resp = RedirectResponse("/", status_code=303)
+    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=secure_request(request),
+                    max_age=int(ACC.SESSION_TTL.total_seconds()), path="/")
+    resp.delete_cookie(LOGIN_CSRF_COOKIE)
+    return resp
+
+
+@router.post("/logout")
+async def logout(request: Request, user: ACC.User = Depends(current_user)) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    await run_in_threadpool(ACC.end_session, store_of(request), request.cookies.get(SESSION_COOKIE))
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure_request(request))
+    return resp
+
+
+# ---- the queue ------------------------------------------------------------------------------
+
+
+def _campaign_for_rater(request: Request, user: ACC.User, cid: str) -> R.Campaign:
+    """A campaign the user may rate in; NotFound otherwise (its existence is not revealed)."""
+    store = store_of(request)
+    camp = store.find("campaigns", cid)
+    if camp is None or not A.can_rate(store, camp, user.rater_id):  # type: ignore[arg-type]
+        raise NotFound("campaign")
+    return camp  # type: ignore[return-value]
+
+
+@router.get("/")
+def home(request: Request, user: ACC.User = Depends(current_user)) -> Response:
+    store = store_of(request)
+    rows = []
+    for camp in store.iter("campaigns", status="open"):
+        if A.can_rate(store, camp, user.rater_id):  # type: ignore[arg-type]
+            rows.append({"campaign": camp, "queue": A.queue_status(store, camp, user.rater_id)})  # type: ignore[arg-type]
+    return render(request, "home.html", rows=rows)
+
+
+@router.get("/c/{cid}/next")
+def next_item(cid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+    camp = _campaign_for_rater(request, user, cid)
+    asg = A.next_assignment(store_of(request), camp, user.rater_id)
+    if asg is None:
+        if wants_json(request):
+            return JSONResponse({"assignment": None})
+        return render(request, "done.html", campaign=camp, queue=A.queue_status(store_of(request), camp, user.rater_id))
+    if wants_json(request):
+        return JSONResponse({"assignment": asg.id, "shown_order": asg.shown_order})
+    return RedirectResponse(f"/a/{asg.id}", status_code=303)
+
+
+@router.get("/c/{cid}/guidelines")
+def guidelines(cid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+    store = store_of(request)
+    camp = store.find("campaigns", cid)
+    if camp is None:
+        raise NotFound("campaign")
+    if not (A.can_rate(store, camp, user.rater_id) or user.is_admin or camp.created_by == user.name):  # type: ignore[arg-type, attr-defined]
+        raise NotFound("campaign")
+    gv = store.guideline(camp.rubric, camp.guideline_version)  # type: ignore[attr-defined]
+    return render(request, "guidelines.html", campaign=camp, guideline=gv, rubric=rubric_of(store, camp.rubric))  # type: ignore[attr-defined]
+
+
+# ---- one assignment ---------------------------------------------------------------------------
+
+
+def _own_assignment(request: Request, user: ACC.User, aid: str) -> tuple[R.Assignment, R.Campaign]:
+    """The user's own assignment and its campaign; NotFound for anyone else's (no existence leak)."""
+    store = store_of(request)
+    asg = store.find("assignments", aid) if len(aid) <= 64 else None
+    if asg is None or asg.rater_id != user.rater_id:  # type: ignore[attr-defined]
+        raise NotFound("assignment")
+    camp = store.get("campaigns", asg.campaign_id)  # type: ignore[attr-defined]
+    return asg, camp  # type: ignore[return-value]
+
+
+def _context(request: Request, asg: R.Assignment, camp: R.Campaign, user: ACC.User) -> dict[str, Any]:
+    store = store_of(request)
+    resp = {r.id: r for r in store.iter("responses", id=asg.shown_order)}
+    first = resp[asg.shown_order[0]]
+    item = store.get("items", first.item_id)  # type: ignore[attr-defined]
+    shown = [{"letter": chr(65 + i), "number": i + 1, "text": resp[rid].text,  # type: ignore[attr-defined]
+              "model": None if camp.blind else resp[rid].model}  # type: ignore[attr-defined]
+             for i, rid in enumerate(asg.shown_order)]
+    return {"assignment": asg, "campaign": camp, "item": item, "shown": shown,
+            "dimensions": campaign_dimensions(store, camp), "queue": A.queue_status(store, camp, user.rater_id),
+            "started": f"{time.time():.3f}", "values": {}, "flags": [], "error": None}
+
+
+@router.get("/a/{aid}")
+def assignment_page(aid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+    asg, camp = _own_assignment(request, user, aid)
+    if asg.status == "done":
+        if A.feedback(store_of(request), camp, asg) is not None:
+            return RedirectResponse(f"/a/{aid}/feedback", status_code=303)
+        return RedirectResponse(f"/c/{camp.id}/next", status_code=303)
+    return render(request, "assignment.html", **_context(request, asg, camp, user))
+
+
+def _answer(form: Any, asg: R.Assignment, camp: R.Campaign, dims: list[R.Dimension]) -> A.Answer:
+    """The rater's answer from the submitted form, in response ids (the form speaks in letters)."""
+    try:
+        started = float(form.get("started") or 0)
+        spent = time.time() - started if started > 0 else None
+    except ValueError:
+        spent = None
+    ans = A.Answer(justification=str(form.get("justification", "")), flags=[str(f) for f in form.getlist("flag")],
+                   flag_note=str(form.get("flag_note", "")), time_spent_s=spent)
+    by_letter = {chr(65 + i): rid for i, rid in enumerate(asg.shown_order)}
+    if camp.kind == "rate":
+        ans.values = {d.name: form.get(f"dim:{d.name}") for d in dims if form.get(f"dim:{d.name}") not in (None, "")}
+    elif camp.kind == "compare":
+        choice = str(form.get("choice", ""))
+        ans.choice = by_letter.get(choice, choice if choice in ("tie", "both_bad") else None)
+        s = str(form.get("strength", ""))
+        ans.strength = int(s) if s in ("1", "2") else None
+    else:
+        ranks = {}
+        for letter, rid in by_letter.items():
+            v = str(form.get(f"rank:{letter}", ""))
+            if not v.isdigit():
+                raise BadInput(f"give response {letter} a rank", field="ranking")
+            ranks[rid] = int(v)
+        if sorted(ranks.values()) != list(range(1, len(by_letter) + 1)):
+            raise BadInput(f"ranks must be 1..{len(by_letter)}, each used once", field="ranking")
+        ans.ranking = sorted(ranks, key=ranks.get)  # type: ignore[arg-type]
+    return ans
+
+
+def _submit(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
+    asg, camp = _own_assignment(request, user, aid)
+    store = store_of(request)
+    dims = campaign_dimensions(store, camp)
+    try:
+        res = A.submit(store, camp, asg, _answer(form, asg, camp, dims))
+    except BadInput as e:
+        if wants_json(request):
+            return JSONResponse({"error": e.message, "field": e.field}, status_code=422)
+        ctx = _context(request, asg, camp, user)
+        ctx.update(error=e.message, values=dict(form), flags=form.getlist("flag"), started=str(form.get("started", ctx["started"])))
+        return render(request, "assignment.html", status=422, **ctx)
+    if wants_json(request):
+        return JSONResponse({"created": res.created, "record_ids": res.record_ids, "feedback": res.feedback},
+                            status_code=201 if res.created else 200)
+    target = f"/a/{aid}/feedback" if res.feedback is not None else f"/c/{camp.id}/next"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/a/{aid}")
+async def submit(aid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    return await run_in_threadpool(_submit, request, user, aid, form)
+
+
+@router.get("/a/{aid}/feedback")
+def feedback_page(aid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+    asg, camp = _own_assignment(request, user, aid)
+    fb = A.feedback(store_of(request), camp, asg)
+    if fb is None:
+        raise NotFound("feedback")
+    return render(request, "feedback.html", campaign=camp, assignment=asg, feedback=fb)
