@@ -89,8 +89,9 @@ async def ask(
     """Ask, parse; on unreadable output ask again with a repair turn, at most ``max_parse_retries`` times.
 
     The repair turn shows the judge its own bad output and why it was refused, so the
-    retried request differs from the first (and is cached on its own). Raises
-    JudgeParseError after the last attempt.
+    retried request differs from the first. Unreadable answers are not cached, so
+    running a failed unit again asks the judge again. Raises JudgeParseError after the
+    last attempt.
     """
     convo = list(messages)
     errors: list[str] = []
@@ -100,6 +101,7 @@ async def ask(
         try:
             return Asked(parse(c), c, attempt + 1, errors)
         except JudgeParseError as e:
+            _forget(client, c)
             truncated = c.finish_reason == "length"
             reason = e.message + ("; the output hit the token limit" if truncated else "")
             errors.append(reason)
@@ -108,6 +110,17 @@ async def ask(
     raise JudgeParseError(
         f"no readable verdict after {max_parse_retries + 1} attempts: {errors[-1]}; last output: {c.text[-300:]!r}"
     )
+
+
+def _forget(client: Any, c: Any) -> None:
+    """Keep an unreadable answer out of the request cache, so a later retry of the unit asks afresh.
+
+    The answer is still buffered (the run's writer takes the cache's entries only between
+    awaits), so dropping it here is enough.
+    """
+    pending = getattr(getattr(client, "cache", None), "_pending", None)
+    if isinstance(pending, dict) and not c.cached:
+        pending.pop(c.digest, None)
 
 
 # ---- logprobs --------------------------------------------------------------------------
