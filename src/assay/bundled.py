@@ -74,3 +74,75 @@ def _split_cmp_key(key: str) -> tuple[str, str]:
         if key.startswith(m + "_") and key[len(m) + 1 :] in PANDALM_MODELS:
             return m, key[len(m) + 1 :]
     raise ValueError(f"unknown PandaLM cmp_key {key!r}")
+
+
+HANNA_CRITERIA = {"RE": "relevance", "CH": "coherence", "EM": "empathy", "SU": "surprise", "EG": "engagement",
+                  "CX": "complexity"}
+HANNA_LLMS = ("Beluga-13B", "Llama-13B", "Mistral-7B", "OrcaPlatypus", "ChatGPT")
+
+
+def hanna_rubric() -> R.Rubric:
+    from assay.rubrics import parse_rubric
+
+    text = resources.files("assay.data").joinpath("hanna", "rubric.yaml").read_text(encoding="utf-8")
+    return parse_rubric(text, source="assay/data/hanna/rubric.yaml")
+
+
+def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...] = (1, 2, 3, 4)) -> dict[str, int]:
+    """Load the HANNA ratings: 1,056 stories x 6 criteria, rated by humans and by 5 LLMs under 4 prompts.
+
+    The bundled file has each story's mean human rating (three workers), so the humans are
+    one rater, ``human:hanna-mturk-mean``; each (LLM, prompt) pair is an LLM rater. The
+    story texts are not in the file: items and responses carry a note saying so. An LLM
+    score of exactly 0 (no usable answer in any of its three tries) is left out.
+    """
+    import ast
+    import csv
+    import io
+
+    from assay.rubrics import add_rubric
+
+    rub = hanna_rubric()
+    text = resources.files("assay.data").joinpath("hanna", "hanna_metric_scores_llm.csv").read_text(encoding="utf-8")
+    table = list(csv.DictReader(io.StringIO(text)))
+    human = R.Rater(id=R.Rater.make_id("human", "hanna-mturk-mean"), kind="human", name="hanna-mturk-mean",
+                    config={"note": "mean of three Mechanical Turk workers per story"})
+    llms = {(m, p): R.Rater(id=R.Rater.make_id("llm", f"{m}/p{p}", "hanna"), kind="llm", name=f"{m}/p{p}",
+                            model=f"{m}@hanna", config={"prompt": p, "source": "HANNA published ratings"})
+            for m in HANNA_LLMS for p in prompts}
+    records: list[R.Record] = [R.Dataset(name=dataset, source="dig-team/hanna-benchmark-asg@282f275"),
+                               human, *llms.values()]
+    records += [R.Model(id=f"{m}@hanna", provider="none") for m in HANNA_LLMS]
+    for s, row in enumerate(table):
+        system = row["Model"]
+        model_id = f"{system.replace(' ', '-').replace('(', '').replace(')', '')}@hanna"
+        records.append(R.Model(id=model_id, provider="none"))
+        columns = {name: ast.literal_eval(row[name.capitalize()]) for name in HANNA_CRITERIA.values()}
+        llm_columns = {(m, p, code): ast.literal_eval(row[f"{m} {code} {p}"])
+                       for m in HANNA_LLMS for p in prompts for code in HANNA_CRITERIA}
+        for j in range(96):
+            story = s * 96 + j
+            item = R.Item(id=R.Item.make_id(dataset, str(story), None, None), dataset=dataset, external_id=str(story),
+                          prompt=f"HANNA prompt {j} (text not bundled; see dig-team/hanna-benchmark-asg)",
+                          metadata={"story_id": story, "system": system, "text_available": False}, cluster=str(j))
+            resp = R.Response(id=R.Response.make_id(item.id, model_id, 0), item_id=item.id, model=model_id,
+                              text=f"HANNA story {story} by {system} (text not bundled)",
+                              metadata={"text_available": False})
+            records += [item, resp]
+            for name, values in columns.items():
+                records.append(R.Judgment(id=R.digest("hanna", story, human.id, name), response_id=resp.id,
+                                          rater_id=human.id, rubric=rub.id, dimension=name, value=float(values[j]),
+                                          guideline_version=1))
+            for (m, p, code), values in llm_columns.items():
+                v = float(values[j])
+                if v == 0.0:
+                    continue
+                rater = llms[(m, p)]
+                records.append(R.Judgment(id=R.digest("hanna", story, rater.id, code), response_id=resp.id,
+                                          rater_id=rater.id, rubric=rub.id, dimension=HANNA_CRITERIA[code], value=v,
+                                          guideline_version=1))
+    add_rubric(store, rub)
+    before = {k: store.count(k) for k in ("items", "responses", "judgments")}
+    with store.transaction() as conn:
+        store.add(records, conn)
+    return {k: store.count(k) - n for k, n in before.items()}

@@ -15,6 +15,7 @@ from assay.cli import serve as _serve  # noqa: E402,F401
 from assay.cli import campaign as _campaign  # noqa: E402,F401
 from assay.cli import users as _users  # noqa: E402,F401
 from assay.cli import judge as _judge  # noqa: E402,F401
+from assay.cli import agreement as _agreement  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,3 +116,28 @@ def demo(
     db_arg = f"--db {out_dir / 'assay.db'} " if G.db is None else ""
     console.print(f"\nnext: [bold]assay {db_arg}ls[/bold], [bold]assay {db_arg}export comparisons --out c.jsonl[/bold], "
                   "[bold]assay rubric show default[/bold]", highlight=False)
+
+
+BUNDLED = {
+    "pandalm": "PandaLM test set: 999 pairs from five 7B models, 3 human verdicts each and GPT-3.5's (Apache-2.0)",
+    "hanna": "HANNA: 1,056 stories x 6 criteria, mean human ratings and 20 LLM raters (MIT; scores only)",
+}
+
+
+@app.command()
+def load(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(BUNDLED)}.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Load a public data set that ships with assay into the store (loading twice adds nothing)."""
+    from assay import bundled
+    from assay.errors import BadInput
+
+    if name not in BUNDLED:
+        raise BadInput(f"no bundled data set {name!r}; choose one of {', '.join(BUNDLED)}")
+    added = getattr(bundled, f"load_{name}")(G.store())
+    if wants_json(json_out):
+        emit_json({"loaded": name, "added": added})
+    else:
+        console.print(f"loaded {name}: {BUNDLED[name]}; added "
+                      + ", ".join(f"{n:,} {k}" for k, n in added.items()), highlight=False)

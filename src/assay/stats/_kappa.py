@@ -352,7 +352,7 @@ def fleiss_kappa_interval(table, *, confidence: float = 0.95) -> Estimate:
 
 def _gwet(data, weights, categories):
     table, coded = _raw_table(data, categories)
-    values = coded.values() if coded.numeric else np.arange(1, coded.n_categories + 1, float)
+    values = coded.values() if coded.numeric else np.arange(1, coded.n_categories + 1, dtype=float)
     w = gwet_weights(weights, values)
     return _gwet_core(table, w, "ac", coded.n_categories)
 

@@ -1,0 +1,95 @@
+"""Judgments and comparisons from the store as long DataFrames, ready for ``assay.stats``.
+
+Superseded records are dropped (a correction replaces what it corrects), and each row
+carries what analyses group by: the rater's kind, the response's model and item, the
+guideline version, the campaign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from assay.store import Store
+
+JUDGMENT_COLUMNS = ["id", "unit", "item_id", "model", "rater", "rater_kind", "rubric", "dimension", "value", "label",
+                    "justification", "flags", "time_spent_s", "guideline_version", "campaign_id", "created_at"]
+
+
+def _current(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop records another record supersedes."""
+    if df.empty or "supersedes" not in df:
+        return df
+    replaced = set(df["supersedes"].dropna())
+    return df[~df["id"].isin(replaced)]
+
+
+def judgments_frame(
+    store: Store,
+    *,
+    rubric: str | None = None,
+    dimensions: Sequence[str] | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    guideline_version: int | None = None,
+) -> pd.DataFrame:
+    """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id."""
+    filters = {"rubric": rubric, "campaign_id": campaign, "guideline_version": guideline_version,
+               "dimension": list(dimensions) if dimensions else None, "rater_id": list(raters) if raters else None}
+    df = _current(store.frame("judgments", **filters))
+    if df.empty:
+        return pd.DataFrame(columns=JUDGMENT_COLUMNS)
+    kinds = {r.id: r.kind for r in store.iter("raters", id=sorted(df["rater_id"].unique()))}  # type: ignore[attr-defined]
+    resp = store.frame("responses", id=sorted(df["response_id"].unique()))[["id", "item_id", "model"]]
+    df = df.merge(resp.rename(columns={"id": "response_id"}), on="response_id", how="left")
+    df = df.rename(columns={"response_id": "unit", "rater_id": "rater"})
+    df["rater_kind"] = df["rater"].map(kinds)
+    # the last word of a rater on a unit counts, if they judged it twice without superseding
+    df = df.sort_values("created_at").drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
+    return df[JUDGMENT_COLUMNS].reset_index(drop=True)
+
+
+COMPARISON_COLUMNS = ["id", "unit", "item_id", "rater", "rater_kind", "label", "first", "second", "outcome",
+                      "winner", "strength", "justification", "flags", "rubric", "dimension", "campaign_id",
+                      "created_at"]
+
+
+def comparisons_frame(
+    store: Store,
+    *,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    rubric: str | None = None,
+    dimension: str | None = None,
+) -> pd.DataFrame:
+    """Current two-way comparisons, one row each, labelled for agreement.
+
+    ``unit`` is the item with the pair of responses; ``label`` is ``first``, ``second``,
+    ``tie`` or ``both_bad``, where ``first`` is the pair's first response as the earliest
+    comparison of it recorded them, whatever order each rater saw.
+    Comparisons of three or more responses are left out (compare their rankings instead).
+    """
+    df = _current(store.frame("comparisons", campaign_id=campaign, rubric=rubric, dimension=dimension,
+                              rater_id=list(raters) if raters else None))
+    if df.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    df = df[df["response_ids"].map(len) == 2].sort_values(["created_at", "id"]).copy()
+    key = df["item_id"] + ":" + df["response_ids"].map(lambda ids: ":".join(sorted(ids)))
+    # "first" is the first response in the order the pair was first recorded, the same for every rater
+    # (labels relative to an arbitrary order would change the chance term of kappa)
+    canonical = df.groupby(key)["response_ids"].transform("first")
+    df["first"], df["second"] = canonical.map(lambda p: p[0]), canonical.map(lambda p: p[1])
+    df["unit"] = key
+
+    def label(row: pd.Series) -> str:
+        if row["outcome"] != "win":
+            return row["outcome"]
+        return "first" if row["winner"] == row["first"] else "second"
+
+    df["label"] = df.apply(label, axis=1) if len(df) else []
+    kinds = {r.id: r.kind for r in store.iter("raters", id=sorted(df["rater_id"].unique()))}  # type: ignore[attr-defined]
+    df = df.rename(columns={"rater_id": "rater"})
+    df["rater_kind"] = df["rater"].map(kinds)
+    df = df.sort_values("created_at").drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
+    return df[COMPARISON_COLUMNS].reset_index(drop=True)

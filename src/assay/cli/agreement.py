@@ -1,0 +1,109 @@
+"""`assay agreement`: inter-rater reliability per dimension, with intervals, humans and judges alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+
+
+def resolve_raters(store, tokens: list[str] | None, kinds: list[str] | None) -> list[str] | None:  # noqa: ANN001
+    """Rater ids from ids, names or id prefixes, optionally only of some kinds; None means all."""
+    from assay.errors import BadInput
+
+    if not tokens and not kinds:
+        return None
+    raters = store.list("raters")
+    chosen = [r for r in raters if not kinds or r.kind in kinds]
+    if tokens:
+        picked = []
+        for t in tokens:
+            hits = [r for r in chosen if r.id == t or r.name == t or r.id.startswith(t)]
+            if not hits:
+                raise BadInput(f"no rater matches {t!r}")
+            picked += hits
+        chosen = list({r.id: r for r in picked}.values())
+    return [r.id for r in chosen]
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    conf = int(round(report["confidence"] * 100))
+    for sec in report["sections"]:
+        title = (f"{sec.get('rubric', 'comparisons')} · {sec['dimension']} ({sec['scale']}): "
+                 f"{sec['units']} units rated twice or more of {sec['units_total']}, {sec['raters']} raters, "
+                 f"{sec['ratings']} ratings")
+        if sec.get("error"):
+            console.print(f"[bold]{title}[/bold]\n  {sec['error']}", highlight=False)
+            continue
+        t = Table(title=title, title_justify="left")
+        for col, just in (("coefficient", "left"), ("estimate", "right"), (f"{conf}% interval", "right"),
+                          ("SE", "right"), ("method", "left")):
+            t.add_column(col, justify=just)
+        for c in sec["coefficients"]:
+            if c.get("estimate") is None:
+                t.add_row(c["coefficient"], "undefined", "", "", c.get("error", ""))
+            else:
+                t.add_row(c["coefficient"], _fmt(c["estimate"]), f"[{_fmt(c['low'])}, {_fmt(c['high'])}]",
+                          _fmt(c.get("se")), c["method"] + (f"; {c['note']}" if c.get("note") else ""))
+        console.print(t)
+        groups = sec.get("groups")
+        if groups and groups["rows"]:
+            g = Table(title="each rater against the human consensus", title_justify="left")
+            for col in ("rater", "kind", "against", "units", "alpha", "kappa/ρ", "exact"):
+                g.add_column(col, justify="left" if col in ("rater", "kind", "against") else "right")
+            for r in groups["rows"]:
+                second = r.get("kappa", r.get("spearman"))
+                g.add_row(r["rater"], r["kind"], r["against"], str(r["units"]), _fmt(r.get("alpha")),
+                          _fmt(second), _fmt(r.get("exact_agreement")))
+            console.print(g)
+            if groups.get("human_mean_alpha") is None:
+                console.print("  humans vs humans: needs two or more human raters on shared units", highlight=False)
+        for row in sec.get("by_guideline", []):
+            console.print(f"  guideline v{row['guideline_version']}: alpha {_fmt(row.get('alpha'))} "
+                          f"on {row['units']} units {row.get('error', '')}", highlight=False)
+
+
+@app.command()
+def agreement(
+    rubric: Annotated[str | None, typer.Option(help="Rubric NAME or NAME@VERSION (default: every rubric judged).")] = None,
+    dimension: Annotated[list[str] | None, typer.Option(help="Only these dimensions (repeatable).")] = None,
+    raters: Annotated[list[str] | None, typer.Option("--rater", help="Only these raters: id, name or id prefix (repeatable).")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Only raters of these kinds: human, llm, program.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only judgments made in this campaign (id).")] = None,
+    comparisons: Annotated[bool, typer.Option("--comparisons", help="Agreement on pairwise preferences instead.")] = False,
+    by_guideline: Annotated[bool, typer.Option("--by-guideline", help="Also alpha per guideline version.")] = False,
+    rounds: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    confidence: Annotated[float, typer.Option(help="Interval confidence level.")] = 0.95,
+    out: Annotated[Path | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Inter-rater reliability per dimension: units, raters and every coefficient with its interval."""
+    from assay.analysis.agreement import agreement_report
+    from assay.rubrics import get_rubric
+
+    store = G.store()
+    rubric_id = get_rubric(store, rubric).id if rubric else None
+    report = agreement_report(store, rubric=rubric_id, dimensions=dimension, campaign=campaign,
+                              raters=resolve_raters(store, raters, kind), comparisons=comparisons,
+                              by_guideline=by_guideline, rounds=rounds, confidence=confidence, random_state=seed)
+    if out:
+        out.write_text(json.dumps(report, indent=2, default=str))
+    if wants_json(json_out):
+        emit_json(report)
+        return
+    if not report["sections"]:
+        console.print("no judgments match: import or collect some first (see `assay ls`)")
+        return
+    print_report(report)
+    if out:
+        console.print(f"wrote {out}", highlight=False)

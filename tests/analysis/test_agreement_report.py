@@ -1,0 +1,140 @@
+"""`assay agreement` over the store: published PandaLM kappas, HANNA, groups, guideline versions."""
+
+from __future__ import annotations
+
+import json
+
+import krippendorff
+import numpy as np
+import pytest
+
+from assay import records as R
+from assay.analysis.agreement import agreement_report
+from assay.analysis.frames import judgments_frame
+from assay.bundled import load_hanna, load_pandalm
+from assay.cli import main
+from assay.rubrics import get_rubric
+
+
+def _coef(section, name):
+    return next(c for c in section["coefficients"] if c["coefficient"] == name)
+
+
+def test_pandalm_human_kappas_reproduce_the_published_values(store):
+    load_pandalm(store)
+    rep = agreement_report(store, comparisons=True, raters=[f"human:pandalm-annotator{i}" for i in (1, 2, 3)],
+                           rounds=50)
+    m = np.array(rep["sections"][0]["matrix"]["values"])
+    # PandaLM README: pairwise Cohen kappa of the three annotators
+    assert m[0, 1] == pytest.approx(0.8520, abs=5e-5)
+    assert m[0, 2] == pytest.approx(0.8789, abs=5e-5)
+    assert m[1, 2] == pytest.approx(0.8617, abs=5e-5)
+    sec = rep["sections"][0]
+    assert sec["units"] == 999 and sec["raters"] == 3
+    # string labels: every nominal coefficient is defined, with an interval around it
+    assert {c["coefficient"] for c in sec["coefficients"]} == {
+        "percent agreement", "Krippendorff alpha (nominal)", "Fleiss kappa", "Gwet AC1"}
+    assert all(c["low"] <= c["estimate"] <= c["high"] for c in sec["coefficients"])
+
+
+def test_pandalm_judge_against_humans(capsys, tmp_path):
+    db = str(tmp_path / "p.db")
+    assert main(["--db", db, "load", "pandalm"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "agreement", "--comparisons", "--rounds", "50", "--json",
+                 "--out", str(tmp_path / "a.json")]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert json.loads((tmp_path / "a.json").read_text()) == rep
+    rows = {r["kind"]: r for r in rep["sections"][0]["groups"]["rows"]}
+    judge = rows["llm"]
+    assert judge["against"] == "all humans" and judge["units"] > 900
+    # GPT-3.5 agrees with the humans far less than the humans agree with each other
+    assert judge["kappa"] < rep["sections"][0]["groups"]["human_mean_alpha"] - 0.2
+    alpha = _coef(rep["sections"][0], "Krippendorff alpha (nominal)")
+    assert alpha["low"] <= alpha["estimate"] <= alpha["high"]
+
+
+@pytest.mark.slow
+def test_hanna_agreement_runs_on_every_criterion(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    assert main(["--db", db, "load", "hanna"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db, "agreement", "--rubric", "hanna", "--rounds", "50", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert [s["dimension"] for s in rep["sections"]] == ["relevance", "coherence", "empathy", "surprise",
+                                                          "engagement", "complexity"]
+    for sec in rep["sections"]:
+        assert sec["units"] == 1056 and sec["raters"] == 21  # 1 human (mean of 3) + 5 LLMs x 4 prompts
+        names = {c["coefficient"] for c in sec["coefficients"] if c.get("estimate") is not None}
+        assert {"Krippendorff alpha (interval)", "ICC2", "ICC2k"} <= names
+        assert len(sec["groups"]["rows"]) == 20
+    # an independent oracle: the krippendorff package on the same raters x units matrix
+    from assay.store import Store
+
+    store = Store(db)
+    df = judgments_frame(store, rubric="hanna@1", dimensions=["coherence"])
+    matrix = df.pivot(index="rater", columns="unit", values="value").to_numpy(float)
+    expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="interval")
+    got = _coef(rep["sections"][1], "Krippendorff alpha (interval)")["estimate"]
+    assert got == pytest.approx(expected, abs=1e-9)
+    assert main(["--db", db, "agreement", "--rubric", "hanna", "--dimension", "surprise", "--rounds", "20"]) == 0
+    assert "each rater against the human consensus" in capsys.readouterr().out
+
+
+def _ordinal_store(store):
+    """Four raters (3 humans, 1 judge) on 12 responses, factuality of the default rubric."""
+    rub = get_rubric(store, "default")
+    ds = R.Dataset(name="d")
+    items = [R.Item(id=f"i{k}", dataset="d", prompt=f"p{k}") for k in range(12)]
+    model = R.Model(id="m@1")
+    resps = [R.Response(id=f"r{k}", item_id=f"i{k}", model="m@1", text="t") for k in range(12)]
+    raters = [R.Rater(id=f"human:h{k}", kind="human", name=f"h{k}") for k in range(3)]
+    raters.append(R.Rater(id="llm:j", kind="llm", name="j", model="m@1"))
+    rng = np.random.default_rng(0)
+    truth = rng.integers(1, 6, 12)
+    values = {}
+    judgments = []
+    for r in raters:
+        noise = rng.integers(-1, 2, 12) if r.kind == "human" else rng.integers(-2, 3, 12)
+        v = np.clip(truth + noise, 1, 5)
+        values[r.id] = v
+        for k in range(12):
+            judgments.append(R.Judgment(id=f"{r.id}-{k}", response_id=f"r{k}", rater_id=r.id, rubric=rub.id,
+                                        dimension="factuality", value=float(v[k]), guideline_version=1 + (k >= 6)))
+    store.add([ds, *items, model, *resps, *raters, *judgments])
+    return rub, values
+
+
+def test_ordinal_report_matches_the_statistics_module(store):
+    from assay.stats import agreement as A
+
+    rub, values = _ordinal_store(store)
+    rep = agreement_report(store, rubric=rub.id, rounds=200, by_guideline=True)
+    (sec,) = rep["sections"]
+    data = np.array([values[k] for k in sorted(values)], dtype=float)
+    assert sec["units"] == 12 and sec["raters"] == 4
+    assert _coef(sec, "Krippendorff alpha (ordinal)")["estimate"] == pytest.approx(
+        A.krippendorff_alpha(data, level="ordinal", categories=[1.0, 2.0, 3.0, 4.0, 5.0]))
+    assert _coef(sec, "ICC2")["estimate"] == pytest.approx(A.icc(data.T, form="ICC2"))
+    assert _coef(sec, "Gwet AC2 (quadratic)")["estimate"] == pytest.approx(
+        A.gwet_ac2(data, weights="quadratic", categories=[1.0, 2.0, 3.0, 4.0, 5.0]))
+    kinds = [r["kind"] for r in sec["groups"]["rows"]]
+    assert kinds == ["human", "human", "human", "llm"]
+    assert [g["guideline_version"] for g in sec["by_guideline"]] == [1, 2]
+    assert all(g["units"] == 6 for g in sec["by_guideline"])
+
+
+def test_a_correction_supersedes_the_judgment_it_corrects(store):
+    rub, values = _ordinal_store(store)
+    old = store.get("judgments", "human:h0-0")
+    store.add([R.Judgment(id="fix", response_id="r0", rater_id="human:h0", rubric=rub.id, dimension="factuality",
+                          value=5.0 if old.value != 5 else 1.0, supersedes=old.id)])
+    df = judgments_frame(store, rubric=rub.id)
+    row = df[(df["unit"] == "r0") & (df["rater"] == "human:h0")]
+    assert list(row["id"]) == ["fix"] and len(df) == 48
+
+
+def test_one_rater_only_says_why(store):
+    rub, _ = _ordinal_store(store)
+    rep = agreement_report(store, rubric=rub.id, raters=["human:h0"], rounds=10)
+    assert rep["sections"][0]["error"] == "no unit was rated by two raters"
