@@ -148,6 +148,8 @@ class _Mapper:
         self.consumed = {c for c in consumed if c}
         self.samples: dict[tuple[str, str], int] = {}
         self.prompts: dict[str, int] = {}
+        self.models_ok: set[str] = set()
+        self.now = R.utcnow()  # one import, one creation time
 
     def __call__(self, row: Row) -> tuple[dict[str, Any], dict[str, Any] | None]:
         fm = self.fm
@@ -201,10 +203,12 @@ class _Mapper:
         model = fm.model or (_opt_text(row, self.model_field, required=True) if self.model_field else None)
         if model is None:
             raise _RowError("model", "rows have responses but no model: pass --model NAME@VERSION or --model-field")
-        try:
-            R.split_model_id(model)
-        except ValueError as e:
-            raise _RowError(self.model_field or "--model", str(e)) from None
+        if model not in self.models_ok:
+            try:
+                R.split_model_id(model)
+            except ValueError as e:
+                raise _RowError(self.model_field or "--model", str(e)) from None
+            self.models_ok.add(model)
         if fm.sample:
             s = _get(row, fm.sample)
             if isinstance(s, str) and s.isdigit():
@@ -228,7 +232,7 @@ class _Mapper:
             "finish_reason": None,
             "run_id": None,
             "metadata": {},
-            "created_at": R.utcnow(),
+            "created_at": self.now,
         }
         return item, response
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-import orjson
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.engine import make_url
 
@@ -123,7 +124,7 @@ class Store:
             if isinstance(col.type, T.JSON):
                 convert.append((i, _json_text))
             elif sqlite and isinstance(col.type, type(T.TS)):
-                convert.append((i, _sqlite_ts))
+                convert.append((i, functools.lru_cache(maxsize=64)(_sqlite_ts)))  # bulk rows share timestamps
         mark = "?" if sqlite else "%s"
         quoted = ", ".join(f'"{name}"' for name in names)
         sql = (f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join([mark] * len(names))}) '
