@@ -1,0 +1,361 @@
+"""Leaderboards over the store: battles from comparisons or rubric judgments, ranked with intervals.
+
+Battles follow Chatbot Arena's convention (``model_a``, ``model_b``, ``winner`` in
+{"model_a", "model_b", "tie", "tie (bothbad)"}) so every function of
+:mod:`assay.stats.ranking` applies to them.
+
+- From Comparisons: each two-way comparison of responses by two different models is a
+  battle; ``model_a`` answered the pair's first response (the order the pair was first
+  recorded in, see :func:`assay.analysis.frames.comparisons_frame`). Several raters on
+  the same pair either give one battle each (``aggregate="separate"``, the default: a
+  pair three raters agree on weighs three times one a single rater saw, and the
+  bootstrap resamples verdicts) or one battle by plurality (``aggregate="majority"``:
+  the outcome most raters chose; a draw between outcomes is a tie).
+- From rubric Judgments on one dimension: a response's score is the mean of the chosen
+  raters' values on it, a model's score on a prompt the mean over its samples; on each
+  prompt every pair of models that answered it is a battle won by the higher score
+  (equal scores tie; a ``lower_is_better`` dimension flips it). ``aggregate="separate"``
+  instead makes battles per rater. Prompts are matched by item, or, when no item was
+  answered by two models (e.g. HANNA, where each story is its own item), by the
+  prompt's text within its dataset (``pair_by="auto"``).
+
+Besides the Bradley-Terry leaderboard, judgments also give the direct one: each model's
+mean score over prompts with a t interval (cluster-robust when items carry a cluster key).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.errors import BadInput
+from assay.stats import ranking as RK
+from assay.stats.abtest import paired_test
+from assay.store import Store
+
+__all__ = ["Leaderboard", "comparison_battles", "judgment_battles", "add_style_features", "pair_keys",
+           "rank_models", "score_leaderboard"]
+
+BATTLE_COLUMNS = ["item_id", "model_a", "model_b", "winner", "response_a", "response_b", "rater", "votes"]
+_OUTCOME = {"first": "model_a", "second": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
+
+
+def _models_of(store: Store, response_ids) -> dict[str, str]:  # noqa: ANN001
+    ids = sorted(set(response_ids))
+    if not ids:
+        return {}
+    df = store.frame("responses", id=ids)
+    return dict(zip(df["id"], df["model"]))
+
+
+def comparison_battles(
+    store: Store,
+    *,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    rubric: str | None = None,
+    dimension: str | None = None,
+    aggregate: str = "separate",
+) -> pd.DataFrame:
+    """Battles from stored two-way comparisons (see the module docstring for the rules).
+
+    Columns: ``item_id``, ``model_a``, ``model_b``, ``winner``, ``response_a``,
+    ``response_b``, ``rater`` (``"majority"`` when aggregated) and ``votes`` (raters behind
+    the battle). Comparisons of two responses by the same model are left out.
+    """
+    if aggregate not in ("separate", "majority"):
+        raise BadInput(f"aggregate must be 'separate' or 'majority' for comparisons, not {aggregate!r}")
+    df = comparisons_frame(store, raters=raters, campaign=campaign, rubric=rubric, dimension=dimension)
+    if df.empty:
+        return pd.DataFrame(columns=BATTLE_COLUMNS)
+    model = _models_of(store, pd.concat([df["first"], df["second"]]))
+    out = pd.DataFrame({
+        "item_id": df["item_id"], "unit": df["unit"], "model_a": df["first"].map(model),
+        "model_b": df["second"].map(model), "winner": df["label"].map(_OUTCOME), "response_a": df["first"],
+        "response_b": df["second"], "rater": df["rater"], "votes": 1,
+    })
+    out = out[out["model_a"] != out["model_b"]]
+    used = sorted(out["rater"].unique())
+    if aggregate == "majority" and len(out):
+        counts = out.groupby(["unit", "winner"]).size().unstack(fill_value=0)
+        top = counts.max(axis=1)
+        n_top = counts.eq(top, axis=0).sum(axis=1)
+        winner = counts.idxmax(axis=1).where(n_top == 1, "tie")
+        first = out.drop_duplicates("unit").set_index("unit")
+        out = first.assign(winner=winner, rater="majority", votes=counts.sum(axis=1)).reset_index()
+    out = out[BATTLE_COLUMNS].reset_index(drop=True)
+    out.attrs["raters"] = used
+    return out
+
+
+def pair_keys(store: Store, item_ids: Sequence[str], pair_by: str) -> pd.DataFrame:
+    """Per item: ``key`` (what the item is matched on) and ``cluster`` (its cluster key, else the key).
+
+    ``pair_by="item"`` matches items by id; ``"prompt"`` by dataset and prompt text (or chat
+    messages), so separately stored items that ask the same thing meet.
+    """
+    if pair_by not in ("item", "prompt"):
+        raise BadInput(f"pair_by must be 'auto', 'item' or 'prompt', not {pair_by!r}")
+    items = store.frame("items", id=sorted(set(item_ids)))
+    if pair_by == "item":
+        key = items["id"]
+    else:
+        text = [p if isinstance(p, str) else json.dumps(m, sort_keys=True)
+                for p, m in zip(items["prompt"], items["messages"])]
+        key = items["dataset"] + "\x1f" + pd.Series(text, index=items.index)
+    has_cluster = items["cluster"].notna()
+    cluster = items["cluster"].astype(object).where(has_cluster, key)
+    return pd.DataFrame({"item_id": items["id"], "key": key, "cluster": cluster,
+                         "has_cluster": has_cluster}).set_index("item_id")
+
+
+def _resolve_pair_by(scores: pd.DataFrame, pair_by: str) -> str:
+    """``auto``: items when some item was answered by two models, else prompt text."""
+    if pair_by != "auto":
+        return pair_by
+    shared = scores.groupby("item_id")["model"].nunique()
+    return "item" if (shared > 1).any() else "prompt"
+
+
+def _direction(store: Store, rubric: str, dimension: str) -> str:
+    try:
+        return store.rubric(rubric).dimension(dimension).direction
+    except KeyError as e:
+        raise BadInput(str(e.args[0])) from None
+
+
+def _judgment_scores(store, *, rubric, dimension, raters, campaign, pair_by, per_rater):  # noqa: ANN001, ANN202
+    """One row per prompt key x model (x rater): mean over raters (unless per_rater) then samples."""
+    jf = judgments_frame(store, rubric=rubric, dimensions=[dimension], raters=raters, campaign=campaign)
+    jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
+    if jf.empty:
+        raise BadInput(f"no numeric judgments on {rubric} / {dimension} match")
+    jf["value"] = jf["value"].astype(float)
+    by = ["unit", "item_id", "model"] + (["rater"] if per_rater else [])
+    resp = jf.groupby(by, as_index=False).agg(value=("value", "mean"), rep_raters=("rater", "nunique"))
+    pair_by = _resolve_pair_by(resp, pair_by)
+    keys = pair_keys(store, resp["item_id"].unique(), pair_by)
+    resp = resp.join(keys, on="item_id")
+    by = ["key", "model"] + (["rater"] if per_rater else [])
+    # the representative response (first by id) carries the text for style features
+    resp = resp.sort_values("unit")
+    scores = resp.groupby(by, as_index=False).agg(
+        value=("value", "mean"), samples=("unit", "nunique"), response=("unit", "first"),
+        item_id=("item_id", "first"), cluster=("cluster", "first"), has_cluster=("has_cluster", "first"))
+    return scores, pair_by, sorted(jf["rater"].unique())
+
+
+def judgment_battles(
+    store: Store,
+    *,
+    rubric: str,
+    dimension: str,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    aggregate: str = "mean",
+    pair_by: str = "auto",
+) -> pd.DataFrame:
+    """Battles from rubric judgments on one dimension: per prompt, each pair of models, higher score wins.
+
+    ``aggregate="mean"`` averages raters per response first (one battle per prompt and
+    pair); ``"separate"`` makes one battle per rater who scored both. Returns the battle
+    columns plus ``score_a``, ``score_b``; ``attrs["pair_by"]`` says how prompts matched.
+    """
+    if aggregate not in ("mean", "separate"):
+        raise BadInput(f"aggregate must be 'mean' or 'separate' for judgments, not {aggregate!r}")
+    per_rater = aggregate == "separate"
+    scores, used, rater_ids = _judgment_scores(store, rubric=rubric, dimension=dimension, raters=raters,
+                                       campaign=campaign, pair_by=pair_by, per_rater=per_rater)
+    on = ["key"] + (["rater"] if per_rater else [])
+    cols = on + ["model", "value", "response", "item_id"]
+    pairs = scores[cols].merge(scores[cols], on=on, suffixes=("_a", "_b"))
+    pairs = pairs[pairs["model_a"] < pairs["model_b"]]
+    sign = 1.0 if _direction(store, rubric, dimension) == "higher_is_better" else -1.0
+    diff = sign * (pairs["value_a"] - pairs["value_b"]).to_numpy()
+    out = pd.DataFrame({
+        "item_id": pairs["item_id_a"].to_numpy(), "model_a": pairs["model_a"].to_numpy(),
+        "model_b": pairs["model_b"].to_numpy(),
+        "winner": np.where(diff > 0, "model_a", np.where(diff < 0, "model_b", "tie")),
+        "response_a": pairs["response_a"].to_numpy(), "response_b": pairs["response_b"].to_numpy(),
+        "rater": pairs["rater"].to_numpy() if per_rater else "mean",
+        "votes": 1, "score_a": pairs["value_a"].to_numpy(), "score_b": pairs["value_b"].to_numpy(),
+    })
+    out.attrs["pair_by"] = used
+    out.attrs["raters"] = rater_ids
+    return out
+
+
+def score_leaderboard(
+    store: Store,
+    *,
+    rubric: str,
+    dimension: str,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    pair_by: str = "auto",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Each model's mean score over prompts with a t interval and interval-aware ranks.
+
+    A prompt's score is the mean over raters, then samples. The interval is
+    cluster-robust (Miller 2024, eq. 4) when the items carry cluster keys. Columns:
+    ``score``, ``lower``, ``upper``, ``se``, ``n``, ``rank``; best first (by the
+    dimension's direction).
+    """
+    scores, _, _ = _judgment_scores(store, rubric=rubric, dimension=dimension, raters=raters,
+                                    campaign=campaign, pair_by=pair_by, per_rater=False)
+    lower_better = _direction(store, rubric, dimension) == "lower_is_better"
+    rows = []
+    for model, g in scores.groupby("model"):
+        x = g["value"].to_numpy(float)
+        row = {"model": model, "score": float(x.mean()), "n": len(x), "lower": np.nan, "upper": np.nan,
+               "se": np.nan}
+        if len(x) >= 2:
+            clusters = g["cluster"].to_numpy() if g["has_cluster"].any() else None
+            if clusters is not None and len(set(clusters)) < 2:
+                clusters = None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                r = paired_test(np.zeros(len(x)), x, clusters=clusters, confidence=confidence)  # one-sample t
+            row.update(lower=r.ci_low, upper=r.ci_high, se=r.se)
+        rows.append(row)
+    board = pd.DataFrame(rows).set_index("model")
+    sign = -1.0 if lower_better else 1.0
+    board["rank"] = RK.rank_with_ties(sign * board["lower" if not lower_better else "upper"],
+                                      sign * board["upper" if not lower_better else "lower"])
+    return board.sort_values("score", ascending=lower_better)[["score", "lower", "upper", "se", "n", "rank"]]
+
+
+def add_style_features(store: Store, battles: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The style covariates of each battle from the responses' texts, and the covariates that vary.
+
+    Uses :func:`assay.stats.ranking.style_features` on ``response_a`` / ``response_b``
+    (for judgment battles, each model's first sample on the prompt stands for it).
+    """
+    ids = sorted(set(battles["response_a"]) | set(battles["response_b"]))
+    text = dict(zip(*store.frame("responses", id=ids)[["id", "text"]].to_numpy().T)) if ids else {}
+    feats = RK.style_features(battles["response_a"].map(text).fillna("").tolist(),
+                              battles["response_b"].map(text).fillna("").tolist())
+    feats.index = battles.index
+    varying = [c for c in feats.columns if feats[c].std() > 0]
+    return feats, varying
+
+
+@dataclass
+class Leaderboard:
+    """A ranking and everything it was computed from."""
+
+    source: str
+    battles: pd.DataFrame
+    ratings: RK.BootstrapRatings
+    controlled: RK.ControlledRatings | None = None
+    scores: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: leaderboard rows, win-rate matrix, controlled ratings, mean scores."""
+
+        def rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+            return [{"model": m, **{k: _num(v) for k, v in r.items()}} for m, r in df.to_dict("index").items()]
+
+        def matrix(df: pd.DataFrame) -> dict[str, Any]:
+            return {"models": list(df.index), "values": [[_num(v) for v in r] for r in df.to_numpy()]}
+
+        out: dict[str, Any] = {**self.meta, "source": self.source, "battles": len(self.battles),
+                               "confidence": self.ratings.confidence, "rounds": self.ratings.rounds,
+                               "failed_rounds": self.ratings.failed_rounds,
+                               "leaderboard": rows(self.ratings.leaderboard),
+                               "win_rate": matrix(self.ratings.win_rate),
+                               "predicted_win_probability": matrix(self.ratings.predicted_win_probability)}
+        if self.controlled is not None:
+            c = self.controlled
+            board = c.leaderboard if c.leaderboard is not None else c.ratings.to_frame("rating")
+            out["style_control"] = {
+                "leaderboard": rows(board),
+                "coefficients": [{"covariate": k, "logit": _num(v), "elo": _num(c.coefficients_elo[k])}
+                                 for k, v in c.coefficients.items()],
+            }
+        if self.scores is not None:
+            out["mean_scores"] = rows(self.scores)
+        return out
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if np.isnan(v) else float(v)
+    return v
+
+
+def rank_models(
+    store: Store,
+    *,
+    comparisons: bool = False,
+    rubric: str | None = None,
+    dimension: str | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    aggregate: str | None = None,
+    pair_by: str = "auto",
+    style_control: bool = False,
+    rounds: int = 1000,
+    style_rounds: int | None = None,
+    confidence: float = 0.95,
+    random_state: int = 0,
+    l2: float = 0.0,
+) -> Leaderboard:
+    """Rank models from comparisons (``comparisons=True``) or from a rubric dimension's judgments.
+
+    The leaderboard is :func:`assay.stats.ranking.bootstrap_ratings` on the battles
+    (Bradley-Terry, percentile intervals, ranks that tie overlapping intervals, win
+    rates). ``style_control`` adds :func:`~assay.stats.ranking.bradley_terry_controlled`
+    on the responses' style features with ``style_rounds`` bootstrap rounds (default
+    ``min(rounds, 200)``: each round is a full logistic refit). ``aggregate`` defaults to
+    ``"separate"`` for comparisons and ``"mean"`` for judgments.
+    """
+    meta: dict[str, Any] = {}
+    scores = None
+    if comparisons:
+        aggregate = aggregate or "separate"
+        battles = comparison_battles(store, raters=raters, campaign=campaign, rubric=rubric,
+                                     dimension=dimension, aggregate=aggregate)
+        source = "comparisons"
+    else:
+        if not rubric or not dimension:
+            raise BadInput("rank needs --rubric and --dimension, or --comparisons")
+        aggregate = aggregate or "mean"
+        battles = judgment_battles(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
+                                   aggregate=aggregate, pair_by=pair_by)
+        meta["pair_by"] = battles.attrs.get("pair_by")
+        scores = score_leaderboard(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
+                                   pair_by=meta["pair_by"], confidence=confidence)
+        source = "judgments"
+    if battles.empty:
+        raise BadInput("no battles: no comparisons (or no prompt answered by two models) match the filters")
+    meta.update(rubric=rubric, dimension=dimension, aggregate=aggregate, raters=battles.attrs.get("raters", []))
+    try:
+        ratings = RK.bootstrap_ratings(battles, rounds=rounds, confidence=confidence, random_state=random_state,
+                                       l2=l2)
+    except ValueError as e:
+        raise BadInput(f"{e} (some model never lost or never won: try --l2 0.5)") from None
+    controlled = None
+    if style_control:
+        feats, varying = add_style_features(store, battles)
+        meta["style_covariates"] = varying
+        meta["style_covariates_constant"] = [c for c in feats.columns if c not in varying]
+        if not varying:
+            raise BadInput("style control: no style feature (length, headers, lists, bold) varies across battles")
+        controlled = RK.bradley_terry_controlled(
+            battles.reset_index(drop=True), feats[varying].reset_index(drop=True), l2=l2,
+            rounds=min(rounds, 200) if style_rounds is None else style_rounds, confidence=confidence,
+            random_state=random_state)
+    return Leaderboard(source=source, battles=battles, ratings=ratings, controlled=controlled, scores=scores,
+                       meta=meta)
