@@ -71,11 +71,44 @@ def export_(
     rubric: Annotated[str | None, typer.Option(help="Only this rubric id NAME@VERSION (judgments, comparisons).")] = None,
     rater: Annotated[str | None, typer.Option(help="Only this rater id (judgments, comparisons).")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign id.")] = None,
+    source: Annotated[str, typer.Option(help="preferences: comparisons, or judgments on --dimension.")] = "comparisons",
+    dimension: Annotated[str | None, typer.Option(help="preferences: the rubric dimension (judgments source).")] = None,
+    min_gap: Annotated[float, typer.Option(help="preferences, judgments: smallest score difference.")] = 1.0,
+    min_agreement: Annotated[float, typer.Option(help="preferences: share of raters agreeing with the majority.")] = 0.0,
+    min_raters: Annotated[int, typer.Option(help="preferences: at least this many raters on a pair.")] = 1,
+    exclude_ties: Annotated[bool, typer.Option("--exclude-ties", help="preferences: drop pairs any rater called a tie.")] = False,
+    exclude_both_bad: Annotated[bool, typer.Option("--exclude-both-bad", help="preferences: drop pairs any rater called both bad.")] = False,
+    exclude_flagged: Annotated[bool, typer.Option("--exclude-flagged", help="preferences: drop items any rater flagged.")] = False,
+    min_gold_accuracy: Annotated[float | None, typer.Option(help="preferences: only raters this accurate on gold.")] = None,
+    gold_rater: Annotated[str | None, typer.Option(help="preferences: rater id whose verdicts are gold.")] = None,
+    rater_kind: Annotated[list[str] | None, typer.Option(help="preferences: only raters of this kind (repeatable).")] = None,
+    no_margin: Annotated[bool, typer.Option("--no-margin", help="preferences, reward: leave out the margin.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Export every record of one kind to JSONL, CSV or Parquet."""
+    """Export every record of one kind to JSONL, CSV or Parquet; or preference data for training
+    (`assay export preferences --format trl|trl-conversational|kto|reward|hh-rlhf`)."""
     from assay.io import export
     from assay.store import tables as T
+
+    if kind == "preferences":
+        from assay.io.preferences import PreferenceFilters, export_preferences
+
+        pf = PreferenceFilters(
+            source=source, rubric=rubric, dimension=dimension, min_gap=min_gap,  # type: ignore[arg-type]
+            min_agreement=min_agreement, min_raters=min_raters, exclude_ties=exclude_ties,
+            exclude_both_bad=exclude_both_bad, exclude_flagged=exclude_flagged, min_gold_accuracy=min_gold_accuracy,
+            gold_rater=gold_rater, raters=(rater,) if rater else None,
+            rater_kinds=tuple(rater_kind) if rater_kind else None, campaign=campaign,
+            datasets=(dataset,) if dataset else None, models=(model,) if model else None, margin=not no_margin)
+        m = export_preferences(G.store(), out, fmt or "trl", pf)
+        if wants_json(json_out):
+            emit_json({k: v for k, v in m.items() if k not in ("provenance", "records")})
+        else:
+            c = m["counts"]
+            dropped = ", ".join(f"{k} {v}" for k, v in c["pairs_dropped"].items()) or "none"
+            console.print(f"wrote {c['rows']} {m['format']} rows from {c['pairs_kept']} of {c['pairs']} pairs "
+                          f"to {out} (dropped: {dropped}); manifest {out}.manifest.json", highlight=False)
+        return
 
     table = T.TABLES.get(kind)
     filters = {"dataset": dataset, "model": model, "rubric": rubric, "rater_id": rater, "campaign_id": campaign}
