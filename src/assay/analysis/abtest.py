@@ -1,0 +1,332 @@
+"""A/B tests over the store: is model B better than model A on the same items?
+
+Scores are paired per prompt, by this rule: a response's score is the mean of the chosen
+raters' values on it (each rater counts once per response; pick one rater kind with the
+CLI's --kind or --judge, since mixing humans and judges mixes scales of leniency); a
+model's score on a prompt is the mean over its K samples. Prompts are matched by item,
+or by the prompt's text within its dataset when no item was answered by both models
+(``pair_by="auto"``, see :func:`assay.analysis.ranking.pair_keys`). Only prompts both
+models were scored on enter the test. When items carry a cluster key (Item.cluster) the
+standard error is cluster-robust (Miller 2024, "Adding Error Bars to Evals", eq. 4).
+
+Pairwise preferences between A's and B's responses (stored Comparisons) give one verdict
+per prompt: the sign of (raters preferring B) - (raters preferring A), 0 a tie; then the
+sign test and B's win rate (ties half) with its interval.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.ranking import pair_keys
+from assay.errors import BadInput, NotFound
+from assay.stats import abtest as AB
+from assay.store import Store
+
+__all__ = ["compare_models", "paired_scores", "plan", "plan_from_pilot", "preference_test", "resolve_run_models"]
+
+PLAN_KS = (1, 2, 4, 8, math.inf)
+
+
+def _pair_by(store: Store, frame: pd.DataFrame, model_a: str, model_b: str, pair_by: str) -> str:
+    if pair_by != "auto":
+        return pair_by
+    items_a = set(frame.loc[frame["model"] == model_a, "item_id"])
+    items_b = set(frame.loc[frame["model"] == model_b, "item_id"])
+    return "item" if items_a & items_b else "prompt"
+
+
+def _judgments(store, model_a, model_b, rubric, dimensions, raters, campaign):  # noqa: ANN001, ANN202
+    jf = judgments_frame(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign)
+    jf = jf[jf["model"].isin([model_a, model_b])]
+    jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
+    jf["value"] = jf["value"].astype(float)
+    return jf
+
+
+def paired_scores(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    *,
+    rubric: str | None = None,
+    dimensions: Sequence[str] | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    pair_by: str = "auto",
+    per_sample: bool = False,
+) -> pd.DataFrame:
+    """Both models' scores per prompt and dimension, by the module's rule.
+
+    One row per (rubric, dimension, prompt key) with ``a``, ``b`` (means over raters then
+    samples), ``k_a``, ``k_b`` (samples), ``cluster`` and ``has_cluster``. With
+    ``per_sample=True`` ``a`` and ``b`` are instead lists of per-sample scores (for
+    variance components). ``attrs["pair_by"]`` says how prompts matched.
+    """
+    jf = _judgments(store, model_a, model_b, rubric, dimensions, raters, campaign)
+    cols = ["rubric", "dimension", "key", "a", "b", "k_a", "k_b", "cluster", "has_cluster"]
+    if jf.empty:
+        out = pd.DataFrame(columns=cols)
+        out.attrs["pair_by"] = pair_by
+        return out
+    used = _pair_by(store, jf, model_a, model_b, pair_by)
+    resp = jf.groupby(["rubric", "dimension", "unit", "item_id", "model"], as_index=False)["value"].mean()
+    resp = resp.join(pair_keys(store, resp["item_id"].unique(), used), on="item_id")
+    agg = list if per_sample else "mean"
+    per = resp.groupby(["rubric", "dimension", "key", "model"]).agg(
+        value=("value", agg), k=("unit", "nunique"), cluster=("cluster", "first"),
+        has_cluster=("has_cluster", "first")).reset_index()
+    a = per[per["model"] == model_a].drop(columns="model")
+    b = per[per["model"] == model_b].drop(columns=["model", "cluster", "has_cluster"])
+    both = a.merge(b, on=["rubric", "dimension", "key"], suffixes=("_a", "_b"))
+    both = both.rename(columns={"value_a": "a", "value_b": "b"})[cols]
+    both.attrs["pair_by"] = used
+    return both.sort_values(["rubric", "dimension", "key"]).reset_index(drop=True)
+
+
+def _fmt_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else (f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}")
+
+
+def _line(res: AB.PairedTestResult, *, dimension: str, model_a: str, model_b: str, p_adj: float, alpha: float,
+          power: float, lower_is_better: bool) -> str:
+    """The verdict; on a lower-is-better dimension the smaller score wins."""
+    significant = p_adj < alpha and res.estimate != res.null_value
+    if not lower_is_better or not significant or res.estimand == "win_rate":
+        return AB.verdict(res, dimension=dimension, model_a=model_a, model_b=model_b, alpha=alpha, power=power,
+                          pvalue=p_adj)
+    better = model_b if res.estimate < 0 else model_a
+    return (f"{better} is better on {dimension} (lower is better): {res.estimate:+.2f} points "
+            f"[{res.ci_low:.2f}, {res.ci_high:.2f}], {_fmt_p(p_adj)}")
+
+
+def _clusters(rows: pd.DataFrame, use: bool):  # noqa: ANN202
+    if not use or not rows["has_cluster"].any():
+        return None
+    c = rows["cluster"].astype(str).to_numpy()
+    return c if len(set(c)) >= 2 else None
+
+
+def compare_models(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    *,
+    rubric: str | None = None,
+    dimensions: Sequence[str] | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    method: str = "t",
+    adjust: str = "holm",
+    alpha: float = 0.05,
+    power: float = 0.8,
+    confidence: float = 0.95,
+    cluster: bool = True,
+    pair_by: str = "auto",
+    preferences: bool = True,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """B against A on every rubric dimension both were scored on, and on their pairwise preferences.
+
+    Per dimension: :func:`assay.stats.abtest.paired_test` (``method``), p-values adjusted
+    across dimensions (``adjust``: holm or fdr_bh), the minimum detectable effect at this
+    n ((z_{1-alpha/2} + z_power) SE, Miller 2024 Sec. 5) and the verdict in words.
+    Returns a JSON-ready dict with ``dimensions`` and ``preferences`` lists.
+    """
+    if model_a == model_b:
+        raise BadInput("model A and model B are the same")
+    if method not in AB.METHODS:
+        raise BadInput(f"method must be one of {', '.join(AB.METHODS)}, not {method!r}")
+    if adjust not in ("holm", "fdr_bh"):
+        raise BadInput(f"adjust must be holm or fdr_bh, not {adjust!r}")
+    for m in (model_a, model_b):
+        if store.find("models", m) is None and not store.count("responses", model=m):
+            raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
+    scores = paired_scores(store, model_a, model_b, rubric=rubric, dimensions=dimensions, raters=raters,
+                           campaign=campaign, pair_by=pair_by)
+    sections: list[dict[str, Any]] = []
+    results = []
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
+        sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": len(rows),
+                               "k_a": float(rows["k_a"].mean()), "k_b": float(rows["k_b"].mean())}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                res = AB.paired_test(rows["a"].to_numpy(float), rows["b"].to_numpy(float), method=method,
+                                     clusters=_clusters(rows, cluster), confidence=confidence,
+                                     random_state=random_state)
+        except ValueError as e:
+            sec["error"] = str(e)
+            sections.append(sec)
+            continue
+        try:
+            lower = store.rubric(rub).dimension(dim).direction == "lower_is_better"
+        except (KeyError, NotFound):
+            lower = False
+        sec.update(method=res.method, estimand=res.estimand, estimate=res.estimate, se=res.se,
+                   naive_se=res.naive_se, ci_low=res.ci_low, ci_high=res.ci_high, pvalue=res.pvalue,
+                   mean_a=res.mean_a, mean_b=res.mean_b, effect_size=res.effect_size,
+                   n_clusters=res.n_clusters, mde=float(z * res.se), lower_is_better=lower)
+        sections.append(sec)
+        results.append((sec, res))
+    if results:
+        adjusted = AB.adjust_pvalues([r.pvalue for _, r in results], method=adjust)
+        for (sec, res), p in zip(results, adjusted):
+            sec["p_adjusted"] = float(p)
+            sec["verdict"] = _line(res, dimension=sec["dimension"], model_a=model_a, model_b=model_b,
+                                   p_adj=float(p), alpha=alpha, power=power, lower_is_better=sec["lower_is_better"])
+    report: dict[str, Any] = {
+        "model_a": model_a, "model_b": model_b, "method": method, "adjust": adjust, "alpha": alpha,
+        "power": power, "confidence": confidence, "pair_by": scores.attrs.get("pair_by"),
+        "clustered": bool(cluster), "raters": list(raters) if raters else None, "dimensions": sections,
+    }
+    report["preferences"] = (preference_test(store, model_a, model_b, raters=raters, campaign=campaign,
+                                             confidence=confidence, alpha=alpha, power=power, cluster=cluster)
+                             if preferences else [])
+    return report
+
+
+def preference_test(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    *,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    cluster: bool = True,
+) -> list[dict[str, Any]]:
+    """Sign test and B's win rate on stored comparisons of A's response against B's, per (rubric, dimension)."""
+    cf = comparisons_frame(store, raters=raters, campaign=campaign)
+    if cf.empty:
+        return []
+    ids = sorted(set(cf["first"]) | set(cf["second"]))
+    resp = store.frame("responses", id=ids)
+    model = dict(zip(resp["id"], resp["model"]))
+    ma, mb = cf["first"].map(model), cf["second"].map(model)
+    keep = ((ma == model_a) & (mb == model_b)) | ((ma == model_b) & (mb == model_a))
+    cf = cf[keep].copy()
+    if cf.empty:
+        return []
+    first_is_b = (cf["first"].map(model) == model_b).to_numpy()
+    vote = np.select([cf["label"] == "first", cf["label"] == "second"], [1.0, -1.0], 0.0)
+    cf["vote"] = np.where(first_is_b, vote, -vote)  # +1: B preferred
+    keys = pair_keys(store, cf["item_id"].unique(), "item")
+    cf = cf.join(keys, on="item_id")
+    out = []
+    for (rub, dim), g in cf.groupby([cf["rubric"].fillna(""), cf["dimension"].fillna("")], sort=False):
+        per_item = g.groupby("item_id").agg(vote=("vote", "sum"), cluster=("cluster", "first"),
+                                            has_cluster=("has_cluster", "first"), raters=("rater", "nunique"))
+        sec: dict[str, Any] = {"rubric": rub or None, "dimension": dim or None, "items": len(per_item),
+                               "comparisons": len(g), "raters": int(g["rater"].nunique())}
+        try:
+            res = AB.sign_test(np.sign(per_item["vote"].to_numpy()), clusters=_clusters(per_item, cluster),
+                               confidence=confidence)
+        except ValueError as e:
+            sec["error"] = str(e)
+            out.append(sec)
+            continue
+        sec.update(wins_a=res.wins_a, wins_b=res.wins_b, ties=res.ties, win_rate_b=res.estimate,
+                   ci_low=res.ci_low, ci_high=res.ci_high, se=res.se, pvalue=res.pvalue,
+                   verdict=AB.verdict(res, dimension=dim or "preference", model_a=model_a, model_b=model_b,
+                                      alpha=alpha, power=power))
+        out.append(sec)
+    return out
+
+
+def plan(
+    mde: float,
+    *,
+    omega2: float,
+    sigma2_a: float = 0.0,
+    sigma2_b: float = 0.0,
+    k_a: float = 1,
+    k_b: float = 1,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    ks: Sequence[float] = PLAN_KS,
+) -> dict[str, Any]:
+    """Items needed to detect ``mde`` (Miller 2024 Sec. 5), and the same for K = 1, 2, 4, 8, inf samples per item.
+
+    ``n`` is :func:`assay.stats.power.sample_size` for the given K; ``table`` varies
+    K_A = K_B = K, showing how many items extra samples save (none when sigma^2 = 0).
+    """
+    kw = dict(omega2=omega2, sigma2_a=sigma2_a, sigma2_b=sigma2_b, alpha=alpha, power=power)
+    try:
+        n = AB.sample_size(mde, k_a=k_a, k_b=k_b, **kw)
+        table = [{"k": k, "n": AB.sample_size(mde, k_a=k, k_b=k, **kw)} for k in ks]
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    return {"mde": mde, **kw, "k_a": k_a, "k_b": k_b, "n": n, "table": table}
+
+
+def resolve_run_models(store: Store, run_id: str) -> tuple[str, str]:
+    """The two models a run generated (or whose responses it judged), alphabetically."""
+    if store.find("runs", run_id) is None:
+        raise NotFound(f"no run {run_id!r} in the store")
+    models = set(store.frame("responses", run_id=run_id)["model"])
+    if len(models) != 2:
+        judged = store.frame("judgments", run_id=run_id)["response_id"]
+        if len(judged):
+            models = set(store.frame("responses", id=sorted(set(judged)))["model"])
+    if len(models) != 2:
+        raise BadInput(f"run {run_id} involves {len(models)} models, not 2: name the two models instead")
+    a, b = sorted(models)
+    return a, b
+
+
+def plan_from_pilot(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    *,
+    rubric: str,
+    dimension: str,
+    mde: float,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    k_a: float | None = None,
+    k_b: float | None = None,
+    pair_by: str = "auto",
+) -> dict[str, Any]:
+    """Plan from a pilot: variance components from stored per-prompt, per-sample scores, then :func:`plan`.
+
+    Each sample's score is the mean of the raters' values on that response;
+    :func:`assay.stats.power.estimate_variance_components` separates omega^2 from the
+    per-sample variances (with one sample per prompt they cannot be separated and
+    sigma^2 is 0). K defaults to the pilot's (rounded). Also reports the pilot's own MDE.
+    """
+    rows = paired_scores(store, model_a, model_b, rubric=rubric, dimensions=[dimension], raters=raters,
+                         campaign=campaign, pair_by=pair_by, per_sample=True)
+    if len(rows) < 2:
+        raise BadInput(f"the pilot has {len(rows)} prompt(s) scored for both {model_a} and {model_b} on "
+                       f"{rubric} / {dimension}; need at least 2")
+    try:
+        vc = AB.estimate_variance_components(rows["a"].tolist(), rows["b"].tolist())
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    ka = k_a if k_a is not None else max(1, round(vc.k_a))
+    kb = k_b if k_b is not None else max(1, round(vc.k_b))
+    if vc.omega2 == 0 and vc.sigma2_a == 0 and vc.sigma2_b == 0:
+        raise BadInput("the pilot shows no variance at all (every prompt the same difference): cannot plan")
+    out = plan(mde, **vc.as_kwargs(), k_a=ka, k_b=kb, alpha=alpha, power=power)
+    out["pilot"] = {"model_a": model_a, "model_b": model_b, "rubric": rubric, "dimension": dimension, "n": vc.n,
+                    "k_a": vc.k_a, "k_b": vc.k_b, "omega2": vc.omega2, "sigma2_a": vc.sigma2_a,
+                    "sigma2_b": vc.sigma2_b, "pair_by": rows.attrs.get("pair_by"),
+                    "mde": AB.minimum_detectable_effect(vc.n, **vc.as_kwargs(), k_a=vc.k_a, k_b=vc.k_b,
+                                                        alpha=alpha, power=power)}
+    return out
+
