@@ -30,13 +30,22 @@ def _insert_ignore(store: Store, table):  # noqa: ANN001, ANN202
     return dialect.insert(table).on_conflict_do_nothing()
 
 
+def _inserted(store: Store, c: Connection, table, row: dict[str, Any]) -> bool:  # noqa: ANN001
+    """Insert one row unless its key exists; True when it was inserted.
+
+    Uses RETURNING rather than rowcount, which drivers do not all report for ON CONFLICT.
+    """
+    key = list(table.primary_key.columns)[0]
+    return c.execute(_insert_ignore(store, table).returning(key), row).first() is not None
+
+
 # ---- users ------------------------------------------------------------------------------
 
 
 def insert_user(store: Store, row: dict[str, Any], conn: Connection | None = None) -> bool:
     """Add an account; False when the name is taken."""
     with store._conn(conn) as c:
-        return c.execute(_insert_ignore(store, T.users), [row]).rowcount == 1
+        return _inserted(store, c, T.users, row)
 
 
 def get_user(store: Store, name: str) -> dict[str, Any] | None:
@@ -64,7 +73,7 @@ def set_user(store: Store, name: str, **values: Any) -> bool:
 
 def insert_session(store: Store, row: dict[str, Any]) -> None:
     with store.engine.begin() as c:
-        c.execute(insert(T.app_sessions), [row])
+        c.execute(insert(T.app_sessions), row)
 
 
 def session_user(store: Store, token_hash: str, now: datetime) -> dict[str, Any] | None:
@@ -236,7 +245,7 @@ def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int
                 raise _Lost
             row = {"campaign_id": assignment.campaign_id, "unit_id": unit["unit_id"],
                    "rater_id": assignment.rater_id, "assignment_id": assignment.id, "created_at": R.utcnow()}
-            if c.execute(_insert_ignore(store, cl), [row]).rowcount != 1:
+            if not _inserted(store, c, cl, row):
                 raise _Lost
             store.add([assignment], conn=c)
     except _Lost:
@@ -265,7 +274,7 @@ def record_submission(store: Store, assignment: R.Assignment, kind: str, records
     row = {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id, "rater_id": assignment.rater_id,
            "kind": kind, "record_ids": [r.id for r in records], "created_at": now}  # type: ignore[attr-defined]
     with store.engine.begin() as c:
-        if c.execute(_insert_ignore(store, T.submissions), [row]).rowcount != 1:
+        if not _inserted(store, c, T.submissions, row):
             return False
         store.add([*records, *extra], conn=c)
         c.execute(update(T.assignments).where(T.assignments.c.id == assignment.id)
