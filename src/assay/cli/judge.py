@@ -63,9 +63,11 @@ def _print_failures(failed: list[dict[str, Any]], run: Any) -> None:
                           f"(`assay runs --id {run.id[:12]}` lists all)", highlight=False)
 
 
-def _rubric_summary(store: Any, rater_id: str, run_id: str) -> list[dict[str, Any]]:
+def _rubric_summary(store: Any, rater_id: str, response_ids: set[str]) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, list]] = {}
-    for j in store.iter("judgments", rater_id=rater_id, run_id=run_id):
+    ids = sorted(response_ids)
+    found = [j for i in range(0, len(ids), 500) for j in store.iter("judgments", rater_id=rater_id, response_id=ids[i : i + 500])]
+    for j in found:
         d = rows.setdefault(j.dimension, {"values": [], "weighted": []})
         if j.value is not None:
             d["values"].append(j.value)
@@ -141,15 +143,16 @@ def judge(
                 samples=samples, temperature=temperature, logprobs=not no_logprobs, on_progress=b.update,
                 on_start=b.start, **common)  # type: ignore[arg-type]
     failed = _failed_units(store, run)
+    done = jobs.run_units(store, run.id)
     if pairwise:
-        table = jobs.win_rates(store, rater.id, compared, run_id=run.id)
-        ranked = jobs.store_rankings(store, rater.id, compared, run_id=run.id)
-        flips = [c.detail.get("consistent") for c in store.iter("comparisons", rater_id=rater.id, run_id=run.id)
-                 if len(c.response_ids) == 2 and len(c.detail.get("orders") or []) == 2]
+        table = jobs.win_rates(store, rater.id, compared, units=done)
+        ranked = jobs.store_rankings(store, rater.id, compared, units=done, run_id=run.id)
+        flips = [c.detail.get("consistent") for c in store.iter("comparisons", rater_id=rater.id)
+                 if ":".join(c.response_ids) in done and len(c.detail.get("orders") or []) == 2]
         summary: dict[str, Any] = {"win_rates": table, "rankings_stored": ranked,
                                    "position_flips": sum(f is False for f in flips), "judged_both_orders": len(flips)}
     else:
-        summary = {"dimensions": _rubric_summary(store, rater.id, run.id)}
+        summary = {"dimensions": _rubric_summary(store, rater.id, done)}
     if wants_json(json_out):
         emit_json({"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.model_dump(mode="json"),
                    **summary, "failed_units": failed})
@@ -177,7 +180,8 @@ def judge(
             console.print(t)
         _print_failures(failed, run)
     if run.failed:
-        raise typer.Exit(1)
+        # not typer.Exit: main() runs click with standalone_mode=False, which returns Exit's code and main drops it
+        raise SystemExit(1)
 
 
 def _parse_args(pairs: list[str] | None) -> dict[str, Any]:
@@ -251,7 +255,8 @@ def verify(
                 console.print(f"{j.name}: {what} {e['mean']:.4f} over {e['judged']} responses", highlight=False)
             _print_failures(e["failed_units"], run)
     if any(run.failed for _, run, _ in results):
-        raise typer.Exit(1)
+        # not typer.Exit: main() runs click with standalone_mode=False, which returns Exit's code and main drops it
+        raise SystemExit(1)
 
 
 @app.command("import-ifeval")

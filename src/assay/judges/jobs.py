@@ -213,9 +213,21 @@ def judge_pairwise(
     return run, raters[-1]
 
 
-def win_rates(store: Any, rater_id: str, models: Sequence[str], *, run_id: str | None = None) -> list[dict[str, Any]]:
-    """Per model: wins, ties, losses and win rate (ties half) over a rater's pairwise comparisons."""
-    comps = [c for c in store.iter("comparisons", rater_id=rater_id, run_id=run_id) if len(c.response_ids) == 2]
+def run_units(store: Any, run_id: str) -> set[str]:
+    """Keys of a run's finished units (response ids for grading, ``first:second`` for pairs)."""
+    from assay.store.ledger import Ledger
+
+    return {u["unit_key"] for u in Ledger(store).units(run_id, status="done")}
+
+
+def _pair_comparisons(store: Any, rater_id: str, units: set[str] | None) -> list[R.Comparison]:
+    comps = [c for c in store.iter("comparisons", rater_id=rater_id) if len(c.response_ids) == 2]
+    return comps if units is None else [c for c in comps if ":".join(c.response_ids) in units]
+
+
+def win_rates(store: Any, rater_id: str, models: Sequence[str], *, units: set[str] | None = None) -> list[dict[str, Any]]:
+    """Per model: wins, ties, losses and win rate (ties half) over a rater's pairwise comparisons (of ``units`` only)."""
+    comps = _pair_comparisons(store, rater_id, units)
     model_of = {}
     ids = sorted({i for c in comps for i in c.response_ids})
     for i in range(0, len(ids), 500):
@@ -241,13 +253,14 @@ def win_rates(store: Any, rater_id: str, models: Sequence[str], *, run_id: str |
     return sorted(out, key=lambda r: -(r["win_rate"] or 0))
 
 
-def store_rankings(store: Any, rater_id: str, models: Sequence[str], *, run_id: str | None = None) -> int:
+def store_rankings(store: Any, rater_id: str, models: Sequence[str], *, units: set[str] | None = None,
+                   run_id: str | None = None) -> int:
     """For N > 2 models: store per item an N-way Comparison ranking the responses through their pairs."""
     from assay.judges.pairwise import rank_through_pairs
 
     if len(models) < 3:
         return 0
-    comps = [c for c in store.iter("comparisons", rater_id=rater_id, run_id=run_id) if len(c.response_ids) == 2]
+    comps = _pair_comparisons(store, rater_id, units)
     by_item: dict[str, list[R.Comparison]] = defaultdict(list)
     for c in comps:
         by_item[c.item_id].append(c)
