@@ -33,8 +33,14 @@ def judgments_frame(
     raters: Sequence[str] | None = None,
     campaign: str | None = None,
     guideline_version: int | None = None,
+    latest_only: bool = True,
 ) -> pd.DataFrame:
-    """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id."""
+    """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id.
+
+    With ``latest_only`` (the default) a rater who judged the same unit and dimension more
+    than once counts with their last judgment; without it every judgment stays (for
+    analyses over time, such as before and after a calibration round).
+    """
     filters = {"rubric": rubric, "campaign_id": campaign, "guideline_version": guideline_version,
                "dimension": list(dimensions) if dimensions else None, "rater_id": list(raters) if raters else None}
     df = _current(store.frame("judgments", **filters))
@@ -45,8 +51,9 @@ def judgments_frame(
     df = df.merge(resp.rename(columns={"id": "response_id"}), on="response_id", how="left")
     df = df.rename(columns={"response_id": "unit", "rater_id": "rater"})
     df["rater_kind"] = df["rater"].map(kinds)
-    # the last word of a rater on a unit counts, if they judged it twice without superseding
-    df = df.sort_values("created_at").drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
+    df = df.sort_values("created_at")
+    if latest_only:
+        df = df.drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
     return df[JUDGMENT_COLUMNS].reset_index(drop=True)
 
 

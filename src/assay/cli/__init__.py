@@ -16,6 +16,9 @@ from assay.cli import campaign as _campaign  # noqa: E402,F401
 from assay.cli import users as _users  # noqa: E402,F401
 from assay.cli import judge as _judge  # noqa: E402,F401
 from assay.cli import agreement as _agreement  # noqa: E402,F401
+from assay.cli import rank as _rank  # noqa: E402,F401
+from assay.cli import abtest as _abtest  # noqa: E402,F401
+from assay.cli import calibration as _calibration  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
