@@ -239,7 +239,7 @@ def preference_test(
             continue
         sec.update(wins_a=res.wins_a, wins_b=res.wins_b, ties=res.ties, win_rate_b=res.estimate,
                    ci_low=res.ci_low, ci_high=res.ci_high, se=res.se, pvalue=res.pvalue,
-                   verdict=AB.verdict(res, dimension=dim or "preference", model_a=model_a, model_b=model_b,
+                   verdict=AB.verdict(res, dimension=dim or "the pairwise comparisons", model_a=model_a, model_b=model_b,
                                       alpha=alpha, power=power))
         out.append(sec)
     return out

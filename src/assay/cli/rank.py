@@ -1,0 +1,108 @@
+"""`assay rank`: a leaderboard with intervals from comparisons or from a rubric dimension's judgments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+from assay.cli.agreement import resolve_raters
+
+
+def _f(x: Any, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def print_leaderboard(rep: dict[str, Any]) -> None:
+    conf = int(round(rep["confidence"] * 100))
+    what = "comparisons" if rep["source"] == "comparisons" else f"{rep['rubric']} · {rep['dimension']}"
+    title = (f"{what}: {rep['battles']} battles ({rep['aggregate']}), Bradley-Terry on the Elo scale, "
+             f"{conf}% bootstrap intervals over {rep['rounds']} rounds")
+    t = Table(title=title, title_justify="left")
+    for col in ("rank", "model", "rating", f"{conf}% interval", "battles"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for r in rep["leaderboard"]:
+        t.add_row(str(r["rank"]), r["model"], _f(r["rating"]), f"[{_f(r['lower'])}, {_f(r['upper'])}]",
+                  str(int(r["battles"])))
+    console.print(t)
+    if rep.get("failed_rounds"):
+        console.print(f"  {rep['failed_rounds']} bootstrap rounds had no finite fit (try --l2 0.5)", highlight=False)
+    if rep.get("mean_scores"):
+        m = Table(title=f"mean score per model ({conf}% t interval over prompts)", title_justify="left")
+        for col in ("rank", "model", "score", f"{conf}% interval", "prompts"):
+            m.add_column(col, justify="left" if col == "model" else "right")
+        for r in rep["mean_scores"]:
+            m.add_row(str(r["rank"]), r["model"], _f(r["score"], 3), f"[{_f(r['lower'], 3)}, {_f(r['upper'], 3)}]",
+                      str(r["n"]))
+        console.print(m)
+    sc = rep.get("style_control")
+    if sc:
+        s = Table(title="style-controlled ratings (length and markdown held equal)", title_justify="left")
+        has_ci = any("lower" in r for r in sc["leaderboard"])
+        for col in ("rank", "model", "rating") + ((f"{conf}% interval",) if has_ci else ()):
+            s.add_column(col, justify="left" if col == "model" else "right")
+        for i, r in enumerate(sc["leaderboard"], start=1):
+            row = [str(r.get("rank", i)), r["model"], _f(r["rating"])]
+            if has_ci:
+                row.append(f"[{_f(r.get('lower'))}, {_f(r.get('upper'))}]")
+            s.add_row(*row)
+        console.print(s)
+        c = Table(title="style covariates (effect of one SD of a's minus b's normalised difference)",
+                  title_justify="left")
+        for col in ("covariate", "logit", "Elo points"):
+            c.add_column(col, justify="left" if col == "covariate" else "right")
+        for r in sc["coefficients"]:
+            c.add_row(r["covariate"], _f(r["logit"], 3), _f(r["elo"]))
+        console.print(c)
+        if rep.get("style_covariates_constant"):
+            console.print(f"  constant, left out: {', '.join(rep['style_covariates_constant'])}", highlight=False)
+
+
+@app.command()
+def rank(
+    rubric: Annotated[str | None, typer.Option(help="Rank on this rubric's judgments (NAME or NAME@VERSION).")] = None,
+    dimension: Annotated[str | None, typer.Option(help="The rubric dimension to rank on.")] = None,
+    comparisons: Annotated[bool, typer.Option("--comparisons", help="Rank from pairwise comparisons instead.")] = False,
+    judges: Annotated[list[str] | None, typer.Option("--judge", help="Only these raters (alias of --rater).")] = None,
+    raters: Annotated[list[str] | None, typer.Option("--rater", help="Only these raters: id, name or id prefix (repeatable).")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="Only raters of these kinds: human, llm, program.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only verdicts from this campaign (id).")] = None,
+    aggregate: Annotated[str | None, typer.Option(help="Several raters on one pair/response: separate battles, or "
+                                                       "majority (comparisons) / mean (judgments, the default).")] = None,
+    pair_by: Annotated[str, typer.Option(help="Judgments: match prompts by item, by prompt text, or auto.")] = "auto",
+    style_control: Annotated[bool, typer.Option("--style-control", help="Also ratings controlled for length and markdown.")] = False,
+    rounds: Annotated[int, typer.Option(help="Bootstrap rounds for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    confidence: Annotated[float, typer.Option(help="Interval confidence level.")] = 0.95,
+    l2: Annotated[float, typer.Option(help="Ridge penalty on Bradley-Terry strengths (0: plain MLE).")] = 0.0,
+    out: Annotated[Path | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Leaderboard: Bradley-Terry rating, interval, rank (overlapping intervals tie) and battles per model."""
+    from assay.analysis.ranking import rank_models
+    from assay.errors import BadInput
+    from assay.rubrics import get_rubric
+
+    if not comparisons and not (rubric and dimension):
+        raise BadInput("give either --rubric R --dimension D, or --comparisons (optionally with --rubric/--dimension)")
+    store = G.store()
+    rubric_id = get_rubric(store, rubric).id if rubric else None
+    chosen = resolve_raters(store, (judges or []) + (raters or []) or None, kind)
+    if chosen == []:
+        raise BadInput("no rater matches the --judge/--rater/--kind selection")
+    lb = rank_models(store, comparisons=comparisons, rubric=rubric_id, dimension=dimension, raters=chosen,
+                     campaign=campaign, aggregate=aggregate, pair_by=pair_by, style_control=style_control,
+                     rounds=rounds, confidence=confidence, random_state=seed, l2=l2)
+    rep = lb.to_dict()
+    if out:
+        out.write_text(json.dumps(rep, indent=2, default=str))
+    if wants_json(json_out):
+        emit_json(rep)
+        return
+    print_leaderboard(rep)
+    if out:
+        console.print(f"wrote {out}", highlight=False)
