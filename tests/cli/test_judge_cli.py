@@ -145,10 +145,12 @@ def test_import_ifeval_and_verify_matches_the_library_scorer(capsys, tmp_path, s
     assert code == 0 and f"prompt-level {want.prompt_strict.followed}/60" in out
 
 
-def test_judge_report_on_pandalm(capsys, store_url):
+def test_judge_report_on_pandalm(capsys, tmp_path):
+    """SQLite only: the library test covers both stores; this one checks what the command prints."""
     from assay.bundled import load_pandalm
     from assay.store import Store
 
+    store_url = f"sqlite:///{tmp_path / 'assay.db'}"
     with Store(store_url) as s:
         load_pandalm(s)
     code, out, err = run(capsys, "--db", store_url, "judge-report", "--judge", "gpt-3.5-turbo")
