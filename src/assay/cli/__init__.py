@@ -18,8 +18,6 @@ from assay.cli import judge as _judge  # noqa: E402,F401
 from assay.cli import agreement as _agreement  # noqa: E402,F401
 from assay.cli import rank as _rank  # noqa: E402,F401
 from assay.cli import abtest as _abtest  # noqa: E402,F401
-from assay.cli import rank as _rank  # noqa: E402,F401
-from assay.cli import abtest as _abtest  # noqa: E402,F401
 from assay.cli import calibration as _calibration  # noqa: E402,F401
 
 
