@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -211,7 +212,9 @@ def gold_accuracy(store: Store, f: PreferenceFilters, records: list[Any]) -> dic
     if not gold or not rows:
         return {}
     try:
-        table = rater_vs_gold(pd.DataFrame(rows), gold)
+        with warnings.catch_warnings():  # only accuracy is used; kappa may be undefined on few units
+            warnings.simplefilter("ignore", RuntimeWarning)
+            table = rater_vs_gold(pd.DataFrame(rows), gold)
     except ValueError:  # no rating falls on a gold unit
         return {}
     return {str(k): {"n": int(v["n"]), "accuracy": float(v["accuracy"])} for k, v in table.iterrows()}
