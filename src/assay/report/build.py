@@ -1,0 +1,200 @@
+"""Gathering a report's content from the store: every section is data first, rendered later.
+
+Each section comes from the library function that the matching command uses (`assay
+agreement`, `rank`, `abtest`, `judge-report`), so the report and the commands agree. A
+section that cannot be computed says why instead of showing anything made up.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay import __version__
+from assay import records as R
+from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.errors import AssayError
+from assay.store import Store
+
+
+def _safe(fn, *args, **kwargs) -> dict[str, Any]:  # noqa: ANN001
+    """Run one section; an AssayError or ValueError becomes the section's stated reason."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return {"ok": True, "data": fn(*args, **kwargs)}
+    except (AssayError, ValueError) as e:
+        return {"ok": False, "error": str(e)}
+
+
+def _score_distributions(jf: pd.DataFrame, store: Store) -> list[dict[str, Any]]:
+    """Per rubric dimension and model: n, mean, quartiles and fences of the scores."""
+    out = []
+    numeric = jf[jf["value"].notna()]
+    for (rubric, dim), part in numeric.groupby(["rubric", "dimension"], sort=True):
+        rows = []
+        for model, g in part.groupby("model"):
+            v = g["value"].astype(float).to_numpy()
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            iqr = q3 - q1
+            rows.append({"model": model, "n": int(len(v)), "mean": float(v.mean()), "q1": float(q1),
+                         "median": float(med), "q3": float(q3),
+                         "lower": float(v[v >= q1 - 1.5 * iqr].min()), "upper": float(v[v <= q3 + 1.5 * iqr].max()),
+                         "min": float(v.min()), "max": float(v.max())})
+        out.append({"rubric": rubric, "dimension": dim, "models": sorted(rows, key=lambda r: -r["mean"])})
+    return out
+
+
+def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> list[dict[str, Any]]:
+    """Per dimension, the k responses with the lowest mean score, with the reasons raters gave."""
+    out = []
+    numeric = jf[jf["value"].notna()]
+    for (rubric, dim), part in numeric.groupby(["rubric", "dimension"], sort=True):
+        means = part.groupby("unit")["value"].mean().sort_values(kind="stable").head(k)
+        rows = []
+        for unit, mean in means.items():
+            resp = store.get("responses", unit)
+            item = store.get("items", resp.item_id)  # type: ignore[attr-defined]
+            js = part[part["unit"] == unit].sort_values("value")
+            rows.append({
+                "response_id": unit, "model": resp.model, "mean": float(mean),  # type: ignore[attr-defined]
+                "prompt": item.prompt_text()[:text_limit],  # type: ignore[attr-defined]
+                "response": resp.text[:text_limit],  # type: ignore[attr-defined]
+                "judgments": [{"rater": r.rater, "value": float(r.value), "justification": r.justification or ""}
+                              for r in js.head(3).itertuples()],
+            })
+        out.append({"rubric": rubric, "dimension": dim, "responses": rows})
+    return out
+
+
+def _verifiers(store: Store, jf: pd.DataFrame) -> list[dict[str, Any]]:
+    """Program raters: share of responses that pass, per model."""
+    prog = jf[jf["rater_kind"] == "program"]
+    out = []
+    for (rater, dim), part in prog.groupby(["rater", "dimension"]):
+        by_model = part.groupby("model")["value"].agg(["mean", "count"]).reset_index()
+        out.append({"rater": rater, "dimension": dim,
+                    "models": [{"model": r.model, "pass_rate": float(r.mean), "n": int(r["count"])}
+                               for _, r in by_model.iterrows()]})
+    return out
+
+
+def _judges(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, rubric: str | None, limit: int) -> list[dict[str, Any]]:
+    """judge-report for each LLM rater whose work overlaps human raters' work."""
+    from assay.judges.report import judge_report
+
+    human_units = set(jf.loc[jf["rater_kind"] == "human", "unit"]) | set(cf.loc[cf["rater_kind"] == "human", "unit"])
+    if not human_units:
+        return []
+    judges = sorted(set(jf.loc[(jf["rater_kind"] == "llm") & jf["unit"].isin(human_units), "rater"])
+                    | set(cf.loc[(cf["rater_kind"] == "llm") & cf["unit"].isin(human_units), "rater"]))
+    out = []
+    for j in judges[:limit]:
+        res = _safe(judge_report, store, j, rubric=rubric)
+        out.append({"judge": j, **res})
+    return out
+
+
+def build_report(
+    store: Store,
+    *,
+    rubric: str | None = None,
+    models: Sequence[str] | None = None,
+    campaign: str | None = None,
+    rounds: int = 500,
+    seed: int = 0,
+    lowest: int = 5,
+    max_judges: int = 8,
+    max_dimensions: int = 8,
+) -> dict[str, Any]:
+    """Everything `assay report` shows, as JSON-ready data."""
+    from assay.analysis.abtest import compare_models
+    from assay.analysis.agreement import agreement_report
+    from assay.analysis.ranking import rank_models
+    from assay.cli.core import store_summary
+    from assay.rubrics import get_rubric
+
+    rubric_id = get_rubric(store, rubric).id if rubric else None
+    jf = judgments_frame(store, rubric=rubric_id, campaign=campaign)
+    cf = comparisons_frame(store, campaign=campaign)
+    if models:
+        jf = jf[jf["model"].isin(models)]
+    report: dict[str, Any] = {
+        "title": "assay report", "generated_at": R.utcnow().isoformat(timespec="seconds"),
+        "assay_version": __version__, "filters": {"rubric": rubric_id, "models": list(models or []),
+                                                  "campaign": campaign},
+        "bootstrap": {"rounds": rounds, "seed": seed}, "summary": store_summary(store),
+        "rater_kinds": sorted(set(jf["rater_kind"].dropna()) | set(cf["rater_kind"].dropna())),
+    }
+    report["scores"] = _score_distributions(jf, store)
+    report["lowest"] = _lowest(jf[jf["rater_kind"] != "program"], store, lowest)
+    report["verifiers"] = _verifiers(store, jf)
+
+    agreement: list[dict[str, Any]] = []
+    if not jf.empty:
+        res = _safe(agreement_report, store, rubric=rubric_id, campaign=campaign, rounds=rounds, random_state=seed,
+                    raters=sorted(jf.loc[jf["rater_kind"] != "program", "rater"].unique()) or None)
+        agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "judgments", "error": res["error"]}]
+    if not cf.empty:
+        res = _safe(agreement_report, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
+        agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "preference", "error": res["error"]}]
+    report["agreement"] = agreement
+
+    boards = []
+    if not cf.empty:
+        res = _safe(rank_models, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
+        boards.append({"title": "pairwise preferences (all raters)",
+                       **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
+        humans = sorted(cf.loc[cf["rater_kind"] == "human", "rater"].unique())
+        if humans and len(humans) < cf["rater"].nunique():
+            res = _safe(rank_models, store, comparisons=True, raters=humans, campaign=campaign, rounds=rounds,
+                        random_state=seed)
+            boards.append({"title": "pairwise preferences (human raters)",
+                           **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
+    scored = jf[(jf["rater_kind"] != "program") & jf["value"].notna()]
+    for (rub, dim) in list(scored.groupby(["rubric", "dimension"]).groups)[:max_dimensions]:
+        res = _safe(rank_models, store, rubric=rub, dimension=dim, campaign=campaign, rounds=rounds,
+                    random_state=seed)
+        boards.append({"title": f"{rub} · {dim}",
+                       **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
+    report["leaderboards"] = boards
+
+    pair = list(models)[:2] if models and len(models) >= 2 else _default_pair(jf, cf, store)
+    if pair:
+        res = _safe(compare_models, store, pair[0], pair[1], rubric=rubric_id, campaign=campaign,
+                    random_state=seed)
+        report["abtest"] = {"model_a": pair[0], "model_b": pair[1],
+                            **({"data": res["data"]} if res["ok"] else {"error": res["error"]})}
+    else:
+        report["abtest"] = {"error": "no two models were judged on the same items"}
+    report["judges"] = _judges(store, jf, cf, rubric_id, max_judges)
+    report["has_llm_judges"] = "llm" in report["rater_kinds"]
+    return report
+
+
+def _default_pair(jf: pd.DataFrame, cf: pd.DataFrame, store: Store) -> list[str] | None:
+    """The two models judged on the most shared items (judgments first, then comparisons)."""
+    if not jf.empty:
+        per = jf.groupby("model")["item_id"].apply(set)
+        best, pair = 0, None
+        names = sorted(per.index)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                n = len(per[a] & per[b])
+                if n > best:
+                    best, pair = n, [a, b]
+        if pair:
+            return pair
+    if not cf.empty:
+        ids = sorted(set(cf["first"]) | set(cf["second"]))
+        model = dict(zip(*store.frame("responses", id=ids)[["id", "model"]].T.to_numpy()))
+        pairs = (cf["first"].map(model) + "\x1f" + cf["second"].map(model)).map(
+            lambda s: "\x1f".join(sorted(s.split("\x1f"))))
+        top = pairs.value_counts()
+        if len(top):
+            return top.index[0].split("\x1f")
+    return None

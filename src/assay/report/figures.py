@@ -1,0 +1,134 @@
+"""Plotly figures of a report's sections, as JSON-ready dicts (rendered by plotly.js in the page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 60}, "height": 380,
+          "font": {"family": "system-ui, sans-serif", "size": 12}}
+
+
+def _fig(data: list[dict[str, Any]], title: str, **layout: Any) -> dict[str, Any]:
+    return {"data": data, "layout": {**LAYOUT, "title": {"text": title}, **layout}}
+
+
+def score_box(section: dict[str, Any]) -> dict[str, Any]:
+    """Score distribution per model on one dimension (quartiles computed in Python, not raw points)."""
+    ms = section["models"]
+    trace = {"type": "box", "name": "scores", "x": [m["model"] for m in ms], "q1": [m["q1"] for m in ms],
+             "median": [m["median"] for m in ms], "q3": [m["q3"] for m in ms],
+             "lowerfence": [m["lower"] for m in ms], "upperfence": [m["upper"] for m in ms],
+             "mean": [m["mean"] for m in ms], "boxmean": True, "marker": {"color": "#3b6ea8"}}
+    return _fig([trace], f"{section['dimension']} ({section['rubric']}): scores by model",
+                yaxis={"title": "score"}, showlegend=False)
+
+
+def agreement_forest(sections: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Every coefficient with its interval, one row per dimension x coefficient."""
+    ys, xs, lo, hi = [], [], [], []
+    for sec in sections:
+        for c in sec.get("coefficients", []):
+            if c.get("estimate") is None:
+                continue
+            ys.append(f"{sec['dimension']} · {c['coefficient']}")
+            xs.append(c["estimate"])
+            lo.append(c["estimate"] - c["low"])
+            hi.append(c["high"] - c["estimate"])
+    if not xs:
+        return None
+    trace = {"type": "scatter", "mode": "markers", "x": xs, "y": ys, "marker": {"color": "#2d7d46", "size": 8},
+             "error_x": {"type": "data", "symmetric": False, "array": hi, "arrayminus": lo}}
+    return _fig([trace], "Agreement coefficients with intervals", height=max(300, 24 * len(ys) + 120),
+                xaxis={"title": "coefficient", "range": [min(-0.1, min(xs) - 0.1), 1.05]},
+                yaxis={"automargin": True, "autorange": "reversed"}, showlegend=False)
+
+
+def leaderboard(board: dict[str, Any], title: str) -> dict[str, Any]:
+    rows = sorted(board["leaderboard"], key=lambda r: -(r.get("rating") or 0))
+    trace = {"type": "scatter", "mode": "markers", "x": [r["rating"] for r in rows], "y": [r["model"] for r in rows],
+             "marker": {"size": 10, "color": "#8a3ba8"},
+             "error_x": {"type": "data", "symmetric": False,
+                         "array": [(r["upper"] or r["rating"]) - r["rating"] for r in rows],
+                         "arrayminus": [r["rating"] - (r["lower"] or r["rating"]) for r in rows]}}
+    return _fig([trace], f"Leaderboard: {title}", xaxis={"title": "rating (Elo scale)"},
+                yaxis={"automargin": True, "autorange": "reversed"}, height=max(280, 36 * len(rows) + 120),
+                showlegend=False)
+
+
+def win_rate_heatmap(board: dict[str, Any], title: str) -> dict[str, Any]:
+    wr = board["win_rate"]
+    trace = {"type": "heatmap", "z": wr["values"], "x": wr["models"], "y": wr["models"], "zmin": 0, "zmax": 1,
+             "colorscale": "RdBu", "colorbar": {"title": "win rate"},
+             "hovertemplate": "%{y} beats %{x}: %{z:.2f}<extra></extra>"}
+    n = len(wr["models"])
+    return _fig([trace], f"Win rate of row over column: {title}", height=max(320, 40 * n + 160),
+                xaxis={"automargin": True}, yaxis={"automargin": True, "autorange": "reversed"})
+
+
+def abtest_forest(ab: dict[str, Any]) -> dict[str, Any] | None:
+    rows = [d for d in ab.get("dimensions", []) if d.get("estimate") is not None]
+    if not rows:
+        return None
+    trace = {"type": "scatter", "mode": "markers", "x": [d["estimate"] for d in rows],
+             "y": [d["dimension"] for d in rows], "marker": {"size": 10, "color": "#c0392b"},
+             "error_x": {"type": "data", "symmetric": False, "array": [d["ci_high"] - d["estimate"] for d in rows],
+                         "arrayminus": [d["estimate"] - d["ci_low"] for d in rows]}}
+    return _fig([trace], f"{ab['model_b']} minus {ab['model_a']}, per dimension", xaxis={"title": "difference",
+                "zeroline": True, "zerolinecolor": "#888"}, yaxis={"automargin": True},
+                height=max(260, 40 * len(rows) + 120), showlegend=False)
+
+
+def _human_mean(agr: dict[str, Any], key: str) -> float | None:
+    vals = [p.get(key) for p in (agr.get("human_pairs") or {}).values() if p.get(key) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def judge_rows(judges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per judge and task: its agreement with the human majority beside the humans' own."""
+    rows = []
+    for j in judges:
+        if not j.get("ok"):
+            continue
+        d = j["data"]
+        parts = ([("pairwise", d["pairwise"])] if d.get("pairwise") else []) + \
+            [(f"{r.get('rubric')} · {r.get('dimension')}", r) for r in d.get("rubric") or []]
+        for task, part in parts:
+            agr = part.get("agreement") or {}
+            vs = agr.get("judge_vs_majority") or {}
+            key = "kappa" if part.get("kind") == "pairwise" or vs.get("alpha") is None else "alpha"
+            if part.get("kind") != "pairwise" and vs.get("alpha") is None:
+                key = "spearman"
+            rows.append({"judge": d["judge"]["name"], "task": task, "statistic": key, "n": vs.get("n"),
+                         "judge_vs_humans": vs.get(key), "humans_vs_humans": _human_mean(agr, key),
+                         "flip_rate": (part.get("position") or {}).get("flip_rate"),
+                         "p_prefers_longer": (part.get("length_bias") or {}).get("p_judge_prefers_longer"),
+                         "notes": part.get("notes") or []})
+    return rows
+
+
+def judge_agreement(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Judge vs human agreement beside human vs human, per judge and task."""
+    rows = [r for r in rows if r["judge_vs_humans"] is not None]
+    if not rows:
+        return None
+    names = [f"{r['judge']} · {r['task']} ({r['statistic']})" for r in rows]
+    traces = [{"type": "bar", "name": "judge vs human majority", "x": names,
+               "y": [r["judge_vs_humans"] for r in rows], "marker": {"color": "#c07a2b"}},
+              {"type": "bar", "name": "humans vs humans (mean over pairs)", "x": names,
+               "y": [r["humans_vs_humans"] for r in rows], "marker": {"color": "#3b6ea8"}}]
+    low = min(0.0, *(r["judge_vs_humans"] for r in rows)) - 0.05
+    return _fig(traces, "Judge agreement with humans, beside the humans' agreement with each other",
+                barmode="group", yaxis={"title": "agreement", "range": [low, 1]}, xaxis={"automargin": True})
+
+
+def judge_biases(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Position-flip rate and preference for the longer response, per judge (pairwise tasks)."""
+    rows = [r for r in rows if r["flip_rate"] is not None or r["p_prefers_longer"] is not None]
+    if not rows:
+        return None
+    names = [f"{r['judge']} · {r['task']}" for r in rows]
+    traces = [{"type": "bar", "name": "position-flip rate", "x": names, "y": [r["flip_rate"] for r in rows],
+               "marker": {"color": "#8a3ba8"}},
+              {"type": "bar", "name": "P(prefers the longer response)", "x": names,
+               "y": [r["p_prefers_longer"] for r in rows], "marker": {"color": "#2d7d46"}}]
+    return _fig(traces, "Judge biases", barmode="group", yaxis={"range": [0, 1]}, xaxis={"automargin": True})
