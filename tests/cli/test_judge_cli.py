@@ -157,3 +157,22 @@ def test_judge_report_on_pandalm(capsys, tmp_path):
     assert code == 0, err
     for figure in ("0.8520", "0.8789", "0.8617", "0.716", "0.4929", "'tie': 105", "'first': 422", "'second': 472"):
         assert figure in out
+
+
+def test_own_template_and_samples_make_another_rater(capsys, qa, tmp_path):
+    tpl = tmp_path / "strict.txt"
+    tpl.write_text("# terse\n@@ user\nBe strict.\n{{dimensions}}\n{{prompt}}\n{{response}}\n{{output_format}}\n")
+    with ScriptedServer(handler=judge_handler) as srv:
+        base = ["--db", qa, "judge", "--rubric", "default", "--judge", "judge@1", "--base-url", srv.base_url,
+                "--dimensions", "factuality", "--models", "good@1", "--json"]
+        code, out, _ = run(capsys, *base)
+        builtin = json.loads(out)["rater"]
+        code, out, _ = run(capsys, *base, "--template", str(tpl), "--samples", "2")
+        mine = json.loads(out)
+        assert code == 0 and mine["run"]["succeeded"] == 3
+        sent = [r.body for r in srv.chat_requests[-6:]]
+    assert mine["rater"]["template_digest"] != builtin["template_digest"] and mine["rater"]["id"] != builtin["id"]
+    assert mine["rater"]["config"]["samples"] == 2 and all(b["messages"][0]["content"].startswith("Be strict.") for b in sent)
+    assert {b["temperature"] for b in sent} == {1.0}
+    code, _, err = run(capsys, *base, "--template", str(tmp_path / "missing.txt"))
+    assert code == 2 and "no such template file" in err
