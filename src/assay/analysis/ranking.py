@@ -319,7 +319,9 @@ def rank_models(
     rates). ``style_control`` adds :func:`~assay.stats.ranking.bradley_terry_controlled`
     on the responses' style features with ``style_rounds`` bootstrap rounds (default
     ``min(rounds, 200)``: each round is a full logistic refit). ``aggregate`` defaults to
-    ``"separate"`` for comparisons and ``"mean"`` for judgments.
+    ``"separate"`` for comparisons and ``"mean"`` for judgments. The style covariates are
+    divided by their standard deviation but not centred, so the controlled ratings are for
+    equal style (zero difference) and each coefficient is per SD of its covariate.
     """
     meta: dict[str, Any] = {}
     scores = None
@@ -353,8 +355,11 @@ def rank_models(
         meta["style_covariates_constant"] = [c for c in feats.columns if c not in varying]
         if not varying:
             raise BadInput("style control: no style feature (length, headers, lists, bold) varies across battles")
+        # Scale each covariate by its SD but do not centre it (standardize=False): centring would
+        # rate models at the mean style difference, not at none, and here model_a is not a random side.
+        z = feats[varying] / feats[varying].std(ddof=0)
         controlled = RK.bradley_terry_controlled(
-            battles.reset_index(drop=True), feats[varying].reset_index(drop=True), l2=l2,
+            battles.reset_index(drop=True), z.reset_index(drop=True), standardize=False, l2=l2,
             rounds=min(rounds, 200) if style_rounds is None else style_rounds, confidence=confidence,
             random_state=random_state)
     return Leaderboard(source=source, battles=battles, ratings=ratings, controlled=controlled, scores=scores,
