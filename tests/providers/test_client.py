@@ -171,3 +171,35 @@ def test_providers_are_registered_names_and_rebuild_from_spec():
     assert spec["provider"] == "openai" and spec["options"] == {"concurrency": 4, "rpm": 60}
     again = make_provider(Model(**spec["model"]), **spec["options"])
     assert again.spec() == spec
+
+
+@pytest.fixture(scope="module")
+def tls_cert(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not found")
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d / "key.pem", "-out", d / "cert.pem",
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return str(d / "cert.pem"), str(d / "key.pem")
+
+
+@pytest.mark.parametrize("transport", ["lean", "httpx"])
+async def test_https_verified_against_ssl_cert_file(tls_cert, monkeypatch, transport):
+    cert, key = tls_cert
+    with ScriptedServer(ssl_certfile=cert, ssl_keyfile=key) as srv:
+        assert srv.base_url.startswith("https://")
+        async with client(srv, transport=transport) as c:  # not trusted: certifi does not know it
+            with pytest.raises(ProviderFatal, match="cannot reach"):
+                await c.preflight()
+        monkeypatch.setenv("SSL_CERT_FILE", cert)
+        async with client(srv, transport=transport) as c:
+            await c.preflight()
+            got = await asyncio.gather(*(c.complete(USER, sample_index=i) for i in range(20)))
+        assert {g.text for g in got} == {"echo: two words"}

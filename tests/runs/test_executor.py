@@ -135,3 +135,40 @@ def test_progress_reports_every_unit_with_cost(store):
         run = generate(store, model, "qa", concurrency=4, on_progress=lambda p: seen.append((p.completed, p.cost_usd)))
     assert [c for c, _ in seen] == list(range(1, 41))
     assert seen[-1][1] == pytest.approx(run.cost_usd) and run.cost_usd == pytest.approx(40 * (2 + 3) / 1e6)  # "question i" -> "echo: question i"
+
+
+def test_two_processes_on_the_same_run_do_not_corrupt_it(store, store_url):
+    """Two executors of one run at once (threads, separate engines): each unit ends with one result."""
+    import threading
+
+    from assay.store import Store
+
+    make_dataset(store, "qa", 300)
+    errors = []
+    with ScriptedServer(models=["m"], latency=0.003) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+
+        stores = [Store(store_url) for _ in range(2)]  # opened here: Alembic's migrate is not thread-safe
+        start = threading.Barrier(2)
+
+        def go(s):
+            try:
+                start.wait(10)
+                generate(s, model, "qa", samples=2, concurrency=8)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+            finally:
+                s.close()
+
+        threads = [threading.Thread(target=go, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert errors == []
+    assert 600 <= len(srv.chat_requests) <= 1200  # both ran (in step, they repeat each other)
+    (run,) = Ledger(store).runs()
+    units = Ledger(store).units(run.id)
+    assert len(units) == 600 and {u["status"] for u in units} == {"done"}
+    assert store.count("responses") == 600 and Ledger(store).cache_count() == 600
+    assert Ledger(store).finish_run(run.id, "done").succeeded == 600

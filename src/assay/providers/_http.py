@@ -156,6 +156,19 @@ class _Conn(asyncio.Protocol):
             self.transport.close()
 
 
+def _ssl_context() -> ssl.SSLContext:
+    """Verify against SSL_CERT_FILE when set (as httpx does), else certifi's CA bundle."""
+    cafile = os.environ.get("SSL_CERT_FILE")
+    if not cafile:
+        try:
+            import certifi
+
+            cafile = certifi.where()
+        except ImportError:  # pragma: no cover - certifi ships with httpx
+            cafile = None
+    return ssl.create_default_context(cafile=cafile)
+
+
 def proxies_configured(url: str) -> bool:
     """Whether the environment routes ``url`` through a proxy (then httpx is used)."""
     host = urlsplit(url).hostname or ""
@@ -182,12 +195,7 @@ class LeanTransport:
         self.prefix = u.path.rstrip("/")
         self.ssl: ssl.SSLContext | None = None
         if u.scheme == "https":
-            try:
-                import certifi
-
-                self.ssl = ssl.create_default_context(cafile=certifi.where())
-            except ImportError:  # pragma: no cover - certifi ships with httpx
-                self.ssl = ssl.create_default_context()
+            self.ssl = _ssl_context()
         netloc = self.host if u.port is None else f"{self.host}:{u.port}"
         self._head = "".join(f"{k}: {v}\r\n" for k, v in {"host": netloc, **headers}.items())
         self.connect_timeout = connect_timeout

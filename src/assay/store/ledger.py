@@ -129,9 +129,13 @@ class Ledger:
         records: Iterable[R.Record] = (),
         cache_rows: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Write result records, new cache entries and the units' ledger rows in one transaction."""
+        """Write result records, new cache entries and the units' ledger rows in one transaction.
+
+        Rows go in key order, so two processes writing the same run lock rows in the same
+        order (no deadlock on PostgreSQL) and the later insert of a duplicate does nothing.
+        """
         with self.store.transaction() as c:
-            records = list(records)
+            records = sorted(records, key=lambda r: (type(r).__name__, str(getattr(r, "id", ""))))
             if records:
                 self.store.add(records, c)
             if cache_rows:
@@ -142,6 +146,7 @@ class Ledger:
     def _upsert_units(self, c: Connection, run_id: str, units: Sequence[UnitRow]) -> None:
         now = R.utcnow()
         latest = {u.unit_key: u for u in units}  # one row per key: an upsert may touch a row once
+        latest = {k: latest[k] for k in sorted(latest)}
         rows = [
             {
                 "run_id": run_id, "unit_key": u.unit_key, "status": u.status, "result_id": u.result_id,
@@ -175,7 +180,7 @@ class Ledger:
     def _cache_insert(self, c: Connection, rows: Sequence[dict[str, Any]]) -> None:
         now = R.utcnow()
         unique = {r["digest"]: {**r, "created_at": r.get("created_at") or now} for r in rows}
-        c.execute(self._insert(T.request_cache).on_conflict_do_nothing(), list(unique.values()))
+        c.execute(self._insert(T.request_cache).on_conflict_do_nothing(), [unique[d] for d in sorted(unique)])
 
     def cache_put_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Store cache entries (digest, model, request, response); an existing digest is kept."""

@@ -145,6 +145,8 @@ class ScriptedServer:
         hang_s: float = 30.0,
         record: bool = True,
         port: int = 0,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.queue: deque[str | Reply] = deque(replies)
         self.handler = handler
@@ -157,6 +159,7 @@ class ScriptedServer:
         self.requests: list[ServedRequest] = []
         self._rng = random.Random(faults.seed if faults else 0)
         self._port = port
+        self._ssl = (ssl_certfile, ssl_keyfile) if ssl_certfile else None
         self._n = 0
         self._thread: threading.Thread | None = None
         self._server: Any = None
@@ -321,7 +324,7 @@ class ScriptedServer:
     @property
     def url(self) -> str:
         """The server root, ``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._port}"
+        return f"{'https' if self._ssl else 'http'}://127.0.0.1:{self._port}"
 
     @property
     def base_url(self) -> str:
@@ -335,6 +338,7 @@ class ScriptedServer:
             self, log_level="error", access_log=False, lifespan="off", http="auto", loop="none",
             timeout_graceful_shutdown=1, backlog=4096, date_header=False, server_header=False,
             limit_concurrency=None, timeout_keep_alive=30,
+            ssl_certfile=self._ssl[0] if self._ssl else None, ssl_keyfile=self._ssl[1] if self._ssl else None,
         )
 
     def _socket(self) -> socket.socket:
