@@ -130,6 +130,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(rater.router)
     app.include_router(lead.router)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/healthz")
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")

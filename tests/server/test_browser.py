@@ -1,0 +1,203 @@
+"""The app in headless Chromium: XSS payloads never run; raters rate by keyboard; the lead sees agreement."""
+
+from __future__ import annotations
+
+import pytest
+
+from assay import annotate as A
+from assay.store import Store
+from tests.server.conftest import PASSWORD, add_texts, add_users, rid, start_server, stop_server
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+PAYLOADS = [
+    "<script>window.__xss=1;alert(1)</script>",
+    '<img src=x onerror="window.__xss=2;alert(2)">',
+    '"><svg onload="window.__xss=3">',
+    "'><iframe srcdoc=\"<script>parent.__xss=4</script>\"></iframe>",
+    "</textarea></div><script>window.__xss=5</script>",
+    '<a href="javascript:window.__xss=6" id="xsslink">click me</a>',
+    '<meta http-equiv="refresh" content="0;url=javascript:window.__xss=7">',
+    "<style>body{display:none}</style>{{ 7*7 }}",
+]
+ALL = "\n".join(PAYLOADS)
+
+
+@pytest.fixture(scope="module")
+def app(backend_url):
+    """A server seeded with XSS payloads everywhere untrusted text goes, and a one-unit campaign."""
+    from assay.rubrics import get_rubric
+
+    with Store(backend_url) as s:
+        get_rubric(s, "default")
+        add_users(s, {"ann": "rater", "bob": "rater", "lee": "lead"})
+        add_texts(s, "xss", [ALL], {"evil@1": [ALL], "evil@2": ["plain " + PAYLOADS[1]]})
+        add_texts(s, "clean", ["What is the capital of France?"],
+                  {"m1@1": ["Paris is the capital of France."], "m2@1": ["Lyon."]})
+        xss_units = A.units_from_dataset(s, "xss")
+        ids = {
+            "xss": A.create_campaign(s, "xss " + PAYLOADS[1], rubric="default@1", units=xss_units, overlap=2,
+                                     created_by="lee").id,
+            "xss_pair": A.create_campaign(s, "xss pair", rubric="default@1", kind="compare",
+                                          units=A.units_from_dataset(s, "xss", kind="compare"), created_by="lee").id,
+            "e2e": A.create_campaign(s, "e2e", rubric="default@1", units=A.units_from_dataset(s, "clean")[:1],
+                                     overlap=2, min_justification=10, raters=[rid("ann"), rid("bob")],
+                                     created_by="lee").id,
+            "pair": A.create_campaign(s, "e2e pair", rubric="default@1", kind="compare",
+                                      units=A.units_from_dataset(s, "clean", kind="compare"), created_by="lee").id,
+        }
+        # a justification, a flag note and a guideline clarification carrying the payloads too
+        camp = s.get("campaigns", ids["xss"])
+        for r in ("bob", "lee"):
+            asg = A.next_assignment(s, camp, rid(r))
+            A.submit(s, camp, asg, A.Answer(justification=ALL, values={d: 1 if r == "bob" else 5 for d in
+                                            ("factuality", "coherence", "safety", "instruction-following",
+                                             "creativity")}, flags=["ambiguous"], flag_note=ALL))
+        case = A.edge_case_queue(s, campaign_id=ids["xss"])[0]
+        A.collect_edge_cases(s, campaign_id=ids["xss"])
+        A.resolve_edge_case(s, case.id, clarification=ALL, author="lee")
+    url, proc = start_server(backend_url)
+    yield url, backend_url, ids
+    stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+class Watched:
+    """A logged-in page that records dialogs, console errors and page errors."""
+
+    def __init__(self, browser, base: str, name: str) -> None:  # noqa: ANN001
+        self.ctx = browser.new_context(base_url=base)
+        self.page = self.ctx.new_page()
+        self.problems: list[str] = []
+        self.page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
+        self.page.goto("/login")
+        # keyboard only: the name field has focus
+        self.page.keyboard.type(name)
+        self.page.keyboard.press("Tab")
+        self.page.keyboard.type(PASSWORD)
+        with self.page.expect_navigation():
+            self.page.keyboard.press("Enter")
+        assert self.page.url.rstrip("/") == base.rstrip("/"), self.page.url
+
+    def assert_clean(self) -> None:
+        page = self.page
+        page.wait_for_timeout(300)  # give any injected handler (onerror, onload, refresh) its chance
+        for frame in page.frames:
+            assert frame.evaluate("typeof window.__xss") == "undefined", frame.url
+        assert page.evaluate("typeof parent.__xss") == "undefined"
+        assert page.locator("script").count() == 1  # only /static/app.js
+        assert page.locator("main img, main svg, main iframe, main style, main meta, #xsslink").count() == 0
+        assert self.problems == []
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+def test_xss_payloads_render_as_text_and_never_run(app, browser):
+    base, _, ids = app
+    ann = Watched(browser, base, "ann")
+    page = ann.page
+    page.goto(f"/c/{ids['xss']}/next")
+    assert "/a/" in page.url
+    body = page.inner_text("main")
+    for p in PAYLOADS:
+        assert p in body  # shown literally, as the rater must see it
+    ann.assert_clean()
+    page.goto("/")  # the campaign name carries a payload
+    assert PAYLOADS[1] in page.inner_text("main")
+    ann.assert_clean()
+    page.goto(f"/c/{ids['xss_pair']}/next")
+    assert page.locator(".response").count() == 2 and PAYLOADS[0] in page.inner_text("main")
+    ann.assert_clean()
+    page.goto(f"/c/{ids['xss']}/guidelines")  # a clarification with payloads is now guideline text
+    assert PAYLOADS[4] in page.inner_text("#guideline-text")
+    ann.assert_clean()
+    ann.close()
+
+    lee = Watched(browser, base, "lee")
+    lee.page.goto(f"/lead/c/{ids['xss']}")  # justifications, flag notes, edge cases of others
+    text = lee.page.inner_text("main")
+    assert PAYLOADS[0] in text and PAYLOADS[5] in text
+    lee.assert_clean()
+    lee.page.goto("/lead")
+    lee.assert_clean()
+    lee.close()
+
+
+def _rate_by_keyboard(browser, base: str, cid: str, name: str, levels: str, why: str) -> None:  # noqa: ANN001
+    r = Watched(browser, base, name)
+    page = r.page
+    page.goto(f"/c/{cid}/next")
+    assert page.locator("#shortcuts").is_visible()
+    assert "Paris is the capital" in page.inner_text("main")
+    for key in levels:
+        page.keyboard.press(key)
+    assert page.evaluate("document.activeElement.id") == "justification"  # focus moved on by itself
+    page.keyboard.type(why)
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    assert page.locator("#finished").is_visible()
+    r.assert_clean()
+    r.close()
+
+
+def test_two_raters_rate_by_keyboard_and_the_lead_sees_their_agreement(app, browser):
+    base, store_url, ids = app
+    cid = ids["e2e"]
+    _rate_by_keyboard(browser, base, cid, "ann", "43542", "Accurate and clear, a bit plain.")
+    _rate_by_keyboard(browser, base, cid, "bob", "43541", "Correct; nothing creative about it.")
+    with Store(store_url, create=False) as s:
+        got = {(j.rater_id, j.dimension): j.value for j in s.list("judgments", campaign_id=cid)}
+    dims = ["factuality", "coherence", "safety", "instruction-following", "creativity"]
+    assert got == {**{(rid("ann"), d): float(v) for d, v in zip(dims, "43542")},
+                   **{(rid("bob"), d): float(v) for d, v in zip(dims, "43541")}}
+    lee = Watched(browser, base, "lee")
+    lee.page.goto(f"/lead/c/{cid}")
+    for who in ("ann", "bob"):
+        row = lee.page.locator(f'#raters tr[data-rater="{rid(who)}"]')
+        assert row.count() == 1
+        assert row.locator("td.agree").inner_text() == "80%"  # 4 of 5 dimensions equal
+    assert "Accurate and clear" in lee.page.inner_text("#disagreements")
+    lee.assert_clean()
+    lee.close()
+
+
+def test_compare_by_keyboard_and_guidelines_one_key_away(app, browser):
+    base, store_url, ids = app
+    r = Watched(browser, base, "ann")
+    page = r.page
+    page.goto(f"/c/{ids['pair']}/next")
+    aid = page.url.rsplit("/", 1)[1]
+    with r.ctx.expect_page() as popup:
+        page.keyboard.press("g")
+    guide = popup.value
+    guide.wait_for_load_state()
+    assert "/guidelines" in guide.url and "How to rate" in guide.inner_text("main")
+    guide.close()
+    page.keyboard.press("b")
+    page.keyboard.press("2")
+    assert page.evaluate("document.activeElement.id") == "justification"
+    page.keyboard.type("B names the capital correctly.")
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    r.assert_clean()
+    r.close()
+    with Store(store_url, create=False) as s:
+        asg = s.get("assignments", aid)
+        (cmp,) = s.list("comparisons", assignment_id=aid)
+    assert cmp.winner == asg.shown_order[1] and cmp.strength == 2 and cmp.shown_order == asg.shown_order
