@@ -203,3 +203,18 @@ async def test_https_verified_against_ssl_cert_file(tls_cert, monkeypatch, trans
             await c.preflight()
             got = await asyncio.gather(*(c.complete(USER, sample_index=i) for i in range(20)))
         assert {g.text for g in got} == {"echo: two words"}
+
+
+async def test_compressed_and_extra_headers_are_understood(model_server):
+    import gzip
+    import json
+
+    body = {"choices": [{"message": {"role": "assistant", "content": "zipped"}, "finish_reason": "stop"}], "usage": {}}
+    model_server.enqueue(Reply(body=gzip.compress(json.dumps(body).encode()), headers={"content-encoding": "gzip"}))
+    model_server.enqueue(Reply(status=429, body={"error": "slow down"}, headers={"retry-after-ms": "300"}))
+    model_server.enqueue("plain")
+    async with client(model_server) as c:
+        assert (await c.complete(USER)).text == "zipped"
+        assert (await c.complete(USER, sample_index=1)).text == "plain"
+    ats = [r.at for r in model_server.chat_requests]
+    assert ats[2] - ats[1] >= 0.3  # retry-after-ms honoured

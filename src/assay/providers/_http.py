@@ -13,6 +13,7 @@ import asyncio
 import os
 import ssl
 import urllib.request
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -250,6 +251,12 @@ class LeanTransport:
                     self._idle.append(conn)
                 else:
                     conn.close()
+                encoding = resp.headers.get("content-encoding", "identity").lower()
+                if encoding in ("gzip", "deflate"):  # not asked for, but some proxies compress anyway
+                    try:
+                        resp.body = zlib.decompress(resp.body, 47)  # 47: gzip or zlib header, detected
+                    except zlib.error as e:
+                        raise TransportError(f"bad {encoding} body: {e}") from None
                 return resp
         raise AssertionError("unreachable")  # pragma: no cover
 

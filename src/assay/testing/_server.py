@@ -43,6 +43,7 @@ class Reply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     chunked: bool = False
+    headers: dict[str, str] | None = None
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 1.0) -> Reply:
@@ -257,7 +258,7 @@ class ScriptedServer:
             return 0, b"", {}
         if delay > 0:
             await asyncio.sleep(delay)
-        extra = {}
+        extra = dict(reply.headers or {})
         if reply.retry_after is not None:
             extra["retry-after"] = f"{reply.retry_after:g}"
         if reply.body is not None:
