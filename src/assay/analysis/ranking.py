@@ -234,7 +234,7 @@ def score_leaderboard(
 
 
 def add_style_features(store: Store, battles: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """The style covariates of each battle from the responses' texts, and the covariates that vary.
+    """The style covariates of each battle from the responses' texts, and those that vary enough to use.
 
     Uses :func:`assay.stats.ranking.style_features` on ``response_a`` / ``response_b``
     (for judgment battles, each model's first sample on the prompt stands for it).
@@ -244,7 +244,10 @@ def add_style_features(store: Store, battles: pd.DataFrame) -> tuple[pd.DataFram
     feats = RK.style_features(battles["response_a"].map(text).fillna("").tolist(),
                               battles["response_b"].map(text).fillna("").tolist())
     feats.index = battles.index
-    varying = [c for c in feats.columns if feats[c].std() > 0]
+    # a covariate that differs in only a handful of battles cannot be estimated (and a bootstrap
+    # round that misses them all is singular): keep those that differ in 1% of battles, at least 10
+    need = max(10, int(0.01 * len(feats)))
+    varying = [c for c in feats.columns if feats[c].std() > 0 and int((feats[c] != 0).sum()) >= need]
     return feats, varying
 
 
@@ -352,15 +355,18 @@ def rank_models(
     if style_control:
         feats, varying = add_style_features(store, battles)
         meta["style_covariates"] = varying
-        meta["style_covariates_constant"] = [c for c in feats.columns if c not in varying]
+        meta["style_covariates_constant"] = [c for c in feats.columns if c not in varying]  # or too rare
         if not varying:
             raise BadInput("style control: no style feature (length, headers, lists, bold) varies across battles")
         # Scale each covariate by its SD but do not centre it (standardize=False): centring would
         # rate models at the mean style difference, not at none, and here model_a is not a random side.
         z = feats[varying] / feats[varying].std(ddof=0)
-        controlled = RK.bradley_terry_controlled(
-            battles.reset_index(drop=True), z.reset_index(drop=True), standardize=False, l2=l2,
-            rounds=min(rounds, 200) if style_rounds is None else style_rounds, confidence=confidence,
-            random_state=random_state)
+        try:
+            controlled = RK.bradley_terry_controlled(
+                battles.reset_index(drop=True), z.reset_index(drop=True), standardize=False, l2=l2,
+                rounds=min(rounds, 200) if style_rounds is None else style_rounds, confidence=confidence,
+                random_state=random_state)
+        except ValueError as e:
+            raise BadInput(f"style control: {e} (try --l2 0.5)") from None
     return Leaderboard(source=source, battles=battles, ratings=ratings, controlled=controlled, scores=scores,
                        meta=meta)

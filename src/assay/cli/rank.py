@@ -59,7 +59,7 @@ def print_leaderboard(rep: dict[str, Any]) -> None:
             c.add_row(r["covariate"], _f(r["logit"], 3), _f(r["elo"]))
         console.print(c)
         if rep.get("style_covariates_constant"):
-            console.print(f"  constant, left out: {', '.join(rep['style_covariates_constant'])}", highlight=False)
+            console.print(f"  constant or too rare (under 1% of battles), left out: {', '.join(rep['style_covariates_constant'])}", highlight=False)
 
 
 @app.command()
