@@ -58,3 +58,5 @@ def test_export_preferences_bad_input_exits_2(capsys, tmp_path):
     code, _, err = run(capsys, "--db", db, "export", "preferences", "--source", "judgments", "--out",
                        str(tmp_path / "x.jsonl"))
     assert code == 2 and "needs a rubric dimension" in err
+    code, _, err = run(capsys, "--db", db, "export", "items", "--exclude-ties", "--out", str(tmp_path / "i.jsonl"))
+    assert code == 2 and "only apply to `assay export preferences`, not items" in err

@@ -330,3 +330,15 @@ def test_pandalm_every_format_loads_and_counts_match_an_independent_majority(sto
     _, m = build_preferences(store, "trl", PreferenceFilters(rater_kinds=("human",), min_agreement=1.0,
                                                              min_raters=3))
     assert m["counts"]["rows"] == int(unanimous.sum())
+
+
+def test_a_winner_among_three_beats_each_other_and_a_tie_of_three_ties_every_pair(store):
+    d = Data(store)
+    d.cmp("7w", H1, 7, winner="b", letters="abc")
+    d.cmp("7t", H2, 7, outcome="tie", letters="abc")
+    rows, m = rows_of(store, "trl")
+    # h1's winner beats a and c (nothing said of a vs c); h2 ties all three pairs: 1:1 on two, tie on one
+    assert m["counts"]["pairs"] == 3 and m["counts"]["pairs_dropped"] == {"no_majority": 2, "tie": 1}
+    rows, m = rows_of(store, "trl", raters=(H1,))
+    assert triples(rows) == [("Q7", "answer 7b", "answer 7a"), ("Q7", "answer 7b", "answer 7c")]
+    assert m["records"]["comparisons"] == ["7w"]

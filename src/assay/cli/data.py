@@ -109,7 +109,13 @@ def export_(
             console.print(f"wrote {c['rows']} {m['format']} rows from {c['pairs_kept']} of {c['pairs']} pairs "
                           f"to {out} (dropped: {dropped}); manifest {out}.manifest.json", highlight=False)
         return
+    if (source, dimension, min_gap, min_agreement, min_raters, exclude_ties, exclude_both_bad, exclude_flagged,
+            min_gold_accuracy, gold_rater, rater_kind, no_margin) != ("comparisons", None, 1.0, 0.0, 1, False, False,
+                                                                     False, None, None, None, False):
+        from assay.errors import BadInput
 
+        raise BadInput(f"preference options (--min-agreement, --exclude-ties, ...) only apply to "
+                       f"`assay export preferences`, not {kind}")
     table = T.TABLES.get(kind)
     filters = {"dataset": dataset, "model": model, "rubric": rubric, "rater_id": rater, "campaign_id": campaign}
     if table is not None:
