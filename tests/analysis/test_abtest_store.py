@@ -203,3 +203,22 @@ def test_plan_from_pilot_estimates_variance_components(store):
     assert out["k_a"] == 4 and out["n"] == math.ceil(Z80**2 * (omega2 + var_a / 4 + var_b / 4) / 0.04 - 1e-9)
     # the sampling noise is ~1 per sample: more samples per item must save items
     assert out["table"][0]["n"] > out["table"][2]["n"]
+
+
+def test_a_pilot_run_resolves_to_its_two_models(store):
+    from assay.analysis.abtest import resolve_run_models
+    from assay.errors import BadInput, NotFound
+
+    build_ab(store, n=10, effects={"factuality": 0.0}, seed=0)
+    item = R.Item(id=R.Item.make_id("ab", "run", None, None), dataset="ab", external_id="run", prompt="r")
+    recs: list[R.Record] = [item, R.Run(id="gen1", kind="generate"), R.Run(id="gen2", kind="generate")]
+    recs += [R.Response(id=R.Response.make_id(item.id, m, 0), item_id=item.id, model=m, text="t", run_id="gen1")
+             for m in (B, A)]
+    recs.append(R.Response(id=R.Response.make_id(item.id, A, 1), item_id=item.id, model=A, sample_index=1,
+                           text="t", run_id="gen2"))
+    store.add(recs)
+    assert resolve_run_models(store, "gen1") == (A, B)
+    with pytest.raises(BadInput, match="1 models"):
+        resolve_run_models(store, "gen2")
+    with pytest.raises(NotFound):
+        resolve_run_models(store, "nope")
