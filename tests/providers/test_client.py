@@ -130,6 +130,28 @@ async def test_concurrency_limit_bounds_requests_in_flight():
     assert live["max"] == 3
 
 
+async def test_clients_of_one_model_share_its_limits():
+    live = {"now": 0, "max": 0}
+
+    async def handler(body):
+        live["now"] += 1
+        live["max"] = max(live["max"], live["now"])
+        await asyncio.sleep(0.03)
+        live["now"] -= 1
+        return "ok"
+
+    with ScriptedServer(handler=handler) as srv:
+        a, b = client(srv, concurrency=2), client(srv, concurrency=2)
+        other = client(srv, model="n@1", concurrency=2)
+        await asyncio.gather(*(c.complete(USER, sample_index=i) for c in (a, b) for i in range(6)))
+        assert live["max"] == 2  # one budget for m@1, however many clients
+        live["max"] = 0
+        await asyncio.gather(*(c.complete(USER, sample_index=i) for c in (a, other) for i in range(6, 12)))
+        assert live["max"] == 4  # another model has its own
+        for c in (a, b, other):
+            await c.aclose()
+
+
 async def test_requests_per_minute_limit(model_server):
     async with client(model_server, rpm=3000) as c:  # 50 a second, bursts of 50
         t = time.perf_counter()

@@ -72,3 +72,22 @@ class Limits:
             await self.requests.acquire(1)
         if self.tokens is not None:
             await self.tokens.acquire(est_tokens)
+
+
+_SHARED: dict[int, tuple[asyncio.AbstractEventLoop, dict[tuple, Limits]]] = {}
+
+
+def shared_limits(key: tuple, *, concurrency: int, rpm: float | None, tpm: float | None) -> Limits:
+    """The Limits of ``key`` (model, base URL) in the running event loop, made on first use.
+
+    Every client of one model in one loop (a judge panel, generation beside judging) shares
+    one concurrency limit, one RPM and one TPM budget; the first client's settings win.
+    """
+    loop = asyncio.get_running_loop()
+    for k in [k for k, (lp, _) in _SHARED.items() if lp.is_closed()]:
+        del _SHARED[k]
+    _, per_loop = _SHARED.setdefault(id(loop), (loop, {}))
+    lim = per_loop.get(key)
+    if lim is None:
+        lim = per_loop[key] = Limits(concurrency=concurrency, rpm=rpm, tpm=tpm)
+    return lim

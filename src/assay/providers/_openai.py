@@ -15,7 +15,7 @@ from assay import records as R
 from assay.providers._cache import RequestCache
 from assay.providers._errors import ProviderError, ProviderFatal
 from assay.providers._http import HTTPResponse, TransportError, TransportTimeout, make_transport
-from assay.providers._limits import Limits
+from assay.providers._limits import Limits, shared_limits
 from assay.providers._registry import provider
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
@@ -110,7 +110,10 @@ class OpenAIChat:
         self.url = self.base_url + "/chat/completions"
         self.api_model = str(model.params.get("model", model.name))
         self.defaults = {k: v for k, v in model.params.items() if k != "model"}
-        self.limits = Limits(concurrency=concurrency, rpm=rpm, tpm=tpm)
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.concurrency, self.rpm, self.tpm = concurrency, rpm, tpm
+        self._limits: Limits | None = None
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -145,11 +148,18 @@ class OpenAIChat:
         }
 
     @property
+    def limits(self) -> Limits:
+        """This model's limits, shared with every other client of it in the running event loop."""
+        if self._limits is None:
+            self._limits = shared_limits((self.model.id, self.base_url), concurrency=self.concurrency, rpm=self.rpm, tpm=self.tpm)
+        return self._limits
+
+    @property
     def http(self) -> Any:
         """The HTTP transport (made on first use, inside the running event loop)."""
         if self._http is None:
             self._http = make_transport(
-                self.transport, self.base_url, max_connections=self.limits.concurrency,
+                self.transport, self.base_url, max_connections=self.concurrency,
                 headers=self._headers, connect_timeout=min(self.timeout, 10.0),
             )
         return self._http
