@@ -172,3 +172,20 @@ def test_two_processes_on_the_same_run_do_not_corrupt_it(store, store_url):
     assert len(units) == 600 and {u["status"] for u in units} == {"done"}
     assert store.count("responses") == 600 and Ledger(store).cache_count() == 600
     assert Ledger(store).finish_run(run.id, "done").succeeded == 600
+
+
+def test_generate_task_on_the_executor_directly_stamps_its_run(store):
+    from assay.providers import RequestCache
+    from assay.runs import GenerateTask
+
+    items = make_dataset(store, "qa", 5)
+    with ScriptedServer() as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+        store.add([model])
+        client = make_provider(model, cache=RequestCache(store))
+        task = GenerateTask(client, items, dataset="qa", samples=2, params={"temperature": 0.2})
+        run = LocalExecutor(store, concurrency=3).run(task)
+        assert {r.body["temperature"] for r in srv.chat_requests} == {0.2}
+    assert (run.total, run.succeeded) == (10, 10)
+    assert {r.run_id for r in store.iter("responses")} == {run.id}
+    assert Ledger(store).cache_count(model="m@1") == 10

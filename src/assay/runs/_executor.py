@@ -105,6 +105,8 @@ class LocalExecutor:
     async def arun(self, task: Task) -> R.Run:
         config = task.config()
         run_id = run_id_for(task.kind, config)
+        if getattr(task, "run_id", "") is None:  # tasks that stamp records with their run learn it here
+            task.run_id = run_id  # type: ignore[attr-defined]
         units = list(task.units())
         keys = {u.key for u in units}
         if len(keys) != len(units):
