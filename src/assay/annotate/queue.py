@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 from assay import records as R
@@ -43,10 +44,28 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
         return pending
     if not is_open(camp):
         return None
-    counts = S.rater_counts(store, camp.id, rater_id)
-    want_gold = camp.gold_share > 0 and counts["gold_done"] < camp.gold_share * (counts["done"] + 1)
+    want_gold = False
+    if camp.gold_share > 0:
+        counts = S.rater_counts(store, camp.id, rater_id)
+        want_gold = counts["gold_done"] < camp.gold_share * (counts["done"] + 1)
     cap = None if camp.calibration else camp.overlap
     pools = [(True, None), (False, cap)] if want_gold or camp.calibration else [(False, cap), (True, None)]
+    def make(unit: dict) -> R.Assignment:
+        aid = assignment_id(camp.id, unit["unit_id"], rater_id)
+        return R.Assignment(id=aid, campaign_id=camp.id, rater_id=rater_id, response_ids=list(unit["response_ids"]),
+                            shown_order=shown_order(camp.id, aid, list(unit["response_ids"])),
+                            is_gold=bool(unit["is_gold"]))
+
+    if store.backend == "postgresql":
+        for gold, pool_cap in pools:
+            for attempt in range(200):
+                got = S.claim_next(store, camp.id, rater_id, gold=gold, cap=pool_cap, make=make)
+                if got != "busy":
+                    break
+                time.sleep(0.002 * min(attempt + 1, 10))  # the last free units are being claimed: wait for them
+            if isinstance(got, R.Assignment):
+                return got
+        return None
     rng = random.Random()
     for gold, pool_cap in pools:
         for _ in range(20):  # retries only when other raters win the same units meanwhile
@@ -57,11 +76,7 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
             head = cands[: max(1, min(len(cands), 8))]
             rng.shuffle(head)
             for unit in head:
-                aid = assignment_id(camp.id, unit["unit_id"], rater_id)
-                asg = R.Assignment(id=aid, campaign_id=camp.id, rater_id=rater_id,
-                                   response_ids=list(unit["response_ids"]),
-                                   shown_order=shown_order(camp.id, aid, list(unit["response_ids"])),
-                                   is_gold=bool(unit["is_gold"]))
+                asg = make(unit)
                 if S.claim(store, unit, asg, pool_cap):
                     return asg
     return None

@@ -130,7 +130,7 @@ def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer) -> Su
     """
     if asg.campaign_id != camp.id:
         raise BadInput("assignment does not belong to this campaign")
-    done = S.submission(store, asg.id)
+    done = S.submission(store, asg.id) if asg.status != "pending" else None
     if done is not None:
         return Submitted(False, list(done["record_ids"]), feedback(store, camp, asg))
     if camp.status != "open":

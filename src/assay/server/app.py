@@ -91,11 +91,11 @@ def _env() -> Environment:
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """The rating app over one store (opened from the settings unless given)."""
-    from assay.store import make_engine
+    from assay.store.app import server_engine
 
     settings = settings or Settings.from_env()
     if store is None:
-        store = Store(settings.database_url, engine=make_engine(settings.database_url, pool_size=settings.pool_size),
+        store = Store(settings.database_url, engine=server_engine(settings.database_url, pool_size=settings.pool_size),
                       create=False)
     app = FastAPI(title="assay", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store

@@ -15,6 +15,7 @@ from assay import records as R
 from assay.annotate.campaigns import campaign_dimensions, rubric_of
 from assay.errors import BadInput, NotFound
 from assay.server import accounts as ACC
+from assay.store import app as S
 from assay.server.app import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -81,8 +82,8 @@ async def logout(request: Request, user: ACC.User = Depends(current_user)) -> Re
 def _campaign_for_rater(request: Request, user: ACC.User, cid: str) -> R.Campaign:
     """A campaign the user may rate in; NotFound otherwise (its existence is not revealed)."""
     store = store_of(request)
-    camp = store.find("campaigns", cid)
-    if camp is None or not A.can_rate(store, camp, user.rater_id):  # type: ignore[arg-type]
+    camp = S.campaign(store, cid) if len(cid) <= 64 else None
+    if camp is None or not A.can_rate(store, camp, user.rater_id):
         raise NotFound("campaign")
     return camp  # type: ignore[return-value]
 
@@ -127,12 +128,10 @@ def guidelines(cid: str, request: Request, user: ACC.User = Depends(current_user
 
 def _own_assignment(request: Request, user: ACC.User, aid: str) -> tuple[R.Assignment, R.Campaign]:
     """The user's own assignment and its campaign; NotFound for anyone else's (no existence leak)."""
-    store = store_of(request)
-    asg = store.find("assignments", aid) if len(aid) <= 64 else None
-    if asg is None or asg.rater_id != user.rater_id:  # type: ignore[attr-defined]
+    found = S.assignment_and_campaign(store_of(request), aid) if len(aid) <= 64 else None
+    if found is None or found[0].rater_id != user.rater_id:
         raise NotFound("assignment")
-    camp = store.get("campaigns", asg.campaign_id)  # type: ignore[attr-defined]
-    return asg, camp  # type: ignore[return-value]
+    return found
 
 
 def _context(request: Request, asg: R.Assignment, camp: R.Campaign, user: ACC.User) -> dict[str, Any]:

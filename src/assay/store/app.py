@@ -6,11 +6,11 @@ function takes the :class:`~assay.store.Store` first; timestamps are UTC.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from assay import records as R
@@ -39,6 +39,60 @@ def _inserted(store: Store, c: Connection, table, row: dict[str, Any]) -> bool: 
     return c.execute(_insert_ignore(store, table).returning(key), row).first() is not None
 
 
+_READERS: dict[int, Engine] = {}
+
+
+def _reader(store: Store) -> Engine:
+    """An engine for single reads. A server's PostgreSQL store has a second, autocommit pool for
+    them (no BEGIN / ROLLBACK round trips); otherwise the store's own engine."""
+    return _READERS.get(id(store.engine), store.engine)
+
+
+def campaign(store: Store, campaign_id: str) -> R.Campaign | None:
+    with _reader(store).connect() as c:
+        row = c.execute(select(T.campaigns).where(T.campaigns.c.id == campaign_id)).mappings().first()
+    return from_row("campaigns", dict(row)) if row else None  # type: ignore[return-value]
+
+
+def server_engine(url: str | None, *, pool_size: int = 8):  # noqa: ANN201
+    """An engine for a long-running server process: PostgreSQL without a ping before every checkout
+    (one round trip fewer per query; connections are recycled instead), SQLite as usual."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from assay.store.engine import make_engine, resolve_url
+
+    url = resolve_url(url)
+    u = make_url(url)
+    if u.get_backend_name() != "postgresql":
+        return make_engine(url)
+    schema = u.query.get("schema")
+    kw: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "pool_recycle": 600}
+    if schema:
+        u = u.difference_update_query(["schema"])
+        kw["connect_args"] = {"options": f"-csearch_path={schema}"}
+    engine = create_engine(u, **kw)
+    if schema:
+        with engine.begin() as c:
+            c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    _READERS[id(engine)] = create_engine(u, isolation_level="AUTOCOMMIT", **kw)
+    return engine
+
+
+def assignment_and_campaign(store: Store, assignment_id: str) -> tuple[R.Assignment, R.Campaign] | None:
+    """An assignment and its campaign in one query."""
+    a, cp = T.assignments, T.campaigns
+    cols = [c.label(f"a_{c.name}") for c in a.columns] + [c.label(f"c_{c.name}") for c in cp.columns]
+    stmt = select(*cols).join_from(a, cp, cp.c.id == a.c.campaign_id).where(a.c.id == assignment_id)
+    with _reader(store).connect() as c:
+        row = c.execute(stmt).mappings().first()
+    if row is None:
+        return None
+    asg = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
+    camp = {k[2:]: v for k, v in row.items() if k.startswith("c_")}
+    return from_row("assignments", asg), from_row("campaigns", camp)  # type: ignore[return-value]
+
+
 # ---- users ------------------------------------------------------------------------------
 
 
@@ -49,13 +103,13 @@ def insert_user(store: Store, row: dict[str, Any], conn: Connection | None = Non
 
 
 def get_user(store: Store, name: str) -> dict[str, Any] | None:
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         row = c.execute(select(T.users).where(T.users.c.name == name)).mappings().first()
     return dict(row) if row else None
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         return [dict(r) for r in c.execute(select(T.users).order_by(T.users.c.name)).mappings()]
 
 
@@ -81,7 +135,7 @@ def session_user(store: Store, token_hash: str, now: datetime) -> dict[str, Any]
     s, u = T.app_sessions, T.users
     stmt = (select(s.c.csrf_token, s.c.expires_at, u.c.name, u.c.role, u.c.rater_id, u.c.disabled)
             .join(u, u.c.name == s.c.user_name).where(s.c.token_hash == token_hash))
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         row = c.execute(stmt).mappings().first()
     if row is None or row["disabled"] or _utc(row["expires_at"]) <= now:
         return None
@@ -106,7 +160,7 @@ def failed_logins(store: Store, keys: Sequence[str], since: datetime) -> dict[st
     a = T.login_attempts
     stmt = (select(a.c.key, func.count()).where(a.c.key.in_(list(keys)), a.c.at >= since, a.c.ok.is_(False))
             .group_by(a.c.key))
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         return {k: n for k, n in c.execute(stmt)}
 
 
@@ -127,7 +181,7 @@ def add_members(store: Store, campaign_id: str, rater_ids: Iterable[str], conn: 
 
 def members(store: Store, campaign_id: str) -> list[str]:
     m = T.campaign_members
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         return list(c.execute(select(m.c.rater_id).where(m.c.campaign_id == campaign_id).order_by(m.c.rater_id))
                     .scalars())
 
@@ -135,7 +189,7 @@ def members(store: Store, campaign_id: str) -> list[str]:
 def is_member(store: Store, campaign_id: str, rater_id: str) -> bool:
     """Whether a rater may work on a campaign: listed, or the campaign lists nobody (open to all)."""
     m = T.campaign_members
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         listed = list(c.execute(select(m.c.rater_id).where(m.c.campaign_id == campaign_id)).scalars())
     return not listed or rater_id in listed
 
@@ -150,20 +204,20 @@ def gold_answers(store: Store, campaign_id: str, unit_id: str | None = None) -> 
     stmt = select(g).where(g.c.campaign_id == campaign_id)
     if unit_id is not None:
         stmt = stmt.where(g.c.unit_id == unit_id)
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         return [dict(r) for r in c.execute(stmt.order_by(g.c.unit_id, g.c.dimension)).mappings()]
 
 
 def units(store: Store, campaign_id: str) -> list[dict[str, Any]]:
     u = T.campaign_units
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         return [dict(r) for r in c.execute(select(u).where(u.c.campaign_id == campaign_id)
                                            .order_by(u.c.position)).mappings()]
 
 
 def unit_of_assignment(store: Store, assignment_id: str) -> dict[str, Any] | None:
     cl = T.unit_claims
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         row = c.execute(select(cl).where(cl.c.assignment_id == assignment_id)).mappings().first()
     return dict(row) if row else None
 
@@ -175,7 +229,7 @@ def pending_assignment(store: Store, campaign_id: str, rater_id: str) -> R.Assig
     a = T.assignments
     stmt = (select(a).where(a.c.campaign_id == campaign_id, a.c.rater_id == rater_id, a.c.status == "pending")
             .order_by(a.c.created_at, a.c.id).limit(1))
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         row = c.execute(stmt).mappings().first()
     return from_row("assignments", dict(row)) if row else None  # type: ignore[return-value]
 
@@ -187,7 +241,7 @@ def rater_counts(store: Store, campaign_id: str, rater_id: str) -> dict[str, int
                                                                 a.c.rater_id == rater_id)
             .group_by(a.c.status, a.c.is_gold))
     out = {"done": 0, "gold_done": 0, "pending": 0}
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         for status, gold, n in c.execute(stmt):
             if status == "done":
                 out["done"] += n
@@ -208,7 +262,7 @@ def candidate_units(store: Store, campaign_id: str, rater_id: str, *, gold: bool
     if cap is not None:
         stmt = stmt.where(u.c.n_claims < cap)
     stmt = stmt.order_by(u.c.position).limit(limit)
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         return [dict(r) for r in c.execute(stmt).mappings()]
 
 
@@ -220,7 +274,7 @@ def count_available(store: Store, campaign_id: str, rater_id: str, *, cap: int |
     cond = [u.c.campaign_id == campaign_id, u.c.unit_id.not_in(mine)]
     if cap is not None:
         cond.append((u.c.is_gold.is_(True)) | (u.c.n_claims < cap))
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         return c.execute(select(func.count()).where(*cond)).scalar_one()
 
 
@@ -253,12 +307,43 @@ def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int
     return True
 
 
+def claim_next(store: Store, campaign_id: str, rater_id: str, *, gold: bool, cap: int | None,
+               make: Callable[[dict[str, Any]], R.Assignment]) -> R.Assignment | str | None:
+    """PostgreSQL: choose and claim the first free unit in one transaction, skipping units that
+    other raters are claiming at this moment (``FOR UPDATE SKIP LOCKED``), so concurrent raters
+    never wait on one another. ``make`` turns the unit's row into the assignment to store.
+    Returns "busy" when free units exist but all are being claimed right now (try again)."""
+    u, cl = T.campaign_units, T.unit_claims
+    mine = select(cl.c.unit_id).where(cl.c.campaign_id == campaign_id, cl.c.rater_id == rater_id)
+    stmt = select(u.c.unit_id, u.c.item_id, u.c.response_ids, u.c.is_gold).where(
+        u.c.campaign_id == campaign_id, u.c.is_gold.is_(gold), u.c.unit_id.not_in(mine))
+    if cap is not None:
+        stmt = stmt.where(u.c.n_claims < cap)
+    stmt = stmt.order_by(u.c.position).limit(1)
+    try:
+        with store.engine.begin() as c:
+            row = c.execute(stmt.with_for_update(skip_locked=True)).mappings().first()
+            if row is None:
+                return "busy" if c.execute(stmt).first() is not None else None
+            asg = make(dict(row))
+            c.execute(update(u).where(u.c.campaign_id == campaign_id, u.c.unit_id == row["unit_id"])
+                      .values(n_claims=u.c.n_claims + 1))
+            claim_row = {"campaign_id": campaign_id, "unit_id": row["unit_id"], "rater_id": rater_id,
+                         "assignment_id": asg.id, "created_at": R.utcnow()}
+            if not _inserted(store, c, cl, claim_row):  # the same rater in two tabs at once
+                raise _Lost
+            store.add([asg], conn=c)
+    except _Lost:
+        return "busy"
+    return asg
+
+
 # ---- submissions -------------------------------------------------------------------------
 
 
 def submission(store: Store, assignment_id: str) -> dict[str, Any] | None:
     s = T.submissions
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         row = c.execute(select(s).where(s.c.assignment_id == assignment_id)).mappings().first()
     return dict(row) if row else None
 
@@ -288,7 +373,7 @@ def record_submission(store: Store, assignment: R.Assignment, kind: str, records
 def campaign_progress(store: Store, campaign_id: str) -> dict[str, Any]:
     """Units, gold units and assignments by status, and per rater."""
     u, a = T.campaign_units, T.assignments
-    with store.engine.connect() as c:
+    with _reader(store).connect() as c:
         unit_counts = {bool(g): n for g, n in c.execute(
             select(u.c.is_gold, func.count()).where(u.c.campaign_id == campaign_id).group_by(u.c.is_gold))}
         per_rater: dict[str, dict[str, int]] = {}

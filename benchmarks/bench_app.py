@@ -1,0 +1,228 @@
+"""Rating app under load: sustained submissions per second and latency, 100 concurrent raters, PostgreSQL.
+
+    python benchmarks/bench_app.py [--raters 100] [--workers 2] [--seconds 10] [--runs 5]
+
+The server (`assay serve --workers N`) runs in its own processes; the load comes from a
+separate process speaking HTTP/1.1 over loopback with keep-alive (a small client of its
+own, so the load generator costs little CPU). Each simulated rater loops: ask for the next
+assignment (GET /c/{id}/next), then submit a rating of all five rubric dimensions with a
+justification (POST /a/{id}). Sessions are made directly in the store, so argon2 at login
+is not part of the figures. A throw-away PostgreSQL schema holds the store
+(``ASSAY_BENCH_PG_URL``, default the test database). After the runs every acknowledged
+submission is checked to be stored exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from urllib.parse import urlencode
+
+PG_URL = os.environ.get("ASSAY_BENCH_PG_URL", os.environ.get("ASSAY_TEST_PG_URL",
+                                                             "postgresql://postgres@127.0.0.1:5432/test"))
+DIMS = ["factuality", "coherence", "safety", "instruction-following", "creativity"]
+
+
+# ---- a small HTTP/1.1 keep-alive client --------------------------------------------------------
+
+
+class Conn:
+    def __init__(self, host: str, port: int, cookie: str, csrf: str) -> None:
+        self.host, self.port = host, port
+        self.extra = (f"Cookie: assay_session={cookie}\r\nX-CSRF-Token: {csrf}\r\n"
+                      "Accept: application/json\r\n").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n".encode() + self.extra
+        if body:
+            head += (f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n").encode()
+        self.writer.write(head + b"\r\n" + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        data = await self.reader.readexactly(length) if length else b""
+        return status, data
+
+
+# ---- the load process -------------------------------------------------------------------------
+
+
+async def _rater(k: int, conn: Conn, cid: str, t_start: float, t_end: float, out: dict) -> None:
+    n = 0
+    while time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        status, data = await conn.request("GET", f"/c/{cid}/next")
+        t1 = time.perf_counter()
+        aid = json.loads(data)["assignment"] if status == 200 else None
+        if aid is None:
+            out["errors"].append(f"next: {status} {data[:200]!r}")
+            return
+        body = urlencode({**{f"dim:{d}": str(1 + (k + n) % 5) for d in DIMS},
+                          "justification": f"rater {k}, item {n}: clear and correct"}).encode()
+        status, data = await conn.request("POST", f"/a/{aid}", body)
+        t2 = time.perf_counter()
+        n += 1
+        if status != 201:
+            out["errors"].append(f"submit: {status} {data[:200]!r}")
+            continue
+        out["acked"].append(aid)
+        if t1 >= t_start:  # count and time only what happens inside the measured window
+            out["next_ms"].append((t1 - t0) * 1000)
+        if t2 >= t_start and t2 <= t_end:
+            out["submit_ms"].append((t2 - t1) * 1000)
+            out["in_window"] += 1
+
+
+def load(base: str, cid: str, sessions: list[tuple[str, str]], warmup: float, seconds: float, q: mp.Queue) -> None:
+    host, port = base.split("//")[1].split(":")
+    out: dict = {"acked": [], "next_ms": [], "submit_ms": [], "in_window": 0, "errors": []}
+
+    async def main() -> None:
+        t_start = time.perf_counter() + warmup
+        t_end = t_start + seconds
+        conns = [Conn(host, int(port), tok, csrf) for tok, csrf in sessions]
+        await asyncio.gather(*[_rater(k, c, cid, t_start, t_end, out) for k, c in enumerate(conns)])
+        for c in conns:
+            if c.writer:
+                c.writer.close()
+
+    cpu0 = time.process_time()
+    asyncio.run(main())
+    out["load_cpu_s"] = time.process_time() - cpu0
+    q.put(out)
+
+
+# ---- set-up and report ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _setup(url: str, raters: int, units: int):  # noqa: ANN202
+    from assay import annotate as A
+    from assay import records as R
+    from assay.rubrics import get_rubric
+    from assay.server import accounts as ACC
+    from assay.store import Store
+
+    with Store(url) as s:
+        get_rubric(s, "default")
+        items = [R.Item(id=R.Item.make_id("bench", str(i), None, None), dataset="bench", external_id=str(i),
+                        prompt=f"Question {i}: explain why the sky is blue in two sentences.") for i in range(units)]
+        resp = [R.Response(id=R.Response.make_id(it.id, "m@1", 0), item_id=it.id, model="m@1",
+                           text="Sunlight scatters off air molecules; blue light scatters most. " * 3)
+                for it in items]
+        s.add([R.Dataset(name="bench"), R.Model(id="m@1"), *items, *resp])
+        h = ACC.hash_password("bench password")
+        names = [f"rater{i:03d}" for i in range(raters)]
+        for n in names:
+            ACC.create_user(s, n, role="rater", password_hash=h)
+        camp = A.create_campaign(s, "bench", rubric="default@1", units=[[r.id] for r in resp], overlap=3)
+        sessions = [ACC.start_session(s, ACC.User(name=n, role="rater", rater_id=f"human:{n}")) for n in names]
+    return camp.id, sessions
+
+
+def _pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--raters", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured window per run")
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pool", type=int, default=8, help="database connections per worker (and as many overflow)")
+    args = ap.parse_args()
+
+    import psycopg
+
+    schema = f"assay_bench_{uuid.uuid4().hex[:10]}"
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+    units = max(2000, int(args.runs * (args.seconds + args.warmup + 2) * 400 / 3))
+    t = time.perf_counter()
+    cid, sessions = _setup(url, args.raters, units)
+    print(f"set-up: {units} units x overlap 3, {args.raters} raters, {time.perf_counter() - t:.1f} s", flush=True)
+    port = _free_port()
+    env = {**os.environ, "ASSAY_DB_POOL": str(args.pool)}
+    server = subprocess.Popen([sys.executable, "-m", "assay", "--db", url, "serve", "--port", str(port),
+                               "--workers", str(args.workers), "--no-access-log"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        results, acked = [], []
+        ctx = mp.get_context("spawn")
+        for run in range(args.runs):
+            q = ctx.Queue()
+            p = ctx.Process(target=load, args=(base, cid, sessions, args.warmup, args.seconds, q))
+            p.start()
+            out = q.get()
+            p.join()
+            acked += out["acked"]
+            rate = out["in_window"] / args.seconds
+            results.append({"rate": rate, "p50": _pct(out["submit_ms"], 50), "p99": _pct(out["submit_ms"], 99),
+                            "next_p50": _pct(out["next_ms"], 50), "next_p99": _pct(out["next_ms"], 99),
+                            "errors": len(out["errors"]), "load_cpu": out["load_cpu_s"]})
+            r = results[-1]
+            print(f"run {run + 1}: {rate:.0f} submissions/s; submit p50 {r['p50']:.0f} ms p99 {r['p99']:.0f} ms; "
+                  f"next p50 {r['next_p50']:.0f} ms p99 {r['next_p99']:.0f} ms; errors {r['errors']}; "
+                  f"load process CPU {r['load_cpu']:.1f} s" + (f" e.g. {out['errors'][0]}" if out["errors"] else ""),
+                  flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    from assay.store import Store
+
+    with Store(url, create=False) as s:
+        stored = s.count("judgments", campaign_id=cid)
+        distinct = len({j.assignment_id for j in s.iter("judgments", campaign_id=cid)})
+    ok = stored == len(acked) * len(DIMS) and distinct == len(set(acked)) == len(acked)
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    med = {k: statistics.median(r[k] for r in results) for k in ("rate", "p50", "p99", "next_p50", "next_p99")}
+    print(f"check: {len(acked)} acknowledged submissions, {stored} judgments stored "
+          f"({'exactly once each' if ok else 'MISMATCH'})")
+    print(f"median of {args.runs} runs: {med['rate']:.0f} submissions/s, submit p50 {med['p50']:.0f} ms, "
+          f"p99 {med['p99']:.0f} ms; next-assignment p50 {med['next_p50']:.0f} ms, p99 {med['next_p99']:.0f} ms")
+    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
+    if not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
