@@ -89,7 +89,7 @@ def hanna_rubric() -> R.Rubric:
 
 
 def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...] = (1, 2, 3, 4)) -> dict[str, int]:
-    """Load the HANNA ratings: 1,056 stories x 6 criteria, rated by humans and by 5 LLMs under 4 prompts.
+    """Load the HANNA ratings: 96 prompts x 11 systems = 1,056 stories, 6 criteria, humans and 5 LLMs.
 
     The bundled file has each story's mean human rating (three workers), so the humans are
     one rater, ``human:hanna-mturk-mean``; each (LLM, prompt) pair is an LLM rater. The
@@ -122,12 +122,14 @@ def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...]
                        for m in HANNA_LLMS for p in prompts for code in HANNA_CRITERIA}
         for j in range(96):
             story = s * 96 + j
-            item = R.Item(id=R.Item.make_id(dataset, str(story), None, None), dataset=dataset, external_id=str(story),
+            # the 11 systems answered the same 96 prompts: one item per prompt, one response per system
+            item = R.Item(id=R.Item.make_id(dataset, f"prompt-{j}", None, None), dataset=dataset,
+                          external_id=f"prompt-{j}",
                           prompt=f"HANNA prompt {j} (text not bundled; see dig-team/hanna-benchmark-asg)",
-                          metadata={"story_id": story, "system": system, "text_available": False}, cluster=str(j))
+                          metadata={"prompt_index": j, "text_available": False})
             resp = R.Response(id=R.Response.make_id(item.id, model_id, 0), item_id=item.id, model=model_id,
                               text=f"HANNA story {story} by {system} (text not bundled)",
-                              metadata={"text_available": False})
+                              metadata={"story_id": story, "system": system, "text_available": False})
             records += [item, resp]
             for name, values in columns.items():
                 records.append(R.Judgment(id=R.digest("hanna", story, human.id, name), response_id=resp.id,

@@ -64,7 +64,7 @@ def test_hanna_agreement_runs_on_every_criterion(capsys, tmp_path):
     assert [s["dimension"] for s in rep["sections"]] == ["relevance", "coherence", "empathy", "surprise",
                                                           "engagement", "complexity"]
     for sec in rep["sections"]:
-        assert sec["units"] == 1056 and sec["raters"] == 21  # 1 human (mean of 3) + 5 LLMs x 4 prompts
+        assert sec["units"] == 1056 and sec["raters"] == 21 and sec["units_total"] == 1056  # 1 human (mean of 3) + 5 LLMs x 4 prompts
         names = {c["coefficient"] for c in sec["coefficients"] if c.get("estimate") is not None}
         assert {"Krippendorff alpha (interval)", "ICC2", "ICC2k"} <= names
         assert len(sec["groups"]["rows"]) == 20

@@ -77,17 +77,6 @@ def test_rubric_commands(capsys, tmp_path):
     assert code == 0 and "1 = yes, 0 = no" in out
 
 
-def test_demo_builds_a_fresh_store(capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
-    code, out, _ = run(capsys, "demo", "--json")
-    result = json.loads(out)
-    assert code == 0 and result["summary"]["datasets"] == [{"dataset": "pandalm", "items": 999, "responses": 1998}]
-    assert result["summary"]["totals"]["comparisons"] > 2997  # 3 humans per pair, plus GPT-3.5's verdicts
-    code, out, _ = run(capsys, "demo", "--json")  # run again: rebuilt from scratch, same contents
-    assert json.loads(out)["summary"] == result["summary"]
-
-
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "assay", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "import" in proc.stdout and "export" in proc.stdout

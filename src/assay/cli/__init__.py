@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     from assay.errors import AssayError, BadInput
 
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) comes back as its code when not standalone
+            return code
     except BadInput as e:
         err_console.print(f"[red]error:[/red] {e.message}", highlight=False, soft_wrap=True)
         return 2

@@ -87,35 +87,71 @@ def ls(json_out: JsonOpt = False) -> None:
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--dir", help="Folder for the demo's store and report.")] = Path("assay-demo"),
+    base_url: Annotated[str | None, typer.Option(help="An OpenAI-compatible endpoint: also run an LLM judge.")] = None,
+    judge: Annotated[str | None, typer.Option(help="The judge model NAME@VERSION at --base-url.")] = None,
+    rounds: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 200,
     json_out: JsonOpt = False,
 ) -> None:
-    """The first run: build a fresh store from bundled public data and show what it holds."""
-
-    from assay.bundled import load_pandalm
-    from assay.rubrics import builtin_names, get_rubric
+    """The first run: a fresh store from bundled public data, verifiers, agreement, a leaderboard, an A/B test, a report."""
+    from assay.demo import run_demo
+    from assay.errors import BadInput
     from assay.store import Store
 
+    if (base_url is None) != (judge is None):
+        raise BadInput("give both --base-url and --judge NAME@VERSION to run an LLM judge", field="--judge")
     if G.db is None:
-        if out_dir.exists():
-            for f in out_dir.glob("assay.db*"):
-                f.unlink()
         out_dir.mkdir(parents=True, exist_ok=True)
+        for f in out_dir.glob("assay.db*"):
+            f.unlink()
         store = Store(str(out_dir / "assay.db"))
     else:
         store = G.store()
-    for name in builtin_names():
-        get_rubric(store, name)
-    added = load_pandalm(store)
-    summary = store_summary(store)
-    if wants_json(json_out):
-        emit_json({"added": added, "summary": summary})
+    quiet = wants_json(json_out)
+    result = run_demo(store, out_dir, base_url=base_url, judge=judge, rounds=rounds,
+                      say=(lambda m: None) if quiet else (lambda m: console.print(f"[dim]·[/dim] {m}", highlight=False)))
+    if quiet:
+        emit_json({**result, "summary": store_summary(store)})
         return
-    console.print("[bold]assay demo[/bold]: loaded the PandaLM test set (999 instructions, responses of five "
-                  "7B models, 3 human verdicts per pair; Apache-2.0, WeOpenML/PandaLM).", highlight=False)
-    print_summary(summary)
+    print_summary(store_summary(store))
+    _print_demo_findings(result)
     db_arg = f"--db {out_dir / 'assay.db'} " if G.db is None else ""
-    console.print(f"\nnext: [bold]assay {db_arg}ls[/bold], [bold]assay {db_arg}export comparisons --out c.jsonl[/bold], "
-                  "[bold]assay rubric show default[/bold]", highlight=False)
+    console.print(f"""
+[bold]report[/bold]: {Path(result['report']).resolve()}  (open it in a browser; it works offline)
+finished in {result['seconds']} s
+
+[bold]next[/bold]
+  assay {db_arg}agreement --comparisons          inter-rater reliability with intervals
+  assay {db_arg}rank --comparisons               the leaderboard
+  assay {db_arg}judge-report --judge gpt-3.5-turbo   can GPT-3.5 replace the PandaLM raters?
+  assay {db_arg}users add lead --role lead && assay {db_arg}serve     the rating app for human raters
+  assay demo --base-url http://localhost:8000/v1 --judge NAME@VERSION   run an LLM judge on a real endpoint""",
+                  highlight=False)
+
+
+def _print_demo_findings(r: dict[str, Any]) -> None:
+    s = r["verifiers"]["strict"]
+    lo = r["verifiers"]["loose"]
+    console.print(f"\n[bold]IFEval[/bold] (GPT-4's published responses): prompt-level strict "
+                  f"{s['prompt_followed']}/{s['prompts']} = {100 * s['prompt_accuracy']:.2f}%, loose "
+                  f"{lo['prompt_followed']}/{lo['prompts']} = {100 * lo['prompt_accuracy']:.2f}%", highlight=False)
+    a = r["agreement"]["pandalm_humans_alpha"]
+    console.print(f"[bold]agreement[/bold] of the 3 PandaLM annotators: Krippendorff alpha {a['estimate']:.3f} "
+                  f"[{a['low']:.3f}, {a['high']:.3f}]", highlight=False)
+    board = sorted(r["leaderboard"], key=lambda x: x["rank"])
+    console.print("[bold]leaderboard[/bold] (human verdicts, Bradley-Terry): " + ", ".join(
+        f"{x['rank']}. {x['model'].split('@')[0]} {x['rating']:.0f} [{x['lower']:.0f}, {x['upper']:.0f}]"
+        for x in board), highlight=False)
+    console.print(f"[bold]A/B[/bold] {r['abtest']['model_b']} vs {r['abtest']['model_a']} (HANNA human ratings):",
+                  highlight=False)
+    for d in r["abtest"]["dimensions"]:
+        console.print(f"  {d.get('verdict') or d.get('error')}", highlight=False)
+    if r["judge_run"] is None:
+        console.print("[bold]LLM judge[/bold]: none run (no --base-url given). The report's judge sections show "
+                      "only verdicts the sources published (GPT-3.5 on PandaLM, five LLMs on HANNA).", highlight=False)
+    else:
+        j = r["judge_run"]
+        console.print(f"[bold]LLM judge[/bold] {j['rater']}: {j['succeeded']} judged, {j['failed']} failed",
+                      highlight=False)
 
 
 BUNDLED = {

@@ -304,8 +304,8 @@ def rubric_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = Non
         resp_ids = sorted({j.response_id for j in js})
         hs = []
         for i in range(0, len(resp_ids), 500):
-            hs += [j for j in store.iter("judgments", response_id=resp_ids[i : i + 500], rubric=rub_id, dimension=dim_name)
-                   if j.rater_id in human_ids]
+            hs += list(store.iter("judgments", response_id=resp_ids[i : i + 500], rubric=rub_id, dimension=dim_name,
+                                  rater_id=human_ids))
         hs = _latest(hs)
         numeric = scale is None or scale.kind != "categorical"
         labels: dict[str, dict[Any, Any]] = defaultdict(dict)

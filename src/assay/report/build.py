@@ -78,7 +78,7 @@ def _verifiers(store: Store, jf: pd.DataFrame) -> list[dict[str, Any]]:
     for (rater, dim), part in prog.groupby(["rater", "dimension"]):
         by_model = part.groupby("model")["value"].agg(["mean", "count"]).reset_index()
         out.append({"rater": rater, "dimension": dim,
-                    "models": [{"model": r.model, "pass_rate": float(r.mean), "n": int(r["count"])}
+                    "models": [{"model": r["model"], "pass_rate": float(r["mean"]), "n": int(r["count"])}
                                for _, r in by_model.iterrows()]})
     return out
 
@@ -110,8 +110,13 @@ def build_report(
     lowest: int = 5,
     max_judges: int = 8,
     max_dimensions: int = 8,
+    ab_models: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Everything `assay report` shows, as JSON-ready data."""
+    """Everything `assay report` shows, as JSON-ready data.
+
+    The A/B section tests ``ab_models`` (B against A), else the first two of ``models``,
+    else the two models judged on the most shared items.
+    """
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
     from assay.analysis.ranking import rank_models
@@ -163,7 +168,8 @@ def build_report(
                        **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
     report["leaderboards"] = boards
 
-    pair = list(models)[:2] if models and len(models) >= 2 else _default_pair(jf, cf, store)
+    pair = list(ab_models or [])[:2] or (list(models)[:2] if models and len(models) >= 2 else None) \
+        or _default_pair(jf, cf, store)
     if pair:
         res = _safe(compare_models, store, pair[0], pair[1], rubric=rubric_id, campaign=campaign,
                     random_state=seed)

@@ -199,10 +199,17 @@ def _submit(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
         ctx = _context(request, asg, camp, user)
         ctx.update(error=e.message, values=dict(form), flags=form.getlist("flag"), started=str(form.get("started", ctx["started"])))
         return render(request, "assignment.html", status=422, **ctx)
+    if res.feedback is not None:
+        nxt = None
+        target = f"/a/{aid}/feedback"
+    else:
+        # hand out the next unit in the same request: one round trip less per item for the rater
+        nxt = A.next_assignment(store, camp, user.rater_id) if A.is_open(camp) else None
+        target = f"/a/{nxt.id}" if nxt is not None else f"/c/{camp.id}/next"
     if wants_json(request):
-        return JSONResponse({"created": res.created, "record_ids": res.record_ids, "feedback": res.feedback},
+        return JSONResponse({"created": res.created, "record_ids": res.record_ids, "feedback": res.feedback,
+                             "next": nxt.id if nxt is not None else None},
                             status_code=201 if res.created else 200)
-    target = f"/a/{aid}/feedback" if res.feedback is not None else f"/c/{camp.id}/next"
     return RedirectResponse(target, status_code=303)
 
 

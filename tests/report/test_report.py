@@ -1,0 +1,126 @@
+"""`assay report` and `assay demo`: a self-contained HTML report that renders in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assay.cli import main
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def _browser_check(path: Path, shot: Path) -> dict:
+    """Open the file offline in Chromium: console errors, plots drawn, a screenshot that is not blank."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        from tests.conftest import IN_CI
+
+        if IN_CI:
+            pytest.fail("CI=true but /usr/bin/chromium is missing")
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)")
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(path.resolve().as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0")
+        plots = page.locator(".js-plotly-plot").count()
+        drawn = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].filter(
+            p => p.querySelector('.main-svg') && p.getBoundingClientRect().height > 100).length""")
+        marks = page.evaluate("document.querySelectorAll('.js-plotly-plot .point, .js-plotly-plot .hm, "
+                              ".js-plotly-plot .box, .js-plotly-plot .bars').length")
+        page.screenshot(path=str(shot), full_page=True)
+        xss = page.evaluate("window.__xss === undefined")
+        browser.close()
+    from PIL import Image, ImageStat
+
+    stat = ImageStat.Stat(Image.open(shot).convert("L"))
+    return {"errors": errors, "plots": plots, "drawn": drawn, "marks": marks, "stddev": stat.stddev[0],
+            "external": [u for u in requests if not u.startswith("file://")], "no_xss": xss}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_builds_the_report_and_it_renders(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
+    assert main(["demo", "--rounds", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    report = Path(out["report"])
+    assert report == Path("assay-demo/report.html") and report.exists()
+    # IFEval on GPT-4's published responses, through the verifiers (key 2785's prompt changed: 540 matched)
+    assert out["verifiers"]["strict"]["prompts"] == 540
+    assert out["verifiers"]["strict"]["prompt_followed"] in (415, 417)
+    assert out["agreement"]["pandalm_humans_alpha"]["estimate"] == pytest.approx(0.8642, abs=1e-3)
+    assert out["judge_run"] is None
+    datasets = {d["dataset"]: d for d in out["summary"]["datasets"]}
+    assert datasets["pandalm"]["responses"] == 1998 and datasets["hanna"]["responses"] == 1056
+    assert datasets["ifeval"]["items"] == 541
+    html = report.read_text()
+    assert "No LLM judge has been run" not in html  # published verdicts exist (PandaLM, HANNA)
+    assert "gpt-3.5-turbo" in html
+    check = _browser_check(report, tmp_path / "demo.png")
+    assert check["errors"] == [] and check["external"] == []
+    assert check["plots"] >= 10 and check["drawn"] == check["plots"] and check["marks"] > 20
+    assert check["stddev"] > 10  # not a blank page
+
+
+def _tiny_store(db: str) -> None:
+    from assay import records as R
+    from assay.rubrics import get_rubric
+    from assay.store import Store
+
+    s = Store(db)
+    rub = get_rubric(s, "default")
+    evil = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+    s.add([R.Dataset(name="d"), R.Model(id="a@1"), R.Model(id=f"b{evil}@2")])
+    s.add([R.Item(id=f"i{k}", dataset="d", prompt=f"{evil} prompt {k}") for k in range(8)])
+    resp = [R.Response(id=f"{m}{k}", item_id=f"i{k}", model=model, text=f"{evil} answer {k}")
+            for k in range(8) for m, model in (("a", "a@1"), ("b", f"b{evil}@2"))]
+    s.add(resp)
+    s.add([R.Rater(id=f"human:h{j}", kind="human", name=f"h{j}{evil}") for j in range(2)])
+    s.add([R.Judgment(id=f"j{j}{r.id}", response_id=r.id, rater_id=f"human:h{j}", rubric=rub.id,
+                      dimension="factuality", value=float(1 + (k + j) % 5), justification=f"{evil} because")
+           for j in range(2) for k, r in enumerate(resp)])
+    s.add([R.Comparison(id=f"c{j}{k}", item_id=f"i{k}", rater_id=f"human:h{j}", response_ids=[f"a{k}", f"b{k}"],
+                        shown_order=[f"a{k}", f"b{k}"], winner=f"a{k}" if (k + j) % 3 else f"b{k}",
+                        justification=evil) for j in range(2) for k in range(8)])
+    s.close()
+
+
+@pytest.mark.browser
+def test_report_escapes_untrusted_text_and_says_when_no_judge_ran(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    _tiny_store(db)
+    assert main(["--db", db, "report", "--out", str(tmp_path / "r.html"), "--rounds", "50"]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "<script>window.__xss" not in html and 'onerror="window' not in html
+    assert "No LLM judge has been run on this store" in html
+    check = _browser_check(tmp_path / "r.html", tmp_path / "r.png")
+    assert check["no_xss"] and check["errors"] == [] and check["drawn"] == check["plots"] >= 4
+
+
+def test_markdown_and_json_formats(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    _tiny_store(db)
+    assert main(["--db", db, "report", "--out", str(tmp_path / "r.md"), "--rounds", "50"]) == 0
+    md = (tmp_path / "r.md").read_text()
+    assert md.startswith("## assay report") and "### Agreement" in md and "### Leaderboard" in md
+    assert "<script>" not in md and "No LLM judge has been run" in md
+    assert main(["--db", db, "report", "--out", str(tmp_path / "r.json"), "--rounds", "50"]) == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert {"agreement", "leaderboards", "abtest", "scores", "lowest", "judges"} <= set(data)
+    assert data["abtest"]["model_a"] == "a@1"
+    low = data["lowest"][0]["responses"][0]
+    assert low["mean"] == min(r["mean"] for r in data["lowest"][0]["responses"])
+    assert main(["--db", db, "report", "--out", str(tmp_path / "r.txt"), "--format", "pdf"]) == 2
