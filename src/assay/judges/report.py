@@ -73,7 +73,7 @@ def _words(text: str) -> int:
 
 
 def _pair_stats(labels: dict[str, dict[Any, Any]], a: str, b: str, cats: Sequence[Any], notes: list[str],
-                *, weights: str | None = None, numeric: bool = False) -> dict[str, Any]:
+                *, weights: str | None = None, numeric: bool = False, level: str = "nominal") -> dict[str, Any]:
     from assay.stats.agreement import cohen_kappa, krippendorff_alpha
 
     units = [u for u in labels[a] if u in labels[b]]
@@ -84,6 +84,15 @@ def _pair_stats(labels: dict[str, dict[Any, Any]], a: str, b: str, cats: Sequenc
         notes.append(f"{a} and {b} share no units")
         return {**out, "percent": None, "kappa": None}
     out["percent"] = sum(p == q for p, q in zip(x, y)) / len(units)
+    if level == "interval":
+        # a continuous scale has no categories: kappa is undefined, alpha at the interval level is not
+        out["kappa"] = None
+        out["alpha"] = _try(lambda: krippendorff_alpha([x, y], level="interval"), notes, f"alpha {a} vs {b}")
+        if len(units) > 2:
+            from scipy.stats import spearmanr
+
+            out["spearman"] = _try(lambda: spearmanr(x, y).statistic, notes, f"spearman {a} vs {b}")
+        return out
     out["kappa"] = _try(lambda: cohen_kappa(x, y, categories=cats), notes, f"kappa {a} vs {b}")
     if weights:
         out["kappa_" + weights] = _try(lambda: cohen_kappa(x, y, categories=cats, weights=weights), notes,
@@ -92,8 +101,7 @@ def _pair_stats(labels: dict[str, dict[Any, Any]], a: str, b: str, cats: Sequenc
         from scipy.stats import spearmanr
 
         out["spearman"] = _try(lambda: spearmanr(x, y).statistic, notes, f"spearman {a} vs {b}") if len(units) > 2 else None
-    out["alpha"] = _try(lambda: krippendorff_alpha([x, y], level="nominal", categories=cats), notes, f"alpha {a} vs {b}") \
-        if not numeric else None
+    out["alpha"] = _try(lambda: krippendorff_alpha([x, y], level=level, categories=cats), notes, f"alpha {a} vs {b}")
     return out
 
 
@@ -113,7 +121,7 @@ def _agreement_block(labels: dict[str, dict[Any, Any]], judge_id: str, humans: l
     units = sorted({u for h in humans for u in labels[h]}, key=str)
     matrix = [[labels[h].get(u) for u in units] for h in humans]
     out: dict[str, Any] = {"humans": humans, "units": len(units)}
-    hh = {f"{a} ~ {b}": _pair_stats(labels, a, b, cats, notes, weights=weights, numeric=numeric)
+    hh = {f"{a} ~ {b}": _pair_stats(labels, a, b, cats, notes, weights=weights, numeric=numeric, level=level)
           for a, b in combinations(humans, 2)}
     out["human_pairs"] = hh
     if len(humans) >= 2:
@@ -124,7 +132,8 @@ def _agreement_block(labels: dict[str, dict[Any, Any]], judge_id: str, humans: l
             ks = [v["kappa"] for k, v in hh.items() if h in k.split(" ~ ") and v["kappa"] is not None]
             loo[h] = statistics.fmean(ks) if ks else None
         out["human_mean_kappa_with_other_humans"] = loo
-    jh = {h: _pair_stats(labels, judge_id, h, cats, notes, weights=weights, numeric=numeric) for h in humans}
+    jh = {h: _pair_stats(labels, judge_id, h, cats, notes, weights=weights, numeric=numeric, level=level)
+          for h in humans}
     out["judge_vs_humans"] = jh
     ks = [v["kappa"] for v in jh.values() if v["kappa"] is not None]
     out["judge_mean_kappa_with_humans"] = statistics.fmean(ks) if ks else None
@@ -135,10 +144,13 @@ def _agreement_block(labels: dict[str, dict[Any, Any]], judge_id: str, humans: l
                                    "alpha with the judge")
     # the judge against the majority of the humans
     labels = {**labels, "__majority__": {u: v for u, v in majority.items() if v is not None}}
-    vs_major = _pair_stats(labels, judge_id, "__majority__", cats, notes, weights=weights, numeric=numeric)
+    vs_major = _pair_stats(labels, judge_id, "__majority__", cats, notes, weights=weights, numeric=numeric,
+                           level=level)
     out["majority_labels"] = dict(Counter(str(v) for v in majority.values() if v is not None))
     out["no_majority"] = sum(v is None for v in majority.values())
     out["judge_vs_majority"] = vs_major
+    if level == "interval":
+        return out  # no confusion matrix on a continuous scale
     both = [u for u in labels["__majority__"] if u in labels[judge_id]]
     conf = {str(a): {str(b): 0 for b in cats} for a in cats}
     for u in both:
