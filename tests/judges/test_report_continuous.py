@@ -34,4 +34,4 @@ def test_continuous_scale_judge_against_humans(store):
     from scipy.stats import spearmanr
 
     assert vs["spearman"] == pytest.approx(spearmanr(judge, human).statistic)
-    assert vs["spearman"] > 0.8 and vs["alpha"] < vs["spearman"]  # rank agreement high, values offset
+    assert vs["spearman"] > 0.7 and vs["alpha"] < vs["spearman"]  # rank agreement high, values offset
