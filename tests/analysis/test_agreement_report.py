@@ -11,7 +11,7 @@ import pytest
 from assay import records as R
 from assay.analysis.agreement import agreement_report
 from assay.analysis.frames import judgments_frame
-from assay.bundled import load_hanna, load_pandalm
+from assay.bundled import load_pandalm
 from assay.cli import main
 from assay.rubrics import get_rubric
 

@@ -20,7 +20,6 @@ from assay.stats.agreement import (
     fleiss_kappa_interval,
     gwet_ac1,
     gwet_ac1_interval,
-    gwet_ac2,
     gwet_ac2_interval,
     icc,
     icc_interval,

@@ -8,7 +8,7 @@ and each rejected row is written, with its reason, to a rejects file. Ids are st
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
