@@ -30,7 +30,7 @@ def loaded():
         from assay.rubrics import get_rubric
 
         get_rubric(s, "default")
-        add_texts(s, "load", [f"prompt {i}" for i in range(120)], {"m@1": [f"answer {i}" for i in range(120)]})
+        add_texts(s, "load", [f"prompt {i}" for i in range(150)], {"m@1": [f"answer {i}" for i in range(150)]})
         names = [f"r{i:03d}" for i in range(RATERS)]
         add_users(s, {n: "rater" for n in names})
         camp = A.create_campaign(s, "load", rubric="default@1", units=A.units_from_dataset(s, "load"),
@@ -48,16 +48,19 @@ async def _rater(base: str, cid: str, token: str, csrf: str, k: int, codes: Coun
     headers = {"x-csrf-token": csrf, "accept": "application/json"}
     async with httpx.AsyncClient(base_url=base, cookies={"assay_session": token}, headers=headers,
                                  timeout=30) as c:
+        r = await c.get(f"/c/{cid}/next")
+        assert r.status_code == 200, r.text
+        aid = r.json()["assignment"]
         for round_ in range(ROUNDS):
-            r = await c.get(f"/c/{cid}/next")
-            assert r.status_code == 200, r.text
-            aid = r.json()["assignment"]
             body = {**{f"dim:{d}": str(1 + (k + round_) % 5) for d in DIMS}, "justification": f"rater {k} says so"}
             first = await c.post(f"/a/{aid}", data=body)
             codes[first.status_code] += 1
+            assert first.status_code == 201, (aid, first.text)
             if (k + round_) % 3 == 0:  # a retried request, as after a dropped connection
                 again = await c.post(f"/a/{aid}", data=body)
                 codes[("retry", again.status_code)] += 1
+                assert again.json().get("next") == first.json().get("next"), (again.text, first.text)
+            aid = first.json()["next"]  # the submit hands out the next item
 
 
 def test_hundred_concurrent_raters_lose_and_duplicate_nothing(loaded):
@@ -74,8 +77,9 @@ def test_hundred_concurrent_raters_lose_and_duplicate_nothing(loaded):
     retries = sum(1 for k in range(RATERS) for r in range(ROUNDS) if (k + r) % 3 == 0)
     assert codes == Counter({201: n, ("retry", 200): retries})
     with Store(url, create=False) as s:
-        asgs = s.list("assignments", campaign_id=cid)
-        assert len(asgs) == n and all(a.status == "done" for a in asgs)
+        asgs = [a for a in s.list("assignments", campaign_id=cid) if a.status == "done"]
+        assert len(asgs) == n
+        assert s.count("assignments", campaign_id=cid, status="pending") == RATERS  # each holds its next item
         per_unit = Counter(a.response_ids[0] for a in asgs)
         assert max(per_unit.values()) <= OVERLAP
         assert len({(a.response_ids[0], a.rater_id) for a in asgs}) == n  # nobody rated a unit twice

@@ -32,6 +32,39 @@ def is_open(camp: R.Campaign) -> bool:
     return camp.status == "open" and (camp.deadline is None or R.utcnow() < camp.deadline)
 
 
+def _pools(store: Store, camp: R.Campaign, rater_id: str) -> list[tuple[bool, int | None]]:
+    """Which pools to draw from, in order: (gold?, overlap cap or None for every rater)."""
+    want_gold = False
+    if camp.gold_share > 0:
+        counts = S.rater_counts(store, camp.id, rater_id)
+        want_gold = counts["gold_done"] < camp.gold_share * (counts["done"] + 1)
+    cap = None if camp.calibration else camp.overlap
+    return [(True, None), (False, cap)] if want_gold or camp.calibration else [(False, cap), (True, None)]
+
+
+def _maker(camp: R.Campaign, rater_id: str):  # noqa: ANN202
+    def make(unit: dict) -> R.Assignment:
+        aid = assignment_id(camp.id, unit["unit_id"], rater_id)
+        return R.Assignment(id=aid, campaign_id=camp.id, rater_id=rater_id, response_ids=list(unit["response_ids"]),
+                            shown_order=shown_order(camp.id, aid, list(unit["response_ids"])),
+                            is_gold=bool(unit["is_gold"]))
+
+    return make
+
+
+def claim_in(store: Store, camp: R.Campaign, rater_id: str, conn) -> R.Assignment | str | None:  # noqa: ANN001
+    """PostgreSQL: claim the rater's next unit inside an open transaction (a submission's), one try
+    per pool; "busy" when the caller should ask again with :func:`next_assignment`."""
+    if store.backend != "postgresql" or not is_open(camp):
+        return "busy"
+    make = _maker(camp, rater_id)
+    for gold, cap in _pools(store, camp, rater_id):
+        got = S.claim_next(store, camp.id, rater_id, gold=gold, cap=cap, make=make, conn=conn)
+        if got is not None:
+            return got
+    return None
+
+
 def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignment | None:
     """The rater's pending assignment, or a newly claimed unit, or None when nothing is left.
 
@@ -44,18 +77,8 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
         return pending
     if not is_open(camp):
         return None
-    want_gold = False
-    if camp.gold_share > 0:
-        counts = S.rater_counts(store, camp.id, rater_id)
-        want_gold = counts["gold_done"] < camp.gold_share * (counts["done"] + 1)
-    cap = None if camp.calibration else camp.overlap
-    pools = [(True, None), (False, cap)] if want_gold or camp.calibration else [(False, cap), (True, None)]
-    def make(unit: dict) -> R.Assignment:
-        aid = assignment_id(camp.id, unit["unit_id"], rater_id)
-        return R.Assignment(id=aid, campaign_id=camp.id, rater_id=rater_id, response_ids=list(unit["response_ids"]),
-                            shown_order=shown_order(camp.id, aid, list(unit["response_ids"])),
-                            is_gold=bool(unit["is_gold"]))
-
+    pools = _pools(store, camp, rater_id)
+    make = _maker(camp, rater_id)
     if store.backend == "postgresql":
         for gold, pool_cap in pools:
             for attempt in range(200):

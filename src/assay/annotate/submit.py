@@ -41,6 +41,7 @@ class Submitted:
     created: bool
     record_ids: list[str]
     feedback: dict[str, Any] | None = None
+    next: R.Assignment | None = None  # claimed with the submission (``claim_next=True``), when it could be
 
 
 def _common(camp: R.Campaign, ans: Answer) -> tuple[str, list[str], str | None, float | None]:
@@ -121,12 +122,13 @@ def _comparison(store: Store, asg: R.Assignment, base: dict, common: dict, **kw:
     return R.Comparison(id=R.digest("comparison", asg.id), **{**base, "item_id": item}, **common, **kw)
 
 
-def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer) -> Submitted:
+def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, claim_next: bool = False) -> Submitted:
     """Validate and store a rater's answer, exactly once per assignment.
 
     A repeat (double click, retried request, a second racing request) writes nothing and
     returns the first submission's record ids. Flags "ambiguous" and "unclassifiable" open
-    an edge case for the lead at once.
+    an edge case for the lead at once. With ``claim_next`` (PostgreSQL), the rater's next unit
+    is claimed in the same transaction, when the submission needs no calibration feedback.
     """
     if asg.campaign_id != camp.id:
         raise BadInput("assignment does not belong to this campaign")
@@ -142,11 +144,19 @@ def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer) -> Su
         from assay.annotate.edges import flag_case
 
         extra.append(flag_case(camp, records[0], edge_flags))
-    created = S.record_submission(store, asg, camp.kind, records, extra)
+    then = None
+    if claim_next and store.backend == "postgresql" and not (camp.calibration and asg.is_gold):
+        from assay.annotate.queue import claim_in
+
+        def then(conn):  # noqa: ANN001, ANN202
+            return claim_in(store, camp, asg.rater_id, conn)
+
+    created, nxt = S.record_submission(store, asg, camp.kind, records, extra, then=then)
     if not created:
         done = S.submission(store, asg.id)
         return Submitted(False, list(done["record_ids"]) if done else [], feedback(store, camp, asg))
-    return Submitted(True, [r.id for r in records], feedback(store, camp, asg))  # type: ignore[attr-defined]
+    return Submitted(True, [r.id for r in records], feedback(store, camp, asg),  # type: ignore[attr-defined]
+                     nxt if isinstance(nxt, R.Assignment) else None)
 
 
 def feedback(store: Store, camp: R.Campaign, asg: R.Assignment) -> dict[str, Any] | None:

@@ -192,7 +192,7 @@ def _submit(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
     store = store_of(request)
     dims = campaign_dimensions(store, camp)
     try:
-        res = A.submit(store, camp, asg, _answer(form, asg, camp, dims))
+        res = A.submit(store, camp, asg, _answer(form, asg, camp, dims), claim_next=True)
     except BadInput as e:
         if wants_json(request):
             return JSONResponse({"error": e.message, "field": e.field}, status_code=422)
@@ -204,7 +204,7 @@ def _submit(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
         target = f"/a/{aid}/feedback"
     else:
         # hand out the next unit in the same request: one round trip less per item for the rater
-        nxt = A.next_assignment(store, camp, user.rater_id) if A.is_open(camp) else None
+        nxt = res.next or (A.next_assignment(store, camp, user.rater_id) if A.is_open(camp) else None)
         target = f"/a/{nxt.id}" if nxt is not None else f"/c/{camp.id}/next"
     if wants_json(request):
         return JSONResponse({"created": res.created, "record_ids": res.record_ids, "feedback": res.feedback,

@@ -308,11 +308,21 @@ def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int
 
 
 def claim_next(store: Store, campaign_id: str, rater_id: str, *, gold: bool, cap: int | None,
-               make: Callable[[dict[str, Any]], R.Assignment]) -> R.Assignment | str | None:
-    """PostgreSQL: choose and claim the first free unit in one transaction, skipping units that
-    other raters are claiming at this moment (``FOR UPDATE SKIP LOCKED``), so concurrent raters
-    never wait on one another. ``make`` turns the unit's row into the assignment to store.
-    Returns "busy" when free units exist but all are being claimed right now (try again)."""
+               make: Callable[[dict[str, Any]], R.Assignment], conn: Connection | None = None
+               ) -> R.Assignment | str | None:
+    """PostgreSQL: choose and claim the first free unit, skipping units that other raters are
+    claiming at this moment (``FOR UPDATE SKIP LOCKED``), so concurrent raters never wait on one
+    another. ``make`` turns the unit's row into the assignment to store. Runs in ``conn``'s
+    transaction when given (a submission claims the rater's next unit as it commits), else in
+    its own. Returns "busy" when free units exist but all are being claimed right now."""
+    if conn is not None:
+        return _claim_next_in(store, conn, campaign_id, rater_id, gold, cap, make)
+    with store.engine.begin() as c:
+        return _claim_next_in(store, c, campaign_id, rater_id, gold, cap, make)
+
+
+def _claim_next_in(store: Store, c: Connection, campaign_id: str, rater_id: str, gold: bool, cap: int | None,
+                   make: Callable[[dict[str, Any]], R.Assignment]) -> R.Assignment | str | None:
     u, cl = T.campaign_units, T.unit_claims
     mine = select(cl.c.unit_id).where(cl.c.campaign_id == campaign_id, cl.c.rater_id == rater_id)
     stmt = select(u.c.unit_id, u.c.item_id, u.c.response_ids, u.c.is_gold).where(
@@ -320,21 +330,18 @@ def claim_next(store: Store, campaign_id: str, rater_id: str, *, gold: bool, cap
     if cap is not None:
         stmt = stmt.where(u.c.n_claims < cap)
     stmt = stmt.order_by(u.c.position).limit(1)
-    try:
-        with store.engine.begin() as c:
-            row = c.execute(stmt.with_for_update(skip_locked=True)).mappings().first()
-            if row is None:
-                return "busy" if c.execute(stmt).first() is not None else None
-            asg = make(dict(row))
-            c.execute(update(u).where(u.c.campaign_id == campaign_id, u.c.unit_id == row["unit_id"])
-                      .values(n_claims=u.c.n_claims + 1))
-            claim_row = {"campaign_id": campaign_id, "unit_id": row["unit_id"], "rater_id": rater_id,
-                         "assignment_id": asg.id, "created_at": R.utcnow()}
-            if not _inserted(store, c, cl, claim_row):  # the same rater in two tabs at once
-                raise _Lost
-            store.add([asg], conn=c)
-    except _Lost:
+    row = c.execute(stmt.with_for_update(skip_locked=True)).mappings().first()
+    if row is None:
+        return "busy" if c.execute(stmt).first() is not None else None
+    asg = make(dict(row))
+    unit = [u.c.campaign_id == campaign_id, u.c.unit_id == row["unit_id"]]
+    c.execute(update(u).where(*unit).values(n_claims=u.c.n_claims + 1))
+    claim_row = {"campaign_id": campaign_id, "unit_id": row["unit_id"], "rater_id": rater_id,
+                 "assignment_id": asg.id, "created_at": R.utcnow()}
+    if not _inserted(store, c, cl, claim_row):  # the same rater in two tabs at once: undo the count
+        c.execute(update(u).where(*unit).values(n_claims=u.c.n_claims - 1))
         return "busy"
+    store.add([asg], conn=c)
     return asg
 
 
@@ -349,22 +356,26 @@ def submission(store: Store, assignment_id: str) -> dict[str, Any] | None:
 
 
 def record_submission(store: Store, assignment: R.Assignment, kind: str, records: Sequence[R.Record],
-                      extra: Sequence[R.Record] = ()) -> bool:
+                      extra: Sequence[R.Record] = (), then: Callable[[Connection], Any] | None = None
+                      ) -> tuple[bool, Any]:
     """Write a submission's records once: the first call writes them all, any repeat writes nothing.
 
     The submission row is the idempotency key; it is inserted first, in the same transaction
-    as the records, so two racing requests for one assignment cannot both write.
+    as the records, so two racing requests for one assignment cannot both write. ``then`` runs
+    in the same transaction after the writes (one commit for the submission and what follows);
+    its result is returned beside whether the submission was new.
     """
     now = R.utcnow()
     row = {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id, "rater_id": assignment.rater_id,
            "kind": kind, "record_ids": [r.id for r in records], "created_at": now}  # type: ignore[attr-defined]
     with store.engine.begin() as c:
         if not _inserted(store, c, T.submissions, row):
-            return False
+            return False, None
         store.add([*records, *extra], conn=c)
         c.execute(update(T.assignments).where(T.assignments.c.id == assignment.id)
                   .values(status="done", submitted_at=now))
-    return True
+        after = then(c) if then is not None else None
+    return True, after
 
 
 # ---- progress ----------------------------------------------------------------------------
