@@ -69,11 +69,18 @@ class Conn:
 # ---- the load process -------------------------------------------------------------------------
 
 
-async def _rater(k: int, conn: Conn, cid: str, t_start: float, t_end: float, out: dict) -> None:
+async def _rater(k: int, conn: Conn, cid: str, t_start: float, t_end: float, out: dict,
+                 interval: float = 0.0) -> None:
     n = 0
     status, data = await conn.request("GET", f"/c/{cid}/next")
     aid = json.loads(data)["assignment"] if status == 200 else None
+    if interval:  # paced raters start spread over one interval
+        await asyncio.sleep(interval * k / max(1, out["raters"]))
+    due = time.perf_counter()
     while aid is not None and time.perf_counter() < t_end:
+        if interval:
+            due += interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
         body = urlencode({**{f"dim:{d}": str(1 + (k + n) % 5) for d in DIMS},
                           "justification": f"rater {k}, item {n}: clear and correct"}).encode()
         t1 = time.perf_counter()
@@ -92,15 +99,17 @@ async def _rater(k: int, conn: Conn, cid: str, t_start: float, t_end: float, out
         out["errors"].append("queue ran dry")
 
 
-def load(base: str, cid: str, sessions: list[tuple[str, str]], warmup: float, seconds: float, q: mp.Queue) -> None:
+def load(base: str, cid: str, sessions: list[tuple[str, str]], warmup: float, seconds: float, q: mp.Queue,
+         rate: float = 0.0) -> None:
     host, port = base.split("//")[1].split(":")
-    out: dict = {"acked": [], "submit_ms": [], "in_window": 0, "errors": []}
+    out: dict = {"acked": [], "submit_ms": [], "in_window": 0, "errors": [], "raters": len(sessions)}
+    interval = len(sessions) / rate if rate else 0.0
 
     async def main() -> None:
         t_start = time.perf_counter() + warmup
         t_end = t_start + seconds
         conns = [Conn(host, int(port), tok, csrf) for tok, csrf in sessions]
-        await asyncio.gather(*[_rater(k, c, cid, t_start, t_end, out) for k, c in enumerate(conns)])
+        await asyncio.gather(*[_rater(k, c, cid, t_start, t_end, out, interval) for k, c in enumerate(conns)])
         for c in conns:
             if c.writer:
                 c.writer.close()
@@ -144,6 +153,20 @@ def _setup(url: str, raters: int, units: int):  # noqa: ANN202
     return camp.id, sessions
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc (Linux); NaN elsewhere."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = [pid] + [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        total = 0
+        for p in pids:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / tick
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def _pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
@@ -157,6 +180,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--pool", type=int, default=8, help="database connections per worker (and as many overflow)")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="pace the raters to this many submissions/s in all (default: as fast as answered)")
     args = ap.parse_args()
 
     import psycopg
@@ -166,7 +191,8 @@ def main() -> None:
     units = max(2000, int(args.runs * (args.seconds + args.warmup + 2) * 400 / 3))
     t = time.perf_counter()
     cid, sessions = _setup(url, args.raters, units)
-    print(f"set-up: {units} units x overlap 3, {args.raters} raters, {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"set-up: {units} units x overlap 3, {args.raters} raters, {time.perf_counter() - t:.1f} s; "
+          f"{args.workers} server worker(s); " + (f"paced to {args.rate:.0f}/s" if args.rate else "unpaced"), flush=True)
     port = _free_port()
     env = {**os.environ, "ASSAY_DB_POOL": str(args.pool)}
     server = subprocess.Popen([sys.executable, "-m", "assay", "--db", url, "serve", "--port", str(port),
@@ -186,17 +212,19 @@ def main() -> None:
         ctx = mp.get_context("spawn")
         for run in range(args.runs):
             q = ctx.Queue()
-            p = ctx.Process(target=load, args=(base, cid, sessions, args.warmup, args.seconds, q))
+            cpu0 = _cpu_seconds(server.pid)
+            p = ctx.Process(target=load, args=(base, cid, sessions, args.warmup, args.seconds, q, args.rate))
             p.start()
             out = q.get()
             p.join()
             acked += out["acked"]
+            server_cpu_ms = (_cpu_seconds(server.pid) - cpu0) * 1000 / max(1, len(out["acked"]))
             rate = out["in_window"] / args.seconds
             results.append({"rate": rate, "p50": _pct(out["submit_ms"], 50), "p99": _pct(out["submit_ms"], 99),
-                            "errors": len(out["errors"]), "load_cpu": out["load_cpu_s"]})
+                            "errors": len(out["errors"]), "load_cpu": out["load_cpu_s"], "cpu": server_cpu_ms})
             r = results[-1]
             print(f"run {run + 1}: {rate:.0f} submissions/s; submit p50 {r['p50']:.0f} ms p99 {r['p99']:.0f} ms; "
-                  f"errors {r['errors']}; "
+                  f"server CPU {r['cpu']:.1f} ms a submission; errors {r['errors']}; "
                   f"load process CPU {r['load_cpu']:.1f} s" + (f" e.g. {out['errors'][0]}" if out["errors"] else ""),
                   flush=True)
     finally:

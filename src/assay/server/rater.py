@@ -213,11 +213,17 @@ def _submit(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/a/{aid}")
-async def submit(aid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
-    form = await request.form()
+def _checked_submit(request: Request, aid: str, form: Any) -> Response:
+    user = current_user(request)
     check_csrf(request, user, form)
-    return await run_in_threadpool(_submit, request, user, aid, form)
+    return _submit(request, user, aid, form)
+
+
+@router.post("/a/{aid}")
+async def submit(aid: str, request: Request) -> Response:
+    # the session check runs in the same worker thread as the work: one thread hop per submission
+    form = await request.form()
+    return await run_in_threadpool(_checked_submit, request, aid, form)
 
 
 @router.get("/a/{aid}/feedback")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from assay import records as R
@@ -40,6 +40,15 @@ def _inserted(store: Store, c: Connection, table, row: dict[str, Any]) -> bool: 
 
 
 _READERS: dict[int, Engine] = {}
+_STMTS: dict[str, Any] = {}
+
+
+def _stmt(name: str, build: Callable[[], Any]) -> Any:
+    """A statement built once per process: the hot paths of the app skip SQLAlchemy's construction."""
+    st = _STMTS.get(name)
+    if st is None:
+        st = _STMTS[name] = build()
+    return st
 
 
 def _reader(store: Store) -> Engine:
@@ -82,10 +91,13 @@ def server_engine(url: str | None, *, pool_size: int = 8):  # noqa: ANN201
 def assignment_and_campaign(store: Store, assignment_id: str) -> tuple[R.Assignment, R.Campaign] | None:
     """An assignment and its campaign in one query."""
     a, cp = T.assignments, T.campaigns
-    cols = [c.label(f"a_{c.name}") for c in a.columns] + [c.label(f"c_{c.name}") for c in cp.columns]
-    stmt = select(*cols).join_from(a, cp, cp.c.id == a.c.campaign_id).where(a.c.id == assignment_id)
+
+    def build():  # noqa: ANN202
+        cols = [c.label(f"a_{c.name}") for c in a.columns] + [c.label(f"c_{c.name}") for c in cp.columns]
+        return select(*cols).join_from(a, cp, cp.c.id == a.c.campaign_id).where(a.c.id == bindparam("aid"))
+
     with _reader(store).connect() as c:
-        row = c.execute(stmt).mappings().first()
+        row = c.execute(_stmt("assignment_and_campaign", build), {"aid": assignment_id}).mappings().first()
     if row is None:
         return None
     asg = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
@@ -133,10 +145,11 @@ def insert_session(store: Store, row: dict[str, Any]) -> None:
 def session_user(store: Store, token_hash: str, now: datetime) -> dict[str, Any] | None:
     """The session and its (enabled) user, or None when unknown, expired or disabled."""
     s, u = T.app_sessions, T.users
-    stmt = (select(s.c.csrf_token, s.c.expires_at, u.c.name, u.c.role, u.c.rater_id, u.c.disabled)
-            .join(u, u.c.name == s.c.user_name).where(s.c.token_hash == token_hash))
+    stmt = _stmt("session_user", lambda: select(s.c.csrf_token, s.c.expires_at, u.c.name, u.c.role, u.c.rater_id,
+                                                u.c.disabled).join(u, u.c.name == s.c.user_name)
+                 .where(s.c.token_hash == bindparam("token_hash")))
     with _reader(store).connect() as c:
-        row = c.execute(stmt).mappings().first()
+        row = c.execute(stmt, {"token_hash": token_hash}).mappings().first()
     if row is None or row["disabled"] or _utc(row["expires_at"]) <= now:
         return None
     return dict(row)
@@ -324,15 +337,18 @@ def claim_next(store: Store, campaign_id: str, rater_id: str, *, gold: bool, cap
 def _claim_next_in(store: Store, c: Connection, campaign_id: str, rater_id: str, gold: bool, cap: int | None,
                    make: Callable[[dict[str, Any]], R.Assignment]) -> R.Assignment | str | None:
     u, cl = T.campaign_units, T.unit_claims
-    mine = select(cl.c.unit_id).where(cl.c.campaign_id == campaign_id, cl.c.rater_id == rater_id)
-    stmt = select(u.c.unit_id, u.c.item_id, u.c.response_ids, u.c.is_gold).where(
-        u.c.campaign_id == campaign_id, u.c.is_gold.is_(gold), u.c.unit_id.not_in(mine))
-    if cap is not None:
-        stmt = stmt.where(u.c.n_claims < cap)
-    stmt = stmt.order_by(u.c.position).limit(1)
-    row = c.execute(stmt.with_for_update(skip_locked=True)).mappings().first()
+
+    def build(locked: bool) -> Any:
+        mine = select(cl.c.unit_id).where(cl.c.campaign_id == bindparam("cid"), cl.c.rater_id == bindparam("rid"))
+        st = select(u.c.unit_id, u.c.item_id, u.c.response_ids, u.c.is_gold).where(
+            u.c.campaign_id == bindparam("cid"), u.c.is_gold == bindparam("gold"), u.c.unit_id.not_in(mine),
+            u.c.n_claims < bindparam("cap")).order_by(u.c.position).limit(1)
+        return st.with_for_update(skip_locked=True) if locked else st
+
+    params = {"cid": campaign_id, "rid": rater_id, "gold": gold, "cap": cap if cap is not None else 2**31 - 1}
+    row = c.execute(_stmt("claim_locked", lambda: build(True)), params).mappings().first()
     if row is None:
-        return "busy" if c.execute(stmt).first() is not None else None
+        return "busy" if c.execute(_stmt("claim_any", lambda: build(False)), params).first() is not None else None
     asg = make(dict(row))
     unit = [u.c.campaign_id == campaign_id, u.c.unit_id == row["unit_id"]]
     c.execute(update(u).where(*unit).values(n_claims=u.c.n_claims + 1))
