@@ -92,10 +92,6 @@ def paired_scores(
     return both.sort_values(["rubric", "dimension", "key"]).reset_index(drop=True)
 
 
-def _fmt_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else (f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}")
-
-
 def _line(res: AB.PairedTestResult, *, dimension: str, model_a: str, model_b: str, p_adj: float, alpha: float,
           power: float, lower_is_better: bool) -> str:
     """The verdict; on a lower-is-better dimension the smaller score wins."""
@@ -105,7 +101,7 @@ def _line(res: AB.PairedTestResult, *, dimension: str, model_a: str, model_b: st
                           pvalue=p_adj)
     better = model_b if res.estimate < 0 else model_a
     return (f"{better} is better on {dimension} (lower is better): {res.estimate:+.2f} points "
-            f"[{res.ci_low:.2f}, {res.ci_high:.2f}], {_fmt_p(p_adj)}")
+            f"[{res.ci_low:.2f}, {res.ci_high:.2f}], {AB.format_pvalue(p_adj)}")
 
 
 def _clusters(rows: pd.DataFrame, use: bool):  # noqa: ANN202

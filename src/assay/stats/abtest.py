@@ -38,6 +38,7 @@ __all__ = [
     "VarianceComponents",
     "adjust_pvalues",
     "estimate_variance_components",
+    "format_pvalue",
     "mcnemar",
     "minimum_detectable_effect",
     "msprt",
@@ -338,10 +339,11 @@ def sign_test(preferences, *, clusters=None, confidence: float = 0.95) -> Paired
     return paired_test(np.zeros(len(d)), d, method="sign", clusters=clusters, confidence=confidence)
 
 
-def _fmt_p(p: float) -> str:
+def format_pvalue(p: float) -> str:
+    """A p-value for a sentence: three decimals below 0.1, so 0.048 never reads as 0.05."""
     if p < 0.001:
         return "p < 0.001"
-    if p < 0.01:
+    if p < 0.1:
         return f"p = {p:.3f}"
     return f"p = {p:.2f}"
 
@@ -383,10 +385,10 @@ def verdict(
         if result.estimand == "win_rate":
             return (
                 f"{better} is preferred on {dimension}: {model_b} wins {f.format(result.estimate)} "
-                f"{interval} of comparisons (ties half), {_fmt_p(p)}"
+                f"{interval} of comparisons (ties half), {format_pvalue(p)}"
             )
         sign = "+" if result.estimate > 0 else ""
-        return f"{better} is better on {dimension}: {sign}{f.format(result.estimate)} {unit} {interval}, {_fmt_p(p)}"
+        return f"{better} is better on {dimension}: {sign}{f.format(result.estimate)} {unit} {interval}, {format_pvalue(p)}"
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     mde = z * result.se
     what = "in win rate" if result.estimand == "win_rate" else unit
