@@ -61,7 +61,7 @@ def simulate_style(n=6000, seed=0):
 
 
 def lbfgs_controlled(battles, cols):
-    """Independent fit: logistic regression on [+1/-1 model indicators, z-scored covariates]."""
+    """Independent fit: logistic regression on [+1/-1 model indicators, covariates over their SD]."""
     models = sorted(set(battles.model_a) | set(battles.model_b))
     idx = {m: i for i, m in enumerate(models)}
     m = len(models)
@@ -69,7 +69,7 @@ def lbfgs_controlled(battles, cols):
     x[np.arange(len(battles)), battles.model_a.map(idx)] = 1
     x[np.arange(len(battles)), battles.model_b.map(idx)] = -1
     z = battles[cols].to_numpy(float)
-    x = np.hstack([x, (z - z.mean(0)) / z.std(0)])
+    x = np.hstack([x, z / z.std(0)])
     y = battles.winner.map({"model_a": 1.0, "model_b": 0.0}).fillna(0.5).to_numpy()
 
     def f(beta):
@@ -108,6 +108,20 @@ def test_style_control_removes_the_verbosity_advantage():
     assert controlled.coefficient_samples.shape == (100, 1)
 
 
+def test_style_is_rated_at_no_difference_not_at_the_mean_difference():
+    """With model_a fixed by an order, a centred covariate would rate the models at the average
+    style gap; uncentred, a pure style advantage leaves equal skills equal."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    length = rng.normal(1.0, 1.0, n)  # a's answers are longer on average
+    win = rng.random(n) < expit(1.2 * length)  # equal skill: only length decides
+    battles = pd.DataFrame({"model_a": ["x"] * n, "model_b": ["y"] * n, "length": length,
+                            "winner": np.where(win, "model_a", "model_b")})
+    res = bradley_terry_controlled(battles, ["length"], scale=1, base=math.e, init=0)
+    assert abs(res.ratings["x"] - res.ratings["y"]) < 0.15
+    assert res.coefficients["length"] == pytest.approx(1.2, abs=0.15)
+
+
 def test_controlled_with_ties_and_style_frame():
     rng = np.random.default_rng(4)
     n = 400
@@ -128,7 +142,7 @@ def test_controlled_with_ties_and_style_frame():
     with pytest.raises(ValueError, match="do not vary"):
         bradley_terry_controlled(battles, feats.assign(const=1.0))
     with pytest.raises(ValueError, match="collinear"):
-        bradley_terry_controlled(battles, feats.assign(twice=2 * feats["bold"] + 1))
+        bradley_terry_controlled(battles, feats.assign(twice=2 * feats["bold"]))
 
 
 def simulate_lc(seed=0, n_instr=400):

@@ -125,8 +125,11 @@ def bradley_terry_controlled(
     Model (Chatbot Arena style control, Li et al. 2024; Bradley-Terry with battle
     covariates): logit P(a beats b) = (R_a - R_b) ln(base)/scale + gamma . z, where
     z holds the battle's covariates (for style: differences between a's and b's
-    answers, see :func:`style_features`), z-scored when ``standardize`` (as Arena
-    does). Fit by maximum likelihood over battles (a tie is half a win to each side,
+    answers, see :func:`style_features`), divided by their standard deviation when
+    ``standardize`` but not centred: a covariate's zero means "no difference between the
+    two answers", so the ratings are those at equal style. (Arena also centres; that is
+    the same only when sides are assigned at random, and wrong when model_a is fixed by
+    an order, as in battles built from a store.) Fit by maximum likelihood over battles (a tie is half a win to each side,
     ``l2`` a ridge penalty on all logit-scale parameters; Arena uses 0.5). The
     ratings are the model terms; ``coefficients`` are gamma.
 
@@ -148,7 +151,7 @@ def bradley_terry_controlled(
         sd = z.std(axis=0)
         if np.any(sd == 0):
             raise ValueError(f"covariate(s) {[n for n, s in zip(names, sd) if s == 0]} do not vary")
-        z = (z - z.mean(axis=0)) / sd
+        z = z / sd
     w = np.ones(len(battles)) if weights is None else battles[weights].to_numpy(dtype=float)
     y = code / 2.0
     m = len(models)
