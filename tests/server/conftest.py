@@ -25,8 +25,13 @@ _HASH: list[str] = []
 
 
 def password_hash() -> str:
-    if not _HASH:  # hashing once keeps fixtures fast; each account still gets a real argon2 hash
-        _HASH.append(ACC.hash_password(PASSWORD))
+    """A real argon2id hash of PASSWORD, made once and with light parameters (verifying reads the
+    parameters from the hash), so the many logins of the tests stay fast; the app's own hashes
+    use argon2-cffi's defaults."""
+    if not _HASH:
+        from argon2 import PasswordHasher
+
+        _HASH.append(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD))
     return _HASH[0]
 
 

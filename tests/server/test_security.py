@@ -65,7 +65,8 @@ def test_anonymous_requests_are_sent_to_login(server):
         assert c.get("/lead").status_code == 303
         r = c.post(f"/a/{'0' * 32}", data=rating())
         assert r.status_code == 401
-        assert c.get("/", cookies={"assay_session": "forged-token"}).status_code == 303
+    with httpx.Client(base_url=server.url, cookies={"assay_session": "forged-token"}) as c:
+        assert c.get("/").status_code == 303
 
 
 def test_wrong_password_is_refused(server):
@@ -163,7 +164,8 @@ def test_logout_and_disabling_end_sessions(server):
     assert r.client.get("/").status_code == 200
     old = r.client.cookies.get("assay_session")
     assert r.post("/logout", {}).status_code == 303
-    assert httpx.get(server.url + "/", cookies={"assay_session": old}).status_code == 303
+    with httpx.Client(base_url=server.url, cookies={"assay_session": old}) as c:
+        assert c.get("/").status_code == 303
     again = Rater(server.url, "carl")
     admin = Rater(server.url, "ada")
     assert admin.post("/admin/users", {"action": "disable", "name": "carl"}).status_code == 303
