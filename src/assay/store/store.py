@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -129,9 +130,13 @@ class Store:
         quoted = ", ".join(f'"{name}"' for name in names)
         sql = (f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join([mark] * len(names))}) '
                "ON CONFLICT DO NOTHING")
+        getter = operator.itemgetter(*names)
         params = []
         for r in rows:
-            vals = [r.get(n) for n in names]
+            try:
+                vals = list(getter(r))
+            except KeyError:  # a row without some optional column
+                vals = [r.get(n) for n in names]
             for i, f in convert:
                 vals[i] = f(vals[i])
             params.append(tuple(vals))
