@@ -94,7 +94,8 @@ def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...]
     The bundled file has each story's mean human rating (three workers), so the humans are
     one rater, ``human:hanna-mturk-mean``; each (LLM, prompt) pair is an LLM rater. The
     story texts are not in the file: items and responses carry a note saying so. An LLM
-    score of exactly 0 (no usable answer in any of its three tries) is left out.
+    score outside [1, 5] (the source marks a failed answer with 0 or a negative number, so
+    such a mean of three includes one) is left out.
     """
     import ast
     import csv
@@ -137,8 +138,8 @@ def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...]
                                           guideline_version=1))
             for (m, p, code), values in llm_columns.items():
                 v = float(values[j])
-                if v == 0.0:
-                    continue
+                if not 1.0 <= v <= 5.0:
+                    continue  # a mean of three valid 1-5 ratings lies in [1, 5]: this one holds a failed answer
                 rater = llms[(m, p)]
                 records.append(R.Judgment(id=R.digest("hanna", story, rater.id, code), response_id=resp.id,
                                           rater_id=rater.id, rubric=rub.id, dimension=HANNA_CRITERIA[code], value=v,

@@ -135,7 +135,7 @@ def build_report(
         "bootstrap": {"rounds": rounds, "seed": seed}, "summary": store_summary(store),
         "rater_kinds": sorted(set(jf["rater_kind"].dropna()) | set(cf["rater_kind"].dropna())),
     }
-    report["scores"] = _score_distributions(jf, store)
+    report["scores"] = _score_distributions(jf[jf["rater_kind"] != "program"], store)
     report["lowest"] = _lowest(jf[jf["rater_kind"] != "program"], store, lowest)
     report["verifiers"] = _verifiers(store, jf)
 
