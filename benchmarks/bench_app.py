@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlencode
 
 PG_URL = os.environ.get("ASSAY_BENCH_PG_URL", os.environ.get("ASSAY_TEST_PG_URL",
@@ -129,7 +130,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _setup(url: str, raters: int, units: int):  # noqa: ANN202
+def _setup(url: str, raters: int, units: int):
     from assay import annotate as A
     from assay import records as R
     from assay.rubrics import get_rubric
@@ -157,10 +158,10 @@ def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of a process and its children, from /proc (Linux); NaN elsewhere."""
     try:
         tick = os.sysconf("SC_CLK_TCK")
-        pids = [pid] + [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         total = 0
-        for p in pids:
-            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+        for p in [pid, *map(int, children)]:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
         return total / tick
     except (OSError, ValueError, IndexError):
@@ -169,7 +170,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def _pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] if xs else float("nan")
 
 
 def main() -> None:

@@ -173,7 +173,7 @@ class Rater:
         assert r.status_code == 200, r.text
         return r.json()["assignment"]
 
-    def post(self, path: str, data: dict, **kw) -> httpx.Response:  # noqa: ANN003
+    def post(self, path: str, data: dict, **kw) -> httpx.Response:
         return self.client.post(path, data={"csrf_token": self.csrf, **data}, **kw)
 
     def close(self) -> None:
@@ -183,7 +183,7 @@ class Rater:
 DIMS = ["factuality", "coherence", "safety", "instruction-following", "creativity"]
 
 
-def rating(level: int = 4, justification: str = "Correct and clearly stated.", **extra) -> dict:  # noqa: ANN003
+def rating(level: int = 4, justification: str = "Correct and clearly stated.", **extra) -> dict:
     return {**{f"dim:{d}": str(level) for d in DIMS}, "justification": justification, "started": "0", **extra}
 
 

@@ -6,7 +6,14 @@ import pytest
 
 from assay import annotate as A
 from assay.store import Store
-from tests.server.conftest import PASSWORD, add_texts, add_users, rid, start_server, stop_server
+from tests.server.conftest import (
+    PASSWORD,
+    add_texts,
+    add_users,
+    rid,
+    start_server,
+    stop_server,
+)
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -78,7 +85,7 @@ def browser():
 class Watched:
     """A logged-in page that records dialogs, console errors and page errors."""
 
-    def __init__(self, browser, base: str, name: str) -> None:  # noqa: ANN001
+    def __init__(self, browser, base: str, name: str) -> None:
         self.ctx = browser.new_context(base_url=base)
         self.page = self.ctx.new_page()
         self.problems: list[str] = []
@@ -86,7 +93,8 @@ class Watched:
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
         self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
         self.page.goto("/login")
-        # keyboard only: the name field has focus
+        # keyboard only: the name field takes focus by itself (autofocus lands just after load)
+        self.page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
         self.page.keyboard.type(name)
         self.page.keyboard.press("Tab")
         self.page.keyboard.type(PASSWORD)
@@ -139,7 +147,7 @@ def test_xss_payloads_render_as_text_and_never_run(app, browser):
     lee.close()
 
 
-def _rate_by_keyboard(browser, base: str, cid: str, name: str, levels: str, why: str) -> None:  # noqa: ANN001
+def _rate_by_keyboard(browser, base: str, cid: str, name: str, levels: str, why: str) -> None:
     r = Watched(browser, base, name)
     page = r.page
     page.goto(f"/c/{cid}/next")

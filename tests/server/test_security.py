@@ -51,7 +51,7 @@ def test_secure_cookies_flag(tmp_path):
             r = c.post("/login", data={"csrf_token": token, "name": "sam", "password": PASSWORD},
                        headers={"cookie": f"assay_login_csrf={token}"})
         assert r.status_code == 303
-        session = [h for h in r.headers.get_list("set-cookie") if h.startswith("assay_session=")][0]
+        session = next(h for h in r.headers.get_list("set-cookie") if h.startswith("assay_session="))
         assert "Secure" in session and "HttpOnly" in session
         assert "strict-transport-security" in r.headers
     finally:

@@ -10,8 +10,20 @@ from assay.annotate.campaigns import (
     unit_id,
     units_from_dataset,
 )
-from assay.annotate.edges import collect_edge_cases, dismiss_edge_case, edge_case_queue, resolve_edge_case
-from assay.annotate.queue import QueueStatus, can_rate, is_open, next_assignment, queue_status, shown_order
+from assay.annotate.edges import (
+    collect_edge_cases,
+    dismiss_edge_case,
+    edge_case_queue,
+    resolve_edge_case,
+)
+from assay.annotate.queue import (
+    QueueStatus,
+    can_rate,
+    is_open,
+    next_assignment,
+    queue_status,
+    shown_order,
+)
 from assay.annotate.submit import Answer, Submitted, feedback, submit
 
 __all__ = [

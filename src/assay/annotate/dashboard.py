@@ -57,7 +57,7 @@ def _gold_series(store: Store, camp: R.Campaign) -> pd.Series:
     return pd.Series(out, dtype=object)
 
 
-def _quiet(fn, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+def _quiet(fn, *a, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -42,7 +42,7 @@ def _pools(store: Store, camp: R.Campaign, rater_id: str) -> list[tuple[bool, in
     return [(True, None), (False, cap)] if want_gold or camp.calibration else [(False, cap), (True, None)]
 
 
-def _maker(camp: R.Campaign, rater_id: str):  # noqa: ANN202
+def _maker(camp: R.Campaign, rater_id: str):
     def make(unit: dict) -> R.Assignment:
         aid = assignment_id(camp.id, unit["unit_id"], rater_id)
         return R.Assignment(id=aid, campaign_id=camp.id, rater_id=rater_id, response_ids=list(unit["response_ids"]),
@@ -52,7 +52,7 @@ def _maker(camp: R.Campaign, rater_id: str):  # noqa: ANN202
     return make
 
 
-def claim_in(store: Store, camp: R.Campaign, rater_id: str, conn) -> R.Assignment | str | None:  # noqa: ANN001
+def claim_in(store: Store, camp: R.Campaign, rater_id: str, conn) -> R.Assignment | str | None:
     """PostgreSQL: claim the rater's next unit inside an open transaction (a submission's), one try
     per pool; "busy" when the caller should ask again with :func:`next_assignment`."""
     if store.backend != "postgresql" or not is_open(camp):

@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from assay import records as R
 from assay.annotate.campaigns import campaign_dimensions, unit_id
-from assay.annotate.queue import is_open
 from assay.errors import BadInput
 from assay.store import Store
 from assay.store import app as S
@@ -80,9 +79,9 @@ def _level_value(scale: R.Scale, raw: Any) -> tuple[float | None, str | None]:
 def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer) -> list[R.Record]:
     """The judgments (rating) or the comparison (compare, rank) an answer makes; BadInput if invalid."""
     just, flags, note, t = _common(camp, ans)
-    common = dict(rater_id=asg.rater_id, justification=just, flags=flags, flag_note=note, time_spent_s=t,
-                  guideline_version=camp.guideline_version, campaign_id=camp.id, assignment_id=asg.id,
-                  detail={"shown_order": asg.shown_order})
+    common = {"rater_id": asg.rater_id, "justification": just, "flags": flags, "flag_note": note,
+              "time_spent_s": t, "guideline_version": camp.guideline_version, "campaign_id": camp.id,
+              "assignment_id": asg.id, "detail": {"shown_order": asg.shown_order}}
     if camp.kind == "rate":
         out: list[R.Record] = []
         for dim in campaign_dimensions(store, camp):
@@ -100,7 +99,8 @@ def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer
         return out
     ids = asg.response_ids
     dim = camp.dimensions[0] if camp.dimensions else None
-    base = dict(item_id="", response_ids=ids, shown_order=asg.shown_order, rubric=camp.rubric, dimension=dim)
+    base = {"item_id": "", "response_ids": ids, "shown_order": asg.shown_order, "rubric": camp.rubric,
+            "dimension": dim}
     if camp.kind == "compare":
         if ans.choice in ("tie", "both_bad"):
             outcome, winner, strength = ans.choice, None, None
@@ -148,7 +148,7 @@ def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, cl
     if claim_next and store.backend == "postgresql" and not (camp.calibration and asg.is_gold):
         from assay.annotate.queue import claim_in
 
-        def then(conn):  # noqa: ANN001, ANN202
+        def then(conn):
             return claim_in(store, camp, asg.rater_id, conn)
 
     created, nxt = S.record_submission(store, asg, camp.kind, records, extra, then=then)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,19 +17,30 @@ from assay import records as R
 from assay.annotate import dashboard as D
 from assay.errors import BadInput, NotFound
 from assay.server import accounts as ACC
-from assay.server.app import admin_only, check_csrf, current_user, lead_only, render, store_of
+from assay.server.app import (
+    admin_only,
+    check_csrf,
+    current_user,
+    lead_only,
+    render,
+    store_of,
+)
 
 router = APIRouter()
 
 
-def _lead(user: ACC.User = Depends(current_user)) -> ACC.User:
+def _lead(user: Annotated[ACC.User, Depends(current_user)]) -> ACC.User:
     lead_only(user)
     return user
 
 
-def _admin(user: ACC.User = Depends(current_user)) -> ACC.User:
+def _admin(user: Annotated[ACC.User, Depends(current_user)]) -> ACC.User:
     admin_only(user)
     return user
+
+
+LeadDep = Annotated[ACC.User, Depends(_lead)]
+AdminDep = Annotated[ACC.User, Depends(_admin)]
 
 
 def _own_campaign(request: Request, user: ACC.User, cid: str) -> R.Campaign:
@@ -41,7 +52,7 @@ def _own_campaign(request: Request, user: ACC.User, cid: str) -> R.Campaign:
 
 
 @router.get("/lead")
-def lead_home(request: Request, user: ACC.User = Depends(_lead)) -> Response:
+def lead_home(request: Request, user: LeadDep) -> Response:
     store = store_of(request)
     camps = [c for c in store.iter("campaigns") if user.is_admin or c.created_by == user.name]  # type: ignore[attr-defined]
     camps.sort(key=lambda c: c.created_at, reverse=True)  # type: ignore[attr-defined]
@@ -49,7 +60,7 @@ def lead_home(request: Request, user: ACC.User = Depends(_lead)) -> Response:
 
 
 @router.get("/lead/c/{cid}")
-def dashboard(cid: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+def dashboard(cid: str, request: Request, user: LeadDep) -> Response:
     store = store_of(request)
     camp = _own_campaign(request, user, cid)
     return render(request, "dashboard.html", campaign=camp, progress=D.progress_by_campaign(store, [camp])[0],
@@ -60,7 +71,7 @@ def dashboard(cid: str, request: Request, user: ACC.User = Depends(_lead)) -> Re
 
 
 @router.post("/lead/c/{cid}/collect")
-async def collect(cid: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+async def collect(cid: str, request: Request, user: LeadDep) -> Response:
     form = await request.form()
     check_csrf(request, user, form)
     camp = _own_campaign(request, user, cid)
@@ -69,7 +80,7 @@ async def collect(cid: str, request: Request, user: ACC.User = Depends(_lead)) -
 
 
 @router.post("/lead/c/{cid}/close")
-async def close(cid: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+async def close(cid: str, request: Request, user: LeadDep) -> Response:
     form = await request.form()
     check_csrf(request, user, form)
     camp = _own_campaign(request, user, cid)
@@ -90,7 +101,7 @@ def _case_for_lead(request: Request, user: ACC.User, case_id: str) -> R.EdgeCase
 
 
 @router.post("/lead/edge/{case_id}")
-async def edge_action(case_id: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+async def edge_action(case_id: str, request: Request, user: LeadDep) -> Response:
     form = await request.form()
     check_csrf(request, user, form)
     case = _case_for_lead(request, user, case_id)
@@ -115,7 +126,7 @@ def _safe_cell(v: Any) -> Any:
 
 
 @router.get("/lead/c/{cid}/export.{fmt}")
-def export(cid: str, fmt: str, request: Request, user: ACC.User = Depends(_lead)) -> Response:
+def export(cid: str, fmt: str, request: Request, user: LeadDep) -> Response:
     camp = _own_campaign(request, user, cid)
     if fmt not in ("csv", "jsonl"):
         raise NotFound("format")
@@ -139,7 +150,7 @@ def export(cid: str, fmt: str, request: Request, user: ACC.User = Depends(_lead)
 
 
 @router.get("/lead/new")
-def new_campaign(request: Request, user: ACC.User = Depends(_lead)) -> Response:
+def new_campaign(request: Request, user: LeadDep) -> Response:
     store = store_of(request)
     return render(request, "new_campaign.html", datasets=[d.name for d in store.iter("datasets")],
                   rubrics=sorted({f"{r.name}@{r.version}" for r in store.iter("rubrics")} | {"default@1"}),
@@ -161,7 +172,7 @@ def _create(request: Request, user: ACC.User, form: Any) -> R.Campaign:
     deadline = None
     if form.get("deadline"):
         try:
-            deadline = datetime.fromisoformat(str(form["deadline"])).replace(tzinfo=timezone.utc)
+            deadline = datetime.fromisoformat(str(form["deadline"])).replace(tzinfo=UTC)
         except ValueError:
             raise BadInput("deadline must be a date, YYYY-MM-DD", field="deadline") from None
     units = A.units_from_dataset(store, str(form.get("dataset", "")), kind=kind,  # type: ignore[arg-type]
@@ -175,7 +186,7 @@ def _create(request: Request, user: ACC.User, form: Any) -> R.Campaign:
 
 
 @router.post("/lead/new")
-async def create(request: Request, user: ACC.User = Depends(_lead)) -> Response:
+async def create(request: Request, user: LeadDep) -> Response:
     form = await request.form()
     check_csrf(request, user, form)
     if not str(form.get("name", "")).strip():
@@ -188,12 +199,12 @@ async def create(request: Request, user: ACC.User = Depends(_lead)) -> Response:
 
 
 @router.get("/admin/users")
-def users(request: Request, user: ACC.User = Depends(_admin)) -> Response:
+def users(request: Request, user: AdminDep) -> Response:
     return render(request, "users.html", users=ACC.list_users(store_of(request)), roles=ACC.ROLES, error=None)
 
 
 @router.post("/admin/users")
-async def users_post(request: Request, user: ACC.User = Depends(_admin)) -> Response:
+async def users_post(request: Request, user: AdminDep) -> Response:
     form = await request.form()
     check_csrf(request, user, form)
     store = store_of(request)

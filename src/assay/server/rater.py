@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -15,7 +15,6 @@ from assay import records as R
 from assay.annotate.campaigns import campaign_dimensions, rubric_of
 from assay.errors import BadInput, NotFound
 from assay.server import accounts as ACC
-from assay.store import app as S
 from assay.server.app import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -27,8 +26,10 @@ from assay.server.app import (
     store_of,
     wants_json,
 )
+from assay.store import app as S
 
 router = APIRouter()
+UserDep = Annotated[ACC.User, Depends(current_user)]
 
 
 # ---- logging in and out -----------------------------------------------------------------------
@@ -67,7 +68,7 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, user: ACC.User = Depends(current_user)) -> Response:
+async def logout(request: Request, user: UserDep) -> Response:
     form = await request.form()
     check_csrf(request, user, form)
     await run_in_threadpool(ACC.end_session, store_of(request), request.cookies.get(SESSION_COOKIE))
@@ -89,7 +90,7 @@ def _campaign_for_rater(request: Request, user: ACC.User, cid: str) -> R.Campaig
 
 
 @router.get("/")
-def home(request: Request, user: ACC.User = Depends(current_user)) -> Response:
+def home(request: Request, user: UserDep) -> Response:
     store = store_of(request)
     rows = []
     for camp in store.iter("campaigns", status="open"):
@@ -99,7 +100,7 @@ def home(request: Request, user: ACC.User = Depends(current_user)) -> Response:
 
 
 @router.get("/c/{cid}/next")
-def next_item(cid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+def next_item(cid: str, request: Request, user: UserDep) -> Response:
     camp = _campaign_for_rater(request, user, cid)
     asg = A.next_assignment(store_of(request), camp, user.rater_id)
     if asg is None:
@@ -112,7 +113,7 @@ def next_item(cid: str, request: Request, user: ACC.User = Depends(current_user)
 
 
 @router.get("/c/{cid}/guidelines")
-def guidelines(cid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+def guidelines(cid: str, request: Request, user: UserDep) -> Response:
     store = store_of(request)
     camp = store.find("campaigns", cid)
     if camp is None:
@@ -148,7 +149,7 @@ def _context(request: Request, asg: R.Assignment, camp: R.Campaign, user: ACC.Us
 
 
 @router.get("/a/{aid}")
-def assignment_page(aid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+def assignment_page(aid: str, request: Request, user: UserDep) -> Response:
     asg, camp = _own_assignment(request, user, aid)
     if asg.status == "done":
         if A.feedback(store_of(request), camp, asg) is not None:
@@ -227,7 +228,7 @@ async def submit(aid: str, request: Request) -> Response:
 
 
 @router.get("/a/{aid}/feedback")
-def feedback_page(aid: str, request: Request, user: ACC.User = Depends(current_user)) -> Response:
+def feedback_page(aid: str, request: Request, user: UserDep) -> Response:
     asg, camp = _own_assignment(request, user, aid)
     fb = A.feedback(store_of(request), camp, asg)
     if fb is None:

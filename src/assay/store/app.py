@@ -7,10 +7,19 @@ function takes the :class:`~assay.store.Store` first; timestamps are UTC.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from assay import records as R
@@ -20,22 +29,22 @@ from assay.store.store import Store, from_row
 
 def _utc(v: datetime | None) -> datetime | None:
     if v is not None and v.tzinfo is None:
-        return v.replace(tzinfo=timezone.utc)
+        return v.replace(tzinfo=UTC)
     return v
 
 
-def _insert_ignore(store: Store, table):  # noqa: ANN001, ANN202
+def _insert_ignore(store: Store, table):
     """INSERT ... ON CONFLICT DO NOTHING on either backend."""
     dialect = postgresql if store.backend == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
 
 
-def _inserted(store: Store, c: Connection, table, row: dict[str, Any]) -> bool:  # noqa: ANN001
+def _inserted(store: Store, c: Connection, table, row: dict[str, Any]) -> bool:
     """Insert one row unless its key exists; True when it was inserted.
 
     Uses RETURNING rather than rowcount, which drivers do not all report for ON CONFLICT.
     """
-    key = list(table.primary_key.columns)[0]
+    key = next(iter(table.primary_key.columns))
     return c.execute(_insert_ignore(store, table).returning(key), row).first() is not None
 
 
@@ -63,7 +72,7 @@ def campaign(store: Store, campaign_id: str) -> R.Campaign | None:
     return from_row("campaigns", dict(row)) if row else None  # type: ignore[return-value]
 
 
-def server_engine(url: str | None, *, pool_size: int = 8):  # noqa: ANN201
+def server_engine(url: str | None, *, pool_size: int = 8):
     """An engine for a long-running server process: PostgreSQL without a ping before every checkout
     (one round trip fewer per query; connections are recycled instead), SQLite as usual."""
     from sqlalchemy import create_engine, text
@@ -92,7 +101,7 @@ def assignment_and_campaign(store: Store, assignment_id: str) -> tuple[R.Assignm
     """An assignment and its campaign in one query."""
     a, cp = T.assignments, T.campaigns
 
-    def build():  # noqa: ANN202
+    def build():
         cols = [c.label(f"a_{c.name}") for c in a.columns] + [c.label(f"c_{c.name}") for c in cp.columns]
         return select(*cols).join_from(a, cp, cp.c.id == a.c.campaign_id).where(a.c.id == bindparam("aid"))
 
