@@ -17,7 +17,7 @@ from tests.server.conftest import DIMS, add_texts
 VALUES = {d: 4 for d in DIMS}
 
 
-def _setup(store, n_items: int = 10):  # noqa: ANN001, ANN202
+def _setup(store, n_items: int = 10):
     get_rubric(store, "default")
     add_texts(store, "d", [f"prompt {i}" for i in range(n_items)],
               {m: [f"{m} answer {i}" for i in range(n_items)] for m in ("m1@1", "m2@1", "m3@1")})
@@ -26,7 +26,7 @@ def _setup(store, n_items: int = 10):  # noqa: ANN001, ANN202
     return [r.id for r in raters]
 
 
-def _answer(**kw) -> A.Answer:  # noqa: ANN003
+def _answer(**kw) -> A.Answer:
     return A.Answer(justification="a reason long enough", values=dict(VALUES), **kw)
 
 
@@ -183,3 +183,28 @@ def test_concurrent_resolutions_get_distinct_versions(store):
     assert sorted(versions) == [2, 3, 4, 5]
     final = store.guideline("default@1").text
     assert all(f"rule case{i}" in final for i in range(4))  # each version builds on the one before
+
+
+def test_dashboard_figures_per_rater(store):
+    from assay.annotate import dashboard as D
+
+    raters = _setup(store, n_items=4)
+    units = A.units_from_dataset(store, "d", models=["m1@1"])
+    gold = [A.Gold(response_ids=tuple(units[0]), explanation="", values={"factuality": 4})]
+    camp = A.create_campaign(store, "dash", rubric="default@1", units=units[1:], overlap=4, gold=gold,
+                             gold_share=0.25, dimensions=["factuality"])
+    given = {raters[0]: 4, raters[1]: 4, raters[3]: 4, raters[2]: 2}  # r2 is severe and misses the gold answer
+    for r, v in given.items():
+        while (asg := A.next_assignment(store, camp, r)) is not None:
+            A.submit(store, camp, asg, A.Answer(justification="why", values={"factuality": v}, time_spent_s=10 + v))
+    rows = {x["rater"]: x for x in D.rater_report(store, camp)}
+    assert rows[raters[0]]["done"] == 4 and rows[raters[0]]["gold_done"] == 1
+    assert rows[raters[0]]["consensus_accuracy"] == 1.0 and rows[raters[2]]["consensus_accuracy"] == 0.0
+    assert rows[raters[0]]["gold_accuracy"] == 1.0 and rows[raters[2]]["gold_accuracy"] == 0.0
+    assert rows[raters[2]]["severity"] == -2.0
+    assert rows[raters[0]]["severity"] == pytest.approx(2 / 3)  # 4 - mean(4, 4, 2)
+    assert rows[raters[2]]["median_time_s"] == 12.0
+    (agree,) = D.agreement_summary(store, camp)
+    assert agree["units"] == 4 and agree["raters"] == 4 and agree["alpha"] < 0.5
+    top = D.disagreements(store, camp)[0]
+    assert top["spread"] == 2.0 and len(top["answers"]) == 4

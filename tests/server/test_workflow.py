@@ -161,8 +161,9 @@ def test_flag_opens_an_edge_case_and_resolving_it_moves_the_guidelines(server, p
 
 
 def test_export_and_dashboard(server, people):
-    lee, ann = people["lee"], people["ann"]
+    lee, ann, bob = people["lee"], people["ann"], people["bob"]
     cid = server.ids["rate"]
+    assert bob.post(f"/a/{bob.next(cid)}", rating(2)).status_code == 303
     aid = ann.next(cid)
     assert ann.post(f"/a/{aid}", rating(4, "=HYPERLINK(\"http://evil\") is a formula")).status_code == 303
     r = lee.client.get(f"/lead/c/{cid}/export.csv")
@@ -177,3 +178,26 @@ def test_export_and_dashboard(server, people):
     assert len(lines) == len(rows) and json.loads(lines[0])["model"] in {"alpha@1", "beta@1", "gamma@1"}
     dash = lee.client.get(f"/lead/c/{cid}").text
     assert rid("ann") in dash and rid("bob") in dash and "Krippendorff" in dash
+
+
+def test_lead_creates_a_campaign_in_the_app(server, people):
+    lee, carl = people["lee"], people["carl"]
+    page = lee.client.get("/lead/new")
+    assert page.status_code == 200 and "basic" in page.text
+    r = lee.post("/lead/new", {"name": "made in the app", "kind": "compare", "rubric": "default@1",
+                               "dimensions": "safety", "dataset": "basic", "models": "alpha@1, beta@1",
+                               "overlap": "2", "min_justification": "12", "deadline": "2099-12-31",
+                               "raters": "carl"})
+    assert r.status_code == 303
+    cid = r.headers["location"].rsplit("/", 1)[1]
+    with server.store() as s:
+        camp = s.get("campaigns", cid)
+        from assay.store import app as S
+
+        units = S.units(s, cid)
+    assert (camp.kind, camp.dimensions, camp.overlap, camp.min_justification, camp.created_by) == \
+        ("compare", ["safety"], 2, 12, "lee")
+    assert camp.deadline.year == 2099 and camp.blind and len(units) == 4  # one alpha/beta pair per item
+    assert carl.next(cid) is not None
+    assert lee.post("/lead/new", {"name": "made in the app", "dataset": "basic"}).status_code == 400  # name taken
+    assert people["ann"].post("/lead/new", {"name": "sneaky", "dataset": "basic"}).status_code == 403
