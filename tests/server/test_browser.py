@@ -74,7 +74,14 @@ def app(backend_url):
 
 @pytest.fixture(scope="module")
 def browser():
+    import os
+
     from playwright.sync_api import sync_playwright
+
+    from tests.conftest import IN_CI
+
+    if not os.path.exists(CHROMIUM):  # Debian's chromium: `apt-get install chromium`
+        (pytest.fail if IN_CI else pytest.skip)(f"no browser at {CHROMIUM}")
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)

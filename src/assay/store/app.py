@@ -15,6 +15,7 @@ from sqlalchemy import (
     Engine,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -211,9 +212,11 @@ def members(store: Store, campaign_id: str) -> list[str]:
 def is_member(store: Store, campaign_id: str, rater_id: str) -> bool:
     """Whether a rater may work on a campaign: listed, or the campaign lists nobody (open to all)."""
     m = T.campaign_members
+    listed = select(m.c.rater_id).where(m.c.campaign_id == bindparam("cid"))
+    stmt = _stmt("is_member", lambda: select(exists(listed), exists(listed.where(m.c.rater_id == bindparam("rid")))))
     with _reader(store).connect() as c:
-        listed = list(c.execute(select(m.c.rater_id).where(m.c.campaign_id == campaign_id)).scalars())
-    return not listed or rater_id in listed
+        any_listed, this_one = c.execute(stmt, {"cid": campaign_id, "rid": rater_id}).one()
+    return bool(this_one) or not any_listed
 
 
 def add_gold(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) -> None:
