@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -77,7 +77,7 @@ def create(
             when = datetime.fromisoformat(deadline)
         except ValueError:
             raise BadInput(f"deadline {deadline!r} is not a date (YYYY-MM-DD)", field="deadline") from None
-        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
     camp = A.create_campaign(
         store, name, rubric=rubric, units=units, kind=kind, dimensions=_csv(dimensions) or None,  # type: ignore[arg-type]
         overlap=overlap, gold=A.read_gold(gold) if gold else (), gold_share=gold_share, calibration=calibration,
