@@ -45,6 +45,7 @@ def app(backend_url):
         add_texts(s, "xss", [ALL], {"evil@1": [ALL], "evil@2": ["plain " + PAYLOADS[1]]})
         add_texts(s, "clean", ["What is the capital of France?"],
                   {"m1@1": ["Paris is the capital of France."], "m2@1": ["Lyon."]})
+        add_texts(s, "rank3", ["Name a prime."], {"m1@1": ["2"], "m2@1": ["4"], "m3@1": ["9"]})
         xss_units = A.units_from_dataset(s, "xss")
         ids = {
             "xss": A.create_campaign(s, "xss " + PAYLOADS[1], rubric="default@1", units=xss_units, overlap=2,
@@ -56,6 +57,8 @@ def app(backend_url):
                                      created_by="lee").id,
             "pair": A.create_campaign(s, "e2e pair", rubric="default@1", kind="compare",
                                       units=A.units_from_dataset(s, "clean", kind="compare"), created_by="lee").id,
+            "rank": A.create_campaign(s, "e2e rank", rubric="default@1", kind="rank",
+                                      units=A.units_from_dataset(s, "rank3", kind="rank"), created_by="lee").id,
         }
         # a justification, a flag note and a guideline clarification carrying the payloads too
         camp = s.get("campaigns", ids["xss"])
@@ -216,3 +219,24 @@ def test_compare_by_keyboard_and_guidelines_one_key_away(app, browser):
         asg = s.get("assignments", aid)
         (cmp,) = s.list("comparisons", assignment_id=aid)
     assert cmp.winner == asg.shown_order[1] and cmp.strength == 2 and cmp.shown_order == asg.shown_order
+
+
+def test_rank_by_keyboard(app, browser):
+    base, store_url, ids = app
+    r = Watched(browser, base, "bob")
+    page = r.page
+    page.goto(f"/c/{ids['rank']}/next")
+    aid = page.url.rsplit("/", 1)[1]
+    for key in ("2", "1", "Backspace", "3", "1", "2"):  # a slip, start over, then 3 > 1 > 2
+        page.keyboard.press(key)
+    assert page.evaluate("document.activeElement.id") == "justification"
+    page.keyboard.type("Only the third shown is prime.")
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    r.assert_clean()
+    r.close()
+    with Store(store_url, create=False) as s:
+        asg = s.get("assignments", aid)
+        (cmp,) = s.list("comparisons", assignment_id=aid)
+    a, b, c = asg.shown_order
+    assert cmp.ranking == [c, a, b] and cmp.winner == c
