@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,14 @@ class Settings:
     database_url: str | None = None
     secure_cookies: bool = False
     pool_size: int = 8
+    threads: int = 16
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(database_url=os.environ.get("ASSAY_DATABASE_URL"),
                    secure_cookies=os.environ.get("ASSAY_SECURE_COOKIES", "") in {"1", "true", "yes"},
-                   pool_size=int(os.environ.get("ASSAY_DB_POOL", "8")))
+                   pool_size=int(os.environ.get("ASSAY_DB_POOL", "8")),
+                   threads=int(os.environ.get("ASSAY_THREADS", "16")))
 
 
 class LoginRequired(Exception):
@@ -103,7 +106,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if store is None:
         store = Store(settings.database_url, engine=server_engine(settings.database_url, pool_size=settings.pool_size),
                       create=False)
-    app = FastAPI(title="assay", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        # fewer worker threads than anyio's 40: past the connection pool they only wait and contend
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        yield
+
+    app = FastAPI(title="assay", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
     app.state.settings = settings
     app.state.env = _env()
