@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         store = Store(settings.database_url, engine=server_engine(settings.database_url, pool_size=settings.pool_size),
                       create=False)
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):  # noqa: ANN202
+    async def lifespan(_app: FastAPI):
         # fewer worker threads than anyio's 40: past the connection pool they only wait and contend
         import anyio.to_thread
 
