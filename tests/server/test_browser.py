@@ -180,7 +180,9 @@ def test_two_raters_rate_by_keyboard_and_the_lead_sees_their_agreement(app, brow
     _rate_by_keyboard(browser, base, cid, "ann", "43542", "Accurate and clear, a bit plain.")
     _rate_by_keyboard(browser, base, cid, "bob", "43541", "Correct; nothing creative about it.")
     with Store(store_url, create=False) as s:
-        got = {(j.rater_id, j.dimension): j.value for j in s.list("judgments", campaign_id=cid)}
+        judged = s.list("judgments", campaign_id=cid)
+        got = {(j.rater_id, j.dimension): j.value for j in judged}
+    assert all(0 < j.time_spent_s < 120 and j.guideline_version == 1 for j in judged)
     dims = ["factuality", "coherence", "safety", "instruction-following", "creativity"]
     assert got == {**{(rid("ann"), d): float(v) for d, v in zip(dims, "43542")},
                    **{(rid("bob"), d): float(v) for d, v in zip(dims, "43541")}}
