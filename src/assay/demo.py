@@ -65,7 +65,14 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
         run, rater = jobs.judge_rubric(store, [judge], "default", base_url=base_url, dataset="ifeval")
         out["judge_run"] = {"rater": rater.id, **run.model_dump(mode="json", exclude={"config"})}
     say("writing the report")
-    report = build_report(store, rounds=rounds, ab_models=AB_PAIR, max_judges=4)
+    if out["judge_run"] is None:
+        notes = ["No LLM judge was run by this demo (no --base-url was given). The judge sections show only "
+                 "verdicts published with the data: GPT-3.5 on PandaLM and five LLMs on HANNA. Run "
+                 "`assay demo --base-url URL --judge NAME@VERSION` to judge with a model of yours."]
+    else:
+        notes = [f"LLM judge run by this demo: {out['judge_run']['rater']} at {base_url} on GPT-4's IFEval "
+                 "responses (default rubric; no human ratings exist for them, so it is not validated here)."]
+    report = build_report(store, rounds=rounds, ab_models=AB_PAIR, max_judges=4, notes=notes)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
     path.write_text(to_html(report), encoding="utf-8")

@@ -68,6 +68,7 @@ def test_demo_builds_the_report_and_it_renders(tmp_path, monkeypatch, capsys):
     assert datasets["ifeval"]["items"] == 541
     html = report.read_text()
     assert "No LLM judge has been run" not in html  # published verdicts exist (PandaLM, HANNA)
+    assert "No LLM judge was run by this demo (no --base-url was given)" in html
     assert "gpt-3.5-turbo" in html
     check = _browser_check(report, tmp_path / "demo.png")
     assert check["errors"] == [] and check["external"] == []
@@ -124,3 +125,29 @@ def test_markdown_and_json_formats(tmp_path, capsys):
     low = data["lowest"][0]["responses"][0]
     assert low["mean"] == min(r["mean"] for r in data["lowest"][0]["responses"])
     assert main(["--db", db, "report", "--out", str(tmp_path / "r.txt"), "--format", "pdf"]) == 2
+
+
+def test_demo_with_a_judge_endpoint_runs_the_judge(tmp_path, monkeypatch, capsys):
+    """`assay demo --base-url --judge` grades GPT-4's IFEval responses through the provider layer."""
+    import re
+
+    from assay.testing import ScriptedServer
+
+    dims = ["factuality", "coherence", "safety", "instruction-following", "creativity"]
+
+    def judge(body):
+        prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
+        nonce = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", prompt).group(1)
+        return "\n".join(f"Looks fine.\nVERDICT {nonce} {d}: 4" for d in dims)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ASSAY_DATABASE_URL", raising=False)
+    with ScriptedServer(handler=judge, models=["judge"]) as srv:
+        code = main(["demo", "--rounds", "30", "--json", "--base-url", srv.base_url, "--judge", "judge@1"])
+        out = json.loads(capsys.readouterr().out)
+        assert code == 0
+        run = out["judge_run"]
+        assert (run["total"], run["succeeded"], run["failed"]) == (540, 540, 0)
+        assert len(srv.chat_requests) == 540
+    html = Path(out["report"]).read_text()
+    assert "LLM judge run by this demo" in html and "No LLM judge was run" not in html

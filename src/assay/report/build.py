@@ -111,6 +111,7 @@ def build_report(
     max_judges: int = 8,
     max_dimensions: int = 8,
     ab_models: Sequence[str] | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
 
@@ -134,6 +135,7 @@ def build_report(
                                                   "campaign": campaign},
         "bootstrap": {"rounds": rounds, "seed": seed}, "summary": store_summary(store),
         "rater_kinds": sorted(set(jf["rater_kind"].dropna()) | set(cf["rater_kind"].dropna())),
+        "notes": list(notes),
     }
     report["scores"] = _score_distributions(jf[jf["rater_kind"] != "program"], store)
     report["lowest"] = _lowest(jf[jf["rater_kind"] != "program"], store, lowest)

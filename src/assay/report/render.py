@@ -95,6 +95,7 @@ def to_markdown(report: dict[str, Any]) -> str:
            f"{t['items']} items, {t['responses']} responses, {t['judgments']} judgments, "
            f"{t['comparisons']} comparisons; bootstrap {r['bootstrap']['rounds']} rounds, seed {r['bootstrap']['seed']}.",
            ""]
+    out += [f"> {_md(n)}" for n in r.get("notes", [])] + ([""] if r.get("notes") else [])
     if r["agreement"]:
         out += ["### Agreement", "", "| dimension | units | raters | Krippendorff alpha | 95% interval |",
                 "| --- | --- | --- | --- | --- |"]
