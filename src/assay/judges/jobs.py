@@ -89,6 +89,21 @@ def _execute(store: Any, task: Any, raters: Sequence[R.Rater], *, concurrency: i
     return LocalExecutor(store, concurrency=2 * concurrency, on_progress=on_progress).run(task)
 
 
+def _run_judges(store: Any, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
+                aggregate: str, execution: dict[str, Any], concurrency: int, on_progress: Any,
+                on_start: Any) -> tuple[R.Run, R.Rater]:
+    """One judge's task, or a panel's over all members; returns the Run and the rater of the result."""
+    from assay.judges.panel import Panel, panel_task
+
+    if len(members) == 1:
+        task, raters = make_task(members[0], work, execution=execution), [members[0].rater()]
+    else:
+        panel = Panel(members, aggregate=aggregate)
+        task, raters = panel_task(panel, work, execution=execution), [*(m.rater() for m in members), panel.rater()]
+    run = _execute(store, task, raters, concurrency=concurrency, on_progress=on_progress, on_start=on_start)
+    return run, raters[-1]
+
+
 def judge_rubric(
     store: Any,
     judges: Sequence[str],
@@ -114,7 +129,6 @@ def judge_rubric(
     on_start: Callable[[str, int], None] | None = None,
 ) -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater."""
-    from assay.judges.panel import Panel, panel_task
     from assay.judges.rubric import RubricJudge, load_rubric_template, rubric_task
     from assay.rubrics import get_rubric
 
@@ -131,13 +145,8 @@ def judge_rubric(
         for j in judges
     ]
     execution = {"concurrency": concurrency, "no_cache": no_cache, "base_url": base_url, **opts}
-    if len(members) == 1:
-        task, raters = rubric_task(members[0], pairs, execution=execution), [members[0].rater()]
-    else:
-        panel = Panel(members, aggregate=aggregate)
-        task, raters = panel_task(panel, pairs, execution=execution), [*(m.rater() for m in members), panel.rater()]
-    run = _execute(store, task, raters, concurrency=concurrency, on_progress=on_progress, on_start=on_start)
-    return run, raters[-1]
+    return _run_judges(store, members, pairs, rubric_task, aggregate=aggregate, execution=execution,
+                       concurrency=concurrency, on_progress=on_progress, on_start=on_start)
 
 
 def pairwise_work(store: Any, models: Sequence[str], *, dataset: str | None = None,
@@ -189,7 +198,6 @@ def judge_pairwise(
 ) -> tuple[R.Run, R.Rater]:
     """Compare the responses of ``models`` item by item (every pair), with one judge or a panel."""
     from assay.judges.pairwise import PairwiseJudge, load_pairwise_template, pairwise_task
-    from assay.judges.panel import Panel, panel_task
 
     work = pairwise_work(store, models, dataset=dataset)
     tpl = load_pairwise_template(template)
@@ -204,13 +212,8 @@ def judge_pairwise(
         for j in judges
     ]
     execution = {"concurrency": concurrency, "no_cache": no_cache, "base_url": base_url, **opts}
-    if len(members) == 1:
-        task, raters = pairwise_task(members[0], work, execution=execution), [members[0].rater()]
-    else:
-        panel = Panel(members, aggregate=aggregate)
-        task, raters = panel_task(panel, work, execution=execution), [*(m.rater() for m in members), panel.rater()]
-    run = _execute(store, task, raters, concurrency=concurrency, on_progress=on_progress, on_start=on_start)
-    return run, raters[-1]
+    return _run_judges(store, members, work, pairwise_task, aggregate=aggregate, execution=execution,
+                       concurrency=concurrency, on_progress=on_progress, on_start=on_start)
 
 
 def run_units(store: Any, run_id: str) -> set[str]:
