@@ -42,6 +42,9 @@ def test_pandalm_judge_against_humans(capsys, tmp_path):
     assert main(["--db", db, "load", "pandalm"]) == 0
     capsys.readouterr()
     assert main(["--db", db, "agreement", "--comparisons", "--rounds", "50", "--json",
+                 "--raters", "pandalm-annotator1,pandalm-annotator2", "--rounds", "20"]) == 0
+    assert json.loads(capsys.readouterr().out)["sections"][0]["raters"] == 2
+    assert main(["--db", db, "agreement", "--comparisons", "--rounds", "50", "--json",
                  "--out", str(tmp_path / "a.json")]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert json.loads((tmp_path / "a.json").read_text()) == rep

@@ -18,6 +18,7 @@ def resolve_raters(store, tokens: list[str] | None, kinds: list[str] | None) -> 
 
     if not tokens and not kinds:
         return None
+    tokens = [t.strip() for tok in tokens or [] for t in tok.split(",") if t.strip()]
     raters = store.list("raters")
     chosen = [r for r in raters if not kinds or r.kind in kinds]
     if tokens:
@@ -76,7 +77,7 @@ def print_report(report: dict[str, Any]) -> None:
 def agreement(
     rubric: Annotated[str | None, typer.Option(help="Rubric NAME or NAME@VERSION (default: every rubric judged).")] = None,
     dimension: Annotated[list[str] | None, typer.Option(help="Only these dimensions (repeatable).")] = None,
-    raters: Annotated[list[str] | None, typer.Option("--rater", help="Only these raters: id, name or id prefix (repeatable).")] = None,
+    raters: Annotated[list[str] | None, typer.Option("--rater", "--raters", help="Only these raters: id, name or id prefix (repeat, or separate with commas).")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only raters of these kinds: human, llm, program.")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only judgments made in this campaign (id).")] = None,
     comparisons: Annotated[bool, typer.Option("--comparisons", help="Agreement on pairwise preferences instead.")] = False,
