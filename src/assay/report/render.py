@@ -117,7 +117,8 @@ def to_markdown(report: dict[str, Any]) -> str:
                        f"[{fmt(row['lower'], 1)}, {fmt(row['upper'], 1)}] |")
         out.append("")
     ab = r.get("abtest") or {}
-    out += [f"### A/B test: {_md(ab.get('model_b'))} against {_md(ab.get('model_a'))}", ""]
+    out += [f"### A/B test: {_md(ab['model_b'])} against {_md(ab['model_a'])}" if ab.get("model_a") else
+            "### A/B test", ""]
     if ab.get("error"):
         out += [f"_{_md(ab['error'])}_", ""]
     else:
