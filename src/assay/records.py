@@ -215,6 +215,17 @@ class Scale(Record):
                 raise ValueError("a continuous scale needs min < max")
         return self
 
+    def points(self) -> list[Any] | None:
+        """The scale's values in order, as agreement statistics take them: category names,
+        ordinal levels and binary 0/1 as floats; None for a continuous scale."""
+        if self.kind == "categorical":
+            return [c.name for c in self.categories]
+        if self.kind == "ordinal":
+            return [float(lv.value) for lv in self.levels]
+        if self.kind == "binary":
+            return [0.0, 1.0]
+        return None
+
     def accepts(self, value: float | None, label: str | None) -> str | None:
         """Why (value, label) is not a valid point of this scale, or None when it is."""
         if self.kind == "categorical":

@@ -41,7 +41,7 @@ def _matrix(df: pd.DataFrame, value: str) -> pd.DataFrame:
     return df.pivot(index="rater", columns="unit", values=value)
 
 
-def _level(scale: str) -> str:
+def alpha_level(scale: str) -> str:
     return {"binary": "nominal", "categorical": "nominal", "nominal": "nominal", "ordinal": "ordinal",
             "continuous": "interval"}[scale]
 
@@ -52,7 +52,7 @@ def coefficients(matrix: pd.DataFrame, scale: str, *, categories: Sequence | Non
     data = matrix.to_numpy(dtype=object if scale in ("categorical", "nominal") else float)
     kw: dict[str, Any] = {"categories": categories} if categories is not None else {}
     boot = dict(rounds=rounds, confidence=confidence, random_state=random_state)
-    level = _level(scale)
+    level = alpha_level(scale)
     rows = []
     if scale != "continuous":
         rows.append(_est("percent agreement", lambda: A.bootstrap_interval(
@@ -105,7 +105,7 @@ def _pair_stats(x: pd.Series, y: pd.Series, scale: str, categories: Sequence | N
     out: dict[str, Any] = {"units": len(joined)}
     if len(joined) < 2:
         return out | {"error": "fewer than two shared units"}
-    level = _level(scale)
+    level = alpha_level(scale)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -229,10 +229,7 @@ def agreement_report(
                 continue
             scale = dim.scale.kind
             value = "label" if scale == "categorical" else "value"
-            cats = [c.name for c in dim.scale.categories] if scale == "categorical" else \
-                [lv.value for lv in dim.scale.levels] if scale == "ordinal" else [0, 1] if scale == "binary" else None
-            if cats is not None and scale != "categorical":
-                cats = [float(c) for c in cats]
+            cats = dim.scale.points()
             sec = _section(part, name=dim.name, scale=scale, value=value, categories=cats, rounds=rounds,
                            confidence=confidence, random_state=random_state)
             sec["rubric"] = rubric_id
@@ -242,19 +239,25 @@ def agreement_report(
     return report
 
 
+def alpha_among(df: pd.DataFrame, scale: str, value: str, cats: Sequence | None) -> dict[str, Any]:
+    """Krippendorff's alpha over the units of a long frame that two or more raters rated."""
+    rated = df.groupby("unit")["rater"].nunique()
+    multi = df[df["unit"].isin(rated[rated >= 2].index)]
+    out: dict[str, Any] = {"units": int((rated >= 2).sum()), "raters": int(multi["rater"].nunique())}
+    if multi.empty:
+        return out | {"alpha": None, "error": "no unit rated by two raters"}
+    kw = {"categories": cats} if cats is not None else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out["alpha"] = A.krippendorff_alpha(_matrix(multi, value).to_numpy(
+                dtype=object if scale == "categorical" else float), level=alpha_level(scale), **kw)
+    except ValueError as err:
+        out |= {"alpha": None, "error": str(err)}
+    return out
+
+
 def _by_guideline(df: pd.DataFrame, scale: str, value: str, cats: Sequence | None) -> list[dict[str, Any]]:
     """Krippendorff's alpha among the judgments made under each guideline version."""
-    out = []
-    for version, part in df.groupby(df["guideline_version"].fillna(-1)):
-        rated = part.groupby("unit")["rater"].nunique()
-        multi = part[part["unit"].isin(rated[rated >= 2].index)]
-        row: dict[str, Any] = {"guideline_version": None if version == -1 else int(version),
-                               "units": int(len(rated[rated >= 2]))}
-        try:
-            kw = {"categories": cats} if cats is not None else {}
-            row["alpha"] = A.krippendorff_alpha(_matrix(multi, value).to_numpy(
-                dtype=object if scale == "categorical" else float), level=_level(scale), **kw)
-        except (ValueError, KeyError) as err:
-            row["error"] = str(err)
-        out.append(row)
-    return out
+    return [{"guideline_version": None if version == -1 else int(version), **alpha_among(part, scale, value, cats)}
+            for version, part in df.groupby(df["guideline_version"].fillna(-1))]

@@ -9,7 +9,6 @@ before the round, within it, and after it.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from assay import records as R
+from assay.analysis.agreement import alpha_among
 from assay.analysis.frames import judgments_frame
 from assay.errors import BadInput
-from assay.stats import agreement as A
 from assay.store import Store
 
 
@@ -37,13 +36,7 @@ def _scales(store: Store, rubric: str) -> dict[str, tuple[str, list | None]]:
     from assay.rubrics import get_rubric
 
     rub = get_rubric(store, rubric)
-    out = {}
-    for d in rub.dimensions:
-        cats = [c.name for c in d.scale.categories] if d.scale.kind == "categorical" else \
-            [float(lv.value) for lv in d.scale.levels] if d.scale.kind == "ordinal" else \
-            [0.0, 1.0] if d.scale.kind == "binary" else None
-        out[d.name] = (d.scale.kind, cats)
-    return out
+    return {d.name: (d.scale.kind, d.scale.points()) for d in rub.dimensions}
 
 
 def most_disagreed(store: Store, *, rubric: str, dimensions: Sequence[str] | None = None, n: int = 20,
@@ -94,24 +87,9 @@ def create_round(store: Store, name: str, *, rubric: str, raters: Sequence[str],
 
 
 def _alpha(df: pd.DataFrame, scale: str, cats: list | None) -> dict[str, Any]:
-    col = "label" if scale == "categorical" else "value"
-    df = df.drop_duplicates(["unit", "rater"], keep="last")  # within a window, a rater's last word counts
-    rated = df.groupby("unit")["rater"].nunique()
-    multi = df[df["unit"].isin(rated[rated >= 2].index)]
-    out: dict[str, Any] = {"units": int((rated >= 2).sum()), "raters": int(multi["rater"].nunique())}
-    if multi.empty:
-        return out | {"alpha": None, "error": "no unit rated by two raters"}
-    level = {"binary": "nominal", "categorical": "nominal", "ordinal": "ordinal", "continuous": "interval"}[scale]
-    m = multi.pivot(index="rater", columns="unit", values=col)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            kw = {"categories": cats} if cats is not None else {}
-            out["alpha"] = A.krippendorff_alpha(m.to_numpy(dtype=object if scale == "categorical" else float),
-                                                level=level, **kw)
-    except ValueError as e:
-        out |= {"alpha": None, "error": str(e)}
-    return out
+    # within a window, a rater's last word counts
+    return alpha_among(df.drop_duplicates(["unit", "rater"], keep="last"),
+                       scale, "label" if scale == "categorical" else "value", cats)
 
 
 def calibration_report(store: Store, campaign: str, *, text_limit: int = 600) -> dict[str, Any]:

@@ -27,35 +27,6 @@ def init(json_out: JsonOpt = False) -> None:
                       highlight=False)
 
 
-def store_summary(store) -> dict[str, Any]:  # noqa: ANN001
-    """Counts per dataset, model, rubric and rater kind, as `assay ls` shows them."""
-    from sqlalchemy import func, select
-
-    from assay.store import tables as T
-
-    with store.engine.connect() as c:
-        items = dict(c.execute(select(T.items.c.dataset, func.count()).group_by(T.items.c.dataset)).all())
-        resp_by_ds = dict(c.execute(
-            select(T.items.c.dataset, func.count()).select_from(T.responses.join(T.items))
-            .group_by(T.items.c.dataset)).all())
-        resp_by_model = dict(c.execute(select(T.responses.c.model, func.count()).group_by(T.responses.c.model)).all())
-        judg_by_rubric = dict(c.execute(select(T.judgments.c.rubric, func.count()).group_by(T.judgments.c.rubric)).all())
-        raters = dict(c.execute(select(T.raters.c.kind, func.count()).group_by(T.raters.c.kind)).all())
-    datasets = [{"dataset": d.name, "items": items.get(d.name, 0), "responses": resp_by_ds.get(d.name, 0)}
-                for d in store.iter("datasets")]
-    models = [{"model": m.id, "responses": resp_by_model.get(m.id, 0)} for m in store.iter("models")]
-    rubrics = [{"rubric": r.id, "dimensions": len(r.dimensions), "judgments": judg_by_rubric.get(r.id, 0)}
-               for r in store.iter("rubrics")]
-    return {
-        "store": store.describe(),
-        "datasets": datasets,
-        "models": models,
-        "rubrics": rubrics,
-        "raters": raters,
-        "totals": {k: store.count(k) for k in ("items", "responses", "judgments", "comparisons", "runs")},
-    }
-
-
 def print_summary(summary: dict[str, Any]) -> None:
     console.print(f"[bold]store[/bold] {summary['store']}", highlight=False)
     for key, cols in (("datasets", ("dataset", "items", "responses")), ("models", ("model", "responses")),
@@ -77,7 +48,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 @app.command("ls")
 def ls(json_out: JsonOpt = False) -> None:
     """What the store holds: counts per dataset, model and rubric."""
-    summary = store_summary(G.store())
+    summary = G.store().summary()
     if wants_json(json_out):
         emit_json(summary)
     else:
@@ -110,9 +81,9 @@ def demo(
     result = run_demo(store, out_dir, base_url=base_url, judge=judge, rounds=rounds,
                       say=(lambda m: None) if quiet else (lambda m: console.print(f"[dim]·[/dim] {m}", highlight=False)))
     if quiet:
-        emit_json({**result, "summary": store_summary(store)})
+        emit_json({**result, "summary": store.summary()})
         return
-    print_summary(store_summary(store))
+    print_summary(store.summary())
     _print_demo_findings(result)
     db_arg = f"--db {out_dir / 'assay.db'} " if G.db is None else ""
     console.print(f"""

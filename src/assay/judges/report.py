@@ -326,13 +326,12 @@ def rubric_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = Non
             if v is not None:
                 labels[j.rater_id][j.response_id] = v
         present = [h for h in human_ids if labels.get(h)]
-        if scale is not None and scale.kind == "ordinal":
-            cats: list[Any] = [float(lv.value) for lv in scale.levels]
-            level, weights = "ordinal", "quadratic"
-        elif scale is not None and scale.kind == "binary":
-            cats, level, weights = [0.0, 1.0], "nominal", None
-        elif scale is not None and scale.kind == "categorical":
-            cats, level, weights = [c.name for c in scale.categories], "nominal", None
+        if scale is not None and scale.kind != "continuous":
+            from assay.analysis.agreement import alpha_level
+
+            cats: list[Any] = scale.points()  # type: ignore[assignment]
+            level = alpha_level(scale.kind)
+            weights = "quadratic" if scale.kind == "ordinal" else None
         else:
             cats = sorted({v for d in labels.values() for v in d.values()})
             level, weights = "interval", None

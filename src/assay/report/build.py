@@ -121,7 +121,6 @@ def build_report(
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
     from assay.analysis.ranking import rank_models
-    from assay.cli.core import store_summary
     from assay.rubrics import get_rubric
 
     rubric_id = get_rubric(store, rubric).id if rubric else None
@@ -133,7 +132,7 @@ def build_report(
         "title": "assay report", "generated_at": R.utcnow().isoformat(timespec="seconds"),
         "assay_version": __version__, "filters": {"rubric": rubric_id, "models": list(models or []),
                                                   "campaign": campaign},
-        "bootstrap": {"rounds": rounds, "seed": seed}, "summary": store_summary(store),
+        "bootstrap": {"rounds": rounds, "seed": seed}, "summary": store.summary(),
         "rater_kinds": sorted(set(jf["rater_kind"].dropna()) | set(cf["rater_kind"].dropna())),
         "notes": list(notes),
     }

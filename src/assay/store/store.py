@@ -243,6 +243,27 @@ class Store:
         with self.engine.connect() as c:
             return {k: n for k, n in c.execute(stmt)}
 
+    def summary(self) -> dict[str, Any]:
+        """Counts per dataset, model, rubric and rater kind (what `assay ls` shows)."""
+        join = (select(T.items.c.dataset, func.count()).select_from(T.responses.join(T.items))
+                .group_by(T.items.c.dataset))
+        with self.engine.connect() as c:
+            resp_by_ds = dict(c.execute(join).all())
+        items = self.group_counts("items", "dataset")
+        resp_by_model = self.group_counts("responses", "model")
+        judg_by_rubric = self.group_counts("judgments", "rubric")
+        return {
+            "store": self.describe(),
+            "datasets": [{"dataset": d.name, "items": items.get(d.name, 0), "responses": resp_by_ds.get(d.name, 0)}
+                         for d in self.iter("datasets")],  # type: ignore[attr-defined]
+            "models": [{"model": m.id, "responses": resp_by_model.get(m.id, 0)}
+                       for m in self.iter("models")],  # type: ignore[attr-defined]
+            "rubrics": [{"rubric": r.id, "dimensions": len(r.dimensions), "judgments": judg_by_rubric.get(r.id, 0)}
+                        for r in self.iter("rubrics")],  # type: ignore[attr-defined]
+            "raters": self.group_counts("raters", "kind"),
+            "totals": {k: self.count(k) for k in ("items", "responses", "judgments", "comparisons", "runs")},
+        }
+
     # ---- rubrics --------------------------------------------------------------------
 
     def rubric(self, ref: str) -> R.Rubric:
