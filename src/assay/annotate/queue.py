@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -16,16 +17,21 @@ def can_rate(store: Store, camp: R.Campaign, rater_id: str) -> bool:
     return S.is_member(store, camp.id, rater_id)
 
 
+def _sha(*parts: str) -> bytes:
+    return hashlib.sha256("".join(p + "\x1f" for p in parts).encode()).digest()
+
+
 def assignment_id(campaign_id: str, unit: str, rater_id: str) -> str:
-    return R.digest("assignment", campaign_id, unit, rater_id)
+    """The id of a unit given to a rater. sha256, not :func:`assay.records.digest`, because
+    PostgreSQL computes the same id when it claims a unit (``store/app_pg.py``)."""
+    return _sha("assignment", campaign_id, unit, rater_id).hex()[:32]
 
 
 def shown_order(campaign_id: str, assignment: str, response_ids: list[str]) -> list[str]:
-    """The order a rater sees a unit's responses in: a shuffle seeded by the assignment, so it is
-    random across raters yet reproducible, and recorded on the assignment."""
-    order = list(response_ids)
-    random.Random(R.digest("order", campaign_id, assignment)).shuffle(order)
-    return order
+    """The order a rater sees a unit's responses in: sorted by a hash of each id with the
+    assignment, which is a uniformly random permutation that differs across raters yet is
+    reproducible (and computable in SQL); recorded on the assignment."""
+    return sorted(response_ids, key=lambda r: _sha("order", campaign_id, assignment, r))
 
 
 def is_open(camp: R.Campaign) -> bool:
@@ -52,19 +58,6 @@ def _maker(camp: R.Campaign, rater_id: str):
     return make
 
 
-def claim_in(store: Store, camp: R.Campaign, rater_id: str, conn) -> R.Assignment | str | None:
-    """PostgreSQL: claim the rater's next unit inside an open transaction (a submission's), one try
-    per pool; "busy" when the caller should ask again with :func:`next_assignment`."""
-    if store.backend != "postgresql" or not is_open(camp):
-        return "busy"
-    make = _maker(camp, rater_id)
-    for gold, cap in _pools(store, camp, rater_id):
-        got = S.claim_next(store, camp.id, rater_id, gold=gold, cap=cap, make=make, conn=conn)
-        if got is not None:
-            return got
-    return None
-
-
 def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignment | None:
     """The rater's pending assignment, or a newly claimed unit, or None when nothing is left.
 
@@ -77,18 +70,18 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
         return pending
     if not is_open(camp):
         return None
+    if store.backend == "postgresql":
+        from assay.store.app_pg import record_and_claim
+
+        for attempt in range(200):
+            # one statement picks the pool, skips units others are claiming (SKIP LOCKED) and claims
+            _, got = record_and_claim(store, camp, None, rater_id, claim=True)
+            if got != "busy":
+                return got if isinstance(got, R.Assignment) else None
+            time.sleep(0.002 * min(attempt + 1, 10))  # the last free units are being claimed: wait for them
+        return None
     pools = _pools(store, camp, rater_id)
     make = _maker(camp, rater_id)
-    if store.backend == "postgresql":
-        for gold, pool_cap in pools:
-            for attempt in range(200):
-                got = S.claim_next(store, camp.id, rater_id, gold=gold, cap=pool_cap, make=make)
-                if got != "busy":
-                    break
-                time.sleep(0.002 * min(attempt + 1, 10))  # the last free units are being claimed: wait for them
-            if isinstance(got, R.Assignment):
-                return got
-        return None
     rng = random.Random()
     for gold, pool_cap in pools:
         for _ in range(20):  # retries only when other raters win the same units meanwhile

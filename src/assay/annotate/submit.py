@@ -76,8 +76,12 @@ def _level_value(scale: R.Scale, raw: Any) -> tuple[float | None, str | None]:
     return value, None
 
 
-def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer) -> list[R.Record]:
-    """The judgments (rating) or the comparison (compare, rank) an answer makes; BadInput if invalid."""
+def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer,
+                  item_id: str | None = None) -> list[R.Record]:
+    """The judgments (rating) or the comparison (compare, rank) an answer makes; BadInput if invalid.
+
+    ``item_id``: the unit's item when the caller has it (else a comparison looks it up).
+    """
     just, flags, note, t = _common(camp, ans)
     common = {"rater_id": asg.rater_id, "justification": just, "flags": flags, "flag_note": note,
               "time_spent_s": t, "guideline_version": camp.guideline_version, "campaign_id": camp.id,
@@ -110,15 +114,16 @@ def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer
             outcome, winner, strength = "win", ans.choice, ans.strength
         else:
             raise BadInput("choose A, B, tie or both bad", field="choice")
-        return [_comparison(store, asg, base, common, outcome=outcome, winner=winner, strength=strength)]
+        return [_comparison(store, asg, item_id, base, common, outcome=outcome, winner=winner, strength=strength)]
     ranking = list(ans.ranking or [])
     if sorted(ranking) != sorted(ids):
         raise BadInput("rank every response exactly once", field="ranking")
-    return [_comparison(store, asg, base, common, outcome="win", winner=ranking[0], ranking=ranking)]
+    return [_comparison(store, asg, item_id, base, common, outcome="win", winner=ranking[0], ranking=ranking)]
 
 
-def _comparison(store: Store, asg: R.Assignment, base: dict, common: dict, **kw: Any) -> R.Comparison:
-    item = store.get("responses", asg.response_ids[0]).item_id  # type: ignore[attr-defined]
+def _comparison(store: Store, asg: R.Assignment, item: str | None, base: dict, common: dict,
+                **kw: Any) -> R.Comparison:
+    item = item or store.get("responses", asg.response_ids[0]).item_id  # type: ignore[attr-defined]
     return R.Comparison(id=R.digest("comparison", asg.id), **{**base, "item_id": item}, **common, **kw)
 
 
@@ -128,7 +133,7 @@ def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, cl
     A repeat (double click, retried request, a second racing request) writes nothing and
     returns the first submission's record ids. Flags "ambiguous" and "unclassifiable" open
     an edge case for the lead at once. With ``claim_next`` (PostgreSQL), the rater's next unit
-    is claimed in the same transaction, when the submission needs no calibration feedback.
+    is claimed in the same statement, when the submission needs no calibration feedback.
     """
     if asg.campaign_id != camp.id:
         raise BadInput("assignment does not belong to this campaign")
@@ -138,25 +143,32 @@ def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, cl
     if camp.status != "open":
         raise BadInput("this campaign is closed")
     records = build_records(store, camp, asg, ans)
-    extra: list[R.Record] = []
-    edge_flags = [f for f in records[0].flags if f in EDGE_FLAGS]  # type: ignore[attr-defined]
-    if edge_flags:
-        from assay.annotate.edges import flag_case
+    extra = edge_records(camp, records)
+    if store.backend == "postgresql":
+        # one statement: the records, the assignment done, and the rater's next unit claimed
+        from assay.annotate.queue import is_open
+        from assay.store.app_pg import record_and_claim
 
-        extra.append(flag_case(camp, records[0], edge_flags))
-    then = None
-    if claim_next and store.backend == "postgresql" and not (camp.calibration and asg.is_gold):
-        from assay.annotate.queue import claim_in
-
-        def then(conn):
-            return claim_in(store, camp, asg.rater_id, conn)
-
-    created, nxt = S.record_submission(store, asg, camp.kind, records, extra, then=then)
+        claim = claim_next and is_open(camp) and not (camp.calibration and asg.is_gold)
+        created, nxt = record_and_claim(store, camp, asg, asg.rater_id, [*records, *extra], kind=camp.kind,
+                                        claim=claim)
+    else:
+        created, nxt = S.record_submission(store, asg, camp.kind, records, extra)
     if not created:
         done = S.submission(store, asg.id)
         return Submitted(False, list(done["record_ids"]) if done else [], feedback(store, camp, asg))
     return Submitted(True, [r.id for r in records], feedback(store, camp, asg),  # type: ignore[attr-defined]
                      nxt if isinstance(nxt, R.Assignment) else None)
+
+
+def edge_records(camp: R.Campaign, records: list[R.Record]) -> list[R.Record]:
+    """The edge case a submission opens when flagged "ambiguous" or "unclassifiable" (else none)."""
+    edge_flags = [f for f in records[0].flags if f in EDGE_FLAGS]  # type: ignore[attr-defined]
+    if not edge_flags:
+        return []
+    from assay.annotate.edges import flag_case
+
+    return [flag_case(camp, records[0], edge_flags)]
 
 
 def feedback(store: Store, camp: R.Campaign, asg: R.Assignment) -> dict[str, Any] | None:

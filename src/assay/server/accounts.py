@@ -11,7 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from assay import records as R
@@ -140,7 +140,7 @@ def authenticate(store: Store, name: str, password: str, *, address: str = "") -
     return User(name=row["name"], role=row["role"], rater_id=row["rater_id"])  # type: ignore[index]
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -148,7 +148,7 @@ def start_session(store: Store, user: User, ttl: timedelta = SESSION_TTL) -> tup
     """A new session for a user: (cookie token, CSRF token). Only the token's hash is stored."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = R.utcnow()
-    S.insert_session(store, {"token_hash": _token_hash(token), "user_name": user.name, "csrf_token": csrf,
+    S.insert_session(store, {"token_hash": token_hash(token), "user_name": user.name, "csrf_token": csrf,
                              "created_at": now, "expires_at": now + ttl})
     return token, csrf
 
@@ -157,15 +157,25 @@ def session_user(store: Store, token: str | None) -> User | None:
     """The signed-in user of a session cookie, or None (unknown, expired, logged out, disabled)."""
     if not token or len(token) > 200:
         return None
-    row = S.session_user(store, _token_hash(token), R.utcnow())
-    if row is None:
+    return user_of_session(S.session_user(store, token_hash(token)))
+
+
+def user_of_session(row: dict[str, Any] | None) -> User | None:
+    """The user of a session row (csrf_token, expires_at, name, role, rater_id, disabled), or None
+    when there is no row, the session expired or the account is disabled."""
+    if row is None or row["disabled"]:
+        return None
+    expires = row["expires_at"]
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    if expires <= R.utcnow():
         return None
     return User(name=row["name"], role=row["role"], rater_id=row["rater_id"], csrf_token=row["csrf_token"])
 
 
 def end_session(store: Store, token: str | None) -> None:
     if token:
-        S.delete_session(store, _token_hash(token))
+        S.delete_session(store, token_hash(token))
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:

@@ -106,16 +106,30 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if store is None:
         store = Store(settings.database_url, engine=server_engine(settings.database_url, pool_size=settings.pool_size),
                       create=False)
+    # PostgreSQL: submissions run on the event loop through an asyncio pool (store/app_pg.py)
+    pg = None
+    if store.backend == "postgresql":
+        from assay.store.app_pg import AsyncPG
+
+        pg = AsyncPG(store.url, size=settings.pool_size)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         # fewer worker threads than anyio's 40: past the connection pool they only wait and contend
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        yield
+        if pg is not None:
+            await pg.open()
+        try:
+            yield
+        finally:
+            if pg is not None:
+                await pg.close()
 
     app = FastAPI(title="assay", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
+    app.state.pg = pg
     app.state.settings = settings
     app.state.env = _env()
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -7,7 +7,7 @@ function takes the :class:`~assay.store.Store` first; timestamps are UTC.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,12 +26,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from assay import records as R
 from assay.store import tables as T
 from assay.store.store import Store, from_row
-
-
-def _utc(v: datetime | None) -> datetime | None:
-    if v is not None and v.tzinfo is None:
-        return v.replace(tzinfo=UTC)
-    return v
 
 
 def _insert_ignore(store: Store, table):
@@ -152,17 +146,15 @@ def insert_session(store: Store, row: dict[str, Any]) -> None:
         c.execute(insert(T.app_sessions), row)
 
 
-def session_user(store: Store, token_hash: str, now: datetime) -> dict[str, Any] | None:
-    """The session and its (enabled) user, or None when unknown, expired or disabled."""
+def session_user(store: Store, token_hash: str) -> dict[str, Any] | None:
+    """The session and its user (see ``accounts.user_of_session`` for expiry and disabled users)."""
     s, u = T.app_sessions, T.users
     stmt = _stmt("session_user", lambda: select(s.c.csrf_token, s.c.expires_at, u.c.name, u.c.role, u.c.rater_id,
                                                 u.c.disabled).join(u, u.c.name == s.c.user_name)
                  .where(s.c.token_hash == bindparam("token_hash")))
     with _reader(store).connect() as c:
         row = c.execute(stmt, {"token_hash": token_hash}).mappings().first()
-    if row is None or row["disabled"] or _utc(row["expires_at"]) <= now:
-        return None
-    return dict(row)
+    return dict(row) if row is not None else None
 
 
 def delete_session(store: Store, token_hash: str) -> None:
@@ -332,47 +324,6 @@ def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int
     return True
 
 
-def claim_next(store: Store, campaign_id: str, rater_id: str, *, gold: bool, cap: int | None,
-               make: Callable[[dict[str, Any]], R.Assignment], conn: Connection | None = None
-               ) -> R.Assignment | str | None:
-    """PostgreSQL: choose and claim the first free unit, skipping units that other raters are
-    claiming at this moment (``FOR UPDATE SKIP LOCKED``), so concurrent raters never wait on one
-    another. ``make`` turns the unit's row into the assignment to store. Runs in ``conn``'s
-    transaction when given (a submission claims the rater's next unit as it commits), else in
-    its own. Returns "busy" when free units exist but all are being claimed right now."""
-    if conn is not None:
-        return _claim_next_in(store, conn, campaign_id, rater_id, gold, cap, make)
-    with store.engine.begin() as c:
-        return _claim_next_in(store, c, campaign_id, rater_id, gold, cap, make)
-
-
-def _claim_next_in(store: Store, c: Connection, campaign_id: str, rater_id: str, gold: bool, cap: int | None,
-                   make: Callable[[dict[str, Any]], R.Assignment]) -> R.Assignment | str | None:
-    u, cl = T.campaign_units, T.unit_claims
-
-    def build(locked: bool) -> Any:
-        mine = select(cl.c.unit_id).where(cl.c.campaign_id == bindparam("cid"), cl.c.rater_id == bindparam("rid"))
-        st = select(u.c.unit_id, u.c.item_id, u.c.response_ids, u.c.is_gold).where(
-            u.c.campaign_id == bindparam("cid"), u.c.is_gold == bindparam("gold"), u.c.unit_id.not_in(mine),
-            u.c.n_claims < bindparam("cap")).order_by(u.c.position).limit(1)
-        return st.with_for_update(skip_locked=True) if locked else st
-
-    params = {"cid": campaign_id, "rid": rater_id, "gold": gold, "cap": cap if cap is not None else 2**31 - 1}
-    row = c.execute(_stmt("claim_locked", lambda: build(True)), params).mappings().first()
-    if row is None:
-        return "busy" if c.execute(_stmt("claim_any", lambda: build(False)), params).first() is not None else None
-    asg = make(dict(row))
-    unit = [u.c.campaign_id == campaign_id, u.c.unit_id == row["unit_id"]]
-    c.execute(update(u).where(*unit).values(n_claims=u.c.n_claims + 1))
-    claim_row = {"campaign_id": campaign_id, "unit_id": row["unit_id"], "rater_id": rater_id,
-                 "assignment_id": asg.id, "created_at": R.utcnow()}
-    if not _inserted(store, c, cl, claim_row):  # the same rater in two tabs at once: undo the count
-        c.execute(update(u).where(*unit).values(n_claims=u.c.n_claims - 1))
-        return "busy"
-    store.add([asg], conn=c)
-    return asg
-
-
 # ---- submissions -------------------------------------------------------------------------
 
 
@@ -384,14 +335,12 @@ def submission(store: Store, assignment_id: str) -> dict[str, Any] | None:
 
 
 def record_submission(store: Store, assignment: R.Assignment, kind: str, records: Sequence[R.Record],
-                      extra: Sequence[R.Record] = (), then: Callable[[Connection], Any] | None = None
-                      ) -> tuple[bool, Any]:
+                      extra: Sequence[R.Record] = ()) -> tuple[bool, None]:
     """Write a submission's records once: the first call writes them all, any repeat writes nothing.
 
     The submission row is the idempotency key; it is inserted first, in the same transaction
-    as the records, so two racing requests for one assignment cannot both write. ``then`` runs
-    in the same transaction after the writes (one commit for the submission and what follows);
-    its result is returned beside whether the submission was new.
+    as the records, so two racing requests for one assignment cannot both write. (PostgreSQL
+    stores use the single statement of ``app_pg`` instead, which also claims the next unit.)
     """
     now = R.utcnow()
     row = {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id, "rater_id": assignment.rater_id,
@@ -402,8 +351,7 @@ def record_submission(store: Store, assignment: R.Assignment, kind: str, records
         store.add([*records, *extra], conn=c)
         c.execute(update(T.assignments).where(T.assignments.c.id == assignment.id)
                   .values(status="done", submitted_at=now))
-        after = then(c) if then is not None else None
-    return True, after
+    return True, None
 
 
 # ---- progress ----------------------------------------------------------------------------

@@ -1,0 +1,229 @@
+"""The rating app's hot path on PostgreSQL: one statement per submission.
+
+A submission writes its idempotency row, its judgments or comparison (and an edge case
+when flagged), marks the assignment done, and claims the rater's next unit. Issued as
+separate statements that is ten round trips and as many passes through the driver; here
+it is one statement of data-modifying CTEs, run in autocommit (a statement is its own
+transaction), so each submission costs the server one round trip and the database one
+commit. The same SQL serves the library (:func:`record_and_claim`, through the store's
+engine) and the server (:class:`AsyncPG`, through an asyncio pool, with no thread hop).
+
+The next assignment's id and shown order are computed in SQL, with the same sha256
+recipes as :func:`assay.annotate.queue.assignment_id` and ``shown_order``; a test holds
+the two to each other.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from assay import records as R
+from assay.store import tables as T
+from assay.store.store import from_row, to_row
+
+BIG = 2**31 - 1  # "no cap": gold units, and every unit in calibration mode
+
+# which tables a submission may write records to, by record type
+_KIND_OF = {R.Judgment: "judgments", R.Comparison: "comparisons", R.EdgeCase: "edge_cases"}
+
+_SEP = "chr(31)"
+_ASSIGNMENT_ID = (f"left(encode(sha256(convert_to('assignment' || {_SEP} || %(cid)s || {_SEP} || p.unit_id || {_SEP}"
+                  f" || %(rid)s || {_SEP}, 'UTF8')), 'hex'), 32)")
+_SHOWN_ORDER = (f"(SELECT json_agg(r ORDER BY sha256(convert_to('order' || {_SEP} || %(cid)s || {_SEP} || "
+                f"cl.assignment_id || {_SEP} || r || {_SEP}, 'UTF8'))) FROM json_array_elements_text(p.response_ids) r)")
+
+
+def _pick(name: str, gold: str, after: str) -> str:
+    """One pool's claim: the first unit in queue order this rater has not had, below its cap, not
+    being claimed by someone else right now (SKIP LOCKED)."""
+    return f"""{name} AS (
+  SELECT u.unit_id, u.response_ids, u.is_gold FROM campaign_units u
+  WHERE %(claim)s {after} AND u.campaign_id = %(cid)s AND u.is_gold = {gold}
+    AND (u.is_gold OR u.n_claims < %(cap)s)
+    AND NOT EXISTS (SELECT 1 FROM unit_claims m
+                    WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s)
+  ORDER BY u.position LIMIT 1 FOR UPDATE OF u SKIP LOCKED)"""
+
+
+@functools.cache
+def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
+    """The SQL: record a submission writing rows of ``kinds`` (when ``submitting``), then claim.
+
+    Parameters: aid, cid, rid, kind, record_ids, now, one ``rows_<kind>`` JSON array per kind,
+    claim (bool), cap (int), calibration (bool), gold_share (float), cur_gold (int: the
+    submitted unit is gold). Returns one row: created (0/1), the next assignment's columns
+    (NULL when none was claimed) and busy (free units exist but all are being claimed).
+    """
+    ctes = []
+    if submitting:
+        ctes.append("""sub AS (
+  INSERT INTO submissions (assignment_id, campaign_id, rater_id, kind, record_ids, created_at)
+  VALUES (%(aid)s, %(cid)s, %(rid)s, %(kind)s, %(record_ids)s::json, %(now)s)
+  ON CONFLICT DO NOTHING RETURNING assignment_id)""")
+        for kind in kinds:
+            table = T.TABLES[kind].name
+            ctes.append(f"""w_{table} AS (
+  INSERT INTO {table} SELECT * FROM json_populate_recordset(NULL::{table}, %(rows_{kind})s::json)
+  WHERE EXISTS (SELECT 1 FROM sub) ON CONFLICT DO NOTHING)""")
+        ctes.append("""fin AS (
+  UPDATE assignments SET status = 'done', submitted_at = %(now)s
+  WHERE id = %(aid)s AND EXISTS (SELECT 1 FROM sub))""")
+        after = "AND EXISTS (SELECT 1 FROM sub)"
+        done = "count(*) FILTER (WHERE status = 'done') + 1"  # this submission is done, not yet in the snapshot
+        gold_done = "count(*) FILTER (WHERE status = 'done' AND is_gold) + %(cur_gold)s"
+    else:
+        after = ""
+        done = "count(*) FILTER (WHERE status = 'done')"
+        gold_done = "count(*) FILTER (WHERE status = 'done' AND is_gold)"
+    # gold first in calibration mode, or while gold is short of its share of the rater's work
+    ctes.append(f"""want AS (
+  SELECT CASE WHEN %(calibration)s THEN true WHEN %(gold_share)s <= 0 THEN false
+    ELSE (SELECT {gold_done} < %(gold_share)s * ({done} + 1) FROM assignments
+          WHERE campaign_id = %(cid)s AND rater_id = %(rid)s AND id <> %(aid)s) END AS gold_first)""")
+    ctes.append(_pick("pick1", "(SELECT gold_first FROM want)", after))
+    ctes.append(_pick("pick2", "NOT (SELECT gold_first FROM want)", after + " AND NOT EXISTS (SELECT 1 FROM pick1)"))
+    ctes.append("pick AS (SELECT * FROM pick1 UNION ALL SELECT * FROM pick2 LIMIT 1)")
+    ctes.append(f"""cl AS (
+  INSERT INTO unit_claims (campaign_id, unit_id, rater_id, assignment_id, created_at)
+  SELECT %(cid)s, p.unit_id, %(rid)s, {_ASSIGNMENT_ID}, %(now)s FROM pick p
+  ON CONFLICT DO NOTHING RETURNING unit_id, assignment_id)""")
+    ctes.append("""bump AS (
+  UPDATE campaign_units u SET n_claims = u.n_claims + 1 FROM cl
+  WHERE u.campaign_id = %(cid)s AND u.unit_id = cl.unit_id)""")
+    ctes.append(f"""nxt AS (
+  INSERT INTO assignments (id, campaign_id, rater_id, response_ids, shown_order, is_gold, status, created_at)
+  SELECT cl.assignment_id, %(cid)s, %(rid)s, p.response_ids, {_SHOWN_ORDER}, p.is_gold, 'pending', %(now)s
+  FROM cl JOIN pick p ON p.unit_id = cl.unit_id
+  ON CONFLICT DO NOTHING RETURNING id, response_ids, shown_order, is_gold, created_at)""")
+    created = "(SELECT count(*) FROM sub)" if submitting else "0"
+    busy = """CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM pick) THEN EXISTS (
+    SELECT 1 FROM campaign_units u WHERE u.campaign_id = %(cid)s AND (u.is_gold OR u.n_claims < %(cap)s)
+    AND NOT EXISTS (SELECT 1 FROM unit_claims m
+                    WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s))
+  ELSE false END"""
+    return ("WITH " + ",\n".join(ctes) + f"\nSELECT {created} AS created, nxt.id, nxt.response_ids, "
+            f"nxt.shown_order, nxt.is_gold, nxt.created_at, {busy} AS busy\nFROM (SELECT 1) one LEFT JOIN nxt ON true")
+
+
+def _json(v: Any) -> str:
+    return orjson.dumps(v).decode()  # datetimes as RFC 3339, which PostgreSQL reads back exactly
+
+
+def params(camp: R.Campaign, asg: R.Assignment | None, rater_id: str, records: Sequence[R.Record] = (),
+           *, kind: str = "", claim: bool, now: datetime | None = None) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The kinds written and the parameters of :func:`statement` for one submission (or claim)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    ids = []
+    for rec in records:
+        k = _KIND_OF[type(rec)]
+        rows.setdefault(k, []).append(to_row(k, rec))
+        if k != "edge_cases":
+            ids.append(rec.id)  # type: ignore[attr-defined]
+    p: dict[str, Any] = {
+        "aid": asg.id if asg is not None else "", "cid": camp.id, "rid": rater_id, "kind": kind,
+        "record_ids": _json(ids), "now": now or R.utcnow(), "claim": claim,
+        "cap": BIG if camp.calibration else camp.overlap, "calibration": camp.calibration,
+        "gold_share": float(camp.gold_share), "cur_gold": int(bool(asg is not None and asg.is_gold)),
+    }
+    for k, rs in rows.items():
+        p[f"rows_{k}"] = _json(rs)
+    return tuple(sorted(rows)), p
+
+
+def result(row: Any, camp: R.Campaign, rater_id: str) -> tuple[bool, R.Assignment | str | None]:
+    """(whether the submission was new, the claimed assignment, "busy", or None when none is left)."""
+    created, aid, response_ids, shown, is_gold, created_at, busy = row
+    if aid is None:
+        return bool(created), "busy" if busy else None
+    asg = from_row("assignments", {"id": aid, "campaign_id": camp.id, "rater_id": rater_id,
+                                   "response_ids": response_ids, "shown_order": shown, "is_gold": is_gold,
+                                   "status": "pending", "created_at": created_at, "submitted_at": None})
+    return bool(created), asg  # type: ignore[return-value]
+
+
+def record_and_claim(store: Any, camp: R.Campaign, asg: R.Assignment | None, rater_id: str,
+                     records: Sequence[R.Record] = (), *, kind: str = "", claim: bool,
+                     conn: Any = None) -> tuple[bool, R.Assignment | str | None]:
+    """Run :func:`statement` through the store's engine (the library's path on PostgreSQL)."""
+    kinds, p = params(camp, asg, rater_id, records, kind=kind, claim=claim)
+    sql = statement(kinds, submitting=asg is not None and bool(records))
+    if conn is not None:
+        return result(conn.exec_driver_sql(sql, p).one(), camp, rater_id)
+    with store.engine.begin() as c:
+        return result(c.exec_driver_sql(sql, p).one(), camp, rater_id)
+
+
+# ---- the server's asyncio path ----------------------------------------------------------------
+
+
+def _cols(table: Any, prefix: str, alias: str) -> str:
+    return ", ".join(f'{alias}."{c.name}" AS {prefix}{c.name}' for c in table.columns)
+
+
+READ = (f"""SELECT s.csrf_token, s.expires_at, u.name, u.role, u.rater_id, u.disabled,
+  {_cols(T.assignments, "a_", "a")}, {_cols(T.campaigns, "c_", "c")},
+  (SELECT r.item_id FROM responses r WHERE r.id = a.response_ids->>0) AS item_id
+FROM app_sessions s JOIN users u ON u.name = s.user_name
+LEFT JOIN assignments a ON a.id = %(aid)s
+LEFT JOIN campaigns c ON c.id = a.campaign_id
+WHERE s.token_hash = %(th)s""")
+
+
+def split_read(row: dict[str, Any]) -> tuple[dict[str, Any], R.Assignment | None, R.Campaign | None, str | None]:
+    """The session part, the assignment and campaign (None when the id is unknown), the unit's item."""
+    session = {k: row[k] for k in ("csrf_token", "expires_at", "name", "role", "rater_id", "disabled")}
+    if row["a_id"] is None or row["c_id"] is None:
+        return session, None, None, None
+    asg = from_row("assignments", {k[2:]: v for k, v in row.items() if k.startswith("a_")})
+    camp = from_row("campaigns", {k[2:]: v for k, v in row.items() if k.startswith("c_")})
+    return session, asg, camp, row["item_id"]  # type: ignore[return-value]
+
+
+def conninfo(url: str) -> tuple[str, dict[str, Any]]:
+    """A libpq connection string and connect options from a store URL (``?schema=`` as search_path)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    schema = u.query.get("schema")
+    u = u.difference_update_query(["schema"]).set(drivername="postgresql")
+    kw: dict[str, Any] = {"autocommit": True}
+    if schema:
+        kw["options"] = f"-csearch_path={schema}"
+    return u.render_as_string(hide_password=False), kw
+
+
+class AsyncPG:
+    """An asyncio connection pool for the submission path of one server process."""
+
+    def __init__(self, url: str, size: int = 8) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        info, kw = conninfo(url)
+        self.pool = AsyncConnectionPool(info, kwargs=kw, min_size=min(2, size), max_size=size, open=False)
+
+    async def open(self) -> None:
+        await self.pool.open()
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def read(self, token_hash: str, assignment_id: str) -> dict[str, Any] | None:
+        """The session, its user, the assignment with its campaign and item, in one query."""
+        from psycopg.rows import dict_row
+
+        async with self.pool.connection() as c:
+            cur = c.cursor(row_factory=dict_row)
+            await cur.execute(READ, {"th": token_hash, "aid": assignment_id})
+            return await cur.fetchone()
+
+    async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[R.Record], *,
+                               kind: str, claim: bool) -> tuple[bool, R.Assignment | str | None]:
+        kinds, p = params(camp, asg, asg.rater_id, records, kind=kind, claim=claim)
+        async with self.pool.connection() as c:
+            cur = await c.execute(statement(kinds), p)
+            return result(await cur.fetchone(), camp, asg.rater_id)
