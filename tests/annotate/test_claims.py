@@ -1,0 +1,71 @@
+"""Claiming the next unit as a submission is stored (one SQL statement on PostgreSQL, store/app_pg.py)
+gives the same assignments, ids, orders and gold mix as claiming it on its own."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from assay import annotate as A
+from assay.annotate.queue import assignment_id, shown_order
+from tests.annotate.test_annotate import _answer, _setup
+
+
+def _work(store, camp, rater: str, limit: int = 100) -> list:
+    """A rater's whole session the way the app runs it: each submission claims the next unit."""
+    got = []
+    asg = A.next_assignment(store, camp, rater)
+    while asg is not None and len(got) < limit:
+        got.append(asg)
+        res = A.submit(store, camp, asg, _answer(), claim_next=True)
+        assert res.created
+        asg = res.next or A.next_assignment(store, camp, rater)
+    return got
+
+
+def test_claimed_ids_and_orders_follow_the_python_recipe(store):
+    raters = _setup(store, n_items=8)
+    units = A.units_from_dataset(store, "d", kind="compare", models=["m1@1", "m2@1", "m3@1"])
+    camp = A.create_campaign(store, "p", rubric="default@1", kind="compare", units=units, overlap=2)
+    seen = []
+    for r in raters[:2]:
+        asg = A.next_assignment(store, camp, r)
+        while asg is not None:
+            assert asg.id == assignment_id(camp.id, A.unit_id(asg.response_ids), r)
+            assert asg.shown_order == shown_order(camp.id, asg.id, asg.response_ids)
+            assert store.get("assignments", asg.id).shown_order == asg.shown_order
+            seen.append(tuple(asg.shown_order))
+            res = A.submit(store, camp, asg, A.Answer(justification="x", choice="tie"), claim_next=True)
+            asg = res.next or A.next_assignment(store, camp, r)
+    assert len(seen) == 2 * len(units)
+    # three responses shown in more than one order: the order is a shuffle, not the stored order
+    assert len({tuple(sorted(o)) for o in seen}) < len(set(seen))
+
+
+def test_gold_share_holds_when_each_submission_claims_the_next_unit(store):
+    raters = _setup(store, n_items=12)
+    units = A.units_from_dataset(store, "d", models=["m1@1", "m2@1"])
+    gold = [A.Gold(response_ids=tuple(u), explanation="known", values={"factuality": 4}) for u in units[:4]]
+    camp = A.create_campaign(store, "g", rubric="default@1", units=units[4:], overlap=2, gold=gold, gold_share=0.25)
+    for r in raters[:2]:
+        got = _work(store, camp, r, limit=16)
+        assert len(got) == 16
+        for n in range(1, 17):  # gold is served as it falls short of a quarter of the work so far
+            assert sum(a.is_gold for a in got[:n]) == -(-n // 4)
+    regular = [a for a in store.list("assignments", campaign_id=camp.id) if not a.is_gold]
+    per_unit = {}
+    for a in regular:
+        per_unit.setdefault(a.response_ids[0], set()).add(a.rater_id)
+    assert all(len(v) <= 2 for v in per_unit.values())
+
+
+def test_concurrent_sessions_fill_every_slot_once(store):
+    raters = _setup(store, n_items=12)
+    units = A.units_from_dataset(store, "d", models=["m1@1", "m2@1"])
+    camp = A.create_campaign(store, "c", rubric="default@1", units=units, overlap=3)
+    with ThreadPoolExecutor(6) as pool:
+        sessions = list(pool.map(lambda r: _work(store, camp, r), raters))
+    pairs = [(a.response_ids[0], a.rater_id) for s in sessions for a in s]
+    assert len(pairs) == len(set(pairs)) == 3 * len(units)  # every unit to 3 raters, no rater twice
+    assert store.count("assignments", campaign_id=camp.id, status="done") == len(pairs)
+    assert store.count("judgments", campaign_id=camp.id) == len(pairs) * len(_answer().values)
+    assert store.count("assignments", campaign_id=camp.id, status="pending") == 0
