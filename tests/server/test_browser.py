@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assay import annotate as A
+from assay import records as R
 from assay.store import Store
 from tests.server.conftest import (
     PASSWORD,
@@ -33,6 +34,30 @@ PAYLOADS = [
 ]
 ALL = "\n".join(PAYLOADS)
 
+# Markdown-shaped attacks: links and images with script or data URLs, raw HTML inside Markdown,
+# HTML in code, autolinks, reference links, and emphasis wrapped around tags
+MD_PAYLOADS = [
+    "[click me](javascript:window.__xss=10)",
+    "[Click](JaVaScRiPt:window.__xss=11) and [spaced](  javascript:window.__xss=12)",
+    "[angle](<javascript:window.__xss=13>) and [tab](java\tscript:window.__xss=14)",
+    "[entity](&#106;avascript:window.__xss=15)",
+    "[data](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX194c3M9MTY8L3NjcmlwdD4=)",
+    "![pixel](data:image/png;base64,iVBORw0KGgo=) ![svg](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9J3dpbmRvdy5fX3hzcz0xNyc+)",
+    "![remote](https://example.invalid/track.png)",
+    "raw <script>window.__xss=18</script> inside *Markdown*",
+    "*<img src=x onerror=\"window.__xss=19\">* and ***<svg onload=window.__xss=20>***",
+    "`<img src=x onerror=window.__xss=21>` in a code span",
+    "<javascript:window.__xss=22> autolink and <https://example.invalid/ok> autolink",
+    "[ref link][evil] and [good ref][good]",
+    "[evil]: javascript:window.__xss=23",
+    "[good]: https://example.invalid/ref",
+    "**[nested *emphasis* link](javascript:window.__xss=24)**",
+    '[title](https://example.invalid "x\\" onmouseover=\\"window.__xss=25")',
+    "[relative](/logout)",
+    "| cell | <img src=x onerror=window.__xss=26> |\n|---|---|\n| [t](javascript:window.__xss=27) | ok |",
+]
+MD_ALL = "\n\n".join(MD_PAYLOADS) + "\n\n```html\n<script>window.__xss=28</script>\n    <b>indented</b>\n```\n"
+
 
 @pytest.fixture(scope="module")
 def app(backend_url):
@@ -46,6 +71,11 @@ def app(backend_url):
         add_texts(s, "clean", ["What is the capital of France?"],
                   {"m1@1": ["Paris is the capital of France."], "m2@1": ["Lyon."]})
         add_texts(s, "rank3", ["Name a prime."], {"m1@1": ["2"], "m2@1": ["4"], "m3@1": ["9"]})
+        add_texts(s, "md", [MD_ALL], {"md@1": [MD_ALL]})
+        chat = R.Item(id=R.Item.make_id("md-chat", "0", None, None), dataset="md-chat", external_id="0",
+                      messages=[R.Message(role="system", content=MD_ALL), R.Message(role="user", content="Hi *there*")])
+        s.add([R.Dataset(name="md-chat"), chat, R.Model(id="md@2"),
+               R.Response(id=R.Response.make_id(chat.id, "md@2", 0), item_id=chat.id, model="md@2", text="ok")])
         xss_units = A.units_from_dataset(s, "xss")
         ids = {
             "xss": A.create_campaign(s, "xss " + PAYLOADS[1], rubric="default@1", units=xss_units, overlap=2,
@@ -59,7 +89,18 @@ def app(backend_url):
                                       units=A.units_from_dataset(s, "clean", kind="compare"), created_by="lee").id,
             "rank": A.create_campaign(s, "e2e rank", rubric="default@1", kind="rank",
                                       units=A.units_from_dataset(s, "rank3", kind="rank"), created_by="lee").id,
+            "md": A.create_campaign(s, "markdown", rubric="default@1", units=A.units_from_dataset(s, "md"),
+                                    created_by="lee").id,
+            "md_chat": A.create_campaign(s, "markdown chat", rubric="default@1",
+                                         units=A.units_from_dataset(s, "md-chat"), created_by="lee").id,
         }
+        md_unit = A.units_from_dataset(s, "md")[0]
+        cal = A.create_campaign(s, "markdown gold", rubric="default@1", units=[], calibration=True, created_by="lee",
+                                gold=[A.Gold(response_ids=tuple(md_unit), explanation=MD_ALL,
+                                             values={"factuality": 1})], dimensions=["factuality"])
+        asg = A.next_assignment(s, cal, rid("bob"))
+        A.submit(s, cal, asg, A.Answer(justification="why", values={"factuality": 1}))
+        ids["md_feedback"] = asg.id
         # a justification, a flag note and a guideline clarification carrying the payloads too
         camp = s.get("campaigns", ids["xss"])
         for r in ("bob", "lee"):
@@ -69,7 +110,7 @@ def app(backend_url):
                                              "creativity")}, flags=["ambiguous"], flag_note=ALL))
         case = A.edge_case_queue(s, campaign_id=ids["xss"])[0]
         A.collect_edge_cases(s, campaign_id=ids["xss"])
-        A.resolve_edge_case(s, case.id, clarification=ALL, author="lee")
+        A.resolve_edge_case(s, case.id, clarification=ALL + "\n\n" + MD_ALL, author="lee")
     url, proc = start_server(backend_url)
     yield url, backend_url, ids
     stop_server(proc)
@@ -155,6 +196,85 @@ def test_xss_payloads_render_as_text_and_never_run(app, browser):
     lee.page.goto("/lead")
     lee.assert_clean()
     lee.close()
+
+
+# what no Markdown may put on the page: handlers, script or data URLs, relative links, inline styles
+DOM_PROBLEMS = """() => {
+  const bad = [];
+  for (const el of document.querySelectorAll("main *")) {
+    for (const a of el.attributes) {
+      const v = a.value.replace(/\\s/g, "").toLowerCase();
+      if (a.name.startsWith("on") || a.name === "style" || a.name === "srcdoc" || a.name === "src"
+          || v.startsWith("javascript:") || v.startsWith("data:") || v.startsWith("vbscript:"))
+        bad.push(el.tagName + " " + a.name + "=" + a.value);
+    }
+  }
+  for (const a of document.querySelectorAll("main .md a")) {
+    const href = a.getAttribute("href");
+    if (href !== null && !/^(https?|mailto):/i.test(href)) bad.push("href " + href);
+    if (a.getAttribute("rel") !== "noopener noreferrer nofollow") bad.push("rel " + a.getAttribute("rel"));
+  }
+  return bad;
+}"""
+
+
+def _markdown_is_rendered_and_safe(r: Watched) -> None:
+    page = r.page
+    md = page.locator("main .md").first
+    assert md.locator("em").count() >= 1 and md.locator("strong").count() >= 1 and md.locator("table").count() == 1
+    assert md.locator("code").first.inner_text() == "<img src=x onerror=window.__xss=21>"  # HTML in code: text
+    assert md.locator("pre").inner_text() == "<script>window.__xss=28</script>\n    <b>indented</b>\n"  # whitespace kept
+    text = md.inner_text()
+    assert "raw <script>window.__xss=18</script> inside" in text  # raw HTML shown as text, never parsed
+    assert "[image: remote]" in text and "[click me](javascript:window.__xss=10)" in text
+    hrefs = md.evaluate("el => [...el.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
+    assert hrefs == ["https://example.invalid/track.png", "https://example.invalid/ok", "https://example.invalid/ref",
+                     "https://example.invalid"]
+    assert page.evaluate(DOM_PROBLEMS) == []
+    # every anchor without a usable href (dropped javascript:, data:, relative) does nothing when clicked
+    dead = md.locator("a:not([href])")
+    assert dead.count() == 2  # the data: image and the relative link
+    here = page.url
+    for i in range(dead.count()):
+        dead.nth(i).click()
+    assert page.url == here and len(r.ctx.pages) == 1
+    r.assert_clean()
+
+
+def test_markdown_renders_and_no_markdown_payload_runs(app, browser):
+    base, _, ids = app
+    ann = Watched(browser, base, "ann")
+    page = ann.page
+    page.goto(f"/c/{ids['md']}/next")
+    assert "/a/" in page.url
+    _markdown_is_rendered_and_safe(ann)
+    # the prompt is Markdown too, and each response has its raw text one click away
+    assert page.locator("#prompt-text strong").count() >= 1
+    raw = page.locator("#raw-A pre")
+    assert not raw.is_visible()
+    page.locator("#raw-A summary").click()
+    assert raw.is_visible() and raw.inner_text() == MD_ALL
+    page.locator("#raw-prompt summary").click()
+    assert page.locator("#raw-prompt pre").inner_text() == MD_ALL
+    ann.assert_clean()
+    # chat-style prompts: each message rendered
+    page.goto(f"/c/{ids['md_chat']}/next")
+    msgs = page.locator(".prompt .msg .md")
+    assert msgs.count() == 2 and msgs.nth(1).locator("em").inner_text() == "there"
+    assert page.evaluate(DOM_PROBLEMS) == []
+    ann.assert_clean()
+    # the guidelines, where a lead's clarification carried the payloads
+    page.goto(f"/c/{ids['md']}/guidelines")
+    assert page.locator("#guideline-text ol li").count() >= 7  # the default guidelines' numbered list
+    assert page.evaluate(DOM_PROBLEMS) == []
+    ann.assert_clean()
+    ann.close()
+    # calibration feedback: the gold explanation
+    bob = Watched(browser, base, "bob")
+    bob.page.goto(f"/a/{ids['md_feedback']}/feedback")
+    assert bob.page.locator("#explanation table").count() == 1
+    _markdown_is_rendered_and_safe(bob)
+    bob.close()
 
 
 def _rate_by_keyboard(browser, base: str, cid: str, name: str, levels: str, why: str) -> None:

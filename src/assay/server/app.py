@@ -90,11 +90,14 @@ class SecurityHeaders:
 
 
 def _env() -> Environment:
+    from assay.server.markdown import render_markdown
+
     env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(
         enabled_extensions=("html",), default_for_string=True, default=True), trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.0f}%"
     env.filters["num"] = lambda v, d=2: "–" if v is None else f"{v:.{d}f}"
     env.filters["letter"] = lambda i: chr(65 + int(i))
+    env.filters["markdown"] = render_markdown  # untrusted text: Markdown without raw HTML, then an allow-list
     return env
 
 
