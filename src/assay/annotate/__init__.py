@@ -6,6 +6,7 @@ from assay.annotate.campaigns import (
     close_campaign,
     create_campaign,
     get_campaign,
+    gold_from_text,
     read_gold,
     unit_id,
     units_from_dataset,
@@ -29,6 +30,6 @@ from assay.annotate.submit import Answer, Submitted, build_records, edge_records
 __all__ = [
     "Answer", "Gold", "QueueStatus", "Submitted", "build_records", "campaign_dimensions", "can_rate", "close_campaign",
     "collect_edge_cases", "create_campaign", "dismiss_edge_case", "edge_case_queue", "edge_records", "feedback", "get_campaign",
-    "is_open", "next_assignment", "queue_status", "read_gold", "resolve_edge_case", "shown_order", "submit",
+    "gold_from_text", "is_open", "next_assignment", "queue_status", "read_gold", "resolve_edge_case", "shown_order", "submit",
     "unit_id", "units_from_dataset",
 ]

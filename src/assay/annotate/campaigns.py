@@ -37,28 +37,66 @@ class Gold:
     outcome: str | None = None
     winner: str | None = None
     ranking: tuple[str, ...] | None = None
+    source: str | None = field(default=None, compare=False)  # the file and line it was read from, for messages
+    line: int | None = field(default=None, compare=False)
 
 
 def read_gold(path: str | Path) -> list[Gold]:
-    """Gold answers from JSONL, one unit a line.
+    """Gold answers from a JSONL file, one unit a line (see :func:`gold_from_text`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")  # -sig: a byte-order mark from a Windows editor is fine
+    except UnicodeDecodeError as e:
+        raise BadInput(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path)) from None
+    return gold_from_text(text, source=str(path))
+
+
+def gold_from_text(text: str, *, source: str) -> list[Gold]:
+    """Gold answers from JSONL text, one unit a line; ``source`` names the file in messages.
 
     ``{"response_id": ID, "values": {"factuality": 4}, "explanation": "..."}`` for rating;
     ``{"response_ids": [A, B], "winner": A | null, "outcome": "win"|"tie"|"both_bad", ...}`` for
-    comparing; ``{"response_ids": [...], "ranking": [...], ...}`` for ranking.
+    comparing; ``{"response_ids": [...], "ranking": [...], ...}`` for ranking. A line that is not
+    such an object raises BadInput naming the file, the line and the field.
     """
     out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+
+        def bad(reason: str, field: str | None = None, n: int = n) -> BadInput:
+            return BadInput(reason, file=source, line=n, field=field)
+
         try:
             d = json.loads(line)
-            ids = tuple(d["response_ids"]) if "response_ids" in d else (d["response_id"],)
-            out.append(Gold(response_ids=ids, explanation=str(d.get("explanation", "")),
-                            values=dict(d.get("values") or {}), outcome=d.get("outcome"),
-                            winner=d.get("winner"), ranking=tuple(d["ranking"]) if d.get("ranking") else None))
-        except (ValueError, KeyError, TypeError) as e:
-            raise BadInput(f"not a gold answer: {e}", file=str(path), line=n) from None
+        except ValueError as e:
+            raise bad(f"not JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise bad("a gold answer is a JSON object, one a line")
+        key = "response_ids" if "response_ids" in d else "response_id"
+        if key not in d:
+            raise bad("missing: give 'response_id' (rating) or 'response_ids' (comparing, ranking)", "response_id")
+        ids = d[key] if key == "response_ids" else [d[key]]
+        if not isinstance(ids, list) or not ids or not all(isinstance(r, str) and r for r in ids):
+            raise bad("must be a list of response ids" if key == "response_ids" else "must be a response id", key)
+        if not isinstance(d.get("values") or {}, dict):
+            raise bad("must be an object of dimension: value", "values")
+        for k in ("explanation", "outcome", "winner"):
+            if d.get(k) is not None and not isinstance(d[k], str):
+                raise bad("must be a string", k)
+        ranking = d.get("ranking")
+        if ranking is not None and not (isinstance(ranking, list) and all(isinstance(r, str) for r in ranking)):
+            raise bad("must be a list of response ids, best first", "ranking")
+        out.append(Gold(response_ids=tuple(ids), explanation=d.get("explanation") or "",
+                        values=dict(d.get("values") or {}), outcome=d.get("outcome"), winner=d.get("winner"),
+                        ranking=tuple(ranking) if ranking else None, source=source, line=n))
     return out
+
+
+def _gold_error(g: Gold, reason: str, field: str) -> BadInput:
+    """A gold answer's problem, at its file and line when it was read from one."""
+    if g.line is None:
+        return BadInput(f"gold answer for {list(g.response_ids)}: {reason}", field=field)
+    return BadInput(reason, file=g.source, line=g.line, field=field)
 
 
 def units_from_dataset(store: Store, dataset: str, *, kind: Kind = "rate", models: Sequence[str] | None = None,
@@ -92,28 +130,34 @@ def units_from_dataset(store: Store, dataset: str, *, kind: Kind = "rate", model
 
 def _check_gold(g: Gold, kind: Kind, rubric: R.Rubric, dims: list[str]) -> dict[str, Any]:
     """Validate one gold answer; return its rows' fields beyond campaign and unit."""
-    where = f"gold answer for {list(g.response_ids)}"
     if kind == "rate":
-        if len(g.response_ids) != 1 or not g.values:
-            raise BadInput(f"{where}: a rating campaign's gold gives one response_id and 'values'")
+        if len(g.response_ids) != 1:
+            raise _gold_error(g, "a rating campaign's gold names one response_id", "response_ids")
+        if not g.values:
+            raise _gold_error(g, "a rating campaign's gold gives 'values' for its dimensions", "values")
         rows = []
         for dim, v in g.values.items():
+            where = f"values.{dim}"
             if dim not in dims:
-                raise BadInput(f"{where}: dimension {dim!r} is not rated in this campaign ({dims})")
+                raise _gold_error(g, f"dimension {dim!r} is not rated in this campaign ({dims})", where)
             scale = rubric.dimension(dim).scale
-            value, label = (None, str(v)) if scale.kind == "categorical" else (float(v), None)
+            try:
+                value, label = (None, str(v)) if scale.kind == "categorical" else (float(v), None)
+            except (TypeError, ValueError):
+                raise _gold_error(g, f"{v!r} is not a number", where) from None
             why = scale.accepts(value, label)
             if why:
-                raise BadInput(f"{where}, {dim}: {why}")
+                raise _gold_error(g, why, where)
             rows.append({"dimension": dim, "value": value, "label": label})
         return {"rows": rows}
     if kind == "compare":
         outcome = g.outcome or ("win" if g.winner else None)
         if outcome not in {"win", "tie", "both_bad"} or (outcome == "win") != (g.winner in g.response_ids):
-            raise BadInput(f"{where}: give a winner among response_ids, or outcome 'tie' / 'both_bad'")
+            raise _gold_error(g, "give a winner among response_ids, or outcome 'tie' / 'both_bad'",
+                              "outcome" if g.outcome not in (None, "win", "tie", "both_bad") else "winner")
         return {"rows": [{"dimension": "", "outcome": outcome, "winner": g.winner if outcome == "win" else None}]}
     if not g.ranking or sorted(g.ranking) != sorted(g.response_ids):
-        raise BadInput(f"{where}: 'ranking' must order all response_ids")
+        raise _gold_error(g, "'ranking' must order all response_ids", "ranking")
     return {"rows": [{"dimension": "", "outcome": "win", "winner": g.ranking[0], "ranking": list(g.ranking)}]}
 
 
@@ -163,17 +207,22 @@ def create_campaign(
     if not 0 <= gold_share <= 1:
         raise BadInput("gold share must lie in [0, 1]")
     if gold_share > 0 and not gold:
-        raise BadInput("a gold share needs gold answers (--gold FILE)")
+        raise BadInput("a gold share needs gold answers (a gold file)")
     if overlap < 1:
         raise BadInput("overlap must be at least 1")
 
-    gold_by_unit = {unit_id(g.response_ids): g for g in gold}
+    gold_by_unit: dict[str, Gold] = {}
     all_units: dict[str, list[str]] = {}
-    for u in list(units) + [list(g.response_ids) for g in gold]:
+    for u, g in [(u, None) for u in units] + [(g.response_ids, g) for g in gold]:
         ids = list(u)
         want = 1 if kind == "rate" else (2 if kind == "compare" else None)
         if (want is not None and len(ids) != want) or (kind == "rank" and len(ids) < 3) or len(set(ids)) != len(ids):
-            raise BadInput(f"a {kind} unit needs {want or '3 or more'} distinct responses, got {ids}")
+            why = f"a {kind} unit needs {want or '3 or more'} distinct responses, got {ids}"
+            raise _gold_error(g, why, "response_ids") if g else BadInput(why)
+        if g is not None:
+            if unit_id(ids) in gold_by_unit:
+                raise _gold_error(g, "a second gold answer for the same unit", "response_ids")
+            gold_by_unit[unit_id(ids)] = g
         all_units.setdefault(unit_id(ids), ids)
     if not all_units:
         raise BadInput("a campaign needs at least one unit")
@@ -181,6 +230,13 @@ def create_campaign(
     ids = sorted({r for u in all_units.values() for r in u})
     for start in range(0, len(ids), 500):
         resp.update({r.id: r for r in store.iter("responses", id=ids[start:start + 500])})  # type: ignore[attr-defined]
+    for g in gold:
+        gone = [r for r in g.response_ids if r not in resp]
+        if gone:
+            raise _gold_error(g, f"response {gone[0]!r} is not in the store",
+                              "response_ids" if len(g.response_ids) > 1 else "response_id")
+        if len({resp[r].item_id for r in g.response_ids}) != 1:
+            raise _gold_error(g, "the responses of a unit must answer the same item", "response_ids")
     missing = [r for r in ids if r not in resp]
     if missing:
         raise NotFound(f"{len(missing)} response(s) not in the store, e.g. {missing[0]!r}")

@@ -11,11 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from assay import annotate as A
 from assay import records as R
 from assay.annotate import dashboard as D
-from assay.errors import BadInput, NotFound
+from assay.errors import AssayError, BadInput, NotFound
 from assay.server import accounts as ACC
 from assay.server.app import (
     admin_only,
@@ -149,19 +150,45 @@ def export(cid: str, fmt: str, request: Request, user: LeadDep) -> Response:
 # ---- creating a campaign in the app -------------------------------------------------------------
 
 
+MAX_GOLD_BYTES = 20 * 1024 * 1024
+
+
+def _new_form(request: Request, *, status: int = 200, error: str | None = None, values: Any = None) -> Response:
+    store = store_of(request)
+    return render(request, "new_campaign.html", status=status, datasets=[d.name for d in store.iter("datasets")],
+                  rubrics=sorted({f"{r.name}@{r.version}" for r in store.iter("rubrics")} | {"default@1"}),
+                  error=error, values=values or {})
+
+
 @router.get("/lead/new")
 def new_campaign(request: Request, user: LeadDep) -> Response:
-    store = store_of(request)
-    return render(request, "new_campaign.html", datasets=[d.name for d in store.iter("datasets")],
-                  rubrics=sorted({f"{r.name}@{r.version}" for r in store.iter("rubrics")} | {"default@1"}),
-                  error=None, values={})
+    return _new_form(request)
 
 
 def _split(v: Any) -> list[str]:
     return [x.strip() for x in str(v or "").replace("\n", ",").split(",") if x.strip()]
 
 
-def _create(request: Request, user: ACC.User, form: Any) -> R.Campaign:
+async def _gold_upload(form: Any) -> list[A.Gold]:
+    """The gold answers of the form's file, when one was chosen: the JSONL of ``assay campaign create --gold``."""
+    up = form.get("gold")
+    if not isinstance(up, UploadFile) or not up.filename:
+        return []
+    name = up.filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "the gold file"
+    data = await up.read(MAX_GOLD_BYTES + 1)
+    if len(data) > MAX_GOLD_BYTES:
+        raise BadInput(f"larger than {MAX_GOLD_BYTES // (1024 * 1024)} MB", file=name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInput(f"not UTF-8 text ({e.reason} at byte {e.start})", file=name) from None
+    gold = A.gold_from_text(text, source=name)
+    if not gold:
+        raise BadInput("no gold answer in it (one JSON object a line)", file=name)
+    return gold
+
+
+def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> R.Campaign:
     store = store_of(request)
     kind = str(form.get("kind", "rate"))
     try:
@@ -169,6 +196,10 @@ def _create(request: Request, user: ACC.User, form: Any) -> R.Campaign:
         min_just = int(form.get("min_justification") or 0)
     except ValueError:
         raise BadInput("overlap and minimum justification are whole numbers") from None
+    try:
+        gold_share = float(form.get("gold_share") or 0)
+    except ValueError:
+        raise BadInput("gold share is a number from 0 to 1", field="gold_share") from None
     deadline = None
     if form.get("deadline"):
         try:
@@ -180,7 +211,8 @@ def _create(request: Request, user: ACC.User, form: Any) -> R.Campaign:
     raters = [R.Rater.make_id("human", n) for n in _split(form.get("raters"))]
     return A.create_campaign(store, str(form.get("name", "")).strip(), rubric=str(form.get("rubric", "default")),
                              units=units, kind=kind, dimensions=_split(form.get("dimensions")) or None,  # type: ignore[arg-type]
-                             overlap=overlap, calibration=form.get("calibration") == "on",
+                             overlap=overlap, gold=gold, gold_share=gold_share,
+                             calibration=form.get("calibration") == "on",
                              blind=form.get("unblind") != "on", min_justification=min_just, deadline=deadline,
                              raters=raters or None, created_by=user.name)
 
@@ -189,9 +221,15 @@ def _create(request: Request, user: ACC.User, form: Any) -> R.Campaign:
 async def create(request: Request, user: LeadDep) -> Response:
     form = await request.form()
     check_csrf(request, user, form)
-    if not str(form.get("name", "")).strip():
-        raise BadInput("give the campaign a name", field="name")
-    camp = await run_in_threadpool(_create, request, user, form)
+    try:
+        if not str(form.get("name", "")).strip():
+            raise BadInput("give the campaign a name", field="name")
+        gold = await _gold_upload(form)
+        # validated whole before one transaction writes it: a bad line creates nothing
+        camp = await run_in_threadpool(_create, request, user, form, gold)
+    except AssayError as e:
+        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        return await run_in_threadpool(lambda: _new_form(request, status=400, error=str(e), values=values))
     return RedirectResponse(f"/lead/c/{camp.id}", status_code=303)
 
 
