@@ -189,7 +189,7 @@ def main() -> None:
 
     schema = f"assay_bench_{uuid.uuid4().hex[:10]}"
     url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
-    units = max(2000, int(args.runs * (args.seconds + args.warmup + 2) * 400 / 3))
+    units = max(2000, int(args.runs * (args.seconds + args.warmup + 2) * 1500 / 3))  # room for 1,500/s
     t = time.perf_counter()
     cid, sessions = _setup(url, args.raters, units)
     print(f"set-up: {units} units x overlap 3, {args.raters} raters, {time.perf_counter() - t:.1f} s; "

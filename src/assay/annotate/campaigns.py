@@ -252,7 +252,8 @@ def create_campaign(
     order = list(all_units)
     random.Random(seed).shuffle(order)
     unit_rows = [{"campaign_id": camp.id, "unit_id": uid, "item_id": resp[all_units[uid][0]].item_id,
-                  "response_ids": all_units[uid], "is_gold": uid in gold_by_unit, "position": pos, "n_claims": 0}
+                  "response_ids": all_units[uid], "is_gold": uid in gold_by_unit, "position": pos, "n_claims": 0,
+                  "has_room": True}
                  for pos, uid in enumerate(order)]
     gold_rows = []
     now = R.utcnow()
@@ -266,6 +267,7 @@ def create_campaign(
         S.add_gold(store, gold_rows, c)
         if raters:
             S.add_members(store, camp.id, raters, conn=c)
+    S.refresh_queue_stats(store)
     return camp
 
 

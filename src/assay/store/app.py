@@ -211,6 +211,15 @@ def is_member(store: Store, campaign_id: str, rater_id: str) -> bool:
     return bool(this_one) or not any_listed
 
 
+def refresh_queue_stats(store: Store) -> None:
+    """PostgreSQL: fresh planner statistics on the queue tables after a campaign's units are added,
+    so that claims walk the queue index in order instead of sorting the whole campaign."""
+    if store.backend == "postgresql":
+        with store.engine.connect() as c:
+            c.exec_driver_sql("ANALYZE campaign_units, unit_claims")
+            c.commit()
+
+
 def add_gold(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) -> None:
     if rows:
         conn.execute(insert(T.gold_answers), list(rows))
@@ -312,7 +321,8 @@ def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int
             cond = [u.c.campaign_id == assignment.campaign_id, u.c.unit_id == unit["unit_id"]]
             if cap is not None:
                 cond.append(u.c.n_claims < cap)
-            if c.execute(update(u).where(*cond).values(n_claims=u.c.n_claims + 1)).rowcount != 1:
+            room = u.c.is_gold | (u.c.n_claims + 1 < cap) if cap is not None else True
+            if c.execute(update(u).where(*cond).values(n_claims=u.c.n_claims + 1, has_room=room)).rowcount != 1:
                 raise _Lost
             row = {"campaign_id": assignment.campaign_id, "unit_id": unit["unit_id"],
                    "rater_id": assignment.rater_id, "assignment_id": assignment.id, "created_at": R.utcnow()}

@@ -40,13 +40,14 @@ _SHOWN_ORDER = (f"(SELECT json_agg(r ORDER BY sha256(convert_to('order' || {_SEP
 
 def _pick(name: str, gold: str, after: str) -> str:
     """One pool's claim: the first unit in queue order this rater has not had, below its cap, not
-    being claimed by someone else right now (SKIP LOCKED)."""
+    being claimed by someone else right now (SKIP LOCKED). ``OFFSET 0`` keeps the NOT EXISTS a
+    per-unit index probe: as an anti-join the planner reads all of the rater's claims every time."""
     return f"""{name} AS (
   SELECT u.unit_id, u.response_ids, u.is_gold FROM campaign_units u
-  WHERE %(claim)s {after} AND u.campaign_id = %(cid)s AND u.is_gold = {gold}
+  WHERE %(claim)s {after} AND u.campaign_id = %(cid)s AND u.is_gold = {gold} AND u.has_room
     AND (u.is_gold OR u.n_claims < %(cap)s)
     AND NOT EXISTS (SELECT 1 FROM unit_claims m
-                    WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s)
+                    WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s OFFSET 0)
   ORDER BY u.position LIMIT 1 FOR UPDATE OF u SKIP LOCKED)"""
 
 
@@ -93,7 +94,7 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
   SELECT %(cid)s, p.unit_id, %(rid)s, {_ASSIGNMENT_ID}, %(now)s FROM pick p
   ON CONFLICT DO NOTHING RETURNING unit_id, assignment_id)""")
     ctes.append("""bump AS (
-  UPDATE campaign_units u SET n_claims = u.n_claims + 1 FROM cl
+  UPDATE campaign_units u SET n_claims = u.n_claims + 1, has_room = u.is_gold OR u.n_claims + 1 < %(cap)s FROM cl
   WHERE u.campaign_id = %(cid)s AND u.unit_id = cl.unit_id)""")
     ctes.append(f"""nxt AS (
   INSERT INTO assignments (id, campaign_id, rater_id, response_ids, shown_order, is_gold, status, created_at)
@@ -102,7 +103,8 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
   ON CONFLICT DO NOTHING RETURNING id, response_ids, shown_order, is_gold, created_at)""")
     created = "(SELECT count(*) FROM sub)" if submitting else "0"
     busy = """CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM pick) THEN EXISTS (
-    SELECT 1 FROM campaign_units u WHERE u.campaign_id = %(cid)s AND (u.is_gold OR u.n_claims < %(cap)s)
+    SELECT 1 FROM campaign_units u WHERE u.campaign_id = %(cid)s AND u.has_room
+    AND (u.is_gold OR u.n_claims < %(cap)s)
     AND NOT EXISTS (SELECT 1 FROM unit_claims m
                     WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s))
   ELSE false END"""

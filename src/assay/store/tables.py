@@ -19,6 +19,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
+    true,
 )
 
 metadata = MetaData()
@@ -338,7 +340,12 @@ campaign_units = Table(
     Column("is_gold", Boolean, nullable=False),
     Column("position", Integer, nullable=False),
     Column("n_claims", Integer, nullable=False),
+    # False once ``overlap`` raters have the unit (never for gold or calibration units): the
+    # partial index below then leaves it out of the queue scan (migration 0004)
+    Column("has_room", Boolean, nullable=False, server_default=true()),
     Index("ix_campaign_units_queue", "campaign_id", "is_gold", "position"),
+    Index("ix_campaign_units_room", "campaign_id", "is_gold", "position", postgresql_where=text("has_room"),
+          sqlite_where=text("has_room")),
 )
 
 unit_claims = Table(
@@ -349,6 +356,7 @@ unit_claims = Table(
     Column("rater_id", String(300), primary_key=True),
     Column("assignment_id", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
+    Index("ix_unit_claims_rater", "campaign_id", "rater_id", "unit_id"),
 )
 
 campaign_members = Table(
@@ -384,7 +392,21 @@ submissions = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# A rater's "I cannot judge this one" (migration 0005): the assignment is closed as skipped, and
+# its unit's slot goes back to the queue for another rater.
+skips = Table(
+    "skips",
+    metadata,
+    Column("assignment_id", String(64), ForeignKey("assignments.id"), primary_key=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("rater_id", String(300), nullable=False),
+    Column("unit_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_skips_campaign", "campaign_id", "created_at"),
+)
+
 APP_TABLES: dict[str, Table] = {
     t.name: t for t in (users, app_sessions, login_attempts, campaign_units, unit_claims,
-                        campaign_members, gold_answers, submissions)
+                        campaign_members, gold_answers, submissions, skips)
 }
