@@ -7,8 +7,12 @@ separate process speaking HTTP/1.1 over loopback with keep-alive (a small client
 own, so the load generator costs little CPU). Each simulated rater asks for an assignment
 once (GET /c/{id}/next), then loops: submit a rating of all five rubric dimensions with a
 justification (POST /a/{id}); the answer names the next assignment, claimed in the same
-request. The HTML page of each item is not fetched (a browser would). Sessions are made directly in the store, so argon2 at login
-is not part of the figures. A throw-away PostgreSQL schema holds the store
+request. With ``--page`` each rater then also loads that assignment's HTML page, as a browser
+does after the redirect (its latency is reported apart; the CPU figures then include it).
+``--rate R`` paces the raters to R submissions/s in all (open loop: a late answer does not
+delay the next submission), for latency at a given load; without it they submit as fast as
+answered, for the most the server sustains. Sessions are made directly in the store, so argon2
+at login is not part of the figures. A throw-away PostgreSQL schema holds the store
 (``ASSAY_BENCH_PG_URL``, default the test database). After the runs every acknowledged
 submission is checked to be stored exactly once.
 """
@@ -41,15 +45,16 @@ DIMS = ["factuality", "coherence", "safety", "instruction-following", "creativit
 class Conn:
     def __init__(self, host: str, port: int, cookie: str, csrf: str) -> None:
         self.host, self.port = host, port
-        self.extra = (f"Cookie: assay_session={cookie}\r\nX-CSRF-Token: {csrf}\r\n"
-                      "Accept: application/json\r\n").encode()
+        self.extra = f"Cookie: assay_session={cookie}\r\nX-CSRF-Token: {csrf}\r\n".encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, body: bytes = b"", accept: str = "application/json"
+                      ) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n".encode() + self.extra
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: {accept}\r\n".encode()
+                + self.extra)
         if body:
             head += (f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n").encode()
         self.writer.write(head + b"\r\n" + body)
@@ -71,7 +76,7 @@ class Conn:
 
 
 async def _rater(k: int, conn: Conn, cid: str, t_start: float, t_end: float, out: dict,
-                 interval: float = 0.0) -> None:
+                 interval: float = 0.0, page: bool = False) -> None:
     n = 0
     status, data = await conn.request("GET", f"/c/{cid}/next")
     aid = json.loads(data)["assignment"] if status == 200 else None
@@ -96,21 +101,29 @@ async def _rater(k: int, conn: Conn, cid: str, t_start: float, t_end: float, out
         if t_start <= t2 <= t_end:
             out["submit_ms"].append((t2 - t1) * 1000)
             out["in_window"] += 1
+        if page and aid is not None:  # what a browser does next: load the item's page
+            status, data = await conn.request("GET", f"/a/{aid}", accept="text/html")
+            t3 = time.perf_counter()
+            if status != 200 or b"<form" not in data:
+                out["errors"].append(f"page: {status} {data[:200]!r}")
+                return
+            if t_start <= t3 <= t_end:
+                out["page_ms"].append((t3 - t2) * 1000)
     if aid is None:
         out["errors"].append("queue ran dry")
 
 
 def load(base: str, cid: str, sessions: list[tuple[str, str]], warmup: float, seconds: float, q: mp.Queue,
-         rate: float = 0.0) -> None:
+         rate: float = 0.0, page: bool = False) -> None:
     host, port = base.split("//")[1].split(":")
-    out: dict = {"acked": [], "submit_ms": [], "in_window": 0, "errors": [], "raters": len(sessions)}
+    out: dict = {"acked": [], "submit_ms": [], "page_ms": [], "in_window": 0, "errors": [], "raters": len(sessions)}
     interval = len(sessions) / rate if rate else 0.0
 
     async def main() -> None:
         t_start = time.perf_counter() + warmup
         t_end = t_start + seconds
         conns = [Conn(host, int(port), tok, csrf) for tok, csrf in sessions]
-        await asyncio.gather(*[_rater(k, c, cid, t_start, t_end, out, interval) for k, c in enumerate(conns)])
+        await asyncio.gather(*[_rater(k, c, cid, t_start, t_end, out, interval, page) for k, c in enumerate(conns)])
         for c in conns:
             if c.writer:
                 c.writer.close()
@@ -168,6 +181,25 @@ def _cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
+def _postgres_cpu_seconds() -> float:
+    """CPU time of every process named postgres on this machine (the database under test is local;
+    its backends live as long as the server's pooled connections), from /proc; NaN elsewhere."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    try:
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    stat = (d / "stat").read_text()
+                except OSError:
+                    continue
+                name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+                if name.startswith("postgres"):
+                    total += int(rest[11]) + int(rest[12])
+    except OSError:
+        return float("nan")
+    return total / tick
+
+
 def _pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))] if xs else float("nan")
@@ -183,6 +215,8 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=8, help="database connections per worker (and as many overflow)")
     ap.add_argument("--rate", type=float, default=0.0,
                     help="pace the raters to this many submissions/s in all (default: as fast as answered)")
+    ap.add_argument("--page", action="store_true",
+                    help="after each submission also load the next item's HTML page, as a browser does")
     args = ap.parse_args()
 
     import psycopg
@@ -213,19 +247,24 @@ def main() -> None:
         ctx = mp.get_context("spawn")
         for run in range(args.runs):
             q = ctx.Queue()
-            cpu0 = _cpu_seconds(server.pid)
-            p = ctx.Process(target=load, args=(base, cid, sessions, args.warmup, args.seconds, q, args.rate))
+            cpu0, db0 = _cpu_seconds(server.pid), _postgres_cpu_seconds()
+            p = ctx.Process(target=load, args=(base, cid, sessions, args.warmup, args.seconds, q, args.rate,
+                                                      args.page))
             p.start()
             out = q.get()
             p.join()
             acked += out["acked"]
             server_cpu_ms = (_cpu_seconds(server.pid) - cpu0) * 1000 / max(1, len(out["acked"]))
+            db_cpu_ms = (_postgres_cpu_seconds() - db0) * 1000 / max(1, len(out["acked"]))
             rate = out["in_window"] / args.seconds
             results.append({"rate": rate, "p50": _pct(out["submit_ms"], 50), "p99": _pct(out["submit_ms"], 99),
-                            "errors": len(out["errors"]), "load_cpu": out["load_cpu_s"], "cpu": server_cpu_ms})
+                            "page_p50": _pct(out["page_ms"], 50), "page_p99": _pct(out["page_ms"], 99),
+                            "errors": len(out["errors"]), "load_cpu": out["load_cpu_s"], "cpu": server_cpu_ms,
+                            "db_cpu": db_cpu_ms})
             r = results[-1]
             print(f"run {run + 1}: {rate:.0f} submissions/s; submit p50 {r['p50']:.0f} ms p99 {r['p99']:.0f} ms; "
-                  f"server CPU {r['cpu']:.1f} ms a submission; errors {r['errors']}; "
+                  + (f"page p50 {r['page_p50']:.0f} ms p99 {r['page_p99']:.0f} ms; " if args.page else "")
+                  + f"CPU a submission: server {r['cpu']:.2f} ms, PostgreSQL {r['db_cpu']:.2f} ms; errors {r['errors']}; "
                   f"load process CPU {r['load_cpu']:.1f} s" + (f" e.g. {out['errors'][0]}" if out["errors"] else ""),
                   flush=True)
     finally:
