@@ -65,8 +65,8 @@ def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
     raise AssayError(f"unsupported store URL {url!r}: use a SQLite path or postgresql://")
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (creates a fresh store)."""
+def migrate(engine: Engine, target: str = "head") -> None:
+    """Bring the schema to the newest migration, or to ``target`` (creates a fresh store)."""
     from alembic import command
     from alembic.config import Config
 
@@ -74,7 +74,7 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, target)
 
 
 def current_revision(engine: Engine) -> str | None:

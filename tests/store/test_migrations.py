@@ -1,0 +1,34 @@
+"""Migrations that change data as well as schema, run over a store that has data, on both backends."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from assay import records as R
+from assay.store import Store
+from assay.store.engine import make_engine, migrate
+
+
+def _unit(cid: str, uid: str, gold: bool, n: int) -> dict:
+    return {"cid": cid, "uid": uid, "item": "i", "ids": f'["{uid}"]', "gold": gold, "pos": int(uid[1:]), "n": n}
+
+
+def test_0004_marks_units_claimed_up_to_their_overlap_as_full(store_url):
+    engine = make_engine(store_url)
+    migrate(engine, "0003")
+    regular = R.Campaign(id="c1", name="regular", kind="rate", rubric="default@1", guideline_version=1, overlap=2)
+    calib = R.Campaign(id="c2", name="calibration", kind="rate", rubric="default@1", guideline_version=1, overlap=1,
+                       calibration=True)
+    rows = [_unit("c1", "u1", False, 2), _unit("c1", "u2", False, 1), _unit("c1", "u3", True, 5),
+            _unit("c1", "u4", False, 3), _unit("c2", "u5", False, 4)]
+    with engine.begin() as c:
+        s = Store(store_url, engine=engine, create=False)
+        s.add([regular, calib], conn=c)
+        c.execute(text("INSERT INTO campaign_units (campaign_id, unit_id, item_id, response_ids, is_gold, position, "
+                       "n_claims) VALUES (:cid, :uid, :item, :ids, :gold, :pos, :n)"), rows)
+    migrate(engine)
+    with engine.connect() as c:
+        room = dict(c.execute(text("SELECT unit_id, has_room FROM campaign_units")).all())
+    # full: regular units with overlap-many raters; gold and calibration units always have room
+    assert {k: bool(v) for k, v in room.items()} == {"u1": False, "u2": True, "u3": True, "u4": False, "u5": True}
+    engine.dispose()
