@@ -89,6 +89,8 @@ def app(backend_url):
                                       units=A.units_from_dataset(s, "clean", kind="compare"), created_by="lee").id,
             "rank": A.create_campaign(s, "e2e rank", rubric="default@1", kind="rank",
                                       units=A.units_from_dataset(s, "rank3", kind="rank"), created_by="lee").id,
+            "skip": A.create_campaign(s, "e2e skip", rubric="default@1", units=A.units_from_dataset(s, "clean"),
+                                      raters=[rid("ann")], created_by="lee").id,
             "md": A.create_campaign(s, "markdown", rubric="default@1", units=A.units_from_dataset(s, "md"),
                                     created_by="lee").id,
             "md_chat": A.create_campaign(s, "markdown chat", rubric="default@1",
@@ -364,3 +366,36 @@ def test_rank_by_keyboard(app, browser):
         (cmp,) = s.list("comparisons", assignment_id=aid)
     a, b, c = asg.shown_order
     assert cmp.ranking == [c, a, b] and cmp.winner == c
+
+
+def test_skip_by_keyboard(app, browser):
+    base, store_url, ids = app
+    cid = ids["skip"]
+    r = Watched(browser, base, "ann")
+    page = r.page
+    page.goto(f"/c/{cid}/next")
+    first = page.url.rsplit("/", 1)[1]
+    assert "skip" in page.inner_text("#shortcuts")
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.id") == "skip_reason"
+    page.keyboard.press("Escape")  # second thoughts: leave the box, nothing happens
+    assert page.evaluate("document.activeElement.id") != "skip_reason" and page.url.endswith(first)
+    page.keyboard.press("s")
+    page.keyboard.type("Not my language")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    second = page.url.rsplit("/", 1)[1]
+    assert "/a/" in page.url and second != first  # straight on to the next item
+    page.keyboard.press("s")  # no reason this time, and Ctrl+Enter from the box skips too
+    with page.expect_navigation():
+        page.keyboard.press("Control+Enter")
+    assert page.locator("#finished").is_visible()
+    r.assert_clean()
+    r.close()
+    with Store(store_url, create=False) as s:
+        from assay.store import app as S
+
+        got = {k["assignment_id"]: k["reason"] for k in S.skips(s, cid)}
+        assert {a: s.get("assignments", a).status for a in (first, second)} == {first: "skipped", second: "skipped"}
+        assert s.count("judgments", campaign_id=cid) == 0
+    assert got == {first: "Not my language", second: ""}

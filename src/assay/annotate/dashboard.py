@@ -67,7 +67,8 @@ def _quiet(fn, *a, **kw):
 
 
 def rater_report(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
-    """Per rater: done, agreement with the leave-one-out consensus and with gold, severity, median time.
+    """Per rater: done, pending, skipped, agreement with the leave-one-out consensus and with gold,
+    severity, median time.
 
     Uses :mod:`assay.stats.raters`; a figure that is undefined (nobody else rated the same
     units, no gold) is None.
@@ -78,7 +79,7 @@ def rater_report(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
     df = ratings_frame(store, camp)
     names = sorted(set(prog) | set(df["rater"]))
     out = {r: {"rater": r, "done": prog.get(r, {}).get("done", 0), "pending": prog.get(r, {}).get("pending", 0),
-               "gold_done": prog.get(r, {}).get("gold_done", 0), "n": 0, "consensus_accuracy": None,
+               "skipped": prog.get(r, {}).get("skipped", 0), "gold_done": prog.get(r, {}).get("gold_done", 0), "n": 0, "consensus_accuracy": None,
                "consensus_kappa": None, "gold_n": 0, "gold_accuracy": None, "severity": None,
                "median_time_s": None} for r in names}
     if df.empty:
@@ -174,15 +175,22 @@ def export_rows(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
     return rows
 
 
+def recent_skips(store: Store, camp: R.Campaign, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest skips of a campaign with their reasons: what raters could not judge, and why."""
+    return S.skips(store, camp.id, limit=limit)
+
+
 def progress_by_campaign(store: Store, camps: list[R.Campaign]) -> list[dict[str, Any]]:
     out = []
     for c in camps:
         p = S.campaign_progress(store, c.id)
         done = sum(r.get("done", 0) for r in p["raters"].values())
         gold_done = sum(r.get("gold_done", 0) for r in p["raters"].values())
+        # a skip frees its slot for another rater, so it counts toward neither done nor the target
+        skipped = sum(r.get("skipped", 0) for r in p["raters"].values())
         target = p["units"] * c.overlap if not c.calibration else None
         out.append({"campaign": c, "units": p["units"], "gold_units": p["gold_units"], "done": done,
-                    "gold_done": gold_done, "target": target, "raters": len(p["raters"]),
+                    "gold_done": gold_done, "skipped": skipped, "target": target, "raters": len(p["raters"]),
                     "share": (min(1.0, (done - gold_done) / target) if target else None)})
     return out
 

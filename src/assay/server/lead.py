@@ -66,7 +66,7 @@ def dashboard(cid: str, request: Request, user: LeadDep) -> Response:
     camp = _own_campaign(request, user, cid)
     return render(request, "dashboard.html", campaign=camp, progress=D.progress_by_campaign(store, [camp])[0],
                   raters=D.rater_report(store, camp), agreement=D.agreement_summary(store, camp),
-                  disagreements=D.disagreements(store, camp, limit=30),
+                  disagreements=D.disagreements(store, camp, limit=30), skips=D.recent_skips(store, camp),
                   edges=A.edge_case_queue(store, rubric=camp.rubric),
                   guideline=store.guideline(camp.rubric, camp.guideline_version))
 

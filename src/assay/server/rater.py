@@ -156,6 +156,8 @@ def _context(request: Request, asg: R.Assignment, camp: R.Campaign, user: ACC.Us
 @router.get("/a/{aid}")
 def assignment_page(aid: str, request: Request, user: UserDep) -> Response:
     asg, camp = _own_assignment(request, user, aid)
+    if asg.status == "skipped":
+        return RedirectResponse(f"/c/{camp.id}/next", status_code=303)
     if asg.status == "done":
         if A.feedback(store_of(request), camp, asg) is not None:
             return RedirectResponse(f"/a/{aid}/feedback", status_code=303)
@@ -297,3 +299,25 @@ def feedback_page(aid: str, request: Request, user: UserDep) -> Response:
     if fb is None:
         raise NotFound("feedback")
     return render(request, "feedback.html", campaign=camp, assignment=asg, feedback=fb)
+
+
+# ---- skipping ---------------------------------------------------------------------------------
+
+
+def _skip(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
+    asg, camp = _own_assignment(request, user, aid)
+    store = store_of(request)
+    skipped = A.skip(store, camp, asg, str(form.get("reason", "")))
+    nxt = A.next_assignment(store, camp, user.rater_id) if A.is_open(camp) else None
+    if wants_json(request):
+        return JSONResponse({"skipped": skipped, "next": nxt.id if nxt is not None else None},
+                            status_code=201 if skipped else 200)
+    return RedirectResponse(f"/a/{nxt.id}" if nxt is not None else f"/c/{camp.id}/next", status_code=303)
+
+
+@router.post("/a/{aid}/skip")
+async def skip(aid: str, request: Request, user: UserDep) -> Response:
+    """Skip the rater's own pending assignment (once; a repeat changes nothing) and go on to the next."""
+    form = await request.form()
+    check_csrf(request, user, form)
+    return await run_in_threadpool(_skip, request, user, aid, form)

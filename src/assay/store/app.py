@@ -394,3 +394,49 @@ def set_campaign_guideline(store: Store, campaign_ids: Sequence[str], version: i
         cp = T.campaigns
         conn.execute(update(cp).where(cp.c.id.in_(list(campaign_ids)), cp.c.guideline_version < version)
                      .values(guideline_version=version))
+
+
+# ---- skips -------------------------------------------------------------------------------
+
+
+def record_skip(store: Store, assignment: R.Assignment, unit_id: str, reason: str) -> bool:
+    """Close a pending assignment as skipped, once; True when this call did it.
+
+    In one transaction: a submissions row (kind "skip", no records), which is what makes an
+    assignment close once, so a later or racing answer to it writes nothing; the status, only
+    from pending; the skip with its reason; and the unit's claim count down by one, which
+    returns the slot to the queue. The rater's own claim row stays, so they are not given
+    the unit again. False, with nothing changed, when it was answered or skipped already.
+    """
+    now = R.utcnow()
+    a, u = T.assignments, T.campaign_units
+    sub = {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id, "rater_id": assignment.rater_id,
+           "kind": "skip", "record_ids": [], "created_at": now}
+    try:
+        with store.engine.begin() as c:
+            if not _inserted(store, c, T.submissions, sub):
+                return False
+            if c.execute(update(a).where(a.c.id == assignment.id, a.c.status == "pending")
+                         .values(status="skipped")).rowcount != 1:
+                raise _Lost
+            c.execute(insert(T.skips), {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id,
+                                        "rater_id": assignment.rater_id, "unit_id": unit_id, "reason": reason,
+                                        "created_at": now})
+            # one claim fewer always leaves room, so the unit is back in the queue's partial index
+            c.execute(update(u).where(u.c.campaign_id == assignment.campaign_id, u.c.unit_id == unit_id,
+                                      u.c.n_claims > 0).values(n_claims=u.c.n_claims - 1, has_room=True))
+    except _Lost:
+        return False
+    return True
+
+
+def skips(store: Store, campaign_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """A campaign's skips, latest first: assignment, rater, unit, reason, time."""
+    k = T.skips
+    stmt = select(k).where(k.c.campaign_id == campaign_id).order_by(k.c.created_at.desc(), k.c.assignment_id)
+    with _reader(store).connect() as c:
+        rows = [dict(r) for r in c.execute(stmt.limit(limit) if limit else stmt).mappings()]
+    for r in rows:  # SQLite gives naive UTC times back
+        if r["created_at"].tzinfo is None:
+            r["created_at"] = r["created_at"].replace(tzinfo=R.utcnow().tzinfo)
+    return rows

@@ -24,6 +24,8 @@
     var just = document.getElementById("justification");
     var note = document.getElementById("flag_note");
     var guide = document.getElementById("guidelines-link");
+    var skipForm = document.getElementById("skip");
+    var skipReason = document.getElementById("skip_reason");
     var cur = 0;
     var order = [];  // rank mode: response numbers pressed so far, best first
 
@@ -85,7 +87,9 @@
     document.addEventListener("keydown", function (e) {
       if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
         e.preventDefault();
-        if (form.requestSubmit) form.requestSubmit(); else form.submit();
+        // from the skip reason, Ctrl+Enter skips; anywhere else it submits the answer
+        var which = skipForm && e.target && e.target.form === skipForm ? skipForm : form;
+        if (which.requestSubmit) which.requestSubmit(); else which.submit();
         return;
       }
       if (e.key === "Escape") {
@@ -97,6 +101,7 @@
       var done = false;
       if (key === "e" && just) { just.focus(); done = true; }
       else if (key === "g" && guide) { guide.click(); done = true; }
+      else if (key === "s" && skipReason) { skipReason.focus(); done = true; }  // then Enter skips
       else if (key === "f" || key === "u" || key === "n") {
         var box = form.querySelector('input[data-flag="' + key + '"]');
         if (box) { box.checked = !box.checked; if (box.checked && note) note.focus(); done = true; }
@@ -117,6 +122,12 @@
       var btn = document.getElementById("submit");
       setTimeout(function () { if (btn) btn.disabled = true; }, 0);
     });
+    if (skipForm) {
+      skipForm.addEventListener("submit", function () {
+        var btn = document.getElementById("skip-button");
+        setTimeout(function () { if (btn) btn.disabled = true; }, 0);
+      });
+    }
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
