@@ -42,7 +42,8 @@ MD_PAYLOADS = [
     "[angle](<javascript:window.__xss=13>) and [tab](java\tscript:window.__xss=14)",
     "[entity](&#106;avascript:window.__xss=15)",
     "[data](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX194c3M9MTY8L3NjcmlwdD4=)",
-    "![pixel](data:image/png;base64,iVBORw0KGgo=) ![svg](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9J3dpbmRvdy5fX3hzcz0xNyc+)",
+    "![pixel](data:image/png;base64,iVBORw0KGgo=) "
+    "![svg](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9J3dpbmRvdy5fX3hzcz0xNyc+)",
     "![remote](https://example.invalid/track.png)",
     "raw <script>window.__xss=18</script> inside *Markdown*",
     "*<img src=x onerror=\"window.__xss=19\">* and ***<svg onload=window.__xss=20>***",
@@ -225,7 +226,8 @@ def _markdown_is_rendered_and_safe(r: Watched) -> None:
     md = page.locator("main .md").first
     assert md.locator("em").count() >= 1 and md.locator("strong").count() >= 1 and md.locator("table").count() == 1
     assert md.locator("code").first.inner_text() == "<img src=x onerror=window.__xss=21>"  # HTML in code: text
-    assert md.locator("pre").inner_text() == "<script>window.__xss=28</script>\n    <b>indented</b>\n"  # whitespace kept
+    # a code block keeps its whitespace
+    assert md.locator("pre").inner_text() == "<script>window.__xss=28</script>\n    <b>indented</b>\n"
     text = md.inner_text()
     assert "raw <script>window.__xss=18</script> inside" in text  # raw HTML shown as text, never parsed
     assert "[image: remote]" in text and "[click me](javascript:window.__xss=10)" in text

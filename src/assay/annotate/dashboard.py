@@ -78,10 +78,9 @@ def rater_report(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
     prog = S.campaign_progress(store, camp.id)["raters"]
     df = ratings_frame(store, camp)
     names = sorted(set(prog) | set(df["rater"]))
-    out = {r: {"rater": r, "done": prog.get(r, {}).get("done", 0), "pending": prog.get(r, {}).get("pending", 0),
-               "skipped": prog.get(r, {}).get("skipped", 0), "gold_done": prog.get(r, {}).get("gold_done", 0), "n": 0, "consensus_accuracy": None,
-               "consensus_kappa": None, "gold_n": 0, "gold_accuracy": None, "severity": None,
-               "median_time_s": None} for r in names}
+    out = {r: {"rater": r, **{k: prog.get(r, {}).get(k, 0) for k in ("done", "pending", "skipped", "gold_done")},
+               "n": 0, "consensus_accuracy": None, "consensus_kappa": None, "gold_n": 0, "gold_accuracy": None,
+               "severity": None, "median_time_s": None} for r in names}
     if df.empty:
         return list(out.values())
     cons = _quiet(SR.rater_vs_consensus, df)
