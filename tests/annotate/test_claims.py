@@ -69,3 +69,35 @@ def test_concurrent_sessions_fill_every_slot_once(store):
     assert store.count("assignments", campaign_id=camp.id, status="done") == len(pairs)
     assert store.count("judgments", campaign_id=camp.id) == len(pairs) * len(_answer().values)
     assert store.count("assignments", campaign_id=camp.id, status="pending") == 0
+
+
+def test_open_units_are_counted_up_to_the_shown_limit(store):
+    raters = _setup(store, n_items=60)
+    units = A.units_from_dataset(store, "d", models=["m1@1", "m2@1"])  # 120 units
+    camp = A.create_campaign(store, "q", rubric="default@1", units=units, overlap=1)
+    first = A.queue_status(store, camp, raters[0])
+    assert (first.available, first.more, first.open) == (A.AVAILABLE_SHOWN, True, f"{A.AVAILABLE_SHOWN}+")
+    _work(store, camp, raters[1], limit=30)  # another rater did 30 units and holds a 31st (overlap 1)
+    asg = A.next_assignment(store, camp, raters[0])
+    st = A.queue_status(store, camp, raters[0])
+    assert (st.pending, st.available, st.more, st.open) == (1, 88, False, "89")
+    A.submit(store, camp, asg, _answer())
+    assert A.queue_status(store, camp, raters[0]).done == 1
+    if store.backend == "postgresql":  # the page's single query counts the same
+        import asyncio
+
+        from assay.store.app_pg import AsyncPG
+
+        async def page() -> dict:
+            pg = AsyncPG(store.url, size=1)
+            await pg.open()
+            try:
+                nxt = A.next_assignment(store, camp, raters[0])
+                return await pg.page(camp, nxt, None, is_open=True, limit=A.AVAILABLE_SHOWN + 1)
+            finally:
+                await pg.close()
+
+        data = asyncio.run(page())
+        got = A.queue_status_of(data, data["available"])
+        assert got == A.queue_status(store, camp, raters[0])
+        assert (got.done, got.pending, got.available) == (1, 1, 87)

@@ -18,19 +18,21 @@ from assay.annotate.edges import (
     resolve_edge_case,
 )
 from assay.annotate.queue import (
+    AVAILABLE_SHOWN,
     QueueStatus,
     can_rate,
     is_open,
     next_assignment,
     queue_status,
+    queue_status_of,
     shown_order,
 )
 from assay.annotate.skip import skip
 from assay.annotate.submit import Answer, Submitted, build_records, edge_records, feedback, submit
 
 __all__ = [
-    "Answer", "Gold", "QueueStatus", "Submitted", "build_records", "campaign_dimensions", "can_rate", "close_campaign",
+    "AVAILABLE_SHOWN", "Answer", "Gold", "QueueStatus", "Submitted", "build_records", "campaign_dimensions", "can_rate", "close_campaign",
     "collect_edge_cases", "create_campaign", "dismiss_edge_case", "edge_case_queue", "edge_records", "feedback", "get_campaign",
-    "gold_from_text", "is_open", "next_assignment", "queue_status", "read_gold", "resolve_edge_case", "shown_order", "skip",
+    "gold_from_text", "is_open", "next_assignment", "queue_status", "queue_status_of", "read_gold", "resolve_edge_case", "shown_order", "skip",
     "submit", "unit_id", "units_from_dataset",
 ]

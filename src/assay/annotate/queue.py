@@ -98,22 +98,44 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
     return None
 
 
+AVAILABLE_SHOWN = 100
+"""Units open to a rater are counted up to this many ("100+"): an exact count would read the
+whole queue on every page."""
+
+
 @dataclass(frozen=True)
 class QueueStatus:
-    """What a rater has done in a campaign and how much is still open to them."""
+    """What a rater has done in a campaign and how much is still open to them.
+
+    ``available`` is exact up to :data:`AVAILABLE_SHOWN`; ``more`` says there are more than that.
+    """
 
     done: int
     gold_done: int
     pending: int
     available: int
+    skipped: int = 0
+    more: bool = False
 
     @property
     def total(self) -> int:
         return self.done + self.pending + self.available
 
+    @property
+    def open(self) -> str:
+        """Pending plus available, as shown: "12", or "100+" past the count."""
+        return f"{self.pending + self.available}{'+' if self.more else ''}"
+
 
 def queue_status(store: Store, camp: R.Campaign, rater_id: str) -> QueueStatus:
-    c = S.rater_counts(store, camp.id, rater_id)
-    avail = S.count_available(store, camp.id, rater_id, cap=None if camp.calibration else camp.overlap) \
-        if is_open(camp) else 0
-    return QueueStatus(done=c["done"], gold_done=c["gold_done"], pending=c["pending"], available=avail)
+    avail = S.count_available(store, camp.id, rater_id, cap=None if camp.calibration else camp.overlap,
+                              limit=AVAILABLE_SHOWN + 1) if is_open(camp) else 0
+    return queue_status_of(S.rater_counts(store, camp.id, rater_id), avail)
+
+
+def queue_status_of(counts: dict, available: int) -> QueueStatus:
+    """A queue status from a rater's counts (done, gold_done, pending, skipped) and the units
+    available, counted up to ``AVAILABLE_SHOWN + 1``."""
+    return QueueStatus(done=counts["done"], gold_done=counts["gold_done"], pending=counts["pending"],
+                       skipped=counts.get("skipped", 0), available=min(available, AVAILABLE_SHOWN),
+                       more=available > AVAILABLE_SHOWN)

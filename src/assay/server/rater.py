@@ -143,18 +143,24 @@ def _own_assignment(request: Request, user: ACC.User, aid: str) -> tuple[R.Assig
 def _context(request: Request, asg: R.Assignment, camp: R.Campaign, user: ACC.User) -> dict[str, Any]:
     store = store_of(request)
     resp = {r.id: r for r in store.iter("responses", id=asg.shown_order)}
-    first = resp[asg.shown_order[0]]
-    item = store.get("items", first.item_id)  # type: ignore[attr-defined]
-    shown = [{"letter": chr(65 + i), "number": i + 1, "text": resp[rid].text,  # type: ignore[attr-defined]
-              "model": None if camp.blind else resp[rid].model}  # type: ignore[attr-defined]
+    item = store.get("items", resp[asg.shown_order[0]].item_id)  # type: ignore[attr-defined]
+    return _page_context(asg, camp, item, {k: {"model": r.model, "text": r.text} for k, r in resp.items()},  # type: ignore[attr-defined]
+                         campaign_dimensions(store, camp), A.queue_status(store, camp, user.rater_id))
+
+
+def _page_context(asg: R.Assignment, camp: R.Campaign, item: Any, responses: dict[str, dict[str, Any]],
+                  dims: list[R.Dimension], queue: A.QueueStatus) -> dict[str, Any]:
+    """What the assignment page shows: ``item`` has a prompt and messages; ``responses`` maps each
+    response id to its model and text."""
+    shown = [{"letter": chr(65 + i), "number": i + 1, "text": responses[rid]["text"],
+              "model": None if camp.blind else responses[rid]["model"]}
              for i, rid in enumerate(asg.shown_order)]
-    return {"assignment": asg, "campaign": camp, "item": item, "shown": shown,
-            "dimensions": campaign_dimensions(store, camp), "queue": A.queue_status(store, camp, user.rater_id),
+    return {"assignment": asg, "campaign": camp, "item": item, "shown": shown, "dimensions": dims, "queue": queue,
             "started": f"{time.time():.3f}", "values": {}, "flags": [], "error": None}
 
 
-@router.get("/a/{aid}")
-def assignment_page(aid: str, request: Request, user: UserDep) -> Response:
+def _assignment_page(aid: str, request: Request) -> Response:
+    user = current_user(request)
     asg, camp = _own_assignment(request, user, aid)
     if asg.status == "skipped":
         return RedirectResponse(f"/c/{camp.id}/next", status_code=303)
@@ -163,6 +169,49 @@ def assignment_page(aid: str, request: Request, user: UserDep) -> Response:
             return RedirectResponse(f"/a/{aid}/feedback", status_code=303)
         return RedirectResponse(f"/c/{camp.id}/next", status_code=303)
     return render(request, "assignment.html", **_context(request, asg, camp, user))
+
+
+async def _fast_page(request: Request, aid: str, pg: AsyncPG) -> Response | None:
+    """PostgreSQL: the page of a pending assignment on the event loop, in two queries (the
+    session with the assignment; its responses, item and the rater's queue). None when the
+    general path should answer (anything but a pending assignment)."""
+    user, asg, camp, item_id = await _session_and_assignment(request, aid, pg)
+    if asg is None or camp is None or asg.status != "pending":
+        return None
+    store = store_of(request)
+    dims = campaign_dimensions(store, camp)  # the rubric is cached after its first use
+    is_open = A.is_open(camp)
+    data = await pg.page(camp, asg, item_id, is_open=is_open, limit=A.AVAILABLE_SHOWN + 1)
+    queue = A.queue_status_of(data, data["available"] if is_open else 0)
+    return render(request, "assignment.html", **_page_context(asg, camp, data["item"], data["responses"], dims, queue))
+
+
+async def _session_and_assignment(request: Request, aid: str, pg: AsyncPG
+                                  ) -> tuple[ACC.User, R.Assignment | None, R.Campaign | None, str | None]:
+    """The signed-in user (LoginRequired otherwise) and their own assignment with its campaign and
+    item, in one query; NotFound for anyone else's assignment (its existence is not revealed)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 200:
+        raise LoginRequired
+    row = await pg.read(ACC.token_hash(token), aid if len(aid) <= 64 else "")
+    user = ACC.user_of_session(row)
+    if user is None:
+        raise LoginRequired
+    request.state.user = user
+    _, asg, camp, item_id = split_read(row)  # type: ignore[arg-type]
+    if asg is not None and asg.rater_id != user.rater_id:
+        raise NotFound("assignment")
+    return user, asg, camp, item_id
+
+
+@router.get("/a/{aid}")
+async def assignment_page(aid: str, request: Request) -> Response:
+    pg = request.app.state.pg
+    if pg is not None:
+        page = await _fast_page(request, aid, pg)
+        if page is not None:
+            return page
+    return await run_in_threadpool(_assignment_page, aid, request)
 
 
 def _answer(form: Any, asg: R.Assignment, camp: R.Campaign, dims: list[R.Dimension]) -> A.Answer:
@@ -250,17 +299,9 @@ async def _fast_submit(request: Request, aid: str, form: Any, pg: AsyncPG) -> Re
     """PostgreSQL: a submission on the event loop, in two statements (read; write and claim, see
     store/app_pg.py). None when the request needs the general path: invalid answers (to render the
     errors), repeats, anything but a pending assignment of an open campaign, calibration gold."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token or len(token) > 200 or len(aid) > 64:
-        return None
-    row = await pg.read(ACC.token_hash(token), aid)
-    user = ACC.user_of_session(row)
-    if user is None:
-        raise LoginRequired
-    request.state.user = user
+    user, asg, camp, item = await _session_and_assignment(request, aid, pg)
     check_csrf(request, user, form)
-    _, asg, camp, item = split_read(row)  # type: ignore[arg-type]
-    if asg is None or camp is None or asg.rater_id != user.rater_id:
+    if asg is None or camp is None:
         raise NotFound("assignment")
     if asg.status != "pending" or camp.status != "open" or (camp.calibration and asg.is_gold):
         return None

@@ -261,20 +261,17 @@ def pending_assignment(store: Store, campaign_id: str, rater_id: str) -> R.Assig
 
 
 def rater_counts(store: Store, campaign_id: str, rater_id: str) -> dict[str, int]:
-    """How many assignments a rater has in a campaign: done, gold done, pending."""
+    """How many assignments a rater has in a campaign: done, gold done, pending, skipped."""
     a = T.assignments
     stmt = (select(a.c.status, a.c.is_gold, func.count()).where(a.c.campaign_id == campaign_id,
                                                                 a.c.rater_id == rater_id)
             .group_by(a.c.status, a.c.is_gold))
-    out = {"done": 0, "gold_done": 0, "pending": 0}
+    out = {"done": 0, "gold_done": 0, "pending": 0, "skipped": 0}
     with _reader(store).connect() as c:
         for status, gold, n in c.execute(stmt):
-            if status == "done":
-                out["done"] += n
-                if gold:
-                    out["gold_done"] += n
-            elif status == "pending":
-                out["pending"] += n
+            out[status] = out.get(status, 0) + n
+            if gold and status == "done":
+                out["gold_done"] += n
     return out
 
 
@@ -293,15 +290,20 @@ def candidate_units(store: Store, campaign_id: str, rater_id: str, *, gold: bool
 
 
 def count_available(store: Store, campaign_id: str, rater_id: str, *, cap: int | None,
-                    gold_cap: int | None = None) -> int:
-    """Units this rater could still be given (regular units below the cap, plus gold units)."""
+                    limit: int | None = None) -> int:
+    """Units this rater could still be given (regular units below the cap, plus gold units),
+    counted up to ``limit`` when given (the count then reads no more of the queue than that)."""
     u, cl = T.campaign_units, T.unit_claims
-    mine = select(cl.c.unit_id).where(cl.c.campaign_id == campaign_id, cl.c.rater_id == rater_id)
-    cond = [u.c.campaign_id == campaign_id, u.c.unit_id.not_in(mine)]
+    mine = (select(cl.c.unit_id).where(cl.c.campaign_id == campaign_id, cl.c.rater_id == rater_id,
+                                       cl.c.unit_id == u.c.unit_id))
+    cond = [u.c.campaign_id == campaign_id, u.c.has_room.is_(True), ~exists(mine)]
     if cap is not None:
         cond.append((u.c.is_gold.is_(True)) | (u.c.n_claims < cap))
+    units = select(u.c.unit_id).where(*cond)
+    if limit is not None:
+        units = units.limit(limit)
     with _reader(store).connect() as c:
-        return c.execute(select(func.count()).where(*cond)).scalar_one()
+        return c.execute(select(func.count()).select_from(units.subquery())).scalar_one()
 
 
 class _Lost(Exception):

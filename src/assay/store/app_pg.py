@@ -176,6 +176,25 @@ LEFT JOIN campaigns c ON c.id = a.campaign_id
 WHERE s.token_hash = %(th)s""")
 
 
+# what the page of an assignment shows beyond READ: its responses, its item, the rater's queue
+PAGE = """SELECT
+  (SELECT json_object_agg(r.id, json_build_object('model', r.model, 'text', r.text)) FROM responses r
+   WHERE r.id IN (SELECT json_array_elements_text(%(ids)s::json))) AS responses,
+  (SELECT json_build_object('prompt', i.prompt, 'messages', i.messages) FROM items i WHERE i.id = %(item)s) AS item,
+  n.done, n.gold_done, n.pending, n.skipped,
+  CASE WHEN %(open)s THEN (SELECT count(*) FROM (
+    SELECT 1 FROM campaign_units u
+    WHERE u.campaign_id = %(cid)s AND u.has_room AND (u.is_gold OR u.n_claims < %(cap)s)
+      AND NOT EXISTS (SELECT 1 FROM unit_claims m
+                      WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s OFFSET 0)
+    LIMIT %(limit)s) x) ELSE 0 END AS available
+FROM (SELECT count(*) FILTER (WHERE status = 'done') AS done,
+             count(*) FILTER (WHERE status = 'done' AND is_gold) AS gold_done,
+             count(*) FILTER (WHERE status = 'pending') AS pending,
+             count(*) FILTER (WHERE status = 'skipped') AS skipped
+      FROM assignments WHERE campaign_id = %(cid)s AND rater_id = %(rid)s) n"""
+
+
 def split_read(row: dict[str, Any]) -> tuple[dict[str, Any], R.Assignment | None, R.Campaign | None, str | None]:
     """The session part, the assignment and campaign (None when the id is unknown), the unit's item."""
     session = {k: row[k] for k in ("csrf_token", "expires_at", "name", "role", "rater_id", "disabled")}
@@ -222,6 +241,19 @@ class AsyncPG:
             cur = c.cursor(row_factory=dict_row)
             await cur.execute(READ, {"th": token_hash, "aid": assignment_id})
             return await cur.fetchone()
+
+    async def page(self, camp: R.Campaign, asg: R.Assignment, item_id: str | None, *, is_open: bool,
+                   limit: int) -> dict[str, Any]:
+        """Responses (id -> model, text), the item (prompt, messages) and the rater's queue counts
+        (``available`` counted up to ``limit``) for the page of an assignment."""
+        from psycopg.rows import dict_row
+
+        p = {"ids": _json(asg.response_ids), "item": item_id, "cid": camp.id, "rid": asg.rater_id,
+             "open": is_open, "cap": BIG if camp.calibration else camp.overlap, "limit": limit}
+        async with self.pool.connection() as c:
+            cur = c.cursor(row_factory=dict_row)
+            await cur.execute(PAGE, p)
+            return await cur.fetchone()  # type: ignore[return-value]
 
     async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[R.Record], *,
                                kind: str, claim: bool) -> tuple[bool, R.Assignment | str | None]:
