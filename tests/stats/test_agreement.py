@@ -255,36 +255,49 @@ def test_fleiss_matches_statsmodels_and_equals_scott_pi_for_two_raters(seed):
     assert scott_pi(two[0], two[1]) == pytest.approx(fleiss_kappa(to_table(two)[0]), abs=1e-12)
 
 
+# irrCAC 0.4.4's answers on seeded data, computed under pandas 2 by data/make_irrcac_reference.py
+# (irrCAC silently gives wrong answers under pandas 3, so it cannot run beside the tests)
+IRRCAC = json.loads((Path(__file__).parent / "data" / "irrcac_reference.json").read_text())["cases"]
+
+
+def _irrcac(test: str, **match) -> list[dict]:
+    cases = [c for c in IRRCAC if c["test"] == test and all(c[k] == v for k, v in match.items())]
+    assert cases, f"no irrCAC reference for {test} {match}"
+    return cases
+
+
+def _ratings(case: dict) -> np.ndarray:
+    return np.array([[np.nan if v is None else v for v in row] for row in case["ratings"]], dtype=float)
+
+
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("weights", GWET_WEIGHTS)
 def test_gwet_matches_irrcac_with_missing_values(seed, weights):
-    raw = pytest.importorskip("irrCAC.raw")
-    x = _random_reliability(seed, raters=3 + seed % 3, units=35, missing=0.25)
-    ref = raw.CAC(pd.DataFrame(x.T), weights=weights, digits=15).gwet()["est"]
+    (case,) = _irrcac("gwet", seed=seed, weights=weights)
+    x, ref = _ratings(case), case["irrcac"]
+    assert np.array_equal(np.isnan(x), np.isnan(_random_reliability(seed, raters=3 + seed % 3, units=35,
+                                                                      missing=0.25)))
     est = gwet_ac2_interval(x, weights=weights)
-    assert est.estimate == pytest.approx(float(ref["coefficient_value"]), abs=1e-9)
-    assert est.se == pytest.approx(float(ref["se"]), abs=1e-9)
+    assert est.estimate == pytest.approx(ref["coefficient_value"], abs=1e-9)
+    assert est.se == pytest.approx(ref["se"], abs=1e-9)
     if weights == "identity":
-        assert gwet_ac1(x) == pytest.approx(float(ref["coefficient_value"]), abs=1e-9)
-        assert percent_agreement(x) == pytest.approx(float(ref["pa"]), abs=1e-9)
+        assert gwet_ac1(x) == pytest.approx(ref["coefficient_value"], abs=1e-9)
+        assert percent_agreement(x) == pytest.approx(ref["pa"], abs=1e-9)
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_fleiss_matches_irrcac_with_missing_values(seed):
-    raw = pytest.importorskip("irrCAC.raw")
-    x = _random_reliability(seed, raters=4, units=35, missing=0.3)
-    ref = raw.CAC(pd.DataFrame(x.T), digits=15).fleiss()["est"]
+    (case,) = _irrcac("fleiss", seed=seed)
+    x, ref = _ratings(case), case["irrcac"]
     est = fleiss_kappa_interval(to_table(x)[0])
-    assert est.estimate == pytest.approx(float(ref["coefficient_value"]), abs=1e-9)
-    assert est.se == pytest.approx(float(ref["se"]), abs=1e-9)
+    assert est.estimate == pytest.approx(ref["coefficient_value"], abs=1e-9)
+    assert est.se == pytest.approx(ref["se"], abs=1e-9)
 
 
 def test_gwet_q_counts_the_scale_not_only_observed_categories():
-    raw = pytest.importorskip("irrCAC.raw")
-    x = _random_reliability(11, raters=3, units=30, levels=3)
-    scale = [1.0, 2.0, 3.0, 4.0, 5.0]
-    ref = raw.CAC(pd.DataFrame(x.T), categories=scale, digits=15).gwet()["est"]
-    assert gwet_ac1(x, categories=scale) == pytest.approx(float(ref["coefficient_value"]), abs=1e-9)
+    (case,) = _irrcac("gwet_scale")
+    x, ref, scale = _ratings(case), case["irrcac"], case["categories"]
+    assert gwet_ac1(x, categories=scale) == pytest.approx(ref["coefficient_value"], abs=1e-9)
     assert gwet_ac1(x, categories=scale) != pytest.approx(gwet_ac1(x), abs=1e-6)
 
 
