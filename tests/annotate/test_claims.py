@@ -101,3 +101,48 @@ def test_open_units_are_counted_up_to_the_shown_limit(store):
         got = A.queue_status_of(data, data["available"])
         assert got == A.queue_status(store, camp, raters[0])
         assert (got.done, got.pending, got.available) == (1, 1, 87)
+
+
+def test_the_servers_asyncio_path_reads_writes_once_and_claims(pg_store_url):
+    """What `assay serve` runs per submission on PostgreSQL (AsyncPG.read, then record_and_claim),
+    checked against the store: session and assignment in one read, records written once, the
+    next unit claimed, a repeat writing nothing."""
+    import asyncio
+
+    from assay.server import accounts as ACC
+    from assay.store import Store
+    from assay.store.app_pg import AsyncPG, split_read
+
+    store = Store(pg_store_url)
+    _setup(store, n_items=4)
+    units = A.units_from_dataset(store, "d", models=["m1@1"])
+    camp = A.create_campaign(store, "s", rubric="default@1", units=units, overlap=1)
+    user = ACC.create_user(store, "ann", "a long password", role="rater")
+    token, csrf = ACC.start_session(store, user)
+    asg = A.next_assignment(store, camp, user.rater_id)
+
+    async def go():
+        pg = AsyncPG(store.url, size=2)
+        await pg.open()
+        try:
+            row = await pg.read(ACC.token_hash(token), asg.id)
+            session, got, got_camp, item = split_read(row)
+            assert ACC.user_of_session(row) == ACC.User(name="ann", role="rater", rater_id=user.rater_id,
+                                                        csrf_token=csrf)
+            assert (got, got_camp.id, item) == (asg, camp.id, store.get("responses", asg.response_ids[0]).item_id)
+            records = A.build_records(store, camp, got, _answer(), item_id=item)
+            first = await pg.record_and_claim(camp, got, records, kind="rate", claim=True)
+            again = await pg.record_and_claim(camp, got, records, kind="rate", claim=True)
+            other = await pg.read(ACC.token_hash(token), "no-such-assignment")
+            return first, again, other
+        finally:
+            await pg.close()
+
+    (created, nxt), (created_again, nxt_again), other = asyncio.run(go())
+    assert created and not created_again and nxt_again is None
+    assert nxt.id == assignment_id(camp.id, nxt.response_ids[0], user.rater_id) != asg.id
+    assert store.get("assignments", nxt.id).status == "pending"
+    assert store.get("assignments", asg.id).status == "done"
+    assert store.count("judgments", assignment_id=asg.id) == len(_answer().values)
+    assert split_read(other)[1] is None  # a valid session, an unknown assignment
+    store.close()

@@ -102,7 +102,7 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
   FROM cl JOIN pick p ON p.unit_id = cl.unit_id
   ON CONFLICT DO NOTHING RETURNING id, response_ids, shown_order, is_gold, created_at)""")
     created = "(SELECT count(*) FROM sub)" if submitting else "0"
-    busy = """CASE WHEN %(claim)s AND NOT EXISTS (SELECT 1 FROM pick) THEN EXISTS (
+    busy = f"""CASE WHEN %(claim)s {after} AND NOT EXISTS (SELECT 1 FROM pick) THEN EXISTS (
     SELECT 1 FROM campaign_units u WHERE u.campaign_id = %(cid)s AND u.has_room
     AND (u.is_gold OR u.n_claims < %(cap)s)
     AND NOT EXISTS (SELECT 1 FROM unit_claims m
