@@ -476,3 +476,36 @@ def test_alpha_many_distinct_values_uses_moments(monkeypatch):
     assert moments.se == pytest.approx(dense.se, rel=0.2)
     with pytest.raises(ValueError, match="not supported"):
         krippendorff_alpha(data, level="ordinal")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_agreement_matches_the_references_and_drops_missing_units(seed):
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from scipy.stats import spearmanr
+
+    from assay.stats.agreement import pair_agreement
+
+    x = _random_reliability(seed, raters=2, units=60, missing=0.2)
+    both = ~np.isnan(x).any(axis=0)
+    a, b = x[0][both], x[1][both]
+    scale = [1.0, 2.0, 3.0, 4.0, 5.0]
+    r = pair_agreement(list(x[0]), [None if np.isnan(v) else v for v in x[1]], level="ordinal",
+                       categories=scale, weights="quadratic")
+    assert r.n == both.sum() and r.errors == {}
+    assert r.percent == pytest.approx(np.mean(a == b))
+    assert r.kappa == pytest.approx(sklearn_metrics.cohen_kappa_score(a, b, labels=scale))
+    assert r.weighted_kappa == pytest.approx(sklearn_metrics.cohen_kappa_score(a, b, labels=scale,
+                                                                               weights="quadratic"))
+    assert r.alpha == pytest.approx(krippendorff_alpha(x, level="ordinal", categories=scale))
+    assert r.spearman == pytest.approx(spearmanr(a, b).statistic)
+
+
+def test_pair_agreement_says_why_a_figure_is_undefined():
+    from assay.stats.agreement import pair_agreement
+
+    one = pair_agreement(["yes"] * 4, ["yes", "yes", "yes", "yes"])
+    assert one.percent == 1.0 and one.kappa is None and one.alpha is None and one.spearman is None
+    assert set(one.errors) == {"kappa", "alpha"}
+    cont = pair_agreement([1.5, 2.0], [1.0, 2.5], level="interval")
+    assert cont.kappa is None and "kappa" not in cont.errors and "spearman" in cont.errors
+    assert pair_agreement([None], [1]).n == 0

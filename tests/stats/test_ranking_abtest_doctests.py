@@ -14,6 +14,7 @@ MODULES = [
     "assay.stats._abtest_tables",
     "assay.stats.power",
     "assay.stats.sequential",
+    "assay.stats._pair",
 ]
 
 

@@ -105,30 +105,19 @@ def _pair_stats(x: pd.Series, y: pd.Series, scale: str, categories: Sequence | N
     out: dict[str, Any] = {"units": len(joined)}
     if len(joined) < 2:
         return out | {"error": "fewer than two shared units"}
-    level = alpha_level(scale)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = np.vstack([joined["x"].to_numpy(), joined["y"].to_numpy()])
-            if scale == "ordinal":
-                data = data.astype(float)
-                # a mean consensus is continuous: alpha at the interval level compares it fairly
-                out["alpha"] = A.krippendorff_alpha(data, level="interval")
-                out["exact_agreement"] = float(np.mean(np.round(data[1]) == data[0]))
-            elif scale == "continuous":
-                out["alpha"] = A.krippendorff_alpha(data.astype(float), level="interval")
-            else:
-                kw = {"categories": categories} if categories is not None else {}
-                out["alpha"] = A.krippendorff_alpha(data, level=level, **kw)
-                out["kappa"] = A.cohen_kappa(joined["x"].to_numpy(), joined["y"].to_numpy(), **kw)
-                out["exact_agreement"] = float(np.mean(joined["x"].to_numpy() == joined["y"].to_numpy()))
-            if scale in ("ordinal", "continuous"):
-                from scipy.stats import spearmanr
-
-                out["spearman"] = float(spearmanr(joined["x"], joined["y"]).statistic)
-    except ValueError as err:
-        out["error"] = str(err)
-    return out
+    xs, ys = joined["x"].tolist(), joined["y"].tolist()
+    if scale in ("ordinal", "continuous"):
+        # a mean consensus is continuous: alpha at the interval level compares it fairly
+        r = A.pair_agreement(xs, ys, level="interval", spearman=True)
+        out |= {"alpha": r.alpha, "spearman": r.spearman}
+        if scale == "ordinal":
+            out["exact_agreement"] = float(np.mean(np.round(joined["y"].to_numpy(float)) == joined["x"].to_numpy()))
+    else:
+        r = A.pair_agreement(xs, ys, level=alpha_level(scale), categories=categories)
+        out |= {"alpha": r.alpha, "kappa": r.kappa, "exact_agreement": r.percent}
+    if r.errors:
+        out["error"] = "; ".join(f"{k}: {why}" for k, why in r.errors.items())
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def group_comparison(df: pd.DataFrame, scale: str, value: str, categories: Sequence | None = None

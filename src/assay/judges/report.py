@@ -74,34 +74,24 @@ def _words(text: str) -> int:
 
 def _pair_stats(labels: dict[str, dict[Any, Any]], a: str, b: str, cats: Sequence[Any], notes: list[str],
                 *, weights: str | None = None, numeric: bool = False, level: str = "nominal") -> dict[str, Any]:
-    from assay.stats.agreement import cohen_kappa, krippendorff_alpha
+    """Two raters' agreement on the units both labelled, as the report shows it (undefined figures noted)."""
+    from assay.stats.agreement import pair_agreement
 
     units = [u for u in labels[a] if u in labels[b]]
-    x = [labels[a][u] for u in units]
-    y = [labels[b][u] for u in units]
-    out: dict[str, Any] = {"n": len(units)}
     if not units:
         notes.append(f"{a} and {b} share no units")
-        return {**out, "percent": None, "kappa": None}
-    out["percent"] = sum(p == q for p, q in zip(x, y)) / len(units)
-    if level == "interval":
-        # a continuous scale has no categories: kappa is undefined, alpha at the interval level is not
-        out["kappa"] = None
-        out["alpha"] = _try(lambda: krippendorff_alpha([x, y], level="interval"), notes, f"alpha {a} vs {b}")
-        if len(units) > 2:
-            from scipy.stats import spearmanr
-
-            out["spearman"] = _try(lambda: spearmanr(x, y).statistic, notes, f"spearman {a} vs {b}")
-        return out
-    out["kappa"] = _try(lambda: cohen_kappa(x, y, categories=cats), notes, f"kappa {a} vs {b}")
-    if weights:
-        out["kappa_" + weights] = _try(lambda: cohen_kappa(x, y, categories=cats, weights=weights), notes,
-                                       f"{weights} kappa {a} vs {b}")
-    if numeric:
-        from scipy.stats import spearmanr
-
-        out["spearman"] = _try(lambda: spearmanr(x, y).statistic, notes, f"spearman {a} vs {b}") if len(units) > 2 else None
-    out["alpha"] = _try(lambda: krippendorff_alpha([x, y], level=level, categories=cats), notes, f"alpha {a} vs {b}")
+        return {"n": 0, "percent": None, "kappa": None}
+    interval = level == "interval"  # a continuous scale has no categories: kappa is undefined, alpha is not
+    r = pair_agreement([labels[a][u] for u in units], [labels[b][u] for u in units], level=level,
+                       categories=None if interval else cats, weights=weights, spearman=numeric or interval)
+    names = {"weighted_kappa": f"{weights} kappa"}
+    notes.extend(f"{names.get(k, k)} {a} vs {b}: {why}" for k, why in r.errors.items())
+    out: dict[str, Any] = {"n": r.n, "percent": r.percent, "kappa": r.kappa}
+    if weights and not interval:
+        out["kappa_" + weights] = r.weighted_kappa
+    if numeric or interval:
+        out["spearman"] = r.spearman
+    out["alpha"] = r.alpha
     return out
 
 

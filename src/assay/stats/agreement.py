@@ -25,6 +25,7 @@ Intervals: ``bootstrap_interval`` resamples units for any coefficient;
 """
 
 from ._icc import ICC_FORMS, icc, icc_interval
+from ._pair import PairAgreement, pair_agreement
 from ._intervals import Estimate, bootstrap_interval
 from ._kappa import (
     GWET_WEIGHTS,
@@ -47,6 +48,7 @@ __all__ = [
     "ICC_FORMS",
     "LEVELS",
     "Estimate",
+    "PairAgreement",
     "bootstrap_interval",
     "cohen_kappa",
     "cohen_kappa_interval",
@@ -60,6 +62,7 @@ __all__ = [
     "icc_interval",
     "krippendorff_alpha",
     "krippendorff_alpha_interval",
+    "pair_agreement",
     "percent_agreement",
     "scott_pi",
     "to_table",
