@@ -154,9 +154,8 @@ def _setup(url: str, raters: int, units: int):
         get_rubric(s, "default")
         items = [R.Item(id=R.Item.make_id("bench", str(i), None, None), dataset="bench", external_id=str(i),
                         prompt=f"Question {i}: explain why the sky is blue in two sentences.") for i in range(units)]
-        resp = [R.Response(id=R.Response.make_id(it.id, "m@1", 0), item_id=it.id, model="m@1",
-                           text="Sunlight scatters off air molecules; blue light scatters most. " * 3)
-                for it in items]
+        resp = [R.Response(id=R.Response.make_id(it.id, "m@1", 0), item_id=it.id, model="m@1", text=_answer_text(i))
+                for i, it in enumerate(items)]
         s.add([R.Dataset(name="bench"), R.Model(id="m@1"), *items, *resp])
         h = ACC.hash_password("bench password")
         names = [f"rater{i:03d}" for i in range(raters)]
@@ -165,6 +164,22 @@ def _setup(url: str, raters: int, units: int):
         camp = A.create_campaign(s, "bench", rubric="default@1", units=[[r.id] for r in resp], overlap=3)
         sessions = [ACC.start_session(s, ACC.User(name=n, role="rater", rater_id=f"human:{n}")) for n in names]
     return camp.id, sessions
+
+
+def _answer_text(i: int) -> str:
+    """A distinct answer of about 800 characters with some Markdown, as models write them (each
+    text differs, so the pages' Markdown cache does not flatter the figures)."""
+    return (f"Short answer {i}: sunlight is scattered by the molecules of the air, and **blue light** "
+            f"(shorter wavelengths) is scattered about {4 + i % 5} times more than red.\n\n"
+            "Why this happens:\n\n"
+            f"1. Rayleigh scattering grows as the inverse fourth power of the wavelength (case {i}).\n"
+            "2. Our eyes are more sensitive to blue than to violet, and some violet is absorbed high up.\n"
+            "3. Near sunset the light crosses more air, so the blue is scattered away and reds remain.\n\n"
+            f"> In short: the sky is blue for the same reason a glass of milky water looks blue ({i}).\n\n"
+            "A quick check you can run:\n\n"
+            f"```python\nfor wavelength in (450, 550, 650):\n    print(wavelength, (550 / wavelength) ** 4 * {i % 7 + 1})\n```\n\n"
+            "See also *Tyndall scattering*, which explains why clouds are white rather than blue, since their "
+            f"droplets are much larger than the wavelength of light (note {i}).")
 
 
 def _cpu_seconds(pid: int) -> float:
