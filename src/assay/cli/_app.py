@@ -88,3 +88,27 @@ def progress(transient: bool = False):  # noqa: ANN201
         transient=transient,
         disable=not err_console.is_terminal,
     )
+
+
+# Where a run's units execute; the same three options on every command that runs one.
+ExecutorOpt = Annotated[str, typer.Option(
+    help="Where units run: local (asyncio in this process) or ray (Ray workers; needs the 'ray' extra of assay).")]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    help="With --executor ray: the Ray cluster to join (else RAY_ADDRESS, else a local Ray is started).")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    min=1, help="With --executor ray: Ray workers (default: one per CPU of the cluster).")]
+
+
+def executor_choice(executor: str, ray_address: str | None, workers: int | None) -> dict[str, Any]:
+    """``executor`` and ``executor_options`` for the library's run functions, checked."""
+    from assay.errors import BadInput
+    from assay.runs import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise BadInput(f"must be one of {', '.join(EXECUTORS)}", field="--executor")
+    if executor != "ray":
+        if ray_address is not None or workers is not None:
+            raise BadInput("--ray-address and --workers go with --executor ray", field="--executor")
+        return {"executor": executor}
+    options = {k: v for k, v in {"address": ray_address, "num_workers": workers}.items() if v is not None}
+    return {"executor": executor, "executor_options": options}

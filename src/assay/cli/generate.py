@@ -8,7 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, progress, wants_json
+from assay.cli._app import (
+    G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, app, console, emit_json, err_console, executor_choice,
+    progress, wants_json,
+)
 
 
 def _summary(run: Any) -> str:
@@ -39,6 +42,9 @@ def generate(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts, connection errors.")] = 6,
     backoff: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    workers: WorkersOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Answer every item of a dataset with a model; resumes when run again, retrying failures."""
@@ -46,6 +52,7 @@ def generate(
     from assay.errors import BadInput
     from assay.runs import generate as run_generate
 
+    where = executor_choice(executor, ray_address, workers)
     store = G.store()
     try:
         R.split_model_id(model)
@@ -82,7 +89,7 @@ def generate(
         run = run_generate(
             store, m, dataset, samples=samples, params=params, concurrency=concurrency, rpm=rpm, tpm=tpm,
             timeout=timeout, max_retries=max_retries, backoff_base=backoff, no_cache=no_cache,
-            on_progress=on_progress, on_start=on_start,
+            on_progress=on_progress, on_start=on_start, **where,
         )
     _report(store, run, json_out)
     if run.failed:

@@ -11,7 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, progress, wants_json
+from assay.cli._app import (
+    G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, app, console, emit_json, err_console, executor_choice,
+    progress, wants_json,
+)
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -104,6 +107,9 @@ def judge(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts.")] = 6,
     backoff: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    workers: WorkersOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Grade responses on a rubric, or compare models' responses pairwise, with an LLM judge or a panel.
@@ -124,10 +130,11 @@ def judge(
         raise BadInput(f"unexpected arguments {pairwise_models}: models to compare go after --pairwise", field="MODEL")
     if aggregate not in ("majority", "mean"):
         raise BadInput("must be majority or mean", field="--aggregate")
+    where = executor_choice(executor, ray_address, workers)
     store = G.store()
     common = dict(base_url=base_url, api_key_env=api_key_env, dataset=dataset, max_tokens=max_tokens,
                   template=template, aggregate=aggregate, concurrency=concurrency, timeout=timeout,
-                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache)
+                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache, **where)
     label = f"judge {'+'.join(judges)}"
     with progress() as bar:
         b = _Bar(bar, label)
@@ -207,6 +214,9 @@ def verify(
     mode: Annotated[str, typer.Option(help="IFEval checking: strict, loose or both.")] = "both",
     dataset: Annotated[str | None, typer.Option(help="Only responses to this dataset's items.")] = None,
     models: Annotated[list[str] | None, typer.Option(help="Only responses of these models; repeat or comma-separate.")] = None,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    workers: WorkersOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run program verifiers (no model needed) on stored responses; results are Judgments on rubric 'verifiers'."""
@@ -224,13 +234,14 @@ def verify(
             made = [registry.create(verifier, **_parse_args(arg))]  # type: ignore[arg-type]
         except ValueError as e:
             raise BadInput(str(e), field="--verifier") from None
+    where = executor_choice(executor, ray_address, workers)
     store = G.store()
     results = []
     for j in made:
         with progress() as bar:
             b = _Bar(bar, f"verify {j.name}")
             run, rater = jobs.verify(store, j, dataset=dataset, models=_split(models) or None,
-                                     on_progress=b.update, on_start=b.start)
+                                     on_progress=b.update, on_start=b.start, **where)
         entry: dict[str, Any] = {"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.id,
                                  "verifier": j.spec(), "failed_units": _failed_units(store, run)}
         values = [x.value for x in store.iter("judgments", rater_id=rater.id, run_id=run.id) if x.value is not None]

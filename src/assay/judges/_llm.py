@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.runs import Outcome, Unit
+from assay.runs._remote import WorkSpec
 
 
 class JudgeParseError(Exception):
@@ -190,11 +191,19 @@ def _num(v: float) -> str:
 # ---- the run Task ----------------------------------------------------------------------
 
 
+def request_digests(client: Any, messages: list[dict[str, str]], *, sample_index: int, params: dict[str, Any]) -> list[str]:
+    """The cache key of the first call ``ask`` makes with these messages (none if the client cannot say)."""
+    digest = getattr(client, "request_digest", None)
+    return [digest(messages, sample_index=sample_index, **params)] if digest is not None else []
+
+
 class JudgeTask:
     """A runs.Task over units of judging: ``work(payload) -> Outcome`` for each unit.
 
     ``clients`` are the provider clients used (their caches are committed with each
-    batch; they are preflighted before work and closed after).
+    batch; they are preflighted before work and closed after). ``spec`` names the
+    registered unit work that rebuilds ``work`` in a Ray worker, and ``digests(payload)``
+    the cache keys of a unit's first calls (see ``runs.Task``).
     """
 
     def __init__(
@@ -205,12 +214,22 @@ class JudgeTask:
         work: Callable[[Any], Awaitable[Outcome]],
         *,
         clients: Sequence[Any] = (),
+        spec: WorkSpec | None = None,
+        digests: Callable[[Any], list[str]] | None = None,
     ) -> None:
         self.kind = kind
         self._config = config
         self._units = list(units)
         self._work = work
         self.clients = list(clients)
+        self._spec = spec
+        self._digests = digests
+
+    def work_spec(self) -> WorkSpec | None:
+        return self._spec
+
+    def request_digests(self, unit: Unit) -> list[str]:
+        return self._digests(unit.payload) if self._digests is not None else []
 
     def config(self) -> dict[str, Any]:
         return self._config

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from assay import records as R
 from assay.errors import BadInput
@@ -39,6 +40,14 @@ class Template:
     @property
     def placeholders(self) -> set[str]:
         return {m.group(1) for _, body in self.sections for m in _PLACEHOLDER.finditer(body)}
+
+    def spec(self) -> dict[str, Any]:
+        """The template as plain data (``Template.from_spec`` rebuilds it in another process)."""
+        return {"name": self.name, "text": self.text, "sections": [list(s) for s in self.sections], "source": self.source}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Template:
+        return cls(spec["name"], spec["text"], tuple((role, body) for role, body in spec["sections"]), spec["source"])
 
     def render(self, values: dict[str, str]) -> list[dict[str, str]]:
         """The chat messages with every placeholder filled (in one pass: values are not re-scanned)."""

@@ -7,12 +7,13 @@ These are the library functions behind ``assay judge`` and ``assay verify``:
     run = verify(store, create("ifeval", mode="strict"), dataset="ifeval")
 
 Every LLM call goes through a provider client with the store's request cache and every
-run through the local executor, so running the same command again resumes it and
-answers finished calls from the cache.
+run through an executor (local asyncio by default, ``executor="ray"`` for Ray workers),
+so running the same command again resumes it and answers finished calls from the cache.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from itertools import combinations
@@ -21,6 +22,7 @@ from typing import Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
+from assay.runs._remote import unit_work
 
 
 def judge_model(store: Any, model_id: str, *, base_url: str | None = None, api_key_env: str | None = None) -> R.Model:
@@ -80,18 +82,20 @@ def _guideline_version(store: Any, rubric_id: str | None) -> int | None:
     return g.version if g is not None else None
 
 
-def _execute(store: Any, task: Any, raters: Sequence[R.Rater], *, concurrency: int, on_progress: Any, on_start: Any) -> R.Run:
-    from assay.runs import LocalExecutor
+def _execute(store: Any, task: Any, raters: Sequence[R.Rater], *, concurrency: int, on_progress: Any, on_start: Any,
+             executor: str = "local", executor_options: dict[str, Any] | None = None) -> R.Run:
+    from assay.runs import make_executor
 
     store.add(raters)
     if on_start is not None:
         on_start(task.run_id, len(task.units()))
-    return LocalExecutor(store, concurrency=2 * concurrency, on_progress=on_progress).run(task)
+    runner = make_executor(executor, store, concurrency=concurrency, on_progress=on_progress, **(executor_options or {}))
+    return runner.run(task)
 
 
 def _run_judges(store: Any, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
                 aggregate: str, execution: dict[str, Any], concurrency: int, on_progress: Any,
-                on_start: Any) -> tuple[R.Run, R.Rater]:
+                on_start: Any, executor: str, executor_options: dict[str, Any] | None) -> tuple[R.Run, R.Rater]:
     """One judge's task, or a panel's over all members; returns the Run and the rater of the result."""
     from assay.judges.panel import Panel, panel_task
 
@@ -100,7 +104,8 @@ def _run_judges(store: Any, members: Sequence[Any], work: Sequence[Any], make_ta
     else:
         panel = Panel(members, aggregate=aggregate)
         task, raters = panel_task(panel, work, execution=execution), [*(m.rater() for m in members), panel.rater()]
-    run = _execute(store, task, raters, concurrency=concurrency, on_progress=on_progress, on_start=on_start)
+    run = _execute(store, task, raters, concurrency=2 * concurrency, on_progress=on_progress, on_start=on_start,
+                   executor=executor, executor_options=executor_options)
     return run, raters[-1]
 
 
@@ -127,6 +132,8 @@ def judge_rubric(
     no_cache: bool = False,
     on_progress: Callable[[Any], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    executor: str = "local",
+    executor_options: dict[str, Any] | None = None,
 ) -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater."""
     from assay.judges.rubric import RubricJudge, load_rubric_template, rubric_task
@@ -146,7 +153,8 @@ def judge_rubric(
     ]
     execution = {"concurrency": concurrency, "no_cache": no_cache, "base_url": base_url, **opts}
     return _run_judges(store, members, pairs, rubric_task, aggregate=aggregate, execution=execution,
-                       concurrency=concurrency, on_progress=on_progress, on_start=on_start)
+                       concurrency=concurrency, on_progress=on_progress, on_start=on_start,
+                       executor=executor, executor_options=executor_options)
 
 
 def pairwise_work(store: Any, models: Sequence[str], *, dataset: str | None = None,
@@ -195,6 +203,8 @@ def judge_pairwise(
     no_cache: bool = False,
     on_progress: Callable[[Any], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    executor: str = "local",
+    executor_options: dict[str, Any] | None = None,
 ) -> tuple[R.Run, R.Rater]:
     """Compare the responses of ``models`` item by item (every pair), with one judge or a panel."""
     from assay.judges.pairwise import PairwiseJudge, load_pairwise_template, pairwise_task
@@ -213,7 +223,8 @@ def judge_pairwise(
     ]
     execution = {"concurrency": concurrency, "no_cache": no_cache, "base_url": base_url, **opts}
     return _run_judges(store, members, work, pairwise_task, aggregate=aggregate, execution=execution,
-                       concurrency=concurrency, on_progress=on_progress, on_start=on_start)
+                       concurrency=concurrency, on_progress=on_progress, on_start=on_start,
+                       executor=executor, executor_options=executor_options)
 
 
 def run_units(store: Any, run_id: str) -> set[str]:
@@ -341,11 +352,13 @@ def verdict_judgment(judge: Any, rater: R.Rater, rubric: R.Rubric, response: R.R
 
 def verify(store: Any, judge: Any, *, dataset: str | None = None, models: Sequence[str] | None = None,
            on_progress: Callable[[Any], None] | None = None,
-           on_start: Callable[[str, int], None] | None = None) -> tuple[R.Run, R.Rater]:
+           on_start: Callable[[str, int], None] | None = None, executor: str = "local",
+           executor_options: dict[str, Any] | None = None) -> tuple[R.Run, R.Rater]:
     """Run a program judge (``assay.judges.create(...)``) on responses; Judgments under its program rater."""
     from assay.judges._llm import JudgeTask
     from assay.rubrics import add_rubric
-    from assay.runs import LocalExecutor, Outcome, Unit, run_id_for
+    from assay.runs import Unit, make_executor, run_id_for
+    from assay.runs._remote import work_spec
 
     pairs = select_responses(store, dataset=dataset, models=models)
     rubric = rubric_for(judge)
@@ -354,17 +367,36 @@ def verify(store: Any, judge: Any, *, dataset: str | None = None, models: Sequen
     config = {"judge": rater.id, "spec": judge.spec(), "rubric": rubric.id,
               "responses": R.digest("responses", sorted(r.id for _, r in pairs))}
     run_id = run_id_for("verify", config)
-
-    async def work(payload: tuple[R.Item, R.Response]) -> Outcome:
-        item, response = payload
-        j = verdict_judgment(judge, rater, rubric, response, judge(response.text, item), run_id)
-        return Outcome(j.id, [j])
-
-    task = JudgeTask("verify", config, [Unit(r.id, (i, r)) for i, r in pairs], work)
+    spec = work_spec("verify", {"judge": judge.spec(), "rubric": rubric.model_dump(mode="json"),
+                                "rater": rater.model_dump(mode="json"), "run_id": run_id})
+    task = JudgeTask("verify", config, [Unit(r.id, (i, r)) for i, r in pairs],
+                     functools.partial(_verify_unit, judge, rater, rubric, run_id), spec=spec)
     store.add([rater])
     if on_start is not None:
         on_start(run_id, len(pairs))
-    return LocalExecutor(store, concurrency=4, on_progress=on_progress).run(task), rater
+    runner = make_executor(executor, store, concurrency=4, on_progress=on_progress, **(executor_options or {}))
+    return runner.run(task), rater
+
+
+async def _verify_unit(judge: Any, rater: R.Rater, rubric: R.Rubric, run_id: str,
+                       payload: tuple[R.Item, R.Response]) -> Any:
+    from assay.runs import Outcome
+
+    item, response = payload
+    j = verdict_judgment(judge, rater, rubric, response, judge(response.text, item), run_id)
+    return Outcome(j.id, [j])
+
+
+@unit_work("verify")
+def _verify_work(config: dict[str, Any], clients: Any) -> Any:
+    """verify's unit work, rebuilt in a worker process."""
+    from assay.judges._llm import JudgeTask
+    from assay.judges.registry import from_spec
+
+    judge = from_spec(config["judge"])
+    work = functools.partial(_verify_unit, judge, R.Rater.model_validate(config["rater"]),
+                             R.Rubric.model_validate(config["rubric"]), config["run_id"])
+    return JudgeTask("verify", {}, [], work)
 
 
 def ifeval_summary(store: Any, rater_id: str, *, run_id: str | None = None) -> dict[str, Any]:

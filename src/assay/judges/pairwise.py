@@ -13,6 +13,7 @@ flips that ``judge-report`` counts). N responses are ranked through their pairs
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from assay import records as R
-from assay.judges._llm import JudgeParseError, JudgeTask, Usage, ask
+from assay.judges._llm import JudgeParseError, JudgeTask, Usage, ask, request_digests
 from assay.judges._template import Template, fence, load_template, make_nonce
 from assay.runs import Unit
+from assay.runs._remote import unit_work, work_spec
 
 PLACEHOLDERS = {"prompt", "reference", "response_a", "response_b", "nonce", "criteria", "output_format"}
 REQUIRED = {"response_a", "response_b", "output_format"}
@@ -266,6 +268,26 @@ class PairwiseJudge:
         return {"judge": self.rater().id, "model": self.model_id, "template_digest": self.template.digest,
                 "rubric": self.rubric, "dimension": self.dimension, **self.identity()}
 
+    def request_digests(self, item: R.Item, first: R.Response, second: R.Response) -> list[str]:
+        """Cache keys of the first call in each order ``compare`` asks."""
+        return [d for shown in self.orders(item, first, second)
+                for d in request_digests(self.client, self.messages(item, shown)[0], sample_index=0, params=self.params())]
+
+    def spec(self) -> dict[str, Any]:
+        """This judge as plain data, its client as ``client.spec()``: ``from_spec`` rebuilds it elsewhere."""
+        return {
+            "client": self.client.spec(), "template": self.template.spec(), "both_orders": self.both_orders,
+            "use_reference": self.use_reference, "criteria": self.criteria, "temperature": self.temperature,
+            "max_tokens": self.max_tokens, "max_parse_retries": self.max_parse_retries, "rubric": self.rubric,
+            "dimension": self.dimension, "guideline_version": self.guideline_version,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], clients: Any) -> PairwiseJudge:
+        """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
+        rest = {k: v for k, v in spec.items() if k not in ("client", "template")}
+        return cls(clients(spec["client"]), template=Template.from_spec(spec["template"]), **rest)
+
 
 def pairs_of(responses: Sequence[R.Response]) -> list[tuple[R.Response, R.Response]]:
     """Every pair of the responses, in their given order (for ranking N through pairs)."""
@@ -280,17 +302,26 @@ def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Res
     config = {**judge.config(), "pairs": R.digest("pairs", sorted(f"{a.id}:{b.id}" for _, a, b in work_items)),
               "execution": execution or {}}
     run_id = run_id_for("pairwise", config)
-
-    async def work(payload: tuple[R.Item, R.Response, R.Response]) -> Any:
-        item, a, b = payload
-        usage = Usage()
-        c = await judge.compare(item, a, b, run_id=run_id, usage=usage)
-        return usage.outcome(c.id, [c])
-
     units = [Unit(f"{a.id}:{b.id}", (i, a, b)) for i, a, b in work_items]
-    task = JudgeTask("pairwise", config, units, work, clients=[judge.client])
+    spec = work_spec("judge.pairwise", {"judge": judge.spec(), "run_id": run_id})
+    task = JudgeTask("pairwise", config, units, functools.partial(_compare, judge, run_id), clients=[judge.client],
+                     spec=spec, digests=lambda p: judge.request_digests(*p))
     task.run_id = run_id  # type: ignore[attr-defined]
     return task
+
+
+async def _compare(judge: PairwiseJudge, run_id: str, payload: tuple[R.Item, R.Response, R.Response]) -> Any:
+    item, a, b = payload
+    usage = Usage()
+    c = await judge.compare(item, a, b, run_id=run_id, usage=usage)
+    return usage.outcome(c.id, [c])
+
+
+@unit_work("judge.pairwise")
+def _pairwise_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+    """pairwise_task's unit work, rebuilt in a worker process."""
+    judge = PairwiseJudge.from_spec(config["judge"], clients)
+    return JudgeTask("pairwise", {}, [], functools.partial(_compare, judge, config["run_id"]), clients=[judge.client])
 
 
 def rank_through_pairs(comparisons: Sequence[R.Comparison], response_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:

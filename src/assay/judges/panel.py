@@ -9,6 +9,7 @@ record's ``detail["members"]``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from assay.judges._llm import JudgeTask, Usage
 from assay.judges.pairwise import PairwiseJudge, signed
 from assay.judges.rubric import RubricJudge
 from assay.runs import Unit
+from assay.runs._remote import unit_work, work_spec
 
 AGGREGATES = ("majority", "mean")
 
@@ -89,6 +91,18 @@ class Panel:
     def config(self) -> dict[str, Any]:
         return {"judge": self.rater().id, "aggregate": self.aggregate, "members": [m.config() for m in self.members]}
 
+    def request_digests(self, *payload: Any) -> list[str]:
+        return [d for m in self.members for d in m.request_digests(*payload)]
+
+    def spec(self) -> dict[str, Any]:
+        """The panel as plain data: ``from_spec`` rebuilds it (and its members) elsewhere."""
+        return {"aggregate": self.aggregate, "members": [m.spec() for m in self.members]}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], kind: str, clients: Any) -> Panel:
+        judge = RubricJudge if kind == "judge" else PairwiseJudge
+        return cls([judge.from_spec(m, clients) for m in spec["members"]], aggregate=spec["aggregate"])
+
     async def grade(self, item: R.Item, response: R.Response, *, run_id: str | None = None,
                     usage: Usage | None = None) -> list[R.Judgment]:
         """Members' Judgments, then the panel's (one per dimension), all to be stored."""
@@ -156,16 +170,27 @@ def panel_task(panel: Panel, payloads: Sequence[tuple], *, execution: dict[str, 
     keys = [p[1].id if kind == "judge" else f"{p[1].id}:{p[2].id}" for p in payloads]
     config = {**panel.config(), "units": R.digest("units", sorted(keys)), "execution": execution or {}}
     run_id = run_id_for(kind, config)
-
-    async def work(payload: tuple) -> Any:
-        usage = Usage()
-        if kind == "judge":
-            recs = await panel.grade(payload[0], payload[1], run_id=run_id, usage=usage)
-        else:
-            recs = await panel.compare(*payload, run_id=run_id, usage=usage)
-        return usage.outcome(recs[-1].id, recs)
-
     clients = list({id(m.client): m.client for m in panel.members}.values())
-    task = JudgeTask(kind, config, [Unit(k, p) for k, p in zip(keys, payloads)], work, clients=clients)
+    spec = work_spec("judge.panel", {"panel": panel.spec(), "kind": kind, "run_id": run_id})
+    task = JudgeTask(kind, config, [Unit(k, p) for k, p in zip(keys, payloads)],
+                     functools.partial(_panel_unit, panel, kind, run_id), clients=clients, spec=spec,
+                     digests=lambda p: panel.request_digests(*p))
     task.run_id = run_id  # type: ignore[attr-defined]
     return task
+
+
+async def _panel_unit(panel: Panel, kind: str, run_id: str, payload: tuple) -> Any:
+    usage = Usage()
+    if kind == "judge":
+        recs = await panel.grade(payload[0], payload[1], run_id=run_id, usage=usage)
+    else:
+        recs = await panel.compare(*payload, run_id=run_id, usage=usage)
+    return usage.outcome(recs[-1].id, recs)
+
+
+@unit_work("judge.panel")
+def _panel_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+    """panel_task's unit work, rebuilt in a worker process."""
+    panel = Panel.from_spec(config["panel"], config["kind"], clients)
+    work = functools.partial(_panel_unit, panel, config["kind"], config["run_id"])
+    return JudgeTask(config["kind"], {}, [], work, clients=[m.client for m in panel.members])

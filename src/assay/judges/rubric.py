@@ -18,6 +18,7 @@ probability-weighted value (G-Eval); with K samples, their mean and spread.
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 from collections.abc import Sequence
@@ -27,9 +28,10 @@ from typing import Any
 
 from assay import records as R
 from assay.errors import BadInput
-from assay.judges._llm import Asked, JudgeParseError, JudgeTask, Usage, ask, token_at, weighted_score
+from assay.judges._llm import Asked, JudgeParseError, JudgeTask, Usage, ask, request_digests, token_at, weighted_score
 from assay.judges._template import Template, fence, load_template, make_nonce
 from assay.runs import Unit
+from assay.runs._remote import unit_work, work_spec
 
 PLACEHOLDERS = {"rubric", "guidelines", "dimensions", "prompt", "reference", "response", "nonce", "output_format"}
 REQUIRED = {"response", "dimensions", "output_format"}
@@ -365,6 +367,29 @@ class RubricJudge:
             "rubric": self.rubric.id, "dimensions": [d.name for d in self.dimensions], **self.identity(),
         }
 
+    def request_digests(self, item: R.Item, response: R.Response) -> list[str]:
+        """Cache keys of the first call of each sample ``grade`` makes."""
+        messages, _ = self.messages(item, response)
+        return [d for k in range(self.samples)
+                for d in request_digests(self.client, messages, sample_index=k, params=self.params())]
+
+    def spec(self) -> dict[str, Any]:
+        """This judge as plain data, its client as ``client.spec()``: ``from_spec`` rebuilds it elsewhere."""
+        return {
+            "client": self.client.spec(), "rubric": self.rubric.model_dump(mode="json"),
+            "dimensions": [d.name for d in self.dimensions], "template": self.template.spec(),
+            "samples": self.samples, "temperature": self.temperature, "max_tokens": self.max_tokens,
+            "logprobs": self.logprobs, "top_logprobs": self.top_logprobs,
+            "max_parse_retries": self.max_parse_retries, "guideline_version": self.guideline_version,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], clients: Any) -> RubricJudge:
+        """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
+        rest = {k: v for k, v in spec.items() if k not in ("client", "rubric", "template")}
+        return cls(clients(spec["client"]), R.Rubric.model_validate(spec["rubric"]),
+                   template=Template.from_spec(spec["template"]), **rest)
+
 
 def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], *,
                 execution: dict[str, Any] | None = None) -> JudgeTask:
@@ -374,13 +399,22 @@ def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], 
     config = {**judge.config(), "responses": R.digest("responses", sorted(r.id for _, r in pairs)),
               "execution": execution or {}}
     run_id = run_id_for("judge", config)
-
-    async def work(payload: tuple[R.Item, R.Response]) -> Any:
-        item, response = payload
-        usage = Usage()
-        js = await judge.grade(item, response, run_id=run_id, usage=usage)
-        return usage.outcome(js[0].id, js)
-
-    task = JudgeTask("judge", config, [Unit(r.id, (i, r)) for i, r in pairs], work, clients=[judge.client])
+    spec = work_spec("judge.rubric", {"judge": judge.spec(), "run_id": run_id})
+    task = JudgeTask("judge", config, [Unit(r.id, (i, r)) for i, r in pairs], functools.partial(_grade, judge, run_id),
+                     clients=[judge.client], spec=spec, digests=lambda p: judge.request_digests(*p))
     task.run_id = run_id  # type: ignore[attr-defined]
     return task
+
+
+async def _grade(judge: RubricJudge, run_id: str, payload: tuple[R.Item, R.Response]) -> Any:
+    item, response = payload
+    usage = Usage()
+    js = await judge.grade(item, response, run_id=run_id, usage=usage)
+    return usage.outcome(js[0].id, js)
+
+
+@unit_work("judge.rubric")
+def _rubric_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+    """rubric_task's unit work, rebuilt in a worker process."""
+    judge = RubricJudge.from_spec(config["judge"], clients)
+    return JudgeTask("judge", {}, [], functools.partial(_grade, judge, config["run_id"]), clients=[judge.client])

@@ -18,6 +18,9 @@ class ProviderError(Exception):
         self.attempts = attempts
         super().__init__(message)
 
+    def __reduce__(self) -> tuple:  # survives pickling (a Ray worker sends it to the driver)
+        return _rebuild, (type(self), (self.kind, self.message), {"attempts": self.attempts})
+
 
 class ProviderFatal(AssayError):
     """A call that no request can succeed after (wrong base URL, key or model): the run stops.
@@ -28,3 +31,10 @@ class ProviderFatal(AssayError):
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
         super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        return _rebuild, (type(self), (self.kind, str(self)), {})
+
+
+def _rebuild(cls: type, args: tuple, kwargs: dict) -> Exception:
+    return cls(*args, **kwargs)

@@ -200,9 +200,16 @@ class OpenAIChat:
 
     # ---- calling ----------------------------------------------------------------------------
 
+    def _merged(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {**self.defaults, **{k: v for k, v in params.items() if v is not None}}
+
+    def request_digest(self, messages: list[dict[str, Any]], *, sample_index: int = 0, **params: Any) -> str:
+        """The cache key ``complete`` would use for this call (no request is made)."""
+        return request_digest(self.model.id, messages, self._merged(params), sample_index)
+
     async def complete(self, messages: list[dict[str, Any]], *, sample_index: int = 0, **params: Any) -> Completion:
         """One chat completion, from the cache or the server (retried on 429, 5xx, timeouts)."""
-        merged = {**self.defaults, **{k: v for k, v in params.items() if v is not None}}
+        merged = self._merged(params)
         digest = request_digest(self.model.id, messages, merged, sample_index)
         if self.cache is not None:
             hit = await self.cache.get(digest)

@@ -1,27 +1,43 @@
-"""Running many model calls: tasks of units, a resumable local executor, generation.
+"""Running many model calls: tasks of units, resumable executors (local asyncio, Ray), generation.
 
-    from assay.runs import LocalExecutor, Outcome, Unit
+    from assay.runs import LocalExecutor, Outcome, Unit, make_executor
     run = LocalExecutor(store, concurrency=64).run(task)   # task: see Task
+    run = make_executor("ray", store, num_workers=4).run(task)   # pip install 'assay[ray]'
 
 A Task (generation, judging, verification...) yields Units with stable keys and turns
 one Unit into an Outcome (records + usage). The executor writes each batch of results
 with the units' ledger rows in one transaction and records a Run whose id is the digest
-of the task's config; running the same task again resumes it.
+of the task's config; running the same task again resumes it, on either executor. The
+Ray executor rebuilds a task's unit work on its workers from a registered name and
+plain config (``WorkSpec``, ``unit_work``); only the driver writes to the store.
 """
 
-from assay.runs._executor import Executor, LocalExecutor, make_executor, run_id_for
+from assay.runs._executor import EXECUTORS, Executor, LocalExecutor, make_executor, run_id_for
+from assay.runs._remote import WorkSpec, unit_work
 from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.runs.generate import GenerateTask, generate
 
 __all__ = [
+    "EXECUTORS",
     "Executor",
     "GenerateTask",
     "LocalExecutor",
     "Outcome",
+    "RayExecutor",
     "RunProgress",
     "Task",
     "Unit",
+    "WorkSpec",
     "generate",
     "make_executor",
     "run_id_for",
+    "unit_work",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - RayExecutor imports ray, so only when asked for
+    if name == "RayExecutor":
+        from assay.runs._ray import RayExecutor
+
+        return RayExecutor
+    raise AttributeError(f"module 'assay.runs' has no attribute {name!r}")

@@ -4,6 +4,12 @@ Each finished unit's records and its ledger row (plus the cache entries made mea
 are committed together, every ``batch_size`` units or ``flush_interval`` seconds. A run's
 id is the digest of its config, so starting the same run again (after a crash, a
 SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and retries the failed.
+
+What every executor shares lives here: the run's bookkeeping (``ExecutorBase.arun``),
+the batched writer, ``attempt`` (one unit, its failure as data) and ``settle`` (a
+unit's result into the writer and the progress counters). An executor only decides
+where units run (``_work``): in this process (LocalExecutor) or on Ray workers
+(``assay.runs._ray.RayExecutor``), which send results back to this writer.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from assay import records as R
@@ -27,11 +34,36 @@ def run_id_for(kind: str, config: dict[str, Any]) -> str:
 
 
 class Executor(Protocol):
-    """Runs a Task to the end and returns its Run (the local one now; a Ray one can follow)."""
+    """Runs a Task to the end and returns its Run (LocalExecutor, RayExecutor)."""
 
     def run(self, task: Task) -> R.Run: ...
 
     async def arun(self, task: Task) -> R.Run: ...
+
+
+@dataclass(slots=True)
+class Result:
+    """What became of one unit: its Outcome, or the kind and message of its failure."""
+
+    key: str
+    outcome: Outcome | None = None
+    error_kind: str | None = None
+    error: str | None = None
+
+
+async def attempt(task: Any, unit: Unit) -> Result:
+    """Run one unit. Its failure is data (a Result with the error); an AssayError or a wrong return stops the run."""
+    try:
+        out = await task.run(unit)
+    except AssayError:
+        raise  # wrong URL, key, model or input: nothing else can succeed
+    except Exception as e:  # noqa: BLE001 - a unit's failure is data
+        kind = str(getattr(e, "kind", None) or type(e).__name__)
+        msg = str(getattr(e, "message", None) or e) or type(e).__name__
+        return Result(unit.key, error_kind=kind[:50], error=msg[:2000])
+    if not isinstance(out, Outcome):
+        raise TypeError(f"{type(task).__name__}.run must return an Outcome, got {type(out).__name__}")
+    return Result(unit.key, out)
 
 
 class _Writer:
@@ -76,25 +108,38 @@ class _Writer:
         await asyncio.shield(self.task)
 
 
-class LocalExecutor:
-    """Runs a Task's units on one machine with asyncio, ``concurrency`` at a time."""
+def settle(result: Result, writer: _Writer, progress: RunProgress) -> None:
+    """Hand a unit's result to the writer (its ledger row and records) and count it."""
+    out = result.outcome
+    if out is None:
+        kind = result.error_kind or "error"
+        writer.add(UnitRow(result.key, "failed", error_kind=kind, error=result.error))
+        progress.failed += 1
+        progress.errors[kind] = progress.errors.get(kind, 0) + 1
+        return
+    writer.add(
+        UnitRow(
+            result.key, "done", result_id=out.result_id, prompt_tokens=out.prompt_tokens,
+            completion_tokens=out.completion_tokens, cost_usd=out.cost_usd, cached=out.cached,
+        ),
+        out.records,
+    )
+    progress.succeeded += 1
+    progress.cached += out.cached
+    progress.prompt_tokens += out.prompt_tokens
+    progress.completion_tokens += out.completion_tokens
+    progress.cost_usd += out.cost_usd
 
-    name = "local"
 
-    def __init__(
-        self,
-        store: Any,
-        *,
-        concurrency: int = 64,
-        batch_size: int = 256,
-        flush_interval: float = 0.25,
-        on_progress: ProgressFn | None = None,
-    ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+class ExecutorBase:
+    """A run's bookkeeping around an executor's ``_work``: the Run, the ledger, resume, the writer."""
+
+    name = ""
+
+    def __init__(self, store: Any, *, batch_size: int = 256, flush_interval: float = 0.25,
+                 on_progress: ProgressFn | None = None) -> None:
         self.store = store
         self.ledger = Ledger(store)
-        self.concurrency = concurrency
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.on_progress = on_progress
@@ -102,7 +147,14 @@ class LocalExecutor:
     def run(self, task: Task) -> R.Run:
         return asyncio.run(self.arun(task))
 
+    def _check(self, task: Task) -> None:
+        """Refuse a task this executor cannot run, before the run is opened."""
+
+    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
+        raise NotImplementedError
+
     async def arun(self, task: Task) -> R.Run:
+        self._check(task)
         config = task.config()
         run_id = run_id_for(task.kind, config)
         if getattr(task, "run_id", "") is None:  # tasks that stamp records with their run learn it here
@@ -140,37 +192,33 @@ class LocalExecutor:
             final = await asyncio.shield(asyncio.to_thread(self.ledger.finish_run, run_id, status))
         return final
 
+
+class LocalExecutor(ExecutorBase):
+    """Runs a Task's units on one machine with asyncio, ``concurrency`` at a time."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        concurrency: int = 64,
+        batch_size: int = 256,
+        flush_interval: float = 0.25,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress)
+        self.concurrency = concurrency
+
     async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
         it = iter(todo)
         notify = self.on_progress
 
         async def worker() -> None:
             for unit in it:  # one shared iterator: each unit is taken once
-                try:
-                    out = await task.run(unit)
-                except AssayError:
-                    raise  # wrong URL, key, model or input: nothing else can succeed
-                except Exception as e:  # noqa: BLE001 - a unit's failure is data
-                    kind = str(getattr(e, "kind", None) or type(e).__name__)
-                    msg = str(getattr(e, "message", None) or e) or type(e).__name__
-                    writer.add(UnitRow(unit.key, "failed", error_kind=kind[:50], error=msg[:2000]))
-                    progress.failed += 1
-                    progress.errors[kind] = progress.errors.get(kind, 0) + 1
-                else:
-                    if not isinstance(out, Outcome):
-                        raise TypeError(f"{type(task).__name__}.run must return an Outcome, got {type(out).__name__}")
-                    writer.add(
-                        UnitRow(
-                            unit.key, "done", result_id=out.result_id, prompt_tokens=out.prompt_tokens,
-                            completion_tokens=out.completion_tokens, cost_usd=out.cost_usd, cached=out.cached,
-                        ),
-                        out.records,
-                    )
-                    progress.succeeded += 1
-                    progress.cached += out.cached
-                    progress.prompt_tokens += out.prompt_tokens
-                    progress.completion_tokens += out.completion_tokens
-                    progress.cost_usd += out.cost_usd
+                settle(await attempt(task, unit), writer, progress)
                 if notify is not None:
                     notify(progress)
 
@@ -189,10 +237,23 @@ class LocalExecutor:
             await asyncio.gather(*workers, return_exceptions=True)
 
 
+EXECUTORS = ("local", "ray")
+
+
 def make_executor(name: str, store: Any, **options: Any) -> Executor:
-    """The executor registered as ``name`` ("local"; "ray" is planned)."""
+    """The executor registered as ``name``: "local" (asyncio, one process) or "ray" (``pip install 'assay[ray]'``).
+
+    Options an executor does not take are refused with a TypeError; ``address``,
+    ``num_workers`` and ``chunk_size`` are the Ray executor's own.
+    """
     if name == "local":
         return LocalExecutor(store, **options)
     if name == "ray":
-        raise AssayError("the Ray executor is not built yet: use --executor local")
-    raise AssayError(f"unknown executor {name!r}: use 'local'")
+        try:
+            from assay.runs._ray import RayExecutor
+        except ImportError as e:
+            if (e.name or "").split(".")[0] != "ray":
+                raise
+            raise AssayError("the Ray executor needs Ray: pip install 'assay[ray]'") from None
+        return RayExecutor(store, **options)
+    raise AssayError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")

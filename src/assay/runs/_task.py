@@ -50,6 +50,12 @@ class Task(Protocol):
     Optional: ``async setup()`` (a preflight check, called only when work remains),
     ``async aclose()``, and ``caches()`` returning RequestCaches whose new entries are
     committed together with each batch of results.
+
+    To run on the Ray executor a task also names its unit work: ``work_spec()`` returns
+    a ``WorkSpec`` (a name registered with ``@unit_work`` and plain config) from which a
+    worker rebuilds an object whose ``run(unit)`` does what the task's does; and
+    ``request_digests(unit)`` lists the cache keys of the calls a unit makes first, which
+    the driver looks up in the store for the worker (see ``assay.runs._remote``).
     """
 
     kind: str

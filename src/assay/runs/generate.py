@@ -7,7 +7,8 @@ from typing import Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
-from assay.runs._executor import LocalExecutor, ProgressFn
+from assay.runs._executor import ProgressFn, make_executor
+from assay.runs._remote import WorkSpec, unit_work, work_spec
 from assay.runs._task import Outcome, Unit
 
 # Request options that change how a run executes, not what it produces.
@@ -58,6 +59,16 @@ class GenerateTask:
     def caches(self) -> list:
         return [self.client.cache] if self.client.cache is not None else []
 
+    def work_spec(self) -> WorkSpec:
+        config = {"client": self.client.spec(), "dataset": self.dataset, "samples": self.samples,
+                  "params": self.params, "run_id": self.run_id}
+        return work_spec("generate", config)
+
+    def request_digests(self, unit: Unit) -> list[str]:
+        item, k = unit.payload
+        digest = getattr(self.client, "request_digest", None)
+        return [digest(item.chat(), sample_index=k, **self.params)] if digest is not None else []
+
     async def setup(self) -> None:
         await self.client.preflight()
 
@@ -87,6 +98,15 @@ class GenerateTask:
         return Outcome(resp.id, [resp], c.prompt_tokens or 0, c.completion_tokens or 0, c.cost_usd or 0.0)
 
 
+@unit_work("generate")
+def _generate_work(config: dict[str, Any], clients: Any) -> GenerateTask:
+    """GenerateTask's unit work, rebuilt in a worker process."""
+    task = GenerateTask(clients(config["client"]), [], dataset=config["dataset"], samples=config["samples"],
+                        params=config["params"])
+    task.run_id = config["run_id"]
+    return task
+
+
 def generate(
     store: Any,
     model: R.Model,
@@ -103,11 +123,14 @@ def generate(
     no_cache: bool = False,
     on_progress: ProgressFn | None = None,
     on_start: Any = None,
+    executor: str = "local",
+    executor_options: dict[str, Any] | None = None,
 ) -> R.Run:
     """Answer every item of ``dataset`` ``samples`` times with ``model``; returns the Run.
 
     Running the same generation again resumes it: finished units are skipped, failed
-    ones retried. Requests are cached by digest unless ``no_cache``.
+    ones retried. Requests are cached by digest unless ``no_cache``. ``executor`` is
+    "local" or "ray" (with ``executor_options`` such as ``address``, ``num_workers``).
     """
     from assay.providers import RequestCache, make_provider
     from assay.runs._executor import run_id_for
@@ -126,8 +149,9 @@ def generate(
     if on_start is not None:
         on_start(task.run_id, len(items) * samples)
     # Twice the HTTP slots in flight: units waiting out a backoff do not idle the connections.
-    executor = LocalExecutor(store, concurrency=2 * concurrency, on_progress=on_progress)
-    return executor.run(task)
+    runner = make_executor(executor, store, concurrency=2 * concurrency, on_progress=on_progress,
+                           **(executor_options or {}))
+    return runner.run(task)
 
 
 def _refuse_clashing_settings(store: Any, model_id: str, item_ids: set[str], params: dict[str, Any],

@@ -1,0 +1,317 @@
+"""The Ray executor: a run's units on Ray workers, its results committed by the driver.
+
+    from assay.runs import make_executor
+    run = make_executor("ray", store, address="ray://head:10001", num_workers=8).run(task)
+
+The driver (this process) does everything the local executor does around the work: it
+opens the Run, reads the ledger to skip finished units, preflights the task, and
+commits results with their ledger rows through the same batched writer. Only the
+driver touches the store. Workers are Ray actors, ``num_workers`` of them, made for
+the run and killed at its end. Each rebuilds the task's unit work from its
+``WorkSpec`` (a registered name and plain config: no store, engine or client is ever
+sent) and runs the units of the chunks it is sent (``chunk_size`` units each, two
+chunks in flight per worker) concurrently with asyncio, streaming results back as
+units finish.
+
+Limits are shared by division: every worker gets ``1/num_workers`` of each model's
+limits, so together they stay within them: concurrency ``max(1, c // n)`` requests in
+flight, RPM and TPM ``rpm / n`` and ``tpm / n``, and ``ceil(concurrency / n)`` units in
+flight (the executor's own ``concurrency``). A 429's Retry-After pauses only the
+worker that received it. A worker that starts many more chunks than another is not
+given a larger share: the split is static.
+
+The request cache stays with the driver too. Before sending a chunk the driver looks
+up, in one query, the cache keys of the calls its units make first
+(``task.request_digests``) and sends the answers found; a worker's new answers come
+back with its results and are committed in the same batch as the units. A call the
+driver could not foresee (a judge's repair turn after an unreadable answer) is a
+cache miss on a worker and is asked again.
+
+A worker that dies (killed, out of memory, its node lost) loses only the units it had
+not sent back: they go back in the queue for a new worker, at most ``max_attempts``
+times, after which they are recorded as failed (``worker_lost``) and retried by the
+next run. Interrupting the driver leaves finished units committed; running the same
+task again resumes it, on either executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import pickle
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError
+
+from assay.errors import AssayError
+from assay.runs._executor import ExecutorBase, ProgressFn, Result, _Writer, attempt, settle
+from assay.runs._remote import Clients, WorkerCache, WorkSpec, build_work
+from assay.runs._task import RunProgress, Task, Unit
+
+
+class _Fatal:
+    """An error that stops the run, raised on a worker and re-raised by the driver."""
+
+    def __init__(self, error: BaseException) -> None:
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle goes as its message
+            kind = AssayError if isinstance(error, AssayError) else RuntimeError
+            error = kind(f"{type(error).__name__}: {error}")
+        self.error = error
+
+
+class _Worker:
+    """A Ray actor: the task's unit work rebuilt from its spec, running the chunks it is sent."""
+
+    def __init__(self, spec: WorkSpec, share: int, concurrency: int) -> None:
+        self.cache = WorkerCache()
+        self.clients = Clients(self.cache, share)
+        self.work = build_work(spec, self.clients)
+        self.concurrency = concurrency
+        self.slots: asyncio.Semaphore | None = None
+
+    async def ready(self) -> int:
+        return os.getpid()
+
+    async def run(self, units: list[Unit], cached: dict[str, Any]):  # noqa: ANN201 - a Ray streaming generator
+        """Run ``units`` (at most ``concurrency`` at a time over all chunks); yield (results, new cache rows) as they finish."""
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.concurrency)
+        self.cache.prime(cached)
+        finished: asyncio.Queue[Result | _Fatal] = asyncio.Queue()
+
+        async def one(unit: Unit) -> None:
+            async with self.slots:  # type: ignore[union-attr]
+                try:
+                    finished.put_nowait(await attempt(self.work, unit))
+                except Exception as e:  # noqa: BLE001 - an AssayError or a bad return: the driver stops the run
+                    finished.put_nowait(_Fatal(e))
+
+        tasks = [asyncio.ensure_future(one(u)) for u in units]
+        try:
+            left = len(units)
+            while left:
+                batch = [await finished.get()]
+                while not finished.empty():
+                    batch.append(finished.get_nowait())
+                left -= len(batch)
+                yield batch, self.cache.take()
+                if any(isinstance(r, _Fatal) for r in batch):
+                    return
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            if hasattr(self.work, "aclose"):
+                await self.work.aclose()
+            await self.clients.aclose()
+
+
+class _Shipped:
+    """Cache entries sent back by workers, taken by the writer like a cache's new entries."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.rows.extend(rows)
+
+    def take(self) -> list[dict[str, Any]]:
+        rows, self.rows = self.rows, []
+        return rows
+
+
+def _chunks(units: list[Unit], size: int) -> Iterator[list[Unit]]:
+    for i in range(0, len(units), size):
+        yield units[i : i + size]
+
+
+class RayExecutor(ExecutorBase):
+    """Runs a Task's units on Ray workers; the driver keeps the ledger, the cache and the writes.
+
+    ``address``: a Ray cluster to connect to (else ``RAY_ADDRESS``, else a local Ray
+    instance is started for the run and shut down after it; a Ray already initialised
+    in this process is used as it is). ``num_workers``: actors (default: the cluster's
+    CPUs, at most one per chunk). ``chunk_size``: units sent to a worker at once.
+    ``concurrency``: units in flight over all workers. ``worker_cpus``: CPUs each actor
+    reserves. ``max_attempts``: workers a unit may be lost on before it is recorded as
+    failed. ``start_timeout``: seconds to wait for the workers to start.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        address: str | None = None,
+        num_workers: int | None = None,
+        chunk_size: int = 64,
+        concurrency: int = 64,
+        worker_cpus: float = 1.0,
+        max_attempts: int = 3,
+        start_timeout: float = 120.0,
+        batch_size: int = 256,
+        flush_interval: float = 0.25,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        if concurrency < 1 or chunk_size < 1 or max_attempts < 1:
+            raise ValueError("concurrency, chunk_size and max_attempts must be at least 1")
+        if num_workers is not None and num_workers < 1:
+            raise ValueError("num_workers must be at least 1")
+        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress)
+        self.address = address
+        self.num_workers = num_workers
+        self.chunk_size = chunk_size
+        self.concurrency = concurrency
+        self.worker_cpus = worker_cpus
+        self.max_attempts = max_attempts
+        self.start_timeout = start_timeout
+        self.workers: list[Any] = []  # the run's actors while it runs (a test may kill one)
+        self.spawned = 0
+
+    def _check(self, task: Task) -> None:
+        spec = task.work_spec() if hasattr(task, "work_spec") else None
+        if not isinstance(spec, WorkSpec):
+            raise AssayError(f"a {task.kind!r} task of type {type(task).__name__} cannot run on Ray: it names no "
+                             "registered unit work (work_spec); use the local executor")
+        try:
+            pickle.dumps(spec)
+        except Exception as e:  # noqa: BLE001 - said once, in plain words
+            raise AssayError(f"the {spec.name!r} work spec cannot be sent to Ray workers: {e}") from None
+
+    def _connect(self) -> bool:
+        """Connect to Ray (or start it); True when this call started the connection."""
+        if ray.is_initialized():
+            return False
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        common = dict(log_to_driver=False, logging_level="ERROR")
+        if address:
+            ray.init(address=address, **common)
+        else:
+            ray.init(include_dashboard=False, **common)
+        return True
+
+    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
+        spec: WorkSpec = task.work_spec()  # type: ignore[attr-defined]
+        build_work(spec, Clients(WorkerCache()))  # fails here, not on every worker, if it cannot be rebuilt
+        started = self._connect()
+        try:
+            await self._run_chunks(task, spec, todo, writer, progress)
+        finally:
+            if started:
+                ray.shutdown()
+
+    async def _run_chunks(self, task: Task, spec: WorkSpec, todo: list[Unit], writer: _Writer,
+                          progress: RunProgress) -> None:
+        queue: deque[tuple[list[Unit], int]] = deque((c, 0) for c in _chunks(todo, self.chunk_size))
+        n = self.num_workers or max(1, int(ray.available_resources().get("CPU", 1) // max(self.worker_cpus, 1e-9)))
+        n = min(n, len(queue))
+        per_worker = math.ceil(self.concurrency / n)
+        uses_cache = bool(task.caches()) if hasattr(task, "caches") else False
+        shipped = _Shipped()
+        writer.caches.append(shipped)
+        env = {k: os.environ[k] for k in _key_vars(spec) if k in os.environ}
+        actor = ray.remote(_Worker).options(
+            num_cpus=self.worker_cpus, max_restarts=0, max_concurrency=4,
+            runtime_env={"env_vars": env} if env else None,
+        )
+
+        def spawn() -> Any:
+            self.spawned += 1
+            return actor.remote(spec, n, per_worker)
+
+        notify = self.on_progress
+
+        async def lookup(units: list[Unit]) -> dict[str, Any]:
+            if not uses_cache or not hasattr(task, "request_digests"):
+                return {}
+            digests = sorted({d for u in units for d in task.request_digests(u)})  # type: ignore[attr-defined]
+            return await asyncio.to_thread(self.ledger.cache_get_many, digests) if digests else {}
+
+        async def feed(slot: int) -> None:
+            while queue:
+                units, tries = queue.popleft()
+                left = {u.key: u for u in units}
+                cached = await lookup(units)
+                worker = self.workers[slot]
+                try:
+                    async for ref in worker.run.options(num_returns="streaming").remote(units, cached):
+                        results, rows = await ref
+                        shipped.add(rows)
+                        for r in results:
+                            if isinstance(r, _Fatal):
+                                raise r.error
+                            left.pop(r.key, None)
+                            settle(r, writer, progress)
+                            if notify is not None:
+                                notify(progress)
+                except RayActorError as e:
+                    if self.workers[slot] is worker:  # the other feeder of this slot may have replaced it
+                        self.workers[slot] = spawn()
+                    lost = [left[k] for k in sorted(left)]
+                    if tries + 1 < self.max_attempts:
+                        queue.appendleft((lost, tries + 1))
+                        continue
+                    why = f"the Ray worker running it died {self.max_attempts} times (last: {str(e).splitlines()[0][:300]})"
+                    for u in lost:
+                        settle(Result(u.key, error_kind="worker_lost", error=why), writer, progress)
+                        if notify is not None:
+                            notify(progress)
+
+        feeders: list[asyncio.Future] = []
+        try:
+            self.workers = [spawn() for _ in range(n)]
+            await self._started(n)
+            feeders = [asyncio.ensure_future(feed(i % n)) for i in range(2 * n)]
+            pending = set(feeders)
+            while pending:
+                finished, _ = await asyncio.wait([*pending, writer.task], return_when=asyncio.FIRST_COMPLETED)
+                for f in finished:
+                    if f.exception() is not None:
+                        raise f.exception()  # type: ignore[misc]
+                pending -= finished
+        finally:
+            for f in feeders:
+                f.cancel()
+            await asyncio.gather(*feeders, return_exceptions=True)
+            workers, self.workers = self.workers, []
+            for w in workers:
+                with contextlib.suppress(Exception):
+                    ray.kill(w)
+
+    async def _started(self, n: int) -> None:
+        try:
+            await asyncio.wait_for(asyncio.gather(*(w.ready.remote() for w in self.workers)), self.start_timeout)
+        except asyncio.TimeoutError:
+            cpus = ray.cluster_resources().get("CPU", 0)
+            raise AssayError(f"{n} Ray workers of {self.worker_cpus:g} CPU each did not start within "
+                             f"{self.start_timeout:g}s (the cluster has {cpus:g} CPUs): give fewer --workers") from None
+        except RayActorError as e:
+            raise AssayError(f"the Ray workers could not start: {str(e).splitlines()[0]}") from None
+
+
+def _key_vars(spec: WorkSpec) -> set[str]:
+    """The environment variables holding API keys that the spec's clients read (sent to workers)."""
+    found: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            if isinstance(v.get("model"), dict) and v["model"].get("api_key_env"):
+                found.add(v["model"]["api_key_env"])
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(spec.config)
+    return found
