@@ -1,0 +1,333 @@
+"""The Ray executor against a real local Ray instance and the scripted model server, on both stores.
+
+Same records and ledger as the local executor (generation, a rubric panel, a pairwise judge),
+faults ending answered or with a stored error, resume after the driver is cancelled or a
+worker is killed, and `assay generate --executor ray` end to end. One Ray instance serves
+every test (they share one xdist worker through their group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+
+import pytest
+
+from assay import records as R
+from assay.errors import AssayError
+from assay.providers import ProviderFatal, RequestCache, make_provider
+from assay.runs import GenerateTask, LocalExecutor, Outcome, Unit, generate, make_executor
+from assay.store import Store
+from assay.store.ledger import Ledger
+from assay.testing import Faults, ScriptedServer
+
+from .conftest import make_dataset
+
+ray = pytest.importorskip("ray", reason="the Ray executor's tests need the ray extra: pip install -e '.[ray]'")
+
+pytestmark = pytest.mark.xdist_group("ray")
+
+RAY = {"num_workers": 2, "chunk_size": 16}
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """One local Ray instance (2 CPUs) for every test here; its address for other processes."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture
+def other_store(store_url, tmp_path):
+    """A second fresh store on the same backend as ``store`` (the local executor's twin)."""
+    if store_url.startswith("sqlite"):
+        s = Store(f"sqlite:///{tmp_path / 'other.db'}")
+        yield s
+        s.close()
+        return
+    import psycopg
+
+    from tests.conftest import PG_URL
+
+    schema = f"assay_test_{uuid.uuid4().hex[:12]}"
+    sep = "&" if "?" in PG_URL else "?"
+    s = Store(f"{PG_URL}{sep}schema={schema}")
+    yield s
+    s.close()
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+VOLATILE = {"latency_ms", "created_at", "started_at", "finished_at", "updated_at"}
+
+
+def snapshot(store, run_id: str) -> dict:
+    """A run as the store keeps it, less timestamps and latencies: its Run, ledger rows, records and cache."""
+    run = store.get("runs", run_id).model_dump(mode="json", exclude=VOLATILE)
+    ledger = [{k: v for k, v in u.items() if k not in VOLATILE} for u in Ledger(store).units(run_id)]
+    records = {
+        kind: sorted((r.model_dump(mode="json", exclude=VOLATILE) for r in store.iter(kind, run_id=run_id)),
+                     key=lambda d: d["id"])
+        for kind in ("responses", "judgments", "comparisons")
+    }
+    return {"run": run, "ledger": ledger, "records": records, "cached_requests": Ledger(store).cache_count()}
+
+
+def prompts_sent(srv, since: int = 0) -> Counter:
+    return Counter(r.last_user for r in srv.chat_requests[since:])
+
+
+# ---- the same results as the local executor ----------------------------------------------------
+
+
+def test_generation_gives_the_local_executors_records_ledger_and_progress(store, other_store, ray_address):
+    for s in (store, other_store):
+        make_dataset(s, "qa", 60)
+    seen: dict[str, list[int]] = {"local": [], "ray": []}
+    with ScriptedServer(models=["m"], latency=0.005) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url, price_input_per_mtok=1.0, price_output_per_mtok=2.0)
+        local = generate(store, model, "qa", samples=2, concurrency=8, params={"temperature": 0.5},
+                         on_progress=lambda p: seen["local"].append(p.completed))
+        remote = generate(other_store, model, "qa", samples=2, concurrency=8, params={"temperature": 0.5},
+                          on_progress=lambda p: seen["ray"].append(p.completed), executor="ray", executor_options=RAY)
+        assert prompts_sent(srv) == {f"question {i}": 4 for i in range(60)}  # 2 samples, once per executor
+    assert remote.id == local.id and (remote.succeeded, remote.failed) == (120, 0)
+    assert remote.cost_usd == pytest.approx(local.cost_usd) and remote.cost_usd > 0
+    a, b = snapshot(store, local.id), snapshot(other_store, remote.id)
+    assert b == a and len(b["records"]["responses"]) == 120 and b["cached_requests"] == 120
+    assert seen["ray"] == seen["local"] == list(range(1, 121))  # one callback per unit, counting up
+
+
+def rubric_handler(body: dict) -> str:
+    from tests.judges.scripted_judges import fenced, nonce_of
+
+    n, answer = nonce_of(body), fenced(body, "ANSWER")
+    score = {"j1": 4, "j2": 2}[body["model"]] + ("good" in answer)
+    return f"fine\nVERDICT {n} factuality: {min(score, 5)}\nclear\nVERDICT {n} coherence: 5"
+
+
+def pairwise_handler(body: dict) -> str:
+    from tests.judges.scripted_judges import fenced, nonce_of
+
+    a = fenced(body, "ANSWER A")
+    return f"because\nVERDICT {nonce_of(body)}: {'A>B' if 'good' in a else 'B>A'}"
+
+
+def test_judge_runs_give_the_local_executors_records_and_ledger(store, other_store, ray_address):
+    from tests.judges.scripted_judges import store_responses
+
+    from assay.judges.jobs import judge_pairwise, judge_rubric
+
+    texts = {"a@1": [f"good answer {i}" for i in range(12)], "b@1": [f"poor answer {i}" for i in range(12)]}
+    for s in (store, other_store):
+        store_responses(s, texts)
+    runs = {}
+    with ScriptedServer(handler=rubric_handler) as srv:
+        for name, s, where in (("local", store, {}), ("ray", other_store, {"executor": "ray", "executor_options": RAY})):
+            runs[name], panel = judge_rubric(s, ["j1@1", "j2@1"], "default", base_url=srv.base_url,
+                                             dimensions=["factuality", "coherence"], concurrency=4, **where)
+        assert len(srv.chat_requests) == 2 * 2 * 24  # two judges, 24 responses, once per executor
+    assert snapshot(other_store, runs["ray"].id) == snapshot(store, runs["local"].id)
+    assert runs["ray"].succeeded == 24 and other_store.count("judgments", rater_id=panel.id) == 48
+
+    with ScriptedServer(handler=pairwise_handler) as srv:
+        for name, s, where in (("local", store, {}), ("ray", other_store, {"executor": "ray", "executor_options": RAY})):
+            runs[name], rater = judge_pairwise(s, ["a@1", "b@1"], ["j1@1"], base_url=srv.base_url, **where)
+        assert len(srv.chat_requests) == 2 * 12 * 2  # both orders, 12 pairs, once per executor
+    ray_snap = snapshot(other_store, runs["ray"].id)
+    assert ray_snap == snapshot(store, runs["local"].id)
+    assert {c["winner"] for c in ray_snap["records"]["comparisons"]} == {r.id for r in other_store.iter("responses", model="a@1")}
+
+
+def test_a_second_run_over_the_same_calls_is_answered_from_the_drivers_cache(tmp_path, ray_address):
+    """The driver looks up each chunk's requests in the store and ships the answers: no call is made again."""
+    from tests.judges.scripted_judges import store_responses
+
+    from assay.judges.jobs import judge_pairwise
+
+    store = Store(f"sqlite:///{tmp_path / 'assay.db'}")
+    store_responses(store, {"a@1": ["good", "good too"], "b@1": ["poor", "poor too"]})
+    with ScriptedServer(handler=pairwise_handler) as srv:
+        first, _ = judge_pairwise(store, ["a@1", "b@1"], ["j1@1", "j2@1"], base_url=srv.base_url,
+                                  executor="ray", executor_options=RAY)
+        assert len(srv.chat_requests) == 8
+        second, _ = judge_pairwise(store, ["a@1", "b@1"], ["j1@1", "j2@1"], base_url=srv.base_url, aggregate="mean",
+                                   executor="ray", executor_options=RAY)
+        assert len(srv.chat_requests) == 8  # a new run (another aggregate), every member call from the cache
+    assert second.id != first.id and (second.succeeded, second.cached) == (2, 2)
+    store.close()
+
+
+# ---- faults and fatal errors ---------------------------------------------------------------
+
+
+def test_faults_end_with_every_unit_answered_or_a_stored_error(store, ray_address):
+    make_dataset(store, "qa", 600)
+    fast = {"timeout": 0.25, "max_retries": 2, "backoff_base": 0.01, "concurrency": 32}
+    faults = Faults(rate_limit=0.2, server_error=0.1, timeout=0.05, retry_after=0.01, seed=5)
+    with ScriptedServer(models=["m"], latency=0.002, faults=faults, hang_s=2) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+        run = generate(store, model, "qa", executor="ray", executor_options={"num_workers": 2, "chunk_size": 50}, **fast)
+        sent = len(srv.chat_requests)
+    units = Ledger(store).units(run.id)
+    assert len(units) == run.total == run.succeeded + run.failed == 600
+    assert Counter(u["status"] for u in units) == {"done": run.succeeded, "failed": run.failed}
+    assert store.count("responses", run_id=run.id) == run.succeeded
+    assert 600 < sent <= 3 * 600 and run.failed > 0 and sum(run.errors.values()) == run.failed
+    assert set(run.errors) <= {"rate_limit", "server", "timeout"}
+    failed = {u["unit_key"] for u in units if u["status"] == "failed"}
+    assert all("gave up after 3 attempts" in u["error"] for u in units if u["status"] == "failed")
+
+    with ScriptedServer(models=["m"]) as srv:  # the same run again, healthy: only the failed units are called
+        again = generate(store, R.Model(id="m@1", base_url=srv.base_url), "qa", executor="ray", executor_options=RAY, **fast)
+        want = {store.get("items", k.split(":")[0]).prompt for k in failed}
+        assert prompts_sent(srv) == {p: 1 for p in want}
+    assert (again.id, again.succeeded, again.failed, again.errors) == (run.id, 600, 0, {})
+
+
+def test_an_unknown_model_stops_the_run_from_a_worker(store, ray_address):
+    make_dataset(store, "qa", 200)
+    with ScriptedServer(models=["served"], latency=0.01) as srv:
+        with pytest.raises(ProviderFatal, match="model 'typo' is not served"):
+            generate(store, R.Model(id="typo@1", base_url=srv.base_url), "qa", concurrency=4, backoff_base=0.01,
+                     executor="ray", executor_options=RAY)
+        assert len(srv.chat_requests) < 200
+    (run,) = Ledger(store).runs()
+    assert run.status == "failed"
+
+
+class _Unnamed:
+    """A task whose unit work is a closure over the store: it cannot be rebuilt on a worker."""
+
+    kind = "other"
+
+    def config(self):
+        return {"n": 1}
+
+    def units(self):
+        return [Unit("a")]
+
+    async def run(self, unit):
+        return Outcome()
+
+
+def test_a_task_without_registered_work_is_refused_before_its_run_opens(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'assay.db'}")
+    with pytest.raises(AssayError, match="cannot run on Ray: it names no registered unit work"):
+        make_executor("ray", store).run(_Unnamed())
+    assert Ledger(store).runs() == [] and LocalExecutor(store).run(_Unnamed()).succeeded == 1
+    with pytest.raises(AssayError, match="unknown executor 'dask'"):
+        make_executor("dask", store)
+    store.close()
+
+
+# ---- interrupted runs resume --------------------------------------------------------------------
+
+
+def generate_task(store, model, items, **options) -> GenerateTask:
+    store.add([model])
+    client = make_provider(model, cache=RequestCache(store), concurrency=8, **options)
+    return GenerateTask(client, items, dataset="qa")
+
+
+async def test_a_cancelled_driver_resumes_without_calling_a_finished_unit_again(store, ray_address):
+    from assay.runs import RayExecutor
+
+    items = make_dataset(store, "qa", 300)
+    prompt_of = {f"{it.id}:0": it.prompt for it in items}
+    with ScriptedServer(models=["m"], latency=0.02) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+        running: list[asyncio.Task] = []
+
+        def stop_at_100(p):
+            if p.completed >= 100 and not running[0].done():
+                running[0].cancel()
+
+        ex = RayExecutor(store, on_progress=stop_at_100, concurrency=16, **RAY)
+        running.append(asyncio.ensure_future(ex.arun(generate_task(store, model, items))))
+        with pytest.raises(asyncio.CancelledError):
+            await running[0]
+        (run,) = Ledger(store).runs()
+        done_first = Ledger(store).done_keys(run.id)
+        assert run.status == "interrupted" and 100 <= len(done_first) < 300 and ex.workers == []
+        first_phase = len(srv.chat_requests)
+
+        again = await RayExecutor(store, **RAY).arun(generate_task(store, model, items))
+        second = prompts_sent(srv, first_phase)
+    assert not set(second) & {prompt_of[k] for k in done_first}  # no finished unit was called again
+    assert set(second) | {prompt_of[k] for k in done_first} == set(prompt_of.values())  # and none was lost
+    assert (again.id, again.status, again.succeeded, again.failed) == (run.id, "done", 300, 0)
+    units = Ledger(store).units(run.id)
+    assert len(units) == 300 and all(u["attempts"] == 1 for u in units)
+    assert store.count("responses") == 300
+
+
+async def test_a_killed_worker_loses_no_unit_and_the_rerun_calls_nothing(store, ray_address):
+    from assay.runs import RayExecutor
+
+    items = make_dataset(store, "qa", 240)
+    with ScriptedServer(models=["m"], latency=0.02) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+        killed = []
+
+        def kill_one_at_60(p):
+            if p.completed >= 60 and not killed:
+                killed.append(ex.workers[0])
+                ray.kill(ex.workers[0])
+
+        ex = RayExecutor(store, on_progress=kill_one_at_60, concurrency=16, **RAY)
+        run = await ex.arun(generate_task(store, model, items))
+        assert killed and ex.spawned == 3  # two workers, and one in place of the killed
+        sent = prompts_sent(srv)
+        assert set(sent) == {it.prompt for it in items}
+        assert sum(sent.values()) - 240 <= 2 * 16  # called again: at most the killed worker's two chunks in flight
+        calls = len(srv.chat_requests)
+        rerun = await RayExecutor(store, **RAY).arun(generate_task(store, model, items))
+        assert len(srv.chat_requests) == calls  # everything was done: nothing is called again
+    assert (run.status, run.succeeded, run.failed) == ("done", 240, 0)
+    assert (rerun.id, rerun.succeeded) == (run.id, 240)
+    units = Ledger(store).units(run.id)
+    assert len(units) == 240 and all(u["status"] == "done" and u["attempts"] == 1 for u in units)
+    assert store.count("responses") == 240
+
+
+# ---- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_generate_with_executor_ray_joins_a_cluster_and_resumes(tmp_path, ray_address):
+    url = f"sqlite:///{tmp_path / 'assay.db'}"
+    store = Store(url)
+    make_dataset(store, "qa", 50)
+    with ScriptedServer(models=["m"], latency=0.005) as srv:
+        cmd = [sys.executable, "-m", "assay", "--db", url, "generate", "--model", "m@1", "--dataset", "qa",
+               "--base-url", srv.base_url, "--samples", "2", "--executor", "ray", "--ray-address", ray_address,
+               "--workers", "2", "--json"]
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        out = json.loads(done.stdout)
+        assert (out["status"], out["succeeded"], out["failed"]) == ("done", 100, 0)
+        assert len(srv.chat_requests) == 100
+
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+        assert again.returncode == 0 and json.loads(again.stdout)["succeeded"] == 100
+        assert len(srv.chat_requests) == 100  # finished: no call, and no Ray worker started
+    assert store.count("responses") == 100 and {r.run_id for r in store.iter("responses")} == {out["id"]}
+    store.close()
+
+
+def test_cli_refuses_an_unknown_executor_and_ray_options_without_ray(tmp_path, capsys):
+    from assay.cli import main
+
+    url = f"sqlite:///{tmp_path / 'assay.db'}"
+    base = ["--db", url, "generate", "--model", "m@1", "--dataset", "qa", "--base-url", "http://127.0.0.1:9/v1"]
+    assert main([*base, "--executor", "dask"]) == 2
+    assert "field '--executor': must be one of local, ray" in capsys.readouterr().err
+    assert main([*base, "--workers", "3"]) == 2
+    assert "go with --executor ray" in capsys.readouterr().err
