@@ -145,6 +145,20 @@ def test_judge_runs_give_the_local_executors_records_and_ledger(store, other_sto
     assert {c["winner"] for c in ray_snap["records"]["comparisons"]} == {r.id for r in other_store.iter("responses", model="a@1")}
 
 
+def test_a_program_verifier_gives_the_local_executors_judgments(store, other_store, ray_address):
+    from assay.judges.jobs import verify
+    from assay.judges.registry import create
+    from tests.judges.scripted_judges import store_responses
+
+    texts = {"a@1": [" ".join(["word"] * (i % 6)) for i in range(30)]}
+    runs = {}
+    for name, s, where in (("local", store, {}), ("ray", other_store, {"executor": "ray", "executor_options": RAY})):
+        store_responses(s, texts)
+        runs[name], rater = verify(s, create("length", unit="words", max=3), **where)
+    assert snapshot(other_store, runs["ray"].id) == snapshot(store, runs["local"].id)
+    assert sorted(Counter(j.value for j in other_store.iter("judgments", rater_id=rater.id)).items()) == [(0.0, 10), (1.0, 20)]
+
+
 def test_a_second_run_over_the_same_calls_is_answered_from_the_drivers_cache(tmp_path, ray_address):
     """The driver looks up each chunk's requests in the store and ships the answers: no call is made again."""
     from tests.judges.scripted_judges import store_responses

@@ -1,7 +1,7 @@
 """The Ray executor: a run's units on Ray workers, its results committed by the driver.
 
     from assay.runs import make_executor
-    run = make_executor("ray", store, address="ray://head:10001", num_workers=8).run(task)
+    run = make_executor("ray", store, address="10.0.0.5:6379", num_workers=8).run(task)
 
 The driver (this process) does everything the local executor does around the work: it
 opens the Run, reads the ledger to skip finished units, preflights the task, and
@@ -26,6 +26,10 @@ up, in one query, the cache keys of the calls its units make first
 back with its results and are committed in the same batch as the units. A call the
 driver could not foresee (a judge's repair turn after an unreadable answer) is a
 cache miss on a worker and is asked again.
+
+A model's API key is read from the variable its ``api_key_env`` names in the driver's
+environment and set in the workers' (Ray's ``runtime_env``), so workers on other
+machines can call the model; it is never part of a spec.
 
 A worker that dies (killed, out of memory, its node lost) loses only the units it had
 not sent back: they go back in the queue for a new worker, at most ``max_attempts``
@@ -107,6 +111,7 @@ class _Worker:
         finally:
             for t in tasks:
                 t.cancel()
+            self.cache.forget(cached)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -194,10 +199,14 @@ class RayExecutor(ExecutorBase):
             return False
         address = self.address or os.environ.get("RAY_ADDRESS") or None
         common = dict(log_to_driver=False, logging_level="ERROR")
-        if address:
-            ray.init(address=address, **common)
-        else:
-            ray.init(include_dashboard=False, **common)
+        try:
+            if address:
+                ray.init(address=address, **common)
+            else:
+                ray.init(include_dashboard=False, **common)
+        except Exception as e:  # noqa: BLE001 - one line at the CLI, not a Ray traceback
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise AssayError(f"cannot start or join {where}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
         return True
 
     async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:

@@ -94,10 +94,13 @@ class WorkerCache:
     def put(self, digest: str, model: str, request: dict[str, Any], response: Any) -> None:
         self._pending[digest] = {"digest": digest, "model": model, "request": request, "response": response}
 
+    def forget(self, digests: Any) -> None:
+        """Drop the driver's answers for a finished chunk (a worker's memory stays bounded)."""
+        for d in digests:
+            self.known.pop(d, None)
+
     def take(self) -> list[dict[str, Any]]:
         rows = list(self._pending.values())
-        for r in rows:
-            self.known[r["digest"]] = r["response"]
         self._pending = {}
         return rows
 
