@@ -83,7 +83,7 @@ def test_console_script_runs():
 
 
 def test_import_assay_is_fast_and_light():
-    code = ("import sys, assay; heavy = [m for m in ('pandas', 'numpy', 'sqlalchemy', 'typer', 'httpx', 'scipy') "
+    code = ("import sys, assay; heavy = [m for m in ('pandas', 'numpy', 'sqlalchemy', 'typer', 'httpx', 'scipy', 'ray') "
             "if m in sys.modules]; print(heavy)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "[]"

@@ -336,6 +336,12 @@ def test_cli_generate_with_executor_ray_joins_a_cluster_and_resumes(tmp_path, ra
     store.close()
 
 
+def test_ray_is_imported_only_by_the_ray_executor():
+    code = "import sys, assay.cli, assay.runs, assay.judges.jobs; print('ray' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
 def test_cli_refuses_an_unknown_executor_and_ray_options_without_ray(tmp_path, capsys):
     from assay.cli import main
 
