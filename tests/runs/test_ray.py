@@ -336,6 +336,24 @@ def test_cli_generate_with_executor_ray_joins_a_cluster_and_resumes(tmp_path, ra
     store.close()
 
 
+def test_cli_says_in_one_line_when_no_ray_cluster_answers(tmp_path):
+    url = f"sqlite:///{tmp_path / 'assay.db'}"
+    store = Store(url)
+    make_dataset(store, "qa", 5)
+    with ScriptedServer(models=["m"]) as srv:
+        cmd = [sys.executable, "-m", "assay", "--db", url, "generate", "--model", "m@1", "--dataset", "qa",
+               "--base-url", srv.base_url, "--executor", "ray", "--ray-address", "127.0.0.1:1"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert srv.chat_requests == []
+    assert done.returncode == 1
+    err = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert err == ["error: cannot join the Ray cluster at 127.0.0.1:1: nothing answers there (Connection refused); "
+                   "is the head node running and the address host:port of its GCS?"]
+    (run,) = Ledger(store).runs()
+    assert run.status == "failed" and Ledger(store).units(run.id) == []
+    store.close()
+
+
 def test_ray_is_imported_only_by_the_ray_executor():
     code = "import sys, assay.cli, assay.runs, assay.judges.jobs; print('ray' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -45,6 +45,7 @@ import contextlib
 import math
 import os
 import pickle
+import socket
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -199,6 +200,8 @@ class RayExecutor(ExecutorBase):
             return False
         address = self.address or os.environ.get("RAY_ADDRESS") or None
         common = dict(log_to_driver=False, logging_level="ERROR")
+        if address:
+            _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, **common)
@@ -206,7 +209,8 @@ class RayExecutor(ExecutorBase):
                 ray.init(include_dashboard=False, **common)
         except Exception as e:  # noqa: BLE001 - one line at the CLI, not a Ray traceback
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-            raise AssayError(f"cannot start or join {where}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+            why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise AssayError(f"cannot start or join {where}: {why}") from None
         return True
 
     async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
@@ -306,6 +310,18 @@ class RayExecutor(ExecutorBase):
                              f"{self.start_timeout:g}s (the cluster has {cpus:g} CPUs): give fewer --workers") from None
         except RayActorError as e:
             raise AssayError(f"the Ray workers could not start: {str(e).splitlines()[0]}") from None
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Refuse a ``host:port`` address nothing listens at (``ray.init`` would keep retrying for minutes)."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local": Ray resolves those itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise AssayError(f"cannot join the Ray cluster at {address}: nothing answers there ({e.strerror or e}); "
+                         "is the head node running and the address host:port of its GCS?") from None
 
 
 def _key_vars(spec: WorkSpec) -> set[str]:
