@@ -183,6 +183,25 @@ def test_a_second_run_over_the_same_calls_is_answered_from_the_drivers_cache(tmp
     store.close()
 
 
+def test_workers_share_a_models_limits_by_division():
+    from assay.runs._remote import Clients, WorkerCache
+
+    spec = make_provider(R.Model(id="m@1", base_url="http://127.0.0.1:9/v1"), concurrency=16, rpm=600, tpm=9000).spec()
+    client = Clients(WorkerCache(), share=3)(spec)
+    assert (client.concurrency, client.rpm, client.tpm) == (5, 200, 3000)
+    assert Clients(None, share=32)(spec).concurrency == 1
+
+
+def test_two_workers_together_keep_to_the_models_rpm(store, ray_address):
+    """RPM 1,200 (20/s, a burst of 1 s): 60 calls take at least 2 s; undivided, two workers would take 0.5 s."""
+    make_dataset(store, "qa", 60)
+    with ScriptedServer(models=["m"]) as srv:
+        run = generate(store, R.Model(id="m@1", base_url=srv.base_url), "qa", rpm=1200, concurrency=8,
+                       executor="ray", executor_options={"num_workers": 2, "chunk_size": 10})
+        at = sorted(r.at for r in srv.chat_requests)
+    assert run.succeeded == 60 and at[-1] - at[0] >= 1.8
+
+
 # ---- faults and fatal errors ---------------------------------------------------------------
 
 

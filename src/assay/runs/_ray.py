@@ -17,8 +17,8 @@ Limits are shared by division: every worker gets ``1/num_workers`` of each model
 limits, so together they stay within them: concurrency ``max(1, c // n)`` requests in
 flight, RPM and TPM ``rpm / n`` and ``tpm / n``, and ``ceil(concurrency / n)`` units in
 flight (the executor's own ``concurrency``). A 429's Retry-After pauses only the
-worker that received it. A worker that starts many more chunks than another is not
-given a larger share: the split is static.
+worker that received it. The split is static: an idle worker does not lend its share
+to a busy one, and more workers than the limits allow (``n > c``) would exceed them.
 
 The request cache stays with the driver too. Before sending a chunk the driver looks
 up, in one query, the cache keys of the calls its units make first
@@ -113,12 +113,6 @@ class _Worker:
             for t in tasks:
                 t.cancel()
             self.cache.forget(cached)
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            if hasattr(self.work, "aclose"):
-                await self.work.aclose()
-            await self.clients.aclose()
 
 
 class _Shipped:

@@ -121,7 +121,6 @@ class Clients:
             raise ValueError("share must be at least 1")
         self.cache = cache
         self.share = share
-        self.made: list[Any] = []
 
     def __call__(self, spec: dict[str, Any]) -> Any:
         from assay import records as R
@@ -136,11 +135,5 @@ class Clients:
             if options.get(limit):
                 options[limit] = float(options[limit]) / self.share
         no_cache = bool(options.pop("no_cache", False))
-        client = make_provider(R.Model.model_validate(spec["model"]), cache=None if no_cache else self.cache,
-                               no_cache=no_cache, **options)
-        self.made.append(client)
-        return client
-
-    async def aclose(self) -> None:
-        for c in self.made:
-            await c.aclose()
+        return make_provider(R.Model.model_validate(spec["model"]), cache=None if no_cache else self.cache,
+                             no_cache=no_cache, **options)
