@@ -157,6 +157,10 @@ class Response(Record):
     run_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
+    ttft_ms: float | None = Field(None, description=(
+        "Time to first token of a streamed answer: milliseconds from sending the request to the first "
+        "chunk with non-empty content; None when the answer was not streamed (or came from a cache "
+        "entry that was not)."))
 
     @staticmethod
     def make_id(item_id: str, model: str, sample_index: int) -> str:

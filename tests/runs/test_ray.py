@@ -393,3 +393,14 @@ def test_cli_refuses_an_unknown_executor_and_ray_options_without_ray(tmp_path, c
     assert "field '--executor': must be one of local, ray" in capsys.readouterr().err
     assert main([*base, "--workers", "3"]) == 2
     assert "go with --executor ray" in capsys.readouterr().err
+
+
+def test_streamed_generation_stores_ttft_from_ray_workers(store, ray_address):
+    make_dataset(store, "qa", 20)
+    with ScriptedServer(models=["m"], first_token_s=0.03) as srv:
+        model = R.Model(id="m@1", base_url=srv.base_url)
+        run = generate(store, model, "qa", concurrency=4, stream=True, executor="ray", executor_options=RAY)
+        assert all(r.body.get("stream") is True for r in srv.chat_requests)
+    assert (run.succeeded, run.failed) == (20, 0)
+    ttfts = [r.ttft_ms for r in store.iter("responses", run_id=run.id)]
+    assert len(ttfts) == 20 and all(t is not None and t >= 25 for t in ttfts), ttfts

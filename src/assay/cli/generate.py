@@ -42,6 +42,7 @@ def generate(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts, connection errors.")] = 6,
     backoff: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
+    stream: Annotated[bool, typer.Option("--stream", help="Stream answers and store each response's time to first token (ttft_ms).")] = False,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,
@@ -89,7 +90,7 @@ def generate(
         run = run_generate(
             store, m, dataset, samples=samples, params=params, concurrency=concurrency, rpm=rpm, tpm=tpm,
             timeout=timeout, max_retries=max_retries, backoff_base=backoff, no_cache=no_cache,
-            on_progress=on_progress, on_start=on_start, **where,
+            stream=stream, on_progress=on_progress, on_start=on_start, **where,
         )
     _report(store, run, json_out)
     if run.failed:

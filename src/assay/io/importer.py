@@ -228,6 +228,7 @@ class _Mapper:
             "prompt_tokens": None,
             "completion_tokens": None,
             "latency_ms": None,
+            "ttft_ms": None,
             "cost_usd": None,
             "finish_reason": None,
             "run_id": None,

@@ -4,6 +4,7 @@ httpx's connection pool spends milliseconds of CPU per request once 32+ requests
 in flight (its pool scans every connection on every event), which caps one process at a
 few hundred calls a second. The lean pool here does only what a JSON API call needs:
 keep-alive HTTP/1.1 over TCP or TLS, Content-Length, chunked or close-delimited bodies.
+Both take an ``on_body`` hook that sees the body's bytes as they arrive (streamed answers).
 httpx stays the fallback for everything else (proxies from the environment, or on request).
 """
 
@@ -15,6 +16,7 @@ import ssl
 import urllib.request
 import zlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -42,6 +44,9 @@ class _ConnectionLost(TransportError):
     pass
 
 
+BodyHook = Callable[[bytes], None]
+
+
 class _Conn(asyncio.Protocol):
     """One HTTP/1.1 connection: one request at a time, the response parsed as bytes arrive."""
 
@@ -51,6 +56,7 @@ class _Conn(asyncio.Protocol):
         self.waiter: asyncio.Future | None = None
         self.closed = False
         self.received = False
+        self.on_body: BodyHook | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -60,6 +66,7 @@ class _Conn(asyncio.Protocol):
         self.length = -1  # -1 chunked, -2 until close
         self.chunks: list[bytes] = []
         self.keep_alive = True
+        self.fed = 0  # sized or close-delimited bodies: bytes already given to on_body
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -80,6 +87,8 @@ class _Conn(asyncio.Protocol):
         if w is None or w.done():
             return
         if self.headers is not None and self.length == -2:
+            if self.on_body is not None and len(self.buf) - self.pos > self.fed:
+                self.on_body(bytes(self.buf[self.pos + self.fed :]))
             self._finish(bytes(self.buf[self.pos :]))
             return
         err = _ConnectionLost(f"connection closed{': ' + str(exc) if exc else ''}")
@@ -117,6 +126,11 @@ class _Conn(asyncio.Protocol):
                 self.length = -2
                 self.keep_alive = False
         if self.length >= 0:
+            if self.on_body is not None:
+                have = min(len(buf) - self.pos, self.length)
+                if have > self.fed:
+                    self.on_body(bytes(buf[self.pos + self.fed : self.pos + have]))
+                    self.fed = have
             if len(buf) - self.pos >= self.length:
                 body = bytes(buf[self.pos : self.pos + self.length])
                 del buf[: self.pos + self.length]
@@ -136,12 +150,19 @@ class _Conn(asyncio.Protocol):
                     return
                 if len(buf) < eol + 2 + size + 2:
                     return
-                self.chunks.append(bytes(buf[eol + 2 : eol + 2 + size]))
+                chunk = bytes(buf[eol + 2 : eol + 2 + size])
+                self.chunks.append(chunk)
                 self.pos = eol + 2 + size + 2
+                if self.on_body is not None:
+                    self.on_body(chunk)
+        elif self.on_body is not None and len(buf) - self.pos > self.fed:  # until close
+            self.on_body(bytes(buf[self.pos + self.fed :]))
+            self.fed = len(buf) - self.pos
 
-    async def request(self, data: bytes) -> HTTPResponse:
+    async def request(self, data: bytes, on_body: BodyHook | None = None) -> HTTPResponse:
         self._reset()
         self.received = False
+        self.on_body = on_body
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)  # type: ignore[union-attr]
         if self.buf:
@@ -150,6 +171,7 @@ class _Conn(asyncio.Protocol):
             return await self.waiter
         finally:
             self.waiter = None
+            self.on_body = None
 
     def close(self) -> None:
         self.closed = True
@@ -214,7 +236,12 @@ class LeanTransport:
             raise TransportError(f"cannot connect to {self.host}:{self.port}: {e.strerror or e}") from None
         return conn
 
-    async def request(self, method: str, path: str, body: bytes | None, timeout: float) -> HTTPResponse:
+    async def request(self, method: str, path: str, body: bytes | None, timeout: float,
+                      on_body: BodyHook | None = None) -> HTTPResponse:
+        """One request; ``on_body`` (if given) is called with each piece of the body as it arrives.
+
+        The hook sees the bytes as sent (a compressed body is only decompressed in the result).
+        """
         head = f"{method} {self.prefix}{path} HTTP/1.1\r\n{self._head}"
         if body is not None:
             head += f"content-length: {len(body)}\r\n"
@@ -233,7 +260,7 @@ class LeanTransport:
                     async with asyncio.timeout(timeout):
                         if conn is None:
                             conn = await self._connect()
-                        resp = await conn.request(data)
+                        resp = await conn.request(data, on_body)
                 except TimeoutError:
                     if conn is not None:
                         conn.close()
@@ -282,11 +309,21 @@ class HttpxTransport:
             trust_env=True,
         )
 
-    async def request(self, method: str, path: str, body: bytes | None, timeout: float) -> HTTPResponse:
+    async def request(self, method: str, path: str, body: bytes | None, timeout: float,
+                      on_body: BodyHook | None = None) -> HTTPResponse:
         httpx = self._httpx
         try:
             async with asyncio.timeout(timeout):
-                r = await self.client.request(method, self.base + path, content=body)
+                if on_body is None:
+                    r = await self.client.request(method, self.base + path, content=body)
+                else:
+                    async with self.client.stream(method, self.base + path, content=body) as r:
+                        parts = []
+                        async for part in r.aiter_bytes():
+                            parts.append(part)
+                            on_body(part)
+                        content = b"".join(parts)
+                    return HTTPResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()}, content)
         except (TimeoutError, httpx.TimeoutException):
             raise TransportTimeout(f"no answer within {timeout:g}s") from None
         except httpx.TransportError as e:

@@ -36,11 +36,75 @@ class Completion:
     digest: str
     attempts: int
     raw: dict[str, Any]
+    ttft_ms: float | None = None
+    """Streamed answers: ms from sending the request to the first non-empty content delta (None otherwise)."""
 
 
 def request_digest(model_id: str, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int) -> str:
-    """The cache key of a request: model, messages, every parameter and the sample index."""
+    """The cache key of a request: model, messages, every parameter and the sample index.
+
+    Streaming is not a parameter here: it changes how the answer arrives, not what it is,
+    so a streamed and a plain request share one cache entry.
+    """
     return R.digest("chat", model_id, messages, params, sample_index)
+
+
+class _SSE:
+    """Reads a Server-Sent Events chat stream as its bytes arrive, timestamping the first content."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0 = t0
+        self.ttft_ms: float | None = None
+        self.buf = b""
+        self.chunks: list[dict[str, Any]] = []
+        self.done = False
+        self.bad: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        for line in lines:
+            line = line.rstrip(b"\r")
+            if not line.startswith(b"data:") or self.done:
+                continue  # comments, event names, ids and blank separators
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                self.done = True
+                continue
+            try:
+                chunk = json.loads(payload)
+            except ValueError:
+                self.bad = self.bad or payload[:120].decode("utf-8", "replace")
+                continue
+            if self.ttft_ms is None:
+                for c in chunk.get("choices") or ():
+                    if isinstance(c, dict) and (c.get("delta") or {}).get("content"):
+                        self.ttft_ms = (time.perf_counter() - self.t0) * 1000
+                        break
+            self.chunks.append(chunk)
+
+    def completion(self) -> dict[str, Any]:
+        """The chunks put together in the shape of a non-streamed chat.completion body."""
+        text: list[str] = []
+        logprobs: list[Any] | None = None
+        finish = usage = None
+        head: dict[str, Any] = {}
+        for chunk in self.chunks:
+            head = head or {k: chunk[k] for k in ("id", "model", "created") if k in chunk}
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            for c in chunk.get("choices") or ():
+                if c.get("index", 0) != 0:
+                    continue
+                text.append((c.get("delta") or {}).get("content") or "")
+                finish = c.get("finish_reason") or finish
+                lp = c.get("logprobs")
+                if isinstance(lp, dict) and lp.get("content") is not None:
+                    logprobs = (logprobs or []) + list(lp["content"])
+        message = {"role": "assistant", "content": "".join(text)}
+        choice = {"index": 0, "message": message, "finish_reason": finish,
+                  "logprobs": {"content": logprobs} if logprobs is not None else None}
+        return {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
@@ -82,6 +146,7 @@ class OpenAIChat:
     of ``name@version``; the other ``model.params`` are default request parameters. The
     key comes from the environment variable ``model.api_key_env`` (no key when None).
     Calls are cached by request digest when a ``cache`` is given and ``no_cache`` is off.
+    ``stream`` asks for streamed answers by default (``complete(stream=...)`` overrides it).
     """
 
     def __init__(
@@ -101,6 +166,7 @@ class OpenAIChat:
         no_cache: bool = False,
         seed: int | None = None,
         transport: str = "auto",
+        stream: bool = False,
     ) -> None:
         self.model = model
         base = base_url or model.base_url
@@ -126,6 +192,7 @@ class OpenAIChat:
         if key:
             self._headers["authorization"] = f"Bearer {key}"
         self.transport = transport
+        self.stream = stream
         self._http: Any = None
         self.calls = 0  # HTTP requests sent, retries included
 
@@ -201,30 +268,47 @@ class OpenAIChat:
     # ---- calling ----------------------------------------------------------------------------
 
     def _merged(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {**self.defaults, **{k: v for k, v in params.items() if v is not None}}
+        """The request parameters; ``stream`` is not one (it does not change the answer, nor the digest)."""
+        merged = {**self.defaults, **{k: v for k, v in params.items() if v is not None}}
+        merged.pop("stream", None)
+        merged.pop("stream_options", None)
+        return merged
 
     def request_digest(self, messages: list[dict[str, Any]], *, sample_index: int = 0, **params: Any) -> str:
         """The cache key ``complete`` would use for this call (no request is made)."""
         return request_digest(self.model.id, messages, self._merged(params), sample_index)
 
-    async def complete(self, messages: list[dict[str, Any]], *, sample_index: int = 0, **params: Any) -> Completion:
-        """One chat completion, from the cache or the server (retried on 429, 5xx, timeouts)."""
+    async def complete(self, messages: list[dict[str, Any]], *, sample_index: int = 0, stream: bool | None = None,
+                       **params: Any) -> Completion:
+        """One chat completion, from the cache or the server (retried on 429, 5xx, timeouts).
+
+        ``stream`` (None: the client's setting) asks for Server-Sent Events and measures
+        ``ttft_ms``: from sending the request to the first chunk with non-empty delta
+        content. A stream cut off mid-way is retried like a dropped connection. Usage is
+        what the final chunk reports (None if the server sends none). A cached answer
+        keeps the TTFT stored with it, None if it was not streamed.
+        """
         merged = self._merged(params)
+        stream = self.stream if stream is None else stream
         digest = request_digest(self.model.id, messages, merged, sample_index)
         if self.cache is not None:
             hit = await self.cache.get(digest)
             if hit is not None:
-                return self._completion(hit["body"], hit["latency_ms"], digest, cached=True, attempts=0)
+                return self._completion(hit["body"], hit["latency_ms"], digest, cached=True, attempts=0,
+                                        ttft_ms=hit.get("ttft_ms"))
         body = {"model": self.api_model, "messages": messages, **merged}
+        if stream:
+            body.update(stream=True, stream_options={"include_usage": True})
         payload = json.dumps(body, ensure_ascii=False).encode()
         est = len(payload) / 4 + float(merged.get("max_tokens") or merged.get("max_completion_tokens") or 256)
-        data, latency, attempts = await self._post(payload, est)
+        data, latency, attempts, ttft = await self._post(payload, est, stream=stream)
         if self.cache is not None:
             request = {"messages": messages, "params": merged, "sample_index": sample_index}
-            self.cache.put(digest, self.model.id, request, {"body": data, "latency_ms": latency})
-        return self._completion(data, latency, digest, cached=False, attempts=attempts)
+            self.cache.put(digest, self.model.id, request, {"body": data, "latency_ms": latency, "ttft_ms": ttft})
+        return self._completion(data, latency, digest, cached=False, attempts=attempts, ttft_ms=ttft)
 
-    async def _post(self, payload: bytes, est_tokens: float) -> tuple[dict[str, Any], float, int]:
+    async def _post(self, payload: bytes, est_tokens: float, *, stream: bool = False
+                    ) -> tuple[dict[str, Any], float, int, float | None]:
         limits = self.limits
         last = ""
         for attempt in range(self.max_retries + 1):
@@ -235,8 +319,10 @@ class OpenAIChat:
                     await limits.paused()
                 self.calls += 1
                 t0 = time.perf_counter()
+                sse = _SSE(t0) if stream else None  # fresh per attempt: a cut stream is read again
                 try:
-                    resp = await self.http.request("POST", "/chat/completions", payload, self.timeout)
+                    resp = await self.http.request("POST", "/chat/completions", payload, self.timeout,
+                                                   on_body=sse.feed if sse is not None else None)
                 except TransportTimeout:
                     kind, last = "timeout", f"no answer within {self.timeout:g}s"
                 except TransportError as e:
@@ -245,17 +331,15 @@ class OpenAIChat:
                     latency = (time.perf_counter() - t0) * 1000
                     status = resp.status
                     if status == 200:
-                        try:
-                            data = json.loads(resp.body)
-                            data["choices"][0]["message"]
-                        except (ValueError, KeyError, IndexError, TypeError):
-                            kind, last = "malformed", f"unreadable completion body: {resp.text[:120]!r}"
+                        data, ttft, bad = self._read(resp, sse)
+                        if data is None:
+                            kind, last = "malformed", bad
                         else:
                             if limits.tokens is not None:
                                 used = (data.get("usage") or {}).get("total_tokens")
                                 if used is not None:
                                     limits.tokens.settle(used - est_tokens)
-                            return data, latency, attempt + 1
+                            return data, latency, attempt + 1, ttft
                     elif status in (401, 403):
                         raise self._auth_error(resp)
                     elif status == 404:
@@ -279,6 +363,24 @@ class OpenAIChat:
             await asyncio.sleep(self._backoff(attempt, wait))
         raise ProviderError(kind, f"{last} (gave up after {self.max_retries + 1} attempts)", attempts=self.max_retries + 1)
 
+    @staticmethod
+    def _read(resp: HTTPResponse, sse: _SSE | None) -> tuple[dict[str, Any] | None, float | None, str]:
+        """The completion body of a 200 answer and its TTFT, or None and why it is unreadable."""
+        if sse is not None and not sse.chunks and resp.body.lstrip().startswith(b"{"):
+            sse = None  # a server that ignores "stream" and answers plainly
+        if sse is None:
+            try:
+                data = json.loads(resp.body)
+                data["choices"][0]["message"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                return None, None, f"unreadable completion body: {resp.text[:120]!r}"
+            return data, None, ""
+        if sse.bad is not None:
+            return None, None, f"unreadable stream chunk: {sse.bad!r}"
+        if not sse.done:  # the body ended, cleanly, before data: [DONE]
+            return None, None, f"stream ended before [DONE] after {len(sse.chunks)} chunks"
+        return sse.completion(), sse.ttft_ms, ""
+
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with equal jitter; at least what Retry-After asked for."""
         d = min(self.backoff_max, self.backoff_base * (2**attempt))
@@ -296,7 +398,8 @@ class OpenAIChat:
             f"{self.url} answered 404 ({text}): is the base URL right? OpenAI-compatible servers usually end in /v1",
         )
 
-    def _completion(self, data: dict[str, Any], latency: float, digest: str, *, cached: bool, attempts: int) -> Completion:
+    def _completion(self, data: dict[str, Any], latency: float, digest: str, *, cached: bool, attempts: int,
+                    ttft_ms: float | None = None) -> Completion:
         choice = data["choices"][0]
         usage = data.get("usage") or {}
         pt, ct = usage.get("prompt_tokens"), usage.get("completion_tokens")
@@ -317,6 +420,7 @@ class OpenAIChat:
             digest=digest,
             attempts=attempts,
             raw=data,
+            ttft_ms=ttft_ms,
         )
 
 

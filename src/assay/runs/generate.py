@@ -12,7 +12,8 @@ from assay.runs._remote import WorkSpec, unit_work, work_spec
 from assay.runs._task import Outcome, Unit
 
 # Request options that change how a run executes, not what it produces.
-EXECUTION_OPTIONS = ("concurrency", "rpm", "tpm", "timeout", "max_retries", "backoff_base", "backoff_max", "no_cache")
+EXECUTION_OPTIONS = ("concurrency", "rpm", "tpm", "timeout", "max_retries", "backoff_base", "backoff_max", "no_cache",
+                     "stream")
 
 
 class GenerateTask:
@@ -90,6 +91,7 @@ class GenerateTask:
             latency_ms=round(c.latency_ms, 3),
             cost_usd=c.cost_usd,
             finish_reason=c.finish_reason,
+            ttft_ms=round(c.ttft_ms, 3) if c.ttft_ms is not None else None,
             run_id=self.run_id,
             metadata={"request_digest": c.digest, "cached": c.cached},
         )
@@ -121,6 +123,7 @@ def generate(
     max_retries: int = 6,
     backoff_base: float = 1.0,
     no_cache: bool = False,
+    stream: bool = False,
     on_progress: ProgressFn | None = None,
     on_start: Any = None,
     executor: str = "local",
@@ -129,7 +132,9 @@ def generate(
     """Answer every item of ``dataset`` ``samples`` times with ``model``; returns the Run.
 
     Running the same generation again resumes it: finished units are skipped, failed
-    ones retried. Requests are cached by digest unless ``no_cache``. ``executor`` is
+    ones retried. Requests are cached by digest unless ``no_cache``. ``stream`` asks for
+    streamed answers and stores each Response's ``ttft_ms``; it is an execution option,
+    so the run (and its cache entries) are the same with or without it. ``executor`` is
     "local" or "ray" (with ``executor_options`` such as ``address``, ``num_workers``).
     """
     from assay.providers import RequestCache, make_provider
@@ -142,6 +147,8 @@ def generate(
         raise NotFound(f"dataset {dataset!r} has no items")
     store.add([model])
     options = dict(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
+    if stream:  # only when asked: a provider without streaming still takes the other options
+        options["stream"] = True
     client = make_provider(model, cache=RequestCache(store), no_cache=no_cache, **options)
     task = GenerateTask(client, items, dataset=dataset, samples=samples, params=params, execution={**options, "no_cache": no_cache})
     task.run_id = run_id_for(task.kind, task.config())

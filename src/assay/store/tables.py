@@ -84,6 +84,7 @@ responses = Table(
     Column("run_id", String(64)),
     Column("metadata", J, nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("ttft_ms", Float),
     Index("ix_responses_item", "item_id"),
     Index("ix_responses_model", "model"),
 )

@@ -4,7 +4,8 @@ It is a real HTTP server (uvicorn on 127.0.0.1, a free port, a background thread
 retries, timeouts and rate limits are exercised for real. It answers from a queue of
 scripted replies, a function of the request, or by echoing the last user message; it
 records every request, and can inject latency, 429 with Retry-After, 500, timeouts and
-malformed bodies, either scripted per request or at random rates (seeded).
+malformed bodies, either scripted per request or at random rates (seeded). A request
+with ``"stream": true`` is answered with Server-Sent Events, a few words per chunk.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import inspect
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -44,6 +46,12 @@ class Reply:
     completion_tokens: int | None = None
     chunked: bool = False
     headers: dict[str, str] | None = None
+    first_token_s: float | None = None
+    """Streamed answers: seconds from the role chunk to the first content chunk (None: the server's)."""
+    token_interval_s: float | None = None
+    """Streamed answers: seconds between content chunks (None: the server's)."""
+    cut_after: int | None = None
+    """Streamed answers: drop the connection after this many content chunks (a stream cut mid-way)."""
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 1.0) -> Reply:
@@ -111,6 +119,18 @@ class ServedRequest:
 
 Handler = Callable[[dict], Any]
 
+WORDS_PER_CHUNK = 3
+
+
+@dataclass
+class _Stream:
+    """A 200 answer to send as Server-Sent Events: the events, and when to send them."""
+
+    events: list[dict]
+    first_token_s: float
+    token_interval_s: float
+    cut_after: int | None
+
 
 def _words(text: str) -> list[str]:
     return text.split() or ([text] if text else [])
@@ -132,6 +152,11 @@ class ScriptedServer:
     (``enqueue``), ``handler(request_json)`` (returns a str or a Reply, may be async), else
     an echo of the last user message. ``models`` (None: any) makes other models 404;
     ``api_key`` makes requests without ``Authorization: Bearer <key>`` 401.
+
+    ``"stream": true`` requests get SSE: after ``latency``, the headers and a role chunk;
+    ``first_token_s`` later the first content chunk, then one every ``token_interval_s``
+    (a few words each), the finish reason, usage when ``stream_options.include_usage``,
+    and ``data: [DONE]``. Faults and error statuses are sent before any stream, as JSON.
     """
 
     def __init__(
@@ -142,6 +167,8 @@ class ScriptedServer:
         models: Iterable[str] | None = None,
         api_key: str | None = None,
         latency: float = 0.0,
+        first_token_s: float = 0.0,
+        token_interval_s: float = 0.0,
         faults: Faults | None = None,
         hang_s: float = 30.0,
         record: bool = True,
@@ -154,6 +181,8 @@ class ScriptedServer:
         self.models = list(models) if models is not None else None
         self.api_key = api_key
         self.latency = latency
+        self.first_token_s = first_token_s
+        self.token_interval_s = token_interval_s
         self.faults = faults
         self.hang_s = hang_s
         self.record = record
@@ -216,6 +245,9 @@ class ScriptedServer:
         req.status = status
         if status == 0:  # hung up without an answer
             return
+        if isinstance(payload, _Stream):
+            await self._send_stream(send, payload, extra)
+            return
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         hdrs = [(b"content-type", b"application/json")]
         if not chunked:
@@ -228,6 +260,23 @@ class ScriptedServer:
                 await send({"type": "http.response.body", "body": part, "more_body": True})
             data = data[2 * third :]
         await send({"type": "http.response.body", "body": data})
+
+    async def _send_stream(self, send: Callable, stream: _Stream, extra: dict[str, str]) -> None:
+        hdrs = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+        hdrs += [(k.encode(), v.encode()) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": hdrs})
+        content = 0
+        for ev in stream.events:
+            carries = any(c.get("delta", {}).get("content") for c in ev.get("choices", []))
+            if carries:
+                if stream.cut_after is not None and content >= stream.cut_after:
+                    # an exception after the response started makes uvicorn drop the connection mid-body
+                    raise ConnectionAbortedError("scripted stream cut")
+                await asyncio.sleep(stream.first_token_s if content == 0 else stream.token_interval_s)
+                content += 1
+            data = b"data: " + json.dumps(ev).encode() + b"\n\n"
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
 
     async def _answer(self, req: ServedRequest, raw: bytes) -> tuple[int, Any, dict[str, str], bool]:
         status, payload, extra, *chunked = await self._route(req)
@@ -265,7 +314,10 @@ class ScriptedServer:
             return reply.status, reply.body, extra, reply.chunked
         if reply.status != 200:
             return reply.status, {"error": {"message": f"scripted status {reply.status}"}}, extra, reply.chunked
-        return 200, self._completion(req.body, reply), extra, reply.chunked
+        completion = self._completion(req.body, reply)
+        if req.body.get("stream"):
+            return 200, self._stream(req.body, reply, completion), extra
+        return 200, completion, extra, reply.chunked
 
     async def _scripted(self, body: dict) -> Reply:
         if self.queue:
@@ -315,6 +367,35 @@ class ScriptedServer:
             "choices": [{"index": i, **choice} for i in range(n)],
             "usage": {"prompt_tokens": pt, "completion_tokens": ct * n, "total_tokens": pt + ct * n},
         }
+
+    def _stream(self, body: dict, reply: Reply, completion: dict) -> _Stream:
+        """The completion as chat.completion.chunk events, WORDS_PER_CHUNK words each."""
+        pieces = re.findall(r"^\s+|\S+\s*", reply.text)
+        texts = ["".join(pieces[i : i + WORDS_PER_CHUNK]) for i in range(0, len(pieces), WORDS_PER_CHUNK)]
+        choices = completion["choices"]
+        lps = [(c.get("logprobs") or {}).get("content") for c in choices]
+        head = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"],
+                "model": completion["model"]}
+
+        def event(per_choice: Callable[[int], dict]) -> dict:
+            return {**head, "choices": [{"index": i, **per_choice(i)} for i in range(len(choices))]}
+
+        events = [event(lambda i: {"delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None})]
+        for j, t in enumerate(texts):
+            def piece(i: int, j: int = j, t: str = t) -> dict:
+                lp = None
+                if lps[i] is not None:
+                    last = j == len(texts) - 1
+                    lp = {"content": lps[i][j * WORDS_PER_CHUNK : None if last else (j + 1) * WORDS_PER_CHUNK]}
+                return {"delta": {"content": t}, "logprobs": lp, "finish_reason": None}
+
+            events.append(event(piece))
+        events.append(event(lambda i: {"delta": {}, "logprobs": None, "finish_reason": choices[i]["finish_reason"]}))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**head, "choices": [], "usage": completion["usage"]})
+        first = self.first_token_s if reply.first_token_s is None else reply.first_token_s
+        interval = self.token_interval_s if reply.token_interval_s is None else reply.token_interval_s
+        return _Stream(events, first, interval, reply.cut_after)
 
     # ---- running ----------------------------------------------------------------------
 
