@@ -222,19 +222,24 @@ class LocalExecutor(ExecutorBase):
                 if notify is not None:
                     notify(progress)
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))]
-        try:
-            pending = set(workers)
-            while pending:
-                finished, _ = await asyncio.wait([*pending, writer.task], return_when=asyncio.FIRST_COMPLETED)
-                for f in finished:
-                    if f.exception() is not None:
-                        raise f.exception()  # type: ignore[misc]
-                pending -= finished
-        finally:
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        await supervise([asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))], writer)
+
+
+async def supervise(tasks: list[asyncio.Future], writer: _Writer) -> None:
+    """Wait for ``tasks`` while the writer commits; the first error of either stops the run and
+    every task left is cancelled (the writer's own error surfaces here, not at close)."""
+    try:
+        pending = set(tasks)
+        while pending:
+            finished, _ = await asyncio.wait([*pending, writer.task], return_when=asyncio.FIRST_COMPLETED)
+            for f in finished:
+                if f.exception() is not None:
+                    raise f.exception()  # type: ignore[misc]
+            pending -= finished
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 EXECUTORS = ("local", "ray")

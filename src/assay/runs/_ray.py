@@ -54,7 +54,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from assay.errors import AssayError
-from assay.runs._executor import ExecutorBase, ProgressFn, Result, _Writer, attempt, settle
+from assay.runs._executor import ExecutorBase, ProgressFn, Result, _Writer, attempt, settle, supervise
 from assay.runs._remote import Clients, WorkerCache, WorkSpec, build_work
 from assay.runs._task import RunProgress, Task, Unit
 
@@ -274,22 +274,11 @@ class RayExecutor(ExecutorBase):
                         if notify is not None:
                             notify(progress)
 
-        feeders: list[asyncio.Future] = []
         try:
             self.workers = [spawn() for _ in range(n)]
             await self._started(n)
-            feeders = [asyncio.ensure_future(feed(i % n)) for i in range(2 * n)]
-            pending = set(feeders)
-            while pending:
-                finished, _ = await asyncio.wait([*pending, writer.task], return_when=asyncio.FIRST_COMPLETED)
-                for f in finished:
-                    if f.exception() is not None:
-                        raise f.exception()  # type: ignore[misc]
-                pending -= finished
+            await supervise([asyncio.ensure_future(feed(i % n)) for i in range(2 * n)], writer)
         finally:
-            for f in feeders:
-                f.cancel()
-            await asyncio.gather(*feeders, return_exceptions=True)
             workers, self.workers = self.workers, []
             for w in workers:
                 with contextlib.suppress(Exception):
