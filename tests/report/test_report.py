@@ -76,6 +76,14 @@ def test_demo_builds_the_report_and_it_renders(tmp_path, monkeypatch, capsys):
     assert check["stddev"] > 10  # not a blank page
 
 
+def _timing(m: str, k: int) -> dict:
+    """Model a was generated through assay, half of it streamed; model b's answers were imported (no timing)."""
+    if m != "a":
+        return {}
+    return {"latency_ms": 100.0 + 10 * k, "ttft_ms": 20.0 + k if k % 2 == 0 else None,
+            "completion_tokens": 50, "cost_usd": 0.001}
+
+
 def _tiny_store(db: str) -> None:
     from assay import records as R
     from assay.rubrics import get_rubric
@@ -86,7 +94,7 @@ def _tiny_store(db: str) -> None:
     evil = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
     s.add([R.Dataset(name="d"), R.Model(id="a@1"), R.Model(id=f"b{evil}@2")])
     s.add([R.Item(id=f"i{k}", dataset="d", prompt=f"{evil} prompt {k}") for k in range(8)])
-    resp = [R.Response(id=f"{m}{k}", item_id=f"i{k}", model=model, text=f"{evil} answer {k}")
+    resp = [R.Response(id=f"{m}{k}", item_id=f"i{k}", model=model, text=f"{evil} answer {k}", **_timing(m, k))
             for k in range(8) for m, model in (("a", "a@1"), ("b", f"b{evil}@2"))]
     s.add(resp)
     s.add([R.Rater(id=f"human:h{j}", kind="human", name=f"h{j}{evil}") for j in range(2)])
@@ -125,6 +133,28 @@ def test_markdown_and_json_formats(tmp_path, capsys):
     low = data["lowest"][0]["responses"][0]
     assert low["mean"] == min(r["mean"] for r in data["lowest"][0]["responses"])
     assert main(["--db", db, "report", "--out", str(tmp_path / "r.txt"), "--format", "pdf"]) == 2
+
+
+def test_speed_and_cost_per_model(tmp_path, capsys):
+    import numpy as np
+
+    db = str(tmp_path / "r.db")
+    _tiny_store(db)
+    assert main(["--db", db, "report", "--out", str(tmp_path / "r.json"), "--rounds", "20"]) == 0
+    (a,) = json.loads((tmp_path / "r.json").read_text())["speed"]  # b's imported answers carry no timing
+    lat = np.array([100.0 + 10 * k for k in range(8)])
+    ttft = np.array([20.0 + k for k in range(0, 8, 2)])
+    assert (a["model"], a["responses"], a["timed"], a["streamed"]) == ("a@1", 8, 8, 4)
+    assert a["latency_p50"] == pytest.approx(np.percentile(lat, 50))
+    assert a["latency_p95"] == pytest.approx(np.percentile(lat, 95))
+    assert (a["ttft_p50"], a["ttft_p95"]) == (pytest.approx(np.percentile(ttft, 50)), pytest.approx(np.percentile(ttft, 95)))
+    assert a["tokens_per_s"] == pytest.approx(np.median(50 / (lat / 1000)))
+    assert a["cost_usd"] == pytest.approx(0.008)
+    assert main(["--db", db, "report", "--out", str(tmp_path / "r.md"), "--rounds", "20"]) == 0
+    assert "### Speed and cost" in (tmp_path / "r.md").read_text()
+    assert main(["--db", db, "report", "--out", str(tmp_path / "r.html"), "--rounds", "20"]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="speed"' in html and f"{np.percentile(lat, 50):.0f} ms" in html
 
 
 def test_demo_with_a_judge_endpoint_runs_the_judge(tmp_path, monkeypatch, capsys):

@@ -100,3 +100,14 @@ def test_immutable_kinds_cannot_be_updated(store):
         store.update("judgments", "j1", value=5)
     store.update("runs", "run1", status="done")
     assert store.get("runs", "run1").status == "done"
+
+
+def test_columns_reads_only_the_columns_asked_for(store):
+    store.add([R.Dataset(name="d"), R.Model(id="m@1"), R.Model(id="m@2"), R.Item(id="i1", dataset="d", prompt="p"),
+               R.Item(id="i2", dataset="d", prompt="q")])
+    store.add([R.Response(id="r1", item_id="i1", model="m@1", text="a", latency_ms=12.5),
+               R.Response(id="r2", item_id="i2", model="m@2", text="b")])
+    df = store.columns("responses", ["model", "latency_ms"])
+    assert list(df.columns) == ["model", "latency_ms"] and sorted(df["model"]) == ["m@1", "m@2"]
+    one = store.columns("responses", ["id", "latency_ms"], model="m@1")
+    assert one.to_dict("records") == [{"id": "r1", "latency_ms": 12.5}]

@@ -49,6 +49,34 @@ def _score_distributions(jf: pd.DataFrame, store: Store) -> list[dict[str, Any]]
     return out
 
 
+def _speed(store: Store, models: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Per model: how fast and how costly its answers were (latency, time to first token when
+    streamed, output tokens per second, cost), from the responses generated through assay."""
+    df = store.columns("responses", ["model", "latency_ms", "ttft_ms", "completion_tokens", "cost_usd"])
+    if models:
+        df = df[df["model"].isin(models)]
+    out = []
+    for model, g in df.groupby("model", sort=True):
+        lat = g["latency_ms"].dropna().astype(float).to_numpy()
+        if not len(lat):
+            continue  # imported answers carry no timing
+        ttft = g["ttft_ms"].dropna().astype(float).to_numpy()
+        timed = g.dropna(subset=["latency_ms", "completion_tokens"])
+        timed = timed[timed["latency_ms"] > 0]
+        rate = (timed["completion_tokens"].astype(float) / (timed["latency_ms"].astype(float) / 1000)).to_numpy()
+        cost = g["cost_usd"].dropna().astype(float)
+        out.append({
+            "model": model, "responses": int(len(g)), "timed": int(len(lat)),
+            "latency_p50": float(np.percentile(lat, 50)), "latency_p95": float(np.percentile(lat, 95)),
+            "streamed": int(len(ttft)),
+            "ttft_p50": float(np.percentile(ttft, 50)) if len(ttft) else None,
+            "ttft_p95": float(np.percentile(ttft, 95)) if len(ttft) else None,
+            "tokens_per_s": float(np.median(rate)) if len(rate) else None,
+            "cost_usd": float(cost.sum()) if len(cost) else None,
+        })
+    return out
+
+
 def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> list[dict[str, Any]]:
     """Per dimension, the k responses with the lowest mean score, with the reasons raters gave."""
     out = []
@@ -139,6 +167,7 @@ def build_report(
     report["scores"] = _score_distributions(jf[jf["rater_kind"] != "program"], store)
     report["lowest"] = _lowest(jf[jf["rater_kind"] != "program"], store, lowest)
     report["verifiers"] = _verifiers(store, jf)
+    report["speed"] = _speed(store, models)
 
     agreement: list[dict[str, Any]] = []
     if not jf.empty:

@@ -125,6 +125,14 @@ def to_markdown(report: dict[str, Any]) -> str:
         for d in ab["data"]["dimensions"] + ab["data"]["preferences"]:
             out.append(f"- {_md(d.get('verdict') or d.get('error', ''))}")
         out.append("")
+    if r.get("speed"):
+        out += ["### Speed and cost", "", "| model | responses | latency p50 | latency p95 | first token p50 | tokens/s | cost (USD) |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
+        for m in r["speed"]:
+            out.append(f"| {_md(m['model'])} | {m['timed']} | {fmt(m['latency_p50'], 0)} ms | {fmt(m['latency_p95'], 0)} ms | "
+                       f"{fmt(m['ttft_p50'], 0) + ' ms' if m['ttft_p50'] is not None else '—'} | "
+                       f"{fmt(m['tokens_per_s'], 1)} | {fmt(m['cost_usd'], 4)} |")
+        out.append("")
     rows = F.judge_rows(r.get("judges") or [])
     out += ["### Judge validation", ""]
     if not r.get("has_llm_judges"):
