@@ -38,16 +38,20 @@ _SHOWN_ORDER = (f"(SELECT json_agg(r ORDER BY sha256(convert_to('order' || {_SEP
                 f"cl.assignment_id || {_SEP} || r || {_SEP}, 'UTF8'))) FROM json_array_elements_text(p.response_ids) r)")
 
 
+# a unit this rater may still be given: room below its cap (gold and calibration: no cap), not had
+# before. ``OFFSET 0`` keeps the NOT EXISTS a per-unit index probe: as an anti-join the planner
+# reads all of the rater's claims every time.
+_OPEN_TO_RATER = """u.campaign_id = %(cid)s AND u.has_room AND (u.is_gold OR u.n_claims < %(cap)s)
+    AND NOT EXISTS (SELECT 1 FROM unit_claims m
+                    WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s OFFSET 0)"""
+
+
 def _pick(name: str, gold: str, after: str) -> str:
-    """One pool's claim: the first unit in queue order this rater has not had, below its cap, not
-    being claimed by someone else right now (SKIP LOCKED). ``OFFSET 0`` keeps the NOT EXISTS a
-    per-unit index probe: as an anti-join the planner reads all of the rater's claims every time."""
+    """One pool's claim: the first unit in queue order open to this rater, not being claimed by
+    someone else right now (SKIP LOCKED)."""
     return f"""{name} AS (
   SELECT u.unit_id, u.response_ids, u.is_gold FROM campaign_units u
-  WHERE %(claim)s {after} AND u.campaign_id = %(cid)s AND u.is_gold = {gold} AND u.has_room
-    AND (u.is_gold OR u.n_claims < %(cap)s)
-    AND NOT EXISTS (SELECT 1 FROM unit_claims m
-                    WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s OFFSET 0)
+  WHERE %(claim)s {after} AND u.is_gold = {gold} AND {_OPEN_TO_RATER}
   ORDER BY u.position LIMIT 1 FOR UPDATE OF u SKIP LOCKED)"""
 
 
@@ -103,10 +107,7 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
   ON CONFLICT DO NOTHING RETURNING id, response_ids, shown_order, is_gold, created_at)""")
     created = "(SELECT count(*) FROM sub)" if submitting else "0"
     busy = f"""CASE WHEN %(claim)s {after} AND NOT EXISTS (SELECT 1 FROM pick) THEN EXISTS (
-    SELECT 1 FROM campaign_units u WHERE u.campaign_id = %(cid)s AND u.has_room
-    AND (u.is_gold OR u.n_claims < %(cap)s)
-    AND NOT EXISTS (SELECT 1 FROM unit_claims m
-                    WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s))
+    SELECT 1 FROM campaign_units u WHERE {_OPEN_TO_RATER})
   ELSE false END"""
     return ("WITH " + ",\n".join(ctes) + f"\nSELECT {created} AS created, nxt.id, nxt.response_ids, "
             f"nxt.shown_order, nxt.is_gold, nxt.created_at, {busy} AS busy\nFROM (SELECT 1) one LEFT JOIN nxt ON true")
@@ -177,16 +178,13 @@ WHERE s.token_hash = %(th)s""")
 
 
 # what the page of an assignment shows beyond READ: its responses, its item, the rater's queue
-PAGE = """SELECT
+PAGE = f"""SELECT
   (SELECT json_object_agg(r.id, json_build_object('model', r.model, 'text', r.text)) FROM responses r
    WHERE r.id IN (SELECT json_array_elements_text(%(ids)s::json))) AS responses,
   (SELECT json_build_object('prompt', i.prompt, 'messages', i.messages) FROM items i WHERE i.id = %(item)s) AS item,
   n.done, n.gold_done, n.pending, n.skipped,
   CASE WHEN %(open)s THEN (SELECT count(*) FROM (
-    SELECT 1 FROM campaign_units u
-    WHERE u.campaign_id = %(cid)s AND u.has_room AND (u.is_gold OR u.n_claims < %(cap)s)
-      AND NOT EXISTS (SELECT 1 FROM unit_claims m
-                      WHERE m.campaign_id = %(cid)s AND m.unit_id = u.unit_id AND m.rater_id = %(rid)s OFFSET 0)
+    SELECT 1 FROM campaign_units u WHERE {_OPEN_TO_RATER}
     LIMIT %(limit)s) x) ELSE 0 END AS available
 FROM (SELECT count(*) FILTER (WHERE status = 'done') AS done,
              count(*) FILTER (WHERE status = 'done' AND is_gold) AS gold_done,
