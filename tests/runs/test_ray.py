@@ -299,7 +299,10 @@ async def test_a_cancelled_driver_resumes_without_calling_a_finished_unit_again(
         again = await RayExecutor(store, **RAY).arun(generate_task(store, model, items))
         second = prompts_sent(srv, first_phase)
     assert not set(second) & {prompt_of[k] for k in done_first}  # no finished unit was called again
-    assert set(second) | {prompt_of[k] for k in done_first} == set(prompt_of.values())  # and none was lost
+    # and none was lost: every question was asked in one phase or the other. A unit whose answer
+    # reached the cache (shipped with an earlier batch) but not the ledger before the cancel is
+    # answered from the cache on resume, so it need not be asked in the second phase.
+    assert set(prompts_sent(srv)) == set(prompt_of.values())
     assert (again.id, again.status, again.succeeded, again.failed) == (run.id, "done", 300, 0)
     units = Ledger(store).units(run.id)
     assert len(units) == 300 and all(u["attempts"] == 1 for u in units)
