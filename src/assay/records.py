@@ -459,6 +459,74 @@ class EdgeCase(Record):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+
+# ---- red teaming and the failure library -------------------------------------------------
+
+
+class Attempt(Record):
+    """One attack on a target model: which behaviour, which attack, what was sent and what came back.
+
+    The exact prompt sent is an Item of a derived dataset (``item_id``) and the target's
+    answer a Response (``response_id``), so generation, judges, agreement and human review
+    all work on attempts unchanged. Verdicts on whether the attack succeeded are Judgments
+    on that response; ``success`` is only the attack's own scorer, which an iterative attack
+    steers by. Iterative attacks store one attempt per turn, linked by ``parent_id``.
+    """
+
+    id: str
+    behavior_id: str = Field(description="the item stating the behaviour the attack tries to elicit")
+    model: str = Field(description="name@version of the target")
+    attack: str = Field(description="registered attack name, e.g. 'direct', 'base64', 'iterative'")
+    attack_config: dict[str, Any] = Field(default_factory=dict)
+    stream: int = Field(0, ge=0, description="parallel stream of a multi-stream attack")
+    turn: int = Field(0, ge=0, description="iteration of an iterative attack (0 for single-shot attacks)")
+    parent_id: str | None = Field(None, description="the attempt this one refines")
+    item_id: str = Field(description="the item holding the exact prompt or messages sent")
+    response_id: str | None = Field(None, description="the target's answer; None when the call failed")
+    success: bool | None = Field(None, description="the attack's own scorer: did it think this worked")
+    score: float | None = None
+    scorer: str | None = Field(None, description="rater id of the attack's own scorer")
+    note: str = ""
+    run_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def make_id(behavior_id: str, model: str, attack: str, attack_config: dict[str, Any],
+                stream: int = 0, turn: int = 0) -> str:
+        return digest("attempt", behavior_id, model, attack, attack_config, int(stream), int(turn))
+
+
+LIBRARY_STATUSES = ("open", "confirmed", "mitigated", "regressed", "retired")
+
+
+class LibraryEntry(Record):
+    """A recurring failure mode in the failure library: what fails, why we think so, where it was seen.
+
+    Entries are versioned: an edit is a new record with the same ``entry`` and the next
+    ``version``. ``detector`` says how to tell whether a response shows the failure (a
+    program judge spec, or a rubric dimension and threshold), so the library can re-check
+    its examples against a new model version and mark an entry mitigated or regressed.
+    """
+
+    id: str = Field(default_factory=new_id)
+    entry: str = Field(min_length=1, max_length=120, description="stable slug shared by all versions")
+    version: int = Field(1, ge=1)
+    title: str = Field(min_length=1)
+    description: str = ""
+    hypothesis: str = Field("", description="why we think the model fails this way")
+    category: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    status: Literal["open", "confirmed", "mitigated", "regressed", "retired"] = "open"
+    examples: list[str] = Field(default_factory=list, description="response ids showing the failure")
+    models: list[str] = Field(default_factory=list, description="models the failure was seen in")
+    detector: dict[str, Any] | None = None
+    source: Literal["cluster", "redteam", "manual", "judges"] = "manual"
+    evidence: dict[str, Any] = Field(default_factory=dict, description="how the entry was found or last checked")
+    created_by: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 KINDS: dict[str, type[Record]] = {
     "datasets": Dataset,
     "items": Item,
@@ -473,4 +541,6 @@ KINDS: dict[str, type[Record]] = {
     "assignments": Assignment,
     "runs": Run,
     "edge_cases": EdgeCase,
+    "attempts": Attempt,
+    "library": LibraryEntry,
 }

@@ -249,6 +249,54 @@ edge_cases = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# Red teaming and the failure library (migration 0007).
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("behavior_id", String(64), ForeignKey("items.id"), nullable=False),
+    Column("model", String(300), nullable=False),
+    Column("attack", String(100), nullable=False),
+    Column("attack_config", J, nullable=False),
+    Column("stream", Integer, nullable=False),
+    Column("turn", Integer, nullable=False),
+    Column("parent_id", String(64)),
+    Column("item_id", String(64), ForeignKey("items.id"), nullable=False),
+    Column("response_id", String(64)),
+    Column("success", Boolean),
+    Column("score", Float),
+    Column("scorer", String(300)),
+    Column("note", Text, nullable=False),
+    Column("run_id", String(64)),
+    Column("created_at", TS, nullable=False),
+    Index("ix_attempts_model_attack", "model", "attack"),
+    Index("ix_attempts_behavior", "behavior_id"),
+    Index("ix_attempts_run", "run_id"),
+)
+
+library = Table(
+    "library",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("entry", String(120), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("hypothesis", Text, nullable=False),
+    Column("category", String(200)),
+    Column("tags", J, nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("examples", J, nullable=False),
+    Column("models", J, nullable=False),
+    Column("detector", J),
+    Column("source", String(20), nullable=False),
+    Column("evidence", J, nullable=False),
+    Column("created_by", String(300)),
+    Column("created_at", TS, nullable=False),
+    Index("ix_library_entry_version", "entry", "version", unique=True),
+)
+
 # Bookkeeping of the run engine (issue 3): one row per work unit, so a killed run resumes.
 run_units = Table(
     "run_units",
@@ -293,6 +341,8 @@ TABLES: dict[str, Table] = {
     "assignments": assignments,
     "runs": runs,
     "edge_cases": edge_cases,
+    "attempts": attempts,
+    "library": library,
 }
 
 # ---- the rating app (issue 7, migration 0003) --------------------------------------------
