@@ -20,6 +20,8 @@ from assay.cli import rank as _rank  # noqa: E402,F401
 from assay.cli import abtest as _abtest  # noqa: E402,F401
 from assay.cli import calibration as _calibration  # noqa: E402,F401
 from assay.cli import report as _report  # noqa: E402,F401
+from assay.cli import redteam as _redteam  # noqa: E402,F401
+from assay.cli import library as _library  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""The failure library: recurring failure modes, found in judgments and attacks, kept up to date."""
