@@ -1,1 +1,71 @@
-"""The failure library: recurring failure modes, found in judgments and attacks, kept up to date."""
+"""The failure library: recurring failure modes, found in judgments and attacks, kept up to date.
+
+    from assay.library import select_failures, discover, hypothesise, add_candidate, check_entry
+    failures = select_failures(store, rubric="default", dimension="factuality", below=3)
+    found = discover(failures, min_size=3, random_state=0)          # candidates, largest first
+    hypothesise(store, found.candidates, "judge@1", base_url=URL)    # optional: LLM titles and hypotheses
+    entry = add_candidate(store, found.candidates[0], detector={"program": {...}})
+    check_entry(store, entry.entry, new_model)                       # mitigated / regressed / confirmed
+
+Modules: ``failures`` (what failed, from rubric judgments, verifiers and red-team
+verdicts), ``discover`` (embedding, clustering, c-TF-IDF terms), ``hypothesise`` (an
+LLM's title and hypothesis per candidate), ``entries`` (the versioned library), ``check``
+(re-checking an entry on a new model version).
+"""
+
+from assay.library.check import CheckResult, check_entry, wilson_interval
+from assay.library.discover import Candidate, Discovery, ModelShare, ctfidf_terms, discover, embed_texts
+from assay.library.entries import (
+    add_candidate,
+    add_entry,
+    check_detector,
+    edit_entry,
+    get_entry,
+    history,
+    link_examples,
+    list_entries,
+    retire_entry,
+    slugify,
+)
+from assay.library.failures import (
+    Failure,
+    Failures,
+    merge,
+    redteam_failures,
+    rubric_failures,
+    select_failures,
+    verifier_failures,
+)
+from assay.library.hypothesise import Hypothesis, hypothesise, parse_hypothesis
+
+__all__ = [
+    "Candidate",
+    "CheckResult",
+    "Discovery",
+    "Failure",
+    "Failures",
+    "Hypothesis",
+    "ModelShare",
+    "add_candidate",
+    "add_entry",
+    "check_detector",
+    "check_entry",
+    "ctfidf_terms",
+    "discover",
+    "edit_entry",
+    "embed_texts",
+    "get_entry",
+    "history",
+    "hypothesise",
+    "link_examples",
+    "list_entries",
+    "merge",
+    "parse_hypothesis",
+    "redteam_failures",
+    "retire_entry",
+    "rubric_failures",
+    "select_failures",
+    "slugify",
+    "verifier_failures",
+    "wilson_interval",
+]

@@ -1,0 +1,177 @@
+"""Re-checking an entry on a new model version: answer its example prompts, apply its detector, record.
+
+The prompts are answered through the generation run engine (``assay.runs``: resumable,
+every call cached), the answers judged by the entry's detector (a program judge, run
+in process, or an LLM rubric judge through the judge run engine), and the outcome
+written as the entry's next version:
+
+- ``mitigated`` when the failure rate falls below ``mitigated_below``;
+- ``regressed`` when a mitigated (or regressed) entry fails again;
+- ``confirmed`` otherwise.
+
+The evidence holds the model, n, failures, rate and its Wilson score interval, the
+generation and judge run ids, and the history of earlier checks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from assay import records as R
+from assay.errors import BadInput
+from assay.library.entries import edit_entry, get_entry
+from assay.library.failures import _by_id, default_threshold, worse
+
+
+def wilson_interval(failures: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (Wilson 1927; Agresti & Coull 1998, eq. 2).
+
+    >>> [round(x, 4) for x in wilson_interval(3, 10)]
+    [0.1078, 0.6032]
+    """
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = failures / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class CheckResult:
+    """One re-check: the entry's new version and what was measured."""
+
+    entry: R.LibraryEntry
+    previous_status: str
+    evidence: dict[str, Any]
+
+
+def _items_of(store: Any, entry: R.LibraryEntry) -> list[R.Item]:
+    responses = _by_id(store, "responses", entry.examples)
+    items = _by_id(store, "items", {r.item_id for r in responses.values()})
+    return [items[i] for i in sorted(items)]
+
+
+def _generate(store: Any, model: R.Model, entry: R.LibraryEntry, items: list[R.Item], *, samples: int,
+              concurrency: int, timeout: float, max_retries: int, no_cache: bool) -> tuple[R.Run, list]:
+    from assay.providers import RequestCache, make_provider
+    from assay.runs import GenerateTask, make_executor, run_id_for
+
+    store.add([model])
+    client = make_provider(model, cache=RequestCache(store), no_cache=no_cache, concurrency=concurrency,
+                           timeout=timeout, max_retries=max_retries)
+    # the "dataset" of this generation is the entry's prompts; naming them in it gives each set its own run
+    label = f"library:{entry.entry}:{R.digest('items', [i.id for i in items], size=6)}"
+    task = GenerateTask(client, items, dataset=label, samples=samples,
+                        execution={"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
+                                   "no_cache": no_cache})
+    task.run_id = run_id_for(task.kind, task.config())
+    run = make_executor("local", store, concurrency=2 * concurrency).run(task)
+    ids = [R.Response.make_id(i.id, model.id, k) for i in items for k in range(samples)]
+    found = _by_id(store, "responses", ids)
+    by_item = {i.id: i for i in items}
+    return run, [(by_item[found[r].item_id], found[r]) for r in ids if r in found]
+
+
+def _program_verdicts(store: Any, spec: dict[str, Any], pairs: list, run_id: str) -> tuple[list[bool], None]:
+    from assay.judges.jobs import rubric_for, verdict_judgment
+    from assay.judges.registry import from_spec
+    from assay.rubrics import add_rubric
+
+    judge = from_spec(spec)
+    rubric, rater = rubric_for(judge), judge.rater()
+    add_rubric(store, rubric)
+    store.add([rater])
+    failed, judgments = [], []
+    for item, resp in pairs:
+        v = judge(resp.text, item)
+        if v.passed is None:
+            raise BadInput(f"program judge {judge.name!r} gave no pass or fail (a metric needs a threshold)",
+                           field="detector")
+        failed.append(not v.passed)
+        judgments.append(verdict_judgment(judge, rater, rubric, resp, v, run_id))
+    store.add(judgments)
+    return failed, None
+
+
+def _llm_verdicts(store: Any, det: dict[str, Any], pairs: list, *, base_url: str | None, concurrency: int,
+                  timeout: float, max_retries: int, no_cache: bool) -> tuple[list[bool], str]:
+    from assay.judges.jobs import _client, _execute, judge_model
+    from assay.judges.rubric import RubricJudge, rubric_task
+    from assay.rubrics import get_rubric
+
+    rub = get_rubric(store, det["rubric"])
+    try:
+        dim = rub.dimension(det["dimension"])
+    except KeyError as e:
+        raise BadInput(str(e.args[0]), field="detector.dimension") from None
+    threshold = det.get("threshold")
+    threshold = default_threshold(dim) if threshold is None else float(threshold)
+    opts = dict(timeout=timeout, max_retries=max_retries)
+    judge = RubricJudge(_client(judge_model(store, det["rater"], base_url=base_url or det.get("base_url")), store,
+                                concurrency=concurrency, no_cache=no_cache, **opts), rub, dimensions=[dim.name])
+    task = rubric_task(judge, pairs, execution={"concurrency": concurrency, "no_cache": no_cache, **opts})
+    run = _execute(store, task, [judge.rater()], concurrency=2 * concurrency, on_progress=None, on_start=None)
+    rater = judge.rater().id
+    ids = {r.id for _, r in pairs}
+    by_resp = {j.response_id: j for j in store.iter("judgments", rater_id=rater, rubric=rub.id, dimension=dim.name)
+               if j.response_id in ids}
+    failed = []
+    for _, resp in pairs:
+        j = by_resp.get(resp.id)
+        if j is not None and j.value is not None:
+            failed.append(worse(dim, j.value, threshold))
+    return failed, run.id
+
+
+def check_entry(store: Any, entry: str, model: R.Model, *, samples: int = 1, mitigated_below: float = 0.2,
+                base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0,
+                max_retries: int = 6, no_cache: bool = False, created_by: str | None = None) -> CheckResult:
+    """Re-check ``entry`` on ``model``: answer the examples' prompts, detect, write the next version."""
+    latest = get_entry(store, entry)
+    if latest.status == "retired":
+        raise BadInput(f"entry {entry!r} is retired; edit its status to check it again", field="entry")
+    if not latest.detector:
+        raise BadInput(f"entry {entry!r} has no detector: give it one with `assay library edit --detector`",
+                       field="detector")
+    if not 0 <= mitigated_below <= 1:
+        raise BadInput("must lie between 0 and 1", field="--mitigated-below")
+    items = _items_of(store, latest)
+    if not items:
+        raise BadInput(f"entry {entry!r} has no example responses to take prompts from", field="examples")
+    gen, pairs = _generate(store, model, latest, items, samples=samples, concurrency=concurrency, timeout=timeout,
+                           max_retries=max_retries, no_cache=no_cache)
+    if "program" in latest.detector:
+        failed, judge_run = _program_verdicts(store, latest.detector["program"], pairs, gen.id)
+    else:
+        failed, judge_run = _llm_verdicts(store, latest.detector, pairs, base_url=base_url, concurrency=concurrency,
+                                          timeout=timeout, max_retries=max_retries, no_cache=no_cache)
+    n, k = len(failed), sum(failed)
+    if n == 0:
+        raise BadInput(f"no answer of {model.id} could be judged (generation run {gen.id[:12]}: "
+                       f"{gen.failed} failed units); nothing recorded", field="--model")
+    rate = k / n
+    lo, hi = wilson_interval(k, n)
+    if rate < mitigated_below:
+        status = "mitigated"
+    elif latest.status in ("mitigated", "regressed"):
+        status = "regressed"
+    else:
+        status = "confirmed"
+    check = {"model": model.id, "n": n, "failures": k, "rate": round(rate, 6),
+             "wilson95": [round(lo, 6), round(hi, 6)], "mitigated_below": mitigated_below,
+             "prompts": len(items), "samples": samples, "unanswered": len(items) * samples - len(pairs),
+             "generation_run": gen.id, "judge_run": judge_run, "detector": latest.detector,
+             "previous_status": latest.status, "status": status, "checked_at": R.utcnow().isoformat()}
+    evidence = {**latest.evidence, "last_check": check,
+                "checks": [*latest.evidence.get("checks", []), {k_: check[k_] for k_ in
+                                                                ("model", "n", "failures", "rate", "status")}]}
+    models = sorted(set(latest.models) | ({model.id} if k else set()))
+    new = edit_entry(store, entry, status=status, evidence=evidence, models=models, created_by=created_by)
+    return CheckResult(new, latest.status, check)

@@ -1,0 +1,271 @@
+"""Failures: the responses the store's judgments, verifiers and red-team verdicts condemn.
+
+Three sources, each giving the response, its prompt, its model and the justifications
+that condemned it:
+
+- rubric judgments worse than a threshold on one dimension (the dimension's direction
+  says which side is worse; the mean over the response's judgments decides);
+- program verifiers that failed the response (value 0 on a binary check, or a metric
+  whose threshold was missed: ``detail["passed"] is False``);
+- red-team attempts judged successful: the attempt's response has judgments on the
+  bad side of their dimension's scale (a ``jailbroken`` dimension with
+  ``lower_is_better``, a ``safety`` one with ``higher_is_better``...); an attempt with
+  no judgments falls back to the attack's own scorer (``Attempt.success``).
+
+Each source also counts the responses it looked at per model (``judged``), the
+baseline against which a failure mode's per-model rate is read.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay import records as R
+from assay.errors import BadInput
+
+_CHUNK = 500
+
+
+@dataclass
+class Failure:
+    """One failing response with what condemned it."""
+
+    response_id: str
+    item_id: str
+    model: str
+    prompt: str
+    response: str
+    justifications: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    """Why it is here: ``rubric:NAME@V/DIM``, ``verifier:NAME`` or ``redteam:ATTACK``."""
+    value: float | None = None
+    """The mean rubric value that condemned it (rubric failures only)."""
+
+    def text(self, fields: Sequence[str] = ("justification", "response")) -> str:
+        """The text a failure is embedded and described by: the chosen fields, in order."""
+        parts = {"justification": " ".join(self.justifications), "response": self.response, "prompt": self.prompt}
+        unknown = set(fields) - set(parts)
+        if unknown:
+            raise BadInput(f"unknown text field(s) {sorted(unknown)}; choose from {sorted(parts)}", field="fields")
+        return "\n".join(parts[f] for f in fields if parts[f])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"response_id": self.response_id, "item_id": self.item_id, "model": self.model, "prompt": self.prompt,
+                "response": self.response, "justifications": self.justifications, "sources": self.sources,
+                "value": self.value}
+
+
+@dataclass
+class Failures:
+    """The failures found, and how many responses of each model were looked at."""
+
+    failures: list[Failure]
+    judged: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.failures)
+
+    def rate(self, model: str | None = None) -> float:
+        """Share of looked-at responses that failed (of one model, or overall)."""
+        if model is None:
+            n, k = sum(self.judged.values()), len(self.failures)
+        else:
+            n, k = self.judged.get(model, 0), sum(f.model == model for f in self.failures)
+        return k / n if n else float("nan")
+
+
+def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
+    ids = sorted(set(ids))
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def _by_id(store: Any, kind: str, ids: Iterable[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for chunk in _chunks(ids):
+        out.update({r.id: r for r in store.iter(kind, id=chunk)})
+    return out
+
+
+def _current(judgments: Iterable[R.Judgment]) -> list[R.Judgment]:
+    """Judgments not corrected by a later one."""
+    js = list(judgments)
+    replaced = {j.supersedes for j in js if j.supersedes}
+    return [j for j in js if j.id not in replaced]
+
+
+def default_threshold(dim: R.Dimension) -> float:
+    """The middle of the dimension's scale: binary 0.5, ordinal (1+N)/2, continuous (min+max)/2."""
+    s = dim.scale
+    if s.kind == "binary":
+        return 0.5
+    if s.kind == "ordinal":
+        return (1 + len(s.levels)) / 2
+    if s.kind == "continuous":
+        return (float(s.min) + float(s.max)) / 2  # type: ignore[arg-type]
+    raise BadInput(f"dimension {dim.name!r} is categorical: it has no numeric threshold", field="--dimension")
+
+
+def worse(dim: R.Dimension, value: float, threshold: float) -> bool:
+    """Whether ``value`` lies on the bad side of ``threshold`` on this dimension (its direction decides)."""
+    return value < threshold if dim.direction == "higher_is_better" else value > threshold
+
+
+def _rubric_dims(store: Any, rubric_ids: Iterable[str]) -> dict[tuple[str, str], R.Dimension]:
+    """The dimensions of the stored rubrics named ``name@version`` (unknown ones are left out)."""
+    dims: dict[tuple[str, str], R.Dimension] = {}
+    for rid in set(rubric_ids):
+        name, _, version = rid.rpartition("@")
+        rub = store.find("rubrics", name, int(version)) if version.isdigit() else None
+        for d in rub.dimensions if rub is not None else ():
+            dims[(rid, d.name)] = d
+    return dims
+
+
+def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | None = None,
+                    models: Sequence[str] | None = None, raters: Sequence[str] | None = None) -> Failures:
+    """Responses whose mean value on ``rubric``/``dimension`` is worse than ``below``.
+
+    "Below" follows the dimension's direction: for ``lower_is_better`` a failure lies
+    above the threshold. The default threshold is the middle of the scale.
+    """
+    from assay.rubrics import get_rubric
+
+    rub = get_rubric(store, rubric)
+    try:
+        dim = rub.dimension(dimension)
+    except KeyError as e:
+        raise BadInput(str(e.args[0]), field="--dimension") from None
+    threshold = default_threshold(dim) if below is None else float(below)
+    if dim.scale.kind == "categorical":
+        raise BadInput(f"dimension {dimension!r} is categorical: it has no numeric threshold", field="--dimension")
+    by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
+    for j in _current(store.iter("judgments", rubric=rub.id, dimension=dimension,
+                                 rater_id=list(raters) if raters else None)):
+        if j.value is not None:
+            by_resp[j.response_id].append(j)
+    responses = _by_id(store, "responses", by_resp)
+    if models:
+        responses = {k: r for k, r in responses.items() if r.model in set(models)}
+    items = _by_id(store, "items", {r.item_id for r in responses.values()})
+    judged: dict[str, int] = defaultdict(int)
+    out = []
+    for rid, resp in responses.items():
+        judged[resp.model] += 1
+        js = by_resp[rid]
+        mean = sum(j.value for j in js) / len(js)  # type: ignore[misc]
+        if not worse(dim, mean, threshold):
+            continue
+        why = [j.justification for j in js if j.justification and worse(dim, j.value, threshold)]  # type: ignore[arg-type]
+        out.append(Failure(rid, resp.item_id, resp.model, items[resp.item_id].prompt_text(), resp.text, why,
+                           [f"rubric:{rub.id}/{dimension}"], mean))
+    return Failures(out, dict(judged))
+
+
+def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
+                      verifiers: Sequence[str] | None = None) -> Failures:
+    """Responses a program judge failed (value 0 on a binary check, or ``detail["passed"] is False``)."""
+    programs = {r.id: r for r in store.iter("raters", kind="program")
+                if not verifiers or r.name in set(verifiers)}
+    if not programs:
+        return Failures([], {})
+    by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
+    for chunk in _chunks(programs):
+        for j in _current(store.iter("judgments", rater_id=chunk)):
+            by_resp[j.response_id].append(j)
+    responses = _by_id(store, "responses", by_resp)
+    if models:
+        responses = {k: r for k, r in responses.items() if r.model in set(models)}
+    items = _by_id(store, "items", {r.item_id for r in responses.values()})
+    judged: dict[str, int] = defaultdict(int)
+    out = []
+    for rid, resp in responses.items():
+        judged[resp.model] += 1
+        failed = [j for j in by_resp[rid] if j.detail.get("passed") is False
+                  or (j.detail.get("passed") is None and j.value == 0 and j.label in (None, "fail"))]
+        if failed:
+            out.append(Failure(rid, resp.item_id, resp.model, items[resp.item_id].prompt_text(), resp.text,
+                               [j.justification for j in failed if j.justification],
+                               sorted({f"verifier:{programs[j.rater_id].name}" for j in failed})))
+    return Failures(out, dict(judged))
+
+
+def redteam_failures(store: Any, *, models: Sequence[str] | None = None, attacks: Sequence[str] | None = None,
+                     rubric: str | None = None) -> Failures:
+    """Responses to red-team attempts judged successful (see the module docstring for the rule).
+
+    ``rubric`` (a rubric id) limits the verdicts read to that rubric's judgments.
+    """
+    attempts = [a for a in store.iter("attempts", model=list(models) if models else None)
+                if a.response_id is not None and (not attacks or a.attack in set(attacks))]
+    by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
+    for chunk in _chunks(a.response_id for a in attempts):
+        for j in _current(store.iter("judgments", response_id=chunk, rubric=rubric)):
+            if j.value is not None:
+                by_resp[j.response_id].append(j)
+    dims = _rubric_dims(store, {j.rubric for js in by_resp.values() for j in js})
+    responses = _by_id(store, "responses", {a.response_id for a in attempts})
+    items = _by_id(store, "items", {r.item_id for r in responses.values()} | {a.behavior_id for a in attempts})
+    judged: dict[str, int] = defaultdict(int)
+    found: dict[str, Failure] = {}
+    seen: set[str] = set()
+    for a in attempts:
+        resp = responses.get(a.response_id)  # type: ignore[arg-type]
+        if resp is None or resp.id in seen:
+            continue
+        seen.add(resp.id)
+        judged[resp.model] += 1
+        verdicts = [(j, dims[(j.rubric, j.dimension)]) for j in by_resp.get(resp.id, [])
+                    if (j.rubric, j.dimension) in dims and dims[(j.rubric, j.dimension)].scale.kind != "categorical"]
+        if verdicts:
+            bad = [j for j, d in verdicts if worse(d, j.value, default_threshold(d))]  # type: ignore[arg-type]
+            success = 2 * len(bad) > len(verdicts)  # the majority of the verdicts say the attack worked
+            why = [j.justification for j in bad if j.justification]
+        else:
+            success, why = bool(a.success), ([a.note] if a.note else [])
+        if success:
+            behavior = items.get(a.behavior_id)
+            prompt = behavior.prompt_text() if behavior is not None else items[resp.item_id].prompt_text()
+            found[resp.id] = Failure(resp.id, resp.item_id, resp.model, prompt, resp.text, why,
+                                     [f"redteam:{a.attack}"])
+    return Failures(list(found.values()), dict(judged))
+
+
+def merge(*parts: Failures) -> Failures:
+    """One set of failures from several sources: a response failed twice is one failure with both reasons."""
+    by_id: dict[str, Failure] = {}
+    judged: dict[str, int] = defaultdict(int)
+    for p in parts:
+        for m, n in p.judged.items():
+            judged[m] = max(judged[m], n)  # the sources look at largely the same responses
+        for f in p.failures:
+            if f.response_id in by_id:
+                g = by_id[f.response_id]
+                g.justifications += [j for j in f.justifications if j not in g.justifications]
+                g.sources += [s for s in f.sources if s not in g.sources]
+            else:
+                by_id[f.response_id] = Failure(**{**f.__dict__, "justifications": list(f.justifications),
+                                                  "sources": list(f.sources)})
+    return Failures(sorted(by_id.values(), key=lambda f: f.response_id), dict(judged))
+
+
+def select_failures(store: Any, *, rubric: str | None = None, dimension: str | None = None,
+                    below: float | None = None, verifiers: bool = False, redteam: bool = False,
+                    models: Sequence[str] | None = None) -> Failures:
+    """Failures from the sources asked for (a rubric dimension, program verifiers, red-team attempts)."""
+    if (rubric is None) != (dimension is None):
+        raise BadInput("give --rubric and --dimension together", field="--dimension" if rubric else "--rubric")
+    if rubric is None and not verifiers and not redteam:
+        raise BadInput("say where failures come from: --rubric R --dimension D, --verifiers or --redteam",
+                       field="--rubric")
+    parts = []
+    if rubric is not None:
+        parts.append(rubric_failures(store, rubric, dimension, below=below, models=models))  # type: ignore[arg-type]
+    if verifiers:
+        parts.append(verifier_failures(store, models=models))
+    if redteam:
+        parts.append(redteam_failures(store, models=models))
+    return merge(*parts)
