@@ -326,7 +326,7 @@ _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7", "b": "8", "
 
 @converter("leetspeak")
 def leetspeak(rate: float = 1.0, seed: int = 0) -> Transform:
-    """Swaps letters for look-alike digits and symbols (a share ``rate`` of them, chosen by ``seed``): obfuscated wording."""
+    """Swaps letters for look-alike digits and symbols (a share of them set by rate, chosen by seed): obfuscated wording."""
     if not 0.0 <= rate <= 1.0:
         raise ValueError("converter leetspeak: rate must lie in [0, 1]")
 
