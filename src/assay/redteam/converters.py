@@ -425,8 +425,8 @@ def split(parts: int = 3) -> Transform:
 
     def invert(text: str) -> str:
         found = {}
-        for line in text.splitlines():
-            m = re.match(r"^(p\d+) = (\".*\")$", line)
+        for line in text.split("\n"):  # not splitlines(): the JSON strings may hold U+0085 or U+2028
+            m = re.fullmatch(r"(p\d+) = (\".*\")", line, re.S)
             if m:
                 found[m.group(1)] = json.loads(m.group(2))
         if sorted(found) != sorted(names):
