@@ -110,7 +110,7 @@ def embed_texts(texts: Sequence[str], *, model: str = "all-MiniLM-L6-v2", batch_
     return np.asarray(vecs, dtype=np.float64)
 
 
-def cluster_labels(vectors: np.ndarray, *, distance_threshold: float = 0.5) -> np.ndarray:
+def cluster_labels(vectors: np.ndarray, *, distance_threshold: float = 0.6) -> np.ndarray:
     """Agglomerative clusters (average linkage, cosine distance below ``distance_threshold``); labels 0..K-1."""
     try:
         from sklearn.cluster import AgglomerativeClustering

@@ -168,8 +168,9 @@ def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | N
 def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
                       verifiers: Sequence[str] | None = None) -> Failures:
     """Responses a program judge failed (value 0 on a binary check, or ``detail["passed"] is False``)."""
-    programs = {r.id: r for r in store.iter("raters", kind="program")
-                if not verifiers or r.name in set(verifiers)}
+    # Store.iter's first parameter is named kind, so the raters' kind is filtered here
+    programs = {r.id: r for r in store.iter("raters")
+                if r.kind == "program" and (not verifiers or r.name in set(verifiers))}
     if not programs:
         return Failures([], {})
     by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
