@@ -1,0 +1,86 @@
+"""`assay redteam attacks` and `assay redteam run` in-process, against the scripted server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assay.cli import main
+
+from .test_attacks import Target, behaviors, scripted
+
+
+@pytest.fixture
+def db(store, store_url):
+    behaviors(store)
+    return store_url
+
+
+def run(db, srv, *args):
+    return main(["--db", db, "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url", srv.base_url,
+                 "--backoff", "0.01", "--max-retries", "1", *args])
+
+
+def test_attacks_lists_converters_attacks_and_scorers(capsys):
+    assert main(["redteam", "attacks", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = {(r["kind"], r["name"]) for r in rows}
+    assert {("converter", "base64"), ("converter", "roleplay"), ("attack", "iterative"), ("scorer", "no-refusal")} <= names
+    assert all(r["description"] for r in rows)
+    assert main(["redteam", "attacks"]) == 0
+    assert "base64" in capsys.readouterr().out
+
+
+def test_run_single_shot_and_iterative_then_rerun_sends_nothing(db, store, capsys):
+    with scripted(Target()) as srv:
+        assert run(db, srv, "--attack", "base64", "--attack", "roleplay+prefix", "--json") == 0
+        out = json.loads(capsys.readouterr().out)
+        assert [(a["attack"], a["attempts"], a["added"]) for a in out["attacks"]] == [
+            ("base64", 3, 3), ("roleplay+prefix", 3, 3)]
+        assert run(db, srv, "--iterative", "--attacker", "attacker@1", "--scorer", "judge@1", "--streams", "1",
+                   "--turns", "3", "--seed", "5", "--limit", "2") == 0
+        table = capsys.readouterr().out
+        assert "iterative" in table and "2/2 streams" in table
+        sent = len(srv.chat_requests)
+        assert run(db, srv, "--attack", "base64", "--attack", "roleplay+prefix", "--iterative", "--attacker",
+                   "attacker@1", "--scorer", "judge@1", "--streams", "1", "--turns", "3", "--seed", "5",
+                   "--limit", "2", "--json") == 0
+        assert len(srv.chat_requests) == sent
+        again = json.loads(capsys.readouterr().out)
+        assert [a["added"] for a in again["attacks"]] == [0, 0] and again["iterative"]["attempts"] == 4
+    assert store.count("attempts") == 10
+
+
+def test_failed_calls_exit_1_with_the_count(db, capsys):
+    target = Target()
+    target.broken = "goal two"
+    with scripted(target) as srv:
+        assert run(db, srv, "--attack", "prefix") == 1
+    captured = capsys.readouterr()
+    assert "1 failed (bad_request 1)" in captured.err and "run the same command again" in captured.err
+
+
+@pytest.mark.parametrize("args, field, message", [
+    (["--attack", "nonesuch"], "--attack", "no converter named 'nonesuch'"),
+    (["--attack", "leetspeak(rate=7)"], "--attack", "rate must lie in [0, 1]"),
+    (["--iterative", "--attacker", "attacker@1"], "--scorer", "needs --attacker and --scorer"),
+    (["--scorer", "judge@1"], "--iterative", "go with --iterative"),
+    (["--iterative", "--attacker", "attacker", "--scorer", "judge@1"], "--attacker", "NAME@VERSION"),
+    (["--iterative", "--attacker", "attacker@1", "--scorer", "nope"], "--scorer", "no program scorer 'nope'"),
+    (["--iterative", "--attacker", "a@1", "--scorer", "j@1", "--executor", "ray"], "--executor", "local executor only"),
+])
+def test_bad_input_is_one_line_exit_2(db, capsys, args, field, message):
+    with scripted(Target()) as srv:
+        assert run(db, srv, *args) == 2
+        assert srv.chat_requests == []
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"field '{field}'" in err and message in err
+
+
+def test_unknown_dataset_is_one_line_exit_1(db, capsys):
+    with scripted(Target()) as srv:
+        assert main(["--db", db, "redteam", "run", "--behaviors", "nope", "--model", "target@1",
+                     "--base-url", srv.base_url]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: no dataset 'nope' in the store (import the behaviours with `assay import`)"
