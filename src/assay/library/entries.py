@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from assay import records as R
 from assay.errors import AssayError, BadInput, NotFound
 from assay.library.failures import _by_id
@@ -64,6 +66,12 @@ def check_detector(detector: dict[str, Any] | None) -> dict[str, Any] | None:
         raise BadInput("threshold must be a number", field="detector.threshold")
     return {k: detector.get(k) for k in ("rubric", "dimension", "threshold", "rater", "base_url") if
             detector.get(k) is not None}
+
+
+def _bad(e: ValidationError) -> BadInput:
+    """A record's validation error as one line naming the field."""
+    first = e.errors()[0]
+    return BadInput(first["msg"], field=".".join(map(str, first["loc"])) or None)
 
 
 def _write(store: Any, entry: R.LibraryEntry) -> R.LibraryEntry:
@@ -120,8 +128,8 @@ def add_entry(store: Any, title: str, *, entry: str | None = None, description: 
                              examples=examples, models=_models_of(store, examples),
                              detector=check_detector(detector), source=source, evidence=evidence or {},
                              created_by=created_by)
-    except ValueError as e:
-        raise BadInput(str(e).splitlines()[-1] if "\n" in str(e) else str(e)) from None
+    except ValidationError as e:
+        raise _bad(e) from None
     return _write(store, rec)
 
 
@@ -156,8 +164,8 @@ def edit_entry(store: Any, entry: str, *, created_by: str | None = None, **chang
               "created_by": created_by}
     try:
         rec = R.LibraryEntry(**fields)
-    except ValueError as e:
-        raise BadInput(str(e).splitlines()[-1] if "\n" in str(e) else str(e)) from None
+    except ValidationError as e:
+        raise _bad(e) from None
     return _write(store, rec)
 
 
