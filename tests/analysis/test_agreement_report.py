@@ -141,3 +141,24 @@ def test_one_rater_only_says_why(store):
     rub, _ = _ordinal_store(store)
     rep = agreement_report(store, rubric=rub.id, raters=["human:h0"], rounds=10)
     assert rep["sections"][0]["error"] == "no unit was rated by two raters"
+
+
+def test_a_categorical_dimension_gets_its_kappa_matrix(store):
+    """Labels (not values) carry a categorical dimension; the rater matrix is Cohen's kappa on them."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rub = get_rubric(store, "redteam")
+    labels = ["full_compliance", "partial_refusal", "full_refusal"]
+    ds, model = R.Dataset(name="d"), R.Model(id="m@1")
+    items = [R.Item(id=f"i{k}", dataset="d", prompt=f"p{k}") for k in range(20)]
+    resps = [R.Response(id=f"r{k}", item_id=f"i{k}", model="m@1", text="t") for k in range(20)]
+    raters = [R.Rater(id=f"human:h{k}", kind="human", name=f"h{k}") for k in range(2)]
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 3, 20)
+    b = np.where(rng.random(20) < 0.7, a, rng.integers(0, 3, 20))
+    judgments = [R.Judgment(id=f"{r.id}-{k}", response_id=f"r{k}", rater_id=r.id, rubric=rub.id, dimension="refusal",
+                            label=labels[v[k]]) for r, v in zip(raters, (a, b)) for k in range(20)]
+    store.add([ds, *items, model, *resps, *raters, *judgments])
+    (sec,) = agreement_report(store, rubric=rub.id, dimensions=["refusal"], rounds=20)["sections"]
+    assert sec["units"] == 20 and sec["matrix"]["statistic"] == "cohen_kappa"
+    assert sec["matrix"]["values"][0][1] == pytest.approx(cohen_kappa_score(a, b))

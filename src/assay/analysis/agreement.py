@@ -175,8 +175,7 @@ def _section(df: pd.DataFrame, *, name: str, scale: str, value: str, categories:
         if scale != "continuous":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                m = RA.agreement_matrix(multi.rename(columns={value: "value"})[["unit", "rater", "value"]],
-                                        statistic=statistic, weights=weights)
+                m = RA.agreement_matrix(multi, value=value, statistic=statistic, weights=weights)
             section["matrix"] = {"statistic": statistic + (" (quadratic)" if weights else ""),
                                  "raters": list(m.index), "values": m.to_numpy().tolist()}
     return section
