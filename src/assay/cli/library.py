@@ -98,7 +98,9 @@ def find(
         return
     console.print(f"{found.n_failures} failures, {len(found.candidates)} failure modes "
                   f"(min size {min_size}), {len(found.unclustered)} unclustered", highlight=False)
-    t = Table(title="candidate failure modes", title_justify="left")
+    t = Table(title="candidate failure modes", title_justify="left",
+              caption="* specific to one model (80%+ of its failures); lift: the model's rate / the mode's overall rate",
+              caption_justify="left")
     for col in ("#", "title", "size", "share", "models (rate, lift)", "terms"):
         t.add_column(col, overflow="fold")
     for n, c in enumerate(found.candidates, 1):
@@ -212,12 +214,12 @@ def show(
 ) -> None:
     """One entry, its example responses and its history of versions."""
     from assay.library import get_entry, history
-    from assay.library.failures import _by_id
+    from assay.library.failures import records_by_id
 
     store = G.store()
     e = get_entry(store, entry, version)
     versions = history(store, entry)
-    shown = _by_id(store, "responses", e.examples[:examples])
+    shown = records_by_id(store, "responses", e.examples[:examples])
     if wants_json(json_out):
         emit_json({**_entry_dict(e), "history": [_entry_dict(v) for v in versions],
                    "example_texts": {k: r.text for k, r in shown.items()}})

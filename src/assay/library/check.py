@@ -22,7 +22,7 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.library.entries import edit_entry, get_entry
-from assay.library.failures import _by_id, default_threshold, worse
+from assay.library.failures import records_by_id, default_threshold, worse
 
 
 def wilson_interval(failures: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
@@ -53,8 +53,8 @@ class CheckResult:
 
 
 def _items_of(store: Any, entry: R.LibraryEntry) -> list[R.Item]:
-    responses = _by_id(store, "responses", entry.examples)
-    items = _by_id(store, "items", {r.item_id for r in responses.values()})
+    responses = records_by_id(store, "responses", entry.examples)
+    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
     return [items[i] for i in sorted(items)]
 
 
@@ -74,7 +74,7 @@ def _generate(store: Any, model: R.Model, entry: R.LibraryEntry, items: list[R.I
     task.run_id = run_id_for(task.kind, task.config())
     run = make_executor("local", store, concurrency=2 * concurrency).run(task)
     ids = [R.Response.make_id(i.id, model.id, k) for i in items for k in range(samples)]
-    found = _by_id(store, "responses", ids)
+    found = records_by_id(store, "responses", ids)
     by_item = {i.id: i for i in items}
     return run, [(by_item[found[r].item_id], found[r]) for r in ids if r in found]
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from assay import records as R
 from assay.errors import AssayError, BadInput, NotFound
-from assay.library.failures import _by_id
+from assay.library.failures import records_by_id
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
 EDITABLE = ("title", "description", "hypothesis", "category", "tags", "severity", "status", "examples", "models",
@@ -102,7 +102,7 @@ def get_entry(store: Any, entry: str, version: int | None = None) -> R.LibraryEn
 
 def _models_of(store: Any, response_ids: Iterable[str]) -> list[str]:
     ids = list(dict.fromkeys(response_ids))
-    found = _by_id(store, "responses", ids)
+    found = records_by_id(store, "responses", ids)
     missing = [i for i in ids if i not in found]
     if missing:
         raise BadInput(f"no response {missing[0]!r} in the store" + (f" (and {len(missing) - 1} more)"

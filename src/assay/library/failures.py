@@ -83,7 +83,7 @@ def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
         yield ids[i : i + _CHUNK]
 
 
-def _by_id(store: Any, kind: str, ids: Iterable[str]) -> dict[str, Any]:
+def records_by_id(store: Any, kind: str, ids: Iterable[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for chunk in _chunks(ids):
         out.update({r.id: r for r in store.iter(kind, id=chunk)})
@@ -147,10 +147,10 @@ def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | N
                                  rater_id=list(raters) if raters else None)):
         if j.value is not None:
             by_resp[j.response_id].append(j)
-    responses = _by_id(store, "responses", by_resp)
+    responses = records_by_id(store, "responses", by_resp)
     if models:
         responses = {k: r for k, r in responses.items() if r.model in set(models)}
-    items = _by_id(store, "items", {r.item_id for r in responses.values()})
+    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
     judged: dict[str, int] = defaultdict(int)
     out = []
     for rid, resp in responses.items():
@@ -177,10 +177,10 @@ def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
     for chunk in _chunks(programs):
         for j in _current(store.iter("judgments", rater_id=chunk)):
             by_resp[j.response_id].append(j)
-    responses = _by_id(store, "responses", by_resp)
+    responses = records_by_id(store, "responses", by_resp)
     if models:
         responses = {k: r for k, r in responses.items() if r.model in set(models)}
-    items = _by_id(store, "items", {r.item_id for r in responses.values()})
+    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
     judged: dict[str, int] = defaultdict(int)
     out = []
     for rid, resp in responses.items():
@@ -208,8 +208,8 @@ def redteam_failures(store: Any, *, models: Sequence[str] | None = None, attacks
             if j.value is not None:
                 by_resp[j.response_id].append(j)
     dims = _rubric_dims(store, {j.rubric for js in by_resp.values() for j in js})
-    responses = _by_id(store, "responses", {a.response_id for a in attempts})
-    items = _by_id(store, "items", {r.item_id for r in responses.values()} | {a.behavior_id for a in attempts})
+    responses = records_by_id(store, "responses", {a.response_id for a in attempts})
+    items = records_by_id(store, "items", {r.item_id for r in responses.values()} | {a.behavior_id for a in attempts})
     judged: dict[str, int] = defaultdict(int)
     found: dict[str, Failure] = {}
     seen: set[str] = set()
