@@ -8,7 +8,7 @@ import pytest
 
 from assay import records as R
 from assay.errors import BadInput
-from assay.library import add_entry, check_entry, edit_entry, history, wilson_interval
+from assay.library import add_entry, check_entry, edit_entry, history
 from assay.testing import ScriptedServer
 from tests.library.planted import planted
 from tests.library.test_entries import REGEX
@@ -119,11 +119,3 @@ def test_refusals(store, target):
     edit_entry(store, "bare", status="retired", detector=REGEX)
     with pytest.raises(BadInput, match="retired"):
         check_entry(store, "bare", model(target, "alpha@2"))
-
-
-def test_wilson_interval_published_values():
-    # Newcombe (1998), Statistics in Medicine 17:857, table I: 81/263 -> 0.2553 to 0.3662; 0/10 -> 0 to 0.2775
-    lo, hi = wilson_interval(81, 263)
-    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
-    lo, hi = wilson_interval(0, 10)
-    assert lo == 0.0 and round(hi, 4) == 0.2775

@@ -13,7 +13,7 @@ LLM's title and hypothesis per candidate), ``entries`` (the versioned library), 
 (re-checking an entry on a new model version).
 """
 
-from assay.library.check import CheckResult, check_entry, wilson_interval
+from assay.library.check import CheckResult, check_entry
 from assay.library.discover import Candidate, Discovery, ModelShare, ctfidf_terms, discover, embed_texts
 from assay.library.entries import (
     add_candidate,
@@ -67,5 +67,4 @@ __all__ = [
     "select_failures",
     "slugify",
     "verifier_failures",
-    "wilson_interval",
 ]

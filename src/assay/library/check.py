@@ -15,7 +15,6 @@ generation and judge run ids, and the history of earlier checks.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,24 +22,7 @@ from assay import records as R
 from assay.errors import BadInput
 from assay.library.entries import edit_entry, get_entry
 from assay.library.failures import records_by_id, default_threshold, worse
-
-
-def wilson_interval(failures: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (Wilson 1927; Agresti & Coull 1998, eq. 2).
-
-    >>> [round(x, 4) for x in wilson_interval(3, 10)]
-    [0.1078, 0.6032]
-    """
-    if n <= 0:
-        return (float("nan"), float("nan"))
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.5 + confidence / 2))
-    p = failures / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+from assay.stats.proportions import wilson_interval
 
 
 @dataclass
@@ -157,7 +139,8 @@ def check_entry(store: Any, entry: str, model: R.Model, *, samples: int = 1, mit
         raise BadInput(f"no answer of {model.id} could be judged (generation run {gen.id[:12]}: "
                        f"{gen.failed} failed units); nothing recorded", field="--model")
     rate = k / n
-    lo, hi = wilson_interval(k, n)
+    interval = wilson_interval(k, n)
+    lo, hi = interval.low, interval.high
     if rate < mitigated_below:
         status = "mitigated"
     elif latest.status in ("mitigated", "regressed"):

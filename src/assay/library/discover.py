@@ -23,7 +23,7 @@ from assay import records as R
 from assay.errors import BadInput
 from assay.library.failures import Failure, Failures
 
-_MISSING = "failure discovery needs the embedding model and scikit-learn: pip install 'assay[embed]' scikit-learn"
+_MISSING = "failure discovery needs the embedding model and scikit-learn: pip install 'assay[embed]'"
 
 
 @dataclass
