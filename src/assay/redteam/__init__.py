@@ -5,10 +5,10 @@ prompt is an Item of a derived dataset, the target's answer a Response, and the 
 provenance an ``Attempt``. Whether an attempt succeeded is a Judgment on its response, by
 a program detector, an LLM judge or a human, so agreement and review work unchanged.
 
-    from assay.redteam import run_attacks, detect_refusals, asr, compare
+    from assay.redteam import asr, compare, detect_refusals, run_attacks
     run_attacks(store, target_model, "behaviours", ["direct", "base64", "roleplay+prefix"])
     detect_refusals(store, attempts_only=True)            # or an LLM judge on the redteam rubric
-    asr(store, dimension="refusal", by=("model", "attack"))  # with Wilson intervals
+    asr.asr(store, dimension="refusal", by=("model", "attack"))  # with Wilson intervals
     compare(store, "base64", "direct", on="attack", dimension="refusal")  # McNemar, paired by behaviour
 
 Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-shot and
@@ -16,7 +16,7 @@ iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBen
 XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons).
 """
 
-from assay.redteam.asr import asr, attempt_outcomes, compare, refusal_rates, resolve_rater
+from assay.redteam.asr import attempt_outcomes, compare, refusal_rates, resolve_rater
 from assay.redteam.attacks import (
     AttackResult,
     IterativeResult,
@@ -35,7 +35,6 @@ __all__ = [
     "Chain",
     "IterativeResult",
     "RefusalCall",
-    "asr",
     "attempt_outcomes",
     "catalog",
     "chain_from_spec",
