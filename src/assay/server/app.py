@@ -159,10 +159,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def _assay(request: Request, exc: AssayError) -> Response:
         return error_page(request, 400, str(exc))
 
-    from assay.server import lead, rater
+    from assay.server import lead, rater, redteam_pages
 
     app.include_router(rater.router)
     app.include_router(lead.router)
+    app.include_router(redteam_pages.router)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

@@ -1,0 +1,210 @@
+"""Lead pages over red teaming and the failure library: ASR by model and attack, and the library's entries.
+
+A thin face over ``assay.redteam`` and ``assay.library``: the pages read and write through
+their functions, and every change to an entry is a new version written by ``edit_entry``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from assay import library as L
+from assay import records as R
+from assay.errors import AssayError, BadInput, NotFound
+from assay.library.failures import records_by_id
+from assay.redteam import asr as ASR
+from assay.server import accounts as ACC
+from assay.server.app import check_csrf, current_user, lead_only, render, store_of
+
+router = APIRouter()
+RECENT = 50  # successful attempts listed on the red-team page
+EXAMPLES = 50  # example responses shown on an entry's page
+DIMENSIONS = ("jailbroken", "refusal")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _lead(user: Annotated[ACC.User, Depends(current_user)]) -> ACC.User:
+    lead_only(user)
+    return user
+
+
+LeadDep = Annotated[ACC.User, Depends(_lead)]
+
+
+def _arg(request: Request, name: str) -> str | None:
+    v = request.query_params.get(name, "").strip()
+    return v[:200] or None
+
+
+# ---- the failure library ----------------------------------------------------------------------
+
+
+def _last_check(e: R.LibraryEntry) -> dict[str, Any] | None:
+    check = e.evidence.get("last_check") if isinstance(e.evidence, dict) else None
+    return check if isinstance(check, dict) else None
+
+
+@router.get("/lead/library")
+def library(request: Request, user: LeadDep) -> Response:
+    store = store_of(request)
+    status, model, tag = _arg(request, "status"), _arg(request, "model"), _arg(request, "tag")
+    if status not in (None, "all", *R.LIBRARY_STATUSES):
+        raise BadInput(f"status must be one of {', '.join(R.LIBRARY_STATUSES)} or all", field="status")
+    everything = L.list_entries(store, include_retired=True)
+    rows = L.list_entries(store, status=None if status in (None, "all") else status, model=model, tag=tag,
+                          include_retired=status == "all")
+    return render(request, "library.html", rows=[(e, _last_check(e)) for e in rows], statuses=R.LIBRARY_STATUSES,
+                  models=sorted({m for e in everything for m in e.models}),
+                  tags=sorted({t for e in everything for t in e.tags}),
+                  chosen={"status": status or "", "model": model or "", "tag": tag or ""})
+
+
+def _entry_page(request: Request, slug: str, *, status: int = 200, error: str | None = None,
+                form: dict[str, str] | None = None) -> Response:
+    store = store_of(request)
+    if len(slug) > 120:
+        raise NotFound("library entry")
+    versions = L.history(store, slug)
+    entry = versions[-1]
+    responses = records_by_id(store, "responses", entry.examples[:EXAMPLES])
+    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
+    examples = [(responses[i], items.get(responses[i].item_id)) for i in entry.examples[:EXAMPLES] if i in responses]
+    notes = {n.get("version"): n for n in entry.evidence.get("notes", []) if isinstance(n, dict)}
+    saved = request.query_params.get("saved", "")
+    return render(request, "library_entry.html", status=status, entry=entry, versions=list(reversed(versions)),
+                  notes=notes, examples=examples, more=max(0, len(entry.examples) - EXAMPLES),
+                  last_check=_last_check(entry), statuses=R.LIBRARY_STATUSES, severities=SEVERITIES, error=error,
+                  form=form or {}, saved=saved if saved.isdigit() else "")
+
+
+@router.get("/lead/library/{slug}")
+def library_entry(slug: str, request: Request, user: LeadDep) -> Response:
+    return _entry_page(request, slug)
+
+
+def _expected_version(form: Any) -> int:
+    try:
+        return int(str(form.get("version", "")))
+    except ValueError:
+        raise BadInput("the form lacks the version it was made from: reload the page", field="version") from None
+
+
+class Stale(AssayError):
+    """The entry moved on since the form was loaded, or another writer took the same version."""
+
+
+def _change(store: Any, slug: str, user: ACC.User, form: Any, action: str) -> R.LibraryEntry:
+    latest = L.get_entry(store, slug)
+    seen = _expected_version(form)
+    if latest.version != seen:
+        raise Stale(f"{latest.created_by or 'someone'} saved version {latest.version} of this entry after you loaded "
+                    f"version {seen}; nothing was saved. Review the entry below and make your change again.")
+    if action == "status":
+        new, note = str(form.get("status", "")), str(form.get("note", "")).strip()[:5000]
+        if new == latest.status:
+            raise BadInput(f"the entry is already {new}", field="status")
+        if new == "retired":
+            return L.retire_entry(store, slug, reason=note, created_by=user.name)
+        if new not in R.LIBRARY_STATUSES:
+            raise BadInput(f"status must be one of {', '.join(R.LIBRARY_STATUSES)}", field="status")
+        notes = [*latest.evidence.get("notes", []), {"version": latest.version + 1, "status": new, "was": latest.status,
+                                                      "note": note, "by": user.name}]
+        return L.edit_entry(store, slug, status=new, evidence={**latest.evidence, "notes": notes},
+                            created_by=user.name)
+    # only the fields the form sent: a client may change one field without restating the others
+    changes: dict[str, Any] = {k: str(form[k]).strip() for k in ("title", "description", "hypothesis", "severity")
+                               if k in form}
+    if "tags" in form:
+        changes["tags"] = list(dict.fromkeys(t.strip() for t in str(form["tags"]).split(",") if t.strip()))
+    changes = {k: v for k, v in changes.items() if v != getattr(latest, k)}
+    if not changes:
+        raise BadInput("nothing changed", field="title")
+    return L.edit_entry(store, slug, created_by=user.name, **changes)
+
+
+async def _post(slug: str, request: Request, user: ACC.User, action: str) -> Response:
+    form = await request.form()
+    check_csrf(request, user, form)
+    store = store_of(request)
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    try:
+        new = await run_in_threadpool(_change, store, slug, user, form, action)
+    except NotFound:
+        raise
+    except BadInput as e:
+        return await run_in_threadpool(lambda: _entry_page(request, slug, status=400, error=e.reason, form=values))
+    except AssayError as e:  # Stale, or the library's "written by someone else meanwhile"
+        return await run_in_threadpool(lambda: _entry_page(request, slug, status=409, error=str(e), form=values))
+    return RedirectResponse(f"/lead/library/{quote(slug)}?saved={new.version}", status_code=303)
+
+
+@router.post("/lead/library/{slug}/status")
+async def library_status(slug: str, request: Request, user: LeadDep) -> Response:
+    return await _post(slug, request, user, "status")
+
+
+@router.post("/lead/library/{slug}/edit")
+async def library_edit(slug: str, request: Request, user: LeadDep) -> Response:
+    return await _post(slug, request, user, "edit")
+
+
+# ---- red teaming ------------------------------------------------------------------------------
+
+
+def _judging_raters(store: Any, dimension: str) -> list[str]:
+    """Raters with judgments on the dimension: the chooser's options."""
+    return sorted(store.columns("judgments", ["rater_id"], dimension=dimension)["rater_id"].unique())
+
+
+def _recent_successes(store: Any, outcomes: Any) -> list[dict[str, Any]]:
+    hits = outcomes[outcomes["success"] == True]  # noqa: E712 - None (unjudged) must not count
+    if hits.empty:
+        return []
+    when = store.columns("attempts", ["id", "created_at"])
+    hits = hits.merge(when, left_on="attempt", right_on="id").sort_values("created_at", ascending=False).head(RECENT)
+    responses = records_by_id(store, "responses", hits["response"].tolist())
+    behaviours = records_by_id(store, "items", set(hits["behavior"]))
+    rows = []
+    for h in hits.itertuples():
+        b, r = behaviours.get(h.behavior), responses.get(h.response)
+        rows.append({"goal": b.prompt_text() if b else h.behavior, "attack": h.attack, "model": h.model,
+                     "response": r, "when": h.created_at})
+    return rows
+
+
+@router.get("/lead/redteam")
+def redteam(request: Request, user: LeadDep) -> Response:
+    store = store_of(request)
+    dimension = _arg(request, "dimension") or "jailbroken"
+    if dimension not in DIMENSIONS:
+        raise BadInput(f"dimension must be one of {', '.join(DIMENSIONS)}", field="dimension")
+    rater = _arg(request, "rater")
+    ctx: dict[str, Any] = {"dimension": dimension, "dimensions": DIMENSIONS, "rater": rater,
+                           "raters": _judging_raters(store, dimension), "result": None, "recent": [], "problem": None}
+    try:
+        ctx["result"] = ASR.asr(store, rater=rater, dimension=dimension, by=("model", "attack"))
+        outcomes = ASR.attempt_outcomes(store, rater=ctx["result"]["rater"], dimension=dimension)
+        ctx["recent"] = _recent_successes(store, outcomes)
+    except (BadInput, NotFound) as e:  # several raters and none chosen, an unknown rater, or no attempts yet
+        ctx["problem"] = e.reason if isinstance(e, BadInput) else str(e)
+    return render(request, "redteam.html", **ctx)
+
+
+@router.get("/lead/response/{rid}")
+def response_page(rid: str, request: Request, user: LeadDep) -> Response:
+    store = store_of(request)
+    resp = store.find("responses", rid) if len(rid) <= 128 else None
+    if resp is None:
+        raise NotFound("response")
+    item = store.find("items", resp.item_id)  # type: ignore[attr-defined]
+    attempts = store.list("attempts", response_id=rid)
+    behaviours = records_by_id(store, "items", {a.behavior_id for a in attempts})  # type: ignore[attr-defined]
+    judgments = sorted(store.iter("judgments", response_id=rid), key=lambda j: j.created_at)  # type: ignore[attr-defined]
+    entries = [e for e in L.list_entries(store, include_retired=True) if rid in e.examples]
+    return render(request, "response.html", response=resp, item=item, attempts=attempts, behaviours=behaviours,
+                  judgments=judgments, entries=entries)
