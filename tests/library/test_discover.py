@@ -88,3 +88,13 @@ def test_no_failures_no_candidates(store):
     assert len(failures) == 0
     found = discover(failures)
     assert found.candidates == [] and found.n_failures == 0
+
+
+def test_a_mode_is_not_specific_to_the_only_model_looked_at():
+    from assay.library.discover import Candidate, ModelShare
+
+    one = Candidate(key="k", size=5, share=1.0, members=[], examples=[], terms=[], cohesion=1.0, title="t",
+                    models=[ModelShare("m@1", 5, 10, 0.5, 1.0)])
+    two = Candidate(key="k", size=5, share=1.0, members=[], examples=[], terms=[], cohesion=1.0, title="t",
+                    models=[ModelShare("m@1", 5, 10, 0.5, 2.0), ModelShare("m@2", 0, 10, 0.0, 0.0)])
+    assert one.specific_to is None and two.specific_to == "m@1"

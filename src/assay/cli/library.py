@@ -58,7 +58,7 @@ def find(
     model: Annotated[list[str] | None, typer.Option("--model", help="Only responses of this model (repeatable).")] = None,
     min_size: Annotated[int, typer.Option(min=1, help="Smallest cluster reported as a failure mode.")] = 3,
     distance: Annotated[float, typer.Option(help="Cosine distance under which failures are grouped (0..2).")] = 0.6,
-    fields: Annotated[str, typer.Option(help="Text embedded per failure, comma-separated: justification, response, prompt.")] = "justification,response",
+    fields: Annotated[str, typer.Option(help="Text embedded per failure, comma-separated: justification, response, prompt (a failure with none of them: its response).")] = "justification",
     examples: Annotated[int, typer.Option(min=1, help="Most central examples kept per failure mode.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the subsample when there are more than --max-failures.")] = 0,
     max_failures: Annotated[int, typer.Option(min=2, help="Cluster at most this many failures (a seeded subsample).")] = 5000,

@@ -71,7 +71,12 @@ class Candidate:
 
     @property
     def specific_to(self) -> str | None:
-        """The model this mode mostly belongs to (80% or more of its members), if any."""
+        """The model this mode mostly belongs to (80% or more of its members), if any.
+
+        None when only one model was looked at: every mode would be "specific" to it.
+        """
+        if len(self.models) < 2:
+            return None
         top = max(self.models, key=lambda m: m.failures, default=None)
         return top.model if top is not None and top.failures >= 0.8 * self.size else None
 
@@ -175,7 +180,7 @@ def _shares(members: list[Failure], failures: Failures) -> list[ModelShare]:
 def discover(
     failures: Failures,
     *,
-    fields: Sequence[str] = ("justification", "response"),
+    fields: Sequence[str] = ("justification",),
     distance_threshold: float = 0.6,
     min_size: int = 3,
     examples: int = 5,

@@ -45,13 +45,17 @@ class Failure:
     value: float | None = None
     """The mean rubric value that condemned it (rubric failures only)."""
 
-    def text(self, fields: Sequence[str] = ("justification", "response")) -> str:
-        """The text a failure is embedded and described by: the chosen fields, in order."""
+    def text(self, fields: Sequence[str] = ("justification",)) -> str:
+        """The text a failure is embedded and described by: the chosen fields, in order.
+
+        By default the justifications alone: they say what went wrong, where the response
+        text would group failures by topic. A failure without any falls back to its response.
+        """
         parts = {"justification": " ".join(self.justifications), "response": self.response, "prompt": self.prompt}
         unknown = set(fields) - set(parts)
         if unknown:
             raise BadInput(f"unknown text field(s) {sorted(unknown)}; choose from {sorted(parts)}", field="fields")
-        return "\n".join(parts[f] for f in fields if parts[f])
+        return "\n".join(parts[f] for f in fields if parts[f]) or self.response
 
     def as_dict(self) -> dict[str, Any]:
         return {"response_id": self.response_id, "item_id": self.item_id, "model": self.model, "prompt": self.prompt,
@@ -168,7 +172,13 @@ def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | N
 
 def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
                       verifiers: Sequence[str] | None = None) -> Failures:
-    """Responses a program judge failed (value 0 on a binary check, or ``detail["passed"] is False``)."""
+    """Responses a program judge failed (value 0 on a binary check, or ``detail["passed"] is False``).
+
+    Only verdicts on the ``verifiers`` rubric count: program raters on other rubrics (the
+    refusal detector, imported red-team verdicts) say what a response is, not that it failed.
+    A verifier with named checks (IFEval's instructions) is described by the checks it
+    failed, so failures group by what went wrong rather than by the verdict's boilerplate.
+    """
     # Store.iter's first parameter is named kind, so the raters' kind is filtered here
     programs = {r.id: r for r in store.iter("raters")
                 if r.kind == "program" and (not verifiers or r.name in set(verifiers))}
@@ -177,7 +187,8 @@ def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
     by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
     for chunk in _chunks(programs):
         for j in _current(store.iter("judgments", rater_id=chunk)):
-            by_resp[j.response_id].append(j)
+            if j.rubric.split("@")[0] == "verifiers":
+                by_resp[j.response_id].append(j)
     responses = records_by_id(store, "responses", by_resp)
     if models:
         responses = {k: r for k, r in responses.items() if r.model in set(models)}
@@ -190,9 +201,19 @@ def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
                   or (j.detail.get("passed") is None and j.value == 0 and j.label in (None, "fail"))]
         if failed:
             out.append(Failure(rid, resp.item_id, resp.model, items[resp.item_id].prompt_text(), resp.text,
-                               [j.justification for j in failed if j.justification],
+                               _verifier_reasons(failed),
                                sorted({f"verifier:{programs[j.rater_id].name}" for j in failed})))
     return Failures(out, dict(judged))
+
+
+def _verifier_reasons(failed: Sequence[R.Judgment]) -> list[str]:
+    """What the failing verdicts say: the named checks not passed (in words), else the justifications."""
+    checks = [c["id"] for j in failed for c in j.detail.get("instructions") or []
+              if isinstance(c, dict) and c.get("followed") is False and c.get("id")]
+    if checks:
+        words = dict.fromkeys(c.replace(":", " ").replace("_", " ") for c in checks)  # strict and loose repeat them
+        return ["; ".join(words)]
+    return list(dict.fromkeys(j.justification for j in failed if j.justification))
 
 
 def _attack_worked(j: R.Judgment, dim: R.Dimension | None) -> bool | None:
