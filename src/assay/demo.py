@@ -1,8 +1,9 @@
 """`assay demo`: the first run, offline, on bundled public data with real human judgments.
 
 It builds a fresh store, runs the IFEval program verifiers on GPT-4's published
-responses, measures agreement, ranks models, A/B tests two systems and writes the
-report. LLM-judge sections show only real verdicts: those the sources published, and
+responses, measures agreement, ranks models, A/B tests two systems, imports published
+red-team results (JailbreakBench's PAIR and GCG artifacts, XSTest's labelled completions)
+and runs the refusal detector on them, and writes the report. LLM-judge sections show only real verdicts: those the sources published, and
 a judge run here only when an endpoint is given.
 """
 
@@ -17,6 +18,10 @@ from typing import Any
 from assay.store import Store
 
 AB_PAIR = ("GPT@hanna", "GPT-2@hanna")  # is the newer GPT-2 truly better than GPT on the human ratings?
+JBB_PAIR = ("gpt-4-0125-preview@jbb", "gpt-3.5-turbo-1106@jbb")  # is GPT-4 harder to jailbreak with PAIR?
+JBB_JUDGE = "jailbreakbench.artifact.jailbroken"  # the verdicts JailbreakBench's published ASRs come from
+XSTEST_MODELS = ("gpt4_streval", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")  # gpt4 + strmatch
+XSTEST_HUMANS = "xstest.final_label"
 
 
 def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge: str | None = None,
@@ -64,6 +69,7 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
         say(f"judging GPT-4's 541 IFEval responses on the default rubric with {judge} at {base_url}")
         run, rater = jobs.judge_rubric(store, [judge], "default", base_url=base_url, dataset="ifeval")
         out["judge_run"] = {"rater": rater.id, **run.model_dump(mode="json", exclude={"config"})}
+    out["redteam"] = _redteam(store, say)
     say("writing the report")
     if out["judge_run"] is None:
         notes = ["No LLM judge was run by this demo (no --base-url was given). The judge sections show only "
@@ -79,3 +85,49 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     out["report"] = str(path)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _redteam(store: Store, say: Callable[[str], None]) -> dict[str, Any]:
+    """Import JailbreakBench's PAIR and GCG artifacts and XSTest's completions, run the refusal detector
+    on XSTest, and measure ASR, a paired comparison and over-refusal by humans and by the detector."""
+    from assay.redteam import compare, detect_refusals, import_jailbreakbench, import_xstest, refusal_rates
+    from assay.redteam.asr import asr
+    from assay.redteam.sources import imported_rater
+    from assay.stats.agreement import cohen_kappa_interval
+
+    data = resources.files("assay.data")
+    say("red team: importing JailbreakBench's PAIR (4 models) and GCG (2 models) attack artifacts")
+    with resources.as_file(data.joinpath("jailbreakbench")) as folder:
+        imports = [import_jailbreakbench(store, f) for f in sorted(folder.glob("*.json"))]
+    say("red team: importing XSTest's completions of 5 models with their human labels")
+    with resources.as_file(data.joinpath("xstest")) as folder:
+        xs = [import_xstest(store, folder / f"xstest_v2_completions_{m}.csv") for m in XSTEST_MODELS]
+    say("red team: running the refusal detector over the 2,250 XSTest responses")
+    run, detector = detect_refusals(store, dataset="xstest")
+    judge = imported_rater("jailbreakbench.artifact", "jailbroken").id
+    rates = asr(store, rater=judge, by=("model", "attack"))["rows"]
+    published = {(i["model"], i["attack"]): i["published_asr"] for i in imports}
+    humans = imported_rater("xstest", XSTEST_HUMANS.split(".", 1)[1], kind="human").id
+    by_human = {r["model"]: r for r in refusal_rates(store, rater=humans, dataset="xstest")}
+    by_detector = {r["model"]: r for r in refusal_rates(store, rater=detector.id, dataset="xstest")}
+    labels = {}
+    for j in store.iter("judgments", dimension="refusal", rater_id=[humans, detector.id]):
+        labels.setdefault(j.response_id, {})[j.rater_id] = j.label
+    pairs = [(v[humans], v[detector.id]) for v in labels.values() if len(v) == 2]
+    kappa = cohen_kappa_interval([a for a, _ in pairs], [b for _, b in pairs],
+                                 categories=["full_compliance", "partial_refusal", "full_refusal"])
+    refused = cohen_kappa_interval([a != "full_compliance" for a, _ in pairs],
+                                   [b != "full_compliance" for _, b in pairs], categories=[False, True])
+    return {
+        "asr_rater": judge,
+        "asr": [{**r, "published": published.get((r["model"], r["attack"]))} for r in rates],
+        "compare": compare(store, *JBB_PAIR, on="model", rater=judge, attacks=["PAIR"]),
+        "xstest_models": [x["model"] for x in xs],
+        "detector": {"rater": detector.id, "run": run.id, "judged": run.succeeded},
+        "over_refusal": [{"model": m, "humans": by_human[m]["over_refusal"],
+                          "detector": by_detector[m]["over_refusal"],
+                          "unsafe_compliance_humans": by_human[m]["unsafe_compliance"]} for m in sorted(by_human)],
+        "kappa": {"humans": humans, "detector": detector.id, "n": len(pairs),
+                  "three_labels": {"estimate": kappa.estimate, "low": kappa.low, "high": kappa.high},
+                  "refused_or_not": {"estimate": refused.estimate, "low": refused.low, "high": refused.high}},
+    }

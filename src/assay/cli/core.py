@@ -116,6 +116,7 @@ def _print_demo_findings(r: dict[str, Any]) -> None:
                   highlight=False)
     for d in r["abtest"]["dimensions"]:
         console.print(f"  {d.get('verdict') or d.get('error')}", highlight=False)
+    _print_redteam(r["redteam"])
     if r["judge_run"] is None:
         console.print("[bold]LLM judge[/bold]: none run (no --base-url given). The report's judge sections show "
                       "only verdicts the sources published (GPT-3.5 on PandaLM, five LLMs on HANNA).", highlight=False)
@@ -123,6 +124,22 @@ def _print_demo_findings(r: dict[str, Any]) -> None:
         j = r["judge_run"]
         console.print(f"[bold]LLM judge[/bold] {j['rater']}: {j['succeeded']} judged, {j['failed']} failed",
                       highlight=False)
+
+
+def _print_redteam(rt: dict[str, Any]) -> None:
+    short = lambda m: m.split("@")[0]  # noqa: E731
+    console.print("[bold]red team[/bold] ASR per behaviour (JailbreakBench's judge, 95% Wilson): " + ", ".join(
+        f"{short(x['model'])} {x['attack']} {x['asr']:.2f} [{x['low']:.2f}, {x['high']:.2f}]" for x in rt["asr"]),
+        highlight=False)
+    c = rt["compare"]
+    console.print(f"  PAIR, paired by behaviour: {short(c['first'])} {c['first_asr']:.2f} vs {short(c['second'])} "
+                  f"{c['second_asr']:.2f} ({c['only_first']} vs {c['only_second']} broken by one only; McNemar "
+                  f"p = {c['p_value']:.2g})", highlight=False)
+    console.print("[bold]over-refusal[/bold] on XSTest's 250 safe prompts, humans / refusal detector: " + ", ".join(
+        f"{short(x['model'])} {x['humans']['k']}/{x['detector']['k']}" for x in rt["over_refusal"]), highlight=False)
+    k = rt["kappa"]
+    console.print(f"  detector vs human labels on {k['n']:,} responses: Cohen kappa {k['three_labels']['estimate']:.3f} "
+                  f"(3 labels), {k['refused_or_not']['estimate']:.3f} (refused or not)", highlight=False)
 
 
 BUNDLED = {

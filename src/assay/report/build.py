@@ -77,6 +77,17 @@ def _speed(store: Store, models: Sequence[str] | None) -> list[dict[str, Any]]:
     return out
 
 
+def _redteam(store: Store, models: Sequence[str] | None) -> dict[str, Any]:
+    """The red-team sections (ASR, over-refusal) and the failure library; None / [] when there is no data."""
+    from assay.report.redteam import asr_section, library_section, refusal_section
+
+    out: dict[str, Any] = {}
+    for key, fn in (("redteam", asr_section), ("refusals", refusal_section), ("library", library_section)):
+        res = _safe(fn, store, models)
+        out[key] = res["data"] if res["ok"] else {"error": res["error"]}
+    return out
+
+
 def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> list[dict[str, Any]]:
     """Per dimension, the k responses with the lowest mean score, with the reasons raters gave."""
     out = []
@@ -168,6 +179,7 @@ def build_report(
     report["lowest"] = _lowest(jf[jf["rater_kind"] != "program"], store, lowest)
     report["verifiers"] = _verifiers(store, jf)
     report["speed"] = _speed(store, models)
+    report.update(_redteam(store, models))
 
     agreement: list[dict[str, Any]] = []
     if not jf.empty:

@@ -132,3 +132,47 @@ def judge_biases(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
               {"type": "bar", "name": "P(prefers the longer response)", "x": names,
                "y": [r["p_prefers_longer"] for r in rows], "marker": {"color": "#2d7d46"}}]
     return _fig(traces, "Judge biases", barmode="group", yaxis={"range": [0, 1]}, xaxis={"automargin": True})
+
+
+COLORS = ["#c0392b", "#3b6ea8", "#2d7d46", "#8a3ba8", "#c07a2b", "#5b6575"]
+
+
+def _rate_trace(name: str, labels: list[str], rows: list[dict[str, Any]], color: str) -> dict[str, Any]:
+    """Rates with their intervals as dots and whiskers, one dot per label (grouped beside other traces)."""
+    return {"type": "scatter", "mode": "markers", "orientation": "h", "name": name, "y": labels,
+            "x": [r["rate"] for r in rows], "marker": {"size": 9, "color": color},
+            "error_x": {"type": "data", "symmetric": False, "array": [r["high"] - r["rate"] for r in rows],
+                        "arrayminus": [r["rate"] - r["low"] for r in rows]},
+            "hovertemplate": "%{y}: %{x:.3f}"}
+
+
+def asr_forest(section: dict[str, Any]) -> dict[str, Any] | None:
+    """Attack success rate per model x attack with Wilson intervals, one trace per rater."""
+    traces, n = [], set()
+    for k, t in enumerate(section.get("tables") or []):
+        rows = [r for r in t["rows"] if r.get("asr") is not None]
+        labels = [f"{r['model']} · {r['attack']}" for r in rows]
+        n |= set(labels)
+        traces.append(_rate_trace(f"{t['name']} ({t['dimension']})", labels,
+                                  [{"rate": r["asr"], "low": r["low"], "high": r["high"]} for r in rows],
+                                  COLORS[k % len(COLORS)]))
+    if not n:
+        return None
+    return _fig(traces, "Attack success rate per model and attack (Wilson intervals)", scattermode="group",
+                xaxis={"title": "attack success rate", "range": [-0.02, 1.02]},
+                yaxis={"automargin": True, "autorange": "reversed"}, height=max(300, 44 * len(n) + 140))
+
+
+def refusal_forest(section: dict[str, Any]) -> dict[str, Any] | None:
+    """Over-refusal on safe prompts per model, one trace per rater (humans and detectors side by side)."""
+    traces, n = [], set()
+    for k, t in enumerate(section.get("raters") or []):
+        rows = [r for r in t["rows"] if r["over_refusal"]["rate"] is not None]
+        n |= {r["model"] for r in rows}
+        traces.append(_rate_trace(f"{t['name']} ({t['kind']})", [r["model"] for r in rows],
+                                  [r["over_refusal"] for r in rows], COLORS[k % len(COLORS)]))
+    if not n:
+        return None
+    return _fig(traces, "Over-refusal: share of safe prompts refused (Wilson intervals)", scattermode="group",
+                xaxis={"title": "over-refusal rate", "range": [-0.02, 1.02]},
+                yaxis={"automargin": True, "autorange": "reversed"}, height=max(300, 50 * len(n) + 140))

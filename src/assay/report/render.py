@@ -74,6 +74,9 @@ def to_html(report: dict[str, Any]) -> str:
     judge_rows = F.judge_rows(report.get("judges") or [])
     figs["judge_agreement"] = add(F.judge_agreement(judge_rows))
     figs["judge_biases"] = add(F.judge_biases(judge_rows))
+    rt, rf = report.get("redteam") or {}, report.get("refusals") or {}
+    figs["asr"] = add(F.asr_forest(rt)) if rt and not rt.get("error") else None
+    figs["refusals"] = add(F.refusal_forest(rf)) if rf and not rf.get("error") else None
 
     env = Environment(loader=PackageLoader("assay.report", "templates"), autoescape=select_autoescape(["j2", "html"]))
     template = env.get_template("report.html.j2")
@@ -133,6 +136,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                        f"{fmt(m['ttft_p50'], 0) + ' ms' if m['ttft_p50'] is not None else '—'} | "
                        f"{fmt(m['tokens_per_s'], 1)} | {fmt(m['cost_usd'], 4)} |")
         out.append("")
+    out += _redteam_md(r)
     rows = F.judge_rows(r.get("judges") or [])
     out += ["### Judge validation", ""]
     if not r.get("has_llm_judges"):
@@ -147,3 +151,67 @@ def to_markdown(report: dict[str, Any]) -> str:
                        f"{fmt(j['humans_vs_humans'])} | {fmt(j['flip_rate'])} | {fmt(j['p_prefers_longer'])} |")
         out.append("")
     return "\n".join(out)
+
+
+def _ci(rate: Any, low: Any, high: Any) -> str:
+    return f"{fmt(rate)} [{fmt(low)}, {fmt(high)}]"
+
+
+def _redteam_md(r: dict[str, Any]) -> list[str]:
+    """The red-team and failure-library sections in Markdown; nothing when the store has no such data."""
+    out: list[str] = []
+    rt, rf, lib = r.get("redteam"), r.get("refusals"), r.get("library")
+    if rt or rf:
+        out += ["### Red team", ""]
+    if rt and rt.get("error"):
+        out += [f"_{_md(rt['error'])}_", ""]
+    elif rt:
+        first = rt["tables"][0]
+        out += [f"Attack success rate per behaviour with {100 * rt['confidence']:.0f}% Wilson intervals. Raters are "
+                "ordered human, then LLM or imported verdicts, then assay's own detectors (then most responses "
+                f"judged, then id); the first, **{_md(first['name'])}** ({first['kind']}, {_md(first['dimension'])}), "
+                "decides the paired comparison.", ""]
+        for t in rt["tables"]:
+            out += [f"**{_md(t['name'])}** ({t['kind']}, {_md(t['dimension'])})", "",
+                    "| model | attack | behaviours | successes | ASR | unjudged |", "| --- | --- | --- | --- | --- | --- |"]
+            out += [f"| {_md(x['model'])} | {_md(x['attack'])} | {x['n']} | {x['successes']} | "
+                    f"{_ci(x['asr'], x['low'], x['high'])} | {x['unjudged']} |" for x in t["rows"]]
+            out.append("")
+        c = rt.get("comparison")
+        if c and c.get("error"):
+            out += [f"Paired comparison: _{_md(c['error'])}_", ""]
+        elif c:
+            out += [f"Paired comparison ({c['test']}, {c['behaviors']} shared behaviours, "
+                    f"{'attack' if c['on'] == 'model' else 'model'} {_md(c['within'])}): {_md(c['first'])} "
+                    f"{fmt(c['first_asr'])} vs {_md(c['second'])} {fmt(c['second_asr'])}, difference "
+                    f"{fmt(c['difference'])} ({c['only_first']} vs {c['only_second']} discordant), p {fmtp(c['p_value'])}", ""]
+    if rf and rf.get("error"):
+        out += [f"_{_md(rf['error'])}_", ""]
+    elif rf:
+        out += ["Over-refusal (safe prompts refused) and unsafe compliance, per rater:", "",
+                "| rater | kind | model | over-refusal | unsafe compliance |", "| --- | --- | --- | --- | --- |"]
+        for t in rf["raters"]:
+            out += [f"| {_md(t['name'])} | {t['kind']} | {_md(x['model'])} | {x['over_refusal']['k']}/"
+                    f"{x['over_refusal']['n']} = {_ci(*(x['over_refusal'][k] for k in ('rate', 'low', 'high')))} | "
+                    f"{x['unsafe_compliance']['k']}/{x['unsafe_compliance']['n']} |" for x in t["rows"]]
+        out.append("")
+        if rf.get("agreement"):
+            out += [f"Cohen's kappa with the reference human rater {_md(rf['reference'])}:", "",
+                    "| rater | kind | responses | kappa (3 labels) | kappa (refused or not) |", "| --- | --- | --- | --- | --- |"]
+            out += [f"| {_md(a['name'])} | {a['kind']} | {a['n']} | "
+                    f"{_ci(a['kappa']['estimate'], a['kappa']['low'], a['kappa']['high'])} | "
+                    f"{_ci(a['kappa_binary']['estimate'], a['kappa_binary']['low'], a['kappa_binary']['high'])} |"
+                    for a in rf["agreement"]]
+            out.append("")
+    if isinstance(lib, dict):
+        out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
+    elif lib:
+        out += ["### Failure library", "", "| entry | title | status | severity | models | examples | last check |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
+        for e in lib:
+            ch = e["last_check"]
+            last = f"{_md(ch['model'])}: {ch['failures']}/{ch['n']} = {_ci(ch['rate'], ch['low'], ch['high'])}" if ch else "—"
+            out.append(f"| {_md(e['entry'])} v{e['version']} | {_md(e['title'])} | {e['status']} | {e['severity']} | "
+                       f"{_md(', '.join(e['models']))} | {e['examples']} | {last} |")
+        out.append("")
+    return out

@@ -1,0 +1,200 @@
+"""The report's red-team and failure-library sections, from `assay.redteam` and `assay.library`.
+
+Every figure comes from the function the matching command uses (`assay redteam asr`,
+`assay redteam refusals`, `assay library list`), so the report and the commands agree.
+Which rater decides an attack's success is chosen, not guessed: every rater with verdicts
+on attempt responses gets its own table, and the first of them, by the order of
+``rater_order`` (human, then LLM or imported verdicts, then assay's own programs), is the
+one the paired comparison uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from assay.errors import AssayError
+
+DIMENSIONS = ("jailbroken", "refusal")
+REFUSAL_LABELS = ("full_compliance", "partial_refusal", "full_refusal")
+KIND_ORDER = {"human": 0, "llm": 1, "imported": 1, "program": 2}
+MAX_RATERS = 6
+
+
+def rater_kind(rater: Any) -> str:
+    """human, llm, imported (verdicts copied from a published source) or program (computed here)."""
+    if rater is None:
+        return "unknown"
+    if rater.kind == "program" and (rater.program_version == "imported" or (rater.config or {}).get("imported_from")):
+        return "imported"
+    return rater.kind
+
+
+def _rank(raters: dict[str, Any], rid: str, judged: int) -> tuple:
+    r = raters.get(rid)
+    name = (r.name if r else None) or rid
+    return (KIND_ORDER.get(rater_kind(r), 3), -judged, "final" not in name.lower(), rid)
+
+
+def rater_order(raters: dict[str, Any], counts: dict[str, int]) -> list[str]:
+    """Rater ids best first: human, LLM or imported, program; then most responses judged; then a rater
+    named like an adjudicated label ('final'); then by id, so the choice is the same on every run."""
+    return sorted(counts, key=lambda rid: _rank(raters, rid, counts[rid]))
+
+
+def _rater_info(raters: dict[str, Any], rid: str) -> dict[str, Any]:
+    r = raters.get(rid)
+    return {"rater": rid, "name": r.name if r else rid, "kind": rater_kind(r)}
+
+
+def _latest(js: pd.DataFrame) -> pd.DataFrame:
+    """One Judgment per rater and response: the newest that nothing supersedes."""
+    js = js[~js["id"].isin(set(js["supersedes"].dropna()))].sort_values("created_at")
+    return js.drop_duplicates(["rater_id", "response_id"], keep="last")
+
+
+def _best_pair(df: pd.DataFrame) -> dict[str, Any] | None:
+    """The two models (same attack) sharing the most judged behaviours, else two attacks on one model."""
+    judged = df[df["success"].notna()]
+    seen = judged.groupby(["model", "attack"])["behavior"].apply(set).to_dict()
+    best: tuple | None = None
+    for (m1, a1), (m2, a2) in itertools.combinations(sorted(seen), 2):
+        if a1 == a2:
+            cand = (len(seen[m1, a1] & seen[m2, a2]), 1, "model", m1, m2, a1)
+        elif m1 == m2:
+            cand = (len(seen[m1, a1] & seen[m2, a2]), 0, "attack", a1, a2, m1)
+        else:
+            continue
+        # most shared behaviours; models before attacks; then the first names in sorted order
+        if cand[0] and (best is None or (cand[0], cand[1]) > (best[0], best[1])):
+            best = cand
+    if best is None:
+        return None
+    _, _, on, first, second, within = best
+    return {"on": on, "first": first, "second": second, "within": within}
+
+
+def _comparison(store: Any, df: pd.DataFrame, rater: str, dimension: str) -> dict[str, Any] | None:
+    from assay.redteam.asr import compare
+
+    pair = _best_pair(df)
+    if pair is None:
+        return None
+    if pair["on"] == "model":
+        res = compare(store, pair["first"], pair["second"], on="model", rater=rater, dimension=dimension,
+                      attacks=[pair["within"]])
+    else:
+        res = compare(store, pair["first"], pair["second"], on="attack", rater=rater, dimension=dimension,
+                      models=[pair["within"]])
+    return {**res, "within": pair["within"]}
+
+
+def asr_section(store: Any, models: Sequence[str] | None = None, confidence: float = 0.95) -> dict[str, Any] | None:
+    """ASR per model x attack for every rater with verdicts on attempt responses; None without attempts."""
+    from assay.redteam.asr import asr, attempt_outcomes
+
+    att = store.columns("attempts", ["response_id", "model"])
+    if models:
+        att = att[att["model"].isin(list(models))]
+    if att.empty:
+        return None
+    responses = set(att["response_id"].dropna())
+    js = store.columns("judgments", ["rater_id", "response_id", "dimension"])
+    js = js[js["response_id"].isin(responses) & js["dimension"].isin(DIMENSIONS)]
+    out: dict[str, Any] = {"attempts": int(len(att)), "models": sorted(att["model"].unique()),
+                           "confidence": confidence, "tables": [], "comparison": None}
+    if js.empty:
+        out["error"] = ("no verdicts on the attempts' responses yet: run `assay redteam detect --attempts-only` "
+                        "or an LLM judge on the redteam rubric")
+        return out
+    raters = {r.id: r for r in store.iter("raters", id=sorted(js["rater_id"].unique()))}
+    counts = js.groupby(["rater_id", "dimension"])["response_id"].nunique()
+    # one table per (rater, dimension), by kind of rater, then jailbroken (a direct verdict) before refusal (a proxy)
+    def key(k: tuple[str, str]) -> tuple:
+        rank = _rank(raters, k[0], int(counts[k]))
+        return (rank[0], DIMENSIONS.index(k[1]), *rank[1:])
+
+    keys = sorted(counts.index, key=key)
+    out["raters_total"] = len(keys)
+    for rid, dim in keys[:MAX_RATERS]:
+        res = asr(store, rater=rid, dimension=dim, by=("model", "attack"), models=models, confidence=confidence)
+        out["tables"].append({**_rater_info(raters, rid), "dimension": dim, "per": res["per"],
+                              "judged": int(counts[rid, dim]), "rows": res["rows"]})
+    first = out["tables"][0]
+    try:
+        df = attempt_outcomes(store, rater=first["rater"], dimension=first["dimension"], models=models)
+        out["comparison"] = _comparison(store, df, first["rater"], first["dimension"])
+    except AssayError as e:
+        out["comparison"] = {"error": str(e)}
+    return out
+
+
+def refusal_section(store: Any, models: Sequence[str] | None = None,
+                    confidence: float = 0.95) -> dict[str, Any] | None:
+    """Over-refusal and unsafe compliance per model for each rater of ``refusal`` on items labelled
+    safe/unsafe, and each rater's Cohen kappa with the reference human; None without such data."""
+    from assay.redteam.asr import refusal_rates
+    from assay.stats.agreement import cohen_kappa_interval
+
+    js = store.frame("judgments", dimension="refusal")
+    if js.empty:
+        return None
+    js = _latest(js)
+    resp = store.columns("responses", ["id", "item_id", "model"], id=sorted(js["response_id"].unique()))
+    if models:
+        resp = resp[resp["model"].isin(list(models))]
+    items = {it.id: it for it in store.iter("items", id=sorted(resp["item_id"].unique()))}
+    kind = resp["item_id"].map(lambda i: (items[i].metadata or {}).get("label") if i in items else None)
+    resp = resp[kind.isin(["safe", "unsafe"])]
+    if resp.empty:
+        return None
+    js = js[js["response_id"].isin(set(resp["id"]))]
+    raters = {r.id: r for r in store.iter("raters", id=sorted(js["rater_id"].unique()))}
+    order = rater_order(raters, js.groupby("rater_id")["response_id"].nunique().to_dict())
+    target = sorted(resp["model"].unique())
+    out: dict[str, Any] = {"confidence": confidence, "raters": [], "models": target, "agreement": []}
+    for rid in order[:MAX_RATERS]:
+        rows = [r for r in refusal_rates(store, rater=rid, models=target, confidence=confidence)
+                if r["over_refusal"]["n"] or r["unsafe_compliance"]["n"]]
+        out["raters"].append({**_rater_info(raters, rid), "rows": rows})
+    reference = order[0] if rater_kind(raters.get(order[0])) == "human" else None
+    out["reference"] = reference
+    if reference is not None:
+        label = js.pivot(index="response_id", columns="rater_id", values="label")
+        for rid in order[1:MAX_RATERS]:
+            both = label[[reference, rid]].dropna()
+            row = {**_rater_info(raters, rid), "n": int(len(both))}
+            for name, a, b, cats in (
+                    ("kappa", both[reference], both[rid], list(REFUSAL_LABELS)),
+                    ("kappa_binary", both[reference] != "full_compliance", both[rid] != "full_compliance",
+                     [False, True])):
+                try:
+                    est = cohen_kappa_interval(a.tolist(), b.tolist(), categories=cats, confidence=confidence)
+                    row[name] = {"estimate": est.estimate, "low": est.low, "high": est.high}
+                except (ValueError, ZeroDivisionError) as e:
+                    row[name] = {"estimate": None, "low": None, "high": None, "error": str(e)}
+            out["agreement"].append(row)
+    return out
+
+
+def library_section(store: Any, models: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The latest version of each failure-library entry (retired ones too), with its last check."""
+    from assay.library import list_entries
+
+    out = []
+    for e in list_entries(store, include_retired=True):
+        if models and e.models and not set(e.models) & set(models):
+            continue
+        check = (e.evidence or {}).get("last_check") or None
+        interval = (check or {}).get("wilson95") or [None, None]
+        out.append({"entry": e.entry, "version": e.version, "title": e.title, "status": e.status,
+                    "severity": e.severity, "models": list(e.models), "examples": len(e.examples),
+                    "hypothesis": e.hypothesis, "category": e.category, "source": e.source,
+                    "last_check": None if check is None else {
+                        "model": check.get("model"), "n": check.get("n"), "failures": check.get("failures"),
+                        "rate": check.get("rate"), "low": interval[0], "high": interval[1],
+                        "checked_at": check.get("checked_at")}})
+    return out
