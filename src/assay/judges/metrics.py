@@ -252,6 +252,12 @@ def load_embedder(model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = 
         from sentence_transformers import SentenceTransformer
     except ImportError as e:
         raise ImportError(f"{missing} ({e})") from e
+    try:  # a progress bar for loading 90 MB from disk is noise in assay's own output
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     embedder = SentenceTransformer(path, device=device, local_files_only=True)
     _EMBEDDERS[key] = embedder
     return embedder
