@@ -22,8 +22,10 @@ def test_attack_then_detect_then_asr_finds_the_one_attack_that_works(store, stor
     capsys.readouterr()
     assert main(["--db", store_url, "redteam", "detect", "--attempts-only"]) == 0
     capsys.readouterr()
-    assert main(["--db", store_url, "redteam", "asr", "--dimension", "refusal", "--by", "attack", "--json"]) == 0
-    rows = {r["attack"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert main(["--db", store_url, "redteam", "asr", "--by", "attack", "--json"]) == 0  # only refusal was judged
+    result = json.loads(capsys.readouterr().out)
+    assert result["dimension"] == "refusal" and result["rater"].startswith("program:refusal:")
+    rows = {r["attack"]: r for r in result["rows"]}
     n = len(GOALS)
     assert {a: (r["successes"], r["n"]) for a, r in rows.items()} == {
         "direct": (0, n), "base64": (n, n), "roleplay": (0, n)}

@@ -97,7 +97,7 @@ def _pct(x: float | None) -> str:
 @redteam_app.command("asr")
 def asr_cmd(
     rater: Annotated[str | None, typer.Option(help="Rater id or name whose Judgments decide success (default: the only one).")] = None,
-    dimension: Annotated[str, typer.Option(help="jailbroken (value 1 = success) or refusal (full_compliance = success).")] = "jailbroken",
+    dimension: Annotated[str | None, typer.Option(help="jailbroken (value 1 = success) or refusal (full_compliance = success); default: jailbroken where judged, else refusal.")] = None,
     by: Annotated[str, typer.Option(help="Group by any of model,attack,category (comma-separated).")] = "model,attack",
     per: Annotated[str, typer.Option(help="behavior: any successful attempt breaks the behaviour; attempt: share of attempts.")] = "behavior",
     models: Annotated[list[str] | None, typer.Option("--model", help="Only these target models; repeat or comma-separate.")] = None,

@@ -56,17 +56,22 @@ def resolve_rater(store: Any, rater: str | None, dimension: str, response_ids: S
     return found[0]
 
 
-def attempt_outcomes(store: Any, *, rater: str | None = None, dimension: str = "jailbroken",
+def attempt_outcomes(store: Any, *, rater: str | None = None, dimension: str | None = None,
                      models: Sequence[str] | None = None, attacks: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per attempt: attempt, behaviour, model, attack, category, response, success (True,
-    False, or None when unjudged) and the rater used (``df.attrs["rater"]``)."""
-    if dimension not in ("jailbroken", "refusal"):
+    False, or None when unjudged) and the rater used (``df.attrs["rater"]``).
+
+    ``dimension`` None: ``jailbroken`` when some attempt's answer was judged on it, else ``refusal``."""
+    if dimension is not None and dimension not in ("jailbroken", "refusal"):
         raise BadInput(f"dimension must be 'jailbroken' or 'refusal', got {dimension!r}", field="--dimension")
     att = store.frame("attempts", model=list(models) if models else None, attack=list(attacks) if attacks else None)
     if att.empty:
         raise NotFound("no attempts" + (f" by {', '.join(models)}" if models else "")
                        + (f" with attacks {', '.join(attacks)}" if attacks else "") + " in the store")
     responses = sorted(att["response_id"].dropna().unique())
+    if dimension is None:
+        judged = store.columns("judgments", ["response_id"], dimension="jailbroken")
+        dimension = "jailbroken" if judged["response_id"].isin(set(responses)).any() else "refusal"
     rater_id = resolve_rater(store, rater, dimension, responses)
     js = _latest(store.frame("judgments", rater_id=rater_id, dimension=dimension))
     js = js[js["response_id"].isin(set(responses))]
@@ -96,7 +101,7 @@ def _per_behavior(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return judged.groupby([*keys, "behavior"], dropna=False)["success"].any().reset_index()
 
 
-def asr(store: Any, *, rater: str | None = None, dimension: str = "jailbroken", by: Sequence[str] = ("model", "attack"),
+def asr(store: Any, *, rater: str | None = None, dimension: str | None = None, by: Sequence[str] = ("model", "attack"),
         per: str = "behavior", models: Sequence[str] | None = None, attacks: Sequence[str] | None = None,
         confidence: float = 0.95) -> dict[str, Any]:
     """Attack success rate per group (any of ``model``, ``attack``, ``category``) with Wilson intervals.
@@ -128,11 +133,11 @@ def asr(store: Any, *, rater: str | None = None, dimension: str = "jailbroken", 
         else:
             row.update(asr=None, low=None, high=None)
         rows.append(row)
-    return {"rater": df.attrs["rater"], "dimension": dimension, "per": per, "confidence": confidence, "rows": rows}
+    return {"rater": df.attrs["rater"], "dimension": df.attrs["dimension"], "per": per, "confidence": confidence, "rows": rows}
 
 
 def compare(store: Any, first: str, second: str, *, on: str = "model", rater: str | None = None,
-            dimension: str = "jailbroken", models: Sequence[str] | None = None,
+            dimension: str | None = None, models: Sequence[str] | None = None,
             attacks: Sequence[str] | None = None) -> dict[str, Any]:
     """Paired comparison of two models (``on="model"``) or two attacks (``on="attack"``) on the
     behaviours both were judged on: per-behaviour success of each, McNemar's exact test."""
