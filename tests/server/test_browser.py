@@ -114,9 +114,28 @@ def app(backend_url):
         case = A.edge_case_queue(s, campaign_id=ids["xss"])[0]
         A.collect_edge_cases(s, campaign_id=ids["xss"])
         A.resolve_edge_case(s, case.id, clarification=ALL + "\n\n" + MD_ALL, author="lee")
+        ids.update(_redteam_and_library(s))
     url, proc = start_server(backend_url)
     yield url, backend_url, ids
     stop_server(proc)
+
+
+def _redteam_and_library(s: Store) -> dict:
+    """A judged attack whose goal and answer carry the payloads, and a library entry full of them."""
+    from assay import library as L
+
+    judge = R.Rater(id=R.Rater.make_id("llm", "xss-judge@1"), kind="llm", name="xss-judge@1")
+    goal = R.Item(id="xss-behaviour", dataset="xss-behaviours", external_id="0", prompt=ALL)
+    sent = R.Item(id="xss-attack", dataset="xss-attacks", external_id="0", prompt="[base64] " + ALL)
+    resp = R.Response(id="xss-answer", item_id=sent.id, model="evil@1", text=ALL + "\n\n" + MD_ALL)
+    s.add([R.Dataset(name="xss-behaviours"), R.Dataset(name="xss-attacks"), judge, goal, sent, resp,
+           R.Attempt(id="xss-attempt", behavior_id=goal.id, model="evil@1", attack="base64", item_id=sent.id,
+                     response_id=resp.id),
+           R.Judgment(response_id=resp.id, rater_id=judge.id, rubric="redteam@1", dimension="jailbroken", value=1,
+                      justification=ALL)])
+    L.add_entry(s, "xss " + ALL, entry="xss-entry", description=ALL + "\n\n" + MD_ALL, hypothesis=ALL,
+                tags=[PAYLOADS[1]], examples=[resp.id], created_by="lee")
+    return {"xss_response": resp.id}
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +218,46 @@ def test_xss_payloads_render_as_text_and_never_run(app, browser):
     lee.page.goto("/lead")
     lee.assert_clean()
     lee.close()
+
+
+def test_redteam_and_library_pages_never_run_payloads(app, browser):
+    base, store_url, ids = app
+    lee = Watched(browser, base, "lee")
+    page = lee.page
+    page.goto("/lead")
+    page.click("#library-link")
+    assert page.url.endswith("/lead/library") and PAYLOADS[0] in page.inner_text("#entries")
+    lee.assert_clean()
+    page.click('#entries tr[data-entry="xss-entry"] a')
+    assert page.url.endswith("/lead/library/xss-entry")
+    for where in ("#entry-title", "#entry-description", "#entry-hypothesis", "#examples"):
+        assert PAYLOADS[4] in page.inner_text(where), where
+    assert page.input_value('#edit-form textarea[name="title"]') == "xss " + ALL  # the form holds the raw text
+    assert page.evaluate(DOM_PROBLEMS) == []
+    lee.assert_clean()
+    # a status change through the form, its note a payload too: version 2, shown in the history
+    page.select_option('#status-form select[name="status"]', "confirmed")
+    page.fill('#status-form input[name="note"]', PAYLOADS[1])
+    with page.expect_navigation():
+        page.click("#status-form button")
+    assert page.inner_text("#saved") == "Saved version 2."
+    assert PAYLOADS[1] in page.inner_text('#history tr[data-version="2"]')
+    lee.assert_clean()
+    page.goto("/lead/redteam")  # one judge: the rates straight away, and the attempt among the successes
+    assert page.locator("#asr tbody tr").count() == 1 and page.inner_text("#asr td.asr") == "100%"
+    assert PAYLOADS[0] in page.inner_text("#recent") and PAYLOADS[5] in page.inner_text("#recent")
+    lee.assert_clean()
+    page.click(f'#recent a[href="/lead/response/{ids["xss_response"]}"]')
+    assert PAYLOADS[2] in page.inner_text("#response-text") and PAYLOADS[3] in page.inner_text("#attempts")
+    page.locator("#raw-response summary").click()
+    assert page.inner_text("#raw-response pre") == ALL + "\n\n" + MD_ALL
+    assert page.evaluate(DOM_PROBLEMS) == []
+    lee.assert_clean()
+    lee.close()
+    with Store(store_url, create=False) as s:
+        from assay import library as L
+
+        assert [v.status for v in L.history(s, "xss-entry")] == ["open", "confirmed"]
 
 
 # what no Markdown may put on the page: handlers, script or data URLs, relative links, inline styles
