@@ -9,7 +9,8 @@ import pytest
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
-from assay.redteam.attacks import ATTACKER_SYSTEM, parse_score, run_attacks, run_iterative
+from assay.redteam.attacks import run_attacks
+from assay.redteam.iterative import ATTACKER_SYSTEM, parse_score, run_iterative
 from assay.store.ledger import Ledger
 from assay.testing import Reply, ScriptedServer
 

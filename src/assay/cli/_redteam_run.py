@@ -88,7 +88,8 @@ def run_cmd(
 ) -> None:
     """Attack a target model with converter chains and/or the iterative attack; resumes when run again."""
     from assay.errors import BadInput
-    from assay.redteam.attacks import _chain, run_attacks, run_iterative
+    from assay.redteam.attacks import _chain, run_attacks
+    from assay.redteam.iterative import run_iterative
 
     where = executor_choice(executor, ray_address, workers)
     chains = [_chain(a) for a in attack or ([] if iterative else ["direct"])]  # bad specs fail before any call

@@ -17,15 +17,8 @@ XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons).
 """
 
 from assay.redteam.asr import attempt_outcomes, compare, refusal_rates, resolve_rater
-from assay.redteam.attacks import (
-    AttackResult,
-    IterativeResult,
-    catalog,
-    load_behaviors,
-    program_scorers,
-    run_attacks,
-    run_iterative,
-)
+from assay.redteam.attacks import AttackResult, catalog, load_behaviors, run_attacks
+from assay.redteam.iterative import IterativeResult, program_scorers, run_iterative
 from assay.redteam.converters import Chain, chain_from_spec, parse_chain
 from assay.redteam.detect import RefusalCall, classify_refusal, detect_refusals
 from assay.redteam.sources import import_jailbreakbench, import_xstest
