@@ -263,6 +263,7 @@ def test_redteam_shows_asr_with_wilson_intervals_and_recent_successes(srv):
     lee = srv[2]["lee"].client
     r = lee.get("/lead/redteam", params={"rater": JUDGE_A})
     assert r.status_code == 200 and 'id="problem"' not in r.text
+    assert f"Judged by {JUDGE_A} on jailbroken" in r.text  # the library's default verdict where attempts were judged
     rows = {(m, a): " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
             for m, a, body in re.findall(r'<tr data-model="([^"]+)" data-attack="([^"]+)">(.*?)</tr>', r.text, re.S)}
     assert set(rows) == {("m1@1", "direct"), ("m1@1", "base64"), ("m2@1", "direct"), ("m2@1", "flood")}

@@ -137,10 +137,12 @@ async def _post(slug: str, request: Request, user: ACC.User, action: str) -> Res
     except NotFound:
         raise
     except BadInput as e:
-        return await run_in_threadpool(lambda: _entry_page(request, slug, status=400, error=e.reason, form=values))
+        status, error = 400, e.reason
     except AssayError as e:  # Stale, or the library's "written by someone else meanwhile"
-        return await run_in_threadpool(lambda: _entry_page(request, slug, status=409, error=str(e), form=values))
-    return RedirectResponse(f"/lead/library/{quote(slug)}?saved={new.version}", status_code=303)
+        status, error = 409, str(e)
+    else:
+        return RedirectResponse(f"/lead/library/{quote(slug)}?saved={new.version}", status_code=303)
+    return await run_in_threadpool(lambda: _entry_page(request, slug, status=status, error=error, form=values))
 
 
 @router.post("/lead/library/{slug}/status")
@@ -180,18 +182,21 @@ def _recent_successes(store: Any, outcomes: Any) -> list[dict[str, Any]]:
 @router.get("/lead/redteam")
 def redteam(request: Request, user: LeadDep) -> Response:
     store = store_of(request)
-    dimension = _arg(request, "dimension") or "jailbroken"
-    if dimension not in DIMENSIONS:
+    dimension = _arg(request, "dimension")  # None: the library's choice (jailbroken where judged, else refusal)
+    if dimension not in (None, *DIMENSIONS):
         raise BadInput(f"dimension must be one of {', '.join(DIMENSIONS)}", field="dimension")
     rater = _arg(request, "rater")
-    ctx: dict[str, Any] = {"dimension": dimension, "dimensions": DIMENSIONS, "rater": rater,
-                           "raters": _judging_raters(store, dimension), "result": None, "recent": [], "problem": None}
+    ctx: dict[str, Any] = {"dimensions": DIMENSIONS, "rater": rater, "result": None, "recent": [], "problem": None}
     try:
         ctx["result"] = ASR.asr(store, rater=rater, dimension=dimension, by=("model", "attack"))
+        dimension = ctx["result"]["dimension"]
         outcomes = ASR.attempt_outcomes(store, rater=ctx["result"]["rater"], dimension=dimension)
         ctx["recent"] = _recent_successes(store, outcomes)
     except (BadInput, NotFound) as e:  # several raters and none chosen, an unknown rater, or no attempts yet
         ctx["problem"] = e.reason if isinstance(e, BadInput) else str(e)
+    if dimension is None:  # the library could not say; offer the raters of the dimension it would have chosen
+        dimension = "jailbroken" if _judging_raters(store, "jailbroken") else "refusal"
+    ctx.update(dimension=dimension, raters=_judging_raters(store, dimension))
     return render(request, "redteam.html", **ctx)
 
 
@@ -204,7 +209,7 @@ def response_page(rid: str, request: Request, user: LeadDep) -> Response:
     item = store.find("items", resp.item_id)  # type: ignore[attr-defined]
     attempts = store.list("attempts", response_id=rid)
     behaviours = records_by_id(store, "items", {a.behavior_id for a in attempts})  # type: ignore[attr-defined]
-    judgments = sorted(store.iter("judgments", response_id=rid), key=lambda j: j.created_at)  # type: ignore[attr-defined]
+    judgments = sorted(store.iter("judgments", response_id=rid), key=lambda j: j.created_at)
     entries = [e for e in L.list_entries(store, include_retired=True) if rid in e.examples]
     return render(request, "response.html", response=resp, item=item, attempts=attempts, behaviours=behaviours,
                   judgments=judgments, entries=entries)
