@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from assay._plugins import claim, recorded_arguments
 
 Kind = Literal["verifier", "metric"]
 
@@ -138,26 +138,15 @@ def program(
     """
 
     def register(factory: Callable[..., Check]) -> Callable[..., ProgramJudge]:
-        known = _REGISTRY.get(name)
-        if known and (known.factory.__module__, known.factory.__qualname__) != (factory.__module__, factory.__qualname__):
-            raise ValueError(f"a program judge named {name!r} is already registered")
-        doc = description or (factory.__doc__ or "").strip().splitlines()[0]
+        doc = claim(_REGISTRY, name, factory, "program judge")
+        doc = description or doc
         registration = Registration(name, kind, version, doc, factory)
         _REGISTRY[name] = registration
         signature = inspect.signature(factory)
 
         @functools.wraps(factory)
         def build(*args: Any, **kwargs: Any) -> ProgramJudge:
-            try:
-                bound = signature.bind(*args, **kwargs)
-            except TypeError as e:
-                raise ValueError(f"{name}: {e}") from None
-            bound.apply_defaults()
-            recorded = dict(bound.arguments)
-            try:
-                recorded = json.loads(json.dumps(recorded))
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"{name}: arguments must be JSON values to be recorded ({e})") from None
+            recorded = recorded_arguments(name, signature, args, kwargs)
             return ProgramJudge(registration, recorded, factory(**recorded))
 
         _BUILDERS[name] = build

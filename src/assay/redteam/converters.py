@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assay._plugins import claim, recorded_arguments
 from assay.records import digest
 
 
@@ -106,10 +107,8 @@ def converter(name: str, *, version: str = "1", description: str | None = None
         raise ValueError(f"converter name {name!r} must be lower-case letters, digits, '_' or '-'")
 
     def register(factory: Callable[..., Transform]) -> Callable[..., Converter]:
-        known = _REGISTRY.get(name)
-        if known and (known.factory.__module__, known.factory.__qualname__) != (factory.__module__, factory.__qualname__):
-            raise ValueError(f"a converter named {name!r} is already registered")
-        doc = description or (factory.__doc__ or "").strip().splitlines()[0]
+        doc = claim(_REGISTRY, name, factory, "converter")
+        doc = description or doc
         registration = Registration(name, version, doc, factory)
         signature = inspect.signature(factory)
         _REGISTRY[name] = registration
@@ -117,15 +116,7 @@ def converter(name: str, *, version: str = "1", description: str | None = None
 
         @functools.wraps(factory)
         def build(*args: Any, **kwargs: Any) -> Converter:
-            try:
-                bound = signature.bind(*args, **kwargs)
-            except TypeError as e:
-                raise ValueError(f"converter {name}: {e}") from None
-            bound.apply_defaults()
-            try:
-                recorded = json.loads(json.dumps(dict(bound.arguments)))
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"converter {name}: arguments must be JSON values to be recorded ({e})") from None
+            recorded = recorded_arguments(f"converter {name}", signature, args, kwargs)
             return Converter(registration, recorded, factory(**recorded))
 
         _BUILDERS[name] = build
