@@ -102,6 +102,15 @@ def _current(judgments: Iterable[R.Judgment]) -> list[R.Judgment]:
     return [j for j in js if j.id not in replaced]
 
 
+def _judged_responses(store: Any, ids: Iterable[str], models: Sequence[str] | None
+                      ) -> tuple[dict[str, R.Response], dict[str, R.Item]]:
+    """The responses with these ids (of ``models`` only, when given) and their items."""
+    responses = records_by_id(store, "responses", ids)
+    if models:
+        responses = {k: r for k, r in responses.items() if r.model in set(models)}
+    return responses, records_by_id(store, "items", {r.item_id for r in responses.values()})
+
+
 def default_threshold(dim: R.Dimension) -> float:
     """The middle of the dimension's scale: binary 0.5, ordinal (1+N)/2, continuous (min+max)/2."""
     s = dim.scale
@@ -152,10 +161,7 @@ def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | N
                                  rater_id=list(raters) if raters else None)):
         if j.value is not None:
             by_resp[j.response_id].append(j)
-    responses = records_by_id(store, "responses", by_resp)
-    if models:
-        responses = {k: r for k, r in responses.items() if r.model in set(models)}
-    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
+    responses, items = _judged_responses(store, by_resp, models)
     judged: dict[str, int] = defaultdict(int)
     out = []
     for rid, resp in responses.items():
@@ -189,10 +195,7 @@ def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
         for j in _current(store.iter("judgments", rater_id=chunk)):
             if j.rubric.split("@")[0] == "verifiers":
                 by_resp[j.response_id].append(j)
-    responses = records_by_id(store, "responses", by_resp)
-    if models:
-        responses = {k: r for k, r in responses.items() if r.model in set(models)}
-    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
+    responses, items = _judged_responses(store, by_resp, models)
     judged: dict[str, int] = defaultdict(int)
     out = []
     for rid, resp in responses.items():
