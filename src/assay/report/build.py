@@ -20,6 +20,8 @@ from assay.analysis.frames import comparisons_frame, judgments_frame
 from assay.errors import AssayError
 from assay.store import Store
 
+REDTEAM_RUBRIC = "redteam@1"
+
 
 def _safe(fn, *args, **kwargs) -> dict[str, Any]:  # noqa: ANN001
     """Run one section; an AssayError or ValueError becomes the section's stated reason."""
@@ -167,12 +169,15 @@ def build_report(
     cf = comparisons_frame(store, campaign=campaign)
     if models:
         jf = jf[jf["model"].isin(models)]
+    # red-team verdicts have their own section (ASR, refusals, agreement with a reference rater); the
+    # score, agreement, verifier and leaderboard sections are about the other rubrics
+    every, jf = jf, jf[jf["rubric"] != REDTEAM_RUBRIC]
     report: dict[str, Any] = {
         "title": "assay report", "generated_at": R.utcnow().isoformat(timespec="seconds"),
         "assay_version": __version__, "filters": {"rubric": rubric_id, "models": list(models or []),
                                                   "campaign": campaign},
         "bootstrap": {"rounds": rounds, "seed": seed}, "summary": store.summary(),
-        "rater_kinds": sorted(set(jf["rater_kind"].dropna()) | set(cf["rater_kind"].dropna())),
+        "rater_kinds": sorted(set(every["rater_kind"].dropna()) | set(cf["rater_kind"].dropna())),
         "notes": list(notes),
     }
     report["scores"] = _score_distributions(jf[jf["rater_kind"] != "program"], store)
@@ -184,7 +189,8 @@ def build_report(
     agreement: list[dict[str, Any]] = []
     if not jf.empty:
         res = _safe(agreement_report, store, rubric=rubric_id, campaign=campaign, rounds=rounds, random_state=seed,
-                    raters=sorted(jf.loc[jf["rater_kind"] != "program", "rater"].unique()) or None)
+                    raters=sorted(jf.loc[jf["rater_kind"] != "program", "rater"].unique())
+                    or sorted(jf["rater"].unique()))
         agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "judgments", "error": res["error"]}]
     if not cf.empty:
         res = _safe(agreement_report, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
@@ -219,7 +225,7 @@ def build_report(
                             **({"data": res["data"]} if res["ok"] else {"error": res["error"]})}
     else:
         report["abtest"] = {"error": "no two models were judged on the same items"}
-    report["judges"] = _judges(store, jf, cf, rubric_id, max_judges)
+    report["judges"] = _judges(store, every, cf, rubric_id, max_judges)
     report["has_llm_judges"] = "llm" in report["rater_kinds"]
     return report
 
