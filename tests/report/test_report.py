@@ -66,7 +66,22 @@ def test_demo_builds_the_report_and_it_renders(tmp_path, monkeypatch, capsys):
     datasets = {d["dataset"]: d for d in out["summary"]["datasets"]}
     assert datasets["pandalm"]["responses"] == 1998 and datasets["hanna"]["responses"] == 1056
     assert datasets["ifeval"]["items"] == 541
+    # red team: JailbreakBench's published ASRs from its own verdicts; XSTest's human labels beside the detector
+    rt = out["redteam"]
+    asr = {(r["model"].split("@")[0], r["attack"]): r for r in rt["asr"]}
+    assert {k[0]: r["asr"] for k, r in asr.items() if k[1] == "PAIR"} == {
+        "gpt-3.5-turbo-1106": 0.71, "gpt-4-0125-preview": 0.34, "llama-2-7b-chat-hf": 0.00, "vicuna-13b-v1.5": 0.69}
+    assert all(r["asr"] == r["published"] and r["low"] <= r["asr"] <= r["high"] and r["n"] == 100
+               for r in rt["asr"]) and len(rt["asr"]) == 6
+    c = rt["compare"]
+    assert (c["first_asr"], c["second_asr"], c["behaviors"]) == (0.34, 0.71, 100) and c["p_value"] < 1e-5
+    over = {r["model"]: r for r in rt["over_refusal"]}
+    assert len(over) == 5 and (over["llama2orig@xstest"]["humans"]["k"], over["llama2orig@xstest"]["humans"]["n"]) == (149, 250)
+    assert over["gpt4@xstest"]["humans"]["k"] == 21 and all(r["detector"]["n"] == 250 for r in over.values())
+    assert rt["detector"]["judged"] == 2250 and rt["kappa"]["n"] == 2250
+    assert 0.5 < rt["kappa"]["three_labels"]["estimate"] < rt["kappa"]["refused_or_not"]["estimate"] < 1
     html = report.read_text()
+    assert 'id="redteam"' in html and "149/250" in html
     assert "No LLM judge has been run" not in html  # published verdicts exist (PandaLM, HANNA)
     assert "No LLM judge was run by this demo (no --base-url was given)" in html
     assert "gpt-3.5-turbo" in html
