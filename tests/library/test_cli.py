@@ -109,3 +109,27 @@ def test_bad_input_is_one_line(capsys, store_url):
         code, out, err = run(capsys, *db, *args)
         assert code in (1, 2), (args, code, err)
         assert message in err and len(err.strip().splitlines()) == 1, (args, err)
+
+
+def test_find_with_facets_names_each_failure_first(capsys, store_url):
+    """--facets-with asks once per failure (then from the cache) and clusters the named kinds."""
+    modes = _planted(store_url)
+    db = ["--db", store_url]
+
+    def kind(body: dict) -> str:
+        user = body["messages"][-1]["content"]
+        return json.dumps({"facet": "refuses a harmless request" if "Refuses a harmless" in user
+                           else "wrong arithmetic answer"})
+
+    with ScriptedServer(handler=kind) as srv:
+        args = [*db, "library", "find", "--rubric", "helpful", "--dimension", "quality", "--min-size", "2",
+                "--facets-with", "kinds@1", "--base-url", srv.base_url, "--json"]
+        code, out, _ = run(capsys, *args)
+        asked = len(srv.chat_requests)
+        assert code == 0 and run(capsys, *args)[0] == 0 and len(srv.chat_requests) == asked  # cached
+    found = json.loads(out)
+    assert asked == found["failures"] and found["settings"]["facets"] == "kinds@1"
+    assert sorted(sorted(c["members"]) for c in found["candidates"]) == sorted(sorted(v) for v in modes.values())
+    code, _, err = run(capsys, *db, "library", "find", "--rubric", "helpful", "--dimension", "quality",
+                       "--facets-with", "nope")
+    assert code == 2 and "--facets-with" in err

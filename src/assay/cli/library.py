@@ -62,8 +62,9 @@ def find(
     examples: Annotated[int, typer.Option(min=1, help="Most central examples kept per failure mode.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the subsample when there are more than --max-failures.")] = 0,
     max_failures: Annotated[int, typer.Option(min=2, help="Cluster at most this many failures (a seeded subsample).")] = 5000,
+    facets_with: Annotated[str | None, typer.Option(help="NAME@VERSION of an LLM that first names each failure's kind, free of its topic; the clusters then follow those names (one call per failure, cached).")] = None,
     hypothesise_with: Annotated[str | None, typer.Option(help="NAME@VERSION of an LLM that titles each mode and hypothesises why it happens.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of --hypothesise-with.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of --facets-with and --hypothesise-with.")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding that endpoint's API key.")] = None,
     save: Annotated[bool, typer.Option("--save", help="Add every failure mode found to the library as a new entry.")] = False,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag of the saved entries (repeatable).")] = None,
@@ -75,18 +76,27 @@ def find(
     from assay.library import add_candidate, discover, hypothesise, select_failures
 
     store = G.store()
-    if hypothesise_with is not None:
-        from assay import records as R
+    for flag, value in (("--facets-with", facets_with), ("--hypothesise-with", hypothesise_with)):
+        if value is not None:
+            from assay import records as R
 
-        try:
-            R.split_model_id(hypothesise_with)
-        except ValueError as e:
-            raise BadInput(str(e), field="--hypothesise-with") from None
+            try:
+                R.split_model_id(value)
+            except ValueError as e:
+                raise BadInput(str(e), field=flag) from None
     failures = select_failures(store, rubric=rubric, dimension=dimension, below=below, verifiers=verifiers,
                                redteam=redteam, models=model)
+    facets = None
+    if facets_with is not None:
+        from assay.library.facets import describe_failures
+
+        facets = describe_failures(store, failures.failures, facets_with, base_url=base_url, api_key_env=api_key_env)
+        if facets.errors:
+            err_console.print(f"{len(facets.errors)} failures kept their own text: {facets_with}'s answer was unreadable",
+                          highlight=False)
     found = discover(failures, fields=[f.strip() for f in fields.split(",") if f.strip()],
                      distance_threshold=distance, min_size=min_size, examples=examples, max_failures=max_failures,
-                     random_state=seed)
+                     random_state=seed, facets=facets)
     if hypothesise_with is not None:
         hypothesise(store, found.candidates, hypothesise_with, base_url=base_url, api_key_env=api_key_env)
     saved = [add_candidate(store, c, created_by=by, settings=found.settings, tags=tag or []).entry

@@ -2,19 +2,21 @@
 
     from assay.library import select_failures, discover, hypothesise, add_candidate, check_entry
     failures = select_failures(store, rubric="default", dimension="factuality", below=3)
-    found = discover(failures, min_size=3, random_state=0)          # candidates, largest first
+    facets = describe_failures(store, failures.failures, "judge@1", base_url=URL)  # optional: topic-free kinds
+    found = discover(failures, min_size=3, random_state=0, facets=facets)  # candidates, largest first
     hypothesise(store, found.candidates, "judge@1", base_url=URL)    # optional: LLM titles and hypotheses
     entry = add_candidate(store, found.candidates[0], detector={"program": {...}})
     check_entry(store, entry.entry, new_model)                       # mitigated / regressed / confirmed
 
 Modules: ``failures`` (what failed, from rubric judgments, verifiers and red-team
-verdicts), ``discover`` (embedding, clustering, c-TF-IDF terms), ``hypothesise`` (an
+verdicts), ``facets`` (an LLM's topic-free name for each failure's kind), ``discover`` (embedding, clustering, c-TF-IDF terms), ``hypothesise`` (an
 LLM's title and hypothesis per candidate), ``entries`` (the versioned library), ``check``
 (re-checking an entry on a new model version).
 """
 
 from assay.library.check import CheckResult, check_entry
 from assay.library.discover import Candidate, Discovery, ModelShare, ctfidf_terms, discover, embed_texts
+from assay.library.facets import Facets, describe_failures
 from assay.library.entries import (
     add_candidate,
     add_entry,
@@ -42,6 +44,7 @@ __all__ = [
     "Candidate",
     "CheckResult",
     "Discovery",
+    "Facets",
     "Failure",
     "Failures",
     "Hypothesis",
@@ -51,6 +54,7 @@ __all__ = [
     "check_detector",
     "check_entry",
     "ctfidf_terms",
+    "describe_failures",
     "discover",
     "edit_entry",
     "embed_texts",

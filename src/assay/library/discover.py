@@ -188,6 +188,7 @@ def discover(
     max_failures: int = 5000,
     random_state: int = 0,
     embedding_model: str = "all-MiniLM-L6-v2",
+    facets: Any = None,
 ) -> Discovery:
     """Cluster ``failures`` into candidate failure modes (largest first).
 
@@ -195,6 +196,9 @@ def discover(
     ``prompt``). More than ``max_failures`` failures are subsampled with ``random_state``
     (average linkage needs the full distance matrix); the result is otherwise
     deterministic for the same failures and settings.
+
+    ``facets`` (``library.facets.describe_failures``, or a mapping of response id to text)
+    replaces a failure's own text by an LLM's topic-free name of its kind, where it has one.
     """
     if min_size < 1:
         raise BadInput("must be at least 1", field="--min-size")
@@ -209,7 +213,10 @@ def discover(
         pool = [pool[i] for i in keep]
     if not pool:
         return Discovery([], [], 0, settings)
-    texts = [f.text(fields) or "(empty)" for f in pool]
+    named = getattr(facets, "by_response", facets) or {}
+    if facets is not None:
+        settings["facets"] = getattr(facets, "model", "given")
+    texts = [named.get(f.response_id) or f.text(fields) or "(empty)" for f in pool]
     vectors = embed_texts(texts, model=embedding_model)
     labels = cluster_labels(vectors, distance_threshold=distance_threshold)
     groups = [np.flatnonzero(labels == k) for k in sorted(set(labels.tolist()))]
