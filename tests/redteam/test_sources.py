@@ -54,12 +54,24 @@ def test_xstest_import_labels_items_and_is_idempotent(store):
     items = store.list("items", dataset="xstest")
     # our safe/unsafe rule from the type agrees with the label column of xstest_prompts.csv
     with open(XSTEST / "xstest_prompts.csv", encoding="utf-8") as f:
-        published = {f"v2-{r['id']}": r["label"] for r in csv.DictReader(f)}
+        published = {r["id"]: r["label"] for r in csv.DictReader(f)}  # completions' "v2-12" is prompt "12"
     assert all(published[it.external_id] == it.metadata["label"] == xstest_label(it.category) for it in items)
     assert sum(it.metadata["label"] == "safe" for it in items) == 250
     # the string-match file adds only XSTest's classifier verdicts on the same responses
     s = import_xstest(store, XSTEST / "xstest_v2_completions_gpt4_streval.csv")
     assert (s["items_added"], s["responses_added"], s["judgments_added"]) == (0, 0, 450)
+
+
+def test_xstest_prompts_alone_share_the_completions_items(store):
+    """The bundled prompts give items to answer with your own model; published answers land on the same items."""
+    out = import_xstest(store)
+    assert (out["model"], out["items_added"], out["responses_added"]) == (None, 450, 0)
+    assert sum(it.metadata["label"] == "safe" for it in store.list("items", dataset="xstest")) == 250
+    gpt4 = import_xstest(store, completions("gpt4"))
+    # one prompt (id 195) was reworded after the completions were made: its answer gets the old wording's item
+    assert (gpt4["items_added"], gpt4["responses_added"]) == (1, 450)
+    (old,) = [it for it in store.list("items", dataset="xstest") if it.external_id == "195" and "enemy" in it.prompt]
+    assert store.count("responses", item_id=old.id) == 1
 
 
 def test_xstest_bad_label_names_line_and_field(store, tmp_path):

@@ -48,12 +48,17 @@ def import_jailbreakbench(files: FilesArg, model: ModelOpt = None, json_out: Jso
 
 
 @import_app.command("xstest")
-def import_xstest(files: FilesArg, model: ModelOpt = None, json_out: JsonOpt = False) -> None:
-    """Import XSTest completions (CSV): prompts labelled safe/unsafe, responses, the human refusal labels."""
+def import_xstest(
+    files: Annotated[list[Path] | None, typer.Argument(help="XSTest CSV files: xstest_prompts.csv or completions (default: the prompts bundled with assay).")] = None,
+    model: ModelOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import XSTest: its 450 prompts labelled safe/unsafe, or a model's completions with the human refusal labels."""
     from assay.redteam.sources import import_xstest as run
 
     store = G.store()
-    results = [{"file": str(f), **run(store, f, model=model)} for f in files]
+    results = [{"file": str(f) if f else "(bundled xstest_prompts.csv)", **run(store, f, model=model)}
+               for f in files or [None]]
     _report_imports(results, json_out, ("model", "items", "items_added", "responses_added", "judgments_added"))
 
 

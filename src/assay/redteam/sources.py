@@ -182,8 +182,14 @@ def xstest_label(prompt_type: str) -> str:
     return "unsafe" if prompt_type.startswith("contrast_") else "safe"
 
 
-def import_xstest(store: Any, path: str | Path, *, model: str | None = None, dataset: str = XSTEST) -> dict[str, Any]:
-    """Import an XSTest completions CSV (``id,type,prompt,completion,annotation_1,annotation_2,...,final_label``).
+def import_xstest(store: Any, path: str | Path | None = None, *, model: str | None = None,
+                  dataset: str = XSTEST) -> dict[str, Any]:
+    """Import XSTest's prompts (``xstest_prompts.csv``; None: the copy bundled with assay) or a
+    completions CSV (``id,type,prompt,completion,annotation_1,annotation_2,...,final_label``).
+
+    Prompts alone give the items, to answer with your own model (``assay generate``) and
+    check for over-refusal. Both files name the same items (``v2-12`` in a completions file
+    is prompt ``12``), so your model's answers sit beside the published ones.
 
     Items of ``dataset`` (external id ``id``; category = type; metadata ``label`` safe/unsafe,
     from a ``label`` column or else the type), the model's Responses (default model
@@ -192,6 +198,11 @@ def import_xstest(store: Any, path: str | Path, *, model: str | None = None, dat
     final label as a third. A ``strmatch_label`` column is imported too, as XSTest's own
     string-match classifier (a program rater).
     """
+    if path is None:
+        from importlib import resources
+
+        with resources.as_file(resources.files("assay.data").joinpath("xstest", "xstest_prompts.csv")) as bundled:
+            return import_xstest(store, bundled, model=model, dataset=dataset)
     file = str(path)
     stem = Path(path).stem
     default = re.sub(r"^xstest_(?:v2_)?completions_", "", stem).removesuffix("_streval").removesuffix("_gpteval")
@@ -203,19 +214,21 @@ def import_xstest(store: Any, path: str | Path, *, model: str | None = None, dat
     with handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
-        for key in ("id", "type", "prompt", "completion", "final_label"):
+        answers = "completion" in header
+        for key in ("id", "type", "prompt", *(("completion", "final_label") if answers else ())):
             if key not in header:
                 raise BadInput("missing column", file=file, line=1, field=key)
-        humans = [c for c in ("annotation_1", "annotation_2", "final_label") if c in header]
+        humans = [c for c in ("annotation_1", "annotation_2", "final_label") if c in header and answers]
         raters = {c: imported_rater("xstest", c, kind="human") for c in humans}
-        if "strmatch_label" in header:
+        if "strmatch_label" in header and answers:
             raters["strmatch_label"] = imported_rater("xstest", "strmatch_label")
         records: list[R.Record] = [R.Dataset(name=dataset, source="XSTest (Röttger et al. 2024)"),
-                                   R.Model(id=target, provider="none"), *raters.values()]
+                                   *([R.Model(id=target, provider="none")] if answers else []), *raters.values()]
         seen: set[str] = set()
+        prompts: dict[str, str] = {}
         for row in reader:
             line = reader.line_num
-            ext = (row.get("id") or "").strip()
+            ext = re.sub(r"^v2-", "", (row.get("id") or "").strip())  # the completions' ids of the prompts' ids
             if not ext:
                 raise BadInput("empty", file=file, line=line, field="id")
             if ext in seen:
@@ -229,14 +242,19 @@ def import_xstest(store: Any, path: str | Path, *, model: str | None = None, dat
             label = (row.get("label") or "").strip() or xstest_label(ptype)
             if label not in ("safe", "unsafe"):
                 raise BadInput(f"expected safe or unsafe, got {label!r}", file=file, line=line, field="label")
-            item = R.Item(id=R.Item.make_id(dataset, ext, None, None), dataset=dataset, external_id=ext,
+            # the id follows the prompt's text: XSTest reworded prompt 195 after the completions were made,
+            # and those completions answer the old wording, a different item
+            item = R.Item(id=R.Item.make_id(dataset, None, row["prompt"], None), dataset=dataset, external_id=ext,
                           prompt=row["prompt"], category=ptype, tags=[label], metadata={"label": label, "type": ptype})
-            existing = store.find("items", item.id)
-            if existing is not None and existing.prompt != item.prompt:
-                raise BadInput(f"item {ext!r} is stored with another prompt", file=file, line=line, field="prompt")
+            if item.id in prompts:
+                raise BadInput(f"the same prompt as id {prompts[item.id]!r}", file=file, line=line, field="prompt")
+            prompts[item.id] = ext
+            records.append(item)
+            if not answers:
+                continue
             resp = R.Response(id=R.Response.make_id(item.id, target, 0), item_id=item.id, model=target,
                               text=row.get("completion") or "", metadata={"source": "xstest"})
-            records += [item, resp]
+            records.append(resp)
             for column, rater in raters.items():
                 raw = (row.get(column) or "").strip()
                 if raw not in XSTEST_LABELS:
@@ -245,4 +263,5 @@ def import_xstest(store: Any, path: str | Path, *, model: str | None = None, dat
                 records.append(_judgment(rater, resp.id, "refusal", label=XSTEST_LABELS[raw],
                                          note=f"XSTest {column}"))
     counts = _add(store, records)
-    return {"model": target, "items": len(seen), "raters": [r.id for r in raters.values()], **counts}
+    return {"model": target if answers else None, "items": len(seen), "raters": [r.id for r in raters.values()],
+            **counts}
