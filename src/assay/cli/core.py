@@ -94,6 +94,9 @@ finished in {result['seconds']} s
   assay {db_arg}agreement --comparisons          inter-rater reliability with intervals
   assay {db_arg}rank --comparisons               the leaderboard
   assay {db_arg}judge-report --judge gpt-3.5-turbo   can GPT-3.5 replace the PandaLM raters?
+  assay {db_arg}redteam asr --rater jailbreakbench.artifact.jailbroken --compare gpt-4-0125-preview@jbb,gpt-3.5-turbo-1106@jbb
+                                                 attack success, and is GPT-4 harder to break?
+  assay {db_arg}redteam refusals --rater refusal  over-refusal per model, by the refusal detector
   assay {db_arg}users add lead --role lead && assay {db_arg}serve     the rating app for human raters
   assay demo --base-url http://localhost:8000/v1 --judge NAME@VERSION   run an LLM judge on a real endpoint""",
                   highlight=False)
@@ -135,8 +138,9 @@ def _print_redteam(rt: dict[str, Any]) -> None:
     console.print(f"  PAIR, paired by behaviour: {short(c['first'])} {c['first_asr']:.2f} vs {short(c['second'])} "
                   f"{c['second_asr']:.2f} ({c['only_first']} vs {c['only_second']} broken by one only; McNemar "
                   f"p = {c['p_value']:.2g})", highlight=False)
-    console.print("[bold]over-refusal[/bold] on XSTest's 250 safe prompts, humans / refusal detector: " + ", ".join(
-        f"{short(x['model'])} {x['humans']['k']}/{x['detector']['k']}" for x in rt["over_refusal"]), highlight=False)
+    console.print("[bold]over-refusal[/bold], safe prompts of XSTest's 250 refused (by the human labels; by the refusal "
+                  "detector): " + ", ".join(f"{short(x['model'])} {x['humans']['k']} ({x['detector']['k']})"
+                                           for x in rt["over_refusal"]), highlight=False)
     k = rt["kappa"]
     console.print(f"  detector vs human labels on {k['n']:,} responses: Cohen kappa {k['three_labels']['estimate']:.3f} "
                   f"(3 labels), {k['refused_or_not']['estimate']:.3f} (refused or not)", highlight=False)
