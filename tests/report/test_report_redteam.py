@@ -75,7 +75,7 @@ def test_redteam_section_equals_asr_compare_and_refusal_rates(store):
     for model, mid in model_of.items():
         with open(completions(model), encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                item = R.Item.make_id("xstest", row["id"], None, None)
+                item = R.Item.make_id("xstest", None, row["prompt"], None)  # XSTest items follow the prompt text
                 a.append(row["final_label"].split("_", 1)[1])
                 b.append(ours[R.Response.make_id(item, mid, 0)])
     det = next(x for x in rf["agreement"] if x["rater"] == detector.id)
