@@ -92,6 +92,20 @@ def test_a_lost_race_for_a_version_is_refused(store):
     assert get_entry(store, "sums").title == "someone else's edit"
 
 
+def test_an_edit_from_a_version_that_moved_on_writes_nothing(store):
+    from assay.library import EntryConflict
+
+    planted(store)
+    add_entry(store, "Sums")
+    edit_entry(store, "sums", hypothesis="carries are dropped", created_by="ann", expected_version=1)  # -> v2
+    with pytest.raises(EntryConflict, match="ann saved version 2 of entry 'sums' after version 1 was read"):
+        edit_entry(store, "sums", status="confirmed", created_by="bob", expected_version=1)
+    with pytest.raises(EntryConflict):
+        retire_entry(store, "sums", reason="fixed", expected_version=1)
+    assert [(v.version, v.status) for v in history(store, "sums")] == [(1, "open"), (2, "open")]
+    assert retire_entry(store, "sums", reason="fixed", expected_version=2).version == 3
+
+
 def test_a_candidate_becomes_an_entry_with_its_figures(store):
     modes = planted(store)
     found = discover(select_failures(store, rubric="helpful", dimension="quality"))

@@ -18,6 +18,7 @@ from assay.library.check import CheckResult, check_entry
 from assay.library.discover import Candidate, Discovery, ModelShare, ctfidf_terms, discover, embed_texts
 from assay.library.facets import Facets, describe_failures
 from assay.library.entries import (
+    EntryConflict,
     add_candidate,
     add_entry,
     check_detector,
@@ -44,6 +45,7 @@ __all__ = [
     "Candidate",
     "CheckResult",
     "Discovery",
+    "EntryConflict",
     "Facets",
     "Failure",
     "Failures",

@@ -74,9 +74,13 @@ def _bad(e: ValidationError) -> BadInput:
     return BadInput(first["msg"], field=".".join(map(str, first["loc"])) or None)
 
 
+class EntryConflict(AssayError):
+    """Another writer saved a version of the entry first: read it again and redo the change."""
+
+
 def _write(store: Any, entry: R.LibraryEntry) -> R.LibraryEntry:
-    if store.add([entry]) != 1:
-        raise AssayError(f"entry {entry.entry!r} version {entry.version} was written by someone else meanwhile; "
+    if store.add([entry]) != 1:  # the unique (entry, version) index: two writers raced for one version
+        raise EntryConflict(f"entry {entry.entry!r} version {entry.version} was written by someone else meanwhile; "
                          "read it again and retry")
     return entry
 
@@ -148,13 +152,22 @@ def add_candidate(store: Any, candidate: Any, *, entry: str | None = None, detec
                      source=source, evidence=evidence, created_by=created_by)
 
 
-def edit_entry(store: Any, entry: str, *, created_by: str | None = None, **changes: Any) -> R.LibraryEntry:
-    """The next version of an entry with ``changes`` (fields of EDITABLE); unchanged fields carry over."""
+def edit_entry(store: Any, entry: str, *, created_by: str | None = None, expected_version: int | None = None,
+               **changes: Any) -> R.LibraryEntry:
+    """The next version of an entry with ``changes`` (fields of EDITABLE); unchanged fields carry over.
+
+    ``expected_version``: the version the change was made from (a form, a script that read
+    the entry); when the entry has moved on since, EntryConflict and nothing is written, so
+    one writer never silently builds on a version it did not see.
+    """
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise BadInput(f"cannot edit {sorted(unknown)}; editable: {', '.join(EDITABLE)}", field=sorted(unknown)[0])
     changes = {k: v for k, v in changes.items() if v is not None}
     latest = get_entry(store, entry)
+    if expected_version is not None and latest.version != expected_version:
+        raise EntryConflict(f"{latest.created_by or 'someone'} saved version {latest.version} of entry {entry!r} after "
+                            f"version {expected_version} was read; nothing was saved")
     if "detector" in changes:
         changes["detector"] = check_detector(changes["detector"]) if changes["detector"] else None
     if "examples" in changes:
@@ -178,12 +191,13 @@ def link_examples(store: Any, entry: str, response_ids: Sequence[str], *,
     return edit_entry(store, entry, examples=examples, models=models, created_by=created_by)
 
 
-def retire_entry(store: Any, entry: str, *, reason: str = "", created_by: str | None = None) -> R.LibraryEntry:
+def retire_entry(store: Any, entry: str, *, reason: str = "", created_by: str | None = None,
+                 expected_version: int | None = None) -> R.LibraryEntry:
     """A new version with status ``retired`` (and the reason in its evidence)."""
     latest = get_entry(store, entry)
     if latest.status == "retired":
         raise BadInput(f"entry {entry!r} is already retired", field="entry")
-    return edit_entry(store, entry, status="retired", created_by=created_by,
+    return edit_entry(store, entry, status="retired", created_by=created_by, expected_version=expected_version,
                       evidence={**latest.evidence, "retired": {"reason": reason, "was": latest.status}})
 
 

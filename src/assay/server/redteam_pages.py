@@ -109,13 +109,13 @@ def _change(store: Any, slug: str, user: ACC.User, form: Any, action: str) -> R.
         if new == latest.status:
             raise BadInput(f"the entry is already {new}", field="status")
         if new == "retired":
-            return L.retire_entry(store, slug, reason=note, created_by=user.name)
+            return L.retire_entry(store, slug, reason=note, created_by=user.name, expected_version=seen)
         if new not in R.LIBRARY_STATUSES:
             raise BadInput(f"status must be one of {', '.join(R.LIBRARY_STATUSES)}", field="status")
         notes = [*latest.evidence.get("notes", []), {"version": latest.version + 1, "status": new, "was": latest.status,
                                                       "note": note, "by": user.name}]
         return L.edit_entry(store, slug, status=new, evidence={**latest.evidence, "notes": notes},
-                            created_by=user.name)
+                            created_by=user.name, expected_version=seen)
     # only the fields the form sent: a client may change one field without restating the others
     changes: dict[str, Any] = {k: str(form[k]).strip() for k in ("title", "description", "hypothesis", "severity")
                                if k in form}
@@ -124,7 +124,7 @@ def _change(store: Any, slug: str, user: ACC.User, form: Any, action: str) -> R.
     changes = {k: v for k, v in changes.items() if v != getattr(latest, k)}
     if not changes:
         raise BadInput("nothing changed", field="title")
-    return L.edit_entry(store, slug, created_by=user.name, **changes)
+    return L.edit_entry(store, slug, created_by=user.name, expected_version=seen, **changes)
 
 
 async def _post(slug: str, request: Request, user: ACC.User, action: str) -> Response:
