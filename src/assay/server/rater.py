@@ -155,8 +155,19 @@ def _page_context(asg: R.Assignment, camp: R.Campaign, item: Any, responses: dic
     shown = [{"letter": chr(65 + i), "number": i + 1, "text": responses[rid]["text"],
               "model": None if camp.blind else responses[rid]["model"]}
              for i, rid in enumerate(asg.shown_order)]
-    return {"assignment": asg, "campaign": camp, "item": item, "shown": shown, "dimensions": dims, "queue": queue,
-            "started": f"{time.time():.3f}", "values": {}, "flags": [], "error": None}
+    return {"assignment": asg, "campaign": camp, "item": item, "goal": attack_goal(item), "shown": shown,
+            "dimensions": dims, "queue": queue, "started": f"{time.time():.3f}", "values": {}, "flags": [],
+            "error": None}
+
+
+def attack_goal(item: Any) -> str | None:
+    """The behaviour a red-team prompt tries to get (an attack's prompt may hide it: base64, role play)."""
+    if isinstance(item, dict):
+        goal = item.get("goal")
+    else:
+        meta = getattr(item, "metadata", None) or {}
+        goal = meta.get("goal") if meta.get("attack") else None
+    return goal if isinstance(goal, str) and goal.strip() else None
 
 
 def _assignment_page(aid: str, request: Request) -> Response:

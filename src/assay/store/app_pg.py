@@ -181,7 +181,9 @@ WHERE s.token_hash = %(th)s""")
 PAGE = f"""SELECT
   (SELECT json_object_agg(r.id, json_build_object('model', r.model, 'text', r.text)) FROM responses r
    WHERE r.id IN (SELECT json_array_elements_text(%(ids)s::json))) AS responses,
-  (SELECT json_build_object('prompt', i.prompt, 'messages', i.messages) FROM items i WHERE i.id = %(item)s) AS item,
+  (SELECT json_build_object('prompt', i.prompt, 'messages', i.messages,
+                            'goal', CASE WHEN i.metadata->>'attack' IS NOT NULL THEN i.metadata->>'goal' END)
+   FROM items i WHERE i.id = %(item)s) AS item,
   n.done, n.gold_done, n.pending, n.skipped,
   CASE WHEN %(open)s THEN (SELECT count(*) FROM (
     SELECT 1 FROM campaign_units u WHERE {_OPEN_TO_RATER}
