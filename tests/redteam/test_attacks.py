@@ -10,7 +10,7 @@ import pytest
 from assay import records as R
 from assay.errors import BadInput, NotFound
 from assay.redteam.attacks import run_attacks
-from assay.redteam.iterative import ATTACKER_SYSTEM, parse_score, run_iterative
+from assay.redteam.iterative import ATTACKER_SYSTEM, FORGETS, REMEMBERS, parse_score, run_iterative
 from assay.store.ledger import Ledger
 from assay.testing import Reply, ScriptedServer
 
@@ -187,7 +187,7 @@ def test_iterative_attack_refines_stops_streams_at_success_and_resumes_for_free(
         # the attacker saw its own reply and the grade of round 0 in round 1
         second = [r for r in srv.chat_requests if r.body["model"] == "attacker" and len(r.messages) > 2][0]
         assert second.messages[0]["content"] == ATTACKER_SYSTEM.format(goal=second.messages[0]["content"].split(
-            "GOAL: ")[1].splitlines()[0])
+            "GOAL: ")[1].splitlines()[0], memory=FORGETS)
         assert "GRADE: 2/10 (judged)" in second.messages[-1]["content"]
 
         # the same command again: the run is complete, nothing sent, nothing added
@@ -254,3 +254,44 @@ def test_parse_score():
     bad = parse_score("no idea")
     assert bad.score is None and "unreadable" in bad.reason
     assert parse_score('{"score": 42}').score is None
+
+
+def test_the_multiturn_attack_keeps_the_conversation_and_escalates_to_success(store):
+    """A target that gives in only on the third message of a conversation: the multi-turn attack gets there."""
+    behaviors(store)
+
+    def patient(body: dict) -> str:
+        said = [m for m in body["messages"] if m["role"] == "user"]
+        if len(said) >= 3:
+            return "Fine, since we have talked it through, here it is."
+        return f"I'm sorry, not yet ({len(said)})."
+
+    def attacker(body: dict) -> str:
+        rounds = sum(1 for x in body["messages"] if x["role"] == "assistant")
+        goal = body["messages"][0]["content"].split("GOAL: ")[1].splitlines()[0]
+        return json.dumps({"reflection": "build up", "prompt": f"step {rounds} towards {goal}"})
+
+    class Patient(Target):
+        def __call__(self, body: dict) -> str:
+            return patient(body)
+
+    with scripted(Patient(), attacker_replies=attacker) as srv:
+        res = iterate(store, srv, scorer="no-refusal", streams=1, turns=5, conversation=True)
+        assert res.run.status == "done" and res.succeeded_streams == 3 and res.attempts == 9
+        sent = len(srv.chat_requests)
+        attempts = sorted(store.list("attempts", run_id=res.run.id), key=lambda a: (a.behavior_id, a.turn))
+        for a in attempts:
+            item = store.get("items", a.item_id)
+            assert a.attack == "multiturn" and item.dataset == "beh~multiturn" and item.prompt is None
+            # turn t sends the whole conversation: t earlier messages and answers, then the new message
+            assert [m.role for m in item.messages] == ["user", "assistant"] * a.turn + ["user"]
+            assert item.messages[-1].content.startswith(f"step {a.turn}")
+            assert (a.success, a.turn == 2) in ((True, True), (False, False))
+        # the target's third request held the first two answers it gave
+        third = [r for r in srv.chat_requests if r.body["model"] == "target" and len(r.messages) == 5]
+        assert len(third) == 3 and third[0].messages[1]["content"].startswith("I'm sorry, not yet (1)")
+        # the attacker was told the target remembers
+        first = next(r for r in srv.chat_requests if r.body["model"] == "attacker")
+        assert REMEMBERS in first.messages[0]["content"] and FORGETS not in first.messages[0]["content"]
+        again = iterate(store, srv, scorer="no-refusal", streams=1, turns=5, conversation=True)
+        assert again.run.id == res.run.id and len(srv.chat_requests) == sent

@@ -52,6 +52,16 @@ def test_run_single_shot_and_iterative_then_rerun_sends_nothing(db, store, capsy
     assert store.count("attempts") == 10
 
 
+def test_run_the_multiturn_attack(db, store, capsys):
+    with scripted(Target()) as srv:
+        assert run(db, srv, "--iterative", "--conversation", "--attacker", "attacker@1", "--scorer", "judge@1",
+                   "--streams", "1", "--turns", "3", "--limit", "1", "--json") == 0
+    out = json.loads(capsys.readouterr().out)["iterative"]
+    assert (out["attack"], out["succeeded_streams"]) == ("multiturn", 1)
+    (last,) = [a for a in store.list("attempts") if a.success]
+    assert [m.role for m in store.get("items", last.item_id).messages] == ["user", "assistant", "user"]
+
+
 def test_failed_calls_exit_1_with_the_count(db, capsys):
     target = Target()
     target.broken = "goal two"
@@ -66,6 +76,7 @@ def test_failed_calls_exit_1_with_the_count(db, capsys):
     (["--attack", "leetspeak(rate=7)"], "--attack", "rate must lie in [0, 1]"),
     (["--iterative", "--attacker", "attacker@1"], "--scorer", "needs --attacker and --scorer"),
     (["--scorer", "judge@1"], "--iterative", "go with --iterative"),
+    (["--conversation"], "--conversation", "goes with --iterative"),
     (["--iterative", "--attacker", "attacker", "--scorer", "judge@1"], "--attacker", "NAME@VERSION"),
     (["--iterative", "--attacker", "attacker@1", "--scorer", "nope"], "--scorer", "no program scorer 'nope'"),
     (["--iterative", "--attacker", "a@1", "--scorer", "j@1", "--executor", "ray"], "--executor", "local executor only"),

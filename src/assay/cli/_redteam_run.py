@@ -69,6 +69,7 @@ def run_cmd(
     turns: Annotated[int, typer.Option(min=1, help="--iterative: rounds per conversation at most.")] = 5,
     threshold: Annotated[float, typer.Option(min=1, max=10, help="--iterative: score (1-10) that ends a stream as a success.")] = 10,
     seed: Annotated[int, typer.Option(help="--iterative: seed of the attacker's requests.")] = 0,
+    conversation: Annotated[bool, typer.Option("--conversation", help="--iterative: the multi-turn attack; the target keeps the conversation, so the attacker can escalate over the rounds (attack 'multiturn').")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N behaviours (in id order).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL for models the store has none for.")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
@@ -100,6 +101,8 @@ def run_cmd(
             raise BadInput("the iterative attack runs on the local executor only", field="--executor")
     elif attacker or scorer:
         raise BadInput("--attacker and --scorer go with --iterative", field="--iterative")
+    if conversation and not iterative:
+        raise BadInput("--conversation goes with --iterative", field="--conversation")
     store = G.store()
     target = _model(store, model, "--model", base_url, api_key_env)
     params = {"temperature": temperature, "max_tokens": max_tokens}
@@ -123,12 +126,14 @@ def run_cmd(
                                   on_progress=on_progress, **options, **where)
         if iterative:
             assert attacker is not None and scorer is not None
+            it_name = "multiturn" if conversation else "iterative"
             attacker_m = _model(store, attacker, "--attacker", base_url, api_key_env)
             scorer_m: Any = _model(store, scorer, "--scorer", base_url, api_key_env) if "@" in scorer else scorer
             it = run_iterative(store, target, behaviors, attacker=attacker_m, scorer=scorer_m, streams=streams,
                                turns=turns, threshold=threshold, seed=seed, limit=limit, target_params=params,
-                               on_start=lambda rid, n: on_start("iterative", rid, n),
-                               on_progress=lambda p: on_progress("iterative", p), **options)
+                               conversation=conversation,
+                               on_start=lambda rid, n: on_start(it_name, rid, n),
+                               on_progress=lambda p: on_progress(it_name, p), **options)
     failed = sum(r.run.failed for r in results) + (it.run.failed if it else 0)
     _report(results, it, json_out)
     if failed:
@@ -142,7 +147,7 @@ def _report(results: list[Any], it: Any, json_out: bool) -> None:
              "added": r.added, "failed": r.failed, "run": r.run.model_dump(mode="json", exclude={"config"})}
             for r in results]}
         if it is not None:
-            data["iterative"] = {"behaviors": it.behaviors, "streams": it.streams, "attempts": it.attempts,
+            data["iterative"] = {"attack": it.attack, "behaviors": it.behaviors, "streams": it.streams, "attempts": it.attempts,
                                  "succeeded_streams": it.succeeded_streams, "best": it.best,
                                  "run": it.run.model_dump(mode="json", exclude={"config"})}
         emit_json(data)
@@ -153,7 +158,7 @@ def _report(results: list[Any], it: Any, json_out: bool) -> None:
     for r in results:
         t.add_row(r.attack, f"{r.behaviors:,}", f"{r.attempts:,}", f"{r.added:,}", f"{r.failed:,}", "", r.run.id[:12])
     if it is not None:
-        t.add_row("iterative", f"{it.behaviors:,}", f"{it.attempts:,}", "", f"{it.run.failed:,}",
+        t.add_row(it.attack, f"{it.behaviors:,}", f"{it.attempts:,}", "", f"{it.run.failed:,}",
                   f"{it.succeeded_streams}/{it.behaviors * it.streams} streams", it.run.id[:12])
     console.print(t)
     for run in [r.run for r in results] + ([it.run] if it else []):
