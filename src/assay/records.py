@@ -428,7 +428,7 @@ class Run(Record):
     """One execution of generation, judges or verifiers: config snapshot, counts, tokens, cost, errors."""
 
     id: str
-    kind: Literal["generate", "judge", "pairwise", "verify", "redteam", "other"]
+    kind: Literal["generate", "judge", "pairwise", "verify", "redteam", "curate", "other"]
     config: dict[str, Any] = Field(default_factory=dict, description="full config snapshot; its digest is the id")
     status: Literal["running", "done", "failed", "interrupted"] = "running"
     total: int = 0
@@ -527,6 +527,36 @@ class LibraryEntry(Record):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+
+# ---- curation --------------------------------------------------------------------------------
+
+
+class CurationLog(Record):
+    """What one curation step did to one item: kept it, removed it (and why), or changed its text.
+
+    A curation run reads a source dataset and writes a curated one; every removal or change
+    is a row here, so a training team can see what cleaning took out and undo a rule's
+    effect. ``step`` names the registered filter with its arguments in ``detail``.
+    """
+
+    id: str
+    run_id: str = Field(description="the curation run (digest of source, target and the steps with their arguments)")
+    source: str = Field(description="dataset read")
+    target: str = Field(description="dataset written")
+    item_id: str = Field(description="the source item")
+    action: Literal["removed", "modified"]
+    step: str = Field(description="registered name of the filter that acted")
+    reason: str = Field(description="why, in words a person can check (e.g. 'near-duplicate of item X, Jaccard 0.91')")
+    related_id: str | None = Field(None, description="another item involved, e.g. the one a duplicate duplicates")
+    new_item_id: str | None = Field(None, description="the item written to the target, for 'modified'")
+    detail: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+    @staticmethod
+    def make_id(run_id: str, item_id: str, step: str) -> str:
+        return digest("curation", run_id, item_id, step)
+
+
 KINDS: dict[str, type[Record]] = {
     "datasets": Dataset,
     "items": Item,
@@ -543,4 +573,5 @@ KINDS: dict[str, type[Record]] = {
     "edge_cases": EdgeCase,
     "attempts": Attempt,
     "library": LibraryEntry,
+    "curation_log": CurationLog,
 }

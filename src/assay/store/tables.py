@@ -297,6 +297,26 @@ library = Table(
     Index("ix_library_entry_version", "entry", "version", unique=True),
 )
 
+# Curation (migration 0008): what each cleaning step removed or changed, item by item.
+curation_log = Table(
+    "curation_log",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("item_id", String(64), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("step", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("related_id", String(64)),
+    Column("new_item_id", String(64)),
+    Column("detail", J, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_curation_log_run", "run_id"),
+    Index("ix_curation_log_item", "item_id"),
+)
+
 # Bookkeeping of the run engine (issue 3): one row per work unit, so a killed run resumes.
 run_units = Table(
     "run_units",
@@ -343,6 +363,7 @@ TABLES: dict[str, Table] = {
     "edge_cases": edge_cases,
     "attempts": attempts,
     "library": library,
+    "curation_log": curation_log,
 }
 
 # ---- the rating app (issue 7, migration 0003) --------------------------------------------

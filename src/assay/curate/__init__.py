@@ -1,0 +1,1 @@
+"""Curation: clean a dataset into a new one, logging every item each step removed or changed, and why."""
