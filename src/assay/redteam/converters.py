@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay._plugins import claim, recorded_arguments
+from assay._plugins import claim, parse_call, recorded_arguments, split_calls
 from assay.records import digest
 
 
@@ -199,56 +199,18 @@ def chain_from_spec(spec: Sequence[Mapping[str, Any]]) -> Chain:
     return Chain([from_spec(s) for s in spec])
 
 
-_STEP = re.compile(r"\s*([a-z][a-z0-9_\-]*)\s*(?:\((.*)\))?\s*", re.S)
-
-
 def parse_chain(text: str) -> Chain:
     """A chain from ``name+name(k=v, ...)+...``; values are JSON (strings may go unquoted).
 
     ValueError (naming the step at fault and the known converters) on a bad spec.
     """
     steps = []
-    for part in _split_steps(text):
-        m = _STEP.fullmatch(part)
-        if not m:
-            raise ValueError(f"cannot read converter step {part!r}: write NAME or NAME(key=value, ...)")
-        name, raw = m.group(1), m.group(2)
-        get(name)
-        steps.append(create(name, **_parse_args(name, raw or "")))
+    for part in split_calls(text):
+        name, args = parse_call(part, "converter", lambda n: _DEFAULTS[get(n).name])
+        steps.append(create(name, **args))
     if not steps:
         raise ValueError("an attack needs at least one converter (e.g. 'direct')")
     return Chain(steps)
-
-
-def _split_steps(text: str) -> list[str]:
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "+" and depth == 0:
-            parts.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur)
-    return [p for p in (p.strip() for p in parts) if p] if text.strip() else []
-
-
-def _parse_args(name: str, raw: str) -> dict[str, Any]:
-    args: dict[str, Any] = {}
-    for pair in filter(None, (p.strip() for p in raw.split(","))):
-        key, eq, value = pair.partition("=")
-        if not eq:
-            raise ValueError(f"converter {name}: argument {pair!r} must be written key=value")
-        try:
-            args[key.strip()] = json.loads(value)
-        except ValueError:
-            args[key.strip()] = value.strip().strip("'\"")
-    known = _DEFAULTS[name]
-    unknown = sorted(set(args) - set(known))
-    if unknown:
-        raise ValueError(f"converter {name} takes no argument {', '.join(unknown)}; it takes: {', '.join(known) or 'none'}")
-    return args
 
 
 # ---- helpers ---------------------------------------------------------------------------
