@@ -79,7 +79,6 @@ def test_failed_calls_exit_1_with_the_count(db, capsys):
     (["--conversation"], "--conversation", "goes with --iterative"),
     (["--iterative", "--attacker", "attacker", "--scorer", "judge@1"], "--attacker", "NAME@VERSION"),
     (["--iterative", "--attacker", "attacker@1", "--scorer", "nope"], "--scorer", "no program scorer 'nope'"),
-    (["--iterative", "--attacker", "a@1", "--scorer", "j@1", "--executor", "ray"], "--executor", "local executor only"),
 ])
 def test_bad_input_is_one_line_exit_2(db, capsys, args, field, message):
     with scripted(Target()) as srv:

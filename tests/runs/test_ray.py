@@ -407,3 +407,42 @@ def test_streamed_generation_stores_ttft_from_ray_workers(store, ray_address):
     assert (run.succeeded, run.failed) == (20, 0)
     ttfts = [r.ttft_ms for r in store.iter("responses", run_id=run.id)]
     assert len(ttfts) == 20 and all(t is not None and t >= 25 for t in ttfts), ttfts
+
+
+# ---- the iterative red-team attack -----------------------------------------------------------------
+
+
+def test_the_iterative_attack_gives_the_local_executors_attempts(store, other_store, ray_address):
+    """Units that write items, responses and attempts (a multi-turn conversation each) run on Ray workers too."""
+    import base64 as b64
+
+    from assay.redteam.iterative import run_iterative
+
+    def handler(body: dict) -> str:
+        m, msgs = body["model"], body["messages"]
+        if m == "attacker":
+            goal = msgs[0]["content"].split("GOAL: ")[1].splitlines()[0]
+            rounds = sum(1 for x in msgs if x["role"] == "assistant")
+            return json.dumps({"prompt": f"round {rounds}: {goal}"})
+        said = [x for x in msgs if x["role"] == "user"]
+        return "Here it is, in full." if len(said) >= 2 else f"I'm sorry, no ({b64.b64encode(said[-1]['content'].encode()).decode()[:8]})."
+
+    found = {}
+    with ScriptedServer(handler=handler, latency=0.01) as srv:
+        for s, where in ((other_store, {}), (store, {"executor": "ray", "executor_options": RAY})):
+            s.add([R.Dataset(name="beh"), *[R.Item(id=f"b{i}", dataset="beh", prompt=f"goal number {i}")
+                                            for i in range(6)]])
+            res = run_iterative(s, R.Model(id="target@1", base_url=srv.base_url), "beh",
+                                attacker=R.Model(id="attacker@1", base_url=srv.base_url), scorer="no-refusal",
+                                streams=2, turns=3, conversation=True, **where)
+            assert res.run.status == "done" and res.succeeded_streams == 12 and res.attempts == 24
+            found[where.get("executor", "local")] = sorted(
+                (a.id, a.item_id, a.response_id, a.turn, a.success, a.parent_id) for a in s.list("attempts"))
+            # the scripted attacker ignores its seed, so a behaviour's two streams send the same conversation
+            assert s.count("items", dataset="beh~multiturn") == 12 and s.count("responses") == 12
+        sent = len(srv.chat_requests)
+        again = run_iterative(store, R.Model(id="target@1", base_url=srv.base_url), "beh",
+                              attacker=R.Model(id="attacker@1", base_url=srv.base_url), scorer="no-refusal",
+                              streams=2, turns=3, conversation=True, executor="ray", executor_options=RAY)
+        assert again.run.id == res.run.id and len(srv.chat_requests) == sent  # finished streams are not rerun
+    assert found["ray"] == found["local"]

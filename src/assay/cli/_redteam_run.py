@@ -97,8 +97,6 @@ def run_cmd(
     if iterative:
         if attacker is None or scorer is None:
             raise BadInput("the iterative attack needs --attacker and --scorer", field="--attacker" if attacker is None else "--scorer")
-        if where["executor"] != "local":
-            raise BadInput("the iterative attack runs on the local executor only", field="--executor")
     elif attacker or scorer:
         raise BadInput("--attacker and --scorer go with --iterative", field="--iterative")
     if conversation and not iterative:
@@ -131,7 +129,7 @@ def run_cmd(
             scorer_m: Any = _model(store, scorer, "--scorer", base_url, api_key_env) if "@" in scorer else scorer
             it = run_iterative(store, target, behaviors, attacker=attacker_m, scorer=scorer_m, streams=streams,
                                turns=turns, threshold=threshold, seed=seed, limit=limit, target_params=params,
-                               conversation=conversation,
+                               conversation=conversation, **where,
                                on_start=lambda rid, n: on_start(it_name, rid, n),
                                on_progress=lambda p: on_progress(it_name, p), **options)
     failed = sum(r.run.failed for r in results) + (it.run.failed if it else 0)

@@ -21,6 +21,7 @@ from assay import records as R
 from assay.errors import BadInput
 from assay.redteam.attacks import derived_dataset, derived_item, load_behaviors
 from assay.runs._executor import make_executor, run_id_for
+from assay.runs._remote import WorkSpec, unit_work, work_spec
 from assay.runs._task import Outcome, Unit
 
 
@@ -183,10 +184,10 @@ class IterativeTask:
     """The run-engine task of the iterative attack: unit ``"{behavior_id}:{stream}"`` is one stream.
 
     A unit alternates attacker -> target -> scorer for up to ``turns`` rounds and returns
-    the stream's Responses and Attempts; its derived Items are written as they are made
-    (they must exist before the results that point to them). When a call fails, the rounds
-    finished so far are written and the unit fails with the error; a rerun repeats the
-    stream, answered from the cache up to the failure.
+    the stream's Items, Responses and Attempts (the run's writer stores kinds in dependency
+    order). When a call fails, the unit fails with the error; on the local executor the
+    rounds finished so far are written first. A rerun repeats the stream, answered from
+    the cache up to the failure. On Ray the unit work is rebuilt from ``work_spec()``.
     """
 
     kind = "redteam"
@@ -234,6 +235,25 @@ class IterativeTask:
                 "streams": self.streams, "turns": self.turns, **self.attack_config(),
                 "execution": {"base_url": self.target.base_url, **self.execution}}
 
+    def work_spec(self) -> WorkSpec:
+        scorer = self.scorer if isinstance(self.scorer, str) else {"client": self.scorer.spec()}
+        config = {"target": self.target.spec(), "attacker": self.attacker.spec(), "scorer": scorer,
+                  "behaviors": self.dataset, "streams": self.streams, "turns": self.turns,
+                  "threshold": self.threshold, "seed": self.seed, "memory": self.memory,
+                  "target_params": self.gen.params, "attacker_params": self.attacker_params,
+                  "conversation": self.conversation, "run_id": self.run_id}
+        return work_spec("redteam-iterative", config)
+
+    def request_digests(self, unit: Unit) -> list[str]:
+        """The cache key of a stream's first call (the attacker's opening), for the Ray driver's lookup;
+        later calls depend on the answers, so a worker resuming a stream mid-way asks them again."""
+        behavior, stream = unit.payload
+        digest = getattr(self.attacker, "request_digest", None)
+        if digest is None:
+            return []
+        messages, seed = self._opening(behavior.prompt_text(), stream)
+        return [digest(messages, sample_index=0, seed=seed, **self.attacker_params)]
+
     def units(self) -> Iterable[Unit]:
         for b in self.behaviors:
             for s in range(self.streams):
@@ -259,10 +279,17 @@ class IterativeTask:
 
     # ---- one stream --------------------------------------------------------------------------
 
-    async def _propose(self, goal: str, history: list[dict[str, Any]], stream: int, use: _Usage) -> str:
+    def _seed(self, stream: int, turn: int, retry: int) -> int:
+        return int(R.digest("attacker", self.seed, stream, turn, retry, size=4), 16) % (2**31)
+
+    def _opening(self, goal: str, stream: int) -> tuple[list[dict[str, Any]], int]:
+        """The attacker's first request of a stream: its messages and seed."""
         memory = REMEMBERS if self.conversation else FORGETS
-        messages = [{"role": "system", "content": ATTACKER_SYSTEM.format(goal=goal, memory=memory)},
-                    {"role": "user", "content": ATTACKER_START}]
+        return ([{"role": "system", "content": ATTACKER_SYSTEM.format(goal=goal, memory=memory)},
+                 {"role": "user", "content": ATTACKER_START}], self._seed(stream, 0, 0))
+
+    async def _propose(self, goal: str, history: list[dict[str, Any]], stream: int, use: _Usage) -> str:
+        messages, _ = self._opening(goal, stream)
         for h in history[-self.memory:]:
             messages += [{"role": "assistant", "content": h["reply"]},
                          {"role": "user", "content": ATTACKER_FEEDBACK.format(
@@ -270,7 +297,7 @@ class IterativeTask:
                              grade="?" if h["score"] is None else f"{h['score']:g}", reason=h["reason"])}]
         tries = []
         for retry in range(3):  # a reply without a prompt is asked again, with another seed
-            seed = int(R.digest("attacker", self.seed, stream, len(history), retry, size=4), 16) % (2**31)
+            seed = self._seed(stream, len(history), retry)
             c = await self.attacker.complete(messages, sample_index=retry, seed=seed, **self.attacker_params)
             use.add(c)
             prompt = parse_proposal(c.text)
@@ -304,7 +331,7 @@ class IterativeTask:
                 prompt = await self._propose(goal, history, stream, use)
                 sent = [*said, {"role": "user", "content": prompt}] if self.conversation else None
                 item = derived_item(behavior, self.derived, prompt, self.attack, config, messages=sent)
-                await asyncio.to_thread(self.store.add, [item])
+                records.append(item)
                 out = await self.gen.run(Unit(f"{item.id}:0", (item, 0)))
                 use.add_outcome(out)
                 response = out.records[0]
@@ -325,7 +352,7 @@ class IterativeTask:
                 if success:
                     break
         except Exception:
-            if records:  # the rounds that finished are kept; the error goes to the run's ledger
+            if records and self.store is not None:  # locally the finished rounds are kept; the error goes to the ledger
                 await asyncio.to_thread(self.store.add, records)
             raise
         return Outcome(parent, records, use.prompt_tokens, use.completion_tokens, use.cost_usd,
@@ -361,6 +388,19 @@ class _Usage:
         self.cost_usd += out.cost_usd
 
 
+@unit_work("redteam-iterative")
+def _iterative_work(config: dict[str, Any], clients: Any) -> IterativeTask:
+    """IterativeTask's unit work, rebuilt in a worker process (no store there: its records go back to the driver)."""
+    scorer = config["scorer"] if isinstance(config["scorer"], str) else clients(config["scorer"]["client"])
+    task = IterativeTask(None, clients(config["target"]), clients(config["attacker"]), scorer, [],
+                         dataset=config["behaviors"], streams=config["streams"], turns=config["turns"],
+                         threshold=config["threshold"], seed=config["seed"], memory=config["memory"],
+                         target_params=config["target_params"], attacker_params=config["attacker_params"],
+                         conversation=config["conversation"])
+    task.run_id = task.gen.run_id = config["run_id"]
+    return task
+
+
 def run_iterative(
     store: Any,
     target: R.Model,
@@ -386,6 +426,8 @@ def run_iterative(
     on_start: Callable[[str, int], None] | None = None,
     on_progress: Callable[[Any], None] | None = None,
     conversation: bool = False,
+    executor: str = "local",
+    executor_options: dict[str, Any] | None = None,
 ) -> IterativeResult:
     """Attack ``target`` iteratively on every behaviour of ``behaviors``; returns the run and what it found.
 
@@ -422,7 +464,8 @@ def run_iterative(
                          source=f"redteam:{behaviors}"), task.scorer_rater])
     if on_start is not None:
         on_start(task.run_id, len(targets) * streams)
-    run = make_executor("local", store, concurrency=concurrency, on_progress=on_progress).run(task)
+    run = make_executor(executor, store, concurrency=concurrency, on_progress=on_progress,
+                        **(executor_options or {})).run(task)
     return summarize_iterative(store, run, targets, streams, attack=task.attack)
 
 

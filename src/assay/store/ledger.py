@@ -18,6 +18,9 @@ from assay import records as R
 from assay.store import tables as T
 from assay.store.store import Store, from_row
 
+# R.KINDS lists the kinds so that a record only names kinds listed before it
+_KIND_ORDER = {cls: n for n, cls in enumerate(R.KINDS.values())}
+
 _CHUNK = 500  # rows per IN (...) lookup
 
 
@@ -135,7 +138,8 @@ class Ledger:
         order (no deadlock on PostgreSQL) and the later insert of a duplicate does nothing.
         """
         with self.store.transaction() as c:
-            records = sorted(records, key=lambda r: (type(r).__name__, str(getattr(r, "id", ""))))
+            # kinds in dependency order (items before the responses and attempts that name them), ids within
+            records = sorted(records, key=lambda r: (_KIND_ORDER.get(type(r), 99), str(getattr(r, "id", ""))))
             if records:
                 self.store.add(records, c)
             if cache_rows:
