@@ -1,0 +1,515 @@
+"""Curation steps by name: each reads the items still in play and says which to remove or change, and why.
+
+A step is made by a registered factory (``@step("name", version=...)``) that records the
+arguments it was made with, so ``s.spec()`` stored in a curation run rebuilds the same
+step with ``from_spec``. Steps are deterministic: items come in the pipeline's stated
+order (see ``pipeline.curate``), ties go to the earlier item, and what is random (MinHash
+permutations, language detection) is seeded.
+
+>>> s = parse_step("length(unit=words, min=2)")
+>>> [o.reason for o in s.apply([Item(id="a", dataset="d", prompt="hi"), Item(id="b", dataset="d", prompt="hi there")])]
+['prompt has 1 word, fewer than the minimum 2']
+>>> from_spec(s.spec()).label()
+'length(unit="words", min=2)'
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from assay._plugins import claim, parse_call, recorded_arguments, split_calls
+from assay.curate import pii as _pii
+from assay.curate.text import check_fields, item_text, jaccard, ngrams, normalise, words
+from assay.records import Item
+
+if TYPE_CHECKING:
+    from assay.store import Store
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step does to one item: remove it, or replace it by ``item`` (same id, changed text)."""
+
+    item_id: str
+    action: Literal["removed", "modified"]
+    reason: str
+    related_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    item: Item | None = None
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a step factory returns: ``apply(items, progress)``, and optionally ``prepare(store)``
+    (reads the store before the pipeline's transaction opens) and ``scrub(text)`` (applies
+    the step's change to other text, such as carried responses)."""
+
+    apply: Callable[[list[Item], Progress], list[Outcome]]
+    prepare: Callable[[Store], None] | None = None
+    scrub: Callable[[str], str] | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    version: str
+    description: str
+    factory: Callable[..., Work]
+
+
+_REGISTRY: dict[str, Registration] = {}
+_BUILDERS: dict[str, Callable[..., Step]] = {}
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+class Step:
+    """A configured curation step: a name, a version, its recorded arguments and its work."""
+
+    def __init__(self, registration: Registration, args: dict[str, Any], work: Work) -> None:
+        self.name = registration.name
+        self.version = registration.version
+        self.description = registration.description
+        self.args = args
+        self._work = work
+
+    def prepare(self, store: Store) -> None:
+        if self._work.prepare is not None:
+            self._work.prepare(store)
+
+    def apply(self, items: list[Item], progress: Progress | None = None) -> list[Outcome]:
+        """The outcomes for ``items`` (in their order); items without one are kept as they are."""
+        return self._work.apply(list(items), progress or (lambda n: None))
+
+    @property
+    def scrub(self) -> Callable[[str], str] | None:
+        return self._work.scrub
+
+    def spec(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "args": dict(self.args)}
+
+    def label(self) -> str:
+        """``name``, or ``name(k=v, ...)`` with the arguments that differ from the defaults."""
+        defaults = _DEFAULTS[self.name]
+        changed = {k: v for k, v in self.args.items() if defaults.get(k, inspect.Parameter.empty) != v}
+        if not changed:
+            return self.name
+        return f"{self.name}(" + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in changed.items()) + ")"
+
+    def __repr__(self) -> str:
+        return f"<curation step {self.label()}@{self.version}>"
+
+
+def step(name: str, *, version: str = "1") -> Callable[[Callable[..., Work]], Callable[..., Step]]:
+    """Register a factory of curation steps under ``name``; calling the result builds a Step.
+
+    The factory takes keyword configuration (JSON values, recorded with defaults filled in),
+    checks it (ValueError naming the argument) and returns a ``Work``.
+    """
+    def register(factory: Callable[..., Work]) -> Callable[..., Step]:
+        doc = claim(_REGISTRY, name, factory, "curation step")
+        registration = Registration(name, version, doc, factory)
+        signature = inspect.signature(factory)
+        _REGISTRY[name] = registration
+        _DEFAULTS[name] = {k: p.default for k, p in signature.parameters.items()}
+
+        @functools.wraps(factory)
+        def build(*args: Any, **kwargs: Any) -> Step:
+            recorded = recorded_arguments(f"curation step {name}", signature, args, kwargs)
+            try:
+                work = factory(**recorded)
+            except ValueError as e:
+                raise ValueError(f"curation step {name}: {e}") from None
+            return Step(registration, recorded, work)
+
+        _BUILDERS[name] = build
+        return build
+
+    return register
+
+
+def get(name: str) -> Registration:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"no curation step named {name!r}; known: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def registrations() -> list[Registration]:
+    return [_REGISTRY[n] for n in names()]
+
+
+def arguments(name: str) -> dict[str, Any]:
+    """The arguments step ``name`` takes, with their defaults (``inspect.Parameter.empty`` when required)."""
+    get(name)
+    return dict(_DEFAULTS[name])
+
+
+def create(name: str, /, **args: Any) -> Step:
+    return _BUILDERS[get(name).name](**args)
+
+
+def from_spec(spec: Mapping[str, Any]) -> Step:
+    """Rebuild a step from ``s.spec()``; warns when the code's version differs from the stored one."""
+    s = create(spec["name"], **dict(spec.get("args") or {}))
+    if spec.get("version") not in (None, s.version):
+        warnings.warn(f"curation step {s.name}: stored version {spec['version']} differs from this code's "
+                      f"{s.version}; results may differ", stacklevel=2)
+    return s
+
+
+def parse_step(text: str) -> Step:
+    """One step from the CLI's syntax ``name`` or ``name(key=value, ...)`` (values JSON; strings may go unquoted)."""
+    name, args = parse_call(text, "curation step", arguments)
+    return create(name, **args)
+
+
+def parse_steps(text: str) -> list[Step]:
+    """Steps from ``a+b(k=v)+...``."""
+    return [parse_step(part) for part in split_calls(text)]
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _per_item(check: Callable[[Item], Outcome | None]) -> Callable[[list[Item], Progress], list[Outcome]]:
+    """``apply`` for a step that judges each item on its own."""
+    def apply(items: list[Item], progress: Progress) -> list[Outcome]:
+        out = []
+        for k, it in enumerate(items, 1):
+            o = check(it)
+            if o is not None:
+                out.append(o)
+            if k % 1000 == 0 or k == len(items):
+                progress(k)
+        return out
+    return apply
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _bound(value: Any, arg: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{arg} must be a whole number >= 0, not {value!r}")
+    return value
+
+
+def _unit_interval(value: Any, arg: str, *, low_open: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value <= 1 if low_open else 0 <= value <= 1):
+        raise ValueError(f"{arg} must lie in {'(0, 1]' if low_open else '[0, 1]'}, not {value!r}")
+    return float(value)
+
+
+def _str_list(value: Any, arg: str) -> list[str]:
+    out = [value] if isinstance(value, str) else value
+    if not isinstance(out, list) or not out or not all(isinstance(v, str) and v for v in out):
+        raise ValueError(f"{arg} must be a non-empty list of names, not {value!r}")
+    return out
+
+
+# ---- the steps -------------------------------------------------------------------------------
+
+
+@step("empty")
+def empty(fields: Any = "prompt") -> Work:
+    """Remove items whose prompt (or other given fields) is missing or only whitespace."""
+    names_ = check_fields(fields)
+
+    def check(it: Item) -> Outcome | None:
+        blank = [f for f in names_ if not item_text(it, f).strip()]
+        if blank:
+            return Outcome(it.id, "removed", f"empty {' and '.join(blank)}", detail={"fields": blank})
+        return None
+
+    return Work(_per_item(check))
+
+
+@step("length")
+def length(field: str = "prompt", unit: str = "chars", min: int | None = None, max: int | None = None) -> Work:  # noqa: A002
+    """Remove items whose prompt (or reference) is shorter than ``min`` or longer than ``max`` chars or words."""
+    check_fields(field, "field")
+    if unit not in ("chars", "words"):
+        raise ValueError(f"unit must be chars or words, not {unit!r}")
+    lo, hi = _bound(min, "min"), _bound(max, "max")
+    if lo is None and hi is None:
+        raise ValueError("give min, max or both")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"min {lo} is more than max {hi}")
+    word = unit[:-1]
+
+    def check(it: Item) -> Outcome | None:
+        text = item_text(it, field)
+        n = len(text.split()) if unit == "words" else len(text)
+        if lo is not None and n < lo:
+            why = f"{field} has {_plural(n, word)}, fewer than the minimum {lo}"
+        elif hi is not None and n > hi:
+            why = f"{field} has {_plural(n, word)}, more than the maximum {hi}"
+        else:
+            return None
+        return Outcome(it.id, "removed", why, detail={unit: n})
+
+    return Work(_per_item(check))
+
+
+@step("language")
+def language(keep: Any = "en", field: str = "prompt", min_chars: int = 20, min_probability: float = 0.0) -> Work:
+    """Keep items whose prompt is in one of the given languages (langdetect, seeded); shorter texts are kept."""
+    keep_ = _str_list(keep, "keep")
+    check_fields(field, "field")
+    _bound(min_chars, "min_chars")
+    _unit_interval(min_probability, "min_probability", low_open=False)
+
+    def check(it: Item) -> Outcome | None:
+        from langdetect import DetectorFactory, detect_langs
+        from langdetect.lang_detect_exception import LangDetectException
+
+        text = item_text(it, field)
+        if len(text.strip()) < min_chars:
+            return None
+        DetectorFactory.seed = 0  # langdetect samples at random; seeded, it gives one answer
+        try:
+            best = detect_langs(text)[0]
+        except LangDetectException:
+            return None  # no letters to judge by
+        lang, p = best.lang, round(best.prob, 3)
+        if lang not in keep_:
+            why = f"language {lang} (p={p}), not one of {', '.join(keep_)}"
+        elif p < min_probability:
+            why = f"language {lang} with probability {p}, below {min_probability}"
+        else:
+            return None
+        return Outcome(it.id, "removed", why, detail={"language": lang, "probability": p})
+
+    return Work(_per_item(check))
+
+
+@step("exact-dup")
+def exact_dup(fields: Any = "prompt", lowercase: bool = True, nfkc: bool = True, punctuation: bool = True) -> Work:
+    """Remove items whose normalised prompt (or fields) equals an earlier item's; the first is kept."""
+    names_ = check_fields(fields)
+    how = ", ".join(w for w, on in (("case folded", lowercase), ("NFKC", nfkc), ("punctuation ignored", not punctuation),
+                                    ("whitespace collapsed", True)) if on)
+
+    def apply(items: list[Item], progress: Progress) -> list[Outcome]:
+        first: dict[tuple, str] = {}
+        out = []
+        for k, it in enumerate(items, 1):
+            key = tuple(normalise(item_text(it, f), lowercase=lowercase, nfkc=nfkc, punctuation=punctuation)
+                        for f in names_)
+            kept = first.setdefault(key, it.id)
+            if kept != it.id:
+                out.append(Outcome(it.id, "removed", f"exact duplicate of item {kept} ({how})", related_id=kept,
+                                   detail={"fields": names_}))
+            if k % 1000 == 0 or k == len(items):
+                progress(k)
+        return out
+
+    return Work(apply)
+
+
+@step("near-dup")
+def near_dup(threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: int = 1, field: str = "prompt") -> Work:
+    """Remove items whose word n-gram Jaccard similarity to a kept earlier item reaches ``threshold`` (MinHash LSH).
+
+    Candidates come from MinHash LSH (datasketch) and each is verified by the exact Jaccard
+    of the two shingle sets, so every removal is a true near-duplicate; LSH may miss a pair
+    near the threshold (raise ``num_perm`` to miss fewer). An item is compared with the
+    items kept so far only: no two kept items are near-duplicates that LSH found.
+    """
+    threshold = _unit_interval(threshold, "threshold")
+    if not isinstance(ngram, int) or ngram < 1:
+        raise ValueError(f"ngram must be a whole number >= 1, not {ngram!r}")
+    if not isinstance(num_perm, int) or num_perm < 16:
+        raise ValueError(f"num_perm must be a whole number >= 16, not {num_perm!r}")
+    check_fields(field, "field")
+
+    def apply(items: list[Item], progress: Progress) -> list[Outcome]:
+        from assay.curate.minhash import NearDupIndex
+
+        index = NearDupIndex(threshold=threshold, num_perm=num_perm, seed=seed)
+        out = []
+        for k, it in enumerate(items, 1):
+            shingles = ngrams(words(item_text(it, field)), ngram)
+            match = index.add(it.id, shingles)
+            if match is not None:
+                kept, sim = match
+                out.append(Outcome(it.id, "removed", f"near-duplicate of item {kept}, Jaccard {sim:.3f}",
+                                   related_id=kept, detail={"jaccard": round(sim, 6), "ngram": ngram}))
+            if k % 1000 == 0 or k == len(items):
+                progress(k)
+        return out
+
+    return Work(apply)
+
+
+@step("pii")
+def pii(mode: str = "mask", kinds: Any = list(_pii.KINDS), fields: Any = ["prompt", "reference"]) -> Work:  # noqa: B006
+    """Mask (``[EMAIL]``, ``[PHONE]``, ...) or drop items with e-mails, phones, IPv4s, Luhn-valid cards, valid IBANs."""
+    if mode not in ("mask", "drop"):
+        raise ValueError(f"mode must be mask or drop, not {mode!r}")
+    kinds_ = _str_list(kinds, "kinds")
+    bad = [k for k in kinds_ if k not in _pii.KINDS]
+    if bad:
+        raise ValueError(f"kinds must be some of {', '.join(_pii.KINDS)}, not {', '.join(bad)}")
+    names_ = check_fields(fields)
+
+    def counted(counts: dict[str, int]) -> str:
+        return ", ".join(_plural(n, k.replace("_", " ")) for k, n in sorted(counts.items()))
+
+    def check(it: Item) -> Outcome | None:
+        total: dict[str, int] = {}
+        update: dict[str, Any] = {}
+
+        def scrub(text: str) -> str:
+            new, counts = _pii.scrub(text, kinds_)
+            for k, n in counts.items():
+                total[k] = total.get(k, 0) + n
+            return new
+
+        if "prompt" in names_:
+            if it.prompt is not None:
+                update["prompt"] = scrub(it.prompt)
+            else:
+                update["messages"] = [m.model_copy(update={"content": scrub(m.content)}) for m in it.messages or []]
+        if "reference" in names_ and it.reference is not None:
+            update["reference"] = scrub(it.reference)
+        if not total:
+            return None
+        detail = {"counts": dict(sorted(total.items()))}
+        if mode == "drop":
+            return Outcome(it.id, "removed", f"contains personal data: {counted(total)}", detail=detail)
+        return Outcome(it.id, "modified", f"masked {counted(total)}", detail=detail, item=it.model_copy(update=update))
+
+    return Work(_per_item(check), scrub=(lambda t: _pii.scrub(t, kinds_)[0]) if mode == "mask" else None)
+
+
+@step("decontaminate")
+def decontaminate(datasets: Any = None, ngram: int = 13, field: str = "prompt", against: Any = ["prompt", "reference"],  # noqa: B006
+                  min_overlap: int = 1) -> Work:
+    """Remove items sharing a word ``ngram``-gram (13 as in GPT-3) with any item of the given reference datasets.
+
+    Words are the text case folded, NFKC, without punctuation. A reference text shorter than
+    ``ngram`` words is matched whole, as one contiguous run of words, like GPT-3's
+    decontamination of short test items (Brown et al. 2020, appendix C).
+    """
+    refs = _str_list(datasets, "datasets")
+    if not isinstance(ngram, int) or ngram < 1:
+        raise ValueError(f"ngram must be a whole number >= 1, not {ngram!r}")
+    check_fields(field, "field")
+    against_ = check_fields(against, "against")
+    if not isinstance(min_overlap, int) or min_overlap < 1:
+        raise ValueError(f"min_overlap must be a whole number >= 1, not {min_overlap!r}")
+    owner: dict[str, tuple[str, str]] = {}  # n-gram -> (reference dataset, item id): the first that has it
+    lengths: set[int] = set()  # lengths of reference texts shorter than ngram
+
+    def prepare(store: Store) -> None:
+        from assay.curate.text import natural_key
+
+        owner.clear()
+        lengths.clear()
+        for ds in refs:
+            if store.find("datasets", ds) is None:
+                raise ValueError(f"datasets: no dataset {ds!r} in the store")
+            items = sorted(store.iter("items", dataset=ds), key=lambda i: (natural_key(i.external_id), i.id))
+            for it in items:
+                for f in against_:
+                    toks = words(item_text(it, f))
+                    if 0 < len(toks) < ngram:
+                        lengths.add(len(toks))
+                    for g in ngrams(toks, ngram):
+                        owner.setdefault(g, (ds, it.id))
+
+    def check(it: Item) -> Outcome | None:
+        toks = words(item_text(it, field))
+        grams = {g for g in ngrams(toks, ngram) if len(toks) >= ngram} | {
+            g for n in lengths if n <= len(toks) for g in ngrams(toks, n)}
+        hits: dict[tuple[str, str], int] = {}
+        for g in grams:
+            o = owner.get(g)
+            if o is not None:
+                hits[o] = hits.get(o, 0) + 1
+        total = sum(hits.values())
+        if total < min_overlap:
+            return None
+        (ds, ref_id), n = max(hits.items(), key=lambda kv: (kv[1], kv[0]))
+        return Outcome(it.id, "removed", f"shares {_plural(total, f'{ngram}-gram')} with reference dataset {ds} "
+                       f"(most with item {ref_id}: {n})", related_id=ref_id,
+                       detail={"overlapping_ngrams": total, "with_related": n, "reference_dataset": ds, "ngram": ngram})
+
+    return Work(_per_item(check), prepare=prepare)
+
+
+_ITEM_FIELDS = ("category", "language", "tags", "cluster")
+
+
+@step("filter")
+def filter_(field: str = "category", values: Any = None, mode: str = "keep") -> Work:
+    """Keep (or drop) items whose category, language, tags, cluster or ``metadata.KEY`` is one of ``values``."""
+    if field not in _ITEM_FIELDS and not (field.startswith("metadata.") and len(field) > 9):
+        raise ValueError(f"field must be one of {', '.join(_ITEM_FIELDS)} or metadata.KEY, not {field!r}")
+    if not isinstance(values, list) or not values:
+        if values is None or isinstance(values, list):
+            raise ValueError("values must be a non-empty list")
+        values = [values]
+    if mode not in ("keep", "drop"):
+        raise ValueError(f"mode must be keep or drop, not {mode!r}")
+    wanted = {json.dumps(v, sort_keys=True) for v in values}
+
+    def value_of(it: Item) -> Any:
+        if field.startswith("metadata."):
+            return it.metadata.get(field[9:])
+        return getattr(it, field)
+
+    def check(it: Item) -> Outcome | None:
+        v = value_of(it)
+        found = [x for x in (v if isinstance(v, list) else [v]) if x is not None]
+        hit = [x for x in found if json.dumps(x, sort_keys=True) in wanted]
+        shown = json.dumps(v, ensure_ascii=False)
+        if mode == "keep" and not hit:
+            why = f"{field} {shown} is not one of the kept values" if found else f"no {field}"
+        elif mode == "drop" and hit:
+            why = f"{field} {shown} is one of the dropped values"
+        else:
+            return None
+        return Outcome(it.id, "removed", why, detail={"value": v})
+
+    return Work(_per_item(check))
+
+
+def describe(s: Registration | str) -> dict[str, Any]:
+    """A step's name, version, summary and arguments with defaults, as JSON (what ``assay curate steps`` lists)."""
+    reg = get(s) if isinstance(s, str) else s
+    args = {k: (None if v is inspect.Parameter.empty else v) for k, v in _DEFAULTS[reg.name].items()}
+    return {"name": reg.name, "version": reg.version, "description": reg.description, "args": args}
+
+
+def steps_from(specs: Iterable[Step | str | Mapping[str, Any]]) -> list[Step]:
+    """Steps from Step objects, CLI strings or specs ({name, args})."""
+    out = []
+    for s in specs:
+        if isinstance(s, Step):
+            out.append(s)
+        elif isinstance(s, str):
+            out.extend(parse_steps(s))
+        else:
+            out.append(from_spec(s))
+    return out
+
+
+__all__: Sequence[str] = ("Outcome", "Step", "Work", "arguments", "create", "describe", "from_spec", "get", "names",
+                          "parse_step", "parse_steps", "registrations", "step", "steps_from")
