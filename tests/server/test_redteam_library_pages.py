@@ -114,6 +114,10 @@ def test_raters_are_refused_and_anonymous_users_sent_to_log_in(srv):
 def test_lead_home_links_both_pages(srv):
     page = srv[2]["lee"].client.get("/lead").text
     assert 'href="/lead/library"' in page and 'href="/lead/redteam"' in page
+    nav = re.search(r"<nav.*?</nav>|<header.*?</header>", srv[2]["lee"].client.get("/").text, re.S).group(0)
+    assert 'href="/lead/library"' in nav and 'href="/lead/redteam"' in nav  # on every page, for leads
+    rater_nav = re.search(r"<nav.*?</nav>|<header.*?</header>", srv[2]["ann"].client.get("/").text, re.S).group(0)
+    assert "/lead/" not in rater_nav
 
 
 def test_library_lists_latest_versions_with_filters_and_last_check(srv):
