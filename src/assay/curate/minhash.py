@@ -22,7 +22,10 @@ class NearDupIndex:
         self.threshold = threshold
         self._MinHash = MinHash
         self._template = MinHash(num_perm=num_perm, seed=seed)
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # Candidates are checked exactly, so a false candidate costs only time while a missed one
+        # is a duplicate left in: weigh misses 19 times more when choosing bands (at 0.8 and 128
+        # permutations, a pair at the threshold is a candidate 95% of the time, at 0.85 99.4%).
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.05, 0.95))
         self._shingles: dict[str, frozenset[str]] = {}
         self._order: dict[str, int] = {}
 
