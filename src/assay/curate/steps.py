@@ -495,7 +495,7 @@ def describe(s: Registration | str) -> dict[str, Any]:
     """A step's name, version, summary and arguments with defaults, as JSON (what ``assay curate steps`` lists)."""
     reg = get(s) if isinstance(s, str) else s
     args = {k: (None if v is inspect.Parameter.empty else v) for k, v in _DEFAULTS[reg.name].items()}
-    return {"name": reg.name, "version": reg.version, "description": reg.description, "args": args}
+    return {"name": reg.name, "version": reg.version, "description": reg.description.replace("``", ""), "args": args}
 
 
 def steps_from(specs: Iterable[Step | str | Mapping[str, Any]]) -> list[Step]:
