@@ -15,17 +15,15 @@ permutations, language detection) is seeded.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from assay._plugins import claim, parse_call, recorded_arguments, split_calls
+from assay._plugins import Configured, Registration, Registry, split_calls
 from assay.curate import pii as _pii
-from assay.curate.text import check_fields, item_text, jaccard, ngrams, normalise, words
+from assay.curate.text import check_fields, item_text, ngrams, normalise, words
 from assay.records import Item
 
 if TYPE_CHECKING:
@@ -57,54 +55,25 @@ class Work:
     scrub: Callable[[str], str] | None = None
 
 
-@dataclass(frozen=True)
-class Registration:
-    name: str
-    version: str
-    description: str
-    factory: Callable[..., Work]
-
-
-_REGISTRY: dict[str, Registration] = {}
-_BUILDERS: dict[str, Callable[..., Step]] = {}
-_DEFAULTS: dict[str, dict[str, Any]] = {}
-
-
-class Step:
+class Step(Configured):
     """A configured curation step: a name, a version, its recorded arguments and its work."""
 
-    def __init__(self, registration: Registration, args: dict[str, Any], work: Work) -> None:
-        self.name = registration.name
-        self.version = registration.version
-        self.description = registration.description
-        self.args = args
-        self._work = work
+    what = "curation step"
 
     def prepare(self, store: Store) -> None:
-        if self._work.prepare is not None:
-            self._work.prepare(store)
+        if self._made.prepare is not None:
+            self._made.prepare(store)
 
     def apply(self, items: list[Item], progress: Progress | None = None) -> list[Outcome]:
         """The outcomes for ``items`` (in their order); items without one are kept as they are."""
-        return self._work.apply(list(items), progress or (lambda n: None))
+        return self._made.apply(list(items), progress or (lambda n: None))
 
     @property
     def scrub(self) -> Callable[[str], str] | None:
-        return self._work.scrub
+        return self._made.scrub
 
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "args": dict(self.args)}
 
-    def label(self) -> str:
-        """``name``, or ``name(k=v, ...)`` with the arguments that differ from the defaults."""
-        defaults = _DEFAULTS[self.name]
-        changed = {k: v for k, v in self.args.items() if defaults.get(k, inspect.Parameter.empty) != v}
-        if not changed:
-            return self.name
-        return f"{self.name}(" + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in changed.items()) + ")"
-
-    def __repr__(self) -> str:
-        return f"<curation step {self.label()}@{self.version}>"
+_STEPS: Registry[Step] = Registry("curation step", Step)
 
 
 def step(name: str, *, version: str = "1") -> Callable[[Callable[..., Work]], Callable[..., Step]]:
@@ -113,66 +82,20 @@ def step(name: str, *, version: str = "1") -> Callable[[Callable[..., Work]], Ca
     The factory takes keyword configuration (JSON values, recorded with defaults filled in),
     checks it (ValueError naming the argument) and returns a ``Work``.
     """
-    def register(factory: Callable[..., Work]) -> Callable[..., Step]:
-        doc = claim(_REGISTRY, name, factory, "curation step")
-        registration = Registration(name, version, doc, factory)
-        signature = inspect.signature(factory)
-        _REGISTRY[name] = registration
-        _DEFAULTS[name] = {k: p.default for k, p in signature.parameters.items()}
-
-        @functools.wraps(factory)
-        def build(*args: Any, **kwargs: Any) -> Step:
-            recorded = recorded_arguments(f"curation step {name}", signature, args, kwargs)
-            try:
-                work = factory(**recorded)
-            except ValueError as e:
-                raise ValueError(f"curation step {name}: {e}") from None
-            return Step(registration, recorded, work)
-
-        _BUILDERS[name] = build
-        return build
-
-    return register
+    return _STEPS.register(name, version=version)
 
 
-def get(name: str) -> Registration:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"no curation step named {name!r}; known: {', '.join(names())}") from None
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def registrations() -> list[Registration]:
-    return [_REGISTRY[n] for n in names()]
-
-
-def arguments(name: str) -> dict[str, Any]:
-    """The arguments step ``name`` takes, with their defaults (``inspect.Parameter.empty`` when required)."""
-    get(name)
-    return dict(_DEFAULTS[name])
-
-
-def create(name: str, /, **args: Any) -> Step:
-    return _BUILDERS[get(name).name](**args)
-
-
-def from_spec(spec: Mapping[str, Any]) -> Step:
-    """Rebuild a step from ``s.spec()``; warns when the code's version differs from the stored one."""
-    s = create(spec["name"], **dict(spec.get("args") or {}))
-    if spec.get("version") not in (None, s.version):
-        warnings.warn(f"curation step {s.name}: stored version {spec['version']} differs from this code's "
-                      f"{s.version}; results may differ", stacklevel=2)
-    return s
+get = _STEPS.get
+names = _STEPS.names
+registrations = _STEPS.registrations
+arguments = _STEPS.arguments
+create = _STEPS.create
+from_spec = _STEPS.from_spec
 
 
 def parse_step(text: str) -> Step:
     """One step from the CLI's syntax ``name`` or ``name(key=value, ...)`` (values JSON; strings may go unquoted)."""
-    name, args = parse_call(text, "curation step", arguments)
-    return create(name, **args)
+    return _STEPS.parse(text)
 
 
 def parse_steps(text: str) -> list[Step]:
@@ -494,7 +417,7 @@ def filter_(field: str = "category", values: Any = None, mode: str = "keep") -> 
 def describe(s: Registration | str) -> dict[str, Any]:
     """A step's name, version, summary and arguments with defaults, as JSON (what ``assay curate steps`` lists)."""
     reg = get(s) if isinstance(s, str) else s
-    args = {k: (None if v is inspect.Parameter.empty else v) for k, v in _DEFAULTS[reg.name].items()}
+    args = {k: (None if v is inspect.Parameter.empty else v) for k, v in reg.defaults.items()}
     return {"name": reg.name, "version": reg.version, "description": reg.description.replace("``", ""), "args": args}
 
 

@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import base64 as _b64
 import codecs
-import functools
-import inspect
 import json
 import random
 import re
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay._plugins import claim, parse_call, recorded_arguments, split_calls
+from assay._plugins import Configured, Registry, parse_call, split_calls
 from assay.records import digest
 
 
@@ -45,55 +42,26 @@ class Transform:
     invert: Callable[[str], str] | None = None
 
 
-@dataclass(frozen=True)
-class Registration:
-    name: str
-    version: str
-    description: str
-    factory: Callable[..., Transform]
-
-
-class Converter:
+class Converter(Configured):
     """A configured converter: callable on a prompt, with a name, a version and its recorded arguments."""
 
-    def __init__(self, registration: Registration, args: dict[str, Any], transform: Transform) -> None:
-        self.name = registration.name
-        self.version = registration.version
-        self.description = registration.description
-        self.args = args
-        self._t = transform
+    what = "converter"
 
     def __call__(self, text: str) -> str:
-        return self._t.convert(text)
+        return self._made.convert(text)
 
     @property
     def invertible(self) -> bool:
-        return self._t.invert is not None
+        return self._made.invert is not None
 
     def invert(self, text: str) -> str:
         """The prompt this converter was given, from what it made; ValueError when it has no inverse."""
-        if self._t.invert is None:
+        if self._made.invert is None:
             raise ValueError(f"converter {self.name!r} cannot be inverted")
-        return self._t.invert(text)
-
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "args": dict(self.args)}
-
-    def label(self) -> str:
-        """``name``, or ``name(k=v, ...)`` with the arguments that differ from the defaults."""
-        defaults = _DEFAULTS[self.name]
-        changed = {k: v for k, v in self.args.items() if defaults.get(k, inspect.Parameter.empty) != v}
-        if not changed:
-            return self.name
-        return f"{self.name}(" + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in changed.items()) + ")"
-
-    def __repr__(self) -> str:
-        return f"<converter {self.label()}@{self.version}>"
+        return self._made.invert(text)
 
 
-_REGISTRY: dict[str, Registration] = {}
-_BUILDERS: dict[str, Callable[..., Converter]] = {}
-_DEFAULTS: dict[str, dict[str, Any]] = {}
+_CONVERTERS: Registry[Converter] = Registry("converter", Converter)
 
 
 def converter(name: str, *, version: str = "1", description: str | None = None
@@ -103,60 +71,19 @@ def converter(name: str, *, version: str = "1", description: str | None = None
     The factory takes keyword configuration (JSON values, recorded with defaults filled
     in) and returns a ``Transform``. Its docstring's first line says what it tests.
     """
-    if not re.fullmatch(r"[a-z][a-z0-9_\-]*", name):
-        raise ValueError(f"converter name {name!r} must be lower-case letters, digits, '_' or '-'")
-
-    def register(factory: Callable[..., Transform]) -> Callable[..., Converter]:
-        doc = claim(_REGISTRY, name, factory, "converter")
-        doc = description or doc
-        registration = Registration(name, version, doc, factory)
-        signature = inspect.signature(factory)
-        _REGISTRY[name] = registration
-        _DEFAULTS[name] = {k: p.default for k, p in signature.parameters.items()}
-
-        @functools.wraps(factory)
-        def build(*args: Any, **kwargs: Any) -> Converter:
-            recorded = recorded_arguments(f"converter {name}", signature, args, kwargs)
-            return Converter(registration, recorded, factory(**recorded))
-
-        _BUILDERS[name] = build
-        return build
-
-    return register
+    return _CONVERTERS.register(name, version=version, description=description)
 
 
-def get(name: str) -> Registration:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"no converter named {name!r}; known: {', '.join(names())}") from None
-
-
-def names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def registrations() -> list[Registration]:
-    return [_REGISTRY[n] for n in names()]
-
-
-def arguments(name: str) -> dict[str, Any]:
-    """The arguments converter ``name`` takes, with their defaults."""
-    get(name)
-    return dict(_DEFAULTS[name])
-
-
-def create(name: str, /, **args: Any) -> Converter:
-    return _BUILDERS[get(name).name](**args)
+get = _CONVERTERS.get
+names = _CONVERTERS.names
+registrations = _CONVERTERS.registrations
+arguments = _CONVERTERS.arguments
+create = _CONVERTERS.create
 
 
 def from_spec(spec: Mapping[str, Any]) -> Converter:
     """Rebuild a converter from ``conv.spec()``; warns when the code's version differs from the stored one."""
-    conv = create(spec["name"], **dict(spec.get("args") or {}))
-    if spec.get("version") not in (None, conv.version):
-        warnings.warn(f"converter {conv.name}: stored version {spec['version']} differs from this code's "
-                      f"{conv.version}; prompts may differ", stacklevel=2)
-    return conv
+    return _CONVERTERS.from_spec(spec, differs="prompts may differ")
 
 
 class Chain:
@@ -206,7 +133,7 @@ def parse_chain(text: str) -> Chain:
     """
     steps = []
     for part in split_calls(text):
-        name, args = parse_call(part, "converter", lambda n: _DEFAULTS[get(n).name])
+        name, args = parse_call(part, "converter", arguments)
         steps.append(create(name, **args))
     if not steps:
         raise ValueError("an attack needs at least one converter (e.g. 'direct')")
