@@ -137,6 +137,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                        f"{fmt(m['tokens_per_s'], 1)} | {fmt(m['cost_usd'], 4)} |")
         out.append("")
     out += _redteam_md(r)
+    out += _curation_md(r.get("curation"))
     rows = F.judge_rows(r.get("judges") or [])
     out += ["### Judge validation", ""]
     if not r.get("has_llm_judges"):
@@ -155,6 +156,21 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 def _ci(rate: Any, low: Any, high: Any) -> str:
     return f"{fmt(rate)} [{fmt(low)}, {fmt(high)}]"
+
+
+def _curation_md(cur: Any) -> list[str]:
+    """The curation runs in Markdown: per step removed / modified; nothing without runs."""
+    if not cur:
+        return []
+    if isinstance(cur, dict):
+        return ["### Curation", "", f"_{_md(cur['error'])}_", ""]
+    out = ["### Curation", ""]
+    for c in cur:
+        out += [f"**{_md(c['source'])} → {_md(c['target'])}** ({c['run']}): kept {c['kept']} of {c['total']}", "",
+                "| step | removed | modified |", "| --- | ---: | ---: |"]
+        out += [f"| {_md(s['step'])} | {s['removed']} | {s['modified']} |" for s in c["steps"]]
+        out.append("")
+    return out
 
 
 def _redteam_md(r: dict[str, Any]) -> list[str]:
