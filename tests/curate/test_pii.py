@@ -51,7 +51,9 @@ def _everything_written(store, run_id: str, target: str) -> str:
     rows = [*store.rows("items", dataset=target), *store.rows("curation_log", run_id=run_id),
             *store.rows("runs", id=run_id), *store.rows("datasets", name=target)]
     items = [r["id"] for r in store.rows("items", dataset=target)]
-    rows += list(store.rows("responses", item_id=items))
+    responses = list(store.rows("responses", item_id=items))
+    rows += responses + list(store.rows("judgments", response_id=[r["id"] for r in responses]))
+    rows += list(store.rows("comparisons", item_id=items))
     return json.dumps(rows, default=str, ensure_ascii=False)
 
 
@@ -62,8 +64,15 @@ def test_masking_never_stores_the_value(store):
         {"messages": [{"role": "system", "content": f"Card {CARD}"}, {"role": "user", "content": f"Pay to {IBAN}"}]},
         {"prompt": f"Nothing here but {BAD_CARD}."},
     ])
-    store.add([R.Model(id="m@1"), R.Response(id=R.Response.make_id(items[0].id, "m@1", 0), item_id=items[0].id,
-                                             model="m@1", text=f"Sure, I will write to {secrets[0]}.")])
+    answers = [R.Response(id=R.Response.make_id(items[0].id, m, 0), item_id=items[0].id, model=m,
+                          text=f"Sure, I will write to {secrets[0]}.") for m in ("m@1", "m@2")]
+    rater = R.Rater(id="human:rev", kind="human", name="rev")
+    store.add([R.Model(id="m@1"), R.Model(id="m@2"), *answers, rater,
+               R.Judgment(response_id=answers[0].id, rater_id=rater.id, rubric="default@1", dimension="safety",
+                          value=1, justification=f"It repeats {secrets[0]} back", flag_note=f"call {secrets[1]}"),
+               R.Comparison(item_id=items[0].id, rater_id=rater.id, response_ids=[a.id for a in answers],
+                            shown_order=[a.id for a in answers], winner=answers[1].id,
+                            justification=f"both leak {secrets[0]}")])
     s = curate(store, "d", "d2", ["pii"], carry_responses=True)
     written = _everything_written(store, s.run_id, "d2")
     for value in secrets:
@@ -78,7 +87,10 @@ def test_masking_never_stores_the_value(store):
     rows = {r.item_id: r for r in store.iter("curation_log", run_id=s.run_id)}
     assert rows[items[0].id].new_item_id == by_ext["1"].id
     assert rows[items[0].id].detail["counts"] == {"email": 1, "ip": 1, "phone": 1}
-    assert [r.text for r in store.iter("responses", item_id=[by_ext["1"].id])] == ["Sure, I will write to [EMAIL]."]
+    assert [r.text for r in store.iter("responses", item_id=[by_ext["1"].id])] == ["Sure, I will write to [EMAIL]."] * 2
+    (j,) = [j for j in store.iter("judgments") if j.justification.endswith("back") and "[EMAIL]" in j.justification]
+    assert (j.justification, j.flag_note) == ("It repeats [EMAIL] back", "call [PHONE]")
+    assert [c.justification for c in store.iter("comparisons", item_id=[by_ext["1"].id])] == ["both leak [EMAIL]"]
 
 
 def test_drop_mode_removes_items_with_personal_data(store):

@@ -164,8 +164,20 @@ def _chunks(ids: Sequence[str], size: int = 900) -> Iterable[list[str]]:
 
 def _carry(store: Store, conn: Any, run_id: str, new_ids: dict[str, str],
            scrubs: Sequence[Callable[[str], str]]) -> Counter:
-    """Copy the responses of kept items to their new items, with the judgments and comparisons on them."""
+    """Copy the responses of kept items to their new items, with the judgments and comparisons on them.
+
+    ``scrubs`` (a masking step's change) apply to every carried text: the responses, and the
+    justifications and flag notes of the verdicts, which may quote the response.
+    """
     added: Counter = Counter()
+
+    def clean(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for scrub in scrubs:
+            text = scrub(text)
+        return text
+
     resp_map: dict[str, str] = {}
     responses = []
     for chunk in _chunks(sorted(new_ids)):
@@ -173,9 +185,7 @@ def _carry(store: Store, conn: Any, run_id: str, new_ids: dict[str, str],
             new_item = new_ids[r.item_id]  # type: ignore[attr-defined]
             rid = R.Response.make_id(new_item, r.model, r.sample_index)  # type: ignore[attr-defined]
             resp_map[r.id] = rid  # type: ignore[attr-defined]
-            text = r.text  # type: ignore[attr-defined]
-            for scrub in scrubs:
-                text = scrub(text)
+            text = clean(r.text)  # type: ignore[attr-defined]
             responses.append(r.model_copy(update={"id": rid, "item_id": new_item, "text": text,
                                                   "metadata": {**r.metadata, "source_response_id": r.id}}))  # type: ignore[attr-defined]
     added["responses"] += store.add(responses, conn=conn)
@@ -187,6 +197,7 @@ def _carry(store: Store, conn: Any, run_id: str, new_ids: dict[str, str],
     carried_j = {j.id for j in judgments}  # type: ignore[attr-defined]
     added["judgments"] += store.add([j.model_copy(update={
         "id": new_id(j.id), "response_id": resp_map[j.response_id],  # type: ignore[attr-defined]
+        "justification": clean(j.justification), "flag_note": clean(j.flag_note),  # type: ignore[attr-defined]
         "supersedes": new_id(j.supersedes) if j.supersedes in carried_j else None})  # type: ignore[attr-defined]
         for j in judgments], conn=conn)
     comparisons = [c for chunk in _chunks(sorted(new_ids)) for c in store.iter("comparisons", item_id=chunk)
@@ -198,6 +209,7 @@ def _carry(store: Store, conn: Any, run_id: str, new_ids: dict[str, str],
         "shown_order": [resp_map[r] for r in c.shown_order],  # type: ignore[attr-defined]
         "winner": resp_map[c.winner] if c.winner else None,  # type: ignore[attr-defined]
         "ranking": [resp_map[r] for r in c.ranking] if c.ranking else None,  # type: ignore[attr-defined]
+        "justification": clean(c.justification), "flag_note": clean(c.flag_note),  # type: ignore[attr-defined]
         "supersedes": new_id(c.supersedes) if c.supersedes in carried_c else None})  # type: ignore[attr-defined]
         for c in comparisons], conn=conn)
     return added
