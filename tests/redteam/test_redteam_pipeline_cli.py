@@ -67,6 +67,16 @@ def test_import_xstest_detect_and_over_refusal(tmp_path, capsys):
     assert abs(ours["over_refusal"]["rate"] - human["over_refusal"]["rate"]) < 0.06
 
 
+def test_the_bundled_artifacts_give_a_behaviour_set_to_attack(tmp_path, capsys):
+    db = str(tmp_path / "b.db")
+    assert main(["--db", db, "redteam", "import", "jailbreakbench", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["file"]: r["published_asr"] for r in rows} == {f"{k}.json": v for k, v in PUBLISHED_ASR.items()}
+    assert main(["--db", db, "ls", "--json"]) == 0
+    datasets = {d["dataset"]: d["items"] for d in json.loads(capsys.readouterr().out)["datasets"]}
+    assert datasets["jbb-behaviors"] == 100
+
+
 def test_bad_input_is_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text('{"parameters": {}, "jailbreaks": [{"index": 0}]}')

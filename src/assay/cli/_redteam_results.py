@@ -16,7 +16,6 @@ import_app = typer.Typer(help="Import published red-team results (JailbreakBench
                          no_args_is_help=True)
 redteam_app.add_typer(import_app, name="import")
 
-FilesArg = Annotated[list[Path], typer.Argument(help="One or more files.", exists=False)]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Target model as NAME@VERSION (default: from the file).")]
 
 
@@ -37,12 +36,23 @@ def _report_imports(results: list[dict[str, Any]], json_out: bool, columns: tupl
 
 
 @import_app.command("jailbreakbench")
-def import_jailbreakbench(files: FilesArg, model: ModelOpt = None, json_out: JsonOpt = False) -> None:
-    """Import JailbreakBench attack artifacts (JSON): behaviours, prompts, responses, attempts, published verdicts."""
+def import_jailbreakbench(
+    files: Annotated[list[Path] | None, typer.Argument(help="Artifact JSON files (default: the six bundled with assay: PAIR on 4 models, GCG on 2).")] = None,
+    model: ModelOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import JailbreakBench attack artifacts (JSON): the 100 behaviours (dataset jbb-behaviors, ready for
+    `assay redteam run --behaviors jbb-behaviors`), prompts, responses, attempts, published verdicts."""
+    from importlib import resources
+
     from assay.redteam.sources import import_jailbreakbench as run
 
     store = G.store()
-    results = [{"file": str(f), **run(store, f, model=model)} for f in files]
+    if not files:
+        with resources.as_file(resources.files("assay.data").joinpath("jailbreakbench")) as folder:
+            results = [{"file": f.name, **run(store, f, model=model)} for f in sorted(folder.glob("*.json"))]
+    else:
+        results = [{"file": str(f), **run(store, f, model=model)} for f in files]
     _report_imports(results, json_out, ("model", "attack", "behaviors", "published_asr", "items_added",
                                         "responses_added", "attempts_added", "judgments_added"))
 
