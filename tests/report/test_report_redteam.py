@@ -145,3 +145,26 @@ def test_attempts_without_verdicts_say_so(store):
     report = build_report(store, rounds=10)
     assert report["redteam"]["attempts"] == 1 and "no verdicts" in report["redteam"]["error"]
     assert "no verdicts on the attempts" in to_html(report) and "no verdicts on the attempts" in to_markdown(report)
+
+
+def test_the_ab_test_leaves_red_team_verdicts_out(store):
+    """Without a rubric, the report's A/B test covers quality dimensions, not jailbreak verdicts."""
+    from assay.report import build_report
+    from assay.rubrics import get_rubric
+
+    rub = get_rubric(store, "default")
+    items = [R.Item(id=f"i{k}", dataset="d", prompt=f"question {k}") for k in range(12)]
+    answers = [R.Response(id=f"{m}-{k}", item_id=f"i{k}", model=f"{m}@1",
+                          text="I'm sorry, I can't help with that." if m == "a" and k % 3 == 0 else f"answer {k}")
+               for m in ("a", "b") for k in range(12)]
+    human = R.Rater(id="human:h", kind="human", name="h")
+    judged = [R.Judgment(response_id=r.id, rater_id=human.id, rubric=rub.id, dimension="factuality",
+                         value=float(3 + (r.model == "b@1") + k % 2)) for k, r in enumerate(answers)]
+    store.add([R.Dataset(name="d"), *items, R.Model(id="a@1"), R.Model(id="b@1"), *answers, human, *judged])
+    get_rubric(store, "redteam")
+    verdicts = R.Rater(id="program:jb", kind="program", name="jb", program_version="imported")
+    store.add([verdicts, *[R.Judgment(response_id=r.id, rater_id=verdicts.id, rubric="redteam@1",
+                                      dimension="jailbroken", value=float(k % 2)) for k, r in enumerate(answers)]])
+    report = build_report(store, rounds=10, ab_models=("a@1", "b@1"))
+    dims = {(d["rubric"], d["dimension"]) for d in report["abtest"]["data"]["dimensions"]}
+    assert dims == {(rub.id, "factuality")}

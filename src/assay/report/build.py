@@ -222,8 +222,10 @@ def build_report(
     pair = list(ab_models or [])[:2] or (list(models)[:2] if models and len(models) >= 2 else None) \
         or _default_pair(jf, cf, store)
     if pair:
+        # red-team verdicts are not quality scores: without a rubric, test the other rubrics' dimensions only
+        dims = sorted(set(jf["dimension"])) if rubric_id is None and len(every) != len(jf) else None
         res = _safe(compare_models, store, pair[0], pair[1], rubric=rubric_id, campaign=campaign,
-                    random_state=seed)
+                    dimensions=dims or None, random_state=seed)
         report["abtest"] = {"model_a": pair[0], "model_b": pair[1],
                             **({"data": res["data"]} if res["ok"] else {"error": res["error"]})}
     else:
