@@ -90,6 +90,14 @@ def progress(transient: bool = False):  # noqa: ANN201
     )
 
 
+# How a command calls a model endpoint; the same options on every command that calls one.
+RpmOpt = Annotated[float | None, typer.Option(help="Requests-per-minute limit.")]
+TpmOpt = Annotated[float | None, typer.Option(help="Tokens-per-minute limit.")]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for one answer.")]
+RetriesOpt = Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts, connection errors.")]
+BackoffOpt = Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not answer from (or fill) the request cache.")]
+
 # Where a run's units execute; the same three options on every command that runs one.
 ExecutorOpt = Annotated[str, typer.Option(
     help="Where units run: local (asyncio in this process) or ray (Ray workers; needs the 'ray' extra of assay).")]

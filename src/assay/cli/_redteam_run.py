@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
-    G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, console, emit_json, err_console, executor_choice, progress,
-    wants_json,
+    BackoffOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, RayAddressOpt, RetriesOpt, RpmOpt, TimeoutOpt, TpmOpt,
+    WorkersOpt, console, emit_json, err_console, executor_choice, progress, wants_json,
 )
 from assay.cli.generate import _summary
 from assay.cli.redteam import redteam_app
@@ -76,12 +76,12 @@ def run_cmd(
     temperature: Annotated[float | None, typer.Option(help="Target's sampling temperature.")] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="Target's maximum completion tokens.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 16,
-    rpm: Annotated[float | None, typer.Option(help="Requests-per-minute limit.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute limit.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
-    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts, connection errors.")] = 6,
-    backoff: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from (or fill) the request cache.")] = False,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: RetriesOpt = 6,
+    backoff: BackoffOpt = 1.0,
+    no_cache: NoCacheOpt = False,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
-    G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, app, console, emit_json, err_console, executor_choice,
-    progress, wants_json,
+    BackoffOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, RayAddressOpt, RetriesOpt, RpmOpt, TimeoutOpt, TpmOpt,
+    WorkersOpt, app, console, emit_json, err_console, executor_choice, progress, wants_json,
 )
 
 
@@ -33,15 +33,15 @@ def generate(
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="Maximum completion tokens.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 16,
-    rpm: Annotated[float | None, typer.Option(help="Requests-per-minute limit.")] = None,
-    tpm: Annotated[float | None, typer.Option(help="Tokens-per-minute limit.")] = None,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from (or fill) the request cache.")] = False,
+    no_cache: NoCacheOpt = False,
     price_in: Annotated[float | None, typer.Option(help="USD per million prompt tokens.")] = None,
     price_out: Annotated[float | None, typer.Option(help="USD per million completion tokens.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
-    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts, connection errors.")] = 6,
-    backoff: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: RetriesOpt = 6,
+    backoff: BackoffOpt = 1.0,
     stream: Annotated[bool, typer.Option("--stream", help="Stream answers and store each response's time to first token (ttft_ms).")] = False,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,

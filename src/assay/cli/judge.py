@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
-    G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, app, console, emit_json, err_console, executor_choice,
-    progress, wants_json,
+    BackoffOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, RayAddressOpt, RetriesOpt, TimeoutOpt, WorkersOpt, app,
+    console, emit_json, err_console, executor_choice, progress, wants_json,
 )
 
 
@@ -103,10 +103,10 @@ def judge(
     no_reference: Annotated[bool, typer.Option("--no-reference", help="Pairwise: do not show the item's reference answer.")] = False,
     criteria: Annotated[str | None, typer.Option(help="Pairwise: what makes an answer better (replaces the default criteria).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not answer from (or fill) the request cache.")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
-    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts.")] = 6,
-    backoff: Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")] = 1.0,
+    no_cache: NoCacheOpt = False,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: RetriesOpt = 6,
+    backoff: BackoffOpt = 1.0,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, wants_json
+from assay.cli._app import G, JsonOpt, RetriesOpt, TimeoutOpt, app, console, emit_json, err_console, wants_json
 
 library_app = typer.Typer(help="The failure library: find recurring failure modes, record, edit and re-check them.",
                           no_args_is_help=True)
@@ -286,8 +286,8 @@ def check(
     samples: Annotated[int, typer.Option(min=1, help="Answers per example prompt.")] = 1,
     mitigated_below: Annotated[float, typer.Option(help="Failure rate under which the entry counts as mitigated.")] = 0.2,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 8,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for one answer.")] = 120.0,
-    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts.")] = 6,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: RetriesOpt = 6,
     by: ByOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
