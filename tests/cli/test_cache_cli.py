@@ -88,8 +88,8 @@ def test_stats_and_each_selector_on_the_command_line(db, capsys):
     code, out, _ = run(capsys, db, "cache", "stats", "--json")
     st = json.loads(out)
     assert code == 0 and st["entries"] == 8 and st["payload_bytes"] > 0 and 0 < st["share"] < 1
-    assert [(g["key"], g["entries"]) for g in st["models"]] in ([("m@1", 4), ("n@1", 4)], [("n@1", 4), ("m@1", 4)])
-    runs = {g["key"]: g for g in st["runs"]}
+    assert sorted((g["model"], g["entries"]) for g in st["models"]) == [("m@1", 4), ("n@1", 4)]
+    runs = {g["run_id"]: g for g in st["runs"]}
     assert len(runs) == 2 and all(g["entries"] == 4 and g["kind"] == "generate" for g in runs.values())
     assert st["no_run"]["entries"] == 0
     code, out, _ = run(capsys, db, "cache", "stats")
@@ -100,8 +100,8 @@ def test_stats_and_each_selector_on_the_command_line(db, capsys):
     code, out, _ = run(capsys, db, "cache", "prune", "--older-than", "30d", "--json")
     assert code == 0 and json.loads(out)["entries"] == 4
     left = json.loads(run(capsys, db, "cache", "stats", "--json")[1])
-    assert [g["key"] for g in left["models"]] == ["n@1"] and len(left["runs"]) == 1
-    n_run = left["runs"][0]["key"]
+    assert [g["model"] for g in left["models"]] == ["n@1"] and len(left["runs"]) == 1
+    n_run = left["runs"][0]["run_id"]
     code, out, _ = run(capsys, db, "cache", "prune", "--run", n_run[:10], "--model", "m@1")
     assert code == 0 and out.startswith("removed 0 cache entries")  # n's run has no m@1 entries
     code, out, _ = run(capsys, db, "cache", "prune", "--run", n_run[:10], "--vacuum")

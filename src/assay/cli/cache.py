@@ -36,6 +36,10 @@ def _size(n: int | None) -> str:
     return f"{n:.1f} TB"
 
 
+def _entries(n: int, what: str = "") -> str:
+    return f"{n:,} {what}entry" if n == 1 else f"{n:,} {what}entries"
+
+
 def _when(v: datetime | None) -> str:
     return v.strftime("%Y-%m-%d %H:%M") if v is not None else ""
 
@@ -52,7 +56,7 @@ def stats(
     if wants_json(json_out):
         emit_json(st.as_dict())
         return
-    console.print(f"request cache: {st.entries:,} entries, {_size(st.payload_bytes)} of requests and answers"
+    console.print(f"request cache: {_entries(st.entries)}, {_size(st.payload_bytes)} of requests and answers"
                   + (f", {_when(st.oldest)} to {_when(st.newest)} (UTC)" if st.entries else ""), highlight=False)
     if st.table_bytes is not None and st.store_bytes:
         where = "of the store file" if st.backend == "sqlite" else "of the store's tables"
@@ -81,7 +85,8 @@ def stats(
         if more:
             console.print(f"and {more:,} more {key}s (--top to list them)", highlight=False)
     if st.no_run.entries:
-        console.print(f"{st.no_run.entries:,} entries ({_size(st.no_run.bytes)}) have no run: made before the store "
+        verb = "has" if st.no_run.entries == 1 else "have"
+        console.print(f"{_entries(st.no_run.entries)} ({_size(st.no_run.bytes)}) {verb} no run: made before the store "
                       "recorded runs in the cache, or by a client outside a run; prune them by age or model",
                       highlight=False)
 
@@ -144,7 +149,7 @@ def prune(
     if wants_json(json_out):
         emit_json({**asdict(result), "vacuum": asdict(vac) if vac is not None else None})
         return
-    what = f"{result.entries:,} cache entries ({_size(result.bytes)} of requests and answers)"
+    what = f"{_entries(result.entries, "cache ")} ({_size(result.bytes)} of requests and answers)"
     if dry_run:
         console.print(f"would remove {what}; nothing removed (--dry-run)", highlight=False)
         return

@@ -94,7 +94,13 @@ class CacheStats:
         return self.table_bytes / self.store_bytes
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "share": self.share}
+        """Plain data (for JSON): models under ``model``, runs under ``run_id`` with their kind and status."""
+        out = asdict(self)
+        out["models"] = [{"model": g.pop("key"), **{k: v for k, v in g.items() if k not in ("kind", "status")}}
+                         for g in out["models"]]
+        out["runs"] = [{"run_id": g.pop("key"), **g} for g in out["runs"]]
+        out["no_run"] = {k: v for k, v in out["no_run"].items() if k not in ("key", "kind", "status")}
+        return {**out, "share": self.share}
 
 
 @dataclass(slots=True)
