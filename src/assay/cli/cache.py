@@ -149,7 +149,7 @@ def prune(
     if wants_json(json_out):
         emit_json({**asdict(result), "vacuum": asdict(vac) if vac is not None else None})
         return
-    what = f"{_entries(result.entries, "cache ")} ({_size(result.bytes)} of requests and answers)"
+    what = f"{_entries(result.entries, 'cache ')} ({_size(result.bytes)} of requests and answers)"
     if dry_run:
         console.print(f"would remove {what}; nothing removed (--dry-run)", highlight=False)
         return
