@@ -32,3 +32,24 @@ def test_0004_marks_units_claimed_up_to_their_overlap_as_full(store_url):
     # full: regular units with overlap-many raters; gold and calibration units always have room
     assert {k: bool(v) for k, v in room.items()} == {"u1": False, "u2": True, "u3": True, "u4": False, "u5": True}
     engine.dispose()
+
+
+def test_0009_keeps_cache_entries_made_before_it_as_entries_without_a_run(store_url, capsys):
+    from assay.cli import main
+    from assay.store.cache_admin import CacheSelection, cache_stats, prune_cache
+
+    engine = make_engine(store_url)
+    migrate(engine, "0008")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO request_cache (digest, model, request, response, created_at) "
+                       "VALUES ('d1', 'm@1', '{\"q\": 1}', '{\"a\": 2}', '2026-01-02 03:04:05')"))
+    migrate(engine)
+    s = Store(store_url, engine=engine, create=False)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT digest, run_id FROM request_cache")).all() == [("d1", None)]
+    st = cache_stats(s)
+    assert (st.entries, st.payload_bytes, st.runs, st.no_run.entries, st.no_run.bytes) == (1, 16, [], 1, 16)
+    assert main(["--db", store_url, "cache", "stats"]) == 0
+    assert "1 entry (16 B) has no run: made before the store recorded runs" in capsys.readouterr().out
+    assert prune_cache(s, CacheSelection(model="m@1")).entries == 1
+    engine.dispose()

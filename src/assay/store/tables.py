@@ -345,6 +345,12 @@ request_cache = Table(
     Column("request", J, nullable=False),
     Column("response", J, nullable=False),
     Column("created_at", TS, nullable=False),
+    # 0009: the run whose call made the entry (NULL before 0009 and outside a run), so it can be pruned.
+    Column("run_id", String(64)),
+    # indexed: both columns sit past the large payloads, which a scan would have to read through
+    Index("ix_request_cache_created", "created_at"),
+    Index("ix_request_cache_run", "run_id"),
+    Index("ix_request_cache_model", "model"),
 )
 
 TABLES: dict[str, Table] = {
