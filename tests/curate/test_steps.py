@@ -67,7 +67,7 @@ def test_filter_keep_by_metadata_and_length_bounds_on_reference(store):
 def test_exact_dup_normalises_and_keeps_the_first_by_external_id(store):
     add_dataset(store, "d", [
         "Hello,   world!",           # 1 kept
-        "hello world",               # 2 dup of 1 only with punctuation ignored
+        "hello world",               # 2 punctuation, case and spaces: dup of 1
         "ＨＥＬＬＯ, world!",          # 3 NFKC + case: dup of 1
         "Hello, world!\n",           # 4 whitespace: dup of 1
         "Goodbye, world!",           # 5 kept
@@ -75,12 +75,37 @@ def test_exact_dup_normalises_and_keeps_the_first_by_external_id(store):
     ] + [f"filler {k}" for k in range(4)])  # ids 7..10: ordering '10' after '9', not after '1'
     s = curate(store, "d", "d2", ["exact-dup"])
     log = log_by_ext(store, s.run_id, "d")
-    assert {k: v[3] for k, v in log.items()} == {"3": "1", "4": "1", "6": "5"}
-    assert log["3"][2].startswith("exact duplicate of item ") and "NFKC" in log["3"][2]
-    s2 = curate(store, "d", "d3", ["exact-dup(punctuation=false)"])
-    assert {k: v[3] for k, v in log_by_ext(store, s2.run_id, "d").items()} == {"2": "1", "3": "1", "4": "1", "6": "5"}
-    s3 = curate(store, "d", "d4", ["exact-dup(lowercase=false, nfkc=false)"])
+    assert {k: v[3] for k, v in log.items()} == {"2": "1", "3": "1", "4": "1", "6": "5"}
+    assert log["3"][2].startswith("exact duplicate of item ") and "(external id 1), which is kept" in log["3"][2]
+    assert "NFKC" in log["3"][2] and "punctuation ignored" in log["3"][2]
+    s2 = curate(store, "d", "d3", ["exact-dup(punctuation=true)"])
+    assert {k: v[3] for k, v in log_by_ext(store, s2.run_id, "d").items()} == {"3": "1", "4": "1", "6": "5"}
+    s3 = curate(store, "d", "d4", ["exact-dup(lowercase=false, nfkc=false, punctuation=true)"])
     assert {k: v[3] for k, v in log_by_ext(store, s3.run_id, "d").items()} == {"4": "1"}
+
+
+def test_exact_dup_by_default_ignores_case_and_punctuation_but_not_operators(store):
+    add_dataset(store, "d", [
+        "What is the capital of France?",              # 1 kept
+        "WHAT IS THE CAPITAL OF FRANCE?!!",             # 2 duplicate of 1
+        "  What is the capital of   “France”  ",        # 3 duplicate of 1
+        "What is 2*3?", "What is 2+3?", "What is 2/3?",  # 4-6 kept: operators differ
+        "What is 3.5?", "What is 35?",                  # 7-8 kept: a decimal point is not punctuation
+    ])
+    s = curate(store, "d", "d2", ["exact-dup"])
+    rows = {r.item_id: r for r in store.iter("curation_log", run_id=s.run_id)}
+    log = log_by_ext(store, s.run_id, "d")
+    assert {k: v[3] for k, v in log.items()} == {"2": "1", "3": "1"} and s.kept == 6
+    first = next(i for i in store.iter("items", dataset="d") if i.external_id == "1")
+    assert all(r.related_id == first.id and r.detail["kept"] == first.id and r.detail["kept_external_id"] == "1"
+               for r in rows.values())
+    # the opt-out compares the exact text: nothing here is a byte-for-byte copy
+    exact = curate(store, "d", "d3", ["exact-dup(normalize=false)"])
+    assert exact.kept == 8 and store.count("curation_log", run_id=exact.run_id) == 0
+    add_dataset(store, "e", ["Same text.", "Same text.", "same text."])
+    exact = curate(store, "e", "e2", ["exact-dup(normalize=false)"])
+    assert {k: v[3] for k, v in log_by_ext(store, exact.run_id, "e").items()} == {"2": "1"}
+    assert "(exact text)" in next(iter(store.iter("curation_log", run_id=exact.run_id))).reason
 
 
 def test_near_dup_finds_planted_one_word_edits_without_false_positives(store):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from assay._plugins import Configured, Registration, Registry, split_calls
 from assay.curate import pii as _pii
-from assay.curate.text import check_fields, item_text, ngrams, normalise, words
+from assay.curate.text import check_fields, dup_key, item_text, ngrams, words
 from assay.records import Item
 
 if TYPE_CHECKING:
@@ -221,23 +221,39 @@ def language(keep: Any = "en", field: str = "prompt", min_chars: int = 20, min_p
     return Work(_per_item(check))
 
 
-@step("exact-dup")
-def exact_dup(fields: Any = "prompt", lowercase: bool = True, nfkc: bool = True, punctuation: bool = True) -> Work:
-    """Remove items whose normalised prompt (or fields) equals an earlier item's; the first is kept."""
+@step("exact-dup", version="2")
+def exact_dup(fields: Any = "prompt", normalize: bool = True, lowercase: bool = True, nfkc: bool = True,
+              punctuation: bool = False) -> Work:
+    """Remove items whose prompt (or fields) equals an earlier one's after NFKC, case folding, dropping punctuation and collapsing whitespace (normalize=false: the exact text); the first is kept.
+
+    Punctuation is what ``curate.text.drop_punctuation`` drops: Unicode punctuation marks
+    except ``- * / % # @ & _ \\`` and marks between digits; symbols such as ``+ = <`` stay,
+    so "What is 2*3?" and "What is 2+3?" are not duplicates. ``punctuation=true`` keeps
+    it; ``lowercase`` and ``nfkc`` turn the other parts off one by one.
+    """
     names_ = check_fields(fields)
-    how = ", ".join(w for w, on in (("case folded", lowercase), ("NFKC", nfkc), ("punctuation ignored", not punctuation),
-                                    ("whitespace collapsed", True)) if on)
+    if not normalize:
+        how = "exact text"
+    else:
+        how = ", ".join(w for w, on in (("NFKC", nfkc), ("case folded", lowercase), ("punctuation ignored", not punctuation),
+                                        ("whitespace collapsed", True)) if on)
+
+    def key_of(it: Item) -> tuple:
+        texts = (item_text(it, f) for f in names_)
+        if not normalize:
+            return tuple(texts)
+        return tuple(dup_key(t, lowercase=lowercase, nfkc=nfkc, punctuation=punctuation) for t in texts)
 
     def apply(items: list[Item], progress: Progress) -> list[Outcome]:
-        first: dict[tuple, str] = {}
+        first: dict[tuple, Item] = {}
         out = []
         for k, it in enumerate(items, 1):
-            key = tuple(normalise(item_text(it, f), lowercase=lowercase, nfkc=nfkc, punctuation=punctuation)
-                        for f in names_)
-            kept = first.setdefault(key, it.id)
-            if kept != it.id:
-                out.append(Outcome(it.id, "removed", f"exact duplicate of item {kept} ({how})", related_id=kept,
-                                   detail={"fields": names_}))
+            kept = first.setdefault(key_of(it), it)
+            if kept.id != it.id:
+                named = f" (external id {kept.external_id})" if kept.external_id is not None else ""
+                out.append(Outcome(it.id, "removed", f"exact duplicate of item {kept.id}{named}, which is kept ({how})",
+                                   related_id=kept.id, detail={"fields": names_, "kept": kept.id,
+                                                               "kept_external_id": kept.external_id}))
             if k % 1000 == 0 or k == len(items):
                 progress(k)
         return out
