@@ -32,7 +32,7 @@ def test_empty_length_language_and_filter(store):
         "2": ("empty", "removed", "empty prompt", None),
         "3": ("empty", "removed", "empty prompt", None),
         "4": ("length", "removed", "prompt has 2 words, fewer than the minimum 3", None),
-        "5": ("language", "removed", "language fr (p=1.0), not one of en, de", None),
+        "5": ("language", "removed", "language fr (confidence 0.992), not one of en, de", None),
         "6": ("filter#2", "removed", 'category "math" is one of the dropped values', None),
         "7": ("filter#2", "removed", 'category "math" is one of the dropped values', None),
         "8": ("filter", "removed", 'tags ["secret", "y"] is one of the dropped values', None),
@@ -40,6 +40,44 @@ def test_empty_length_language_and_filter(store):
     assert s.kept == 1 and [x["removed"] for x in s.steps] == [2, 1, 1, 1, 2]
     kept = store.list("items", dataset="d2")
     assert [i.prompt for i in kept] == [EN] and kept[0].metadata["source_item_id"] != kept[0].id
+
+
+def test_language_keeps_short_english_and_texts_too_short_to_tell_with_a_reason(store):
+    add_dataset(store, "d", [
+        "I want to get better at networking at work",  # 1 English (langdetect: Afrikaans, p=1.0)
+        "Gift",                                         # 2 German? English? Swedish? too short: kept, logged
+        "Ok!!",                                         # 3 too short: kept, logged
+        "12345 + 678 = ?",                              # 4 no letters: kept, logged
+        "Ik wil beter worden in netwerken op mijn werk",  # 5 Dutch: removed
+        "Tom is important.",                            # 6 English, unclear to lingua (best guess fr): kept, logged
+    ])
+    s = curate(store, "d", "d2", ["language"])
+    log = log_by_ext(store, s.run_id, "d")
+    assert {k: v[1] for k, v in log.items()} == {"2": "kept", "3": "kept", "4": "kept", "5": "removed", "6": "kept"}
+    assert log["2"][2] == "kept: 4 letters, too short to tell the language (min_chars 10)"
+    assert log["4"][2] == "kept: no letters to tell the language by"
+    assert log["5"][2].startswith("language nl (confidence ") and log["5"][2].endswith("), not one of en")
+    assert log["6"][2].startswith("kept: language unclear: best guess ") and "below min_confidence 0.3" in log["6"][2]
+    assert s.kept == 5 and s.steps[0]["removed"] == 1 and s.steps[0]["noted"] == 4
+    assert "I want to get better at networking at work" in [i.prompt for i in store.iter("items", dataset="d2")]
+    # a lower bar on letters and confidence judges them all: "Gift" is then some language, not English
+    s2 = curate(store, "d", "d3", ["language(min_chars=1, min_confidence=0)"])
+    assert {k: v[1] for k, v in log_by_ext(store, s2.run_id, "d").items()} == {
+        "2": "removed", "3": "removed", "4": "kept", "5": "removed", "6": "removed"}
+
+
+def test_language_among_named_languages_and_bad_codes():
+    from assay.curate.language import identify
+
+    # among fewer candidates lingua is surer: over all 75 languages this is Finnish at 0.115
+    everywhere = identify("What is my mentee's marital status?")
+    assert everywhere.language != "en" and everywhere.unsure is not None
+    among = identify("What is my mentee's marital status?", languages=["en", "fr", "de"])
+    assert among.language == "en" and among.confidence > 0.5 and among.unsure is None
+    with pytest.raises(ValueError, match="keep: xx is not a language code the detector knows"):
+        parse_step("language(keep=[en, xx])")
+    with pytest.raises(ValueError, match="keep: de must be among languages too"):
+        parse_step("language(keep=[en, de], languages=[en, fr])")
 
 
 def test_filter_keep_by_metadata_and_length_bounds_on_reference(store):
