@@ -237,8 +237,6 @@ def verify(
             made = [registry.create(verifier, **_parse_args(arg))]  # type: ignore[arg-type]
         except ValueError as e:
             raise BadInput(str(e), field="--verifier") from None
-    if structured not in ("auto", "on", "off"):
-        raise BadInput("must be auto, on or off", field="--structured")
     where = executor_choice(executor, ray_address, workers)
     store = G.store()
     results = []
