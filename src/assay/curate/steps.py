@@ -193,7 +193,7 @@ def length(field: str = "prompt", unit: str = "chars", min: int | None = None, m
 @step("language", version="2")
 def language(keep: Any = "en", field: str = "prompt", min_chars: int = 10, min_confidence: float = 0.3,
              languages: Any = None) -> Work:
-    """Remove items whose prompt is not in one of the given languages (lingua); texts too short or too unclear to tell are kept, and the log says why.
+    """Remove items whose prompt is in none of the given languages (lingua); too short or unclear to tell: kept, logged.
 
     ``min_chars`` counts letters; ``min_confidence`` is lingua's confidence of the best
     language, over ``languages`` (ISO 639-1 codes; None: the 75 lingua knows). The defaults
@@ -227,9 +227,11 @@ def language(keep: Any = "en", field: str = "prompt", min_chars: int = 10, min_c
 @step("exact-dup", version="2")
 def exact_dup(fields: Any = "prompt", normalize: bool = True, lowercase: bool = True, nfkc: bool = True,
               punctuation: bool = False) -> Work:
-    """Remove items whose prompt (or fields) equals an earlier one's after NFKC, case folding, dropping punctuation and collapsing whitespace (normalize=false: the exact text); the first is kept.
+    """Remove items whose prompt equals an earlier one's up to NFKC, case, punctuation and spaces; the first is kept.
 
-    Punctuation is what ``curate.text.drop_punctuation`` drops: Unicode punctuation marks
+    Compared: the text after Unicode NFKC, case folding, dropping punctuation and
+    collapsing whitespace (``curate.text.dup_key``); ``normalize=false`` compares the exact
+    text. Punctuation is what ``curate.text.drop_punctuation`` drops: Unicode punctuation marks
     except ``- * / % # @ & _ \\`` and marks between digits; symbols such as ``+ = <`` stay,
     so "What is 2*3?" and "What is 2+3?" are not duplicates. ``punctuation=true`` keeps
     it; ``lowercase`` and ``nfkc`` turn the other parts off one by one.
