@@ -544,7 +544,8 @@ class CurationLog(Record):
     source: str = Field(description="dataset read")
     target: str = Field(description="dataset written")
     item_id: str = Field(description="the source item")
-    action: Literal["removed", "modified"]
+    action: Literal["removed", "modified", "kept"] = Field(
+        description="'kept': the step kept the item but says why it could not judge it (e.g. too short to tell its language)")
     step: str = Field(description="registered name of the filter that acted")
     reason: str = Field(description="why, in words a person can check (e.g. 'near-duplicate of item X, Jaccard 0.91')")
     related_id: str | None = Field(None, description="another item involved, e.g. the one a duplicate duplicates")

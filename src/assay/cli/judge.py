@@ -103,6 +103,7 @@ def judge(
     no_reference: Annotated[bool, typer.Option("--no-reference", help="Pairwise: do not show the item's reference answer.")] = False,
     criteria: Annotated[str | None, typer.Option(help="Pairwise: what makes an answer better (replaces the default criteria).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
+    structured: Annotated[str, typer.Option(help="Structured outputs (JSON schema) for the verdict: off (a verdict line with a per-call code), on, or auto (on until the endpoint refuses response_format).")] = "off",
     no_cache: NoCacheOpt = False,
     timeout: TimeoutOpt = 120.0,
     max_retries: RetriesOpt = 6,
@@ -130,11 +131,13 @@ def judge(
         raise BadInput(f"unexpected arguments {pairwise_models}: models to compare go after --pairwise", field="MODEL")
     if aggregate not in ("majority", "mean"):
         raise BadInput("must be majority or mean", field="--aggregate")
+    if structured not in ("auto", "on", "off"):
+        raise BadInput("must be auto, on or off", field="--structured")
     where = executor_choice(executor, ray_address, workers)
     store = G.store()
     common = dict(base_url=base_url, api_key_env=api_key_env, dataset=dataset, max_tokens=max_tokens,
                   template=template, aggregate=aggregate, concurrency=concurrency, timeout=timeout,
-                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache, **where)
+                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache, structured=structured, **where)
     label = f"judge {'+'.join(judges)}"
     with progress() as bar:
         b = _Bar(bar, label)

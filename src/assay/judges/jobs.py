@@ -134,6 +134,7 @@ def judge_rubric(
     on_start: Callable[[str, int], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
+    structured: str = "off",
 ) -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater."""
     from assay.judges.rubric import RubricJudge, load_rubric_template, rubric_task
@@ -144,6 +145,7 @@ def judge_rubric(
     tpl = load_rubric_template(template)
     gv = _guideline_version(store, rub.id)
     opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
+    opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
     members = [
         RubricJudge(_client(judge_model(store, j, base_url=base_url, api_key_env=api_key_env), store,
                             concurrency=concurrency, no_cache=no_cache, **opts),
@@ -205,6 +207,7 @@ def judge_pairwise(
     on_start: Callable[[str, int], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
+    structured: str = "off",
 ) -> tuple[R.Run, R.Rater]:
     """Compare the responses of ``models`` item by item (every pair), with one judge or a panel."""
     from assay.judges.pairwise import PairwiseJudge, load_pairwise_template, pairwise_task
@@ -213,6 +216,7 @@ def judge_pairwise(
     tpl = load_pairwise_template(template)
     gv = _guideline_version(store, rubric)
     opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
+    opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
     members = [
         PairwiseJudge(_client(judge_model(store, j, base_url=base_url, api_key_env=api_key_env), store,
                               concurrency=concurrency, no_cache=no_cache, **opts),
