@@ -14,6 +14,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -163,20 +164,62 @@ def delete_session(store: Store, token_hash: str) -> None:
 
 
 def record_login_attempt(store: Store, keys: Iterable[str], ok: bool, at: datetime) -> None:
+    """Log a password check (one row per key, kept a day), and drop login counters idle for a day."""
     rows = [{"id": R.new_id(), "key": k[:200], "ok": ok, "at": at} for k in keys]
     with store.engine.begin() as c:
         c.execute(insert(T.login_attempts), rows)
-        # keep the table small: attempts older than a day no longer matter
+        # keep the tables small: attempts older than a day no longer matter
         c.execute(delete(T.login_attempts).where(T.login_attempts.c.at < at - timedelta(days=1)))
+    # a separate transaction: it must not hold a counter's row lock while waiting for another's
+    with store.engine.begin() as c:
+        c.execute(delete(T.login_limits).where(T.login_limits.c.window_end < at.timestamp() - 86400))
 
 
-def failed_logins(store: Store, keys: Sequence[str], since: datetime) -> dict[str, int]:
-    """Failed attempts per key since a time, counted in the store so every worker sees them."""
-    a = T.login_attempts
-    stmt = (select(a.c.key, func.count()).where(a.c.key.in_(list(keys)), a.c.at >= since, a.c.ok.is_(False))
-            .group_by(a.c.key))
-    with _reader(store).connect() as c:
-        return {k: n for k, n in c.execute(stmt)}
+class _Full(Exception):
+    def __init__(self, key: str, window_end: float) -> None:
+        self.key, self.window_end = key, window_end
+
+
+def reserve_login_check(store: Store, limits: Sequence[tuple[str, int, float, float]],
+                        now: float) -> tuple[str, float] | None:
+    """Count one password check against every key's limit, atomically, before the check runs.
+
+    ``limits``: (key, most checks per window, first window in seconds, longest window in seconds).
+    A key's window starts at its first check; a window that ended full makes the next one twice
+    as long (up to the longest), one that did not brings it back to the first. Returns None when
+    every key had room (the check is counted under all of them), else (the full key, when its
+    window ends) with nothing counted. One upsert per key, in a fixed key order, in one
+    transaction: concurrent checks, in any number of server processes, each get their own count.
+    """
+    t = T.login_limits
+    dialect = postgresql if store.backend == "postgresql" else sqlite
+    try:
+        with store.engine.begin() as c:
+            for key, limit, first, longest in limits:
+                ended = t.c.window_end <= now
+                span = case((t.c.n < limit, first), (t.c.span * 2 > longest, longest), else_=t.c.span * 2)
+                stmt = dialect.insert(t).values(key=key, n=1, window_end=now + first, span=first)
+                stmt = stmt.on_conflict_do_update(index_elements=[t.c.key], set_={
+                    "n": case((ended, 1), else_=t.c.n + 1),
+                    "span": case((ended, span), else_=t.c.span),
+                    "window_end": case((ended, now + span), else_=t.c.window_end),
+                }).returning(t.c.n, t.c.window_end)
+                n, end = c.execute(stmt).one()
+                if n > limit:
+                    raise _Full(key, end)  # rolls back every count of this check
+    except _Full as full:
+        return full.key, full.window_end
+    return None
+
+
+def login_succeeded(store: Store, reset: Sequence[str], give_back: Sequence[str]) -> None:
+    """After a right password: the ``reset`` keys start afresh, the ``give_back`` keys count one check fewer."""
+    t = T.login_limits
+    with store.engine.begin() as c:
+        for key in give_back:
+            c.execute(update(t).where(t.c.key == key, t.c.n > 0).values(n=t.c.n - 1))
+        for key in reset:  # one at a time, in the order checks lock them
+            c.execute(delete(t).where(t.c.key == key))
 
 
 # ---- campaigns: units, members, gold -----------------------------------------------------
