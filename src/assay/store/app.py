@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
@@ -353,12 +353,15 @@ class _Lost(Exception):
     pass
 
 
-def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int | None) -> bool:
-    """Give a unit to a rater as a new assignment, atomically; False if the slot was taken meanwhile.
+def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment,
+          cap: int | None) -> Literal["claimed", "taken", "pending"]:
+    """Give a unit to a rater as a new assignment, atomically.
 
-    The counter update refuses a unit that already has ``cap`` raters, and the claim's key
-    (campaign, unit, rater) refuses a second copy for the same rater, on both backends and
-    across server processes.
+    The counter update refuses a unit that already has ``cap`` raters ("taken"), the claim's key
+    (campaign, unit, rater) a second copy for the same rater ("taken"), and the index
+    ``ux_assignments_one_pending`` a second pending assignment of the rater in the campaign
+    ("pending": another of their requests claimed meanwhile), on both backends and across
+    server processes; a refused claim changes nothing.
     """
     u, cl = T.campaign_units, T.unit_claims
     try:
@@ -368,15 +371,17 @@ def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int
                 cond.append(u.c.n_claims < cap)
             room = u.c.is_gold | (u.c.n_claims + 1 < cap) if cap is not None else True
             if c.execute(update(u).where(*cond).values(n_claims=u.c.n_claims + 1, has_room=room)).rowcount != 1:
-                raise _Lost
+                raise _Lost("taken")
             row = {"campaign_id": assignment.campaign_id, "unit_id": unit["unit_id"],
                    "rater_id": assignment.rater_id, "assignment_id": assignment.id, "created_at": R.utcnow()}
             if not _inserted(store, c, cl, row):
-                raise _Lost
-            store.add([assignment], conn=c)
-    except _Lost:
-        return False
-    return True
+                raise _Lost("taken")
+            # the id is new (its claim row just was): nothing inserted means another pending assignment
+            if store.add([assignment], conn=c) != 1:
+                raise _Lost("pending")
+    except _Lost as lost:
+        return lost.args[0]
+    return "claimed"
 
 
 # ---- submissions -------------------------------------------------------------------------
