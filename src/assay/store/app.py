@@ -284,6 +284,17 @@ def units(store: Store, campaign_id: str) -> list[dict[str, Any]]:
                                            .order_by(u.c.position)).mappings()]
 
 
+def shows_response(store: Store, campaign_ids: Iterable[str], response: R.Response) -> bool:
+    """Whether any of these campaigns has a unit with the response (looked up by its item)."""
+    u = T.campaign_units
+    ids = list(campaign_ids)
+    if not ids:
+        return False
+    stmt = select(u.c.response_ids).where(u.c.campaign_id.in_(ids), u.c.item_id == response.item_id)
+    with _reader(store).connect() as c:
+        return any(response.id in rids for rids in c.execute(stmt).scalars())
+
+
 def unit_of_assignment(store: Store, assignment_id: str) -> dict[str, Any] | None:
     cl = T.unit_claims
     with _reader(store).connect() as c:
@@ -434,16 +445,36 @@ def campaign_progress(store: Store, campaign_id: str) -> dict[str, Any]:
     return {"units": unit_counts.get(False, 0), "gold_units": unit_counts.get(True, 0), "raters": per_rater}
 
 
-def open_campaigns_on(store: Store, rubric: str, conn: Connection) -> list[str]:
+def guideline_lines(store: Store, rubric: str) -> dict[int, tuple[str | None, str | None]]:
+    """A rubric's guideline versions, each with the line it belongs to: (campaign, its lead) of the
+    edge case that made it, or (None, None) for the rubric's shared line. One query, so the
+    versions are a consistent snapshot."""
+    g, e, cp = T.guidelines, T.edge_cases, T.campaigns
+    stmt = (select(g.c.version, e.c.campaign_id, cp.c.created_by)
+            .select_from(g.outerjoin(e, e.c.id == g.c.edge_case_id).outerjoin(cp, cp.c.id == e.c.campaign_id))
+            .where(g.c.rubric == rubric))
+    with store.engine.connect() as c:
+        return {v: (cid, by if cid is not None else None) for v, cid, by in c.execute(stmt)}
+
+
+def start_guideline_version(store: Store, rubric: str, lead: str | None) -> int:
+    """The guideline version a new campaign of ``lead`` starts from: the latest of the lead's own
+    line on the rubric, else the rubric's latest shared version (1 when it has none)."""
+    lines = guideline_lines(store, rubric)
+    own = [v for v, (cid, by) in lines.items() if cid is not None and by == lead]
+    shared = [v for v, (cid, _) in lines.items() if cid is None]
+    return max(own or shared or [1])
+
+
+def move_guidelines(store: Store, camp: R.Campaign, from_version: int, to_version: int, conn: Connection) -> bool:
+    """Move a campaign, and its lead's open campaigns on the same rubric at the same version, to a
+    new guideline version; False (nothing moved) when the campaign is no longer at ``from_version``."""
     cp = T.campaigns
-    return list(conn.execute(select(cp.c.id).where(cp.c.rubric == rubric, cp.c.status == "open")).scalars())
-
-
-def set_campaign_guideline(store: Store, campaign_ids: Sequence[str], version: int, conn: Connection) -> None:
-    if campaign_ids:
-        cp = T.campaigns
-        conn.execute(update(cp).where(cp.c.id.in_(list(campaign_ids)), cp.c.guideline_version < version)
-                     .values(guideline_version=version))
+    same_line = ((cp.c.rubric == camp.rubric) & (cp.c.status == "open")
+                 & cp.c.created_by.is_not_distinct_from(camp.created_by))
+    moved = conn.execute(update(cp).where((cp.c.id == camp.id) | same_line, cp.c.guideline_version == from_version)
+                         .values(guideline_version=to_version).returning(cp.c.id)).scalars().all()
+    return camp.id in moved
 
 
 # ---- skips -------------------------------------------------------------------------------
