@@ -112,15 +112,29 @@ def set_password(store: Store, name: str, password: str) -> None:
 
 
 def set_disabled(store: Store, name: str, disabled: bool = True) -> None:
-    if not S.set_user(store, name, disabled=disabled):
+    """Disable (or enable) an account; BadInput for the last enabled admin, who cannot be disabled."""
+    if disabled:
+        _kept_an_admin(S.demote_user(store, name, disabled=True), name, "disabled")
+    elif not S.set_user(store, name, disabled=False):
         raise NotFound(f"no user {name!r}")
 
 
 def set_role(store: Store, name: str, role: str) -> None:
+    """Change a user's role; BadInput when that would leave no enabled admin."""
     if role not in ROLES:
         raise BadInput(f"role must be one of {list(ROLES)}, not {role!r}", field="role")
-    if not S.set_user(store, name, role=role):
+    if role == "admin":
+        if not S.set_user(store, name, role=role):
+            raise NotFound(f"no user {name!r}")
+        return
+    _kept_an_admin(S.demote_user(store, name, role=role), name, f"made {role}")
+
+
+def _kept_an_admin(outcome: str, name: str, what: str) -> None:
+    if outcome == "missing":
         raise NotFound(f"no user {name!r}")
+    if outcome == "last admin":
+        raise BadInput(f"{name} is the last admin and cannot be {what}: make another user admin first", field="name")
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:

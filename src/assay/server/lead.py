@@ -258,6 +258,8 @@ async def users_post(request: Request, user: AdminDep) -> Response:
                 raise BadInput("you cannot disable yourself")
             ACC.set_disabled(store, name, action == "disable")
         elif action == "role":
+            if name == user.name:
+                raise BadInput("you cannot change your own role: ask another admin")
             ACC.set_role(store, name, str(form.get("role", "")))
         elif action == "password":
             ACC.set_password(store, name, str(form.get("password", "")))

@@ -139,6 +139,25 @@ def set_user(store: Store, name: str, **values: Any) -> bool:
     return n == 1
 
 
+def demote_user(store: Store, name: str, **values: Any) -> Literal["done", "missing", "last admin"]:
+    """Change a user in a way that may take admin rights away (another role, disabled), unless they
+    are the last enabled admin. One conditional UPDATE, which SQLite's write lock serialises; on
+    PostgreSQL the enabled admins' rows are locked first, so two admins demoting each other at
+    once cannot both succeed."""
+    u, o = T.users, T.users.alias("other")
+    admin = (u.c.role == "admin") & u.c.disabled.is_(False)
+    another = exists(select(o.c.name).where(o.c.role == "admin", o.c.disabled.is_(False), o.c.name != name))
+    with store.engine.begin() as c:
+        if store.backend == "postgresql":
+            c.execute(select(u.c.name).where(admin).with_for_update())
+        if c.execute(update(u).where(u.c.name == name, ~admin | another).values(**values)).rowcount == 1:
+            if values.get("disabled"):
+                c.execute(delete(T.app_sessions).where(T.app_sessions.c.user_name == name))
+            return "done"
+        found = c.execute(select(u.c.name).where(u.c.name == name)).first() is not None
+    return "last admin" if found else "missing"
+
+
 # ---- sessions and login attempts ---------------------------------------------------------
 
 
