@@ -40,6 +40,8 @@ def test_each_lead_follows_their_own_line_of_the_rubric(store):
     store.add([R.EdgeCase(id="judges", rubric="default@1", note="judges split")])
     shared = A.resolve_edge_case(store, "judges", clarification="Shared rule.")
     assert shared.version == 4 and "Amy's rule." not in shared.text and "Bo's rule." not in shared.text
+    first = store.guideline("default@1", 1).text.rstrip()
+    assert all(g.text.startswith(first) for g in (gv_a, gv_b, shared))  # each built on the text it follows
     assert {c.name: c.guideline_version for c in store.iter("campaigns")}["c1"] == 1
     assert A.create_campaign(store, "c2", rubric="default@1", units=units, created_by="cy").guideline_version == 4
     # a judgment made now remembers its campaign's version

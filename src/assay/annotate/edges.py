@@ -145,7 +145,7 @@ def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author:
             camp = store.get("campaigns", cid)
             base_version: int | None = camp.guideline_version  # type: ignore[attr-defined]
         else:
-            base_version = max((v for v, line in lines.items() if line is None), default=None)
+            base_version = max((v for v, (case_campaign, _) in lines.items() if case_campaign is None), default=None)
         prev = store.guideline(rubric, base_version) if base_version is not None else None
         version = max(lines, default=0) + 1
         what = case.dimension or "the rubric"  # type: ignore[attr-defined]
