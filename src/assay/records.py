@@ -457,6 +457,8 @@ class EdgeCase(Record):
     resolution: str | None = None
     guideline_version: int | None = Field(None, description="the guideline version that resolved it")
     created_at: datetime = Field(default_factory=utcnow)
+    campaign_id: str | None = Field(None, description="the campaign whose raters raised it (its owner handles it); "
+                                                      "None for judges' cases and cases stored before migration 0010")
 
 
 

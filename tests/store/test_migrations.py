@@ -53,3 +53,42 @@ def test_0009_keeps_cache_entries_made_before_it_as_entries_without_a_run(store_
     assert "1 entry (16 B) has no run: made before the store recorded runs" in capsys.readouterr().out
     assert prune_cache(s, CacheSelection(model="m@1")).entries == 1
     engine.dispose()
+
+
+def test_0010_keeps_one_pending_assignment_per_rater_and_frees_the_others(store_url):
+    from datetime import timedelta
+
+    engine = make_engine(store_url)
+    migrate(engine, "0009")
+    s = Store(store_url, engine=engine, create=False)
+    camp = R.Campaign(id="c1", name="c", kind="rate", rubric="default@1", guideline_version=1, overlap=1)
+    raters = [R.Rater(id=f"human:{n}", kind="human", name=n) for n in ("ann", "bob")]
+    t0 = R.utcnow()
+    # ann got three units at once (the race this migration closes), bob one
+    asgs = [R.Assignment(id=f"a{i}", campaign_id="c1", rater_id=r, response_ids=[f"u{i}"], shown_order=[f"u{i}"],
+                         created_at=t0 + timedelta(seconds=s_))
+            for i, (r, s_) in enumerate([("human:ann", 2), ("human:ann", 0), ("human:ann", 1), ("human:bob", 3)])]
+    with engine.begin() as c:
+        s.add([camp, *raters, *asgs], conn=c)
+        c.execute(text("INSERT INTO campaign_units (campaign_id, unit_id, item_id, response_ids, is_gold, position, "
+                       "n_claims, has_room) VALUES (:cid, :uid, :item, :ids, :gold, :pos, :n, false)"),
+                  [_unit("c1", f"u{i}", False, 1) for i in range(4)])
+        c.execute(text("INSERT INTO unit_claims (campaign_id, unit_id, rater_id, assignment_id, created_at) "
+                       "VALUES ('c1', :u, :r, :a, :t)"),
+                  [{"u": a.response_ids[0], "r": a.rater_id, "a": a.id, "t": t0} for a in asgs])
+        c.execute(text("INSERT INTO edge_cases (id, rubric, source, note, status, created_at) "
+                       "VALUES ('e1', 'default@1', 'flag', '?', 'open', :t)"), {"t": t0})
+    migrate(engine)
+    with engine.connect() as c:
+        left = sorted(c.execute(text("SELECT id FROM assignments WHERE status = 'pending'")).scalars())
+        claims = sorted(c.execute(text("SELECT assignment_id FROM unit_claims")).scalars())
+        units = dict(c.execute(text("SELECT unit_id, n_claims FROM campaign_units")).all())
+        room = {k: bool(v) for k, v in c.execute(text("SELECT unit_id, has_room FROM campaign_units")).all()}
+    assert left == claims == ["a1", "a3"]  # ann's oldest, and bob's
+    assert units == {"u0": 0, "u1": 1, "u2": 0, "u3": 1}
+    assert room == {"u0": True, "u1": False, "u2": True, "u3": False}
+    assert s.get("edge_cases", "e1").campaign_id is None
+    # and now a second pending assignment is refused by the store itself
+    extra = R.Assignment(id="a9", campaign_id="c1", rater_id="human:bob", response_ids=["u0"], shown_order=["u0"])
+    assert s.add([extra]) == 0
+    engine.dispose()

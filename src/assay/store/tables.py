@@ -212,6 +212,9 @@ assignments = Table(
     Column("submitted_at", TS),
     Index("ix_assignments_rater", "rater_id", "campaign_id"),
     Index("ix_assignments_campaign", "campaign_id"),
+    # at most one pending assignment per rater and campaign, however many requests race (migration 0010)
+    Index("ux_assignments_one_pending", "campaign_id", "rater_id", unique=True,
+          postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
 )
 
 runs = Table(
@@ -247,6 +250,9 @@ edge_cases = Table(
     Column("resolution", Text),
     Column("guideline_version", Integer),
     Column("created_at", TS, nullable=False),
+    # the campaign whose raters raised it; NULL for judges' cases and cases from before migration 0010
+    Column("campaign_id", String(64)),
+    Index("ix_edge_cases_campaign", "campaign_id"),
 )
 
 # Red teaming and the failure library (migration 0007).
@@ -408,6 +414,18 @@ login_attempts = Table(
     Index("ix_login_attempts_key_at", "key", "at"),
 )
 
+# Password checks counted per key (a name, an address and a name, an address) in the current
+# window, reserved atomically before a password is checked (migration 0010). Times are epoch seconds.
+login_limits = Table(
+    "login_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("span", Float, nullable=False),
+    Index("ix_login_limits_end", "window_end"),
+)
+
 campaign_units = Table(
     "campaign_units",
     metadata,
@@ -485,6 +503,6 @@ skips = Table(
 )
 
 APP_TABLES: dict[str, Table] = {
-    t.name: t for t in (users, app_sessions, login_attempts, campaign_units, unit_claims,
+    t.name: t for t in (users, app_sessions, login_attempts, login_limits, campaign_units, unit_claims,
                         campaign_members, gold_answers, submissions, skips)
 }
