@@ -168,12 +168,14 @@ def judge(
         console.print(f"rater {rater.id}", highlight=False)
         if pairwise:
             t = Table(title="pairwise results", title_justify="left")
-            for col in ("model", "wins", "ties", "losses", "both bad", "win rate"):
+            for col in ("rank", "model", "wins", "ties", "losses", "both bad", "win rate"):
                 t.add_column(col, justify="left" if col == "model" else "right")
             for r in summary["win_rates"]:
                 wr = "" if r["win_rate"] is None else f"{r['win_rate']:.3f}"
-                t.add_row(r["model"], str(r["wins"]), str(r["ties"]), str(r["losses"]), str(r["both_bad"]), wr)
+                t.add_row("" if r["rank"] is None else str(r["rank"]), r["model"], str(r["wins"]), str(r["ties"]),
+                          str(r["losses"]), str(r["both_bad"]), wr)
             console.print(t)
+            console.print("ties and both bad count half; equal win rates share a rank", highlight=False)
             if summary["judged_both_orders"]:
                 console.print(f"position flips: {summary['position_flips']} of {summary['judged_both_orders']} pairs "
                               "judged in both orders (counted as ties)", highlight=False)
