@@ -69,6 +69,7 @@ def comparisons_frame(
     campaign: str | None = None,
     rubric: str | None = None,
     dimension: str | None = None,
+    latest_only: bool = True,
 ) -> pd.DataFrame:
     """Current two-way comparisons, one row each, labelled for agreement.
 
@@ -76,12 +77,25 @@ def comparisons_frame(
     ``tie`` or ``both_bad``, where ``first`` is the pair's first response as the earliest
     comparison of it recorded them, whatever order each rater saw.
     Comparisons of three or more responses are left out (compare their rankings instead).
+    With ``latest_only`` (the default, as agreement needs one label per rater and unit) a
+    rater who compared the same pair more than once counts with their last comparison;
+    without it every comparison stays (a judge that saw both orders of a pair as two
+    comparisons counts twice). ``attrs["counts"]`` says how many comparisons matched the
+    filters and how many each rule dropped.
     """
-    df = _current(store.frame("comparisons", campaign_id=campaign, rubric=rubric, dimension=dimension,
-                              rater_id=list(raters) if raters else None))
+    df = store.frame("comparisons", campaign_id=campaign, rubric=rubric, dimension=dimension,
+                     rater_id=list(raters) if raters else None)
+    counts = {"stored": len(df), "dropped": {}}
+    current = _current(df)
+    counts["dropped"]["superseded"] = len(df) - len(current)
+    df = current
     if df.empty:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    df = df[df["response_ids"].map(len) == 2].sort_values(["created_at", "id"]).copy()
+        out = pd.DataFrame(columns=COMPARISON_COLUMNS)
+        out.attrs["counts"] = counts
+        return out
+    two_way = df["response_ids"].map(len) == 2
+    counts["dropped"]["three_or_more_responses"] = int((~two_way).sum())
+    df = df[two_way].sort_values(["created_at", "id"]).copy()
     key = df["item_id"] + ":" + df["response_ids"].map(lambda ids: ":".join(sorted(ids)))
     # "first" is the first response in the order the pair was first recorded, the same for every rater
     # (labels relative to an arbitrary order would change the chance term of kappa)
@@ -98,5 +112,11 @@ def comparisons_frame(
     kinds = {r.id: r.kind for r in store.iter("raters", id=sorted(df["rater_id"].unique()))}  # type: ignore[attr-defined]
     df = df.rename(columns={"rater_id": "rater"})
     df["rater_kind"] = df["rater"].map(kinds)
-    df = df.sort_values("created_at").drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
-    return df[COMPARISON_COLUMNS].reset_index(drop=True)
+    df = df.sort_values(["created_at", "id"])
+    if latest_only:
+        n = len(df)
+        df = df.drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
+        counts["dropped"]["latest_only"] = n - len(df)
+    out = df[COMPARISON_COLUMNS].reset_index(drop=True)
+    out.attrs["counts"] = counts
+    return out
