@@ -62,6 +62,22 @@ COMPARISON_COLUMNS = ["id", "unit", "item_id", "rater", "rater_kind", "label", "
                       "created_at"]
 
 
+def _pair_unit(df: pd.DataFrame) -> pd.Series:
+    return df["item_id"] + ":" + df["response_ids"].map(lambda ids: ":".join(sorted(ids)))
+
+
+def _first_orders(store: Store, item_ids: Sequence[str]) -> pd.Series:
+    """Per pair unit, the response order of its earliest current two-way comparison by any rater."""
+    ids = sorted(item_ids)
+    cols = ["id", "item_id", "response_ids", "created_at", "supersedes"]
+    parts = [store.columns("comparisons", cols, item_id=ids[i:i + 900]) for i in range(0, len(ids), 900)]
+    df = _current(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols))
+    df = df[df["response_ids"].map(len) == 2]
+    df = df.assign(created_at=pd.to_datetime(df["created_at"], utc=True)).sort_values(["created_at", "id"])
+    df["unit"] = _pair_unit(df)
+    return df.drop_duplicates("unit").set_index("unit")["response_ids"]
+
+
 def comparisons_frame(
     store: Store,
     *,
@@ -96,12 +112,14 @@ def comparisons_frame(
     two_way = df["response_ids"].map(len) == 2
     counts["dropped"]["three_or_more_responses"] = int((~two_way).sum())
     df = df[two_way].sort_values(["created_at", "id"]).copy()
-    key = df["item_id"] + ":" + df["response_ids"].map(lambda ids: ":".join(sorted(ids)))
+    df["unit"] = _pair_unit(df)
     # "first" is the first response in the order the pair was first recorded, the same for every rater
-    # (labels relative to an arbitrary order would change the chance term of kappa)
-    canonical = df.groupby(key)["response_ids"].transform("first")
+    # and whatever raters are selected (labels relative to an arbitrary order would change kappa's chance term)
+    filtered = any(v is not None for v in (raters, campaign, rubric, dimension))
+    order = _first_orders(store, df["item_id"].unique()) if filtered else \
+        df.drop_duplicates("unit").set_index("unit")["response_ids"]
+    canonical = df["unit"].map(order)
     df["first"], df["second"] = canonical.map(lambda p: p[0]), canonical.map(lambda p: p[1])
-    df["unit"] = key
 
     def label(row: pd.Series) -> str:
         if row["outcome"] != "win":
