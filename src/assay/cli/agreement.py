@@ -59,13 +59,14 @@ def print_report(report: dict[str, Any]) -> None:
         groups = sec.get("groups")
         if groups and groups["rows"]:
             g = Table(title="each rater against the human consensus", title_justify="left")
-            for col in ("rater", "kind", "against", "units", "alpha", "kappa/ρ", "exact"):
+            for col in ("rater", "kind", "against", "units", "kappa", "alpha", "ρ", "exact", "mean kappa, each human"):
                 g.add_column(col, justify="left" if col in ("rater", "kind", "against") else "right")
             for r in groups["rows"]:
-                second = r.get("kappa", r.get("spearman"))
-                g.add_row(r["rater"], r["kind"], r["against"], str(r["units"]), _fmt(r.get("alpha")),
-                          _fmt(second), _fmt(r.get("exact_agreement")))
+                g.add_row(r["rater"], r["kind"], r["against"], str(r["n"]), _fmt(r.get("kappa"), 4),
+                          _fmt(r.get("alpha")), _fmt(r.get("spearman")), _fmt(r.get("percent")),
+                          _fmt(r.get("mean_kappa_with_each_human"), 4))
             console.print(g)
+            console.print(f"  {groups['definition']}", highlight=False)
             if groups.get("human_mean_alpha") is None:
                 console.print("  humans vs humans: needs two or more human raters on shared units", highlight=False)
         for row in sec.get("by_guideline", []):

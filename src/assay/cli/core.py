@@ -115,6 +115,8 @@ def _print_demo_findings(r: dict[str, Any]) -> None:
     console.print("[bold]leaderboard[/bold] (human verdicts, Bradley-Terry): " + ", ".join(
         f"{x['rank']}. {x['model'].split('@')[0]} {x['rating']:.0f} [{x['lower']:.0f}, {x['upper']:.0f}]"
         for x in board), highlight=False)
+    console.print("  (ranks tie when the 95% intervals overlap: rank = 1 + the models whose interval lies wholly above)",
+                  highlight=False)
     console.print(f"[bold]A/B[/bold] {r['abtest']['model_b']} vs {r['abtest']['model_a']} (HANNA human ratings):",
                   highlight=False)
     for d in r["abtest"]["dimensions"]:

@@ -8,7 +8,7 @@ with A>>B, A>B, A=B, B>A, B>>A, or BOTH BAD. By default each pair is judged in b
 orders; the two verdicts are kept in the Comparison's ``detail["orders"]``, and when
 they disagree the result is a tie with ``detail["consistent"] = False`` (the position
 flips that ``judge-report`` counts). N responses are ranked through their pairs
-(``rank_through_pairs``).
+(``rank_through_pairs``); responses with equal points tie (``tie_groups``).
 """
 
 from __future__ import annotations
@@ -345,25 +345,45 @@ def _pairwise_work(config: dict[str, Any], clients: Any) -> JudgeTask:
 
 
 def rank_through_pairs(comparisons: Sequence[R.Comparison], response_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
-    """Rank responses by their pairwise results: (id, score) best first.
+    """Rank responses by their pairwise results: (id, points) best first.
 
-    Score is the Copeland-style points of each response: 1 per win, 0.5 per tie (both
-    bad counts as a tie between two failures), plus 0.01 x the signed strength summed,
-    to break ties between equal records. Ties after that keep the given order.
+    Points are Copeland-style: 1 per win, 0.5 per tie (both bad counts as a tie between
+    two failures), plus 0.01 x the signed strength summed, which separates equal records
+    by how decisively they were won. Equal points are a tie (:func:`tie_groups`): tied
+    responses are listed by id, and nothing downstream may read their order as a
+    preference.
     """
     ids = list(response_ids) if response_ids is not None else list(dict.fromkeys(i for c in comparisons for i in c.response_ids))
-    points = {i: 0.0 for i in ids}
+    hundredths = {i: 0 for i in ids}  # integers, so that equal points compare exactly
     for c in comparisons:
         a, b = c.response_ids[:2]
-        if a not in points or b not in points:
+        if a not in hundredths or b not in hundredths:
             continue
         s = signed(c)
         if s is None or s == 0:
-            points[a] += 0.5
-            points[b] += 0.5
+            hundredths[a] += 50
+            hundredths[b] += 50
             continue
         win, lose = (a, b) if s > 0 else (b, a)
-        points[win] += 1 + 0.01 * abs(s)
-        points[lose] -= 0.01 * abs(s)
-    order = sorted(ids, key=lambda i: -points[i])
-    return [(i, points[i]) for i in order]
+        hundredths[win] += 100 + int(abs(s))
+        hundredths[lose] -= int(abs(s))
+    order = sorted(ids, key=lambda i: (-hundredths[i], i))
+    return [(i, hundredths[i] / 100) for i in order]
+
+
+def tie_groups(ranked: Sequence[tuple[str, float]]) -> list[list[str]]:
+    """The responses of a ranking (``rank_through_pairs``), grouped by equal points, best group first.
+
+    This is the one tie rule of derived rankings: two responses tie when their points are
+    equal. Points are whole hundredths, so equality is exact; the tolerance (1e-9) only
+    absorbs the rounding of points that were stored as floats and read back.
+    """
+    groups: list[list[str]] = []
+    last: float | None = None
+    for rid, pts in ranked:
+        if last is not None and abs(pts - last) <= 1e-9:
+            groups[-1].append(rid)
+        else:
+            groups.append([rid])
+        last = pts
+    return groups
