@@ -18,6 +18,7 @@ from assay import __version__
 from assay import records as R
 from assay.analysis.frames import comparisons_frame, judgments_frame
 from assay.errors import AssayError
+from assay.report.raters import agreement_raters, describe_raters
 from assay.store import Store
 
 REDTEAM_RUBRIC = "redteam@1"
@@ -198,6 +199,11 @@ def build_report(
     if not cf.empty:
         res = _safe(agreement_report, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
         agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "preference", "error": res["error"]}]
+    known = {r.id: r for r in store.list("raters")}
+    for sec in agreement:
+        ids = agreement_raters(sec)
+        if ids:
+            sec["rater_ids"], sec["rater_names"] = ids, describe_raters(ids, known)
     report["agreement"] = agreement
 
     boards = []
