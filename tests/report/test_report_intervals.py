@@ -127,3 +127,55 @@ def test_the_agreement_figure_marks_the_points_without_an_interval(tmp_path, cap
     assert labels == ["no interval"] * 4
     assert "default@1 · factuality · ICC1" in ticks and "default@1 · coherence · ICC1" not in ticks
     assert "default@1 · coherence · percent agreement" in ticks
+
+
+BOUNDS = {"low", "high", "ci_low", "ci_high", "lower", "upper"}
+
+
+def _strip(obj, counter: list[int]):
+    """Every interval bound gone; every other agreement estimate not a number (as a NaN estimate arrives)."""
+    if isinstance(obj, dict):
+        out = {k: (None if k in BOUNDS else _strip(v, counter)) for k, v in obj.items()}
+        if "coefficient" in out and out.get("estimate") is not None:
+            counter[0] += 1
+            if counter[0] % 2 == 0:
+                out["estimate"] = float("nan")
+        return out
+    if isinstance(obj, list):
+        return [_strip(v, counter) for v in obj]
+    return obj
+
+
+@pytest.mark.browser
+def test_every_section_renders_with_no_interval_anywhere(tmp_path, capsys, store_url):
+    """Agreement, leaderboards, A/B test, red team and failure library, all with their intervals removed."""
+    from assay.library import add_entry, edit_entry
+    from assay.redteam import detect_refusals, import_jailbreakbench, import_xstest
+    from assay.report import build_report, to_html, to_markdown
+    from assay.store import Store
+    from tests.redteam._data import JBB, completions
+    from tests.report.test_report import _browser_check
+
+    _build(store_url, tmp_path)
+    store = Store(store_url)
+    import_jailbreakbench(store, JBB / "PAIR-gpt-4-0125-preview.json")
+    import_xstest(store, completions("gpt4"))
+    detect_refusals(store, dataset="xstest")
+    add_entry(store, "Echoes markup", entry="echoes", severity="high")
+    edit_entry(store, "echoes", status="confirmed",
+               evidence={"last_check": {"model": "good@1", "n": 20, "failures": 5, "rate": 0.25}})
+    report = build_report(store, rounds=20)
+    store.close()
+    assert report["redteam"]["tables"] and report["refusals"]["raters"] and report["abtest"].get("data")
+    stripped = _strip(report, [0])
+
+    html = to_html(stripped)
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', html, re.S))
+    for name in ("agreement", "leaderboard", "abtest", "redteam", "library"):
+        assert "no interval" in sections[name], name
+    assert "undefined: the estimate is not a number" in sections["agreement"]
+    md = to_markdown(stripped)
+    assert "no interval" in md and "undefined: the estimate is not a number" in md
+    (tmp_path / "s.html").write_text(html)
+    check = _browser_check(tmp_path / "s.html", tmp_path / "s.png")
+    assert check["errors"] == [] and check["drawn"] == check["plots"] >= 5
