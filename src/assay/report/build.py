@@ -97,10 +97,12 @@ def _redteam(store: Store, models: Sequence[str] | None) -> dict[str, Any]:
 def _textless(store: Store, units: Sequence[str]) -> set[str]:
     """Responses stored with scores but without their text (``text_available: False`` in their metadata,
     as HANNA's generated stories): a reader cannot judge them."""
-    if not len(units):
-        return set()
-    meta = store.columns("responses", ["id", "metadata"], id=list(units))
-    return {rid for rid, m in zip(meta["id"], meta["metadata"]) if (m or {}).get("text_available") is False}
+    out: set[str] = set()
+    units = list(units)
+    for start in range(0, len(units), 5000):  # SQLite allows at most 32,766 bound values in a statement
+        meta = store.columns("responses", ["id", "metadata"], id=units[start:start + 5000])
+        out |= {rid for rid, m in zip(meta["id"], meta["metadata"]) if (m or {}).get("text_available") is False}
+    return out
 
 
 def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> list[dict[str, Any]]:
