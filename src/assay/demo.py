@@ -41,7 +41,7 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
         get_rubric(store, name)
     say("loading PandaLM: 999 response pairs, 3 human verdicts each, GPT-3.5's published verdicts")
     out["pandalm"] = load_pandalm(store)
-    say("loading HANNA: 96 prompts x 11 story writers (human-written texts bundled, generated ones scores only), "
+    say("loading HANNA: 96 prompts x 11 story writers (scores only: the texts are not bundled), "
         "human ratings and 5 LLM raters on 6 criteria")
     out["hanna"] = load_hanna(store, prompts=(1,))
     say("loading IFEval: 541 prompts with verifiable instructions and GPT-4's responses")

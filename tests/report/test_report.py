@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from html import unescape
 from pathlib import Path
 
 import pytest
@@ -86,14 +85,14 @@ def test_demo_builds_the_report_and_it_renders(tmp_path, monkeypatch, capsys):
     assert "No LLM judge has been run" not in html  # published verdicts exist (PandaLM, HANNA)
     assert "No LLM judge was run by this demo (no --base-url was given)" in html
     assert "gpt-3.5-turbo" in html
-    _demo_names_its_raters_and_shows_real_text(out, html, capsys)
+    _demo_names_its_raters_and_says_what_has_no_text(out, html, capsys)
     check = _browser_check(report, tmp_path / "demo.png")
     assert check["errors"] == [] and check["external"] == []
     assert check["plots"] >= 10 and check["drawn"] == check["plots"] and check["marks"] > 20
     assert check["stddev"] > 10  # not a blank page
 
 
-def _demo_names_its_raters_and_shows_real_text(out: dict, html: str, capsys) -> None:
+def _demo_names_its_raters_and_says_what_has_no_text(out: dict, html: str, capsys) -> None:
     """The agreement figure says whom it covers; the report's lowest-scored responses are texts a reader can judge."""
     from assay.cli.core import _print_demo_findings
     from assay.store import Store
@@ -108,17 +107,20 @@ def _demo_names_its_raters_and_shows_real_text(out: dict, html: str, capsys) -> 
     assert "Raters: pandalm-annotator1, pandalm-annotator2, pandalm-annotator3 (human); gpt-3.5-turbo (llm)" in html
 
     store = Store("assay-demo/assay.db")
-    assert not [i.id for i in store.iter("items") if "not bundled" in i.prompt or not i.prompt.strip()]
+    # only HANNA's prompts and stories come without their text (ATTRIBUTION.md says why), and say so
+    hanna = {i.id for i in store.iter("items", dataset="hanna")}
+    assert not [i.id for i in store.iter("items") if i.id not in hanna and
+                ("not bundled" in i.prompt or not i.prompt.strip())]
     textless = [r for r in store.iter("responses") if r.metadata.get("text_available") is False]
-    # only HANNA's ten generators' stories come without their text (ATTRIBUTION.md says why)
-    assert len(textless) == 960 and {r.item_id for r in textless} <= {i.id for i in store.iter("items", dataset="hanna")}
-    assert all(r.model != "Human@hanna" and r.text.startswith("[text not bundled]") for r in textless)
+    assert len(textless) == 1056 and {r.item_id for r in textless} == hanna
+    assert all(r.text.startswith("[text not bundled]") for r in textless)
     store.close()
     lowest = html[html.index('<section id="lowest">'):html.index("</section>", html.index('<section id="lowest">'))]
-    assert "not bundled" not in lowest and lowest.count("<blockquote>Response: ") >= 6 * 5
-    assert "responses scored as low or lower are left out" in lowest
-    # prompt 94's human-written story, as HANNA's README quotes it; its coherence mean is among the lowest five
-    assert "Mr President I want you to know I am telling you this in full confidence" in unescape(lowest)
+    assert "not bundled" not in lowest
+    assert "responses scored here are left out" in lowest  # every HANNA dimension says what it left out
+    # the verifiers' dimension lists GPT-4's IFEval responses that failed, with the instructions they missed
+    assert "gpt-4@2023-11-07" in lowest and lowest.count("<blockquote>Response: ") >= 5
+    assert "not followed:" in lowest
 
 
 def _timing(m: str, k: int) -> dict:

@@ -154,8 +154,8 @@ def _print_redteam(rt: dict[str, Any]) -> None:
 
 BUNDLED = {
     "pandalm": "PandaLM test set: 999 pairs from five 7B models, 3 human verdicts each and GPT-3.5's (Apache-2.0)",
-    "hanna": "HANNA: 1,056 stories x 6 criteria, mean human ratings and 20 LLM raters (MIT; prompts and the 96 "
-             "human-written stories with text, the generated ones scores only)",
+    "hanna": "HANNA: 1,056 stories x 6 criteria, mean human ratings and 20 LLM raters (MIT; scores "
+             "only, the prompts and stories are not bundled)",
 }
 
 

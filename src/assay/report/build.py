@@ -203,7 +203,11 @@ def build_report(
         "notes": list(notes),
     }
     report["scores"] = _score_distributions(jf[jf["rater_kind"] != "program"], store)
-    report["lowest"] = _lowest(jf[jf["rater_kind"] != "program"], store, lowest)
+    # people's and judges' scores first; a dimension only programs scored (IFEval's verifiers) is
+    # listed too, so a store whose rated texts were imported without them still shows failures to read
+    rated = jf[jf["rater_kind"] != "program"]
+    by_program = jf[(jf["rater_kind"] == "program") & ~jf["dimension"].isin(set(rated["dimension"]))]
+    report["lowest"] = _lowest(rated, store, lowest) + _lowest(by_program, store, lowest)
     report["verifiers"] = _verifiers(store, jf)
     report["speed"] = _speed(store, models)
     report.update(_redteam(store, models))
