@@ -86,11 +86,11 @@ def _maybe_json(value: Any, fieldname: str) -> Any:
     """CSV cells carry structure as JSON text: decode a cell that looks like a JSON array/object."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
-            return guard.loads(value)
+            return guard.loads(value, path=(fieldname,))
         except json.JSONDecodeError:
             return value
         except guard.Unsafe as e:
-            raise _RowError(fieldname, e.reason) from None
+            raise _RowError(e.path or fieldname, e.reason) from None
     return value
 
 
