@@ -22,7 +22,7 @@ FORMAT = "assay-store-export"
 LEFT_OUT = {
     "app_sessions": "login sessions: moving them would move live credentials; users sign in again",
     "login_attempts": "the rate limiter's recent failed sign-ins: meaningful only where they happened",
-    "request_cache": "the cache of model calls: large, and only a saving; included with --with-cache",
+    "request_cache": "the cache of model calls: large, and only a saving; exported only when asked for",
 }
 """Tables `export --all` leaves out, with the reason written into the manifest."""
 

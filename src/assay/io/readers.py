@@ -95,7 +95,7 @@ def read_jsonl(path: Path, on_error: OnError = None) -> Iterator[tuple[Where, Ro
             n_rows += 1
             try:
                 row = orjson.loads(raw)
-                checked = not needs_check(raw)
+                checked = not needs_check(raw, row)
             except orjson.JSONDecodeError:
                 # the standard library accepts more (huge integers; also NaN, lone surrogates, which
                 # check_row then refuses by name) and says where and why
