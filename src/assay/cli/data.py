@@ -12,7 +12,8 @@ from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, pro
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="JSONL, JSON, CSV, Parquet file, or a saved HuggingFace dataset folder.")],
+    file: Annotated[Path, typer.Argument(help="JSONL, JSON, CSV, Parquet file, a saved HuggingFace dataset folder, "
+                                              "or a folder written by `assay export --all`.")],
     dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the file name).")] = None,
     prompt_field: Annotated[str | None, typer.Option(help="Field with the prompt: text or chat messages.")] = None,
     response_field: Annotated[str | None, typer.Option(help="Field with the model's response.")] = None,
@@ -33,8 +34,11 @@ def import_(
     json_out: JsonOpt = False,
 ) -> None:
     """Import items and responses (or records exported by assay) from a file, as one transaction."""
-    from assay.io import FieldMap, import_file, import_records
+    from assay.io import FieldMap, import_file, import_records, is_store_export
 
+    if is_store_export(file):
+        _import_store(file, kind, skip_invalid, rejects, json_out)
+        return
     store = G.store()
     if kind:
         summary = import_records(store, file, kind, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects)
@@ -61,10 +65,46 @@ def import_(
         err_console.print(f"rejected rows and reasons: {summary.rejects_file}", highlight=False)
 
 
+def _import_store(folder: Path, kind: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
+    from assay.errors import BadInput
+    from assay.io import import_store
+
+    if kind:
+        raise BadInput("a folder written by `assay export --all` holds every kind: leave out --kind", file=str(folder))
+    out = import_store(G.store(), folder, skip_invalid=skip_invalid, rejects_path=rejects)
+    if wants_json(json_out):
+        emit_json(out.as_dict())
+        return
+    for k, s in out.kinds.items():
+        console.print(f"{k}: {s.rows} rows, {s.records_added} added, {s.duplicates} already stored, "
+                      f"{s.rejected} rejected", highlight=False)
+    if out.rejects_file:
+        err_console.print(f"rejected rows and reasons: {out.rejects_file}", highlight=False)
+
+
+def _export_store(folder: Path, with_cache: bool, json_out: bool) -> None:
+    from assay.io import export_store
+
+    with progress() as bar:
+        task = bar.add_task(f"exporting to {folder}", total=None, rate="")
+        manifest = export_store(G.store(), folder, cache=with_cache,
+                                on_kind=lambda k, n: bar.update(task, rate=f"{k}: {n:,}"))
+    if wants_json(json_out):
+        emit_json({k: manifest[k] for k in ("counts", "left_out", "migration")} | {"folder": str(folder)})
+        return
+    total = sum(manifest["counts"].values())
+    console.print(f"wrote {total:,} rows of {len(manifest['counts'])} kinds to {folder} (manifest.json lists them; "
+                  f"left out: {', '.join(manifest['left_out']) or 'nothing'})", highlight=False)
+
+
 @app.command("export")
 def export_(
-    kind: Annotated[str, typer.Argument(help="Record kind: items, responses, judgments, comparisons, models, ...")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    kind: Annotated[str | None, typer.Argument(help="Record kind: items, responses, judgments, comparisons, models, "
+                                                    "...")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file.")] = None,
+    all_: Annotated[Path | None, typer.Option("--all", help="Write every kind to this folder, with a manifest, for "
+                                                            "`assay import FOLDER`.")] = None,
+    with_cache: Annotated[bool, typer.Option("--with-cache", help="--all: include the cache of model calls.")] = False,
     fmt: Annotated[str | None, typer.Option("--format", help="jsonl, csv or parquet (default: from --out).")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset (items).")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model (responses).")] = None,
@@ -87,9 +127,19 @@ def export_(
 ) -> None:
     """Export every record of one kind to JSONL, CSV or Parquet; or preference data for training
     (`assay export preferences --format trl|trl-conversational|kto|reward|hh-rlhf`)."""
+    from assay.errors import BadInput
     from assay.io import export
-    from assay.store import tables as T
+    from assay.store.kinds import table_of
 
+    if all_ is not None:
+        if kind is not None or out is not None:
+            raise BadInput("--all writes every kind into its folder: give no KIND and no --out")
+        if any(v is not None for v in (dataset, model, rubric, rater, campaign)):
+            raise BadInput("--all exports the whole store: it takes no filters")
+        _export_store(all_, with_cache, json_out)
+        return
+    if kind is None or out is None:
+        raise BadInput("give a record KIND and --out FILE, or --all FOLDER")
     if kind == "preferences":
         from assay.io.preferences import PreferenceFilters, export_preferences
 
@@ -112,17 +162,16 @@ def export_(
     if (source, dimension, min_gap, min_agreement, min_raters, exclude_ties, exclude_both_bad, exclude_flagged,
             min_gold_accuracy, gold_rater, rater_kind, no_margin) != ("comparisons", None, 1.0, 0.0, 1, False, False,
                                                                      False, None, None, None, False):
-        from assay.errors import BadInput
-
         raise BadInput(f"preference options (--min-agreement, --exclude-ties, ...) only apply to "
                        f"`assay export preferences`, not {kind}")
-    table = T.TABLES.get(kind)
     filters = {"dataset": dataset, "model": model, "rubric": rubric, "rater_id": rater, "campaign_id": campaign}
+    try:
+        table = table_of(kind)
+    except KeyError:
+        table = None
     if table is not None:
         bad = [k for k, v in filters.items() if v is not None and k not in table.c]
         if bad:
-            from assay.errors import BadInput
-
             raise BadInput(f"{kind} cannot be filtered by {', '.join(bad)}")
     store = G.store()
     with progress() as bar:

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from assay import records as R
 from assay.errors import BadInput
+from assay.io import guard
 from assay.io.readers import Row, Where, read_rows
 from assay.store import Store
-from assay.store import tables as T
 
 PROMPT_FIELDS = ("prompt", "messages", "instruction", "question", "input")
 RESPONSE_FIELDS = ("response", "output", "completion")
@@ -84,13 +82,15 @@ def _get(row: Row, path: str) -> Any:
     return cur
 
 
-def _maybe_json(value: Any) -> Any:
+def _maybe_json(value: Any, fieldname: str) -> Any:
     """CSV cells carry structure as JSON text: decode a cell that looks like a JSON array/object."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
-            return json.loads(value)
+            return guard.loads(value, path=(fieldname,))
         except json.JSONDecodeError:
             return value
+        except guard.Unsafe as e:
+            raise _RowError(e.path or fieldname, e.reason) from None
     return value
 
 
@@ -153,7 +153,7 @@ class _Mapper:
 
     def __call__(self, row: Row) -> tuple[dict[str, Any], dict[str, Any] | None]:
         fm = self.fm
-        raw_prompt = _maybe_json(_get(row, self.prompt))
+        raw_prompt = _maybe_json(_get(row, self.prompt), self.prompt)
         if raw_prompt is _MISSING or raw_prompt is None or raw_prompt == "":
             raise _RowError(self.prompt, "missing")
         prompt: str | None = None
@@ -170,7 +170,7 @@ class _Mapper:
         key = hash(prompt) if prompt is not None else hash(json.dumps(messages))
         if self.prompts.setdefault(item_id, key) != key:
             raise _RowError(self.id, f"id {external_id!r} is used earlier in this file for a different prompt")
-        tags = _maybe_json(_get(row, fm.tags))
+        tags = _maybe_json(_get(row, fm.tags), fm.tags)
         if tags is _MISSING or tags is None:
             tags = []
         elif isinstance(tags, str):
@@ -239,8 +239,11 @@ class _Mapper:
 
 
 class _Rejects:
+    """Where ``skip_invalid`` writes rejected rows, one JSON line each: place, field, reason, row."""
+
     def __init__(self, path: Path | None) -> None:
         self.path, self.count, self.unreadable, self._f = path, 0, 0, None
+        self.file: str | None = None  # named on each line when one rejects file serves several inputs
 
     def on_error(self, err: BadInput) -> None:
         """A row the reader could not parse: record it with its place and reason."""
@@ -250,11 +253,13 @@ class _Rejects:
 
     def add(self, where: Where | None, fieldname: str | None, reason: str, row: Any) -> None:
         if self._f is None and self.path is not None:
-            self._f = open(self.path, "w", encoding="utf-8")
+            self._f = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
         self.count += 1
         if self._f is not None:
             rec = {where[0] if where else "line": where[1] if where else None, "field": fieldname,
                    "reason": reason, "row": row}
+            if self.file is not None:
+                rec = {"file": self.file, **rec}
             self._f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
 
     def close(self) -> None:
@@ -330,65 +335,4 @@ def import_file(
     summary.rejects_file = str(rejects.path) if rejects and rejects.count else None
     accepted = summary.rows - summary.rejected
     summary.duplicates = accepted - (summary.responses_added if mapper and mapper.response else summary.items_added)
-    return summary
-
-
-# ---- records exported by assay, read back -----------------------------------------
-
-
-def _native_row(kind: str, row: Row) -> R.Record:
-    table = T.TABLES[kind]
-    fixed: dict[str, Any] = {}
-    for k, v in row.items():
-        col = table.c.get(k)
-        if col is not None and isinstance(col.type, T.JSON) and isinstance(v, str):
-            v = json.loads(v)
-        elif v is None and col is not None and not col.nullable and isinstance(col.type, T.String):
-            v = ""  # CSV cannot tell an empty text from a missing one
-        elif isinstance(v, str) and col is not None:
-            # CSV cells are text: read numbers and booleans by the column's type
-            if isinstance(col.type, T.Boolean):
-                v = {"true": True, "1": True, "false": False, "0": False}.get(v.lower(), v)
-            elif isinstance(col.type, T.Integer) and v.lstrip("-").isdigit():
-                v = int(v)
-        fixed[k] = v
-    if kind == "rubrics":
-        return R.Rubric.model_validate(fixed.get("spec", fixed))
-    return R.KINDS[kind].model_validate(fixed)
-
-
-def import_records(store: Store, path: str | Path, kind: str, *, fmt: str | None = None,
-                   skip_invalid: bool = False, rejects_path: str | Path | None = None) -> ImportSummary:
-    """Import records of one kind written by ``assay export`` (any format), as one transaction."""
-    if kind not in R.KINDS:
-        raise BadInput(f"unknown record kind {kind!r}; kinds are {', '.join(R.KINDS)}")
-    path = Path(path)
-    summary = ImportSummary(file=str(path), dataset="")
-    rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
-        if skip_invalid else None
-    records: list[R.Record] = []
-    try:
-        for where, row in read_rows(path, fmt=fmt, on_error=rejects.on_error if rejects else None):
-            summary.rows += 1
-            try:
-                records.append(_native_row(kind, row))
-            except (ValidationError, json.JSONDecodeError) as e:
-                if isinstance(e, ValidationError):
-                    err = e.errors()[0]
-                    fieldname = ".".join(str(p) for p in err["loc"]) or None
-                    reason = err["msg"]
-                else:
-                    fieldname, reason = None, f"invalid JSON in a cell: {e.msg}"
-                if rejects is None:
-                    raise BadInput(reason, file=str(path), field=fieldname, **{where[0]: where[1]}) from None
-                rejects.add(where, fieldname, reason, row)
-        with store.transaction() as conn:
-            summary.records_added = store.add(records, conn)
-    finally:
-        if rejects is not None:
-            rejects.close()
-    summary.rejected = rejects.count if rejects else 0
-    summary.rows += rejects.unreadable if rejects else 0
-    summary.rejects_file = str(rejects.path) if rejects and rejects.count else None
-    summary.duplicates = summary.rows - summary.rejected - summary.records_added
     return summary

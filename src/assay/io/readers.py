@@ -2,7 +2,9 @@
 
 Each reader yields ``(where, row)``: ``where`` is ``("line", n)`` for text formats and
 ``("row", n)`` for columnar ones (1-based), so an error can name the exact place.
-Bad bytes, bad JSON and empty files raise :class:`BadInput` naming file and line.
+Bad bytes, bad JSON, empty files and values no store may hold (see :mod:`assay.io.guard`:
+NUL characters, lone surrogates, NaN or Infinity, nesting deeper than 64) raise
+:class:`BadInput` naming file, line and field.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import csv
 import io
 import json
 
-import orjson
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from assay.errors import BadInput
+from assay.io.guard import Unsafe, check_row, needs_check, parse
 
 Where = tuple[str, int]
 Row = dict[str, Any]
@@ -56,6 +60,15 @@ def _decode(data: bytes, name: str) -> str:
 OnError = Callable[[BadInput], None] | None
 
 
+def _json_error(e: json.JSONDecodeError) -> str:
+    # some of json's messages end in "at" ("Invalid control character at"): say it once
+    return f"invalid JSON: {e.msg.removesuffix(' at')} at column {e.colno}"
+
+
+def _unsafe(e: Unsafe, name: str, where: Where) -> BadInput:
+    return BadInput(e.reason, file=name, field=e.path, **{where[0]: where[1]})
+
+
 def _fail(on_error: OnError, err: BadInput) -> None:
     """Raise ``err``, or hand it to ``on_error`` (which records it) so reading goes on."""
     if on_error is None:
@@ -82,15 +95,28 @@ def read_jsonl(path: Path, on_error: OnError = None) -> Iterator[tuple[Where, Ro
             n_rows += 1
             try:
                 row = orjson.loads(raw)
+                checked = not needs_check(raw, row)
             except orjson.JSONDecodeError:
-                try:  # the standard library accepts a little more (huge integers) and says where and why
-                    row = json.loads(text)
+                # the standard library accepts more (huge integers; also NaN, lone surrogates, which
+                # check_row then refuses by name) and says where and why
+                checked = False
+                try:
+                    row = parse(text)
                 except json.JSONDecodeError as e:
-                    _fail(on_error, BadInput(f"invalid JSON: {e.msg} at column {e.colno}", file=name, line=lineno))
+                    _fail(on_error, BadInput(_json_error(e), file=name, line=lineno))
+                    continue
+                except Unsafe as e:
+                    _fail(on_error, _unsafe(e, name, ("line", lineno)))
                     continue
             if not isinstance(row, dict):
                 _fail(on_error, BadInput(f"expected a JSON object, got {type(row).__name__}", file=name, line=lineno))
                 continue
+            if not checked:
+                try:
+                    check_row(row)
+                except Unsafe as e:
+                    _fail(on_error, _unsafe(e, name, ("line", lineno)))
+                    continue
             yield ("line", lineno), row
     if n_rows == 0:
         raise BadInput("empty file: no rows to import", file=name)
@@ -102,9 +128,11 @@ def read_json(path: Path) -> Iterator[tuple[Where, Row]]:
     if not text.strip():
         raise BadInput("empty file: no rows to import", file=name)
     try:
-        data = json.loads(text)
+        data = parse(text)
     except json.JSONDecodeError as e:
-        raise BadInput(f"invalid JSON: {e.msg} at column {e.colno}", file=name, line=e.lineno) from None
+        raise BadInput(_json_error(e), file=name, line=e.lineno) from None
+    except Unsafe as e:
+        raise BadInput(e.reason, file=name) from None
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
@@ -114,6 +142,10 @@ def read_json(path: Path) -> Iterator[tuple[Where, Row]]:
     for i, row in enumerate(data, start=1):
         if not isinstance(row, dict):
             raise BadInput(f"expected a JSON object, got {type(row).__name__}", file=name, row=i)
+        try:
+            check_row(row)
+        except Unsafe as e:
+            raise _unsafe(e, name, ("row", i)) from None
         yield ("row", i), row
 
 
@@ -140,6 +172,7 @@ def read_csv(path: Path, on_error: OnError = None) -> Iterator[tuple[Where, Row]
     text = _decode_lines(path.read_bytes(), name, on_error)
     if not text.strip():
         raise BadInput("empty file: no header and no rows", file=name)
+    has_nul = "\x00" in text  # the only thing decoded CSV text can hold that a store cannot
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -167,13 +200,21 @@ def read_csv(path: Path, on_error: OnError = None) -> Iterator[tuple[Where, Row]
             start = reader.line_num + 1
             continue
         # An empty CSV cell means "no value".
-        yield ("line", start), {h: (c if c != "" else None) for h, c in zip(header, cells)}
+        row = {h: (c if c != "" else None) for h, c in zip(header, cells)}
+        if has_nul:
+            try:
+                check_row(row)
+            except Unsafe as e:
+                _fail(on_error, _unsafe(e, name, ("line", start)))
+                start = reader.line_num + 1
+                continue
+        yield ("line", start), row
         start = reader.line_num + 1
     if n_rows == 0:
         raise BadInput("empty file: a header but no rows", file=name)
 
 
-def read_parquet(path: Path) -> Iterator[tuple[Where, Row]]:
+def read_parquet(path: Path, on_error: OnError = None) -> Iterator[tuple[Where, Row]]:
     import pyarrow.parquet as pq
 
     name = str(path)
@@ -181,20 +222,25 @@ def read_parquet(path: Path) -> Iterator[tuple[Where, Row]]:
         pf = pq.ParquetFile(path)
     except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
         raise BadInput(f"not a readable Parquet file: {str(e).splitlines()[0]}", file=name) from None
-    yield from _arrow_batches(pf.iter_batches(batch_size=20_000), name)
+    yield from _arrow_batches(pf.iter_batches(batch_size=20_000), name, on_error)
 
 
-def _arrow_batches(batches, name: str) -> Iterator[tuple[Where, Row]]:  # noqa: ANN001
+def _arrow_batches(batches, name: str, on_error: OnError) -> Iterator[tuple[Where, Row]]:  # noqa: ANN001
     n = 0
     for batch in batches:
         for row in batch.to_pylist():
             n += 1
+            try:
+                check_row(row)  # Arrow strings are valid UTF-8, but may hold NUL; floats may be NaN
+            except Unsafe as e:
+                _fail(on_error, _unsafe(e, name, ("row", n)))
+                continue
             yield ("row", n), row
     if n == 0:
         raise BadInput("empty file: no rows to import", file=name)
 
 
-def read_hf(path: Path, *, split: str | None = None) -> Iterator[tuple[Where, Row]]:
+def read_hf(path: Path, *, split: str | None = None, on_error: OnError = None) -> Iterator[tuple[Where, Row]]:
     """A dataset written by ``datasets.Dataset.save_to_disk`` (or a DatasetDict, choosing ``split``).
 
     Read with pyarrow from the saved Arrow files, so importing needs no ``datasets`` install.
@@ -228,7 +274,7 @@ def read_hf(path: Path, *, split: str | None = None) -> Iterator[tuple[Where, Ro
                     continue
                 yield from reader
 
-    yield from _arrow_batches(batches(), name)
+    yield from _arrow_batches(batches(), name, on_error)
 
 
 def read_rows(path: str | Path, *, fmt: str | None = None, split: str | None = None,
@@ -248,7 +294,7 @@ def read_rows(path: str | Path, *, fmt: str | None = None, split: str | None = N
     if fmt == "csv":
         return read_csv(path, on_error)
     if fmt == "parquet":
-        return read_parquet(path)
+        return read_parquet(path, on_error)
     if fmt == "hf":
-        return read_hf(path, split=split)
+        return read_hf(path, split=split, on_error=on_error)
     raise BadInput(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", file=str(path))

@@ -1,7 +1,8 @@
 """Exporting any record kind to JSONL, CSV or Parquet, streamed from the store.
 
 JSONL keeps nested fields as JSON; CSV and Parquet hold them as JSON text, so every
-format reads back into the same records with ``assay import --kind KIND``.
+format reads back into the same records with ``assay import --kind KIND``. ``export_store``
+writes every kind into one folder with a manifest, for ``assay import FOLDER``.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from assay.errors import BadInput
+from assay.errors import AssayError, BadInput
+from assay.io.manifest import EXPORTED, IMPORTABLE, LEFT_OUT, MANIFEST, is_store_export, write_manifest
 from assay.store import Store
 from assay.store import tables as T
+from assay.store.kinds import table_of
 
 EXPORT_FORMATS = ("jsonl", "csv", "parquet")
 _BATCH = 20_000
@@ -28,7 +31,7 @@ def _json_default(o: Any) -> Any:
 
 
 def _json_columns(kind: str) -> set[str]:
-    return {c.name for c in T.TABLES[kind].columns if isinstance(c.type, T.JSON)}
+    return {c.name for c in table_of(kind).columns if isinstance(c.type, T.JSON)}
 
 
 def _rows(store: Store, kind: str, filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -57,15 +60,15 @@ def export(
     **filters: Any,
 ) -> int:
     """Write every record of ``kind`` (optionally filtered by column values) to ``out``; return the count."""
-    if kind not in T.TABLES:
-        raise BadInput(f"unknown record kind {kind!r}; kinds are {', '.join(T.TABLES)}")
+    if kind not in IMPORTABLE:
+        raise BadInput(f"unknown record kind {kind!r}; kinds are {', '.join(IMPORTABLE)}")
     out = Path(out)
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
         raise BadInput(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}", file=str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
-    ts_cols = {c.name for c in T.TABLES[kind].columns if isinstance(c.type, type(T.TS))}
+    ts_cols = {c.name for c in table_of(kind).columns if isinstance(c.type, type(T.TS))}
     json_cols = _json_columns(kind)
     n = 0
     rows = _rows(store, kind, filters)
@@ -74,13 +77,13 @@ def export(
             for row in rows:
                 for c in ts_cols:
                     row[c] = _ts(row[c])
-                f.write(json.dumps(row, ensure_ascii=False, default=_json_default))
+                f.write(_json_line(kind, row))
                 f.write("\n")
                 n += 1
                 if on_progress and n % _BATCH == 0:
                     on_progress(n)
     elif fmt == "csv":
-        cols = [c.name for c in T.TABLES[kind].columns]
+        cols = [c.name for c in table_of(kind).columns]
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             w = csv.writer(f)
             w.writerow(cols)
@@ -97,6 +100,43 @@ def export(
     return n
 
 
+def _json_line(kind: str, row: dict[str, Any]) -> str:
+    try:
+        return json.dumps(row, ensure_ascii=False, default=_json_default, allow_nan=False)
+    except ValueError:  # PostgreSQL floats can hold NaN; JSON cannot, and import would refuse it
+        key = ", ".join(f"{c.name}={row[c.name]!r}" for c in table_of(kind).primary_key.columns)
+        raise AssayError(f"{kind} {key}: a number is NaN or infinite, which JSON cannot hold; "
+                         "correct it in the store before exporting") from None
+
+
+def export_store(store: Store, folder: str | Path, *, cache: bool = False,
+                 on_kind: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """Write every kind of record in ``store`` to ``folder`` (one JSONL file per kind) and a manifest.
+
+    The manifest lists the kinds in the order ``import_store`` writes them back, their counts,
+    the schema version and migration, and what was left out and why (``cache`` adds the
+    request cache). Returns the manifest.
+    """
+    from assay.store.engine import current_revision
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BadInput("exists and is not a folder", file=str(folder))
+    if folder.is_dir() and any(folder.iterdir()) and not is_store_export(folder):
+        raise BadInput(f"is not empty and holds no {MANIFEST}: export into a new folder", file=str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = [k for k in EXPORTED] + (["request_cache"] if cache else [])
+    files, counts = {}, {}
+    for kind in kinds:
+        files[kind] = f"{kind}.jsonl"
+        counts[kind] = export(store, kind, folder / files[kind], fmt="jsonl")
+        if on_kind:
+            on_kind(kind, counts[kind])
+    left_out = {k: v for k, v in LEFT_OUT.items() if k not in kinds}
+    return write_manifest(folder, counts=counts, files=files, migration=current_revision(store.engine),
+                          store=store.describe(), left_out=left_out)
+
+
 def _csv_cell(v: Any, is_json: bool, is_ts: bool) -> Any:
     if v is None:
         return ""
@@ -111,7 +151,7 @@ def _arrow_schema(kind: str):  # noqa: ANN202
     import pyarrow as pa
 
     fields = []
-    for c in T.TABLES[kind].columns:
+    for c in table_of(kind).columns:
         t = c.type
         if isinstance(t, T.JSON):
             at = pa.string()

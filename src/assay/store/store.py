@@ -17,6 +17,7 @@ from assay import records as R
 from assay.errors import AssayError, NotFound
 from assay.store import tables as T
 from assay.store.engine import make_engine, migrate, resolve_url
+from assay.store.kinds import table_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +46,7 @@ def _sqlite_ts(v: datetime | None) -> str | None:
 
 
 def _key_columns(kind: str) -> list[str]:
-    return [c.name for c in T.TABLES[kind].primary_key.columns]
+    return [c.name for c in table_of(kind).primary_key.columns]
 
 
 def to_row(kind: str, record: R.Record) -> dict[str, Any]:
@@ -117,7 +118,7 @@ class Store:
         Values are converted here, column by column, rather than by SQLAlchemy's per-row
         processors: the import of a million responses spends its time in this loop.
         """
-        table = T.TABLES[kind]
+        table = table_of(kind)
         sqlite = self.backend == "sqlite"
         names = [col.name for col in table.columns]
         convert = []
@@ -193,7 +194,7 @@ class Store:
             return None
 
     def _select(self, kind: str, filters: dict[str, Any]):  # noqa: ANN202
-        table = T.TABLES[kind]
+        table = table_of(kind)
         stmt = select(table)
         for col, val in filters.items():
             if val is None:
