@@ -112,7 +112,10 @@ def list_(json_out: JsonOpt = False) -> None:
 @campaign_app.command("export")
 def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
            fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
-           output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None) -> None:
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
+           no_formula_guard: Annotated[bool, typer.Option(
+               "--no-formula-guard", help="CSV: write cells as they are, for programs (by default a cell a "
+                                          "spreadsheet would run as a formula gets a leading ').")] = False) -> None:
     """Export a campaign's judgments (or comparisons), with model names unblinded."""
     import csv
     import io
@@ -129,9 +132,12 @@ def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
         for r in rows:
             buf.write(json.dumps(r, ensure_ascii=False) + "\n")
     elif rows:
+        from assay.io.spreadsheet import guard
+
+        cell = (lambda v: v) if no_formula_guard else guard
         w = csv.DictWriter(buf, fieldnames=list(rows[0]))
         w.writeheader()
-        w.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows)
+        w.writerows({k: cell(json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows)
     if output:
         output.write_text(buf.getvalue(), encoding="utf-8")
         console.print(f"wrote {len(rows)} rows to {output}")

@@ -123,6 +123,9 @@ def export_(
     gold_rater: Annotated[str | None, typer.Option(help="preferences: rater id whose verdicts are gold.")] = None,
     rater_kind: Annotated[list[str] | None, typer.Option(help="preferences: only raters of this kind (repeatable).")] = None,
     no_margin: Annotated[bool, typer.Option("--no-margin", help="preferences, reward: leave out the margin.")] = False,
+    no_formula_guard: Annotated[bool, typer.Option(
+        "--no-formula-guard", help="CSV: write cells as they are, for programs (by default a cell a spreadsheet "
+                                   "would run as a formula, starting with = + - @, gets a leading ').")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Export every record of one kind to JSONL, CSV or Parquet; or preference data for training
@@ -177,7 +180,7 @@ def export_(
     with progress() as bar:
         task = bar.add_task(f"exporting {kind}", total=None, rate="")
         n = export(store, kind, out, fmt=fmt, on_progress=lambda k: bar.update(task, completed=k, rate=f"{k:,} rows"),
-                   **{k: v for k, v in filters.items() if v is not None})
+                   formula_guard=not no_formula_guard, **{k: v for k, v in filters.items() if v is not None})
     if wants_json(json_out):
         emit_json({"kind": kind, "count": n, "out": str(out)})
     else:

@@ -20,10 +20,10 @@ from sqlalchemy import Connection
 
 from assay import records as R
 from assay.errors import BadInput
-from assay.io import guard, integrity
+from assay.io import guard, integrity, spreadsheet
 from assay.io.importer import ImportSummary, _Rejects
 from assay.io.manifest import IMPORTABLE, read_manifest
-from assay.io.readers import Row, Where, read_rows
+from assay.io.readers import Row, Where, detect_format, read_rows
 from assay.store import Store, to_row
 from assay.store import tables as T
 from assay.store.kinds import REFERENCES, dependency_order, table_of
@@ -46,12 +46,14 @@ def _row_model(kind: str) -> type[BaseModel]:
     return create_model(f"{kind}_row", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def _typed(kind: str, row: Row) -> dict[str, Any]:
+def _typed(kind: str, row: Row, from_csv: bool = False) -> dict[str, Any]:
     """A file's row as a table row, validated: CSV cells read by the column's type, JSON text decoded."""
     table = table_of(kind)
     fixed: dict[str, Any] = {}
     for k, v in row.items():
         col = table.c.get(k)
+        if from_csv:
+            v = spreadsheet.unguard(v)
         if col is not None and isinstance(col.type, T.JSON) and isinstance(v, str):
             v = guard.loads(v, path=(k,))
         elif v is None and col is not None and not col.nullable and isinstance(col.type, T.String):
@@ -85,10 +87,11 @@ def _import_kind(store: Store, conn: Connection, path: Path, kind: str, fmt: str
     """Read, check and write one file of one kind inside ``conn``'s transaction."""
     name = str(path)
     good: list[tuple[Where, Row, dict[str, Any]]] = []
+    from_csv = (fmt or detect_format(path)) == "csv"  # assay's CSV exports quote formula-like cells
     for where, raw in read_rows(path, fmt=fmt, on_error=rejects.on_error if rejects else None):
         summary.rows += 1
         try:
-            good.append((where, raw, _typed(kind, raw)))
+            good.append((where, raw, _typed(kind, raw, from_csv)))
         except (ValidationError, json.JSONDecodeError, guard.Unsafe) as e:
             if isinstance(e, ValidationError):
                 fieldname, reason = _field_of(e)

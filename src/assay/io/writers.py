@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import AssayError, BadInput
+from assay.io import spreadsheet
 from assay.io.manifest import EXPORTED, IMPORTABLE, LEFT_OUT, MANIFEST, is_store_export, write_manifest
 from assay.store import Store
 from assay.store import tables as T
@@ -57,9 +58,14 @@ def export(
     *,
     fmt: str | None = None,
     on_progress: Callable[[int], None] | None = None,
+    formula_guard: bool = True,
     **filters: Any,
 ) -> int:
-    """Write every record of ``kind`` (optionally filtered by column values) to ``out``; return the count."""
+    """Write every record of ``kind`` (optionally filtered by column values) to ``out``; return the count.
+
+    In CSV, a text cell a spreadsheet would run as a formula is quoted (``io.spreadsheet``)
+    unless ``formula_guard`` is False; assay's own import undoes it.
+    """
     if kind not in IMPORTABLE:
         raise BadInput(f"unknown record kind {kind!r}; kinds are {', '.join(IMPORTABLE)}")
     out = Path(out)
@@ -88,7 +94,7 @@ def export(
             w = csv.writer(f)
             w.writerow(cols)
             for row in rows:
-                w.writerow([_csv_cell(row[c], c in json_cols, c in ts_cols) for c in cols])
+                w.writerow([_csv_cell(row[c], c in json_cols, c in ts_cols, formula_guard) for c in cols])
                 n += 1
                 if on_progress and n % _BATCH == 0:
                     on_progress(n)
@@ -137,14 +143,14 @@ def export_store(store: Store, folder: str | Path, *, cache: bool = False,
                           store=store.describe(), left_out=left_out)
 
 
-def _csv_cell(v: Any, is_json: bool, is_ts: bool) -> Any:
+def _csv_cell(v: Any, is_json: bool, is_ts: bool, formula_guard: bool = True) -> Any:
     if v is None:
         return ""
     if is_json:
-        return json.dumps(v, ensure_ascii=False)
-    if is_ts:
+        v = json.dumps(v, ensure_ascii=False)
+    elif is_ts:
         return _ts(v).isoformat()  # type: ignore[union-attr]
-    return v
+    return spreadsheet.guard(v) if formula_guard else v
 
 
 def _arrow_schema(kind: str):  # noqa: ANN202

@@ -121,11 +121,9 @@ async def edge_action(case_id: str, request: Request, user: LeadDep) -> Response
 
 def _safe_cell(v: Any) -> Any:
     """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
-    if isinstance(v, (list, dict)):
-        v = json.dumps(v, ensure_ascii=False)
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
+    from assay.io.spreadsheet import guard
+
+    return guard(json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v)
 
 
 @router.get("/lead/c/{cid}/export.{fmt}")
