@@ -11,6 +11,8 @@ from assay.providers import OpenAIChat, ProviderError, ProviderFatal, TokenBucke
 from assay.records import Model
 from assay.testing import Reply, ScriptedServer
 
+from tests.conftest import skip_or_fail
+
 USER = [{"role": "user", "content": "two words"}]
 
 
@@ -202,7 +204,7 @@ def tls_cert(tmp_path_factory):
     import subprocess
 
     if shutil.which("openssl") is None:
-        pytest.skip("openssl command not found")
+        skip_or_fail("the openssl command is not installed (apt-get install openssl)")
     d = tmp_path_factory.mktemp("tls")
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d / "key.pem", "-out", d / "cert.pem",

@@ -195,3 +195,14 @@ def server(backend_url):
     url, proc = start_server(backend_url, workers=2)
     yield Server(url=url, store_url=backend_url, proc=proc, ids=ids)
     stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium through Playwright (a skip here, a failure under CI=true, when missing)."""
+    from tests.server.chromium import ARGS, CHROMIUM, sync_api
+
+    with sync_api().sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,7 @@ from assay.stats.ranking import (
     win_rate_matrix,
 )
 
-VALIDATION = Path(__file__).resolve().parents[2].parent / "shared" / "validation"
+from tests.conftest import BUNDLED
 
 WINNERS = ["model_a", "model_b", "tie", "tie (bothbad)"]
 
@@ -279,10 +278,7 @@ def test_bootstrap_failed_rounds_are_counted():
 
 
 def pandalm_battles() -> pd.DataFrame:
-    path = VALIDATION / "pandalm" / "data" / "testset-v1.json"
-    if not path.exists():
-        pytest.skip(f"shared validation data not found at {path}")
-    rows = pd.DataFrame(json.loads(path.read_text()))
+    rows = pd.DataFrame(json.loads((BUNDLED / "pandalm" / "testset-v1.json").read_text()))
     pair = rows["cmp_key"].str.split("_", expand=True)
     votes = rows[["annotator1", "annotator2", "annotator3"]]
     majority = votes.mode(axis=1)[0]  # the three annotators never split three ways
