@@ -270,13 +270,17 @@ def test_redteam_opens_on_the_rater_with_most_verdicts_and_never_on_an_error(srv
     assert lee.get("/lead/redteam", params={"dimension": "bogus"}).status_code == 400
 
 
-def test_redteam_without_attempts_says_so_without_an_error(server):
-    """A store with no attack yet (the seeded campaigns only): a neutral note, not a red error."""
-    lee = Rater(server.url, "lee")
+def test_redteam_without_attempts_says_so_without_an_error(store_url):
+    """A store with no attack yet: a neutral note, not a red error."""
+    with Store(store_url) as s:
+        add_users(s, {"lee": "lead"})
+    url, proc = start_server(store_url)
+    lee = Rater(url, "lee")
     try:
         r = lee.client.get("/lead/redteam")
     finally:
         lee.close()
+        stop_server(proc)
     assert r.status_code == 200 and 'class="error"' not in r.text and 'id="asr"' not in r.text
     assert re.search(r'<p class="muted" id="note">Nothing to show yet: no attempts in the store', r.text)
 
