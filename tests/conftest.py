@@ -18,18 +18,20 @@ from typing import NoReturn
 
 import pytest
 
+from tests.skipguard import in_ci
 from tests.skipguard import pytest_configure  # noqa: F401 - the CI skip guard, registered for the session
 
 PG_URL = os.environ.get("ASSAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+IN_CI = in_ci()
 BUNDLED = Path(str(importlib.resources.files("assay.data")))  # published data shipped in the package
 # published reference data too large or too numerous to bundle: shared/validation beside the clone
-VALIDATION = Path(os.environ.get("ASSAY_VALIDATION_DIR") or Path(__file__).resolve().parents[1].parent / "shared" / "validation")
+VALIDATION = Path(os.environ.get("ASSAY_VALIDATION_DIR")
+                  or Path(__file__).resolve().parents[1].parent / "shared" / "validation")
 
 
 def skip_or_fail(reason: str) -> NoReturn:
-    """Skip the test here; under CI=true fail it, since CI must run everything."""
-    if IN_CI:
+    """Skip the test here; under CI=true (read now, not at import) fail it, since CI must run everything."""
+    if in_ci():
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
 

@@ -99,3 +99,26 @@ def test_the_suites_allowlist_is_well_formed_and_short():
     from tests.skipguard import ALLOWLIST, read_allowlist
 
     assert len(read_allowlist(ALLOWLIST)) <= 5
+
+
+def test_a_missing_need_skips_here_and_fails_under_ci(pytester, monkeypatch):
+    """require_module / require_path (tests/conftest.py), as the browser and validation tests use them."""
+    pytester.makepyfile(test_needs="""
+        from pathlib import Path
+
+        from tests.conftest import require_module, require_path
+
+        def test_needs_a_package():
+            require_module("assay_no_such_package")
+
+        def test_needs_data():
+            require_path(Path("/nonexistent/validation"), "published values")
+    """)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.delenv("CI", raising=False)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(skipped=2)
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*CI=true but assay_no_such_package is not installed*",
+                                 "*CI=true but published values not found at /nonexistent/validation*"])

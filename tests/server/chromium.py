@@ -82,8 +82,8 @@ CONTRAST = """() => {
     const [hi, lo] = [lum(text), lum(bg)].sort((a, b) => b - a);
     const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
     out.push({tag: el.tagName.toLowerCase(), text: el.textContent.trim().slice(0, 40), ratio: (hi + 0.05) / (lo + 0.05),
-              needed: size >= 24 || (bold && size >= 18.66) ? 3 : 4.5, color: st.color, background: `rgb(${bg.slice(0, 3).map(Math.round)})`,
-              inButton: !!el.closest("button, .button")});
+              needed: size >= 24 || (bold && size >= 18.66) ? 3 : 4.5, color: st.color,
+              background: `rgb(${bg.slice(0, 3).map(Math.round)})`, inButton: !!el.closest("button, .button")});
   }
   return out;
 }"""
@@ -96,7 +96,9 @@ OVERFLOW = """() => {
     return false; };
   for (const el of document.querySelectorAll("body *")) {
     const r = el.getBoundingClientRect();
-    if (r.width && r.right > width + 1 && !scrolls(el)) wide.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : ""} right=${Math.round(r.right)}`);
+    if (!r.width || r.right <= width + 1 || scrolls(el)) continue;
+    const cls = typeof el.className === "string" && el.className ? "." + el.className.split(" ").join(".") : "";
+    wide.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${cls} right=${Math.round(r.right)}`);
   }
   return {scrollWidth: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8)};
 }"""
