@@ -13,6 +13,9 @@ from tests.server.conftest import PASSWORD
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (`apt-get install chromium`); never a downloaded browser
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+# how long a page may take to load or an element to appear: waits, not speed checks, so generous
+# (Playwright's 30 s default is reached on a 2-core machine under a full test run)
+WAIT_MS = 180_000
 
 
 def sync_api():
@@ -28,6 +31,7 @@ class Watched:
 
     def __init__(self, browser, base: str, name: str, *, width: int = 1280, height: int = 900) -> None:
         self.ctx = browser.new_context(base_url=base, viewport={"width": width, "height": height})
+        self.ctx.set_default_timeout(WAIT_MS)
         self.page = self.ctx.new_page()
         self.problems: list[str] = []
         self.page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
