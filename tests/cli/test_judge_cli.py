@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from assay.cli import main
 from assay.testing import ScriptedServer
 
-IFEVAL = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "ifeval"
+from tests.conftest import BUNDLED
+
+IFEVAL = BUNDLED / "ifeval"  # IFEval's inputs and GPT-4's responses, bundled (see ATTRIBUTION.md there)
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -123,14 +124,13 @@ def test_program_verifiers_store_judgments(capsys, qa):
     assert code == 0 and "pass rate 0.5000 over 6 responses" in out
 
 
-@pytest.mark.skipif(not IFEVAL.is_dir(), reason="shared/validation/ifeval missing")
 def test_import_ifeval_and_verify_matches_the_library_scorer(capsys, tmp_path, store_url):
     from assay.judges import ifeval
 
     rows = ifeval.read_jsonl(IFEVAL / "input_data.jsonl")[:60]
     inputs = tmp_path / "input.jsonl"
     inputs.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    responses = IFEVAL / "input_response_data_gpt4_20231107_145030.jsonl"
+    responses = IFEVAL / "gpt4_responses.jsonl"
     code, out, err = run(capsys, "--db", store_url, "import-ifeval", str(inputs), str(responses), "--model", "gpt-4@20231107", "--json")
     assert code == 0, err
     assert json.loads(out) == {"items_added": 60, "responses_added": 60, "missing_responses": []}

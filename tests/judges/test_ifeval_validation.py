@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from assay.judges import ifeval
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "validation" / "ifeval"
-REFERENCE = DATA / "thirdparty_podtech_5bdf377"
-RESPONSES_2023 = DATA / "input_response_data_gpt4_20231107_145030.jsonl"
+# the inputs and GPT-4's 2023 responses are bundled; the reference scorer's own outputs are not
+from tests.conftest import BUNDLED, VALIDATION, require_path
+
+INPUTS = BUNDLED / "ifeval" / "input_data.jsonl"
+RESPONSES_2023 = BUNDLED / "ifeval" / "gpt4_responses.jsonl"  # input_response_data_gpt4_20231107_145030.jsonl
+REFERENCE = VALIDATION / "ifeval" / "thirdparty_podtech_5bdf377"
+RECONSTRUCTED = VALIDATION / "ifeval" / "google_7afefd4_reconstructed"
 
 # The reference scorer replaced a "letter" outside a-z by a random letter drawn afresh at
 # each run, so its verdicts on these two are coin flips; upstream later dropped that rule
 # and now counts the character as given, as assay does. Both responses do contain the
 # character often enough: 4 x '#' (at least 4 asked), 10 x '!' (at least 6 asked).
 RANDOM_IN_REFERENCE = {(1122, "keywords:letter_frequency"), (1129, "keywords:letter_frequency")}
-
-
-def _require_data() -> None:
-    if not DATA.is_dir():
-        reason = f"IFEval validation data not found at {DATA} (shared/ beside the clone)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +28,7 @@ def paper_run():
     Key 2785: GPT-4 was asked (2023 response file) for "at least one placeholder"; input_data
     now asks for 3. The paper scored what GPT-4 was asked, so we do too.
     """
-    _require_data()
-    rows = ifeval.read_jsonl(DATA / "input_data.jsonl")
+    rows = ifeval.read_jsonl(INPUTS)
     asked = {r["prompt"]: r["response"] for r in ifeval.read_jsonl(RESPONSES_2023)}
     for row in rows:
         if row["key"] == 2785:
@@ -49,7 +41,8 @@ def paper_run():
 
 @pytest.mark.parametrize("mode", ["strict", "loose"])
 def test_every_verdict_matches_the_reference(paper_run, mode):
-    expected = {r["prompt"]: r for r in ifeval.read_jsonl(REFERENCE / f"eval_results_{mode}.jsonl")}
+    reference = require_path(REFERENCE, "IFEval reference scorer results")
+    expected = {r["prompt"]: r for r in ifeval.read_jsonl(reference / f"eval_results_{mode}.jsonl")}
     assert len(expected) == 540
     compared, differences = 0, set()
     for result in paper_run.results:
@@ -103,11 +96,10 @@ def test_paper_figures_for_gpt4(paper_run):
 
 
 def _rows(*keys):
-    return [r for r in ifeval.read_jsonl(DATA / "input_data.jsonl") if r["key"] in keys]
+    return [r for r in ifeval.read_jsonl(INPUTS) if r["key"] in keys]
 
 
 def test_the_2023_response_file_lacks_todays_key_2785():
-    _require_data()
     rows = _rows(1000, 2785)
     with pytest.raises(ValueError, match="2785"):
         ifeval.evaluate(rows, RESPONSES_2023)
@@ -116,8 +108,8 @@ def test_the_2023_response_file_lacks_todays_key_2785():
 
 
 def test_with_todays_input_data_key_2785_misses_its_three_placeholders():
-    _require_data()
-    fixed = DATA / "google_7afefd4_reconstructed" / "input_response_data_gpt4_20231107_145030.jsonl"
+    fixed = require_path(RECONSTRUCTED, "IFEval responses reconstructed for today's input data") / (
+        "input_response_data_gpt4_20231107_145030.jsonl")
     (result,) = ifeval.evaluate(_rows(2785), fixed).results
     assert result.instruction_id_list[1] == "detectable_content:number_placeholders"
     assert result.strict == [True, False]  # the response has a single placeholder, [address]

@@ -11,6 +11,8 @@ import pytest
 
 from assay.judges import metrics
 
+from tests.conftest import skip_or_fail
+
 
 def test_normalize_text_is_squads():
     assert metrics.normalize_text("  The Eiffel-Tower, an icon!  ") == "eiffeltower icon"
@@ -109,10 +111,7 @@ def _require_embedder() -> None:
         import sentence_transformers  # noqa: F401
         import torch  # noqa: F401
     except ImportError as e:
-        reason = f"embedding extra not installed ({e}); pip install 'assay[embed]'"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        skip_or_fail(f"embedding extra not installed ({e}); pip install 'assay[embed]'")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -15,13 +14,15 @@ from assay.testing import Faults, ScriptedServer
 
 from .conftest import make_dataset
 
-FAST = {"timeout": 0.25, "max_retries": 2, "backoff_base": 0.01, "concurrency": 32}
+# a timeout well above any healthy local answer, even on a loaded machine (a healthy request timed
+# out by accident would be retried and change the counts); scripted timeouts hang longer (hang_s)
+FAST = {"timeout": 2, "max_retries": 2, "backoff_base": 0.01, "concurrency": 32}
 
 
 def test_2000_units_with_faults_end_answered_or_with_a_recorded_error(store):
     make_dataset(store, "qa", 2000)
     faults = Faults(rate_limit=0.10, server_error=0.05, timeout=0.02, retry_after=0.01, seed=3)
-    with ScriptedServer(models=["m"], latency=0.002, faults=faults, hang_s=2) as srv:
+    with ScriptedServer(models=["m"], latency=0.002, faults=faults, hang_s=60) as srv:
         model = R.Model(id="m@1", base_url=srv.base_url)
         run = generate(store, model, "qa", **FAST)
         sent = len(srv.chat_requests)
@@ -54,10 +55,9 @@ def test_unknown_model_aborts_the_run_within_the_first_calls(store):
     make_dataset(store, "qa", 500)
     with ScriptedServer(models=["served"], latency=0.01) as srv:
         model = R.Model(id="typo@1", base_url=srv.base_url)
-        t = time.perf_counter()
         with pytest.raises(ProviderFatal, match="model 'typo' is not served"):
             generate(store, model, "qa", concurrency=8, backoff_base=0.01)
-        assert time.perf_counter() - t < 5
+        # aborted within the first calls: the executor runs 2 x concurrency = 16 units at once, of 500
         assert len(srv.chat_requests) <= 16
     (run,) = Ledger(store).runs()
     assert run.status == "failed" and run.failed == 0 and Ledger(store).units(run.id) == []

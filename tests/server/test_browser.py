@@ -7,20 +7,8 @@ import pytest
 from assay import annotate as A
 from assay import records as R
 from assay.store import Store
-from tests.server.conftest import (
-    PASSWORD,
-    add_texts,
-    add_users,
-    rid,
-    start_server,
-    stop_server,
-)
-
-playwright = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+from tests.server.chromium import Watched
+from tests.server.conftest import add_texts, add_users, rid, start_server, stop_server
 
 PAYLOADS = [
     "<script>window.__xss=1;alert(1)</script>",
@@ -136,57 +124,6 @@ def _redteam_and_library(s: Store) -> dict:
     L.add_entry(s, "xss " + ALL, entry="xss-entry", description=ALL + "\n\n" + MD_ALL, hypothesis=ALL,
                 tags=[PAYLOADS[1]], examples=[resp.id], created_by="lee")
     return {"xss_response": resp.id}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    from tests.conftest import IN_CI
-
-    if not os.path.exists(CHROMIUM):  # Debian's chromium: `apt-get install chromium`
-        (pytest.fail if IN_CI else pytest.skip)(f"no browser at {CHROMIUM}")
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A logged-in page that records dialogs, console errors and page errors."""
-
-    def __init__(self, browser, base: str, name: str) -> None:
-        self.ctx = browser.new_context(base_url=base)
-        self.page = self.ctx.new_page()
-        self.problems: list[str] = []
-        self.page.on("dialog", lambda d: (self.problems.append(f"dialog: {d.message}"), d.dismiss()))
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
-        self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        self.page.goto("/login")
-        # keyboard only: the name field takes focus by itself (autofocus lands just after load)
-        self.page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
-        self.page.keyboard.type(name)
-        self.page.keyboard.press("Tab")
-        self.page.keyboard.type(PASSWORD)
-        with self.page.expect_navigation():
-            self.page.keyboard.press("Enter")
-        assert self.page.url.rstrip("/") == base.rstrip("/"), self.page.url
-
-    def assert_clean(self) -> None:
-        page = self.page
-        page.wait_for_timeout(300)  # give any injected handler (onerror, onload, refresh) its chance
-        for frame in page.frames:
-            assert frame.evaluate("typeof window.__xss") == "undefined", frame.url
-        assert page.evaluate("typeof parent.__xss") == "undefined"
-        assert page.locator("script").count() == 1  # only /static/app.js
-        assert page.locator("main img, main svg, main iframe, main style, main meta, #xsslink").count() == 0
-        assert self.problems == []
-
-    def close(self) -> None:
-        self.ctx.close()
 
 
 def test_xss_payloads_render_as_text_and_never_run(app, browser):

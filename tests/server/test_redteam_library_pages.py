@@ -249,18 +249,40 @@ def test_racing_writers_get_a_message_never_a_500(srv):
     assert len(_versions(store_url, "race-me")) == 1 + results.count(303)
 
 
-def test_redteam_asks_for_a_rater_when_several_judged(srv):
+def test_redteam_opens_on_the_rater_with_most_verdicts_and_never_on_an_error(srv):
+    """Several judges and none chosen: the page shows the rates of the one that judged the most
+    attempts (judge-a: all 64, judge-b: 3), says so, and offers the other; no red error before
+    the lead did anything. A rater the lead asks for that does not exist is an error."""
     lee = srv[2]["lee"].client
     r = lee.get("/lead/redteam")
     assert r.status_code == 200
-    assert 'id="problem"' in r.text and "choose a rater" in r.text and 'id="asr"' not in r.text
-    options = re.findall(r'<option value="([^"]*)"', re.search(r'<select name="rater".*?</select>', r.text, re.S)[0])
-    assert options == ["", JUDGE_A, JUDGE_B]
+    assert 'class="error"' not in r.text and 'id="asr"' in r.text
+    assert f"Judged by {JUDGE_A} on jailbroken" in r.text and "the rater with the most verdicts" in r.text
+    select = re.search(r'<select name="rater".*?</select>', r.text, re.S)[0]
+    assert re.findall(r'<option value="([^"]*)"', select) == [JUDGE_A, JUDGE_B]
+    assert re.findall(r'<option value="([^"]*)" selected', select) == [JUDGE_A]
+    assert r.text.count('<tr data-model=') == lee.get("/lead/redteam", params={"rater": JUDGE_A}).text.count('<tr data-model=')
     r = lee.get("/lead/redteam", params={"rater": "nobody"})
-    assert r.status_code == 200 and "no single rater" in r.text and 'id="asr"' not in r.text
-    r = lee.get("/lead/redteam", params={"dimension": "refusal"})
-    assert r.status_code == 200 and "none has judged it" in r.text
+    assert r.status_code == 200 and "no single rater" in r.text and 'id="problem"' in r.text and 'id="asr"' not in r.text
+    r = lee.get("/lead/redteam", params={"dimension": "refusal"})  # attempts exist, none judged on refusal
+    assert r.status_code == 200 and 'class="error"' not in r.text and 'id="asr"' not in r.text
+    assert "No attempt has been judged on refusal yet" in r.text
     assert lee.get("/lead/redteam", params={"dimension": "bogus"}).status_code == 400
+
+
+def test_redteam_without_attempts_says_so_without_an_error(store_url):
+    """A store with no attack yet: a neutral note, not a red error."""
+    with Store(store_url) as s:
+        add_users(s, {"lee": "lead"})
+    url, proc = start_server(store_url)
+    lee = Rater(url, "lee")
+    try:
+        r = lee.client.get("/lead/redteam")
+    finally:
+        lee.close()
+        stop_server(proc)
+    assert r.status_code == 200 and 'class="error"' not in r.text and 'id="asr"' not in r.text
+    assert re.search(r'<p class="muted" id="note">Nothing to show yet: no attempts in the store', r.text)
 
 
 def test_redteam_shows_asr_with_wilson_intervals_and_recent_successes(srv):

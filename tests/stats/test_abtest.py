@@ -18,6 +18,8 @@ from assay.stats.abtest import (
     verdict,
 )
 
+from tests.conftest import require_module
+
 # Student's sleep data (Cushny & Peebles 1905): extra hours of sleep under two drugs, 10 patients.
 SLEEP_A = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_B = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
@@ -40,7 +42,7 @@ def test_paired_t_on_student_sleep_data():
 
 
 def test_clustered_se_matches_statsmodels_cluster_robust_ols():
-    sm = pytest.importorskip("statsmodels.api")
+    sm = require_module("statsmodels.api")
     rng = np.random.default_rng(0)
     clusters = np.repeat(np.arange(15), rng.integers(2, 8, 15))
     n = len(clusters)
@@ -180,7 +182,7 @@ def test_mcnemar_on_agresti_table():
 @pytest.mark.parametrize("table", [AGRESTI, [[101, 121], [59, 33]], [[10, 3], [9, 12]], [[5, 0], [0, 5]]])
 @pytest.mark.parametrize("exact,correction", [(True, True), (False, True), (False, False)])
 def test_mcnemar_matches_statsmodels(table, exact, correction):
-    sm = pytest.importorskip("statsmodels.stats.contingency_tables")
+    sm = require_module("statsmodels.stats.contingency_tables")
     a, b = expand(table)
     r = mcnemar(a, b, exact=exact, correction=correction)
     if np.asarray(table)[0, 1] + np.asarray(table)[1, 0] == 0:
@@ -213,7 +215,7 @@ def test_bh_and_holm_on_the_published_list():
 
 @pytest.mark.parametrize("method", ["holm", "fdr_bh", "bonferroni", "fdr_by"])
 def test_adjustments_match_statsmodels(method):
-    mt = pytest.importorskip("statsmodels.stats.multitest")
+    mt = require_module("statsmodels.stats.multitest")
     rng = np.random.default_rng(0)
     for p in (BH_PVALUES, rng.uniform(size=30) ** 3, [0.5], [0.01, 0.01, 0.02, 0.02]):
         ours = adjust_pvalues(p, method=method)

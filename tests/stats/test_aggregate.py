@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,7 @@ import pytest
 
 from assay.stats.aggregate import dawid_skene, majority_vote, mean_rating, median_rating
 
-VALIDATION = Path(__file__).resolve().parents[2].parent / "shared" / "validation"
+from tests.conftest import BUNDLED
 
 
 def _simulate(accuracies, *, units=1500, k=3, seed=0, adversarial=None, coverage=1.0):
@@ -54,9 +53,8 @@ def test_majority_vote_dataframe_and_unrated_units():
     assert out["u1"] == 1 and out["u2"] == 3 and np.isnan(out["u3"])
 
 
-@pytest.mark.skipif(not (VALIDATION / "pandalm").is_dir(), reason="shared/validation/pandalm missing")
 def test_majority_vote_reproduces_pandalm_label_counts():
-    rows = json.loads((VALIDATION / "pandalm" / "data" / "testset-v1.json").read_text())
+    rows = json.loads((BUNDLED / "pandalm" / "testset-v1.json").read_text())
     data = np.array([[r[f"annotator{i}"] for r in rows] for i in (1, 2, 3)], dtype=float)
     labels = majority_vote(data, ties="missing")
     counts = pd.Series(labels).value_counts().sort_index()

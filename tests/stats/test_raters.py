@@ -19,6 +19,8 @@ from assay.stats.raters import (
     to_matrix,
 )
 
+from tests.conftest import require_module
+
 
 def _ratings(seed=0, units=300, raters=("ann", "bob", "cyd", "dee", "eve"), acc=(0.9, 0.8, 0.7, 0.6, 0.4),
              bias=(0, 0, 0, 1, -1), coverage=0.85):
@@ -83,7 +85,7 @@ def test_consensus_matches_a_plain_loop():
 
 
 def test_gold():
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    sklearn_metrics = require_module("sklearn.metrics")
     df, truth = _ratings(seed=2)
     gold = truth.iloc[:100]
     out = rater_vs_gold(df, gold)

@@ -180,6 +180,23 @@ def _recent_successes(store: Any, outcomes: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def _default_rater(store: Any, dimension: str | None) -> tuple[str | None, str | None]:
+    """With no rater chosen: the dimension the library would read (jailbroken where an attempt's
+    answer was judged on it, else refusal) and the rater with verdicts on the most attempt answers
+    there (ties: the first id), so the page opens on rates rather than on a question."""
+    answers = set(store.columns("attempts", ["response_id"])["response_id"].dropna())
+    if not answers:
+        return None, dimension
+    if dimension is None:
+        judged = store.columns("judgments", ["response_id"], dimension="jailbroken")["response_id"]
+        dimension = "jailbroken" if judged.isin(answers).any() else "refusal"
+    js = store.columns("judgments", ["rater_id", "response_id"], dimension=dimension)
+    counts = js[js["response_id"].isin(answers)].drop_duplicates().groupby("rater_id").size()
+    if counts.empty:
+        return None, dimension
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0], dimension
+
+
 @router.get("/lead/redteam")
 def redteam(request: Request, user: LeadDep) -> Response:
     store = store_of(request)
@@ -187,14 +204,25 @@ def redteam(request: Request, user: LeadDep) -> Response:
     if dimension not in (None, *DIMENSIONS):
         raise BadInput(f"dimension must be one of {', '.join(DIMENSIONS)}", field="dimension")
     rater = _arg(request, "rater")
-    ctx: dict[str, Any] = {"dimensions": DIMENSIONS, "rater": rater, "result": None, "recent": [], "problem": None}
+    ctx: dict[str, Any] = {"dimensions": DIMENSIONS, "rater": rater, "result": None, "recent": [], "problem": None,
+                           "note": None, "chosen_for_you": False}
+    if rater is None:  # nothing chosen yet: no error, the rater with the most verdicts (or a neutral note)
+        rater, dimension = _default_rater(store, dimension)
+        ctx["chosen_for_you"] = rater is not None
     try:
+        if rater is None:
+            ASR.attempt_outcomes(store, dimension=dimension)  # raises with the reason: no attempts, none judged
         ctx["result"] = ASR.asr(store, rater=rater, dimension=dimension, by=("model", "attack"))
         dimension = ctx["result"]["dimension"]
         outcomes = ASR.attempt_outcomes(store, rater=ctx["result"]["rater"], dimension=dimension)
         ctx["recent"] = _recent_successes(store, outcomes)
-    except (BadInput, NotFound) as e:  # several raters and none chosen, an unknown rater, or no attempts yet
-        ctx["problem"] = e.reason if isinstance(e, BadInput) else str(e)
+    except NotFound as e:  # no attempts yet: nothing went wrong, there is nothing to show
+        ctx["note"] = f"Nothing to show yet: {e}. Attacks run with `assay redteam run` appear here."
+    except BadInput as e:
+        if ctx["rater"] is None:  # not the user's doing: attempts exist but nobody judged them
+            ctx["note"] = f"No attempt has been judged on {dimension} yet: judge the answers to see rates here."
+        else:  # a rater the user asked for that does not exist
+            ctx["problem"] = e.reason
     if dimension is None:  # the library could not say; offer the raters of the dimension it would have chosen
         dimension = "jailbroken" if _judging_raters(store, "jailbroken") else "refusal"
     ctx.update(dimension=dimension, raters=_judging_raters(store, dimension))
