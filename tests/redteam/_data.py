@@ -12,7 +12,6 @@ PUBLISHED_ASR = {"PAIR-gpt-3.5-turbo-1106": 0.71, "PAIR-gpt-4-0125-preview": 0.3
                  "PAIR-vicuna-13b-v1.5": 0.69, "GCG-vicuna-13b-v1.5": 0.80, "GCG-llama-2-7b-chat-hf": 0.03}
 XSTEST_MODELS = ("gpt4", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")
 # XSTest v1's human-labelled completions, which the refusal detector was not written against (see ATTRIBUTION.md)
-XSTEST_V1 = Path(__file__).parent / "data" / "xstest_v1"
 
 
 def completions(model: str) -> Path:
