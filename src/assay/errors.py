@@ -63,19 +63,22 @@ class MissingExtra(AssayError, ImportError):
 
     exit_code = 2
 
-    def __init__(self, extra: str, needed_by: str, cause: BaseException | None = None) -> None:
+    def __init__(self, extra: str, needed_for: str, cause: BaseException | None = None) -> None:
         self.extra = extra
-        self.needed_by = needed_by
+        self.needed_for = needed_for
         why = f" ({str(cause).splitlines()[0]})" if cause is not None and str(cause) else ""
-        super().__init__(f"{needed_by} needs the '{extra}' extra: pip install 'assay[{extra}]'{why}")
+        super().__init__(f"install the '{extra}' extra of assay for {needed_for}: pip install 'assay[{extra}]'{why}")
 
 
-def require_extra(extra: str, needed_by: str, *modules: str) -> list[ModuleType]:
-    """Import ``modules`` (an optional extra's packages); MissingExtra naming ``extra`` when one fails."""
+def require_extra(extra: str, needed_for: str, *modules: str) -> list[ModuleType]:
+    """Import ``modules``, packages of an optional extra; MissingExtra naming ``extra`` when one is missing.
+
+    ``needed_for`` says what needs them ("the Ray executor").
+    """
     try:
         return [importlib.import_module(m) for m in modules]
     except ImportError as e:
-        raise MissingExtra(extra, needed_by, e) from e
+        raise MissingExtra(extra, needed_for, e) from e
 
 
 class StoreUnavailable(AssayError):

@@ -25,6 +25,24 @@ from assay.cli import library as _library  # noqa: E402,F401
 from assay.cli import curate as _curate  # noqa: E402,F401
 
 
+_built: tuple[tuple[int, ...], object] | None = None
+
+
+def _command():  # noqa: ANN202 - a click Group (typer's vendored click or click itself)
+    """The click command behind ``app``, built once per set of registered commands.
+
+    Typer builds it anew on every call, which costs more than most commands' own work in
+    a process (tests, notebooks) that runs several.
+    """
+    global _built
+    import typer.main
+
+    key = tuple(map(id, [*app.registered_commands, *app.registered_groups]))
+    if _built is None or _built[0] != key:
+        _built = (key, typer.main.get_command(app))
+    return _built[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app; whatever goes wrong is one line on stderr and an exit code.
 
@@ -35,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from assay.cli._boundary import INTERRUPTED, exit_code
 
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = _command().main(args=argv, prog_name="assay", standalone_mode=False)
     except BaseException as e:  # noqa: BLE001 - the boundary: every exception becomes a line and a code
         return exit_code(e, err_console)
     if code == 130:  # typer >= 0.22 turns Ctrl-C into Exit(130), returned as a code when not standalone
