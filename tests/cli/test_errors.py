@@ -203,8 +203,9 @@ def test_commands_without_their_extra(tmp_path, module, argv, extra):
 
 def test_ctrl_c_says_work_is_saved_and_exits_130(tmp_path):
     script = """
-        import sys, time
+        import signal, sys
         from assay.cli import main
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if this runs in background
         assert main(["--db", "a.db", "init"]) == 0
         print("ready", flush=True)
         sys.exit(main(["--db", "a.db", "users", "add", "ann", "--password-stdin"]))

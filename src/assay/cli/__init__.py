@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _command().main(args=argv, prog_name="assay", standalone_mode=False)
     except BaseException as e:  # noqa: BLE001 - the boundary: every exception becomes a line and a code
         return exit_code(e, err_console)
-    if code == 130:  # typer >= 0.22 turns Ctrl-C into Exit(130), returned as a code when not standalone
+    if code == 130:  # typer turns Ctrl-C into Exit(130), returned as a code when not standalone
         err_console.print(INTERRUPTED, highlight=False, markup=False)
     return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as its code when not standalone
 

@@ -1,6 +1,6 @@
 """The command's boundary: whatever escapes a command becomes one line on stderr and an exit code.
 
-Usage errors come from click, which typer (from 0.22) vendors as ``typer._click`` and older
+Usage errors come from click, which typer (from 0.26) vendors as ``typer._click`` and older
 typer imports as ``click``: both are recognised, so every typer the dependency range allows
 prints click's usual usage error and exits 2.
 """
@@ -22,7 +22,7 @@ def click_classes(name: str) -> tuple[type, ...]:
     for module in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
         try:
             cls = getattr(importlib.import_module(module), name, None)
-        except ImportError:  # typer before 0.22 has no vendored click; click itself may be absent
+        except ImportError:  # typer before 0.26 has no vendored click; click itself may be absent
             continue
         if isinstance(cls, type) and cls not in found:
             found.append(cls)
@@ -38,7 +38,16 @@ def _first_line(text: str) -> str:
     return " ".join((text.strip().splitlines() or [""])[0].split())
 
 
-def store_error_line(e: BaseException) -> tuple[str, int]:
+def _values(params: object) -> set[str]:
+    """Every parameter value of a statement, as text (executemany's are rows of rows)."""
+    if isinstance(params, dict):
+        params = list(params.values())
+    if isinstance(params, (list, tuple)):
+        return set().union(*map(_values, params)) if params else set()
+    return {str(params)} if isinstance(params, str | int | float) else set()
+
+
+def store_error_line(e: BaseException, integrity: bool) -> tuple[str, int]:
     """One line for a database error that escaped (SQLAlchemy's DBAPIError): no SQL, no parameters.
 
     The driver's first line (which names a constraint, not values) is kept, with any parameter
@@ -46,25 +55,20 @@ def store_error_line(e: BaseException) -> tuple[str, int]:
     """
     orig = getattr(e, "orig", None)
     reason = _first_line(str(orig)) if orig is not None else type(e).__name__
-    params = getattr(e, "params", None)
-    values = params.values() if isinstance(params, dict) else params if isinstance(params, (list, tuple)) else ()
-    flat = [v for p in values for v in (p.values() if isinstance(p, dict) else p if isinstance(p, (list, tuple)) else [p])]
-    for v in sorted({str(v) for v in flat if isinstance(v, str | int | float) and len(str(v)) >= 3}, key=len,
-                    reverse=True):
+    for v in sorted((v for v in _values(getattr(e, "params", None)) if len(v) >= 3), key=len, reverse=True):
         reason = reason.replace(v, "…")
+    if not integrity:
+        return f"store error: {type(orig or e).__name__}: {reason} (run with ASSAY_DEBUG=1 for the traceback)", 1
     low = reason.lower()
-    if type(e).__name__ == "IntegrityError":
-        if "foreign key" in low:
-            hint = "a record refers to one the store does not have (an item, response, model or rater): add that first"
-        elif "unique" in low or "duplicate" in low:
-            hint = "a record with the same key is already in the store"
-        elif "null" in low:
-            hint = "a required field is empty"
-        else:
-            hint = "the data breaks one of the store's rules"
-        return f"the store refused the data: {reason}; {hint}", 2
-    return (f"store error: {type(orig or e).__name__}: {reason} "
-            "(run with ASSAY_DEBUG=1 for the traceback)", 1)
+    if "foreign key" in low:
+        hint = "a record refers to one the store does not have (an item, response, model or rater): add that first"
+    elif "unique" in low or "duplicate" in low:
+        hint = "a record with the same key is already in the store"
+    elif "null" in low:
+        hint = "a required field is empty"
+    else:
+        hint = "the data breaks one of the store's rules"
+    return f"the store refused the data: {reason}; {hint}", 2
 
 
 def exit_code(e: BaseException, err_console) -> int:  # noqa: ANN001 - a rich Console
@@ -85,13 +89,14 @@ def exit_code(e: BaseException, err_console) -> int:  # noqa: ANN001 - a rich Co
         return e.exit_code
     if isinstance(e, click_classes("Exit")):
         return e.exit_code
-    if isinstance(e, KeyboardInterrupt) or (isinstance(e, click_classes("Abort"))
-                                            and isinstance(e.__context__, KeyboardInterrupt)):
+    if isinstance(e, click_classes("Abort")):  # a prompt turns Ctrl-C and end of input into Abort
+        if not isinstance(e.__context__, KeyboardInterrupt):
+            say("aborted")
+            return 1
+        e = KeyboardInterrupt()
+    if isinstance(e, KeyboardInterrupt):
         say(INTERRUPTED)
         return 130
-    if isinstance(e, click_classes("Abort")):
-        say("aborted")
-        return 1
     if isinstance(e, SystemExit):
         if e.code is None or isinstance(e.code, int):
             return e.code or 0
@@ -101,7 +106,7 @@ def exit_code(e: BaseException, err_console) -> int:  # noqa: ANN001 - a rich Co
         raise e
     exc_module = sys.modules.get("sqlalchemy.exc")
     if exc_module is not None and isinstance(e, exc_module.DBAPIError):
-        line, code = store_error_line(e)
+        line, code = store_error_line(e, integrity=isinstance(e, exc_module.IntegrityError))
         say(line, "error:")
         return code
     if not isinstance(e, Exception):
