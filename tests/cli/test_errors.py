@@ -127,6 +127,21 @@ def test_integrity_error_at_the_boundary_is_one_line_without_sql_or_values(capsy
     assert "does not have" in line and SECRET not in line and "INSERT" not in line
 
 
+def test_other_database_error_at_the_boundary_is_one_line_without_sql(capsys, store_url, extra_command):
+    from sqlalchemy import text
+
+    @extra_command("bad-query")
+    def _bad_query() -> None:
+        with G.store().transaction() as c:
+            c.execute(text("SELECT :v FROM no_such_table"), {"v": SECRET})
+
+    code, _, err = run(capsys, "--db", store_url, "bad-query")
+    assert code == 1
+    line = one_line(err)
+    assert line.startswith("error: store error: ") and "no_such_table" in line and "ASSAY_DEBUG=1" in line
+    assert SECRET not in line and "SELECT" not in line
+
+
 def test_unexpected_error_is_one_line_unless_debugging(capsys, monkeypatch, extra_command):
     @extra_command("explode")
     def _explode() -> None:
