@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class AssayError(Exception):
     """Base class: a problem the user can act on, shown as one line."""
+
+    exit_code = 1
+    """The CLI's exit code for it: 2 when the user can fix it (input, environment), else 1."""
 
 
 class BadInput(AssayError):
@@ -12,6 +18,8 @@ class BadInput(AssayError):
 
     The CLI exits with code 2 on it.
     """
+
+    exit_code = 2
 
     def __init__(
         self,
@@ -45,3 +53,38 @@ class BadInput(AssayError):
 
 class NotFound(AssayError):
     """A named record (dataset, model, rubric, run...) does not exist in the store."""
+
+
+class MissingExtra(AssayError, ImportError):
+    """An optional dependency is not installed: names the extra of assay that brings it.
+
+    An ImportError too, so callers that already catch ImportError keep working.
+    """
+
+    exit_code = 2
+
+    def __init__(self, extra: str, needed_for: str, cause: BaseException | None = None) -> None:
+        self.extra = extra
+        self.needed_for = needed_for
+        why = f" ({str(cause).splitlines()[0]})" if cause is not None and str(cause) else ""
+        super().__init__(f"install the '{extra}' extra of assay for {needed_for}: pip install 'assay[{extra}]'{why}")
+
+
+def require_extra(extra: str, needed_for: str, *modules: str) -> list[ModuleType]:
+    """Import ``modules``, packages of an optional extra; MissingExtra naming ``extra`` when one is missing.
+
+    ``needed_for`` says what needs them ("the Ray executor").
+    """
+    try:
+        return [importlib.import_module(m) for m in modules]
+    except ImportError as e:
+        raise MissingExtra(extra, needed_for, e) from e
+
+
+class StoreUnavailable(AssayError):
+    """The store cannot be opened: a bad URL, an unreachable server, a missing folder, not a database.
+
+    The message names the store (never its password) and what to check. The CLI exits with code 2.
+    """
+
+    exit_code = 2

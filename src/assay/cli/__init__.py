@@ -26,37 +26,40 @@ from assay.cli import curate as _curate  # noqa: E402,F401
 from assay.cli import cache as _cache  # noqa: E402,F401
 
 
+_built: tuple[tuple[int, ...], object] | None = None
+
+
+def _command():  # noqa: ANN202 - a click Group (typer's vendored click or click itself)
+    """The click command behind ``app``, built once per set of registered commands.
+
+    Typer builds it anew on every call, which costs more than most commands' own work in
+    a process (tests, notebooks) that runs several.
+    """
+    global _built
+    import typer.main
+
+    key = tuple(map(id, [*app.registered_commands, *app.registered_groups]))
+    if _built is None or _built[0] != key:
+        _built = (key, typer.main.get_command(app))
+    return _built[1]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app, turning assay's errors into one line and an exit code."""
-    from assay.errors import AssayError, BadInput
+    """Entry point: runs the app; whatever goes wrong is one line on stderr and an exit code.
+
+    2 for a mistake the user can fix (usage, input, a missing extra, a store that cannot be
+    opened), 1 for other failures, 130 when interrupted. ``ASSAY_DEBUG=1`` shows the
+    traceback of unexpected errors.
+    """
+    from assay.cli._boundary import INTERRUPTED, exit_code
 
     try:
-        code = app(args=argv, standalone_mode=False)
-        if isinstance(code, int) and code:  # typer.Exit(n) comes back as its code when not standalone
-            return code
-    except BadInput as e:
-        err_console.print(f"[red]error:[/red] {e.message}", highlight=False, soft_wrap=True)
-        return 2
-    except AssayError as e:
-        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-        return 1
-    except SystemExit as e:  # typer/click usage errors and explicit exits
-        return int(e.code or 0)
-    except KeyboardInterrupt:
-        err_console.print("interrupted: finished work is saved; run the same command again to resume")
-        return 130
-    except Exception as e:  # click exceptions carry their own exit code
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Exit):
-            return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
-            return 1
-        raise
-    return 0
+        code = _command().main(args=argv, prog_name="assay", standalone_mode=False)
+    except BaseException as e:  # noqa: BLE001 - the boundary: every exception becomes a line and a code
+        return exit_code(e, err_console)
+    if code == 130:  # typer turns Ctrl-C into Exit(130), returned as a code when not standalone
+        err_console.print(INTERRUPTED, highlight=False, markup=False)
+    return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as its code when not standalone
 
 
 def _console_main() -> None:

@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # subcommands' contexts inherit it
 )
 
 console = Console(soft_wrap=True)
@@ -42,6 +43,18 @@ class Globals:
 G = Globals()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("assay")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            from assay import __version__ as number
+        console.print(f"assay {number}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     db: Annotated[
@@ -49,6 +62,8 @@ def _global(
         typer.Option("--db", envvar="ASSAY_DATABASE_URL", help="Store: a SQLite path or a postgresql:// URL (default ./assay.db)."),
     ] = None,
     json_out: JsonOpt = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print assay's version and exit.")] = False,
 ) -> None:
     G.db = db
     G.json = json_out

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.table import Table
 from typer.core import TyperGroup
@@ -24,7 +23,7 @@ from assay.errors import BadInput
 class _DefaultToCompare(TyperGroup):
     """A group whose unknown first word (a model name) means the ``compare`` subcommand."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["compare", *args]
         return super().parse_args(ctx, args)

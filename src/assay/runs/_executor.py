@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from assay import records as R
-from assay.errors import AssayError
+from assay.errors import AssayError, MissingExtra
 from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.store.ledger import Ledger, UnitRow
 
@@ -259,6 +259,6 @@ def make_executor(name: str, store: Any, **options: Any) -> Executor:
         except ImportError as e:
             if (e.name or "").split(".")[0] != "ray":
                 raise
-            raise AssayError("the Ray executor needs Ray: pip install 'assay[ray]'") from None
+            raise MissingExtra("ray", "the Ray executor", e) from None
         return RayExecutor(store, **options)
     raise AssayError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy.engine import URL, make_url
 
-from assay.errors import AssayError
+from assay.errors import StoreUnavailable
 
 DEFAULT_URL = "sqlite:///assay.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,30 +42,89 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.close()
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages name it: a SQLite file's path, else the URL with its password hidden."""
+    try:
+        u = make_url(url)
+        if u.get_backend_name() == "sqlite" and u.database:
+            return u.database
+        shown = u.render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):
+        shown = re.sub(r"(://[^/@:]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"^postgresql\+psycopg://", "postgresql://", shown)
+
+
+def _parse(url: str) -> URL:
+    try:
+        u = make_url(url)
+    except (exc.ArgumentError, ValueError) as e:  # a port that is not a number raises ValueError
+        raise StoreUnavailable(f"cannot read the store URL {shown_url(url)!r} ({e}): give a SQLite file path or "
+                               "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE") from None
+    if u.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreUnavailable(f"unsupported store URL {shown_url(url)!r}: give a SQLite file path or "
+                               "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE")
+    return u
+
+
+def _hint(url: URL, reason: str) -> str:
+    """What to check, given the driver's reason for not opening the store."""
+    low = reason.lower()
+    if "does not exist" in low and "database" in low:
+        return f"create it first (createdb {url.database}) or name another database"
+    if "connection refused" in low or "could not connect" in low or "timeout" in low:
+        return "is PostgreSQL running there, and is the host and port right?"
+    if "resolve host" in low or "name or service not known" in low:
+        return "check the host name"
+    if "authentication" in low or "password" in low or ("role" in low and "does not exist" in low):
+        return "check the user name and password"
+    if "not a database" in low:
+        return "that file is not an assay (SQLite) store: name another file"
+    if "unable to open" in low or "readonly" in low or "read-only" in low:
+        return "check that it is a file (not a folder) you can write"
+    return "check the store URL and that the database accepts connections"
+
+
+@contextmanager
+def opening(url: str) -> Iterator[None]:
+    """Turns a driver's failure to open the store into one StoreUnavailable line (no SQL, no password)."""
+    try:
+        yield
+    except exc.DBAPIError as e:
+        u = make_url(url)
+        # the driver's first line says what failed; psycopg's second is a generic hint we replace
+        reason = " ".join((str(e.orig).strip().splitlines() or [""])[0].split()) or type(e.orig).__name__
+        if u.password:
+            reason = reason.replace(str(u.password), "***")
+        raise StoreUnavailable(f"cannot open the store {shown_url(url)}: {reason}; {_hint(u, reason)}") from None
+
+
 def make_engine(url: str | None = None, *, pool_size: int = 10) -> Engine:
+    """An engine on the store ``url`` (see resolve_url); StoreUnavailable when it cannot be opened.
+
+    A SQLite file's folder must exist: a mistyped path is refused, not created.
+    """
     url = resolve_url(url)
-    u = make_url(url)
+    u = _parse(url)
     if u.get_backend_name() == "sqlite":
         db = u.database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        if db and db != ":memory:" and not Path(db).parent.is_dir():
+            raise StoreUnavailable(f"no folder {str(Path(db).parent)!r} for the SQLite store {db!r}: "
+                                   "create the folder first, or name a file in an existing one")
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if u.get_backend_name() == "postgresql":
-        schema = u.query.get("schema")
-        if schema:
-            # A schema parameter isolates a store inside a shared database (one per test run).
-            u = u.difference_update_query(["schema"])
-            engine = create_engine(
-                u, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
-                connect_args={"options": f"-csearch_path={schema}"},
-            )
-            with engine.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            return engine
-        return create_engine(u, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
-    raise AssayError(f"unsupported store URL {url!r}: use a SQLite path or postgresql://")
+    schema = u.query.get("schema")  # PostgreSQL
+    if schema:
+        # A schema parameter isolates a store inside a shared database (one per test run).
+        u = u.difference_update_query(["schema"])
+        engine = create_engine(
+            u, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True,
+            connect_args={"options": f"-csearch_path={schema}"},
+        )
+        with opening(url), engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        return engine
+    return create_engine(u, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
 
 
 def migrate(engine: Engine, target: str = "head") -> None:

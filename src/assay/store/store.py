@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from assay import records as R
 from assay.errors import AssayError, NotFound
 from assay.store import tables as T
-from assay.store.engine import make_engine, migrate, resolve_url
+from assay.store.engine import make_engine, migrate, opening, resolve_url
 from assay.store.kinds import table_of
 
 if TYPE_CHECKING:
@@ -75,7 +75,8 @@ class Store:
         self.url = resolve_url(url)
         self.engine = engine or make_engine(self.url)
         if create:
-            migrate(self.engine)
+            with opening(self.url):  # the first connection: an unreachable or wrong store fails here
+                migrate(self.engine)
 
     @property
     def backend(self) -> str:
