@@ -98,11 +98,13 @@ def test_import_refused_by_the_store_shows_no_user_data(capsys, tmp_path, store_
     code, out, _ = run(capsys, "--db", store_url, "export", "responses", "--out", str(tmp_path / "r.jsonl"))
     response_id = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[0])["id"]
     judgments = tmp_path / "j.jsonl"
-    judgments.write_text(json.dumps({"response_id": response_id, "rater_id": f"ghost-{SECRET}", "rubric": "default@1",
+    judgments.write_text(json.dumps({"response_id": response_id, "rater_id": "ghost", "rubric": "default@1",
                                      "dimension": "helpfulness", "value": 4, "justification": SECRET}) + "\n")
     code, _, err = run(capsys, "--db", store_url, "import", str(judgments), "--kind", "judgments")
     assert code == 2
     line = one_line(err)
+    # the importer refuses the unknown reference before the store sees it, naming the line and field
+    assert "line 1" in line and "rater_id" in line and "ghost" in line
     assert SECRET not in line and "INSERT" not in line and "[SQL" not in line and response_id not in line
 
 
