@@ -169,21 +169,25 @@ class BodyLimits:
         await self._capped(scope, receive, send, limit)
 
     async def _capped(self, scope: dict, receive: Any, send: Any, limit: int) -> None:
-        seen, over, started = 0, False, False
+        seen, over, started, whole = 0, False, False, False
 
         async def counted() -> dict:
-            nonlocal seen, over
+            nonlocal seen, over, whole
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     over = True
                     raise _BodyTooLarge
+                whole = not message.get("more_body", False)
             return message
 
         async def tracked(message: dict) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                if not whole:  # answered without reading the body (403, 404...): do not receive the rest
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
             await send(message)
 
         try:
