@@ -192,6 +192,15 @@ async def _gold_upload(form: Any) -> list[A.Gold]:
 
 
 MAX_OVERLAP = 10_000
+MAX_CAMPAIGN_NAME = 200  # the store's column
+
+
+def _user_names(form: Any, name: str) -> list[str]:
+    names = _split(form.get(name))
+    bad = [n for n in names if not ACC.NAME_RE.match(n)]
+    if bad:
+        raise BadInput(f"{bad[0][:40]!r} is not a user name (1-100 letters, digits, '.', '_' or '-')", field=name)
+    return names
 
 
 def _whole_number(form: Any, name: str, lo: int, hi: int) -> int:
@@ -229,8 +238,11 @@ def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> 
             raise BadInput("deadline must be a date, YYYY-MM-DD", field="deadline") from None
     units = A.units_from_dataset(store, str(form.get("dataset", "")), kind=kind,  # type: ignore[arg-type]
                                  models=_split(form.get("models")) or None)
-    raters = [R.Rater.make_id("human", n) for n in _split(form.get("raters"))]
-    return A.create_campaign(store, str(form.get("name", "")).strip(), rubric=str(form.get("rubric", "default")),
+    raters = [R.Rater.make_id("human", n) for n in _user_names(form, "raters")]
+    name = str(form.get("name", "")).strip()
+    if len(name) > MAX_CAMPAIGN_NAME:
+        raise BadInput(f"at most {MAX_CAMPAIGN_NAME} characters, not {len(name)}", field="name")
+    return A.create_campaign(store, name, rubric=str(form.get("rubric", "default")),
                              units=units, kind=kind, dimensions=_split(form.get("dimensions")) or None,  # type: ignore[arg-type]
                              overlap=overlap, gold=gold, gold_share=gold_share,
                              calibration=form.get("calibration") == "on",
