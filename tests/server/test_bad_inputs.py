@@ -226,8 +226,8 @@ def _targets(ids, store, people) -> dict[str, list[Target]]:
             ["name", "kind", "rubric", "dataset", "models", "dimensions", "overlap", "min_justification",
              "gold_share", "deadline", "raters", "calibration", "unblind"])],
         # a new password is hashed with argon2's full cost: the hashing actions get the fields they read
-        "/admin/users": [Target("ada", fixed("/admin/users"), lambda: {"action": "role", "name": "carl", "role": "rater"},
-                                ["action", "name", "role"]),
+        "/admin/users": [Target("ada", fixed("/admin/users"),
+                                lambda: {"action": "role", "name": "carl", "role": "rater"}, ["action", "name", "role"]),
                          Target("ada", fixed("/admin/users"), lambda: {"action": "add", "password": "a long password"},
                                 ["name"]),
                          Target("ada", fixed("/admin/users"), lambda: {"action": "password", "name": "carl"},

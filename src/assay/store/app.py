@@ -194,7 +194,8 @@ def app_secret(store: Store, name: str = "blind") -> str:
 
         k = T.app_secrets
         with store.engine.begin() as c:
-            c.execute(_insert_ignore(store, k), {"name": name, "value": secrets.token_hex(32), "created_at": R.utcnow()})
+            c.execute(_insert_ignore(store, k),
+                      {"name": name, "value": secrets.token_hex(32), "created_at": R.utcnow()})
             cache[name] = c.execute(select(k.c.value).where(k.c.name == name)).scalar_one()
     return cache[name]
 
