@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from assay import annotate as A
 from assay.annotate.queue import assignment_id, shown_order
+from assay.store.app import app_secret
 from tests.annotate.test_annotate import _answer, _setup
 
 
@@ -30,8 +31,8 @@ def test_claimed_ids_and_orders_follow_the_python_recipe(store):
     for r in raters[:2]:
         asg = A.next_assignment(store, camp, r)
         while asg is not None:
-            assert asg.id == assignment_id(camp.id, A.unit_id(asg.response_ids), r)
-            assert asg.shown_order == shown_order(camp.id, asg.id, asg.response_ids)
+            assert asg.id == assignment_id(camp.id, A.unit_id(asg.response_ids), r, key=app_secret(store))
+            assert asg.shown_order == shown_order(camp.id, asg.id, asg.response_ids, key=app_secret(store))
             assert store.get("assignments", asg.id).shown_order == asg.shown_order
             seen.append(tuple(asg.shown_order))
             res = A.submit(store, camp, asg, A.Answer(justification="x", choice="tie"), claim_next=True)
@@ -131,8 +132,9 @@ def test_the_servers_asyncio_path_reads_writes_once_and_claims(pg_store_url):
                                                         csrf_token=csrf)
             assert (got, got_camp.id, item) == (asg, camp.id, store.get("responses", asg.response_ids[0]).item_id)
             records = A.build_records(store, camp, got, _answer(), item_id=item)
-            first = await pg.record_and_claim(camp, got, records, kind="rate", claim=True)
-            again = await pg.record_and_claim(camp, got, records, kind="rate", claim=True)
+            key = app_secret(store)
+            first = await pg.record_and_claim(camp, got, records, kind="rate", claim=True, key=key)
+            again = await pg.record_and_claim(camp, got, records, kind="rate", claim=True, key=key)
             other = await pg.read(ACC.token_hash(token), "no-such-assignment")
             return first, again, other
         finally:
@@ -140,7 +142,7 @@ def test_the_servers_asyncio_path_reads_writes_once_and_claims(pg_store_url):
 
     (created, nxt), (created_again, nxt_again), other = asyncio.run(go())
     assert created and not created_again and nxt_again is None
-    assert nxt.id == assignment_id(camp.id, nxt.response_ids[0], user.rater_id) != asg.id
+    assert nxt.id == assignment_id(camp.id, nxt.response_ids[0], user.rater_id, key=app_secret(store)) != asg.id
     assert store.get("assignments", nxt.id).status == "pending"
     assert store.get("assignments", asg.id).status == "done"
     assert store.count("judgments", assignment_id=asg.id) == len(_answer().values)

@@ -21,17 +21,19 @@ def _sha(*parts: str) -> bytes:
     return hashlib.sha256("".join(p + "\x1f" for p in parts).encode()).digest()
 
 
-def assignment_id(campaign_id: str, unit: str, rater_id: str) -> str:
+def assignment_id(campaign_id: str, unit: str, rater_id: str, *, key: str) -> str:
     """The id of a unit given to a rater. sha256, not :func:`assay.records.digest`, because
-    PostgreSQL computes the same id when it claims a unit (``store/app_pg.py``)."""
-    return _sha("assignment", campaign_id, unit, rater_id).hex()[:32]
+    PostgreSQL computes the same id when it claims a unit (``store/app_pg.py``). ``key`` is the
+    store's secret (``store.app.app_secret``): raters see this id in URLs, and without the key
+    they cannot compute it from the unit's response ids (which would tell them the models)."""
+    return _sha("assignment", key, campaign_id, unit, rater_id).hex()[:32]
 
 
-def shown_order(campaign_id: str, assignment: str, response_ids: list[str]) -> list[str]:
-    """The order a rater sees a unit's responses in: sorted by a hash of each id with the
-    assignment, which is a uniformly random permutation that differs across raters yet is
-    reproducible (and computable in SQL); recorded on the assignment."""
-    return sorted(response_ids, key=lambda r: _sha("order", campaign_id, assignment, r))
+def shown_order(campaign_id: str, assignment: str, response_ids: list[str], *, key: str) -> list[str]:
+    """The order a rater sees a unit's responses in: sorted by a keyed hash of each id with the
+    assignment, a uniformly random permutation that differs across raters yet is reproducible
+    (and computable in SQL) by whoever holds the store's secret ``key``; recorded on the assignment."""
+    return sorted(response_ids, key=lambda r: _sha("order", key, campaign_id, assignment, r))
 
 
 def is_open(camp: R.Campaign) -> bool:
@@ -48,11 +50,11 @@ def _pools(store: Store, camp: R.Campaign, rater_id: str) -> list[tuple[bool, in
     return [(True, None), (False, cap)] if want_gold or camp.calibration else [(False, cap), (True, None)]
 
 
-def _maker(camp: R.Campaign, rater_id: str):
+def _maker(camp: R.Campaign, rater_id: str, key: str):
     def make(unit: dict) -> R.Assignment:
-        aid = assignment_id(camp.id, unit["unit_id"], rater_id)
+        aid = assignment_id(camp.id, unit["unit_id"], rater_id, key=key)
         return R.Assignment(id=aid, campaign_id=camp.id, rater_id=rater_id, response_ids=list(unit["response_ids"]),
-                            shown_order=shown_order(camp.id, aid, list(unit["response_ids"])),
+                            shown_order=shown_order(camp.id, aid, list(unit["response_ids"]), key=key),
                             is_gold=bool(unit["is_gold"]))
 
     return make
@@ -87,7 +89,7 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
             time.sleep(0.002 * min(attempt + 1, 10))  # the last free units are being claimed: wait for them
         return None
     pools = _pools(store, camp, rater_id)
-    make = _maker(camp, rater_id)
+    make = _maker(camp, rater_id, S.app_secret(store))
     rng = random.Random()
     for gold, pool_cap in pools:
         for _ in range(20):  # retries only when other raters win the same units meanwhile

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import (
@@ -17,6 +18,7 @@ from fastapi.responses import (
     Response,
 )
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import FormData
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from assay.errors import AssayError, BadInput, NotFound
@@ -50,6 +52,11 @@ class Settings:
 
 class LoginRequired(Exception):
     pass
+
+
+class BadForm(BadInput):
+    """A posted form the app refuses to read on (a NUL byte, an unpaired surrogate, an oversized
+    field, too many fields): a 422 page or JSON error naming the field."""
 
 
 class Forbidden(Exception):
@@ -89,6 +96,130 @@ class SecurityHeaders:
         await self.app(scope, receive, wrapped)
 
 
+# ---- what a request may make the server read -------------------------------------------------
+
+MAX_BODY = 1024 * 1024  # every form of the app but the new-campaign page (a justification is far smaller)
+MAX_UPLOAD_BODY = 21 * 1024 * 1024  # a lead's new campaign: the gold file (lead.MAX_GOLD_BYTES) and the fields
+MAX_PUBLIC_BODY = 16 * 1024  # what may be posted before logging in: the login form
+UNCHECKED_BODY = 64 * 1024  # read on a session cookie's word alone; a larger or chunked body waits for the session
+PUBLIC_POSTS = frozenset({"/login"})
+UPLOAD_POSTS = frozenset({"/lead/new"})
+MAX_FIELDS = 1000
+MAX_FIELD_CHARS = 20_000  # a justification, a clarification or a description fits many times over
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimits:
+    """Pure ASGI middleware bounding what a request can make the server read, before any route runs.
+
+    A body to any route but ``PUBLIC_POSTS`` needs a session cookie: without one the request is
+    refused (401) before a byte of the body is read. A body larger than ``UNCHECKED_BODY``, or
+    chunked, also needs the session to exist in the store first (a forged cookie reads nothing).
+    A declared Content-Length over the route's limit is refused (413) unread; a chunked body is
+    counted as it streams and refused at the limit, so neither a form nor a multipart upload
+    (which spools files to disk) grows past it. Refusals with the body unread close the
+    connection, so the server does not go on receiving it either. NUL bytes in the URL are refused
+    (400): a PostgreSQL text value cannot hold them.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length_header = headers.get(b"content-length")
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        try:
+            length = int(length_header) if length_header is not None else None
+        except ValueError:
+            await _refuse(scope, send, 400, "the Content-Length header is not a number")
+            return
+        has_body = chunked or bool(length)
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"").lower():
+            await _refuse(scope, send, 400, "a URL may not contain a NUL character", close=has_body)
+            return
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_PUBLIC_BODY
+        if scope["path"] not in PUBLIC_POSTS:
+            limit = MAX_BODY
+            token = Request(scope).cookies.get(SESSION_COOKIE)
+            if not token or len(token) > 200:
+                await _refuse(scope, send, 401, "login required")
+                return
+            if chunked or length > UNCHECKED_BODY:  # type: ignore[operator]
+                from starlette.concurrency import run_in_threadpool
+
+                user = await run_in_threadpool(ACC.session_user, scope["app"].state.store, token)
+                if user is None:
+                    await _refuse(scope, send, 401, "login required")
+                    return
+                if scope["path"] in UPLOAD_POSTS and user.is_lead:
+                    limit = MAX_UPLOAD_BODY
+        if length is not None and length > limit:
+            await _refuse(scope, send, 413, _too_large(limit))
+            return
+        await self._capped(scope, receive, send, limit)
+
+    async def _capped(self, scope: dict, receive: Any, send: Any, limit: int) -> None:
+        seen, over, started, whole = 0, False, False, False
+
+        async def counted() -> dict:
+            nonlocal seen, over, whole
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    over = True
+                    raise _BodyTooLarge
+                whole = not message.get("more_body", False)
+            return message
+
+        async def tracked(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if not whole:  # answered without reading the body (403, 404...): do not receive the rest
+                    message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except Exception:
+            if not over or started:
+                raise
+            await _refuse(scope, send, 413, _too_large(limit))
+
+
+def _too_large(limit: int) -> str:
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+    return f"the request is larger than {size}, which is all this page accepts"
+
+
+async def _refuse(scope: dict, send: Any, status: int, message: str, *, close: bool = True) -> None:
+    """An error answer from the middleware; with ``close`` the connection ends after it, so a
+    body left unread is not received either."""
+    request = Request(scope)
+    if status == 401:
+        response: Response = JSONResponse({"error": message}, status_code=401)
+    else:
+        response = error_page(request, status, message)
+    if close:
+        response.headers["connection"] = "close"
+
+    async def nothing() -> dict:
+        return {"type": "http.disconnect"}
+
+    await response(scope, nothing, send)
+
+
 def _env() -> Environment:
     from assay.server.markdown import render_markdown
 
@@ -103,7 +234,7 @@ def _env() -> Environment:
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """The rating app over one store (opened from the settings unless given)."""
-    from assay.store.app import server_engine
+    from assay.store.app import app_secret, server_engine
 
     settings = settings or Settings.from_env()
     if store is None:
@@ -122,6 +253,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        app_secret(store)  # made or read once here, not on a rater's first page (server/blind.py)
         if pg is not None:
             await pg.open()
         try:
@@ -151,6 +283,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def _not_found(request: Request, exc: NotFound) -> Response:
         return error_page(request, 404, "not found")
 
+    @app.exception_handler(BadForm)
+    async def _bad_form(request: Request, exc: BadForm) -> Response:
+        return error_page(request, 422, exc.message)
+
     @app.exception_handler(BadInput)
     async def _bad(request: Request, exc: BadInput) -> Response:
         return error_page(request, 400, exc.message)
@@ -173,7 +309,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
 
-    app.add_middleware(SecurityHeaders, secure=settings.secure_cookies)
+    app.add_middleware(BodyLimits)
+    app.add_middleware(SecurityHeaders, secure=settings.secure_cookies)  # added last: outermost, on every answer
     return app
 
 
@@ -212,6 +349,50 @@ def current_user(request: Request) -> ACC.User:
         raise LoginRequired
     request.state.user = user
     return user
+
+
+async def parse_form(request: Request) -> Any:
+    """The posted form, not yet checked (see :func:`check_form`). URL-encoded bodies (every form of the
+    app but the gold upload) are parsed here directly, a fraction of the cost of the general parser;
+    multipart goes to Starlette. ``BodyLimits`` has bounded the body already."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        return await request.form(max_files=2, max_fields=MAX_FIELDS)
+    body = await request.body()
+    try:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise BadForm(f"the form has more than {MAX_FIELDS} fields") from None
+    return FormData(pairs)
+
+
+def check_text(value: str, field: str, *, limit: int = MAX_FIELD_CHARS) -> str:
+    """A text value the store can keep: no NUL character, no unpaired surrogate, at most ``limit``
+    characters; BadForm naming the field otherwise."""
+    field = field[:100]
+    if "\x00" in value:
+        raise BadForm("remove the NUL character (\\0): text may not contain it", field=field)
+    if len(value) > limit:
+        raise BadForm(f"at most {limit} characters, not {len(value)}", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadForm("contains an unpaired surrogate, which is not text: paste it again", field=field) from None
+    return value
+
+
+def check_form(form: Any) -> Any:
+    """Every name and text value of a posted form through :func:`check_text` (uploaded files are
+    the route's to check); the form itself."""
+    for name, value in form.multi_items():
+        check_text(name, "(a field name)", limit=200)
+        if isinstance(value, str):
+            check_text(value, name)
+    return form
+
+
+async def read_form(request: Request) -> Any:
+    """The posted form, checked: what a route reads once it knows who is asking."""
+    return check_form(await parse_form(request))
 
 
 def check_csrf(request: Request, user: ACC.User, form: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,10 +20,12 @@ from assay.annotate import dashboard as D
 from assay.errors import AssayError, BadInput, NotFound
 from assay.server import accounts as ACC
 from assay.server.app import (
+    MAX_FIELD_CHARS,
     admin_only,
     check_csrf,
     current_user,
     lead_only,
+    read_form,
     render,
     store_of,
 )
@@ -73,7 +76,7 @@ def dashboard(cid: str, request: Request, user: LeadDep) -> Response:
 
 @router.post("/lead/c/{cid}/collect")
 async def collect(cid: str, request: Request, user: LeadDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     camp = _own_campaign(request, user, cid)
     await run_in_threadpool(A.collect_edge_cases, store_of(request), campaign_id=camp.id)
@@ -82,7 +85,7 @@ async def collect(cid: str, request: Request, user: LeadDep) -> Response:
 
 @router.post("/lead/c/{cid}/close")
 async def close(cid: str, request: Request, user: LeadDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     camp = _own_campaign(request, user, cid)
     await run_in_threadpool(A.close_campaign, store_of(request), camp.id)
@@ -105,7 +108,7 @@ def _case_for_lead(request: Request, user: ACC.User, case_id: str) -> R.EdgeCase
 
 @router.post("/lead/edge/{case_id}")
 async def edge_action(case_id: str, request: Request, user: LeadDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     case = _case_for_lead(request, user, case_id)
     store = store_of(request)
@@ -188,18 +191,45 @@ async def _gold_upload(form: Any) -> list[A.Gold]:
     return gold
 
 
+MAX_OVERLAP = 10_000
+MAX_CAMPAIGN_NAME = 200  # the store's column
+
+
+def _user_names(form: Any, name: str) -> list[str]:
+    names = _split(form.get(name))
+    bad = [n for n in names if not ACC.NAME_RE.match(n)]
+    if bad:
+        raise BadInput(f"{bad[0][:40]!r} is not a user name (1-100 letters, digits, '.', '_' or '-')", field=name)
+    return names
+
+
+def _whole_number(form: Any, name: str, lo: int, hi: int) -> int:
+    """A whole-number field from ``lo`` to ``hi`` (``lo`` when empty); BadInput naming the field otherwise."""
+    raw = str(form.get(name) or "").strip()
+    if not raw:
+        return lo
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(hi)) and lo <= int(raw) <= hi):
+        raise BadInput(f"a whole number from {lo} to {hi}, not {raw[:40]!r}", field=name)
+    return int(raw)
+
+
+def _gold_share(form: Any) -> float:
+    raw = str(form.get("gold_share") or "").strip()
+    try:
+        share = float(raw) if raw else 0.0
+    except ValueError:
+        share = math.nan
+    if not 0 <= share <= 1:  # NaN too
+        raise BadInput(f"gold share is a number from 0 to 1, not {raw[:40]!r}", field="gold_share")
+    return share
+
+
 def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> R.Campaign:
     store = store_of(request)
     kind = str(form.get("kind", "rate"))
-    try:
-        overlap = int(form.get("overlap") or 1)
-        min_just = int(form.get("min_justification") or 0)
-    except ValueError:
-        raise BadInput("overlap and minimum justification are whole numbers") from None
-    try:
-        gold_share = float(form.get("gold_share") or 0)
-    except ValueError:
-        raise BadInput("gold share is a number from 0 to 1", field="gold_share") from None
+    overlap = _whole_number(form, "overlap", 1, MAX_OVERLAP)
+    min_just = _whole_number(form, "min_justification", 0, MAX_FIELD_CHARS)
+    gold_share = _gold_share(form)
     deadline = None
     if form.get("deadline"):
         try:
@@ -208,8 +238,11 @@ def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> 
             raise BadInput("deadline must be a date, YYYY-MM-DD", field="deadline") from None
     units = A.units_from_dataset(store, str(form.get("dataset", "")), kind=kind,  # type: ignore[arg-type]
                                  models=_split(form.get("models")) or None)
-    raters = [R.Rater.make_id("human", n) for n in _split(form.get("raters"))]
-    return A.create_campaign(store, str(form.get("name", "")).strip(), rubric=str(form.get("rubric", "default")),
+    raters = [R.Rater.make_id("human", n) for n in _user_names(form, "raters")]
+    name = str(form.get("name", "")).strip()
+    if len(name) > MAX_CAMPAIGN_NAME:
+        raise BadInput(f"at most {MAX_CAMPAIGN_NAME} characters, not {len(name)}", field="name")
+    return A.create_campaign(store, name, rubric=str(form.get("rubric", "default")),
                              units=units, kind=kind, dimensions=_split(form.get("dimensions")) or None,  # type: ignore[arg-type]
                              overlap=overlap, gold=gold, gold_share=gold_share,
                              calibration=form.get("calibration") == "on",
@@ -219,7 +252,7 @@ def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> 
 
 @router.post("/lead/new")
 async def create(request: Request, user: LeadDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     try:
         if not str(form.get("name", "")).strip():
@@ -243,7 +276,7 @@ def users(request: Request, user: AdminDep) -> Response:
 
 @router.post("/admin/users")
 async def users_post(request: Request, user: AdminDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     store = store_of(request)
     action, name = str(form.get("action", "")), str(form.get("name", ""))

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import secrets
-import time
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
 from assay import annotate as A
 from assay import records as R
 from assay.annotate.campaigns import campaign_dimensions, rubric_of
 from assay.errors import BadInput, NotFound
 from assay.server import accounts as ACC
+from assay.server import blind
 from assay.server.app import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     LoginRequired,
     check_csrf,
+    check_form,
     current_user,
     error_page,
+    parse_form,
+    read_form,
     render,
     secure_request,
     store_of,
@@ -33,7 +35,7 @@ from assay.store import app as S
 from assay.store.app_pg import AsyncPG, split_read
 
 router = APIRouter()
-MAX_FORM_BYTES = 1024 * 1024  # a justification and a note are far smaller
+IDLE_S = 3600.0  # longer from hand-out to answer, the rater was away: the time says nothing of the work
 UserDep = Annotated[ACC.User, Depends(current_user)]
 
 
@@ -51,7 +53,7 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not ACC.csrf_ok(cookie or "", form.get("csrf_token")):  # type: ignore[arg-type]
         return error_page(request, 403, "the login form expired: reload the page and try again")
@@ -74,7 +76,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, user: UserDep) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     await run_in_threadpool(ACC.end_session, store_of(request), request.cookies.get(SESSION_COOKIE))
     resp = RedirectResponse("/login", status_code=303)
@@ -113,7 +115,9 @@ def next_item(cid: str, request: Request, user: UserDep) -> Response:
             return JSONResponse({"assignment": None})
         return render(request, "done.html", campaign=camp, queue=A.queue_status(store_of(request), camp, user.rater_id))
     if wants_json(request):
-        return JSONResponse({"assignment": asg.id, "shown_order": asg.shown_order})
+        # handles, never response ids: a rater could compute those from the dataset and the models
+        key = S.app_secret(store_of(request))
+        return JSONResponse({"assignment": asg.id, "shown_order": blind.handles(key, asg)})
     return RedirectResponse(f"/a/{asg.id}", status_code=303)
 
 
@@ -156,8 +160,7 @@ def _page_context(asg: R.Assignment, camp: R.Campaign, item: Any, responses: dic
               "model": None if camp.blind else responses[rid]["model"]}
              for i, rid in enumerate(asg.shown_order)]
     return {"assignment": asg, "campaign": camp, "item": item, "goal": attack_goal(item), "shown": shown,
-            "dimensions": dims, "queue": queue, "started": f"{time.time():.3f}", "values": {}, "flags": [],
-            "error": None}
+            "dimensions": dims, "queue": queue, "values": {}, "flags": [], "error": None}
 
 
 def attack_goal(item: Any) -> str | None:
@@ -225,32 +228,56 @@ async def assignment_page(aid: str, request: Request) -> Response:
     return await run_in_threadpool(_assignment_page, aid, request)
 
 
-def _answer(form: Any, asg: R.Assignment, camp: R.Campaign, dims: list[R.Dimension]) -> A.Answer:
-    """The rater's answer from the submitted form, in response ids (the form speaks in letters)."""
+def _time_spent(asg: R.Assignment) -> float | None:
+    """Seconds from the assignment's hand-out to now, measured by the server (a client's clock is not
+    asked); None past ``IDLE_S``."""
+    start = asg.created_at if asg.created_at.tzinfo is not None else asg.created_at.replace(tzinfo=R.utcnow().tzinfo)
+    spent = (R.utcnow() - start).total_seconds()
+    return max(spent, 0.0) if spent <= IDLE_S else None
+
+
+def _scale_value(dim: R.Dimension, raw: str) -> str | float:
+    """A posted value of a dimension: a label as is, else a finite number (the rubric checks its range)."""
+    if dim.scale.kind == "categorical":
+        return raw
     try:
-        started = float(form.get("started") or 0)
-        spent = time.time() - started if started > 0 else None
+        value = float(raw)
     except ValueError:
-        spent = None
+        raise BadInput(f"{raw[:40]!r} is not a number", field=dim.name) from None
+    if not math.isfinite(value):
+        raise BadInput(f"{raw[:40]!r} is not a finite number", field=dim.name)
+    return value
+
+
+def _rank(raw: str, n: int, letter: str) -> int:
+    if not (raw.isascii() and raw.isdigit() and 1 <= len(raw) <= 3):
+        raise BadInput(f"give response {letter} a rank from 1 to {n}", field="ranking")
+    return int(raw)
+
+
+def _answer(form: Any, asg: R.Assignment, camp: R.Campaign, dims: list[R.Dimension], key: str) -> A.Answer:
+    """The rater's answer from the submitted form, in response ids. The form names responses by
+    letter (A, B, ...) or by their handles (``blind``), never by id; time spent is the server's."""
     ans = A.Answer(justification=str(form.get("justification", "")), flags=[str(f) for f in form.getlist("flag")],
-                   flag_note=str(form.get("flag_note", "")), time_spent_s=spent)
-    by_letter = {chr(65 + i): rid for i, rid in enumerate(asg.shown_order)}
+                   flag_note=str(form.get("flag_note", "")), time_spent_s=_time_spent(asg))
+    refs = blind.by_reference(key, asg)
     if camp.kind == "rate":
-        ans.values = {d.name: form.get(f"dim:{d.name}") for d in dims if form.get(f"dim:{d.name}") not in (None, "")}
+        ans.values = {d.name: _scale_value(d, str(form.get(f"dim:{d.name}"))) for d in dims
+                      if form.get(f"dim:{d.name}") not in (None, "")}
     elif camp.kind == "compare":
         choice = str(form.get("choice", ""))
-        ans.choice = by_letter.get(choice, choice if choice in ("tie", "both_bad") else None)
+        ans.choice = refs.get(choice, choice if choice in ("tie", "both_bad") else None)
         s = str(form.get("strength", ""))
         ans.strength = int(s) if s in ("1", "2") else None
     else:
         ranks = {}
-        for letter, rid in by_letter.items():
-            v = str(form.get(f"rank:{letter}", ""))
-            if not v.isdigit():
-                raise BadInput(f"give response {letter} a rank", field="ranking")
-            ranks[rid] = int(v)
-        if sorted(ranks.values()) != list(range(1, len(by_letter) + 1)):
-            raise BadInput(f"ranks must be 1..{len(by_letter)}, each used once", field="ranking")
+        n = len(asg.shown_order)
+        for i, rid in enumerate(asg.shown_order):
+            letter = chr(65 + i)
+            raw = form.get(f"rank:{letter}") or form.get(f"rank:{blind.handle(key, asg.id, rid)}") or ""
+            ranks[rid] = _rank(str(raw), n, letter)
+        if sorted(ranks.values()) != list(range(1, n + 1)):
+            raise BadInput(f"ranks must be 1..{n}, each used once", field="ranking")
         ans.ranking = sorted(ranks, key=ranks.get)  # type: ignore[arg-type]
     return ans
 
@@ -260,12 +287,12 @@ def _submit(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
     store = store_of(request)
     dims = campaign_dimensions(store, camp)
     try:
-        res = A.submit(store, camp, asg, _answer(form, asg, camp, dims), claim_next=True)
+        res = A.submit(store, camp, asg, _answer(form, asg, camp, dims, S.app_secret(store)), claim_next=True)
     except BadInput as e:
         if wants_json(request):
             return JSONResponse({"error": e.message, "field": e.field}, status_code=422)
         ctx = _context(request, asg, camp, user)
-        ctx.update(error=e.message, values=dict(form), flags=form.getlist("flag"), started=str(form.get("started", ctx["started"])))
+        ctx.update(error=e.message, values=dict(form), flags=form.getlist("flag"))
         return render(request, "assignment.html", status=422, **ctx)
     nxt = None
     if res.feedback is None:
@@ -288,22 +315,8 @@ def _answered(request: Request, camp: R.Campaign, aid: str, created: bool, recor
 def _checked_submit(request: Request, aid: str, form: Any) -> Response:
     user = current_user(request)
     check_csrf(request, user, form)
+    check_form(form)
     return _submit(request, user, aid, form)
-
-
-async def _form(request: Request) -> Any:
-    """The posted form. URL-encoded bodies (every form of the app) are parsed here directly, which
-    costs a fraction of the general multipart parser; anything else goes to Starlette."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        return await request.form()
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise BadInput(f"the form is larger than {MAX_FORM_BYTES // 1024} KiB")
-    try:
-        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=1000)
-    except ValueError:
-        raise BadInput("the form has too many fields") from None
-    return FormData(pairs)
 
 
 async def _fast_submit(request: Request, aid: str, form: Any, pg: AsyncPG) -> Response | None:
@@ -312,19 +325,21 @@ async def _fast_submit(request: Request, aid: str, form: Any, pg: AsyncPG) -> Re
     errors), repeats, anything but a pending assignment of an open campaign, calibration gold."""
     user, asg, camp, item = await _session_and_assignment(request, aid, pg)
     check_csrf(request, user, form)
+    check_form(form)
     if asg is None or camp is None:
         raise NotFound("assignment")
     if asg.status != "pending" or camp.status != "open" or (camp.calibration and asg.is_gold):
         return None
     store = store_of(request)
     try:
-        dims = campaign_dimensions(store, camp)  # the rubric is cached after its first use
-        records = A.build_records(store, camp, asg, _answer(form, asg, camp, dims), item_id=item)
+        dims = campaign_dimensions(store, camp)  # the rubric and the secret are cached after their first use
+        key = S.app_secret(store)
+        records = A.build_records(store, camp, asg, _answer(form, asg, camp, dims, key), item_id=item)
     except BadInput:
         return None
     is_open = A.is_open(camp)
     created, nxt = await pg.record_and_claim(camp, asg, [*records, *A.edge_records(camp, records)],
-                                             kind=camp.kind, claim=is_open)
+                                             kind=camp.kind, claim=is_open, key=key)
     if not created:
         return None
     if not isinstance(nxt, R.Assignment):  # none left, or the last free units are being claimed
@@ -334,7 +349,9 @@ async def _fast_submit(request: Request, aid: str, form: Any, pg: AsyncPG) -> Re
 
 @router.post("/a/{aid}")
 async def submit(aid: str, request: Request) -> Response:
-    form = await _form(request)
+    # read before the session is known (the session and the assignment come in one query); BodyLimits
+    # has refused a request without a session cookie, and bounded the body, already
+    form = await parse_form(request)
     pg = request.app.state.pg
     if pg is not None:
         done = await _fast_submit(request, aid, form, pg)
@@ -370,6 +387,6 @@ def _skip(request: Request, user: ACC.User, aid: str, form: Any) -> Response:
 @router.post("/a/{aid}/skip")
 async def skip(aid: str, request: Request, user: UserDep) -> Response:
     """Skip the rater's own pending assignment (once; a repeat changes nothing) and go on to the next."""
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     return await run_in_threadpool(_skip, request, user, aid, form)

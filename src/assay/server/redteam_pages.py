@@ -19,7 +19,7 @@ from assay.errors import AssayError, BadInput, NotFound
 from assay.library.failures import records_by_id
 from assay.redteam import asr as ASR
 from assay.server import accounts as ACC
-from assay.server.app import check_csrf, current_user, lead_only, render, store_of
+from assay.server.app import check_csrf, current_user, lead_only, read_form, render, store_of
 from assay.store import app as S
 
 router = APIRouter()
@@ -129,7 +129,7 @@ def _change(store: Any, slug: str, user: ACC.User, form: Any, action: str) -> R.
 
 
 async def _post(slug: str, request: Request, user: ACC.User, action: str) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     check_csrf(request, user, form)
     store = store_of(request)
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}

@@ -241,6 +241,27 @@ def login_succeeded(store: Store, reset: Sequence[str], give_back: Sequence[str]
             c.execute(delete(t).where(t.c.key == key))
 
 
+# ---- secrets --------------------------------------------------------------------------------
+
+
+def app_secret(store: Store, name: str = "blind") -> str:
+    """A random secret of the store (64 hex characters), made on first use and the same ever after
+    for every worker and process on the store; remembered on the store handle.
+
+    Two first uses racing both insert-or-ignore, then read back the one that won.
+    """
+    cache = store.__dict__.setdefault("_assay_app_secrets", {})
+    if name not in cache:
+        import secrets
+
+        k = T.app_secrets
+        with store.engine.begin() as c:
+            c.execute(_insert_ignore(store, k),
+                      {"name": name, "value": secrets.token_hex(32), "created_at": R.utcnow()})
+            cache[name] = c.execute(select(k.c.value).where(k.c.name == name)).scalar_one()
+    return cache[name]
+
+
 # ---- campaigns: units, members, gold -----------------------------------------------------
 
 

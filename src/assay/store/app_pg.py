@@ -9,8 +9,8 @@ commit. The same SQL serves the library (:func:`record_and_claim`, through the s
 engine) and the server (:class:`AsyncPG`, through an asyncio pool, with no thread hop).
 
 The next assignment's id and shown order are computed in SQL, with the same sha256
-recipes as :func:`assay.annotate.queue.assignment_id` and ``shown_order``; a test holds
-the two to each other.
+recipes (keyed with the store's secret) as :func:`assay.annotate.queue.assignment_id` and
+``shown_order``; a test holds the two to each other.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ BIG = 2**31 - 1  # "no cap": gold units, and every unit in calibration mode
 _KIND_OF = {R.Judgment: "judgments", R.Comparison: "comparisons", R.EdgeCase: "edge_cases"}
 
 _SEP = "chr(31)"
-_ASSIGNMENT_ID = (f"left(encode(sha256(convert_to('assignment' || {_SEP} || %(cid)s || {_SEP} || p.unit_id || {_SEP}"
-                  f" || %(rid)s || {_SEP}, 'UTF8')), 'hex'), 32)")
-_SHOWN_ORDER = (f"(SELECT json_agg(r ORDER BY sha256(convert_to('order' || {_SEP} || %(cid)s || {_SEP} || "
-                f"cl.assignment_id || {_SEP} || r || {_SEP}, 'UTF8'))) FROM json_array_elements_text(p.response_ids) r)")
+# keyed with the store's secret (%(key)s, see queue.assignment_id): raters cannot compute either
+_ASSIGNMENT_ID = (f"left(encode(sha256(convert_to('assignment' || {_SEP} || %(key)s || {_SEP} || %(cid)s || {_SEP} || "
+                  f"p.unit_id || {_SEP} || %(rid)s || {_SEP}, 'UTF8')), 'hex'), 32)")
+_SHOWN_ORDER = (f"(SELECT json_agg(r ORDER BY sha256(convert_to('order' || {_SEP} || %(key)s || {_SEP} || %(cid)s || "
+                f"{_SEP} || cl.assignment_id || {_SEP} || r || {_SEP}, 'UTF8'))) "
+                f"FROM json_array_elements_text(p.response_ids) r)")
 
 
 # a unit this rater may still be given: room below its cap (gold and calibration: no cap), not had
@@ -132,7 +134,8 @@ def _json(v: Any) -> str:
 
 
 def params(camp: R.Campaign, asg: R.Assignment | None, rater_id: str, records: Sequence[R.Record] = (),
-           *, kind: str = "", claim: bool, now: datetime | None = None) -> tuple[tuple[str, ...], dict[str, Any]]:
+           *, kind: str = "", claim: bool, key: str, now: datetime | None = None
+           ) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The kinds written and the parameters of :func:`statement` for one submission (or claim)."""
     rows: dict[str, list[dict[str, Any]]] = {}
     ids = []
@@ -145,7 +148,7 @@ def params(camp: R.Campaign, asg: R.Assignment | None, rater_id: str, records: S
         "aid": asg.id if asg is not None else "", "cid": camp.id, "rid": rater_id, "kind": kind,
         "record_ids": _json(ids), "now": now or R.utcnow(), "claim": claim,
         "cap": BIG if camp.calibration else camp.overlap, "calibration": camp.calibration,
-        "gold_share": float(camp.gold_share), "cur_gold": int(bool(asg is not None and asg.is_gold)),
+        "gold_share": float(camp.gold_share), "cur_gold": int(bool(asg is not None and asg.is_gold)), "key": key,
     }
     for k, rs in rows.items():
         p[f"rows_{k}"] = _json(rs)
@@ -182,7 +185,9 @@ def record_and_claim(store: Any, camp: R.Campaign, asg: R.Assignment | None, rat
     """Run :func:`statement` through the store's engine (the library's path on PostgreSQL)."""
     from sqlalchemy.exc import IntegrityError
 
-    kinds, p = params(camp, asg, rater_id, records, kind=kind, claim=claim)
+    from assay.store.app import app_secret
+
+    kinds, p = params(camp, asg, rater_id, records, kind=kind, claim=claim, key=app_secret(store))
     sql = statement(kinds, submitting=asg is not None and bool(records))
 
     def run(values: dict[str, Any]) -> tuple[bool, R.Assignment | str | None]:
@@ -296,10 +301,11 @@ class AsyncPG:
             return await cur.fetchone()  # type: ignore[return-value]
 
     async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[R.Record], *,
-                               kind: str, claim: bool) -> tuple[bool, R.Assignment | str | None]:
+                               kind: str, claim: bool, key: str) -> tuple[bool, R.Assignment | str | None]:
+        """``key``: the store's secret (``store.app.app_secret``), which keys the next assignment's id and order."""
         from psycopg import errors
 
-        kinds, p = params(camp, asg, asg.rater_id, records, kind=kind, claim=claim)
+        kinds, p = params(camp, asg, asg.rater_id, records, kind=kind, claim=claim, key=key)
         async with self.pool.connection() as c:
             try:
                 cur = await c.execute(statement(kinds), p)

@@ -502,7 +502,17 @@ skips = Table(
     Index("ix_skips_campaign", "campaign_id", "created_at"),
 )
 
+# Secrets of the rating app, made once per store so every server worker and process shares them:
+# "blind" keys assignment ids, shown orders and the handles raters see (server/blind.py).
+app_secrets = Table(
+    "app_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
 APP_TABLES: dict[str, Table] = {
     t.name: t for t in (users, app_sessions, login_attempts, login_limits, campaign_units, unit_claims,
-                        campaign_members, gold_answers, submissions, skips)
+                        campaign_members, gold_answers, submissions, skips, app_secrets)
 }
