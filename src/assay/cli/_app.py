@@ -107,7 +107,7 @@ YesOpt = Annotated[bool, typer.Option(
     "--yes", "-y", help="Start without asking, however large the plan (on a terminal, a run above "
                         "ASSAY_CONFIRM_CALLS calls, default 1000, or ASSAY_CONFIRM_USD dollars, default 1, asks first).")]
 DryRunOpt = Annotated[bool, typer.Option(
-    "--dry-run", help="Print the plan (calls, estimated tokens and cost) and stop: nothing is sent or stored.")]
+    "--dry-run", help="Print the plan (calls, estimated tokens and cost) and stop: nothing is sent, no run starts.")]
 
 # Where a run's units execute; the same three options on every command that runs one.
 ExecutorOpt = Annotated[str, typer.Option(
