@@ -35,8 +35,21 @@ def qa(store, store_url):
 ])
 def test_verify_refuses_a_verifier_the_items_cannot_feed(qa, store, capsys, args, field, says):
     err = refused(capsys, "--db", qa, "verify", *args)
-    assert err.startswith(f"error: field '{field}': {says}") and "3 of the 3 items" in err
+    assert err.startswith(f"error: field '{field}': {says}") and "none of the 3 items" in err
     assert Ledger(store).runs() == [] and store.count("judgments") == 0
+
+
+def test_verify_leaves_out_the_responses_it_cannot_check_and_says_so(qa, store, capsys):
+    from assay import records as R
+
+    item = R.Item(id="if1", dataset="qa", prompt="Say hi without commas.",
+                  metadata={"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]})
+    store.add([item, R.Response(id="r-if1", item_id="if1", model="a@1", text="hi there")])
+    assert main(["--db", qa, "verify", "--ifeval", "--mode", "strict"]) == 0
+    out = capsys.readouterr()
+    assert "1 units, 1 done" in out.out and "0 failed" in out.out
+    assert out.err.strip() == ("3 responses left out: their items lack what ifeval needs (IFEval instructions "
+                               "(metadata 'instruction_id_list'; `assay import-ifeval` imports them))")
 
 
 def test_judge_refuses_a_dimension_the_rubric_lacks(qa, store, capsys):

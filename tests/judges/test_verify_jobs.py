@@ -36,7 +36,7 @@ def test_verifiers_and_metrics_store_judgments_on_their_dimensions(store):
 
 def test_a_verifier_the_items_cannot_feed_is_refused_before_any_unit(store):
     store_responses(store, {"m@1": ["x", "y"]})
-    with pytest.raises(BadInput, match=r"ifeval needs IFEval instructions .*, and 2 of the 2 items") as e:
+    with pytest.raises(BadInput, match=r"ifeval needs IFEval instructions .*, and none of the 2 items") as e:
         verify(store, registry.create("ifeval"))
     assert e.value.field == "judge" and len(str(e.value).splitlines()) == 1
     for name, args, what in (("regex", {}, "a pattern"), ("json_schema", {}, "a JSON Schema"),
@@ -46,15 +46,15 @@ def test_a_verifier_the_items_cannot_feed_is_refused_before_any_unit(store):
     assert Ledger(store).runs() == [] and store.count("judgments") == 0  # no run, no unit, nothing stored
     assert verify(store, registry.create("regex", pattern="x"))[0].succeeded == 2  # given what it needs, it runs
 
-    # per-item settings come from item metadata, as registry.py reads them; a selection that mixes
-    # items with and without them is refused too, and the items that have them are verified
+    # per-item settings come from item metadata, as registry.py reads them; in a selection that mixes
+    # items with and without them, the responses to the others are left out (counted), not failed
     item = R.Item(id="if1", dataset="if", prompt="Say hi without commas.",
                   metadata={"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]})
     store.add([R.Dataset(name="if"), item, R.Response(id="r-if1", item_id="if1", model="m@1", text="hi there")])
-    with pytest.raises(BadInput, match="2 of the 3 items"):
-        verify(store, registry.create("ifeval"), models=["m@1"])
-    run, rater = verify(store, registry.create("ifeval"), dataset="if")
-    assert (run.succeeded, run.failed) == (1, 0)
+    run, rater = verify(store, registry.create("ifeval"), models=["m@1"])
+    assert (run.total, run.succeeded, run.failed) == (1, 1, 0)
+    assert run.config["left_out"]["responses"] == 2 and "IFEval instructions" in run.config["left_out"]["items_lack"]
+    assert verify(store, registry.create("ifeval"), dataset="if")[0].config.get("left_out") is None
     (j,) = store.list("judgments", rater_id=rater.id)
     assert (j.rubric, j.dimension, j.value) == ("verifiers@1", "ifeval", 1.0)
     assert j.detail["instructions"] == [{"id": "punctuation:no_comma", "followed": True}]

@@ -259,7 +259,8 @@ def verify(
                     raise
                 raise BadInput(e.reason, field="--ifeval" if ifeval else "--verifier") from None
             entry: dict[str, Any] = {"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.id,
-                                     "verifier": j.spec(), "failed_units": _failed_units(store, run)}
+                                     "verifier": j.spec(), "failed_units": _failed_units(store, run),
+                                     "left_out": run.config.get("left_out")}
             values = [x.value for x in store.iter("judgments", rater_id=rater.id, run_id=run.id) if x.value is not None]
             entry["judged"] = len(values)
             entry["mean"] = statistics.fmean(values) if values else None
@@ -271,6 +272,9 @@ def verify(
     else:
         for j, run, e in results:
             console.print(_run_line(run), highlight=False)
+            if e["left_out"]:
+                err_console.print(f"{e['left_out']['responses']:,} responses left out: their items lack what "
+                                  f"{j.name} needs ({e['left_out']['items_lack']})", highlight=False, soft_wrap=True)
             if "ifeval" in e:
                 s = e["ifeval"]
                 m = j.args["mode"]

@@ -51,6 +51,14 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{x:.0%}"  # NaN when nothing was judged
 
 
+def _remember(store: Any, model_id: str, base_url: str | None, api_key_env: str | None) -> None:
+    """The model answered: keep its base URL and key variable as its defaults (``assay.runs.endpoint``)."""
+    from assay.judges.jobs import judge_model
+    from assay.runs import remember_endpoint
+
+    remember_endpoint(store, judge_model(store, model_id, base_url=base_url, api_key_env=api_key_env))
+
+
 @library_app.command("find")
 def find(
     rubric: Annotated[str | None, typer.Option(help="Rubric (name or name@version) whose judgments say what failed.")] = None,
@@ -94,6 +102,8 @@ def find(
         from assay.library.facets import describe_failures
 
         facets = describe_failures(store, failures.failures, facets_with, base_url=base_url, api_key_env=api_key_env)
+        if failures.failures:
+            _remember(store, facets_with, base_url, api_key_env)
         if facets.errors:
             err_console.print(f"{len(facets.errors)} failures kept their own text: {facets_with}'s answer was unreadable",
                           highlight=False)
@@ -102,6 +112,8 @@ def find(
                      random_state=seed, facets=facets)
     if hypothesise_with is not None:
         hypothesise(store, found.candidates, hypothesise_with, base_url=base_url, api_key_env=api_key_env)
+        if found.candidates:
+            _remember(store, hypothesise_with, base_url, api_key_env)
     saved = [add_candidate(store, c, created_by=by, settings=found.settings, tags=tag or []).entry
              for c in found.candidates] if save else []
     if wants_json(json_out):
@@ -357,7 +369,7 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
     """
     from assay import records as R
     from assay.errors import BadInput, NotFound
-    from assay.judges.jobs import check_inputs, judge_model
+    from assay.judges.jobs import judge_model, split_by_inputs
     from assay.judges.registry import from_spec
     from assay.judges.rubric import RubricJudge
     from assay.library.failures import records_by_id
@@ -376,7 +388,11 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
         judge = None
         try:
             if "program" in det:
-                check_inputs(from_spec(det["program"]), items)
+                program = from_spec(det["program"])
+                _, lacking, what = split_by_inputs(program, [(it, None) for it in items])
+                if lacking:  # the detector runs in process: a response it cannot check would stop the check
+                    raise BadInput(f"{program.name} needs {what}, and {lacking} of the {len(items)} example "
+                                   "items have none")
             elif det:
                 rubric = get_rubric(store, det["rubric"])
                 dim = rubric.dimension(det["dimension"])

@@ -421,20 +421,24 @@ def _item_needs(judge: Any) -> tuple[str, Callable[[R.Item], bool]] | None:
     return None
 
 
-def check_inputs(judge: Any, items: Sequence[R.Item]) -> None:
-    """Refuse (BadInput on ``judge``) a program judge that cannot check responses to some of ``items``.
+def split_by_inputs(judge: Any, pairs: Sequence[tuple[R.Item, R.Response]]
+                    ) -> tuple[list[tuple[R.Item, R.Response]], int, str | None]:
+    """The (item, response) pairs a program judge can check, how many it cannot, and what those items lack.
 
-    A run would only store each such unit as failed, and running it again cannot help.
+    A unit it cannot check would only be stored as failed, and running it again cannot
+    help: such responses are left out, and when none is left the judge is refused
+    (BadInput on ``judge``).
     """
     need = _item_needs(judge)
     if need is None:
-        return
+        return list(pairs), 0, None
     what, has = need
-    lacking = [it for it in items if not has(it)]
-    if lacking:
-        raise BadInput(f"{judge.name} needs {what}, and {len(lacking):,} of the {len(items):,} items of these "
-                       f"responses have none (first: {lacking[0].id}); verify only responses to items that have it",
-                       field="judge")
+    usable = [p for p in pairs if has(p[0])]
+    if not usable:
+        items = list({i.id: i for i, _ in pairs})
+        raise BadInput(f"{judge.name} needs {what}, and none of the {len(items):,} items of these responses has it "
+                       f"(first: {items[0]}); choose responses to items that have it", field="judge")
+    return usable, len(pairs) - len(usable), what
 
 
 def verify(store: Any, judge: Any, *, dataset: str | None = None, models: Sequence[str] | None = None,
@@ -443,22 +447,24 @@ def verify(store: Any, judge: Any, *, dataset: str | None = None, models: Sequen
            executor_options: dict[str, Any] | None = None) -> tuple[R.Run, R.Rater]:
     """Run a program judge (``assay.judges.create(...)``) on responses; Judgments under its program rater.
 
-    A built-in judge that cannot check responses to some of the items (IFEval without
-    instructions, a metric without reference answers, ``regex`` without a pattern) is
-    refused (BadInput on ``judge``) before anything is stored.
+    Responses a built-in judge cannot check, their items lacking what it needs (IFEval
+    instructions, a reference answer, a pattern for ``regex``), are left out, counted in
+    the run's ``config["left_out"]``; with none left, the judge is refused (BadInput on
+    ``judge``) before anything is stored.
     """
     from assay.judges._llm import JudgeTask
     from assay.rubrics import add_rubric
     from assay.runs import Unit, make_executor, run_id_for
     from assay.runs._remote import work_spec
 
-    pairs = select_responses(store, dataset=dataset, models=models)
-    check_inputs(judge, list({i.id: i for i, _ in pairs}.values()))
+    pairs, left_out, lacking = split_by_inputs(judge, select_responses(store, dataset=dataset, models=models))
     rubric = rubric_for(judge)
     add_rubric(store, rubric)
     rater = judge.rater()
     config = {"judge": rater.id, "spec": judge.spec(), "rubric": rubric.id,
               "responses": R.digest("responses", sorted(r.id for _, r in pairs))}
+    if left_out:
+        config["left_out"] = {"responses": left_out, "items_lack": lacking}
     run_id = run_id_for("verify", config)
     spec = work_spec("verify", {"judge": judge.spec(), "rubric": rubric.model_dump(mode="json"),
                                 "rater": rater.model_dump(mode="json"), "run_id": run_id})
