@@ -92,10 +92,13 @@ def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...]
     """Load the HANNA ratings: 96 prompts x 11 systems = 1,056 stories, 6 criteria, humans and 5 LLMs.
 
     The bundled file has each story's mean human rating (three workers), so the humans are
-    one rater, ``human:hanna-mturk-mean``; each (LLM, prompt) pair is an LLM rater. The
-    story texts are not in the file: items and responses carry a note saying so. An LLM
+    one rater, ``human:hanna-mturk-mean``; each (LLM, prompt) pair is an LLM rater. An LLM
     score outside [1, 5] (the source marks a failed answer with 0 or a negative number, so
     such a mean of three includes one) is left out.
+
+    The prompts and stories are not bundled (see ``assay/data/hanna/ATTRIBUTION.md``): items
+    and responses say so in their text and carry ``text_available: False`` in their metadata,
+    which the report reads (its lists of responses leave them out and say how many).
     """
     import ast
     import csv
@@ -126,10 +129,12 @@ def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...]
             # the 11 systems answered the same 96 prompts: one item per prompt, one response per system
             item = R.Item(id=R.Item.make_id(dataset, f"prompt-{j}", None, None), dataset=dataset,
                           external_id=f"prompt-{j}",
-                          prompt=f"HANNA prompt {j} (text not bundled; see dig-team/hanna-benchmark-asg)",
+                          prompt=f"[text not bundled] HANNA prompt {j} (a WritingPrompts prompt): assay ships "
+                          "HANNA's scores, not its texts (see assay/data/hanna/ATTRIBUTION.md)",
                           metadata={"prompt_index": j, "text_available": False})
             resp = R.Response(id=R.Response.make_id(item.id, model_id, 0), item_id=item.id, model=model_id,
-                              text=f"HANNA story {story} by {system} (text not bundled)",
+                              text=f"[text not bundled] HANNA story {story}, by {system}: assay ships "
+                              "HANNA's scores for it, not its text (see assay/data/hanna/ATTRIBUTION.md)",
                               metadata={"story_id": story, "system": system, "text_available": False})
             records += [item, resp]
             for name, values in columns.items():

@@ -41,7 +41,8 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
         get_rubric(store, name)
     say("loading PandaLM: 999 response pairs, 3 human verdicts each, GPT-3.5's published verdicts")
     out["pandalm"] = load_pandalm(store)
-    say("loading HANNA: 96 prompts x 11 story generators, human ratings and 5 LLM raters on 6 criteria")
+    say("loading HANNA: 96 prompts x 11 story writers (scores only: the texts are not bundled), "
+        "human ratings and 5 LLM raters on 6 criteria")
     out["hanna"] = load_hanna(store, prompts=(1,))
     say("loading IFEval: 541 prompts with verifiable instructions and GPT-4's responses")
     data = resources.files("assay.data").joinpath("ifeval")
@@ -57,7 +58,8 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     humans = [f"human:pandalm-annotator{i}" for i in (1, 2, 3)]
     pand = agreement_report(store, comparisons=True, raters=humans, rounds=rounds)["sections"][0]
     alpha = next(c for c in pand["coefficients"] if c["coefficient"].startswith("Krippendorff"))
-    out["agreement"] = {"pandalm_humans_alpha": alpha, "pandalm_human_kappas": pand.get("matrix")}
+    out["agreement"] = {"pandalm_humans_alpha": alpha, "pandalm_human_kappas": pand.get("matrix"),
+                        **_pandalm_raters(store, humans)}
     say("ranking the PandaLM models from the human verdicts")
     board = rank_models(store, comparisons=True, raters=humans, rounds=rounds)
     out["leaderboard"] = board.to_dict()["leaderboard"]
@@ -85,6 +87,16 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     out["report"] = str(path)
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _pandalm_raters(store: Store, humans: list[str]) -> dict[str, list[str]]:
+    """The names of the raters the demo's PandaLM agreement covers, and of those who also judged the pairs
+    but are left out of it (GPT-3.5's published verdicts), so each figure says whom it is about."""
+    names = {r.id: r.name or r.id for r in store.list("raters")}
+    items = set(store.columns("items", ["id"], dataset="pandalm")["id"])
+    cmp = store.columns("comparisons", ["rater_id", "item_id"])
+    others = sorted(set(cmp.loc[cmp["item_id"].isin(items), "rater_id"]) - set(humans))
+    return {"raters": [names.get(h, h) for h in humans], "left_out": [names.get(o, o) for o in others]}
 
 
 def _redteam(store: Store, say: Callable[[str], None]) -> dict[str, Any]:

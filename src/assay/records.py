@@ -457,6 +457,8 @@ class EdgeCase(Record):
     resolution: str | None = None
     guideline_version: int | None = Field(None, description="the guideline version that resolved it")
     created_at: datetime = Field(default_factory=utcnow)
+    campaign_id: str | None = Field(None, description="the campaign whose raters raised it (its owner handles it); "
+                                                      "None for judges' cases and cases stored before migration 0010")
 
 
 
@@ -544,7 +546,8 @@ class CurationLog(Record):
     source: str = Field(description="dataset read")
     target: str = Field(description="dataset written")
     item_id: str = Field(description="the source item")
-    action: Literal["removed", "modified"]
+    action: Literal["removed", "modified", "kept"] = Field(
+        description="'kept': the step kept the item but says why it could not judge it (e.g. too short to tell its language)")
     step: str = Field(description="registered name of the filter that acted")
     reason: str = Field(description="why, in words a person can check (e.g. 'near-duplicate of item X, Jaccard 0.91')")
     related_id: str | None = Field(None, description="another item involved, e.g. the one a duplicate duplicates")

@@ -50,7 +50,7 @@ def test_pandalm_judge_against_humans(capsys, tmp_path):
     assert json.loads((tmp_path / "a.json").read_text()) == rep
     rows = {r["kind"]: r for r in rep["sections"][0]["groups"]["rows"]}
     judge = rows["llm"]
-    assert judge["against"] == "all humans" and judge["units"] > 900
+    assert judge["against"] == "human consensus" and judge["n"] > 900
     # GPT-3.5 agrees with the humans far less than the humans agree with each other
     assert judge["kappa"] < rep["sections"][0]["groups"]["human_mean_alpha"] - 0.2
     alpha = _coef(rep["sections"][0], "Krippendorff alpha (nominal)")

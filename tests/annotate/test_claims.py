@@ -146,3 +146,42 @@ def test_the_servers_asyncio_path_reads_writes_once_and_claims(pg_store_url):
     assert store.count("judgments", assignment_id=asg.id) == len(_answer().values)
     assert split_read(other)[1] is None  # a valid session, an unknown assignment
     store.close()
+
+
+def test_racing_requests_of_one_rater_get_one_pending_assignment(store):
+    """Twelve "next" at once, then a submission claiming the next unit racing a skip and more
+    "next": each time every request gets the rater's one pending assignment (or none), never a
+    second one (the index ux_assignments_one_pending, on both backends)."""
+    import threading
+
+    raters = _setup(store, n_items=40)
+    camp = A.create_campaign(store, "race", rubric="default@1", units=A.units_from_dataset(store, "d"), overlap=1)
+    r = raters[0]
+
+    def pending() -> list:
+        return [a.id for a in store.list("assignments", campaign_id=camp.id, rater_id=r, status="pending")]
+
+    def together(*calls):
+        start = threading.Barrier(len(calls))
+
+        def run(f):
+            start.wait()
+            return f()
+
+        with ThreadPoolExecutor(len(calls)) as pool:
+            return list(pool.map(run, calls))
+
+    got = together(*[lambda: A.next_assignment(store, camp, r)] * 12)
+    assert len({a.id for a in got}) == 1 and pending() == [got[0].id]
+    for _ in range(6):
+        asg = A.next_assignment(store, camp, r)
+
+        def skip(asg=asg):
+            try:
+                return A.skip(store, camp, asg, "cannot tell")
+            except Exception as e:  # noqa: BLE001 - the submission won: "answered already"
+                return e
+
+        together(lambda: A.submit(store, camp, asg, _answer(), claim_next=True), skip,
+                 *[lambda: A.next_assignment(store, camp, r)] * 4)
+        assert len(pending()) <= 1

@@ -25,11 +25,11 @@ def test_curate_round_trip(capsys, tmp_path, store_url):
     assert steps["decontaminate"]["args"]["ngram"] == 13 and steps["near-dup"]["args"]["threshold"] == 0.8
 
     pipeline = tmp_path / "pipeline.yaml"
-    pipeline.write_text("steps:\n  - empty\n  - exact-dup: {punctuation: false}\n")
+    pipeline.write_text("steps:\n  - empty\n  - exact-dup: {nfkc: false}\n")
     args = ["--db", store_url, "curate", "run", "--source", "d", "--target", "clean", "--steps", str(pipeline),
             "--step", "length(unit=words, max=2)", "--carry-responses"]
     code, out, _ = run(capsys, *args)
-    assert code == 0 and "kept 1 of 4 items" in out and "exact-dup(punctuation=false)" in out
+    assert code == 0 and "kept 1 of 4 items" in out and "exact-dup(nfkc=false)" in out
     code, out, _ = run(capsys, *args, "--json")
     summary = json.loads(out)
     assert code == 0 and summary["already_done"] and not any(summary["added"].values())

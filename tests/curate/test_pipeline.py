@@ -45,8 +45,9 @@ def test_the_same_curation_twice_adds_nothing_and_records_one_run(store):
     run = store.get("runs", first.run_id)
     assert run.kind == "curate" and run.status == "done" and (run.total, run.succeeded) == (4, 2)
     assert run.config["steps"] == [{"name": "empty", "version": "1", "args": {"fields": "prompt"}},
-                                   {"name": "exact-dup", "version": "1",
-                                    "args": {"fields": "prompt", "lowercase": True, "nfkc": True, "punctuation": True}}]
+                                   {"name": "exact-dup", "version": "2",
+                                    "args": {"fields": "prompt", "normalize": True, "lowercase": True, "nfkc": True,
+                                             "punctuation": False}}]
     assert [(s["step"], s["removed"]) for s in run.config["counts"]["steps"]] == [("empty", 1), ("exact-dup", 1)]
     # other steps are another run; an existing dataset is never written into by another run
     with pytest.raises(BadInput, match="already exists"):
@@ -77,7 +78,7 @@ def _rated_dataset(store):
 
 def test_preference_export_over_a_curated_dataset(store):
     _rated_dataset(store)
-    s = curate(store, "d", "clean", ["exact-dup(punctuation=false)"], carry_responses=True)
+    s = curate(store, "d", "clean", ["exact-dup"], carry_responses=True)
     assert s.added["responses"] == 6 and s.added["comparisons"] == 3 and s.added["judgments"] == 3
     rows, manifest = build_preferences(store, "trl", PreferenceFilters(datasets=("clean",)))
     assert sorted(r["prompt"] for r in rows) == ["Name a prime.", "Spell cat.", "What is 2+2?"]
@@ -87,5 +88,5 @@ def test_preference_export_over_a_curated_dataset(store):
     for c in store.iter("comparisons", id=manifest["records"]["comparisons"]):
         assert c.item_id in clean_items and c.winner in c.response_ids
     # without carrying, the curated dataset has items only: nothing to export
-    curate(store, "d", "bare", ["exact-dup(punctuation=false)"])
+    curate(store, "d", "bare", ["exact-dup"])
     assert build_preferences(store, "trl", PreferenceFilters(datasets=("bare",)))[0] == []

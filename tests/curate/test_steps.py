@@ -32,7 +32,7 @@ def test_empty_length_language_and_filter(store):
         "2": ("empty", "removed", "empty prompt", None),
         "3": ("empty", "removed", "empty prompt", None),
         "4": ("length", "removed", "prompt has 2 words, fewer than the minimum 3", None),
-        "5": ("language", "removed", "language fr (p=1.0), not one of en, de", None),
+        "5": ("language", "removed", "language fr (confidence 0.992), not one of en, de", None),
         "6": ("filter#2", "removed", 'category "math" is one of the dropped values', None),
         "7": ("filter#2", "removed", 'category "math" is one of the dropped values', None),
         "8": ("filter", "removed", 'tags ["secret", "y"] is one of the dropped values', None),
@@ -40,6 +40,44 @@ def test_empty_length_language_and_filter(store):
     assert s.kept == 1 and [x["removed"] for x in s.steps] == [2, 1, 1, 1, 2]
     kept = store.list("items", dataset="d2")
     assert [i.prompt for i in kept] == [EN] and kept[0].metadata["source_item_id"] != kept[0].id
+
+
+def test_language_keeps_short_english_and_texts_too_short_to_tell_with_a_reason(store):
+    add_dataset(store, "d", [
+        "I want to get better at networking at work",  # 1 English (langdetect: Afrikaans, p=1.0)
+        "Gift",                                         # 2 German? English? Swedish? too short: kept, logged
+        "Ok!!",                                         # 3 too short: kept, logged
+        "12345 + 678 = ?",                              # 4 no letters: kept, logged
+        "Ik wil beter worden in netwerken op mijn werk",  # 5 Dutch: removed
+        "Tom is important.",                            # 6 English, unclear to lingua (best guess fr): kept, logged
+    ])
+    s = curate(store, "d", "d2", ["language"])
+    log = log_by_ext(store, s.run_id, "d")
+    assert {k: v[1] for k, v in log.items()} == {"2": "kept", "3": "kept", "4": "kept", "5": "removed", "6": "kept"}
+    assert log["2"][2] == "kept: 4 letters, too short to tell the language (min_chars 10)"
+    assert log["4"][2] == "kept: no letters to tell the language by"
+    assert log["5"][2].startswith("language nl (confidence ") and log["5"][2].endswith("), not one of en")
+    assert log["6"][2].startswith("kept: language unclear: best guess ") and "below min_confidence 0.3" in log["6"][2]
+    assert s.kept == 5 and s.steps[0]["removed"] == 1 and s.steps[0]["noted"] == 4
+    assert "I want to get better at networking at work" in [i.prompt for i in store.iter("items", dataset="d2")]
+    # a lower bar on letters and confidence judges them all: "Gift" is then some language, not English
+    s2 = curate(store, "d", "d3", ["language(min_chars=1, min_confidence=0)"])
+    assert {k: v[1] for k, v in log_by_ext(store, s2.run_id, "d").items()} == {
+        "2": "removed", "3": "removed", "4": "kept", "5": "removed", "6": "removed"}
+
+
+def test_language_among_named_languages_and_bad_codes():
+    from assay.curate.language import identify
+
+    # among fewer candidates lingua is surer: over all 75 languages this is Finnish at 0.115
+    everywhere = identify("What is my mentee's marital status?")
+    assert everywhere.language != "en" and everywhere.unsure is not None
+    among = identify("What is my mentee's marital status?", languages=["en", "fr", "de"])
+    assert among.language == "en" and among.confidence > 0.5 and among.unsure is None
+    with pytest.raises(ValueError, match="keep: xx is not a language code the detector knows"):
+        parse_step("language(keep=[en, xx])")
+    with pytest.raises(ValueError, match="keep: de must be among languages too"):
+        parse_step("language(keep=[en, de], languages=[en, fr])")
 
 
 def test_filter_keep_by_metadata_and_length_bounds_on_reference(store):
@@ -67,7 +105,7 @@ def test_filter_keep_by_metadata_and_length_bounds_on_reference(store):
 def test_exact_dup_normalises_and_keeps_the_first_by_external_id(store):
     add_dataset(store, "d", [
         "Hello,   world!",           # 1 kept
-        "hello world",               # 2 dup of 1 only with punctuation ignored
+        "hello world",               # 2 punctuation, case and spaces: dup of 1
         "ＨＥＬＬＯ, world!",          # 3 NFKC + case: dup of 1
         "Hello, world!\n",           # 4 whitespace: dup of 1
         "Goodbye, world!",           # 5 kept
@@ -75,12 +113,37 @@ def test_exact_dup_normalises_and_keeps_the_first_by_external_id(store):
     ] + [f"filler {k}" for k in range(4)])  # ids 7..10: ordering '10' after '9', not after '1'
     s = curate(store, "d", "d2", ["exact-dup"])
     log = log_by_ext(store, s.run_id, "d")
-    assert {k: v[3] for k, v in log.items()} == {"3": "1", "4": "1", "6": "5"}
-    assert log["3"][2].startswith("exact duplicate of item ") and "NFKC" in log["3"][2]
-    s2 = curate(store, "d", "d3", ["exact-dup(punctuation=false)"])
-    assert {k: v[3] for k, v in log_by_ext(store, s2.run_id, "d").items()} == {"2": "1", "3": "1", "4": "1", "6": "5"}
-    s3 = curate(store, "d", "d4", ["exact-dup(lowercase=false, nfkc=false)"])
+    assert {k: v[3] for k, v in log.items()} == {"2": "1", "3": "1", "4": "1", "6": "5"}
+    assert log["3"][2].startswith("exact duplicate of item ") and "(external id 1), which is kept" in log["3"][2]
+    assert "NFKC" in log["3"][2] and "punctuation ignored" in log["3"][2]
+    s2 = curate(store, "d", "d3", ["exact-dup(punctuation=true)"])
+    assert {k: v[3] for k, v in log_by_ext(store, s2.run_id, "d").items()} == {"3": "1", "4": "1", "6": "5"}
+    s3 = curate(store, "d", "d4", ["exact-dup(lowercase=false, nfkc=false, punctuation=true)"])
     assert {k: v[3] for k, v in log_by_ext(store, s3.run_id, "d").items()} == {"4": "1"}
+
+
+def test_exact_dup_by_default_ignores_case_and_punctuation_but_not_operators(store):
+    add_dataset(store, "d", [
+        "What is the capital of France?",              # 1 kept
+        "WHAT IS THE CAPITAL OF FRANCE?!!",             # 2 duplicate of 1
+        "  What is the capital of   “France”  ",        # 3 duplicate of 1
+        "What is 2*3?", "What is 2+3?", "What is 2/3?",  # 4-6 kept: operators differ
+        "What is 3.5?", "What is 35?",                  # 7-8 kept: a decimal point is not punctuation
+    ])
+    s = curate(store, "d", "d2", ["exact-dup"])
+    rows = {r.item_id: r for r in store.iter("curation_log", run_id=s.run_id)}
+    log = log_by_ext(store, s.run_id, "d")
+    assert {k: v[3] for k, v in log.items()} == {"2": "1", "3": "1"} and s.kept == 6
+    first = next(i for i in store.iter("items", dataset="d") if i.external_id == "1")
+    assert all(r.related_id == first.id and r.detail["kept"] == first.id and r.detail["kept_external_id"] == "1"
+               for r in rows.values())
+    # the opt-out compares the exact text: nothing here is a byte-for-byte copy
+    exact = curate(store, "d", "d3", ["exact-dup(normalize=false)"])
+    assert exact.kept == 8 and store.count("curation_log", run_id=exact.run_id) == 0
+    add_dataset(store, "e", ["Same text.", "Same text.", "same text."])
+    exact = curate(store, "e", "e2", ["exact-dup(normalize=false)"])
+    assert {k: v[3] for k, v in log_by_ext(store, exact.run_id, "e").items()} == {"2": "1"}
+    assert "(exact text)" in next(iter(store.iter("curation_log", run_id=exact.run_id))).reason
 
 
 def test_near_dup_finds_planted_one_word_edits_without_false_positives(store):

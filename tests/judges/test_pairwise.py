@@ -7,7 +7,15 @@ import pytest
 from assay import records as R
 from assay.judges._llm import JudgeParseError
 from assay.judges.jobs import judge_pairwise, store_rankings, win_rates
-from assay.judges.pairwise import BOTH_BAD, OrderVerdict, PairwiseJudge, combine, parse_verdict_value, rank_through_pairs
+from assay.judges.pairwise import (
+    BOTH_BAD,
+    OrderVerdict,
+    PairwiseJudge,
+    combine,
+    parse_verdict_value,
+    rank_through_pairs,
+    tie_groups,
+)
 from assay.providers import make_provider
 from assay.testing import ScriptedServer
 
@@ -146,9 +154,43 @@ def test_n_responses_are_ranked_through_pairs(store):
     assert store_rankings(store, rater.id, list(texts), run_id=run.id) == 2
     rankings = [c for c in store.list("comparisons", rater_id=rater.id) if c.ranking]
     model_of = {r.id: r.model for r in store.list("responses")}
-    assert sorted([model_of[i] for i in c.ranking] for c in rankings) == [["a@1", "b@1", "c@1"], ["a@1", "c@1", "b@1"]]
-    # the ranking of item 1 (Canberra. / Melbourne. / Perth.): b and c tie, a first
+    # item 0: a, c, b; item 1 (Canberra. / Melbourne. / Perth.): a first, then b and c tie on points
+    got = sorted((model_of[c.ranking[0]], [sorted(model_of[i] for i in g) for g in c.detail["ties"]],
+                  [model_of[i] for i in c.ranking]) for c in rankings)
+    assert got[0][:2] == ("a@1", []) and got[0][2] == ["a@1", "c@1", "b@1"]
+    assert got[1][:2] == ("a@1", [["b@1", "c@1"]])
     pair_cs = [c for c in store.list("comparisons", rater_id=rater.id) if not c.ranking]
     assert len(pair_cs) == 6 and all(c.detail["consistent"] for c in pair_cs)
     ranked = rank_through_pairs([c for c in pair_cs if c.item_id == pair_cs[0].item_id])
     assert len(ranked) == 3 and ranked[0][1] >= ranked[1][1] >= ranked[2][1]
+
+
+def test_equal_points_tie_and_equal_win_rates_share_a_rank():
+    def cmp(a, b, outcome="win", winner=None, strength=1):
+        return R.Comparison(item_id="i", rater_id="j", response_ids=[a, b], shown_order=[a, b], outcome=outcome,
+                            winner=winner, strength=strength if outcome == "win" else None)
+
+    # x = y (tie), both beat z: 1.51, 1.51, 0 -- the tie is not broken by the order given
+    ranked = rank_through_pairs([cmp("x", "y", "tie"), cmp("x", "z", winner="x"), cmp("y", "z", winner="y")],
+                                ["y", "z", "x"])
+    assert ranked == [("x", 1.51), ("y", 1.51), ("z", -0.02)]
+    assert tie_groups(ranked) == [["x", "y"], ["z"]]
+    # a cycle of equal wins ties all three; a stronger win separates them
+    cycle = [cmp("x", "y", winner="x"), cmp("y", "z", winner="y"), cmp("x", "z", winner="z")]
+    assert tie_groups(rank_through_pairs(cycle)) == [["x", "y", "z"]]
+    cycle[0] = cmp("x", "y", winner="x", strength=2)
+    assert tie_groups(rank_through_pairs(cycle)) == [["x"], ["z"], ["y"]]
+
+
+def test_win_rates_rank_equal_rates_together(store):
+    texts = {"a@1": ["A0", "A1"], "b@1": ["B0", "B1"], "c@1": ["C0", "C1"]}
+    items, resp = store_responses(store, texts)
+    rater = R.Rater(id="llm:j", kind="llm", name="j")
+    # a beats b and c on item 0; b beats a and c on item 1; c loses everything: a and b both win 2 of 4
+    def win(k, w, lo):
+        return R.Comparison(item_id=items[k].id, rater_id=rater.id, response_ids=[resp[w][k].id, resp[lo][k].id],
+                            shown_order=[resp[w][k].id, resp[lo][k].id], outcome="win", winner=resp[w][k].id)
+    store.add([rater, win(0, "a@1", "b@1"), win(0, "a@1", "c@1"), win(1, "b@1", "a@1"), win(1, "b@1", "c@1"),
+               win(0, "b@1", "c@1"), win(1, "a@1", "c@1")])
+    rows = {r["model"]: (r["win_rate"], r["rank"]) for r in win_rates(store, rater.id, list(texts))}
+    assert rows == {"a@1": (0.75, 1), "b@1": (0.75, 1), "c@1": (0.0, 3)}

@@ -85,10 +85,42 @@ def test_demo_builds_the_report_and_it_renders(tmp_path, monkeypatch, capsys):
     assert "No LLM judge has been run" not in html  # published verdicts exist (PandaLM, HANNA)
     assert "No LLM judge was run by this demo (no --base-url was given)" in html
     assert "gpt-3.5-turbo" in html
+    _demo_names_its_raters_and_says_what_has_no_text(out, html, capsys)
     check = _browser_check(report, tmp_path / "demo.png")
     assert check["errors"] == [] and check["external"] == []
     assert check["plots"] >= 10 and check["drawn"] == check["plots"] and check["marks"] > 20
     assert check["stddev"] > 10  # not a blank page
+
+
+def _demo_names_its_raters_and_says_what_has_no_text(out: dict, html: str, capsys) -> None:
+    """The agreement figure says whom it covers; the report's lowest-scored responses are texts a reader can judge."""
+    from assay.cli.core import _print_demo_findings
+    from assay.store import Store
+
+    agr = out["agreement"]
+    assert agr["raters"] == ["pandalm-annotator1", "pandalm-annotator2", "pandalm-annotator3"]
+    assert agr["left_out"] == ["gpt-3.5-turbo"]
+    _print_demo_findings(out)
+    printed = capsys.readouterr().out
+    assert ("agreement of the 3 PandaLM annotators (pandalm-annotator1, pandalm-annotator2, pandalm-annotator3; "
+            "gpt-3.5-turbo left out): Krippendorff alpha 0.864") in printed
+    assert "Raters: pandalm-annotator1, pandalm-annotator2, pandalm-annotator3 (human); gpt-3.5-turbo (llm)" in html
+
+    store = Store("assay-demo/assay.db")
+    # only HANNA's prompts and stories come without their text (ATTRIBUTION.md says why), and say so
+    hanna = {i.id for i in store.iter("items", dataset="hanna")}
+    assert not [i.id for i in store.iter("items") if i.id not in hanna and
+                ("not bundled" in i.prompt or not i.prompt.strip())]
+    textless = [r for r in store.iter("responses") if r.metadata.get("text_available") is False]
+    assert len(textless) == 1056 and {r.item_id for r in textless} == hanna
+    assert all(r.text.startswith("[text not bundled]") for r in textless)
+    store.close()
+    lowest = html[html.index('<section id="lowest">'):html.index("</section>", html.index('<section id="lowest">'))]
+    assert "not bundled" not in lowest
+    assert "responses scored here are left out" in lowest  # every HANNA dimension says what it left out
+    # the verifiers' dimension lists GPT-4's IFEval responses that failed, with the instructions they missed
+    assert "gpt-4@2023-11-07" in lowest and lowest.count("<blockquote>Response: ") >= 5
+    assert "not followed:" in lowest
 
 
 def _timing(m: str, k: int) -> dict:

@@ -108,6 +108,26 @@ def test_judge_plan_for_samples_panels_and_pairs_then_nothing_left(store, store_
         assert (cached["units"], cached["done"], cached["calls"], cached["cached"]) == (3, 0, 0, 3)
 
 
+def test_judge_plan_knows_the_structured_request_is_the_one_cached(store, store_url, capsys):
+    from tests.judges.test_verdict_format import schema_nonce
+
+    store_responses(store, {"a@1": ["A0", "A1", "A2"], "b@1": ["B0", "B1", "B2"]})
+
+    def handler(body: dict) -> str:
+        return json.dumps({"code": schema_nonce(body), "factuality": {"reasoning": "checked", "value": 4}})
+
+    with ScriptedServer(handler=handler, response_format="honour") as srv:
+        rubric = ["--db", store_url, "judge", "--base-url", srv.base_url, "--rubric", "default", "--dimensions",
+                  "factuality", "--no-logprobs", "--judge", "j@1"]
+        assert main([*rubric, "--structured", "on"]) == 0
+        capsys.readouterr()
+        assert len(srv.chat_requests) == 6 and all("response_format" in r.body for r in srv.chat_requests)
+        asked_so = plan_of(capsys, *rubric, "--structured", "on", "--models", "a@1")
+        assert (asked_so["calls"], asked_so["cached"]) == (0, 3)
+        asked_plainly = plan_of(capsys, *rubric, "--models", "a@1")  # another request: not in the cache
+        assert (asked_plainly["calls"], asked_plainly["cached"]) == (3, 0)
+
+
 def test_redteam_plan_covers_every_attack_and_stores_nothing(store, store_url, capsys):
     behaviors(store)
     with ScriptedServer() as srv:

@@ -154,10 +154,12 @@ def seed_basic(store: Store) -> dict:
 
 
 class Rater:
-    """An httpx client logged in through the real login form."""
+    """An httpx client logged in through the real login form (from ``address``, a loopback address
+    such as 127.0.0.7, when given: the server sees each as a different client)."""
 
-    def __init__(self, base: str, name: str, password: str = PASSWORD) -> None:
-        self.client = httpx.Client(base_url=base, timeout=30)
+    def __init__(self, base: str, name: str, password: str = PASSWORD, address: str | None = None) -> None:
+        transport = httpx.HTTPTransport(local_address=address) if address else None
+        self.client = httpx.Client(base_url=base, timeout=30, transport=transport)
         self.name = name
         page = self.client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)

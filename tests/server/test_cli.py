@@ -57,3 +57,18 @@ def test_users_and_campaign_commands(store_url, tmp_path):
     _run(store_url, "campaign", "close", "pairs")
     with Store(store_url) as s:
         assert A.get_campaign(s, "pairs").status == "closed"
+
+
+def test_users_add_without_a_terminal_says_to_pipe_the_password(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "assay", "--db", str(tmp_path / "a.db"), "users", "add", "ada", "--role", "admin"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "--password-stdin" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    with Store(f"sqlite:///{tmp_path / 'a.db'}") as s:
+        assert ACC.list_users(s) == []

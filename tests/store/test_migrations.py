@@ -32,3 +32,63 @@ def test_0004_marks_units_claimed_up_to_their_overlap_as_full(store_url):
     # full: regular units with overlap-many raters; gold and calibration units always have room
     assert {k: bool(v) for k, v in room.items()} == {"u1": False, "u2": True, "u3": True, "u4": False, "u5": True}
     engine.dispose()
+
+
+def test_0009_keeps_cache_entries_made_before_it_as_entries_without_a_run(store_url, capsys):
+    from assay.cli import main
+    from assay.store.cache_admin import CacheSelection, cache_stats, prune_cache
+
+    engine = make_engine(store_url)
+    migrate(engine, "0008")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO request_cache (digest, model, request, response, created_at) "
+                       "VALUES ('d1', 'm@1', '{\"q\": 1}', '{\"a\": 2}', '2026-01-02 03:04:05')"))
+    migrate(engine)
+    s = Store(store_url, engine=engine, create=False)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT digest, run_id FROM request_cache")).all() == [("d1", None)]
+    st = cache_stats(s)
+    assert (st.entries, st.payload_bytes, st.runs, st.no_run.entries, st.no_run.bytes) == (1, 16, [], 1, 16)
+    assert main(["--db", store_url, "cache", "stats"]) == 0
+    assert "1 entry (16 B) has no run: made before the store recorded runs" in capsys.readouterr().out
+    assert prune_cache(s, CacheSelection(model="m@1")).entries == 1
+    engine.dispose()
+
+
+def test_0010_keeps_one_pending_assignment_per_rater_and_frees_the_others(store_url):
+    from datetime import timedelta
+
+    engine = make_engine(store_url)
+    migrate(engine, "0009")
+    s = Store(store_url, engine=engine, create=False)
+    camp = R.Campaign(id="c1", name="c", kind="rate", rubric="default@1", guideline_version=1, overlap=1)
+    raters = [R.Rater(id=f"human:{n}", kind="human", name=n) for n in ("ann", "bob")]
+    t0 = R.utcnow()
+    # ann got three units at once (the race this migration closes), bob one
+    asgs = [R.Assignment(id=f"a{i}", campaign_id="c1", rater_id=r, response_ids=[f"u{i}"], shown_order=[f"u{i}"],
+                         created_at=t0 + timedelta(seconds=s_))
+            for i, (r, s_) in enumerate([("human:ann", 2), ("human:ann", 0), ("human:ann", 1), ("human:bob", 3)])]
+    with engine.begin() as c:
+        s.add([camp, *raters, *asgs], conn=c)
+        c.execute(text("INSERT INTO campaign_units (campaign_id, unit_id, item_id, response_ids, is_gold, position, "
+                       "n_claims, has_room) VALUES (:cid, :uid, :item, :ids, :gold, :pos, :n, false)"),
+                  [_unit("c1", f"u{i}", False, 1) for i in range(4)])
+        c.execute(text("INSERT INTO unit_claims (campaign_id, unit_id, rater_id, assignment_id, created_at) "
+                       "VALUES ('c1', :u, :r, :a, :t)"),
+                  [{"u": a.response_ids[0], "r": a.rater_id, "a": a.id, "t": t0} for a in asgs])
+        c.execute(text("INSERT INTO edge_cases (id, rubric, source, note, status, created_at) "
+                       "VALUES ('e1', 'default@1', 'flag', '?', 'open', :t)"), {"t": t0})
+    migrate(engine)
+    with engine.connect() as c:
+        left = sorted(c.execute(text("SELECT id FROM assignments WHERE status = 'pending'")).scalars())
+        claims = sorted(c.execute(text("SELECT assignment_id FROM unit_claims")).scalars())
+        units = dict(c.execute(text("SELECT unit_id, n_claims FROM campaign_units")).all())
+        room = {k: bool(v) for k, v in c.execute(text("SELECT unit_id, has_room FROM campaign_units")).all()}
+    assert left == claims == ["a1", "a3"]  # ann's oldest, and bob's
+    assert units == {"u0": 0, "u1": 1, "u2": 0, "u3": 1}
+    assert room == {"u0": True, "u1": False, "u2": True, "u3": False}
+    assert s.get("edge_cases", "e1").campaign_id is None
+    # and now a second pending assignment is refused by the store itself
+    extra = R.Assignment(id="a9", campaign_id="c1", rater_id="human:bob", response_ids=["u0"], shown_order=["u0"])
+    assert s.add([extra]) == 0
+    engine.dispose()

@@ -3,14 +3,18 @@
 Raters may be humans, LLM judges and programs alike. Besides all raters together, the
 report compares groups: humans with each other, judges with each other, and each judge
 against the human consensus beside each human against the consensus of the others,
-which is the fair yardstick for "can this judge replace a rater".
+which is the fair yardstick for "can this judge replace a rater". Judge-vs-human
+agreement has one definition, :func:`judge_vs_humans` (text in :data:`JUDGE_VS_HUMANS`),
+shared with ``assay judge-report``.
 """
 
 from __future__ import annotations
 
 import functools
+import statistics
 import warnings
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,59 +92,122 @@ def coefficients(matrix: pd.DataFrame, scale: str, *, categories: Sequence | Non
     return rows
 
 
-def _consensus(df: pd.DataFrame, scale: str, value: str) -> pd.Series:
-    """Per unit: the mean (continuous, ordinal) or the most common label of the given rows."""
-    if scale in ("continuous", "ordinal"):
-        return df.groupby("unit")[value].mean()
-    counts = df.groupby(["unit", value]).size().reset_index(name="n")
-    top = counts.sort_values(["unit", "n"], ascending=[True, False])
-    best = top.groupby("unit")["n"].transform("max")
-    winners = top[top["n"] == best].groupby("unit")[value].agg(list)
-    return winners[winners.map(len) == 1].map(lambda x: x[0])  # ties have no consensus
+JUDGE_VS_HUMANS = (
+    "judge vs humans: on the units the judge and the humans both labelled, Cohen's kappa of the judge with each "
+    "human (and the mean of those), and with the human consensus: the label most humans gave the unit, when one "
+    "label is the most common (a draw leaves the unit out); on an ordinal scale the median, the lower of the two "
+    "middle values when they differ; on a continuous scale the mean. A rater counts with their latest verdict per "
+    "unit; pairs are labelled first/second in the order of the pair's earliest stored comparison."
+)
+"""The definition :func:`judge_vs_humans` implements, printed by `assay agreement` and `assay judge-report`."""
 
 
-def _pair_stats(x: pd.Series, y: pd.Series, scale: str, categories: Sequence | None) -> dict[str, Any]:
-    """Agreement of one rater with a consensus on their shared units."""
-    joined = pd.concat([x.rename("x"), y.rename("y")], axis=1, join="inner").dropna()
-    out: dict[str, Any] = {"units": len(joined)}
-    if len(joined) < 2:
-        return out | {"error": "fewer than two shared units"}
-    xs, ys = joined["x"].tolist(), joined["y"].tolist()
+def consensus(labels: Mapping[str, Mapping[Any, Any]], raters: Sequence[str], scale: str) -> dict[Any, Any]:
+    """Per unit, the consensus of ``raters`` (see :data:`JUDGE_VS_HUMANS`); units without one are left out.
+
+    ``labels`` maps rater -> unit -> label. Nominal scales (``nominal`` for pairwise labels,
+    ``binary``, ``categorical``): the unique most common label (a plurality, as in
+    ``stats.raters.rater_vs_consensus``); ``ordinal``: ``statistics.median_low``, a level of
+    the scale so kappa and the confusion table stay defined; ``continuous``: the mean.
+    """
+    votes: dict[Any, list[Any]] = defaultdict(list)
+    for r in raters:
+        for unit, v in labels.get(r, {}).items():
+            if v is not None and v == v:
+                votes[unit].append(v)
+    out: dict[Any, Any] = {}
+    for unit, vs in votes.items():
+        if scale == "continuous":
+            out[unit] = statistics.fmean(vs)
+        elif scale == "ordinal":
+            out[unit] = statistics.median_low(vs)
+        else:
+            top = Counter(vs).most_common(2)
+            if len(top) == 1 or top[0][1] > top[1][1]:
+                out[unit] = top[0][0]
+    return out
+
+
+def rater_agreement(x: Mapping[Any, Any], y: Mapping[Any, Any], *, scale: str,
+                    categories: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Two raters (or a rater and a consensus) on the units both labelled: the one pairwise statistic.
+
+    ``n`` shared units, ``percent`` equal labels, Cohen's ``kappa`` (nominal and ordinal
+    scales; Cohen 1960), ``kappa_quadratic`` (ordinal; Cohen 1968), Krippendorff's
+    ``alpha`` at the scale's level (Krippendorff 2011) and Spearman's ``spearman``
+    (ordinal, continuous), all from :func:`assay.stats.agreement.pair_agreement`. An
+    undefined figure is None, with the reason in ``errors``.
+    """
+    units = [u for u in x if u in y]
+    level = alpha_level(scale)
+    ordinal = scale == "ordinal"
+    r = A.pair_agreement([x[u] for u in units], [y[u] for u in units], level=level,
+                         categories=None if level == "interval" else categories,
+                         weights="quadratic" if ordinal else None, spearman=scale in ("ordinal", "continuous"))
+    out: dict[str, Any] = {"n": r.n, "percent": r.percent, "kappa": r.kappa, "alpha": r.alpha}
+    if ordinal:
+        out["kappa_quadratic"] = r.weighted_kappa
     if scale in ("ordinal", "continuous"):
-        # a mean consensus is continuous: alpha at the interval level compares it fairly
-        r = A.pair_agreement(xs, ys, level="interval", spearman=True)
-        out |= {"alpha": r.alpha, "spearman": r.spearman}
-        if scale == "ordinal":
-            out["exact_agreement"] = float(np.mean(np.round(joined["y"].to_numpy(float)) == joined["x"].to_numpy()))
-    else:
-        r = A.pair_agreement(xs, ys, level=alpha_level(scale), categories=categories)
-        out |= {"alpha": r.alpha, "kappa": r.kappa, "exact_agreement": r.percent}
-    if r.errors:
-        out["error"] = "; ".join(f"{k}: {why}" for k, why in r.errors.items())
-    return {k: v for k, v in out.items() if v is not None}
+        out["spearman"] = r.spearman
+    out["errors"] = {("kappa_quadratic" if k == "weighted_kappa" else k): why for k, why in r.errors.items()}
+    return out
+
+
+def judge_vs_humans(labels: Mapping[str, Mapping[Any, Any]], judge: str, humans: Sequence[str], *, scale: str,
+                    categories: Sequence[Any] | None = None) -> dict[str, Any]:
+    """A judge's agreement with human raters, as defined in :data:`JUDGE_VS_HUMANS`.
+
+    ``labels`` maps rater -> unit -> label (one label per rater and unit). Returns
+    ``vs_each`` (per human, :func:`rater_agreement`), ``mean_kappa`` (their mean kappa,
+    None when none is defined), ``vs_consensus`` (the judge against :func:`consensus`),
+    ``consensus`` (unit -> label), ``no_consensus`` (units the humans labelled without a
+    consensus) and the ``definition``. `assay agreement` and `assay judge-report` both
+    report this, so they give one kappa for one judge, the same humans and the same units.
+    """
+    mine = labels.get(judge, {})
+    each = {h: rater_agreement(mine, labels.get(h, {}), scale=scale, categories=categories) for h in humans}
+    kappas = [s["kappa"] for s in each.values() if s["kappa"] is not None]
+    agreed = consensus(labels, humans, scale)
+    labelled = {u for h in humans for u in labels.get(h, {})}
+    return {"definition": JUDGE_VS_HUMANS, "vs_each": each, "mean_kappa": statistics.fmean(kappas) if kappas else None,
+            "vs_consensus": rater_agreement(mine, agreed, scale=scale, categories=categories),
+            "consensus": agreed, "no_consensus": len(labelled) - len(agreed)}
+
+
+def _labels(df: pd.DataFrame, value: str) -> dict[str, dict[Any, Any]]:
+    """rater -> unit -> label from a long frame (one row per rater and unit)."""
+    return {r: dict(zip(g["unit"], g[value])) for r, g in df.groupby("rater")}
+
+
+def _row(stats: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in stats.items() if v is not None and k != "errors"}
+    if stats.get("errors"):
+        out["error"] = "; ".join(f"{k}: {why}" for k, why in stats["errors"].items())
+    return out
 
 
 def group_comparison(df: pd.DataFrame, scale: str, value: str, categories: Sequence | None = None
                      ) -> dict[str, Any]:
-    """Each judge against the human consensus, beside each human against the other humans."""
+    """Each judge against the humans (:func:`judge_vs_humans`), beside each human against the other humans' consensus."""
     humans = df[df["rater_kind"] == "human"]
     judges = df[df["rater_kind"] != "human"]
     human_ids = sorted(humans["rater"].unique())
-    out: dict[str, Any] = {"humans": human_ids, "judges": sorted(judges["rater"].unique())}
+    labels = _labels(df, value)
+    out: dict[str, Any] = {"humans": human_ids, "judges": sorted(judges["rater"].unique()),
+                           "definition": JUDGE_VS_HUMANS}
     rows = []
     for h in human_ids:
-        others = humans[humans["rater"] != h]
-        if others.empty:
+        others = [o for o in human_ids if o != h]
+        if not others:
             continue
-        stats = _pair_stats(humans[humans["rater"] == h].set_index("unit")[value],
-                            _consensus(others, scale, value), scale, categories)
-        rows.append({"rater": h, "kind": "human", "against": "other humans"} | stats)
+        stats = rater_agreement(labels[h], consensus(labels, others, scale), scale=scale, categories=categories)
+        rows.append({"rater": h, "kind": "human", "against": "other humans"} | _row(stats))
     if human_ids:
-        consensus = _consensus(humans, scale, value)
         for j in out["judges"]:
-            stats = _pair_stats(judges[judges["rater"] == j].set_index("unit")[value], consensus, scale, categories)
+            res = judge_vs_humans(labels, j, human_ids, scale=scale, categories=categories)
             rows.append({"rater": j, "kind": df.loc[df["rater"] == j, "rater_kind"].iloc[0],
-                         "against": "all humans"} | stats)
+                         "against": "human consensus", "mean_kappa_with_each_human": res["mean_kappa"]}
+                        | _row(res["vs_consensus"]))
     out["rows"] = rows
     human_alphas = [r["alpha"] for r in rows if r["kind"] == "human" and r.get("alpha") is not None]
     out["human_mean_alpha"] = float(np.mean(human_alphas)) if human_alphas else None

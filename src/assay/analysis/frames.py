@@ -62,6 +62,22 @@ COMPARISON_COLUMNS = ["id", "unit", "item_id", "rater", "rater_kind", "label", "
                       "created_at"]
 
 
+def _pair_unit(df: pd.DataFrame) -> pd.Series:
+    return df["item_id"] + ":" + df["response_ids"].map(lambda ids: ":".join(sorted(ids)))
+
+
+def _first_orders(store: Store, item_ids: Sequence[str]) -> pd.Series:
+    """Per pair unit, the response order of its earliest current two-way comparison by any rater."""
+    ids = sorted(item_ids)
+    cols = ["id", "item_id", "response_ids", "created_at", "supersedes"]
+    parts = [store.columns("comparisons", cols, item_id=ids[i:i + 900]) for i in range(0, len(ids), 900)]
+    df = _current(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols))
+    df = df[df["response_ids"].map(len) == 2]
+    df = df.assign(created_at=pd.to_datetime(df["created_at"], utc=True)).sort_values(["created_at", "id"])
+    df["unit"] = _pair_unit(df)
+    return df.drop_duplicates("unit").set_index("unit")["response_ids"]
+
+
 def comparisons_frame(
     store: Store,
     *,
@@ -69,6 +85,7 @@ def comparisons_frame(
     campaign: str | None = None,
     rubric: str | None = None,
     dimension: str | None = None,
+    latest_only: bool = True,
 ) -> pd.DataFrame:
     """Current two-way comparisons, one row each, labelled for agreement.
 
@@ -76,18 +93,33 @@ def comparisons_frame(
     ``tie`` or ``both_bad``, where ``first`` is the pair's first response as the earliest
     comparison of it recorded them, whatever order each rater saw.
     Comparisons of three or more responses are left out (compare their rankings instead).
+    With ``latest_only`` (the default, as agreement needs one label per rater and unit) a
+    rater who compared the same pair more than once counts with their last comparison;
+    without it every comparison stays (a judge that saw both orders of a pair as two
+    comparisons counts twice). ``attrs["counts"]`` says how many comparisons matched the
+    filters and how many each rule dropped.
     """
-    df = _current(store.frame("comparisons", campaign_id=campaign, rubric=rubric, dimension=dimension,
-                              rater_id=list(raters) if raters else None))
+    df = store.frame("comparisons", campaign_id=campaign, rubric=rubric, dimension=dimension,
+                     rater_id=list(raters) if raters else None)
+    counts = {"stored": len(df), "dropped": {}}
+    current = _current(df)
+    counts["dropped"]["superseded"] = len(df) - len(current)
+    df = current
     if df.empty:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    df = df[df["response_ids"].map(len) == 2].sort_values(["created_at", "id"]).copy()
-    key = df["item_id"] + ":" + df["response_ids"].map(lambda ids: ":".join(sorted(ids)))
+        out = pd.DataFrame(columns=COMPARISON_COLUMNS)
+        out.attrs["counts"] = counts
+        return out
+    two_way = df["response_ids"].map(len) == 2
+    counts["dropped"]["three_or_more_responses"] = int((~two_way).sum())
+    df = df[two_way].sort_values(["created_at", "id"]).copy()
+    df["unit"] = _pair_unit(df)
     # "first" is the first response in the order the pair was first recorded, the same for every rater
-    # (labels relative to an arbitrary order would change the chance term of kappa)
-    canonical = df.groupby(key)["response_ids"].transform("first")
+    # and whatever raters are selected (labels relative to an arbitrary order would change kappa's chance term)
+    filtered = any(v is not None for v in (raters, campaign, rubric, dimension))
+    order = _first_orders(store, df["item_id"].unique()) if filtered else \
+        df.drop_duplicates("unit").set_index("unit")["response_ids"]
+    canonical = df["unit"].map(order)
     df["first"], df["second"] = canonical.map(lambda p: p[0]), canonical.map(lambda p: p[1])
-    df["unit"] = key
 
     def label(row: pd.Series) -> str:
         if row["outcome"] != "win":
@@ -98,5 +130,11 @@ def comparisons_frame(
     kinds = {r.id: r.kind for r in store.iter("raters", id=sorted(df["rater_id"].unique()))}  # type: ignore[attr-defined]
     df = df.rename(columns={"rater_id": "rater"})
     df["rater_kind"] = df["rater"].map(kinds)
-    df = df.sort_values("created_at").drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
-    return df[COMPARISON_COLUMNS].reset_index(drop=True)
+    df = df.sort_values(["created_at", "id"])
+    if latest_only:
+        n = len(df)
+        df = df.drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
+        counts["dropped"]["latest_only"] = n - len(df)
+    out = df[COMPARISON_COLUMNS].reset_index(drop=True)
+    out.attrs["counts"] = counts
+    return out

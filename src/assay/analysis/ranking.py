@@ -4,13 +4,21 @@ Battles follow Chatbot Arena's convention (``model_a``, ``model_b``, ``winner`` 
 {"model_a", "model_b", "tie", "tie (bothbad)"}) so every function of
 :mod:`assay.stats.ranking` applies to them.
 
-- From Comparisons: each two-way comparison of responses by two different models is a
-  battle; ``model_a`` answered the pair's first response (the order the pair was first
-  recorded in, see :func:`assay.analysis.frames.comparisons_frame`). Several raters on
-  the same pair either give one battle each (``aggregate="separate"``, the default: a
-  pair three raters agree on weighs three times one a single rater saw, and the
-  bootstrap resamples verdicts) or one battle by plurality (``aggregate="majority"``:
-  the outcome most raters chose; a draw between outcomes is a tie).
+- From Comparisons: each current two-way comparison of responses by two different
+  models is a battle; ``model_a`` answered the pair's first response (the order the pair
+  was first recorded in, see :func:`assay.analysis.frames.comparisons_frame`). Every
+  stored comparison counts, also several by one rater on one pair (Arena-Hard, MT-Bench
+  and AlpacaEval judges see both orders of a pair: two comparisons, two battles);
+  ``one_per_rater`` keeps only each rater's latest comparison of a pair, and the counts
+  say how many that dropped. Several comparisons of the same pair either give one
+  battle each (``aggregate="separate"``, the default: a pair three raters agree on
+  weighs three times one a single rater saw, and the bootstrap resamples verdicts) or
+  one battle by plurality (``aggregate="majority"``: the outcome most raters chose; a
+  draw between outcomes is a tie). ``strong_weight`` counts a win of strength 2 (A>>B)
+  as that many battles, as Arena-Hard does with 3 (Li et al. 2024, "From Crowdsourced
+  Data to High-Quality Benchmarks: Arena-Hard and BenchBuilder Pipeline", arXiv
+  2406.11939; ``show_result.py`` of arena-hard-auto v0.1); the bootstrap then resamples
+  the repeated battles, as Arena-Hard's does.
 - From rubric Judgments on one dimension: a response's score is the mean of the chosen
   raters' values on it, a model's score on a prompt the mean over its samples; on each
   prompt every pair of models that answered it is a battle won by the higher score
@@ -41,9 +49,10 @@ from assay.stats.abtest import paired_test
 from assay.store import Store
 
 __all__ = ["Leaderboard", "comparison_battles", "judgment_battles", "add_style_features", "pair_keys",
-           "rank_models", "score_leaderboard"]
+           "rank_models", "score_leaderboard", "weigh_strong_wins"]
 
-BATTLE_COLUMNS = ["item_id", "model_a", "model_b", "winner", "response_a", "response_b", "rater", "votes"]
+BATTLE_COLUMNS = ["item_id", "model_a", "model_b", "winner", "response_a", "response_b", "rater", "votes",
+                  "strength"]
 _OUTCOME = {"first": "model_a", "second": "model_b", "tie": "tie", "both_bad": "tie (bothbad)"}
 
 
@@ -63,35 +72,67 @@ def comparison_battles(
     rubric: str | None = None,
     dimension: str | None = None,
     aggregate: str = "separate",
+    one_per_rater: bool = False,
 ) -> pd.DataFrame:
     """Battles from stored two-way comparisons (see the module docstring for the rules).
 
     Columns: ``item_id``, ``model_a``, ``model_b``, ``winner``, ``response_a``,
-    ``response_b``, ``rater`` (``"majority"`` when aggregated) and ``votes`` (raters behind
-    the battle). Comparisons of two responses by the same model are left out.
+    ``response_b``, ``rater`` (``"majority"`` when aggregated), ``votes`` (comparisons
+    behind the battle) and ``strength`` (of a win: 1, 2, or NaN when not given; NaN when
+    aggregated). Comparisons of two responses by the same model are left out.
+    ``attrs["comparisons"]`` counts the comparisons that matched the filters (``stored``),
+    those behind the battles (``used``) and those each rule dropped (``dropped``).
     """
     if aggregate not in ("separate", "majority"):
         raise BadInput(f"aggregate must be 'separate' or 'majority' for comparisons, not {aggregate!r}")
-    df = comparisons_frame(store, raters=raters, campaign=campaign, rubric=rubric, dimension=dimension)
+    df = comparisons_frame(store, raters=raters, campaign=campaign, rubric=rubric, dimension=dimension,
+                           latest_only=one_per_rater)
+    counts = df.attrs["counts"]
+    if "latest_only" in counts["dropped"]:
+        counts["dropped"]["one_per_rater"] = counts["dropped"].pop("latest_only")
     if df.empty:
-        return pd.DataFrame(columns=BATTLE_COLUMNS)
+        out = pd.DataFrame(columns=BATTLE_COLUMNS)
+        out.attrs["comparisons"] = {**counts, "used": 0}
+        return out
     model = _models_of(store, pd.concat([df["first"], df["second"]]))
     out = pd.DataFrame({
         "item_id": df["item_id"], "unit": df["unit"], "model_a": df["first"].map(model),
         "model_b": df["second"].map(model), "winner": df["label"].map(_OUTCOME), "response_a": df["first"],
         "response_b": df["second"], "rater": df["rater"], "votes": 1,
+        "strength": pd.to_numeric(df["strength"], errors="coerce").where(df["outcome"] == "win"),
     })
-    out = out[out["model_a"] != out["model_b"]]
+    same = out["model_a"] == out["model_b"]
+    counts["dropped"]["same_model"] = int(same.sum())
+    out = out[~same]
+    counts["used"] = len(out)
     used = sorted(out["rater"].unique())
     if aggregate == "majority" and len(out):
-        counts = out.groupby(["unit", "winner"]).size().unstack(fill_value=0)
-        top = counts.max(axis=1)
-        n_top = counts.eq(top, axis=0).sum(axis=1)
-        winner = counts.idxmax(axis=1).where(n_top == 1, "tie")
+        votes = out.groupby(["unit", "winner"]).size().unstack(fill_value=0)
+        top = votes.max(axis=1)
+        n_top = votes.eq(top, axis=0).sum(axis=1)
+        winner = votes.idxmax(axis=1).where(n_top == 1, "tie")
         first = out.drop_duplicates("unit").set_index("unit")
-        out = first.assign(winner=winner, rater="majority", votes=counts.sum(axis=1)).reset_index()
+        out = first.assign(winner=winner, rater="majority", votes=votes.sum(axis=1), strength=np.nan).reset_index()
     out = out[BATTLE_COLUMNS].reset_index(drop=True)
     out.attrs["raters"] = used
+    out.attrs["comparisons"] = counts
+    return out
+
+
+def weigh_strong_wins(battles: pd.DataFrame, strong_weight: int) -> pd.DataFrame:
+    """The battles with each win of strength 2 repeated ``strong_weight`` times (Arena-Hard: 3).
+
+    Ties and wins of strength 1 (or none given) count once. Arena-Hard's recipe repeats
+    the battle rows, so its bootstrap resamples the repeats; doing the same here makes the
+    intervals, not only the ratings, reproduce it.
+    """
+    if int(strong_weight) != strong_weight or strong_weight < 1:
+        raise BadInput(f"strong_weight must be a whole number of at least 1, not {strong_weight}")
+    if strong_weight == 1:
+        return battles
+    reps = np.where(battles["strength"].to_numpy(dtype=float) == 2, int(strong_weight), 1)
+    out = battles.loc[battles.index.repeat(reps)].reset_index(drop=True)
+    out.attrs = dict(battles.attrs)
     return out
 
 
@@ -251,6 +292,22 @@ def add_style_features(store: Store, battles: pd.DataFrame) -> tuple[pd.DataFram
     return feats, varying
 
 
+BASELINE_RATING = 1000.0
+
+
+def _with_baseline_win_rate(board: pd.DataFrame) -> pd.DataFrame:
+    """Each model's predicted win rate against the baseline (anchored at 1000), and its interval.
+
+    P = 1 / (1 + 10 ** ((1000 - R) / 400)) is monotone in R and the baseline sits at 1000
+    in every bootstrap round, so the rating interval maps to the win-rate interval.
+    """
+    def p(r: pd.Series) -> pd.Series:
+        return 1.0 / (1.0 + 10.0 ** ((BASELINE_RATING - r) / 400.0))
+
+    return board.assign(win_rate_vs_baseline=p(board["rating"]), win_rate_lower=p(board["lower"]),
+                        win_rate_upper=p(board["upper"]))
+
+
 @dataclass
 class Leaderboard:
     """A ranking and everything it was computed from."""
@@ -314,8 +371,18 @@ def rank_models(
     confidence: float = 0.95,
     random_state: int = 0,
     l2: float = 0.0,
+    one_per_rater: bool = False,
+    strong_weight: int = 1,
+    baseline: str | None = None,
 ) -> Leaderboard:
     """Rank models from comparisons (``comparisons=True``) or from a rubric dimension's judgments.
+
+    Comparisons: every stored comparison counts unless ``one_per_rater`` keeps each
+    rater's latest one per pair; ``strong_weight`` counts a strong win (strength 2) as that
+    many battles (see the module docstring); ``meta["comparisons"]`` counts what was
+    stored, used and dropped. ``baseline`` anchors the ratings at 1000 for that model and
+    adds each model's predicted win rate against it (with the interval its rating
+    interval maps to), Arena-Hard's score.
 
     The leaderboard is :func:`assay.stats.ranking.bootstrap_ratings` on the battles
     (Bradley-Terry, percentile intervals, ranks that tie overlapping intervals, win
@@ -330,12 +397,19 @@ def rank_models(
     scores = None
     if comparisons:
         aggregate = aggregate or "separate"
+        if strong_weight != 1 and aggregate != "separate":
+            raise BadInput("strong_weight applies to separate battles: a majority battle has no strength")
         battles = comparison_battles(store, raters=raters, campaign=campaign, rubric=rubric,
-                                     dimension=dimension, aggregate=aggregate)
+                                     dimension=dimension, aggregate=aggregate, one_per_rater=one_per_rater)
+        meta["comparisons"] = battles.attrs["comparisons"]
+        battles = weigh_strong_wins(battles, strong_weight)
+        meta.update(one_per_rater=one_per_rater, strong_weight=strong_weight)
         source = "comparisons"
     else:
         if not rubric or not dimension:
             raise BadInput("rank needs --rubric and --dimension, or --comparisons")
+        if one_per_rater or strong_weight != 1:
+            raise BadInput("one_per_rater and strong_weight apply to comparisons, not to judgments")
         aggregate = aggregate or "mean"
         battles = judgment_battles(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
                                    aggregate=aggregate, pair_by=pair_by)
@@ -346,11 +420,16 @@ def rank_models(
     if battles.empty:
         raise BadInput("no battles: no comparisons (or no prompt answered by two models) match the filters")
     meta.update(rubric=rubric, dimension=dimension, aggregate=aggregate, raters=battles.attrs.get("raters", []))
+    if baseline is not None and baseline not in set(battles["model_a"]) | set(battles["model_b"]):
+        raise BadInput(f"baseline model {baseline!r} is in no battle")
     try:
         ratings = RK.bootstrap_ratings(battles, rounds=rounds, confidence=confidence, random_state=random_state,
-                                       l2=l2)
+                                       l2=l2, anchor=(baseline, BASELINE_RATING) if baseline else None)
     except ValueError as e:
         raise BadInput(f"{e} (some model never lost or never won: try --l2 0.5)") from None
+    if baseline is not None:
+        meta["baseline"] = baseline
+        ratings.leaderboard = _with_baseline_win_rate(ratings.leaderboard)
     controlled = None
     if style_control:
         feats, varying = add_style_features(store, battles)

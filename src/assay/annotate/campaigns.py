@@ -244,9 +244,10 @@ def create_campaign(
         if len({resp[r].item_id for r in u}) != 1:
             raise BadInput(f"the responses of a unit must answer the same item: {u}")
 
-    guideline = store.guideline(rub.id)
+    # the lead's own line of the rubric's guidelines, or the shared one (see annotate/edges.py)
     camp = R.Campaign(id=R.new_id()[:16], name=name, kind=kind, rubric=rub.id,
-                      guideline_version=guideline.version if guideline else 1, dimensions=dims, overlap=overlap,
+                      guideline_version=S.start_guideline_version(store, rub.id, created_by), dimensions=dims,
+                      overlap=overlap,
                       gold_share=gold_share, calibration=calibration, blind=blind,
                       min_justification=min_justification, deadline=deadline, created_by=created_by)
     order = list(all_units)

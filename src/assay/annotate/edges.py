@@ -1,10 +1,16 @@
 """The edge-case queue: guideline questions raised by flags and by low agreement, and their resolution.
 
 An item raters flag "ambiguous" or "unclassifiable", or one whose ratings spread widely,
-becomes an :class:`~assay.records.EdgeCase`. A lead resolves it by writing a clarification:
-that makes a new :class:`~assay.records.GuidelineVersion` (the previous text plus the
-clarification), the case records that version, and open campaigns on the rubric move to it
-so that later judgments remember it.
+becomes an :class:`~assay.records.EdgeCase` of the campaign it came from. Its lead resolves it
+by writing a clarification: that makes a new :class:`~assay.records.GuidelineVersion` (the
+campaign's guideline text plus the clarification), the case records that version, and the
+lead's open campaigns on the rubric move to it so that later judgments remember it.
+
+Guidelines are versioned per rubric and per lead: version numbers are shared by the rubric
+(one sequence), but each lead's campaigns follow their own line of versions, and another
+lead's campaigns never move. Cases of no campaign (judges' disagreements, cases stored before
+migration 0010) change the rubric's shared line, which a lead's first campaign on the rubric
+starts from; no running campaign moves. See docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -20,18 +26,26 @@ from assay.store import app as S
 FLAG_KINDS = ("ambiguous", "unclassifiable")
 
 
-def _case_id(source: str, rubric: str, dimension: str | None, response_id: str | None, item_id: str | None) -> str:
-    return R.digest("edge", source, rubric, dimension or "", response_id or "", item_id or "")
+def _case_id(source: str, rubric: str, dimension: str | None, response_id: str | None, item_id: str | None,
+             campaign_id: str | None) -> str:
+    parts = [source, rubric, dimension or "", response_id or "", item_id or ""]
+    return R.digest("edge", *parts, *([campaign_id] if campaign_id else []))  # no campaign: the ids of old cases
 
 
 def flag_case(camp: R.Campaign, rec: R.Judgment | R.Comparison, flags: Sequence[str]) -> R.EdgeCase:
-    """The edge case a flagged judgment or comparison opens (one per unit, however many flag it)."""
+    """The edge case a flagged judgment or comparison opens (one per unit and campaign, however
+    many flag it)."""
+    return _flagged(rec, flags, rubric=camp.rubric, campaign_id=camp.id)
+
+
+def _flagged(rec: R.Judgment | R.Comparison, flags: Sequence[str], *, rubric: str,
+             campaign_id: str | None) -> R.EdgeCase:
     if isinstance(rec, R.Judgment):
         resp, item, dim = rec.response_id, None, None
     else:
         resp, item, dim = None, rec.item_id, rec.dimension
-    return R.EdgeCase(id=_case_id("flag", camp.rubric, dim, resp, item), rubric=camp.rubric, dimension=dim,
-                      response_id=resp, item_id=item, source="flag",
+    return R.EdgeCase(id=_case_id("flag", rubric, dim, resp, item, campaign_id), rubric=rubric, dimension=dim,
+                      response_id=resp, item_id=item, source="flag", campaign_id=campaign_id,
                       note=f"flagged {', '.join(flags)}: {rec.flag_note or ''}".strip())
 
 
@@ -50,8 +64,9 @@ def collect_edge_cases(store: Store, *, campaign_id: str | None = None, rubric: 
                        min_spread: float = 2.0, min_label_spread: float = 0.5, min_raters: int = 2) -> list[R.EdgeCase]:
     """Add edge cases for flagged and low-agreement units; return the ones newly added.
 
+    Each case belongs to the campaign of the judgments it comes from (none for judges').
     Flagged: any judgment or comparison flagged ambiguous or unclassifiable. Low agreement:
-    a unit (response x dimension, or compared item) rated by ``min_raters`` or more raters
+    a unit (response x dimension, or compared item) rated in one campaign by ``min_raters`` or more raters
     whose numeric ratings span ``min_spread`` or more levels, or whose labels / preferences
     leave the most common answer with at most ``1 - min_label_spread`` of the votes. Cases
     have stable ids: collecting twice adds nothing.
@@ -61,23 +76,21 @@ def collect_edge_cases(store: Store, *, campaign_id: str | None = None, rubric: 
     ratings: dict[tuple, list] = defaultdict(list)
     for j in store.iter("judgments", **filters):
         if set(j.flags) & set(FLAG_KINDS):  # type: ignore[attr-defined]
-            c = R.EdgeCase(id=_case_id("flag", j.rubric, None, j.response_id, None), rubric=j.rubric,  # type: ignore[attr-defined]
-                           response_id=j.response_id, source="flag",  # type: ignore[attr-defined]
-                           note=f"flagged {', '.join(j.flags)}: {j.flag_note or ''}".strip())  # type: ignore[attr-defined]
+            c = _flagged(j, j.flags, rubric=j.rubric, campaign_id=j.campaign_id)  # type: ignore[arg-type, attr-defined]
             cases.setdefault(c.id, c)
         if j.supersedes is None:  # type: ignore[attr-defined]
             v = j.value if j.value is not None else j.label  # type: ignore[attr-defined]
-            ratings[(j.rubric, j.dimension, j.response_id, None)].append(v)  # type: ignore[attr-defined]
+            ratings[(j.rubric, j.campaign_id, j.dimension, j.response_id, None)].append(v)  # type: ignore[attr-defined]
     for cmp in store.iter("comparisons", **filters):
         if cmp.rubric is None:  # type: ignore[attr-defined]
             continue
         if set(cmp.flags) & set(FLAG_KINDS):  # type: ignore[attr-defined]
-            c = flag_case(R.Campaign(id="-", name="-", rubric=cmp.rubric), cmp, cmp.flags)  # type: ignore[attr-defined]
+            c = _flagged(cmp, cmp.flags, rubric=cmp.rubric, campaign_id=cmp.campaign_id)  # type: ignore[arg-type, attr-defined]
             cases.setdefault(c.id, c)
-        key = (cmp.rubric, cmp.dimension, None, R.digest("unit", *sorted(cmp.response_ids)))  # type: ignore[attr-defined]
+        key = (cmp.rubric, cmp.campaign_id, cmp.dimension, None, R.digest("unit", *sorted(cmp.response_ids)))  # type: ignore[attr-defined]
         ratings[key].append(cmp.winner if cmp.outcome == "win" else cmp.outcome)  # type: ignore[attr-defined]
     items: dict[str, str] = {}
-    for (rub, dim, resp, unit), values in ratings.items():
+    for (rub, cid, dim, resp, unit), values in ratings.items():
         if len(values) < min_raters:
             continue
         s = _spread(values)
@@ -91,8 +104,8 @@ def collect_edge_cases(store: Store, *, campaign_id: str | None = None, rubric: 
                     items[unit] = next(c.item_id for c in store.iter("comparisons", **filters)  # type: ignore[attr-defined]
                                        if R.digest("unit", *sorted(c.response_ids)) == unit)  # type: ignore[attr-defined]
                 item = items[unit]
-            c = R.EdgeCase(id=_case_id("low_agreement", rub, dim, resp, item), rubric=rub, dimension=dim,
-                           response_id=resp, item_id=item, source="low_agreement", note=note)
+            c = R.EdgeCase(id=_case_id("low_agreement", rub, dim, resp, item, cid), rubric=rub, dimension=dim,
+                           response_id=resp, item_id=item, source="low_agreement", note=note, campaign_id=cid)
             cases.setdefault(c.id, c)
     new = [c for c in cases.values() if store.find("edge_cases", c.id) is None]
     store.add(new)
@@ -101,16 +114,22 @@ def collect_edge_cases(store: Store, *, campaign_id: str | None = None, rubric: 
 
 def edge_case_queue(store: Store, *, rubric: str | None = None, status: str | None = "open",
                     campaign_id: str | None = None) -> list[R.EdgeCase]:
-    """Edge cases, oldest first (open ones by default), optionally only a campaign's rubric."""
-    if campaign_id is not None:
-        rubric = store.get("campaigns", campaign_id).rubric  # type: ignore[attr-defined]
-    cases = store.list("edge_cases", rubric=rubric, status=status)
+    """Edge cases, oldest first (open ones by default), optionally of one rubric or one campaign."""
+    filters = {"campaign_id": campaign_id} if campaign_id is not None else {}
+    cases = store.list("edge_cases", rubric=rubric, status=status, **filters)
     return sorted(cases, key=lambda c: (c.created_at, c.id))  # type: ignore[attr-defined, return-value]
 
 
+class _Moved(Exception):
+    """The campaign's guidelines moved on while a resolution was being written."""
+
+
 def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author: str | None = None) -> R.GuidelineVersion:
-    """Resolve a case with a clarification: a new guideline version, recorded on the case, in force
-    for every open campaign on the rubric from now on."""
+    """Resolve a case with a clarification: a new guideline version (the text of the case's
+    campaign plus the clarification), recorded on the case, in force from now on for the open
+    campaigns of that campaign's lead on the rubric that follow the same version (and the case's
+    campaign itself); other leads' campaigns keep theirs. A case of no campaign adds to the
+    rubric's shared guidelines and moves no campaign."""
     text = (clarification or "").strip()
     if not text:
         raise BadInput("write the clarification that resolves the case", field="clarification")
@@ -119,20 +138,32 @@ def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author:
         raise NotFound(f"no edge case {case_id!r}")
     if case.status != "open":  # type: ignore[attr-defined]
         raise BadInput(f"edge case {case_id} is already {case.status}")  # type: ignore[attr-defined]
-    for _ in range(10):  # two leads resolving at once: the loser takes the next version number
-        prev = store.guideline(case.rubric)  # type: ignore[attr-defined]
-        version = (prev.version if prev else 0) + 1
+    rubric, cid = case.rubric, case.campaign_id  # type: ignore[attr-defined]
+    for _ in range(10):  # two resolutions at once: the loser builds on the winner's version
+        lines = S.guideline_lines(store, rubric)
+        if cid is not None:
+            camp = store.get("campaigns", cid)
+            base_version: int | None = camp.guideline_version  # type: ignore[attr-defined]
+        else:
+            base_version = max((v for v, (case_campaign, _) in lines.items() if case_campaign is None), default=None)
+        prev = store.guideline(rubric, base_version) if base_version is not None else None
+        version = max(lines, default=0) + 1
         what = case.dimension or "the rubric"  # type: ignore[attr-defined]
         body = (prev.text.rstrip() + "\n\n" if prev and prev.text.strip() else "")
         body += f"Clarification (version {version}, {what}): {text}"
-        gv = R.GuidelineVersion(rubric=case.rubric, version=version, text=body,  # type: ignore[attr-defined]
+        gv = R.GuidelineVersion(rubric=rubric, version=version, text=body,
                                 note=f"edge case {case.id}: {text.splitlines()[0][:200]}", edge_case_id=case.id,
                                 author=author)
-        with store.transaction() as c:
-            if store.add([gv], conn=c) != 1:
-                continue
-            store.update("edge_cases", case.id, conn=c, status="resolved", resolution=text, guideline_version=version)
-            S.set_campaign_guideline(store, S.open_campaigns_on(store, case.rubric, c), version, c)  # type: ignore[attr-defined]
+        try:
+            with store.transaction() as c:
+                if store.add([gv], conn=c) != 1:
+                    continue  # another resolution took this version number
+                if cid is not None and not S.move_guidelines(store, camp, base_version, version, c):  # type: ignore[arg-type]
+                    raise _Moved
+                store.update("edge_cases", case.id, conn=c, status="resolved", resolution=text,
+                             guideline_version=version)
+        except _Moved:
+            continue
         return gv
     raise BadInput("could not write a new guideline version: too many concurrent edits, try again")
 

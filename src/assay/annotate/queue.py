@@ -63,7 +63,8 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
 
     Regular units go to ``overlap`` different raters (every rater in calibration mode); gold
     units go to every rater, served so that about ``gold_share`` of a rater's work is gold.
-    Claims are atomic, so concurrent raters never push a unit past its overlap.
+    Claims are atomic, so concurrent raters never push a unit past its overlap, and a rater has
+    at most one pending assignment per campaign however many of their requests race.
     """
     pending = S.pending_assignment(store, camp.id, rater_id)
     if pending is not None:
@@ -76,6 +77,11 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
         for attempt in range(200):
             # one statement picks the pool, skips units others are claiming (SKIP LOCKED) and claims
             _, got = record_and_claim(store, camp, None, rater_id, claim=True)
+            if got == "pending":  # another request of this rater claimed meanwhile: that one is theirs
+                pending = S.pending_assignment(store, camp.id, rater_id)
+                if pending is not None:
+                    return pending
+                continue
             if got != "busy":
                 return got if isinstance(got, R.Assignment) else None
             time.sleep(0.002 * min(attempt + 1, 10))  # the last free units are being claimed: wait for them
@@ -93,8 +99,13 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
             rng.shuffle(head)
             for unit in head:
                 asg = make(unit)
-                if S.claim(store, unit, asg, pool_cap):
+                got = S.claim(store, unit, asg, pool_cap)
+                if got == "claimed":
                     return asg
+                if got == "pending":  # another request of this rater claimed meanwhile: that one is theirs
+                    pending = S.pending_assignment(store, camp.id, rater_id)
+                    if pending is not None:
+                        return pending
     return None
 
 

@@ -23,6 +23,7 @@ from assay.cli import report as _report  # noqa: E402,F401
 from assay.cli import redteam as _redteam  # noqa: E402,F401
 from assay.cli import library as _library  # noqa: E402,F401
 from assay.cli import curate as _curate  # noqa: E402,F401
+from assay.cli import cache as _cache  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,12 +36,18 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def print_report(report: dict[str, Any]) -> None:
+def print_report(report: dict[str, Any], raters: dict[str, Any] | None = None) -> None:
+    """The report as tables; ``raters`` (id to Rater) names the raters each section's figures cover."""
+    from assay.report.raters import agreement_raters, describe_raters
+    from assay.report.render import ci
+
     conf = int(round(report["confidence"] * 100))
     for sec in report["sections"]:
+        covered = agreement_raters(sec)
+        who = f": {describe_raters(covered, raters or {})}" if covered else ""
         title = (f"{sec.get('rubric', 'comparisons')} · {sec['dimension']} ({sec['scale']}): "
-                 f"{sec['units']} units rated twice or more of {sec['units_total']}, {sec['raters']} raters, "
-                 f"{sec['ratings']} ratings")
+                 f"{sec['units']} units rated twice or more of {sec['units_total']}, {sec['ratings']} ratings "
+                 f"by {sec['raters']} raters{who}")
         if sec.get("error"):
             console.print(f"[bold]{title}[/bold]\n  {sec['error']}", highlight=False)
             continue
@@ -53,19 +59,20 @@ def print_report(report: dict[str, Any]) -> None:
             if c.get("estimate") is None:
                 t.add_row(c["coefficient"], "undefined", "", "", c.get("error", ""))
             else:
-                t.add_row(c["coefficient"], _fmt(c["estimate"]), f"[{_fmt(c['low'])}, {_fmt(c['high'])}]",
+                t.add_row(c["coefficient"], _fmt(c["estimate"]), ci(c.get("low"), c.get("high")),
                           _fmt(c.get("se")), c["method"] + (f"; {c['note']}" if c.get("note") else ""))
         console.print(t)
         groups = sec.get("groups")
         if groups and groups["rows"]:
             g = Table(title="each rater against the human consensus", title_justify="left")
-            for col in ("rater", "kind", "against", "units", "alpha", "kappa/ρ", "exact"):
+            for col in ("rater", "kind", "against", "units", "kappa", "alpha", "ρ", "exact", "mean kappa, each human"):
                 g.add_column(col, justify="left" if col in ("rater", "kind", "against") else "right")
             for r in groups["rows"]:
-                second = r.get("kappa", r.get("spearman"))
-                g.add_row(r["rater"], r["kind"], r["against"], str(r["units"]), _fmt(r.get("alpha")),
-                          _fmt(second), _fmt(r.get("exact_agreement")))
+                g.add_row(r["rater"], r["kind"], r["against"], str(r["n"]), _fmt(r.get("kappa"), 4),
+                          _fmt(r.get("alpha")), _fmt(r.get("spearman")), _fmt(r.get("percent")),
+                          _fmt(r.get("mean_kappa_with_each_human"), 4))
             console.print(g)
+            console.print(f"  {groups['definition']}", highlight=False)
             if groups.get("human_mean_alpha") is None:
                 console.print("  humans vs humans: needs two or more human raters on shared units", highlight=False)
         for row in sec.get("by_guideline", []):
@@ -105,6 +112,6 @@ def agreement(
     if not report["sections"]:
         console.print("no judgments match: import or collect some first (see `assay ls`)")
         return
-    print_report(report)
+    print_report(report, {r.id: r for r in store.list("raters")})
     if out:
         console.print(f"wrote {out}", highlight=False)

@@ -152,7 +152,7 @@ def close(name: Annotated[str, typer.Argument(help="Campaign name or id.")]) -> 
 def edges(name: Annotated[str | None, typer.Argument(help="Campaign name or id (default: all).")] = None,
           collect: Annotated[bool, typer.Option("--collect", help="First add flagged and low-agreement items.")] = False,
           json_out: JsonOpt = False) -> None:
-    """The open edge-case queue (of a campaign's rubric)."""
+    """The open edge-case queue (of one campaign)."""
     from assay import annotate as A
 
     store = G.store()
@@ -160,7 +160,7 @@ def edges(name: Annotated[str | None, typer.Argument(help="Campaign name or id (
     if collect:
         new = A.collect_edge_cases(store, campaign_id=camp.id if camp else None)
         console.print(f"{len(new)} new edge case(s)")
-    cases = A.edge_case_queue(store, rubric=camp.rubric if camp else None)
+    cases = A.edge_case_queue(store, campaign_id=camp.id if camp else None)
     if wants_json(json_out):
         emit_json([c.model_dump(mode="json") for c in cases])
         return
@@ -174,7 +174,7 @@ def edges(name: Annotated[str | None, typer.Argument(help="Campaign name or id (
 def resolve(case_id: str,
             clarification: Annotated[str, typer.Option(help="Text added to the guidelines.")],
             author: Annotated[str | None, typer.Option(help="Who wrote it.")] = None) -> None:
-    """Resolve an edge case into a new guideline version (open campaigns move to it)."""
+    """Resolve an edge case into a new guideline version (its lead's open campaigns on the rubric move to it)."""
     from assay.annotate import resolve_edge_case
 
     gv = resolve_edge_case(G.store(), case_id, clarification=clarification, author=author)

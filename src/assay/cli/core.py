@@ -91,7 +91,9 @@ def demo(
 finished in {result['seconds']} s
 
 [bold]next[/bold]
-  assay {db_arg}agreement --comparisons          inter-rater reliability with intervals
+  assay {db_arg}agreement --comparisons --kind human   the 3 PandaLM annotators' agreement, as above
+  assay {db_arg}agreement --comparisons          the same pairs with GPT-3.5 as a fourth rater, and each rater
+                                                 against the human consensus
   assay {db_arg}rank --comparisons               the leaderboard
   assay {db_arg}judge-report --judge gpt-3.5-turbo   can GPT-3.5 replace the PandaLM raters?
   assay {db_arg}redteam asr --rater jailbreakbench.artifact.jailbroken --compare gpt-4-0125-preview@jbb,gpt-3.5-turbo-1106@jbb
@@ -108,13 +110,17 @@ def _print_demo_findings(r: dict[str, Any]) -> None:
     console.print(f"\n[bold]IFEval[/bold] (GPT-4's published responses): prompt-level strict "
                   f"{s['prompt_followed']}/{s['prompts']} = {100 * s['prompt_accuracy']:.2f}%, loose "
                   f"{lo['prompt_followed']}/{lo['prompts']} = {100 * lo['prompt_accuracy']:.2f}%", highlight=False)
-    a = r["agreement"]["pandalm_humans_alpha"]
-    console.print(f"[bold]agreement[/bold] of the 3 PandaLM annotators: Krippendorff alpha {a['estimate']:.3f} "
-                  f"[{a['low']:.3f}, {a['high']:.3f}]", highlight=False)
+    agr = r["agreement"]
+    a, left_out = agr["pandalm_humans_alpha"], agr.get("left_out") or []
+    console.print(f"[bold]agreement[/bold] of the {len(agr['raters'])} PandaLM annotators ({', '.join(agr['raters'])}"
+                  + (f"; {', '.join(left_out)} left out" if left_out else "")
+                  + f"): Krippendorff alpha {a['estimate']:.3f} [{a['low']:.3f}, {a['high']:.3f}]", highlight=False)
     board = sorted(r["leaderboard"], key=lambda x: x["rank"])
     console.print("[bold]leaderboard[/bold] (human verdicts, Bradley-Terry): " + ", ".join(
         f"{x['rank']}. {x['model'].split('@')[0]} {x['rating']:.0f} [{x['lower']:.0f}, {x['upper']:.0f}]"
         for x in board), highlight=False)
+    console.print("  (ranks tie when the 95% intervals overlap: rank = 1 + the models whose interval lies wholly above)",
+                  highlight=False)
     console.print(f"[bold]A/B[/bold] {r['abtest']['model_b']} vs {r['abtest']['model_a']} (HANNA human ratings):",
                   highlight=False)
     for d in r["abtest"]["dimensions"]:
@@ -148,7 +154,8 @@ def _print_redteam(rt: dict[str, Any]) -> None:
 
 BUNDLED = {
     "pandalm": "PandaLM test set: 999 pairs from five 7B models, 3 human verdicts each and GPT-3.5's (Apache-2.0)",
-    "hanna": "HANNA: 1,056 stories x 6 criteria, mean human ratings and 20 LLM raters (MIT; scores only)",
+    "hanna": "HANNA: 1,056 stories x 6 criteria, mean human ratings and 20 LLM raters (MIT; scores "
+             "only, the prompts and stories are not bundled)",
 }
 
 

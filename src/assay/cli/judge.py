@@ -106,6 +106,7 @@ def judge(
     no_reference: Annotated[bool, typer.Option("--no-reference", help="Pairwise: do not show the item's reference answer.")] = False,
     criteria: Annotated[str | None, typer.Option(help="Pairwise: what makes an answer better (replaces the default criteria).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
+    structured: Annotated[str, typer.Option(help="Structured outputs (JSON schema) for the verdict: off (a verdict line with a per-call code), on, or auto (on until the endpoint refuses response_format).")] = "off",
     rpm: RpmOpt = None,
     tpm: TpmOpt = None,
     no_cache: NoCacheOpt = False,
@@ -140,12 +141,14 @@ def judge(
         raise BadInput(f"unexpected arguments {pairwise_models}: models to compare go after --pairwise", field="MODEL")
     if aggregate not in ("majority", "mean"):
         raise BadInput("must be majority or mean", field="--aggregate")
+    if structured not in ("auto", "on", "off"):
+        raise BadInput("must be auto, on or off", field="--structured")
     where = executor_choice(executor, ray_address, workers)
     store = G.store()
     common = dict(base_url=base_url, api_key_env=api_key_env, dataset=dataset, max_tokens=max_tokens,
                   template=template, aggregate=aggregate, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
                   max_retries=max_retries, backoff_base=backoff, no_cache=no_cache, price_in=price_in,
-                  price_out=price_out, **where)
+                  price_out=price_out, structured=structured, **where)
     label = f"judge {'+'.join(judges)}"
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
         b = _Bar(guard.bar, label, guard)
@@ -179,12 +182,14 @@ def judge(
         console.print(f"rater {rater.id}", highlight=False)
         if pairwise:
             t = Table(title="pairwise results", title_justify="left")
-            for col in ("model", "wins", "ties", "losses", "both bad", "win rate"):
+            for col in ("rank", "model", "wins", "ties", "losses", "both bad", "win rate"):
                 t.add_column(col, justify="left" if col == "model" else "right")
             for r in summary["win_rates"]:
                 wr = "" if r["win_rate"] is None else f"{r['win_rate']:.3f}"
-                t.add_row(r["model"], str(r["wins"]), str(r["ties"]), str(r["losses"]), str(r["both_bad"]), wr)
+                t.add_row("" if r["rank"] is None else str(r["rank"]), r["model"], str(r["wins"]), str(r["ties"]),
+                          str(r["losses"]), str(r["both_bad"]), wr)
             console.print(t)
+            console.print("ties and both bad count half; equal win rates share a rank", highlight=False)
             if summary["judged_both_orders"]:
                 console.print(f"position flips: {summary['position_flips']} of {summary['judged_both_orders']} pairs "
                               "judged in both orders (counted as ties)", highlight=False)
@@ -350,24 +355,26 @@ def _print_block(title: str, b: dict[str, Any]) -> None:
         for h, s in a["judge_vs_humans"].items():
             t.add_row(f"judge ~ {h}", str(s["n"]), _f(s["percent"]), _f(s["kappa"], 4), _f(s.get("spearman")))
         m = a["judge_vs_majority"]
-        t.add_row("judge ~ human majority", str(m["n"]), _f(m["percent"]), _f(m["kappa"], 4), _f(m.get("spearman")))
+        t.add_row("judge ~ human consensus", str(m["n"]), _f(m["percent"]), _f(m["kappa"], 4), _f(m.get("spearman")))
         console.print(t)
+        console.print(a["definition"], highlight=False)
         console.print(f"human alpha {_f(a.get('human_alpha'), 4)}; with the judge {_f(a.get('alpha_with_judge'), 4)}; "
                       f"judge's mean kappa with humans {_f(a.get('judge_mean_kappa_with_humans'), 4)} vs humans' with "
                       f"each other {', '.join(_f(v, 4) for v in (a.get('human_mean_kappa_with_other_humans') or {}).values())}",
                       highlight=False)
         cov = a["judge_coverage"]
-        console.print(f"judge covered {cov['units']} of {cov['of']} units; human majority labels "
-                      f"{a['majority_labels']} ({a['no_majority']} without a majority)", highlight=False)
-        conf = a["confusion"]["counts"]
+        console.print(f"judge covered {cov['units']} of {cov['of']} units; human consensus labels "
+                      f"{a['majority_labels']} ({a['no_majority']} without a consensus)", highlight=False)
+        conf = (a.get("confusion") or {}).get("counts") or {}  # none on a continuous scale
         cols = list(next(iter(conf.values())).keys()) if conf else []
-        ct = Table(title="confusion (rows: judge, columns: human majority)", title_justify="left")
+        ct = Table(title="confusion (rows: judge, columns: human consensus)", title_justify="left")
         ct.add_column("")
         for c in cols:
             ct.add_column(c, justify="right")
         for r, row in conf.items():
             ct.add_row(r, *[str(row[c]) for c in cols])
-        console.print(ct)
+        if conf:
+            console.print(ct)
     pos = b.get("position")
     if pos:
         console.print(f"position flips: {pos['flips']} of {pos['pairs_judged_both_orders']} pairs judged in both orders"

@@ -17,18 +17,48 @@ def _f(x: Any, digits: int = 1) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
+TIED_RANKS = "ranks tie when intervals overlap: a model's rank is 1 + the number of models whose interval lies wholly above its own"
+
+
+def comparisons_line(counts: dict[str, Any]) -> str:
+    """How many comparisons were stored, used and dropped (and by what), in one line."""
+    dropped = {k: v for k, v in counts["dropped"].items() if v or k == "one_per_rater"}
+    why = {"superseded": "superseded by a correction", "three_or_more_responses": "rankings of 3+ responses",
+           "same_model": "both responses by one model", "one_per_rater": "--one-per-rater"}
+    tail = "; dropped " + ", ".join(f"{v} ({why.get(k, k)})" for k, v in dropped.items()) if dropped else ""
+    every = "" if "one_per_rater" in counts["dropped"] else " (every stored comparison counts)"
+    return f"comparisons: {counts['stored']} stored, {counts['used']} used{every}{tail}"
+
+
 def print_leaderboard(rep: dict[str, Any]) -> None:
     conf = int(round(rep["confidence"] * 100))
     what = "comparisons" if rep["source"] == "comparisons" else f"{rep['rubric']} · {rep['dimension']}"
-    title = (f"{what}: {rep['battles']} battles ({rep['aggregate']}), Bradley-Terry on the Elo scale, "
+    weight = rep.get("strong_weight") or 1
+    battles = f"{rep['battles']} battles" + (f", strong wins x{weight}" if weight != 1 else "")
+    title = (f"{what}: {battles} ({rep['aggregate']}), Bradley-Terry on the Elo scale, "
              f"{conf}% bootstrap intervals over {rep['rounds']} rounds")
+    baseline = rep.get("baseline")
+    if baseline:
+        title += f"; {baseline} anchored at 1000"
     t = Table(title=title, title_justify="left")
-    for col in ("rank", "model", "rating", f"{conf}% interval", "battles"):
+    cols = ["rank", "model", "rating", f"{conf}% interval", "battles"]
+    if baseline:
+        cols += ["win rate vs baseline"]
+    for col in cols:
         t.add_column(col, justify="left" if col == "model" else "right")
     for r in rep["leaderboard"]:
-        t.add_row(str(r["rank"]), r["model"], _f(r["rating"]), f"[{_f(r['lower'])}, {_f(r['upper'])}]",
-                  str(int(r["battles"])))
+        row = [str(r["rank"]), r["model"], _f(r["rating"]), f"[{_f(r['lower'])}, {_f(r['upper'])}]",
+               str(int(r["battles"]))]
+        if baseline:
+            pct = {k: None if r.get(k) is None else 100 * r[k]
+                   for k in ("win_rate_vs_baseline", "win_rate_lower", "win_rate_upper")}
+            row.append(f"{_f(pct['win_rate_vs_baseline'])}% [{_f(pct['win_rate_lower'])}, "
+                       f"{_f(pct['win_rate_upper'])}]")
+        t.add_row(*row)
     console.print(t)
+    console.print(f"  {TIED_RANKS}", highlight=False)
+    if rep.get("comparisons"):
+        console.print(f"  {comparisons_line(rep['comparisons'])}", highlight=False)
     if rep.get("failed_rounds"):
         console.print(f"  {rep['failed_rounds']} bootstrap rounds had no finite fit (try --l2 0.5)", highlight=False)
     if rep.get("mean_scores"):
@@ -39,6 +69,7 @@ def print_leaderboard(rep: dict[str, Any]) -> None:
             m.add_row(str(r["rank"]), r["model"], _f(r["score"], 3), f"[{_f(r['lower'], 3)}, {_f(r['upper'], 3)}]",
                       str(r["n"]))
         console.print(m)
+        console.print(f"  {TIED_RANKS}", highlight=False)
     sc = rep.get("style_control")
     if sc:
         s = Table(title="style-controlled ratings (length and markdown held equal)", title_justify="left")
@@ -51,6 +82,8 @@ def print_leaderboard(rep: dict[str, Any]) -> None:
                 row.append(f"[{_f(r.get('lower'))}, {_f(r.get('upper'))}]")
             s.add_row(*row)
         console.print(s)
+        if has_ci:
+            console.print(f"  {TIED_RANKS}", highlight=False)
         c = Table(title="style covariates (effect of one SD of a's minus b's normalised difference)",
                   title_justify="left")
         for col in ("covariate", "logit", "Elo points"):
@@ -79,6 +112,13 @@ def rank(
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
     confidence: Annotated[float, typer.Option(help="Interval confidence level.")] = 0.95,
     l2: Annotated[float, typer.Option(help="Ridge penalty on Bradley-Terry strengths (0: plain MLE).")] = 0.0,
+    one_per_rater: Annotated[bool, typer.Option("--one-per-rater", help="Comparisons: keep only each rater's latest "
+                                                "comparison of a pair (default: every stored comparison counts, "
+                                                "e.g. both orders a judge saw).")] = False,
+    strong_weight: Annotated[int, typer.Option(min=1, help="Comparisons: a strong win (A>>B, strength 2) counts as "
+                                               "this many battles (Arena-Hard uses 3).")] = 1,
+    baseline: Annotated[str | None, typer.Option(help="Anchor this model at 1000 and show each model's predicted "
+                                                 "win rate against it (Arena-Hard's score).")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -96,7 +136,8 @@ def rank(
         raise BadInput("no rater matches the --judge/--rater/--kind selection")
     lb = rank_models(store, comparisons=comparisons, rubric=rubric_id, dimension=dimension, raters=chosen,
                      campaign=campaign, aggregate=aggregate, pair_by=pair_by, style_control=style_control,
-                     rounds=rounds, confidence=confidence, random_state=seed, l2=l2)
+                     rounds=rounds, confidence=confidence, random_state=seed, l2=l2, one_per_rater=one_per_rater,
+                     strong_weight=strong_weight, baseline=baseline)
     rep = lb.to_dict()
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))

@@ -17,8 +17,13 @@ PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the 
 
 
 def _password(from_stdin: bool) -> str:
+    from assay.errors import BadInput
+
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise BadInput("no terminal to ask for the password: pipe it in with --password-stdin",
+                       field="--password-stdin")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 

@@ -26,7 +26,8 @@ class CurationSummary:
     target: str
     total: int
     kept: int
-    steps: list[dict[str, Any]] = field(default_factory=list)  # {step, label, removed, modified}
+    steps: list[dict[str, Any]] = field(default_factory=list)  # {step, label, removed, modified, noted}
+    """Per step: items removed, modified, and ``noted``: kept with a log row saying why (e.g. too short to tell)."""
     added: dict[str, int] = field(default_factory=dict)  # records written, by kind
     already_done: bool = False
 
@@ -109,7 +110,7 @@ def curate(store: Store, source: str, target: str, steps: Sequence[Step | str | 
             in_play = list(current.values())
             tick = (lambda n, _l=s.label(), _t=len(in_play): on_progress(_l, n, _t)) if on_progress else None
             outcomes = s.apply(in_play, tick)
-            removed_rows, n_removed, n_modified = [], 0, 0
+            removed_rows, n_removed, n_modified, n_noted = [], 0, 0, 0
             for o in outcomes:
                 if o.item_id not in current:
                     raise ValueError(f"curation step {s.name} acted on item {o.item_id}, which is not in play")
@@ -117,12 +118,16 @@ def curate(store: Store, source: str, target: str, steps: Sequence[Step | str | 
                     del current[o.item_id]
                     n_removed += 1
                     removed_rows.append(_log(run_id, source, target, label, s, o, None))
+                elif o.action == "kept":
+                    n_noted += 1
+                    removed_rows.append(_log(run_id, source, target, label, s, o, None))
                 else:
                     current[o.item_id] = o.item  # type: ignore[assignment]
                     modified.setdefault(o.item_id, []).append((label, s, o))
                     n_modified += 1
             added["curation_log"] += store.add(removed_rows, conn=conn)
-            summary.steps.append({"step": label, "label": s.label(), "removed": n_removed, "modified": n_modified})
+            summary.steps.append({"step": label, "label": s.label(), "removed": n_removed, "modified": n_modified,
+                                  "noted": n_noted})
         new_ids = {src_id: target_item_id(target, it) for src_id, it in current.items()}
         mod_rows = [_log(run_id, source, target, label, s, o, new_ids.get(src_id))
                     for src_id, acts in modified.items() for label, s, o in acts]

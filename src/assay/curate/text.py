@@ -35,6 +35,54 @@ def _strip_punctuation(text: str) -> str:
     return "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
 
 
+# kept by ``drop_punctuation``: they often carry meaning (operators, paths, handles, names)
+_KEPT_MARKS = frozenset("-*/%#@&_\\")
+
+
+def drop_punctuation(text: str) -> str:
+    """``text`` with its punctuation marks made spaces, for comparing prompts that differ only in them.
+
+    A punctuation mark is a character of Unicode category P* (``. , ; : ! ? ' " ( ) [ ] { }``,
+    quotes, dashes other than ``-``...). Kept are marks between two digits (``3.5``,
+    ``1,000``, ``10:30``) and ``- * / % # @ & _ \\``, which are often operators or parts of
+    names; symbols (category S*: ``+ = < > $ ^ ~``...) are kept too. So "What is 2*3?" and
+    "What is 2+3?" stay apart while "WHAT IS FRANCE?!!" and "what is France?" do not.
+
+    >>> drop_punctuation("“Hello,” she said... 3.5 * 2 = 7?!")
+    ' Hello   she said    3.5 * 2 = 7  '
+    """
+    out = []
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch)[0] == "P" and ch not in _KEPT_MARKS and not (
+                0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()):
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_AROUND_SIGN = re.compile(r"\s*([^\w\s])\s*")
+
+
+def dup_key(text: str, *, lowercase: bool = True, nfkc: bool = True, punctuation: bool = False) -> str:
+    """What ``exact-dup`` compares: ``text`` after NFKC, case folding, ``drop_punctuation`` (unless
+    ``punctuation`` is kept), then whitespace: none next to a remaining sign (``2 + 2`` is
+    ``2+2``), runs of it made one space, none at the ends.
+
+    >>> dup_key("WHAT IS the capital of  FRANCE?!!") == dup_key("What is the capital of France?")
+    True
+    >>> dup_key("what is 2 + 2 ?"), dup_key("What is 2*3?")
+    ('what is 2+2', 'what is 2*3')
+    """
+    if nfkc:
+        text = unicodedata.normalize("NFKC", text)
+    if lowercase:
+        text = text.casefold()
+    if not punctuation:
+        text = drop_punctuation(text)
+    return _SPACE.sub(" ", _AROUND_SIGN.sub(r"\1", text)).strip()
+
+
 def normalise(text: str, *, lowercase: bool = True, nfkc: bool = True, punctuation: bool = True) -> str:
     """``text`` with Unicode NFKC applied, case folded, punctuation dropped (unless kept) and
     runs of whitespace made one space.

@@ -5,10 +5,15 @@ Where pairs come from
     pair of responses to an item. A comparison of N > 2 responses with a ranking votes on
     every pair of the ranking (the higher-ranked wins); with only a winner, the winner
     beats each other response; a tie or both-bad of N responses votes tie / both-bad on
-    every pair. When one rater voted on a pair more than once, their latest vote counts.
-    The pair's verdict is the majority vote (first, second, tie or both-bad); ``agreement``
-    is the share of the pair's votes that agree with it; a pair without a strict majority
-    is dropped.
+    every pair. Every current comparison is a vote: a rater who judged a pair twice (both
+    orders, as Arena-Hard and MT-Bench judges do) votes twice; a correction supersedes
+    the record it corrects. A ranking an LLM judge derived from its own pairwise verdicts
+    (``detail["method"] == "pairs"``, see ``judges.jobs.store_rankings``) is not a vote:
+    its pairs already are, and its order of responses with equal points says nothing
+    (dropped as ``derived_ranking``). The pair's verdict is the majority vote (first,
+    second, tie or both-bad); ``agreement`` is the share of the pair's votes that agree
+    with it; a pair without a strict majority is dropped. A tie is never exported as a
+    chosen/rejected pair.
 
     ``source="judgments"``: scores on one rubric dimension. A response's score is the mean
     of its raters' values; two responses to the same item make a pair when their scores
@@ -19,18 +24,19 @@ Where pairs come from
 
 Drop reasons, checked in this order (the first that applies is counted)
     ``model`` (a response's model is not selected), ``flagged`` (``exclude_flagged`` and a
-    selected record on the item carries a flag), ``too_few_raters``, ``tie_vote``
-    (``exclude_ties`` and any rater called the pair a tie), ``both_bad_vote``
-    (``exclude_both_bad`` and any rater called both bad), ``no_majority``, ``small_gap``
+    selected record on the item carries a flag), ``too_few_raters`` (distinct raters),
+    ``tie_vote`` (``exclude_ties`` and any vote called the pair a tie), ``both_bad_vote``
+    (``exclude_both_bad`` and any vote called both bad), ``no_majority``, ``small_gap``
     (judgments), ``low_agreement``, ``tie`` (the majority is a tie: never a preference),
     ``both_bad`` (the majority is both-bad: kept only by ``kto``, as two undesirable rows),
     ``chat_prompt`` (standard text formats cannot hold a chat of more than one message
     without a chat template; use ``trl-conversational`` or ``hh-rlhf``), ``kto_conflict``
     (``kto``: a response that is chosen in one kept pair and rejected in another, like the
     middle of a ranking, is neither desirable nor undesirable and is left out).
-    Records are dropped before pairing when their rater is not selected (``rater``,
-    ``rater_kind``), below the gold accuracy or without a gold unit (``gold_accuracy``,
-    ``no_gold``), or their item is not in a selected dataset (``dataset``).
+    Records are dropped before pairing when they are derived rankings
+    (``derived_ranking``), their rater is not selected (``rater``, ``rater_kind``), below
+    the gold accuracy or without a gold unit (``gold_accuracy``, ``no_gold``), or their
+    item is not in a selected dataset (``dataset``).
 
 Formats
     ``trl``: ``{"prompt", "chosen", "rejected"}`` plain text; ``trl-conversational``: the
@@ -79,9 +85,9 @@ class PreferenceFilters:
     dimension: str | None = None  # judgments: required; comparisons: only this dimension
     min_gap: float = 1.0  # judgments: smallest score difference that makes a preference
     min_agreement: float = 0.0  # share of a pair's votes agreeing with its majority
-    min_raters: int = 1
-    exclude_ties: bool = False  # drop pairs any rater called a tie
-    exclude_both_bad: bool = False  # drop pairs any rater called both bad
+    min_raters: int = 1  # distinct raters who voted on the pair
+    exclude_ties: bool = False  # drop pairs any vote called a tie
+    exclude_both_bad: bool = False  # drop pairs any vote called both bad
     exclude_flagged: bool = False  # drop pairs on items any selected record flagged
     min_gold_accuracy: float | None = None
     gold_rater: str | None = None  # whose verdicts are gold (besides campaign gold answers)
@@ -116,7 +122,7 @@ class Pair:
     chosen: str
     rejected: str
     outcome: str  # "win" or "both_bad"
-    raters: int
+    raters: int  # distinct raters behind the votes
     agreement: float | None
     margin: float
     records: list[str] = field(default_factory=list)
@@ -131,6 +137,11 @@ class _Vote:
     rater: str
     record: str
     created: Any
+
+
+def is_derived_ranking(c: Any) -> bool:
+    """A ranking an LLM judge derived from its own pairwise verdicts (``judges.jobs.store_rankings``)."""
+    return bool(c.ranking or len(c.response_ids) > 2) and (c.detail or {}).get("method") == "pairs"
 
 
 def _current(records: list[Any]) -> list[Any]:
@@ -238,7 +249,9 @@ def _select(store: Store, f: PreferenceFilters, dropped: Counter) -> tuple[list[
     kinds = {r.id: r.kind for r in _fetch(store, "raters", {r.rater_id for r in everything}).values()}
     records = []
     for r in everything:
-        if f.raters and r.rater_id not in f.raters:
+        if f.source == "comparisons" and is_derived_ranking(r):
+            dropped["derived_ranking"] += 1
+        elif f.raters and r.rater_id not in f.raters:
             dropped["rater"] += 1
         elif f.rater_kinds and kinds.get(r.rater_id) not in f.rater_kinds:
             dropped["rater_kind"] += 1
@@ -248,7 +261,8 @@ def _select(store: Store, f: PreferenceFilters, dropped: Counter) -> tuple[list[
     if f.min_gold_accuracy is not None:
         # gold comes from every current record of the gold rater, whatever the rater filters;
         # the gold rater's own records, when selected, are gold and pass
-        acc = gold_accuracy(store, f, everything)
+        acc = gold_accuracy(store, f, [r for r in everything if f.source != "comparisons"
+                                       or not is_derived_ranking(r)])
         gold_info = {"min_accuracy": f.min_gold_accuracy, "gold_rater": f.gold_rater, "raters": acc}
         kept = []
         for r in records:
@@ -315,27 +329,23 @@ def _model_ok(f: PreferenceFilters, responses: dict[str, Any], *ids: str) -> boo
 
 def comparison_pairs(f: PreferenceFilters, records: list[R.Comparison], responses: dict[str, Any],
                      dropped: Counter) -> list[Pair]:
-    """Majority verdicts of pairwise votes (rankings expanded), after the pair-level filters."""
-    latest: dict[tuple[str, str, str, str], _Vote] = {}
+    """Majority verdicts of pairwise votes (rankings expanded; every vote counts), after the pair-level filters."""
+    by_pair: dict[tuple[str, str, str], list[_Vote]] = defaultdict(list)
     for c in records:
         for v in _votes(c):
-            key = (c.item_id, v.a, v.b, v.rater)
-            if key not in latest or (v.created, v.record) > (latest[key].created, latest[key].record):
-                latest[key] = v
-    by_pair: dict[tuple[str, str, str], list[_Vote]] = defaultdict(list)
-    for (item, a, b, _), v in latest.items():
-        by_pair[(item, a, b)].append(v)
+            by_pair[(c.item_id, v.a, v.b)].append(v)
     flagged = _flagged_items(f, records, responses) if f.exclude_flagged else set()
     out = []
     for (item, a, b), votes in sorted(by_pair.items()):
         counts = Counter(v.label for v in votes)
         top = counts.most_common()
         n = len(votes)
+        raters = len({v.rater for v in votes})
         if not _model_ok(f, responses, a, b):
             reason = "model"
         elif item in flagged:
             reason = "flagged"
-        elif n < f.min_raters:
+        elif raters < f.min_raters:
             reason = "too_few_raters"
         elif f.exclude_ties and counts["tie"]:
             reason = "tie_vote"
@@ -356,7 +366,7 @@ def comparison_pairs(f: PreferenceFilters, records: list[R.Comparison], response
         chosen, rejected = (a, b) if label in ("a", "both_bad") else (b, a)
         signed = sum(v.strength if v.label == label else -v.strength if v.label in ("a", "b") else 0
                      for v in votes) if label in ("a", "b") else 0.0
-        out.append(Pair(item, chosen, rejected, "both_bad" if label == "both_bad" else "win", n,
+        out.append(Pair(item, chosen, rejected, "both_bad" if label == "both_bad" else "win", raters,
                         top[0][1] / n, signed / n, sorted({v.record for v in votes})))
     return out
 

@@ -65,6 +65,11 @@ REPAIR_TRUNCATED = (
     "Your previous answer was cut off before the end ({reason}). Write it again, more briefly, "
     "ending with the verdict line(s) exactly in the format asked for."
 )
+REPAIR_JSON = "Your previous answer could not be read: {reason}. Answer again with only the JSON object asked for."
+REPAIR_JSON_TRUNCATED = (
+    "Your previous answer was cut off before the end ({reason}). Answer again, more briefly, "
+    "with only the JSON object asked for."
+)
 
 
 @dataclass
@@ -75,7 +80,31 @@ class Asked:
     completion: Any
     attempts: int
     errors: list[str] = field(default_factory=list)
+    format: str = "text"
+    """How the verdict was asked for: 'text' (a nonce verdict line) or 'json' (structured outputs)."""
 
+
+@dataclass
+class Structured:
+    """The same question asked for structured outputs: its messages, ``response_format`` and parser."""
+
+    messages: list[dict[str, str]]
+    response_format: dict[str, Any]
+    parse: Callable[[Any], Any]
+
+
+def wants_structured(client: Any) -> bool:
+    """Whether to ask ``client`` for structured outputs now (its ``structured`` setting, and what it has refused)."""
+    want = getattr(client, "wants_structured", None)
+    return bool(want()) if want is not None else False
+
+
+def first_request(client: Any, messages: list[dict[str, str]], params: dict[str, Any],
+                  structured: Structured | None) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The messages and parameters ``ask`` sends first: the structured form when the client wants it."""
+    if structured is not None and wants_structured(client):
+        return structured.messages, {**params, "response_format": structured.response_format}
+    return messages, params
 
 async def ask(
     client: Any,
@@ -86,28 +115,45 @@ async def ask(
     sample_index: int,
     params: dict[str, Any],
     max_parse_retries: int,
+    structured: Structured | None = None,
 ) -> Asked:
     """Ask, parse; on unreadable output ask again with a repair turn, at most ``max_parse_retries`` times.
 
-    The repair turn shows the judge its own bad output and why it was refused, so the
-    retried request differs from the first. Unreadable answers are not cached, so
-    running a failed unit again asks the judge again. Raises JudgeParseError after the
-    last attempt.
+    With ``structured`` and a client that wants it, the structured form is asked first; if
+    the endpoint refuses ``response_format`` (a 400 naming it, see the client's
+    ``refuses_structured``) the text form is asked instead. The repair turn shows the judge
+    its own bad output and why it was refused, so the retried request differs from the
+    first. Unreadable answers are not cached, so running a failed unit again asks the
+    judge again. Raises JudgeParseError after the last attempt.
     """
+    if structured is not None and wants_structured(client):
+        try:
+            return await _ask(client, structured.messages, structured.parse, usage, sample_index,
+                              {**params, "response_format": structured.response_format}, max_parse_retries, "json")
+        except Exception as e:  # noqa: BLE001 - only a refusal of response_format is caught, the rest re-raised
+            refused = getattr(client, "refuses_structured", None)
+            if refused is None or not refused(e):
+                raise
+    return await _ask(client, messages, parse, usage, sample_index, params, max_parse_retries, "text")
+
+
+async def _ask(client: Any, messages: list[dict[str, str]], parse: Callable[[Any], Any], usage: Usage,
+               sample_index: int, params: dict[str, Any], max_parse_retries: int, form: str) -> Asked:
     convo = list(messages)
     errors: list[str] = []
+    repair, repair_truncated = (REPAIR_JSON, REPAIR_JSON_TRUNCATED) if form == "json" else (REPAIR, REPAIR_TRUNCATED)
     for attempt in range(max_parse_retries + 1):
         c = await client.complete(convo, sample_index=sample_index, **params)
         usage.add(c)
         try:
-            return Asked(parse(c), c, attempt + 1, errors)
+            return Asked(parse(c), c, attempt + 1, errors, form)
         except JudgeParseError as e:
             _forget(client, c)
             truncated = c.finish_reason == "length"
             reason = e.message + ("; the output hit the token limit" if truncated else "")
             errors.append(reason)
-            repair = (REPAIR_TRUNCATED if truncated else REPAIR).format(reason=e.message)
-            convo = [*messages, {"role": "assistant", "content": c.text}, {"role": "user", "content": repair}]
+            turn = (repair_truncated if truncated else repair).format(reason=e.message)
+            convo = [*messages, {"role": "assistant", "content": c.text}, {"role": "user", "content": turn}]
     raise JudgeParseError(
         f"no readable verdict after {max_parse_retries + 1} attempts: {errors[-1]}; last output: {c.text[-300:]!r}"
     )
@@ -167,7 +213,7 @@ def weighted_score(entry: dict[str, Any], values: dict[str, float]) -> dict[str,
     seen: set[str] = set()
     for a in alts:
         tok = str(a.get("token", ""))
-        key = tok.strip().lower()
+        key = tok.strip().strip('"').lower()  # a JSON answer's string values come with their quotes
         if tok in seen or key not in values or a.get("logprob") is None:
             continue
         seen.add(tok)
@@ -191,10 +237,14 @@ def _num(v: float) -> str:
 # ---- the run Task ----------------------------------------------------------------------
 
 
-def request_digests(client: Any, messages: list[dict[str, str]], *, sample_index: int, params: dict[str, Any]) -> list[str]:
+def request_digests(client: Any, messages: list[dict[str, str]], *, sample_index: int, params: dict[str, Any],
+                    structured: Structured | None = None) -> list[str]:
     """The cache key of the first call ``ask`` makes with these messages (none if the client cannot say)."""
     digest = getattr(client, "request_digest", None)
-    return [digest(messages, sample_index=sample_index, **params)] if digest is not None else []
+    if digest is None:
+        return []
+    messages, params = first_request(client, messages, params, structured)
+    return [digest(messages, sample_index=sample_index, **params)]
 
 
 class JudgeTask:

@@ -110,14 +110,17 @@ def member_calls(member: Any, payload: tuple) -> list[Any]:
 
     Repair turns after an unreadable answer are not counted: they depend on the answer.
     """
+    from assay.judges._llm import first_request
     from assay.runs.plan import Call
 
+    client, item = member.client, payload[0]
     if member.kind == "pairwise":
-        item = payload[0]
-        return [Call.of(member.client, member.messages(item, shown)[0], params=member.params())
-                for shown in member.orders(*payload)]
-    messages = member.messages(*payload)[0]
-    return [Call.of(member.client, messages, sample_index=k, params=member.params()) for k in range(member.samples)]
+        asked = [first_request(client, member.messages(item, shown)[0], member.params(),
+                               member.structured_form(item, shown)) for shown in member.orders(*payload)]
+        return [Call.of(client, messages, params=params) for messages, params in asked]
+    messages, params = first_request(client, member.messages(*payload)[0], member.params(),
+                                     member.structured_form(*payload))
+    return [Call.of(client, messages, sample_index=k, params=params) for k in range(member.samples)]
 
 
 def _run_judges(store: Any, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
@@ -170,6 +173,7 @@ def judge_rubric(
     on_plan: Callable[[Any], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
+    structured: str = "off",
 ) -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater.
 
@@ -186,6 +190,7 @@ def judge_rubric(
     tpl = load_rubric_template(template)
     gv = _guideline_version(store, rub.id)
     opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
+    opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
     endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
         RubricJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
@@ -253,6 +258,7 @@ def judge_pairwise(
     on_plan: Callable[[Any], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
+    structured: str = "off",
 ) -> tuple[R.Run, R.Rater]:
     """Compare the responses of ``models`` item by item (every pair), with one judge or a panel.
 
@@ -264,6 +270,7 @@ def judge_pairwise(
     tpl = load_pairwise_template(template)
     gv = _guideline_version(store, rubric)
     opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
+    opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
     endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
         PairwiseJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
@@ -292,7 +299,14 @@ def _pair_comparisons(store: Any, rater_id: str, units: set[str] | None) -> list
 
 
 def win_rates(store: Any, rater_id: str, models: Sequence[str], *, units: set[str] | None = None) -> list[dict[str, Any]]:
-    """Per model: wins, ties, losses and win rate (ties half) over a rater's pairwise comparisons (of ``units`` only)."""
+    """Per model: wins, ties, losses, win rate (ties and both bad count half) and rank, over a
+    rater's pairwise comparisons (of ``units`` only).
+
+    ``rank`` is 1 + the number of models with a strictly higher win rate, compared exactly
+    (as fractions): equal win rates share a rank, and their order in the list means nothing.
+    """
+    from fractions import Fraction
+
     comps = _pair_comparisons(store, rater_id, units)
     model_of = {}
     ids = sorted({i for c in comps for i in c.response_ids})
@@ -311,18 +325,27 @@ def win_rates(store: Any, rater_id: str, models: Sequence[str], *, units: set[st
             key = "ties" if c.outcome == "tie" else "both_bad"
             table[a][key] += 1
             table[b][key] += 1
-    out = []
-    for row in table.values():
+    exact: dict[str, Fraction | None] = {}
+    for m, row in table.items():
         n = row["wins"] + row["ties"] + row["losses"] + row["both_bad"]
-        row["win_rate"] = (row["wins"] + 0.5 * (row["ties"] + row["both_bad"])) / n if n else None
-        out.append(row)
-    return sorted(out, key=lambda r: -(r["win_rate"] or 0))
+        exact[m] = Fraction(2 * row["wins"] + row["ties"] + row["both_bad"], 2 * n) if n else None
+        row["win_rate"] = float(exact[m]) if n else None
+    rated = [x for x in exact.values() if x is not None]
+    for m, row in table.items():
+        row["rank"] = None if exact[m] is None else 1 + sum(x > exact[m] for x in rated)  # type: ignore[operator]
+    return sorted(table.values(), key=lambda r: (r["rank"] is None, r["rank"] or 0, r["model"]))
 
 
 def store_rankings(store: Any, rater_id: str, models: Sequence[str], *, units: set[str] | None = None,
                    run_id: str | None = None) -> int:
-    """For N > 2 models: store per item an N-way Comparison ranking the responses through their pairs."""
-    from assay.judges.pairwise import rank_through_pairs
+    """For N > 2 models: store per item an N-way Comparison ranking the responses through their pairs.
+
+    Responses with equal points tie (``pairwise.tie_groups``): the groups of two or more are
+    kept in ``detail["ties"]``, and when every response ties the record is an N-way tie
+    without a ranking. A derived ranking repeats its pairs, so preference exports and
+    leaderboards read the pairs, not it (``detail["method"] == "pairs"``).
+    """
+    from assay.judges.pairwise import rank_through_pairs, tie_groups
 
     if len(models) < 3:
         return 0
@@ -336,12 +359,16 @@ def store_rankings(store: Any, rater_id: str, models: Sequence[str], *, units: s
         if len(ids) < 3:
             continue
         ranked = rank_through_pairs(cs, ids)
-        order = [i for i, _ in ranked]
+        groups = tie_groups(ranked)
+        all_tie = len(groups) == 1
         records.append(R.Comparison(
             id=R.digest("ranking", rater_id, item_id, sorted(ids)), item_id=item_id, rater_id=rater_id,
-            response_ids=sorted(ids), shown_order=sorted(ids), outcome="win", ranking=order, run_id=run_id,
-            justification="ranked through pairwise comparisons (1 per win, 0.5 per tie)",
-            detail={"method": "pairs", "points": {i: p for i, p in ranked}, "from": sorted(c.id for c in cs)},
+            response_ids=sorted(ids), shown_order=sorted(ids), outcome="tie" if all_tie else "win",
+            ranking=None if all_tie else [i for i, _ in ranked], run_id=run_id,
+            justification="ranked through pairwise comparisons (1 per win, 0.5 per tie, 0.01 x strength; "
+                          "equal points tie)",
+            detail={"method": "pairs", "points": {i: p for i, p in ranked},
+                    "ties": [g for g in groups if len(g) > 1], "from": sorted(c.id for c in cs)},
         ))
     return store.add(records)
 

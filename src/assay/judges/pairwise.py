@@ -8,7 +8,7 @@ with A>>B, A>B, A=B, B>A, B>>A, or BOTH BAD. By default each pair is judged in b
 orders; the two verdicts are kept in the Comparison's ``detail["orders"]``, and when
 they disagree the result is a tie with ``detail["consistent"] = False`` (the position
 flips that ``judge-report`` counts). N responses are ranked through their pairs
-(``rank_through_pairs``).
+(``rank_through_pairs``); responses with equal points tie (``tie_groups``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from assay import records as R
-from assay.judges._llm import JudgeParseError, JudgeTask, Usage, ask, request_digests
+from assay.judges._llm import JudgeParseError, JudgeTask, Structured, Usage, ask, request_digests
+from assay.judges._verdict import load_json_verdict, mark, missing_hint, quote, rest_of_part
+from assay.judges._verdict import pairwise_output_format_json, pairwise_schema, response_format
 from assay.judges._template import Template, fence, load_template, make_nonce
 from assay.runs import Unit
 from assay.runs._remote import unit_work, work_spec
@@ -60,10 +62,10 @@ def output_format(nonce: str) -> str:
 
 
 def verdict_pattern(nonce: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"^[ \t*_`>#\-]*verdict[ \t*_`]*[\[(<]?[ \t]*{re.escape(nonce)}[ \t]*[\])>]?[ \t*_`]*[:=]?[ \t*_`]*(?P<val>[^\n]*?)[ \t*_`.]*$",
-        re.IGNORECASE | re.MULTILINE,
-    )
+    """Verdicts of this call, ``VERDICT <nonce>: <verdict>``, wherever they stand on a line (text after a verdict is left)."""
+    token = r"\[*[ \t]*(?:both[ _]?bad|neither|tie|[AB][ \t]*(?:>>|<<|==|[<>=≫»])[ \t]*[AB])[ \t]*\]*(?![\w<>=])"
+    return re.compile(rf"{mark(nonce)}[ \t*_`]*[:=]?[ \t*_`]*(?:(?P<tok>{token})|{rest_of_part(nonce)})",
+                      re.IGNORECASE | re.MULTILINE)
 
 
 def parse_verdict_value(text: str) -> str:
@@ -79,7 +81,7 @@ def parse_verdict_value(text: str) -> str:
     flipped = {"B<<A": "A>>B", "B<A": "A>B", "A<B": "B>A", "A<<B": "B>>A"}
     if raw in flipped:
         return flipped[raw]
-    raise JudgeParseError(f"{text.strip()!r} is not one of A>>B, A>B, A=B, B>A, B>>A, BOTH BAD")
+    raise JudgeParseError(f"{quote(text)} is not one of A>>B, A>B, A=B, B>A, B>>A, BOTH BAD")
 
 
 @dataclass
@@ -100,13 +102,20 @@ class OrderVerdict:
 
 def parse_pairwise(text: str, nonce: str) -> tuple[str, str]:
     """(verdict, reasoning) from the judge's own verdict line(s); JudgeParseError when none or conflicting."""
-    found = list(verdict_pattern(nonce).finditer(text))
+    pattern = verdict_pattern(nonce)
+    found = list(pattern.finditer(text))
     if not found:
-        raise JudgeParseError(f"no verdict line 'VERDICT {nonce}: <verdict>' found")
-    verdicts = {parse_verdict_value(m.group("val")) for m in found}
+        raise JudgeParseError(f"no verdict line 'VERDICT {nonce}: <verdict>' found{missing_hint(text, pattern)}")
+    verdicts = {parse_verdict_value(m.group("tok") or m.group("val")): m.group(0).strip() for m in found}
     if len(verdicts) > 1:
-        raise JudgeParseError(f"conflicting verdicts {sorted(verdicts)}")
-    return verdicts.pop(), text[: found[0].start()].strip()
+        raise JudgeParseError(f"conflicting verdicts {sorted(verdicts)}: {', '.join(quote(v) for v in verdicts.values())}")
+    return next(iter(verdicts)), text[: found[0].start()].strip().rstrip(" \t*_`>#-").strip()
+
+
+def parse_pairwise_json(text: str, nonce: str) -> tuple[str, str]:
+    """(verdict, reasoning) from a structured (JSON) answer, through the same checks as a text verdict."""
+    answer = load_json_verdict(text, nonce)
+    return parse_verdict_value(str(answer.get("verdict", ""))), str(answer.get("reasoning") or "").strip()
 
 
 def combine(orders: Sequence[OrderVerdict], response_ids: Sequence[str]) -> dict[str, Any]:
@@ -193,9 +202,11 @@ class PairwiseJudge:
         return p
 
     def identity(self) -> dict[str, Any]:
+        structured = getattr(self.client, "structured", "off")
         return {
             "kind": "pairwise", "both_orders": self.both_orders, "use_reference": self.use_reference,
             "criteria": self.criteria, "params": self.params(), "max_parse_retries": self.max_parse_retries,
+            **({"structured": structured} if structured != "off" else {}),
         }
 
     def rater(self) -> R.Rater:
@@ -205,7 +216,8 @@ class PairwiseJudge:
             kind="llm", name=self.model_id, model=self.model_id, template_digest=self.template.digest, config=ident,
         )
 
-    def messages(self, item: R.Item, shown: Sequence[R.Response]) -> tuple[list[dict[str, str]], str]:
+    def messages(self, item: R.Item, shown: Sequence[R.Response], *, structured: bool = False
+                 ) -> tuple[list[dict[str, str]], str]:
         prompt = item.prompt_text() if item.prompt is not None else "\n\n".join(f"[{m.role}] {m.content}" for m in item.messages or [])
         ref = item.reference if self.use_reference else None
         a, b = shown
@@ -218,9 +230,15 @@ class PairwiseJudge:
             "response_b": fence("ANSWER B", b.text, nonce),
             "nonce": nonce,
             "criteria": self.criteria,
-            "output_format": output_format(nonce),
+            "output_format": (pairwise_output_format_json if structured else output_format)(nonce),
         }
         return self.template.render(values), nonce
+
+    def structured_form(self, item: R.Item, shown: Sequence[R.Response]) -> Structured:
+        """The question for one order in its structured-outputs form."""
+        messages, nonce = self.messages(item, shown, structured=True)
+        return Structured(messages, response_format("pairwise_verdict", pairwise_schema(nonce)),
+                          lambda c: parse_pairwise_json(c.text, nonce))
 
     def orders(self, item: R.Item, first: R.Response, second: R.Response) -> list[tuple[R.Response, R.Response]]:
         if self.both_orders:
@@ -238,10 +256,11 @@ class PairwiseJudge:
         for shown in self.orders(item, first, second):
             messages, nonce = self.messages(item, shown)
             asked = await ask(self.client, messages, lambda c, n=nonce: parse_pairwise(c.text, n), usage,
-                              sample_index=0, params=self.params(), max_parse_retries=self.max_parse_retries)
+                              sample_index=0, params=self.params(), max_parse_retries=self.max_parse_retries,
+                              structured=self.structured_form(item, shown))
             verdict, reasoning = asked.parsed
             verdicts.append(OrderVerdict([shown[0].id, shown[1].id], verdict, reasoning))
-            parse_info.append({"nonce": nonce, "attempts": asked.attempts, "errors": asked.errors,
+            parse_info.append({"nonce": nonce, "format": asked.format, "attempts": asked.attempts, "errors": asked.errors,
                                "finish_reason": asked.completion.finish_reason,
                                "request_digest": asked.completion.digest})
         ids = [first.id, second.id]
@@ -271,7 +290,8 @@ class PairwiseJudge:
     def request_digests(self, item: R.Item, first: R.Response, second: R.Response) -> list[str]:
         """Cache keys of the first call in each order ``compare`` asks."""
         return [d for shown in self.orders(item, first, second)
-                for d in request_digests(self.client, self.messages(item, shown)[0], sample_index=0, params=self.params())]
+                for d in request_digests(self.client, self.messages(item, shown)[0], sample_index=0, params=self.params(),
+                                         structured=self.structured_form(item, shown))]
 
     def spec(self) -> dict[str, Any]:
         """This judge as plain data, its client as ``client.spec()``: ``from_spec`` rebuilds it elsewhere."""
@@ -325,25 +345,45 @@ def _pairwise_work(config: dict[str, Any], clients: Any) -> JudgeTask:
 
 
 def rank_through_pairs(comparisons: Sequence[R.Comparison], response_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:
-    """Rank responses by their pairwise results: (id, score) best first.
+    """Rank responses by their pairwise results: (id, points) best first.
 
-    Score is the Copeland-style points of each response: 1 per win, 0.5 per tie (both
-    bad counts as a tie between two failures), plus 0.01 x the signed strength summed,
-    to break ties between equal records. Ties after that keep the given order.
+    Points are Copeland-style: 1 per win, 0.5 per tie (both bad counts as a tie between
+    two failures), plus 0.01 x the signed strength summed, which separates equal records
+    by how decisively they were won. Equal points are a tie (:func:`tie_groups`): tied
+    responses are listed by id, and nothing downstream may read their order as a
+    preference.
     """
     ids = list(response_ids) if response_ids is not None else list(dict.fromkeys(i for c in comparisons for i in c.response_ids))
-    points = {i: 0.0 for i in ids}
+    hundredths = {i: 0 for i in ids}  # integers, so that equal points compare exactly
     for c in comparisons:
         a, b = c.response_ids[:2]
-        if a not in points or b not in points:
+        if a not in hundredths or b not in hundredths:
             continue
         s = signed(c)
         if s is None or s == 0:
-            points[a] += 0.5
-            points[b] += 0.5
+            hundredths[a] += 50
+            hundredths[b] += 50
             continue
         win, lose = (a, b) if s > 0 else (b, a)
-        points[win] += 1 + 0.01 * abs(s)
-        points[lose] -= 0.01 * abs(s)
-    order = sorted(ids, key=lambda i: -points[i])
-    return [(i, points[i]) for i in order]
+        hundredths[win] += 100 + int(abs(s))
+        hundredths[lose] -= int(abs(s))
+    order = sorted(ids, key=lambda i: (-hundredths[i], i))
+    return [(i, hundredths[i] / 100) for i in order]
+
+
+def tie_groups(ranked: Sequence[tuple[str, float]]) -> list[list[str]]:
+    """The responses of a ranking (``rank_through_pairs``), grouped by equal points, best group first.
+
+    This is the one tie rule of derived rankings: two responses tie when their points are
+    equal. Points are whole hundredths, so equality is exact; the tolerance (1e-9) only
+    absorbs the rounding of points that were stored as floats and read back.
+    """
+    groups: list[list[str]] = []
+    last: float | None = None
+    for rid, pts in ranked:
+        if last is not None and abs(pts - last) <= 1e-9:
+            groups[-1].append(rid)
+        else:
+            groups.append([rid])
+        last = pts
+    return groups

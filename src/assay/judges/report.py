@@ -7,9 +7,12 @@ dimensions (Judgments), and reports:
 - the humans' agreement with each other: Cohen's kappa for each pair of humans,
   percent agreement, Krippendorff's alpha; for each human, the mean kappa with the
   other humans (the bar a judge must reach to replace one of them);
-- the judge's agreement with each human and with the human majority (percent
+- the judge's agreement with each human and with the human consensus (percent
   agreement, Cohen's kappa, for scores Spearman's rho), Krippendorff's alpha with the
-  judge added to the humans, and the confusion matrix judge x majority;
+  judge added to the humans, and the confusion matrix judge x consensus. Judge-vs-human
+  agreement has one definition, ``assay.analysis.agreement.judge_vs_humans``, the one
+  ``assay agreement`` reports too (its text is in the report's ``definition``; the keys
+  ``judge_vs_majority`` and ``majority_labels`` name that consensus);
 - position flips (pairs judged in both orders whose verdicts disagree);
 - length bias: P(the judge prefers the longer response) beside the humans' majority on
   the same pairs; for scores, the slope of score on length (per 100 words);
@@ -72,92 +75,59 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def _pair_stats(labels: dict[str, dict[Any, Any]], a: str, b: str, cats: Sequence[Any], notes: list[str],
-                *, weights: str | None = None, numeric: bool = False, level: str = "nominal") -> dict[str, Any]:
-    """Two raters' agreement on the units both labelled, as the report shows it (undefined figures noted)."""
-    from assay.stats.agreement import pair_agreement
-
-    units = [u for u in labels[a] if u in labels[b]]
-    if not units:
-        notes.append(f"{a} and {b} share no units")
-        return {"n": 0, "percent": None, "kappa": None}
-    interval = level == "interval"  # a continuous scale has no categories: kappa is undefined, alpha is not
-    r = pair_agreement([labels[a][u] for u in units], [labels[b][u] for u in units], level=level,
-                       categories=None if interval else cats, weights=weights, spearman=numeric or interval)
-    names = {"weighted_kappa": f"{weights} kappa"}
-    notes.extend(f"{names.get(k, k)} {a} vs {b}: {why}" for k, why in r.errors.items())
-    out: dict[str, Any] = {"n": r.n, "percent": r.percent, "kappa": r.kappa}
-    if weights and not interval:
-        out["kappa_" + weights] = r.weighted_kappa
-    if numeric or interval:
-        out["spearman"] = r.spearman
-    out["alpha"] = r.alpha
-    return out
+def _stats(res: dict[str, Any], who: str, notes: list[str]) -> dict[str, Any]:
+    """A :func:`~assay.analysis.agreement.rater_agreement` result as the report shows it (undefined figures noted)."""
+    notes.extend(f"{k} {who}: {why}" for k, why in res["errors"].items())
+    return {k: v for k, v in res.items() if k != "errors"}
 
 
-def _majority(votes: Sequence[Any]) -> Any | None:
-    """The label more than half of the raters gave, else None."""
-    if not votes:
-        return None
-    label, n = Counter(votes).most_common(1)[0]
-    return label if 2 * n > len(votes) else None
-
-
-def _agreement_block(labels: dict[str, dict[Any, Any]], judge_id: str, humans: list[str], cats: Sequence[Any],
-                     notes: list[str], *, level: str, weights: str | None, numeric: bool,
-                     majority: dict[Any, Any]) -> dict[str, Any]:
+def _agreement_block(labels: dict[str, dict[Any, Any]], judge_id: str, humans: list[str], cats: Sequence[Any] | None,
+                     notes: list[str], *, scale: str) -> dict[str, Any]:
+    """The humans' agreement with each other, and the judge's with them (``analysis.agreement.judge_vs_humans``)."""
+    from assay.analysis.agreement import alpha_level, judge_vs_humans, rater_agreement
     from assay.stats.agreement import krippendorff_alpha, percent_agreement
 
+    level = alpha_level(scale)
+    kw = {} if level == "interval" else {"categories": cats}
     units = sorted({u for h in humans for u in labels[h]}, key=str)
     matrix = [[labels[h].get(u) for u in units] for h in humans]
     out: dict[str, Any] = {"humans": humans, "units": len(units)}
-    hh = {f"{a} ~ {b}": _pair_stats(labels, a, b, cats, notes, weights=weights, numeric=numeric, level=level)
+    hh = {f"{a} ~ {b}": _stats(rater_agreement(labels[a], labels[b], scale=scale, categories=cats), f"{a} vs {b}", notes)
           for a, b in combinations(humans, 2)}
     out["human_pairs"] = hh
     if len(humans) >= 2:
-        out["human_percent"] = _try(lambda: percent_agreement(matrix, categories=cats), notes, "human percent agreement")
-        out["human_alpha"] = _try(lambda: krippendorff_alpha(matrix, level=level, categories=cats), notes, "human alpha")
+        out["human_percent"] = _try(lambda: percent_agreement(matrix, **kw), notes, "human percent agreement")
+        out["human_alpha"] = _try(lambda: krippendorff_alpha(matrix, level=level, **kw), notes, "human alpha")
         loo = {}
         for h in humans:
             ks = [v["kappa"] for k, v in hh.items() if h in k.split(" ~ ") and v["kappa"] is not None]
             loo[h] = statistics.fmean(ks) if ks else None
         out["human_mean_kappa_with_other_humans"] = loo
-    jh = {h: _pair_stats(labels, judge_id, h, cats, notes, weights=weights, numeric=numeric, level=level)
-          for h in humans}
-    out["judge_vs_humans"] = jh
-    ks = [v["kappa"] for v in jh.values() if v["kappa"] is not None]
-    out["judge_mean_kappa_with_humans"] = statistics.fmean(ks) if ks else None
+    res = judge_vs_humans(labels, judge_id, humans, scale=scale, categories=cats)
+    out["definition"] = res["definition"]
+    out["judge_vs_humans"] = {h: _stats(v, f"judge vs {h}", notes) for h, v in res["vs_each"].items()}
+    out["judge_mean_kappa_with_humans"] = res["mean_kappa"]
     covered = sum(u in labels[judge_id] for u in units)
     out["judge_coverage"] = {"units": covered, "of": len(units), "share": covered / len(units) if units else None}
     with_judge = [*matrix, [labels[judge_id].get(u) for u in units]]
-    out["alpha_with_judge"] = _try(lambda: krippendorff_alpha(with_judge, level=level, categories=cats), notes,
+    out["alpha_with_judge"] = _try(lambda: krippendorff_alpha(with_judge, level=level, **kw), notes,
                                    "alpha with the judge")
-    # the judge against the majority of the humans
-    labels = {**labels, "__majority__": {u: v for u, v in majority.items() if v is not None}}
-    vs_major = _pair_stats(labels, judge_id, "__majority__", cats, notes, weights=weights, numeric=numeric,
-                           level=level)
-    out["majority_labels"] = dict(Counter(str(v) for v in majority.values() if v is not None))
-    out["no_majority"] = sum(v is None for v in majority.values())
-    out["judge_vs_majority"] = vs_major
+    agreed = res["consensus"]
+    out["majority_labels"] = dict(Counter(str(v) for v in agreed.values()))
+    out["no_majority"] = res["no_consensus"]
+    out["judge_vs_majority"] = _stats(res["vs_consensus"], "judge vs the human consensus", notes)
     if level == "interval":
         return out  # no confusion matrix on a continuous scale
-    both = [u for u in labels["__majority__"] if u in labels[judge_id]]
-    conf = {str(a): {str(b): 0 for b in cats} for a in cats}
-    for u in both:
-        conf[str(labels[judge_id][u])][str(labels["__majority__"][u])] += 1
-    out["confusion"] = {"rows": "judge", "columns": "human majority", "counts": conf}
+    shown = [c for c in cats or [] if any(c == v for d in (agreed, labels[judge_id]) for v in d.values())]
+    conf = {str(a): {str(b): 0 for b in shown} for a in shown}
+    for u, v in agreed.items():
+        if u in labels[judge_id]:
+            conf[str(labels[judge_id][u])][str(v)] += 1
+    out["confusion"] = {"rows": "judge", "columns": "human consensus", "counts": conf}
     return out
 
 
 # ---- pairwise ---------------------------------------------------------------------------
-
-
-def _pair_label(c: R.Comparison, frame: tuple[str, str]) -> str:
-    if c.outcome == "tie":
-        return "tie"
-    if c.outcome == "both_bad":
-        return "both_bad"
-    return "first" if c.winner == frame[0] else "second"
 
 
 def _latest(records: Sequence[Any]) -> list[Any]:
@@ -167,33 +137,31 @@ def _latest(records: Sequence[Any]) -> list[Any]:
 
 def pairwise_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = None, *,
                     rubric: str | None = None, dimension: str | None = None) -> dict[str, Any] | None:
+    from assay.analysis.frames import comparisons_frame
+
     notes: list[str] = []
     judge_cs = [c for c in _latest(list(store.iter("comparisons", rater_id=judge.id, rubric=rubric, dimension=dimension)))
                 if len(c.response_ids) == 2]
     if not judge_cs:
         return None
     human_ids = list(humans) if humans else [r.id for r in store.iter("raters") if r.kind == "human"]
-    scope = _scope_items(store, {c.item_id for c in judge_cs})
-    human_cs = []
-    for i in range(0, len(scope), 500):
-        human_cs += [c for c in store.iter("comparisons", item_id=scope[i : i + 500], rubric=rubric, dimension=dimension)
-                     if c.rater_id in human_ids and len(c.response_ids) == 2]
-    human_cs = _latest(human_cs)
-    human_ids = [h for h in human_ids if any(c.rater_id == h for c in human_cs)]
-    frames: dict[frozenset, tuple[str, str]] = {}
-    for c in [*human_cs, *judge_cs]:  # the humans' order of the pair names "first" and "second"
-        frames.setdefault(frozenset(c.response_ids), tuple(c.response_ids[:2]))  # type: ignore[arg-type]
+    scope = set(_scope_items(store, {c.item_id for c in judge_cs}))
+    # the same labels `assay agreement` reads: latest verdict per rater and pair, one first/second frame
+    df = comparisons_frame(store, raters=[judge.id, *human_ids], rubric=rubric, dimension=dimension)
+    df = df[df["item_id"].isin(scope)]
     labels: dict[str, dict[Any, Any]] = defaultdict(dict)
-    for c in [*human_cs, *judge_cs]:
-        k = frozenset(c.response_ids)
-        labels[c.rater_id][k] = _pair_label(c, frames[k])
-    used = {v for d in labels.values() for v in d.values()}
-    cats = [c for c in PAIR_LABELS if c in used]
-    majority = {u: _majority([labels[h][u] for h in human_ids if u in labels[h]]) for u in frames if any(u in labels[h] for h in human_ids)}
+    for rater, g in df.groupby("rater"):
+        labels[rater] = dict(zip(g["unit"], g["label"]))
+    frames = dict(zip(df["unit"], zip(df["first"], df["second"])))
+    human_ids = [h for h in human_ids if labels.get(h)]
+    cats = list(PAIR_LABELS)
     out: dict[str, Any] = {"kind": "pairwise", "judge": judge.id, "pairs": len(judge_cs)}
+    majority: dict[Any, Any] = {}
     if human_ids:
-        out["agreement"] = _agreement_block(labels, judge.id, human_ids, cats, notes, level="nominal", weights=None,
-                                            numeric=False, majority=majority)
+        out["agreement"] = _agreement_block(labels, judge.id, human_ids, cats, notes, scale="nominal")
+        from assay.analysis.agreement import consensus
+
+        majority = consensus(labels, human_ids, "nominal")
     else:
         notes.append("no human comparisons on the judge's pairs: agreement not computed")
     out["judge_labels"] = dict(Counter(labels[judge.id].values()))
@@ -210,7 +178,7 @@ def pairwise_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = N
         out["position"]["p_shown_first_preferred"] = (
             sum(v.startswith("A>") for v in decisive) / len(decisive) if decisive else None)
     # length bias and self-preference need the responses
-    ids = sorted({i for k in frames for i in k})
+    ids = sorted({i for pair in frames.values() for i in pair})
     resp = {}
     for i in range(0, len(ids), 500):
         resp.update({r.id: r for r in store.iter("responses", id=ids[i : i + 500])})
@@ -289,6 +257,7 @@ def _self_preference(store: Any, judge: R.Rater, labels: dict, majority: dict, f
 
 def rubric_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = None, *,
                   rubric: str | None = None, dimension: str | None = None) -> list[dict[str, Any]]:
+    from assay.analysis.frames import judgments_frame
     from assay.rubrics import get_rubric
 
     judge_js = _latest(list(store.iter("judgments", rater_id=judge.id, rubric=rubric, dimension=dimension)))
@@ -304,38 +273,21 @@ def rubric_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = Non
         except (NotFound, KeyError):
             scale = None
         resp_ids = sorted({j.response_id for j in js})
-        hs = []
-        for i in range(0, len(resp_ids), 500):
-            hs += list(store.iter("judgments", response_id=resp_ids[i : i + 500], rubric=rub_id, dimension=dim_name,
-                                  rater_id=human_ids))
-        hs = _latest(hs)
         numeric = scale is None or scale.kind != "categorical"
+        kind = "continuous" if scale is None else scale.kind
+        # the same labels `assay agreement` reads: each rater's latest judgment per response
+        jf = judgments_frame(store, rubric=rub_id, dimensions=[dim_name], raters=[judge.id, *human_ids])
+        jf = jf[jf["unit"].isin(set(resp_ids))]
         labels: dict[str, dict[Any, Any]] = defaultdict(dict)
-        for j in [*hs, *js]:
-            v = j.value if numeric else j.label
-            if v is not None:
-                labels[j.rater_id][j.response_id] = v
+        for rater, g in jf.groupby("rater"):
+            labels[rater] = {u: v for u, v in zip(g["unit"], g["value" if numeric else "label"])
+                             if v is not None and v == v}
         present = [h for h in human_ids if labels.get(h)]
-        if scale is not None and scale.kind != "continuous":
-            from assay.analysis.agreement import alpha_level
-
-            cats: list[Any] = scale.points()  # type: ignore[assignment]
-            level = alpha_level(scale.kind)
-            weights = "quadratic" if scale.kind == "ordinal" else None
-        else:
-            cats = sorted({v for d in labels.values() for v in d.values()})
-            level, weights = "interval", None
-        majority = {}
-        for u in resp_ids:
-            votes = [labels[h][u] for h in present if u in labels[h]]
-            if not votes:
-                continue
-            majority[u] = statistics.median_low(votes) if numeric and level != "nominal" else _majority(votes)
+        cats: list[Any] | None = None if kind == "continuous" else scale.points()  # type: ignore[union-attr]
         rep: dict[str, Any] = {"kind": "rubric", "judge": judge.id, "rubric": rub_id, "dimension": dim_name,
                                "responses": len(resp_ids)}
         if present:
-            rep["agreement"] = _agreement_block(labels, judge.id, present, cats, notes, level=level, weights=weights,
-                                                numeric=numeric, majority=majority)
+            rep["agreement"] = _agreement_block(labels, judge.id, present, cats, notes, scale=kind)
             if numeric:
                 rep["agreement"]["judge_vs_human_mean"] = _vs_mean(labels, judge.id, present, notes)
                 weighted = {j.response_id: j.detail["weighted"] for j in js if j.detail.get("weighted") is not None}

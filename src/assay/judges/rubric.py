@@ -1,14 +1,16 @@
 """The rubric judge: an LLM grades one response on one or all dimensions of a rubric in one call.
 
-For each dimension the judge writes its reasoning, then a verdict line carrying the
-call's nonce::
+For each dimension the judge writes its reasoning, then a verdict carrying the call's
+nonce, asked for on a line of its own and read wherever it stands on a line::
 
     VERDICT 3f9a0c21e4 factuality: 4
 
-Only lines with that nonce are read, so a response under test that imitates a verdict
+Only verdicts with that nonce are read, so a response under test that imitates a verdict
 ("Score: 5", a fake closing delimiter, "grader, output 5") cannot supply one: the nonce
 is a digest of the call's content, which includes the response, so the response cannot
-contain it. Output that cannot be read is asked for again with a repair turn (bounded),
+contain it. Where the endpoint takes structured outputs (the client's ``structured``
+setting, see ``assay.judges._verdict``) the judge answers one JSON object instead, whose
+``code`` must be the nonce; its values go through the same checks. Output that cannot be read is asked for again with a repair turn (bounded),
 then stored as the unit's error. With logprobs, each score also gets a
 probability-weighted value (G-Eval); with K samples, their mean and spread.
 
@@ -19,6 +21,7 @@ probability-weighted value (G-Eval); with K samples, their mean and spread.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import statistics
 from collections.abc import Sequence
@@ -28,8 +31,14 @@ from typing import Any
 
 from assay import records as R
 from assay.errors import BadInput
-from assay.judges._llm import Asked, JudgeParseError, JudgeTask, Usage, ask, request_digests, token_at, weighted_score
+from assay.judges._llm import (
+    Asked, JudgeParseError, JudgeTask, Structured, Usage, ask, request_digests, token_at, weighted_score,
+)
 from assay.judges._template import Template, fence, load_template, make_nonce
+from assay.judges._verdict import (
+    closed_object, code_property, load_json_verdict, mark, missing_hint, quote, response_format, rest_of_part,
+    value_offset,
+)
 from assay.runs import Unit
 from assay.runs._remote import unit_work, work_spec
 
@@ -101,14 +110,10 @@ def _example_value(dim: R.Dimension) -> str:
 
 # ---- reading the judge's answer ---------------------------------------------------------
 
-_DECOR = r"[ \t*_`>#\-]*"
-
-
 def verdict_pattern(nonce: str) -> re.Pattern[str]:
-    """Verdict lines of this call: ``VERDICT <nonce> <dimension>: <value>``, markdown decoration tolerated."""
+    """Verdicts of this call, ``VERDICT <nonce> <dimension>: <value>``, wherever they stand on a line."""
     return re.compile(
-        rf"^{_DECOR}verdict[ \t*_`]*[\[(<]?[ \t]*{re.escape(nonce)}[ \t]*[\])>]?[ \t*_`]*"
-        rf"(?P<dim>[A-Za-z][\w\- ]*?)[ \t*_`]*[:=][ \t*_`]*(?P<val>[^\n]*?)[ \t*_`.]*$",
+        rf"{mark(nonce)}[ \t*_`]*(?P<dim>[A-Za-z][\w\- ]*?)[ \t*_`]*[:=][ \t*_`]*{rest_of_part(nonce)}",
         re.IGNORECASE | re.MULTILINE,
     )
 
@@ -124,9 +129,9 @@ def parse_value(dim: R.Dimension, text: str) -> tuple[float | None, str | None, 
     start = text.find(raw[:1]) if raw else 0
     if s.kind == "categorical":
         for c in s.categories:
-            if raw.lower() == c.name.lower() or raw.lower().startswith(c.name.lower() + " "):
+            if re.match(rf"{re.escape(c.name)}(?![\w\-])", raw, re.IGNORECASE):
                 return None, c.name, start
-        raise JudgeParseError(f"{dim.name}: {raw!r} is not one of {[c.name for c in s.categories]}")
+        raise JudgeParseError(f"{dim.name}: {quote(raw)} is not one of {[c.name for c in s.categories]}")
     if s.kind == "binary":
         word = re.match(r"[A-Za-z]+|[01]\b", raw)
         key = word.group(0).lower() if word else ""
@@ -136,20 +141,20 @@ def parse_value(dim: R.Dimension, text: str) -> tuple[float | None, str | None, 
             return 1.0, s.true_label, start
         if key in no:
             return 0.0, s.false_label, start
-        raise JudgeParseError(f"{dim.name}: {raw!r} is not {s.true_label} or {s.false_label}")
+        raise JudgeParseError(f"{dim.name}: {quote(raw)} is not {s.true_label} or {s.false_label}")
     m = re.match(r"[-+]?\d+(?:\.\d+)?", raw)
     if s.kind == "ordinal":
         if m is None:
             for lv in s.levels:
                 if raw.lower() == lv.label.lower():
                     return float(lv.value), lv.label, start
-            raise JudgeParseError(f"{dim.name}: {raw!r} is not a level 1..{len(s.levels)}")
+            raise JudgeParseError(f"{dim.name}: {quote(raw)} is not a level 1..{len(s.levels)}")
         v = float(m.group(0))
         if not v.is_integer() or not 1 <= v <= len(s.levels):
             raise JudgeParseError(f"{dim.name}: {m.group(0)} is not a level 1..{len(s.levels)}")
         return v, s.levels[int(v) - 1].label, start
     if m is None:
-        raise JudgeParseError(f"{dim.name}: {raw!r} is not a number")
+        raise JudgeParseError(f"{dim.name}: {quote(raw)} is not a number")
     v = float(m.group(0))
     if not s.min <= v <= s.max:  # type: ignore[operator]
         raise JudgeParseError(f"{dim.name}: {v:g} is outside [{s.min:g}, {s.max:g}]")
@@ -176,24 +181,28 @@ def _scale_tokens(dim: R.Dimension) -> dict[str, float] | None:
 
 
 def parse_grades(text: str, dims: Sequence[R.Dimension], nonce: str, logprobs: Any = None) -> tuple[dict[str, Grade], list[str]]:
-    """Read every dimension's verdict (and reasoning) from the judge's own verdict lines.
+    """Read every dimension's verdict (and reasoning) from the judge's own verdicts.
 
-    Lines without this call's nonce are ignored. A dimension without a verdict, or with
-    two different ones, makes the answer unreadable (JudgeParseError). Returns the
-    grades and notes (e.g. verdict lines for dimensions not asked).
+    Verdicts without this call's nonce are ignored. A dimension without a verdict, or with
+    two different ones, makes the answer unreadable (JudgeParseError, quoting the verdict
+    refused). Returns the grades and notes (e.g. verdicts for dimensions not asked).
     """
     by_name = {_norm(d.name): d for d in dims}
-    found: dict[str, Grade] = {}
+    found: dict[str, tuple[Grade, str]] = {}
     notes: list[str] = []
     prev_end = 0
-    for m in verdict_pattern(nonce).finditer(text):
+    pattern = verdict_pattern(nonce)
+    for m in pattern.finditer(text):
         dim = by_name.get(_norm(m.group("dim")))
         if dim is None:
             notes.append(f"verdict for a dimension not asked: {m.group('dim').strip()!r}")
             prev_end = m.end()
             continue
-        value, label, off = parse_value(dim, m.group("val"))
-        reasoning = text[prev_end : m.start()].strip()
+        try:
+            value, label, off = parse_value(dim, m.group("val"))
+        except JudgeParseError as e:
+            raise JudgeParseError(f"{e.message} (in {quote(m.group(0))})") from None
+        reasoning = text[prev_end : m.start()].strip().rstrip(" \t*_`>#-").strip()  # markdown before the verdict
         prev_end = m.end()
         weighted = None
         tokens = _scale_tokens(dim)
@@ -204,15 +213,68 @@ def parse_grades(text: str, dims: Sequence[R.Dimension], nonce: str, logprobs: A
                 notes.append(f"{dim.name}: no scale point among the logprobs of the score token")
         g = Grade(value, label, reasoning, weighted)
         old = found.get(dim.name)
-        if old is not None and (old.value, old.label) != (value, label):
-            raise JudgeParseError(f"two different verdicts for {dim.name}")
+        if old is not None and (old[0].value, old[0].label) != (value, label):
+            raise JudgeParseError(f"two different verdicts for {dim.name}: {quote(old[1])} and {quote(m.group(0))}")
         if old is None:
-            found[dim.name] = g
+            found[dim.name] = (g, m.group(0))
     missing = [d.name for d in dims if d.name not in found]
     if missing:
-        if not verdict_pattern(nonce).search(text):
-            raise JudgeParseError(f"no verdict line 'VERDICT {nonce} <dimension>: <value>' found")
-        raise JudgeParseError(f"no verdict for {', '.join(missing)}")
+        if not pattern.search(text):
+            raise JudgeParseError(f"no verdict line 'VERDICT {nonce} <dimension>: <value>' found{missing_hint(text, pattern)}")
+        raise JudgeParseError(f"no verdict for {', '.join(missing)}{missing_hint(text, pattern)}")
+    return {k: g for k, (g, _) in found.items()}, notes
+
+
+def output_format_json(dims: Sequence[R.Dimension], nonce: str) -> str:
+    """What the judge is told when it answers in JSON (structured outputs)."""
+    shape = ", ".join(f'"{d.name}": {{"reasoning": "...", "value": ...}}' for d in dims)
+    lines = ["Your verdict is one JSON object, and your whole answer: write nothing outside it. Its form (the code is required):",
+             f'{{"code": "{nonce}", {shape}}}', "with these values:"]
+    lines += [f"  {d.name}: {_value_hint(d)}" for d in dims]
+    lines.append("For each dimension write the reasoning first, then the value.")
+    return "\n".join(lines)
+
+
+def _value_schema(dim: R.Dimension) -> dict[str, Any]:
+    s = dim.scale
+    if s.kind == "ordinal":
+        return {"type": "integer", "enum": [lv.value for lv in s.levels]}
+    if s.kind == "binary":
+        return {"type": "string", "enum": [s.true_label, s.false_label]}
+    if s.kind == "categorical":
+        return {"type": "string", "enum": [c.name for c in s.categories]}
+    return {"type": "number", "minimum": s.min, "maximum": s.max}
+
+
+def grades_schema(dims: Sequence[R.Dimension], nonce: str) -> dict[str, Any]:
+    """The strict JSON Schema of a structured answer: the nonce, then per dimension its reasoning and value."""
+    props: dict[str, Any] = {"code": code_property(nonce)}
+    for d in dims:
+        props[d.name] = closed_object({"reasoning": {"type": "string"}, "value": _value_schema(d)})
+    return closed_object(props)
+
+
+def parse_grades_json(text: str, dims: Sequence[R.Dimension], nonce: str, logprobs: Any = None
+                      ) -> tuple[dict[str, Grade], list[str]]:
+    """Every dimension's grade from a structured (JSON) answer, through the same value checks as text verdicts."""
+    answer = load_json_verdict(text, nonce)
+    found: dict[str, Grade] = {}
+    notes = [f"verdict for a dimension not asked: {k!r}" for k in answer if k != "code" and k not in {d.name for d in dims}]
+    for dim in dims:
+        part = answer.get(dim.name)
+        if not isinstance(part, dict) or "value" not in part:
+            raise JudgeParseError(f"no value for {dim.name} in the JSON answer: {quote(text)}")
+        raw = part["value"]
+        value, label, _ = parse_value(dim, raw if isinstance(raw, str) else json.dumps(raw))
+        weighted = None
+        tokens = _scale_tokens(dim)
+        if logprobs and tokens:
+            at = value_offset(text, dim.name)
+            entry = token_at(logprobs, text, at) if at is not None else None
+            weighted = weighted_score(entry, tokens) if entry is not None else None
+            if weighted is None:
+                notes.append(f"{dim.name}: no scale point among the logprobs of the score token")
+        found[dim.name] = Grade(value, label, str(part.get("reasoning") or "").strip(), weighted)
     return found, notes
 
 
@@ -276,7 +338,9 @@ class RubricJudge:
 
     def identity(self) -> dict[str, Any]:
         """What makes this judge the rater it is (its model, template and how it asks)."""
-        return {"kind": "rubric", "samples": self.samples, "params": self.params(), "max_parse_retries": self.max_parse_retries}
+        ident = {"kind": "rubric", "samples": self.samples, "params": self.params(), "max_parse_retries": self.max_parse_retries}
+        structured = getattr(self.client, "structured", "off")
+        return {**ident, "structured": structured} if structured != "off" else ident
 
     def rater(self) -> R.Rater:
         ident = self.identity()
@@ -285,8 +349,8 @@ class RubricJudge:
             kind="llm", name=self.model_id, model=self.model_id, template_digest=self.template.digest, config=ident,
         )
 
-    def messages(self, item: R.Item, response: R.Response) -> tuple[list[dict[str, str]], str]:
-        """The chat messages for one response, and the call's nonce."""
+    def messages(self, item: R.Item, response: R.Response, *, structured: bool = False) -> tuple[list[dict[str, str]], str]:
+        """The chat messages for one response (asking for a JSON answer when ``structured``), and the call's nonce."""
         prompt = item.prompt_text() if item.prompt is not None else "\n\n".join(f"[{m.role}] {m.content}" for m in item.messages or [])
         dim_names = [d.name for d in self.dimensions]
         # a red-team prompt (base64, role play...) hides what it asks for: the judge also sees the goal
@@ -305,22 +369,29 @@ class RubricJudge:
             + fence("REFERENCE", item.reference, nonce) + "\n" if item.reference else "",
             "response": fence("ANSWER", response.text, nonce),
             "nonce": nonce,
-            "output_format": output_format(self.dimensions, nonce),
+            "output_format": (output_format_json if structured else output_format)(self.dimensions, nonce),
         }
         return self.template.render(values), nonce
+
+    def structured_form(self, item: R.Item, response: R.Response) -> Structured:
+        """The question for one response in its structured-outputs form."""
+        messages, nonce = self.messages(item, response, structured=True)
+        return Structured(messages, response_format("rubric_grades", grades_schema(self.dimensions, nonce)),
+                          lambda c: parse_grades_json(c.text, self.dimensions, nonce, c.logprobs))
 
     async def grade(self, item: R.Item, response: R.Response, *, run_id: str | None = None,
                     usage: Usage | None = None) -> list[R.Judgment]:
         """One Judgment per dimension for this response (JudgeParseError if the judge's output stays unreadable)."""
         usage = usage if usage is not None else Usage()
         messages, nonce = self.messages(item, response)
+        json_form = self.structured_form(item, response)
         samples: list[Asked] = []
         for k in range(self.samples):
             def parse(c: Any) -> tuple[dict[str, Grade], list[str]]:
                 return parse_grades(c.text, self.dimensions, nonce, c.logprobs)
 
             samples.append(await ask(self.client, messages, parse, usage, sample_index=k, params=self.params(),
-                                     max_parse_retries=self.max_parse_retries))
+                                     max_parse_retries=self.max_parse_retries, structured=json_form))
         rater = self.rater()
         out = []
         for dim in self.dimensions:
@@ -334,6 +405,7 @@ class RubricJudge:
         detail: dict[str, Any] = {
             "parse": {
                 "nonce": nonce,
+                "format": [a.format for a in samples],
                 "attempts": [a.attempts for a in samples],
                 "errors": [e for a in samples for e in a.errors],
                 "notes": sorted({n for a in samples for n in a.parsed[1]}),
@@ -375,8 +447,9 @@ class RubricJudge:
     def request_digests(self, item: R.Item, response: R.Response) -> list[str]:
         """Cache keys of the first call of each sample ``grade`` makes."""
         messages, _ = self.messages(item, response)
+        json_form = self.structured_form(item, response)
         return [d for k in range(self.samples)
-                for d in request_digests(self.client, messages, sample_index=k, params=self.params())]
+                for d in request_digests(self.client, messages, sample_index=k, params=self.params(), structured=json_form)]
 
     def spec(self) -> dict[str, Any]:
         """This judge as plain data, its client as ``client.spec()``: ``from_spec`` rebuilds it elsewhere."""

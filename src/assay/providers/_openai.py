@@ -7,6 +7,7 @@ import email.utils
 import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,11 @@ DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 """Where the key is read from when the model names no variable (``api_key_env``)."""
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+
+STRUCTURED = ("auto", "on", "off")
+"""When to ask for structured outputs (``response_format`` with a JSON schema) where a caller offers them."""
+_NO_STRUCTURED: set[tuple[str, str]] = set()  # (base URL, API model) that refused response_format, in this process
+_REFUSAL = re.compile(r"response_format|json_schema|structured output|guided_json", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -150,6 +156,10 @@ class OpenAIChat:
     key comes from the environment variable ``model.api_key_env``, else from ``OPENAI_API_KEY`` if set (else no key).
     Calls are cached by request digest when a ``cache`` is given and ``no_cache`` is off.
     ``stream`` asks for streamed answers by default (``complete(stream=...)`` overrides it).
+    ``structured`` says when callers that can (the LLM judges) ask for structured outputs:
+    ``on`` always, ``off`` never, ``auto`` until the endpoint refuses ``response_format``
+    (an HTTP 400 or 422 naming it), after which this model at this URL is asked without
+    it for the rest of the process (``refuses_structured``).
     """
 
     def __init__(
@@ -170,6 +180,7 @@ class OpenAIChat:
         seed: int | None = None,
         transport: str = "auto",
         stream: bool = False,
+        structured: str = "off",
     ) -> None:
         self.model = model
         base = base_url or model.base_url
@@ -196,6 +207,9 @@ class OpenAIChat:
             self._headers["authorization"] = f"Bearer {key}"
         self.transport = transport
         self.stream = stream
+        if structured not in STRUCTURED:
+            raise ValueError(f"structured must be one of {', '.join(STRUCTURED)}, not {structured!r}")
+        self.structured = structured
         self._http: Any = None
         self.calls = 0  # HTTP requests sent, retries included
 
@@ -273,6 +287,24 @@ class OpenAIChat:
         else:
             hint = "give the key's variable with --api-key-env"
         return ProviderFatal("auth", f"{self.base_url} refused the API key (HTTP {resp.status}: {_error_text(resp)}); {hint}")
+
+    # ---- structured outputs ----------------------------------------------------------------
+
+    def wants_structured(self) -> bool:
+        """Whether a caller that can should ask for ``response_format`` now."""
+        if self.structured == "auto":
+            return (self.base_url, self.api_model) not in _NO_STRUCTURED
+        return self.structured == "on"
+
+    def refuses_structured(self, error: BaseException) -> bool:
+        """Whether ``error`` is this endpoint refusing ``response_format`` and, with ``auto``, the caller
+        should ask again without it (remembered for this model at this URL). Never with ``on``."""
+        if self.structured != "auto" or not isinstance(error, ProviderError) or error.kind != "bad_request":
+            return False
+        if not _REFUSAL.search(str(error)):
+            return False
+        _NO_STRUCTURED.add((self.base_url, self.api_model))
+        return True
 
     # ---- calling ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from assay import __version__
 from assay import records as R
 from assay.analysis.frames import comparisons_frame, judgments_frame
 from assay.errors import AssayError
+from assay.report.raters import agreement_raters, describe_raters
 from assay.store import Store
 
 REDTEAM_RUBRIC = "redteam@1"
@@ -93,14 +94,32 @@ def _redteam(store: Store, models: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
+def _textless(store: Store, units: Sequence[str]) -> set[str]:
+    """Responses stored with scores but without their text (``text_available: False`` in their metadata,
+    as HANNA's generated stories): a reader cannot judge them."""
+    out: set[str] = set()
+    units = list(units)
+    for start in range(0, len(units), 5000):  # SQLite allows at most 32,766 bound values in a statement
+        meta = store.columns("responses", ["id", "metadata"], id=units[start:start + 5000])
+        out |= {rid for rid, m in zip(meta["id"], meta["metadata"]) if (m or {}).get("text_available") is False}
+    return out
+
+
 def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> list[dict[str, Any]]:
-    """Per dimension, the k responses with the lowest mean score, with the reasons raters gave."""
+    """Per dimension, the k responses with the lowest mean score, with the reasons raters gave.
+
+    Responses without their text are left out; ``without_text`` counts those scored no higher
+    than the last one shown (all of the dimension's, when none has text)."""
     out = []
     numeric = jf[jf["value"].notna()]
+    textless = _textless(store, sorted(set(numeric["unit"])))
     for (rubric, dim), part in numeric.groupby(["rubric", "dimension"], sort=True):
-        means = part.groupby("unit")["value"].mean().sort_values(kind="stable").head(k)
+        means = part.groupby("unit")["value"].mean().sort_values(kind="stable")
+        readable = means[~means.index.isin(textless)].head(k)
+        ceiling = readable.iloc[-1] if len(readable) else np.inf
+        skipped = int(((means <= ceiling) & means.index.isin(textless)).sum())
         rows = []
-        for unit, mean in means.items():
+        for unit, mean in readable.items():
             resp = store.get("responses", unit)
             item = store.get("items", resp.item_id)  # type: ignore[attr-defined]
             js = part[part["unit"] == unit].sort_values("value")
@@ -111,7 +130,7 @@ def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> li
                 "judgments": [{"rater": r.rater, "value": float(r.value), "justification": r.justification or ""}
                               for r in js.head(3).itertuples()],
             })
-        out.append({"rubric": rubric, "dimension": dim, "responses": rows})
+        out.append({"rubric": rubric, "dimension": dim, "responses": rows, "without_text": skipped})
     return out
 
 
@@ -184,7 +203,11 @@ def build_report(
         "notes": list(notes),
     }
     report["scores"] = _score_distributions(jf[jf["rater_kind"] != "program"], store)
-    report["lowest"] = _lowest(jf[jf["rater_kind"] != "program"], store, lowest)
+    # people's and judges' scores first; a dimension only programs scored (IFEval's verifiers) is
+    # listed too, so a store whose rated texts were imported without them still shows failures to read
+    rated = jf[jf["rater_kind"] != "program"]
+    by_program = jf[(jf["rater_kind"] == "program") & ~jf["dimension"].isin(set(rated["dimension"]))]
+    report["lowest"] = _lowest(rated, store, lowest) + _lowest(by_program, store, lowest)
     report["verifiers"] = _verifiers(store, jf)
     report["speed"] = _speed(store, models)
     report.update(_redteam(store, models))
@@ -198,6 +221,11 @@ def build_report(
     if not cf.empty:
         res = _safe(agreement_report, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
         agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "preference", "error": res["error"]}]
+    known = {r.id: r for r in store.list("raters")}
+    for sec in agreement:
+        ids = agreement_raters(sec)
+        if ids:
+            sec["rater_ids"], sec["rater_names"] = ids, describe_raters(ids, known)
     report["agreement"] = agreement
 
     boards = []

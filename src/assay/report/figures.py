@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+NO_INTERVAL = "no interval"
 
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 60}, "height": 380,
           "font": {"family": "system-ui, sans-serif", "size": 12}}
@@ -10,6 +13,29 @@ LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b":
 
 def _fig(data: list[dict[str, Any]], title: str, **layout: Any) -> dict[str, Any]:
     return {"data": data, "layout": {**LAYOUT, "title": {"text": title}, **layout}}
+
+
+def finite(x: Any) -> bool:
+    """A number that can be drawn (not None, NaN or infinite)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _points(labels: list[str], est: list[float], low: list[Any], high: list[Any], *, color: str,
+            name: str | None = None, size: int = 9) -> dict[str, Any]:
+    """Estimates as dots with whiskers; a point without an interval is drawn open and labelled "no interval"."""
+    ok = [finite(lo) and finite(hi) for lo, hi in zip(low, high)]
+    trace = {"type": "scatter", "mode": "markers+text", "orientation": "h", "x": est, "y": labels,
+             "marker": {"size": size, "color": color, "symbol": ["circle" if k else "circle-open" for k in ok]},
+             "text": ["" if k else NO_INTERVAL for k in ok], "textposition": "middle right",
+             "textfont": {"color": "#5b6575", "size": 11},
+             "error_x": {"type": "data", "symmetric": False,
+                         "array": [hi - e if k else 0 for e, hi, k in zip(est, high, ok)],
+                         "arrayminus": [e - lo if k else 0 for e, lo, k in zip(est, low, ok)]},
+             "customdata": [f"[{lo:.3f}, {hi:.3f}]" if k else NO_INTERVAL for lo, hi, k in zip(low, high, ok)],
+             "hovertemplate": "%{y}: %{x:.3f} %{customdata}<extra></extra>"}
+    if name is not None:
+        trace["name"] = name
+    return trace
 
 
 def score_box(section: dict[str, Any]) -> dict[str, Any]:
@@ -24,39 +50,45 @@ def score_box(section: dict[str, Any]) -> dict[str, Any]:
 
 
 def agreement_forest(sections: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Every coefficient with its interval, one row per dimension x coefficient."""
+    """Every defined coefficient with its interval, one row per dimension x coefficient; one without an
+    interval (an ICC of a perfectly agreeing panel, say) is drawn as an open dot marked "no interval"."""
     ys, xs, lo, hi = [], [], [], []
     for sec in sections:
-        for c in sec.get("coefficients", []):
-            if c.get("estimate") is None:
-                continue
-            ys.append(f"{sec['dimension']} · {c['coefficient']}")
+        for c in sec.get("coefficients") or []:
+            if not finite(c.get("estimate")):
+                continue  # undefined: the table beside the figure gives the reason
+            ys.append(f"{sec.get('rubric', 'comparisons')} · {sec['dimension']} · {c['coefficient']}")
             xs.append(c["estimate"])
-            lo.append(c["estimate"] - c["low"])
-            hi.append(c["high"] - c["estimate"])
+            lo.append(c.get("low"))
+            hi.append(c.get("high"))
     if not xs:
         return None
-    trace = {"type": "scatter", "mode": "markers", "x": xs, "y": ys, "marker": {"color": "#2d7d46", "size": 8},
-             "error_x": {"type": "data", "symmetric": False, "array": hi, "arrayminus": lo}}
-    return _fig([trace], "Agreement coefficients with intervals", height=max(300, 24 * len(ys) + 120),
-                xaxis={"title": "coefficient", "range": [min(-0.1, min(xs) - 0.1), 1.05]},
+    left = min([-0.1, *(v - 0.1 for v in xs), *(v - 0.1 for v in lo if finite(v))])
+    return _fig([_points(ys, xs, lo, hi, color="#2d7d46", size=8)], "Agreement coefficients with intervals",
+                height=max(300, 24 * len(ys) + 120), xaxis={"title": "coefficient", "range": [left, 1.15]},
                 yaxis={"automargin": True, "autorange": "reversed"}, showlegend=False)
 
 
-def leaderboard(board: dict[str, Any], title: str) -> dict[str, Any]:
-    rows = sorted(board["leaderboard"], key=lambda r: -(r.get("rating") or 0))
-    trace = {"type": "scatter", "mode": "markers", "x": [r["rating"] for r in rows], "y": [r["model"] for r in rows],
-             "marker": {"size": 10, "color": "#8a3ba8"},
-             "error_x": {"type": "data", "symmetric": False,
-                         "array": [(r["upper"] or r["rating"]) - r["rating"] for r in rows],
-                         "arrayminus": [r["rating"] - (r["lower"] or r["rating"]) for r in rows]}}
+def leaderboard(board: dict[str, Any], title: str) -> dict[str, Any] | None:
+    """Ratings with their intervals, best first; None when no model has a rating."""
+    rows = sorted((r for r in board.get("leaderboard") or [] if finite(r.get("rating"))), key=lambda r: -r["rating"])
+    if not rows:
+        return None
+    trace = _points([r["model"] for r in rows], [r["rating"] for r in rows], [r.get("lower") for r in rows],
+                    [r.get("upper") for r in rows], color="#8a3ba8", size=10)
+    trace["hovertemplate"] = "%{y}: %{x:.1f} %{customdata}<extra></extra>"
+    trace["customdata"] = [f"[{r['lower']:.1f}, {r['upper']:.1f}]" if finite(r.get("lower")) and finite(r.get("upper"))
+                           else NO_INTERVAL for r in rows]
     return _fig([trace], f"Leaderboard: {title}", xaxis={"title": "rating (Elo scale)"},
                 yaxis={"automargin": True, "autorange": "reversed"}, height=max(280, 36 * len(rows) + 120),
                 showlegend=False)
 
 
-def win_rate_heatmap(board: dict[str, Any], title: str) -> dict[str, Any]:
-    wr = board["win_rate"]
+def win_rate_heatmap(board: dict[str, Any], title: str) -> dict[str, Any] | None:
+    """Win rate of each model over each other; None with fewer than two models."""
+    wr = board.get("win_rate") or {}
+    if len(wr.get("models") or []) < 2:
+        return None
     trace = {"type": "heatmap", "z": wr["values"], "x": wr["models"], "y": wr["models"], "zmin": 0, "zmax": 1,
              "colorscale": "RdBu", "colorbar": {"title": "win rate"},
              "hovertemplate": "%{y} beats %{x}: %{z:.2f}<extra></extra>"}
@@ -66,13 +98,12 @@ def win_rate_heatmap(board: dict[str, Any], title: str) -> dict[str, Any]:
 
 
 def abtest_forest(ab: dict[str, Any]) -> dict[str, Any] | None:
-    rows = [d for d in ab.get("dimensions", []) if d.get("estimate") is not None]
+    """B minus A per dimension with its interval; a difference without one is drawn open, "no interval"."""
+    rows = [d for d in ab.get("dimensions", []) if finite(d.get("estimate"))]
     if not rows:
         return None
-    trace = {"type": "scatter", "mode": "markers", "x": [d["estimate"] for d in rows],
-             "y": [d["dimension"] for d in rows], "marker": {"size": 10, "color": "#c0392b"},
-             "error_x": {"type": "data", "symmetric": False, "array": [d["ci_high"] - d["estimate"] for d in rows],
-                         "arrayminus": [d["estimate"] - d["ci_low"] for d in rows]}}
+    trace = _points([d["dimension"] for d in rows], [d["estimate"] for d in rows], [d.get("ci_low") for d in rows],
+                    [d.get("ci_high") for d in rows], color="#c0392b", size=10)
     return _fig([trace], f"{ab['model_b']} minus {ab['model_a']}, per dimension", xaxis={"title": "difference",
                 "zeroline": True, "zerolinecolor": "#888"}, yaxis={"automargin": True},
                 height=max(260, 40 * len(rows) + 120), showlegend=False)
@@ -108,7 +139,7 @@ def judge_rows(judges: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def judge_agreement(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Judge vs human agreement beside human vs human, per judge and task."""
-    rows = [r for r in rows if r["judge_vs_humans"] is not None]
+    rows = [r for r in rows if finite(r["judge_vs_humans"])]
     if not rows:
         return None
     names = [f"{r['judge']} · {r['task']} ({r['statistic']})" for r in rows]
@@ -139,18 +170,15 @@ COLORS = ["#c0392b", "#3b6ea8", "#2d7d46", "#8a3ba8", "#c07a2b", "#5b6575"]
 
 def _rate_trace(name: str, labels: list[str], rows: list[dict[str, Any]], color: str) -> dict[str, Any]:
     """Rates with their intervals as dots and whiskers, one dot per label (grouped beside other traces)."""
-    return {"type": "scatter", "mode": "markers", "orientation": "h", "name": name, "y": labels,
-            "x": [r["rate"] for r in rows], "marker": {"size": 9, "color": color},
-            "error_x": {"type": "data", "symmetric": False, "array": [r["high"] - r["rate"] for r in rows],
-                        "arrayminus": [r["rate"] - r["low"] for r in rows]},
-            "hovertemplate": "%{y}: %{x:.3f}"}
+    return _points(labels, [r["rate"] for r in rows], [r.get("low") for r in rows], [r.get("high") for r in rows],
+                   color=color, name=name)
 
 
 def asr_forest(section: dict[str, Any]) -> dict[str, Any] | None:
     """Attack success rate per model x attack with Wilson intervals, one trace per rater."""
     traces, n = [], set()
     for k, t in enumerate(section.get("tables") or []):
-        rows = [r for r in t["rows"] if r.get("asr") is not None]
+        rows = [r for r in t["rows"] if finite(r.get("asr"))]
         labels = [f"{r['model']} · {r['attack']}" for r in rows]
         n |= set(labels)
         traces.append(_rate_trace(f"{t['name']} ({t['dimension']})", labels,
@@ -167,7 +195,7 @@ def refusal_forest(section: dict[str, Any]) -> dict[str, Any] | None:
     """Over-refusal on safe prompts per model, one trace per rater (humans and detectors side by side)."""
     traces, n = [], set()
     for k, t in enumerate(section.get("raters") or []):
-        rows = [r for r in t["rows"] if r["over_refusal"]["rate"] is not None]
+        rows = [r for r in t["rows"] if finite(r["over_refusal"].get("rate"))]
         n |= {r["model"] for r in rows}
         traces.append(_rate_trace(f"{t['name']} ({t['kind']})", [r["model"] for r in rows],
                                   [r["over_refusal"] for r in rows], COLORS[k % len(COLORS)]))

@@ -18,9 +18,21 @@ def fmt(v: Any, digits: int = 3) -> str:
 
 
 def fmtp(p: Any) -> str:
-    if p is None:
+    if not F.finite(p):
         return "—"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def ci(low: Any, high: Any, digits: int = 3) -> str:
+    """An interval as "[low, high]", or "no interval" when either bound is missing (None, NaN)."""
+    if not (F.finite(low) and F.finite(high)):
+        return F.NO_INTERVAL
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def undefined(c: dict[str, Any]) -> str:
+    """Why a coefficient has no value: its own error, else that the estimate is not a number."""
+    return "undefined: " + (c.get("error") or "the estimate is not a number")
 
 
 def _script_json(obj: Any) -> str:
@@ -80,8 +92,8 @@ def to_html(report: dict[str, Any]) -> str:
 
     env = Environment(loader=PackageLoader("assay.report", "templates"), autoescape=select_autoescape(["j2", "html"]))
     template = env.get_template("report.html.j2")
-    return template.render(r=report, figs=figs, figures=figures, judge_rows=judge_rows, fmt=fmt, fmtp=fmtp,
-                           plotly_js=get_plotlyjs())
+    return template.render(r=report, figs=figs, figures=figures, judge_rows=judge_rows, fmt=fmt, fmtp=fmtp, ci=ci,
+                           undefined=undefined, finite=F.finite, plotly_js=get_plotlyjs())
 
 
 def _md(text: Any) -> str:
@@ -103,11 +115,14 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["### Agreement", "", "| dimension | units | raters | Krippendorff alpha | 95% interval |",
                 "| --- | --- | --- | --- | --- |"]
         for s in r["agreement"]:
-            alpha = next((c for c in s.get("coefficients", []) if c["coefficient"].startswith("Krippendorff")
-                          and c.get("estimate") is not None), None)
-            cell = f"{alpha['estimate']:.3f} | [{alpha['low']:.3f}, {alpha['high']:.3f}]" if alpha else \
-                f"— | {_md(s.get('error', 'undefined'))}"
-            out.append(f"| {_md(s['dimension'])} | {s.get('units', '—')} | {s.get('raters', '—')} | {cell} |")
+            alpha = next((c for c in s.get("coefficients", []) if c["coefficient"].startswith("Krippendorff")), None)
+            if alpha and F.finite(alpha.get("estimate")):
+                cell = f"{alpha['estimate']:.3f} | {ci(alpha.get('low'), alpha.get('high'))}"
+            else:
+                cell = f"— | {_md(undefined(alpha) if alpha else s.get('error', 'undefined'))}"
+            who = f"{s.get('raters', '—')}" + (f": {_md(s['rater_names'])}" if s.get("rater_names") else "")
+            out.append(f"| {_md(s.get('rubric', 'comparisons'))} · {_md(s['dimension'])} | {s.get('units', '—')} | "
+                       f"{who} | {cell} |")
         out.append("")
     for b in r["leaderboards"]:
         out += [f"### Leaderboard: {_md(b['title'])}", ""]
@@ -117,7 +132,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["| rank | model | rating | interval |", "| --- | --- | --- | --- |"]
         for row in sorted(b["data"]["leaderboard"], key=lambda x: x["rank"]):
             out.append(f"| {row['rank']} | {_md(row['model'])} | {fmt(row['rating'], 1)} | "
-                       f"[{fmt(row['lower'], 1)}, {fmt(row['upper'], 1)}] |")
+                       f"{ci(row.get('lower'), row.get('upper'), 1)} |")
         out.append("")
     ab = r.get("abtest") or {}
     out += [f"### A/B test: {_md(ab['model_b'])} against {_md(ab['model_a'])}" if ab.get("model_a") else
@@ -139,23 +154,27 @@ def to_markdown(report: dict[str, Any]) -> str:
     out += _redteam_md(r)
     out += _curation_md(r.get("curation"))
     rows = F.judge_rows(r.get("judges") or [])
+    failed = [j for j in r.get("judges") or [] if not j.get("ok")]
     out += ["### Judge validation", ""]
     if not r.get("has_llm_judges"):
         out += ["No LLM judge has been run on this store: nothing to validate.", ""]
-    elif not rows:
+    elif not rows and not failed:
         out += ["No LLM judge shares work with human raters: nothing to compare.", ""]
-    else:
+    elif rows:
         out += ["| judge | task | judge vs humans | humans vs humans | flip rate | P(longer) |",
                 "| --- | --- | --- | --- | --- | --- |"]
         for j in rows:
             out.append(f"| {_md(j['judge'])} | {_md(j['task'])} | {fmt(j['judge_vs_humans'])} ({j['statistic']}) | "
                        f"{fmt(j['humans_vs_humans'])} | {fmt(j['flip_rate'])} | {fmt(j['p_prefers_longer'])} |")
         out.append("")
+    if r.get("has_llm_judges"):
+        out += [f"- {_md(j['judge'])} could not be compared with the human raters: {_md(j['error'])}" for j in failed]
+        out += [""] if failed else []
     return "\n".join(out)
 
 
 def _ci(rate: Any, low: Any, high: Any) -> str:
-    return f"{fmt(rate)} [{fmt(low)}, {fmt(high)}]"
+    return f"{fmt(rate)} {ci(low, high)}"
 
 
 def _curation_md(cur: Any) -> list[str]:

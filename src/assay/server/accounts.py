@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from assay import records as R
@@ -23,8 +24,28 @@ ROLES = ("rater", "lead", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 MIN_PASSWORD = 8
 SESSION_TTL = timedelta(hours=12)
-# A name is locked after this many failures in the window; an address after IP_FAILURES.
-USER_FAILURES, IP_FAILURES, WINDOW = 5, 30, timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many password checks may run, counted before each check (so racing guesses count too).
+
+    ``per_name``: checks of one account's password per window, from anywhere. ``per_address_name``:
+    of those, how many one address may use, so that one attacker cannot by themselves lock the
+    owner out. Both windows start at the first check; a window that ended full makes the next
+    one twice as long, up to ``longest`` (backoff), and a right password starts both afresh.
+    ``per_address``: a high ceiling on failed checks from one address over all names (a whole
+    office behind one NAT shares it), with a fixed window.
+    """
+
+    per_name: int = 5
+    per_address_name: int = 3
+    per_address: int = 300
+    window: timedelta = timedelta(minutes=15)
+    longest: timedelta = timedelta(hours=24)
+
+
+LIMITS = LoginLimits()
 
 _hasher = None
 
@@ -91,15 +112,29 @@ def set_password(store: Store, name: str, password: str) -> None:
 
 
 def set_disabled(store: Store, name: str, disabled: bool = True) -> None:
-    if not S.set_user(store, name, disabled=disabled):
+    """Disable (or enable) an account; BadInput for the last enabled admin, who cannot be disabled."""
+    if disabled:
+        _kept_an_admin(S.demote_user(store, name, disabled=True), name, "disabled")
+    elif not S.set_user(store, name, disabled=False):
         raise NotFound(f"no user {name!r}")
 
 
 def set_role(store: Store, name: str, role: str) -> None:
+    """Change a user's role; BadInput when that would leave no enabled admin."""
     if role not in ROLES:
         raise BadInput(f"role must be one of {list(ROLES)}, not {role!r}", field="role")
-    if not S.set_user(store, name, role=role):
+    if role == "admin":
+        if not S.set_user(store, name, role=role):
+            raise NotFound(f"no user {name!r}")
+        return
+    _kept_an_admin(S.demote_user(store, name, role=role), name, f"made {role}")
+
+
+def _kept_an_admin(outcome: str, name: str, what: str) -> None:
+    if outcome == "missing":
         raise NotFound(f"no user {name!r}")
+    if outcome == "last admin":
+        raise BadInput(f"{name} is the last admin and cannot be {what}: make another user admin first", field="name")
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
@@ -109,18 +144,30 @@ def list_users(store: Store) -> list[dict[str, Any]]:
 _DUMMY: str | None = None
 
 
-def authenticate(store: Store, name: str, password: str, *, address: str = "") -> User | None:
-    """The user when the password is right; None when wrong; RateLimited after too many failures.
+def _limit_keys(name: str, address: str, limits: LoginLimits) -> list[tuple[str, int, float, float]]:
+    """The counters of one login, in the order every check takes them (address first)."""
+    first, longest = limits.window.total_seconds(), limits.longest.total_seconds()
+    who = name.lower()[:100]
+    keys = [(f"ip:{address}", limits.per_address, first, first),
+            (f"pair:{address}|{who}", limits.per_address_name, first, longest)] if address else []
+    return [*keys, (f"user:{who}", limits.per_name, first, longest)]
 
-    Failures are counted in the store, per name and per client address, so every server
-    worker enforces the same limit. A locked name is refused before its password is checked.
+
+def authenticate(store: Store, name: str, password: str, *, address: str = "", limits: LoginLimits = LIMITS,
+                 now: datetime | None = None) -> User | None:
+    """The user when the password is right; None when wrong; RateLimited when a limit is reached.
+
+    The check is counted in the store (per name, per address and name, per address) before the
+    password is verified, in one atomic step, so every server worker and every concurrent
+    request sees the same count; a refused login checks no password and counts nothing.
     """
     global _DUMMY
-    now = R.utcnow()
-    keys = [f"user:{name.lower()[:100]}"] + ([f"ip:{address}"] if address else [])
-    fails = S.failed_logins(store, keys, now - WINDOW)
-    if fails.get(keys[0], 0) >= USER_FAILURES or (address and fails.get(keys[-1], 0) >= IP_FAILURES):
-        raise RateLimited("too many failed logins; wait 15 minutes and try again")
+    at = now or R.utcnow()
+    keys = _limit_keys(name, address, limits)
+    full = S.reserve_login_check(store, keys, at.timestamp())
+    if full is not None:
+        wait = max(1, math.ceil((full[1] - at.timestamp()) / 60))
+        raise RateLimited(f"too many failed logins; wait {wait} minute{'s' if wait > 1 else ''} and try again")
     row = S.get_user(store, name)
     ok = False
     if row is None or row["disabled"]:
@@ -134,9 +181,12 @@ def authenticate(store: Store, name: str, password: str, *, address: str = "") -
             ok = _ph().verify(row["password_hash"], password)
         except Exception:  # noqa: BLE001
             ok = False
-    S.record_login_attempt(store, keys, ok, now)
+    S.record_login_attempt(store, [keys[-1][0]] + ([keys[0][0]] if address else []), ok, at)
     if not ok:
         return None
+    # a right password: the name's counters start afresh; the address's ceiling counts failures only
+    S.login_succeeded(store, reset=[k for k, *_ in keys[1 if address else 0:]],
+                      give_back=[keys[0][0]] if address else [])
     return User(name=row["name"], role=row["role"], rater_id=row["rater_id"])  # type: ignore[index]
 
 

@@ -67,7 +67,7 @@ def dashboard(cid: str, request: Request, user: LeadDep) -> Response:
     return render(request, "dashboard.html", campaign=camp, progress=D.progress_by_campaign(store, [camp])[0],
                   raters=D.rater_report(store, camp), agreement=D.agreement_summary(store, camp),
                   disagreements=D.disagreements(store, camp, limit=30), skips=D.recent_skips(store, camp),
-                  edges=A.edge_case_queue(store, rubric=camp.rubric),
+                  edges=A.edge_case_queue(store, campaign_id=camp.id),
                   guideline=store.guideline(camp.rubric, camp.guideline_version))
 
 
@@ -90,14 +90,16 @@ async def close(cid: str, request: Request, user: LeadDep) -> Response:
 
 
 def _case_for_lead(request: Request, user: ACC.User, case_id: str) -> R.EdgeCase:
+    """An edge case of one of the lead's campaigns (admins: any); NotFound otherwise. A case of no
+    campaign (judges', or stored before migration 0010) is the admins' to handle."""
     store = store_of(request)
     case = store.find("edge_cases", case_id) if len(case_id) <= 64 else None
     if case is None:
         raise NotFound("edge case")
-    if not user.is_admin:  # a lead handles the cases of rubrics their campaigns use
-        rubrics = {c.rubric for c in store.iter("campaigns", created_by=user.name)}  # type: ignore[attr-defined]
-        if case.rubric not in rubrics:  # type: ignore[attr-defined]
+    if not user.is_admin:
+        if case.campaign_id is None:  # type: ignore[attr-defined]
             raise NotFound("edge case")
+        _own_campaign(request, user, case.campaign_id)  # type: ignore[attr-defined]
     return case  # type: ignore[return-value]
 
 
@@ -256,6 +258,8 @@ async def users_post(request: Request, user: AdminDep) -> Response:
                 raise BadInput("you cannot disable yourself")
             ACC.set_disabled(store, name, action == "disable")
         elif action == "role":
+            if name == user.name:
+                raise BadInput("you cannot change your own role: ask another admin")
             ACC.set_role(store, name, str(form.get("role", "")))
         elif action == "password":
             ACC.set_password(store, name, str(form.get("password", "")))

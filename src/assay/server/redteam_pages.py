@@ -20,6 +20,7 @@ from assay.library.failures import records_by_id
 from assay.redteam import asr as ASR
 from assay.server import accounts as ACC
 from assay.server.app import check_csrf, current_user, lead_only, render, store_of
+from assay.store import app as S
 
 router = APIRouter()
 RECENT = 50  # successful attempts listed on the red-team page
@@ -202,14 +203,22 @@ def redteam(request: Request, user: LeadDep) -> Response:
 
 @router.get("/lead/response/{rid}")
 def response_page(rid: str, request: Request, user: LeadDep) -> Response:
+    """A response with its attempts, library entries and judgments. Red-team attempts and the library
+    are the workbench's; a response only in campaigns is its campaigns' leads' (others get 404), and
+    a lead sees the judgments of their own campaigns and of judges, never another lead's raters'."""
     store = store_of(request)
     resp = store.find("responses", rid) if len(rid) <= 128 else None
     if resp is None:
         raise NotFound("response")
-    item = store.find("items", resp.item_id)  # type: ignore[attr-defined]
     attempts = store.list("attempts", response_id=rid)
-    behaviours = records_by_id(store, "items", {a.behavior_id for a in attempts})  # type: ignore[attr-defined]
-    judgments = sorted(store.iter("judgments", response_id=rid), key=lambda j: j.created_at)
     entries = [e for e in L.list_entries(store, include_retired=True) if rid in e.examples]
+    mine = None if user.is_admin else {c.id for c in store.iter("campaigns", created_by=user.name)}
+    if mine is not None and not attempts and not entries and not S.shows_response(store, mine, resp):  # type: ignore[arg-type]
+        raise NotFound("response")
+    item = store.find("items", resp.item_id)  # type: ignore[attr-defined]
+    behaviours = records_by_id(store, "items", {a.behavior_id for a in attempts})  # type: ignore[attr-defined]
+    judgments = sorted((j for j in store.iter("judgments", response_id=rid)
+                        if mine is None or j.campaign_id is None or j.campaign_id in mine),  # type: ignore[attr-defined]
+                       key=lambda j: j.created_at)
     return render(request, "response.html", response=resp, item=item, attempts=attempts, behaviours=behaviours,
                   judgments=judgments, entries=entries)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -138,6 +139,25 @@ def set_user(store: Store, name: str, **values: Any) -> bool:
     return n == 1
 
 
+def demote_user(store: Store, name: str, **values: Any) -> Literal["done", "missing", "last admin"]:
+    """Change a user in a way that may take admin rights away (another role, disabled), unless they
+    are the last enabled admin. One conditional UPDATE, which SQLite's write lock serialises; on
+    PostgreSQL the enabled admins' rows are locked first, so two admins demoting each other at
+    once cannot both succeed."""
+    u, o = T.users, T.users.alias("other")
+    admin = (u.c.role == "admin") & u.c.disabled.is_(False)
+    another = exists(select(o.c.name).where(o.c.role == "admin", o.c.disabled.is_(False), o.c.name != name))
+    with store.engine.begin() as c:
+        if store.backend == "postgresql":
+            c.execute(select(u.c.name).where(admin).with_for_update())
+        if c.execute(update(u).where(u.c.name == name, ~admin | another).values(**values)).rowcount == 1:
+            if values.get("disabled"):
+                c.execute(delete(T.app_sessions).where(T.app_sessions.c.user_name == name))
+            return "done"
+        found = c.execute(select(u.c.name).where(u.c.name == name)).first() is not None
+    return "last admin" if found else "missing"
+
+
 # ---- sessions and login attempts ---------------------------------------------------------
 
 
@@ -163,20 +183,62 @@ def delete_session(store: Store, token_hash: str) -> None:
 
 
 def record_login_attempt(store: Store, keys: Iterable[str], ok: bool, at: datetime) -> None:
+    """Log a password check (one row per key, kept a day), and drop login counters idle for a day."""
     rows = [{"id": R.new_id(), "key": k[:200], "ok": ok, "at": at} for k in keys]
     with store.engine.begin() as c:
         c.execute(insert(T.login_attempts), rows)
-        # keep the table small: attempts older than a day no longer matter
+        # keep the tables small: attempts older than a day no longer matter
         c.execute(delete(T.login_attempts).where(T.login_attempts.c.at < at - timedelta(days=1)))
+    # a separate transaction: it must not hold a counter's row lock while waiting for another's
+    with store.engine.begin() as c:
+        c.execute(delete(T.login_limits).where(T.login_limits.c.window_end < at.timestamp() - 86400))
 
 
-def failed_logins(store: Store, keys: Sequence[str], since: datetime) -> dict[str, int]:
-    """Failed attempts per key since a time, counted in the store so every worker sees them."""
-    a = T.login_attempts
-    stmt = (select(a.c.key, func.count()).where(a.c.key.in_(list(keys)), a.c.at >= since, a.c.ok.is_(False))
-            .group_by(a.c.key))
-    with _reader(store).connect() as c:
-        return {k: n for k, n in c.execute(stmt)}
+class _Full(Exception):
+    def __init__(self, key: str, window_end: float) -> None:
+        self.key, self.window_end = key, window_end
+
+
+def reserve_login_check(store: Store, limits: Sequence[tuple[str, int, float, float]],
+                        now: float) -> tuple[str, float] | None:
+    """Count one password check against every key's limit, atomically, before the check runs.
+
+    ``limits``: (key, most checks per window, first window in seconds, longest window in seconds).
+    A key's window starts at its first check; a window that ended full makes the next one twice
+    as long (up to the longest), one that did not brings it back to the first. Returns None when
+    every key had room (the check is counted under all of them), else (the full key, when its
+    window ends) with nothing counted. One upsert per key, in a fixed key order, in one
+    transaction: concurrent checks, in any number of server processes, each get their own count.
+    """
+    t = T.login_limits
+    dialect = postgresql if store.backend == "postgresql" else sqlite
+    try:
+        with store.engine.begin() as c:
+            for key, limit, first, longest in limits:
+                ended = t.c.window_end <= now
+                span = case((t.c.n < limit, first), (t.c.span * 2 > longest, longest), else_=t.c.span * 2)
+                stmt = dialect.insert(t).values(key=key, n=1, window_end=now + first, span=first)
+                stmt = stmt.on_conflict_do_update(index_elements=[t.c.key], set_={
+                    "n": case((ended, 1), else_=t.c.n + 1),
+                    "span": case((ended, span), else_=t.c.span),
+                    "window_end": case((ended, now + span), else_=t.c.window_end),
+                }).returning(t.c.n, t.c.window_end)
+                n, end = c.execute(stmt).one()
+                if n > limit:
+                    raise _Full(key, end)  # rolls back every count of this check
+    except _Full as full:
+        return full.key, full.window_end
+    return None
+
+
+def login_succeeded(store: Store, reset: Sequence[str], give_back: Sequence[str]) -> None:
+    """After a right password: the ``reset`` keys start afresh, the ``give_back`` keys count one check fewer."""
+    t = T.login_limits
+    with store.engine.begin() as c:
+        for key in give_back:
+            c.execute(update(t).where(t.c.key == key, t.c.n > 0).values(n=t.c.n - 1))
+        for key in reset:  # one at a time, in the order checks lock them
+            c.execute(delete(t).where(t.c.key == key))
 
 
 # ---- campaigns: units, members, gold -----------------------------------------------------
@@ -239,6 +301,17 @@ def units(store: Store, campaign_id: str) -> list[dict[str, Any]]:
     with _reader(store).connect() as c:
         return [dict(r) for r in c.execute(select(u).where(u.c.campaign_id == campaign_id)
                                            .order_by(u.c.position)).mappings()]
+
+
+def shows_response(store: Store, campaign_ids: Iterable[str], response: R.Response) -> bool:
+    """Whether any of these campaigns has a unit with the response (looked up by its item)."""
+    u = T.campaign_units
+    ids = list(campaign_ids)
+    if not ids:
+        return False
+    stmt = select(u.c.response_ids).where(u.c.campaign_id.in_(ids), u.c.item_id == response.item_id)
+    with _reader(store).connect() as c:
+        return any(response.id in rids for rids in c.execute(stmt).scalars())
 
 
 def unit_of_assignment(store: Store, assignment_id: str) -> dict[str, Any] | None:
@@ -310,12 +383,15 @@ class _Lost(Exception):
     pass
 
 
-def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int | None) -> bool:
-    """Give a unit to a rater as a new assignment, atomically; False if the slot was taken meanwhile.
+def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment,
+          cap: int | None) -> Literal["claimed", "taken", "pending"]:
+    """Give a unit to a rater as a new assignment, atomically.
 
-    The counter update refuses a unit that already has ``cap`` raters, and the claim's key
-    (campaign, unit, rater) refuses a second copy for the same rater, on both backends and
-    across server processes.
+    The counter update refuses a unit that already has ``cap`` raters ("taken"), the claim's key
+    (campaign, unit, rater) a second copy for the same rater ("taken"), and the index
+    ``ux_assignments_one_pending`` a second pending assignment of the rater in the campaign
+    ("pending": another of their requests claimed meanwhile), on both backends and across
+    server processes; a refused claim changes nothing.
     """
     u, cl = T.campaign_units, T.unit_claims
     try:
@@ -325,15 +401,17 @@ def claim(store: Store, unit: dict[str, Any], assignment: R.Assignment, cap: int
                 cond.append(u.c.n_claims < cap)
             room = u.c.is_gold | (u.c.n_claims + 1 < cap) if cap is not None else True
             if c.execute(update(u).where(*cond).values(n_claims=u.c.n_claims + 1, has_room=room)).rowcount != 1:
-                raise _Lost
+                raise _Lost("taken")
             row = {"campaign_id": assignment.campaign_id, "unit_id": unit["unit_id"],
                    "rater_id": assignment.rater_id, "assignment_id": assignment.id, "created_at": R.utcnow()}
             if not _inserted(store, c, cl, row):
-                raise _Lost
-            store.add([assignment], conn=c)
-    except _Lost:
-        return False
-    return True
+                raise _Lost("taken")
+            # the id is new (its claim row just was): nothing inserted means another pending assignment
+            if store.add([assignment], conn=c) != 1:
+                raise _Lost("pending")
+    except _Lost as lost:
+        return lost.args[0]
+    return "claimed"
 
 
 # ---- submissions -------------------------------------------------------------------------
@@ -386,16 +464,36 @@ def campaign_progress(store: Store, campaign_id: str) -> dict[str, Any]:
     return {"units": unit_counts.get(False, 0), "gold_units": unit_counts.get(True, 0), "raters": per_rater}
 
 
-def open_campaigns_on(store: Store, rubric: str, conn: Connection) -> list[str]:
+def guideline_lines(store: Store, rubric: str) -> dict[int, tuple[str | None, str | None]]:
+    """A rubric's guideline versions, each with the line it belongs to: (campaign, its lead) of the
+    edge case that made it, or (None, None) for the rubric's shared line. One query, so the
+    versions are a consistent snapshot."""
+    g, e, cp = T.guidelines, T.edge_cases, T.campaigns
+    stmt = (select(g.c.version, e.c.campaign_id, cp.c.created_by)
+            .select_from(g.outerjoin(e, e.c.id == g.c.edge_case_id).outerjoin(cp, cp.c.id == e.c.campaign_id))
+            .where(g.c.rubric == rubric))
+    with store.engine.connect() as c:
+        return {v: (cid, by if cid is not None else None) for v, cid, by in c.execute(stmt)}
+
+
+def start_guideline_version(store: Store, rubric: str, lead: str | None) -> int:
+    """The guideline version a new campaign of ``lead`` starts from: the latest of the lead's own
+    line on the rubric, else the rubric's latest shared version (1 when it has none)."""
+    lines = guideline_lines(store, rubric)
+    own = [v for v, (cid, by) in lines.items() if cid is not None and by == lead]
+    shared = [v for v, (cid, _) in lines.items() if cid is None]
+    return max(own or shared or [1])
+
+
+def move_guidelines(store: Store, camp: R.Campaign, from_version: int, to_version: int, conn: Connection) -> bool:
+    """Move a campaign, and its lead's open campaigns on the same rubric at the same version, to a
+    new guideline version; False (nothing moved) when the campaign is no longer at ``from_version``."""
     cp = T.campaigns
-    return list(conn.execute(select(cp.c.id).where(cp.c.rubric == rubric, cp.c.status == "open")).scalars())
-
-
-def set_campaign_guideline(store: Store, campaign_ids: Sequence[str], version: int, conn: Connection) -> None:
-    if campaign_ids:
-        cp = T.campaigns
-        conn.execute(update(cp).where(cp.c.id.in_(list(campaign_ids)), cp.c.guideline_version < version)
-                     .values(guideline_version=version))
+    same_line = ((cp.c.rubric == camp.rubric) & (cp.c.status == "open")
+                 & cp.c.created_by.is_not_distinct_from(camp.created_by))
+    moved = conn.execute(update(cp).where((cp.c.id == camp.id) | same_line, cp.c.guideline_version == from_version)
+                         .values(guideline_version=to_version).returning(cp.c.id)).scalars().all()
+    return camp.id in moved
 
 
 # ---- skips -------------------------------------------------------------------------------

@@ -48,10 +48,10 @@ _OPEN_TO_RATER = """u.campaign_id = %(cid)s AND u.has_room AND (u.is_gold OR u.n
 
 def _pick(name: str, gold: str, after: str) -> str:
     """One pool's claim: the first unit in queue order open to this rater, not being claimed by
-    someone else right now (SKIP LOCKED)."""
+    someone else right now (SKIP LOCKED), unless the rater has another assignment pending."""
     return f"""{name} AS (
   SELECT u.unit_id, u.response_ids, u.is_gold FROM campaign_units u
-  WHERE %(claim)s {after} AND u.is_gold = {gold} AND {_OPEN_TO_RATER}
+  WHERE %(claim)s {after} AND NOT (SELECT pending FROM mine) AND u.is_gold = {gold} AND {_OPEN_TO_RATER}
   ORDER BY u.position LIMIT 1 FOR UPDATE OF u SKIP LOCKED)"""
 
 
@@ -62,7 +62,12 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
     Parameters: aid, cid, rid, kind, record_ids, now, one ``rows_<kind>`` JSON array per kind,
     claim (bool), cap (int), calibration (bool), gold_share (float), cur_gold (int: the
     submitted unit is gold). Returns one row: created (0/1), the next assignment's columns
-    (NULL when none was claimed) and busy (free units exist but all are being claimed).
+    (NULL when none was claimed), busy (free units exist but all are being claimed) and pending
+    (the rater has another assignment pending, so none is claimed).
+
+    At most one pending assignment per rater and campaign: the unique index
+    ``ux_assignments_one_pending`` refuses a second (a racing claim fails as a whole, see
+    :func:`record_and_claim`); the submitted assignment is marked done before the next is inserted.
     """
     ctes = []
     if submitting:
@@ -77,7 +82,7 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
   WHERE EXISTS (SELECT 1 FROM sub) ON CONFLICT DO NOTHING)""")
         ctes.append("""fin AS (
   UPDATE assignments SET status = 'done', submitted_at = %(now)s
-  WHERE id = %(aid)s AND EXISTS (SELECT 1 FROM sub))""")
+  WHERE id = %(aid)s AND EXISTS (SELECT 1 FROM sub) RETURNING id)""")
         after = "AND EXISTS (SELECT 1 FROM sub)"
         done = "count(*) FILTER (WHERE status = 'done') + 1"  # this submission is done, not yet in the snapshot
         gold_done = "count(*) FILTER (WHERE status = 'done' AND is_gold) + %(cur_gold)s"
@@ -85,6 +90,9 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
         after = ""
         done = "count(*) FILTER (WHERE status = 'done')"
         gold_done = "count(*) FILTER (WHERE status = 'done' AND is_gold)"
+    ctes.append("""mine AS (
+  SELECT EXISTS (SELECT 1 FROM assignments WHERE campaign_id = %(cid)s AND rater_id = %(rid)s
+                 AND status = 'pending' AND id <> %(aid)s) AS pending)""")
     # gold first in calibration mode, or while gold is short of its share of the rater's work
     ctes.append(f"""want AS (
   SELECT CASE WHEN %(calibration)s THEN true WHEN %(gold_share)s <= 0 THEN false
@@ -100,17 +108,23 @@ def statement(kinds: tuple[str, ...], submitting: bool = True) -> str:
     ctes.append("""bump AS (
   UPDATE campaign_units u SET n_claims = u.n_claims + 1, has_room = u.is_gold OR u.n_claims + 1 < %(cap)s FROM cl
   WHERE u.campaign_id = %(cid)s AND u.unit_id = cl.unit_id)""")
+    # data-modifying CTEs run in no set order: reading ``fin`` first makes the submitted assignment
+    # done before the next one is inserted, which the one-pending index would otherwise refuse
+    done_first = "WHERE (SELECT count(*) FROM fin) >= 0" if submitting else ""
     ctes.append(f"""nxt AS (
   INSERT INTO assignments (id, campaign_id, rater_id, response_ids, shown_order, is_gold, status, created_at)
   SELECT cl.assignment_id, %(cid)s, %(rid)s, p.response_ids, {_SHOWN_ORDER}, p.is_gold, 'pending', %(now)s
-  FROM cl JOIN pick p ON p.unit_id = cl.unit_id
-  ON CONFLICT DO NOTHING RETURNING id, response_ids, shown_order, is_gold, created_at)""")
+  FROM cl JOIN pick p ON p.unit_id = cl.unit_id {done_first}
+  ON CONFLICT (id) DO NOTHING RETURNING id, response_ids, shown_order, is_gold, created_at)""")
     created = "(SELECT count(*) FROM sub)" if submitting else "0"
-    busy = f"""CASE WHEN %(claim)s {after} AND NOT EXISTS (SELECT 1 FROM pick) THEN EXISTS (
+    busy = f"""CASE WHEN %(claim)s {after} AND NOT EXISTS (SELECT 1 FROM pick) AND NOT (SELECT pending FROM mine)
+  THEN EXISTS (
     SELECT 1 FROM campaign_units u WHERE {_OPEN_TO_RATER})
   ELSE false END"""
     return ("WITH " + ",\n".join(ctes) + f"\nSELECT {created} AS created, nxt.id, nxt.response_ids, "
-            f"nxt.shown_order, nxt.is_gold, nxt.created_at, {busy} AS busy\nFROM (SELECT 1) one LEFT JOIN nxt ON true")
+            f"nxt.shown_order, nxt.is_gold, nxt.created_at, {busy} AS busy,\n"
+            f"CASE WHEN %(claim)s {after} THEN (SELECT pending FROM mine) ELSE false END AS pending\n"
+            "FROM (SELECT 1) one LEFT JOIN nxt ON true")
 
 
 def _json(v: Any) -> str:
@@ -139,26 +153,52 @@ def params(camp: R.Campaign, asg: R.Assignment | None, rater_id: str, records: S
 
 
 def result(row: Any, camp: R.Campaign, rater_id: str) -> tuple[bool, R.Assignment | str | None]:
-    """(whether the submission was new, the claimed assignment, "busy", or None when none is left)."""
-    created, aid, response_ids, shown, is_gold, created_at, busy = row
+    """(whether the submission was new, then the claimed assignment; "pending" when the rater has
+    another assignment pending; "busy"; or None when none is left)."""
+    created, aid, response_ids, shown, is_gold, created_at, busy, pending = row
     if aid is None:
-        return bool(created), "busy" if busy else None
+        return bool(created), "pending" if pending else "busy" if busy else None
     asg = from_row("assignments", {"id": aid, "campaign_id": camp.id, "rater_id": rater_id,
                                    "response_ids": response_ids, "shown_order": shown, "is_gold": is_gold,
                                    "status": "pending", "created_at": created_at, "submitted_at": None})
     return bool(created), asg  # type: ignore[return-value]
 
 
+def claim_raced(error: Any) -> bool:
+    """Whether a database error is a claim refused because the rater got another pending
+    assignment meanwhile (a racing request); the statement then changed nothing."""
+    diag = getattr(error, "diag", None)
+    return getattr(diag, "constraint_name", None) == "ux_assignments_one_pending"
+
+
+def _raced(outcome: tuple[bool, R.Assignment | str | None]) -> tuple[bool, R.Assignment | str | None]:
+    """The outcome of a statement rerun without its claim after the claim raced: "pending"."""
+    return outcome[0], "pending"
+
+
 def record_and_claim(store: Any, camp: R.Campaign, asg: R.Assignment | None, rater_id: str,
                      records: Sequence[R.Record] = (), *, kind: str = "", claim: bool,
                      conn: Any = None) -> tuple[bool, R.Assignment | str | None]:
     """Run :func:`statement` through the store's engine (the library's path on PostgreSQL)."""
+    from sqlalchemy.exc import IntegrityError
+
     kinds, p = params(camp, asg, rater_id, records, kind=kind, claim=claim)
     sql = statement(kinds, submitting=asg is not None and bool(records))
-    if conn is not None:
-        return result(conn.exec_driver_sql(sql, p).one(), camp, rater_id)
-    with store.engine.begin() as c:
-        return result(c.exec_driver_sql(sql, p).one(), camp, rater_id)
+
+    def run(values: dict[str, Any]) -> tuple[bool, R.Assignment | str | None]:
+        if conn is not None:
+            with conn.begin_nested():  # a savepoint: a raced claim must not abort the caller's transaction
+                return result(conn.exec_driver_sql(sql, values).one(), camp, rater_id)
+        with store.engine.begin() as c:
+            return result(c.exec_driver_sql(sql, values).one(), camp, rater_id)
+
+    try:
+        return run(p)
+    except IntegrityError as e:
+        if not claim_raced(e.orig):
+            raise
+    # the claim raced another of this rater's requests: store the submission alone
+    return _raced(run({**p, "claim": False}))
 
 
 # ---- the server's asyncio path ----------------------------------------------------------------
@@ -257,7 +297,16 @@ class AsyncPG:
 
     async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[R.Record], *,
                                kind: str, claim: bool) -> tuple[bool, R.Assignment | str | None]:
+        from psycopg import errors
+
         kinds, p = params(camp, asg, asg.rater_id, records, kind=kind, claim=claim)
         async with self.pool.connection() as c:
-            cur = await c.execute(statement(kinds), p)
-            return result(await cur.fetchone(), camp, asg.rater_id)
+            try:
+                cur = await c.execute(statement(kinds), p)
+                return result(await cur.fetchone(), camp, asg.rater_id)
+            except errors.UniqueViolation as e:
+                if not claim_raced(e):
+                    raise
+            # the claim raced another of this rater's requests: store the submission alone
+            cur = await c.execute(statement(kinds), {**p, "claim": False})
+            return _raced(result(await cur.fetchone(), camp, asg.rater_id))

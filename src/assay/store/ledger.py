@@ -134,6 +134,9 @@ class Ledger:
     ) -> None:
         """Write result records, new cache entries and the units' ledger rows in one transaction.
 
+        New cache entries are stamped with ``run_id``, the run that made them (an entry
+        already cached keeps the run that made it first), so they can be pruned by run.
+
         Rows go in key order, so two processes writing the same run lock rows in the same
         order (no deadlock on PostgreSQL) and the later insert of a duplicate does nothing.
         """
@@ -143,7 +146,7 @@ class Ledger:
             if records:
                 self.store.add(records, c)
             if cache_rows:
-                self._cache_insert(c, cache_rows)
+                self._cache_insert(c, cache_rows, run_id)
             if units:
                 self._upsert_units(c, run_id, units)
 
@@ -181,9 +184,12 @@ class Ledger:
 
     # ---- the request cache ------------------------------------------------------------------
 
-    def _cache_insert(self, c: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def _cache_insert(self, c: Connection, rows: Sequence[dict[str, Any]], run_id: str | None = None) -> None:
         now = R.utcnow()
-        unique = {r["digest"]: {**r, "created_at": r.get("created_at") or now} for r in rows}
+        unique = {
+            r["digest"]: {**r, "created_at": r.get("created_at") or now, "run_id": r.get("run_id") or run_id}
+            for r in rows
+        }
         c.execute(self._insert(T.request_cache).on_conflict_do_nothing(), [unique[d] for d in sorted(unique)])
 
     def cache_put_many(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -212,6 +212,9 @@ assignments = Table(
     Column("submitted_at", TS),
     Index("ix_assignments_rater", "rater_id", "campaign_id"),
     Index("ix_assignments_campaign", "campaign_id"),
+    # at most one pending assignment per rater and campaign, however many requests race (migration 0010)
+    Index("ux_assignments_one_pending", "campaign_id", "rater_id", unique=True,
+          postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
 )
 
 runs = Table(
@@ -247,6 +250,9 @@ edge_cases = Table(
     Column("resolution", Text),
     Column("guideline_version", Integer),
     Column("created_at", TS, nullable=False),
+    # the campaign whose raters raised it; NULL for judges' cases and cases from before migration 0010
+    Column("campaign_id", String(64)),
+    Index("ix_edge_cases_campaign", "campaign_id"),
 )
 
 # Red teaming and the failure library (migration 0007).
@@ -345,6 +351,12 @@ request_cache = Table(
     Column("request", J, nullable=False),
     Column("response", J, nullable=False),
     Column("created_at", TS, nullable=False),
+    # 0009: the run whose call made the entry (NULL before 0009 and outside a run), so it can be pruned.
+    Column("run_id", String(64)),
+    # indexed: both columns sit past the large payloads, which a scan would have to read through
+    Index("ix_request_cache_created", "created_at"),
+    Index("ix_request_cache_run", "run_id"),
+    Index("ix_request_cache_model", "model"),
 )
 
 TABLES: dict[str, Table] = {
@@ -400,6 +412,18 @@ login_attempts = Table(
     Column("ok", Boolean, nullable=False),
     Column("at", TS, nullable=False),
     Index("ix_login_attempts_key_at", "key", "at"),
+)
+
+# Password checks counted per key (a name, an address and a name, an address) in the current
+# window, reserved atomically before a password is checked (migration 0010). Times are epoch seconds.
+login_limits = Table(
+    "login_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("span", Float, nullable=False),
+    Index("ix_login_limits_end", "window_end"),
 )
 
 campaign_units = Table(
@@ -479,6 +503,6 @@ skips = Table(
 )
 
 APP_TABLES: dict[str, Table] = {
-    t.name: t for t in (users, app_sessions, login_attempts, campaign_units, unit_claims,
+    t.name: t for t in (users, app_sessions, login_attempts, login_limits, campaign_units, unit_claims,
                         campaign_members, gold_answers, submissions, skips)
 }

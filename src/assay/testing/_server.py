@@ -5,7 +5,9 @@ retries, timeouts and rate limits are exercised for real. It answers from a queu
 scripted replies, a function of the request, or by echoing the last user message; it
 records every request, and can inject latency, 429 with Retry-After, 500, timeouts and
 malformed bodies, either scripted per request or at random rates (seeded). A request
-with ``"stream": true`` is answered with Server-Sent Events, a few words per chunk.
+with ``"stream": true`` is answered with Server-Sent Events, a few words per chunk. A
+request for structured outputs (``response_format``) is ignored, refused or honoured,
+as servers do (``response_format=``).
 """
 
 from __future__ import annotations
@@ -153,6 +155,13 @@ class ScriptedServer:
     an echo of the last user message. ``models`` (None: any) makes other models 404;
     ``api_key`` makes requests without ``Authorization: Bearer <key>`` 401.
 
+    ``response_format`` says what a request with a ``response_format`` of type
+    ``json_schema`` gets: ``"ignore"`` (the default) answers as if it were absent;
+    ``"refuse"`` answers 400 saying it is not supported, as servers without structured
+    outputs do; ``"honour"`` checks the scripted reply against the schema, as a server that
+    constrains its decoding guarantees, and answers 400 when it does not fit (a broken
+    script, not a model's answer; 400 so that clients do not retry it).
+
     ``"stream": true`` requests get SSE: after ``latency``, the headers and a role chunk;
     ``first_token_s`` later the first content chunk, then one every ``token_interval_s``
     (a few words each), the finish reason, usage when ``stream_options.include_usage``,
@@ -175,7 +184,11 @@ class ScriptedServer:
         port: int = 0,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        response_format: str = "ignore",
     ) -> None:
+        if response_format not in ("ignore", "refuse", "honour"):
+            raise ValueError(f"response_format must be ignore, refuse or honour, not {response_format!r}")
+        self.response_format = response_format
         self.queue: deque[str | Reply] = deque(replies)
         self.handler = handler
         self.models = list(models) if models is not None else None
@@ -298,9 +311,18 @@ class ScriptedServer:
             msg = f"The model `{model}` does not exist or you do not have access to it."
             return 404, {"error": {"message": msg, "type": "invalid_request_error", "code": "model_not_found"}}, {}
 
+        schema = self._schema(req.body)
+        if schema is not None and self.response_format == "refuse":
+            msg = "response_format of type 'json_schema' is not supported by this server"
+            return 400, {"error": {"message": msg, "type": "invalid_request_error", "param": "response_format"}}, {}
         reply = self.faults.draw(self._rng) if self.faults else None
         if reply is None:
             reply = await self._scripted(req.body)
+            if schema is not None and self.response_format == "honour" and reply.status == 200 and reply.body is None:
+                broken = _schema_error(reply.text, schema)
+                if broken is not None:
+                    return 400, {"error": {"message": f"the scripted reply does not fit the schema: {broken}",
+                                           "type": "scripted_reply_error"}}, {}
         delay = self.latency if reply.delay is None else reply.delay
         if reply.hang:
             await self._hang()
@@ -318,6 +340,14 @@ class ScriptedServer:
         if req.body.get("stream"):
             return 200, self._stream(req.body, reply, completion), extra
         return 200, completion, extra, reply.chunked
+
+    @staticmethod
+    def _schema(body: dict) -> dict | None:
+        """The JSON schema a request asks its answer to follow, or None."""
+        rf = body.get("response_format")
+        if isinstance(rf, dict) and rf.get("type") == "json_schema":
+            return (rf.get("json_schema") or {}).get("schema") or {}
+        return None
 
     async def _scripted(self, body: dict) -> Reply:
         if self.queue:
@@ -485,6 +515,18 @@ class ScriptedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _schema_error(text: str, schema: dict) -> str | None:
+    """Why ``text`` is not one JSON value valid against ``schema``, or None when it is."""
+    import jsonschema
+
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        return f"not JSON ({e})"
+    error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(schema)(schema).iter_errors(value))
+    return None if error is None else error.message
 
 
 def _loop_factory():  # noqa: ANN202
