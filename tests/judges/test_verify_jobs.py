@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assay import records as R
+from assay.errors import BadInput
 from assay.judges import registry
 from assay.judges.jobs import verifiers_rubric, verify
 from assay.store.ledger import Ledger
@@ -33,18 +34,27 @@ def test_verifiers_and_metrics_store_judgments_on_their_dimensions(store):
     assert again.id == em.id and store.count("judgments", rater_id=em_rater.id) == 3
 
 
-def test_a_verifier_missing_its_item_settings_fails_those_units_with_the_reason(store):
+def test_a_verifier_the_items_cannot_feed_is_refused_before_any_unit(store):
     store_responses(store, {"m@1": ["x", "y"]})
-    run, rater = verify(store, registry.create("ifeval"))
-    assert (run.succeeded, run.failed, run.errors) == (0, 2, {"ValueError": 2})
-    (u, _) = Ledger(store).units(run.id, status="failed")
-    assert "no 'instruction_id_list' given and the item's metadata has none" in u["error"]
-    # per-item settings come from item metadata, as registry.py reads them
-    item = R.Item(id="if1", dataset="qa", prompt="Say hi without commas.",
+    with pytest.raises(BadInput, match=r"ifeval needs IFEval instructions .*, and none of the 2 items") as e:
+        verify(store, registry.create("ifeval"))
+    assert e.value.field == "judge" and len(str(e.value).splitlines()) == 1
+    for name, args, what in (("regex", {}, "a pattern"), ("json_schema", {}, "a JSON Schema"),
+                             ("rouge_l", {}, "a reference answer"), ("exact_match", {}, "a reference answer")):
+        with pytest.raises(BadInput, match=f"{name} needs {what}"):
+            verify(store, registry.create(name, **args))
+    assert Ledger(store).runs() == [] and store.count("judgments") == 0  # no run, no unit, nothing stored
+    assert verify(store, registry.create("regex", pattern="x"))[0].succeeded == 2  # given what it needs, it runs
+
+    # per-item settings come from item metadata, as registry.py reads them; in a selection that mixes
+    # items with and without them, the responses to the others are left out (counted), not failed
+    item = R.Item(id="if1", dataset="if", prompt="Say hi without commas.",
                   metadata={"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]})
-    store.add([item, R.Response(id="r-if1", item_id="if1", model="m@1", text="hi there")])
-    run2, _ = verify(store, registry.create("ifeval"), dataset=None, models=["m@1"])
-    assert run2.id != run.id and run2.succeeded == 1
+    store.add([R.Dataset(name="if"), item, R.Response(id="r-if1", item_id="if1", model="m@1", text="hi there")])
+    run, rater = verify(store, registry.create("ifeval"), models=["m@1"])
+    assert (run.total, run.succeeded, run.failed) == (1, 1, 0)
+    assert run.config["left_out"]["responses"] == 2 and "IFEval instructions" in run.config["left_out"]["items_lack"]
+    assert verify(store, registry.create("ifeval"), dataset="if")[0].config.get("left_out") is None
     (j,) = store.list("judgments", rater_id=rater.id)
     assert (j.rubric, j.dimension, j.value) == ("verifiers@1", "ifeval", 1.0)
     assert j.detail["instructions"] == [{"id": "punctuation:no_comma", "followed": True}]

@@ -22,6 +22,11 @@ def gen(db, srv_url, *args):
     return main(["--db", db, "generate", "--model", "m@1", "--dataset", "qa", "--base-url", srv_url, "--backoff", "0.01", *args])
 
 
+def error_of(capsys) -> str:
+    """What the command wrote on stderr besides its plan (the lines starting "plan:")."""
+    return "\n".join(line for line in capsys.readouterr().err.splitlines() if not line.startswith("plan:")).strip()
+
+
 def test_cache_answers_repeated_requests_and_no_cache_sends_them_again(db, capsys):
     with ScriptedServer(models=["m"]) as srv:
         assert gen(db, srv.base_url, "--json") == 0
@@ -52,7 +57,7 @@ def test_wrong_base_url_fails_fast_with_one_line(db, capsys):
     with ScriptedServer() as srv:
         port = srv.port
     assert gen(db, f"http://127.0.0.1:{port}/v1") == 1
-    err = capsys.readouterr().err.strip()
+    err = error_of(capsys)
     assert err.startswith("error: cannot reach") and "base URL" in err and len(err.splitlines()) == 1
 
 
@@ -61,7 +66,7 @@ def test_wrong_key_fails_fast_without_a_chat_call(db, capsys, monkeypatch):
     with ScriptedServer(models=["m"], api_key="right") as srv:
         assert gen(db, srv.base_url, "--api-key-env", "ASSAY_TEST_KEY") == 1
         assert srv.chat_requests == []
-    err = capsys.readouterr().err.strip()
+    err = error_of(capsys)
     assert err.startswith("error:") and "refused the API key" in err and len(err.splitlines()) == 1
 
 
@@ -69,7 +74,7 @@ def test_unknown_model_fails_within_the_first_calls(db, capsys):
     with ScriptedServer(models=["other"]) as srv:
         assert gen(db, srv.base_url, "--concurrency", "4") == 1
         assert len(srv.chat_requests) <= 8
-    err = capsys.readouterr().err.strip()
+    err = error_of(capsys)
     assert "model 'm' is not served" in err and len(err.splitlines()) == 1
 
 

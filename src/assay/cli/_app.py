@@ -113,6 +113,17 @@ RetriesOpt = Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 
 BackoffOpt = Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not answer from (or fill) the request cache.")]
 
+# What a run will spend, shown before its first call (assay.runs.plan; cli/_runs.py).
+PriceInOpt = Annotated[float | None, typer.Option(
+    min=0, help="USD per million prompt tokens of the models this command calls (else their stored price).")]
+PriceOutOpt = Annotated[float | None, typer.Option(
+    min=0, help="USD per million completion tokens of the models this command calls (else their stored price).")]
+YesOpt = Annotated[bool, typer.Option(
+    "--yes", "-y", help="Start without asking, however large the plan (on a terminal, a run above "
+                        "ASSAY_CONFIRM_CALLS calls, default 1000, or ASSAY_CONFIRM_USD dollars, default 1, asks first).")]
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Print the plan (calls, estimated tokens and cost) and stop: nothing is sent, no run starts.")]
+
 # Where a run's units execute; the same three options on every command that runs one.
 ExecutorOpt = Annotated[str, typer.Option(
     help="Where units run: local (asyncio in this process) or ray (Ray workers; needs the 'ray' extra of assay).")]

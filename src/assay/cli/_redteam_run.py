@@ -9,9 +9,10 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
-    BackoffOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, RayAddressOpt, RetriesOpt, RpmOpt, TimeoutOpt, TpmOpt,
-    WorkersOpt, console, emit_json, err_console, executor_choice, progress, wants_json,
+    BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
+    RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, console, emit_json, err_console, executor_choice, wants_json,
 )
+from assay.cli._runs import RunGuard
 from assay.cli.generate import _summary
 from assay.cli.redteam import redteam_app
 
@@ -34,8 +35,10 @@ def attacks_cmd(json_out: JsonOpt = False) -> None:
     console.print(t)
 
 
-def _model(store: Any, ref: str, field: str, base_url: str | None, api_key_env: str | None) -> Any:
-    """The stored model ``ref`` (or a new one), with the given base URL and key variable when it has none."""
+def _model(store: Any, ref: str, field: str, base_url: str | None, api_key_env: str | None,
+           prices: tuple[float | None, float | None] = (None, None)) -> Any:
+    """The stored model ``ref`` (or a new one), with the given base URL and key variable when it has none
+    (and the given prices, when given)."""
     from assay import records as R
     from assay.errors import BadInput
 
@@ -51,7 +54,78 @@ def _model(store: Any, ref: str, field: str, base_url: str | None, api_key_env: 
         fields["api_key_env"] = api_key_env
     if not fields.get("base_url"):
         raise BadInput(f"model {ref} has no base URL in the store: give --base-url", field=field)
+    for key, price in zip(("price_input_per_mtok", "price_output_per_mtok"), prices):
+        if price is not None:
+            fields[key] = price
     return R.Model(**fields)
+
+
+def _attacks_plan(store: Any, target: Any, behaviors: str, chains: list[Any], *, limit: int | None,
+                  params: dict[str, Any], no_cache: bool) -> Any:
+    """What the converter attacks will send: their prompts made here as ``run_attacks`` makes them, not stored."""
+    from assay.redteam.attacks import derived_dataset, derived_item, load_behaviors
+    from assay.runs import Plan, generate_plan
+
+    plan = Plan()
+    targets = load_behaviors(store, behaviors, limit=limit)
+    for chain in chains:
+        name = derived_dataset(behaviors, chain.key())
+        config = {"converters": chain.spec()}
+        items = [derived_item(b, name, chain(b.prompt_text()), chain.label(), config) for b in targets]
+        plan = plan.merge(generate_plan(store, target, items, dataset=name, params=params, no_cache=no_cache))
+    return plan
+
+
+def _iterative_plan(store: Any, models: dict[str, Any], behaviors: str, *, options: dict[str, Any],
+                    settings: dict[str, Any]) -> Any:
+    """A ceiling of what the iterative attack will send: every stream running all its turns.
+
+    Streams its ledger holds as done are left out. Per round: the attacker's request (its
+    instructions, the goal and up to ``memory`` earlier rounds, each an attacker reply and a
+    target answer as long as their completion ceilings at ~4 characters a token), the
+    target's (one attacker message; in a conversation, every earlier message and answer too)
+    and, for a model scorer, the scorer's (its instructions, the goal and one answer).
+    """
+    from assay.errors import BadInput
+    from assay.providers import RequestCache, make_provider
+    from assay.redteam.attacks import load_behaviors
+    from assay.redteam.iterative import (
+        ATTACKER_FEEDBACK, ATTACKER_SYSTEM, SCORER_SYSTEM, IterativeTask, program_scorers,
+    )
+    from assay.runs import Call, plan_task
+    from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling
+
+    if isinstance(models["scorer"], str) and models["scorer"] not in program_scorers():
+        raise BadInput(f"no program scorer {models['scorer']!r}; give a model NAME@VERSION or one of "
+                       f"{', '.join(program_scorers())}", field="--scorer")
+    cache = None if options["no_cache"] else RequestCache(store)
+    clients = {k: make_provider(m, cache=cache, no_cache=options["no_cache"]) if not isinstance(m, str) else m
+               for k, m in models.items()}
+    targets = load_behaviors(store, behaviors, limit=settings["limit"])
+    task = IterativeTask(store, clients["target"], clients["attacker"], clients["scorer"], targets,
+                         dataset=behaviors, streams=settings["streams"], turns=settings["turns"],
+                         threshold=settings["threshold"], seed=settings["seed"], target_params=settings["params"],
+                         conversation=settings["conversation"])
+    att = CHARS_PER_TOKEN * completion_ceiling(task.attacker_params, models["attacker"])
+    said = CHARS_PER_TOKEN * completion_ceiling(task.gen.params, models["target"])
+
+    def calls(unit: Any) -> list[Any]:
+        goal = len(unit.payload[0].prompt_text())
+        out = []
+        for turn in range(task.turns):
+            remembered = min(turn, task.memory)
+            out.append(Call(models["attacker"], len(ATTACKER_SYSTEM) + goal + remembered * (
+                len(ATTACKER_FEEDBACK) + 2 * att + said), completion_ceiling(task.attacker_params, models["attacker"])))
+            out.append(Call(models["target"], att * (turn + 1) + said * turn if task.conversation else att,
+                            completion_ceiling(task.gen.params, models["target"])))
+            if not isinstance(models["scorer"], str):
+                out.append(Call(models["scorer"], len(SCORER_SYSTEM) + goal + said,
+                                completion_ceiling({}, models["scorer"])))
+        return out
+
+    plan = plan_task(store, task, calls)
+    plan.at_most = True
+    return plan
 
 
 @redteam_app.command("run")
@@ -72,7 +146,7 @@ def run_cmd(
     conversation: Annotated[bool, typer.Option("--conversation", help="--iterative: the multi-turn attack; the target keeps the conversation, so the attacker can escalate over the rounds (attack 'multiturn').")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N behaviours (in id order).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL for models the store has none for.")] = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")] = None,
     temperature: Annotated[float | None, typer.Option(help="Target's sampling temperature.")] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="Target's maximum completion tokens.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 16,
@@ -82,15 +156,23 @@ def run_cmd(
     max_retries: RetriesOpt = 6,
     backoff: BackoffOpt = 1.0,
     no_cache: NoCacheOpt = False,
+    price_in: PriceInOpt = None,
+    price_out: PriceOutOpt = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Attack a target model with converter chains and/or the iterative attack; resumes when run again."""
+    """Attack a target model with converter chains and/or the iterative attack; resumes when run again.
+
+    The plan (calls, estimated tokens and cost; a ceiling for the iterative attack) is printed before the first call.
+    """
     from assay.errors import BadInput
     from assay.redteam.attacks import _chain, run_attacks
     from assay.redteam.iterative import run_iterative
+    from assay.runs import remember_endpoint, store_model
 
     where = executor_choice(executor, ray_address, workers)
     chains = [_chain(a) for a in attack or ([] if iterative else ["direct"])]  # bad specs fail before any call
@@ -102,17 +184,32 @@ def run_cmd(
     if conversation and not iterative:
         raise BadInput("--conversation goes with --iterative", field="--conversation")
     store = G.store()
-    target = _model(store, model, "--model", base_url, api_key_env)
+    prices = (price_in, price_out)
+    target = _model(store, model, "--model", base_url, api_key_env, prices)
     params = {"temperature": temperature, "max_tokens": max_tokens}
     options = dict(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries,
                    backoff_base=backoff, no_cache=no_cache)
+    helpers: dict[str, Any] = {}
+    if iterative:
+        assert attacker is not None and scorer is not None
+        helpers["attacker"] = _model(store, attacker, "--attacker", base_url, api_key_env, prices)
+        helpers["scorer"] = _model(store, scorer, "--scorer", base_url, api_key_env, prices) if "@" in scorer else scorer
     results: list[Any] = []
     it = None
-    with progress() as bar:
+    with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
+        plan = _attacks_plan(store, target, behaviors, chains, limit=limit, params=params, no_cache=no_cache)
+        if iterative:
+            plan = plan.merge(_iterative_plan(
+                store, {"target": target, **helpers}, behaviors, options=options,
+                settings={"limit": limit, "streams": streams, "turns": turns, "threshold": threshold, "seed": seed,
+                          "params": params, "conversation": conversation}))
+        guard.approve(plan)
+        bar = guard.bar
         bars: dict[str, Any] = {}
         t0 = time.monotonic()
 
         def on_start(label: str, run_id: str, total: int) -> None:
+            guard.started(run_id, total)
             bars[label] = bar.add_task(f"{label} (run {run_id[:8]})", total=total, rate="")
 
         def on_progress(label: str, p: Any) -> None:
@@ -123,15 +220,18 @@ def run_cmd(
             results = run_attacks(store, target, behaviors, chains, limit=limit, params=params, on_start=on_start,
                                   on_progress=on_progress, **options, **where)
         if iterative:
-            assert attacker is not None and scorer is not None
             it_name = "multiturn" if conversation else "iterative"
-            attacker_m = _model(store, attacker, "--attacker", base_url, api_key_env)
-            scorer_m: Any = _model(store, scorer, "--scorer", base_url, api_key_env) if "@" in scorer else scorer
-            it = run_iterative(store, target, behaviors, attacker=attacker_m, scorer=scorer_m, streams=streams,
-                               turns=turns, threshold=threshold, seed=seed, limit=limit, target_params=params,
-                               conversation=conversation, **where,
+            called = [target, *(m for m in helpers.values() if not isinstance(m, str))]
+            for m in called:  # endpoints are remembered only once the attack has answers
+                store_model(store, m)
+            it = run_iterative(store, target, behaviors, attacker=helpers["attacker"], scorer=helpers["scorer"],
+                               streams=streams, turns=turns, threshold=threshold, seed=seed, limit=limit,
+                               target_params=params, conversation=conversation, **where,
                                on_start=lambda rid, n: on_start(it_name, rid, n),
                                on_progress=lambda p: on_progress(it_name, p), **options)
+            if it.run.succeeded:
+                for m in called:
+                    remember_endpoint(store, m)
     failed = sum(r.run.failed for r in results) + (it.run.failed if it else 0)
     _report(results, it, json_out)
     if failed:

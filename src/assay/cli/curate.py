@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import G, JsonOpt, app, console, emit_json, progress, wants_json
+from assay.cli._runs import on_interrupt
 
 curate_app = typer.Typer(help="Curate data: deduplicate, filter and scrub a dataset into a new one, logging every removal.",
                          no_args_is_help=True)
@@ -62,7 +63,9 @@ def run_(
             raise BadInput(str(e), field=f"--step {k}") from None
     if not chosen:
         raise BadInput("give the steps with --steps FILE or --step NAME(...)", field="--step")
-    with progress(transient=True) as bar:
+    nothing = (f"interrupted: nothing was changed ({target} is written in one transaction); "
+               "run the same command again to start it over")
+    with on_interrupt(lambda: nothing), progress(transient=True) as bar:
         tasks: dict[str, Any] = {}
 
         def on_progress(label: str, done: int, total: int) -> None:

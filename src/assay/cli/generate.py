@@ -9,9 +9,11 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
-    BackoffOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, RayAddressOpt, RetriesOpt, RpmOpt, TimeoutOpt, TpmOpt,
-    WorkersOpt, app, console, emit_json, err_console, executor_choice, progress, wants_json,
+    BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
+    RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, app, console, emit_json, err_console, executor_choice,
+    wants_json,
 )
+from assay.cli._runs import RunGuard
 
 
 def _summary(run: Any) -> str:
@@ -35,10 +37,10 @@ def generate(
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 16,
     rpm: RpmOpt = None,
     tpm: TpmOpt = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")] = None,
     no_cache: NoCacheOpt = False,
-    price_in: Annotated[float | None, typer.Option(help="USD per million prompt tokens.")] = None,
-    price_out: Annotated[float | None, typer.Option(help="USD per million completion tokens.")] = None,
+    price_in: PriceInOpt = None,
+    price_out: PriceOutOpt = None,
     timeout: TimeoutOpt = 120.0,
     max_retries: RetriesOpt = 6,
     backoff: BackoffOpt = 1.0,
@@ -46,9 +48,14 @@ def generate(
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Answer every item of a dataset with a model; resumes when run again, retrying failures."""
+    """Answer every item of a dataset with a model; resumes when run again, retrying failures.
+
+    The plan (calls, estimated tokens and cost) is printed before the first call.
+    """
     from assay import records as R
     from assay.errors import BadInput
     from assay.runs import generate as run_generate
@@ -68,12 +75,14 @@ def generate(
     m = R.Model(**fields)
     params = {"temperature": temperature, "max_tokens": max_tokens}
 
-    with progress() as bar:
+    with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
+        bar = guard.bar
         task = bar.add_task(f"generate {model}", total=None, rate="")
         t0 = time.monotonic()
         last = [0.0]
 
         def on_start(run_id: str, total: int) -> None:
+            guard.started(run_id, total)
             bar.update(task, total=total, description=f"generate {model} (run {run_id[:8]})")
 
         def on_progress(p: Any) -> None:
@@ -90,7 +99,7 @@ def generate(
         run = run_generate(
             store, m, dataset, samples=samples, params=params, concurrency=concurrency, rpm=rpm, tpm=tpm,
             timeout=timeout, max_retries=max_retries, backoff_base=backoff, no_cache=no_cache,
-            stream=stream, on_progress=on_progress, on_start=on_start, **where,
+            stream=stream, on_progress=on_progress, on_start=on_start, on_plan=guard.approve, **where,
         )
     _report(store, run, json_out)
     if run.failed:

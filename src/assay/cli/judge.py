@@ -12,9 +12,10 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
-    BackoffOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, RayAddressOpt, RetriesOpt, TimeoutOpt, WorkersOpt, app,
-    console, emit_json, err_console, executor_choice, progress, wants_json,
+    BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
+    RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, app, console, emit_json, err_console, executor_choice, wants_json,
 )
+from assay.cli._runs import RunGuard
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -23,15 +24,17 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 class _Bar:
-    """A progress bar fed by the run engine's callbacks."""
+    """A progress bar fed by the run engine's callbacks (and the guard told when a run starts)."""
 
-    def __init__(self, bar: Any, label: str) -> None:
-        self.bar, self.label = bar, label
+    def __init__(self, bar: Any, label: str, guard: RunGuard | None = None) -> None:
+        self.bar, self.label, self.guard = bar, label, guard
         self.task = bar.add_task(label, total=None, rate="")
         self.t0 = time.monotonic()
         self.last = 0.0
 
     def start(self, run_id: str, total: int) -> None:
+        if self.guard is not None:
+            self.guard.started(run_id, total)
         self.bar.update(self.task, total=total, description=f"{self.label} (run {run_id[:8]})")
 
     def update(self, p: Any) -> None:
@@ -90,7 +93,7 @@ def judge(
     panel: Annotated[str | None, typer.Option(help="Several judges as one panel: NAME@VERSION,NAME@VERSION,...")] = None,
     aggregate: Annotated[str, typer.Option(help="How a panel aggregates: majority or mean.")] = "majority",
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of the judge(s).")] = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's API key.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's API key (default: OPENAI_API_KEY, when set).")] = None,
     dimensions: Annotated[list[str] | None, typer.Option(help="Rubric dimensions to grade (default: all); repeat or comma-separate.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only responses to this dataset's items.")] = None,
     models: Annotated[list[str] | None, typer.Option(help="Only responses of these models (rubric grading); repeat or comma-separate.")] = None,
@@ -104,18 +107,25 @@ def judge(
     criteria: Annotated[str | None, typer.Option(help="Pairwise: what makes an answer better (replaces the default criteria).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
     structured: Annotated[str, typer.Option(help="Structured outputs (JSON schema) for the verdict: off (a verdict line with a per-call code), on, or auto (on until the endpoint refuses response_format).")] = "off",
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
     no_cache: NoCacheOpt = False,
     timeout: TimeoutOpt = 120.0,
     max_retries: RetriesOpt = 6,
     backoff: BackoffOpt = 1.0,
+    price_in: PriceInOpt = None,
+    price_out: PriceOutOpt = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Grade responses on a rubric, or compare models' responses pairwise, with an LLM judge or a panel.
 
     Runs resume: the same command again skips finished work and answers repeated calls from the cache.
+    The plan (calls, estimated tokens and cost) is printed before the first call.
     """
     from assay.errors import BadInput
     from assay.judges import jobs
@@ -136,22 +146,23 @@ def judge(
     where = executor_choice(executor, ray_address, workers)
     store = G.store()
     common = dict(base_url=base_url, api_key_env=api_key_env, dataset=dataset, max_tokens=max_tokens,
-                  template=template, aggregate=aggregate, concurrency=concurrency, timeout=timeout,
-                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache, structured=structured, **where)
+                  template=template, aggregate=aggregate, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
+                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache, price_in=price_in,
+                  price_out=price_out, structured=structured, **where)
     label = f"judge {'+'.join(judges)}"
-    with progress() as bar:
-        b = _Bar(bar, label)
+    with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
+        b = _Bar(guard.bar, label, guard)
         if pairwise:
             compared = _split(pairwise_models)
             run, rater = jobs.judge_pairwise(
                 store, compared, judges, both_orders=not one_order, use_reference=not no_reference, criteria=criteria,
                 temperature=temperature if temperature is not None else 0.0, on_progress=b.update, on_start=b.start,
-                **common)  # type: ignore[arg-type]
+                on_plan=guard.approve, **common)  # type: ignore[arg-type]
         else:
             run, rater = jobs.judge_rubric(
                 store, judges, rubric, dimensions=_split(dimensions) or None, models=_split(models) or None,  # type: ignore[arg-type]
                 samples=samples, temperature=temperature, logprobs=not no_logprobs, on_progress=b.update,
-                on_start=b.start, **common)  # type: ignore[arg-type]
+                on_start=b.start, on_plan=guard.approve, **common)  # type: ignore[arg-type]
     failed = _failed_units(store, run)
     done = jobs.run_units(store, run.id)
     if pairwise:
@@ -242,24 +253,33 @@ def verify(
     where = executor_choice(executor, ray_address, workers)
     store = G.store()
     results = []
-    for j in made:
-        with progress() as bar:
-            b = _Bar(bar, f"verify {j.name}")
-            run, rater = jobs.verify(store, j, dataset=dataset, models=_split(models) or None,
-                                     on_progress=b.update, on_start=b.start, **where)
-        entry: dict[str, Any] = {"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.id,
-                                 "verifier": j.spec(), "failed_units": _failed_units(store, run)}
-        values = [x.value for x in store.iter("judgments", rater_id=rater.id, run_id=run.id) if x.value is not None]
-        entry["judged"] = len(values)
-        entry["mean"] = statistics.fmean(values) if values else None
-        if j.name == "ifeval":
-            entry["ifeval"] = jobs.ifeval_summary(store, rater.id, run_id=run.id)
-        results.append((j, run, entry))
+    with RunGuard(store) as guard:
+        for j in made:
+            b = _Bar(guard.bar, f"verify {j.name}", guard)
+            try:
+                run, rater = jobs.verify(store, j, dataset=dataset, models=_split(models) or None,
+                                         on_progress=b.update, on_start=b.start, **where)
+            except BadInput as e:
+                if e.field != "judge":
+                    raise
+                raise BadInput(e.reason, field="--ifeval" if ifeval else "--verifier") from None
+            entry: dict[str, Any] = {"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.id,
+                                     "verifier": j.spec(), "failed_units": _failed_units(store, run),
+                                     "left_out": run.config.get("left_out")}
+            values = [x.value for x in store.iter("judgments", rater_id=rater.id, run_id=run.id) if x.value is not None]
+            entry["judged"] = len(values)
+            entry["mean"] = statistics.fmean(values) if values else None
+            if j.name == "ifeval":
+                entry["ifeval"] = jobs.ifeval_summary(store, rater.id, run_id=run.id)
+            results.append((j, run, entry))
     if wants_json(json_out):
         emit_json([e for _, _, e in results])
     else:
         for j, run, e in results:
             console.print(_run_line(run), highlight=False)
+            if e["left_out"]:
+                err_console.print(f"{e['left_out']['responses']:,} responses left out: their items lack what "
+                                  f"{j.name} needs ({e['left_out']['items_lack']})", highlight=False, soft_wrap=True)
             if "ifeval" in e:
                 s = e["ifeval"]
                 m = j.args["mode"]

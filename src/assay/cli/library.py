@@ -9,7 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, RetriesOpt, TimeoutOpt, app, console, emit_json, err_console, wants_json
+from assay.cli._app import (
+    DryRunOpt, G, JsonOpt, PriceInOpt, PriceOutOpt, RetriesOpt, TimeoutOpt, YesOpt, app, console, emit_json,
+    err_console, wants_json,
+)
 
 library_app = typer.Typer(help="The failure library: find recurring failure modes, record, edit and re-check them.",
                           no_args_is_help=True)
@@ -48,6 +51,14 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{x:.0%}"  # NaN when nothing was judged
 
 
+def _remember(store: Any, model_id: str, base_url: str | None, api_key_env: str | None) -> None:
+    """The model answered: keep its base URL and key variable as its defaults (``assay.runs.endpoint``)."""
+    from assay.judges.jobs import judge_model
+    from assay.runs import remember_endpoint
+
+    remember_endpoint(store, judge_model(store, model_id, base_url=base_url, api_key_env=api_key_env))
+
+
 @library_app.command("find")
 def find(
     rubric: Annotated[str | None, typer.Option(help="Rubric (name or name@version) whose judgments say what failed.")] = None,
@@ -65,7 +76,7 @@ def find(
     facets_with: Annotated[str | None, typer.Option(help="NAME@VERSION of an LLM that first names each failure's kind, free of its topic; the clusters then follow those names (one call per failure, cached).")] = None,
     hypothesise_with: Annotated[str | None, typer.Option(help="NAME@VERSION of an LLM that titles each mode and hypothesises why it happens.")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of --facets-with and --hypothesise-with.")] = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding that endpoint's API key.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding that endpoint's API key (default: OPENAI_API_KEY, when set).")] = None,
     save: Annotated[bool, typer.Option("--save", help="Add every failure mode found to the library as a new entry.")] = False,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag of the saved entries (repeatable).")] = None,
     by: ByOpt = None,
@@ -93,6 +104,8 @@ def find(
         from assay.library.facets import describe_failures
 
         facets = describe_failures(store, failures.failures, facets_with, base_url=base_url, api_key_env=api_key_env)
+        if failures.failures:
+            _remember(store, facets_with, base_url, api_key_env)
         if facets.errors:
             err_console.print(f"{len(facets.errors)} failures kept their own text: {facets_with}'s answer was unreadable",
                           highlight=False)
@@ -101,6 +114,8 @@ def find(
                      random_state=seed, facets=facets)
     if hypothesise_with is not None:
         hypothesise(store, found.candidates, hypothesise_with, base_url=base_url, api_key_env=api_key_env)
+        if found.candidates:
+            _remember(store, hypothesise_with, base_url, api_key_env)
     saved = [add_candidate(store, c, created_by=by, settings=found.settings, tags=tag or []).entry
              for c in found.candidates] if save else []
     if wants_json(json_out):
@@ -283,20 +298,29 @@ def check(
     entry: Annotated[str | None, typer.Argument(help="The entry's slug (or --all).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every entry that is not retired and has a detector.")] = False,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of --model.")] = None,
-    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")] = None,
     judge_base_url: Annotated[str | None, typer.Option(help="Base URL of an LLM detector's judge (default: the stored one).")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Answers per example prompt.")] = 1,
     mitigated_below: Annotated[float, typer.Option(help="Failure rate under which the entry counts as mitigated.")] = 0.2,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 8,
     timeout: TimeoutOpt = 120.0,
     max_retries: RetriesOpt = 6,
+    price_in: PriceInOpt = None,
+    price_out: PriceOutOpt = None,
     by: ByOpt = None,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Re-check entries on a new model version: answer their prompts, detect, mark mitigated/regressed/confirmed."""
+    """Re-check entries on a new model version: answer their prompts, detect, mark mitigated/regressed/confirmed.
+
+    Every entry's detector is checked, and the plan (calls, estimated tokens and cost) printed, before the first call.
+    """
     from assay import records as R
+    from assay.cli._runs import RunGuard
     from assay.errors import BadInput
-    from assay.library import check_entry, list_entries
+    from assay.library import check_entry, get_entry, list_entries
+    from assay.runs import remember_endpoint, store_model
 
     if (entry is None) == (not all_):
         raise BadInput("give one ENTRY or --all", field="ENTRY")
@@ -307,14 +331,23 @@ def check(
     store = G.store()
     stored = store.find("models", model)
     fields: dict[str, Any] = stored.model_dump() if stored is not None else {"id": model}
-    fields.update({k: v for k, v in {"base_url": base_url, "api_key_env": api_key_env}.items() if v is not None})
+    overrides = {"base_url": base_url, "api_key_env": api_key_env, "price_input_per_mtok": price_in,
+                 "price_output_per_mtok": price_out}
+    fields.update({k: v for k, v in overrides.items() if v is not None})
     if not fields.get("base_url"):
         raise BadInput(f"model {model} has no base URL in the store: give --base-url", field="--base-url")
     m = R.Model(**fields)
     names = [entry] if entry else [e.entry for e in list_entries(store) if e.detector]
-    results = [check_entry(store, n, m, samples=samples, mitigated_below=mitigated_below, base_url=judge_base_url,
-                           concurrency=concurrency, timeout=timeout, max_retries=max_retries, created_by=by)
-               for n in names]
+    plan = _check_plan(store, [get_entry(store, n) for n in names], m, samples=samples, judge_base_url=judge_base_url)
+    with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out, counts_units=False) as guard:
+        guard.approve(plan)
+        store_model(store, m)  # its endpoint is remembered once answers come back
+        results = [check_entry(store, n, m, samples=samples, mitigated_below=mitigated_below,
+                               base_url=judge_base_url, concurrency=concurrency, timeout=timeout,
+                               max_retries=max_retries, created_by=by)
+                   for n in names]
+    if results:
+        remember_endpoint(store, m)
     if wants_json(json_out):
         emit_json([{"entry": r.entry.entry, "version": r.entry.version, "previous_status": r.previous_status,
                     "status": r.entry.status, "check": r.evidence} for r in results])
@@ -327,3 +360,56 @@ def check(
         t.add_row(r.entry.entry, f"{c['failures']}/{c['n']}", _pct(c["rate"]),
                   f"{_pct(c['wilson95'][0])}-{_pct(c['wilson95'][1])}", f"{r.previous_status} -> {r.entry.status}")
     console.print(t)
+
+
+def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, judge_base_url: str | None) -> Any:
+    """Refuse a detector that cannot work (before any call), and plan the re-checks of ``entries``.
+
+    The answers are counted as ``generate`` counts them (the cache answers a repeated
+    re-check); an LLM detector's calls are a ceiling, one per answer, each prompt its
+    template filled with the item and an answer as long as the model's completion ceiling.
+    """
+    from assay import records as R
+    from assay.errors import BadInput, NotFound
+    from assay.judges.jobs import judge_model, split_by_inputs
+    from assay.judges.registry import from_spec
+    from assay.judges.rubric import RubricJudge
+    from assay.library.failures import records_by_id
+    from assay.providers import make_provider
+    from assay.rubrics import get_rubric
+    from assay.runs import Call, Plan, generate_plan
+    from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling, prompt_chars
+
+    plan = Plan()
+    for e in entries:
+        responses = records_by_id(store, "responses", e.examples)
+        found = records_by_id(store, "items", {r.item_id for r in responses.values()})
+        items = [found[i] for i in sorted(found)]
+        det = e.detector or {}
+        where = f"entry {e.entry!r}: detector"
+        judge = None
+        try:
+            if "program" in det:
+                program = from_spec(det["program"])
+                _, lacking, what = split_by_inputs(program, [(it, None) for it in items])
+                if lacking:  # the detector runs in process: a response it cannot check would stop the check
+                    raise BadInput(f"{program.name} needs {what}, and {lacking} of the {len(items)} example "
+                                   "items have none")
+            elif det:
+                rubric = get_rubric(store, det["rubric"])
+                dim = rubric.dimension(det["dimension"])
+                client = make_provider(judge_model(store, det["rater"], base_url=judge_base_url or det.get("base_url")))
+                judge = RubricJudge(client, rubric, dimensions=[dim.name])
+        except (BadInput, NotFound, KeyError, ValueError) as err:
+            reason = err.reason if isinstance(err, BadInput) else str(err.args[0] if err.args else err)
+            raise BadInput(f"{where}: {reason}", field="ENTRY") from None
+        plan = plan.merge(generate_plan(store, model, items, dataset=f"library:{e.entry}", samples=samples))
+        if judge is not None:
+            answer = R.Response(id="planned", item_id="planned", model=model.id,
+                                text="x" * (CHARS_PER_TOKEN * completion_ceiling({}, model)))
+            judge_m = judge.client.model
+            plan.at_most = True
+            for it in items:
+                plan.add(Call(judge_m, prompt_chars(judge.messages(it, answer)[0]), completion_ceiling(judge.params(), judge_m)),
+                         times=samples)
+    return plan

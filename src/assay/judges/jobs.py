@@ -25,21 +25,25 @@ from assay.errors import BadInput, NotFound
 from assay.runs._remote import unit_work
 
 
-def judge_model(store: Any, model_id: str, *, base_url: str | None = None, api_key_env: str | None = None) -> R.Model:
-    """The judge's Model: the stored one (with overrides) or a new one; stored."""
+def judge_model(store: Any, model_id: str, *, base_url: str | None = None, api_key_env: str | None = None,
+                price_in: float | None = None, price_out: float | None = None) -> R.Model:
+    """The judge's Model: the stored one (with overrides) or a new one.
+
+    It is stored when its run starts, its base URL and key variable only once the run
+    has answers (``assay.runs.endpoint``).
+    """
     try:
         R.split_model_id(model_id)
     except ValueError as e:
         raise BadInput(str(e), field="--judge") from None
     stored = store.find("models", model_id)
     fields: dict[str, Any] = stored.model_dump() if stored is not None else {"id": model_id}
-    fields.update({k: v for k, v in {"base_url": base_url, "api_key_env": api_key_env}.items() if v is not None})
+    overrides = {"base_url": base_url, "api_key_env": api_key_env, "price_input_per_mtok": price_in,
+                 "price_output_per_mtok": price_out}
+    fields.update({k: v for k, v in overrides.items() if v is not None})
     if not fields.get("base_url"):
         raise BadInput(f"judge {model_id} has no base URL in the store: give --base-url", field="--base-url")
-    model = R.Model(**fields)
-    if stored is None:
-        store.add([model])
-    return model
+    return R.Model(**fields)
 
 
 def _items(store: Any, ids: set[str]) -> dict[str, R.Item]:
@@ -85,25 +89,55 @@ def _guideline_version(store: Any, rubric_id: str | None) -> int | None:
 def _execute(store: Any, task: Any, raters: Sequence[R.Rater], *, concurrency: int, on_progress: Any, on_start: Any,
              executor: str = "local", executor_options: dict[str, Any] | None = None) -> R.Run:
     from assay.runs import make_executor
+    from assay.runs.endpoint import remember_endpoint, store_model
 
+    models = list({c.model.id: c.model for c in getattr(task, "clients", ())}.values())
+    for m in models:
+        store_model(store, m)
     store.add(raters)
     if on_start is not None:
         on_start(task.run_id, len(task.units()))
     runner = make_executor(executor, store, concurrency=concurrency, on_progress=on_progress, **(executor_options or {}))
-    return runner.run(task)
+    run = runner.run(task)
+    if run.succeeded:
+        for m in models:
+            remember_endpoint(store, m)
+    return run
+
+
+def member_calls(member: Any, payload: tuple) -> list[Any]:
+    """The first calls a judge (rubric or pairwise) makes on one unit's payload (see ``assay.runs.plan``).
+
+    Repair turns after an unreadable answer are not counted: they depend on the answer.
+    """
+    from assay.judges._llm import first_request
+    from assay.runs.plan import Call
+
+    client, item = member.client, payload[0]
+    if member.kind == "pairwise":
+        asked = [first_request(client, member.messages(item, shown)[0], member.params(),
+                               member.structured_form(item, shown)) for shown in member.orders(*payload)]
+        return [Call.of(client, messages, params=params) for messages, params in asked]
+    messages, params = first_request(client, member.messages(*payload)[0], member.params(),
+                                     member.structured_form(*payload))
+    return [Call.of(client, messages, sample_index=k, params=params) for k in range(member.samples)]
 
 
 def _run_judges(store: Any, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
                 aggregate: str, execution: dict[str, Any], concurrency: int, on_progress: Any,
-                on_start: Any, executor: str, executor_options: dict[str, Any] | None) -> tuple[R.Run, R.Rater]:
+                on_start: Any, on_plan: Any, executor: str,
+                executor_options: dict[str, Any] | None) -> tuple[R.Run, R.Rater]:
     """One judge's task, or a panel's over all members; returns the Run and the rater of the result."""
     from assay.judges.panel import Panel, panel_task
+    from assay.runs.plan import plan_task
 
     if len(members) == 1:
         task, raters = make_task(members[0], work, execution=execution), [members[0].rater()]
     else:
         panel = Panel(members, aggregate=aggregate)
         task, raters = panel_task(panel, work, execution=execution), [*(m.rater() for m in members), panel.rater()]
+    if on_plan is not None:
+        on_plan(plan_task(store, task, lambda unit: [c for m in members for c in member_calls(m, unit.payload)]))
     run = _execute(store, task, raters, concurrency=2 * concurrency, on_progress=on_progress, on_start=on_start,
                    executor=executor, executor_options=executor_options)
     return run, raters[-1]
@@ -126,17 +160,28 @@ def judge_rubric(
     template: str | Path | None = None,
     aggregate: str = "majority",
     concurrency: int = 8,
+    rpm: float | None = None,
+    tpm: float | None = None,
     timeout: float = 120.0,
     max_retries: int = 6,
     backoff_base: float = 1.0,
     no_cache: bool = False,
+    price_in: float | None = None,
+    price_out: float | None = None,
     on_progress: Callable[[Any], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    on_plan: Callable[[Any], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
     structured: str = "off",
 ) -> tuple[R.Run, R.Rater]:
-    """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater."""
+    """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater.
+
+    ``rpm``/``tpm`` limit each judge model's requests and tokens per minute; ``price_in``/
+    ``price_out`` (USD per million tokens) price every judge. ``on_plan(plan)`` sees what the
+    run will spend (``assay.runs.plan``) before anything is stored or sent; an exception it
+    raises stops the run there.
+    """
     from assay.judges.rubric import RubricJudge, load_rubric_template, rubric_task
     from assay.rubrics import get_rubric
 
@@ -146,16 +191,17 @@ def judge_rubric(
     gv = _guideline_version(store, rub.id)
     opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
     opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
+    endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
-        RubricJudge(_client(judge_model(store, j, base_url=base_url, api_key_env=api_key_env), store,
-                            concurrency=concurrency, no_cache=no_cache, **opts),
+        RubricJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
+                            rpm=rpm, tpm=tpm, **opts),
                     rub, dimensions=dimensions, template=tpl, samples=samples, temperature=temperature,
                     max_tokens=max_tokens, logprobs=logprobs, guideline_version=gv)
         for j in judges
     ]
-    execution = {"concurrency": concurrency, "no_cache": no_cache, "base_url": base_url, **opts}
+    execution = {"concurrency": concurrency, "rpm": rpm, "tpm": tpm, "no_cache": no_cache, "base_url": base_url, **opts}
     return _run_judges(store, members, pairs, rubric_task, aggregate=aggregate, execution=execution,
-                       concurrency=concurrency, on_progress=on_progress, on_start=on_start,
+                       concurrency=concurrency, on_progress=on_progress, on_start=on_start, on_plan=on_plan,
                        executor=executor, executor_options=executor_options)
 
 
@@ -199,17 +245,25 @@ def judge_pairwise(
     dimension: str | None = None,
     aggregate: str = "majority",
     concurrency: int = 8,
+    rpm: float | None = None,
+    tpm: float | None = None,
     timeout: float = 120.0,
     max_retries: int = 6,
     backoff_base: float = 1.0,
     no_cache: bool = False,
+    price_in: float | None = None,
+    price_out: float | None = None,
     on_progress: Callable[[Any], None] | None = None,
     on_start: Callable[[str, int], None] | None = None,
+    on_plan: Callable[[Any], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
     structured: str = "off",
 ) -> tuple[R.Run, R.Rater]:
-    """Compare the responses of ``models`` item by item (every pair), with one judge or a panel."""
+    """Compare the responses of ``models`` item by item (every pair), with one judge or a panel.
+
+    ``rpm``, ``tpm``, ``price_in``, ``price_out`` and ``on_plan`` as in ``judge_rubric``.
+    """
     from assay.judges.pairwise import PairwiseJudge, load_pairwise_template, pairwise_task
 
     work = pairwise_work(store, models, dataset=dataset)
@@ -217,17 +271,18 @@ def judge_pairwise(
     gv = _guideline_version(store, rubric)
     opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
     opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
+    endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
-        PairwiseJudge(_client(judge_model(store, j, base_url=base_url, api_key_env=api_key_env), store,
-                              concurrency=concurrency, no_cache=no_cache, **opts),
+        PairwiseJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
+                              rpm=rpm, tpm=tpm, **opts),
                       template=tpl, both_orders=both_orders, use_reference=use_reference, criteria=criteria,
                       temperature=temperature, max_tokens=max_tokens, rubric=rubric, dimension=dimension,
                       guideline_version=gv)
         for j in judges
     ]
-    execution = {"concurrency": concurrency, "no_cache": no_cache, "base_url": base_url, **opts}
+    execution = {"concurrency": concurrency, "rpm": rpm, "tpm": tpm, "no_cache": no_cache, "base_url": base_url, **opts}
     return _run_judges(store, members, work, pairwise_task, aggregate=aggregate, execution=execution,
-                       concurrency=concurrency, on_progress=on_progress, on_start=on_start,
+                       concurrency=concurrency, on_progress=on_progress, on_start=on_start, on_plan=on_plan,
                        executor=executor, executor_options=executor_options)
 
 
@@ -374,22 +429,69 @@ def verdict_judgment(judge: Any, rater: R.Rater, rubric: R.Rubric, response: R.R
     )
 
 
+def _item_needs(judge: Any) -> tuple[str, Callable[[R.Item], bool]] | None:
+    """What every item must carry for a built-in program judge to check a response to it (None: nothing)."""
+    name, args = judge.name, judge.args
+
+    def meta(key: str) -> Callable[[R.Item], bool]:
+        return lambda it: it.metadata.get(key) is not None
+
+    if name == "ifeval":
+        return ("IFEval instructions (metadata 'instruction_id_list'; `assay import-ifeval` imports them)",
+                meta("instruction_id_list"))
+    if name == "regex" and args.get("pattern") is None:
+        return "a pattern: the argument 'pattern', else the item's metadata 'regex'", meta("regex")
+    if name == "json_schema" and args.get("schema") is None:
+        return "a JSON Schema: the argument 'schema', else the item's metadata 'json_schema'", meta("json_schema")
+    if name == "exact_match" or name in _METRIC_RANGES:
+        return "a reference answer", lambda it: bool(it.metadata.get("references") or it.reference)
+    return None
+
+
+def split_by_inputs(judge: Any, pairs: Sequence[tuple[R.Item, R.Response]]
+                    ) -> tuple[list[tuple[R.Item, R.Response]], int, str | None]:
+    """The (item, response) pairs a program judge can check, how many it cannot, and what those items lack.
+
+    A unit it cannot check would only be stored as failed, and running it again cannot
+    help: such responses are left out, and when none is left the judge is refused
+    (BadInput on ``judge``).
+    """
+    need = _item_needs(judge)
+    if need is None:
+        return list(pairs), 0, None
+    what, has = need
+    usable = [p for p in pairs if has(p[0])]
+    if not usable:
+        items = list({i.id: i for i, _ in pairs})
+        raise BadInput(f"{judge.name} needs {what}, and none of the {len(items):,} items of these responses has it "
+                       f"(first: {items[0]}); choose responses to items that have it", field="judge")
+    return usable, len(pairs) - len(usable), what
+
+
 def verify(store: Any, judge: Any, *, dataset: str | None = None, models: Sequence[str] | None = None,
            on_progress: Callable[[Any], None] | None = None,
            on_start: Callable[[str, int], None] | None = None, executor: str = "local",
            executor_options: dict[str, Any] | None = None) -> tuple[R.Run, R.Rater]:
-    """Run a program judge (``assay.judges.create(...)``) on responses; Judgments under its program rater."""
+    """Run a program judge (``assay.judges.create(...)``) on responses; Judgments under its program rater.
+
+    Responses a built-in judge cannot check, their items lacking what it needs (IFEval
+    instructions, a reference answer, a pattern for ``regex``), are left out, counted in
+    the run's ``config["left_out"]``; with none left, the judge is refused (BadInput on
+    ``judge``) before anything is stored.
+    """
     from assay.judges._llm import JudgeTask
     from assay.rubrics import add_rubric
     from assay.runs import Unit, make_executor, run_id_for
     from assay.runs._remote import work_spec
 
-    pairs = select_responses(store, dataset=dataset, models=models)
+    pairs, left_out, lacking = split_by_inputs(judge, select_responses(store, dataset=dataset, models=models))
     rubric = rubric_for(judge)
     add_rubric(store, rubric)
     rater = judge.rater()
     config = {"judge": rater.id, "spec": judge.spec(), "rubric": rubric.id,
               "responses": R.digest("responses", sorted(r.id for _, r in pairs))}
+    if left_out:
+        config["left_out"] = {"responses": left_out, "items_lack": lacking}
     run_id = run_id_for("verify", config)
     spec = work_spec("verify", {"judge": judge.spec(), "rubric": rubric.model_dump(mode="json"),
                                 "rater": rater.model_dump(mode="json"), "run_id": run_id})

@@ -19,6 +19,9 @@ from assay.providers._http import HTTPResponse, TransportError, TransportTimeout
 from assay.providers._limits import Limits, shared_limits
 from assay.providers._registry import provider
 
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+"""Where the key is read from when the model names no variable (``api_key_env``)."""
+
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
 STRUCTURED = ("auto", "on", "off")
@@ -150,7 +153,7 @@ class OpenAIChat:
 
     The request's ``model`` field is ``model.params["model"]`` when given, else the name part
     of ``name@version``; the other ``model.params`` are default request parameters. The
-    key comes from the environment variable ``model.api_key_env`` (no key when None).
+    key comes from the environment variable ``model.api_key_env``, else from ``OPENAI_API_KEY`` if set (else no key).
     Calls are cached by request digest when a ``cache`` is given and ``no_cache`` is off.
     ``stream`` asks for streamed answers by default (``complete(stream=...)`` overrides it).
     ``structured`` says when callers that can (the LLM judges) ask for structured outputs:
@@ -212,8 +215,8 @@ class OpenAIChat:
 
     def _api_key(self) -> str | None:
         env = self.model.api_key_env
-        if not env:
-            return None
+        if not env:  # like OpenAI's own clients: the key in OPENAI_API_KEY, when there is one
+            return os.environ.get(DEFAULT_KEY_ENV, "").strip() or None
         key = os.environ.get(env, "").strip()
         if not key:
             raise ProviderFatal("no_key", f"the environment variable {env} (API key for {self.model.id}) is not set")
@@ -276,7 +279,13 @@ class OpenAIChat:
             raise self._auth_error(resp)
 
     def _auth_error(self, resp: HTTPResponse) -> ProviderFatal:
-        hint = f"check ${self.model.api_key_env}" if self.model.api_key_env else "give the key's variable with --api-key-env"
+        env = self.model.api_key_env
+        if env:
+            hint = f"check ${env}"
+        elif os.environ.get(DEFAULT_KEY_ENV, "").strip():
+            hint = f"the key came from ${DEFAULT_KEY_ENV}; give another variable with --api-key-env"
+        else:
+            hint = "give the key's variable with --api-key-env"
         return ProviderFatal("auth", f"{self.base_url} refused the API key (HTTP {resp.status}: {_error_text(resp)}); {hint}")
 
     # ---- structured outputs ----------------------------------------------------------------

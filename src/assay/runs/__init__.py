@@ -10,27 +10,39 @@ with the units' ledger rows in one transaction and records a Run whose id is the
 of the task's config; running the same task again resumes it, on either executor. The
 Ray executor rebuilds a task's unit work on its workers from a registered name and
 plain config (``WorkSpec``, ``unit_work``); only the driver writes to the store.
+
+Before a run starts, ``plan_task`` says what it will spend (calls not yet done nor
+cached, estimated tokens and cost: ``assay.runs.plan``).
 """
 
 from assay.runs._executor import EXECUTORS, Executor, LocalExecutor, make_executor, run_id_for
 from assay.runs._remote import WorkSpec, unit_work
 from assay.runs._task import Outcome, RunProgress, Task, Unit
-from assay.runs.generate import GenerateTask, generate
+from assay.runs.endpoint import remember_endpoint, store_model
+from assay.runs.generate import GenerateTask, generate, generate_plan
+from assay.runs.plan import Call, Plan, plan_calls, plan_task
 
 __all__ = [
     "EXECUTORS",
+    "Call",
     "Executor",
     "GenerateTask",
     "LocalExecutor",
     "Outcome",
+    "Plan",
     "RayExecutor",
     "RunProgress",
     "Task",
     "Unit",
     "WorkSpec",
     "generate",
+    "generate_plan",
     "make_executor",
+    "plan_calls",
+    "plan_task",
+    "remember_endpoint",
     "run_id_for",
+    "store_model",
     "unit_work",
 ]
 

@@ -221,6 +221,9 @@ class LocalExecutor(ExecutorBase):
                 settle(await attempt(task, unit), writer, progress)
                 if notify is not None:
                     notify(progress)
+                # a unit that never awaits (a program verifier) would hold the loop: let the writer
+                # commit and a Ctrl-C be seen between units
+                await asyncio.sleep(0)
 
         await supervise([asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))], writer)
 

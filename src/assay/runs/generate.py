@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from assay import records as R
@@ -10,6 +10,7 @@ from assay.errors import BadInput, NotFound
 from assay.runs._executor import ProgressFn, make_executor
 from assay.runs._remote import WorkSpec, unit_work, work_spec
 from assay.runs._task import Outcome, Unit
+from assay.runs.plan import Call, Plan
 
 # Request options that change how a run executes, not what it produces.
 EXECUTION_OPTIONS = ("concurrency", "rpm", "tpm", "timeout", "max_retries", "backoff_base", "backoff_max", "no_cache",
@@ -70,6 +71,11 @@ class GenerateTask:
         digest = getattr(self.client, "request_digest", None)
         return [digest(item.chat(), sample_index=k, **self.params)] if digest is not None else []
 
+    def planned_calls(self, unit: Unit) -> list[Call]:
+        """The call a unit makes (see ``assay.runs.plan``)."""
+        item, k = unit.payload
+        return [Call.of(self.client, item.chat(), sample_index=k, params=self.params)]
+
     async def setup(self) -> None:
         await self.client.preflight()
 
@@ -126,6 +132,7 @@ def generate(
     stream: bool = False,
     on_progress: ProgressFn | None = None,
     on_start: Any = None,
+    on_plan: Callable[[Plan], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
 ) -> R.Run:
@@ -136,16 +143,21 @@ def generate(
     streamed answers and stores each Response's ``ttft_ms``; it is an execution option,
     so the run (and its cache entries) are the same with or without it. ``executor`` is
     "local" or "ray" (with ``executor_options`` such as ``address``, ``num_workers``).
+
+    ``on_plan(plan)`` sees what the run will spend (``assay.runs.plan``) before anything
+    is stored or sent; an exception it raises stops the run there. The model's base URL
+    and key variable become its stored defaults only if the run gets answers.
     """
     from assay.providers import RequestCache, make_provider
     from assay.runs._executor import run_id_for
+    from assay.runs.endpoint import remember_endpoint, store_model
+    from assay.runs.plan import plan_task
 
     items = store.list("items", dataset=dataset)
     if not items:
         if store.find("datasets", dataset) is None:
             raise NotFound(f"no dataset {dataset!r} in the store (import it with `assay import`)")
         raise NotFound(f"dataset {dataset!r} has no items")
-    store.add([model])
     options = dict(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
     if stream:  # only when asked: a provider without streaming still takes the other options
         options["stream"] = True
@@ -153,12 +165,33 @@ def generate(
     task = GenerateTask(client, items, dataset=dataset, samples=samples, params=params, execution={**options, "no_cache": no_cache})
     task.run_id = run_id_for(task.kind, task.config())
     _refuse_clashing_settings(store, model.id, {i.id for i in items}, task.params, task.run_id)
+    if on_plan is not None:
+        on_plan(plan_task(store, task, task.planned_calls))
+    store_model(store, model)
     if on_start is not None:
         on_start(task.run_id, len(items) * samples)
     # Twice the HTTP slots in flight: units waiting out a backoff do not idle the connections.
     runner = make_executor(executor, store, concurrency=2 * concurrency, on_progress=on_progress,
                            **(executor_options or {}))
-    return runner.run(task)
+    run = runner.run(task)
+    if run.succeeded:
+        remember_endpoint(store, model)
+    return run
+
+
+def generate_plan(store: Any, model: R.Model, items: Iterable[R.Item], *, dataset: str, samples: int = 1,
+                  params: dict[str, Any] | None = None, no_cache: bool = False) -> Plan:
+    """What ``generate`` would spend answering ``items`` as ``dataset`` (nothing is stored or sent).
+
+    For callers that plan several generations before starting any (e.g. the red-team
+    attacks, whose items are not stored yet); ``generate(on_plan=...)`` plans its own.
+    """
+    from assay.providers import RequestCache, make_provider
+    from assay.runs.plan import plan_task
+
+    client = make_provider(model, cache=None if no_cache else RequestCache(store), no_cache=no_cache)
+    task = GenerateTask(client, items, dataset=dataset, samples=samples, params=params)
+    return plan_task(store, task, task.planned_calls)
 
 
 def _refuse_clashing_settings(store: Any, model_id: str, item_ids: set[str], params: dict[str, Any],

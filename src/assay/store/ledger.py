@@ -209,6 +209,16 @@ class Ledger:
                     found[d] = resp
         return found
 
+    def cached_digests(self, digests: Sequence[str]) -> set[str]:
+        """Which of these digests the request cache holds (their answers are not read)."""
+        t = T.request_cache
+        found: set[str] = set()
+        ordered = sorted(set(digests))
+        with self.store.engine.connect() as c:
+            for i in range(0, len(ordered), _CHUNK):
+                found.update(c.execute(select(t.c.digest).where(t.c.digest.in_(ordered[i : i + _CHUNK]))).scalars())
+        return found
+
     def cache_count(self, *, model: str | None = None) -> int:
         t = T.request_cache
         stmt = select(func.count()).select_from(t)
@@ -216,3 +226,13 @@ class Ledger:
             stmt = stmt.where(t.c.model == model)
         with self.store.engine.connect() as c:
             return c.execute(stmt).scalar_one()
+
+    # ---- a model's endpoint -------------------------------------------------------------------
+
+    def fill_model(self, model_id: str, values: dict[str, Any]) -> None:
+        """Set those of a stored model's ``values`` (base URL, key variable, prices) it has none of yet."""
+        t = T.models
+        with self.store.transaction() as c:
+            for column, value in sorted(values.items()):
+                if value is not None:
+                    c.execute(t.update().where(t.c.id == model_id, t.c[column].is_(None)).values({column: value}))
