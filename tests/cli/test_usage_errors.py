@@ -75,6 +75,9 @@ def _cases():
         if numeric:
             p, _, _ = numeric[0]
             yield f"{name}: word for a number ({p.opts[0]})", [*argv, *fill, p.opts[0], "abc"], p.opts[0]
+        for p in cmd.params:  # an endpoint that is not a URL is refused before any work, not at the first call
+            if p.name.endswith("base_url"):
+                yield f"{name}: not a URL ({p.opts[0]})", [*argv, *fill, p.opts[0], "..."], p.opts[0]
         ranged = [(p, base, info) for p, base, info in numeric if info is not None and info.min is not None]
         if ranged:
             p, base, info = ranged[0]
@@ -89,6 +92,8 @@ def test_the_walk_covers_the_commands_named_in_the_issue():
     names = {c[0] for c in CASES}
     assert "assay: unknown option" in names and "generate: missing required" in names
     assert "generate: below the minimum (--samples)" in names
+    assert {"judge: not a URL (--base-url)", "generate: not a URL (--base-url)", "demo: not a URL (--base-url)",
+            "redteam run: not a URL (--base-url)", "library check: not a URL (--judge-base-url)"} <= names
     assert any(n.startswith("generate: word for a number") for n in names)
     assert sum(n.endswith("unknown option") for n in names) == len(COMMANDS) > 60
 

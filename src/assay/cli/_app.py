@@ -146,3 +146,15 @@ def executor_choice(executor: str, ray_address: str | None, workers: int | None)
         return {"executor": executor}
     options = {k: v for k, v in {"address": ray_address, "num_workers": workers}.items() if v is not None}
     return {"executor": executor, "executor_options": options}
+
+
+def base_url_value(value: str | None) -> str | None:
+    """An option callback: a base URL must be http(s)://host..., refused as a usage error before any work."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    u = urlsplit(value)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise typer.BadParameter(f"{value!r} is not an http:// or https:// URL (e.g. http://localhost:8000/v1)")
+    return value

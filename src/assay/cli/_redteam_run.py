@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
+    base_url_value,
     BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, console, emit_json, err_console, executor_choice, wants_json,
 )
@@ -145,7 +146,7 @@ def run_cmd(
     seed: Annotated[int, typer.Option(help="--iterative: seed of the attacker's requests.")] = 0,
     conversation: Annotated[bool, typer.Option("--conversation", help="--iterative: the multi-turn attack; the target keeps the conversation, so the attacker can escalate over the rounds (attack 'multiturn').")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N behaviours (in id order).")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL for models the store has none for.")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL for models the store has none for.")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")] = None,
     temperature: Annotated[float | None, typer.Option(help="Target's sampling temperature.")] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="Target's maximum completion tokens.")] = None,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+from assay.cli._app import base_url_value, G, JsonOpt, app, console, emit_json, wants_json
 
 
 @app.command()
@@ -58,7 +58,7 @@ def ls(json_out: JsonOpt = False) -> None:
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--dir", help="Folder for the demo's store and report.")] = Path("assay-demo"),
-    base_url: Annotated[str | None, typer.Option(help="An OpenAI-compatible endpoint: also run an LLM judge.")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="An OpenAI-compatible endpoint: also run an LLM judge.")] = None,
     judge: Annotated[str | None, typer.Option(help="The judge model NAME@VERSION at --base-url.")] = None,
     rounds: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 200,
     json_out: JsonOpt = False,

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
+    base_url_value,
     BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, app, console, emit_json, err_console, executor_choice,
     wants_json,
@@ -30,7 +31,7 @@ def _summary(run: Any) -> str:
 def generate(
     model: Annotated[str, typer.Option(help="NAME@VERSION; NAME is sent as the API model unless the stored model's params say otherwise.")],
     dataset: Annotated[str, typer.Option(help="Dataset whose items to answer.")],
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Responses per item.")] = 1,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="Maximum completion tokens.")] = None,

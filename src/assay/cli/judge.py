@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
+    base_url_value,
     BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, app, console, emit_json, err_console, executor_choice, wants_json,
 )
@@ -92,7 +93,7 @@ def judge(
     judge_: Annotated[list[str] | None, typer.Option("--judge", help="Judge model NAME@VERSION (repeat for a panel).")] = None,
     panel: Annotated[str | None, typer.Option(help="Several judges as one panel: NAME@VERSION,NAME@VERSION,...")] = None,
     aggregate: Annotated[str, typer.Option(help="How a panel aggregates: majority or mean.")] = "majority",
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of the judge(s).")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL of the judge(s).")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's API key (default: OPENAI_API_KEY, when set).")] = None,
     dimensions: Annotated[list[str] | None, typer.Option(help="Rubric dimensions to grade (default: all); repeat or comma-separate.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only responses to this dataset's items.")] = None,

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
+    base_url_value,
     DryRunOpt, G, JsonOpt, PriceInOpt, PriceOutOpt, RetriesOpt, TimeoutOpt, YesOpt, app, console, emit_json,
     err_console, wants_json,
 )
@@ -75,7 +76,7 @@ def find(
     max_failures: Annotated[int, typer.Option(min=2, help="Cluster at most this many failures (a seeded subsample).")] = 5000,
     facets_with: Annotated[str | None, typer.Option(help="NAME@VERSION of an LLM that first names each failure's kind, free of its topic; the clusters then follow those names (one call per failure, cached).")] = None,
     hypothesise_with: Annotated[str | None, typer.Option(help="NAME@VERSION of an LLM that titles each mode and hypothesises why it happens.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of --facets-with and --hypothesise-with.")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL of --facets-with and --hypothesise-with.")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding that endpoint's API key (default: OPENAI_API_KEY, when set).")] = None,
     save: Annotated[bool, typer.Option("--save", help="Add every failure mode found to the library as a new entry.")] = False,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag of the saved entries (repeatable).")] = None,
@@ -297,9 +298,9 @@ def check(
     model: Annotated[str, typer.Option(help="NAME@VERSION of the model version to re-check.")],
     entry: Annotated[str | None, typer.Argument(help="The entry's slug (or --all).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every entry that is not retired and has a detector.")] = False,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL of --model.")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL of --model.")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")] = None,
-    judge_base_url: Annotated[str | None, typer.Option(help="Base URL of an LLM detector's judge (default: the stored one).")] = None,
+    judge_base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="Base URL of an LLM detector's judge (default: the stored one).")] = None,
     samples: Annotated[int, typer.Option(min=1, help="Answers per example prompt.")] = 1,
     mitigated_below: Annotated[float, typer.Option(help="Failure rate under which the entry counts as mitigated.")] = 0.2,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 8,
