@@ -144,6 +144,9 @@ def executor_choice(executor: str, ray_address: str | None, workers: int | None)
         if ray_address is not None or workers is not None:
             raise BadInput("--ray-address and --workers go with --executor ray", field="--executor")
         return {"executor": executor}
+    from assay.errors import require_extra
+
+    require_extra("ray", "the Ray executor", "ray")  # refused before the plan is shown or anything is stored
     options = {k: v for k, v in {"address": ray_address, "num_workers": workers}.items() if v is not None}
     return {"executor": executor, "executor_options": options}
 
