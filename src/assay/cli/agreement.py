@@ -72,7 +72,8 @@ def print_report(report: dict[str, Any], raters: dict[str, Any] | None = None) -
                           _fmt(r.get("alpha")), _fmt(r.get("spearman")), _fmt(r.get("percent")),
                           _fmt(r.get("mean_kappa_with_each_human"), 4))
             console.print(g)
-            console.print(f"  {groups['definition']}", highlight=False)
+            if any(r["kind"] != "human" for r in groups["rows"]):  # the definition is of a judge against humans
+                console.print(f"  {groups['definition']}", highlight=False)
             if groups.get("human_mean_alpha") is None:
                 console.print("  humans vs humans: needs two or more human raters on shared units", highlight=False)
         for row in sec.get("by_guideline", []):
