@@ -1,7 +1,8 @@
 """Language identification of short texts: the `language` curation step before (langdetect) and after (lingua).
 
-Labelled texts: the English prompts that ship with assay (XSTest's 450, IFEval's 541) and,
-with ``--mtbench``, MT-Bench's first turns; with ``--tsv FILE``, more labelled sentences
+Labelled texts: the English prompts that ship with assay (XSTest's 450, IFEval's 541), the
+sentences of GPT-4's IFEval answers written in 22 other languages (which ship with assay too)
+and, with ``--mtbench``, MT-Bench's first turns; with ``--tsv FILE``, more labelled sentences
 (one ``CODE<TAB>TEXT`` a line, ISO 639-1 codes, e.g. a sample of Tatoeba). Per length
 bucket (characters) it prints:
 
@@ -39,6 +40,31 @@ def bundled_english() -> list[tuple[str, str, str]]:
         out += [("xstest", "en", row["prompt"]) for row in csv.DictReader(f)]
     with data.joinpath("ifeval", "input_data.jsonl").open(encoding="utf-8") as f:
         out += [("ifeval", "en", json.loads(line)["prompt"]) for line in f if line.strip()]
+    return out
+
+
+def bundled_other() -> list[tuple[str, str, str]]:
+    """(source, language, sentence) from GPT-4's IFEval answers to prompts that ask for an answer in
+    another language (instruction ``language:response_language``): each answer's sentences of 20 to
+    80 characters, labelled with the language asked for. They ship with assay, so anyone can rerun
+    this; the labels are what was asked, so an answer in another script or language (one Urdu
+    answer is romanised) counts against every detector alike."""
+    import re
+
+    data = resources.files("assay.data").joinpath("ifeval")
+    with data.joinpath("input_data.jsonl").open(encoding="utf-8") as f:
+        items = {row["prompt"]: row for row in map(json.loads, f) if row}
+    out = []
+    with data.joinpath("gpt4_responses.jsonl").open(encoding="utf-8") as f:
+        for row in map(json.loads, f):
+            item = items.get(row["prompt"])
+            if item is None:
+                continue
+            for iid, kwargs in zip(item["instruction_id_list"], item["kwargs"]):
+                if iid == "language:response_language":
+                    for s in re.split(r"(?<=[.!?\u0964\u3002])\s+|\n+", row["response"]):
+                        if 20 <= len(s.strip()) <= 80:
+                            out.append(("ifeval-answers", kwargs["language"], s.strip()))
     return out
 
 
@@ -130,7 +156,7 @@ def main() -> None:
     ap.add_argument("--tsv", action="append", default=[], help="labelled texts, CODE<TAB>TEXT a line")
     ap.add_argument("--sweep", action="store_true", help="also the new step at other thresholds")
     args = ap.parse_args()
-    rows = bundled_english()
+    rows = bundled_english() + bundled_other()
     if args.mtbench:
         rows += mtbench(args.mtbench)
     for path in args.tsv:
