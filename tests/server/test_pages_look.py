@@ -145,6 +145,12 @@ def site(tmp_path_factory):
                                          units=A.units_from_dataset(s, "support", kind="compare"), overlap=2,
                                          dimensions=["factuality"], created_by="lee").id,
         }
+        # one unit only, the answer with a long code line: a rater's queue order is random, so the
+        # page that once scrolled sideways on a phone (a wide <pre> stretching the grid) is pinned here
+        add_texts(s, "support-code", PROMPTS[2:3], {"alpha@1": ANSWERS["alpha@1"][2:3]})
+        ids["code"] = A.create_campaign(s, "Code answers", rubric="default@1",
+                                        units=A.units_from_dataset(s, "support-code"), overlap=1,
+                                        raters=[rid("ann")], created_by="lee").id
         _ratings(s, ids["rate"])
         _redteam(s)
         _library(s)
@@ -156,6 +162,7 @@ def site(tmp_path_factory):
 # page name -> (who looks at it, its path given the campaign ids)
 PAGES = {
     "rater": ("ann", lambda ids: f"/c/{ids['rate']}/next"),
+    "rater-code": ("ann", lambda ids: f"/c/{ids['code']}/next"),
     "compare": ("ann", lambda ids: f"/c/{ids['compare']}/next"),
     "queue": ("ann", lambda ids: "/"),
     "dashboard": ("lee", lambda ids: f"/lead/c/{ids['rate']}"),
@@ -192,7 +199,7 @@ def test_page_looks_right_on_first_load(site, viewers, name, width, tmp_path):
     page.wait_for_load_state("networkidle")
     problems = page_problems(page, tmp_path / f"{name}-{width}.png")
     assert problems + viewer.problems == [], f"{name} at {width} px"
-    if name in ("rater", "compare"):  # on the page, not redirected to "finished"
+    if name in ("rater", "rater-code", "compare"):  # on the page, not redirected to "finished"
         assert "/a/" in page.url and page.locator("#answer").is_visible()
         # the key hints inside the submit button: the defect was white on white, so they must be there and readable
         hints = [c for c in kbd_contrast(page) if c["inButton"]]
