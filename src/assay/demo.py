@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from assay import records as R
 from assay.store import Store
 
 AB_PAIR = ("GPT@hanna", "GPT-2@hanna")  # is the newer GPT-2 truly better than GPT on the human ratings?
@@ -92,7 +93,7 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
 def _pandalm_raters(store: Store, humans: list[str]) -> dict[str, list[str]]:
     """The names of the raters the demo's PandaLM agreement covers, and of those who also judged the pairs
     but are left out of it (GPT-3.5's published verdicts), so each figure says whom it is about."""
-    names = {r.id: r.name or r.id for r in store.list("raters")}
+    names = {r.id: r.name or r.id for r in store.list(R.Rater)}
     items = set(store.columns("items", ["id"], dataset="pandalm")["id"])
     cmp = store.columns("comparisons", ["rater_id", "item_id"])
     others = sorted(set(cmp.loc[cmp["item_id"].isin(items), "rater_id"]) - set(humans))
@@ -123,7 +124,7 @@ def _redteam(store: Store, say: Callable[[str], None]) -> dict[str, Any]:
     by_human = {r["model"]: r for r in refusal_rates(store, rater=humans, dataset="xstest")}
     by_detector = {r["model"]: r for r in refusal_rates(store, rater=detector.id, dataset="xstest")}
     labels = {}
-    for j in store.iter("judgments", dimension="refusal", rater_id=[humans, detector.id]):
+    for j in store.iter(R.Judgment, dimension="refusal", rater_id=[humans, detector.id]):
         labels.setdefault(j.response_id, {})[j.rater_id] = j.label
     pairs = [(v[humans], v[detector.id]) for v in labels.values() if len(v) == 2]
     kappa = cohen_kappa_interval([a for a, _ in pairs], [b for _, b in pairs],

@@ -578,3 +578,5 @@ KINDS: dict[str, type[Record]] = {
     "library": LibraryEntry,
     "curation_log": CurationLog,
 }
+KIND_OF: dict[type[Record], str] = {cls: kind for kind, cls in KINDS.items()}
+"""The kind (table) name of each stored record class: ``KIND_OF[Judgment] == "judgments"``."""

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from assay import records as R
 from assay.analysis.frames import comparisons_frame, judgments_frame
 from assay.analysis.ranking import pair_keys
 from assay.errors import BadInput, NotFound
@@ -144,7 +145,7 @@ def compare_models(
     if adjust not in ("holm", "fdr_bh"):
         raise BadInput(f"adjust must be holm or fdr_bh, not {adjust!r}")
     for m in (model_a, model_b):
-        if store.find("models", m) is None and not store.count("responses", model=m):
+        if store.find(R.Model, m) is None and not store.count("responses", model=m):
             raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
     scores = paired_scores(store, model_a, model_b, rubric=rubric, dimensions=dimensions, raters=raters,
                            campaign=campaign, pair_by=pair_by)
@@ -269,7 +270,7 @@ def plan(
 
 def resolve_run_models(store: Store, run_id: str) -> tuple[str, str]:
     """The two models a run generated (or whose responses it judged), alphabetically."""
-    if store.find("runs", run_id) is None:
+    if store.find(R.Run, run_id) is None:
         raise NotFound(f"no run {run_id!r} in the store")
     models = set(store.frame("responses", run_id=run_id)["model"])
     if len(models) != 2:

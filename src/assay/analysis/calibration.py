@@ -104,8 +104,8 @@ def calibration_report(store: Store, campaign: str, *, text_limit: int = 600) ->
     if not inside.empty:
         gold = _gold(store, camp.id)
         for unit, part in inside.groupby("unit"):
-            resp = store.get("responses", unit)
-            item = store.get("items", resp.item_id)  # type: ignore[attr-defined]
+            resp = store.get(R.Response, unit)
+            item = store.get(R.Item, resp.item_id)
             dims = []
             for dim, dpart in part.groupby("dimension"):
                 scale = scales[dim][0]
@@ -117,8 +117,8 @@ def calibration_report(store: Store, campaign: str, *, text_limit: int = 600) ->
                                  "time_spent_s": r["time_spent_s"]} for _, r in dpart.sort_values("rater").iterrows()],
                 })
             dims.sort(key=lambda d: -d["spread"])
-            items.append({"unit": unit, "item_id": resp.item_id, "prompt": item.prompt_text()[:text_limit],  # type: ignore[attr-defined]
-                          "response": resp.text[:text_limit], "spread": sum(d["spread"] for d in dims),  # type: ignore[attr-defined]
+            items.append({"unit": unit, "item_id": resp.item_id, "prompt": item.prompt_text()[:text_limit],
+                          "response": resp.text[:text_limit], "spread": sum(d["spread"] for d in dims),
                           "dimensions": dims})
         items.sort(key=lambda x: (-x["spread"], x["unit"]))
     return {"campaign": camp.id, "name": camp.name, "rubric": camp.rubric, "raters": members,
@@ -169,7 +169,7 @@ def history(store: Store, rubric: str) -> list[dict[str, Any]]:
     from assay.rubrics import get_rubric
 
     rub_id = get_rubric(store, rubric).id
-    rounds = sorted((c for c in store.iter("campaigns", rubric=rub_id) if c.calibration),  # type: ignore[attr-defined]
+    rounds = sorted((c for c in store.iter(R.Campaign, rubric=rub_id) if c.calibration),
                     key=lambda c: c.created_at)
     return [{"campaign": c.id, "name": c.name, "created_at": c.created_at,
              "alpha": calibration_report(store, c.id)["alpha"]} for c in rounds]

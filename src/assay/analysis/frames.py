@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from assay import records as R
 from assay.store import Store
 
 JUDGMENT_COLUMNS = ["id", "unit", "item_id", "model", "rater", "rater_kind", "rubric", "dimension", "value", "label",
@@ -46,7 +47,7 @@ def judgments_frame(
     df = _current(store.frame("judgments", **filters))
     if df.empty:
         return pd.DataFrame(columns=JUDGMENT_COLUMNS)
-    kinds = {r.id: r.kind for r in store.iter("raters", id=sorted(df["rater_id"].unique()))}  # type: ignore[attr-defined]
+    kinds = {r.id: r.kind for r in store.iter(R.Rater, id=sorted(df["rater_id"].unique()))}
     resp = store.frame("responses", id=sorted(df["response_id"].unique()))[["id", "item_id", "model"]]
     df = df.merge(resp.rename(columns={"id": "response_id"}), on="response_id", how="left")
     df = df.rename(columns={"response_id": "unit", "rater_id": "rater"})
@@ -127,7 +128,7 @@ def comparisons_frame(
         return "first" if row["winner"] == row["first"] else "second"
 
     df["label"] = df.apply(label, axis=1) if len(df) else []
-    kinds = {r.id: r.kind for r in store.iter("raters", id=sorted(df["rater_id"].unique()))}  # type: ignore[attr-defined]
+    kinds = {r.id: r.kind for r in store.iter(R.Rater, id=sorted(df["rater_id"].unique()))}
     df = df.rename(columns={"rater_id": "rater"})
     df["rater_kind"] = df["rater"].map(kinds)
     df = df.sort_values(["created_at", "id"])

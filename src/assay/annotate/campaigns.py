@@ -106,14 +106,14 @@ def units_from_dataset(store: Store, dataset: str, *, kind: Kind = "rate", model
     rate: every response; compare: every pair of the models' responses to each item;
     rank: all the models' responses to each item (at least three).
     """
-    items = [i.id for i in store.iter("items", dataset=dataset)]
+    items = [i.id for i in store.iter(R.Item, dataset=dataset)]
     if not items:
         raise NotFound(f"dataset {dataset!r} has no items")
     by_item: dict[str, list[R.Response]] = {}
     for start in range(0, len(items), 500):
-        for r in store.iter("responses", item_id=items[start:start + 500], model=list(models) if models else None,
+        for r in store.iter(R.Response, item_id=items[start:start + 500], model=list(models) if models else None,
                             sample_index=sample_index):
-            by_item.setdefault(r.item_id, []).append(r)  # type: ignore[attr-defined]
+            by_item.setdefault(r.item_id, []).append(r)
     out: list[list[str]] = []
     for item in items:
         resp = sorted(by_item.get(item, []), key=lambda r: r.model)
@@ -229,7 +229,7 @@ def create_campaign(
     resp = {}
     ids = sorted({r for u in all_units.values() for r in u})
     for start in range(0, len(ids), 500):
-        resp.update({r.id: r for r in store.iter("responses", id=ids[start:start + 500])})  # type: ignore[attr-defined]
+        resp.update({r.id: r for r in store.iter(R.Response, id=ids[start:start + 500])})
     for g in gold:
         gone = [r for r in g.response_ids if r not in resp]
         if gone:
@@ -273,22 +273,22 @@ def create_campaign(
 
 
 def _by_name(store: Store, name: str) -> R.Campaign | None:
-    found = store.list("campaigns", name=name)
-    return found[0] if found else None  # type: ignore[return-value]
+    found = store.list(R.Campaign, name=name)
+    return found[0] if found else None
 
 
 def get_campaign(store: Store, ref: str) -> R.Campaign:
     """A campaign by id or name."""
-    camp = store.find("campaigns", ref) or _by_name(store, ref)
+    camp = store.find(R.Campaign, ref) or _by_name(store, ref)
     if camp is None:
         raise NotFound(f"no campaign {ref!r} in the store")
-    return camp  # type: ignore[return-value]
+    return camp
 
 
 def close_campaign(store: Store, ref: str) -> R.Campaign:
     camp = get_campaign(store, ref)
     store.update("campaigns", camp.id, status="closed")
-    return store.get("campaigns", camp.id)  # type: ignore[return-value]
+    return store.get(R.Campaign, camp.id)
 
 
 def campaign_dimensions(store: Store, camp: R.Campaign) -> list[R.Dimension]:

@@ -24,23 +24,20 @@ def ratings_frame(store: Store, camp: R.Campaign) -> pd.DataFrame:
     """
     rows = []
     if camp.kind == "rate":
-        for j in store.iter("judgments", campaign_id=camp.id):
-            rows.append({"unit": f"{j.response_id}|{j.dimension}", "rater": j.rater_id,  # type: ignore[attr-defined]
-                         "value": j.value if j.value is not None else j.label,  # type: ignore[attr-defined]
-                         "dimension": j.dimension, "assignment": j.assignment_id,  # type: ignore[attr-defined]
-                         "time_spent_s": j.time_spent_s, "justification": j.justification,  # type: ignore[attr-defined]
-                         "response_id": j.response_id, "created_at": j.created_at})  # type: ignore[attr-defined]
+        for j in store.iter(R.Judgment, campaign_id=camp.id):
+            rows.append({"unit": f"{j.response_id}|{j.dimension}", "rater": j.rater_id,
+                         "value": j.value if j.value is not None else j.label,
+                         "dimension": j.dimension, "assignment": j.assignment_id,
+                         "time_spent_s": j.time_spent_s, "justification": j.justification,
+                         "response_id": j.response_id, "created_at": j.created_at})
     else:
-        for c in store.iter("comparisons", campaign_id=camp.id):
-            ids = sorted(c.response_ids)  # type: ignore[attr-defined]
-            if c.outcome != "win":  # type: ignore[attr-defined]
-                v = c.outcome  # type: ignore[attr-defined]
-            else:
-                v = f"#{ids.index(c.winner) + 1}"  # type: ignore[attr-defined]
-            rows.append({"unit": unit_id(ids), "rater": c.rater_id, "value": v,  # type: ignore[attr-defined]
-                         "dimension": c.dimension or "overall", "assignment": c.assignment_id,  # type: ignore[attr-defined]
-                         "time_spent_s": c.time_spent_s, "justification": c.justification,  # type: ignore[attr-defined]
-                         "response_id": None, "created_at": c.created_at})  # type: ignore[attr-defined]
+        for c in store.iter(R.Comparison, campaign_id=camp.id):
+            ids = sorted(c.response_ids)
+            v: str = c.outcome if c.outcome != "win" else f"#{ids.index(str(c.winner)) + 1}"
+            rows.append({"unit": unit_id(ids), "rater": c.rater_id, "value": v,
+                         "dimension": c.dimension or "overall", "assignment": c.assignment_id,
+                         "time_spent_s": c.time_spent_s, "justification": c.justification,
+                         "response_id": None, "created_at": c.created_at})
     cols = ["unit", "rater", "value", "dimension", "assignment", "time_spent_s", "justification", "response_id",
             "created_at"]
     return pd.DataFrame(rows, columns=cols)
@@ -161,7 +158,7 @@ def export_rows(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
                                                       else r.response_ids)})  # type: ignore[attr-defined]
     model: dict[str, str] = {}
     for start in range(0, len(resp_ids), 500):
-        model.update({r.id: r.model for r in store.iter("responses", id=resp_ids[start:start + 500])})  # type: ignore[attr-defined]
+        model.update({r.id: r.model for r in store.iter(R.Response, id=resp_ids[start:start + 500])})
     rows = []
     for r in recs:
         d = r.model_dump(mode="json")

@@ -74,21 +74,21 @@ def collect_edge_cases(store: Store, *, campaign_id: str | None = None, rubric: 
     filters = {"campaign_id": campaign_id, "rubric": rubric}
     cases: dict[str, R.EdgeCase] = {}
     ratings: dict[tuple, list] = defaultdict(list)
-    for j in store.iter("judgments", **filters):
-        if set(j.flags) & set(FLAG_KINDS):  # type: ignore[attr-defined]
-            c = _flagged(j, j.flags, rubric=j.rubric, campaign_id=j.campaign_id)  # type: ignore[arg-type, attr-defined]
+    for j in store.iter(R.Judgment, **filters):
+        if set(j.flags) & set(FLAG_KINDS):
+            c = _flagged(j, j.flags, rubric=j.rubric, campaign_id=j.campaign_id)
             cases.setdefault(c.id, c)
-        if j.supersedes is None:  # type: ignore[attr-defined]
-            v = j.value if j.value is not None else j.label  # type: ignore[attr-defined]
-            ratings[(j.rubric, j.campaign_id, j.dimension, j.response_id, None)].append(v)  # type: ignore[attr-defined]
-    for cmp in store.iter("comparisons", **filters):
-        if cmp.rubric is None:  # type: ignore[attr-defined]
+        if j.supersedes is None:
+            v = j.value if j.value is not None else j.label
+            ratings[(j.rubric, j.campaign_id, j.dimension, j.response_id, None)].append(v)
+    for cmp in store.iter(R.Comparison, **filters):
+        if cmp.rubric is None:
             continue
-        if set(cmp.flags) & set(FLAG_KINDS):  # type: ignore[attr-defined]
-            c = _flagged(cmp, cmp.flags, rubric=cmp.rubric, campaign_id=cmp.campaign_id)  # type: ignore[arg-type, attr-defined]
+        if set(cmp.flags) & set(FLAG_KINDS):
+            c = _flagged(cmp, cmp.flags, rubric=cmp.rubric, campaign_id=cmp.campaign_id)
             cases.setdefault(c.id, c)
-        key = (cmp.rubric, cmp.campaign_id, cmp.dimension, None, R.digest("unit", *sorted(cmp.response_ids)))  # type: ignore[attr-defined]
-        ratings[key].append(cmp.winner if cmp.outcome == "win" else cmp.outcome)  # type: ignore[attr-defined]
+        key = (cmp.rubric, cmp.campaign_id, cmp.dimension, None, R.digest("unit", *sorted(cmp.response_ids)))
+        ratings[key].append(cmp.winner if cmp.outcome == "win" else cmp.outcome)
     items: dict[str, str] = {}
     for (rub, cid, dim, resp, unit), values in ratings.items():
         if len(values) < min_raters:
@@ -101,13 +101,13 @@ def collect_edge_cases(store: Store, *, campaign_id: str | None = None, rubric: 
             if resp is None:
                 # a comparison unit: name its item
                 if unit not in items:
-                    items[unit] = next(c.item_id for c in store.iter("comparisons", **filters)  # type: ignore[attr-defined]
-                                       if R.digest("unit", *sorted(c.response_ids)) == unit)  # type: ignore[attr-defined]
+                    items[unit] = next(c.item_id for c in store.iter(R.Comparison, **filters)
+                                       if R.digest("unit", *sorted(c.response_ids)) == unit)
                 item = items[unit]
             c = R.EdgeCase(id=_case_id("low_agreement", rub, dim, resp, item, cid), rubric=rub, dimension=dim,
                            response_id=resp, item_id=item, source="low_agreement", note=note, campaign_id=cid)
             cases.setdefault(c.id, c)
-    new = [c for c in cases.values() if store.find("edge_cases", c.id) is None]
+    new = [c for c in cases.values() if store.find(R.EdgeCase, c.id) is None]
     store.add(new)
     return new
 
@@ -116,8 +116,8 @@ def edge_case_queue(store: Store, *, rubric: str | None = None, status: str | No
                     campaign_id: str | None = None) -> list[R.EdgeCase]:
     """Edge cases, oldest first (open ones by default), optionally of one rubric or one campaign."""
     filters = {"campaign_id": campaign_id} if campaign_id is not None else {}
-    cases = store.list("edge_cases", rubric=rubric, status=status, **filters)
-    return sorted(cases, key=lambda c: (c.created_at, c.id))  # type: ignore[attr-defined, return-value]
+    cases = store.list(R.EdgeCase, rubric=rubric, status=status, **filters)
+    return sorted(cases, key=lambda c: (c.created_at, c.id))
 
 
 class _Moved(Exception):
@@ -133,22 +133,22 @@ def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author:
     text = (clarification or "").strip()
     if not text:
         raise BadInput("write the clarification that resolves the case", field="clarification")
-    case = store.find("edge_cases", case_id)
+    case = store.find(R.EdgeCase, case_id)
     if case is None:
         raise NotFound(f"no edge case {case_id!r}")
-    if case.status != "open":  # type: ignore[attr-defined]
-        raise BadInput(f"edge case {case_id} is already {case.status}")  # type: ignore[attr-defined]
-    rubric, cid = case.rubric, case.campaign_id  # type: ignore[attr-defined]
+    if case.status != "open":
+        raise BadInput(f"edge case {case_id} is already {case.status}")
+    rubric, cid = case.rubric, case.campaign_id
     for _ in range(10):  # two resolutions at once: the loser builds on the winner's version
         lines = S.guideline_lines(store, rubric)
         if cid is not None:
-            camp = store.get("campaigns", cid)
-            base_version: int | None = camp.guideline_version  # type: ignore[attr-defined]
+            camp = store.get(R.Campaign, cid)
+            base_version: int | None = camp.guideline_version
         else:
             base_version = max((v for v, (case_campaign, _) in lines.items() if case_campaign is None), default=None)
         prev = store.guideline(rubric, base_version) if base_version is not None else None
         version = max(lines, default=0) + 1
-        what = case.dimension or "the rubric"  # type: ignore[attr-defined]
+        what = case.dimension or "the rubric"
         body = (prev.text.rstrip() + "\n\n" if prev and prev.text.strip() else "")
         body += f"Clarification (version {version}, {what}): {text}"
         gv = R.GuidelineVersion(rubric=rubric, version=version, text=body,
@@ -170,11 +170,11 @@ def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author:
 
 def dismiss_edge_case(store: Store, case_id: str, *, reason: str = "", author: str | None = None) -> R.EdgeCase:
     """Close a case without changing the guidelines (not a real question, or a duplicate)."""
-    case = store.find("edge_cases", case_id)
+    case = store.find(R.EdgeCase, case_id)
     if case is None:
         raise NotFound(f"no edge case {case_id!r}")
-    if case.status != "open":  # type: ignore[attr-defined]
-        raise BadInput(f"edge case {case_id} is already {case.status}")  # type: ignore[attr-defined]
+    if case.status != "open":
+        raise BadInput(f"edge case {case_id} is already {case.status}")
     note = (reason or "").strip() or "dismissed"
     store.update("edge_cases", case_id, status="dismissed", resolution=f"{note}" + (f" ({author})" if author else ""))
-    return store.get("edge_cases", case_id)  # type: ignore[return-value]
+    return store.get(R.EdgeCase, case_id)

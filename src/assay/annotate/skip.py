@@ -34,7 +34,7 @@ def skip(store: Store, camp: R.Campaign, asg: R.Assignment, reason: str = "") ->
         raise BadInput(f"the reason is longer than {MAX_REASON} characters", field="reason")
     if S.record_skip(store, asg, unit_id(asg.response_ids), text):
         return True
-    now = store.get("assignments", asg.id)  # lost a race: answered or skipped meanwhile
-    if now.status == "done":  # type: ignore[attr-defined]
+    now = store.get(R.Assignment, asg.id)  # lost a race: answered or skipped meanwhile
+    if now.status == "done":
         raise BadInput("this item is answered already: it cannot be skipped")
     return False

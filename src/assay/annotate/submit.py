@@ -123,7 +123,7 @@ def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer
 
 def _comparison(store: Store, asg: R.Assignment, item: str | None, base: dict, common: dict,
                 **kw: Any) -> R.Comparison:
-    item = item or store.get("responses", asg.response_ids[0]).item_id  # type: ignore[attr-defined]
+    item = item or store.get(R.Response, asg.response_ids[0]).item_id
     return R.Comparison(id=R.digest("comparison", asg.id), **{**base, "item_id": item}, **common, **kw)
 
 

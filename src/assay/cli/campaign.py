@@ -96,7 +96,7 @@ def list_(json_out: JsonOpt = False) -> None:
     from assay.annotate.dashboard import progress_by_campaign
 
     store = G.store()
-    rows = progress_by_campaign(store, sorted(store.list("campaigns"), key=lambda c: c.created_at))  # type: ignore[attr-defined]
+    rows = progress_by_campaign(store, sorted(store.list("campaigns"), key=lambda c: c.created_at))
     if wants_json(json_out):
         emit_json([{**r["campaign"].model_dump(mode="json"), **{k: v for k, v in r.items() if k != "campaign"}}
                    for r in rows])

@@ -241,13 +241,14 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """One entry, its example responses and its history of versions."""
+    from assay import records as R
     from assay.library import get_entry, history
     from assay.library.failures import records_by_id
 
     store = G.store()
     e = get_entry(store, entry, version)
     versions = history(store, entry)
-    shown = records_by_id(store, "responses", e.examples[:examples])
+    shown = records_by_id(store, R.Response, e.examples[:examples])
     if wants_json(json_out):
         emit_json({**_entry_dict(e), "history": [_entry_dict(v) for v in versions],
                    "example_texts": {k: r.text for k, r in shown.items()}})
@@ -383,8 +384,8 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
 
     plan = Plan()
     for e in entries:
-        responses = records_by_id(store, "responses", e.examples)
-        found = records_by_id(store, "items", {r.item_id for r in responses.values()})
+        responses = records_by_id(store, R.Response, e.examples)
+        found = records_by_id(store, R.Item, {r.item_id for r in responses.values()})
         items = [found[i] for i in sorted(found)]
         det = e.detector or {}
         where = f"entry {e.entry!r}: detector"

@@ -96,7 +96,7 @@ def list_(json_out: JsonOpt = False) -> None:
     """List stored and built-in rubrics."""
     from assay.rubrics import builtin_names
 
-    stored = [r.id for r in G.store().iter("rubrics")]  # type: ignore[attr-defined]
+    stored = [r.id for r in G.store().iter("rubrics")]
     if wants_json(json_out):
         emit_json({"stored": stored, "builtin": builtin_names()})
         return

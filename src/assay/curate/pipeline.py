@@ -83,25 +83,25 @@ def curate(store: Store, source: str, target: str, steps: Sequence[Step | str | 
         raise BadInput(str(e), field="steps") from None
     if not chosen:
         raise BadInput("give at least one step", field="steps")
-    if store.find("datasets", source) is None:
+    if store.find(R.Dataset, source) is None:
         raise BadInput(f"no dataset {source!r} in the store", field="source")
     run_id = run_id_of(source, target, chosen, carry_responses)
-    existing = store.find("datasets", target)
-    if existing is not None and existing.source != f"curate:{run_id}":  # type: ignore[attr-defined]
+    existing = store.find(R.Dataset, target)
+    if existing is not None and existing.source != f"curate:{run_id}":
         raise BadInput(f"dataset {target!r} already exists and was not written by this curation "
-                       f"(its source: {existing.source}); choose another target", field="target")  # type: ignore[attr-defined]
+                       f"(its source: {existing.source}); choose another target", field="target")
     for s in chosen:
         try:
             s.prepare(store)
         except ValueError as e:
             raise BadInput(f"curation step {s.name}: {e}", field="steps") from None
 
-    items = order_items(store.iter("items", dataset=source))
+    items = order_items(store.iter(R.Item, dataset=source))
     labels = _step_names(chosen)
     snapshot = {"source": source, "target": target, "steps": [s.spec() for s in chosen],
                 "carry_responses": bool(carry_responses)}
     summary = CurationSummary(run_id, source, target, total=len(items), kept=0,
-                              already_done=store.find("runs", run_id) is not None)
+                              already_done=store.find(R.Run, run_id) is not None)
     added: Counter = Counter()
     with store.transaction() as conn:
         current = {it.id: it for it in items}
@@ -186,35 +186,35 @@ def _carry(store: Store, conn: Any, run_id: str, new_ids: dict[str, str],
     resp_map: dict[str, str] = {}
     responses = []
     for chunk in _chunks(sorted(new_ids)):
-        for r in store.iter("responses", item_id=chunk):
-            new_item = new_ids[r.item_id]  # type: ignore[attr-defined]
-            rid = R.Response.make_id(new_item, r.model, r.sample_index)  # type: ignore[attr-defined]
-            resp_map[r.id] = rid  # type: ignore[attr-defined]
-            text = clean(r.text)  # type: ignore[attr-defined]
+        for r in store.iter(R.Response, item_id=chunk):
+            new_item = new_ids[r.item_id]
+            rid = R.Response.make_id(new_item, r.model, r.sample_index)
+            resp_map[r.id] = rid
+            text = clean(r.text)
             responses.append(r.model_copy(update={"id": rid, "item_id": new_item, "text": text,
-                                                  "metadata": {**r.metadata, "source_response_id": r.id}}))  # type: ignore[attr-defined]
+                                                  "metadata": {**r.metadata, "source_response_id": r.id}}))
     added["responses"] += store.add(responses, conn=conn)
 
     def new_id(old: str) -> str:
         return R.digest("curated", run_id, old)
 
-    judgments = [j for chunk in _chunks(sorted(resp_map)) for j in store.iter("judgments", response_id=chunk)]
-    carried_j = {j.id for j in judgments}  # type: ignore[attr-defined]
+    judgments = [j for chunk in _chunks(sorted(resp_map)) for j in store.iter(R.Judgment, response_id=chunk)]
+    carried_j = {j.id for j in judgments}
     added["judgments"] += store.add([j.model_copy(update={
-        "id": new_id(j.id), "response_id": resp_map[j.response_id],  # type: ignore[attr-defined]
-        "justification": clean(j.justification), "flag_note": clean(j.flag_note),  # type: ignore[attr-defined]
-        "supersedes": new_id(j.supersedes) if j.supersedes in carried_j else None})  # type: ignore[attr-defined]
+        "id": new_id(j.id), "response_id": resp_map[j.response_id],
+        "justification": clean(j.justification), "flag_note": clean(j.flag_note),
+        "supersedes": new_id(j.supersedes) if j.supersedes in carried_j else None})
         for j in judgments], conn=conn)
-    comparisons = [c for chunk in _chunks(sorted(new_ids)) for c in store.iter("comparisons", item_id=chunk)
-                   if all(r in resp_map for r in c.response_ids)]  # type: ignore[attr-defined]
-    carried_c = {c.id for c in comparisons}  # type: ignore[attr-defined]
+    comparisons = [c for chunk in _chunks(sorted(new_ids)) for c in store.iter(R.Comparison, item_id=chunk)
+                   if all(r in resp_map for r in c.response_ids)]
+    carried_c = {c.id for c in comparisons}
     added["comparisons"] += store.add([c.model_copy(update={
-        "id": new_id(c.id), "item_id": new_ids[c.item_id],  # type: ignore[attr-defined]
-        "response_ids": [resp_map[r] for r in c.response_ids],  # type: ignore[attr-defined]
-        "shown_order": [resp_map[r] for r in c.shown_order],  # type: ignore[attr-defined]
-        "winner": resp_map[c.winner] if c.winner else None,  # type: ignore[attr-defined]
-        "ranking": [resp_map[r] for r in c.ranking] if c.ranking else None,  # type: ignore[attr-defined]
-        "justification": clean(c.justification), "flag_note": clean(c.flag_note),  # type: ignore[attr-defined]
-        "supersedes": new_id(c.supersedes) if c.supersedes in carried_c else None})  # type: ignore[attr-defined]
+        "id": new_id(c.id), "item_id": new_ids[c.item_id],
+        "response_ids": [resp_map[r] for r in c.response_ids],
+        "shown_order": [resp_map[r] for r in c.shown_order],
+        "winner": resp_map[c.winner] if c.winner else None,
+        "ranking": [resp_map[r] for r in c.ranking] if c.ranking else None,
+        "justification": clean(c.justification), "flag_note": clean(c.flag_note),
+        "supersedes": new_id(c.supersedes) if c.supersedes in carried_c else None})
         for c in comparisons], conn=conn)
     return added

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from assay import records as R
 from assay._plugins import Configured, Registration, Registry, split_calls
 from assay.curate import pii as _pii
 from assay.curate.text import check_fields, dup_key, item_text, ngrams, words
@@ -367,9 +368,9 @@ def decontaminate(datasets: Any = None, ngram: int = 13, field: str = "prompt", 
         owner.clear()
         lengths.clear()
         for ds in refs:
-            if store.find("datasets", ds) is None:
+            if store.find(R.Dataset, ds) is None:
                 raise ValueError(f"datasets: no dataset {ds!r} in the store")
-            items = sorted(store.iter("items", dataset=ds), key=lambda i: (natural_key(i.external_id), i.id))
+            items = sorted(store.iter(R.Item, dataset=ds), key=lambda i: (natural_key(i.external_id), i.id))
             for it in items:
                 for f in against_:
                     toks = words(item_text(it, f))

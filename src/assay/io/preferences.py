@@ -237,10 +237,10 @@ def gold_accuracy(store: Store, f: PreferenceFilters, records: list[Any]) -> dic
 def _select(store: Store, f: PreferenceFilters, dropped: Counter) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
     """Current records of the source that pass the record-level filters; and the gold table."""
     if f.source == "comparisons":
-        everything = _current(store.list("comparisons", campaign_id=f.campaign, rubric=f.rubric,
+        everything = _current(store.list(R.Comparison, campaign_id=f.campaign, rubric=f.rubric,
                                          dimension=f.dimension))
     else:
-        everything = _current(store.list("judgments", campaign_id=f.campaign, rubric=f.rubric,
+        everything = _current(store.list(R.Judgment, campaign_id=f.campaign, rubric=f.rubric,
                                          dimension=f.dimension))
         rubrics = {r.rubric for r in everything}
         if len(rubrics) > 1:
@@ -551,9 +551,9 @@ def build_preferences(store: Store, fmt: str, filters: PreferenceFilters | None 
     records, ctx, gold = _select(store, f, dropped_records)
     responses, items = ctx["responses"], ctx["items"]
     if f.source == "comparisons":
-        pairs = comparison_pairs(f, records, responses, dropped_pairs)  # type: ignore[arg-type]
+        pairs = comparison_pairs(f, records, responses, dropped_pairs)
     else:
-        pairs = judgment_pairs(store, f, records, responses, dropped_pairs)  # type: ignore[arg-type]
+        pairs = judgment_pairs(store, f, records, responses, dropped_pairs)
     n_pairs = len(pairs) + sum(dropped_pairs.values())
     rows, prov = preference_rows(fmt, pairs, responses, items, margin=f.margin, dropped=dropped_pairs)
     kto_conflicts = dropped_pairs.pop("kto_conflict", 0)

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from assay import records as R
 from assay.errors import AssayError, BadInput
 from assay.io import spreadsheet
 from assay.io.manifest import EXPORTED, IMPORTABLE, LEFT_OUT, MANIFEST, is_store_export, write_manifest
@@ -37,8 +38,8 @@ def _json_columns(kind: str) -> set[str]:
 
 def _rows(store: Store, kind: str, filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if kind == "rubrics":
-        for rub in store.iter("rubrics", **filters):
-            yield {"name": rub.name, "version": rub.version, "spec": rub.model_dump(mode="json")}  # type: ignore[attr-defined]
+        for rub in store.iter(R.Rubric, **filters):
+            yield {"name": rub.name, "version": rub.version, "spec": rub.model_dump(mode="json")}
         return
     yield from store.rows(kind, **filters)
 

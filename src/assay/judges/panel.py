@@ -119,12 +119,12 @@ class Panel:
                 label, value = Counter(labels).most_common(1)[0][0], None
             else:
                 values = [j.value for j in js]
-                value = aggregate_scores(values, self.aggregate)  # type: ignore[arg-type]
+                value = aggregate_scores(values, self.aggregate)
                 label = next((j.label for j in js if j.value == value), None)
-                detail.update(mean=statistics.fmean(values), sd=statistics.pstdev(values))  # type: ignore[arg-type]
+                detail.update(mean=statistics.fmean(values), sd=statistics.pstdev(values))
                 ws = [j.detail.get("weighted") for j in js]
                 if all(w is not None for w in ws):
-                    detail["weighted"] = statistics.fmean(ws)  # type: ignore[arg-type]
+                    detail["weighted"] = statistics.fmean(ws)
             out.append(R.Judgment(
                 id=R.digest("judgment", rater.id, response.id, first.rubric.id, dim.name),
                 response_id=response.id, rater_id=rater.id, rubric=first.rubric.id, dimension=dim.name,

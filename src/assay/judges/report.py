@@ -29,10 +29,13 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 PAIR_LABELS = ("first", "second", "tie", "both_bad")
 
@@ -49,12 +52,12 @@ def _try(fn: Callable[[], float], notes: list[str], what: str) -> float | None:
     return v
 
 
-def resolve_rater(store: Any, ref: str) -> R.Rater:
+def resolve_rater(store: Store, ref: str) -> R.Rater:
     """A rater by id, or by name or judge model when that names exactly one."""
-    r = store.find("raters", ref)
+    r = store.find(R.Rater, ref)
     if r is not None:
         return r
-    matches = [r for r in store.iter("raters") if ref in (r.name, r.model)]
+    matches = [r for r in store.iter(R.Rater) if ref in (r.name, r.model)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -62,12 +65,12 @@ def resolve_rater(store: Any, ref: str) -> R.Rater:
     raise BadInput(f"{len(matches)} raters match {ref!r}: give one of the ids {[m.id for m in matches]}", field="--judge")
 
 
-def _scope_items(store: Any, item_ids: set[str]) -> list[str]:
+def _scope_items(store: Store, item_ids: set[str]) -> list[str]:
     """Every item of the datasets the judge's items belong to: the humans' agreement is measured on all of them."""
     ids = sorted(item_ids)
     datasets: set[str] = set()
     for i in range(0, len(ids), 500):
-        datasets |= {it.dataset for it in store.iter("items", id=ids[i : i + 500])}
+        datasets |= {it.dataset for it in store.iter(R.Item, id=ids[i : i + 500])}
     return sorted({r["id"] for d in sorted(datasets) for r in store.rows("items", dataset=d)} | item_ids)
 
 
@@ -135,16 +138,16 @@ def _latest(records: Sequence[Any]) -> list[Any]:
     return [r for r in records if r.id not in superseded]
 
 
-def pairwise_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = None, *,
+def pairwise_report(store: Store, judge: R.Rater, humans: Sequence[str] | None = None, *,
                     rubric: str | None = None, dimension: str | None = None) -> dict[str, Any] | None:
     from assay.analysis.frames import comparisons_frame
 
     notes: list[str] = []
-    judge_cs = [c for c in _latest(list(store.iter("comparisons", rater_id=judge.id, rubric=rubric, dimension=dimension)))
+    judge_cs = [c for c in _latest(list(store.iter(R.Comparison, rater_id=judge.id, rubric=rubric, dimension=dimension)))
                 if len(c.response_ids) == 2]
     if not judge_cs:
         return None
-    human_ids = list(humans) if humans else [r.id for r in store.iter("raters") if r.kind == "human"]
+    human_ids = list(humans) if humans else [r.id for r in store.iter(R.Rater) if r.kind == "human"]
     scope = set(_scope_items(store, {c.item_id for c in judge_cs}))
     # the same labels `assay agreement` reads: latest verdict per rater and pair, one first/second frame
     df = comparisons_frame(store, raters=[judge.id, *human_ids], rubric=rubric, dimension=dimension)
@@ -181,7 +184,7 @@ def pairwise_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = N
     ids = sorted({i for pair in frames.values() for i in pair})
     resp = {}
     for i in range(0, len(ids), 500):
-        resp.update({r.id: r for r in store.iter("responses", id=ids[i : i + 500])})
+        resp.update({r.id: r for r in store.iter(R.Response, id=ids[i : i + 500])})
     out["length_bias"] = _length_bias(labels, judge.id, majority, frames, resp)
     out["self_preference"] = _self_preference(store, judge, labels, majority, frames, resp, notes)
     out["notes"] = notes
@@ -212,15 +215,15 @@ def _length_bias(labels: dict, judge_id: str, majority: dict, frames: dict, resp
     return {"p_judge_prefers_longer": pj, "n_judge": nj, "p_humans_prefer_longer": ph, "n_humans": nh}
 
 
-def _families(store: Any, names: set[str]) -> dict[str, str | None]:
+def _families(store: Store, names: set[str]) -> dict[str, str | None]:
     out = {}
     for m in names:
-        rec = store.find("models", m)
+        rec = store.find(R.Model, m)
         out[m] = rec.family if rec is not None else None
     return out
 
 
-def _self_preference(store: Any, judge: R.Rater, labels: dict, majority: dict, frames: dict, resp: dict,
+def _self_preference(store: Store, judge: R.Rater, labels: dict, majority: dict, frames: dict, resp: dict,
                      notes: list[str]) -> dict[str, Any] | None:
     if judge.model is None:
         notes.append("the judge has no model: self-preference not computed")
@@ -255,16 +258,16 @@ def _self_preference(store: Any, judge: R.Rater, labels: dict, majority: dict, f
 # ---- rubric scores ---------------------------------------------------------------------------
 
 
-def rubric_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = None, *,
+def rubric_report(store: Store, judge: R.Rater, humans: Sequence[str] | None = None, *,
                   rubric: str | None = None, dimension: str | None = None) -> list[dict[str, Any]]:
     from assay.analysis.frames import judgments_frame
     from assay.rubrics import get_rubric
 
-    judge_js = _latest(list(store.iter("judgments", rater_id=judge.id, rubric=rubric, dimension=dimension)))
+    judge_js = _latest(list(store.iter(R.Judgment, rater_id=judge.id, rubric=rubric, dimension=dimension)))
     by_dim: dict[tuple[str, str], list[R.Judgment]] = defaultdict(list)
     for j in judge_js:
         by_dim[(j.rubric, j.dimension)].append(j)
-    human_ids = list(humans) if humans else [r.id for r in store.iter("raters") if r.kind == "human"]
+    human_ids = list(humans) if humans else [r.id for r in store.iter(R.Rater) if r.kind == "human"]
     out = []
     for (rub_id, dim_name), js in sorted(by_dim.items()):
         notes: list[str] = []
@@ -298,7 +301,7 @@ def rubric_report(store: Any, judge: R.Rater, humans: Sequence[str] | None = Non
         if numeric:
             resp = {}
             for i in range(0, len(resp_ids), 500):
-                resp.update({r.id: r for r in store.iter("responses", id=resp_ids[i : i + 500])})
+                resp.update({r.id: r for r in store.iter(R.Response, id=resp_ids[i : i + 500])})
             rep["length_bias"] = _score_length(labels, judge.id, present, resp, notes)
             rep["self_preference"] = _score_self_preference(store, judge, labels, present, resp, notes)
         rep["notes"] = notes
@@ -345,7 +348,7 @@ def _score_length(labels: dict, judge_id: str, humans: Sequence[str], resp: dict
     return out
 
 
-def _score_self_preference(store: Any, judge: R.Rater, labels: dict, humans: Sequence[str], resp: dict,
+def _score_self_preference(store: Store, judge: R.Rater, labels: dict, humans: Sequence[str], resp: dict,
                            notes: list[str]) -> dict[str, Any] | None:
     """Mean of (judge score - human mean) on the judge family's responses and on the others."""
     if judge.model is None:
@@ -374,12 +377,12 @@ def _score_self_preference(store: Any, judge: R.Rater, labels: dict, humans: Seq
     }
 
 
-def judge_report(store: Any, judge: str, *, humans: Sequence[str] | None = None, rubric: str | None = None,
+def judge_report(store: Store, judge: str, *, humans: Sequence[str] | None = None, rubric: str | None = None,
                  dimension: str | None = None) -> dict[str, Any]:
     """The judge's agreement with humans and its biases, for its comparisons and for its judgments."""
     rater = resolve_rater(store, judge)
     for h in humans or []:
-        if store.find("raters", h) is None:
+        if store.find(R.Rater, h) is None:
             raise NotFound(f"no rater {h!r}", )
     pair = pairwise_report(store, rater, humans, rubric=rubric, dimension=dimension)
     scores = rubric_report(store, rater, humans, rubric=rubric, dimension=dimension)

@@ -16,13 +16,16 @@ generation and judge run ids, and the history of earlier checks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput
 from assay.library.entries import edit_entry, get_entry
 from assay.library.failures import records_by_id, default_threshold, worse
 from assay.stats.proportions import wilson_interval
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 
 @dataclass
@@ -34,13 +37,13 @@ class CheckResult:
     evidence: dict[str, Any]
 
 
-def _items_of(store: Any, entry: R.LibraryEntry) -> list[R.Item]:
-    responses = records_by_id(store, "responses", entry.examples)
-    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
+def _items_of(store: Store, entry: R.LibraryEntry) -> list[R.Item]:
+    responses = records_by_id(store, R.Response, entry.examples)
+    items = records_by_id(store, R.Item, {r.item_id for r in responses.values()})
     return [items[i] for i in sorted(items)]
 
 
-def _generate(store: Any, model: R.Model, entry: R.LibraryEntry, items: list[R.Item], *, samples: int,
+def _generate(store: Store, model: R.Model, entry: R.LibraryEntry, items: list[R.Item], *, samples: int,
               concurrency: int, timeout: float, max_retries: int, no_cache: bool) -> tuple[R.Run, list]:
     from assay.providers import RequestCache, make_provider
     from assay.runs import GenerateTask, make_executor, run_id_for
@@ -56,12 +59,12 @@ def _generate(store: Any, model: R.Model, entry: R.LibraryEntry, items: list[R.I
     task.run_id = run_id_for(task.kind, task.config())
     run = make_executor("local", store, concurrency=2 * concurrency).run(task)
     ids = [R.Response.make_id(i.id, model.id, k) for i in items for k in range(samples)]
-    found = records_by_id(store, "responses", ids)
+    found = records_by_id(store, R.Response, ids)
     by_item = {i.id: i for i in items}
     return run, [(by_item[found[r].item_id], found[r]) for r in ids if r in found]
 
 
-def _program_verdicts(store: Any, spec: dict[str, Any], pairs: list, run_id: str) -> tuple[list[bool], None]:
+def _program_verdicts(store: Store, spec: dict[str, Any], pairs: list, run_id: str) -> tuple[list[bool], None]:
     from assay.judges.jobs import rubric_for, verdict_judgment
     from assay.judges.registry import from_spec
     from assay.rubrics import add_rubric
@@ -82,7 +85,7 @@ def _program_verdicts(store: Any, spec: dict[str, Any], pairs: list, run_id: str
     return failed, None
 
 
-def _llm_verdicts(store: Any, det: dict[str, Any], pairs: list, *, base_url: str | None, concurrency: int,
+def _llm_verdicts(store: Store, det: dict[str, Any], pairs: list, *, base_url: str | None, concurrency: int,
                   timeout: float, max_retries: int, no_cache: bool) -> tuple[list[bool], str]:
     from assay.judges.jobs import _client, _execute, judge_model
     from assay.judges.rubric import RubricJudge, rubric_task
@@ -102,7 +105,7 @@ def _llm_verdicts(store: Any, det: dict[str, Any], pairs: list, *, base_url: str
     run = _execute(store, task, [judge.rater()], concurrency=2 * concurrency, on_progress=None, on_start=None)
     rater = judge.rater().id
     ids = {r.id for _, r in pairs}
-    by_resp = {j.response_id: j for j in store.iter("judgments", rater_id=rater, rubric=rub.id, dimension=dim.name)
+    by_resp = {j.response_id: j for j in store.iter(R.Judgment, rater_id=rater, rubric=rub.id, dimension=dim.name)
                if j.response_id in ids}
     failed = []
     for _, resp in pairs:
@@ -112,7 +115,7 @@ def _llm_verdicts(store: Any, det: dict[str, Any], pairs: list, *, base_url: str
     return failed, run.id
 
 
-def check_entry(store: Any, entry: str, model: R.Model, *, samples: int = 1, mitigated_below: float = 0.2,
+def check_entry(store: Store, entry: str, model: R.Model, *, samples: int = 1, mitigated_below: float = 0.2,
                 base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0,
                 max_retries: int = 6, no_cache: bool = False, created_by: str | None = None) -> CheckResult:
     """Re-check ``entry`` on ``model``: answer the examples' prompts, detect, write the next version."""

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from assay import records as R
 from assay.errors import AssayError, BadInput, NotFound
 from assay.library.failures import records_by_id
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
 EDITABLE = ("title", "description", "hypothesis", "category", "tags", "severity", "status", "examples", "models",
@@ -78,22 +81,22 @@ class EntryConflict(AssayError):
     """Another writer saved a version of the entry first: read it again and redo the change."""
 
 
-def _write(store: Any, entry: R.LibraryEntry) -> R.LibraryEntry:
+def _write(store: Store, entry: R.LibraryEntry) -> R.LibraryEntry:
     if store.add([entry]) != 1:  # the unique (entry, version) index: two writers raced for one version
         raise EntryConflict(f"entry {entry.entry!r} version {entry.version} was written by someone else meanwhile; "
                          "read it again and retry")
     return entry
 
 
-def history(store: Any, entry: str) -> list[R.LibraryEntry]:
+def history(store: Store, entry: str) -> list[R.LibraryEntry]:
     """Every version of an entry, oldest first; NotFound if there is none."""
-    versions = sorted(store.iter("library", entry=entry), key=lambda e: e.version)
+    versions = sorted(store.iter(R.LibraryEntry, entry=entry), key=lambda e: e.version)
     if not versions:
         raise NotFound(f"no library entry {entry!r} (see `assay library list`)")
-    return versions  # type: ignore[return-value]
+    return versions
 
 
-def get_entry(store: Any, entry: str, version: int | None = None) -> R.LibraryEntry:
+def get_entry(store: Store, entry: str, version: int | None = None) -> R.LibraryEntry:
     """The latest version of an entry (or the one asked for)."""
     versions = history(store, entry)
     if version is None:
@@ -104,9 +107,9 @@ def get_entry(store: Any, entry: str, version: int | None = None) -> R.LibraryEn
     raise NotFound(f"library entry {entry!r} has no version {version} (it has 1..{versions[-1].version})")
 
 
-def _models_of(store: Any, response_ids: Iterable[str]) -> list[str]:
+def _models_of(store: Store, response_ids: Iterable[str]) -> list[str]:
     ids = list(dict.fromkeys(response_ids))
-    found = records_by_id(store, "responses", ids)
+    found = records_by_id(store, R.Response, ids)
     missing = [i for i in ids if i not in found]
     if missing:
         raise BadInput(f"no response {missing[0]!r} in the store" + (f" (and {len(missing) - 1} more)"
@@ -114,7 +117,7 @@ def _models_of(store: Any, response_ids: Iterable[str]) -> list[str]:
     return sorted({r.model for r in found.values()})
 
 
-def add_entry(store: Any, title: str, *, entry: str | None = None, description: str = "", hypothesis: str = "",
+def add_entry(store: Store, title: str, *, entry: str | None = None, description: str = "", hypothesis: str = "",
               category: str | None = None, tags: Sequence[str] = (), severity: str = "medium",
               status: str = "open", examples: Sequence[str] = (), detector: dict[str, Any] | None = None,
               source: str = "manual", evidence: dict[str, Any] | None = None,
@@ -137,7 +140,7 @@ def add_entry(store: Any, title: str, *, entry: str | None = None, description: 
     return _write(store, rec)
 
 
-def add_candidate(store: Any, candidate: Any, *, entry: str | None = None, detector: dict[str, Any] | None = None,
+def add_candidate(store: Store, candidate: Any, *, entry: str | None = None, detector: dict[str, Any] | None = None,
                   created_by: str | None = None, settings: dict[str, Any] | None = None,
                   tags: Sequence[str] = ()) -> R.LibraryEntry:
     """An entry from a discovered candidate (``discover.Candidate``): its title, hypothesis, members, figures."""
@@ -152,7 +155,7 @@ def add_candidate(store: Any, candidate: Any, *, entry: str | None = None, detec
                      source=source, evidence=evidence, created_by=created_by)
 
 
-def edit_entry(store: Any, entry: str, *, created_by: str | None = None, expected_version: int | None = None,
+def edit_entry(store: Store, entry: str, *, created_by: str | None = None, expected_version: int | None = None,
                **changes: Any) -> R.LibraryEntry:
     """The next version of an entry with ``changes`` (fields of EDITABLE); unchanged fields carry over.
 
@@ -182,7 +185,7 @@ def edit_entry(store: Any, entry: str, *, created_by: str | None = None, expecte
     return _write(store, rec)
 
 
-def link_examples(store: Any, entry: str, response_ids: Sequence[str], *,
+def link_examples(store: Store, entry: str, response_ids: Sequence[str], *,
                   created_by: str | None = None) -> R.LibraryEntry:
     """A new version with more example responses (their models join the entry's models)."""
     latest = get_entry(store, entry)
@@ -191,7 +194,7 @@ def link_examples(store: Any, entry: str, response_ids: Sequence[str], *,
     return edit_entry(store, entry, examples=examples, models=models, created_by=created_by)
 
 
-def retire_entry(store: Any, entry: str, *, reason: str = "", created_by: str | None = None,
+def retire_entry(store: Store, entry: str, *, reason: str = "", created_by: str | None = None,
                  expected_version: int | None = None) -> R.LibraryEntry:
     """A new version with status ``retired`` (and the reason in its evidence)."""
     latest = get_entry(store, entry)
@@ -201,13 +204,13 @@ def retire_entry(store: Any, entry: str, *, reason: str = "", created_by: str | 
                       evidence={**latest.evidence, "retired": {"reason": reason, "was": latest.status}})
 
 
-def list_entries(store: Any, *, status: str | Sequence[str] | None = None, tag: str | None = None,
+def list_entries(store: Store, *, status: str | Sequence[str] | None = None, tag: str | None = None,
                  model: str | None = None, include_retired: bool = False) -> list[R.LibraryEntry]:
     """The latest version of every entry, filtered; retired ones only when asked (or filtered for)."""
     latest: dict[str, R.LibraryEntry] = {}
-    for e in store.iter("library"):
+    for e in store.iter(R.LibraryEntry):
         if e.entry not in latest or e.version > latest[e.entry].version:
-            latest[e.entry] = e  # type: ignore[assignment]
+            latest[e.entry] = e
     statuses = {status} if isinstance(status, str) else set(status or ())
     out = []
     for e in sorted(latest.values(), key=lambda e: e.entry):

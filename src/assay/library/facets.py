@@ -19,10 +19,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.library.failures import Failure
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 SYSTEM = (
     "You sort failures of a language model into kinds. For one failed response you are given its "
@@ -106,7 +109,7 @@ async def _facets(client: Any, failures: Sequence[Failure], *, max_parse_retries
     return out
 
 
-def describe_failures(store: Any, failures: Sequence[Failure], model: str | R.Model, *,
+def describe_failures(store: Store, failures: Sequence[Failure], model: str | R.Model, *,
                       base_url: str | None = None, api_key_env: str | None = None, max_parse_retries: int = 1,
                       concurrency: int = 8, timeout: float = 120.0, max_retries: int = 6,
                       no_cache: bool = False) -> Facets:

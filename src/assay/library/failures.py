@@ -22,10 +22,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from assay import records as R
 from assay.errors import BadInput
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 _CHUNK = 500
 
@@ -88,8 +91,12 @@ def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
         yield ids[i : i + _CHUNK]
 
 
-def records_by_id(store: Any, kind: str, ids: Iterable[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+_Keyed = TypeVar("_Keyed", R.Item, R.Response)
+
+
+def records_by_id(store: Store, kind: type[_Keyed], ids: Iterable[str]) -> dict[str, _Keyed]:
+    """The stored records of ``kind`` among ``ids``, by id (ids not stored are left out)."""
+    out: dict[str, _Keyed] = {}
     for chunk in _chunks(ids):
         out.update({r.id: r for r in store.iter(kind, id=chunk)})
     return out
@@ -102,13 +109,13 @@ def _current(judgments: Iterable[R.Judgment]) -> list[R.Judgment]:
     return [j for j in js if j.id not in replaced]
 
 
-def _judged_responses(store: Any, ids: Iterable[str], models: Sequence[str] | None
+def _judged_responses(store: Store, ids: Iterable[str], models: Sequence[str] | None
                       ) -> tuple[dict[str, R.Response], dict[str, R.Item]]:
     """The responses with these ids (of ``models`` only, when given) and their items."""
-    responses = records_by_id(store, "responses", ids)
+    responses = records_by_id(store, R.Response, ids)
     if models:
         responses = {k: r for k, r in responses.items() if r.model in set(models)}
-    return responses, records_by_id(store, "items", {r.item_id for r in responses.values()})
+    return responses, records_by_id(store, R.Item, {r.item_id for r in responses.values()})
 
 
 def default_threshold(dim: R.Dimension) -> float:
@@ -128,18 +135,18 @@ def worse(dim: R.Dimension, value: float, threshold: float) -> bool:
     return value < threshold if dim.direction == "higher_is_better" else value > threshold
 
 
-def _rubric_dims(store: Any, rubric_ids: Iterable[str]) -> dict[tuple[str, str], R.Dimension]:
+def _rubric_dims(store: Store, rubric_ids: Iterable[str]) -> dict[tuple[str, str], R.Dimension]:
     """The dimensions of the stored rubrics named ``name@version`` (unknown ones are left out)."""
     dims: dict[tuple[str, str], R.Dimension] = {}
     for rid in set(rubric_ids):
         name, _, version = rid.rpartition("@")
-        rub = store.find("rubrics", name, int(version)) if version.isdigit() else None
+        rub = store.find(R.Rubric, name, int(version)) if version.isdigit() else None
         for d in rub.dimensions if rub is not None else ():
             dims[(rid, d.name)] = d
     return dims
 
 
-def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | None = None,
+def rubric_failures(store: Store, rubric: str, dimension: str, *, below: float | None = None,
                     models: Sequence[str] | None = None, raters: Sequence[str] | None = None) -> Failures:
     """Responses whose mean value on ``rubric``/``dimension`` is worse than ``below``.
 
@@ -157,7 +164,7 @@ def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | N
     if dim.scale.kind == "categorical":
         raise BadInput(f"dimension {dimension!r} is categorical: it has no numeric threshold", field="--dimension")
     by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
-    for j in _current(store.iter("judgments", rubric=rub.id, dimension=dimension,
+    for j in _current(store.iter(R.Judgment, rubric=rub.id, dimension=dimension,
                                  rater_id=list(raters) if raters else None)):
         if j.value is not None:
             by_resp[j.response_id].append(j)
@@ -176,7 +183,7 @@ def rubric_failures(store: Any, rubric: str, dimension: str, *, below: float | N
     return Failures(out, dict(judged))
 
 
-def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
+def verifier_failures(store: Store, *, models: Sequence[str] | None = None,
                       verifiers: Sequence[str] | None = None) -> Failures:
     """Responses a program judge failed (value 0 on a binary check, or ``detail["passed"] is False``).
 
@@ -186,13 +193,13 @@ def verifier_failures(store: Any, *, models: Sequence[str] | None = None,
     failed, so failures group by what went wrong rather than by the verdict's boilerplate.
     """
     # Store.iter's first parameter is named kind, so the raters' kind is filtered here
-    programs = {r.id: r for r in store.iter("raters")
+    programs = {r.id: r for r in store.iter(R.Rater)
                 if r.kind == "program" and (not verifiers or r.name in set(verifiers))}
     if not programs:
         return Failures([], {})
     by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
     for chunk in _chunks(programs):
-        for j in _current(store.iter("judgments", rater_id=chunk)):
+        for j in _current(store.iter(R.Judgment, rater_id=chunk)):
             if j.rubric.split("@")[0] == "verifiers":
                 by_resp[j.response_id].append(j)
     responses, items = _judged_responses(store, by_resp, models)
@@ -231,21 +238,21 @@ def _attack_worked(j: R.Judgment, dim: R.Dimension | None) -> bool | None:
     return worse(dim, j.value, default_threshold(dim))
 
 
-def redteam_failures(store: Any, *, models: Sequence[str] | None = None, attacks: Sequence[str] | None = None,
+def redteam_failures(store: Store, *, models: Sequence[str] | None = None, attacks: Sequence[str] | None = None,
                      rubric: str | None = None) -> Failures:
     """Responses to red-team attempts judged successful (see the module docstring for the rule).
 
     ``rubric`` (a rubric id) limits the verdicts read to that rubric's judgments.
     """
-    attempts = [a for a in store.iter("attempts", model=list(models) if models else None)
+    attempts = [a for a in store.iter(R.Attempt, model=list(models) if models else None)
                 if a.response_id is not None and (not attacks or a.attack in set(attacks))]
     by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
     for chunk in _chunks(a.response_id for a in attempts):
-        for j in _current(store.iter("judgments", response_id=chunk, rubric=rubric)):
+        for j in _current(store.iter(R.Judgment, response_id=chunk, rubric=rubric)):
             by_resp[j.response_id].append(j)
     dims = _rubric_dims(store, {j.rubric for js in by_resp.values() for j in js})
-    responses = records_by_id(store, "responses", {a.response_id for a in attempts})
-    items = records_by_id(store, "items", {r.item_id for r in responses.values()} | {a.behavior_id for a in attempts})
+    responses = records_by_id(store, R.Response, {a.response_id for a in attempts})
+    items = records_by_id(store, R.Item, {r.item_id for r in responses.values()} | {a.behavior_id for a in attempts})
     judged: dict[str, int] = defaultdict(int)
     found: dict[str, Failure] = {}
     seen: set[str] = set()
@@ -289,7 +296,7 @@ def merge(*parts: Failures) -> Failures:
     return Failures(sorted(by_id.values(), key=lambda f: f.response_id), dict(judged))
 
 
-def select_failures(store: Any, *, rubric: str | None = None, dimension: str | None = None,
+def select_failures(store: Store, *, rubric: str | None = None, dimension: str | None = None,
                     below: float | None = None, verifiers: bool = False, redteam: bool = False,
                     models: Sequence[str] | None = None) -> Failures:
     """Failures from the sources asked for (a rubric dimension, program verifiers, red-team attempts)."""

@@ -12,12 +12,15 @@ import asyncio
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from assay import records as R
 from assay.library.discover import Candidate
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 SYSTEM = (
     "You analyse failures of a language model found during evaluation. You are given several failed "
@@ -121,7 +124,7 @@ async def _hypothesise_all(client: Any, candidates: Sequence[Candidate], *, temp
         await client.aclose()  # writes the fresh answers to the store's request cache
 
 
-def hypothesise(store: Any, candidates: Sequence[Candidate], model: str | R.Model, *,
+def hypothesise(store: Store, candidates: Sequence[Candidate], model: str | R.Model, *,
                 base_url: str | None = None, api_key_env: str | None = None, temperature: float = 0.0,
                 max_parse_retries: int = 1, concurrency: int = 4, timeout: float = 120.0,
                 max_retries: int = 6, no_cache: bool = False) -> list[Candidate]:

@@ -9,15 +9,18 @@ client used on its own writes them on ``flush`` / close.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 
 class RequestCache:
     """Responses of earlier calls, keyed by the digest of their full request."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.ledger = Ledger(store)
         self._pending: dict[str, dict[str, Any]] = {}
         self._waiting: dict[str, list[asyncio.Future]] = {}

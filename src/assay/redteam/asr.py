@@ -18,12 +18,16 @@ attempts that succeeded. Every rate carries a Wilson score interval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from assay import records as R
 from assay.errors import BadInput, NotFound
 from assay.stats.proportions import mcnemar_paired, wilson_interval
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 GROUPS = ("model", "attack", "category")
 REFUSED = ("full_refusal", "partial_refusal")
@@ -35,10 +39,10 @@ def _latest(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop_duplicates(["response_id"], keep="last")
 
 
-def resolve_rater(store: Any, rater: str | None, dimension: str, response_ids: Sequence[str] | None = None) -> str:
+def resolve_rater(store: Store, rater: str | None, dimension: str, response_ids: Sequence[str] | None = None) -> str:
     """The rater id meant by ``rater`` (an id or a name); when None, the only rater with Judgments on
     ``dimension`` (among ``response_ids``); BadInput naming the candidates otherwise."""
-    raters = {r.id: r for r in store.iter("raters")}
+    raters = {r.id: r for r in store.iter(R.Rater)}
     if rater is not None:
         if rater in raters:
             return rater
@@ -56,7 +60,7 @@ def resolve_rater(store: Any, rater: str | None, dimension: str, response_ids: S
     return found[0]
 
 
-def attempt_outcomes(store: Any, *, rater: str | None = None, dimension: str | None = None,
+def attempt_outcomes(store: Store, *, rater: str | None = None, dimension: str | None = None,
                      models: Sequence[str] | None = None, attacks: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per attempt: attempt, behaviour, model, attack, category, response, success (True,
     False, or None when unjudged) and the rater used (``df.attrs["rater"]``).
@@ -79,7 +83,7 @@ def attempt_outcomes(store: Any, *, rater: str | None = None, dimension: str | N
         verdict = dict(zip(js["response_id"], js["value"].map(lambda v: None if pd.isna(v) else v >= 0.5)))
     else:
         verdict = dict(zip(js["response_id"], js["label"].map(lambda lab: None if lab is None else lab == "full_compliance")))
-    cats = {it.id: it.category for it in store.iter("items", id=sorted(att["behavior_id"].unique()))}
+    cats = {it.id: it.category for it in store.iter(R.Item, id=sorted(att["behavior_id"].unique()))}
 
     def success(rid: Any) -> bool | None:
         if rid is None or (isinstance(rid, float) and pd.isna(rid)):
@@ -101,7 +105,7 @@ def _per_behavior(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return judged.groupby([*keys, "behavior"], dropna=False)["success"].any().reset_index()
 
 
-def asr(store: Any, *, rater: str | None = None, dimension: str | None = None, by: Sequence[str] = ("model", "attack"),
+def asr(store: Store, *, rater: str | None = None, dimension: str | None = None, by: Sequence[str] = ("model", "attack"),
         per: str = "behavior", models: Sequence[str] | None = None, attacks: Sequence[str] | None = None,
         confidence: float = 0.95) -> dict[str, Any]:
     """Attack success rate per group (any of ``model``, ``attack``, ``category``) with Wilson intervals.
@@ -136,7 +140,7 @@ def asr(store: Any, *, rater: str | None = None, dimension: str | None = None, b
     return {"rater": df.attrs["rater"], "dimension": df.attrs["dimension"], "per": per, "confidence": confidence, "rows": rows}
 
 
-def compare(store: Any, first: str, second: str, *, on: str = "model", rater: str | None = None,
+def compare(store: Store, first: str, second: str, *, on: str = "model", rater: str | None = None,
             dimension: str | None = None, models: Sequence[str] | None = None,
             attacks: Sequence[str] | None = None) -> dict[str, Any]:
     """Paired comparison of two models (``on="model"``) or two attacks (``on="attack"``) on the
@@ -159,7 +163,7 @@ def compare(store: Any, first: str, second: str, *, on: str = "model", rater: st
             "difference": test.difference, "p_value": test.p_value, "test": "McNemar exact (1947)"}
 
 
-def refusal_rates(store: Any, *, rater: str | None = None, dataset: str | None = None,
+def refusal_rates(store: Store, *, rater: str | None = None, dataset: str | None = None,
                   models: Sequence[str] | None = None, confidence: float = 0.95) -> list[dict[str, Any]]:
     """Over-refusal and unsafe compliance per model from ``refusal`` Judgments on items labelled safe/unsafe.
 
@@ -169,14 +173,14 @@ def refusal_rates(store: Any, *, rater: str | None = None, dataset: str | None =
     """
     resp = store.frame("responses", model=list(models) if models else None)
     if dataset is not None:
-        ids = {it.id for it in store.iter("items", dataset=dataset)}
+        ids = {it.id for it in store.iter(R.Item, dataset=dataset)}
         resp = resp[resp["item_id"].isin(ids)]
     if resp.empty:
         raise NotFound("no responses" + (f" of dataset {dataset!r}" if dataset else "") + " in the store")
     rater_id = resolve_rater(store, rater, "refusal", resp["id"].tolist())
     js = _latest(store.frame("judgments", rater_id=rater_id, dimension="refusal"))
     label = dict(zip(js["response_id"], js["label"]))
-    items = {it.id: it for it in store.iter("items", id=sorted(resp["item_id"].unique()))}
+    items = {it.id: it for it in store.iter(R.Item, id=sorted(resp["item_id"].unique()))}
     rows = []
     for model, part in resp.groupby("model", sort=True):
         kinds = {"safe": [0, 0], "unsafe": [0, 0]}

@@ -17,22 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
 from assay.redteam.converters import Chain, parse_chain
 
+if TYPE_CHECKING:
+    from assay.store import Store
+
 # ---- behaviours and derived items -------------------------------------------------------------
 
 
-def load_behaviors(store: Any, dataset: str, *, limit: int | None = None) -> list[R.Item]:
+def load_behaviors(store: Store, dataset: str, *, limit: int | None = None) -> list[R.Item]:
     """The behaviour items of ``dataset`` (the first ``limit`` in id order); NotFound when there are none."""
     if limit is not None and limit < 1:
         raise BadInput("must be at least 1", field="--limit")
-    items = store.list("items", dataset=dataset)
+    items = store.list(R.Item, dataset=dataset)
     if not items:
-        if store.find("datasets", dataset) is None:
+        if store.find(R.Dataset, dataset) is None:
             raise NotFound(f"no dataset {dataset!r} in the store (import the behaviours with `assay import`)")
         raise NotFound(f"dataset {dataset!r} has no items")
     return items[:limit] if limit is not None else items
@@ -94,7 +97,7 @@ class AttackResult:
     run: R.Run | None = None
 
 
-def prepare_attack(store: Any, behaviors: Sequence[R.Item], chain: Chain, *, dataset: str) -> list[R.Item]:
+def prepare_attack(store: Store, behaviors: Sequence[R.Item], chain: Chain, *, dataset: str) -> list[R.Item]:
     """Store the derived items of ``chain`` over ``behaviors`` (adding nothing already there); returns them."""
     name = derived_dataset(dataset, chain.key())
     config = {"converters": chain.spec()}
@@ -104,11 +107,11 @@ def prepare_attack(store: Any, behaviors: Sequence[R.Item], chain: Chain, *, dat
     return items
 
 
-def link_attempts(store: Any, model: str, chain: Chain, items: Sequence[R.Item]) -> tuple[int, int]:
+def link_attempts(store: Store, model: str, chain: Chain, items: Sequence[R.Item]) -> tuple[int, int]:
     """Attempts for the derived items ``model`` has answered; returns (attempts there, attempts added)."""
     config = {"converters": chain.spec()}
     by_id = {i.id: i for i in items}
-    answered = store.list("responses", model=model, item_id=list(by_id), sample_index=0) if by_id else []
+    answered = store.list(R.Response, model=model, item_id=list(by_id), sample_index=0) if by_id else []
     attempts = [
         R.Attempt(
             id=R.Attempt.make_id(by_id[r.item_id].metadata["behavior_id"], model, chain.label(), config),
@@ -121,7 +124,7 @@ def link_attempts(store: Any, model: str, chain: Chain, items: Sequence[R.Item])
 
 
 def run_attacks(
-    store: Any,
+    store: Store,
     model: R.Model,
     behaviors: str,
     attacks: Iterable[str | Chain] = ("direct",),

@@ -26,11 +26,14 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.judges.registry import Check, Target, Verdict, program
 from assay.runs._remote import unit_work
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 VERSION = "1"
 RUBRIC = "redteam@1"
@@ -215,7 +218,7 @@ def refusal_judgment(judge: Any, rater: R.Rater, response: R.Response, item: Any
     )
 
 
-def detect_refusals(store: Any, *, models: Sequence[str] | None = None, dataset: str | None = None,
+def detect_refusals(store: Store, *, models: Sequence[str] | None = None, dataset: str | None = None,
                     attempts_only: bool = False, judge: Any = None,
                     on_progress: Callable[[Any], None] | None = None,
                     on_start: Callable[[str, int], None] | None = None, executor: str = "local",

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput
@@ -23,6 +23,9 @@ from assay.redteam.attacks import derived_dataset, derived_item, load_behaviors
 from assay.runs._executor import make_executor, run_id_for
 from assay.runs._remote import WorkSpec, unit_work, work_spec
 from assay.runs._task import Outcome, Unit
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 
 # ---- scorers of the iterative attack ------------------------------------------------------------
@@ -190,7 +193,7 @@ class IterativeTask:
 
     kind = "redteam"
 
-    def __init__(self, store: Any, target: Any, attacker: Any, scorer: Any | str, behaviors: Sequence[R.Item], *,
+    def __init__(self, store: Store | None, target: Any, attacker: Any, scorer: Any | str, behaviors: Sequence[R.Item], *,
                  dataset: str, streams: int, turns: int, threshold: float, seed: int, memory: int = 4,
                  target_params: dict[str, Any] | None = None, attacker_params: dict[str, Any] | None = None,
                  execution: dict[str, Any] | None = None, conversation: bool = False) -> None:
@@ -400,7 +403,7 @@ def _iterative_work(config: dict[str, Any], clients: Any) -> IterativeTask:
 
 
 def run_iterative(
-    store: Any,
+    store: Store,
     target: R.Model,
     behaviors: str,
     *,
@@ -467,9 +470,9 @@ def run_iterative(
     return summarize_iterative(store, run, targets, streams, attack=task.attack)
 
 
-def summarize_iterative(store: Any, run: R.Run, behaviors: Sequence[R.Item], streams: int, *,
+def summarize_iterative(store: Store, run: R.Run, behaviors: Sequence[R.Item], streams: int, *,
                         attack: str = ITERATIVE) -> IterativeResult:
-    attempts = store.list("attempts", run_id=run.id)
+    attempts = store.list(R.Attempt, run_id=run.id)
     result = IterativeResult(run, len(behaviors), streams, attempts=len(attempts), attack=attack)
     won = {(a.behavior_id, a.stream) for a in attempts if a.success}
     result.succeeded_streams = len(won)

@@ -20,10 +20,13 @@ import csv
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 RUBRIC = "redteam@1"
 JBB_BEHAVIORS = "jbb-behaviors"
@@ -50,7 +53,7 @@ def _judgment(rater: R.Rater, response_id: str, dimension: str, *, value: float 
                       justification=note)
 
 
-def _add(store: Any, records: list[R.Record]) -> dict[str, int]:
+def _add(store: Store, records: list[R.Record]) -> dict[str, int]:
     """Store records in one transaction; how many of each kind were new."""
     from assay.rubrics import get_rubric
 
@@ -79,7 +82,7 @@ def _json_lines(text: str) -> dict[int, int]:
     return {n: text.count("\n", 0, m.start()) + 1 for n, m in enumerate(re.finditer(r'"index"\s*:', text))}
 
 
-def import_jailbreakbench(store: Any, path: str | Path, *, model: str | None = None,
+def import_jailbreakbench(store: Store, path: str | Path, *, model: str | None = None,
                           behaviors_dataset: str = JBB_BEHAVIORS, prompts_dataset: str = JBB_PROMPTS) -> dict[str, Any]:
     """Import one JailbreakBench artifact JSON (``parameters`` + ``jailbreaks``).
 
@@ -139,7 +142,7 @@ def import_jailbreakbench(store: Any, path: str | Path, *, model: str | None = N
         behavior = R.Item(id=R.Item.make_id(behaviors_dataset, str(index), None, None), dataset=behaviors_dataset,
                           external_id=str(index), prompt=goal, category=category,
                           metadata={"behavior": entry.get("behavior"), "source": "jailbreakbench"})
-        existing = store.find("items", behavior.id)
+        existing = store.find(R.Item, behavior.id)
         if existing is not None and existing.prompt != goal:
             raise BadInput(f"behaviour {index} is stored with another goal: {existing.prompt[:60]!r}",
                            file=file, line=line, field=f"jailbreaks[{n}].goal")
@@ -182,7 +185,7 @@ def xstest_label(prompt_type: str) -> str:
     return "unsafe" if prompt_type.startswith("contrast_") else "safe"
 
 
-def import_xstest(store: Any, path: str | Path | None = None, *, model: str | None = None,
+def import_xstest(store: Store, path: str | Path | None = None, *, model: str | None = None,
                   dataset: str = XSTEST) -> dict[str, Any]:
     """Import XSTest's prompts (``xstest_prompts.csv``; None: the copy bundled with assay) or a
     completions CSV (``id,type,prompt,completion,annotation_1,annotation_2,...,final_label``).

@@ -120,13 +120,13 @@ def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> li
         skipped = int(((means <= ceiling) & means.index.isin(textless)).sum())
         rows = []
         for unit, mean in readable.items():
-            resp = store.get("responses", unit)
-            item = store.get("items", resp.item_id)  # type: ignore[attr-defined]
+            resp = store.get(R.Response, unit)
+            item = store.get(R.Item, resp.item_id)
             js = part[part["unit"] == unit].sort_values("value")
             rows.append({
-                "response_id": unit, "model": resp.model, "mean": float(mean),  # type: ignore[attr-defined]
-                "prompt": item.prompt_text()[:text_limit],  # type: ignore[attr-defined]
-                "response": resp.text[:text_limit],  # type: ignore[attr-defined]
+                "response_id": unit, "model": resp.model, "mean": float(mean),
+                "prompt": item.prompt_text()[:text_limit],
+                "response": resp.text[:text_limit],
                 "judgments": [{"rater": r.rater, "value": float(r.value), "justification": r.justification or ""}
                               for r in js.head(3).itertuples()],
             })
@@ -221,7 +221,7 @@ def build_report(
     if not cf.empty:
         res = _safe(agreement_report, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
         agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "preference", "error": res["error"]}]
-    known = {r.id: r for r in store.list("raters")}
+    known = {r.id: r for r in store.list(R.Rater)}
     for sec in agreement:
         ids = agreement_raters(sec)
         if ids:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from assay import records as R
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 EXAMPLES = 3  # reasons shown per step
 
 
-def curation_section(store: Any, models: Any = None) -> list[dict[str, Any]]:
+def curation_section(store: Store, models: Any = None) -> list[dict[str, Any]]:
     """One row per curation run (newest first): source, target, kept of total, and per step the counts
     and the first few reasons from the curation log. ``models`` is ignored: curation acts on items."""
     out = []
-    runs = sorted((r for r in store.iter("runs") if r.kind == "curate"), key=lambda r: r.started_at, reverse=True)
+    runs = sorted((r for r in store.iter(R.Run) if r.kind == "curate"), key=lambda r: r.started_at, reverse=True)
     for run in runs:
         counts = run.config.get("counts") or {}
-        log = store.list("curation_log", run_id=run.id)
+        log = store.list(R.CurationLog, run_id=run.id)
         steps = []
         for s in counts.get("steps", []):
             rows = [x for x in log if x.step == s["step"]]

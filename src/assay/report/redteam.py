@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from assay import records as R
 from assay.errors import AssayError
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 DIMENSIONS = ("jailbroken", "refusal")
 REFUSAL_LABELS = ("full_compliance", "partial_refusal", "full_refusal")
@@ -77,7 +81,7 @@ def _best_pair(df: pd.DataFrame) -> dict[str, Any] | None:
     return {"on": on, "first": first, "second": second, "within": within}
 
 
-def _comparison(store: Any, df: pd.DataFrame, rater: str, dimension: str) -> dict[str, Any] | None:
+def _comparison(store: Store, df: pd.DataFrame, rater: str, dimension: str) -> dict[str, Any] | None:
     from assay.redteam.asr import compare
 
     pair = _best_pair(df)
@@ -92,7 +96,7 @@ def _comparison(store: Any, df: pd.DataFrame, rater: str, dimension: str) -> dic
     return {**res, "within": pair["within"]}
 
 
-def asr_section(store: Any, models: Sequence[str] | None = None, confidence: float = 0.95) -> dict[str, Any] | None:
+def asr_section(store: Store, models: Sequence[str] | None = None, confidence: float = 0.95) -> dict[str, Any] | None:
     """ASR per model x attack for every rater with verdicts on attempt responses; None without attempts."""
     from assay.redteam.asr import asr, attempt_outcomes
 
@@ -110,7 +114,7 @@ def asr_section(store: Any, models: Sequence[str] | None = None, confidence: flo
         out["error"] = ("no verdicts on the attempts' responses yet: run `assay redteam detect --attempts-only` "
                         "or an LLM judge on the redteam rubric")
         return out
-    raters = {r.id: r for r in store.iter("raters", id=sorted(js["rater_id"].unique()))}
+    raters = {r.id: r for r in store.iter(R.Rater, id=sorted(js["rater_id"].unique()))}
     counts = js.groupby(["rater_id", "dimension"])["response_id"].nunique()
     # one table per (rater, dimension), by kind of rater, then jailbroken (a direct verdict) before refusal (a proxy)
     def key(k: tuple[str, str]) -> tuple:
@@ -132,7 +136,7 @@ def asr_section(store: Any, models: Sequence[str] | None = None, confidence: flo
     return out
 
 
-def refusal_section(store: Any, models: Sequence[str] | None = None,
+def refusal_section(store: Store, models: Sequence[str] | None = None,
                     confidence: float = 0.95) -> dict[str, Any] | None:
     """Over-refusal and unsafe compliance per model for each rater of ``refusal`` on items labelled
     safe/unsafe, and each rater's Cohen kappa with the reference human; None without such data."""
@@ -146,13 +150,13 @@ def refusal_section(store: Any, models: Sequence[str] | None = None,
     resp = store.columns("responses", ["id", "item_id", "model"], id=sorted(js["response_id"].unique()))
     if models:
         resp = resp[resp["model"].isin(list(models))]
-    items = {it.id: it for it in store.iter("items", id=sorted(resp["item_id"].unique()))}
+    items = {it.id: it for it in store.iter(R.Item, id=sorted(resp["item_id"].unique()))}
     kind = resp["item_id"].map(lambda i: (items[i].metadata or {}).get("label") if i in items else None)
     resp = resp[kind.isin(["safe", "unsafe"])]
     if resp.empty:
         return None
     js = js[js["response_id"].isin(set(resp["id"]))]
-    raters = {r.id: r for r in store.iter("raters", id=sorted(js["rater_id"].unique()))}
+    raters = {r.id: r for r in store.iter(R.Rater, id=sorted(js["rater_id"].unique()))}
     order = rater_order(raters, js.groupby("rater_id")["response_id"].nunique().to_dict())
     target = sorted(resp["model"].unique())
     out: dict[str, Any] = {"confidence": confidence, "raters": [], "models": target, "agreement": []}
@@ -180,7 +184,7 @@ def refusal_section(store: Any, models: Sequence[str] | None = None,
     return out
 
 
-def library_section(store: Any, models: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def library_section(store: Store, models: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The latest version of each failure-library entry (retired ones too), with its last check."""
     from assay.library import list_entries
 

@@ -129,7 +129,7 @@ def add_rubric(store, rubric: Rubric) -> bool:  # noqa: ANN001
     from assay.errors import BadInput
     from assay.records import GuidelineVersion
 
-    existing = store.find("rubrics", rubric.name, rubric.version)
+    existing = store.find(Rubric, rubric.name, rubric.version)
     if existing is not None:
         if existing != rubric:
             raise BadInput(f"rubric {rubric.id} is already stored with different content: raise 'version' to add it")

@@ -49,18 +49,18 @@ AdminDep = Annotated[ACC.User, Depends(_admin)]
 
 def _own_campaign(request: Request, user: ACC.User, cid: str) -> R.Campaign:
     """A campaign the lead created (admins see all); NotFound otherwise."""
-    camp = store_of(request).find("campaigns", cid)
-    if camp is None or not (user.is_admin or camp.created_by == user.name):  # type: ignore[attr-defined]
+    camp = store_of(request).find(R.Campaign, cid)
+    if camp is None or not (user.is_admin or camp.created_by == user.name):
         raise NotFound("campaign")
-    return camp  # type: ignore[return-value]
+    return camp
 
 
 @router.get("/lead")
 def lead_home(request: Request, user: LeadDep) -> Response:
     store = store_of(request)
-    camps = [c for c in store.iter("campaigns") if user.is_admin or c.created_by == user.name]  # type: ignore[attr-defined]
-    camps.sort(key=lambda c: c.created_at, reverse=True)  # type: ignore[attr-defined]
-    return render(request, "lead_home.html", rows=D.progress_by_campaign(store, camps))  # type: ignore[arg-type]
+    camps = [c for c in store.iter(R.Campaign) if user.is_admin or c.created_by == user.name]
+    camps.sort(key=lambda c: c.created_at, reverse=True)
+    return render(request, "lead_home.html", rows=D.progress_by_campaign(store, camps))
 
 
 @router.get("/lead/c/{cid}")
@@ -96,14 +96,14 @@ def _case_for_lead(request: Request, user: ACC.User, case_id: str) -> R.EdgeCase
     """An edge case of one of the lead's campaigns (admins: any); NotFound otherwise. A case of no
     campaign (judges', or stored before migration 0010) is the admins' to handle."""
     store = store_of(request)
-    case = store.find("edge_cases", case_id) if len(case_id) <= 64 else None
+    case = store.find(R.EdgeCase, case_id) if len(case_id) <= 64 else None
     if case is None:
         raise NotFound("edge case")
     if not user.is_admin:
-        if case.campaign_id is None:  # type: ignore[attr-defined]
+        if case.campaign_id is None:
             raise NotFound("edge case")
-        _own_campaign(request, user, case.campaign_id)  # type: ignore[attr-defined]
-    return case  # type: ignore[return-value]
+        _own_campaign(request, user, case.campaign_id)
+    return case
 
 
 @router.post("/lead/edge/{case_id}")
@@ -158,8 +158,8 @@ MAX_GOLD_BYTES = 20 * 1024 * 1024
 
 def _new_form(request: Request, *, status: int = 200, error: str | None = None, values: Any = None) -> Response:
     store = store_of(request)
-    return render(request, "new_campaign.html", status=status, datasets=[d.name for d in store.iter("datasets")],
-                  rubrics=sorted({f"{r.name}@{r.version}" for r in store.iter("rubrics")} | {"default@1"}),
+    return render(request, "new_campaign.html", status=status, datasets=[d.name for d in store.iter(R.Dataset)],
+                  rubrics=sorted({f"{r.name}@{r.version}" for r in store.iter(R.Rubric)} | {"default@1"}),
                   error=error, values=values or {})
 
 

@@ -55,7 +55,7 @@ def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await read_form(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if not ACC.csrf_ok(cookie or "", form.get("csrf_token")):  # type: ignore[arg-type]
+    if not ACC.csrf_ok(cookie or "", form.get("csrf_token")):
         return error_page(request, 403, "the login form expired: reload the page and try again")
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     address = request.client.host if request.client else ""
@@ -93,16 +93,16 @@ def _campaign_for_rater(request: Request, user: ACC.User, cid: str) -> R.Campaig
     camp = S.campaign(store, cid) if len(cid) <= 64 else None
     if camp is None or not A.can_rate(store, camp, user.rater_id):
         raise NotFound("campaign")
-    return camp  # type: ignore[return-value]
+    return camp
 
 
 @router.get("/")
 def home(request: Request, user: UserDep) -> Response:
     store = store_of(request)
     rows = []
-    for camp in store.iter("campaigns", status="open"):
-        if A.can_rate(store, camp, user.rater_id):  # type: ignore[arg-type]
-            rows.append({"campaign": camp, "queue": A.queue_status(store, camp, user.rater_id)})  # type: ignore[arg-type]
+    for camp in store.iter(R.Campaign, status="open"):
+        if A.can_rate(store, camp, user.rater_id):
+            rows.append({"campaign": camp, "queue": A.queue_status(store, camp, user.rater_id)})
     return render(request, "home.html", rows=rows)
 
 
@@ -124,13 +124,13 @@ def next_item(cid: str, request: Request, user: UserDep) -> Response:
 @router.get("/c/{cid}/guidelines")
 def guidelines(cid: str, request: Request, user: UserDep) -> Response:
     store = store_of(request)
-    camp = store.find("campaigns", cid)
+    camp = store.find(R.Campaign, cid)
     if camp is None:
         raise NotFound("campaign")
-    if not (A.can_rate(store, camp, user.rater_id) or user.is_admin or camp.created_by == user.name):  # type: ignore[arg-type, attr-defined]
+    if not (A.can_rate(store, camp, user.rater_id) or user.is_admin or camp.created_by == user.name):
         raise NotFound("campaign")
-    gv = store.guideline(camp.rubric, camp.guideline_version)  # type: ignore[attr-defined]
-    return render(request, "guidelines.html", campaign=camp, guideline=gv, rubric=rubric_of(store, camp.rubric))  # type: ignore[attr-defined]
+    gv = store.guideline(camp.rubric, camp.guideline_version)
+    return render(request, "guidelines.html", campaign=camp, guideline=gv, rubric=rubric_of(store, camp.rubric))
 
 
 # ---- one assignment ---------------------------------------------------------------------------
@@ -146,9 +146,9 @@ def _own_assignment(request: Request, user: ACC.User, aid: str) -> tuple[R.Assig
 
 def _context(request: Request, asg: R.Assignment, camp: R.Campaign, user: ACC.User) -> dict[str, Any]:
     store = store_of(request)
-    resp = {r.id: r for r in store.iter("responses", id=asg.shown_order)}
-    item = store.get("items", resp[asg.shown_order[0]].item_id)  # type: ignore[attr-defined]
-    return _page_context(asg, camp, item, {k: {"model": r.model, "text": r.text} for k, r in resp.items()},  # type: ignore[attr-defined]
+    resp = {r.id: r for r in store.iter(R.Response, id=asg.shown_order)}
+    item = store.get(R.Item, resp[asg.shown_order[0]].item_id)
+    return _page_context(asg, camp, item, {k: {"model": r.model, "text": r.text} for k, r in resp.items()},
                          campaign_dimensions(store, camp), A.queue_status(store, camp, user.rater_id))
 
 

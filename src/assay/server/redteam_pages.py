@@ -6,7 +6,7 @@ their functions, and every change to an entry is a new version written by ``edit
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
@@ -21,6 +21,9 @@ from assay.redteam import asr as ASR
 from assay.server import accounts as ACC
 from assay.server.app import check_csrf, current_user, lead_only, read_form, render, store_of
 from assay.store import app as S
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 router = APIRouter()
 RECENT = 50  # successful attempts listed on the red-team page
@@ -72,8 +75,8 @@ def _entry_page(request: Request, slug: str, *, status: int = 200, error: str | 
         raise NotFound("library entry")
     versions = L.history(store, slug)
     entry = versions[-1]
-    responses = records_by_id(store, "responses", entry.examples[:EXAMPLES])
-    items = records_by_id(store, "items", {r.item_id for r in responses.values()})
+    responses = records_by_id(store, R.Response, entry.examples[:EXAMPLES])
+    items = records_by_id(store, R.Item, {r.item_id for r in responses.values()})
     examples = [(responses[i], items.get(responses[i].item_id)) for i in entry.examples[:EXAMPLES] if i in responses]
     notes = {n.get("version"): n for n in entry.evidence.get("notes", []) if isinstance(n, dict)}
     saved = request.query_params.get("saved", "")
@@ -99,7 +102,7 @@ class Stale(AssayError):
     """The entry moved on since the form was loaded, or another writer took the same version."""
 
 
-def _change(store: Any, slug: str, user: ACC.User, form: Any, action: str) -> R.LibraryEntry:
+def _change(store: Store, slug: str, user: ACC.User, form: Any, action: str) -> R.LibraryEntry:
     latest = L.get_entry(store, slug)
     seen = _expected_version(form)
     if latest.version != seen:
@@ -159,19 +162,19 @@ async def library_edit(slug: str, request: Request, user: LeadDep) -> Response:
 # ---- red teaming ------------------------------------------------------------------------------
 
 
-def _judging_raters(store: Any, dimension: str) -> list[str]:
+def _judging_raters(store: Store, dimension: str) -> list[str]:
     """Raters with judgments on the dimension: the chooser's options."""
     return sorted(store.columns("judgments", ["rater_id"], dimension=dimension)["rater_id"].unique())
 
 
-def _recent_successes(store: Any, outcomes: Any) -> list[dict[str, Any]]:
+def _recent_successes(store: Store, outcomes: Any) -> list[dict[str, Any]]:
     hits = outcomes[outcomes["success"] == True]  # noqa: E712 - None (unjudged) must not count
     if hits.empty:
         return []
     when = store.columns("attempts", ["id", "created_at"])
     hits = hits.merge(when, left_on="attempt", right_on="id").sort_values("created_at", ascending=False).head(RECENT)
-    responses = records_by_id(store, "responses", hits["response"].tolist())
-    behaviours = records_by_id(store, "items", set(hits["behavior"]))
+    responses = records_by_id(store, R.Response, hits["response"].tolist())
+    behaviours = records_by_id(store, R.Item, set(hits["behavior"]))
     rows = []
     for h in hits.itertuples():
         b, r = behaviours.get(h.behavior), responses.get(h.response)
@@ -180,7 +183,7 @@ def _recent_successes(store: Any, outcomes: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _default_rater(store: Any, dimension: str | None) -> tuple[str | None, str | None]:
+def _default_rater(store: Store, dimension: str | None) -> tuple[str | None, str | None]:
     """With no rater chosen: the dimension the library would read (jailbroken where an attempt's
     answer was judged on it, else refusal) and the rater with verdicts on the most attempt answers
     there (ties: the first id), so the page opens on rates rather than on a question."""
@@ -235,18 +238,18 @@ def response_page(rid: str, request: Request, user: LeadDep) -> Response:
     are the workbench's; a response only in campaigns is its campaigns' leads' (others get 404), and
     a lead sees the judgments of their own campaigns and of judges, never another lead's raters'."""
     store = store_of(request)
-    resp = store.find("responses", rid) if len(rid) <= 128 else None
+    resp = store.find(R.Response, rid) if len(rid) <= 128 else None
     if resp is None:
         raise NotFound("response")
-    attempts = store.list("attempts", response_id=rid)
+    attempts = store.list(R.Attempt, response_id=rid)
     entries = [e for e in L.list_entries(store, include_retired=True) if rid in e.examples]
-    mine = None if user.is_admin else {c.id for c in store.iter("campaigns", created_by=user.name)}
-    if mine is not None and not attempts and not entries and not S.shows_response(store, mine, resp):  # type: ignore[arg-type]
+    mine = None if user.is_admin else {c.id for c in store.iter(R.Campaign, created_by=user.name)}
+    if mine is not None and not attempts and not entries and not S.shows_response(store, mine, resp):
         raise NotFound("response")
-    item = store.find("items", resp.item_id)  # type: ignore[attr-defined]
-    behaviours = records_by_id(store, "items", {a.behavior_id for a in attempts})  # type: ignore[attr-defined]
-    judgments = sorted((j for j in store.iter("judgments", response_id=rid)
-                        if mine is None or j.campaign_id is None or j.campaign_id in mine),  # type: ignore[attr-defined]
+    item = store.find(R.Item, resp.item_id)
+    behaviours = records_by_id(store, R.Item, {a.behavior_id for a in attempts})
+    judgments = sorted((j for j in store.iter(R.Judgment, response_id=rid)
+                        if mine is None or j.campaign_id is None or j.campaign_id in mine),
                        key=lambda j: j.created_at)
     return render(request, "response.html", response=resp, item=item, attempts=attempts, behaviours=behaviours,
                   judgments=judgments, entries=entries)

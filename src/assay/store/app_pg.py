@@ -18,13 +18,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from assay import records as R
 from assay.store import tables as T
 from assay.store.store import from_row, to_row
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 BIG = 2**31 - 1  # "no cap": gold units, and every unit in calibration mode
 
@@ -179,7 +182,7 @@ def _raced(outcome: tuple[bool, R.Assignment | str | None]) -> tuple[bool, R.Ass
     return outcome[0], "pending"
 
 
-def record_and_claim(store: Any, camp: R.Campaign, asg: R.Assignment | None, rater_id: str,
+def record_and_claim(store: Store, camp: R.Campaign, asg: R.Assignment | None, rater_id: str,
                      records: Sequence[R.Record] = (), *, kind: str = "", claim: bool,
                      conn: Any = None) -> tuple[bool, R.Assignment | str | None]:
     """Run :func:`statement` through the store's engine (the library's path on PostgreSQL)."""

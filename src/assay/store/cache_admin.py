@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import LargeBinary, Text, cast, func, select, text
 from sqlalchemy.engine import make_url
@@ -23,6 +23,9 @@ from sqlalchemy.exc import OperationalError
 
 from assay import records as R
 from assay.store import tables as T
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 _T = T.request_cache
 
@@ -152,7 +155,7 @@ def _groups(c: Any, key: Any, size: Any, where: Any, top: int) -> tuple[list[Cac
     return groups[:top], max(0, len(groups) - top)
 
 
-def cache_stats(store: Any, *, top: int = 10) -> CacheStats:
+def cache_stats(store: Store, *, top: int = 10) -> CacheStats:
     """Entries, payload bytes and dates of the cache, in total, per model and per run (the ``top`` largest)."""
     if top < 1:
         raise ValueError("top must be at least 1")
@@ -211,7 +214,7 @@ def _where(selection: CacheSelection, now: datetime) -> list[Any]:
     return cond
 
 
-def prune_cache(store: Any, selection: CacheSelection, *, dry_run: bool = False,
+def prune_cache(store: Store, selection: CacheSelection, *, dry_run: bool = False,
                 now: datetime | None = None) -> PruneResult:
     """Delete the cache entries ``selection`` picks (``dry_run``: only count them); nothing else is touched.
 
@@ -232,7 +235,7 @@ def _sqlite_file_bytes(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 
 
-def vacuum_store(store: Any) -> VacuumResult:
+def vacuum_store(store: Store) -> VacuumResult:
     """Compact the store after a prune, so the freed space leaves the disk.
 
     SQLite: ``VACUUM`` rewrites the file (it needs the store to itself, and free disk
@@ -263,7 +266,7 @@ def vacuum_store(store: Any) -> VacuumResult:
         return VacuumResult(True, before, int(c.execute(size).scalar_one()), "table")
 
 
-def cache_run_ids(store: Any, prefix: str) -> list[str]:
+def cache_run_ids(store: Store, prefix: str) -> list[str]:
     """Ids of the stored runs and of the runs named by cache entries that start with ``prefix``."""
     with store.engine.connect() as c:
         ids = set(c.execute(select(T.runs.c.id).where(T.runs.c.id.startswith(prefix, autoescape=True))).scalars())
@@ -272,7 +275,7 @@ def cache_run_ids(store: Any, prefix: str) -> list[str]:
     return sorted(ids)
 
 
-def cached_models(store: Any) -> list[str]:
+def cached_models(store: Store) -> list[str]:
     """The models that have entries in the cache."""
     with store.engine.connect() as c:
         return sorted(c.execute(select(_T.c.model).distinct()).scalars())

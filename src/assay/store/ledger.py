@@ -65,7 +65,7 @@ class Ledger:
                 c.execute(
                     t.update().where(t.c.id == run.id).values(status="running", total=run.total, config=run.config, finished_at=None)
                 )
-        return self.store.get("runs", run.id)  # type: ignore[return-value]
+        return self.store.get(R.Run, run.id)
 
     def done_keys(self, run_id: str) -> set[str]:
         """Keys of the units of this run already done (they are skipped on resume)."""
@@ -112,7 +112,7 @@ class Ledger:
                 prompt_tokens=int(agg[3]), completion_tokens=int(agg[4]), cost_usd=float(agg[5]),
                 errors={str(k): int(v) for k, v in errors.items()}, finished_at=R.utcnow(),
             )
-        return self.store.get("runs", run_id)  # type: ignore[return-value]
+        return self.store.get(R.Run, run_id)
 
     def runs(self, *, kind: str | None = None, limit: int | None = None) -> list[R.Run]:
         """Stored runs, newest first."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import operator
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import orjson
 from sqlalchemy import Connection, Engine, func, select
@@ -26,6 +27,20 @@ _TS_COLUMNS = {
     name: [c.name for c in table.columns if isinstance(c.type, type(T.TS))] for name, table in T.TABLES.items()
 }
 _BATCH = 5000
+
+RecordT = TypeVar("RecordT", bound=R.Record)
+Kind = str | type[R.Record]
+"""A record kind: its table name (``"judgments"``) or its record class (``R.Judgment``)."""
+
+
+def kind_name(kind: Kind) -> str:
+    """The table name of a kind given by name or by record class."""
+    if isinstance(kind, str):
+        return kind
+    try:
+        return R.KIND_OF[kind]
+    except KeyError:
+        raise AssayError(f"{kind.__name__} records are not stored in tables of their own") from None
 
 
 def _json_text(v: Any) -> str | None:
@@ -57,8 +72,15 @@ def to_row(kind: str, record: R.Record) -> dict[str, Any]:
     return record.model_dump()
 
 
-def from_row(kind: str, row: dict[str, Any]) -> R.Record:
+@overload
+def from_row(kind: type[RecordT], row: dict[str, Any]) -> RecordT: ...
+@overload
+def from_row(kind: str, row: dict[str, Any]) -> R.Record: ...
+
+
+def from_row(kind: Kind, row: dict[str, Any]) -> R.Record:
     """The record of a table row (timestamps read back as UTC)."""
+    kind = kind_name(kind)
     if kind == "rubrics":
         return R.Rubric.model_validate(row["spec"])
     for col in _TS_COLUMNS[kind]:
@@ -144,10 +166,11 @@ class Store:
             params.append(tuple(vals))
         return c.exec_driver_sql(sql, params).rowcount
 
-    def add_rows(self, kind: str, rows: Sequence[dict[str, Any]], conn: Connection | None = None) -> int:
+    def add_rows(self, kind: Kind, rows: Sequence[dict[str, Any]], conn: Connection | None = None) -> int:
         """Insert rows whose key is not yet stored (others are left as they are); return how many were new."""
         if not rows:
             return 0
+        kind = kind_name(kind)
         added = 0
         with self._conn(conn) as c:
             for start in range(0, len(rows), _BATCH):
@@ -157,15 +180,15 @@ class Store:
     def add(self, records: Iterable[R.Record], conn: Connection | None = None) -> int:
         """Insert records not yet stored (by id); return how many were new."""
         by_kind: dict[str, list[dict[str, Any]]] = {}
-        kind_of = {cls: k for k, cls in R.KINDS.items()}
         for rec in records:
-            kind = kind_of[type(rec)]
+            kind = R.KIND_OF[type(rec)]
             by_kind.setdefault(kind, []).append(to_row(kind, rec))
         with self._conn(conn) as c:
             return sum(self.add_rows(kind, rows, c) for kind, rows in by_kind.items())
 
-    def update(self, kind: str, key: Any, conn: Connection | None = None, **values: Any) -> None:
+    def update(self, kind: Kind, key: Any, conn: Connection | None = None, **values: Any) -> None:
         """Change bookkeeping fields of a mutable record (runs, assignments, campaigns, edge cases)."""
+        kind = kind_name(kind)
         if kind not in {"runs", "assignments", "campaigns", "edge_cases"}:
             raise AssayError(f"{kind} are immutable: write a new record that supersedes the old one")
         table = T.TABLES[kind]
@@ -180,21 +203,38 @@ class Store:
         row = c.execute(select(table).where(*cond)).mappings().first()
         return dict(row) if row else None
 
-    def get(self, kind: str, *key: Any) -> R.Record:
-        """The record with this key (rubrics: name, version); NotFound if absent."""
+    @overload
+    def get(self, kind: type[RecordT], *key: Any) -> RecordT: ...
+    @overload
+    def get(self, kind: str, *key: Any) -> R.Record: ...
+
+    def get(self, kind: Kind, *key: Any) -> R.Record:
+        """The record with this key (rubrics: name, version); NotFound if absent.
+
+        ``kind`` is the record class (``store.get(R.Judgment, id)`` is typed as a judgment)
+        or its table name (``"judgments"``).
+        """
+        kind = kind_name(kind)
         with self.engine.connect() as c:
             row = self._get_row(c, kind, key)
         if row is None:
             raise NotFound(f"no {kind[:-1].replace('_', ' ')} {'@'.join(map(str, key))!r} in the store")
         return from_row(kind, row)
 
-    def find(self, kind: str, *key: Any) -> R.Record | None:
+    @overload
+    def find(self, kind: type[RecordT], *key: Any) -> RecordT | None: ...
+    @overload
+    def find(self, kind: str, *key: Any) -> R.Record | None: ...
+
+    def find(self, kind: Kind, *key: Any) -> R.Record | None:
+        """The record with this key, or None."""
         try:
             return self.get(kind, *key)
         except NotFound:
             return None
 
-    def _select(self, kind: str, filters: dict[str, Any]):  # noqa: ANN202
+    def _select(self, kind: Kind, filters: dict[str, Any]):  # noqa: ANN202
+        kind = kind_name(kind)
         table = table_of(kind)
         stmt = select(table)
         for col, val in filters.items():
@@ -208,29 +248,43 @@ class Store:
                 stmt = stmt.where(table.c[col] == val)
         return stmt.order_by(*[table.c[k] for k in _key_columns(kind)])
 
-    def rows(self, kind: str, **filters: Any) -> Iterator[dict[str, Any]]:
+    def rows(self, kind: Kind, **filters: Any) -> Iterator[dict[str, Any]]:
         """Raw table rows, streamed, in key order; filters are column == value (or IN a list)."""
         with self.engine.connect() as c:
             result = c.execution_options(yield_per=5000).execute(self._select(kind, filters))
             for row in result.mappings():
                 yield dict(row)
 
-    def iter(self, kind: str, **filters: Any) -> Iterator[R.Record]:
+    @overload
+    def iter(self, kind: type[RecordT], **filters: Any) -> Iterator[RecordT]: ...
+    @overload
+    def iter(self, kind: str, **filters: Any) -> Iterator[R.Record]: ...
+
+    def iter(self, kind: Kind, **filters: Any) -> Iterator[Any]:
+        """Records of one kind, streamed in key order (filters as for ``rows``)."""
+        kind = kind_name(kind)
         for row in self.rows(kind, **filters):
             yield from_row(kind, row)
 
-    def list(self, kind: str, **filters: Any) -> list[R.Record]:
-        return list(self.iter(kind, **filters))
+    @overload
+    def list(self, kind: type[RecordT], **filters: Any) -> builtins.list[RecordT]: ...
+    @overload
+    def list(self, kind: str, **filters: Any) -> builtins.list[R.Record]: ...
 
-    def count(self, kind: str, **filters: Any) -> int:
+    def list(self, kind: Kind, **filters: Any) -> builtins.list[Any]:
+        """Records of one kind in key order, as a list."""
+        return builtins.list(self.iter(kind, **filters))
+
+    def count(self, kind: Kind, **filters: Any) -> int:
         sub = self._select(kind, filters).order_by(None).subquery()
         with self.engine.connect() as c:
             return c.execute(select(func.count()).select_from(sub)).scalar_one()
 
-    def frame(self, kind: str, **filters: Any) -> pd.DataFrame:
+    def frame(self, kind: Kind, **filters: Any) -> pd.DataFrame:
         """Records of one kind as a pandas DataFrame (one column per field)."""
         import pandas as pd
 
+        kind = kind_name(kind)
         if kind == "rubrics":
             return pd.DataFrame([r.model_dump(mode="json") for r in self.iter(kind, **filters)])
         cols = [c.name for c in T.TABLES[kind].columns]
@@ -239,17 +293,17 @@ class Store:
             df[col] = pd.to_datetime(df[col], utc=True)
         return df
 
-    def columns(self, kind: str, names: Sequence[str], **filters: Any) -> pd.DataFrame:
+    def columns(self, kind: Kind, names: Sequence[str], **filters: Any) -> pd.DataFrame:
         """Some columns of a kind's table as a DataFrame (cheap where ``frame`` would read texts)."""
         import pandas as pd
 
-        table = T.TABLES[kind]
+        table = T.TABLES[kind_name(kind)]
         stmt = self._select(kind, filters).with_only_columns(*[table.c[n] for n in names])
         with self.engine.connect() as c:
             return pd.DataFrame.from_records(list(c.execute(stmt)), columns=list(names))
 
-    def group_counts(self, kind: str, column: str) -> dict[Any, int]:
-        table = T.TABLES[kind]
+    def group_counts(self, kind: Kind, column: str) -> dict[Any, int]:
+        table = T.TABLES[kind_name(kind)]
         stmt = select(table.c[column], func.count()).group_by(table.c[column]).order_by(table.c[column])
         with self.engine.connect() as c:
             return {k: n for k, n in c.execute(stmt)}
@@ -266,11 +320,11 @@ class Store:
         return {
             "store": self.describe(),
             "datasets": [{"dataset": d.name, "items": items.get(d.name, 0), "responses": resp_by_ds.get(d.name, 0)}
-                         for d in self.iter("datasets")],  # type: ignore[attr-defined]
+                         for d in self.iter(R.Dataset)],
             "models": [{"model": m.id, "responses": resp_by_model.get(m.id, 0)}
-                       for m in self.iter("models")],  # type: ignore[attr-defined]
+                       for m in self.iter(R.Model)],
             "rubrics": [{"rubric": r.id, "dimensions": len(r.dimensions), "judgments": judg_by_rubric.get(r.id, 0)}
-                        for r in self.iter("rubrics")],  # type: ignore[attr-defined]
+                        for r in self.iter(R.Rubric)],
             "raters": self.group_counts("raters", "kind"),
             "totals": {k: self.count(k) for k in ("items", "responses", "judgments", "comparisons", "runs")},
         }
@@ -300,4 +354,4 @@ class Store:
         stmt = stmt.order_by(table.c.version.desc()).limit(1)
         with self.engine.connect() as c:
             row = c.execute(stmt).mappings().first()
-        return from_row("guidelines", dict(row)) if row else None  # type: ignore[return-value]
+        return from_row(R.GuidelineVersion, dict(row)) if row else None
