@@ -20,6 +20,7 @@ from assay.analysis.agreement import alpha_among
 from assay.analysis.frames import judgments_frame
 from assay.errors import BadInput
 from assay.store import Store
+from assay.store import app as S
 
 
 def _spread(values: pd.Series, scale: str) -> float:
@@ -102,7 +103,7 @@ def calibration_report(store: Store, campaign: str, *, text_limit: int = 600) ->
     members = sorted(inside["rater"].unique())
     items: list[dict[str, Any]] = []
     if not inside.empty:
-        gold = _gold(store, camp.id)
+        gold = S.response_gold(store, camp.id)
         for unit, part in inside.groupby("unit"):
             resp = store.get(R.Response, unit)
             item = store.get(R.Item, resp.item_id)
@@ -124,22 +125,6 @@ def calibration_report(store: Store, campaign: str, *, text_limit: int = 600) ->
     return {"campaign": camp.id, "name": camp.name, "rubric": camp.rubric, "raters": members,
             "guideline_version": camp.guideline_version, "items": items,
             "alpha": _before_within_after(store, camp, inside, members, scales)}
-
-
-def _gold(store: Store, campaign_id: str) -> dict[tuple[str, str], Any]:
-    """Gold answers of a campaign's single-response units, by (response id, dimension)."""
-    from sqlalchemy import select
-
-    from assay.store import tables as T
-
-    g, u = T.gold_answers, T.campaign_units
-    stmt = (select(u.c.response_ids, g.c.dimension, g.c.value, g.c.label, g.c.explanation)
-            .join(u, (u.c.campaign_id == g.c.campaign_id) & (u.c.unit_id == g.c.unit_id))
-            .where(g.c.campaign_id == campaign_id))
-    with store.engine.connect() as c:
-        rows = c.execute(stmt).all()
-    return {(ids[0], dim): {"value": v, "label": lab, "explanation": ex} for ids, dim, v, lab, ex in rows
-            if len(ids) == 1}
 
 
 def _before_within_after(store: Store, camp: R.Campaign, inside: pd.DataFrame, members: list[str],

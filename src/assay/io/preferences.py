@@ -70,6 +70,7 @@ from typing import Any, Literal
 from assay import records as R
 from assay.errors import BadInput
 from assay.store import Store
+from assay.store import app as S
 
 FORMATS = ("trl", "trl-conversational", "kto", "reward", "hh-rlhf")
 _TEXT_FORMATS = ("trl", "kto", "reward")
@@ -174,26 +175,18 @@ def _pair_key(response_ids: Iterable[str]) -> str:
 
 def _gold(store: Store, f: PreferenceFilters, records: list[Any]) -> dict[str, str]:
     """Gold answers by unit: the gold rater's records, then campaign gold answers (which win)."""
-    from assay.store import tables as T
-
     gold: dict[str, str] = {}
     if f.gold_rater:
         for r in sorted((r for r in records if r.rater_id == f.gold_rater), key=lambda r: r.created_at):
             gold[_unit(f, r)] = _answer(f, r)
-    g = getattr(T, "gold_answers", None)  # campaign gold answers (store migration 0003)
-    if g is not None:
-        from sqlalchemy import select
-
-        with store.engine.connect() as c:
-            for row in c.execute(select(g)).mappings():
-                if f.source == "comparisons":
-                    if row["outcome"] is None and not row["ranking"]:
-                        continue
-                    ans = _comparison_answer(row["outcome"], row["winner"], row["ranking"])
-                    # a campaign stores a compared unit under a digest of its sorted response ids
-                    gold[row["unit_id"]] = ans
-                elif row["dimension"] == f.dimension:
-                    gold[row["unit_id"]] = str(row["label"] if row["value"] is None else float(row["value"]))
+    for row in S.gold_answers(store, None):  # campaign gold answers
+        if f.source == "comparisons":
+            if row["outcome"] is None and not row["ranking"]:
+                continue
+            # a campaign stores a compared unit under a digest of its sorted response ids
+            gold[row["unit_id"]] = _comparison_answer(row["outcome"], row["winner"], row["ranking"])
+        elif row["dimension"] == f.dimension:
+            gold[row["unit_id"]] = str(row["label"] if row["value"] is None else float(row["value"]))
     return gold
 
 

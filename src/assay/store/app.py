@@ -308,13 +308,29 @@ def add_gold(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) -> 
         conn.execute(insert(T.gold_answers), list(rows))
 
 
-def gold_answers(store: Store, campaign_id: str, unit_id: str | None = None) -> list[dict[str, Any]]:
+def gold_answers(store: Store, campaign_id: str | None, unit_id: str | None = None) -> list[dict[str, Any]]:
+    """Gold answer rows of a campaign (of every campaign when ``campaign_id`` is None; then in
+    campaign order), of one unit when ``unit_id`` is given, by unit and dimension."""
     g = T.gold_answers
-    stmt = select(g).where(g.c.campaign_id == campaign_id)
+    stmt = select(g)
+    if campaign_id is not None:
+        stmt = stmt.where(g.c.campaign_id == campaign_id)
     if unit_id is not None:
         stmt = stmt.where(g.c.unit_id == unit_id)
     with _reader(store).connect() as c:
-        return [dict(r) for r in c.execute(stmt.order_by(g.c.unit_id, g.c.dimension)).mappings()]
+        return [dict(r) for r in c.execute(stmt.order_by(g.c.campaign_id, g.c.unit_id, g.c.dimension)).mappings()]
+
+
+def response_gold(store: Store, campaign_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Gold answers of a campaign's single-response units by (response id, dimension): value, label, explanation."""
+    g, u = T.gold_answers, T.campaign_units
+    stmt = (select(u.c.response_ids, g.c.dimension, g.c.value, g.c.label, g.c.explanation)
+            .join(u, (u.c.campaign_id == g.c.campaign_id) & (u.c.unit_id == g.c.unit_id))
+            .where(g.c.campaign_id == campaign_id))
+    with _reader(store).connect() as c:
+        rows = c.execute(stmt).all()
+    return {(ids[0], dim): {"value": v, "label": lab, "explanation": ex} for ids, dim, v, lab, ex in rows
+            if len(ids) == 1}
 
 
 def units(store: Store, campaign_id: str) -> list[dict[str, Any]]:
