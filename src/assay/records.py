@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -38,6 +39,13 @@ def digest(*parts: Any, size: int = 16) -> str:
 def _text_digest(text: str) -> str:
     """``digest`` of parts already joined with 0x1f and ended by it (the import's hot path)."""
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def unit_id(response_ids: Sequence[str]) -> str:
+    """The id of a campaign unit: its response id when it is one response, else a digest of the sorted ids."""
+    if len(response_ids) == 1:
+        return response_ids[0]
+    return digest("unit", *sorted(response_ids))
 
 
 def new_id() -> str:

@@ -12,7 +12,7 @@ from assay import annotate as A
 from assay import records as R
 from assay.errors import BadInput
 from assay.rubrics import get_rubric
-from assay.store.app import app_secret
+from assay.store.rating import app_secret
 from tests.server.conftest import DIMS, add_texts
 
 VALUES = {d: 4 for d in DIMS}

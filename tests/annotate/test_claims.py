@@ -1,4 +1,4 @@
-"""Claiming the next unit as a submission is stored (one SQL statement on PostgreSQL, store/app_pg.py)
+"""Claiming the next unit as a submission is stored (one SQL statement on PostgreSQL, store/rating_pg.py)
 gives the same assignments, ids, orders and gold mix as claiming it on its own."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from assay import annotate as A
 from assay.annotate.queue import assignment_id, shown_order
-from assay.store.app import app_secret
+from assay.store.rating import app_secret
 from tests.annotate.test_annotate import _answer, _setup
 
 
@@ -87,7 +87,7 @@ def test_open_units_are_counted_up_to_the_shown_limit(store):
     if store.backend == "postgresql":  # the page's single query counts the same
         import asyncio
 
-        from assay.store.app_pg import AsyncPG
+        from assay.store.rating_pg import AsyncPG
 
         async def page() -> dict:
             pg = AsyncPG(store.url, size=1)
@@ -112,7 +112,7 @@ def test_the_servers_asyncio_path_reads_writes_once_and_claims(pg_store_url):
 
     from assay.server import accounts as ACC
     from assay.store import Store
-    from assay.store.app_pg import AsyncPG, split_read
+    from assay.store.rating_pg import AsyncPG, split_read
 
     store = Store(pg_store_url)
     _setup(store, n_items=4)

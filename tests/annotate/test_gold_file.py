@@ -9,7 +9,7 @@ import pytest
 from assay import annotate as A
 from assay.errors import BadInput
 from assay.rubrics import get_rubric
-from assay.store import app as S
+from assay.store import rating as S
 from tests.server.conftest import add_texts
 
 

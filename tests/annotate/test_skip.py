@@ -12,7 +12,7 @@ from assay import records as R
 from assay.annotate import dashboard as D
 from assay.errors import BadInput
 from assay.rubrics import get_rubric
-from assay.store import app as S
+from assay.store import rating as S
 from tests.server.conftest import add_texts
 
 

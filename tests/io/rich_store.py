@@ -10,7 +10,7 @@ from assay.cli import main
 from assay.io import EXPORTED
 from assay.server import accounts as ACC
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 from assay.testing import ScriptedServer
 from tests.factories import every_kind
 from tests.server.conftest import password_hash

@@ -199,7 +199,7 @@ def test_gold_rater_accuracy_keeps_only_accurate_raters(data):
 def test_campaign_gold_answers_are_a_gold_source(data):
     from assay.annotate.campaigns import unit_id
     from assay.rubrics import default_rubric
-    from assay.store import app as S
+    from assay.store import rating as S
 
     data.store.add([default_rubric(), R.Campaign(id="c1", name="c1", kind="compare", rubric="default@1")])
     gold = [{"campaign_id": "c1", "unit_id": unit_id([data.resp["1a"], data.resp["1b"]]), "dimension": "overall",

@@ -14,7 +14,7 @@ from sklearn.metrics import cohen_kappa_score
 from assay import records as R
 from assay.bundled import load_pandalm
 from assay.judges.jobs import judge_pairwise
-from assay.judges.report import judge_report
+from assay.analysis.judge_trust import judge_report
 from assay.testing import ScriptedServer
 
 from .scripted_judges import fenced, nonce_of, store_responses

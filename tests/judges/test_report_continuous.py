@@ -7,7 +7,7 @@ import pytest
 
 from assay import records as R
 from assay.bundled import hanna_rubric
-from assay.judges.report import judge_report
+from assay.analysis.judge_trust import judge_report
 from assay.rubrics import add_rubric
 from assay.stats.agreement import krippendorff_alpha
 

@@ -10,7 +10,7 @@ import pytest
 
 from assay.errors import BadInput
 from assay.server import accounts as ACC
-from assay.store import app as S
+from assay.store import rating as S
 from tests.server.conftest import Rater, add_users
 
 

@@ -198,7 +198,7 @@ def test_assignment_ids_are_keyed_with_the_stores_secret(server):
     """The same campaign, unit and rater give another assignment id under another secret: the id a
     rater sees in a URL is not a public function of the unit (whose id names the models)."""
     from assay.annotate.queue import assignment_id
-    from assay.store.app import app_secret
+    from assay.store.rating import app_secret
 
     with server.store() as s:
         asg = s.list("assignments", campaign_id=server.ids["compare"])[0]

@@ -391,7 +391,7 @@ def test_skip_by_keyboard(app, browser):
     r.assert_clean()
     r.close()
     with Store(store_url, create=False) as s:
-        from assay.store import app as S
+        from assay.store import rating as S
 
         got = {k["assignment_id"]: k["reason"] for k in S.skips(s, cid)}
         assert {a: s.get("assignments", a).status for a in (first, second)} == {first: "skipped", second: "skipped"}

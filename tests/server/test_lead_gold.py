@@ -9,7 +9,7 @@ import re
 import pytest
 
 from assay import records as R
-from assay.store import app as S
+from assay.store import rating as S
 from tests.server.conftest import Rater
 
 

@@ -124,7 +124,7 @@ def test_authorization_matrix(server, people):
     with server.store() as s:
         assert s.count("judgments", assignment_id=[bob_asg, carl_asg]) == 0
         assert s.get("campaigns", ids["rate"]).status == "open"
-        assert not any(u["name"] == "mallory" for u in __import__("assay.store.app", fromlist=["x"]).list_users(s))
+        assert not any(u["name"] == "mallory" for u in __import__("assay.store.rating", fromlist=["x"]).list_users(s))
 
 
 def test_csrf_is_required_on_every_state_change(server, people):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assay import annotate as A
-from assay.store import app as S
+from assay.store import rating as S
 from tests.server.conftest import Rater, rating, rid
 
 JSON = {"accept": "application/json"}

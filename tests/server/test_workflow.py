@@ -192,7 +192,7 @@ def test_lead_creates_a_campaign_in_the_app(server, people):
     cid = r.headers["location"].rsplit("/", 1)[1]
     with server.store() as s:
         camp = s.get("campaigns", cid)
-        from assay.store import app as S
+        from assay.store import rating as S
 
         units = S.units(s, cid)
     assert (camp.kind, camp.dimensions, camp.overlap, camp.min_justification, camp.created_by) == \

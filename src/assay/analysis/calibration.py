@@ -20,7 +20,7 @@ from assay.analysis.agreement import alpha_among
 from assay.analysis.frames import judgments_frame
 from assay.errors import BadInput
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 
 def _spread(values: pd.Series, scale: str) -> float:

@@ -13,17 +13,11 @@ from typing import Any, Literal
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
+from assay.records import unit_id
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 Kind = Literal["rate", "compare", "rank"]
-
-
-def unit_id(response_ids: Sequence[str]) -> str:
-    """The id of a unit: its response id when it is one response, else a digest of the sorted ids."""
-    if len(response_ids) == 1:
-        return response_ids[0]
-    return R.digest("unit", *sorted(response_ids))
 
 
 @dataclass(frozen=True)

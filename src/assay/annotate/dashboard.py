@@ -12,7 +12,7 @@ import pandas as pd
 from assay import records as R
 from assay.annotate.campaigns import unit_id
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 
 def ratings_frame(store: Store, camp: R.Campaign) -> pd.DataFrame:

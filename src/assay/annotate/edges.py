@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from assay import records as R
 from assay.errors import BadInput, NotFound
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 FLAG_KINDS = ("ambiguous", "unclassifiable")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from assay import records as R
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 
 def can_rate(store: Store, camp: R.Campaign, rater_id: str) -> bool:
@@ -23,8 +23,8 @@ def _sha(*parts: str) -> bytes:
 
 def assignment_id(campaign_id: str, unit: str, rater_id: str, *, key: str) -> str:
     """The id of a unit given to a rater. sha256, not :func:`assay.records.digest`, because
-    PostgreSQL computes the same id when it claims a unit (``store/app_pg.py``). ``key`` is the
-    store's secret (``store.app.app_secret``): raters see this id in URLs, and without the key
+    PostgreSQL computes the same id when it claims a unit (``store/rating_pg.py``). ``key`` is the
+    store's secret (``store.rating.app_secret``): raters see this id in URLs, and without the key
     they cannot compute it from the unit's response ids (which would tell them the models)."""
     return _sha("assignment", key, campaign_id, unit, rater_id).hex()[:32]
 
@@ -74,7 +74,7 @@ def next_assignment(store: Store, camp: R.Campaign, rater_id: str) -> R.Assignme
     if not is_open(camp):
         return None
     if store.backend == "postgresql":
-        from assay.store.app_pg import record_and_claim
+        from assay.store.rating_pg import record_and_claim
 
         for attempt in range(200):
             # one statement picks the pool, skips units others are claiming (SKIP LOCKED) and claims

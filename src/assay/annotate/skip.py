@@ -6,7 +6,7 @@ from assay import records as R
 from assay.annotate.campaigns import unit_id
 from assay.errors import BadInput
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 MAX_REASON = 2000
 

@@ -9,7 +9,7 @@ from assay import records as R
 from assay.annotate.campaigns import campaign_dimensions, unit_id
 from assay.errors import BadInput
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 EDGE_FLAGS = ("ambiguous", "unclassifiable")
 
@@ -147,7 +147,7 @@ def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, cl
     if store.backend == "postgresql":
         # one statement: the records, the assignment done, and the rater's next unit claimed
         from assay.annotate.queue import is_open
-        from assay.store.app_pg import record_and_claim
+        from assay.store.rating_pg import record_and_claim
 
         claim = claim_next and is_open(camp) and not (camp.calibration and asg.is_gold)
         created, nxt = record_and_claim(store, camp, asg, asg.rater_id, [*records, *extra], kind=camp.kind,

@@ -331,7 +331,7 @@ def judge_report(
     json_out: JsonOpt = False,
 ) -> None:
     """How far a judge can be trusted: agreement with humans beside theirs, confusion, position flips, length bias, self-preference."""
-    from assay.judges.report import judge_report as build
+    from assay.analysis.judge_trust import judge_report as build
 
     rep = build(G.store(), judge_, humans=_split(human) or None, rubric=rubric, dimension=dimension)
     if wants_json(json_out):

@@ -70,7 +70,7 @@ from typing import Any, Literal
 from assay import records as R
 from assay.errors import BadInput
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 FORMATS = ("trl", "trl-conversational", "kto", "reward", "hh-rlhf")
 _TEXT_FORMATS = ("trl", "kto", "reward")
@@ -193,9 +193,7 @@ def _gold(store: Store, f: PreferenceFilters, records: list[Any]) -> dict[str, s
 def _unit(f: PreferenceFilters, r: Any) -> str:
     if f.source == "judgments":
         return r.response_id
-    from assay.annotate.campaigns import unit_id
-
-    return unit_id(r.response_ids)
+    return R.unit_id(r.response_ids)
 
 
 def _answer(f: PreferenceFilters, r: Any) -> str:

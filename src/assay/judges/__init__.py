@@ -1,19 +1,19 @@
 """Judges: LLM rubric and pairwise judges, panels, program verifiers (IFEval, formats), reference
-metrics, the registry that names program judges, and the report that says how far a judge can be trusted.
+metrics and the registry that names program judges. How far a judge can be trusted is measured
+in ``assay.analysis.judge_trust`` (it reads stored verdicts and needs no judge code).
 
 Submodules load on first use so ``import assay.judges`` stays fast:
 ``assay.judges.ifeval``, ``assay.judges.formats``, ``assay.judges.metrics``,
 ``assay.judges.registry``, ``assay.judges.rubric`` (RubricJudge), ``assay.judges.pairwise``
 (PairwiseJudge), ``assay.judges.panel`` (Panel), ``assay.judges.jobs`` (judge_rubric,
-judge_pairwise, verify, load_ifeval: runs over the store) and ``assay.judges.report``
-(judge_report).
+judge_pairwise, verify, load_ifeval: runs over the store).
 """
 
 from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("ifeval", "formats", "metrics", "registry", "rubric", "pairwise", "panel", "jobs", "report")
+_SUBMODULES = ("ifeval", "formats", "metrics", "registry", "rubric", "pairwise", "panel", "jobs")
 
 __all__ = [*_SUBMODULES, "create", "get", "names"]
 

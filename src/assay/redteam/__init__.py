@@ -16,12 +16,21 @@ iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBen
 XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons).
 """
 
-from assay.redteam.asr import attempt_outcomes, compare, refusal_rates, resolve_rater
-from assay.redteam.attacks import AttackResult, catalog, load_behaviors, run_attacks
-from assay.redteam.iterative import IterativeResult, program_scorers, run_iterative
-from assay.redteam.converters import Chain, chain_from_spec, parse_chain
-from assay.redteam.detect import RefusalCall, classify_refusal, detect_refusals
-from assay.redteam.sources import import_jailbreakbench, import_xstest
+from __future__ import annotations
+
+import importlib
+
+# name -> the module that defines it; loaded on first use, so importing one submodule (the web
+# app reads ``assay.redteam.asr``) does not import the attacks and, through them, judges and runs
+_EXPORTS = {
+    "attempt_outcomes": "asr", "compare": "asr", "refusal_rates": "asr", "resolve_rater": "asr",
+    "AttackResult": "attacks", "catalog": "attacks", "load_behaviors": "attacks", "run_attacks": "attacks",
+    "IterativeResult": "iterative", "program_scorers": "iterative", "run_iterative": "iterative",
+    "Chain": "converters", "chain_from_spec": "converters", "parse_chain": "converters",
+    "RefusalCall": "detect", "classify_refusal": "detect", "detect_refusals": "detect",
+    "import_jailbreakbench": "sources", "import_xstest": "sources",
+}
+_SUBMODULES = ("asr", "attacks", "converters", "detect", "iterative", "sources")
 
 __all__ = [
     "AttackResult",
@@ -44,3 +53,15 @@ __all__ = [
     "run_attacks",
     "run_iterative",
 ]
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"assay.redteam.{_EXPORTS[name]}"), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"assay.redteam.{name}")
+    raise AttributeError(f"module 'assay.redteam' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])

@@ -148,7 +148,7 @@ def _verifiers(store: Store, jf: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _judges(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, rubric: str | None, limit: int) -> list[dict[str, Any]]:
     """judge-report for each LLM rater whose work overlaps human raters' work."""
-    from assay.judges.report import judge_report
+    from assay.analysis.judge_trust import judge_report
 
     human_units = set(jf.loc[jf["rater_kind"] == "human", "unit"]) | set(cf.loc[cf["rater_kind"] == "human", "unit"])
     if not human_units:

@@ -18,7 +18,7 @@ from typing import Any
 from assay import records as R
 from assay.errors import AssayError, BadInput, NotFound
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 ROLES = ("rater", "lead", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")

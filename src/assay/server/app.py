@@ -234,16 +234,16 @@ def _env() -> Environment:
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """The rating app over one store (opened from the settings unless given)."""
-    from assay.store.app import app_secret, server_engine
+    from assay.store.rating import app_secret, server_engine
 
     settings = settings or Settings.from_env()
     if store is None:
         store = Store(settings.database_url, engine=server_engine(settings.database_url, pool_size=settings.pool_size),
                       create=False)
-    # PostgreSQL: submissions run on the event loop through an asyncio pool (store/app_pg.py)
+    # PostgreSQL: submissions run on the event loop through an asyncio pool (store/rating_pg.py)
     pg = None
     if store.backend == "postgresql":
-        from assay.store.app_pg import AsyncPG
+        from assay.store.rating_pg import AsyncPG
 
         pg = AsyncPG(store.url, size=settings.pool_size)
 

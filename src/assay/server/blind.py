@@ -4,7 +4,7 @@ A response id is a digest of (item id, model, sample), and an item id a digest o
 name and the prompt: a rater who guesses the dataset and the candidate models could compute
 them. So no page, JSON answer, URL or form field a rater sees carries one. Letters (A, B, ...)
 name the responses on the page; scripts get a handle per response, an HMAC-SHA256 (RFC 2104)
-of the assignment and response ids under the store's secret (``store.app.app_secret``, made
+of the assignment and response ids under the store's secret (``store.rating.app_secret``, made
 once per store and shared by every worker), cut to 16 URL-safe characters. The server maps a
 handle back by recomputing those of the assignment's own responses, so a handle means nothing
 outside its assignment, and nothing without the secret. The assignment ids and shown orders are

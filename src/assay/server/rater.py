@@ -31,8 +31,8 @@ from assay.server.app import (
     store_of,
     wants_json,
 )
-from assay.store import app as S
-from assay.store.app_pg import AsyncPG, split_read
+from assay.store import rating as S
+from assay.store.rating_pg import AsyncPG, split_read
 
 router = APIRouter()
 IDLE_S = 3600.0  # longer from hand-out to answer, the rater was away: the time says nothing of the work
@@ -321,7 +321,7 @@ def _checked_submit(request: Request, aid: str, form: Any) -> Response:
 
 async def _fast_submit(request: Request, aid: str, form: Any, pg: AsyncPG) -> Response | None:
     """PostgreSQL: a submission on the event loop, in two statements (read; write and claim, see
-    store/app_pg.py). None when the request needs the general path: invalid answers (to render the
+    store/rating_pg.py). None when the request needs the general path: invalid answers (to render the
     errors), repeats, anything but a pending assignment of an open campaign, calibration gold."""
     user, asg, camp, item = await _session_and_assignment(request, aid, pg)
     check_csrf(request, user, form)

@@ -20,7 +20,7 @@ from assay.library.failures import records_by_id
 from assay.redteam import asr as ASR
 from assay.server import accounts as ACC
 from assay.server.app import check_csrf, current_user, lead_only, read_form, render, store_of
-from assay.store import app as S
+from assay.store import rating as S
 
 if TYPE_CHECKING:
     from assay.store import Store

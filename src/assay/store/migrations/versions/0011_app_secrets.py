@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # the value is made on first use (store/app.py: app_secret), not here: a migration stays reproducible
+    # the value is made on first use (store/rating.py: app_secret), not here: a migration stays reproducible
     op.create_table('app_secrets',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('value', sa.String(length=128), nullable=False),

@@ -188,7 +188,7 @@ def record_and_claim(store: Store, camp: R.Campaign, asg: R.Assignment | None, r
     """Run :func:`statement` through the store's engine (the library's path on PostgreSQL)."""
     from sqlalchemy.exc import IntegrityError
 
-    from assay.store.app import app_secret
+    from assay.store.rating import app_secret
 
     kinds, p = params(camp, asg, rater_id, records, kind=kind, claim=claim, key=app_secret(store))
     sql = statement(kinds, submitting=asg is not None and bool(records))
@@ -305,7 +305,7 @@ class AsyncPG:
 
     async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[R.Record], *,
                                kind: str, claim: bool, key: str) -> tuple[bool, R.Assignment | str | None]:
-        """``key``: the store's secret (``store.app.app_secret``), which keys the next assignment's id and order."""
+        """``key``: the store's secret (``store.rating.app_secret``), which keys the next assignment's id and order."""
         from psycopg import errors
 
         kinds, p = params(camp, asg, asg.rater_id, records, kind=kind, claim=claim, key=key)

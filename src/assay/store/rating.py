@@ -467,7 +467,7 @@ def record_submission(store: Store, assignment: R.Assignment, kind: str, records
 
     The submission row is the idempotency key; it is inserted first, in the same transaction
     as the records, so two racing requests for one assignment cannot both write. (PostgreSQL
-    stores use the single statement of ``app_pg`` instead, which also claims the next unit.)
+    stores use the single statement of ``rating_pg`` instead, which also claims the next unit.)
     """
     now = R.utcnow()
     row = {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id, "rater_id": assignment.rater_id,
