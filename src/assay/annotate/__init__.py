@@ -28,11 +28,23 @@ from assay.annotate.queue import (
     shown_order,
 )
 from assay.annotate.skip import skip
-from assay.annotate.submit import Answer, Submitted, build_records, edge_records, feedback, submit
+from assay.annotate.submit import (
+    Answer,
+    Prepared,
+    Submitted,
+    build_records,
+    edge_records,
+    feedback,
+    prepare,
+    submit,
+    write_only,
+    written,
+)
 
 __all__ = [
-    "AVAILABLE_SHOWN", "Answer", "Gold", "QueueStatus", "Submitted", "build_records", "campaign_dimensions", "can_rate", "close_campaign",
-    "collect_edge_cases", "create_campaign", "dismiss_edge_case", "edge_case_queue", "edge_records", "feedback", "get_campaign",
-    "gold_from_text", "is_open", "next_assignment", "queue_status", "queue_status_of", "read_gold", "resolve_edge_case", "shown_order", "skip",
-    "submit", "unit_id", "units_from_dataset",
+    "AVAILABLE_SHOWN", "Answer", "Gold", "Prepared", "QueueStatus", "Submitted", "build_records", "campaign_dimensions",
+    "can_rate", "close_campaign", "collect_edge_cases", "create_campaign", "dismiss_edge_case", "edge_case_queue",
+    "edge_records", "feedback", "get_campaign", "gold_from_text", "is_open", "next_assignment", "prepare",
+    "queue_status", "queue_status_of", "read_gold", "resolve_edge_case", "shown_order", "skip", "submit", "unit_id",
+    "units_from_dataset", "write_only", "written",
 ]

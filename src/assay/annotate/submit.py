@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from assay import records as R
 from assay.annotate.campaigns import campaign_dimensions, unit_id
+from assay.annotate.queue import is_open
 from assay.errors import BadInput
 from assay.store import Store
 from assay.store import rating as S
@@ -127,38 +128,75 @@ def _comparison(store: Store, asg: R.Assignment, item: str | None, base: dict, c
     return R.Comparison(id=R.digest("comparison", asg.id), **{**base, "item_id": item}, **common, **kw)
 
 
-def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, claim_next: bool = False) -> Submitted:
+@dataclass(frozen=True)
+class Prepared:
+    """A valid answer to an assignment of an open campaign, ready to write: its records (judgments,
+    or one comparison), everything written with them (an edge case when flagged), and whether the
+    rater's next unit is claimed in the same statement (PostgreSQL)."""
+
+    records: list[R.Record]
+    writes: list[R.Record]
+    claim: bool
+
+
+def write_only(camp: R.Campaign, asg: R.Assignment) -> bool:
+    """Whether submitting ``asg`` reads nothing from the store besides its write: a pending assignment
+    of an open campaign, with no calibration feedback to show. (The server writes such submissions
+    from its event loop; the others, and invalid answers, go through :func:`submit` in a thread.)"""
+    return asg.status == "pending" and camp.status == "open" and not (camp.calibration and asg.is_gold)
+
+
+def prepare(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, item_id: str | None = None,
+            claim_next: bool = False) -> Prepared:
+    """Validate an answer (BadInput if invalid, or if the campaign is closed) and say what its submission writes.
+
+    ``item_id``: the unit's item when the caller has it. ``claim_next``: claim the rater's next unit
+    with the submission, when the campaign is open and the submission needs no calibration feedback.
+    """
+    if camp.status != "open":
+        raise BadInput("this campaign is closed")
+    records = build_records(store, camp, asg, ans, item_id)
+    claim = claim_next and is_open(camp) and not (camp.calibration and asg.is_gold)
+    return Prepared(records, [*records, *edge_records(camp, records)], claim)
+
+
+def written(store: Store, camp: R.Campaign, asg: R.Assignment, prepared: Prepared, created: bool,
+            nxt: R.Assignment | str | None) -> Submitted:
+    """What a submission did, from its write's outcome (``created``; the claimed assignment, if any)."""
+    if not created:
+        done = S.submission(store, asg.id)
+        return Submitted(False, list(done["record_ids"]) if done else [], feedback(store, camp, asg))
+    return Submitted(True, [r.id for r in prepared.records], feedback(store, camp, asg),  # type: ignore[attr-defined]
+                     nxt if isinstance(nxt, R.Assignment) else None)
+
+
+def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, claim_next: bool = False,
+           item_id: str | None = None) -> Submitted:
     """Validate and store a rater's answer, exactly once per assignment.
 
     A repeat (double click, retried request, a second racing request) writes nothing and
     returns the first submission's record ids. Flags "ambiguous" and "unclassifiable" open
     an edge case for the lead at once. With ``claim_next`` (PostgreSQL), the rater's next unit
     is claimed in the same statement, when the submission needs no calibration feedback.
+    This is the one way a submission is written; the server's event-loop path runs the same
+    :func:`prepare` and :func:`written` around an asynchronous write of the same statement.
     """
     if asg.campaign_id != camp.id:
         raise BadInput("assignment does not belong to this campaign")
     done = S.submission(store, asg.id) if asg.status != "pending" else None
     if done is not None:
         return Submitted(False, list(done["record_ids"]), feedback(store, camp, asg))
-    if camp.status != "open":
-        raise BadInput("this campaign is closed")
-    records = build_records(store, camp, asg, ans)
-    extra = edge_records(camp, records)
+    prepared = prepare(store, camp, asg, ans, item_id=item_id, claim_next=claim_next)
     if store.backend == "postgresql":
         # one statement: the records, the assignment done, and the rater's next unit claimed
-        from assay.annotate.queue import is_open
         from assay.store.rating_pg import record_and_claim
 
-        claim = claim_next and is_open(camp) and not (camp.calibration and asg.is_gold)
-        created, nxt = record_and_claim(store, camp, asg, asg.rater_id, [*records, *extra], kind=camp.kind,
-                                        claim=claim)
+        created, nxt = record_and_claim(store, camp, asg, asg.rater_id, prepared.writes, kind=camp.kind,
+                                        claim=prepared.claim)
     else:
-        created, nxt = S.record_submission(store, asg, camp.kind, records, extra)
-    if not created:
-        done = S.submission(store, asg.id)
-        return Submitted(False, list(done["record_ids"]) if done else [], feedback(store, camp, asg))
-    return Submitted(True, [r.id for r in records], feedback(store, camp, asg),  # type: ignore[attr-defined]
-                     nxt if isinstance(nxt, R.Assignment) else None)
+        extra = prepared.writes[len(prepared.records):]
+        created, nxt = S.record_submission(store, asg, camp.kind, prepared.records, extra)
+    return written(store, camp, asg, prepared, created, nxt)
 
 
 def edge_records(camp: R.Campaign, records: list[R.Record]) -> list[R.Record]:

@@ -320,31 +320,33 @@ def _checked_submit(request: Request, aid: str, form: Any) -> Response:
 
 
 async def _fast_submit(request: Request, aid: str, form: Any, pg: AsyncPG) -> Response | None:
-    """PostgreSQL: a submission on the event loop, in two statements (read; write and claim, see
-    store/rating_pg.py). None when the request needs the general path: invalid answers (to render the
-    errors), repeats, anything but a pending assignment of an open campaign, calibration gold."""
+    """PostgreSQL: ``A.submit`` on the event loop, its write awaited through the asyncio pool (the
+    same statement, see store/rating_pg.py) after one read of session and assignment. None when the
+    submission needs more than its write (``A.write_only``) or is refused or repeated: the thread
+    path then runs ``A.submit`` itself, to render the errors or answer the repeat."""
     user, asg, camp, item = await _session_and_assignment(request, aid, pg)
     check_csrf(request, user, form)
     check_form(form)
     if asg is None or camp is None:
         raise NotFound("assignment")
-    if asg.status != "pending" or camp.status != "open" or (camp.calibration and asg.is_gold):
+    if not A.write_only(camp, asg):
         return None
     store = store_of(request)
     try:
         dims = campaign_dimensions(store, camp)  # the rubric and the secret are cached after their first use
         key = S.app_secret(store)
-        records = A.build_records(store, camp, asg, _answer(form, asg, camp, dims, key), item_id=item)
+        prepared = A.prepare(store, camp, asg, _answer(form, asg, camp, dims, key), item_id=item, claim_next=True)
     except BadInput:
         return None
-    is_open = A.is_open(camp)
-    created, nxt = await pg.record_and_claim(camp, asg, [*records, *A.edge_records(camp, records)],
-                                             kind=camp.kind, claim=is_open, key=key)
+    created, nxt = await pg.record_and_claim(camp, asg, prepared.writes, kind=camp.kind, claim=prepared.claim,
+                                             key=key)
     if not created:
         return None
-    if not isinstance(nxt, R.Assignment):  # none left, or the last free units are being claimed
-        nxt = await run_in_threadpool(A.next_assignment, store, camp, user.rater_id) if is_open else None
-    return _answered(request, camp, aid, True, [r.id for r in records], None, nxt)  # type: ignore[attr-defined]
+    res = A.written(store, camp, asg, prepared, created, nxt)  # created, no feedback: reads nothing
+    if res.next is None and A.is_open(camp):  # none left, or the last free units are being claimed
+        return _answered(request, camp, aid, True, res.record_ids, None,
+                         await run_in_threadpool(A.next_assignment, store, camp, user.rater_id))
+    return _answered(request, camp, aid, True, res.record_ids, None, res.next)
 
 
 @router.post("/a/{aid}")
