@@ -16,7 +16,8 @@ class AssayError(Exception):
 class BadInput(AssayError):
     """Input that cannot be accepted: names the file, the line (or row) and the field at fault.
 
-    The CLI exits with code 2 on it.
+    Without a file, ``field`` names the library parameter at fault (``dimensions``, never a
+    CLI flag); the CLI shows the flag that sets it. The CLI exits with code 2 on it.
     """
 
     exit_code = 2
@@ -36,6 +37,10 @@ class BadInput(AssayError):
         self.row = row
         self.field = field
         super().__init__(self.message)
+
+    def with_field(self, field: str) -> BadInput:
+        """The same error, naming ``field`` (the CLI names a library parameter by its flag this way)."""
+        return BadInput(self.reason, file=self.file, line=self.line, row=self.row, field=field)
 
     @property
     def message(self) -> str:

@@ -10,9 +10,48 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assay.errors import BadInput
 
 INTERRUPTED = "interrupted: finished work is saved; run the same command again to resume"
+
+# A library error names the parameter at fault (``BadInput.field`` without a file); the CLI shows
+# the flag that sets it: this flag unless the command says otherwise (``flags_for``).
+PARAM_FLAGS = {
+    "attacks": "--attack", "base_url": "--base-url", "by": "--by", "dimension": "--dimension",
+    "dimensions": "--dimensions", "distance_threshold": "--distance", "judge": "--judge", "limit": "--limit",
+    "min_size": "--min-size", "mitigated_below": "--mitigated-below", "model": "--model", "on": "--on",
+    "per": "--per", "rater": "--rater", "rubric": "--rubric", "scorer": "--scorer", "streams": "--streams",
+    "threshold": "--threshold", "turns": "--turns",
+}
+
+
+def as_flag(e: BadInput, flags: dict[str, str] | None = None) -> BadInput:
+    """``e`` naming the CLI flag of the parameter it names (``flags`` first, then ``PARAM_FLAGS``)."""
+    if e.field is None or e.file is not None:  # no field, or a field of a file: shown as it is
+        return e
+    flag = (flags or {}).get(e.field) or PARAM_FLAGS.get(e.field)
+    return e.with_field(flag) if flag else e
+
+
+@contextmanager
+def flags_for(**flags: str) -> Iterator[None]:
+    """Within: a library error naming one of these parameters names the flag given for it here
+    (where a command sets the parameter with another flag than ``PARAM_FLAGS`` says)."""
+    from assay.errors import BadInput
+
+    try:
+        yield
+    except BadInput as e:
+        shown = as_flag(e, flags)
+        if shown is e:
+            raise
+        raise shown from None
 
 
 @cache
@@ -75,14 +114,14 @@ def exit_code(e: BaseException, err_console) -> int:  # noqa: ANN001 - a rich Co
     """Shows ``e`` as a line (or click's usage error) on ``err_console``; the exit code. Re-raises under ASSAY_DEBUG."""
     from rich.markup import escape
 
-    from assay.errors import AssayError
+    from assay.errors import AssayError, BadInput
 
     def say(text: str, label: str = "") -> None:
         err_console.print(f"[red]{label}[/red] {escape(text)}" if label else escape(text), highlight=False,
                           soft_wrap=True)
 
     if isinstance(e, AssayError):
-        say(str(e), "error:")
+        say(str(as_flag(e) if isinstance(e, BadInput) else e), "error:")
         return e.exit_code
     if isinstance(e, click_classes("ClickException")):
         e.show()  # click's usage error: "Usage: ...", "Try 'assay -h' for help.", "Error: ... Did you mean ...?"

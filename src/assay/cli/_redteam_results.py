@@ -11,6 +11,7 @@ from rich.table import Table
 from assay.cli._app import G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, console, emit_json, executor_choice, \
     progress, wants_json
 from assay.cli.redteam import redteam_app
+from assay.cli.run_report import RunBar
 
 import_app = typer.Typer(help="Import published red-team results (JailbreakBench artifacts, XSTest completions).",
                          no_args_is_help=True)
@@ -83,12 +84,11 @@ def detect(
     json_out: JsonOpt = False,
 ) -> None:
     """Run the refusal detector on stored responses; Judgments on redteam@1 'refusal' (resumable run)."""
-    from assay.cli.judge import _Bar
     from assay.redteam.detect import detect_refusals
 
     store = G.store()
     with progress() as bar:
-        b = _Bar(bar, "refusal detector")
+        b = RunBar(bar, "refusal detector")
         run, rater = detect_refusals(store, models=_split(models) or None, dataset=dataset, attempts_only=attempts_only,
                                      on_start=b.start, on_progress=b.update,
                                      **executor_choice(executor, ray_address, workers))

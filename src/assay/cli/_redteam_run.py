@@ -14,8 +14,8 @@ from assay.cli._app import (
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, console, emit_json, err_console, executor_choice, wants_json,
 )
 from assay.cli._runs import RunGuard
-from assay.cli.generate import _summary
 from assay.cli.redteam import redteam_app
+from assay.cli.run_report import run_line
 
 
 @redteam_app.command("attacks")
@@ -262,7 +262,7 @@ def _report(results: list[Any], it: Any, json_out: bool) -> None:
     console.print(t)
     for run in [r.run for r in results] + ([it.run] if it else []):
         if run.failed:
-            err_console.print(_summary(run), highlight=False)
+            err_console.print(run_line(run), highlight=False)
     if any(r.run.failed for r in results) or (it and it.run.failed):
         err_console.print("some calls failed (`assay runs --id RUN` lists them); run the same command again to retry",
                           highlight=False)

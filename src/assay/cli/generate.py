@@ -15,16 +15,7 @@ from assay.cli._app import (
     wants_json,
 )
 from assay.cli._runs import RunGuard
-
-
-def _summary(run: Any) -> str:
-    errors = ", ".join(f"{k} {n}" for k, n in sorted(run.errors.items()))
-    failed = f"{run.failed:,} failed ({errors})" if run.failed else "0 failed"
-    return (
-        f"run {run.id} {run.status}: {run.total:,} units, {run.succeeded:,} answered "
-        f"({run.cached:,} from cache), {failed}; tokens {run.prompt_tokens:,} in / "
-        f"{run.completion_tokens:,} out; cost ${run.cost_usd:.4f}"
-    )
+from assay.cli.run_report import FAILED_FIELDS, failed_units, run_line
 
 
 @app.command()
@@ -108,15 +99,13 @@ def generate(
 
 
 def _report(store: Any, run: Any, json_out: bool, limit: int = 5) -> None:
-    from assay.store.ledger import Ledger
-
-    failed = Ledger(store).units(run.id, status="failed", limit=limit) if run.failed else []
+    failed = failed_units(store, run, limit)
     if wants_json(json_out):
         data = run.model_dump(mode="json")
-        data["failed_units"] = [{k: u[k] for k in ("unit_key", "error_kind", "error", "attempts")} for u in failed]
+        data["failed_units"] = failed
         emit_json(data)
         return
-    console.print(_summary(run), highlight=False)
+    console.print(run_line(run), highlight=False)
     for u in failed:
         err_console.print(f"  failed {u['unit_key']}: {u['error_kind']}: {u['error']}", highlight=False, soft_wrap=True)
     if run.failed:
@@ -145,10 +134,10 @@ def runs(
         failed = ledger.units(run.id, status="failed")
         if wants_json(json_out):
             data = run.model_dump(mode="json")
-            data["failed_units"] = [{k: u[k] for k in ("unit_key", "error_kind", "error", "attempts")} for u in failed]
+            data["failed_units"] = [{k: u[k] for k in FAILED_FIELDS} for u in failed]
             emit_json(data)
             return
-        console.print(_summary(run), highlight=False)
+        console.print(run_line(run), highlight=False)
         for u in failed:
             console.print(f"  {u['unit_key']}: {u['error_kind']}: {u['error']} ({u['attempts']} attempts)", highlight=False, soft_wrap=True)
         return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,58 +15,14 @@ from assay.cli._app import (
     BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, app, console, emit_json, err_console, executor_choice, wants_json,
 )
+from assay.cli._boundary import flags_for
 from assay.cli._runs import RunGuard
+from assay.cli.run_report import RunBar, failed_units, print_failures, run_line
 
 
 def _split(values: list[str] | None) -> list[str]:
     """Options given repeatedly and/or comma-separated, as one list."""
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
-
-
-class _Bar:
-    """A progress bar fed by the run engine's callbacks (and the guard told when a run starts)."""
-
-    def __init__(self, bar: Any, label: str, guard: RunGuard | None = None) -> None:
-        self.bar, self.label, self.guard = bar, label, guard
-        self.task = bar.add_task(label, total=None, rate="")
-        self.t0 = time.monotonic()
-        self.last = 0.0
-
-    def start(self, run_id: str, total: int) -> None:
-        if self.guard is not None:
-            self.guard.started(run_id, total)
-        self.bar.update(self.task, total=total, description=f"{self.label} (run {run_id[:8]})")
-
-    def update(self, p: Any) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1 and p.completed < p.total:
-            return
-        self.last = now
-        rate = (p.succeeded + p.failed) / max(now - self.t0, 1e-9)
-        self.bar.update(self.task, completed=p.completed,
-                        rate=f"{rate:,.1f}/s  {p.prompt_tokens + p.completion_tokens:,} tok  {p.cached} cached  {p.failed} failed")
-
-
-def _failed_units(store: Any, run: Any, limit: int = 5) -> list[dict[str, Any]]:
-    from assay.store.ledger import Ledger
-
-    rows = Ledger(store).units(run.id, status="failed", limit=limit) if run.failed else []
-    return [{k: u[k] for k in ("unit_key", "error_kind", "error", "attempts")} for u in rows]
-
-
-def _run_line(run: Any) -> str:
-    errors = ", ".join(f"{k} {n}" for k, n in sorted(run.errors.items()))
-    failed = f"{run.failed:,} failed ({errors})" if run.failed else "0 failed"
-    return (f"run {run.id} {run.status}: {run.total:,} units, {run.succeeded:,} done ({run.cached:,} from cache), "
-            f"{failed}; tokens {run.prompt_tokens:,} in / {run.completion_tokens:,} out; cost ${run.cost_usd:.4f}")
-
-
-def _print_failures(failed: list[dict[str, Any]], run: Any) -> None:
-    for u in failed:
-        err_console.print(f"  failed {u['unit_key']}: {u['error_kind']}: {u['error']}", highlight=False, soft_wrap=True)
-    if run.failed:
-        err_console.print(f"{run.failed} units failed; run the same command again to retry them "
-                          f"(`assay runs --id {run.id[:12]}` lists all)", highlight=False)
 
 
 def _rubric_summary(store: Any, rater_id: str, response_ids: set[str]) -> list[dict[str, Any]]:
@@ -152,19 +107,20 @@ def judge(
                   price_out=price_out, structured=structured, **where)
     label = f"judge {'+'.join(judges)}"
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
-        b = _Bar(guard.bar, label, guard)
+        b = RunBar(guard.bar, label, guard)
         if pairwise:
             compared = _split(pairwise_models)
-            run, rater = jobs.judge_pairwise(
-                store, compared, judges, both_orders=not one_order, use_reference=not no_reference, criteria=criteria,
-                temperature=temperature if temperature is not None else 0.0, on_progress=b.update, on_start=b.start,
-                on_plan=guard.approve, **common)  # type: ignore[arg-type]
+            with flags_for(models="--pairwise"):  # the models compared are given after --pairwise
+                run, rater = jobs.judge_pairwise(
+                    store, compared, judges, both_orders=not one_order, use_reference=not no_reference,
+                    criteria=criteria, temperature=temperature if temperature is not None else 0.0,
+                    on_progress=b.update, on_start=b.start, on_plan=guard.approve, **common)  # type: ignore[arg-type]
         else:
             run, rater = jobs.judge_rubric(
                 store, judges, rubric, dimensions=_split(dimensions) or None, models=_split(models) or None,  # type: ignore[arg-type]
                 samples=samples, temperature=temperature, logprobs=not no_logprobs, on_progress=b.update,
                 on_start=b.start, on_plan=guard.approve, **common)  # type: ignore[arg-type]
-    failed = _failed_units(store, run)
+    failed = failed_units(store, run)
     done = jobs.run_units(store, run.id)
     if pairwise:
         table = jobs.win_rates(store, rater.id, compared, units=done)
@@ -179,7 +135,7 @@ def judge(
         emit_json({"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.model_dump(mode="json"),
                    **summary, "failed_units": failed})
     else:
-        console.print(_run_line(run), highlight=False)
+        console.print(run_line(run, did="done"), highlight=False)
         console.print(f"rater {rater.id}", highlight=False)
         if pairwise:
             t = Table(title="pairwise results", title_justify="left")
@@ -202,7 +158,7 @@ def judge(
                 t.add_row(r["dimension"], str(r["judged"]), "" if r["mean"] is None else f"{r['mean']:.3f}",
                           "" if r["weighted_mean"] is None else f"{r['weighted_mean']:.3f}")
             console.print(t)
-        _print_failures(failed, run)
+        print_failures(failed, run)
     if run.failed:
         # not typer.Exit: main() runs click with standalone_mode=False, which returns Exit's code and main drops it
         raise SystemExit(1)
@@ -256,16 +212,12 @@ def verify(
     results = []
     with RunGuard(store) as guard:
         for j in made:
-            b = _Bar(guard.bar, f"verify {j.name}", guard)
-            try:
+            b = RunBar(guard.bar, f"verify {j.name}", guard)
+            with flags_for(judge="--ifeval" if ifeval else "--verifier"):  # the verifier is verify's judge
                 run, rater = jobs.verify(store, j, dataset=dataset, models=_split(models) or None,
                                          on_progress=b.update, on_start=b.start, **where)
-            except BadInput as e:
-                if e.field != "judge":
-                    raise
-                raise BadInput(e.reason, field="--ifeval" if ifeval else "--verifier") from None
             entry: dict[str, Any] = {"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.id,
-                                     "verifier": j.spec(), "failed_units": _failed_units(store, run),
+                                     "verifier": j.spec(), "failed_units": failed_units(store, run),
                                      "left_out": run.config.get("left_out")}
             values = [x.value for x in store.iter("judgments", rater_id=rater.id, run_id=run.id) if x.value is not None]
             entry["judged"] = len(values)
@@ -277,7 +229,7 @@ def verify(
         emit_json([e for _, _, e in results])
     else:
         for j, run, e in results:
-            console.print(_run_line(run), highlight=False)
+            console.print(run_line(run, did="done"), highlight=False)
             if e["left_out"]:
                 err_console.print(f"{e['left_out']['responses']:,} responses left out: their items lack what "
                                   f"{j.name} needs ({e['left_out']['items_lack']})", highlight=False, soft_wrap=True)
@@ -290,7 +242,7 @@ def verify(
             elif e["mean"] is not None:
                 what = "pass rate" if j.kind == "verifier" else "mean"
                 console.print(f"{j.name}: {what} {e['mean']:.4f} over {e['judged']} responses", highlight=False)
-            _print_failures(e["failed_units"], run)
+            print_failures(e["failed_units"], run)
     if any(run.failed for _, run, _ in results):
         # not typer.Exit: main() runs click with standalone_mode=False, which returns Exit's code and main drops it
         raise SystemExit(1)

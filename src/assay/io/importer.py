@@ -142,7 +142,7 @@ class _Mapper:
             try:
                 R.split_model_id(fm.model)
             except ValueError as e:
-                raise BadInput(str(e), field="--model") from None
+                raise BadInput(str(e), field="model") from None
         consumed = {self.prompt, self.response, self.reference, self.id, self.model_field, fm.sample,
                     fm.category, fm.language, fm.tags, fm.cluster}
         self.consumed = {c for c in consumed if c}
@@ -207,7 +207,7 @@ class _Mapper:
             try:
                 R.split_model_id(model)
             except ValueError as e:
-                raise _RowError(self.model_field or "--model", str(e)) from None
+                raise _RowError(self.model_field or "model", str(e)) from None
             self.models_ok.add(model)
         if fm.sample:
             s = _get(row, fm.sample)
