@@ -20,7 +20,6 @@ from assay.store import Store
 
 AB_PAIR = ("GPT@hanna", "GPT-2@hanna")  # is the newer GPT-2 truly better than GPT on the human ratings?
 JBB_PAIR = ("gpt-4-0125-preview@jbb", "gpt-3.5-turbo-1106@jbb")  # is GPT-4 harder to jailbreak with PAIR?
-JBB_JUDGE = "jailbreakbench.artifact.jailbroken"  # the verdicts JailbreakBench's published ASRs come from
 XSTEST_MODELS = ("gpt4_streval", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")  # gpt4 + strmatch
 XSTEST_HUMANS = "xstest.final_label"
 

@@ -8,7 +8,7 @@
 from assay.curate.pipeline import CurationSummary, curate, order_items, run_id_of, target_item_id
 from assay.curate.spec import load_pipeline
 from assay.curate.steps import (
-    Outcome,
+    Decision,
     Step,
     Work,
     arguments,
@@ -24,7 +24,7 @@ from assay.curate.steps import (
 
 __all__ = [
     "CurationSummary",
-    "Outcome",
+    "Decision",
     "Step",
     "Work",
     "arguments",

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assay import records as R
-from assay.curate.steps import Outcome, Step, steps_from
+from assay.curate.steps import Decision, Step, steps_from
 from assay.curate.text import natural_key
 from assay.errors import BadInput
 from assay.store import Store
@@ -105,7 +105,7 @@ def curate(store: Store, source: str, target: str, steps: Sequence[Step | str | 
     added: Counter = Counter()
     with store.transaction() as conn:
         current = {it.id: it for it in items}
-        modified: dict[str, list[tuple[str, Step, Outcome]]] = {}
+        modified: dict[str, list[tuple[str, Step, Decision]]] = {}
         for label, s in zip(labels, chosen):
             in_play = list(current.values())
             tick = (lambda n, _l=s.label(), _t=len(in_play): on_progress(_l, n, _t)) if on_progress else None
@@ -154,7 +154,7 @@ def curate(store: Store, source: str, target: str, steps: Sequence[Step | str | 
     return summary
 
 
-def _log(run_id: str, source: str, target: str, label: str, s: Step, o: Outcome, new_item_id: str | None
+def _log(run_id: str, source: str, target: str, label: str, s: Step, o: Decision, new_item_id: str | None
          ) -> R.CurationLog:
     return R.CurationLog(id=R.CurationLog.make_id(run_id, o.item_id, label), run_id=run_id, source=source,
                          target=target, item_id=o.item_id, action=o.action, step=label, reason=o.reason,

@@ -34,7 +34,7 @@ Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Decision:
     """What a step does to one item: remove it, replace it by ``item`` (same id, changed text), or keep
     it with a reason worth logging (e.g. too short to tell its language)."""
 
@@ -52,7 +52,7 @@ class Work:
     (reads the store before the pipeline's transaction opens) and ``scrub(text)`` (applies
     the step's change to other text, such as carried responses)."""
 
-    apply: Callable[[list[Item], Progress], list[Outcome]]
+    apply: Callable[[list[Item], Progress], list[Decision]]
     prepare: Callable[[Store], None] | None = None
     scrub: Callable[[str], str] | None = None
 
@@ -66,7 +66,7 @@ class Step(Configured):
         if self._made.prepare is not None:
             self._made.prepare(store)
 
-    def apply(self, items: list[Item], progress: Progress | None = None) -> list[Outcome]:
+    def apply(self, items: list[Item], progress: Progress | None = None) -> list[Decision]:
         """The outcomes for ``items`` (in their order); items without one are kept as they are."""
         return self._made.apply(list(items), progress or (lambda n: None))
 
@@ -108,9 +108,9 @@ def parse_steps(text: str) -> list[Step]:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _per_item(check: Callable[[Item], Outcome | None]) -> Callable[[list[Item], Progress], list[Outcome]]:
+def _per_item(check: Callable[[Item], Decision | None]) -> Callable[[list[Item], Progress], list[Decision]]:
     """``apply`` for a step that judges each item on its own."""
-    def apply(items: list[Item], progress: Progress) -> list[Outcome]:
+    def apply(items: list[Item], progress: Progress) -> list[Decision]:
         out = []
         for k, it in enumerate(items, 1):
             o = check(it)
@@ -155,10 +155,10 @@ def empty(fields: Any = "prompt") -> Work:
     """Remove items whose prompt (or other given fields) is missing or only whitespace."""
     names_ = check_fields(fields)
 
-    def check(it: Item) -> Outcome | None:
+    def check(it: Item) -> Decision | None:
         blank = [f for f in names_ if not item_text(it, f).strip()]
         if blank:
-            return Outcome(it.id, "removed", f"empty {' and '.join(blank)}", detail={"fields": blank})
+            return Decision(it.id, "removed", f"empty {' and '.join(blank)}", detail={"fields": blank})
         return None
 
     return Work(_per_item(check))
@@ -177,7 +177,7 @@ def length(field: str = "prompt", unit: str = "chars", min: int | None = None, m
         raise ValueError(f"min {lo} is more than max {hi}")
     word = unit[:-1]
 
-    def check(it: Item) -> Outcome | None:
+    def check(it: Item) -> Decision | None:
         text = item_text(it, field)
         n = len(text.split()) if unit == "words" else len(text)
         if lo is not None and n < lo:
@@ -186,7 +186,7 @@ def length(field: str = "prompt", unit: str = "chars", min: int | None = None, m
             why = f"{field} has {_plural(n, word)}, more than the maximum {hi}"
         else:
             return None
-        return Outcome(it.id, "removed", why, detail={unit: n})
+        return Decision(it.id, "removed", why, detail={unit: n})
 
     return Work(_per_item(check))
 
@@ -212,14 +212,14 @@ def language(keep: Any = "en", field: str = "prompt", min_chars: int = 10, min_c
     if among is not None and set(keep_) - set(among):
         raise ValueError(f"keep: {', '.join(sorted(set(keep_) - set(among)))} must be among languages too")
 
-    def check(it: Item) -> Outcome | None:
+    def check(it: Item) -> Decision | None:
         found = identify(item_text(it, field), min_chars=min_chars, min_confidence=min_confidence, languages=among)
         detail = {"language": found.language, "confidence": found.confidence, "letters": found.letters}
         if found.language in keep_:
             return None  # sure or not, it stays; nothing to explain
         if found.unsure is not None:
-            return Outcome(it.id, "kept", f"kept: {found.unsure}", detail=detail)
-        return Outcome(it.id, "removed", f"language {found.language} (confidence {found.confidence}), "
+            return Decision(it.id, "kept", f"kept: {found.unsure}", detail=detail)
+        return Decision(it.id, "removed", f"language {found.language} (confidence {found.confidence}), "
                        f"not one of {', '.join(keep_)}", detail=detail)
 
     return Work(_per_item(check))
@@ -250,14 +250,14 @@ def exact_dup(fields: Any = "prompt", normalize: bool = True, lowercase: bool = 
             return tuple(texts)
         return tuple(dup_key(t, lowercase=lowercase, nfkc=nfkc, punctuation=punctuation) for t in texts)
 
-    def apply(items: list[Item], progress: Progress) -> list[Outcome]:
+    def apply(items: list[Item], progress: Progress) -> list[Decision]:
         first: dict[tuple, Item] = {}
         out = []
         for k, it in enumerate(items, 1):
             kept = first.setdefault(key_of(it), it)
             if kept.id != it.id:
                 named = f" (external id {kept.external_id})" if kept.external_id is not None else ""
-                out.append(Outcome(it.id, "removed", f"exact duplicate of item {kept.id}{named}, which is kept ({how})",
+                out.append(Decision(it.id, "removed", f"exact duplicate of item {kept.id}{named}, which is kept ({how})",
                                    related_id=kept.id, detail={"fields": names_, "kept": kept.id,
                                                                "kept_external_id": kept.external_id}))
             if k % 1000 == 0 or k == len(items):
@@ -283,7 +283,7 @@ def near_dup(threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: 
         raise ValueError(f"num_perm must be a whole number >= 16, not {num_perm!r}")
     check_fields(field, "field")
 
-    def apply(items: list[Item], progress: Progress) -> list[Outcome]:
+    def apply(items: list[Item], progress: Progress) -> list[Decision]:
         from assay.curate.minhash import NearDupIndex
 
         index = NearDupIndex(threshold=threshold, num_perm=num_perm, seed=seed)
@@ -293,7 +293,7 @@ def near_dup(threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: 
             match = index.add(it.id, shingles)
             if match is not None:
                 kept, sim = match
-                out.append(Outcome(it.id, "removed", f"near-duplicate of item {kept}, Jaccard {sim:.3f}",
+                out.append(Decision(it.id, "removed", f"near-duplicate of item {kept}, Jaccard {sim:.3f}",
                                    related_id=kept, detail={"jaccard": round(sim, 6), "ngram": ngram}))
             if k % 1000 == 0 or k == len(items):
                 progress(k)
@@ -316,7 +316,7 @@ def pii(mode: str = "mask", kinds: Any = list(_pii.KINDS), fields: Any = ["promp
     def counted(counts: dict[str, int]) -> str:
         return ", ".join(_plural(n, k.replace("_", " ")) for k, n in sorted(counts.items()))
 
-    def check(it: Item) -> Outcome | None:
+    def check(it: Item) -> Decision | None:
         total: dict[str, int] = {}
         update: dict[str, Any] = {}
 
@@ -337,8 +337,8 @@ def pii(mode: str = "mask", kinds: Any = list(_pii.KINDS), fields: Any = ["promp
             return None
         detail = {"counts": dict(sorted(total.items()))}
         if mode == "drop":
-            return Outcome(it.id, "removed", f"contains personal data: {counted(total)}", detail=detail)
-        return Outcome(it.id, "modified", f"masked {counted(total)}", detail=detail, item=it.model_copy(update=update))
+            return Decision(it.id, "removed", f"contains personal data: {counted(total)}", detail=detail)
+        return Decision(it.id, "modified", f"masked {counted(total)}", detail=detail, item=it.model_copy(update=update))
 
     return Work(_per_item(check), scrub=(lambda t: _pii.scrub(t, kinds_)[0]) if mode == "mask" else None)
 
@@ -379,7 +379,7 @@ def decontaminate(datasets: Any = None, ngram: int = 13, field: str = "prompt", 
                     for g in ngrams(toks, ngram):
                         owner.setdefault(g, (ds, it.id))
 
-    def check(it: Item) -> Outcome | None:
+    def check(it: Item) -> Decision | None:
         toks = words(item_text(it, field))
         grams = {g for g in ngrams(toks, ngram) if len(toks) >= ngram} | {
             g for n in lengths if n <= len(toks) for g in ngrams(toks, n)}
@@ -392,7 +392,7 @@ def decontaminate(datasets: Any = None, ngram: int = 13, field: str = "prompt", 
         if total < min_overlap:
             return None
         (ds, ref_id), n = max(hits.items(), key=lambda kv: (kv[1], kv[0]))
-        return Outcome(it.id, "removed", f"shares {_plural(total, f'{ngram}-gram')} with reference dataset {ds} "
+        return Decision(it.id, "removed", f"shares {_plural(total, f'{ngram}-gram')} with reference dataset {ds} "
                        f"(most with item {ref_id}: {n})", related_id=ref_id,
                        detail={"overlapping_ngrams": total, "with_related": n, "reference_dataset": ds, "ngram": ngram})
 
@@ -420,7 +420,7 @@ def filter_(field: str = "category", values: Any = None, mode: str = "keep") -> 
             return it.metadata.get(field[9:])
         return getattr(it, field)
 
-    def check(it: Item) -> Outcome | None:
+    def check(it: Item) -> Decision | None:
         v = value_of(it)
         found = [x for x in (v if isinstance(v, list) else [v]) if x is not None]
         hit = [x for x in found if json.dumps(x, sort_keys=True) in wanted]
@@ -431,7 +431,7 @@ def filter_(field: str = "category", values: Any = None, mode: str = "keep") -> 
             why = f"{field} {shown} is one of the dropped values"
         else:
             return None
-        return Outcome(it.id, "removed", why, detail={"value": v})
+        return Decision(it.id, "removed", why, detail={"value": v})
 
     return Work(_per_item(check))
 
@@ -456,5 +456,5 @@ def steps_from(specs: Iterable[Step | str | Mapping[str, Any]]) -> list[Step]:
     return out
 
 
-__all__: Sequence[str] = ("Outcome", "Step", "Work", "arguments", "create", "describe", "from_spec", "get", "names",
+__all__: Sequence[str] = ("Decision", "Step", "Work", "arguments", "create", "describe", "from_spec", "get", "names",
                           "parse_step", "parse_steps", "registrations", "step", "steps_from")

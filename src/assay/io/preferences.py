@@ -169,10 +169,6 @@ def _comparison_answer(outcome: str | None, winner: str | None, ranking: Sequenc
     return f"win:{winner}" if outcome == "win" else str(outcome)
 
 
-def _pair_key(response_ids: Iterable[str]) -> str:
-    return "|".join(sorted(response_ids))
-
-
 def _gold(store: Store, f: PreferenceFilters, records: list[Any]) -> dict[str, str]:
     """Gold answers by unit: the gold rater's records, then campaign gold answers (which win)."""
     gold: dict[str, str] = {}

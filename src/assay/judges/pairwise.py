@@ -17,7 +17,6 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -307,11 +306,6 @@ class PairwiseJudge:
         """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
         rest = {k: v for k, v in spec.items() if k not in ("client", "template")}
         return cls(clients(spec["client"]), template=Template.from_spec(spec["template"]), **rest)
-
-
-def pairs_of(responses: Sequence[R.Response]) -> list[tuple[R.Response, R.Response]]:
-    """Every pair of the responses, in their given order (for ranking N through pairs)."""
-    return list(combinations(responses, 2))
 
 
 def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Response, R.Response]], *,

@@ -75,7 +75,7 @@ Check = Callable[[str, Target], Verdict]
 
 
 @dataclass(frozen=True)
-class Registration:
+class ProgramRegistration:
     """A registered factory: its name, kind, version and the factory itself."""
 
     name: str
@@ -88,7 +88,7 @@ class Registration:
 class ProgramJudge:
     """A configured program judge: callable on one response, with a name, a version and its recorded arguments."""
 
-    def __init__(self, registration: Registration, args: dict[str, Any], check: Check) -> None:
+    def __init__(self, registration: ProgramRegistration, args: dict[str, Any], check: Check) -> None:
         self.name = registration.name
         self.kind = registration.kind
         version = registration.version
@@ -120,7 +120,7 @@ class ProgramJudge:
         return f"<{self.kind} {self.name}@{self.version}({args})>"
 
 
-_REGISTRY: dict[str, Registration] = {}
+_REGISTRY: dict[str, ProgramRegistration] = {}
 _BUILDERS: dict[str, Callable[..., ProgramJudge]] = {}
 
 
@@ -140,7 +140,7 @@ def program(
     def register(factory: Callable[..., Check]) -> Callable[..., ProgramJudge]:
         doc = claim(_REGISTRY, name, factory, "program judge")
         doc = description or doc
-        registration = Registration(name, kind, version, doc, factory)
+        registration = ProgramRegistration(name, kind, version, doc, factory)
         _REGISTRY[name] = registration
         signature = inspect.signature(factory)
 
@@ -155,7 +155,7 @@ def program(
     return register
 
 
-def get(name: str) -> Registration:
+def get(name: str) -> ProgramRegistration:
     """The registration of ``name``; ValueError naming the known ones when there is none."""
     try:
         return _REGISTRY[name]

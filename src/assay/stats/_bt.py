@@ -7,6 +7,7 @@ to the Elo scale. Nothing here is public API.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,6 +121,29 @@ class NoFiniteMLE(ValueError):
     """The battles leave some model unbeaten or unbeating, so its rating is infinite."""
 
 
+def _maximise(x: np.ndarray, objective: Callable[[np.ndarray], float],
+              newton_step: Callable[[np.ndarray], np.ndarray], *, tol: float, max_iter: int, what: str) -> np.ndarray:
+    """Damped Newton ascent from ``x``: the full step unless it lowers ``objective``, else halved
+    until it does not (or below 1e-8); stops when a step moves no coordinate by ``tol``."""
+    f = objective(x)
+    for _ in range(max_iter):
+        step = newton_step(x)
+        # Backtrack only when a full Newton step fails to improve (far from the optimum).
+        lr = 1.0
+        while True:
+            x_new = x + lr * step
+            f_new = objective(x_new)
+            if f_new >= f - 1e-12 * abs(f) or lr < 1e-8:
+                break
+            lr *= 0.5
+        x, f = x_new, f_new
+        if np.max(np.abs(lr * step)) < tol:
+            break
+    else:
+        warnings.warn(f"{what} Newton solver did not converge", RuntimeWarning, stacklevel=4)
+    return x
+
+
 def fit_matrix(
     wins: np.ndarray,
     *,
@@ -150,26 +174,14 @@ def fit_matrix(
     def objective(t: np.ndarray) -> float:
         return float(np.sum(wins * log_expit(t[:, None] - t[None, :]))) - 0.5 * l2 * float(t @ t)
 
-    f = objective(t)
-    for _ in range(max_iter):
+    def newton_step(t: np.ndarray) -> np.ndarray:
         p = expit(t[:, None] - t[None, :])
         grad = row_wins - (n * p).sum(axis=1) - l2 * t
         a = n * p * p.T
         lap = np.diag(a.sum(axis=1) + l2) - a + ones * scale / m
-        step = linalg.solve(lap, grad, assume_a="pos", check_finite=False)
-        # Backtrack only when a full Newton step fails to improve (far from the optimum).
-        lr = 1.0
-        while True:
-            t_new = t + lr * step
-            f_new = objective(t_new)
-            if f_new >= f - 1e-12 * abs(f) or lr < 1e-8:
-                break
-            lr *= 0.5
-        t, f = t_new, f_new
-        if np.max(np.abs(lr * step)) < tol:
-            break
-    else:
-        warnings.warn("Bradley-Terry Newton solver did not converge", RuntimeWarning, stacklevel=3)
+        return linalg.solve(lap, grad, assume_a="pos", check_finite=False)
+
+    t = _maximise(t, objective, newton_step, tol=tol, max_iter=max_iter, what="Bradley-Terry")
     return t - t.mean()
 
 
@@ -201,26 +213,14 @@ def fit_logistic(
             np.sum(l2 * beta * beta)
         )
 
-    f = objective(beta)
-    for _ in range(max_iter):
+    def newton_step(beta: np.ndarray) -> np.ndarray:
         p = expit(x @ beta)
         grad = xt @ (w * (y - p)) - l2 * beta
         d = w * p * (1 - p)
         hess = (xt @ sparse.diags(d) @ x).toarray() + np.diag(l2) + fix
-        step = linalg.solve(hess, grad, assume_a="pos", check_finite=False)
-        lr = 1.0
-        while True:
-            b_new = beta + lr * step
-            f_new = objective(b_new)
-            if f_new >= f - 1e-12 * abs(f) or lr < 1e-8:
-                break
-            lr *= 0.5
-        beta, f = b_new, f_new
-        if np.max(np.abs(lr * step)) < tol:
-            break
-    else:
-        warnings.warn("logistic Newton solver did not converge", RuntimeWarning, stacklevel=3)
-    return beta
+        return linalg.solve(hess, grad, assume_a="pos", check_finite=False)
+
+    return _maximise(beta, objective, newton_step, tol=tol, max_iter=max_iter, what="logistic")
 
 
 def pair_design(a: np.ndarray, b: np.ndarray, n_models: int, features: np.ndarray | None = None):

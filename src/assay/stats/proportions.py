@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from assay.stats._abtest_tables import mcnemar
 from assay.stats._intervals import check_confidence
 
 
@@ -67,10 +68,12 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Prop
 
 @dataclass(frozen=True)
 class McNemar:
-    """McNemar's exact test on paired binary outcomes.
+    """McNemar's exact test on paired binary outcomes, summed up by its discordant counts.
 
     ``b``: pairs where only the first succeeded; ``c``: only the second. ``difference`` is
-    the difference of the two success rates over all ``n`` pairs, (b - c) / n.
+    the difference of the two success rates over all ``n`` pairs, (b - c) / n. The test is
+    :func:`assay.stats.abtest.mcnemar` (exact), whose result has the full table, the
+    statistic and an interval for the difference.
     """
 
     b: int
@@ -105,7 +108,8 @@ def mcnemar_exact(b: int, c: int, *, n: int | None = None) -> McNemar:
     n = total if n is None else int(n)
     if n < total:
         raise ValueError(f"n ({n}) cannot be smaller than b + c ({total})")
-    p = 1.0 if total == 0 else min(1.0, 2 * stats.binom.cdf(min(b, c), total, 0.5))
+    # concordant pairs do not change the exact test; they only make the table's total n
+    p = 1.0 if total == 0 else mcnemar([[n - total, b], [c, 0]], exact=True).pvalue
     return McNemar(int(b), int(c), n, (b - c) / n if n else math.nan, float(p))
 
 
