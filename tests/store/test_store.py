@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import inspect
 
 from assay import records as R
-from assay.errors import NotFound
+from assay.errors import AssayError, NotFound
 from assay.store import Store
 from assay.store import tables as T
 from assay.store.engine import current_revision, head_revision
@@ -111,3 +111,30 @@ def test_columns_reads_only_the_columns_asked_for(store):
     assert list(df.columns) == ["model", "latency_ms"] and sorted(df["model"]) == ["m@1", "m@2"]
     one = store.columns("responses", ["id", "latency_ms"], model="m@1")
     assert one.to_dict("records") == [{"id": "r1", "latency_ms": 12.5}]
+
+
+def test_a_kind_is_named_by_its_record_class_or_its_table(store):
+    recs = every_kind()
+    store.add(recs)
+    judgments = [r for r in recs if isinstance(r, R.Judgment)]
+    assert store.get(R.Judgment, "j0") == store.get("judgments", "j0") == judgments[0]
+    assert store.find(R.Model, "alpha@1").base_url == "http://x/v1" and store.find(R.Model, "nope@1") is None
+    assert store.get(R.Rubric, "default", 1).id == "default@1"
+    assert store.list(R.Judgment, rater_id="human:ann") == store.list("judgments", rater_id="human:ann")
+    assert all(isinstance(j, R.Judgment) for j in store.iter(R.Judgment, dimension="factuality"))
+    assert store.count(R.Response, model="alpha@1") == store.count("responses", model="alpha@1") == 2
+    assert list(store.frame(R.Judgment).columns) == list(store.frame("judgments").columns)
+    with pytest.raises(NotFound, match="no item 'nope'"):
+        store.get(R.Item, "nope")
+    with pytest.raises(AssayError, match="Message records are not stored"):
+        store.list(R.Message)
+
+
+def test_records_by_id_are_read_in_chunks_and_leave_out_unknown_ids(store):
+    items = [R.Item(id=f"i{k:04d}", dataset="qa", prompt=f"q{k}") for k in range(1203)]
+    store.add([R.Dataset(name="qa"), *items])
+    wanted = [it.id for it in items[::2]] + ["missing"]
+    found = store.by_id(R.Item, wanted)
+    assert list(found) == sorted(it.id for it in items[::2])  # more than two chunks, in id order
+    assert all(found[it.id] == it for it in items[::2])
+    assert store.by_id(R.Item, []) == {}

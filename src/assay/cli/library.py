@@ -243,12 +243,11 @@ def show(
     """One entry, its example responses and its history of versions."""
     from assay import records as R
     from assay.library import get_entry, history
-    from assay.library.failures import records_by_id
 
     store = G.store()
     e = get_entry(store, entry, version)
     versions = history(store, entry)
-    shown = records_by_id(store, R.Response, e.examples[:examples])
+    shown = store.by_id(R.Response, e.examples[:examples])
     if wants_json(json_out):
         emit_json({**_entry_dict(e), "history": [_entry_dict(v) for v in versions],
                    "example_texts": {k: r.text for k, r in shown.items()}})
@@ -376,7 +375,6 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
     from assay.judges.jobs import judge_model, split_by_inputs
     from assay.judges.registry import from_spec
     from assay.judges.rubric import RubricJudge
-    from assay.library.failures import records_by_id
     from assay.providers import make_provider
     from assay.rubrics import get_rubric
     from assay.runs import Call, Plan, generate_plan
@@ -384,8 +382,8 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
 
     plan = Plan()
     for e in entries:
-        responses = records_by_id(store, R.Response, e.examples)
-        found = records_by_id(store, R.Item, {r.item_id for r in responses.values()})
+        responses = store.by_id(R.Response, e.examples)
+        found = store.by_id(R.Item, {r.item_id for r in responses.values()})
         items = [found[i] for i in sorted(found)]
         det = e.detector or {}
         where = f"entry {e.entry!r}: detector"

@@ -74,7 +74,6 @@ from assay.store import rating as S
 
 FORMATS = ("trl", "trl-conversational", "kto", "reward", "hh-rlhf")
 _TEXT_FORMATS = ("trl", "kto", "reward")
-_BATCH = 900
 
 
 @dataclass(frozen=True)
@@ -150,16 +149,6 @@ def _current(records: list[Any]) -> list[Any]:
     return [r for r in records if r.id not in replaced]
 
 
-def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
-    ids = sorted(set(ids))
-    for i in range(0, len(ids), _BATCH):
-        yield ids[i:i + _BATCH]
-
-
-def _fetch(store: Store, kind: str, ids: Iterable[str]) -> dict[str, Any]:
-    return {r.id: r for chunk in _chunks(ids) for r in store.iter(kind, id=chunk)}  # type: ignore[attr-defined]
-
-
 # ---- gold --------------------------------------------------------------------------------
 
 
@@ -233,7 +222,7 @@ def _select(store: Store, f: PreferenceFilters, dropped: Counter) -> tuple[list[
         if len(rubrics) > 1:
             raise BadInput(f"dimension {f.dimension!r} is judged under several rubrics "
                            f"({', '.join(sorted(rubrics))}); choose one with --rubric")
-    kinds = {r.id: r.kind for r in _fetch(store, "raters", {r.rater_id for r in everything}).values()}
+    kinds = {r.id: r.kind for r in store.by_id(R.Rater, {r.rater_id for r in everything}).values()}
     records = []
     for r in everything:
         if f.source == "comparisons" and is_derived_ranking(r):
@@ -261,10 +250,10 @@ def _select(store: Store, f: PreferenceFilters, dropped: Counter) -> tuple[list[
                 kept.append(r)
         records = kept
     if f.source == "judgments":
-        responses = _fetch(store, "responses", {r.response_id for r in records})
+        responses = store.by_id(R.Response, {r.response_id for r in records})
     else:
-        responses = _fetch(store, "responses", {i for r in records for i in r.response_ids})
-    items = _fetch(store, "items", {r.item_id for r in responses.values()})
+        responses = store.by_id(R.Response, {i for r in records for i in r.response_ids})
+    items = store.by_id(R.Item, {r.item_id for r in responses.values()})
     if f.datasets:
         keep = []
         for r in records:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.library.entries import edit_entry, get_entry
-from assay.library.failures import records_by_id, default_threshold, worse
+from assay.library.failures import default_threshold, worse
 from assay.stats.proportions import wilson_interval
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ class CheckResult:
 
 
 def _items_of(store: Store, entry: R.LibraryEntry) -> list[R.Item]:
-    responses = records_by_id(store, R.Response, entry.examples)
-    items = records_by_id(store, R.Item, {r.item_id for r in responses.values()})
+    responses = store.by_id(R.Response, entry.examples)
+    items = store.by_id(R.Item, {r.item_id for r in responses.values()})
     return [items[i] for i in sorted(items)]
 
 
@@ -59,7 +59,7 @@ def _generate(store: Store, model: R.Model, entry: R.LibraryEntry, items: list[R
     task.run_id = run_id_for(task.kind, task.config())
     run = make_executor("local", store, concurrency=2 * concurrency).run(task)
     ids = [R.Response.make_id(i.id, model.id, k) for i in items for k in range(samples)]
-    found = records_by_id(store, R.Response, ids)
+    found = store.by_id(R.Response, ids)
     by_item = {i.id: i for i in items}
     return run, [(by_item[found[r].item_id], found[r]) for r in ids if r in found]
 

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from assay import records as R
 from assay.errors import AssayError, BadInput, NotFound
-from assay.library.failures import records_by_id
 
 if TYPE_CHECKING:
     from assay.store import Store
@@ -109,7 +108,7 @@ def get_entry(store: Store, entry: str, version: int | None = None) -> R.Library
 
 def _models_of(store: Store, response_ids: Iterable[str]) -> list[str]:
     ids = list(dict.fromkeys(response_ids))
-    found = records_by_id(store, R.Response, ids)
+    found = store.by_id(R.Response, ids)
     missing = [i for i in ids if i not in found]
     if missing:
         raise BadInput(f"no response {missing[0]!r} in the store" + (f" (and {len(missing) - 1} more)"

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput
@@ -91,17 +91,6 @@ def _chunks(ids: Iterable[str]) -> Iterable[list[str]]:
         yield ids[i : i + _CHUNK]
 
 
-_Keyed = TypeVar("_Keyed", R.Item, R.Response)
-
-
-def records_by_id(store: Store, kind: type[_Keyed], ids: Iterable[str]) -> dict[str, _Keyed]:
-    """The stored records of ``kind`` among ``ids``, by id (ids not stored are left out)."""
-    out: dict[str, _Keyed] = {}
-    for chunk in _chunks(ids):
-        out.update({r.id: r for r in store.iter(kind, id=chunk)})
-    return out
-
-
 def _current(judgments: Iterable[R.Judgment]) -> list[R.Judgment]:
     """Judgments not corrected by a later one."""
     js = list(judgments)
@@ -112,10 +101,10 @@ def _current(judgments: Iterable[R.Judgment]) -> list[R.Judgment]:
 def _judged_responses(store: Store, ids: Iterable[str], models: Sequence[str] | None
                       ) -> tuple[dict[str, R.Response], dict[str, R.Item]]:
     """The responses with these ids (of ``models`` only, when given) and their items."""
-    responses = records_by_id(store, R.Response, ids)
+    responses = store.by_id(R.Response, ids)
     if models:
         responses = {k: r for k, r in responses.items() if r.model in set(models)}
-    return responses, records_by_id(store, R.Item, {r.item_id for r in responses.values()})
+    return responses, store.by_id(R.Item, {r.item_id for r in responses.values()})
 
 
 def default_threshold(dim: R.Dimension) -> float:
@@ -251,8 +240,8 @@ def redteam_failures(store: Store, *, models: Sequence[str] | None = None, attac
         for j in _current(store.iter(R.Judgment, response_id=chunk, rubric=rubric)):
             by_resp[j.response_id].append(j)
     dims = _rubric_dims(store, {j.rubric for js in by_resp.values() for j in js})
-    responses = records_by_id(store, R.Response, {a.response_id for a in attempts})
-    items = records_by_id(store, R.Item, {r.item_id for r in responses.values()} | {a.behavior_id for a in attempts})
+    responses = store.by_id(R.Response, {a.response_id for a in attempts})
+    items = store.by_id(R.Item, {r.item_id for r in responses.values()} | {a.behavior_id for a in attempts})
     judged: dict[str, int] = defaultdict(int)
     found: dict[str, Failure] = {}
     seen: set[str] = set()

@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from assay import library as L
 from assay import records as R
 from assay.errors import AssayError, BadInput, NotFound
-from assay.library.failures import records_by_id
 from assay.redteam import asr as ASR
 from assay.server import accounts as ACC
 from assay.server.app import check_csrf, current_user, lead_only, read_form, render, store_of
@@ -75,8 +74,8 @@ def _entry_page(request: Request, slug: str, *, status: int = 200, error: str | 
         raise NotFound("library entry")
     versions = L.history(store, slug)
     entry = versions[-1]
-    responses = records_by_id(store, R.Response, entry.examples[:EXAMPLES])
-    items = records_by_id(store, R.Item, {r.item_id for r in responses.values()})
+    responses = store.by_id(R.Response, entry.examples[:EXAMPLES])
+    items = store.by_id(R.Item, {r.item_id for r in responses.values()})
     examples = [(responses[i], items.get(responses[i].item_id)) for i in entry.examples[:EXAMPLES] if i in responses]
     notes = {n.get("version"): n for n in entry.evidence.get("notes", []) if isinstance(n, dict)}
     saved = request.query_params.get("saved", "")
@@ -173,8 +172,8 @@ def _recent_successes(store: Store, outcomes: Any) -> list[dict[str, Any]]:
         return []
     when = store.columns("attempts", ["id", "created_at"])
     hits = hits.merge(when, left_on="attempt", right_on="id").sort_values("created_at", ascending=False).head(RECENT)
-    responses = records_by_id(store, R.Response, hits["response"].tolist())
-    behaviours = records_by_id(store, R.Item, set(hits["behavior"]))
+    responses = store.by_id(R.Response, hits["response"].tolist())
+    behaviours = store.by_id(R.Item, set(hits["behavior"]))
     rows = []
     for h in hits.itertuples():
         b, r = behaviours.get(h.behavior), responses.get(h.response)
@@ -247,7 +246,7 @@ def response_page(rid: str, request: Request, user: LeadDep) -> Response:
     if mine is not None and not attempts and not entries and not S.shows_response(store, mine, resp):
         raise NotFound("response")
     item = store.find(R.Item, resp.item_id)
-    behaviours = records_by_id(store, R.Item, {a.behavior_id for a in attempts})
+    behaviours = store.by_id(R.Item, {a.behavior_id for a in attempts})
     judgments = sorted((j for j in store.iter(R.Judgment, response_id=rid)
                         if mine is None or j.campaign_id is None or j.campaign_id in mine),
                        key=lambda j: j.created_at)

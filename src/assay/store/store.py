@@ -27,6 +27,7 @@ _TS_COLUMNS = {
     name: [c.name for c in table.columns if isinstance(c.type, type(T.TS))] for name, table in T.TABLES.items()
 }
 _BATCH = 5000
+_ID_CHUNK = 500  # ids per IN (...) of a read: well under SQLite's limit of bound values
 
 RecordT = TypeVar("RecordT", bound=R.Record)
 Kind = str | type[R.Record]
@@ -274,6 +275,16 @@ class Store:
     def list(self, kind: Kind, **filters: Any) -> builtins.list[Any]:
         """Records of one kind in key order, as a list."""
         return builtins.list(self.iter(kind, **filters))
+
+    def by_id(self, kind: type[RecordT], ids: Iterable[str]) -> dict[str, RecordT]:
+        """The stored records of ``kind`` among ``ids``, by id (ids not stored are left out), read in chunks."""
+        wanted = sorted(set(ids))
+        name = kind_name(kind)
+        out: dict[str, RecordT] = {}
+        for start in range(0, len(wanted), _ID_CHUNK):
+            for row in self.rows(name, id=wanted[start:start + _ID_CHUNK]):
+                out[row["id"]] = from_row(kind, row)
+        return out
 
     def count(self, kind: Kind, **filters: Any) -> int:
         sub = self._select(kind, filters).order_by(None).subquery()
