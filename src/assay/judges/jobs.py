@@ -18,14 +18,17 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
 from assay.runs._remote import unit_work
 
+if TYPE_CHECKING:
+    from assay.store import Store
 
-def judge_model(store: Any, model_id: str, *, base_url: str | None = None, api_key_env: str | None = None,
+
+def judge_model(store: Store, model_id: str, *, base_url: str | None = None, api_key_env: str | None = None,
                 price_in: float | None = None, price_out: float | None = None) -> R.Model:
     """The judge's Model: the stored one (with overrides) or a new one.
 
@@ -46,7 +49,7 @@ def judge_model(store: Any, model_id: str, *, base_url: str | None = None, api_k
     return R.Model(**fields)
 
 
-def _items(store: Any, ids: set[str]) -> dict[str, R.Item]:
+def _items(store: Store, ids: set[str]) -> dict[str, R.Item]:
     out: dict[str, R.Item] = {}
     ids_list = sorted(ids)
     for i in range(0, len(ids_list), 500):
@@ -54,7 +57,7 @@ def _items(store: Any, ids: set[str]) -> dict[str, R.Item]:
     return out
 
 
-def select_responses(store: Any, *, dataset: str | None = None, models: Sequence[str] | None = None,
+def select_responses(store: Store, *, dataset: str | None = None, models: Sequence[str] | None = None,
                      sample_index: int | None = None) -> list[tuple[R.Item, R.Response]]:
     """(item, response) pairs to judge: of a dataset's items, by some models, in store order."""
     if dataset is not None:
@@ -73,20 +76,20 @@ def select_responses(store: Any, *, dataset: str | None = None, models: Sequence
     return [(items[r.item_id], r) for r in responses]
 
 
-def _client(model: R.Model, store: Any, *, concurrency: int, no_cache: bool, **options: Any) -> Any:
+def _client(model: R.Model, store: Store, *, concurrency: int, no_cache: bool, **options: Any) -> Any:
     from assay.providers import RequestCache, make_provider
 
     return make_provider(model, cache=RequestCache(store), no_cache=no_cache, concurrency=concurrency, **options)
 
 
-def _guideline_version(store: Any, rubric_id: str | None) -> int | None:
+def _guideline_version(store: Store, rubric_id: str | None) -> int | None:
     if rubric_id is None:
         return None
     g = store.guideline(rubric_id)
     return g.version if g is not None else None
 
 
-def _execute(store: Any, task: Any, raters: Sequence[R.Rater], *, concurrency: int, on_progress: Any, on_start: Any,
+def _execute(store: Store, task: Any, raters: Sequence[R.Rater], *, concurrency: int, on_progress: Any, on_start: Any,
              executor: str = "local", executor_options: dict[str, Any] | None = None) -> R.Run:
     from assay.runs import make_executor
     from assay.runs.endpoint import remember_endpoint, store_model
@@ -123,7 +126,7 @@ def member_calls(member: Any, payload: tuple) -> list[Any]:
     return [Call.of(client, messages, sample_index=k, params=params) for k in range(member.samples)]
 
 
-def _run_judges(store: Any, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
+def _run_judges(store: Store, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
                 aggregate: str, execution: dict[str, Any], concurrency: int, on_progress: Any,
                 on_start: Any, on_plan: Any, executor: str,
                 executor_options: dict[str, Any] | None) -> tuple[R.Run, R.Rater]:
@@ -144,7 +147,7 @@ def _run_judges(store: Any, members: Sequence[Any], work: Sequence[Any], make_ta
 
 
 def judge_rubric(
-    store: Any,
+    store: Store,
     judges: Sequence[str],
     rubric: str | R.Rubric,
     *,
@@ -205,7 +208,7 @@ def judge_rubric(
                        executor=executor, executor_options=executor_options)
 
 
-def pairwise_work(store: Any, models: Sequence[str], *, dataset: str | None = None,
+def pairwise_work(store: Store, models: Sequence[str], *, dataset: str | None = None,
                   sample_index: int = 0) -> list[tuple[R.Item, R.Response, R.Response]]:
     """(item, a, b) for every item answered by at least two of ``models``, every pair of them in the given order."""
     if len(models) < 2:
@@ -228,7 +231,7 @@ def pairwise_work(store: Any, models: Sequence[str], *, dataset: str | None = No
 
 
 def judge_pairwise(
-    store: Any,
+    store: Store,
     models: Sequence[str],
     judges: Sequence[str],
     *,
@@ -286,19 +289,19 @@ def judge_pairwise(
                        executor=executor, executor_options=executor_options)
 
 
-def run_units(store: Any, run_id: str) -> set[str]:
+def run_units(store: Store, run_id: str) -> set[str]:
     """Keys of a run's finished units (response ids for grading, ``first:second`` for pairs)."""
     from assay.store.ledger import Ledger
 
     return {u["unit_key"] for u in Ledger(store).units(run_id, status="done")}
 
 
-def _pair_comparisons(store: Any, rater_id: str, units: set[str] | None) -> list[R.Comparison]:
+def _pair_comparisons(store: Store, rater_id: str, units: set[str] | None) -> list[R.Comparison]:
     comps = [c for c in store.iter("comparisons", rater_id=rater_id) if len(c.response_ids) == 2]
     return comps if units is None else [c for c in comps if ":".join(c.response_ids) in units]
 
 
-def win_rates(store: Any, rater_id: str, models: Sequence[str], *, units: set[str] | None = None) -> list[dict[str, Any]]:
+def win_rates(store: Store, rater_id: str, models: Sequence[str], *, units: set[str] | None = None) -> list[dict[str, Any]]:
     """Per model: wins, ties, losses, win rate (ties and both bad count half) and rank, over a
     rater's pairwise comparisons (of ``units`` only).
 
@@ -336,7 +339,7 @@ def win_rates(store: Any, rater_id: str, models: Sequence[str], *, units: set[st
     return sorted(table.values(), key=lambda r: (r["rank"] is None, r["rank"] or 0, r["model"]))
 
 
-def store_rankings(store: Any, rater_id: str, models: Sequence[str], *, units: set[str] | None = None,
+def store_rankings(store: Store, rater_id: str, models: Sequence[str], *, units: set[str] | None = None,
                    run_id: str | None = None) -> int:
     """For N > 2 models: store per item an N-way Comparison ranking the responses through their pairs.
 
@@ -468,7 +471,7 @@ def split_by_inputs(judge: Any, pairs: Sequence[tuple[R.Item, R.Response]]
     return usable, len(pairs) - len(usable), what
 
 
-def verify(store: Any, judge: Any, *, dataset: str | None = None, models: Sequence[str] | None = None,
+def verify(store: Store, judge: Any, *, dataset: str | None = None, models: Sequence[str] | None = None,
            on_progress: Callable[[Any], None] | None = None,
            on_start: Callable[[str, int], None] | None = None, executor: str = "local",
            executor_options: dict[str, Any] | None = None) -> tuple[R.Run, R.Rater]:
@@ -525,7 +528,7 @@ def _verify_work(config: dict[str, Any], clients: Any) -> Any:
     return JudgeTask("verify", {}, [], work)
 
 
-def ifeval_summary(store: Any, rater_id: str, *, run_id: str | None = None) -> dict[str, Any]:
+def ifeval_summary(store: Store, rater_id: str, *, run_id: str | None = None) -> dict[str, Any]:
     """Prompt- and instruction-level accuracy of an IFEval rater's Judgments (as in Zhou et al. 2023)."""
     js = list(store.iter("judgments", rater_id=rater_id, run_id=run_id))
     prompts = [j for j in js if j.value is not None]
@@ -540,7 +543,7 @@ def ifeval_summary(store: Any, rater_id: str, *, run_id: str | None = None) -> d
     }
 
 
-def load_ifeval(store: Any, input_path: str | Path, responses_path: str | Path | None = None, *,
+def load_ifeval(store: Store, input_path: str | Path, responses_path: str | Path | None = None, *,
                 dataset: str = "ifeval", model: str | None = None) -> dict[str, Any]:
     """Import IFEval's ``input_data.jsonl`` as items (metadata: instruction_id_list, kwargs, key) and,
     optionally, a response file (rows with ``prompt`` and ``response``, matched by prompt text) as

@@ -18,12 +18,15 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assay import records as R
 from assay.errors import AssayError, MissingExtra
 from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.store.ledger import Ledger, UnitRow
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 ProgressFn = Callable[[RunProgress], None]
 
@@ -136,7 +139,7 @@ class ExecutorBase:
 
     name = ""
 
-    def __init__(self, store: Any, *, batch_size: int = 256, flush_interval: float = 0.25,
+    def __init__(self, store: Store, *, batch_size: int = 256, flush_interval: float = 0.25,
                  on_progress: ProgressFn | None = None) -> None:
         self.store = store
         self.ledger = Ledger(store)
@@ -200,7 +203,7 @@ class LocalExecutor(ExecutorBase):
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         *,
         concurrency: int = 64,
         batch_size: int = 256,
@@ -248,7 +251,7 @@ async def supervise(tasks: list[asyncio.Future], writer: _Writer) -> None:
 EXECUTORS = ("local", "ray")
 
 
-def make_executor(name: str, store: Any, **options: Any) -> Executor:
+def make_executor(name: str, store: Store, **options: Any) -> Executor:
     """The executor registered as ``name``: "local" (asyncio, one process) or "ray" (``pip install 'assay[ray]'``).
 
     Options an executor does not take are refused with a TypeError; ``address``,

@@ -48,7 +48,7 @@ import pickle
 import socket
 from collections import deque
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.exceptions import RayActorError
@@ -57,6 +57,9 @@ from assay.errors import AssayError
 from assay.runs._executor import ExecutorBase, ProgressFn, Result, _Writer, attempt, settle, supervise
 from assay.runs._remote import Clients, WorkerCache, WorkSpec, build_work
 from assay.runs._task import RunProgress, Task, Unit
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 
 class _Fatal:
@@ -150,7 +153,7 @@ class RayExecutor(ExecutorBase):
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         *,
         address: str | None = None,
         num_workers: int | None = None,

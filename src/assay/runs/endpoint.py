@@ -10,19 +10,22 @@ the wrong one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assay import records as R
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 ENDPOINT_FIELDS = ("base_url", "api_key_env", "price_input_per_mtok", "price_output_per_mtok")
 
 
-def store_model(store: Any, model: R.Model) -> None:
+def store_model(store: Store, model: R.Model) -> None:
     """Store ``model`` if it is new, without the endpoint fields (see ``remember_endpoint``)."""
     store.add([model.model_copy(update={"base_url": None, "api_key_env": None})])
 
 
-def remember_endpoint(store: Any, model: R.Model) -> None:
+def remember_endpoint(store: Store, model: R.Model) -> None:
     """Keep ``model``'s base URL, key variable and prices as the stored model's, where it has none."""
     from assay.store.ledger import Ledger
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
@@ -11,6 +11,9 @@ from assay.runs._executor import ProgressFn, make_executor
 from assay.runs._remote import WorkSpec, unit_work, work_spec
 from assay.runs._task import Outcome, Unit
 from assay.runs.plan import Call, Plan
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 # Request options that change how a run executes, not what it produces.
 EXECUTION_OPTIONS = ("concurrency", "rpm", "tpm", "timeout", "max_retries", "backoff_base", "backoff_max", "no_cache",
@@ -116,7 +119,7 @@ def _generate_work(config: dict[str, Any], clients: Any) -> GenerateTask:
 
 
 def generate(
-    store: Any,
+    store: Store,
     model: R.Model,
     dataset: str,
     *,
@@ -179,7 +182,7 @@ def generate(
     return run
 
 
-def generate_plan(store: Any, model: R.Model, items: Iterable[R.Item], *, dataset: str, samples: int = 1,
+def generate_plan(store: Store, model: R.Model, items: Iterable[R.Item], *, dataset: str, samples: int = 1,
                   params: dict[str, Any] | None = None, no_cache: bool = False) -> Plan:
     """What ``generate`` would spend answering ``items`` as ``dataset`` (nothing is stored or sent).
 
@@ -194,7 +197,7 @@ def generate_plan(store: Any, model: R.Model, items: Iterable[R.Item], *, datase
     return plan_task(store, task, task.planned_calls)
 
 
-def _refuse_clashing_settings(store: Any, model_id: str, item_ids: set[str], params: dict[str, Any],
+def _refuse_clashing_settings(store: Store, model_id: str, item_ids: set[str], params: dict[str, Any],
                               run_id: str) -> None:
     """Refuse to generate over responses of the same model that other settings produced.
 

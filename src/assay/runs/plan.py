@@ -23,9 +23,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assay import records as R
+
+if TYPE_CHECKING:
+    from assay.store import Store
 
 CHARS_PER_TOKEN = 4
 DEFAULT_COMPLETION_TOKENS = 256
@@ -164,7 +167,7 @@ class Plan:
                            for m, u in sorted(self.models.items())}}
 
 
-def plan_calls(store: Any, calls: Iterable[Call], *, units: int = 0, done: int = 0, at_most: bool = False,
+def plan_calls(store: Store, calls: Iterable[Call], *, units: int = 0, done: int = 0, at_most: bool = False,
                times: int = 1) -> Plan:
     """A Plan of these calls (each ``times`` times), those the request cache answers counted apart."""
     from assay.store.ledger import Ledger
@@ -178,7 +181,7 @@ def plan_calls(store: Any, calls: Iterable[Call], *, units: int = 0, done: int =
     return plan
 
 
-def plan_task(store: Any, task: Any, calls_of: Callable[[Any], list[Call]]) -> Plan:
+def plan_task(store: Store, task: Any, calls_of: Callable[[Any], list[Call]]) -> Plan:
     """The Plan of a run Task: ``calls_of(unit)`` for each unit its ledger does not hold as done."""
     from assay.runs._executor import run_id_for
     from assay.store.ledger import Ledger
