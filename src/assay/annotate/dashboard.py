@@ -152,17 +152,15 @@ def disagreements(store: Store, camp: R.Campaign, *, limit: int = 50) -> list[di
 
 def export_rows(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
     """Every judgment (or comparison) of a campaign as flat rows, with the models unblinded for the lead."""
-    kind = "judgments" if camp.kind == "rate" else "comparisons"
-    recs = store.list(kind, campaign_id=camp.id)
-    resp_ids = sorted({rid for r in recs for rid in ([r.response_id] if kind == "judgments"  # type: ignore[attr-defined]
-                                                      else r.response_ids)})  # type: ignore[attr-defined]
-    model: dict[str, str] = {}
-    for start in range(0, len(resp_ids), 500):
-        model.update({r.id: r.model for r in store.iter(R.Response, id=resp_ids[start:start + 500])})
+    rate = camp.kind == "rate"
+    judgments = store.list(R.Judgment, campaign_id=camp.id) if rate else []
+    comparisons = [] if rate else store.list(R.Comparison, campaign_id=camp.id)
+    resp_ids = {j.response_id for j in judgments} | {rid for c in comparisons for rid in c.response_ids}
+    model = {r.id: r.model for r in store.by_id(R.Response, resp_ids).values()}
     rows = []
-    for r in recs:
+    for r in [*judgments, *comparisons]:
         d = r.model_dump(mode="json")
-        if kind == "judgments":
+        if rate:
             d["model"] = model.get(d["response_id"])
         else:
             d["models"] = [model.get(x) for x in d["response_ids"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -78,7 +79,7 @@ def _level_value(scale: R.Scale, raw: Any) -> tuple[float | None, str | None]:
 
 
 def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer,
-                  item_id: str | None = None) -> list[R.Record]:
+                  item_id: str | None = None) -> list[R.Judgment | R.Comparison]:
     """The judgments (rating) or the comparison (compare, rank) an answer makes; BadInput if invalid.
 
     ``item_id``: the unit's item when the caller has it (else a comparison looks it up).
@@ -88,7 +89,7 @@ def build_records(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer
               "time_spent_s": t, "guideline_version": camp.guideline_version, "campaign_id": camp.id,
               "assignment_id": asg.id, "detail": {"shown_order": asg.shown_order}}
     if camp.kind == "rate":
-        out: list[R.Record] = []
+        out: list[R.Judgment | R.Comparison] = []
         for dim in campaign_dimensions(store, camp):
             if dim.name not in ans.values or ans.values[dim.name] in (None, ""):
                 raise BadInput(f"choose a value for {dim.name}", field=dim.name)
@@ -134,8 +135,8 @@ class Prepared:
     or one comparison), everything written with them (an edge case when flagged), and whether the
     rater's next unit is claimed in the same statement (PostgreSQL)."""
 
-    records: list[R.Record]
-    writes: list[R.Record]
+    records: list[R.Judgment | R.Comparison]
+    writes: list[R.Judgment | R.Comparison | R.EdgeCase]
     claim: bool
 
 
@@ -166,7 +167,7 @@ def written(store: Store, camp: R.Campaign, asg: R.Assignment, prepared: Prepare
     if not created:
         done = S.submission(store, asg.id)
         return Submitted(False, list(done["record_ids"]) if done else [], feedback(store, camp, asg))
-    return Submitted(True, [r.id for r in prepared.records], feedback(store, camp, asg),  # type: ignore[attr-defined]
+    return Submitted(True, [r.id for r in prepared.records], feedback(store, camp, asg),
                      nxt if isinstance(nxt, R.Assignment) else None)
 
 
@@ -199,9 +200,9 @@ def submit(store: Store, camp: R.Campaign, asg: R.Assignment, ans: Answer, *, cl
     return written(store, camp, asg, prepared, created, nxt)
 
 
-def edge_records(camp: R.Campaign, records: list[R.Record]) -> list[R.Record]:
+def edge_records(camp: R.Campaign, records: Sequence[R.Judgment | R.Comparison]) -> list[R.EdgeCase]:
     """The edge case a submission opens when flagged "ambiguous" or "unclassifiable" (else none)."""
-    edge_flags = [f for f in records[0].flags if f in EDGE_FLAGS]  # type: ignore[attr-defined]
+    edge_flags = [f for f in records[0].flags if f in EDGE_FLAGS]
     if not edge_flags:
         return []
     from assay.annotate.edges import flag_case
@@ -215,17 +216,16 @@ def feedback(store: Store, camp: R.Campaign, asg: R.Assignment) -> dict[str, Any
     None unless the campaign is in calibration mode, the unit is gold and the rater has
     submitted (the gold answer is never shown before).
     """
-    if not (camp.calibration and asg.is_gold) or S.submission(store, asg.id) is None:
+    done = S.submission(store, asg.id) if camp.calibration and asg.is_gold else None
+    if done is None:
         return None
     gold = S.gold_answers(store, camp.id, unit_id(asg.response_ids))
     if not gold:
         return None
-    mine = S.submission(store, asg.id)["record_ids"]  # type: ignore[index]
-    kind = "judgments" if camp.kind == "rate" else "comparisons"
-    given = {r.id: r for r in store.iter(kind, id=list(mine))}
+    mine = list(done["record_ids"])
     rows = []
     if camp.kind == "rate":
-        by_dim = {g.dimension: g for g in given.values()}  # type: ignore[attr-defined]
+        by_dim = {g.dimension: g for g in store.list(R.Judgment, id=mine)}
         for g in gold:
             j = by_dim.get(g["dimension"])
             yours = (j.label if j.value is None else j.value) if j else None
@@ -233,7 +233,7 @@ def feedback(store: Store, camp: R.Campaign, asg: R.Assignment) -> dict[str, Any
             rows.append({"dimension": g["dimension"], "gold": expected, "yours": yours,
                          "gold_label": g["label"], "match": yours == expected})
     else:
-        c = next(iter(given.values()), None)
+        c = next(iter(store.list(R.Comparison, id=mine)), None)
         g = gold[0]
         letter = {rid: chr(65 + i) for i, rid in enumerate(asg.shown_order)}
 
@@ -243,7 +243,7 @@ def feedback(store: Store, camp: R.Campaign, asg: R.Assignment) -> dict[str, Any
             return {"tie": "tie", "both_bad": "both bad"}.get(outcome or "", letter.get(winner or "", "?"))
 
         gold_s = say(g["outcome"], g["winner"], g["ranking"])
-        yours_s = say(c.outcome, c.winner, c.ranking) if c else None  # type: ignore[attr-defined]
+        yours_s = say(c.outcome, c.winner, c.ranking) if c else None
         rows.append({"dimension": camp.dimensions[0] if camp.dimensions else "overall", "gold": gold_s,
                      "yours": yours_s, "gold_label": None, "match": gold_s == yours_s})
     return {"rows": rows, "explanation": gold[0]["explanation"], "all_match": all(r["match"] for r in rows)}

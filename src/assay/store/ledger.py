@@ -121,7 +121,7 @@ class Ledger:
         if kind is not None:
             stmt = stmt.where(t.c.kind == kind)
         with self.store.engine.connect() as c:
-            return [from_row("runs", dict(r)) for r in c.execute(stmt).mappings()]  # type: ignore[misc]
+            return [from_row(R.Run, dict(r)) for r in c.execute(stmt).mappings()]
 
     # ---- one batch of results ---------------------------------------------------------------
 

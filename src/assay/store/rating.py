@@ -65,7 +65,7 @@ def _reader(store: Store) -> Engine:
 def campaign(store: Store, campaign_id: str) -> R.Campaign | None:
     with _reader(store).connect() as c:
         row = c.execute(select(T.campaigns).where(T.campaigns.c.id == campaign_id)).mappings().first()
-    return from_row("campaigns", dict(row)) if row else None  # type: ignore[return-value]
+    return from_row(R.Campaign, dict(row)) if row else None
 
 
 def server_engine(url: str | None, *, pool_size: int = 8):
@@ -107,7 +107,7 @@ def assignment_and_campaign(store: Store, assignment_id: str) -> tuple[R.Assignm
         return None
     asg = {k[2:]: v for k, v in row.items() if k.startswith("a_")}
     camp = {k[2:]: v for k, v in row.items() if k.startswith("c_")}
-    return from_row("assignments", asg), from_row("campaigns", camp)  # type: ignore[return-value]
+    return from_row(R.Assignment, asg), from_row(R.Campaign, camp)
 
 
 # ---- users ------------------------------------------------------------------------------
@@ -367,7 +367,7 @@ def pending_assignment(store: Store, campaign_id: str, rater_id: str) -> R.Assig
             .order_by(a.c.created_at, a.c.id).limit(1))
     with _reader(store).connect() as c:
         row = c.execute(stmt).mappings().first()
-    return from_row("assignments", dict(row)) if row else None  # type: ignore[return-value]
+    return from_row(R.Assignment, dict(row)) if row else None
 
 
 def rater_counts(store: Store, campaign_id: str, rater_id: str) -> dict[str, int]:
@@ -461,7 +461,7 @@ def submission(store: Store, assignment_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def record_submission(store: Store, assignment: R.Assignment, kind: str, records: Sequence[R.Record],
+def record_submission(store: Store, assignment: R.Assignment, kind: str, records: Sequence[R.Judgment | R.Comparison],
                       extra: Sequence[R.Record] = ()) -> tuple[bool, None]:
     """Write a submission's records once: the first call writes them all, any repeat writes nothing.
 
@@ -471,7 +471,7 @@ def record_submission(store: Store, assignment: R.Assignment, kind: str, records
     """
     now = R.utcnow()
     row = {"assignment_id": assignment.id, "campaign_id": assignment.campaign_id, "rater_id": assignment.rater_id,
-           "kind": kind, "record_ids": [r.id for r in records], "created_at": now}  # type: ignore[attr-defined]
+           "kind": kind, "record_ids": [r.id for r in records], "created_at": now}
     with store.engine.begin() as c:
         if not _inserted(store, c, T.submissions, row):
             return False, None

@@ -33,6 +33,7 @@ BIG = 2**31 - 1  # "no cap": gold units, and every unit in calibration mode
 
 # which tables a submission may write records to, by record type
 _KIND_OF = {R.Judgment: "judgments", R.Comparison: "comparisons", R.EdgeCase: "edge_cases"}
+SubmissionRecord = R.Judgment | R.Comparison | R.EdgeCase
 
 _SEP = "chr(31)"
 # keyed with the store's secret (%(key)s, see queue.assignment_id): raters cannot compute either
@@ -136,7 +137,7 @@ def _json(v: Any) -> str:
     return orjson.dumps(v).decode()  # datetimes as RFC 3339, which PostgreSQL reads back exactly
 
 
-def params(camp: R.Campaign, asg: R.Assignment | None, rater_id: str, records: Sequence[R.Record] = (),
+def params(camp: R.Campaign, asg: R.Assignment | None, rater_id: str, records: Sequence[SubmissionRecord] = (),
            *, kind: str = "", claim: bool, key: str, now: datetime | None = None
            ) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The kinds written and the parameters of :func:`statement` for one submission (or claim)."""
@@ -146,7 +147,7 @@ def params(camp: R.Campaign, asg: R.Assignment | None, rater_id: str, records: S
         k = _KIND_OF[type(rec)]
         rows.setdefault(k, []).append(to_row(k, rec))
         if k != "edge_cases":
-            ids.append(rec.id)  # type: ignore[attr-defined]
+            ids.append(rec.id)
     p: dict[str, Any] = {
         "aid": asg.id if asg is not None else "", "cid": camp.id, "rid": rater_id, "kind": kind,
         "record_ids": _json(ids), "now": now or R.utcnow(), "claim": claim,
@@ -164,10 +165,10 @@ def result(row: Any, camp: R.Campaign, rater_id: str) -> tuple[bool, R.Assignmen
     created, aid, response_ids, shown, is_gold, created_at, busy, pending = row
     if aid is None:
         return bool(created), "pending" if pending else "busy" if busy else None
-    asg = from_row("assignments", {"id": aid, "campaign_id": camp.id, "rater_id": rater_id,
-                                   "response_ids": response_ids, "shown_order": shown, "is_gold": is_gold,
-                                   "status": "pending", "created_at": created_at, "submitted_at": None})
-    return bool(created), asg  # type: ignore[return-value]
+    asg = from_row(R.Assignment, {"id": aid, "campaign_id": camp.id, "rater_id": rater_id,
+                                  "response_ids": response_ids, "shown_order": shown, "is_gold": is_gold,
+                                  "status": "pending", "created_at": created_at, "submitted_at": None})
+    return bool(created), asg
 
 
 def claim_raced(error: Any) -> bool:
@@ -183,7 +184,7 @@ def _raced(outcome: tuple[bool, R.Assignment | str | None]) -> tuple[bool, R.Ass
 
 
 def record_and_claim(store: Store, camp: R.Campaign, asg: R.Assignment | None, rater_id: str,
-                     records: Sequence[R.Record] = (), *, kind: str = "", claim: bool,
+                     records: Sequence[SubmissionRecord] = (), *, kind: str = "", claim: bool,
                      conn: Any = None) -> tuple[bool, R.Assignment | str | None]:
     """Run :func:`statement` through the store's engine (the library's path on PostgreSQL)."""
     from sqlalchemy.exc import IntegrityError
@@ -248,9 +249,9 @@ def split_read(row: dict[str, Any]) -> tuple[dict[str, Any], R.Assignment | None
     session = {k: row[k] for k in ("csrf_token", "expires_at", "name", "role", "rater_id", "disabled")}
     if row["a_id"] is None or row["c_id"] is None:
         return session, None, None, None
-    asg = from_row("assignments", {k[2:]: v for k, v in row.items() if k.startswith("a_")})
-    camp = from_row("campaigns", {k[2:]: v for k, v in row.items() if k.startswith("c_")})
-    return session, asg, camp, row["item_id"]  # type: ignore[return-value]
+    asg = from_row(R.Assignment, {k[2:]: v for k, v in row.items() if k.startswith("a_")})
+    camp = from_row(R.Campaign, {k[2:]: v for k, v in row.items() if k.startswith("c_")})
+    return session, asg, camp, row["item_id"]
 
 
 def conninfo(url: str) -> tuple[str, dict[str, Any]]:
@@ -303,7 +304,7 @@ class AsyncPG:
             await cur.execute(PAGE, p)
             return await cur.fetchone()  # type: ignore[return-value]
 
-    async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[R.Record], *,
+    async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[SubmissionRecord], *,
                                kind: str, claim: bool, key: str) -> tuple[bool, R.Assignment | str | None]:
         """``key``: the store's secret (``store.rating.app_secret``), which keys the next assignment's id and order."""
         from psycopg import errors
