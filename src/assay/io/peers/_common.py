@@ -1,0 +1,355 @@
+"""What the peer-log readers share: the samples they read, the scales scores become, one transaction.
+
+A reader turns its tool's log into :class:`Sample` s (a prompt, one model's answer, the
+scores that answer got), each with the place it came from. :func:`write_log` turns them
+into items, responses, raters, a rubric with one dimension per score and judgments, and
+writes them all in one transaction. A sample the reader cannot use is a :class:`SampleError`;
+it stops the import with one line naming file, line (or row) and field, or with
+``skip_invalid`` goes to the rejects file with its reason.
+
+Scores have no rubric in these tools, so each log gets one: ``SOURCE.TASK`` (e.g.
+``inspect.capitals``), a dimension per scorer or metric, its scale read from the values:
+binary when every value is 0/1 (Inspect's C/I, a pass/fail), categorical for labels (C, P,
+I, N keep their numbers as values), continuous otherwise. A later log of the same task
+reuses a stored version whose dimensions include its own, else adds the next version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assay import records as R
+from assay.errors import BadInput
+from assay.io.guard import Unsafe, check_value
+from assay.io.importer import ImportSummary, _Rejects
+from assay.io.readers import Where
+from assay.store import Store
+
+WIDE = 1e12  # bounds of a continuous scale whose range the tool does not give
+
+
+class SampleError(Exception):
+    """A sample that cannot be imported: the field at fault (a dotted path) and why."""
+
+    def __init__(self, fieldname: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason = fieldname, reason
+
+
+@dataclass
+class Score:
+    """One score a tool gave one answer: by which rater, under which name, its value and its reasons."""
+
+    rater: R.Rater
+    name: str
+    """The tool's name for it (scorer, metric, assertion): becomes a rubric dimension."""
+    value: Any
+    """As the tool gave it (kept in the judgment's detail)."""
+    number: float | None
+    """The tool's own numeric reading of the value (Inspect's C = 1, P = 0.5; a pass = 1), None for a pure label."""
+    label: str | None = None
+    """The value when it is a label (C, I, a category), else None."""
+    justification: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    about: str = ""
+    """What the score measures, for the dimension's description."""
+
+
+@dataclass
+class Sample:
+    """One answer to one prompt in a peer tool's log, with its scores."""
+
+    external_id: str | None
+    prompt: str | None
+    messages: list[dict[str, str]] | None
+    text: str | None
+    """The answer; None when the tool's call failed (the item is kept, the sample counted as failed)."""
+    model: str
+    sample_index: int = 0
+    reference: str | None = None
+    item_metadata: dict[str, Any] = field(default_factory=dict)
+    response_fields: dict[str, Any] = field(default_factory=dict)
+    """prompt_tokens, completion_tokens, latency_ms, cost_usd, finish_reason, when the tool recorded them."""
+    response_metadata: dict[str, Any] = field(default_factory=dict)
+    scores: list[Score] = field(default_factory=list)
+
+
+@dataclass
+class PeerLog:
+    """What a reader found in a log: where the samples come from, and the samples themselves."""
+
+    source: str
+    """inspect, lm-eval or promptfoo."""
+    file: str
+    task: str
+    """The task (dataset default, and the rubric's name after the source)."""
+    about: str
+    """One line on where the log came from, for the rubric's description and the dataset's."""
+    samples: Iterable[tuple[Where, Sample | SampleError]]
+    models: dict[str, R.Model] = field(default_factory=dict)
+    """Models other than the answering ones that the raters name (LLM judges)."""
+
+
+@dataclass
+class PeerImportSummary(ImportSummary):
+    failed: int = 0
+    """Samples whose answer the tool did not get (an error in its run): their items are stored, no response."""
+    judgments_added: int = 0
+    rubric: str | None = None
+    raters: list[str] = field(default_factory=list)
+
+
+def model_id(name: str, version: str) -> str:
+    """``name@version`` (a name that already carries an @ keeps it: the version follows the last one)."""
+    return f"{name}@{version}"
+
+
+def check_model(model: str, fieldname: str) -> str:
+    try:
+        R.split_model_id(model)
+    except ValueError as e:
+        raise BadInput(str(e), field=fieldname) from None
+    if len(model) > 300:
+        raise BadInput(f"a model id has at most 300 characters, this one {len(model)}", field=fieldname)
+    return model
+
+
+_NOT_NAME = re.compile(r"[^a-z0-9_\-]+")
+
+
+def dimension_name(name: str, taken: set[str]) -> str:
+    """A rubric dimension name for a tool's score name (lower case, letters, digits, _ and -), unique in ``taken``."""
+    base = _NOT_NAME.sub("-", name.lower()).strip("-") or "score"
+    if not base[0].isalpha():
+        base = f"m-{base}"
+    base = base[:90]
+    out, n = base, 2
+    while out in taken:
+        out, n = f"{base}-{n}", n + 1
+    return out
+
+
+def rubric_name(source: str, task: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_\-\.]+", "-", f"{source}.{task}").strip("-")[:200]
+
+
+def _scale(scores: list[Score]) -> R.Scale:
+    """The scale a score's values lie on (see the module's docstring)."""
+    if any(s.number is None for s in scores):
+        cats = sorted({s.label if s.label is not None else str(s.value) for s in scores})
+        if len(cats) < 2:
+            cats.append("(other)")
+        return R.Scale(kind="categorical", categories=[R.Category(name=c[:200]) for c in cats])
+    numbers = {s.number for s in scores}
+    labels = {s.label for s in scores} - {None}
+    if numbers <= {0.0, 1.0}:
+        true = next((s.label for s in scores if s.number == 1.0 and s.label), "pass")
+        false = next((s.label for s in scores if s.number == 0.0 and s.label), "fail")
+        if true == false:
+            true, false = "pass", "fail"
+        return R.Scale(kind="binary", true_label=true, false_label=false)
+    if labels:
+        # Inspect's letters with a partial or no answer: keep the letters, each with its number
+        order = sorted(labels, key=lambda lab: -max(s.number for s in scores if s.label == lab))  # type: ignore[type-var]
+        return R.Scale(kind="categorical", categories=[R.Category(name=c[:200]) for c in order])
+    lo, hi = min(numbers), max(numbers)  # type: ignore[type-var]
+    if 0.0 <= lo and hi <= 1.0:
+        return R.Scale(kind="continuous", min=0.0, max=1.0)
+    return R.Scale(kind="continuous", min=-WIDE, max=WIDE)
+
+
+def _point(scale: R.Scale, s: Score) -> tuple[float | None, str | None]:
+    if scale.kind == "binary":
+        return s.number, (scale.true_label if s.number == 1.0 else scale.false_label)
+    if scale.kind == "categorical":
+        return s.number, (s.label if s.label is not None else str(s.value))[:200]
+    return s.number, None
+
+
+def choose_rubric(store: Store, name: str, description: str, dims: list[R.Dimension]) -> tuple[R.Rubric, bool]:
+    """The stored version of ``name`` whose dimensions include ``dims`` as they are, else the next version (new)."""
+    version = 1
+    while (old := store.find("rubrics", name, version)) is not None:
+        have = {d.name: d for d in old.dimensions}  # type: ignore[attr-defined]
+        if all(have.get(d.name) == d for d in dims):
+            return old, False  # type: ignore[return-value]
+        version += 1
+    guidelines = ("Imported scores; each dimension is one score of the tool, on the scale its values showed. "
+                  "See each rater's name and configuration.")
+    return R.Rubric(name=name, version=version, description=description, guidelines=guidelines,
+                    dimensions=dims), True
+
+
+def _fail(file: str, where: Where, e: SampleError) -> BadInput:
+    return BadInput(e.reason, file=file, field=e.field, **{where[0]: where[1]})
+
+
+def write_log(
+    store: Store,
+    log: PeerLog,
+    *,
+    dataset: str | None = None,
+    model: str | None = None,
+    skip_invalid: bool = False,
+    rejects_path: str | Path | None = None,
+) -> PeerImportSummary:
+    """Store a peer log's samples as items, responses and judgments, in one transaction.
+
+    ``model`` (NAME@VERSION) renames the log's one answering model; ``dataset`` names the
+    dataset (default: the log's task).
+    """
+    dataset = dataset or log.task
+    if len(dataset) > 200:
+        raise BadInput(f"a dataset name has at most 200 characters, this one {len(dataset)}", field="--dataset")
+    if model is not None:
+        check_model(model, "--model")
+    path = Path(log.file)
+    summary = PeerImportSummary(file=log.file, dataset=dataset)
+    rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
+        if skip_invalid else None
+    try:
+        good: list[tuple[Where, Sample]] = []
+        for where, s in log.samples:
+            summary.rows += 1
+            if isinstance(s, SampleError):
+                if rejects is None:
+                    raise _fail(log.file, where, s)
+                rejects.add(where, s.field, s.reason, None)
+                continue
+            good.append((where, s))
+        answering = sorted({s.model for _, s in good})
+        if model is not None and len(answering) > 1:
+            raise BadInput(f"the log holds answers of {len(answering)} models ({', '.join(answering)}): "
+                           f"--model can rename only one", field="--model", file=log.file)
+        rename = (lambda m: model) if model is not None else (lambda m: m)
+        records, rubric = _records(store, log, dataset, good, rename, rejects, summary)
+        before = {k: store.count(k) for k in ("items", "responses", "judgments")}
+        with store.transaction() as conn:
+            store.add([R.Dataset(name=dataset, description=log.about, source=log.file)], conn)
+            store.add(records["models"], conn)
+            store.add(records["raters"], conn)
+            if rubric is not None:
+                store.add(records["rubric"], conn)
+            store.add(records["items"], conn)
+            store.add(records["responses"], conn)
+            store.add(records["judgments"], conn)
+    finally:
+        if rejects is not None:
+            rejects.close()
+    summary.items_added = store.count("items") - before["items"]
+    summary.responses_added = store.count("responses") - before["responses"]
+    summary.judgments_added = summary.records_added = store.count("judgments") - before["judgments"]
+    summary.rejected = rejects.count if rejects else 0
+    summary.rejects_file = str(rejects.path) if rejects and rejects.count else None
+    summary.models = sorted({r.id for r in records["models"] if r.id in {rename(m) for m in answering}})
+    summary.raters = sorted({r.id for r in records["raters"]})
+    summary.rubric = rubric.id if rubric is not None else None
+    summary.duplicates = len(records["responses"]) - summary.responses_added
+    return summary
+
+
+def _records(store: Store, log: PeerLog, dataset: str, good: list[tuple[Where, Sample]],
+             rename: Callable[[str], str], rejects: _Rejects | None, summary: PeerImportSummary
+             ) -> tuple[dict[str, list[Any]], R.Rubric | None]:
+    """Every record of the import, validated; samples that fail validation are rejected (or raise)."""
+    # one dimension per score name, in order of first appearance
+    dim_of: dict[tuple[str, str], str] = {}
+    by_dim: dict[str, list[Score]] = {}
+    about: dict[str, str] = {}
+    for _, s in good:
+        for sc in s.scores:
+            key = (sc.rater.id, sc.name)
+            if key not in dim_of:
+                named = {d for (_, n), d in dim_of.items() if n == sc.name}
+                dim_of[key] = next(iter(named)) if named else dimension_name(sc.name, set(by_dim))
+                by_dim.setdefault(dim_of[key], [])
+                about.setdefault(dim_of[key], sc.about or f"{log.source} score '{sc.name}'")
+            by_dim[dim_of[key]].append(sc)
+    dims = [R.Dimension(name=d, description=about[d], scale=_scale(scs)) for d, scs in by_dim.items()]
+    rubric = None
+    out: dict[str, list[Any]] = {k: [] for k in ("models", "raters", "rubric", "items", "responses", "judgments")}
+    if dims:
+        rubric, new = choose_rubric(store, rubric_name(log.source, log.task),
+                                   f"Scores of {log.source} task {log.task} (imported)", dims)
+        if new:
+            out["rubric"] = [rubric, R.GuidelineVersion(rubric=rubric.id, version=1, text=rubric.guidelines,
+                                                        note="initial guidelines (imported)")]
+    scale = {d.name: d.scale for d in dims}
+    models: dict[str, R.Model] = dict(log.models)
+    raters: dict[str, R.Rater] = {}
+    now = R.utcnow()
+    for where, s in good:
+        try:
+            built = _sample_records(s, dataset, rename, rubric, scale, dim_of, now)
+            for rec in built:
+                check_value(rec.model_dump(mode="json"))
+        except SampleError as e:
+            if rejects is None:
+                raise _fail(log.file, where, e) from None
+            rejects.add(where, e.field, e.reason, None)
+            continue
+        except Unsafe as e:
+            if rejects is None:
+                raise BadInput(e.reason, file=log.file, field=e.path, **{where[0]: where[1]}) from None
+            rejects.add(where, e.path, e.reason, None)
+            continue
+        if s.text is None:
+            summary.failed += 1
+        m = rename(s.model)
+        models.setdefault(m, R.Model(id=m, provider="none"))
+        for sc in s.scores:
+            raters.setdefault(sc.rater.id, sc.rater)
+            if sc.rater.model:
+                models.setdefault(sc.rater.model, R.Model(id=sc.rater.model, provider="none"))
+        for rec in built:
+            out[{R.Item: "items", R.Response: "responses", R.Judgment: "judgments"}[type(rec)]].append(rec)
+    out["models"] = list(models.values())
+    out["raters"] = list(raters.values())
+    return out, rubric
+
+
+def _sample_records(s: Sample, dataset: str, rename: Callable[[str], str], rubric: R.Rubric | None,
+                    scale: dict[str, R.Scale], dim_of: dict[tuple[str, str], str], now: Any) -> list[R.Record]:
+    from pydantic import ValidationError
+
+    model = rename(s.model)
+    try:
+        R.split_model_id(model)
+    except ValueError as e:
+        raise SampleError("model", str(e)) from None
+    try:
+        item = R.Item(id=R.Item.make_id(dataset, s.external_id, s.prompt, s.messages), dataset=dataset,
+                      external_id=s.external_id, prompt=s.prompt, messages=s.messages, reference=s.reference,
+                      metadata=s.item_metadata)
+        resp = None if s.text is None else R.Response(
+            id=R.Response.make_id(item.id, model, s.sample_index), item_id=item.id, model=model,
+            sample_index=s.sample_index, text=s.text, metadata=s.response_metadata, created_at=now,
+            **s.response_fields)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise SampleError(".".join(map(str, err["loc"])) or None, err["msg"]) from None
+    if resp is None:
+        return [item]
+    out: list[R.Record] = [item, resp]
+    for sc in s.scores:
+        dim = dim_of[(sc.rater.id, sc.name)]
+        value, label = _point(scale[dim], sc)
+        assert rubric is not None
+        out.append(R.Judgment(
+            id=R.digest("judgment", sc.rater.id, resp.id, rubric.id, dim), response_id=resp.id,
+            rater_id=sc.rater.id, rubric=rubric.id, dimension=dim, value=value, label=label,
+            justification=sc.justification or "", detail={"value": sc.value, **sc.detail}, created_at=now))
+    return out
+
+
+def iter_where(rows: Iterable[Any], kind: str = "row", lines: list[int] | None = None) -> Iterator[tuple[Where, Any]]:
+    """Each row with its place: its line when ``lines`` knows it, else its 1-based position."""
+    for i, row in enumerate(rows):
+        if lines is not None and i < len(lines):
+            yield ("line", lines[i]), row
+        else:
+            yield (kind, i + 1), row
