@@ -35,9 +35,9 @@ WIDE = 1e12  # bounds of a continuous scale whose range the tool does not give
 class SampleError(Exception):
     """A sample that cannot be imported: the field at fault (a dotted path) and why."""
 
-    def __init__(self, fieldname: str | None, reason: str) -> None:
+    def __init__(self, fieldname: str | None, reason: str, *, file: str | None = None) -> None:
         super().__init__(reason)
-        self.field, self.reason = fieldname, reason
+        self.field, self.reason, self.file = fieldname, reason, file
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Score:
     detail: dict[str, Any] = field(default_factory=dict)
     about: str = ""
     """What the score measures, for the dimension's description."""
+    lower_is_better: bool = False
 
 
 @dataclass
@@ -76,6 +77,10 @@ class Sample:
     """prompt_tokens, completion_tokens, latency_ms, cost_usd, finish_reason, when the tool recorded them."""
     response_metadata: dict[str, Any] = field(default_factory=dict)
     scores: list[Score] = field(default_factory=list)
+    task: str | None = None
+    """The task it belongs to, when a log holds several (else the log's task)."""
+    file: str | None = None
+    """The file it was read from, when a log spans several files (else the log's file)."""
 
 
 @dataclass
@@ -99,7 +104,7 @@ class PeerImportSummary(ImportSummary):
     failed: int = 0
     """Samples whose answer the tool did not get (an error in its run): their items are stored, no response."""
     judgments_added: int = 0
-    rubric: str | None = None
+    rubrics: list[str] = field(default_factory=list)
     raters: list[str] = field(default_factory=list)
 
 
@@ -185,7 +190,7 @@ def choose_rubric(store: Store, name: str, description: str, dims: list[R.Dimens
 
 
 def _fail(file: str, where: Where, e: SampleError) -> BadInput:
-    return BadInput(e.reason, file=file, field=e.field, **{where[0]: where[1]})
+    return BadInput(e.reason, file=e.file or file, field=e.field, **{where[0]: where[1]})
 
 
 def write_log(
@@ -200,15 +205,14 @@ def write_log(
     """Store a peer log's samples as items, responses and judgments, in one transaction.
 
     ``model`` (NAME@VERSION) renames the log's one answering model; ``dataset`` names the
-    dataset (default: the log's task).
+    dataset (default: each sample's task).
     """
-    dataset = dataset or log.task
-    if len(dataset) > 200:
+    if dataset is not None and len(dataset) > 200:
         raise BadInput(f"a dataset name has at most 200 characters, this one {len(dataset)}", field="--dataset")
     if model is not None:
         check_model(model, "--model")
     path = Path(log.file)
-    summary = PeerImportSummary(file=log.file, dataset=dataset)
+    summary = PeerImportSummary(file=log.file, dataset=dataset or log.task)
     rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
         if skip_invalid else None
     try:
@@ -218,6 +222,7 @@ def write_log(
             if isinstance(s, SampleError):
                 if rejects is None:
                     raise _fail(log.file, where, s)
+                rejects.file = s.file
                 rejects.add(where, s.field, s.reason, None)
                 continue
             good.append((where, s))
@@ -225,15 +230,18 @@ def write_log(
         if model is not None and len(answering) > 1:
             raise BadInput(f"the log holds answers of {len(answering)} models ({', '.join(answering)}): "
                            f"--model can rename only one", field="--model", file=log.file)
+        tasks = sorted({s.task or log.task for _, s in good})
+        if dataset is not None and len(tasks) > 1:
+            raise BadInput(f"the log holds {len(tasks)} tasks ({', '.join(tasks)}), each its own dataset: "
+                           f"leave out --dataset", field="--dataset", file=log.file)
         rename = (lambda m: model) if model is not None else (lambda m: m)
-        records, rubric = _records(store, log, dataset, good, rename, rejects, summary)
+        records = _records(store, log, dataset, good, rename, rejects, summary)
         before = {k: store.count(k) for k in ("items", "responses", "judgments")}
         with store.transaction() as conn:
-            store.add([R.Dataset(name=dataset, description=log.about, source=log.file)], conn)
+            store.add(records["datasets"], conn)
             store.add(records["models"], conn)
             store.add(records["raters"], conn)
-            if rubric is not None:
-                store.add(records["rubric"], conn)
+            store.add(records["rubrics"], conn)
             store.add(records["items"], conn)
             store.add(records["responses"], conn)
             store.add(records["judgments"], conn)
@@ -245,60 +253,84 @@ def write_log(
     summary.judgments_added = summary.records_added = store.count("judgments") - before["judgments"]
     summary.rejected = rejects.count if rejects else 0
     summary.rejects_file = str(rejects.path) if rejects and rejects.count else None
-    summary.models = sorted({r.id for r in records["models"] if r.id in {rename(m) for m in answering}})
+    summary.models = sorted({rename(m) for m in answering})
     summary.raters = sorted({r.id for r in records["raters"]})
-    summary.rubric = rubric.id if rubric is not None else None
+    summary.rubrics = sorted(r.id for r in records["used_rubrics"])
+    summary.dataset = ", ".join(sorted({d.name for d in records["datasets"]})) or summary.dataset
     summary.duplicates = len(records["responses"]) - summary.responses_added
     return summary
 
 
-def _records(store: Store, log: PeerLog, dataset: str, good: list[tuple[Where, Sample]],
-             rename: Callable[[str], str], rejects: _Rejects | None, summary: PeerImportSummary
-             ) -> tuple[dict[str, list[Any]], R.Rubric | None]:
-    """Every record of the import, validated; samples that fail validation are rejected (or raise)."""
-    # one dimension per score name, in order of first appearance
-    dim_of: dict[tuple[str, str], str] = {}
-    by_dim: dict[str, list[Score]] = {}
-    about: dict[str, str] = {}
+def _rubrics(store: Store, log: PeerLog, good: list[tuple[Where, Sample]]
+             ) -> tuple[dict[tuple[str, str, str], tuple[R.Rubric, R.Dimension]], list[R.Record], list[R.Rubric]]:
+    """A rubric per task, a dimension per score name, in order of first appearance.
+
+    Returns (task, rater, score name) -> (rubric, dimension), the records of new rubrics,
+    and every rubric used.
+    """
+    by_task: dict[str, dict[str, list[Score]]] = {}
+    names: dict[tuple[str, str, str], str] = {}
     for _, s in good:
+        task = s.task or log.task
+        dims = by_task.setdefault(task, {})
         for sc in s.scores:
-            key = (sc.rater.id, sc.name)
-            if key not in dim_of:
-                named = {d for (_, n), d in dim_of.items() if n == sc.name}
-                dim_of[key] = next(iter(named)) if named else dimension_name(sc.name, set(by_dim))
-                by_dim.setdefault(dim_of[key], [])
-                about.setdefault(dim_of[key], sc.about or f"{log.source} score '{sc.name}'")
-            by_dim[dim_of[key]].append(sc)
-    dims = [R.Dimension(name=d, description=about[d], scale=_scale(scs)) for d, scs in by_dim.items()]
-    rubric = None
-    out: dict[str, list[Any]] = {k: [] for k in ("models", "raters", "rubric", "items", "responses", "judgments")}
-    if dims:
-        rubric, new = choose_rubric(store, rubric_name(log.source, log.task),
-                                   f"Scores of {log.source} task {log.task} (imported)", dims)
-        if new:
-            out["rubric"] = [rubric, R.GuidelineVersion(rubric=rubric.id, version=1, text=rubric.guidelines,
-                                                        note="initial guidelines (imported)")]
-    scale = {d.name: d.scale for d in dims}
+            key = (task, sc.rater.id, sc.name)
+            if key not in names:
+                same = [d for (t, _, n), d in names.items() if t == task and n == sc.name]
+                names[key] = same[0] if same else dimension_name(sc.name, set(dims))
+                dims.setdefault(names[key], [])
+            dims[names[key]].append(sc)
+    where: dict[tuple[str, str, str], tuple[R.Rubric, R.Dimension]] = {}
+    new: list[R.Record] = []
+    used: list[R.Rubric] = []
+    for task, dims in by_task.items():
+        if not dims:
+            continue
+        built = [R.Dimension(name=d, description=scs[0].about or f"{log.source} score '{scs[0].name}'",
+                             scale=_scale(scs),
+                             direction="lower_is_better" if scs[0].lower_is_better else "higher_is_better")
+                 for d, scs in dims.items()]
+        rubric, is_new = choose_rubric(store, rubric_name(log.source, task),
+                                       f"Scores of {log.source} task {task} (imported)", built)
+        used.append(rubric)
+        if is_new:
+            new += [rubric, R.GuidelineVersion(rubric=rubric.id, version=1, text=rubric.guidelines,
+                                               note="initial guidelines (imported)")]
+        by_name = {d.name: d for d in built}
+        for key, d in names.items():
+            if key[0] == task:
+                where[key] = (rubric, by_name[d])
+    return where, new, used
+
+
+def _records(store: Store, log: PeerLog, dataset: str | None, good: list[tuple[Where, Sample]],
+             rename: Callable[[str], str], rejects: _Rejects | None, summary: PeerImportSummary
+             ) -> dict[str, list[Any]]:
+    """Every record of the import, validated; samples that fail validation are rejected (or raise)."""
+    dims, new_rubrics, used = _rubrics(store, log, good)
+    out: dict[str, list[Any]] = {k: [] for k in ("datasets", "models", "raters", "items", "responses", "judgments")}
+    out["rubrics"], out["used_rubrics"] = new_rubrics, used
     models: dict[str, R.Model] = dict(log.models)
     raters: dict[str, R.Rater] = {}
+    datasets: dict[str, R.Dataset] = {}
     now = R.utcnow()
     for where, s in good:
+        task = s.task or log.task
+        ds = dataset or task
         try:
-            built = _sample_records(s, dataset, rename, rubric, scale, dim_of, now)
+            built = _sample_records(s, ds, task, rename, dims, now)
             for rec in built:
                 check_value(rec.model_dump(mode="json"))
-        except SampleError as e:
+        except (SampleError, Unsafe) as e:
+            fieldname = e.field if isinstance(e, SampleError) else e.path
             if rejects is None:
-                raise _fail(log.file, where, e) from None
-            rejects.add(where, e.field, e.reason, None)
-            continue
-        except Unsafe as e:
-            if rejects is None:
-                raise BadInput(e.reason, file=log.file, field=e.path, **{where[0]: where[1]}) from None
-            rejects.add(where, e.path, e.reason, None)
+                raise BadInput(e.reason, file=s.file or log.file, field=fieldname, **{where[0]: where[1]}) from None
+            rejects.file = s.file
+            rejects.add(where, fieldname, e.reason, None)
             continue
         if s.text is None:
             summary.failed += 1
+        datasets.setdefault(ds, R.Dataset(name=ds, description=log.about, source=s.file or log.file))
         m = rename(s.model)
         models.setdefault(m, R.Model(id=m, provider="none"))
         for sc in s.scores:
@@ -307,13 +339,14 @@ def _records(store: Store, log: PeerLog, dataset: str, good: list[tuple[Where, S
                 models.setdefault(sc.rater.model, R.Model(id=sc.rater.model, provider="none"))
         for rec in built:
             out[{R.Item: "items", R.Response: "responses", R.Judgment: "judgments"}[type(rec)]].append(rec)
+    out["datasets"] = list(datasets.values())
     out["models"] = list(models.values())
     out["raters"] = list(raters.values())
-    return out, rubric
+    return out
 
 
-def _sample_records(s: Sample, dataset: str, rename: Callable[[str], str], rubric: R.Rubric | None,
-                    scale: dict[str, R.Scale], dim_of: dict[tuple[str, str], str], now: Any) -> list[R.Record]:
+def _sample_records(s: Sample, dataset: str, task: str, rename: Callable[[str], str],
+                    dims: dict[tuple[str, str, str], tuple[R.Rubric, R.Dimension]], now: Any) -> list[R.Record]:
     from pydantic import ValidationError
 
     model = rename(s.model)
@@ -336,12 +369,11 @@ def _sample_records(s: Sample, dataset: str, rename: Callable[[str], str], rubri
         return [item]
     out: list[R.Record] = [item, resp]
     for sc in s.scores:
-        dim = dim_of[(sc.rater.id, sc.name)]
-        value, label = _point(scale[dim], sc)
-        assert rubric is not None
+        rubric, dim = dims[(task, sc.rater.id, sc.name)]
+        value, label = _point(dim.scale, sc)
         out.append(R.Judgment(
-            id=R.digest("judgment", sc.rater.id, resp.id, rubric.id, dim), response_id=resp.id,
-            rater_id=sc.rater.id, rubric=rubric.id, dimension=dim, value=value, label=label,
+            id=R.digest("judgment", sc.rater.id, resp.id, rubric.id, dim.name), response_id=resp.id,
+            rater_id=sc.rater.id, rubric=rubric.id, dimension=dim.name, value=value, label=label,
             justification=sc.justification or "", detail={"value": sc.value, **sc.detail}, created_at=now))
     return out
 
