@@ -314,6 +314,14 @@ def _records(store: Store, log: PeerLog, dataset: str | None, good: list[tuple[W
     raters: dict[str, R.Rater] = {}
     datasets: dict[str, R.Dataset] = {}
     now = R.utcnow()
+
+    def reject(where: Where, s: Sample, fieldname: str | None, reason: str) -> None:
+        if rejects is None:
+            raise BadInput(reason, file=s.file or log.file, field=fieldname, **{where[0]: where[1]})
+        rejects.file = s.file
+        rejects.add(where, fieldname, reason, None)
+
+    built_all: list[tuple[Where, Sample, str, list[R.Record]]] = []
     for where, s in good:
         task = s.task or log.task
         ds = dataset or task
@@ -321,12 +329,19 @@ def _records(store: Store, log: PeerLog, dataset: str | None, good: list[tuple[W
             built = _sample_records(s, ds, task, rename, dims, now)
             for rec in built:
                 check_value(rec.model_dump(mode="json"))
-        except (SampleError, Unsafe) as e:
-            fieldname = e.field if isinstance(e, SampleError) else e.path
-            if rejects is None:
-                raise BadInput(e.reason, file=s.file or log.file, field=fieldname, **{where[0]: where[1]}) from None
-            rejects.file = s.file
-            rejects.add(where, fieldname, e.reason, None)
+        except SampleError as e:
+            reject(where, s, e.field, e.reason)
+            continue
+        except Unsafe as e:
+            reject(where, s, e.path, e.reason)
+            continue
+        built_all.append((where, s, ds, built))
+    clash = _clashes(store, [b[3][0] for b in built_all])
+    for where, s, ds, built in built_all:
+        item = built[0]
+        if item.id in clash:  # type: ignore[attr-defined]
+            reject(where, s, "id", f"item {s.external_id!r} of dataset {ds!r} is {clash[item.id]} with another "  # type: ignore[attr-defined]
+                                   f"prompt: name another dataset (--dataset)")
             continue
         if s.text is None:
             summary.failed += 1
@@ -342,6 +357,22 @@ def _records(store: Store, log: PeerLog, dataset: str | None, good: list[tuple[W
     out["datasets"] = list(datasets.values())
     out["models"] = list(models.values())
     out["raters"] = list(raters.values())
+    return out
+
+
+def _clashes(store: Store, items: list[Any]) -> dict[str, str]:
+    """Item ids whose prompt differs from the same id's elsewhere in this log or in the store, with where."""
+    prompt = lambda it: (it.prompt, [m.model_dump() for m in it.messages] if it.messages else None)  # noqa: E731
+    seen: dict[str, Any] = {}
+    out: dict[str, str] = {}
+    for it in items:
+        if seen.setdefault(it.id, prompt(it)) != prompt(it):
+            out[it.id] = "earlier in this log"
+    ids = sorted(seen)
+    for i in range(0, len(ids), 500):
+        for old in store.iter("items", id=ids[i : i + 500]):
+            if prompt(old) != seen[old.id]:
+                out.setdefault(old.id, "already stored")
     return out
 
 
