@@ -213,6 +213,7 @@ def read(path: str | Path) -> PeerLog:
             try:
                 yield where, _sample(s, log, raters, run, str(path))
             except SampleError as e:
+                e.field = f"samples[{i}].{e.field}" if e.field else f"samples[{i}]"
                 yield where, e
 
     status = "" if log.status == "success" else f" (status {log.status})"
