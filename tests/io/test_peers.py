@@ -338,3 +338,56 @@ def test_promptfoo_bad_results_and_skip_invalid(store, tmp_path, capsys):
     assert (s.rows, s.rejected, s.responses_added) == (6, 1, 5)
     code, _, err = run(capsys, "--db", str(tmp_path / "a.db"), "import", "--from", "promptfoo", str(DATA))
     assert code == 2 and "not promptfoo results" in one_line(err) or "no such file" in err or "directory" in err
+
+
+def test_inspect_sample_that_failed_keeps_its_item_without_a_response(store, inspect_logs, tmp_path):
+    """A sample whose model call failed, as Inspect writes it with --no-fail-on-error: error set, no choices."""
+    from assay.io.peers import import_peer
+
+    log = json.loads(inspect_logs["json"].read_text())
+    failed = log["samples"][0]
+    failed["error"] = {"message": "ModelGenerateError('content filtered')", "traceback": "", "traceback_ansi": ""}
+    failed["output"] = {"model": failed["output"]["model"], "choices": [], "completion": ""}
+    failed["scores"] = {}
+    path = tmp_path / "failed.json"
+    path.write_text(json.dumps(log))
+    s = import_peer(store, path, "inspect")
+    assert (s.rows, s.failed, s.items_added, s.responses_added, s.judgments_added) == (6, 1, 3, 5, 10)
+
+
+def test_lm_eval_multiple_choice_answer_is_the_likeliest_choice(store, lm_eval_run, tmp_path):
+    """lm-eval's multiple-choice lines (one loglikelihood request per choice), written in its format from the
+    real run's file: the scripted server has no /v1/completions, so the real tool cannot make them here."""
+    from assay.io.peers import import_peer
+
+    out = tmp_path / "mc"
+    shutil.copytree(lm_eval_run.parent, out)
+    (results,) = out.glob("results_*.json")
+    res = json.loads(results.read_text())
+    res["configs"]["capitals"]["output_type"] = "multiple_choice"
+    res["configs"]["capitals"]["metric_list"] = [{"metric": "acc"}]
+    res["higher_is_better"]["capitals"] = {"acc": True}
+    results.write_text(json.dumps(res))
+    (samples,) = out.glob("samples_*.jsonl")
+    rows = [json.loads(x) for x in samples.read_text().splitlines()]
+    choices = [" Paris", " Berlin", " Rome"]
+    for row, lls in zip(rows, ([-0.1, -3.0, -4.0], [-2.0, -1.5, -0.9], [-5.0, -4.0, -0.2])):
+        context = f"Q: {row['doc']['question']}\nA:"
+        row["arguments"] = {f"gen_args_{i}": {"arg_0": context, "arg_1": c} for i, c in enumerate(choices)}
+        row["resps"] = [[[ll, False]] for ll in lls]
+        row["filtered_resps"] = [[ll, False] for ll in lls]
+        row["target"] = row["doc_id"]
+        row["metrics"] = ["acc"]
+        row["acc"] = float(max(range(3), key=lls.__getitem__) == row["doc_id"])
+        del row["exact_match"]
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = import_peer(store, results, "lm-eval")
+    assert (s.items_added, s.responses_added, s.judgments_added) == (3, 3, 3)
+    got = {}
+    for r in store.iter("responses"):
+        item = store.get("items", r.item_id)
+        (j,) = store.list("judgments", response_id=r.id)
+        got[item.prompt] = (r.text, item.reference, j.dimension, j.value, r.metadata["chosen"])
+    assert got == {"Q: What is the capital of France?\nA:": ("Paris", "Paris", "acc", 1.0, 0),
+                   "Q: What is the capital of Germany?\nA:": ("Rome", "Berlin", "acc", 0.0, 2),
+                   "Q: What is the capital of Italy?\nA:": ("Rome", "Rome", "acc", 1.0, 2)}
