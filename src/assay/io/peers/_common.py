@@ -17,7 +17,7 @@ reuses a stored version whose dimensions include its own, else adds the next ver
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -407,12 +407,3 @@ def _sample_records(s: Sample, dataset: str, task: str, rename: Callable[[str], 
             rater_id=sc.rater.id, rubric=rubric.id, dimension=dim.name, value=value, label=label,
             justification=sc.justification or "", detail={"value": sc.value, **sc.detail}, created_at=now))
     return out
-
-
-def iter_where(rows: Iterable[Any], kind: str = "row", lines: list[int] | None = None) -> Iterator[tuple[Where, Any]]:
-    """Each row with its place: its line when ``lines`` knows it, else its 1-based position."""
-    for i, row in enumerate(rows):
-        if lines is not None and i < len(lines):
-            yield ("line", lines[i]), row
-        else:
-            yield (kind, i + 1), row
