@@ -15,7 +15,15 @@ def prompt_text(body: dict) -> str:
 
 
 def nonce_of(body: dict) -> str:
-    m = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", prompt_text(body))
+    """The call's code, read from the instructions in either form: verdict lines, or the JSON object asked for.
+
+    A judge by default is asked for structured outputs; behind a server that ignores
+    ``response_format`` (ScriptedServer's default), a scripted judge reads the code from the
+    JSON instructions and may still answer with verdict lines, as a model that does not follow
+    the format would.
+    """
+    text = prompt_text(body)
+    m = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", text) or re.search(r'\{"code": "(\w+)"', text)
     assert m, "no verdict format in the judge prompt"
     return m.group(1)
 

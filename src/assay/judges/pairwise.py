@@ -238,7 +238,7 @@ class PairwiseJudge:
         """The question for one order in its structured-outputs form."""
         messages, nonce = self.messages(item, shown, structured=True)
         return Structured(messages, response_format("pairwise_verdict", pairwise_schema(nonce)),
-                          lambda c: parse_pairwise_json(c.text, nonce))
+                          lambda c: parse_pairwise_json(c.text, nonce), nonce)
 
     def orders(self, item: R.Item, first: R.Response, second: R.Response) -> list[tuple[R.Response, R.Response]]:
         if self.both_orders:

@@ -377,7 +377,7 @@ class RubricJudge:
         """The question for one response in its structured-outputs form."""
         messages, nonce = self.messages(item, response, structured=True)
         return Structured(messages, response_format("rubric_grades", grades_schema(self.dimensions, nonce)),
-                          lambda c: parse_grades_json(c.text, self.dimensions, nonce, c.logprobs))
+                          lambda c: parse_grades_json(c.text, self.dimensions, nonce, c.logprobs), nonce)
 
     async def grade(self, item: R.Item, response: R.Response, *, run_id: str | None = None,
                     usage: Usage | None = None) -> list[R.Judgment]:

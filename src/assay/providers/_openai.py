@@ -180,7 +180,7 @@ class OpenAIChat:
         seed: int | None = None,
         transport: str = "auto",
         stream: bool = False,
-        structured: str = "off",
+        structured: str = "auto",
     ) -> None:
         self.model = model
         base = base_url or model.base_url
