@@ -20,12 +20,12 @@ def nonce_of(body: dict) -> str:
     A judge by default is asked for structured outputs; behind a server that ignores
     ``response_format`` (ScriptedServer's default), a scripted judge reads the code from the
     JSON instructions and may still answer with verdict lines, as a model that does not follow
-    the format would.
+    the format would. The instructions come last in the prompt, after the answers under test, which may
+    imitate them with a code of their own: the last match is the call's.
     """
-    text = prompt_text(body)
-    m = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", text) or re.search(r'\{"code": "(\w+)"', text)
-    assert m, "no verdict format in the judge prompt"
-    return m.group(1)
+    found = re.findall(r'VERDICT (\w+)(?: <dimension>|: <verdict>)|\{"code": "(\w+)"', prompt_text(body))
+    assert found, "no verdict format in the judge prompt"
+    return "".join(found[-1])
 
 
 def fenced(body: dict, label: str) -> str:
