@@ -183,7 +183,8 @@ def judge_rubric(
 ) -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater.
 
-    ``rpm``/``tpm`` limit each judge model's requests and tokens per minute; ``price_in``/
+    ``structured`` (``auto``, ``on``, ``off``) says whether the judges ask for structured outputs (see
+    ``OpenAIChat``). ``rpm``/``tpm`` limit each judge model's requests and tokens per minute; ``price_in``/
     ``price_out`` (USD per million tokens) price every judge. ``on_plan(plan)`` sees what the
     run will spend (``assay.runs.plan``) before anything is stored or sent; an exception it
     raises stops the run there.
@@ -268,7 +269,7 @@ def judge_pairwise(
 ) -> tuple[R.Run, R.Rater]:
     """Compare the responses of ``models`` item by item (every pair), with one judge or a panel.
 
-    ``rpm``, ``tpm``, ``price_in``, ``price_out`` and ``on_plan`` as in ``judge_rubric``.
+    ``structured``, ``rpm``, ``tpm``, ``price_in``, ``price_out`` and ``on_plan`` as in ``judge_rubric``.
     """
     from assay.judges.pairwise import PairwiseJudge, load_pairwise_template, pairwise_task
 

@@ -1,6 +1,9 @@
 """The pairwise judge: an LLM decides which of two responses to one item is better, and by how much.
 
-The judge reasons, then writes one verdict line carrying the call's nonce::
+The judge reasons, then gives one verdict carrying the call's nonce: by default (the
+client's ``structured`` setting, ``auto``) a JSON object ``{"code": nonce, "reasoning": ...,
+"verdict": ...}`` under a strict schema, else (an endpoint that refuses ``response_format``,
+or a judge that writes lines instead) a verdict line::
 
     VERDICT 3f9a0c21e4: A>B
 
