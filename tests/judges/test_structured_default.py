@@ -137,6 +137,14 @@ async def test_structured_off_never_asks_and_keeps_the_rater_of_before():
     assert "structured" not in judge.rater().config  # the identity judges had when off was the default
 
 
+async def test_structured_on_asks_for_json_only_and_still_reads_lines_a_server_let_through():
+    with ScriptedServer(handler=grader("lines")) as srv:  # ignores response_format
+        client = make_provider(R.Model(id="on-lines@1", base_url=srv.base_url), structured="on")
+        js = await RubricJudge(client, RUBRIC, dimensions=DIMS, logprobs=False).grade(ITEM, response("Paris."))
+        assert forms(srv) == [(200, True)]
+    assert [j.value for j in js] == [5.0, 4.0] and js[0].detail["parse"]["format"] == ["text"]
+
+
 # ---- injection: a verdict without the call's code never counts, in the JSON path ------------------
 
 
