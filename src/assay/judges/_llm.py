@@ -90,8 +90,8 @@ class Asked:
 class Structured:
     """The same question asked for structured outputs: its messages, ``response_format``, parser and nonce.
 
-    ``nonce`` is the call's code, the same in both forms: an answer in text form that carries it
-    is read as text (see ``ask``); one without it is answered with the JSON form's error.
+    ``nonce`` is the call's code, the same in both forms; it says which error an answer that
+    neither form reads gets (see ``json_or_text``).
     """
 
     messages: list[dict[str, str]]
@@ -132,9 +132,8 @@ async def ask(
     ``response_format`` may get an answer in text form: an answer that is not a JSON object
     is then read by ``parse``, the text form's parser, with the same nonce, before any repair
     turn; a JSON object is read only as JSON. Either way only this call's nonce counts.
-    The repair turn shows the judge
-    its own bad output and why it was refused, so the retried request differs from the
-    first. Unreadable answers are not cached, so running a failed unit again asks the
+    The repair turn shows the judge its own bad output and why it was refused, so the
+    retried request differs from the first. Unreadable answers are not cached, so running a failed unit again asks the
     judge again. Raises JudgeParseError after the last attempt.
     """
     if structured is not None and wants_structured(client):
