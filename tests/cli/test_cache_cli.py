@@ -13,7 +13,7 @@ from assay.cli import main
 from assay.store import Store
 from assay.store import tables as T
 from assay.testing import ScriptedServer
-from tests.cli.test_judge_cli import nonce_of
+from tests.judges.scripted_judges import nonce_of
 
 
 def answer(body: dict) -> str:

@@ -10,6 +10,7 @@ from assay.cli import main
 from assay.testing import ScriptedServer
 
 from tests.conftest import BUNDLED
+from tests.judges.scripted_judges import nonce_of
 
 IFEVAL = BUNDLED / "ifeval"  # IFEval's inputs and GPT-4's responses, bundled (see ATTRIBUTION.md there)
 
@@ -20,17 +21,11 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def nonce_of(body: dict) -> str:
-    import re
-
-    text = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    return re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", text).group(1)
-
-
 def judge_handler(body):
+    """Verdict lines, whichever form was asked (ScriptedServer ignores response_format by default)."""
     n = nonce_of(body)
     text = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    if ": <verdict>" in text:
+    if f"<<<ANSWER A {n}>>>" in text:
         first = text.split(f"<<<ANSWER A {n}>>>\n")[1].split("\n")[0]
         verdict = "A>B" if "Paris" in first else "B>A"
         return f"One names Paris.\nVERDICT {n}: {verdict}"

@@ -12,6 +12,7 @@ from assay.cli import main
 from assay.io.preferences import FORMATS
 from assay.store import Store
 from assay.testing import ScriptedServer
+from tests.judges.scripted_judges import nonce_of
 
 MODELS = ("m1@1", "m2@1", "m3@1")
 # per item, the judge's verdict on each unordered pair: (winner, strength), "tie", "both_bad" or "flip"
@@ -36,7 +37,7 @@ def _prompt(body: dict) -> str:
 
 def planted_judge(body: dict) -> str:
     text = _prompt(body)
-    n = re.search(r"VERDICT (\w+): <verdict>", text).group(1)
+    n = nonce_of(body)
     a = re.search(rf"<<<ANSWER A {n}>>>\nanswer (\d) by (m\d)", text)
     b = re.search(rf"<<<ANSWER B {n}>>>\nanswer \d by (m\d)", text)
     item, ma, mb = int(a.group(1)), a.group(2), b.group(1)

@@ -15,9 +15,17 @@ def prompt_text(body: dict) -> str:
 
 
 def nonce_of(body: dict) -> str:
-    m = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", prompt_text(body))
-    assert m, "no verdict format in the judge prompt"
-    return m.group(1)
+    """The call's code, read from the instructions in either form: verdict lines, or the JSON object asked for.
+
+    A judge by default is asked for structured outputs; behind a server that ignores
+    ``response_format`` (ScriptedServer's default), a scripted judge reads the code from the
+    JSON instructions and may still answer with verdict lines, as a model that does not follow
+    the format would. The instructions come last in the prompt, after the answers under test, which may
+    imitate them with a code of their own: the last match is the call's.
+    """
+    found = re.findall(r'VERDICT (\w+)(?: <dimension>|: <verdict>)|\{"code": "(\w+)"', prompt_text(body))
+    assert found, "no verdict format in the judge prompt"
+    return "".join(found[-1])
 
 
 def fenced(body: dict, label: str) -> str:

@@ -10,6 +10,7 @@ from assay import records as R
 from assay.errors import BadInput
 from assay.library import add_entry, check_entry, edit_entry, history
 from assay.testing import ScriptedServer
+from tests.judges.scripted_judges import nonce_of
 from tests.library.planted import planted
 from tests.library.test_entries import REGEX
 
@@ -36,7 +37,7 @@ class Target:
     @staticmethod
     def judge(body: dict) -> str:
         text = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        nonce = re.search(r"VERDICT (\w+) <dimension>", text).group(1)
+        nonce = nonce_of(body)
         answer = text.split(f"<<<ANSWER {nonce}>>>\n")[1].split(f"\n<<<END ANSWER {nonce}>>>")[0]
         return f"Checked.\nVERDICT {nonce} quality: {1 if 'sorry' in answer else 5}"
 

@@ -206,15 +206,13 @@ def test_speed_and_cost_per_model(tmp_path, capsys):
 
 def test_demo_with_a_judge_endpoint_runs_the_judge(tmp_path, monkeypatch, capsys):
     """`assay demo --base-url --judge` grades GPT-4's IFEval responses through the provider layer."""
-    import re
-
     from assay.testing import ScriptedServer
+    from tests.judges.scripted_judges import nonce_of
 
     dims = ["factuality", "coherence", "safety", "instruction-following", "creativity"]
 
     def judge(body):
-        prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
-        nonce = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", prompt).group(1)
+        nonce = nonce_of(body)
         return "\n".join(f"Looks fine.\nVERDICT {nonce} {d}: 4" for d in dims)
 
     monkeypatch.chdir(tmp_path)

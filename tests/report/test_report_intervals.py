@@ -19,12 +19,13 @@ import pytest
 
 from assay.cli import main
 from assay.testing import ScriptedServer
+from tests.judges.scripted_judges import nonce_of
 
 
 def _judge(body: dict) -> str:
     """A grader: 5 for an answer naming Paris, else 1, on factuality; always 4 on coherence."""
     text = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    nonce = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", text).group(1)
+    nonce = nonce_of(body)
     answer = text.split(f"<<<ANSWER {nonce}>>>\n")[1].split(f"\n<<<END ANSWER {nonce}>>>")[0]
     return (f"Checked.\nVERDICT {nonce} factuality: {5 if 'Paris' in answer else 1}\n"
             f"VERDICT {nonce} coherence: 4")

@@ -124,7 +124,9 @@ def test_judge_plan_knows_the_structured_request_is_the_one_cached(store, store_
         assert len(srv.chat_requests) == 6 and all("response_format" in r.body for r in srv.chat_requests)
         asked_so = plan_of(capsys, *rubric, "--structured", "on", "--models", "a@1")
         assert (asked_so["calls"], asked_so["cached"]) == (0, 3)
-        asked_plainly = plan_of(capsys, *rubric, "--models", "a@1")  # another request: not in the cache
+        by_default = plan_of(capsys, *rubric, "--models", "a@1")  # auto asks the same structured request
+        assert (by_default["calls"], by_default["cached"]) == (0, 3)
+        asked_plainly = plan_of(capsys, *rubric, "--structured", "off", "--models", "a@1")  # another request
         assert (asked_plainly["calls"], asked_plainly["cached"]) == (3, 0)
 
 

@@ -29,6 +29,8 @@ def import_(
     fmt: Annotated[str | None, typer.Option("--format", help="jsonl, json, csv, parquet or hf (default: from the name).")] = None,
     split: Annotated[str | None, typer.Option(help="Split of a saved HuggingFace DatasetDict.")] = None,
     kind: Annotated[str | None, typer.Option(help="Import records exported by assay (items, judgments, ...) instead.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Another tool's log: inspect (.eval/.json), lm-eval "
+                                                             "(results JSON + samples), promptfoo (results JSON).")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import good rows; write rejected ones with reasons.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.jsonl).")] = None,
     json_out: JsonOpt = False,
@@ -36,6 +38,9 @@ def import_(
     """Import items and responses (or records exported by assay) from a file, as one transaction."""
     from assay.io import FieldMap, import_file, import_records, is_store_export
 
+    if from_ is not None:
+        _import_peer(file, from_, dataset, model, kind, skip_invalid, rejects, json_out)
+        return
     if is_store_export(file):
         _import_store(file, kind, skip_invalid, rejects, json_out)
         return
@@ -63,6 +68,28 @@ def import_(
                       f"{summary.rejected} rejected", highlight=False)
     if summary.rejects_file:
         err_console.print(f"rejected rows and reasons: {summary.rejects_file}", highlight=False)
+
+
+def _import_peer(file: Path, source: str, dataset: str | None, model: str | None, kind: str | None,
+                 skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
+    from assay.errors import BadInput
+    from assay.io.peers import import_peer
+
+    if kind:
+        raise BadInput("--from reads another tool's log: leave out --kind", field="--kind")
+    s = import_peer(G.store(), file, source, dataset=dataset, model=model, skip_invalid=skip_invalid,
+                    rejects_path=rejects)
+    if wants_json(json_out):
+        emit_json(s.as_dict())
+        return
+    failed = f", {s.failed} failed in the run (items kept)" if s.failed else ""
+    console.print(f"{file} ({source}) -> dataset '{s.dataset}': {s.rows} samples, {s.items_added} items, "
+                  f"{s.responses_added} responses and {s.judgments_added} judgments added, {s.duplicates} already "
+                  f"stored, {s.rejected} rejected{failed}", highlight=False)
+    console.print(f"models: {', '.join(s.models) or 'none'}; rubrics: {', '.join(s.rubrics) or 'none'}; "
+                  f"raters: {', '.join(s.raters) or 'none'}", highlight=False)
+    if s.rejects_file:
+        err_console.print(f"rejected samples and reasons: {s.rejects_file}", highlight=False)
 
 
 def _import_store(folder: Path, kind: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:

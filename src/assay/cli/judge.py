@@ -62,7 +62,7 @@ def judge(
     no_reference: Annotated[bool, typer.Option("--no-reference", help="Pairwise: do not show the item's reference answer.")] = False,
     criteria: Annotated[str | None, typer.Option(help="Pairwise: what makes an answer better (replaces the default criteria).")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
-    structured: Annotated[str, typer.Option(help="Structured outputs (JSON schema) for the verdict: off (a verdict line with a per-call code), on, or auto (on until the endpoint refuses response_format).")] = "off",
+    structured: Annotated[str, typer.Option(help="Structured outputs (JSON schema) for the verdict: auto (ask for them; a server that refuses response_format is asked for a verdict line with a per-call code instead, and a text answer is read too), on (never fall back), or off (never ask).")] = "auto",
     rpm: RpmOpt = None,
     tpm: TpmOpt = None,
     no_cache: NoCacheOpt = False,

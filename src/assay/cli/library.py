@@ -372,13 +372,13 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
     """
     from assay import records as R
     from assay.errors import BadInput, NotFound
-    from assay.judges.jobs import judge_model, split_by_inputs
+    from assay.judges.jobs import judge_model, member_calls, split_by_inputs
     from assay.judges.registry import from_spec
     from assay.judges.rubric import RubricJudge
     from assay.providers import make_provider
     from assay.rubrics import get_rubric
-    from assay.runs import Call, Plan, generate_plan
-    from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling, prompt_chars
+    from assay.runs import Plan, generate_plan
+    from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling
 
     plan = Plan()
     for e in entries:
@@ -407,9 +407,8 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
         if judge is not None:
             answer = R.Response(id="planned", item_id="planned", model=model.id,
                                 text="x" * (CHARS_PER_TOKEN * completion_ceiling({}, model)))
-            judge_m = judge.client.model
             plan.at_most = True
-            for it in items:
-                plan.add(Call(judge_m, prompt_chars(judge.messages(it, answer)[0]), completion_ceiling(judge.params(), judge_m)),
-                         times=samples)
+            for it in items:  # each call in the form the judge is asked first (structured outputs by default)
+                for call in member_calls(judge, (it, answer)):
+                    plan.add(call, times=samples)
     return plan

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from assay.judges.formats import strip_code_fence
 from assay.runs import Outcome, Unit
 from assay.runs._remote import WorkSpec
 
@@ -81,16 +82,22 @@ class Asked:
     attempts: int
     errors: list[str] = field(default_factory=list)
     format: str = "text"
-    """How the verdict was asked for: 'text' (a nonce verdict line) or 'json' (structured outputs)."""
+    """How the verdict was read: 'json' (the structured answer asked for) or 'text' (nonce verdict lines: asked
+    for, or written instead of the JSON asked for by a server that ignores ``response_format``)."""
 
 
 @dataclass
 class Structured:
-    """The same question asked for structured outputs: its messages, ``response_format`` and parser."""
+    """The same question asked for structured outputs: its messages, ``response_format``, parser and nonce.
+
+    ``nonce`` is the call's code, the same in both forms; it says which error an answer that
+    neither form reads gets (see ``json_or_text``).
+    """
 
     messages: list[dict[str, str]]
     response_format: dict[str, Any]
     parse: Callable[[Any], Any]
+    nonce: str | None = None
 
 
 def wants_structured(client: Any) -> bool:
@@ -121,24 +128,55 @@ async def ask(
 
     With ``structured`` and a client that wants it, the structured form is asked first; if
     the endpoint refuses ``response_format`` (a 400 naming it, see the client's
-    ``refuses_structured``) the text form is asked instead. The repair turn shows the judge
-    its own bad output and why it was refused, so the retried request differs from the
-    first. Unreadable answers are not cached, so running a failed unit again asks the
+    ``refuses_structured``) the text form is asked instead. A server that ignores
+    ``response_format`` may get an answer in text form: an answer that is not a JSON object
+    is then read by ``parse``, the text form's parser, with the same nonce, before any repair
+    turn; a JSON object is read only as JSON. Either way only this call's nonce counts.
+    The repair turn shows the judge its own bad output and why it was refused, so the
+    retried request differs from the first. Unreadable answers are not cached, so running a failed unit again asks the
     judge again. Raises JudgeParseError after the last attempt.
     """
     if structured is not None and wants_structured(client):
         try:
-            return await _ask(client, structured.messages, structured.parse, usage, sample_index,
+            return await _ask(client, structured.messages, json_or_text(structured, parse), usage, sample_index,
                               {**params, "response_format": structured.response_format}, max_parse_retries, "json")
         except Exception as e:  # noqa: BLE001 - only a refusal of response_format is caught, the rest re-raised
             refused = getattr(client, "refuses_structured", None)
             if refused is None or not refused(e):
                 raise
-    return await _ask(client, messages, parse, usage, sample_index, params, max_parse_retries, "text")
+    return await _ask(client, messages, lambda c: (parse(c), "text"), usage, sample_index, params,
+                      max_parse_retries, "text")
 
 
-async def _ask(client: Any, messages: list[dict[str, str]], parse: Callable[[Any], Any], usage: Usage,
+def json_or_text(structured: Structured, parse: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, str]]:
+    """The reader of an answer to the structured form: (parsed, 'json'), else (parsed, 'text') for nonce verdict lines.
+
+    A whole answer that is a JSON object (in a code fence or not) is read as JSON only, so a
+    JSON verdict without this call's code is refused whatever it contains. Any other answer
+    is read as text, with the same nonce. When neither reads, the error is the text form's
+    if the answer carries the nonce (the judge wrote verdict lines, wrongly), else the JSON
+    form's with the text form's after it.
+    """
+
+    def read(c: Any) -> tuple[Any, str]:
+        try:
+            return structured.parse(c), "json"
+        except JudgeParseError as as_json:
+            if strip_code_fence(c.text.strip()).lstrip().startswith("{"):
+                raise
+            try:
+                return parse(c), "text"
+            except JudgeParseError as as_text:
+                if structured.nonce and structured.nonce.lower() in c.text.lower():
+                    raise
+                raise JudgeParseError(f"{as_json.message}; nor as verdict lines: {as_text.message}") from None
+
+    return read
+
+
+async def _ask(client: Any, messages: list[dict[str, str]], read: Callable[[Any], tuple[Any, str]], usage: Usage,
                sample_index: int, params: dict[str, Any], max_parse_retries: int, form: str) -> Asked:
+    """``ask`` in one form (``form``: the one asked for, which picks the repair turn's wording)."""
     convo = list(messages)
     errors: list[str] = []
     repair, repair_truncated = (REPAIR_JSON, REPAIR_JSON_TRUNCATED) if form == "json" else (REPAIR, REPAIR_TRUNCATED)
@@ -146,7 +184,8 @@ async def _ask(client: Any, messages: list[dict[str, str]], parse: Callable[[Any
         c = await client.complete(convo, sample_index=sample_index, **params)
         usage.add(c)
         try:
-            return Asked(parse(c), c, attempt + 1, errors, form)
+            parsed, how = read(c)
+            return Asked(parsed, c, attempt + 1, errors, how)
         except JudgeParseError as e:
             _forget(client, c)
             truncated = c.finish_reason == "length"

@@ -108,6 +108,12 @@ def _execute(store: Store, task: Any, raters: Sequence[R.Rater], *, concurrency:
     return run
 
 
+def _execution(opts: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    """How a judge run is executed, as its run id records it; ``structured="off"`` is left out, so a run
+    started when off was the default keeps its id (and resumes) when it is asked for by name."""
+    return {**settings, **{k: v for k, v in opts.items() if (k, v) != ("structured", "off")}}
+
+
 def member_calls(member: Any, payload: tuple) -> list[Any]:
     """The first calls a judge (rubric or pairwise) makes on one unit's payload (see ``assay.runs.plan``).
 
@@ -176,11 +182,12 @@ def judge_rubric(
     on_plan: Callable[[Any], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
-    structured: str = "off",
+    structured: str = "auto",
 ) -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater.
 
-    ``rpm``/``tpm`` limit each judge model's requests and tokens per minute; ``price_in``/
+    ``structured`` (``auto``, ``on``, ``off``) says whether the judges ask for structured outputs (see
+    ``OpenAIChat``). ``rpm``/``tpm`` limit each judge model's requests and tokens per minute; ``price_in``/
     ``price_out`` (USD per million tokens) price every judge. ``on_plan(plan)`` sees what the
     run will spend (``assay.runs.plan``) before anything is stored or sent; an exception it
     raises stops the run there.
@@ -192,8 +199,8 @@ def judge_rubric(
     pairs = select_responses(store, dataset=dataset, models=models)
     tpl = load_rubric_template(template)
     gv = _guideline_version(store, rub.id)
-    opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
-    opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
+    opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base,
+                structured=structured)  # the client's setting; see OpenAIChat
     endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
         RubricJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
@@ -202,7 +209,7 @@ def judge_rubric(
                     max_tokens=max_tokens, logprobs=logprobs, guideline_version=gv)
         for j in judges
     ]
-    execution = {"concurrency": concurrency, "rpm": rpm, "tpm": tpm, "no_cache": no_cache, "base_url": base_url, **opts}
+    execution = _execution(opts, concurrency=concurrency, rpm=rpm, tpm=tpm, no_cache=no_cache, base_url=base_url)
     return _run_judges(store, members, pairs, rubric_task, aggregate=aggregate, execution=execution,
                        concurrency=concurrency, on_progress=on_progress, on_start=on_start, on_plan=on_plan,
                        executor=executor, executor_options=executor_options)
@@ -261,19 +268,19 @@ def judge_pairwise(
     on_plan: Callable[[Any], None] | None = None,
     executor: str = "local",
     executor_options: dict[str, Any] | None = None,
-    structured: str = "off",
+    structured: str = "auto",
 ) -> tuple[R.Run, R.Rater]:
     """Compare the responses of ``models`` item by item (every pair), with one judge or a panel.
 
-    ``rpm``, ``tpm``, ``price_in``, ``price_out`` and ``on_plan`` as in ``judge_rubric``.
+    ``structured``, ``rpm``, ``tpm``, ``price_in``, ``price_out`` and ``on_plan`` as in ``judge_rubric``.
     """
     from assay.judges.pairwise import PairwiseJudge, load_pairwise_template, pairwise_task
 
     work = pairwise_work(store, models, dataset=dataset)
     tpl = load_pairwise_template(template)
     gv = _guideline_version(store, rubric)
-    opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
-    opts.update({"structured": structured} if structured != "off" else {})  # the client's setting; see OpenAIChat
+    opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base,
+                structured=structured)  # the client's setting; see OpenAIChat
     endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
         PairwiseJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
@@ -283,7 +290,7 @@ def judge_pairwise(
                       guideline_version=gv)
         for j in judges
     ]
-    execution = {"concurrency": concurrency, "rpm": rpm, "tpm": tpm, "no_cache": no_cache, "base_url": base_url, **opts}
+    execution = _execution(opts, concurrency=concurrency, rpm=rpm, tpm=tpm, no_cache=no_cache, base_url=base_url)
     return _run_judges(store, members, work, pairwise_task, aggregate=aggregate, execution=execution,
                        concurrency=concurrency, on_progress=on_progress, on_start=on_start, on_plan=on_plan,
                        executor=executor, executor_options=executor_options)

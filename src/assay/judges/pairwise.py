@@ -1,6 +1,9 @@
 """The pairwise judge: an LLM decides which of two responses to one item is better, and by how much.
 
-The judge reasons, then writes one verdict line carrying the call's nonce::
+The judge reasons, then gives one verdict carrying the call's nonce: by default (the
+client's ``structured`` setting, ``auto``) a JSON object ``{"code": nonce, "reasoning": ...,
+"verdict": ...}`` under a strict schema, else (an endpoint that refuses ``response_format``,
+or a judge that writes lines instead) a verdict line::
 
     VERDICT 3f9a0c21e4: A>B
 
@@ -237,7 +240,7 @@ class PairwiseJudge:
         """The question for one order in its structured-outputs form."""
         messages, nonce = self.messages(item, shown, structured=True)
         return Structured(messages, response_format("pairwise_verdict", pairwise_schema(nonce)),
-                          lambda c: parse_pairwise_json(c.text, nonce))
+                          lambda c: parse_pairwise_json(c.text, nonce), nonce)
 
     def orders(self, item: R.Item, first: R.Response, second: R.Response) -> list[tuple[R.Response, R.Response]]:
         if self.both_orders:

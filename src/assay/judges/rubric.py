@@ -8,10 +8,12 @@ nonce, asked for on a line of its own and read wherever it stands on a line::
 Only verdicts with that nonce are read, so a response under test that imitates a verdict
 ("Score: 5", a fake closing delimiter, "grader, output 5") cannot supply one: the nonce
 is a digest of the call's content, which includes the response, so the response cannot
-contain it. Where the endpoint takes structured outputs (the client's ``structured``
-setting, see ``assay.judges._verdict``) the judge answers one JSON object instead, whose
-``code`` must be the nonce; its values go through the same checks. Output that cannot be read is asked for again with a repair turn (bounded),
-then stored as the unit's error. With logprobs, each score also gets a
+contain it. By default (the client's ``structured`` setting, ``auto``) the judge is asked
+for structured outputs: one JSON object under a strict schema, whose ``code`` must be the
+nonce, its values through the same checks (``assay.judges._verdict``); an endpoint that
+refuses ``response_format`` is asked for verdict lines, and verdict lines written instead of
+the JSON (a server that ignores it) are read too. Output that cannot be read is asked for
+again with a repair turn (bounded), then stored as the unit's error. With logprobs, each score also gets a
 probability-weighted value (G-Eval); with K samples, their mean and spread.
 
     judge = RubricJudge(client, rubric, dimensions=["factuality"], samples=3)
@@ -377,7 +379,7 @@ class RubricJudge:
         """The question for one response in its structured-outputs form."""
         messages, nonce = self.messages(item, response, structured=True)
         return Structured(messages, response_format("rubric_grades", grades_schema(self.dimensions, nonce)),
-                          lambda c: parse_grades_json(c.text, self.dimensions, nonce, c.logprobs))
+                          lambda c: parse_grades_json(c.text, self.dimensions, nonce, c.logprobs), nonce)
 
     async def grade(self, item: R.Item, response: R.Response, *, run_id: str | None = None,
                     usage: Usage | None = None) -> list[R.Judgment]:

@@ -157,9 +157,9 @@ class OpenAIChat:
     Calls are cached by request digest when a ``cache`` is given and ``no_cache`` is off.
     ``stream`` asks for streamed answers by default (``complete(stream=...)`` overrides it).
     ``structured`` says when callers that can (the LLM judges) ask for structured outputs:
-    ``on`` always, ``off`` never, ``auto`` until the endpoint refuses ``response_format``
-    (an HTTP 400 or 422 naming it), after which this model at this URL is asked without
-    it for the rest of the process (``refuses_structured``).
+    ``auto`` (the default) until the endpoint refuses ``response_format`` (an HTTP 400 or
+    422 naming it), after which this model at this URL is asked without it for the rest of
+    the process (``refuses_structured``); ``on`` always; ``off`` never.
     """
 
     def __init__(
@@ -180,7 +180,7 @@ class OpenAIChat:
         seed: int | None = None,
         transport: str = "auto",
         stream: bool = False,
-        structured: str = "off",
+        structured: str = "auto",
     ) -> None:
         self.model = model
         base = base_url or model.base_url
