@@ -16,7 +16,7 @@ class AssayError(Exception):
 class BadInput(AssayError):
     """Input that cannot be accepted: names the file, the line (or row) and the field at fault.
 
-    Without a file, ``field`` names the library parameter at fault (``dimensions``, never a
+    ``param`` names the library parameter at fault instead of a field (``dimensions``, never a
     CLI flag); the CLI shows the flag that sets it. The CLI exits with code 2 on it.
     """
 
@@ -30,17 +30,19 @@ class BadInput(AssayError):
         line: int | None = None,
         row: int | None = None,
         field: str | None = None,
+        param: str | None = None,
     ) -> None:
         self.reason = reason
         self.file = file
         self.line = line
         self.row = row
         self.field = field
+        self.param = param
         super().__init__(self.message)
 
-    def with_field(self, field: str) -> BadInput:
-        """The same error, naming ``field`` (the CLI names a library parameter by its flag this way)."""
-        return BadInput(self.reason, file=self.file, line=self.line, row=self.row, field=field)
+    def naming_flag(self, flag: str) -> BadInput:
+        """The same error with the CLI flag that sets its parameter in place of the parameter."""
+        return BadInput(self.reason, file=self.file, line=self.line, row=self.row, field=flag)
 
     @property
     def message(self) -> str:
@@ -52,7 +54,7 @@ class BadInput(AssayError):
         elif self.row is not None:
             where.append(f"row {self.row}")
         prefix = ":".join(where[:1]) + (f", {where[1]}" if len(where) > 1 else "")
-        field = f"field '{self.field}': " if self.field else ""
+        field = f"field '{self.field}': " if self.field else f"parameter '{self.param}': " if self.param else ""
         return f"{prefix}: {field}{self.reason}" if prefix else f"{field}{self.reason}"
 
 

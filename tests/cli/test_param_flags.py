@@ -18,12 +18,12 @@ SRC = Path(assay.__file__).parent
 
 
 def _flag_fields(path: Path) -> list[str]:
-    """``field=`` arguments of the module's calls that hold a text starting with "--"."""
+    """``field=`` and ``param=`` arguments of the module's calls that hold a text starting with "--"."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call):
             for kw in node.keywords:
-                if kw.arg == "field" and any(isinstance(c, ast.Constant) and str(c.value).startswith("--")
+                if kw.arg in ("field", "param") and any(isinstance(c, ast.Constant) and str(c.value).startswith("--")
                                              for c in ast.walk(kw.value)):
                     found.append(f"{path.relative_to(SRC)}:{node.lineno}")
     return found
@@ -38,10 +38,10 @@ def test_the_library_names_its_parameter(tmp_path):
     with Store(str(tmp_path / "a.db")) as store:
         with pytest.raises(BadInput) as e:
             select_failures(store, rubric="default")
-        assert e.value.field == "dimension" and str(e.value).startswith("field 'dimension': ")
+        assert e.value.param == "dimension" and str(e.value).startswith("parameter 'dimension': ")
         with pytest.raises(BadInput) as e:
             asr(store, per="sometimes")
-        assert e.value.field == "per" and "--" not in str(e.value)
+        assert e.value.param == "per" and str(e.value) == "parameter 'per': per must be 'behavior' or 'attempt', got 'sometimes'"
 
 
 @pytest.mark.parametrize(("argv", "shown"), [
@@ -50,7 +50,9 @@ def test_the_library_names_its_parameter(tmp_path):
     # the parameter (models) is set by another flag in this command: the command says which
     (["judge", "--pairwise", "a@1", "--judge", "j@1", "--base-url", "http://127.0.0.1:9/v1"],
      "error: field '--pairwise': pairwise judging needs at least two models"),
+    (["import", "{tmp}/log.json", "--from", "nope"], "error: field '--from': unknown log format 'nope'; known: inspect, lm-eval, promptfoo"),
 ])
 def test_the_cli_shows_the_flag(capsys, tmp_path, argv, shown):
-    assert main(["--db", str(tmp_path / "a.db"), *argv]) == 2
+    (tmp_path / "log.json").write_text("{}")
+    assert main(["--db", str(tmp_path / "a.db"), *(a.format(tmp=tmp_path) for a in argv)]) == 2
     assert capsys.readouterr().err.strip() == shown

@@ -62,7 +62,7 @@ def resolve_rater(store: Store, ref: str) -> R.Rater:
         return matches[0]
     if not matches:
         raise NotFound(f"no rater {ref!r} (give a rater id, name or judge model; `assay ls raters` lists them)")
-    raise BadInput(f"{len(matches)} raters match {ref!r}: give one of the ids {[m.id for m in matches]}", field="judge")
+    raise BadInput(f"{len(matches)} raters match {ref!r}: give one of the ids {[m.id for m in matches]}", param="judge")
 
 
 def _scope_items(store: Store, item_ids: set[str]) -> list[str]:

@@ -20,23 +20,23 @@ if TYPE_CHECKING:
 
 INTERRUPTED = "interrupted: finished work is saved; run the same command again to resume"
 
-# A library error names the parameter at fault (``BadInput.field`` without a file); the CLI shows
-# the flag that sets it: this flag unless the command says otherwise (``flags_for``).
+# A library error names the parameter at fault (``BadInput.param``); the CLI shows the flag that
+# sets it: this one, unless the command says otherwise (``flags_for``).
 PARAM_FLAGS = {
-    "attacks": "--attack", "base_url": "--base-url", "by": "--by", "dimension": "--dimension",
-    "dimensions": "--dimensions", "distance_threshold": "--distance", "judge": "--judge", "limit": "--limit",
-    "min_size": "--min-size", "mitigated_below": "--mitigated-below", "model": "--model", "on": "--on",
-    "per": "--per", "rater": "--rater", "rubric": "--rubric", "scorer": "--scorer", "streams": "--streams",
-    "threshold": "--threshold", "turns": "--turns",
+    "attacks": "--attack", "base_url": "--base-url", "by": "--by", "dataset": "--dataset",
+    "dimension": "--dimension", "dimensions": "--dimensions", "distance_threshold": "--distance",
+    "judge": "--judge", "limit": "--limit", "min_size": "--min-size", "mitigated_below": "--mitigated-below",
+    "model": "--model", "on": "--on", "per": "--per", "rater": "--rater", "rubric": "--rubric",
+    "scorer": "--scorer", "streams": "--streams", "threshold": "--threshold", "turns": "--turns",
 }
 
 
 def as_flag(e: BadInput, flags: dict[str, str] | None = None) -> BadInput:
     """``e`` naming the CLI flag of the parameter it names (``flags`` first, then ``PARAM_FLAGS``)."""
-    if e.field is None or e.file is not None:  # no field, or a field of a file: shown as it is
+    if e.param is None:
         return e
-    flag = (flags or {}).get(e.field) or PARAM_FLAGS.get(e.field)
-    return e.with_field(flag) if flag else e
+    flag = (flags or {}).get(e.param) or PARAM_FLAGS.get(e.param)
+    return e.naming_flag(flag) if flag else e
 
 
 @contextmanager

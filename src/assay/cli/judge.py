@@ -213,9 +213,13 @@ def verify(
     with RunGuard(store) as guard:
         for j in made:
             b = RunBar(guard.bar, f"verify {j.name}", guard)
-            with flags_for(judge="--ifeval" if ifeval else "--verifier"):  # the verifier is verify's judge
+            try:
                 run, rater = jobs.verify(store, j, dataset=dataset, models=_split(models) or None,
                                          on_progress=b.update, on_start=b.start, **where)
+            except BadInput as e:
+                if e.field != "judge":
+                    raise
+                raise BadInput(e.reason, field="--ifeval" if ifeval else "--verifier") from None
             entry: dict[str, Any] = {"run": run.model_dump(mode="json", exclude={"config"}), "rater": rater.id,
                                      "verifier": j.spec(), "failed_units": failed_units(store, run),
                                      "left_out": run.config.get("left_out")}

@@ -53,7 +53,7 @@ def _p(p: float | None) -> str:
 
 
 def _raters(store: Store, refs: list[str] | None, kind: str | None) -> list[str] | None:
-    from assay.judges.report import resolve_rater
+    from assay.analysis.judge_trust import resolve_rater
 
     chosen = [resolve_rater(store, r).id for r in refs] if refs else None
     if kind:
@@ -141,7 +141,7 @@ def attack_success(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dic
 
 @checker("judge-kappa")
 def judge_kappa(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
-    from assay.judges.report import judge_report
+    from assay.analysis.judge_trust import judge_report
     from assay.rubrics import get_rubric
 
     rubric = get_rubric(store, a["rubric"]).id if a["rubric"] else None

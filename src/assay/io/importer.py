@@ -142,7 +142,7 @@ class _Mapper:
             try:
                 R.split_model_id(fm.model)
             except ValueError as e:
-                raise BadInput(str(e), field="model") from None
+                raise BadInput(str(e), param="model") from None
         consumed = {self.prompt, self.response, self.reference, self.id, self.model_field, fm.sample,
                     fm.category, fm.language, fm.tags, fm.cluster}
         self.consumed = {c for c in consumed if c}

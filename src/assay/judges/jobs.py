@@ -38,14 +38,14 @@ def judge_model(store: Store, model_id: str, *, base_url: str | None = None, api
     try:
         R.split_model_id(model_id)
     except ValueError as e:
-        raise BadInput(str(e), field="judge") from None
+        raise BadInput(str(e), param="judge") from None
     stored = store.find("models", model_id)
     fields: dict[str, Any] = stored.model_dump() if stored is not None else {"id": model_id}
     overrides = {"base_url": base_url, "api_key_env": api_key_env, "price_input_per_mtok": price_in,
                  "price_output_per_mtok": price_out}
     fields.update({k: v for k, v in overrides.items() if v is not None})
     if not fields.get("base_url"):
-        raise BadInput(f"judge {model_id} has no base URL in the store: give --base-url", field="base_url")
+        raise BadInput(f"judge {model_id} has no base URL in the store: give --base-url", param="base_url")
     return R.Model(**fields)
 
 
@@ -219,9 +219,9 @@ def pairwise_work(store: Store, models: Sequence[str], *, dataset: str | None = 
                   sample_index: int = 0) -> list[tuple[R.Item, R.Response, R.Response]]:
     """(item, a, b) for every item answered by at least two of ``models``, every pair of them in the given order."""
     if len(models) < 2:
-        raise BadInput("pairwise judging needs at least two models", field="models")
+        raise BadInput("pairwise judging needs at least two models", param="models")
     if len(set(models)) != len(models):
-        raise BadInput("the models to compare must differ", field="models")
+        raise BadInput("the models to compare must differ", param="models")
     pairs = select_responses(store, dataset=dataset, models=models, sample_index=sample_index)
     by_item: dict[str, dict[str, R.Response]] = defaultdict(dict)
     items: dict[str, R.Item] = {}
@@ -571,11 +571,11 @@ def load_ifeval(store: Store, input_path: str | Path, responses_path: str | Path
     missing: list[Any] = []
     if responses_path is not None:
         if model is None:
-            raise BadInput("give the model that wrote the responses as NAME@VERSION", field="model")
+            raise BadInput("give the model that wrote the responses as NAME@VERSION", param="model")
         try:
             R.split_model_id(model)
         except ValueError as e:
-            raise BadInput(str(e), field="model") from None
+            raise BadInput(str(e), param="model") from None
         answers = {}
         for n, r in enumerate(read_jsonl(responses_path), start=1):
             if "prompt" not in r or "response" not in r:

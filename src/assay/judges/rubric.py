@@ -316,7 +316,7 @@ class RubricJudge:
         try:
             self.dimensions = [rubric.dimension(n) for n in names]
         except KeyError as e:
-            raise BadInput(str(e.args[0]), field="dimensions") from None
+            raise BadInput(str(e.args[0]), param="dimensions") from None
         self.template = template if isinstance(template, Template) else load_rubric_template(template)
         self.samples = samples
         self.temperature = temperature if temperature is not None else (0.0 if samples == 1 else 1.0)

@@ -126,7 +126,7 @@ def check_entry(store: Store, entry: str, model: R.Model, *, samples: int = 1, m
         raise BadInput(f"entry {entry!r} has no detector: give it one with `assay library edit --detector`",
                        field="detector")
     if not 0 <= mitigated_below <= 1:
-        raise BadInput("must lie between 0 and 1", field="mitigated_below")
+        raise BadInput("must lie between 0 and 1", param="mitigated_below")
     items = _items_of(store, latest)
     if not items:
         raise BadInput(f"entry {entry!r} has no example responses to take prompts from", field="examples")
@@ -140,7 +140,7 @@ def check_entry(store: Store, entry: str, model: R.Model, *, samples: int = 1, m
     n, k = len(failed), sum(failed)
     if n == 0:
         raise BadInput(f"no answer of {model.id} could be judged (generation run {gen.id[:12]}: "
-                       f"{gen.failed} failed units); nothing recorded", field="model")
+                       f"{gen.failed} failed units); nothing recorded", param="model")
     rate = k / n
     interval = wilson_interval(k, n)
     lo, hi = interval.low, interval.high

@@ -200,9 +200,9 @@ def discover(
     replaces a failure's own text by an LLM's topic-free name of its kind, where it has one.
     """
     if min_size < 1:
-        raise BadInput("must be at least 1", field="min_size")
+        raise BadInput("must be at least 1", param="min_size")
     if not 0 < distance_threshold < 2:
-        raise BadInput("must lie between 0 and 2 (cosine distance)", field="distance_threshold")
+        raise BadInput("must lie between 0 and 2 (cosine distance)", param="distance_threshold")
     require_embed(embedding_model)
     settings = {"fields": list(fields), "distance_threshold": distance_threshold, "min_size": min_size,
                 "max_failures": max_failures, "random_state": random_state, "embedding_model": embedding_model}

@@ -116,7 +116,7 @@ def default_threshold(dim: R.Dimension) -> float:
         return (1 + len(s.levels)) / 2
     if s.kind == "continuous":
         return (float(s.min) + float(s.max)) / 2  # type: ignore[arg-type]
-    raise BadInput(f"dimension {dim.name!r} is categorical: it has no numeric threshold", field="dimension")
+    raise BadInput(f"dimension {dim.name!r} is categorical: it has no numeric threshold", param="dimension")
 
 
 def worse(dim: R.Dimension, value: float, threshold: float) -> bool:
@@ -148,10 +148,10 @@ def rubric_failures(store: Store, rubric: str, dimension: str, *, below: float |
     try:
         dim = rub.dimension(dimension)
     except KeyError as e:
-        raise BadInput(str(e.args[0]), field="dimension") from None
+        raise BadInput(str(e.args[0]), param="dimension") from None
     threshold = default_threshold(dim) if below is None else float(below)
     if dim.scale.kind == "categorical":
-        raise BadInput(f"dimension {dimension!r} is categorical: it has no numeric threshold", field="dimension")
+        raise BadInput(f"dimension {dimension!r} is categorical: it has no numeric threshold", param="dimension")
     by_resp: dict[str, list[R.Judgment]] = defaultdict(list)
     for j in _current(store.iter(R.Judgment, rubric=rub.id, dimension=dimension,
                                  rater_id=list(raters) if raters else None)):
@@ -290,10 +290,10 @@ def select_failures(store: Store, *, rubric: str | None = None, dimension: str |
                     models: Sequence[str] | None = None) -> Failures:
     """Failures from the sources asked for (a rubric dimension, program verifiers, red-team attempts)."""
     if (rubric is None) != (dimension is None):
-        raise BadInput("give --rubric and --dimension together", field="dimension" if rubric else "rubric")
+        raise BadInput("give --rubric and --dimension together", param="dimension" if rubric else "rubric")
     if rubric is None and not verifiers and not redteam:
         raise BadInput("say where failures come from: --rubric R --dimension D, --verifiers or --redteam",
-                       field="rubric")
+                       param="rubric")
     parts = []
     if rubric is not None:
         parts.append(rubric_failures(store, rubric, dimension, below=below, models=models))  # type: ignore[arg-type]

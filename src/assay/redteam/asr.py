@@ -49,14 +49,14 @@ def resolve_rater(store: Store, rater: str | None, dimension: str, response_ids:
         named = [r.id for r in raters.values() if r.name == rater]
         if len(named) == 1:
             return named[0]
-        raise BadInput(f"no single rater {rater!r}; known: {', '.join(sorted(raters)) or 'none'}", field="rater")
+        raise BadInput(f"no single rater {rater!r}; known: {', '.join(sorted(raters)) or 'none'}", param="rater")
     js = store.columns("judgments", ["rater_id", "response_id"], dimension=dimension)
     if response_ids is not None:
         js = js[js["response_id"].isin(set(response_ids))]
     found = sorted(js["rater_id"].unique())
     if len(found) != 1:
         raise BadInput(f"choose a rater for {dimension!r}: " + (", ".join(found) if found else "none has judged it"),
-                       field="rater")
+                       param="rater")
     return found[0]
 
 
@@ -67,7 +67,7 @@ def attempt_outcomes(store: Store, *, rater: str | None = None, dimension: str |
 
     ``dimension`` None: ``jailbroken`` when some attempt's answer was judged on it, else ``refusal``."""
     if dimension is not None and dimension not in ("jailbroken", "refusal"):
-        raise BadInput(f"dimension must be 'jailbroken' or 'refusal', got {dimension!r}", field="dimension")
+        raise BadInput(f"dimension must be 'jailbroken' or 'refusal', got {dimension!r}", param="dimension")
     att = store.frame("attempts", model=list(models) if models else None, attack=list(attacks) if attacks else None)
     if att.empty:
         raise NotFound("no attempts" + (f" by {', '.join(models)}" if models else "")
@@ -116,9 +116,9 @@ def asr(store: Store, *, rater: str | None = None, dimension: str | None = None,
     keys = list(by)
     bad = [k for k in keys if k not in GROUPS]
     if bad or not keys:
-        raise BadInput(f"group by some of {', '.join(GROUPS)}, got {', '.join(keys) or 'nothing'}", field="by")
+        raise BadInput(f"group by some of {', '.join(GROUPS)}, got {', '.join(keys) or 'nothing'}", param="by")
     if per not in ("behavior", "attempt"):
-        raise BadInput(f"per must be 'behavior' or 'attempt', got {per!r}", field="per")
+        raise BadInput(f"per must be 'behavior' or 'attempt', got {per!r}", param="per")
     df = attempt_outcomes(store, rater=rater, dimension=dimension, models=models, attacks=attacks)
     units = _per_behavior(df, keys) if per == "behavior" else df[df["success"].notna()]
     rows = []
@@ -146,7 +146,7 @@ def compare(store: Store, first: str, second: str, *, on: str = "model", rater: 
     """Paired comparison of two models (``on="model"``) or two attacks (``on="attack"``) on the
     behaviours both were judged on: per-behaviour success of each, McNemar's exact test."""
     if on not in ("model", "attack"):
-        raise BadInput(f"compare on 'model' or 'attack', got {on!r}", field="on")
+        raise BadInput(f"compare on 'model' or 'attack', got {on!r}", param="on")
     df = attempt_outcomes(store, rater=rater, dimension=dimension, models=models, attacks=attacks)
     per = _per_behavior(df, [on]).pivot(index="behavior", columns=on, values="success")
     for name in (first, second):

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def load_behaviors(store: Store, dataset: str, *, limit: int | None = None) -> list[R.Item]:
     """The behaviour items of ``dataset`` (the first ``limit`` in id order); NotFound when there are none."""
     if limit is not None and limit < 1:
-        raise BadInput("must be at least 1", field="limit")
+        raise BadInput("must be at least 1", param="limit")
     items = store.list(R.Item, dataset=dataset)
     if not items:
         if store.find(R.Dataset, dataset) is None:
@@ -75,7 +75,7 @@ def _chain(attack: str | Chain) -> Chain:
     try:
         return parse_chain(attack)
     except ValueError as e:
-        raise BadInput(str(e), field="attacks") from None
+        raise BadInput(str(e), param="attacks") from None
 
 
 # ---- single-shot attacks ----------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def run_attacks(
     seen: dict[str, str] = {}
     for c in chains:
         if c.key() in seen:
-            raise BadInput(f"attack {c.label()!r} is given twice", field="attacks")
+            raise BadInput(f"attack {c.label()!r} is given twice", param="attacks")
         seen[c.key()] = c.label()
     targets = load_behaviors(store, behaviors, limit=limit)
     results = []

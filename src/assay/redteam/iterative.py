@@ -200,9 +200,9 @@ class IterativeTask:
         from assay.runs.generate import GenerateTask
 
         if streams < 1 or turns < 1:
-            raise BadInput("streams and turns must be at least 1", field="streams" if streams < 1 else "turns")
+            raise BadInput("streams and turns must be at least 1", param="streams" if streams < 1 else "turns")
         if not 1 <= threshold <= 10:
-            raise BadInput("the success threshold must lie in 1..10", field="threshold")
+            raise BadInput("the success threshold must lie in 1..10", param="threshold")
         self.store, self.target, self.attacker, self.scorer = store, target, attacker, scorer
         self.behaviors = list(behaviors)
         self.dataset = dataset
@@ -445,7 +445,7 @@ def run_iterative(
 
     if isinstance(scorer, str) and scorer not in _PROGRAM_SCORERS:
         raise BadInput(f"no program scorer {scorer!r}; give a model NAME@VERSION or one of "
-                       f"{', '.join(program_scorers())}", field="scorer")
+                       f"{', '.join(program_scorers())}", param="scorer")
     targets = load_behaviors(store, behaviors, limit=limit)
     models = [target, attacker] + ([] if isinstance(scorer, str) else [scorer])
     store.add(models)

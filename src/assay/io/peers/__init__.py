@@ -25,7 +25,7 @@ PEERS = {
 def read_peer(path: str | Path, source: str) -> PeerLog:
     """The log at ``path`` in the format ``source`` (a key of :data:`PEERS`)."""
     if source not in PEERS:
-        raise BadInput(f"unknown log format {source!r}; known: {', '.join(PEERS)}", field="--from")
+        raise BadInput(f"unknown log format {source!r}; known: {', '.join(PEERS)}", param="source")
     return importlib.import_module(PEERS[source]).read(path)
 
 

@@ -113,13 +113,13 @@ def model_id(name: str, version: str) -> str:
     return f"{name}@{version}"
 
 
-def check_model(model: str, fieldname: str) -> str:
+def check_model(model: str, param: str) -> str:
     try:
         R.split_model_id(model)
     except ValueError as e:
-        raise BadInput(str(e), field=fieldname) from None
+        raise BadInput(str(e), param=param) from None
     if len(model) > 300:
-        raise BadInput(f"a model id has at most 300 characters, this one {len(model)}", field=fieldname)
+        raise BadInput(f"a model id has at most 300 characters, this one {len(model)}", param=param)
     return model
 
 
@@ -208,9 +208,9 @@ def write_log(
     dataset (default: each sample's task).
     """
     if dataset is not None and len(dataset) > 200:
-        raise BadInput(f"a dataset name has at most 200 characters, this one {len(dataset)}", field="--dataset")
+        raise BadInput(f"a dataset name has at most 200 characters, this one {len(dataset)}", param="dataset")
     if model is not None:
-        check_model(model, "--model")
+        check_model(model, "model")
     path = Path(log.file)
     summary = PeerImportSummary(file=log.file, dataset=dataset or log.task)
     rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
@@ -229,11 +229,11 @@ def write_log(
         answering = sorted({s.model for _, s in good})
         if model is not None and len(answering) > 1:
             raise BadInput(f"the log holds answers of {len(answering)} models ({', '.join(answering)}): "
-                           f"--model can rename only one", field="--model", file=log.file)
+                           f"--model can rename only one", param="model", file=log.file)
         tasks = sorted({s.task or log.task for _, s in good})
         if dataset is not None and len(tasks) > 1:
             raise BadInput(f"the log holds {len(tasks)} tasks ({', '.join(tasks)}), each its own dataset: "
-                           f"leave out --dataset", field="--dataset", file=log.file)
+                           f"leave out --dataset", param="dataset", file=log.file)
         rename = (lambda m: model) if model is not None else (lambda m: m)
         records = _records(store, log, dataset, good, rename, rejects, summary)
         before = {k: store.count(k) for k in ("items", "responses", "judgments")}
