@@ -306,9 +306,12 @@ def import_labels(
     rows = read_rows(path, fmt=fmt, split=split, on_error=rejects.on_error if rejects else None)
 
     def fail(where: Where, e: RowError, row: Row) -> None:
+        reason = e.reason
+        if reason == "missing" and reader.source != "mapped":
+            reason = f"missing, and every {reader.source} row has it: is the file in that format?"
         if rejects is None:
-            raise BadInput(e.reason, file=str(path), field=e.field, **{where[0]: where[1]}) from None
-        rejects.add(where, e.field, e.reason, row)
+            raise BadInput(reason, file=str(path), field=e.field, **{where[0]: where[1]}) from None
+        rejects.add(where, e.field, reason, row)
 
     try:
         with store.transaction() as conn:

@@ -96,6 +96,8 @@ class LabelMap:
             value, verdict = value.strip(), verdict.strip()
             if not eq or not value or not verdict:
                 raise RowError("--label-map", f"{part.strip()!r} is not VALUE=VERDICT")
+            if value in out:
+                raise RowError("--label-map", f"value {value!r} is mapped twice")
             verdict, colon, strength = verdict.partition(":")
             if colon and strength not in ("1", "2"):
                 raise RowError("--label-map", f"strength in {part.strip()!r} must be 1 or 2")
@@ -111,8 +113,6 @@ class LabelMap:
             else:
                 raise RowError("--label-map", f"verdict {verdict!r} in {part.strip()!r} is not first, second, "
                                               "a position, tie or both_bad")
-            if value in out and list(out).count(value) > 1:
-                raise RowError("--label-map", f"value {value!r} is mapped twice")
         return out
 
     def accepts(self) -> str:
