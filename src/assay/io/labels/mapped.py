@@ -114,8 +114,11 @@ def _list_cell(row: Row, fieldname: str) -> list[Any]:
 def _strength(v: Any, fieldname: str) -> int | None:
     if v is _MISSING or v is None or v == "":
         return None
-    if isinstance(v, str) and v.strip() in ("1", "2"):
-        return int(v)
+    if isinstance(v, str):
+        try:
+            v = float(v.strip())  # a CSV column with gaps is written 1.0, 2.0
+        except ValueError:
+            pass
     if isinstance(v, (int, float)) and not isinstance(v, bool) and v in (1, 2):
         return int(v)
     raise RowError(fieldname, f"strength must be 1 (slightly better) or 2 (much better), got {v!r}")
