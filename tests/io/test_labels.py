@@ -93,8 +93,8 @@ def test_importing_the_same_file_twice_adds_nothing(store, tmp_path):
      [("win", 0, 2), ("win", 0, 1), ("tie", None), ("win", 1, 1), ("win", 1, 2), ("win", 1, 2)]),
     ("probability", [0.9, "0.2", 0.5], [("win", 0, None, 0.9), ("win", 1, None, 0.2), ("tie", None, None, 0.5)]),
     ("probability-second", [0.9], [("win", 1, None, pytest.approx(0.1))]),
-    ("alpaca-eval", [1, 2, 0, 1.5, 1.25], [("win", 0), ("win", 1), ("tie", None), ("tie", None),
-                                            ("win", 0, None, 0.75)]),
+    ("alpaca-eval", [1, 2, 0, 1.5, 1.25], [("win", 0, None, None), ("win", 1, None, None), ("tie", None, None, None),
+                                            ("tie", None, None, 0.5), ("win", 0, None, 0.75)]),
     ("yes=first,no=second:2,same=tie,awful=both_bad", ["yes", "no", "same", "awful"],
      [("win", 0), ("win", 1, 2), ("tie", None), ("both_bad", None)]),
 ])

@@ -197,6 +197,7 @@ class MtBench(Preset):
         if "model_1" in row and "g1_winner" in row:
             raise RowError("model_1", "FastChat's model_judgment file holds no answers: import "
                                       "lmsys/mt_bench_human_judgments (with conversations) instead")
+        qid = field(row, "question_id")
         turn = field(row, "turn")
         if isinstance(turn, bool) or not isinstance(turn, int) or turn < 1:
             raise RowError("turn", f"expected a turn number 1, 2, ..., got {turn!r}")
@@ -205,8 +206,8 @@ class MtBench(Preset):
         label = _ARENA(field(row, "winner"), 2, "winner")
         rater = _rater_of_judge(row.get("judge"), "mt-bench")
         verdict = Verdict(answers=[0, 1], rater=rater, outcome=label.outcome, winner=label.winner,
-                          detail={"label": row["winner"], "turn": turn, "question_id": row.get("question_id")})
-        return Parsed(prompt=None, messages=users, metadata={"question_id": row.get("question_id")},
+                          detail={"label": row["winner"], "turn": turn, "question_id": qid})
+        return Parsed(prompt=None, messages=users, metadata={"question_id": qid},
                       answers=answers, verdicts=[verdict])
 
 
@@ -224,6 +225,7 @@ class ChatbotArena(Preset):
     dataset = "chatbot-arena"
 
     def __call__(self, row: Row) -> Parsed:
+        field(row, "question_id")
         models = [self.model(field(row, f"model_{s}"), f"model_{s}") for s in "ab"]
         conv_a = conversation(field(row, "conversation_a"), "conversation_a")
         turns = sum(m["role"] == "assistant" for m in conv_a)

@@ -15,9 +15,9 @@ Named maps
     ``probability``: the probability in [0, 1] that the first answer is preferred;
     ``probability-second``: that the second is. Above 0.5 the favoured answer wins (the
     hard verdict), exactly 0.5 is a tie; the probability is kept as a soft preference.
-    ``alpaca-eval``: AlpacaEval's ``preference``: 1 the first answer, 2 the second, 0 or 1.5
-    a tie, a number between 1 and 2 a probability (1 + the probability that the second is
-    preferred, as its weighted judges write it).
+    ``alpaca-eval``: AlpacaEval's ``preference``: 1 the first answer, 2 the second, 0 a tie
+    (a draw), a number strictly between 1 and 2 a probability (1 + the probability that the
+    second is preferred, as its weighted judges write it; 1.5 is a tie at probability 1/2).
     ``index``: for N answers, the position of the winner (1..N), 0 for a tie.
 
 A custom map is written ``VALUE=VERDICT,...`` with VERDICT one of ``first``, ``second``,
@@ -152,8 +152,10 @@ class LabelMap:
             if x is None:
                 return None
             if spec == "alpaca-eval":
-                if x in (0.0, 1.5):
+                if x == 0.0:
                     return _TIE
+                if x == 1.5:
+                    return Label("tie", probability=0.5)
                 if x in (1.0, 2.0):
                     return Label("win", int(x) - 1)
                 if 1.0 < x < 2.0:
