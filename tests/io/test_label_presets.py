@@ -342,3 +342,28 @@ def test_skip_invalid_works_for_every_preset(capsys, tmp_path, preset):
     assert len(rejected) == 1 and rejected[0].get("line", rejected[0].get("row_number")) == 2
     assert rejected[0]["row"] == broken
     assert s["comparisons_added"] + s["judgments_added"] + s["items_added"] > 0
+
+
+def _content(db: str) -> tuple[list, list]:
+    """What a store says, by content: (prompt, winner text, outcome) per comparison, (text, dimension, value,
+    justification) per judgment."""
+    with Store(db) as st:
+        items = {i.id: i.prompt or json.dumps([m.model_dump() for m in i.messages]) for i in st.iter("items")}
+        text = {r.id: r.text for r in st.iter("responses")}
+        comps = sorted((items[c.item_id], text.get(c.winner, ""), c.outcome) for c in st.iter("comparisons"))
+        judgments = sorted((text[j.response_id], j.dimension, j.value, j.justification) for j in st.iter("judgments"))
+    return comps, judgments
+
+
+@pytest.mark.parametrize("preset", ["chatbot-arena", "mt-bench", "ultrafeedback", "helpsteer2"])
+def test_presets_read_the_parquet_their_datasets_are_published_as(capsys, tmp_path, preset):
+    """The same rows as Parquet (nested lists and structs as pyarrow writes them, absent keys as nulls)."""
+    import pandas as pd
+
+    rows = [json.loads(x) for x in (DATA / FILES[preset]).read_text().splitlines()]
+    pd.DataFrame(rows).to_parquet(tmp_path / "train.parquet")
+    a = imported(capsys, str(tmp_path / "a.db"), DATA / FILES[preset], preset)
+    b = imported(capsys, str(tmp_path / "b.db"), tmp_path / "train.parquet", preset)
+    keys = ("rows", "items_added", "responses_added", "comparisons_added", "judgments_added", "skipped")
+    assert [a[k] for k in keys] == [b[k] for k in keys]
+    assert _content(str(tmp_path / "a.db")) == _content(str(tmp_path / "b.db"))
