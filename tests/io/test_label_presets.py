@@ -327,7 +327,8 @@ def test_every_preset_refuses_a_file_of_another_format_in_one_line(capsys, tmp_p
 @pytest.mark.parametrize("preset", ["alpaca-eval", *FILES])
 def test_skip_invalid_works_for_every_preset(capsys, tmp_path, preset):
     src = _file_of(preset, tmp_path)
-    rows = json.loads(src.read_text()) if src.suffix == ".json" else [json.loads(x) for x in src.read_text().splitlines()]
+    text = src.read_text()
+    rows = json.loads(text) if src.suffix == ".json" else [json.loads(x) for x in text.splitlines()]
     broken = dict(rows[0])
     broken.pop(ESSENTIAL[preset])  # a good row without a field its format always has
     path = tmp_path / f"broken{src.suffix}"

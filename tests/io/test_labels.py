@@ -155,13 +155,18 @@ def test_a_bad_row_names_file_line_and_field_and_nothing_is_written(store, tmp_p
 
 
 def test_skip_invalid_imports_the_good_rows_and_writes_the_bad_ones_with_reasons(store, tmp_path):
-    rows = [ROWS[0], {**ROWS[1], "ma": "no-version"}, {**ROWS[2], "swapped": [3, 1]}, ROWS[2]]
+    same = {**ROWS[0], "q": "Say yes.", "out_a": "yes", "out_b": "yes", "mb": "small@1", "who": "dave"}
+    rows = [ROWS[0], {**ROWS[1], "ma": "no-version"}, {**ROWS[2], "swapped": [3, 1]}, same, ROWS[2]]
     path = jsonl(tmp_path / "labels.jsonl", rows)
     s = import_labels(store, path, MappedReader(FIELDS), dataset="qa", skip_invalid=True)
-    assert (s.rows, s.rejected, s.comparisons_added) == (4, 2, 2)
+    assert (s.rows, s.rejected, s.comparisons_added) == (5, 3, 2)
     rejected = [json.loads(line) for line in open(s.rejects_file)]
-    assert [(r["line"], r["field"]) for r in rejected] == [(2, "ma"), (3, "swapped")]
+    assert [(r["line"], r["field"]) for r in rejected] == [(2, "ma"), (3, "swapped"), (4, None)]
     assert "no @VERSION" in rejected[0]["reason"] and rejected[1]["row"]["swapped"] == [3, 1]
+    assert rejected[2]["reason"] == "the answers compared are one and the same response (same model, same text)"
+    # a rejected row leaves nothing behind: not its rater, not its prompt
+    assert {r.id for r in store.iter("raters")} == {"human:ann"}
+    assert "Say yes." not in {i.prompt for i in store.iter("items")}
 
 
 def test_csv_labels_on_the_command_line(capsys, tmp_path, store_url):

@@ -117,7 +117,8 @@ HELPSTEER2_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity"
 
 
 def helpsteer_prompt(value: Any, fieldname: str) -> tuple[str | None, list[dict[str, str]] | None]:
-    """HelpSteer2's prompt: plain text, or turns after the first marked ``<extra_id_1>User`` / ``<extra_id_1>Assistant``."""
+    """HelpSteer2's prompt: plain text, or turns, the later ones marked ``<extra_id_1>User`` or
+    ``<extra_id_1>Assistant`` on a line of their own."""
     if not isinstance(value, str) or not value:
         raise RowError(fieldname, "missing" if not value else f"expected text, got {type(value).__name__}")
     parts = value.split("<extra_id_1>")
@@ -153,7 +154,8 @@ class HelpSteer2(Preset):
         rub = self.rubrics[0]
         prompt, messages = helpsteer_prompt(row.get("prompt"), "prompt")
         answer = Answer(self.model(self.options.model or "unknown@helpsteer2", "--model"), text(row, "response"))
-        rater = RaterRef(self.options.rater or "helpsteer2", self.options.rater_kind or "human")  # type: ignore[arg-type]
+        kind = self.options.rater_kind or "human"
+        rater = RaterRef(self.options.rater or "helpsteer2", kind)  # type: ignore[arg-type]
         scores = [Score(answer=0, rater=rater, rubric=rub.id, dimension=a,
                         value=_in_scale(rub, a, _number(field(row, a), a), a))
                   for a in HELPSTEER2_ATTRIBUTES]

@@ -97,7 +97,9 @@ class _Writer:
         self.next_sample: dict[tuple[str, str], int] = {}
         self.models: set[str] = set()
         self.raters: dict[str, R.Rater] = {}
-        self.seen_records: Counter[str] = Counter()
+        self.seen_records: Counter[str] = Counter()  # verdicts and scores so far, by what they say
+        self._row_raters: dict[str, R.Rater] = {}  # what the row being added brings, kept if it goes in
+        self._row_counts: Counter[str] = Counter()
         self.items: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
         self.comparisons: list[dict[str, Any]] = []
@@ -166,9 +168,16 @@ class _Writer:
                     "cost_usd": None, "finish_reason": None, "run_id": None, "metadata": a.metadata,
                     "created_at": self.now})
             resp_ids.append(rid)
+        self._row_raters: dict[str, R.Rater] = {}
+        self._row_counts: Counter[str] = Counter()
         comparisons = [self._comparison(p, iid, resp_ids, i) for i in range(len(p.verdicts))]
         judgments = [self._judgment(p, resp_ids, i) for i in range(len(p.scores))]
         # nothing failed: keep what the row brought
+        for rid, rater in self._row_raters.items():
+            if rid not in self.raters:
+                self.raters[rid] = rater
+                self.new_raters.append(rater)
+        self.seen_records.update(self._row_counts)
         if iid not in self.key_of_item:
             self.key_of_item[iid] = key
             self.item_of_key.setdefault(key, iid)
@@ -184,10 +193,6 @@ class _Writer:
             if a.model not in self.models:
                 self.models.add(a.model)
                 self.new_models.append(a.model)
-        for rec in comparisons:
-            self.seen_records[rec["id"]] += 1
-        for rec in judgments:
-            self.seen_records[rec["id"]] += 1
         self.comparisons += comparisons
         self.judgments += judgments
         for reason in p.skipped:
@@ -195,15 +200,13 @@ class _Writer:
 
     def _rater(self, ref: RaterRef) -> str:
         rater = rater_record(ref)
-        if rater.id not in self.raters:
-            self.raters[rater.id] = rater
-            self.new_raters.append(rater)
+        self._row_raters.setdefault(rater.id, rater)
         return rater.id
 
     def _occurrence(self, base: str) -> str:
         """A record id from ``base``, told apart from earlier records of this import with the same base."""
-        n = self.seen_records[base + "#"]
-        self.seen_records[base + "#"] = n + 1
+        n = self.seen_records[base] + self._row_counts[base]
+        self._row_counts[base] += 1
         return R.digest(base, n)
 
     def _comparison(self, p: Parsed, iid: str, resp_ids: list[str], i: int) -> dict[str, Any]:
