@@ -202,7 +202,10 @@ def test_csv_labels_on_the_command_line(capsys, tmp_path, store_url):
     (["--from", "alpaca-eval", "--label-field", "verdict"], "leave out --label-field"),
     (["--from", "alpaca-eval", "--prompt-field", "q"], "leave out --prompt-field"),
     (["--from", "alpaca-eval", "--model", "m@1"], "--model does not apply to --from alpaca-eval"),
-    (["--from", "no-such-format"], "unknown --from 'no-such-format': presets are alpaca-eval, arena-hard"),
+    (["--from", "no-such-format"], "unknown --from 'no-such-format': other tools' logs are inspect, lm-eval, "
+                                   "promptfoo; published label formats are alpaca-eval, arena-hard"),
+    (["--from", "promptfoo", "--rater", "x"], "label options (--label-field, --rater, ...) do not apply to --from "
+                                              "promptfoo"),
 ])
 def test_usage_mistakes_are_one_line_and_exit_2(capsys, tmp_path, args, message):
     path = jsonl(tmp_path / "labels.jsonl", ROWS)

@@ -15,6 +15,7 @@ MODULES = [
     "assay.stats.power",
     "assay.stats.sequential",
     "assay.stats._pair",
+    "assay.stats.noninferiority",
 ]
 
 

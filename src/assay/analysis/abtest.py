@@ -31,7 +31,8 @@ from assay.errors import BadInput, NotFound
 from assay.stats import abtest as AB
 from assay.store import Store
 
-__all__ = ["compare_models", "paired_scores", "plan", "plan_from_pilot", "preference_test", "resolve_run_models"]
+__all__ = ["compare_models", "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_test",
+           "resolve_run_models"]
 
 PLAN_KS = (1, 2, 4, 8, math.inf)
 
@@ -189,6 +190,72 @@ def compare_models(
                                              confidence=confidence, alpha=alpha, power=power, cluster=cluster)
                              if preferences else [])
     return report
+
+
+def non_inferiority(
+    store: Store,
+    baseline: str,
+    candidate: str,
+    *,
+    margin: float,
+    alpha: float = 0.05,
+    adjust: str = "holm",
+    rubric: str | None = None,
+    dimensions: Sequence[str] | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    cluster: bool = True,
+    pair_by: str = "auto",
+) -> dict[str, Any]:
+    """Is ``candidate`` no worse than ``baseline`` by more than ``margin`` on every dimension both were scored on?
+
+    Scores are paired as in :func:`compare_models`; per dimension,
+    :func:`assay.stats.noninferiority.non_inferiority_test` (on a lower-is-better dimension
+    "worse" is higher), its one-sided p-values adjusted across dimensions (``adjust``: holm
+    or fdr_bh). A dimension is non-inferior when its adjusted p is below ``alpha``; one with
+    too few paired prompts has an ``error`` and counts as not shown. ``difference`` and
+    ``lower`` (the one-sided lower bound) are candidate minus baseline in the better
+    direction. Returns a JSON-ready dict whose ``non_inferior`` is True only when every
+    dimension is.
+    """
+    from assay.stats.noninferiority import non_inferiority_test
+
+    if baseline == candidate:
+        raise BadInput("the baseline and the candidate are the same model")
+    if adjust not in ("holm", "fdr_bh"):
+        raise BadInput(f"adjust must be holm or fdr_bh, not {adjust!r}")
+    for m in (baseline, candidate):
+        if store.find("models", m) is None and not store.count("responses", model=m):
+            raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
+    scores = paired_scores(store, baseline, candidate, rubric=rubric, dimensions=dimensions, raters=raters,
+                           campaign=campaign, pair_by=pair_by)
+    sections: list[dict[str, Any]] = []
+    tested = []
+    for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
+        try:
+            lower = store.rubric(rub).dimension(dim).direction == "lower_is_better"
+        except (KeyError, NotFound):
+            lower = False
+        sign = -1.0 if lower else 1.0
+        sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": len(rows), "lower_is_better": lower}
+        try:
+            res = non_inferiority_test(sign * rows["a"].to_numpy(float), sign * rows["b"].to_numpy(float),
+                                       margin=margin, alpha=alpha, clusters=_clusters(rows, cluster))
+        except ValueError as e:
+            sec["error"] = str(e)
+            sections.append(sec)
+            continue
+        sec.update(mean_baseline=res.mean_a * sign, mean_candidate=res.mean_b * sign, difference=res.estimate,
+                   se=res.se, lower=res.lower, statistic=res.statistic, pvalue=res.pvalue, n_clusters=res.n_clusters)
+        sections.append(sec)
+        tested.append(sec)
+    if tested:
+        for sec, p in zip(tested, AB.adjust_pvalues([s["pvalue"] for s in tested], method=adjust)):
+            sec["p_adjusted"] = float(p)
+            sec["non_inferior"] = bool(p < alpha)
+    return {"baseline": baseline, "candidate": candidate, "margin": margin, "alpha": alpha, "adjust": adjust,
+            "pair_by": scores.attrs.get("pair_by"), "dimensions": sections,
+            "non_inferior": bool(sections) and all(s.get("non_inferior") for s in sections)}
 
 
 def preference_test(

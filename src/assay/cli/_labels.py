@@ -36,8 +36,9 @@ class LabelOptions:
         """Whether these options ask for pairwise labels with a field mapping."""
         return bool(self.label_field or self.response_fields or self.model_fields or self.label_map)
 
-    def wanted(self) -> bool:
-        return bool(self.from_) or self.mapped() or any(
+    def wanted(self, *, ignore_from: bool = False) -> bool:
+        """Whether any label option was given (``ignore_from``: any besides --from)."""
+        return (bool(self.from_) and not ignore_from) or self.mapped() or any(
             v is not None for v in (self.strength_field, self.rater, self.rater_field, self.rater_kind,
                                     self.shown_field, self.justification_field, self.model_version, self.baseline))
 

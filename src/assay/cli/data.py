@@ -31,8 +31,10 @@ def import_(
     kind: Annotated[str | None, typer.Option(help="Import records exported by assay (items, judgments, ...) instead.")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import good rows; write rejected ones with reasons.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.jsonl).")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="A published label format: alpaca-eval, arena-hard, mt-bench, "
-                                               "chatbot-arena, hh-rlhf, ultrafeedback, helpsteer2.")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Another tool's log: inspect (.eval/.json), lm-eval "
+                                                             "(results JSON + samples), promptfoo (results JSON); or a "
+                                                             "published label format: alpaca-eval, arena-hard, mt-bench, "
+                                                             "chatbot-arena, hh-rlhf, ultrafeedback, helpsteer2.")] = None,
     response_fields: Annotated[list[str] | None, typer.Option(help="Labels: the answers' fields, in order (comma-separated "
                                                               "or repeated), or one field holding a list.")] = None,
     model_fields: Annotated[list[str] | None, typer.Option(help="Labels: the field of each answer's model (or one holding a list).")] = None,
@@ -52,18 +54,28 @@ def import_(
     baseline: Annotated[str | None, typer.Option(help="--from arena-hard: the baseline model (default gpt-4-0314).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import items and responses, pairwise labels or a published label format (--from), or records
-    exported by assay, from a file, as one transaction."""
+    """Import items and responses, pairwise labels, another tool's log or a published label format (--from),
+    or records exported by assay, from a file, as one transaction."""
     from assay.cli._labels import LabelOptions, import_labels_cli
     from assay.io import FieldMap, import_file, import_records, is_store_export
+    from assay.io.peers import PEERS
+
+    from assay.errors import BadInput
+    from assay.io.labels import names as label_formats
 
     labels = LabelOptions(from_=from_, response_fields=response_fields, model_fields=model_fields,
                           label_field=label_field, label_map=label_map, strength_field=strength_field, rater=rater,
                           rater_field=rater_field, rater_kind=rater_kind, shown_field=shown_field,
                           justification_field=justification_field, model_version=model_version, baseline=baseline)
+    if from_ is not None and from_ in PEERS:
+        if labels.wanted(ignore_from=True):
+            raise BadInput(f"label options (--label-field, --rater, ...) do not apply to --from {from_}")
+        _import_peer(file, from_, dataset, model, kind, skip_invalid, rejects, json_out)
+        return
+    if from_ is not None and from_ not in label_formats():
+        raise BadInput(f"unknown --from {from_!r}: other tools' logs are {', '.join(PEERS)}; published label "
+                       f"formats are {', '.join(label_formats())}", field="--from")
     if labels.wanted():
-        from assay.errors import BadInput
-
         if kind or is_store_export(file):
             raise BadInput("label options (--from, --label-field, ...) do not apply to records exported by assay")
         # options that only shape items and responses; a preset also knows its prompt, id and category
@@ -111,6 +123,28 @@ def import_(
                       f"{summary.rejected} rejected", highlight=False)
     if summary.rejects_file:
         err_console.print(f"rejected rows and reasons: {summary.rejects_file}", highlight=False)
+
+
+def _import_peer(file: Path, source: str, dataset: str | None, model: str | None, kind: str | None,
+                 skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
+    from assay.errors import BadInput
+    from assay.io.peers import import_peer
+
+    if kind:
+        raise BadInput("--from reads another tool's log: leave out --kind", field="--kind")
+    s = import_peer(G.store(), file, source, dataset=dataset, model=model, skip_invalid=skip_invalid,
+                    rejects_path=rejects)
+    if wants_json(json_out):
+        emit_json(s.as_dict())
+        return
+    failed = f", {s.failed} failed in the run (items kept)" if s.failed else ""
+    console.print(f"{file} ({source}) -> dataset '{s.dataset}': {s.rows} samples, {s.items_added} items, "
+                  f"{s.responses_added} responses and {s.judgments_added} judgments added, {s.duplicates} already "
+                  f"stored, {s.rejected} rejected{failed}", highlight=False)
+    console.print(f"models: {', '.join(s.models) or 'none'}; rubrics: {', '.join(s.rubrics) or 'none'}; "
+                  f"raters: {', '.join(s.raters) or 'none'}", highlight=False)
+    if s.rejects_file:
+        err_console.print(f"rejected samples and reasons: {s.rejects_file}", highlight=False)
 
 
 def _import_store(folder: Path, kind: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:

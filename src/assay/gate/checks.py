@@ -1,0 +1,169 @@
+"""The gate's checks: each reads the store with assay's own analyses and says pass or fail, with the figures.
+
+A check whose figures cannot be computed (no such model, no judgments, too few items) is an
+error: the gate fails on it as on a failed condition, saying what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.errors import AssayError
+from assay.gate.config import Condition
+from assay.store import Store
+
+
+@dataclass
+class Outcome:
+    """What one condition gave: passed, failed, or an error; one line saying why, and a table of figures."""
+
+    condition: Condition
+    status: str  # "passed", "failed" or "error"
+    summary: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+class Unmet(AssayError):
+    """A check cannot be computed from what the store holds."""
+
+
+CHECKERS: dict[str, Callable[[Store, dict[str, Any]], tuple[bool, str, list[dict[str, Any]]]]] = {}
+
+
+def checker(name: str):  # noqa: ANN201
+    def register(fn):  # noqa: ANN001, ANN202
+        CHECKERS[name] = fn
+        return fn
+    return register
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _p(p: float | None) -> str:
+    return "—" if p is None else ("< 0.0001" if p < 0.0001 else f"{p:.4f}")
+
+
+def _raters(store: Store, refs: list[str] | None, kind: str | None) -> list[str] | None:
+    from assay.judges.report import resolve_rater
+
+    chosen = [resolve_rater(store, r).id for r in refs] if refs else None
+    if kind:
+        of_kind = [r.id for r in store.iter("raters") if r.kind == kind]
+        chosen = [r for r in chosen if r in of_kind] if chosen is not None else of_kind
+        if not chosen:
+            raise Unmet(f"no rater of kind {kind} in the store")
+    return chosen
+
+
+@checker("non-inferiority")
+def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
+    from assay.analysis.abtest import non_inferiority as test
+    from assay.rubrics import get_rubric
+
+    rubric = get_rubric(store, a["rubric"]).id if a["rubric"] else None
+    rep = test(store, a["baseline"], a["candidate"], margin=a["margin"], alpha=a["alpha"], adjust=a["adjust"],
+               rubric=rubric, dimensions=a["dimensions"], raters=_raters(store, a["raters"], a["kind"]),
+               campaign=a["campaign"], cluster=a["cluster"])
+    if not rep["dimensions"]:
+        raise Unmet(f"no rubric dimension has scores of both {a['baseline']} and {a['candidate']} on the same prompts")
+    rows = [{"dimension": f"{d['rubric']} · {d['dimension']}", "n": d["n"],
+             "baseline": _f(d.get("mean_baseline")), "candidate": _f(d.get("mean_candidate")),
+             "difference": _f(d.get("difference")), f"lower {1 - a['alpha']:.0%} bound": _f(d.get("lower")),
+             f"p ({a['adjust']})": _p(d.get("p_adjusted")),
+             "result": d["error"] if d.get("error") else ("non-inferior" if d["non_inferior"] else "not shown")}
+            for d in rep["dimensions"]]
+    bad = [r["dimension"] for r, d in zip(rows, rep["dimensions"]) if not d.get("non_inferior")]
+    how = f"margin {a['margin']:g}, alpha {a['alpha']:g}, {a['adjust']}"
+    if bad:
+        return False, f"not shown non-inferior on {len(bad)} of {len(rows)} dimensions ({how}): {', '.join(bad)}", rows
+    return True, f"non-inferior on all {len(rows)} dimensions ({how})", rows
+
+
+@checker("ifeval")
+def ifeval(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
+    from assay.stats.proportions import wilson_interval
+
+    raters = [r.id for r in store.iter("raters") if r.kind == "program" and r.name == "ifeval"
+              and r.config.get("mode", "strict") == a["mode"]]
+    resp = store.frame("responses", model=a["model"])
+    if a["dataset"] and not resp.empty:
+        items = {r["id"] for r in store.rows("items", dataset=a["dataset"])}
+        resp = resp[resp["item_id"].isin(items)]
+    js = store.frame("judgments", rater_id=raters) if raters and not resp.empty else None
+    if js is not None and not js.empty:
+        js = js[js["response_id"].isin(set(resp["id"])) & js["value"].notna()]
+        js = js.sort_values("created_at").drop_duplicates("response_id", keep="last")
+    if js is None or js.empty:
+        raise Unmet(f"no IFEval ({a['mode']}) judgments of {a['model']}'s responses: run `assay verify --ifeval`")
+    if a["level"] == "prompt":
+        k, n = int(js["value"].sum()), len(js)
+    else:
+        followed = [bool(i["followed"]) for d in js["detail"] for i in (d or {}).get("instructions", [])]
+        k, n = sum(followed), len(followed)
+    p = wilson_interval(k, n, confidence=a["confidence"])
+    figure = p.low if a["bound"] == "lower" else p.rate
+    unit = "prompts" if a["level"] == "prompt" else "instructions"
+    rows = [{"model": a["model"], "mode": a["mode"], "level": a["level"], "followed": k, unit: n,
+             "accuracy": _f(p.rate), f"{a['confidence']:.0%} interval": f"[{_f(p.low)}, {_f(p.high)}]"}]
+    what = f"{_f(figure)} ({'lower bound; ' if a['bound'] == 'lower' else ''}{k} of {n} {unit}, {a['mode']})"
+    ok = figure >= a["at_least"]
+    return ok, f"{what} {'≥' if ok else '<'} {a['at_least']:g}", rows
+
+
+@checker("attack-success")
+def attack_success(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
+    from assay.redteam.asr import asr
+
+    rep = asr(store, rater=a["rater"], dimension=a["dimension"], by=("model",), per=a["per"], models=[a["model"]],
+              attacks=a["attacks"], confidence=a["confidence"])
+    (row,) = rep["rows"]
+    if not row["n"]:
+        raise Unmet(f"none of {a['model']}'s {row['attempts']} attempts is judged by {rep['rater']}")
+    figure = row["high"] if a["bound"] == "upper" else row["asr"]
+    rows = [{"model": a["model"], "rater": rep["rater"], "per": a["per"], "successes": row["successes"],
+             "n": row["n"], "asr": _f(row["asr"]), f"{a['confidence']:.0%} interval": f"[{_f(row['low'])}, "
+                                                                                     f"{_f(row['high'])}]",
+             "unjudged": row["unjudged"]}]
+    bound = f"upper {a['confidence']:.0%} bound; " if a["bound"] == "upper" else ""
+    ok = figure <= a["at_most"]
+    return ok, (f"{_f(figure)} ({bound}{row['successes']} of {row['n']} {a['per']}s broken) "
+                f"{'≤' if ok else '>'} {a['at_most']:g}"), rows
+
+
+@checker("judge-kappa")
+def judge_kappa(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
+    from assay.judges.report import judge_report
+    from assay.rubrics import get_rubric
+
+    rubric = get_rubric(store, a["rubric"]).id if a["rubric"] else None
+    rep = judge_report(store, a["judge"], humans=a["humans"], rubric=rubric, dimension=a["dimension"])
+    parts = [(f"{r['rubric']} · {r['dimension']}", r) for r in rep["rubric"]]
+    if rep["pairwise"] is not None and not a["dimension"]:
+        parts.append(("pairwise preferences", rep["pairwise"]))
+    rows, low, missing = [], [], []
+    for what, r in parts:
+        ag = r.get("agreement") or {}
+        kappa = ag.get("judge_mean_kappa_with_humans")
+        rows.append({"scores": what, "humans": len(ag.get("humans", [])), "units": ag.get("units", "—"),
+                     "mean kappa with each human": _f(kappa)})
+        if kappa is None:
+            missing.append(f"{what} ({'kappa undefined' if ag.get('humans') else 'no human rated it'})")
+        elif kappa < a["at_least"]:
+            low.append(f"{what} {kappa:.3f}")
+    if not rows or len(missing) == len(rows):
+        raise Unmet(f"no kappa between {rep['judge']['id']} and human raters on the same units")
+    if low or missing:
+        said = low + missing
+        return False, f"below {a['at_least']:g}: {', '.join(said)}", rows
+    kappas = ", ".join(f"{w} {float(r['mean kappa with each human']):.3f}" for w, r in
+                       zip([p[0] for p in parts], rows))
+    return True, f"{kappas} ≥ {a['at_least']:g}", rows
