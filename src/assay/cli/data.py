@@ -31,10 +31,28 @@ def import_(
     kind: Annotated[str | None, typer.Option(help="Import records exported by assay (items, judgments, ...) instead.")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import good rows; write rejected ones with reasons.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.jsonl).")] = None,
+    source: Annotated[str | None, typer.Option("--from", help="An annotation tool's export of a campaign's tasks: "
+                                                              "label-studio (JSON export) or argilla (its Hugging "
+                                                              "Face export or records JSON).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="--from label-studio|argilla: the campaign (name or id) "
+                                                      "whose tasks were exported.")] = None,
+    annotators: Annotated[Path | None, typer.Option(help="--from label-studio|argilla: JSON mapping the tool's user "
+                                                         "ids to names ({id: name}, or its list of users).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Import items and responses (or records exported by assay) from a file, as one transaction."""
     from assay.io import FieldMap, import_file, import_records, is_store_export
+
+    if source is not None:
+        from assay.cli._tools import TOOLS, import_from_tool
+
+        if source not in TOOLS:
+            from assay.errors import BadInput
+
+            raise BadInput(f"--from takes {' or '.join(TOOLS)}, not {source!r}")
+        import_from_tool(source, file, campaign=campaign, annotators=annotators, skip_invalid=skip_invalid,
+                         rejects=rejects, json_out=json_out)
+        return
 
     if is_store_export(file):
         _import_store(file, kind, skip_invalid, rejects, json_out)

@@ -161,7 +161,8 @@ class ToolAnswer:
     ranking_positions: list[int] | None = None  # rank: places as shown, best first
 
     def error(self, reason: str, fieldname: str | None = None) -> BadInput:
-        path = self.fields.get(fieldname or "", f"{self.where}.{fieldname}" if fieldname else self.where)
+        default = ".".join(p for p in (self.where, fieldname) if p) or None
+        path = self.fields.get(fieldname or "", default)
         return BadInput(reason, file=self.file, line=self.line, row=self.row if self.line is None else None,
                         field=path)
 
