@@ -32,11 +32,14 @@ def import_from_tool(source: str, file: Path, *, campaign: str | None, annotator
         err_console.print(f"rejected answers and reasons: {s.rejects_file}", highlight=False)
 
 
-def export_to_tool(campaign: str, fmt: str, out: Path | None) -> None:
+def export_to_tool(campaign: str, fmt: str, out: Path | None, *, json_out: bool = False) -> None:
     from assay.annotate.tools import export_campaign
 
     if out is None:
         raise BadInput(f"--format {fmt} writes several files: give --out FOLDER")
     done = export_campaign(G.store(), campaign, fmt, out)
+    if json_out:
+        emit_json({**done, "out": str(out)})
+        return
     console.print(f"wrote {done['tasks']} {fmt} tasks (guidelines version {done['guideline_version']}) to {out}: "
                   f"{', '.join(done['files'])}", highlight=False)

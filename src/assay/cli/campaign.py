@@ -117,7 +117,8 @@ def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
                                                        "folder for label-studio and argilla.")] = None,
            no_formula_guard: Annotated[bool, typer.Option(
                "--no-formula-guard", help="CSV: write cells as they are, for programs (by default a cell a "
-                                          "spreadsheet would run as a formula gets a leading ').")] = False) -> None:
+                                          "spreadsheet would run as a formula gets a leading ').")] = False,
+           json_out: JsonOpt = False) -> None:
     """Export a campaign's judgments (or comparisons), with model names unblinded; or its units as a
     Label Studio project or Argilla dataset (`--format label-studio|argilla --out FOLDER`)."""
     import csv
@@ -129,7 +130,7 @@ def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
     from assay.cli._tools import TOOLS, export_to_tool
 
     if fmt in TOOLS:
-        export_to_tool(name, fmt, output)
+        export_to_tool(name, fmt, output, json_out=wants_json(json_out))
         return
     if fmt not in ("jsonl", "csv"):
         raise BadInput(f"--format is jsonl, csv, {' or '.join(TOOLS)}")
@@ -147,7 +148,10 @@ def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
         w.writerows({k: cell(json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows)
     if output:
         output.write_text(buf.getvalue(), encoding="utf-8")
-        console.print(f"wrote {len(rows)} rows to {output}")
+        if wants_json(json_out):
+            emit_json({"rows": len(rows), "out": str(output)})
+        else:
+            console.print(f"wrote {len(rows)} rows to {output}")
     else:
         sys.stdout.write(buf.getvalue())
 

@@ -47,7 +47,8 @@ def export_campaign(store: Store, campaign: str, fmt: str, out: str | Path) -> d
 
 def read_annotators(path: str | Path) -> dict[str, str]:
     """A map of a tool's user ids to names: a JSON object ``{id: name}``, or a list of users with
-    ``id`` and ``email`` or ``username`` (Label Studio's ``/api/users``, Argilla's users)."""
+    ``id`` and ``email`` or ``username`` (Label Studio's ``/api/users``, Argilla's users). The
+    e-mail comes first: it is how Label Studio's export snapshots name annotators."""
     from assay.io.lined_json import line_of, load
 
     data = load(path)
@@ -60,7 +61,7 @@ def read_annotators(path: str | Path) -> dict[str, str]:
         raise BadInput("expected an object {id: name} or a list of users", file=str(path), line=1)
     out = {}
     for i, u in enumerate(data):
-        name = (u.get("username") or u.get("email")) if isinstance(u, dict) else None
+        name = (u.get("email") or u.get("username")) if isinstance(u, dict) else None
         if not isinstance(u, dict) or u.get("id") is None or not isinstance(name, str) or not name.strip():
             raise BadInput("a user is an object with 'id' and 'username' or 'email'", file=str(path),
                            line=line_of(u, 1), field=f"[{i}]")
