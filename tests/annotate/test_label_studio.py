@@ -226,3 +226,16 @@ def test_not_json_and_wrong_shape(store, tmp_path):
     bad.write_text('{"tasks": []}')
     with pytest.raises(BadInput, match="expected a JSON array of Label Studio tasks"):
         import_answers(store, bad, source="label-studio", campaign="c")
+
+
+def test_cli_usage_mistakes_are_one_line(store_url, tmp_path, capsys):
+    f = tmp_path / "e.json"
+    f.write_text("[]")
+    for args, says in ((["import", "--from", "label-studio", str(f)], "needs --campaign"),
+                       (["import", "--from", "labelbox", str(f), "--campaign", "c"], "--from takes label-studio or argilla"),
+                       (["import", str(f), "--campaign", "c"], "--campaign and --annotators go with --from"),
+                       (["campaign", "export", "c", "--format", "label-studio"], "give --out FOLDER")):
+        capsys.readouterr()
+        code = main(["--db", store_url, *args])
+        err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+        assert code == 2 and len(err) == 1 and says in err[0], (args, err)

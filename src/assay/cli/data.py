@@ -53,6 +53,10 @@ def import_(
         import_from_tool(source, file, campaign=campaign, annotators=annotators, skip_invalid=skip_invalid,
                          rejects=rejects, json_out=json_out)
         return
+    if campaign is not None or annotators is not None:
+        from assay.errors import BadInput
+
+        raise BadInput("--campaign and --annotators go with --from label-studio or --from argilla")
 
     if is_store_export(file):
         _import_store(file, kind, skip_invalid, rejects, json_out)

@@ -213,15 +213,9 @@ def read_argilla(path: Path, sheet: Sheet, *, annotators: dict[str, str] | None 
                  counts: dict[str, int] | None = None) -> Iterator[ToolAnswer | BadInput]:
     """The submitted answers of an exported Argilla dataset, one per user and record."""
     counts = counts if counts is not None else {}
-    rows = _rows(path)
-    while True:
-        try:
-            file, where, rec, nested = next(rows)
-        except StopIteration:
-            return
-        except BadInput as e:  # an unreadable file or row: nothing after it can be trusted
-            yield e
-            return
+    # an unreadable file or row raises: it stops the import even with --skip-invalid, since
+    # nothing after it could be read
+    for file, where, rec, nested in _rows(path):
         counts["tasks"] = counts.get("tasks", 0) + 1
         try:
             yield from _record_answers(file, where, rec, nested, sheet, annotators or {}, counts)
