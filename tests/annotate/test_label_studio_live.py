@@ -29,6 +29,8 @@ from tests.annotate.test_label_studio import plan
 from tests.annotate.tools_helpers import campaign, preference_results, seed
 from tests.conftest import require_module, skip_or_fail
 
+pytestmark = pytest.mark.xdist_group("label-studio")  # one worker, so one Label Studio starts
+
 VENV = Path(os.environ.get("ASSAY_LABEL_STUDIO_VENV") or Path.home() / ".cache" / "assay-tests" / "label-studio")
 HERE = Path(__file__).parent
 
