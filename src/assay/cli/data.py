@@ -31,7 +31,7 @@ def import_(
     kind: Annotated[str | None, typer.Option(help="Import records exported by assay (items, judgments, ...) instead.")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import good rows; write rejected ones with reasons.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.jsonl).")] = None,
-    source: Annotated[str | None, typer.Option("--from", help="An annotation tool's export of a campaign's tasks: "
+    from_: Annotated[str | None, typer.Option("--from", help="An annotation tool's export of a campaign's tasks: "
                                                               "label-studio (JSON export) or argilla (its Hugging "
                                                               "Face export or records JSON).")] = None,
     campaign: Annotated[str | None, typer.Option(help="--from label-studio|argilla: the campaign (name or id) "
@@ -43,20 +43,20 @@ def import_(
     """Import items and responses (or records exported by assay) from a file, as one transaction."""
     from assay.io import FieldMap, import_file, import_records, is_store_export
 
-    if source is not None:
-        from assay.cli._tools import TOOLS, import_from_tool
+    from assay.cli._tools import TOOLS, import_from_tool
 
-        if source not in TOOLS:
-            from assay.errors import BadInput
-
-            raise BadInput(f"--from takes {' or '.join(TOOLS)}, not {source!r}")
-        import_from_tool(source, file, campaign=campaign, annotators=annotators, skip_invalid=skip_invalid,
+    if from_ in TOOLS:  # an annotation tool's answers to a campaign's tasks
+        import_from_tool(from_, file, campaign=campaign, annotators=annotators, skip_invalid=skip_invalid,
                          rejects=rejects, json_out=json_out)
         return
     if campaign is not None or annotators is not None:
         from assay.errors import BadInput
 
         raise BadInput("--campaign and --annotators go with --from label-studio or --from argilla")
+    if from_ is not None:
+        from assay.errors import BadInput
+
+        raise BadInput(f"--from takes {' or '.join(TOOLS)}, not {from_!r}")
 
     if is_store_export(file):
         _import_store(file, kind, skip_invalid, rejects, json_out)
