@@ -239,3 +239,36 @@ def test_cli_usage_mistakes_are_one_line(store_url, tmp_path, capsys):
         code = main(["--db", store_url, *args])
         err = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
         assert code == 2 and len(err) == 1 and says in err[0], (args, err)
+
+
+def test_gold_units_give_annotators_a_gold_accuracy(store, tmp_path):
+    """Calibration works on answers made in Label Studio: gold units go out unmarked and come
+    back as gold assignments, so the lead's rater report has each annotator's gold accuracy."""
+    from assay.annotate.dashboard import rater_report
+
+    seed(store)
+    units = A.units_from_dataset(store, "d", models=["m1@1"])
+    gold = [A.Gold(response_ids=tuple(u), explanation="known", values={"quality": 1 + i % 4})
+            for i, u in enumerate(units[:2])]
+    camp = A.create_campaign(store, "g", rubric="mixed@1", units=units[2:], gold=gold, gold_share=0.5,
+                             dimensions=["quality"], overlap=3)
+    export_campaign(store, "g", "label-studio", tmp_path / "ls")
+    tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
+    order = {t["data"]["response"]: t for t in tasks}
+    prompts = {r.id: r.text for r in store.iter("responses")}
+    gold_texts = {prompts[g.response_ids[0]]: g.values["quality"] for g in gold}
+
+    def answers(t: int, u: dict):  # noqa: ANN202 - Ann always matches gold, Bo never does
+        text = tasks[t]["data"]["response"]
+        want = gold_texts.get(text, 2)
+        q = want if u["id"] != 3 else (want % 4) + 1
+        return [{"from_name": "quality", "to_name": "response", "type": "rating", "value": {"rating": q}},
+                {"from_name": "justification", "to_name": "response", "type": "textarea",
+                 "value": {"text": ["why"]}}], 3.0
+
+    assert len(order) == 4
+    import_answers(store, write(tmp_path / "e.json", ls_export(tasks, answers)), source="label-studio", campaign="g")
+    report = {r["rater"]: r for r in rater_report(store, camp)}
+    assert report["human:ann@example.com"]["gold_accuracy"] == 1.0
+    assert report["human:bo@example.com"]["gold_accuracy"] == 0.0
+    assert report["human:ann@example.com"]["gold_done"] == 2 and report["human:ann@example.com"]["done"] == 4
