@@ -172,17 +172,17 @@ class ToolImport:
     """What an import did."""
 
     file: str
-    campaign: str
-    source: str
-    tasks: int = 0
-    answers: int = 0
-    added: int = 0
-    duplicates: int = 0
-    not_submitted: int = 0
-    rejected: int = 0
-    records_added: int = 0
-    edge_cases: int = 0
-    raters: list[str] = field(default_factory=list)
+    campaign: str  # the campaign's id
+    source: str  # label-studio or argilla
+    tasks: int = 0  # tasks (records) read
+    answers: int = 0  # submitted answers read, one per annotator and task
+    added: int = 0  # answers stored as new submissions
+    duplicates: int = 0  # answers already stored (the same annotator on the same unit)
+    not_submitted: int = 0  # skipped (Label Studio) or draft and discarded (Argilla): left out
+    rejected: int = 0  # refused with --skip-invalid, written to rejects_file
+    records_added: int = 0  # judgments or comparisons stored
+    edge_cases: int = 0  # edge cases opened by flagged answers
+    raters: list[str] = field(default_factory=list)  # rater ids of the annotators whose answers were accepted
     rejects_file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
