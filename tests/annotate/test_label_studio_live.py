@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -40,6 +41,8 @@ class LabelStudio:
     url: str
     api: httpx.Client
     python: Path
+    email: str
+    password: str
 
 
 def _free_port() -> int:
@@ -54,14 +57,14 @@ def label_studio(tmp_path_factory):
     if not exe.exists():
         skip_or_fail(f"Label Studio is not installed in {VENV}: run scripts/install-label-studio")
     data = tmp_path_factory.mktemp("label-studio")
-    port, token = _free_port(), secrets.token_hex(20)
+    port, token, password = _free_port(), secrets.token_hex(20), secrets.token_hex(8)
     env = {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data), "LATEST_VERSION_CHECK": "false"}
     env.pop("CI", None)  # Label Studio reads CI itself; the suite's flag is not for it
     log = open(data / "server.log", "w")
     proc = subprocess.Popen(
         [str(exe), "start", "--no-browser", "--data-dir", str(data), "--port", str(port), "--internal-host",
          "127.0.0.1", "--host", f"http://127.0.0.1:{port}", "--username", "lead@example.com", "--password",
-         secrets.token_hex(8), "--user-token", token, "--enable-legacy-api-token"],
+         password, "--user-token", token, "--enable-legacy-api-token"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     api = httpx.Client(base_url=url, headers={"Authorization": f"Token {token}"}, timeout=60)
@@ -78,7 +81,7 @@ def label_studio(tmp_path_factory):
             if time.monotonic() > deadline:
                 pytest.fail(f"Label Studio did not answer in 240 s:\n{(data / 'server.log').read_text()[-3000:]}")
             time.sleep(1)
-        yield LabelStudio(url, api, VENV / "bin" / "python")
+        yield LabelStudio(url, api, VENV / "bin" / "python", "lead@example.com", password)
     finally:
         api.close()
         os.killpg(proc.pid, signal.SIGTERM)  # its own process group: the server and its workers
@@ -219,3 +222,77 @@ def test_comparison_round_trip_through_label_studio(label_studio, store, store_u
     assert {c.outcome for c in cs} == {"win", "tie", "both_bad"}
     report = _cli(capsys, "--db", store_url, "agreement", "--campaign", camp.id, "--comparisons", "--rounds", "50")
     assert report["sections"] and report["sections"][0]["raters"] == 3
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from tests.server.chromium import ARGS, CHROMIUM, sync_api
+
+    with sync_api().sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_answers_made_in_label_studios_own_editor_import(label_studio, browser, store, store_url, tmp_path, capsys):
+    """A person's answers, clicked in Label Studio's labelling editor in Chromium, import as meant:
+    the stored form of stars, choices (their aliases), a number, a ranking and a justification is
+    Label Studio's, not the test's."""
+    from tests.server.chromium import WAIT_MS
+
+    ls = label_studio
+    seed(store, n_items=1)
+    camps = {"rate": campaign(store, "ui-rate", overlap=1), "compare": campaign(store, "ui-pairs", kind="compare"),
+             "rank": campaign(store, "ui-ranks", kind="rank")}
+    ctx = browser.new_context(base_url=ls.url, viewport={"width": 1400, "height": 1800})
+    ctx.set_default_timeout(WAIT_MS)
+    page = ctx.new_page()
+    page.goto("/user/login")
+    page.fill("input[name=email]", ls.email)
+    page.fill("input[name=password]", ls.password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+    def choice(text: str):  # noqa: ANN202 - a Choice's label, which ends in its hotkey ("yes[1]")
+        return page.locator("label").filter(has_text=re.compile(rf"^{re.escape(text)}(\[\d+\])?$"))
+
+    for kind, camp in camps.items():
+        _cli(capsys, "--db", store_url, "campaign", "export", camp.name, "--format", "label-studio", "--out",
+             str(tmp_path / kind))
+        pid, tasks = _project(ls, tmp_path / kind)
+        page.goto(f"/projects/{pid}/data?tab=0&task={tasks[0]['id']}")
+        page.locator("textarea").first.wait_for()
+        if kind == "rate":
+            page.locator("li.ant-rate-star").nth(2).click()  # the third of four stars
+            choice("yes").click()
+            choice("casual").click()
+            page.locator("input[type=number]").fill("0.7")
+        elif kind == "compare":
+            choice("B is much better").click()
+        justification = page.locator("textarea").first
+        justification.click()
+        justification.press_sequentially(f"clicked in the editor: {kind}")
+        page.get_by_role("button", name="Add").first.click()  # a TextArea's text counts once added
+        page.get_by_text(f"clicked in the editor: {kind}", exact=True).wait_for()  # shown as added
+        submit = page.get_by_role("button", name="Submit")
+        try:
+            submit.click(timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(tmp_path / f"{kind}.png"), full_page=True)
+            raise AssertionError(f"Submit stayed disabled for the {kind} task: see {tmp_path / kind}.png") from None
+        deadline = time.monotonic() + 60
+        while not _ok(ls.api.get(f"/api/tasks/{tasks[0]['id']}/annotations/")):
+            assert time.monotonic() < deadline, f"Label Studio stored no annotation for the {kind} task"
+            time.sleep(0.5)
+        export = _snapshot(ls, pid, tmp_path / f"{kind}.json")
+        s = _cli(capsys, "--db", store_url, "import", "--from", "label-studio", str(export), "--campaign", camp.name)
+        assert (s["added"], s["raters"]) == (1, [f"human:{ls.email}"]), (kind, s)
+    ctx.close()
+    j = {x.dimension: x for x in store.iter("judgments", campaign_id=camps["rate"].id)}
+    assert (j["quality"].value, j["safe"].value, j["tone"].label) == (3.0, 1.0, "casual")
+    assert j["confidence"].value == pytest.approx(0.7) and j["quality"].time_spent_s > 0
+    assert j["quality"].justification == "clicked in the editor: rate"
+    c = next(store.iter("comparisons", campaign_id=camps["compare"].id))
+    assert (c.outcome, c.winner, c.strength) == ("win", c.shown_order[1], 2)  # B, as shown
+    r = next(store.iter("comparisons", campaign_id=camps["rank"].id))
+    assert r.ranking == r.shown_order  # the editor's order, untouched
