@@ -149,6 +149,11 @@ def test_ratings_come_back_from_the_sdks_exports(rg, store, tmp_path, layout):
     assert by[("human:ann", "safe", "0")].value == 0.0 and by[("human:ann", "tone", "2")].label == "rude"
     assert by[("human:bo", "confidence", "3")].value == pytest.approx(0.8)
     assert by[("human:bo", "quality", "1")].flags == ["novel"]
+    from assay.analysis.agreement import agreement_report
+
+    report = agreement_report(store, campaign=camp.id, rounds=20, random_state=0)
+    quality = next(sec for sec in report["sections"] if sec["dimension"] == "quality")
+    assert quality["raters"] == 3 and quality["units"] == 4
     again = import_answers(store, f, source="argilla", campaign="c",
                            annotators={str(USERS[0]): "ann", str(USERS[1]): "bo"})
     assert (again.added, again.duplicates) == (0, want[0])
