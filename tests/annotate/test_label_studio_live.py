@@ -154,7 +154,7 @@ def test_rating_round_trip_through_label_studio(label_studio, store, store_url, 
     _cli(capsys, "--db", store_url, "campaign", "export", "ls-rate", "--format", "label-studio", "--out",
          str(tmp_path / "out"))
     pid, tasks = _project(ls, tmp_path / "out")
-    users = _users(ls, tmp_path.name[-12:])
+    users = _users(ls, secrets.token_hex(4))
     by_key = {t["data"]["assay"]["task"]: i for i, t in
               enumerate(json.loads((tmp_path / "out" / "tasks.json").read_text()))}
     planned = {}
@@ -204,7 +204,7 @@ def test_comparison_round_trip_through_label_studio(label_studio, store, store_u
     _cli(capsys, "--db", store_url, "campaign", "export", "ls-pairs", "--format", "label-studio", "--out",
          str(tmp_path / "out"))
     pid, tasks = _project(ls, tmp_path / "out")
-    users = _users(ls, tmp_path.name[-12:])
+    users = _users(ls, secrets.token_hex(4))
     for n, task in enumerate(tasks):
         for k, u in enumerate(users):
             pick = "A>>B" if k < 2 else ["tie", "B>A", "both_bad"][n % 3]
