@@ -32,7 +32,9 @@ def import_(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import good rows; write rejected ones with reasons.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.jsonl).")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="Another tool's log: inspect (.eval/.json), lm-eval "
-                                                             "(results JSON + samples), promptfoo (results JSON); or a "
+                                                             "(results JSON + samples), promptfoo (results JSON); an "
+                                                             "annotation tool's export of a campaign's tasks: label-studio, "
+                                                             "argilla; or a "
                                                              "published label format: alpaca-eval, arena-hard, mt-bench, "
                                                              "chatbot-arena, hh-rlhf, ultrafeedback, helpsteer2.")] = None,
     response_fields: Annotated[list[str] | None, typer.Option(help="Labels: the answers' fields, in order (comma-separated "
@@ -52,16 +54,27 @@ def import_(
     model_version: Annotated[str | None, typer.Option(help="Labels: VERSION added to model names written without @VERSION "
                                                       "(presets: the preset's name).")] = None,
     baseline: Annotated[str | None, typer.Option(help="--from arena-hard: the baseline model (default gpt-4-0314).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="--from label-studio|argilla: the campaign (name or id) "
+                                                      "whose tasks were exported.")] = None,
+    annotators: Annotated[Path | None, typer.Option(help="--from label-studio|argilla: JSON mapping the tool's user "
+                                                         "ids to names ({id: name}, or its list of users).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import items and responses, pairwise labels, another tool's log or a published label format (--from),
-    or records exported by assay, from a file, as one transaction."""
+    """Import items and responses, pairwise labels, another tool's log, an annotation tool's export or a
+    published label format (--from), or records exported by assay, from a file, as one transaction."""
     from assay.cli._labels import LabelOptions, import_labels_cli
+    from assay.cli._tools import TOOLS, import_from_tool
+    from assay.errors import BadInput
     from assay.io import FieldMap, import_file, import_records, is_store_export
+    from assay.io.labels import names as label_formats
     from assay.io.peers import PEERS
 
-    from assay.errors import BadInput
-    from assay.io.labels import names as label_formats
+    if from_ in TOOLS:  # an annotation tool's answers to a campaign's tasks
+        import_from_tool(from_, file, campaign=campaign, annotators=annotators, skip_invalid=skip_invalid,
+                         rejects=rejects, json_out=json_out)
+        return
+    if campaign is not None or annotators is not None:
+        raise BadInput("--campaign and --annotators go with --from label-studio or --from argilla")
 
     labels = LabelOptions(from_=from_, response_fields=response_fields, model_fields=model_fields,
                           label_field=label_field, label_map=label_map, strength_field=strength_field, rater=rater,
@@ -73,8 +86,9 @@ def import_(
         _import_peer(file, from_, dataset, model, kind, skip_invalid, rejects, json_out)
         return
     if from_ is not None and from_ not in label_formats():
-        raise BadInput(f"unknown --from {from_!r}: other tools' logs are {', '.join(PEERS)}; published label "
-                       f"formats are {', '.join(label_formats())}", field="--from")
+        raise BadInput(f"unknown --from {from_!r}: other tools' logs are {', '.join(PEERS)}; annotation tools "
+                       f"{', '.join(TOOLS)}; published label formats are {', '.join(label_formats())}",
+                       field="--from")
     if labels.wanted():
         if kind or is_store_export(file):
             raise BadInput("label options (--from, --label-field, ...) do not apply to records exported by assay")
