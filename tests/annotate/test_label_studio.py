@@ -232,7 +232,7 @@ def test_cli_usage_mistakes_are_one_line(store_url, tmp_path, capsys):
     f = tmp_path / "e.json"
     f.write_text("[]")
     for args, says in ((["import", "--from", "label-studio", str(f)], "needs --campaign"),
-                       (["import", "--from", "labelbox", str(f)], "--from takes label-studio or argilla"),
+                       (["import", "--from", "labelbox", str(f)], "annotation tools label-studio, argilla"),
                        (["import", str(f), "--campaign", "c"], "--campaign and --annotators go with --from"),
                        (["campaign", "export", "c", "--format", "label-studio"], "give --out FOLDER")):
         capsys.readouterr()

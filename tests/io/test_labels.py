@@ -203,7 +203,8 @@ def test_csv_labels_on_the_command_line(capsys, tmp_path, store_url):
     (["--from", "alpaca-eval", "--prompt-field", "q"], "leave out --prompt-field"),
     (["--from", "alpaca-eval", "--model", "m@1"], "--model does not apply to --from alpaca-eval"),
     (["--from", "no-such-format"], "unknown --from 'no-such-format': other tools' logs are inspect, lm-eval, "
-                                   "promptfoo; published label formats are alpaca-eval, arena-hard"),
+                                   "promptfoo; annotation tools label-studio, argilla; published label formats "
+                                   "are alpaca-eval, arena-hard"),
     (["--from", "promptfoo", "--rater", "x"], "label options (--label-field, --rater, ...) do not apply to --from "
                                               "promptfoo"),
 ])
