@@ -36,7 +36,7 @@ def every_kind() -> list[R.Record]:
             for k, (r, rater) in enumerate((r, rater) for r in resp for rater in (human, judge))]
     comp = R.Comparison(id="cmp1", item_id=i1.id, rater_id=human.id, response_ids=[resp[0].id, resp[1].id],
                         shown_order=[resp[1].id, resp[0].id], outcome="win", winner=resp[1].id, strength=2,
-                        justification="B is right")
+                        probability=0.25, justification="B is right")
     tie = R.Comparison(id="cmp2", item_id=i2.id, rater_id=judge.id, response_ids=[resp[2].id, resp[3].id],
                        shown_order=[resp[2].id, resp[3].id], outcome="both_bad")
     run = R.Run(id="run1", kind="judge", config={"judge": "beta@2024-01"}, total=4, succeeded=3, failed=1,

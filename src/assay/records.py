@@ -365,6 +365,11 @@ class Comparison(Record):
     winner: str | None = Field(None, description="the preferred response id when outcome is 'win'")
     ranking: list[str] | None = Field(None, description="for N > 2: all ids, best first")
     strength: Literal[1, 2] | None = Field(None, description="1 slightly better, 2 much better")
+    probability: float | None = Field(None, ge=0, le=1, description=(
+        "Soft preference between two responses: the probability that response_ids[0] is preferred to "
+        "response_ids[1] (a judge's weighted verdict, e.g. AlpacaEval 2.0's). outcome and winner hold the "
+        "hard verdict it rounds to: above 0.5 the first wins, below 0.5 the second, exactly 0.5 a tie. "
+        "None when only a hard verdict was given."))
     rubric: str | None = None
     dimension: str | None = None
     justification: str = ""
@@ -392,6 +397,16 @@ class Comparison(Record):
             raise ValueError(f"outcome {self.outcome!r} cannot have a winner")
         if self.ranking is not None and sorted(self.ranking) != sorted(self.response_ids):
             raise ValueError("ranking must be a permutation of response_ids")
+        if self.probability is not None:
+            if len(self.response_ids) != 2:
+                raise ValueError("a probability is a preference between two responses, not "
+                                 f"{len(self.response_ids)}")
+            p, (first, second) = self.probability, self.response_ids
+            want = (first if p > 0.5 else second) if p != 0.5 else None
+            if (want is None and self.outcome == "win") or (want is not None and self.winner != want):
+                raise ValueError(f"probability {p:g} that the first response is preferred rounds to "
+                                 f"{'a tie' if want is None else 'a win of response_ids[' + str(int(p < 0.5)) + ']'}"
+                                 f", not outcome {self.outcome!r} with winner {self.winner!r}")
         return self
 
 

@@ -318,6 +318,7 @@ class Leaderboard:
     controlled: RK.ControlledRatings | None = None
     scores: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    win_rates: pd.DataFrame | None = None  # comparisons with a baseline: hard, soft and length-controlled
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: leaderboard rows, win-rate matrix, controlled ratings, mean scores."""
@@ -344,6 +345,8 @@ class Leaderboard:
             }
         if self.scores is not None:
             out["mean_scores"] = rows(self.scores)
+        if self.win_rates is not None:
+            out["win_rates"] = rows(self.win_rates)
         return out
 
 
@@ -382,7 +385,9 @@ def rank_models(
     many battles (see the module docstring); ``meta["comparisons"]`` counts what was
     stored, used and dropped. ``baseline`` anchors the ratings at 1000 for that model and
     adds each model's predicted win rate against it (with the interval its rating
-    interval maps to), Arena-Hard's score.
+    interval maps to), Arena-Hard's score; with comparisons it also gives each model's
+    direct win rates against the baseline, hard, soft and length-controlled (AlpacaEval's,
+    :func:`assay.analysis.winrates.baseline_win_rates`), in ``win_rates``.
 
     The leaderboard is :func:`assay.stats.ranking.bootstrap_ratings` on the battles
     (Bradley-Terry, percentile intervals, ranks that tie overlapping intervals, win
@@ -427,9 +432,15 @@ def rank_models(
                                        l2=l2, anchor=(baseline, BASELINE_RATING) if baseline else None)
     except ValueError as e:
         raise BadInput(f"{e} (some model never lost or never won: try --l2 0.5)") from None
+    win_rates = None
     if baseline is not None:
         meta["baseline"] = baseline
         ratings.leaderboard = _with_baseline_win_rate(ratings.leaderboard)
+        if comparisons:
+            from assay.analysis.winrates import baseline_win_rates
+
+            win_rates = baseline_win_rates(store, baseline, raters=raters, campaign=campaign, rubric=rubric,
+                                           dimension=dimension, one_per_rater=one_per_rater)
     controlled = None
     if style_control:
         feats, varying = add_style_features(store, battles)
@@ -448,4 +459,4 @@ def rank_models(
         except ValueError as e:
             raise BadInput(f"style control: {e} (try --l2 0.5)") from None
     return Leaderboard(source=source, battles=battles, ratings=ratings, controlled=controlled, scores=scores,
-                       meta=meta)
+                       meta=meta, win_rates=win_rates)

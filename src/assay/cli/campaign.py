@@ -111,21 +111,29 @@ def list_(json_out: JsonOpt = False) -> None:
 
 @campaign_app.command("export")
 def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
-           fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
-           output: Annotated[Path | None, typer.Option("--output", "-o", help="File (default: stdout).")] = None,
+           fmt: Annotated[str, typer.Option("--format", help="jsonl or csv (the answers); label-studio or argilla "
+                                                              "(the units, as a project for that tool).")] = "jsonl",
+           output: Annotated[Path | None, typer.Option("--output", "--out", "-o", help="File (default: stdout); a "
+                                                       "folder for label-studio and argilla.")] = None,
            no_formula_guard: Annotated[bool, typer.Option(
                "--no-formula-guard", help="CSV: write cells as they are, for programs (by default a cell a "
-                                          "spreadsheet would run as a formula gets a leading ').")] = False) -> None:
-    """Export a campaign's judgments (or comparisons), with model names unblinded."""
+                                          "spreadsheet would run as a formula gets a leading ').")] = False,
+           json_out: JsonOpt = False) -> None:
+    """Export a campaign's judgments (or comparisons), with model names unblinded; or its units as a
+    Label Studio project or Argilla dataset (`--format label-studio|argilla --out FOLDER`)."""
     import csv
     import io
     import sys
 
     from assay.annotate import get_campaign
     from assay.annotate.dashboard import export_rows
+    from assay.cli._tools import TOOLS, export_to_tool
 
+    if fmt in TOOLS:
+        export_to_tool(name, fmt, output, json_out=wants_json(json_out))
+        return
     if fmt not in ("jsonl", "csv"):
-        raise BadInput("--format is jsonl or csv")
+        raise BadInput(f"--format is jsonl, csv, {' or '.join(TOOLS)}")
     rows = export_rows(G.store(), get_campaign(G.store(), name))
     buf = io.StringIO()
     if fmt == "jsonl":
@@ -140,7 +148,10 @@ def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
         w.writerows({k: cell(json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows)
     if output:
         output.write_text(buf.getvalue(), encoding="utf-8")
-        console.print(f"wrote {len(rows)} rows to {output}")
+        if wants_json(json_out):
+            emit_json({"rows": len(rows), "out": str(output)})
+        else:
+            console.print(f"wrote {len(rows)} rows to {output}")
     else:
         sys.stdout.write(buf.getvalue())
 

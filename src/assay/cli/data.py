@@ -30,17 +30,86 @@ def import_(
     fmt: Annotated[str | None, typer.Option("--format", help="jsonl, json, csv, parquet or hf (default: from the name).")] = None,
     split: Annotated[str | None, typer.Option(help="Split of a saved HuggingFace DatasetDict.")] = None,
     kind: Annotated[str | None, typer.Option(help="Import records exported by assay (items, judgments, ...) instead.")] = None,
-    from_: Annotated[str | None, typer.Option("--from", help="Another tool's log: inspect (.eval/.json), lm-eval "
-                                                             "(results JSON + samples), promptfoo (results JSON).")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import good rows; write rejected ones with reasons.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.jsonl).")] = None,
+    from_: Annotated[str | None, typer.Option("--from", help="Another tool's log: inspect (.eval/.json), lm-eval "
+                                                             "(results JSON + samples), promptfoo (results JSON); an "
+                                                             "annotation tool's export of a campaign's tasks: label-studio, "
+                                                             "argilla; or a "
+                                                             "published label format: alpaca-eval, arena-hard, mt-bench, "
+                                                             "chatbot-arena, hh-rlhf, ultrafeedback, helpsteer2.")] = None,
+    response_fields: Annotated[list[str] | None, typer.Option(help="Labels: the answers' fields, in order (comma-separated "
+                                                              "or repeated), or one field holding a list.")] = None,
+    model_fields: Annotated[list[str] | None, typer.Option(help="Labels: the field of each answer's model (or one holding a list).")] = None,
+    label_field: Annotated[str | None, typer.Option(help="Labels: the field with the verdict.")] = None,
+    label_map: Annotated[str | None, typer.Option(help="Labels: how verdicts are written: 1/2/0, A/B/tie, model_a/model_b/tie, "
+                                                  "A>>B, probability, probability-second, alpaca-eval, index, or "
+                                                  "VALUE=VERDICT pairs ('yes=first,no=second,same=tie').")] = None,
+    strength_field: Annotated[str | None, typer.Option(help="Labels: the field with a win's strength (1 or 2).")] = None,
+    rater: Annotated[str | None, typer.Option(help="Labels: who gave every label (a name).")] = None,
+    rater_field: Annotated[str | None, typer.Option(help="Labels: the field naming each label's rater.")] = None,
+    rater_kind: Annotated[str | None, typer.Option(help="Labels: human or llm (default human).")] = None,
+    shown_field: Annotated[str | None, typer.Option(help="Labels: the order the rater saw the answers: positions 1..N, or "
+                                                    "true for two answers shown swapped (default: as given).")] = None,
+    justification_field: Annotated[str | None, typer.Option(help="Labels: the field with the rater's reasons.")] = None,
+    model_version: Annotated[str | None, typer.Option(help="Labels: VERSION added to model names written without @VERSION "
+                                                      "(presets: the preset's name).")] = None,
+    baseline: Annotated[str | None, typer.Option(help="--from arena-hard: the baseline model (default gpt-4-0314).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="--from label-studio|argilla: the campaign (name or id) "
+                                                      "whose tasks were exported.")] = None,
+    annotators: Annotated[Path | None, typer.Option(help="--from label-studio|argilla: JSON mapping the tool's user "
+                                                         "ids to names ({id: name}, or its list of users).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Import items and responses (or records exported by assay) from a file, as one transaction."""
+    """Import items and responses, pairwise labels, another tool's log, an annotation tool's export or a
+    published label format (--from), or records exported by assay, from a file, as one transaction."""
+    from assay.cli._labels import LabelOptions, import_labels_cli
+    from assay.cli._tools import TOOLS, import_from_tool
+    from assay.errors import BadInput
     from assay.io import FieldMap, import_file, import_records, is_store_export
+    from assay.io.labels import names as label_formats
+    from assay.io.peers import PEERS
 
-    if from_ is not None:
+    if from_ in TOOLS:  # an annotation tool's answers to a campaign's tasks
+        import_from_tool(from_, file, campaign=campaign, annotators=annotators, skip_invalid=skip_invalid,
+                         rejects=rejects, json_out=json_out)
+        return
+    if campaign is not None or annotators is not None:
+        raise BadInput("--campaign and --annotators go with --from label-studio or --from argilla")
+
+    labels = LabelOptions(from_=from_, response_fields=response_fields, model_fields=model_fields,
+                          label_field=label_field, label_map=label_map, strength_field=strength_field, rater=rater,
+                          rater_field=rater_field, rater_kind=rater_kind, shown_field=shown_field,
+                          justification_field=justification_field, model_version=model_version, baseline=baseline)
+    if from_ is not None and from_ in PEERS:
+        if labels.wanted(ignore_from=True):
+            raise BadInput(f"label options (--label-field, --rater, ...) do not apply to --from {from_}")
         _import_peer(file, from_, dataset, model, kind, skip_invalid, rejects, json_out)
+        return
+    if from_ is not None and from_ not in label_formats():
+        raise BadInput(f"unknown --from {from_!r}: other tools' logs are {', '.join(PEERS)}; annotation tools "
+                       f"{', '.join(TOOLS)}; published label formats are {', '.join(label_formats())}",
+                       field="--from")
+    if labels.wanted():
+        if kind or is_store_export(file):
+            raise BadInput("label options (--from, --label-field, ...) do not apply to records exported by assay")
+        # options that only shape items and responses; a preset also knows its prompt, id and category
+        item_options = [flag for flag, v, default in (
+            ("--response-field", response_field, None), ("--reference-field", reference_field, None),
+            ("--model-field", model_field, None), ("--sample-field", sample_field, None),
+            ("--language-field", language_field, "language"), ("--tags-field", tags_field, "tags"),
+            ("--cluster-field", cluster_field, "cluster")) if v != default]
+        if from_:
+            item_options += [flag for flag, v, default in (("--prompt-field", prompt_field, None),
+                                                           ("--id-field", id_field, None),
+                                                           ("--category-field", category_field, "category"))
+                             if v != default]
+        elif item_options:
+            raise BadInput(f"{', '.join(item_options)} belong to importing items and responses; labels name "
+                           "their answers with --response-fields and --model-fields")
+        import_labels_cli(file, labels, dataset=dataset, prompt_field=prompt_field, id_field=id_field, model=model,
+                          category_field=category_field, fmt=fmt, split=split, skip_invalid=skip_invalid,
+                          rejects=rejects, json_out=json_out, item_options=item_options)
         return
     if is_store_export(file):
         _import_store(file, kind, skip_invalid, rejects, json_out)

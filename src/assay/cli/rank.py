@@ -70,6 +70,8 @@ def print_leaderboard(rep: dict[str, Any]) -> None:
                       str(r["n"]))
         console.print(m)
         console.print(f"  {TIED_RANKS}", highlight=False)
+    if rep.get("win_rates"):
+        print_win_rates(rep["win_rates"], baseline)
     sc = rep.get("style_control")
     if sc:
         s = Table(title="style-controlled ratings (length and markdown held equal)", title_justify="left")
@@ -93,6 +95,34 @@ def print_leaderboard(rep: dict[str, Any]) -> None:
         console.print(c)
         if rep.get("style_covariates_constant"):
             console.print(f"  constant or too rare (under 1% of battles), left out: {', '.join(rep['style_covariates_constant'])}", highlight=False)
+
+
+WIN_RATES_NOTE = ("each comparison with the baseline counts once; a tie counts half; soft: the mean probability "
+                  "that the model is preferred (a comparison without one counts 1, 1/2 or 0); LC: length-controlled, "
+                  "the GLM of Dubois et al. 2024 with its length term set to zero")
+
+
+def print_win_rates(rows: list[dict[str, Any]], baseline: str) -> None:
+    """AlpacaEval's three win rates against the baseline, in percent, with standard errors."""
+    t = Table(title=f"win rates against {baseline} (AlpacaEval's: hard, soft, length-controlled)",
+              title_justify="left")
+    for col in ("model", "comparisons", "won / tied / lost", "win rate", "soft win rate", "LC win rate",
+                "avg length"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+
+    def pct(x: Any, se: Any = None) -> str:
+        if x is None:
+            return "—"
+        return f"{100 * x:.2f}" + (f" ± {100 * se:.2f}" if se is not None else "")
+
+    for r in rows:
+        soft = pct(r["soft_win_rate"], r["soft_win_rate_se"])
+        if not r["with_probability"]:
+            soft += " (no probabilities)"
+        t.add_row(r["model"], str(int(r["comparisons"])), f"{r['wins']} / {r['ties']} / {r['losses']}",
+                  pct(r["win_rate"], r["win_rate_se"]), soft, pct(r["lc_win_rate"]), _f(r["avg_length"], 0))
+    console.print(t)
+    console.print(f"  {WIN_RATES_NOTE}", highlight=False)
 
 
 @app.command()

@@ -239,7 +239,11 @@ class _Mapper:
 
 
 class _Rejects:
-    """Where ``skip_invalid`` writes rejected rows, one JSON line each: place, field, reason, row."""
+    """Where ``skip_invalid`` writes rejected rows, one JSON line each: place, field, reason, row.
+
+    The place is ``line`` (text formats) or ``row_number`` (JSON arrays, Parquet, HuggingFace
+    datasets), since ``row`` holds the rejected row itself.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path, self.count, self.unreadable, self._f = path, 0, 0, None
@@ -256,8 +260,8 @@ class _Rejects:
             self._f = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
         self.count += 1
         if self._f is not None:
-            rec = {where[0] if where else "line": where[1] if where else None, "field": fieldname,
-                   "reason": reason, "row": row}
+            place = "row_number" if where and where[0] == "row" else "line"
+            rec = {place: where[1] if where else None, "field": fieldname, "reason": reason, "row": row}
             if self.file is not None:
                 rec = {"file": self.file, **rec}
             self._f.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")

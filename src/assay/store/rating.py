@@ -577,3 +577,48 @@ def skips(store: Store, campaign_id: str, limit: int | None = None) -> list[dict
         if r["created_at"].tzinfo is None:
             r["created_at"] = r["created_at"].replace(tzinfo=R.utcnow().tzinfo)
     return rows
+
+
+# ---- answers made in another annotation tool -----------------------------------------------
+
+
+def record_imported(store: Store, raters: Sequence[R.Rater],
+                    batch: Sequence[tuple[str, R.Assignment, Sequence[R.Record], Sequence[R.Record]]],
+                    ) -> tuple[int, int, int, int]:
+    """Write answers made outside the app as the app's own submissions, all in one transaction.
+
+    ``batch``: (the unit id, a done assignment of it, its records, the edge cases it opens). Each is written like a
+    claim followed by a submission: the assignment (or, when the rater already holds it pending
+    in the app, that one marked done), the unit's claim and count, the submission row and the
+    records. An assignment already submitted is left as it was. Returns (submissions added,
+    already stored, records added, edge cases added).
+    """
+    u, a = T.campaign_units, T.assignments
+    added = dups = n_records = n_edges = 0
+    with store.engine.begin() as c:
+        store.add(raters, conn=c)
+        for unit_id, asg, records, extra in batch:
+            row = {"assignment_id": asg.id, "campaign_id": asg.campaign_id, "rater_id": asg.rater_id,
+                   "kind": "judgments" if isinstance(records[0], R.Judgment) else "comparisons",
+                   "record_ids": [r.id for r in records], "created_at": asg.submitted_at}  # type: ignore[attr-defined]
+            if not _inserted(store, c, T.submissions, row):
+                dups += 1
+                continue
+            done = {"status": "done", "submitted_at": asg.submitted_at}
+            if c.execute(update(a).where(a.c.id == asg.id).values(**done)).rowcount == 0:
+                unit = c.execute(select(u.c.unit_id, u.c.is_gold, u.c.n_claims).where(
+                    u.c.campaign_id == asg.campaign_id, u.c.unit_id == unit_id)).one()
+                claim = {"campaign_id": asg.campaign_id, "unit_id": unit.unit_id, "rater_id": asg.rater_id,
+                         "assignment_id": asg.id, "created_at": asg.created_at}
+                if _inserted(store, c, T.unit_claims, claim):
+                    cap = c.execute(select(T.campaigns.c.overlap, T.campaigns.c.calibration)
+                                    .where(T.campaigns.c.id == asg.campaign_id)).one()
+                    room = True if cap.calibration else bool(unit.is_gold) or unit.n_claims + 1 < cap.overlap
+                    c.execute(update(u).where(u.c.campaign_id == asg.campaign_id, u.c.unit_id == unit.unit_id)
+                              .values(n_claims=u.c.n_claims + 1, has_room=room))
+                store.add([asg], conn=c)
+            n_records += store.add(records, conn=c)
+            n_edges += store.add(extra, conn=c)
+            added += 1
+    return added, dups, n_records, n_edges
+

@@ -173,6 +173,7 @@ comparisons = Table(
     Column("supersedes", String(64)),
     Column("detail", J, nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("probability", Float),  # soft preference for response_ids[0] (migration 0012_soft_preferences)
     Index("ix_comparisons_item", "item_id"),
     Index("ix_comparisons_rater", "rater_id"),
     Index("ix_comparisons_campaign", "campaign_id"),
