@@ -50,9 +50,7 @@ def test_the_library_names_its_parameter(tmp_path):
     # the parameter (models) is set by another flag in this command: the command says which
     (["judge", "--pairwise", "a@1", "--judge", "j@1", "--base-url", "http://127.0.0.1:9/v1"],
      "error: field '--pairwise': pairwise judging needs at least two models"),
-    (["import", "{tmp}/log.json", "--from", "nope"], "error: field '--from': unknown log format 'nope'; known: inspect, lm-eval, promptfoo"),
 ])
 def test_the_cli_shows_the_flag(capsys, tmp_path, argv, shown):
-    (tmp_path / "log.json").write_text("{}")
-    assert main(["--db", str(tmp_path / "a.db"), *(a.format(tmp=tmp_path) for a in argv)]) == 2
+    assert main(["--db", str(tmp_path / "a.db"), *argv]) == 2
     assert capsys.readouterr().err.strip() == shown

@@ -25,7 +25,7 @@ INTERRUPTED = "interrupted: finished work is saved; run the same command again t
 PARAM_FLAGS = {
     "attacks": "--attack", "base_url": "--base-url", "by": "--by", "dataset": "--dataset",
     "dimension": "--dimension", "dimensions": "--dimensions", "distance_threshold": "--distance",
-    "judge": "--judge", "limit": "--limit", "min_size": "--min-size", "mitigated_below": "--mitigated-below",
+    "judge": "--judge", "label_map": "--label-map", "limit": "--limit", "min_size": "--min-size", "mitigated_below": "--mitigated-below",
     "model": "--model", "on": "--on", "per": "--per", "rater": "--rater", "rubric": "--rubric",
     "scorer": "--scorer", "streams": "--streams", "threshold": "--threshold", "turns": "--turns",
 }

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, progress, wants_json
-from assay.cli._boundary import flags_for
 
 
 @app.command("import")
@@ -147,9 +146,8 @@ def _import_peer(file: Path, source: str, dataset: str | None, model: str | None
 
     if kind:
         raise BadInput("--from reads another tool's log: leave out --kind", field="--kind")
-    with flags_for(source="--from"):
-        s = import_peer(G.store(), file, source, dataset=dataset, model=model, skip_invalid=skip_invalid,
-                        rejects_path=rejects)
+    s = import_peer(G.store(), file, source, dataset=dataset, model=model, skip_invalid=skip_invalid,
+                    rejects_path=rejects)
     if wants_json(json_out):
         emit_json(s.as_dict())
         return

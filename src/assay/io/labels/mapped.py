@@ -164,14 +164,17 @@ class MappedReader(RowReader):
             raise BadInput(f"--rater-kind must be human or llm, not {f.rater_kind!r}")
         try:
             self.labels = LabelMap(f.label_map)
+        except RowError as e:
+            raise BadInput(e.reason, param="label_map") from None
+        try:
             fixed = RaterRef(f.rater, f.rater_kind) if f.rater else None  # type: ignore[arg-type]
         except RowError as e:
-            raise BadInput(e.reason, field=e.field or "--rater") from None
+            raise BadInput(e.reason, param="rater") from None
         if f.model:
             try:
                 model_id(f.model, f.model_version, "--model")
             except RowError as e:
-                raise BadInput(e.reason, field="--model") from None
+                raise BadInput(e.reason, param="model") from None
         self.f, self.fixed_rater = f, fixed
         self.prompt_field: str | None = f.prompt
 
