@@ -27,7 +27,7 @@ from assay.annotate.queue import assignment_id, shown_order
 from assay.annotate.submit import Answer, build_records, edge_records
 from assay.errors import BadInput
 from assay.store import Store
-from assay.store import app as S
+from assay.store import rating as S
 
 RESERVED = ("prompt", "response", "responses", "justification", "flags", "flag_note", "preference", "ranking")
 """Names of the fixed parts of a generated form; a dimension of the same name gets a prefix."""
