@@ -1,9 +1,16 @@
-"""Executing a Task: bounded concurrency, batched writes, resume from the ledger.
+"""Executing a Task: bounded concurrency, durable answers, batched writes, resume from the ledger.
 
 Each finished unit's records and its ledger row (plus the cache entries made meanwhile)
-are committed together, every ``batch_size`` units or ``flush_interval`` seconds. A run's
+are committed together, every ``batch_size`` units or ``flush_interval`` seconds, and at
+once whenever a model's answer waits to be stored: a provider call holds its slot until
+its answer is in the request cache (``RequestCache.save``), so the writer commits
+continuously while answers arrive, and a SIGKILL loses only the calls in flight. A run's
 id is the digest of its config, so starting the same run again (after a crash, a
 SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and retries the failed.
+
+Units are claimed with a lease in the ledger (``assay.runs._lease``), a few at a time, so
+any number of processes running the same task on one store split its units between
+them; one that dies leaves its units to the others once its leases end.
 
 What every executor shares lives here: the run's bookkeeping (``ExecutorBase.arun``),
 the batched writer, ``attempt`` (one unit, its failure as data) and ``settle`` (a
@@ -22,6 +29,7 @@ from typing import Any, Protocol
 
 from assay import records as R
 from assay.errors import AssayError, MissingExtra
+from assay.runs._lease import Claims, lease_seconds
 from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.store.ledger import Ledger, UnitRow
 
@@ -67,7 +75,12 @@ async def attempt(task: Any, unit: Unit) -> Result:
 
 
 class _Writer:
-    """Commits finished units in batches, in a worker thread, one batch at a time."""
+    """Commits finished units in batches, in a worker thread, one batch at a time.
+
+    A batch goes when ``batch_size`` units are waiting, after ``interval`` seconds, or at
+    once when a cache has answers waiting to be stored (``urge``): those commits follow
+    each other as long as answers keep coming, each with everything finished meanwhile.
+    """
 
     def __init__(self, ledger: Ledger, run_id: str, caches: list, batch_size: int, interval: float) -> None:
         self.ledger, self.run_id, self.caches = ledger, run_id, caches
@@ -75,8 +88,17 @@ class _Writer:
         self.units: list[UnitRow] = []
         self.records: list[R.Record] = []
         self._wake = asyncio.Event()
+        self._urgent = False
         self._closing = False
+        for c in caches:
+            if hasattr(c, "attach"):
+                c.attach(run_id, self.urge)
         self.task = asyncio.ensure_future(self._loop())
+
+    def urge(self) -> None:
+        """Commit as soon as the batch being written is (a cache has answers waiting)."""
+        self._urgent = True
+        self._wake.set()
 
     def add(self, row: UnitRow, records: Any = ()) -> None:
         self.units.append(row)
@@ -85,21 +107,39 @@ class _Writer:
             self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
-            closing = self._closing
-            await self.flush()
-            if closing:
-                return
+        try:
+            while True:
+                if not self._urgent:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.interval)
+                self._wake.clear()
+                self._urgent = False
+                closing = self._closing
+                await self.flush()
+                if closing:
+                    return
+        finally:
+            for c in self.caches:
+                if hasattr(c, "attach"):
+                    c.attach(None, None)
 
     async def flush(self) -> None:
         units, records = self.units, self.records
         self.units, self.records = [], []
-        cache_rows = [row for c in self.caches for row in c.take()]
-        if units or cache_rows:
+        taken = [(c, c.take()) for c in self.caches]
+        cache_rows = [row for _, rows in taken for row in rows]
+        if not (units or cache_rows):
+            return
+        try:
             await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
+        except BaseException as e:
+            for c, rows in taken:
+                if rows and hasattr(c, "saved"):
+                    c.saved(rows, e)
+            raise
+        for c, rows in taken:
+            if rows and hasattr(c, "saved"):
+                c.saved(rows)
 
     async def close(self) -> None:
         """Write everything still buffered."""
@@ -137,12 +177,14 @@ class ExecutorBase:
     name = ""
 
     def __init__(self, store: Any, *, batch_size: int = 256, flush_interval: float = 0.25,
-                 on_progress: ProgressFn | None = None) -> None:
+                 on_progress: ProgressFn | None = None, lease_seconds: float | None = None) -> None:
         self.store = store
         self.ledger = Ledger(store)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.on_progress = on_progress
+        self.lease_seconds = lease_seconds
+        self.claims: Claims | None = None  # the running run's (a test may look at what it took over)
 
     def run(self, task: Task) -> R.Run:
         return asyncio.run(self.arun(task))
@@ -150,7 +192,11 @@ class ExecutorBase:
     def _check(self, task: Task) -> None:
         """Refuse a task this executor cannot run, before the run is opened."""
 
-    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
+    def _claim_batch(self) -> int:
+        """Units claimed at once: about what this executor has in flight."""
+        return 64
+
+    async def _work(self, task: Task, claims: Claims, writer: _Writer, progress: RunProgress) -> None:
         raise NotImplementedError
 
     async def arun(self, task: Task) -> R.Run:
@@ -163,9 +209,11 @@ class ExecutorBase:
         keys = {u.key for u in units}
         if len(keys) != len(units):
             raise ValueError(f"task {task.kind!r} has units with the same key")
+        lease = lease_seconds(self.lease_seconds)
         run = R.Run(id=run_id, kind=task.kind, config=config, total=len(units))  # type: ignore[arg-type]
         await asyncio.to_thread(self.ledger.open_run, run)
-        done = await asyncio.to_thread(self.ledger.done_keys, run_id)
+        states = await asyncio.to_thread(self.ledger.unit_states, run_id)
+        done = {k for k, (status, _) in states.items() if status == "done"}
         todo = [u for u in units if u.key not in done]
         progress = RunProgress(run_id=run_id, total=len(units), done_before=len(keys & done))
         status = "done"
@@ -174,11 +222,14 @@ class ExecutorBase:
                 if hasattr(task, "setup"):
                     await task.setup()
                 caches = list(task.caches()) if hasattr(task, "caches") else []
+                self.claims = claims = Claims(self.ledger, run_id, todo, {k: a for k, (_, a) in states.items()},
+                                              lease=lease, batch=self._claim_batch())
                 writer = _Writer(self.ledger, run_id, caches, self.batch_size, self.flush_interval)
-                try:
-                    await self._work(task, todo, writer, progress)
-                finally:
-                    await writer.close()
+                async with claims:  # the units left unfinished are given back after the last commit
+                    try:
+                        await self._work(task, claims, writer, progress)
+                    finally:
+                        await writer.close()
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "interrupted"
             raise
@@ -206,18 +257,22 @@ class LocalExecutor(ExecutorBase):
         batch_size: int = 256,
         flush_interval: float = 0.25,
         on_progress: ProgressFn | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress)
+        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress,
+                         lease_seconds=lease_seconds)
         self.concurrency = concurrency
 
-    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
-        it = iter(todo)
+    def _claim_batch(self) -> int:
+        return self.concurrency
+
+    async def _work(self, task: Task, claims: Claims, writer: _Writer, progress: RunProgress) -> None:
         notify = self.on_progress
 
         async def worker() -> None:
-            for unit in it:  # one shared iterator: each unit is taken once
+            while (unit := await claims.next()) is not None:  # each unit is claimed once, here or elsewhere
                 settle(await attempt(task, unit), writer, progress)
                 if notify is not None:
                     notify(progress)
@@ -225,7 +280,8 @@ class LocalExecutor(ExecutorBase):
                 # commit and a Ctrl-C be seen between units
                 await asyncio.sleep(0)
 
-        await supervise([asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))], writer)
+        await supervise([asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(claims.units)))],
+                        writer)
 
 
 async def supervise(tasks: list[asyncio.Future], writer: _Writer) -> None:
