@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -75,11 +76,13 @@ async def attempt(task: Any, unit: Unit) -> Result:
 
 
 class _Writer:
-    """Commits finished units in batches, in a worker thread, one batch at a time.
+    """Commits finished units in batches, in a worker thread, one transaction at a time.
 
-    A batch goes when ``batch_size`` units are waiting, after ``interval`` seconds, or at
-    once when a cache has answers waiting to be stored (``urge``): those commits follow
-    each other as long as answers keep coming, each with everything finished meanwhile.
+    A batch of units (records, ledger rows and the cache's new entries) goes when
+    ``batch_size`` units are waiting or every ``interval`` seconds. Between batches, a
+    cache whose answers wait to be stored (``urge``: a call keeps its slot until then)
+    gets them committed at once, alone: small transactions that follow each other as long
+    as answers keep coming.
     """
 
     def __init__(self, ledger: Ledger, run_id: str, caches: list, batch_size: int, interval: float) -> None:
@@ -90,13 +93,14 @@ class _Writer:
         self._wake = asyncio.Event()
         self._urgent = False
         self._closing = False
+        self._last = time.monotonic()  # when the last batch of units was written
         for c in caches:
             if hasattr(c, "attach"):
                 c.attach(run_id, self.urge)
         self.task = asyncio.ensure_future(self._loop())
 
     def urge(self) -> None:
-        """Commit as soon as the batch being written is (a cache has answers waiting)."""
+        """Commit the caches' waiting answers as soon as the transaction being written is."""
         self._urgent = True
         self._wake.set()
 
@@ -110,12 +114,17 @@ class _Writer:
         try:
             while True:
                 if not self._urgent:
+                    left = self.interval - (time.monotonic() - self._last)
                     with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.interval)
+                        await asyncio.wait_for(self._wake.wait(), max(left, 0.0))
                 self._wake.clear()
                 self._urgent = False
                 closing = self._closing
-                await self.flush()
+                if closing or len(self.units) >= self.batch_size or time.monotonic() - self._last >= self.interval:
+                    self._last = time.monotonic()
+                    await self.flush()
+                else:
+                    await self._commit(None)
                 if closing:
                     return
         finally:
@@ -124,14 +133,22 @@ class _Writer:
                     c.attach(None, None)
 
     async def flush(self) -> None:
+        """Write the units finished so far, their records and every new cache entry, in one transaction."""
         units, records = self.units, self.records
         self.units, self.records = [], []
+        await self._commit((units, records))
+
+    async def _commit(self, batch: tuple[list[UnitRow], list[R.Record]] | None) -> None:
+        """Commit the caches' new entries, with a batch of units or (None) alone."""
         taken = [(c, c.take()) for c in self.caches]
         cache_rows = [row for _, rows in taken for row in rows]
-        if not (units or cache_rows):
+        if not (cache_rows or (batch and batch[0])):
             return
         try:
-            await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
+            if batch is None:
+                await asyncio.to_thread(self.ledger.save_answers, self.run_id, cache_rows)
+            else:
+                await asyncio.to_thread(self.ledger.write, self.run_id, batch[0], batch[1], cache_rows)
         except BaseException as e:
             for c, rows in taken:
                 if rows and hasattr(c, "saved"):

@@ -116,6 +116,7 @@ class Claims:
         self._mine: deque[Unit] = deque()
         self._lock = asyncio.Lock()
         self._renewer: asyncio.Task | None = None
+        self._ahead: asyncio.Future | None = None  # a claim made before the units in hand run out
         self.taken_over = 0  # units claimed from a process that had died or whose lease had ended
 
     async def __aenter__(self) -> Claims:
@@ -123,10 +124,11 @@ class Claims:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(BaseException):
-                await self._renewer
+        for t in (self._renewer, self._ahead):
+            if t is not None:
+                t.cancel()
+                with contextlib.suppress(BaseException):
+                    await t
         await asyncio.shield(asyncio.to_thread(self.ledger.release, self.run_id, self.worker))
 
     async def next(self) -> Unit | None:
@@ -135,13 +137,23 @@ class Claims:
 
     async def take(self, n: int) -> list[Unit]:
         """Up to ``n`` units claimed for this process; [] when every unit of the run is finished or claimed by it."""
+        if self._ahead is not None and self._ahead.done() and not self._ahead.cancelled() and self._ahead.exception():
+            raise self._ahead.exception()  # type: ignore[misc]
         while not self._mine:
             async with self._lock:
                 if self._mine:
                     break
                 if not await self._refill():
                     return []
-        return [self._mine.popleft() for _ in range(min(n, len(self._mine)))]
+        got = [self._mine.popleft() for _ in range(min(n, len(self._mine)))]
+        if self._fresh and len(self._mine) < self.batch // 2 and (self._ahead is None or self._ahead.done()):
+            self._ahead = asyncio.ensure_future(self._claim_ahead())  # before the units in hand run out
+        return got
+
+    async def _claim_ahead(self) -> None:
+        async with self._lock:
+            if self._fresh and len(self._mine) < self.batch // 2:
+                await self._claim([self._fresh.popleft() for _ in range(min(self.batch, len(self._fresh)))], [])
 
     async def _refill(self) -> bool:
         """Claim more units (waiting for others' leases when only theirs are left); False when none are left."""
@@ -153,19 +165,23 @@ class Claims:
                 keys, gone = await self._wait_for_held()
                 if not keys:
                     continue
-            claimed, others = await asyncio.to_thread(
-                self.ledger.claim, self.run_id, {k: self.seen[k] for k in keys}, self.worker, self.lease, gone)
-            for lease in others:
-                self._held.pop(lease.unit_key, None)
-                if not lease.done:
-                    self._held[lease.unit_key] = (lease.holder, lease.left)
-            for k in claimed:
-                if self._held.pop(k, "fresh") != "fresh":
-                    self.taken_over += 1
-                self._mine.append(self.units[k])
-            if claimed:
+            if await self._claim(keys, gone):
                 return True
         return False
+
+    async def _claim(self, keys: list[str], gone: list[str]) -> bool:
+        """Claim ``keys`` (taking them from the ``gone`` processes); whether any was claimed."""
+        claimed, others = await asyncio.to_thread(
+            self.ledger.claim, self.run_id, {k: self.seen[k] for k in keys}, self.worker, self.lease, gone)
+        for lease in others:
+            self._held.pop(lease.unit_key, None)
+            if not lease.done:
+                self._held[lease.unit_key] = (lease.holder, lease.left)
+        for k in claimed:
+            if self._held.pop(k, None) is not None:
+                self.taken_over += 1
+            self._mine.append(self.units[k])
+        return bool(claimed)
 
     async def _wait_for_held(self) -> tuple[list[str], list[str]]:
         """Wait until some unit held by another process may be free; its key (and holders known dead)."""

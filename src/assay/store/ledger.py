@@ -12,16 +12,17 @@ process working on it and until when; the process renews its leases while it wor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, false, func, or_, select
+from sqlalchemy import Connection, case, func, select
 
 from assay import records as R
 from assay.store import tables as T
-from assay.store.store import Store, from_row
+from assay.store.store import Store, _sqlite_ts, from_row
 
 # R.KINDS lists the kinds so that a record only names kinds listed before it
 _KIND_ORDER = {cls: n for n, cls in enumerate(R.KINDS.values())}
@@ -30,6 +31,41 @@ _CHUNK = 500  # rows per IN (...) lookup
 
 
 _CLAIM_CHUNK = 200  # rows per INSERT ... ON CONFLICT of a claim
+
+_UNIT_COLUMNS = ("run_id", "unit_key", "status", "result_id", "error_kind", "error", "attempts", "updated_at",
+                 "prompt_tokens", "completion_tokens", "cost_usd", "cached")
+_UPDATED = ("status", "result_id", "error_kind", "error", "updated_at", "prompt_tokens", "completion_tokens",
+            "cost_usd", "cached")
+
+
+def _upsert_units_sql(mark: str) -> str:
+    """Record finished units: a unit's row (its claim, or none) takes the outcome, one more attempt, no lease.
+
+    A unit another process finished meanwhile (this one's lease ended) stays done.
+    """
+    return (f"INSERT INTO run_units ({', '.join(_UNIT_COLUMNS)}) VALUES ({', '.join([mark] * len(_UNIT_COLUMNS))}) "
+            "ON CONFLICT (run_id, unit_key) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+            + ", attempts = run_units.attempts + 1, lease_until = NULL "
+            "WHERE run_units.status <> 'done' OR excluded.status = 'done'")
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_sql(mark: str, rows: int, take_from: int) -> str:
+    """Claim ``rows`` units: a new row, or a row no one finished since it was seen and no one else holds."""
+    row = f"({', '.join([mark] * 7)})"
+    gone = f" OR run_units.claimed_by IN ({', '.join([mark] * take_from)})" if take_from else ""
+    return ("INSERT INTO run_units (run_id, unit_key, status, attempts, updated_at, claimed_by, lease_until) "
+            f"VALUES {', '.join([row] * rows)} "
+            "ON CONFLICT (run_id, unit_key) DO UPDATE SET claimed_by = excluded.claimed_by, "
+            "lease_until = excluded.lease_until "
+            "WHERE run_units.status <> 'done' AND run_units.attempts = excluded.attempts "
+            f"AND (run_units.lease_until IS NULL OR run_units.lease_until < {mark}{gone}) "
+            "RETURNING unit_key")
+
+
+_UPSERT_UNITS_SQLITE = _upsert_units_sql("?")
+_UPSERT_UNITS_PG = _upsert_units_sql("%s")
 
 
 def _aware(t: datetime) -> datetime:
@@ -135,24 +171,23 @@ class Ledger:
         """
         if not seen:
             return [], []
-        u = T.run_units
+        sqlite = self.store.backend == "sqlite"
+        mark = "?" if sqlite else "%s"
         claimed: list[str] = []
         with self.store.transaction() as c:
             now = self.now(c)
             until = now + timedelta(seconds=lease)
+            now_p, until_p = (_sqlite_ts(now), _sqlite_ts(until)) if sqlite else (now, until)
             keys = sorted(seen)
             for i in range(0, len(keys), _CLAIM_CHUNK):
-                rows = [{"run_id": run_id, "unit_key": k, "status": "running", "attempts": seen[k], "updated_at": now,
-                         "claimed_by": worker, "lease_until": until} for k in keys[i : i + _CLAIM_CHUNK]]
-                stmt = self._insert(u).values(rows)
-                free = or_(u.c.lease_until.is_(None), u.c.lease_until < now,
-                           u.c.claimed_by.in_(list(take_from)) if take_from else false())
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[u.c.run_id, u.c.unit_key],
-                    set_={"claimed_by": stmt.excluded.claimed_by, "lease_until": stmt.excluded.lease_until},
-                    where=and_(u.c.status != "done", u.c.attempts == stmt.excluded.attempts, free),
-                ).returning(u.c.unit_key)
-                claimed.extend(c.execute(stmt).scalars())
+                chunk = keys[i : i + _CLAIM_CHUNK]
+                params: list[Any] = []
+                for k in chunk:
+                    params += [run_id, k, "running", seen[k], now_p, worker, until_p]
+                params.append(now_p)
+                params += list(take_from)
+                sql = _claim_sql(mark, len(chunk), len(take_from))
+                claimed.extend(r[0] for r in c.exec_driver_sql(sql, tuple(params)).fetchall())
             got = set(claimed)
             held = self._leases(c, run_id, [k for k in keys if k not in got], seen, now)
         return sorted(got), held
@@ -273,39 +308,18 @@ class Ledger:
                 self._upsert_units(c, run_id, units)
 
     def _upsert_units(self, c: Connection, run_id: str, units: Sequence[UnitRow]) -> None:
-        now = R.utcnow()
+        # driver SQL, built once: a run commits this every few milliseconds while answers arrive
+        sqlite = self.store.backend == "sqlite"
+        now: Any = R.utcnow()
+        if sqlite:
+            now = _sqlite_ts(now)
         latest = {u.unit_key: u for u in units}  # one row per key: an upsert may touch a row once
-        latest = {k: latest[k] for k in sorted(latest)}
         rows = [
-            {
-                "run_id": run_id, "unit_key": u.unit_key, "status": u.status, "result_id": u.result_id,
-                "error_kind": u.error_kind, "error": u.error, "attempts": 1, "updated_at": now,
-                "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                "cost_usd": u.cost_usd, "cached": u.cached,
-            }
-            for u in latest.values()
+            (run_id, k, u.status, u.result_id, u.error_kind, u.error, 1, now, u.prompt_tokens, u.completion_tokens,
+             u.cost_usd, u.cached)
+            for k in sorted(latest) for u in (latest[k],)
         ]
-        t = T.run_units
-        stmt = self._insert(t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.run_id, t.c.unit_key],
-            set_={
-                "status": stmt.excluded.status,
-                "result_id": stmt.excluded.result_id,
-                "error_kind": stmt.excluded.error_kind,
-                "error": stmt.excluded.error,
-                "attempts": t.c.attempts + 1,
-                "updated_at": stmt.excluded.updated_at,
-                "prompt_tokens": stmt.excluded.prompt_tokens,
-                "completion_tokens": stmt.excluded.completion_tokens,
-                "cost_usd": stmt.excluded.cost_usd,
-                "cached": stmt.excluded.cached,
-                "lease_until": None,  # finished: the unit is no one's to work on any more
-            },
-            # a unit another process finished meanwhile (this one's lease ended) stays done
-            where=or_(t.c.status != "done", stmt.excluded.status == "done"),
-        )
-        c.execute(stmt, rows)
+        c.exec_driver_sql(_UPSERT_UNITS_SQLITE if sqlite else _UPSERT_UNITS_PG, rows)
 
     # ---- the request cache ------------------------------------------------------------------
 
@@ -315,13 +329,18 @@ class Ledger:
             r["digest"]: {**r, "created_at": r.get("created_at") or now, "run_id": r.get("run_id") or run_id}
             for r in rows
         }
-        c.execute(self._insert(T.request_cache).on_conflict_do_nothing(), [unique[d] for d in sorted(unique)])
+        self.store.add_rows("request_cache", [unique[d] for d in sorted(unique)], c)
 
     def cache_put_many(self, rows: Sequence[dict[str, Any]], *, run_id: str | None = None) -> None:
         """Store cache entries (digest, model, request, response), made by ``run_id``; an existing digest is kept."""
         if rows:
             with self.store.transaction() as c:
                 self._cache_insert(c, rows, run_id)
+
+    def save_answers(self, run_id: str | None, rows: Sequence[dict[str, Any]]) -> None:
+        """Commit new cache entries alone, made by ``run_id``: answers a run keeps before their calls end."""
+        with self.store.transaction() as c:
+            self._cache_insert(c, rows, run_id)
 
     def cache_discard(self, digest: str, run_id: str | None) -> None:
         """Remove the cache entry of ``digest`` if ``run_id`` made it (an entry of another run stays)."""
