@@ -345,15 +345,19 @@ class OpenAIChat:
         est = len(payload) / 4 + float(merged.get("max_tokens") or merged.get("max_completion_tokens") or 256)
         cache = self.cache
         request = {"messages": messages, "params": merged, "sample_index": sample_index}
-        keep = None
-        if cache is not None and hasattr(cache, "save"):
-            async def keep(data: dict[str, Any], latency: float, ttft: float | None) -> None:
-                await cache.save(digest, self.model.id, request, {"body": data, "latency_ms": latency, "ttft_ms": ttft})
-
+        keep = self._keeper(cache, digest, request) if cache is not None and hasattr(cache, "save") else None
         data, latency, attempts, ttft = await self._post(payload, est, stream=stream, keep=keep)
         if cache is not None and keep is None:
             cache.put(digest, self.model.id, request, {"body": data, "latency_ms": latency, "ttft_ms": ttft})
         return self._completion(data, latency, digest, cached=False, attempts=attempts, ttft_ms=ttft)
+
+    def _keeper(self, cache: Any, digest: str, request: dict[str, Any]) -> Any:
+        """What stores a fresh answer in the cache before its call gives up its slot (see ``_post``)."""
+
+        async def keep(data: dict[str, Any], latency: float, ttft: float | None) -> None:
+            await cache.save(digest, self.model.id, request, {"body": data, "latency_ms": latency, "ttft_ms": ttft})
+
+        return keep
 
     async def _post(self, payload: bytes, est_tokens: float, *, stream: bool = False, keep: Any = None
                     ) -> tuple[dict[str, Any], float, int, float | None]:

@@ -30,7 +30,8 @@ from typing import Any, Protocol
 
 from assay import records as R
 from assay.errors import AssayError, MissingExtra
-from assay.runs._lease import Claims, lease_seconds
+from assay.runs._lease import Claims
+from assay.runs._lease import lease_seconds as lease_seconds_of
 from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.store.ledger import Ledger, UnitRow
 
@@ -200,7 +201,7 @@ class ExecutorBase:
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.on_progress = on_progress
-        self.lease_seconds = lease_seconds
+        self.lease_seconds = lease_seconds_of(lease_seconds)
         self.claims: Claims | None = None  # the running run's (a test may look at what it took over)
 
     def run(self, task: Task) -> R.Run:
@@ -226,7 +227,6 @@ class ExecutorBase:
         keys = {u.key for u in units}
         if len(keys) != len(units):
             raise ValueError(f"task {task.kind!r} has units with the same key")
-        lease = lease_seconds(self.lease_seconds)
         run = R.Run(id=run_id, kind=task.kind, config=config, total=len(units))  # type: ignore[arg-type]
         await asyncio.to_thread(self.ledger.open_run, run)
         states = await asyncio.to_thread(self.ledger.unit_states, run_id)
@@ -240,7 +240,7 @@ class ExecutorBase:
                     await task.setup()
                 caches = list(task.caches()) if hasattr(task, "caches") else []
                 self.claims = claims = Claims(self.ledger, run_id, todo, {k: a for k, (_, a) in states.items()},
-                                              lease=lease, batch=self._claim_batch())
+                                              lease=self.lease_seconds, batch=self._claim_batch())
                 writer = _Writer(self.ledger, run_id, caches, self.batch_size, self.flush_interval)
                 async with claims:  # the units left unfinished are given back after the last commit
                     try:

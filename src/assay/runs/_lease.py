@@ -44,9 +44,9 @@ def lease_seconds(value: float | None = None) -> float:
         try:
             value = float(raw)
         except ValueError:
-            raise BadInput(f"{LEASE_ENV} must be a number of seconds, not {raw!r}", field=LEASE_ENV) from None
+            raise BadInput(f"{LEASE_ENV} must be a number of seconds, not {raw!r}") from None
         if not value > 0 or value == float("inf"):
-            raise BadInput(f"{LEASE_ENV} must be a positive number of seconds, not {raw!r}", field=LEASE_ENV)
+            raise BadInput(f"{LEASE_ENV} must be a positive number of seconds, not {raw!r}")
         return value
     if not value > 0 or value == float("inf"):
         raise ValueError(f"lease_seconds must be a positive number of seconds, not {value!r}")
