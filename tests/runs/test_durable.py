@@ -49,12 +49,14 @@ def kill_when(cmd: list[str], srv: ScriptedServer, answered: int) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_generate_killed_repeats_only_the_calls_in_flight(store_url):
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]], ids=["cache", "no-cache"])
+def test_generate_killed_repeats_only_the_calls_in_flight(store_url, cache):
+    """With --no-cache too: the run answers from no other run's calls, but keeps its own."""
     with Store(store_url) as store:
         make_dataset(store, "qa", N)
         with ScriptedServer(models=["m"], latency=0.03) as srv:
             cmd = assay("--db", store_url, "generate", "--model", "m@1", "--dataset", "qa", "--base-url", srv.base_url,
-                        "--concurrency", str(CONCURRENCY))
+                        "--concurrency", str(CONCURRENCY), *cache)
             kill_when(cmd, srv, N // 3)
             again = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
             assert again.returncode == 0, again.stderr

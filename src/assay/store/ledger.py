@@ -13,6 +13,7 @@ process working on it and until when; the process renews its leases while it wor
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -64,6 +65,10 @@ def _claim_sql(mark: str, rows: int, take_from: int) -> str:
             "RETURNING unit_key")
 
 
+_CACHE_INSERT = ("INSERT INTO request_cache (digest, model, request, response, created_at, run_id) "
+                 "VALUES ({m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT DO NOTHING")
+_CACHE_INSERT_SQLITE = _CACHE_INSERT.format(m="?")
+_CACHE_INSERT_PG = _CACHE_INSERT.format(m="%s")
 _UPSERT_UNITS_SQLITE = _upsert_units_sql("?")
 _UPSERT_UNITS_PG = _upsert_units_sql("%s")
 
@@ -329,7 +334,12 @@ class Ledger:
             r["digest"]: {**r, "created_at": r.get("created_at") or now, "run_id": r.get("run_id") or run_id}
             for r in rows
         }
-        self.store.add_rows("request_cache", [unique[d] for d in sorted(unique)], c)
+        sqlite = self.store.backend == "sqlite"
+        ts = _sqlite_ts if sqlite else (lambda t: t)
+        # json.dumps: the text SQLAlchemy's JSON type writes (cache stats count its bytes)
+        params = [(d, r["model"], json.dumps(r["request"]), json.dumps(r["response"]), ts(r["created_at"]), r["run_id"])
+                  for d in sorted(unique) for r in (unique[d],)]
+        c.exec_driver_sql(_CACHE_INSERT_SQLITE if sqlite else _CACHE_INSERT_PG, params)
 
     def cache_put_many(self, rows: Sequence[dict[str, Any]], *, run_id: str | None = None) -> None:
         """Store cache entries (digest, model, request, response), made by ``run_id``; an existing digest is kept."""
