@@ -117,6 +117,7 @@ class Claims:
         self._lock = asyncio.Lock()
         self._renewer: asyncio.Task | None = None
         self._ahead: asyncio.Future | None = None  # a claim made before the units in hand run out
+        self._claiming: set[asyncio.Future] = set()
         self.taken_over = 0  # units claimed from a process that had died or whose lease had ended
 
     async def __aenter__(self) -> Claims:
@@ -129,7 +130,12 @@ class Claims:
                 t.cancel()
                 with contextlib.suppress(BaseException):
                     await t
-        await asyncio.shield(asyncio.to_thread(self.ledger.release, self.run_id, self.worker))
+        await asyncio.shield(self._release())
+
+    async def _release(self) -> None:
+        if self._claiming:
+            await asyncio.wait(list(self._claiming))
+        await asyncio.to_thread(self.ledger.release, self.run_id, self.worker)
 
     async def next(self) -> Unit | None:
         got = await self.take(1)
@@ -171,8 +177,11 @@ class Claims:
 
     async def _claim(self, keys: list[str], gone: list[str]) -> bool:
         """Claim ``keys`` (taking them from the ``gone`` processes); whether any was claimed."""
-        claimed, others = await asyncio.to_thread(
-            self.ledger.claim, self.run_id, {k: self.seen[k] for k in keys}, self.worker, self.lease, gone)
+        call = asyncio.ensure_future(asyncio.to_thread(
+            self.ledger.claim, self.run_id, {k: self.seen[k] for k in keys}, self.worker, self.lease, gone))
+        self._claiming.add(call)  # a claim cancelled here still commits in its thread: release waits for it
+        call.add_done_callback(self._claiming.discard)
+        claimed, others = await asyncio.shield(call)
         for lease in others:
             self._held.pop(lease.unit_key, None)
             if not lease.done:
