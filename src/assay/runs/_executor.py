@@ -325,7 +325,10 @@ def make_executor(name: str, store: Any, **options: Any) -> Executor:
     """The executor registered as ``name``: "local" (asyncio, one process) or "ray" (``pip install 'assay[ray]'``).
 
     Options an executor does not take are refused with a TypeError; ``address``,
-    ``num_workers`` and ``chunk_size`` are the Ray executor's own.
+    ``num_workers`` and ``chunk_size`` are the Ray executor's own. Both take
+    ``lease_seconds``: how long a claim on units lasts unless renewed (default
+    ``ASSAY_LEASE_SECONDS``, else 60), which is how long other processes wait before
+    taking over the units of one that died on another machine.
     """
     if name == "local":
         return LocalExecutor(store, **options)

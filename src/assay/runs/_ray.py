@@ -31,6 +31,10 @@ A model's API key is read from the variable its ``api_key_env`` names in the dri
 environment and set in the workers' (Ray's ``runtime_env``), so workers on other
 machines can call the model; it is never part of a spec.
 
+The driver claims the units it sends, a chunk at a time, with a lease in the run's
+ledger (``assay.runs._lease``), like the local executor: several drivers, or a driver and
+local processes, can share one run.
+
 A worker that dies (killed, out of memory, its node lost) loses only the units it had
 not sent back: they go back in the queue for a new worker, at most ``max_attempts``
 times, after which they are recorded as failed (``worker_lost``) and retried by the
