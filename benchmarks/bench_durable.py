@@ -14,6 +14,10 @@ calls the server saw beyond one per unit: the calls repeated because of the kill
 into a fresh store (ledger, Response records, request cache unless ``--cache off``),
 against a server in its own process; prints each round's wall time and its ratio to the
 ideal ``calls x latency / concurrency``, then the median.
+
+``--against SRC`` runs every round twice, alternating, each in a subprocess: once with
+the assay found at ``SRC`` (e.g. a checkout of main: ``../main/src``) and once with this
+one, and prints both medians (the machine's load then weighs on both alike).
 """
 
 from __future__ import annotations
@@ -167,7 +171,16 @@ def main() -> None:
     p.add_argument("--at", type=float, default=0.4, help="kill once this share of the units is answered")
     p.add_argument("--cache", choices=["on", "off"], default="on")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--against", metavar="SRC", help="also run each round with the assay at SRC, alternating")
+    p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # one round, its figure on the last line
     a = p.parse_args()
+    if a.against:
+        compare(a)
+        return
+    if a.one:
+        got = kill_round(a)[0] if a.what == "kill" else one_speed_round(a)
+        print(got)
+        return
     print(f"{platform.python_version()} on {os.cpu_count()} cores; assay from {__import__('assay').__file__}")
     if a.what == "kill":
         got = []
@@ -196,6 +209,37 @@ def main() -> None:
     print(f"\ngenerate of {a.calls:,} calls into {a.store} (cache {a.cache}), concurrency {a.concurrency}, latency "
           f"{a.latency * 1000:g} ms: ideal {ideal:.2f} s, median wall {med:.2f} s = {med / ideal:.2f}x ideal; "
           f"rounds {', '.join(f'{w:.2f}' for w in walls)}")
+
+
+def one_speed_round(a: argparse.Namespace) -> float:
+    proc, base = start_server(a.latency)
+    try:
+        return speed_round(a, base, a.calls)[0]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def compare(a: argparse.Namespace) -> None:
+    """Each round with the assay at ``a.against``, then with this one, each in a fresh subprocess."""
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    trees = {"against": os.path.abspath(a.against), "this": here}
+    args = [x for x in sys.argv[1:] if x != "--against" and x != a.against]
+    got: dict[str, list[float]] = {k: [] for k in trees}
+    for r in range(a.rounds):
+        for name, src in trees.items():
+            env = {**os.environ, "PYTHONPATH": src}
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), *args, "--one"], env=env,
+                                 capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"{name} round failed: {out.stderr[-2000:]}")
+            got[name].append(float(out.stdout.split()[-1]))
+            print(f"round {r + 1} {name} ({src}): {got[name][-1]:g}", flush=True)
+    unit = "repeated calls" if a.what == "kill" else "s wall"
+    for name, vals in got.items():
+        med = statistics.median(vals)
+        extra = "" if a.what == "kill" else f" = {med / (a.calls * a.latency / a.concurrency):.2f}x ideal"
+        print(f"{name}: median {med:g} {unit}{extra}; rounds {', '.join(f'{v:g}' for v in vals)}")
 
 
 if __name__ == "__main__":

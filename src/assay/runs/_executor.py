@@ -36,6 +36,7 @@ from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.store.ledger import Ledger, UnitRow
 
 ProgressFn = Callable[[RunProgress], None]
+_SLICE = 64  # units a transaction of a batch writes: answers waiting to be stored go between slices
 
 
 def run_id_for(kind: str, config: dict[str, Any]) -> str:
@@ -80,17 +81,17 @@ class _Writer:
     """Commits finished units in batches, in a worker thread, one transaction at a time.
 
     A batch of units (records, ledger rows and the cache's new entries) goes when
-    ``batch_size`` units are waiting or every ``interval`` seconds. Between batches, a
-    cache whose answers wait to be stored (``urge``: a call keeps its slot until then)
-    gets them committed at once, alone: small transactions that follow each other as long
-    as answers keep coming.
+    ``batch_size`` units are waiting or every ``interval`` seconds, in transactions of at
+    most 64 units. Before each, a cache whose answers wait to be stored (``urge``: a call
+    keeps its slot until then) gets them committed, alone: small transactions that follow
+    each other as long as answers keep coming.
     """
 
     def __init__(self, ledger: Ledger, run_id: str, caches: list, batch_size: int, interval: float) -> None:
         self.ledger, self.run_id, self.caches = ledger, run_id, caches
         self.batch_size, self.interval = batch_size, interval
-        self.units: list[UnitRow] = []
-        self.records: list[R.Record] = []
+        self.done: list[tuple[UnitRow, Any]] = []  # finished units and their records, not yet written
+        self._due = 0  # of those, how many the current batch still has to write
         self._wake = asyncio.Event()
         self._urgent = False
         self._closing = False
@@ -106,28 +107,34 @@ class _Writer:
         self._wake.set()
 
     def add(self, row: UnitRow, records: Any = ()) -> None:
-        self.units.append(row)
-        self.records.extend(records)
-        if len(self.units) >= self.batch_size:
+        self.done.append((row, records))
+        if len(self.done) >= self.batch_size:
             self._wake.set()
 
     async def _loop(self) -> None:
         try:
             while True:
-                if not self._urgent:
+                if not (self._urgent or self._due):
                     left = self.interval - (time.monotonic() - self._last)
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), max(left, 0.0))
                 self._wake.clear()
-                self._urgent = False
                 closing = self._closing
-                if closing or len(self.units) >= self.batch_size or time.monotonic() - self._last >= self.interval:
-                    self._last = time.monotonic()
-                    await self.flush()
-                else:
-                    await self._commit(None)
                 if closing:
+                    self._urgent = False
+                    await self.flush()
                     return
+                if not self._due and (len(self.done) >= self.batch_size or time.monotonic() - self._last >= self.interval):
+                    self._last = time.monotonic()
+                    self._due = len(self.done)
+                if self._urgent:  # answers wait first: they hold their calls' slots
+                    self._urgent = False
+                    await self._commit(None)
+                elif self._due:  # the batch goes in slices, so no answer waits behind all of it
+                    n = min(self._due, _SLICE)
+                    self._due -= n
+                    part, self.done = self.done[:n], self.done[n:]
+                    await self._commit(part)
         finally:
             for c in self.caches:
                 if hasattr(c, "attach"):
@@ -135,21 +142,22 @@ class _Writer:
 
     async def flush(self) -> None:
         """Write the units finished so far, their records and every new cache entry, in one transaction."""
-        units, records = self.units, self.records
-        self.units, self.records = [], []
-        await self._commit((units, records))
+        done, self.done, self._due = self.done, [], 0
+        await self._commit(done)
 
-    async def _commit(self, batch: tuple[list[UnitRow], list[R.Record]] | None) -> None:
-        """Commit the caches' new entries, with a batch of units or (None) alone."""
+    async def _commit(self, done: list[tuple[UnitRow, Any]] | None) -> None:
+        """Commit the caches' new entries, with finished units and their records or (None) alone."""
         taken = [(c, c.take()) for c in self.caches]
         cache_rows = [row for _, rows in taken for row in rows]
-        if not (cache_rows or (batch and batch[0])):
+        if not (cache_rows or done):
             return
         try:
-            if batch is None:
+            if done is None:
                 await asyncio.to_thread(self.ledger.save_answers, self.run_id, cache_rows)
             else:
-                await asyncio.to_thread(self.ledger.write, self.run_id, batch[0], batch[1], cache_rows)
+                units = [row for row, _ in done]
+                records = [r for _, recs in done for r in recs]
+                await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
         except BaseException as e:
             for c, rows in taken:
                 if rows and hasattr(c, "saved"):
