@@ -1,12 +1,13 @@
 """Executing a Task: bounded concurrency, durable answers, batched writes, resume from the ledger.
 
 Each finished unit's records and its ledger row (plus the cache entries made meanwhile)
-are committed together, every ``batch_size`` units or ``flush_interval`` seconds, and at
-once whenever a model's answer waits to be stored: a provider call holds its slot until
-its answer is in the request cache (``RequestCache.save``), so the writer commits
-continuously while answers arrive, and a SIGKILL loses only the calls in flight. A run's
-id is the digest of its config, so starting the same run again (after a crash, a
-SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and retries the failed.
+are committed together, every ``batch_size`` units or ``flush_interval`` seconds. A
+model's answer goes first: a provider call keeps its slot until its answer is in the
+request cache (``RequestCache.save``), and the writer commits waiting answers at once,
+alone, so a SIGKILL loses only the calls in flight (a rerun finds the other answers in
+the cache). A run's id is the digest of its config, so starting the same run again
+(after a crash, a SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and
+retries the failed.
 
 Units are claimed with a lease in the ledger (``assay.runs._lease``), a few at a time, so
 any number of processes running the same task on one store split its units between
