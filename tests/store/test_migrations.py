@@ -94,11 +94,11 @@ def test_0010_keeps_one_pending_assignment_per_rater_and_frees_the_others(store_
     engine.dispose()
 
 
-def test_0012_keeps_finished_units_as_units_no_one_holds(store_url):
+def test_0013_keeps_finished_units_as_units_no_one_holds(store_url):
     from assay.store.ledger import Ledger
 
     engine = make_engine(store_url)
-    migrate(engine, "0011")
+    migrate(engine, "0012_soft_preferences")
     s = Store(store_url, engine=engine, create=False)
     s.add([R.Run(id="r1", kind="other", total=2)])
     with engine.begin() as c:

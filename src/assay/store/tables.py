@@ -341,7 +341,7 @@ run_units = Table(
     Column("completion_tokens", Integer),
     Column("cost_usd", Float),
     Column("cached", Boolean),
-    # 0012: the process working on the unit (host:pid:namespace:token) and until when; a lease that
+    # 0013: the process working on the unit (host:pid:namespace:token) and until when; a lease that
     # ends (its process died) lets another process take the unit over. Null once the unit is finished.
     Column("claimed_by", String(200)),
     Column("lease_until", TS),

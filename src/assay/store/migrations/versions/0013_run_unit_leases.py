@@ -1,7 +1,7 @@
 """Run units are claimed with a lease: which process works on a unit, and until when, so processes share a run.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012_soft_preferences
 Create Date: 2026-12-10 12:00:00
 """
 
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012_soft_preferences'
 branch_labels = None
 depends_on = None
 
