@@ -35,7 +35,6 @@ class RequestCache:
         self._durable: dict[str, list[asyncio.Future]] = {}  # callers of save, per digest, until committed
         self._urge: Callable[[], None] | None = None
         self._committer: asyncio.Future | None = None
-        self._discards: set[asyncio.Future] = set()
         self._waiting: dict[str, list[asyncio.Future]] = {}
         self._busy = False
         self.hits = 0
@@ -153,13 +152,11 @@ class RequestCache:
                 else:
                     f.set_exception(error)
 
-    def discard(self, digest: str) -> None:
+    async def discard(self, digest: str) -> None:
         """Take this run's answer to ``digest`` out of the cache again (an unreadable answer: asked afresh next time)."""
         self._pending.pop(digest, None)
         self._saving.pop(digest, None)
-        task = asyncio.ensure_future(asyncio.to_thread(self.ledger.cache_discard, digest, self.run_id))
-        self._discards.add(task)
-        task.add_done_callback(self._discards.discard)
+        await asyncio.to_thread(self.ledger.cache_discard, digest, self.run_id)
 
     async def flush(self) -> None:
         rows = self.take()
@@ -172,5 +169,3 @@ class RequestCache:
             self.saved(rows)
         if self._committer is not None:
             await asyncio.wait([self._committer])
-        if self._discards:
-            await asyncio.gather(*self._discards)

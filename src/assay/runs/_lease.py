@@ -114,9 +114,11 @@ class Claims:
         self._fresh: deque[str] = deque(u.key for u in todo)  # not tried yet, in the task's order
         self._held: dict[str, tuple[str | None, float | None]] = {}  # tried, held by another: holder, seconds left
         self._mine: deque[Unit] = deque()
-        self._lock = asyncio.Lock()
         self._renewer: asyncio.Task | None = None
-        self._ahead: asyncio.Future | None = None  # a claim made before the units in hand run out
+        # one claim at a time: a refill that callers with no unit in hand all wait for (and wake
+        # from together), or one made ahead, before the units in hand run out
+        self._refilling: asyncio.Future | None = None
+        self._ahead: asyncio.Future | None = None
         self._claiming: set[asyncio.Future] = set()
         self.taken_over = 0  # units claimed from a process that had died or whose lease had ended
 
@@ -125,7 +127,7 @@ class Claims:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for t in (self._renewer, self._ahead):
+        for t in (self._renewer, self._ahead, self._refilling):
             if t is not None:
                 t.cancel()
                 with contextlib.suppress(BaseException):
@@ -143,23 +145,24 @@ class Claims:
 
     async def take(self, n: int) -> list[Unit]:
         """Up to ``n`` units claimed for this process; [] when every unit of the run is finished or claimed by it."""
-        if self._ahead is not None and self._ahead.done() and not self._ahead.cancelled() and self._ahead.exception():
-            raise self._ahead.exception()  # type: ignore[misc]
         while not self._mine:
-            async with self._lock:
-                if self._mine:
-                    break
-                if not await self._refill():
-                    return []
+            if self._ahead is not None:
+                ahead, self._ahead = self._ahead, None
+                await asyncio.shield(ahead)  # its error, if any, is this run's
+                continue
+            fut = self._refilling
+            if fut is None or (fut.done() and fut.result()):  # none yet, or its units are taken: another
+                fut = self._refilling = asyncio.ensure_future(self._refill())
+            if not await asyncio.shield(fut) and not self._mine:
+                return []  # nothing left for anyone
         got = [self._mine.popleft() for _ in range(min(n, len(self._mine)))]
-        if self._fresh and len(self._mine) < self.batch // 2 and (self._ahead is None or self._ahead.done()):
-            self._ahead = asyncio.ensure_future(self._claim_ahead())  # before the units in hand run out
+        idle = (self._ahead is None or self._ahead.done()) and (self._refilling is None or self._refilling.done())
+        if self._fresh and len(self._mine) < self.batch // 2 and idle:
+            if self._ahead is not None:
+                self._ahead.result()
+            keys = [self._fresh.popleft() for _ in range(min(self.batch, len(self._fresh)))]
+            self._ahead = asyncio.ensure_future(self._claim(keys, []))
         return got
-
-    async def _claim_ahead(self) -> None:
-        async with self._lock:
-            if self._fresh and len(self._mine) < self.batch // 2:
-                await self._claim([self._fresh.popleft() for _ in range(min(self.batch, len(self._fresh)))], [])
 
     async def _refill(self) -> bool:
         """Claim more units (waiting for others' leases when only theirs are left); False when none are left."""
