@@ -222,7 +222,9 @@ class Ledger:
             until = self.now(c) + timedelta(seconds=lease)
             keys = self._held(c, run_id, worker)
             for i in range(0, len(keys), _CHUNK):
-                c.execute(u.update().where(u.c.run_id == run_id, u.c.unit_key.in_(keys[i : i + _CHUNK]))
+                # the conditions again: a unit finished since the SELECT (SQLite reads outside the write) keeps no lease
+                c.execute(u.update().where(u.c.run_id == run_id, u.c.unit_key.in_(keys[i : i + _CHUNK]),
+                                           u.c.claimed_by == worker, u.c.lease_until.is_not(None))
                           .values(lease_until=until))
         return len(keys)
 
@@ -232,9 +234,9 @@ class Ledger:
         with self.store.transaction() as c:
             keys = self._held(c, run_id, worker)
             for i in range(0, len(keys), _CHUNK):
-                chunk = u.c.unit_key.in_(keys[i : i + _CHUNK])
-                c.execute(u.delete().where(u.c.run_id == run_id, chunk, u.c.status == "running"))
-                c.execute(u.update().where(u.c.run_id == run_id, chunk).values(lease_until=None))
+                mine = (u.c.run_id == run_id, u.c.unit_key.in_(keys[i : i + _CHUNK]), u.c.claimed_by == worker)
+                c.execute(u.delete().where(*mine, u.c.status == "running"))
+                c.execute(u.update().where(*mine).values(lease_until=None))
 
     def _held(self, c: Connection, run_id: str, worker: str) -> list[str]:
         """The keys ``worker`` holds, locked in key order on PostgreSQL (claims lock rows in that order too)."""
