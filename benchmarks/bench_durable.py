@@ -101,13 +101,15 @@ def kill_round(a: argparse.Namespace) -> tuple[int, int, float]:
         handler = None if a.command == "generate" else _verdict
         with ScriptedServer(models=models, handler=handler, latency=a.latency) as srv:
             cmd = _command(st.url, a.command, srv.base_url, a.concurrency)
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            err = tempfile.TemporaryFile("w+")  # not a pipe: a full pipe would stall the command
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True)
             t0 = time.perf_counter()
             target = int(a.units * a.at)
             while len(srv.answered()) < target and proc.poll() is None:
                 time.sleep(0.002)
             if proc.poll() is not None:
-                raise RuntimeError(f"the run ended before the kill: {proc.stderr.read()}")
+                err.seek(0)
+                raise RuntimeError(f"the run ended before the kill: {err.read()[-2000:]}")
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             took = time.perf_counter() - t0
