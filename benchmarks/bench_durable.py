@@ -61,8 +61,9 @@ class _Store:
 def _verdict(body: dict) -> str:
     import re
 
+    # the call's code, from the instructions in either form (verdict lines, or the JSON asked for): the last one
     prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    nonce = re.search(r"VERDICT (\w+)(?: <dimension>|: <verdict>)", prompt).group(1)
+    nonce = "".join(re.findall(r'VERDICT (\w+)(?: <dimension>|: <verdict>)|\{"code": "(\w+)"', prompt)[-1])
     return f"Checked.\nVERDICT {nonce} factuality: 4"
 
 
