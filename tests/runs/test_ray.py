@@ -70,12 +70,13 @@ def other_store(store_url, tmp_path):
 
 
 VOLATILE = {"latency_ms", "created_at", "started_at", "finished_at", "updated_at"}
+CLAIMER = {"claimed_by"}  # the process that claimed a unit: each run is a process of its own
 
 
 def snapshot(store, run_id: str) -> dict:
     """A run as the store keeps it, less timestamps and latencies: its Run, ledger rows, records and cache."""
     run = store.get("runs", run_id).model_dump(mode="json", exclude=VOLATILE)
-    ledger = [{k: v for k, v in u.items() if k not in VOLATILE} for u in Ledger(store).units(run_id)]
+    ledger = [{k: v for k, v in u.items() if k not in VOLATILE | CLAIMER} for u in Ledger(store).units(run_id)]
     records = {
         kind: sorted((r.model_dump(mode="json", exclude=VOLATILE) for r in store.iter(kind, run_id=run_id)),
                      key=lambda d: d["id"])

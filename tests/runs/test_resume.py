@@ -52,9 +52,12 @@ def test_sigkill_then_restart_finishes_every_unit_once(store_url):
         assert again.returncode == 0, again.stderr
         assert f"{N} answered" in again.stdout
 
+        answered_first = {r.last_user for r in srv.requests[:first_phase] if r.status == 200
+                          and r.path.endswith("/chat/completions")}
         second = {r.last_user for r in srv.requests[first_phase:] if r.path.endswith("/chat/completions")}
         assert not second & {prompt_of[k] for k in done_first}  # no finished call was made again
-        assert second | {prompt_of[k] for k in done_first} == set(prompt_of.values())  # none lost
+        # none lost: a unit not done before the kill was asked again, or its answer was kept in the cache
+        assert set(prompt_of.values()) - second - {prompt_of[k] for k in done_first} <= answered_first
 
     units = Ledger(store).units(run.id)
     assert len(units) == N and {u["status"] for u in units} == {"done"}

@@ -92,3 +92,23 @@ def test_0010_keeps_one_pending_assignment_per_rater_and_frees_the_others(store_
     extra = R.Assignment(id="a9", campaign_id="c1", rater_id="human:bob", response_ids=["u0"], shown_order=["u0"])
     assert s.add([extra]) == 0
     engine.dispose()
+
+
+def test_0013_keeps_finished_units_as_units_no_one_holds(store_url):
+    from assay.store.ledger import Ledger
+
+    engine = make_engine(store_url)
+    migrate(engine, "0012_soft_preferences")
+    s = Store(store_url, engine=engine, create=False)
+    s.add([R.Run(id="r1", kind="other", total=2)])
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO run_units (run_id, unit_key, status, attempts, updated_at) VALUES "
+                       "('r1', 'a', 'done', 1, '2026-01-02 03:04:05'), ('r1', 'b', 'failed', 2, '2026-01-02 03:04:05')"))
+    migrate(engine)
+    led = Ledger(s)
+    assert [(u["unit_key"], u["claimed_by"], u["lease_until"]) for u in led.units("r1")] == [("a", None, None),
+                                                                                             ("b", None, None)]
+    assert led.done_keys("r1") == {"a"}
+    # the failed unit is free for the next run to claim; the done one is not
+    assert led.claim("r1", {"a": 1, "b": 2}, "h:1:-:t", 5.0)[0] == ["b"]
+    engine.dispose()

@@ -111,7 +111,8 @@ TpmOpt = Annotated[float | None, typer.Option(help="Tokens-per-minute limit.")]
 TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for one answer.")]
 RetriesOpt = Annotated[int, typer.Option(min=0, help="Retries of a call on 429, 5xx, timeouts, connection errors.")]
 BackoffOpt = Annotated[float, typer.Option(help="Base of the exponential backoff, seconds.")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not answer from (or fill) the request cache.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Answer nothing from other runs' cached calls (the run "
+                                          "keeps its own answers, so a rerun after a crash repeats none).")]
 
 # What a run will spend, shown before its first call (assay.runs.plan; cli/_runs.py).
 PriceInOpt = Annotated[float | None, typer.Option(

@@ -187,7 +187,7 @@ async def _ask(client: Any, messages: list[dict[str, str]], read: Callable[[Any]
             parsed, how = read(c)
             return Asked(parsed, c, attempt + 1, errors, how)
         except JudgeParseError as e:
-            _forget(client, c)
+            await _forget(client, c)
             truncated = c.finish_reason == "length"
             reason = e.message + ("; the output hit the token limit" if truncated else "")
             errors.append(reason)
@@ -198,14 +198,22 @@ async def _ask(client: Any, messages: list[dict[str, str]], read: Callable[[Any]
     )
 
 
-def _forget(client: Any, c: Any) -> None:
+async def _forget(client: Any, c: Any) -> None:
     """Keep an unreadable answer out of the request cache, so a later retry of the unit asks afresh.
 
-    The answer is still buffered (the run's writer takes the cache's entries only between
-    awaits), so dropping it here is enough.
+    The store's cache was given the answer before the call ended (``RequestCache.discard``
+    takes it out again, before the repair turn asks); a Ray worker's cache still holds it in
+    its buffer.
     """
-    pending = getattr(getattr(client, "cache", None), "_pending", None)
-    if isinstance(pending, dict) and not c.cached:
+    if c.cached:
+        return
+    cache = getattr(client, "cache", None)
+    discard = getattr(cache, "discard", None)
+    if discard is not None:
+        await discard(c.digest)
+        return
+    pending = getattr(cache, "_pending", None)
+    if isinstance(pending, dict):
         pending.pop(c.digest, None)
 
 

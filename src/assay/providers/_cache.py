@@ -1,14 +1,18 @@
-"""The request cache as the async client sees it: batched look-ups, buffered writes.
+"""The request cache as the async client sees it: batched look-ups, answers stored before their call ends.
 
 Look-ups made in the same moment go to the store as one ``IN (...)`` query in a worker
-thread, so the event loop never waits on SQL. New entries are buffered; a run's writer
-takes them (``take``) and commits them with the results of the same batch, and a
-client used on its own writes them on ``flush`` / close.
+thread, so the event loop never waits on SQL. A fresh answer is saved before the call
+that got it gives up its slot (``save``): a run's writer takes it (``take``), commits it
+at once with whatever else has finished, and says so (``saved``); a cache used outside a
+run commits its answers itself, a few at a time. So a process killed at any moment has
+lost only the answers of calls still in flight. ``put`` keeps an answer to be written
+with the next batch or on ``flush`` / close, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assay.store.ledger import Ledger
@@ -18,22 +22,46 @@ if TYPE_CHECKING:
 
 
 class RequestCache:
-    """Responses of earlier calls, keyed by the digest of their full request."""
+    """Responses of earlier calls, keyed by the digest of their full request.
 
-    def __init__(self, store: Store) -> None:
+    ``own_run`` (what ``--no-cache`` uses): answer only from the entries of the run the
+    cache is attached to, so a rerun after a crash repeats no call of its own and nothing
+    comes from other runs' calls.
+    """
+
+    def __init__(self, store: Store, *, own_run: bool = False) -> None:
         self.ledger = Ledger(store)
-        self._pending: dict[str, dict[str, Any]] = {}
+        self.own_run = own_run
+        self.run_id: str | None = None
+        self._pending: dict[str, dict[str, Any]] = {}  # new answers not yet taken by a writer
+        self._saving: dict[str, dict[str, Any]] = {}  # taken, not yet committed: still answered from here
+        self._durable: dict[str, list[asyncio.Future]] = {}  # callers of save, per digest, until committed
+        self._urge: Callable[[], None] | None = None
+        self._committer: asyncio.Future | None = None
         self._waiting: dict[str, list[asyncio.Future]] = {}
         self._busy = False
         self.hits = 0
         self.misses = 0
 
+    def own_run_only(self) -> RequestCache:
+        """A cache on the same store that answers only from its own run's entries (see ``own_run``)."""
+        return RequestCache(self.ledger.store, own_run=True)
+
+    def attach(self, run_id: str | None, urge: Callable[[], None] | None) -> None:
+        """Hand new answers to a run's writer (``urge`` asks it to commit), stamped with ``run_id``; None detaches."""
+        if run_id is not None:
+            self.run_id = run_id
+        self._urge = urge
+
     async def get(self, digest: str) -> Any | None:
         """The cached response for ``digest``, or None."""
-        row = self._pending.get(digest)
+        row = self._pending.get(digest) or self._saving.get(digest)
         if row is not None:
             self.hits += 1
             return row["response"]
+        if self.own_run and self.run_id is None:
+            self.misses += 1
+            return None
         fut = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(digest, []).append(fut)
         if not self._busy:
@@ -55,7 +83,8 @@ class RequestCache:
 
     async def _lookup(self, batch: dict[str, list[asyncio.Future]]) -> None:
         try:
-            found = await asyncio.to_thread(self.ledger.cache_get_many, list(batch))
+            found = await asyncio.to_thread(self.ledger.cache_get_many, list(batch),
+                                            run_id=self.run_id if self.own_run else None)
         except Exception as e:  # noqa: BLE001 - handed to every waiting caller
             for futs in batch.values():
                 for f in futs:
@@ -73,13 +102,73 @@ class RequestCache:
         """Remember a fresh response (written by the next ``take``/``flush``)."""
         self._pending[digest] = {"digest": digest, "model": model, "request": request, "response": response}
 
+    async def save(self, digest: str, model: str, request: dict[str, Any], response: Any) -> None:
+        """Store a fresh response and return once it is committed (by the attached writer, or here)."""
+        self.put(digest, model, request, response)
+        fut = asyncio.get_running_loop().create_future()
+        self._durable.setdefault(digest, []).append(fut)
+        if self._urge is not None:
+            self._urge()
+        elif self._committer is None:
+            self._committer = asyncio.ensure_future(self._commit())
+        await fut
+
+    async def _commit(self) -> None:
+        """Commit saved answers, whatever came meanwhile in each next transaction, until none is left."""
+        try:
+            while self._pending and self._urge is None:
+                rows = self.take()
+                try:
+                    await asyncio.to_thread(self.ledger.cache_put_many, rows, run_id=self.run_id)
+                except BaseException as e:  # noqa: BLE001 - handed to the callers of save
+                    self.saved(rows, e)
+                    if not isinstance(e, Exception):
+                        raise
+                else:
+                    self.saved(rows)
+        finally:
+            self._committer = None
+            if self._pending and self._urge is not None:
+                self._urge()  # attached meanwhile: the writer takes the rest
+
     def take(self) -> list[dict[str, Any]]:
-        """Hand over the buffered entries (to be written in the caller's transaction)."""
+        """Hand over the new entries (to be written in the caller's transaction; then call ``saved``)."""
         rows = list(self._pending.values())
         self._pending = {}
+        for r in rows:
+            self._saving[r["digest"]] = r
         return rows
+
+    def saved(self, rows: list[dict[str, Any]], error: BaseException | None = None) -> None:
+        """``rows`` (from ``take``) are committed, or failed to be with ``error``: their savers go on."""
+        for r in rows:
+            d = r["digest"]
+            if self._saving.get(d) is r:
+                del self._saving[d]
+            for f in self._durable.pop(d, ()):
+                if f.done():
+                    continue
+                if error is None:
+                    f.set_result(None)
+                elif isinstance(error, asyncio.CancelledError):
+                    f.cancel()
+                else:
+                    f.set_exception(error)
+
+    async def discard(self, digest: str) -> None:
+        """Take this run's answer to ``digest`` out of the cache again (an unreadable answer: asked afresh next time)."""
+        self._pending.pop(digest, None)
+        self._saving.pop(digest, None)
+        await asyncio.to_thread(self.ledger.cache_discard, digest, self.run_id)
 
     async def flush(self) -> None:
         rows = self.take()
         if rows:
-            await asyncio.to_thread(self.ledger.cache_put_many, rows)
+            try:
+                await asyncio.to_thread(self.ledger.cache_put_many, rows, run_id=self.run_id)
+            except BaseException as e:
+                self.saved(rows, e)
+                raise
+            self.saved(rows)
+        if self._committer is not None:
+            await asyncio.wait([self._committer])

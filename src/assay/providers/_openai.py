@@ -199,7 +199,8 @@ class OpenAIChat:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
-        self.cache = None if no_cache else cache
+        # --no-cache: nothing from other runs' calls, but a run's own answers are kept for its rerun
+        self.cache = cache.own_run_only() if no_cache and hasattr(cache, "own_run_only") else None if no_cache else cache
         self._rng = random.Random(seed)
         self._headers = {"content-type": "application/json", "accept": "application/json"}
         key = self._api_key()
@@ -342,14 +343,26 @@ class OpenAIChat:
             body.update(stream=True, stream_options={"include_usage": True})
         payload = json.dumps(body, ensure_ascii=False).encode()
         est = len(payload) / 4 + float(merged.get("max_tokens") or merged.get("max_completion_tokens") or 256)
-        data, latency, attempts, ttft = await self._post(payload, est, stream=stream)
-        if self.cache is not None:
-            request = {"messages": messages, "params": merged, "sample_index": sample_index}
-            self.cache.put(digest, self.model.id, request, {"body": data, "latency_ms": latency, "ttft_ms": ttft})
+        cache = self.cache
+        request = {"messages": messages, "params": merged, "sample_index": sample_index}
+        keep = self._keeper(cache, digest, request) if cache is not None and hasattr(cache, "save") else None
+        data, latency, attempts, ttft = await self._post(payload, est, stream=stream, keep=keep)
+        if cache is not None and keep is None:
+            cache.put(digest, self.model.id, request, {"body": data, "latency_ms": latency, "ttft_ms": ttft})
         return self._completion(data, latency, digest, cached=False, attempts=attempts, ttft_ms=ttft)
 
-    async def _post(self, payload: bytes, est_tokens: float, *, stream: bool = False
+    def _keeper(self, cache: Any, digest: str, request: dict[str, Any]) -> Any:
+        """What stores a fresh answer in the cache before its call gives up its slot (see ``_post``)."""
+
+        async def keep(data: dict[str, Any], latency: float, ttft: float | None) -> None:
+            await cache.save(digest, self.model.id, request, {"body": data, "latency_ms": latency, "ttft_ms": ttft})
+
+        return keep
+
+    async def _post(self, payload: bytes, est_tokens: float, *, stream: bool = False, keep: Any = None
                     ) -> tuple[dict[str, Any], float, int, float | None]:
+        """POST with retries; ``keep(data, latency_ms, ttft_ms)`` stores an answer before its slot is given up,
+        so a call counts as in flight until its answer is safe."""
         limits = self.limits
         last = ""
         for attempt in range(self.max_retries + 1):
@@ -380,6 +393,8 @@ class OpenAIChat:
                                 used = (data.get("usage") or {}).get("total_tokens")
                                 if used is not None:
                                     limits.tokens.settle(used - est_tokens)
+                            if keep is not None:
+                                await keep(data, latency, ttft)
                             return data, latency, attempt + 1, ttft
                     elif status in (401, 403):
                         raise self._auth_error(resp)

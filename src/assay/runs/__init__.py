@@ -7,7 +7,9 @@
 A Task (generation, judging, verification...) yields Units with stable keys and turns
 one Unit into an Outcome (records + usage). The executor writes each batch of results
 with the units' ledger rows in one transaction and records a Run whose id is the digest
-of the task's config; running the same task again resumes it, on either executor. The
+of the task's config; running the same task again resumes it, on either executor. A
+model's answer is in the store before its call ends, so a killed run loses only the
+calls in flight; units are claimed with leases, so processes on one store share a run. The
 Ray executor rebuilds a task's unit work on its workers from a registered name and
 plain config (``WorkSpec``, ``unit_work``); only the driver writes to the store.
 

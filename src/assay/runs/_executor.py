@@ -1,9 +1,17 @@
-"""Executing a Task: bounded concurrency, batched writes, resume from the ledger.
+"""Executing a Task: bounded concurrency, durable answers, batched writes, resume from the ledger.
 
 Each finished unit's records and its ledger row (plus the cache entries made meanwhile)
-are committed together, every ``batch_size`` units or ``flush_interval`` seconds. A run's
-id is the digest of its config, so starting the same run again (after a crash, a
-SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and retries the failed.
+are committed together, every ``batch_size`` units or ``flush_interval`` seconds. A
+model's answer goes first: a provider call keeps its slot until its answer is in the
+request cache (``RequestCache.save``), and the writer commits waiting answers at once,
+alone, so a SIGKILL loses only the calls in flight (a rerun finds the other answers in
+the cache). A run's id is the digest of its config, so starting the same run again
+(after a crash, a SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and
+retries the failed.
+
+Units are claimed with a lease in the ledger (``assay.runs._lease``), a few at a time, so
+any number of processes running the same task on one store split its units between
+them; one that dies leaves its units to the others once its leases end.
 
 What every executor shares lives here: the run's bookkeeping (``ExecutorBase.arun``),
 the batched writer, ``attempt`` (one unit, its failure as data) and ``settle`` (a
@@ -16,12 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assay import records as R
 from assay.errors import AssayError, MissingExtra
+from assay.runs._lease import Claims
+from assay.runs._lease import lease_seconds as lease_seconds_of
 from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.store.ledger import Ledger, UnitRow
 
@@ -29,6 +40,7 @@ if TYPE_CHECKING:
     from assay.store import Store
 
 ProgressFn = Callable[[RunProgress], None]
+_SLICE = 64  # units a transaction of a batch writes: answers waiting to be stored go between slices
 
 
 def run_id_for(kind: str, config: dict[str, Any]) -> str:
@@ -70,39 +82,94 @@ async def attempt(task: Any, unit: Unit) -> Result:
 
 
 class _Writer:
-    """Commits finished units in batches, in a worker thread, one batch at a time."""
+    """Commits finished units in batches, in a worker thread, one transaction at a time.
+
+    A batch of units (records, ledger rows and the cache's new entries) goes when
+    ``batch_size`` units are waiting or every ``interval`` seconds, in transactions of at
+    most 64 units. Before each, a cache whose answers wait to be stored (``urge``: a call
+    keeps its slot until then) gets them committed, alone: small transactions that follow
+    each other as long as answers keep coming.
+    """
 
     def __init__(self, ledger: Ledger, run_id: str, caches: list, batch_size: int, interval: float) -> None:
         self.ledger, self.run_id, self.caches = ledger, run_id, caches
         self.batch_size, self.interval = batch_size, interval
-        self.units: list[UnitRow] = []
-        self.records: list[R.Record] = []
+        self.done: list[tuple[UnitRow, Any]] = []  # finished units and their records, not yet written
+        self._due = 0  # of those, how many the current batch still has to write
         self._wake = asyncio.Event()
+        self._urgent = False
         self._closing = False
+        self._last = time.monotonic()  # when the last batch of units was written
+        for c in caches:
+            if hasattr(c, "attach"):
+                c.attach(run_id, self.urge)
         self.task = asyncio.ensure_future(self._loop())
 
+    def urge(self) -> None:
+        """Commit the caches' waiting answers as soon as the transaction being written is."""
+        self._urgent = True
+        self._wake.set()
+
     def add(self, row: UnitRow, records: Any = ()) -> None:
-        self.units.append(row)
-        self.records.extend(records)
-        if len(self.units) >= self.batch_size:
+        self.done.append((row, records))
+        if len(self.done) >= self.batch_size:
             self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
-            closing = self._closing
-            await self.flush()
-            if closing:
-                return
+        try:
+            while True:
+                if not (self._urgent or self._due):
+                    left = self.interval - (time.monotonic() - self._last)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(left, 0.0))
+                self._wake.clear()
+                closing = self._closing
+                if closing:
+                    self._urgent = False
+                    await self.flush()
+                    return
+                if not self._due and (len(self.done) >= self.batch_size or time.monotonic() - self._last >= self.interval):
+                    self._last = time.monotonic()
+                    self._due = len(self.done)
+                if self._urgent:  # answers wait first: they hold their calls' slots
+                    self._urgent = False
+                    await self._commit(None)
+                elif self._due:  # the batch goes in slices, so no answer waits behind all of it
+                    n = min(self._due, _SLICE)
+                    self._due -= n
+                    part, self.done = self.done[:n], self.done[n:]
+                    await self._commit(part)
+        finally:
+            for c in self.caches:
+                if hasattr(c, "attach"):
+                    c.attach(None, None)
 
     async def flush(self) -> None:
-        units, records = self.units, self.records
-        self.units, self.records = [], []
-        cache_rows = [row for c in self.caches for row in c.take()]
-        if units or cache_rows:
-            await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
+        """Write the units finished so far, their records and every new cache entry, in one transaction."""
+        done, self.done, self._due = self.done, [], 0
+        await self._commit(done)
+
+    async def _commit(self, done: list[tuple[UnitRow, Any]] | None) -> None:
+        """Commit the caches' new entries, with finished units and their records or (None) alone."""
+        taken = [(c, c.take()) for c in self.caches]
+        cache_rows = [row for _, rows in taken for row in rows]
+        if not (cache_rows or done):
+            return
+        try:
+            if done is None:
+                await asyncio.to_thread(self.ledger.save_answers, self.run_id, cache_rows)
+            else:
+                units = [row for row, _ in done]
+                records = [r for _, recs in done for r in recs]
+                await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
+        except BaseException as e:
+            for c, rows in taken:
+                if rows and hasattr(c, "saved"):
+                    c.saved(rows, e)
+            raise
+        for c, rows in taken:
+            if rows and hasattr(c, "saved"):
+                c.saved(rows)
 
     async def close(self) -> None:
         """Write everything still buffered."""
@@ -140,12 +207,14 @@ class ExecutorBase:
     name = ""
 
     def __init__(self, store: Store, *, batch_size: int = 256, flush_interval: float = 0.25,
-                 on_progress: ProgressFn | None = None) -> None:
+                 on_progress: ProgressFn | None = None, lease_seconds: float | None = None) -> None:
         self.store = store
         self.ledger = Ledger(store)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.on_progress = on_progress
+        self.lease_seconds = lease_seconds_of(lease_seconds)
+        self.claims: Claims | None = None  # the running run's (a test may look at what it took over)
 
     def run(self, task: Task) -> R.Run:
         return asyncio.run(self.arun(task))
@@ -153,7 +222,11 @@ class ExecutorBase:
     def _check(self, task: Task) -> None:
         """Refuse a task this executor cannot run, before the run is opened."""
 
-    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
+    def _claim_batch(self) -> int:
+        """Units claimed at once: about what this executor has in flight."""
+        return 64
+
+    async def _work(self, task: Task, claims: Claims, writer: _Writer, progress: RunProgress) -> None:
         raise NotImplementedError
 
     async def arun(self, task: Task) -> R.Run:
@@ -168,7 +241,8 @@ class ExecutorBase:
             raise ValueError(f"task {task.kind!r} has units with the same key")
         run = R.Run(id=run_id, kind=task.kind, config=config, total=len(units))  # type: ignore[arg-type]
         await asyncio.to_thread(self.ledger.open_run, run)
-        done = await asyncio.to_thread(self.ledger.done_keys, run_id)
+        states = await asyncio.to_thread(self.ledger.unit_states, run_id)
+        done = {k for k, (status, _) in states.items() if status == "done"}
         todo = [u for u in units if u.key not in done]
         progress = RunProgress(run_id=run_id, total=len(units), done_before=len(keys & done))
         status = "done"
@@ -177,11 +251,14 @@ class ExecutorBase:
                 if hasattr(task, "setup"):
                     await task.setup()
                 caches = list(task.caches()) if hasattr(task, "caches") else []
+                self.claims = claims = Claims(self.ledger, run_id, todo, {k: a for k, (_, a) in states.items()},
+                                              lease=self.lease_seconds, batch=self._claim_batch())
                 writer = _Writer(self.ledger, run_id, caches, self.batch_size, self.flush_interval)
-                try:
-                    await self._work(task, todo, writer, progress)
-                finally:
-                    await writer.close()
+                async with claims:  # the units left unfinished are given back after the last commit
+                    try:
+                        await self._work(task, claims, writer, progress)
+                    finally:
+                        await writer.close()
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = "interrupted"
             raise
@@ -209,18 +286,22 @@ class LocalExecutor(ExecutorBase):
         batch_size: int = 256,
         flush_interval: float = 0.25,
         on_progress: ProgressFn | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress)
+        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress,
+                         lease_seconds=lease_seconds)
         self.concurrency = concurrency
 
-    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
-        it = iter(todo)
+    def _claim_batch(self) -> int:
+        return self.concurrency
+
+    async def _work(self, task: Task, claims: Claims, writer: _Writer, progress: RunProgress) -> None:
         notify = self.on_progress
 
         async def worker() -> None:
-            for unit in it:  # one shared iterator: each unit is taken once
+            while (unit := await claims.next()) is not None:  # each unit is claimed once, here or elsewhere
                 settle(await attempt(task, unit), writer, progress)
                 if notify is not None:
                     notify(progress)
@@ -228,7 +309,8 @@ class LocalExecutor(ExecutorBase):
                 # commit and a Ctrl-C be seen between units
                 await asyncio.sleep(0)
 
-        await supervise([asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(todo)))], writer)
+        await supervise([asyncio.ensure_future(worker()) for _ in range(min(self.concurrency, len(claims.units)))],
+                        writer)
 
 
 async def supervise(tasks: list[asyncio.Future], writer: _Writer) -> None:
@@ -255,7 +337,10 @@ def make_executor(name: str, store: Store, **options: Any) -> Executor:
     """The executor registered as ``name``: "local" (asyncio, one process) or "ray" (``pip install 'assay[ray]'``).
 
     Options an executor does not take are refused with a TypeError; ``address``,
-    ``num_workers`` and ``chunk_size`` are the Ray executor's own.
+    ``num_workers`` and ``chunk_size`` are the Ray executor's own. Both take
+    ``lease_seconds``: how long a claim on units lasts unless renewed (default
+    ``ASSAY_LEASE_SECONDS``, else 60), which is how long other processes wait before
+    taking over the units of one that died on another machine.
     """
     if name == "local":
         return LocalExecutor(store, **options)

@@ -31,6 +31,10 @@ A model's API key is read from the variable its ``api_key_env`` names in the dri
 environment and set in the workers' (Ray's ``runtime_env``), so workers on other
 machines can call the model; it is never part of a spec.
 
+The driver claims the units it sends, a chunk at a time, with a lease in the run's
+ledger (``assay.runs._lease``), like the local executor: several drivers, or a driver and
+local processes, can share one run.
+
 A worker that dies (killed, out of memory, its node lost) loses only the units it had
 not sent back: they go back in the queue for a new worker, at most ``max_attempts``
 times, after which they are recorded as failed (``worker_lost``) and retried by the
@@ -47,7 +51,6 @@ import os
 import pickle
 import socket
 from collections import deque
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -55,6 +58,7 @@ from ray.exceptions import RayActorError
 
 from assay.errors import AssayError
 from assay.runs._executor import ExecutorBase, ProgressFn, Result, _Writer, attempt, settle, supervise
+from assay.runs._lease import Claims
 from assay.runs._remote import Clients, WorkerCache, WorkSpec, build_work
 from assay.runs._task import RunProgress, Task, Unit
 
@@ -132,11 +136,6 @@ class _Shipped:
         return rows
 
 
-def _chunks(units: list[Unit], size: int) -> Iterator[list[Unit]]:
-    for i in range(0, len(units), size):
-        yield units[i : i + size]
-
-
 class RayExecutor(ExecutorBase):
     """Runs a Task's units on Ray workers; the driver keeps the ledger, the cache and the writes.
 
@@ -165,12 +164,14 @@ class RayExecutor(ExecutorBase):
         batch_size: int = 256,
         flush_interval: float = 0.25,
         on_progress: ProgressFn | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
         if concurrency < 1 or chunk_size < 1 or max_attempts < 1:
             raise ValueError("concurrency, chunk_size and max_attempts must be at least 1")
         if num_workers is not None and num_workers < 1:
             raise ValueError("num_workers must be at least 1")
-        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress)
+        super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress,
+                         lease_seconds=lease_seconds)
         self.address = address
         self.num_workers = num_workers
         self.chunk_size = chunk_size
@@ -210,23 +211,27 @@ class RayExecutor(ExecutorBase):
             raise AssayError(f"cannot start or join {where}: {why}") from None
         return True
 
-    async def _work(self, task: Task, todo: list[Unit], writer: _Writer, progress: RunProgress) -> None:
+    def _claim_batch(self) -> int:
+        return self.chunk_size
+
+    async def _work(self, task: Task, claims: Claims, writer: _Writer, progress: RunProgress) -> None:
         spec: WorkSpec = task.work_spec()  # type: ignore[attr-defined]
         build_work(spec, Clients(WorkerCache()))  # fails here, not on every worker, if it cannot be rebuilt
         started = self._connect()
         try:
-            await self._run_chunks(task, spec, todo, writer, progress)
+            await self._run_chunks(task, spec, claims, writer, progress)
         finally:
             if started:
                 ray.shutdown()
 
-    async def _run_chunks(self, task: Task, spec: WorkSpec, todo: list[Unit], writer: _Writer,
+    async def _run_chunks(self, task: Task, spec: WorkSpec, claims: Claims, writer: _Writer,
                           progress: RunProgress) -> None:
-        queue: deque[tuple[list[Unit], int]] = deque((c, 0) for c in _chunks(todo, self.chunk_size))
+        queue: deque[tuple[list[Unit], int]] = deque()  # chunks of units lost with a worker, sent again first
         n = self.num_workers or max(1, int(ray.available_resources().get("CPU", 1) // max(self.worker_cpus, 1e-9)))
-        n = min(n, len(queue))
+        n = min(n, math.ceil(len(claims.units) / self.chunk_size))
         per_worker = math.ceil(self.concurrency / n)
-        uses_cache = bool(task.caches()) if hasattr(task, "caches") else False
+        caches = task.caches() if hasattr(task, "caches") else []
+        uses_cache = any(not getattr(c, "own_run", False) for c in caches)
         shipped = _Shipped()
         writer.caches.append(shipped)
         env = {k: os.environ[k] for k in _key_vars(spec) if k in os.environ}
@@ -248,8 +253,13 @@ class RayExecutor(ExecutorBase):
             return await asyncio.to_thread(self.ledger.cache_get_many, digests) if digests else {}
 
         async def feed(slot: int) -> None:
-            while queue:
-                units, tries = queue.popleft()
+            while True:
+                if queue:
+                    units, tries = queue.popleft()
+                else:
+                    units, tries = await claims.take(self.chunk_size), 0
+                    if not units:
+                        return
                 left = {u.key: u for u in units}
                 cached = await lookup(units)
                 worker = self.workers[slot]

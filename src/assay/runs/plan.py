@@ -71,7 +71,8 @@ class Call:
         """The call ``client.complete(messages, sample_index=..., **params)`` would make."""
         params = {k: v for k, v in (params or {}).items() if v is not None}
         digest = None
-        if getattr(client, "cache", None) is not None and hasattr(client, "request_digest"):
+        cache = getattr(client, "cache", None)
+        if cache is not None and not getattr(cache, "own_run", False) and hasattr(client, "request_digest"):
             digest = client.request_digest(messages, sample_index=sample_index, **params)
         return cls(client.model, prompt_chars(messages), completion_ceiling(params, client.model), digest)
 

@@ -1,27 +1,94 @@
-"""The run engine's bookkeeping in the store: runs, the per-unit ledger, the request cache.
+"""The run engine's bookkeeping in the store: runs, the per-unit ledger, unit leases, the request cache.
 
 A run writes its results, the matching ledger rows and new cache entries in one
 transaction per batch, so a killed run never has a result without its ledger row (or
 the reverse), and a restarted run skips exactly the units already done. Writes are
 idempotent (insert-or-ignore, upsert), so two processes on one run cannot corrupt it.
+
+Processes sharing a run claim its units with a lease (``claim``): a unit's row names the
+process working on it and until when; the process renews its leases while it works
+(``renew``), and a lease that ends (the process died) lets another take the unit over.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
 from assay import records as R
 from assay.store import tables as T
-from assay.store.store import Store, from_row
+from assay.store.store import Store, _sqlite_ts, from_row
 
 # R.KINDS lists the kinds so that a record only names kinds listed before it
 _KIND_ORDER = {cls: n for n, cls in enumerate(R.KINDS.values())}
 
 _CHUNK = 500  # rows per IN (...) lookup
+
+
+_CLAIM_CHUNK = 200  # rows per INSERT ... ON CONFLICT of a claim
+
+_UNIT_COLUMNS = ("run_id", "unit_key", "status", "result_id", "error_kind", "error", "attempts", "updated_at",
+                 "prompt_tokens", "completion_tokens", "cost_usd", "cached")
+_UPDATED = ("status", "result_id", "error_kind", "error", "updated_at", "prompt_tokens", "completion_tokens",
+            "cost_usd", "cached")
+
+
+def _upsert_units_sql(mark: str) -> str:
+    """Record finished units: a unit's row (its claim, or none) takes the outcome, one more attempt, no lease.
+
+    A unit another process finished meanwhile (this one's lease ended) stays done.
+    """
+    return (f"INSERT INTO run_units ({', '.join(_UNIT_COLUMNS)}) VALUES ({', '.join([mark] * len(_UNIT_COLUMNS))}) "
+            "ON CONFLICT (run_id, unit_key) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+            + ", attempts = run_units.attempts + 1, lease_until = NULL "
+            "WHERE run_units.status <> 'done' OR excluded.status = 'done'")
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_sql(mark: str, rows: int, take_from: int) -> str:
+    """Claim ``rows`` units: a new row, or a row no one finished since it was seen and no one else holds."""
+    row = f"({', '.join([mark] * 7)})"
+    gone = f" OR run_units.claimed_by IN ({', '.join([mark] * take_from)})" if take_from else ""
+    return ("INSERT INTO run_units (run_id, unit_key, status, attempts, updated_at, claimed_by, lease_until) "
+            f"VALUES {', '.join([row] * rows)} "
+            "ON CONFLICT (run_id, unit_key) DO UPDATE SET claimed_by = excluded.claimed_by, "
+            "lease_until = excluded.lease_until "
+            "WHERE run_units.status <> 'done' AND run_units.attempts = excluded.attempts "
+            f"AND (run_units.lease_until IS NULL OR run_units.lease_until < {mark}{gone}) "
+            "RETURNING unit_key")
+
+
+_CACHE_INSERT = ("INSERT INTO request_cache (digest, model, request, response, created_at, run_id) "
+                 "VALUES ({m}, {m}, {m}, {m}, {m}, {m}) ON CONFLICT DO NOTHING")
+_CACHE_INSERT_SQLITE = _CACHE_INSERT.format(m="?")
+_CACHE_INSERT_PG = _CACHE_INSERT.format(m="%s")
+_UPSERT_UNITS_SQLITE = _upsert_units_sql("?")
+_UPSERT_UNITS_PG = _upsert_units_sql("%s")
+
+
+def _aware(t: datetime) -> datetime:
+    """A timestamp as UTC-aware (SQLite gives them back naive, in UTC)."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Where a unit another process may hold stands: finished since last seen, or held by whom, for how long."""
+
+    unit_key: str
+    done: bool
+    """Finished (done, or failed again) since the claimer last saw it: no one is to do it now."""
+    holder: str | None
+    """The process whose lease it is under (None: none)."""
+    left: float | None
+    """Seconds left on that lease by the store's clock (negative: ended; None: no lease)."""
 
 
 @dataclass(slots=True)
@@ -67,6 +134,13 @@ class Ledger:
                 )
         return self.store.get(R.Run, run.id)
 
+    def unit_states(self, run_id: str) -> dict[str, tuple[str, int]]:
+        """Each unit of the run in the ledger: its status and how many times it was finished."""
+        u = T.run_units
+        with self.store.engine.connect() as c:
+            return {k: (s, a) for k, s, a in c.execute(select(u.c.unit_key, u.c.status, u.c.attempts)
+                                                         .where(u.c.run_id == run_id))}
+
     def done_keys(self, run_id: str) -> set[str]:
         """Keys of the units of this run already done (they are skipped on resume)."""
         u = T.run_units
@@ -82,6 +156,96 @@ class Ledger:
         stmt = stmt.order_by(u.c.unit_key).limit(limit)
         with self.store.engine.connect() as c:
             return [dict(r) for r in c.execute(stmt).mappings()]
+
+    # ---- leases: processes sharing a run ---------------------------------------------------
+
+    def now(self, c: Connection) -> datetime:
+        """The store's clock: PostgreSQL's for a shared server (machines' clocks differ), else this machine's."""
+        if self.store.backend == "postgresql":
+            return c.execute(select(func.now())).scalar_one()
+        return R.utcnow()
+
+    def claim(self, run_id: str, seen: dict[str, int], worker: str, lease: float,
+              take_from: Sequence[str] = ()) -> tuple[list[str], list[Lease]]:
+        """Claim for ``worker``, for ``lease`` seconds, those units of ``seen`` (key: attempts when last seen)
+        that no one has finished since and no one else holds; returns the claimed keys and the
+        others' leases (with ``done`` when they are finished since).
+
+        A unit is held while its lease lasts, unless its holder is in ``take_from`` (processes
+        known to be dead). Rows are claimed in key order, like every write of the ledger.
+        """
+        if not seen:
+            return [], []
+        sqlite = self.store.backend == "sqlite"
+        mark = "?" if sqlite else "%s"
+        claimed: list[str] = []
+        with self.store.transaction() as c:
+            now = self.now(c)
+            until = now + timedelta(seconds=lease)
+            now_p, until_p = (_sqlite_ts(now), _sqlite_ts(until)) if sqlite else (now, until)
+            keys = sorted(seen)
+            for i in range(0, len(keys), _CLAIM_CHUNK):
+                chunk = keys[i : i + _CLAIM_CHUNK]
+                params: list[Any] = []
+                for k in chunk:
+                    params += [run_id, k, "running", seen[k], now_p, worker, until_p]
+                params.append(now_p)
+                params += list(take_from)
+                sql = _claim_sql(mark, len(chunk), len(take_from))
+                claimed.extend(r[0] for r in c.exec_driver_sql(sql, tuple(params)).fetchall())
+            got = set(claimed)
+            held = self._leases(c, run_id, [k for k in keys if k not in got], seen, now)
+        return sorted(got), held
+
+    def leases(self, run_id: str, seen: dict[str, int]) -> list[Lease]:
+        """Where the units of ``seen`` (key: attempts when last seen) stand: finished since, or held by whom."""
+        with self.store.engine.connect() as c:
+            return self._leases(c, run_id, sorted(seen), seen, self.now(c))
+
+    def _leases(self, c: Connection, run_id: str, keys: list[str], seen: dict[str, int], now: datetime) -> list[Lease]:
+        u = T.run_units
+        out: list[Lease] = []
+        cols = (u.c.unit_key, u.c.status, u.c.attempts, u.c.claimed_by, u.c.lease_until)
+        for i in range(0, len(keys), _CHUNK):
+            for k, status, attempts, by, until in c.execute(
+                select(*cols).where(u.c.run_id == run_id, u.c.unit_key.in_(keys[i : i + _CHUNK]))
+            ):
+                done = status == "done" or attempts != seen[k]
+                left = (_aware(until) - _aware(now)).total_seconds() if until is not None else None
+                out.append(Lease(k, done, by if until is not None else None, left))
+        return out
+
+    def renew(self, run_id: str, worker: str, lease: float) -> int:
+        """Extend ``worker``'s leases on the run's units by ``lease`` seconds from now; how many it holds."""
+        u = T.run_units
+        with self.store.transaction() as c:
+            until = self.now(c) + timedelta(seconds=lease)
+            keys = self._held(c, run_id, worker)
+            for i in range(0, len(keys), _CHUNK):
+                # the conditions again: a unit finished since the SELECT (SQLite reads outside the write) keeps no lease
+                c.execute(u.update().where(u.c.run_id == run_id, u.c.unit_key.in_(keys[i : i + _CHUNK]),
+                                           u.c.claimed_by == worker, u.c.lease_until.is_not(None))
+                          .values(lease_until=until))
+        return len(keys)
+
+    def release(self, run_id: str, worker: str) -> None:
+        """Give up ``worker``'s leases: units it claimed and never finished are as if never claimed."""
+        u = T.run_units
+        with self.store.transaction() as c:
+            keys = self._held(c, run_id, worker)
+            for i in range(0, len(keys), _CHUNK):
+                mine = (u.c.run_id == run_id, u.c.unit_key.in_(keys[i : i + _CHUNK]), u.c.claimed_by == worker)
+                c.execute(u.delete().where(*mine, u.c.status == "running"))
+                c.execute(u.update().where(*mine).values(lease_until=None))
+
+    def _held(self, c: Connection, run_id: str, worker: str) -> list[str]:
+        """The keys ``worker`` holds, locked in key order on PostgreSQL (claims lock rows in that order too)."""
+        u = T.run_units
+        stmt = (select(u.c.unit_key).where(u.c.run_id == run_id, u.c.claimed_by == worker, u.c.lease_until.is_not(None))
+                .order_by(u.c.unit_key))
+        if self.store.backend == "postgresql":
+            stmt = stmt.with_for_update()
+        return list(c.execute(stmt).scalars())
 
     def finish_run(self, run_id: str, status: str) -> R.Run:
         """Total the run from its ledger (every invocation of it), store and return it."""
@@ -151,36 +315,18 @@ class Ledger:
                 self._upsert_units(c, run_id, units)
 
     def _upsert_units(self, c: Connection, run_id: str, units: Sequence[UnitRow]) -> None:
-        now = R.utcnow()
+        # driver SQL, built once: a run commits this every few milliseconds while answers arrive
+        sqlite = self.store.backend == "sqlite"
+        now: Any = R.utcnow()
+        if sqlite:
+            now = _sqlite_ts(now)
         latest = {u.unit_key: u for u in units}  # one row per key: an upsert may touch a row once
-        latest = {k: latest[k] for k in sorted(latest)}
         rows = [
-            {
-                "run_id": run_id, "unit_key": u.unit_key, "status": u.status, "result_id": u.result_id,
-                "error_kind": u.error_kind, "error": u.error, "attempts": 1, "updated_at": now,
-                "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                "cost_usd": u.cost_usd, "cached": u.cached,
-            }
-            for u in latest.values()
+            (run_id, k, u.status, u.result_id, u.error_kind, u.error, 1, now, u.prompt_tokens, u.completion_tokens,
+             u.cost_usd, u.cached)
+            for k in sorted(latest) for u in (latest[k],)
         ]
-        t = T.run_units
-        stmt = self._insert(t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.c.run_id, t.c.unit_key],
-            set_={
-                "status": stmt.excluded.status,
-                "result_id": stmt.excluded.result_id,
-                "error_kind": stmt.excluded.error_kind,
-                "error": stmt.excluded.error,
-                "attempts": t.c.attempts + 1,
-                "updated_at": stmt.excluded.updated_at,
-                "prompt_tokens": stmt.excluded.prompt_tokens,
-                "completion_tokens": stmt.excluded.completion_tokens,
-                "cost_usd": stmt.excluded.cost_usd,
-                "cached": stmt.excluded.cached,
-            },
-        )
-        c.execute(stmt, rows)
+        c.exec_driver_sql(_UPSERT_UNITS_SQLITE if sqlite else _UPSERT_UNITS_PG, rows)
 
     # ---- the request cache ------------------------------------------------------------------
 
@@ -190,22 +336,42 @@ class Ledger:
             r["digest"]: {**r, "created_at": r.get("created_at") or now, "run_id": r.get("run_id") or run_id}
             for r in rows
         }
-        c.execute(self._insert(T.request_cache).on_conflict_do_nothing(), [unique[d] for d in sorted(unique)])
+        sqlite = self.store.backend == "sqlite"
+        ts = _sqlite_ts if sqlite else (lambda t: t)
+        # json.dumps: the text SQLAlchemy's JSON type writes (cache stats count its bytes)
+        params = [(d, r["model"], json.dumps(r["request"]), json.dumps(r["response"]), ts(r["created_at"]), r["run_id"])
+                  for d in sorted(unique) for r in (unique[d],)]
+        c.exec_driver_sql(_CACHE_INSERT_SQLITE if sqlite else _CACHE_INSERT_PG, params)
 
-    def cache_put_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Store cache entries (digest, model, request, response); an existing digest is kept."""
+    def cache_put_many(self, rows: Sequence[dict[str, Any]], *, run_id: str | None = None) -> None:
+        """Store cache entries (digest, model, request, response), made by ``run_id``; an existing digest is kept."""
         if rows:
             with self.store.transaction() as c:
-                self._cache_insert(c, rows)
+                self._cache_insert(c, rows, run_id)
 
-    def cache_get_many(self, digests: Sequence[str]) -> dict[str, Any]:
-        """The cached responses of those digests that are cached."""
+    def save_answers(self, run_id: str | None, rows: Sequence[dict[str, Any]]) -> None:
+        """Commit new cache entries alone, made by ``run_id``: answers a run keeps before their calls end."""
+        with self.store.transaction() as c:
+            self._cache_insert(c, rows, run_id)
+
+    def cache_discard(self, digest: str, run_id: str | None) -> None:
+        """Remove the cache entry of ``digest`` if ``run_id`` made it (an entry of another run stays)."""
+        t = T.request_cache
+        made_by = t.c.run_id.is_(None) if run_id is None else t.c.run_id == run_id
+        with self.store.transaction() as c:
+            c.execute(t.delete().where(t.c.digest == digest, made_by))
+
+    def cache_get_many(self, digests: Sequence[str], *, run_id: str | None = None) -> dict[str, Any]:
+        """The cached responses of those digests that are cached (only entries made by ``run_id``, if given)."""
         t = T.request_cache
         found: dict[str, Any] = {}
         with self.store.engine.connect() as c:
             for i in range(0, len(digests), _CHUNK):
                 chunk = list(digests[i : i + _CHUNK])
-                for d, resp in c.execute(select(t.c.digest, t.c.response).where(t.c.digest.in_(chunk))):
+                stmt = select(t.c.digest, t.c.response).where(t.c.digest.in_(chunk))
+                if run_id is not None:
+                    stmt = stmt.where(t.c.run_id == run_id)
+                for d, resp in c.execute(stmt):
                     found[d] = resp
         return found
 

@@ -341,6 +341,10 @@ run_units = Table(
     Column("completion_tokens", Integer),
     Column("cost_usd", Float),
     Column("cached", Boolean),
+    # 0013: the process working on the unit (host:pid:namespace:token) and until when; a lease that
+    # ends (its process died) lets another process take the unit over. Null once the unit is finished.
+    Column("claimed_by", String(200)),
+    Column("lease_until", TS),
 )
 
 # Every model call, keyed by a digest of its full request: a repeated request is free.
