@@ -3,7 +3,8 @@
 Each test starts the real command in a subprocess against a ScriptedServer with latency
 (it records every request), SIGKILLs it once the server has answered a third of the
 units, runs the same command again to the end, and counts the calls beyond one per
-unit. A call keeps its slot until its answer is stored, so those are at most the
+unit. A call keeps its slot until its answer is in the run's journal, and the rerun
+replays the killed process's journal into the cache, so those are at most the
 ``--concurrency`` calls in flight at the kill. Before, answers waited up to a quarter of
 a second for the writer's next batch, and a kill repeated all of them too.
 """

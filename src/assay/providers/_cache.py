@@ -1,24 +1,25 @@
-"""The request cache as the async client sees it: batched look-ups, answers stored before their call ends.
+"""The request cache as the async client sees it: batched look-ups, answers kept before their call ends.
 
 Look-ups made in the same moment go to the store as one ``IN (...)`` query in a worker
 thread, so the event loop never waits on SQL. A fresh answer is saved before the call
-that got it gives up its slot (``save``): a run's writer takes it (``take``), commits it
-at once with whatever else has finished, and says so (``saved``); a cache used outside a
-run commits its answers itself, a few at a time. So a process killed at any moment has
-lost only the answers of calls still in flight. ``put`` keeps an answer to be written
-with the next batch or on ``flush`` / close, as before.
+that got it gives up its slot (``save``). In a run, that is a line in the run's answer
+journal (``assay.store.journal``), and the run's writer takes the answer (``take``) into
+its next batch; a cache used outside a run commits its answers itself, a few at a time,
+before ``save`` returns. So a process killed at any moment has lost only the answers of
+calls still in flight. ``put`` keeps an answer to be written with the next batch or on
+``flush`` / close.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from assay.store.ledger import Ledger
 
 if TYPE_CHECKING:
     from assay.store import Store
+    from assay.store.journal import Journal
 
 
 class RequestCache:
@@ -36,7 +37,8 @@ class RequestCache:
         self._pending: dict[str, dict[str, Any]] = {}  # new answers not yet taken by a writer
         self._saving: dict[str, dict[str, Any]] = {}  # taken, not yet committed: still answered from here
         self._durable: dict[str, list[asyncio.Future]] = {}  # callers of save, per digest, until committed
-        self._urge: Callable[[], None] | None = None
+        self._in_run = False  # attached to a run's writer, which commits the new answers
+        self._journal: Journal | None = None
         self._committer: asyncio.Future | None = None
         self._waiting: dict[str, list[asyncio.Future]] = {}
         self._busy = False
@@ -47,11 +49,14 @@ class RequestCache:
         """A cache on the same store that answers only from its own run's entries (see ``own_run``)."""
         return RequestCache(self.ledger.store, own_run=True)
 
-    def attach(self, run_id: str | None, urge: Callable[[], None] | None) -> None:
-        """Hand new answers to a run's writer (``urge`` asks it to commit), stamped with ``run_id``; None detaches."""
-        if run_id is not None:
-            self.run_id = run_id
-        self._urge = urge
+    def attach(self, run_id: str, journal: Journal | None) -> None:
+        """Hand new answers to a run's writer, stamped with ``run_id``, each in ``journal`` as it comes."""
+        self.run_id = run_id
+        self._in_run, self._journal = True, journal
+
+    def detach(self) -> None:
+        """The run's writer is done: answers are committed here again."""
+        self._in_run, self._journal = False, None
 
     async def get(self, digest: str) -> Any | None:
         """The cached response for ``digest``, or None."""
@@ -103,20 +108,22 @@ class RequestCache:
         self._pending[digest] = {"digest": digest, "model": model, "request": request, "response": response}
 
     async def save(self, digest: str, model: str, request: dict[str, Any], response: Any) -> None:
-        """Store a fresh response and return once it is committed (by the attached writer, or here)."""
+        """Store a fresh response: in the run's journal (committed with its next batch), or committed here."""
         self.put(digest, model, request, response)
+        if self._in_run:
+            if self._journal is not None:
+                self._journal.append({**self._pending[digest], "run_id": self.run_id})
+            return
         fut = asyncio.get_running_loop().create_future()
         self._durable.setdefault(digest, []).append(fut)
-        if self._urge is not None:
-            self._urge()
-        elif self._committer is None:
+        if self._committer is None:
             self._committer = asyncio.ensure_future(self._commit())
         await fut
 
     async def _commit(self) -> None:
         """Commit saved answers, whatever came meanwhile in each next transaction, until none is left."""
         try:
-            while self._pending and self._urge is None:
+            while self._pending and not self._in_run:
                 rows = self.take()
                 try:
                     await asyncio.to_thread(self.ledger.cache_put_many, rows, run_id=self.run_id)
@@ -128,8 +135,15 @@ class RequestCache:
                     self.saved(rows)
         finally:
             self._committer = None
-            if self._pending and self._urge is not None:
-                self._urge()  # attached meanwhile: the writer takes the rest
+            if self._in_run and self._pending:  # attached meanwhile: the rest go the run's way
+                rows = list(self._pending.values())
+                if self._journal is not None:
+                    for r in rows:
+                        self._journal.append({**r, "run_id": self.run_id})
+                for r in rows:
+                    for f in self._durable.pop(r["digest"], ()):
+                        if not f.done():
+                            f.set_result(None)
 
     def take(self) -> list[dict[str, Any]]:
         """Hand over the new entries (to be written in the caller's transaction; then call ``saved``)."""
@@ -159,6 +173,8 @@ class RequestCache:
         """Take this run's answer to ``digest`` out of the cache again (an unreadable answer: asked afresh next time)."""
         self._pending.pop(digest, None)
         self._saving.pop(digest, None)
+        if self._journal is not None:
+            self._journal.discard(digest, self.run_id)
         await asyncio.to_thread(self.ledger.cache_discard, digest, self.run_id)
 
     async def flush(self) -> None:

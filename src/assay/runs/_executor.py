@@ -2,10 +2,10 @@
 
 Each finished unit's records and its ledger row (plus the cache entries made meanwhile)
 are committed together, every ``batch_size`` units or ``flush_interval`` seconds. A
-model's answer goes first: a provider call keeps its slot until its answer is in the
-request cache (``RequestCache.save``), and the writer commits waiting answers at once,
-alone, so a SIGKILL loses only the calls in flight (a rerun finds the other answers in
-the cache). A run's id is the digest of its config, so starting the same run again
+model's answer is kept first: a provider call keeps its slot until its answer is a line
+in the run's answer journal (``RequestCache.save``, ``assay.store.journal``), and a run
+starts by replaying the journals of killed processes into the cache, so a SIGKILL loses
+only the calls in flight (a rerun finds the other answers in the cache). A run's id is the digest of its config, so starting the same run again
 (after a crash, a SIGKILL, a Ctrl-C) skips every unit whose ledger row says done and
 retries the failed.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,13 +33,13 @@ from assay.errors import AssayError, MissingExtra
 from assay.runs._lease import Claims
 from assay.runs._lease import lease_seconds as lease_seconds_of
 from assay.runs._task import Outcome, RunProgress, Task, Unit
+from assay.store.journal import Journal, replay
 from assay.store.ledger import Ledger, UnitRow
 
 if TYPE_CHECKING:
     from assay.store import Store
 
 ProgressFn = Callable[[RunProgress], None]
-_SLICE = 64  # units a transaction of a batch writes: answers waiting to be stored go between slices
 
 
 def run_id_for(kind: str, config: dict[str, Any]) -> str:
@@ -82,86 +81,71 @@ async def attempt(task: Any, unit: Unit) -> Result:
 
 
 class _Writer:
-    """Commits finished units in batches, in a worker thread, one transaction at a time.
+    """Commits finished units in batches, in a worker thread, one batch at a time.
 
-    A batch of units (records, ledger rows and the cache's new entries) goes when
-    ``batch_size`` units are waiting or every ``interval`` seconds, in transactions of at
-    most 64 units. Before each, a cache whose answers wait to be stored (``urge``: a call
-    keeps its slot until then) gets them committed, alone: small transactions that follow
-    each other as long as answers keep coming.
+    A batch (finished units, their records and the caches' new answers) goes when
+    ``batch_size`` units are waiting or every ``interval`` seconds. Until then each new
+    answer is a line in the ``journal`` (``assay.store.journal``), written by the cache
+    as the answer arrives; a batch's commit lets the journal drop what it held.
     """
 
-    def __init__(self, ledger: Ledger, run_id: str, caches: list, batch_size: int, interval: float) -> None:
+    def __init__(self, ledger: Ledger, run_id: str, caches: list, batch_size: int, interval: float,
+                 journal: Journal | None = None) -> None:
         self.ledger, self.run_id, self.caches = ledger, run_id, caches
         self.batch_size, self.interval = batch_size, interval
-        self.done: list[tuple[UnitRow, Any]] = []  # finished units and their records, not yet written
-        self._due = 0  # of those, how many the current batch still has to write
+        self.journal = journal
+        self.units: list[UnitRow] = []
+        self.records: list[R.Record] = []
         self._wake = asyncio.Event()
-        self._urgent = False
         self._closing = False
-        self._last = time.monotonic()  # when the last batch of units was written
+        self.failed = False  # a commit failed: the journal is kept for the next run to replay
         for c in caches:
             if hasattr(c, "attach"):
-                c.attach(run_id, self.urge)
+                c.attach(run_id, journal)
         self.task = asyncio.ensure_future(self._loop())
 
-    def urge(self) -> None:
-        """Commit the caches' waiting answers as soon as the transaction being written is."""
-        self._urgent = True
-        self._wake.set()
-
     def add(self, row: UnitRow, records: Any = ()) -> None:
-        self.done.append((row, records))
-        if len(self.done) >= self.batch_size:
+        self.units.append(row)
+        self.records.extend(records)
+        if len(self.units) >= self.batch_size:
             self._wake.set()
+
+    def add_answers(self, rows: list[dict[str, Any]]) -> None:
+        """Answers received elsewhere (a Ray worker's), kept in the journal until the next batch takes them."""
+        if self.journal is not None:
+            for r in rows:
+                self.journal.append({**r, "run_id": self.run_id})
 
     async def _loop(self) -> None:
         try:
             while True:
-                if not (self._urgent or self._due):
-                    left = self.interval - (time.monotonic() - self._last)
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), max(left, 0.0))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.interval)
                 self._wake.clear()
                 closing = self._closing
+                await self.flush()
                 if closing:
-                    self._urgent = False
-                    await self.flush()
                     return
-                if not self._due and (len(self.done) >= self.batch_size or time.monotonic() - self._last >= self.interval):
-                    self._last = time.monotonic()
-                    self._due = len(self.done)
-                if self._urgent:  # answers wait first: they hold their calls' slots
-                    self._urgent = False
-                    await self._commit(None)
-                elif self._due:  # the batch goes in slices, so no answer waits behind all of it
-                    n = min(self._due, _SLICE)
-                    self._due -= n
-                    part, self.done = self.done[:n], self.done[n:]
-                    await self._commit(part)
+        except BaseException:
+            self.failed = True
+            raise
         finally:
             for c in self.caches:
-                if hasattr(c, "attach"):
-                    c.attach(None, None)
+                if hasattr(c, "detach"):
+                    c.detach()
 
     async def flush(self) -> None:
         """Write the units finished so far, their records and every new cache entry, in one transaction."""
-        done, self.done, self._due = self.done, [], 0
-        await self._commit(done)
-
-    async def _commit(self, done: list[tuple[UnitRow, Any]] | None) -> None:
-        """Commit the caches' new entries, with finished units and their records or (None) alone."""
+        units, records = self.units, self.records
+        self.units, self.records = [], []
+        if self.journal is not None:
+            self.journal.rotate()  # a full segment's answers are all among those taken next
         taken = [(c, c.take()) for c in self.caches]
         cache_rows = [row for _, rows in taken for row in rows]
-        if not (cache_rows or done):
+        if not (units or cache_rows):
             return
         try:
-            if done is None:
-                await asyncio.to_thread(self.ledger.save_answers, self.run_id, cache_rows)
-            else:
-                units = [row for row, _ in done]
-                records = [r for _, recs in done for r in recs]
-                await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
+            await asyncio.to_thread(self.ledger.write, self.run_id, units, records, cache_rows)
         except BaseException as e:
             for c, rows in taken:
                 if rows and hasattr(c, "saved"):
@@ -170,12 +154,18 @@ class _Writer:
         for c, rows in taken:
             if rows and hasattr(c, "saved"):
                 c.saved(rows)
+        if self.journal is not None:
+            self.journal.committed()
 
     async def close(self) -> None:
-        """Write everything still buffered."""
+        """Write everything still buffered; then the journal's files go (or stay, after a failed commit)."""
         self._closing = True
         self._wake.set()
-        await asyncio.shield(self.task)
+        try:
+            await asyncio.shield(self.task)
+        finally:
+            if self.journal is not None:
+                self.journal.close(keep=self.failed or not self.task.done() or self.task.cancelled())
 
 
 def settle(result: Result, writer: _Writer, progress: RunProgress) -> None:
@@ -241,6 +231,7 @@ class ExecutorBase:
             raise ValueError(f"task {task.kind!r} has units with the same key")
         run = R.Run(id=run_id, kind=task.kind, config=config, total=len(units))  # type: ignore[arg-type]
         await asyncio.to_thread(self.ledger.open_run, run)
+        await asyncio.to_thread(replay, self.store)  # answers a killed process received, before anything is asked
         states = await asyncio.to_thread(self.ledger.unit_states, run_id)
         done = {k for k, (status, _) in states.items() if status == "done"}
         todo = [u for u in units if u.key not in done]
@@ -253,7 +244,8 @@ class ExecutorBase:
                 caches = list(task.caches()) if hasattr(task, "caches") else []
                 self.claims = claims = Claims(self.ledger, run_id, todo, {k: a for k, (_, a) in states.items()},
                                               lease=self.lease_seconds, batch=self._claim_batch())
-                writer = _Writer(self.ledger, run_id, caches, self.batch_size, self.flush_interval)
+                journal = Journal.open(self.store) if caches else None
+                writer = _Writer(self.ledger, run_id, caches, self.batch_size, self.flush_interval, journal)
                 async with claims:  # the units left unfinished are given back after the last commit
                     try:
                         await self._work(task, claims, writer, progress)

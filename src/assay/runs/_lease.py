@@ -4,7 +4,8 @@ A process claims a few units at a time in the run's ledger (``Ledger.claim``): e
 names the process and the end of its lease. It renews its leases while it works and,
 on a clean exit (the end, a Ctrl-C, an error), gives back those it did not finish. A
 process that dies keeps its units until their lease ends, or less: a process on the same
-machine sees that the holder's pid is gone and takes them over at once.
+machine sees that the holder's pid is gone and takes them over at once, after replaying
+the answers the dead process had received (``assay.store.journal``) into the cache.
 
 A process ends its part when every unit of the run is finished, by it or by another: it
 waits for the units others hold, and takes over those whose holder is gone. A unit
@@ -30,6 +31,7 @@ from typing import Any
 
 from assay.errors import BadInput
 from assay.runs._task import Unit
+from assay.store.journal import replay
 
 LEASE_ENV = "ASSAY_LEASE_SECONDS"
 DEFAULT_LEASE = 60.0
@@ -180,6 +182,8 @@ class Claims:
 
     async def _claim(self, keys: list[str], gone: list[str]) -> bool:
         """Claim ``keys`` (taking them from the ``gone`` processes); whether any was claimed."""
+        if any(k in self._held for k in keys):  # a takeover: the answers a dead holder received go into the cache
+            await asyncio.to_thread(replay, self.ledger.store)
         call = asyncio.ensure_future(asyncio.to_thread(
             self.ledger.claim, self.run_id, {k: self.seen[k] for k in keys}, self.worker, self.lease, gone))
         self._claiming.add(call)  # a claim cancelled here still commits in its thread: release waits for it

@@ -267,6 +267,7 @@ class RayExecutor(ExecutorBase):
                     async for ref in worker.run.options(num_returns="streaming").remote(units, cached):
                         results, rows = await ref
                         shipped.add(rows)
+                        writer.add_answers(rows)
                         for r in results:
                             if isinstance(r, _Fatal):
                                 raise r.error

@@ -349,11 +349,6 @@ class Ledger:
             with self.store.transaction() as c:
                 self._cache_insert(c, rows, run_id)
 
-    def save_answers(self, run_id: str | None, rows: Sequence[dict[str, Any]]) -> None:
-        """Commit new cache entries alone, made by ``run_id``: answers a run keeps before their calls end."""
-        with self.store.transaction() as c:
-            self._cache_insert(c, rows, run_id)
-
     def cache_discard(self, digest: str, run_id: str | None) -> None:
         """Remove the cache entry of ``digest`` if ``run_id`` made it (an entry of another run stays)."""
         t = T.request_cache
