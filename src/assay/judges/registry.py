@@ -79,7 +79,7 @@ class ProgramJudge(Configured):
 
     def __init__(self, registration: Registration, args: dict[str, Any], check: Check) -> None:
         super().__init__(registration, args, check)
-        self.kind: Kind = registration.kind  # type: ignore[assignment]
+        self.kind = registration.kind
 
     def __call__(self, response: str, item: Any = None) -> Verdict:
         return self._made(response, target_of(item))
