@@ -126,7 +126,10 @@ class Registry:
         self._ready: set[str] = set()
         self._lock = threading.RLock()
         self._loaded = False
+        self._loader: int | None = None
+        """The thread loading the entry points, while it does."""
         self._loading: str | None = None
+        """The entry point that thread is loading, if any: what it registers is that plug-in's."""
         self._added: list[tuple[str, str]] = []
         self.failed: dict[str, str] = {}
         """Plug-ins that did not load: entry point name -> the one-line reason."""
@@ -170,21 +173,25 @@ class Registry:
             raise ValueError(f"{k.what} name {name!r} must be lower-case letters, digits, '_' or '-'")
 
         def register(factory: Callable[..., Any]) -> Any:
-            with self._lock:
-                summary = self._claim(k, name, factory)
-                signature = inspect.signature(factory)
-                reg = Registration(kind, name, version, description or summary, factory,
-                                   {p: v.default for p, v in signature.parameters.items()}, self._loading)
-                built = self._wraps.get(kind, lambda r: r.factory)(reg)
-                self._entries[kind][name] = reg
-                self._built[kind, name] = built
-                if self._loading is not None:
-                    self._added.append((kind, name))
+            plugin = self._plugin()
+            summary = self._claim(k, name, factory, plugin)
+            signature = inspect.signature(factory)
+            reg = Registration(kind, name, version, description or summary, factory,
+                               {p: v.default for p, v in signature.parameters.items()}, plugin)
+            built = self._wraps.get(kind, lambda r: r.factory)(reg)
+            self._entries[kind][name] = reg
+            self._built[kind, name] = built
+            if plugin is not None:
+                self._added.append((kind, name))
             return built
 
         return register
 
-    def _claim(self, k: Kind, name: str, factory: Callable[..., Any]) -> str:
+    def _plugin(self) -> str | None:
+        """The plug-in being loaded by this thread, if any."""
+        return self._loading if self._loader == threading.get_ident() else None
+
+    def _claim(self, k: Kind, name: str, factory: Callable[..., Any], plugin: str | None) -> str:
         """Refuse a second, different factory under ``name``; the factory's summary (its docstring's first line)."""
         for other in KINDS.values():
             if other.name != k.name and (not k.namespace or other.namespace != k.namespace):
@@ -193,7 +200,7 @@ class Registry:
             if known is None or (known.factory.__module__, known.factory.__qualname__) == (
                     factory.__module__, factory.__qualname__):
                 continue
-            if self._loading is not None:
+            if plugin is not None:
                 owner = f"plug-in {known.plugin!r}" if known.plugin else "assay"
                 raise ValueError(f"{k.what} {name!r} is already registered by {owner}; a plug-in may not replace it")
             if known.plugin is not None:
@@ -247,14 +254,18 @@ class Registry:
 
     def load_plugins(self) -> None:
         """Load every installed entry point of the group ``assay.plugins`` (once; later calls do nothing)."""
-        with self._lock:
-            if self._loaded:
+        with self._lock:  # another thread's look-up waits until the plug-ins are loaded
+            if self._loaded or self._loader == threading.get_ident():  # a plug-in looking something up
                 return
-            self._loaded = True
             from importlib.metadata import entry_points
 
-            for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-                self._load_one(ep)
+            self._loader = threading.get_ident()
+            try:
+                for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+                    self._load_one(ep)
+            finally:
+                self._loader = None
+                self._loaded = True
 
     def _load_one(self, ep: Any) -> None:
         self._loading, self._added = ep.name, []
