@@ -86,7 +86,7 @@ def test_an_executor_name_goes_through_the_registry(tmp_path):
 # ---- plug-ins installed from other packages ----------------------------------------------------
 
 GOOD = '''
-"""A plug-in for assay: a verifier, a curation step and an executor."""
+"""A plug-in for assay: a verifier, a curation step, a converter and an executor."""
 import os
 
 from assay import plugins
@@ -119,6 +119,16 @@ def no_digits():
                 if any(c.isdigit() for c in it.prompt_text())]
 
     return Work(apply)
+
+
+def setup():
+    """Registers when called: the form ``module:callable`` of an entry point."""
+    from assay.redteam.converters import Transform
+
+    @plugins.register("converter", "upper", version="1")
+    def upper():
+        """The request in capitals."""
+        return Transform(str.upper)
 
 
 @plugins.register("executor", "noted")
@@ -176,9 +186,15 @@ def _store_with_answers(site: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_a_plugin_package_adds_a_verifier_a_curation_step_and_an_executor_to_the_cli(tmp_path):
-    site = _install(tmp_path, "assay-shouting", {"assay_shouting": GOOD}, {"shouting": "assay_shouting"})
+def test_a_plugin_package_adds_a_verifier_a_curation_step_a_converter_and_an_executor_to_the_cli(tmp_path):
+    site = _install(tmp_path, "assay-shouting", {"assay_shouting": GOOD},
+                    {"shouting": "assay_shouting", "shouting-setup": "assay_shouting:setup"})
     _store_with_answers(site, tmp_path)
+
+    proc = _assay(site, tmp_path, "redteam", "attacks", "--json")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    (upper,) = [r for r in json.loads(proc.stdout) if r["name"] == "upper"]
+    assert (upper["kind"], upper["description"]) == ("converter", "The request in capitals.")
 
     proc = _assay(site, tmp_path, "verify", "--verifier", "shouting", "--arg", "min_share=0.6",
                   "--executor", "noted", "--json")
