@@ -137,10 +137,10 @@ WorkersOpt = Annotated[int | None, typer.Option(
 def executor_choice(executor: str, ray_address: str | None, workers: int | None) -> dict[str, Any]:
     """``executor`` and ``executor_options`` for the library's run functions, checked."""
     from assay.errors import BadInput
-    from assay.runs import EXECUTORS
+    from assay.runs import executors
 
-    if executor not in EXECUTORS:
-        raise BadInput(f"must be one of {', '.join(EXECUTORS)}", field="--executor")
+    if executor not in executors():
+        raise BadInput(f"must be one of {', '.join(executors())}", field="--executor")
     if executor != "ray":
         if ray_address is not None or workers is not None:
             raise BadInput("--ray-address and --workers go with --executor ray", field="--executor")

@@ -17,7 +17,7 @@ Before a run starts, ``plan_task`` says what it will spend (calls not yet done n
 cached, estimated tokens and cost: ``assay.runs.plan``).
 """
 
-from assay.runs._executor import EXECUTORS, Executor, LocalExecutor, make_executor, run_id_for
+from assay.runs._executor import EXECUTORS, Executor, LocalExecutor, executors, make_executor, run_id_for
 from assay.runs._remote import WorkSpec, unit_work
 from assay.runs._task import Outcome, RunProgress, Task, Unit
 from assay.runs.endpoint import remember_endpoint, store_model
@@ -39,6 +39,7 @@ __all__ = [
     "WorkSpec",
     "generate",
     "generate_plan",
+    "executors",
     "make_executor",
     "plan_calls",
     "plan_task",
