@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, sparse
+from scipy import linalg
+from scipy.special import expit, log_expit
 from scipy.stats import norm
 
 from assay.stats import _bt
@@ -251,12 +252,28 @@ def mean_estimate(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, l
 
 
 def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
-    """Minimise sum_r w_r [log(1 + e^{x_r b}) - y_r x_r b] (soft or rectified labels, signed weights)."""
-    if x0 is None:
-        x0 = np.zeros(x.shape[1])
-    with np.errstate(over="ignore"):
-        return _bt.fit_logistic(sparse.csr_matrix(x), y, w, l2=np.zeros(x.shape[1]), x0=x0,
-                                tol=1e-12, max_iter=200)
+    """Minimise sum_r w_r [log(1 + e^{x_r b}) - y_r x_r b] (soft or rectified labels, signed weights).
+
+    Damped Newton steps through the Bradley-Terry solver's loop (``_bt._maximise``), on dense
+    arrays: the designs here have a handful of columns.
+    """
+    xt = x.T
+
+    def objective(b: np.ndarray) -> float:
+        eta = x @ b
+        return float(np.sum(w * (y * log_expit(eta) + (1 - y) * log_expit(-eta))))
+
+    def newton_step(b: np.ndarray) -> np.ndarray:
+        p = expit(x @ b)
+        hess = (xt * (w * p * (1 - p))) @ x
+        try:
+            return linalg.solve(hess, xt @ (w * (y - p)), assume_a="pos", check_finite=False)
+        except linalg.LinAlgError:
+            raise ValueError("the logistic Hessian is singular: a column of x (a model, for Bradley-Terry) "
+                             "is not identified by the data") from None
+
+    start = np.zeros(x.shape[1]) if x0 is None else np.asarray(x0, dtype=float)
+    return _bt._maximise(start, objective, newton_step, tol=1e-12, max_iter=200, what="PPI++ logistic")
 
 
 def rectified_fit(x, y, yhat, xu, yhatu, lam: float, x0=None) -> np.ndarray:  # noqa: ANN001
@@ -270,17 +287,10 @@ def rectified_fit(x, y, yhat, xu, yhatu, lam: float, x0=None) -> np.ndarray:  # 
     since the last two rows share their covariates (net curvature weight ``(1 - lam)/n``).
     """
     n, big_n = len(y), len(yhatu)
-    rows = [x, xu] if lam == 0 else [x, x, xu]
-    labels = [y, yhatu] if lam == 0 else [y, yhat, yhatu]
-    weights = ([np.full(n, 1 / n), np.zeros(big_n)] if lam == 0 else
-               [np.full(n, 1 / n), np.full(n, -lam / n), np.full(big_n, lam / big_n)])
-    return _fit(np.vstack(rows), np.concatenate(labels), np.concatenate(weights), x0)
-
-
-def _expit(t: np.ndarray) -> np.ndarray:
-    from scipy.special import expit
-
-    return expit(t)
+    if lam == 0:
+        return _fit(x, y, np.full(n, 1 / n), x0)
+    weights = np.concatenate([np.full(n, 1 / n), np.full(n, -lam / n), np.full(big_n, lam / big_n)])
+    return _fit(np.vstack([x, x, xu]), np.concatenate([y, yhat, yhatu]), weights, x0)
 
 
 def logistic_stats(theta, x, y, yhat, xu, yhatu, use_unlabeled: bool):  # noqa: ANN001, ANN201
@@ -290,7 +300,7 @@ def logistic_stats(theta, x, y, yhat, xu, yhatu, use_unlabeled: bool):  # noqa: 
     does not involve labels, so it is averaged over all ``n + N`` units' covariates when the
     judge is used (as ppi_py does), over the ``n`` labelled ones otherwise.
     """
-    mu, muu = _expit(x @ theta), _expit(xu @ theta)
+    mu, muu = expit(x @ theta), expit(xu @ theta)
     grads = x * (mu - y)[:, None]
     grads_hat = x * (mu - yhat)[:, None]
     grads_hat_u = xu * (muu - yhatu)[:, None]
