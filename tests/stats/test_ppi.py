@@ -67,7 +67,7 @@ def pairwise(kind: str, seed: int, *, n_models: int = 4, ties: bool = False):
     y = (u < p).astype(float)
     if ties:
         y[np.abs(u - p) < 0.1] = 0.5
-    logit_hat = slope * (strength[a] - strength[b]) * 2 * (y - 0.5) + bias + rng.normal(0, noise, n + big_n)
+    logit_hat = 2 * slope * (2 * y - 1) + bias + rng.normal(0, 2 * noise, n + big_n)  # noisy view of the verdict
     yhat = expit(logit_hat) if slope else rng.random(n + big_n)
     names = [f"m{i}" for i in range(n_models)]
     pairs = [(names[i], names[j]) for i, j in zip(a, b)]
@@ -89,7 +89,8 @@ def covariates(kind: str, seed: int):
     beta = np.array([0.8, -0.5, 0.3])
     x = rng.normal(size=(n + big_n, 3))
     y = (rng.random(n + big_n) < expit(x @ beta)).astype(float)
-    yhat = expit(slope * (x @ beta) * 1.5 + bias + rng.normal(0, noise, n + big_n)) if slope else rng.random(n + big_n)
+    view = 2 * slope * (2 * y - 1) + bias + rng.normal(0, 2 * noise, n + big_n)  # the judge sees the outcome, noisily
+    yhat = expit(view) if slope else rng.random(n + big_n)
     return x[:n], y[:n], yhat[:n], x[n:], yhat[n:]
 
 
