@@ -409,6 +409,8 @@ def test_other_functions_reject_bad_input_naming_the_argument():
         ppi.bradley_terry(pairs, yb, yb, [("a", "a")], [1.0])
     with pytest.raises(ValueError, match="reference 'q' is not one of the models"):
         ppi.bradley_terry(pairs, yb, yb, [("a", "b")], [1.0], reference="q")
+    with pytest.raises(ValueError, match="pairs_unlabeled and yhat_unlabeled must have the same length"):
+        ppi.bradley_terry(pairs, yb, yb, [("a", "b")], [1.0, 0.0])
     with pytest.raises(ValueError, match="pairs and y and yhat must have the same length"):
         ppi.bradley_terry(pairs, yb[:5], yb[:5], [("a", "b")], [1.0])
     with pytest.raises(ValueError, match="y: the human-labelled comparisons leave some group of models unbeaten"):
