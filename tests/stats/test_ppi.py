@@ -9,6 +9,7 @@ judge and a tiny labelled set. Simulations allow about three Monte Carlo standar
 
 from __future__ import annotations
 
+import doctest
 import warnings
 
 import numpy as np
@@ -356,6 +357,23 @@ def test_n_eff_is_n_times_the_variance_ratio():
     pairs, yb, yhat, pairs_u, yhat_u, names = pairwise("good", 40)
     c = ppi.bradley_terry(pairs, yb, yhat, pairs_u, yhat_u, models=names)
     assert np.isnan(c.n_eff[0]) and (c.n_eff[1:] > c.n).all()
+
+
+def test_docstring_examples():
+    result = doctest.testmod(ppi, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def test_bradley_terry_naive_estimate_is_nan_when_the_judge_never_lets_a_model_lose():
+    pairs = [("a", "b"), ("b", "c"), ("c", "a"), ("a", "c"), ("b", "a"), ("c", "b")] * 5
+    y = [1, 1, 0, 1, 1, 1] * 5
+    with pytest.warns(RuntimeWarning, match="judge-only Bradley-Terry ratings are infinite"):
+        r = ppi.bradley_terry(pairs, y, [1, 1, 0, 1, 0, 0] * 5, [("a", "b"), ("a", "c")] * 10, [1.0, 1.0] * 10,
+                              lam=0)
+    assert np.isnan(r.naive_estimate[1:]).all() and np.isfinite(r.estimate).all()
+    # with the judge weighted in, its separable verdicts leave no finite estimate: said, not returned
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="the logistic fit is not identified"):
+        ppi.bradley_terry(pairs, y, [1, 1, 0, 1, 0, 0] * 5, [("a", "b"), ("a", "c")] * 10, [1.0, 1.0] * 10, lam=1)
 
 
 # --- bad input ----------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from scipy.stats import norm
 from assay.stats import _bt
 
 ALTERNATIVES = ("two-sided", "larger", "smaller")
+_NOT_IDENTIFIED = ("the logistic fit is not identified (singular Hessian): the data leave a coefficient free or "
+                   "infinite (for Bradley-Terry: a model not compared, or never beaten, in the verdicts used)")
 
 
 # --- records ------------------------------------------------------------------------------
@@ -269,8 +271,7 @@ def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, x0: np.ndarray | None = No
         try:
             return linalg.solve(hess, xt @ (w * (y - p)), assume_a="pos", check_finite=False)
         except linalg.LinAlgError:
-            raise ValueError("the logistic Hessian is singular: a column of x (a model, for Bradley-Terry) "
-                             "is not identified by the data") from None
+            raise ValueError(_NOT_IDENTIFIED) from None
 
     start = np.zeros(x.shape[1]) if x0 is None else np.asarray(x0, dtype=float)
     return _bt._maximise(start, objective, newton_step, tol=1e-12, max_iter=200, what="PPI++ logistic")
@@ -314,13 +315,12 @@ def logistic_stats(theta, x, y, yhat, xu, yhatu, use_unlabeled: bool):  # noqa: 
     except linalg.LinAlgError:
         inv = None
     if inv is None or not np.isfinite(inv).all() or np.linalg.cond(hessian) > 1e12:
-        raise ValueError("the logistic Hessian is singular: a column of x (a model, for Bradley-Terry) "
-                         "is not identified by the data")
+        raise ValueError(_NOT_IDENTIFIED)
     return grads, grads_hat, grads_hat_u, inv
 
 
-def logistic_estimate(x, y, yhat, xu, yhatu, lam: float | None, alpha: float, alternative: str, *,
-                      names: tuple = (), method: str | None = None) -> PPICoefficients:  # noqa: ANN001
+def logistic_estimate(x, y, yhat, xu, yhatu, lam: float | None, alpha: float, alternative: str, *,  # noqa: ANN001
+                      names: tuple = (), method: str | None = None, naive: bool = True) -> PPICoefficients:
     r"""PPI++ logistic coefficients and Wald intervals (see :func:`assay.stats.ppi.logistic`)."""
     n, big_n, d = len(y), len(yhatu), x.shape[1]
     if n <= d:
@@ -340,11 +340,14 @@ def logistic_estimate(x, y, yhat, xu, yhatu, lam: float | None, alpha: float, al
     c_theta = rectified_fit(x, y, yhat, xu, yhatu, 0.0)
     c_se = _sandwich_se(c_theta, x, y, yhat, xu, yhatu, 0.0)
     c_low, c_high = z_interval(c_theta, c_se, alpha, alternative)
-    allx, ally = np.vstack([x, xu]), np.concatenate([yhat, yhatu])
-    naive = _fit(allx, ally, np.full(len(ally), 1 / len(ally)))
+    if naive:
+        allx, ally = np.vstack([x, xu]), np.concatenate([yhat, yhatu])
+        naive_est = _fit(allx, ally, np.full(len(ally), 1 / len(ally)))
+    else:  # the caller found the judge-only fit has no finite solution
+        naive_est = np.full(d, np.nan)
     if method is None:
         method = "ppi++" if tuned else {0.0: "classical", 1.0: "ppi"}.get(lam, "ppi-fixed")
-    return PPICoefficients(theta, low, high, se, float(lam), c_theta, c_low, c_high, c_se, naive, n, big_n,
+    return PPICoefficients(theta, low, high, se, float(lam), c_theta, c_low, c_high, c_se, naive_est, n, big_n,
                            alpha, alternative, method, tuple(names))
 
 

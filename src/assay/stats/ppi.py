@@ -55,6 +55,7 @@ predictions (Zrnic and Candès, "Cross-prediction-powered inference", PNAS 2024)
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -275,7 +276,18 @@ def _bt_inputs(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled: np.ndarray, mode
         raise ValueError("y: the human-labelled comparisons leave some group of models unbeaten (or never "
                          "winning) against the rest, so human-only Bradley-Terry ratings are infinite; "
                          "label more comparisons")
-    return x, y, yhat, xu, models, reference, index
+    # The judge-only (naive) fit needs the same of the judge's verdicts on all units.
+    ua, ub = _bt_design(pairs_unlabeled, "pairs_unlabeled", index, reference)[1:]
+    fu = yhat_unlabeled if yhat_unlabeled.ndim == 1 else yhat_unlabeled.mean(axis=1)
+    judge = np.zeros_like(wins)
+    np.add.at(judge, (np.r_[a_idx, ua], np.r_[b_idx, ub]), np.r_[yhat, fu])
+    np.add.at(judge, (np.r_[b_idx, ub], np.r_[a_idx, ua]), 1 - np.r_[yhat, fu])
+    naive = _bt.mle_exists(judge)
+    if not naive:
+        warnings.warn("the judge's verdicts leave some group of models unbeaten (or never winning): the "
+                      "judge-only Bradley-Terry ratings are infinite, naive_estimate is NaN", RuntimeWarning,
+                      stacklevel=3)
+    return x, y, yhat, xu, models, reference, index, naive
 
 
 def _with_reference(res: PPICoefficients, models: list, ref_col: int) -> PPICoefficients:
@@ -304,12 +316,29 @@ def bradley_terry(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled, *,  # noqa: A
     model seen) is fixed at 0; ties count as half a win each way, the Chatbot Arena convention.
     Arrays in the result follow ``models`` (``result.names``). Multiply by ``400 / ln 10`` for
     the Elo-like scale of :mod:`assay.stats.ranking`. Intervals are per coefficient, with no
-    correction for multiplicity.
+    correction for multiplicity. When the judge's verdicts alone have no finite Bradley-Terry
+    fit (a model it never lets lose), ``naive_estimate`` is NaN, with a warning.
+
+    In each round of six human verdicts below, a wins 3 of its 4 comparisons, b 2 and c 1:
+    the human-only ratings are 0, -d, -2d with sigmoid(d) + sigmoid(2d) = 3/2, d = 0.7563.
+
+    >>> pairs = [("a", "b"), ("b", "c"), ("c", "a"), ("a", "c"), ("b", "a"), ("c", "b")] * 5
+    >>> y = [1, 1, 0, 1, 1, 1] * 5
+    >>> yhat = [1, 1, 0, 1, 0, 0] * 5
+    >>> pu = [("a", "b"), ("b", "c"), ("a", "c")] * 20
+    >>> r = bradley_terry(pairs, y, yhat, pu, [0.9, 0.6, 0.8] * 20)
+    >>> r.names, r.classical_estimate.round(4).tolist()
+    (('a', 'b', 'c'), [0.0, -0.7563, -1.5126])
+    >>> r.lam, r.method   # this judge's errors are not worth using: PPI++ falls back to the humans
+    (0.0, 'ppi++')
     """
     alpha, lam, alternative = _options(alpha, lam, alternative)
     yu = vector(yhat_unlabeled, "yhat_unlabeled")
-    x, y, yhat, xu, models, reference, index = _bt_inputs(pairs, y, yhat, pairs_unlabeled, yu, models, reference)
-    res = logistic(x, y, yhat, xu, yu, alpha=alpha, lam=lam, alternative=alternative)
+    x, y, yhat, xu, models, reference, index, naive = _bt_inputs(pairs, y, yhat, pairs_unlabeled, yu, models,
+                                                                 reference)
+    in_unit_interval(yhat, "yhat")
+    in_unit_interval(yu, "yhat_unlabeled")
+    res = logistic_estimate(x, y, yhat, xu, yu, lam, alpha, alternative, naive=naive)
     return _with_reference(res, models, index[reference])
 
 
@@ -387,8 +416,12 @@ def cross_bradley_terry(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled, *,  # n
     """:func:`bradley_terry` with cross-fitted judge verdicts (``yhat_unlabeled`` is N x K), see :func:`cross_logistic`."""
     alpha, _, alternative = _options(alpha, None, alternative)
     yu = _folds(yhat_unlabeled, "yhat_unlabeled")
-    x, y, yhat, xu, models, reference, index = _bt_inputs(pairs, y, yhat, pairs_unlabeled, yu, models, reference)
-    res = cross_logistic(x, y, yhat, xu, yu, alpha=alpha, alternative=alternative)
+    x, y, yhat, xu, models, reference, index, naive = _bt_inputs(pairs, y, yhat, pairs_unlabeled, yu, models,
+                                                                 reference)
+    in_unit_interval(yhat, "yhat")
+    in_unit_interval(yu, "yhat_unlabeled")
+    res = logistic_estimate(x, y, yhat, xu, yu.mean(axis=1), 1.0, alpha, alternative, naive=naive,
+                            method="cross-ppi")
     return _with_reference(res, models, index[reference])
 
 
