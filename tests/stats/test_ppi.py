@@ -26,6 +26,7 @@ with warnings.catch_warnings():
         ppi_logistic_ci,
         ppi_mean_ci,
         ppi_mean_pointestimate,
+        ppi_mean_pval,
     )
 
 from assay.stats import ppi
@@ -125,6 +126,18 @@ def test_mean_matches_ppi_py(kind, lam, seed):
     c_lo, c_hi = classical_mean_ci(y, alpha=0.1)
     r = ppi.mean(y, f, fu, alpha=0.1, lam=lam)
     assert close(r.classical_interval, [c_lo, c_hi]) < TOL
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("alt", ALTERNATIVES)
+def test_p_value_matches_ppi_py(kind, alt):
+    y, f, fu = scores(kind, 3)
+    for lam in LAMS:
+        r = ppi.mean(y, f, fu, lam=lam, alternative=alt)
+        # ppi_mean_pval tunes lam without clipping it to [0, 1] (0.2.3), unlike its intervals: give it ours
+        for null in (2.9, 3.0, 3.2):
+            ref = ppi_mean_pval(y, f, fu, null=null, lam=r.lam, alternative=alt)
+            assert close(r.p_value(null), ref) < TOL
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -78,6 +78,16 @@ class PPIEstimate:
     def classical_interval(self) -> tuple[float, float]:
         return (self.classical_low, self.classical_high)
 
+    def p_value(self, null: float = 0.0) -> float:
+        """Normal p-value of the hypothesis ``theta = null`` against ``alternative`` ("larger": theta > null).
+
+        The Wald test that the interval inverts (PPI++ §2; ppi_py's ``ppi_mean_pval`` with the same ``lam``).
+        """
+        z = (self.estimate - null) / max(self.se, 1e-16)
+        if self.alternative == "two-sided":
+            return float(2 * norm.sf(abs(z)))
+        return float(norm.sf(z) if self.alternative == "larger" else norm.cdf(z))
+
     @property
     def n_eff(self) -> float:
         """Human labels alone that would give the same variance: ``n * classical_se**2 / se**2``.

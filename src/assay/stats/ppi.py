@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -210,7 +211,7 @@ def logistic(x, y, yhat, x_unlabeled, yhat_unlabeled, *, alpha: float = 0.05,  #
     n = 100, N = 2,000 in our checks).
     """
     alpha, lam, alternative = _options(alpha, lam, alternative)
-    x, xu = vector(x, "x", ndim=2, min_len=2), vector(x_unlabeled, "x_unlabeled", ndim=2)
+    x, xu = vector(x, "x", ndim=2, min_len=2), vector(x_unlabeled, "x_unlabeled", ndim=2, min_len=2)
     y, yhat = vector(y, "y"), vector(yhat, "yhat")
     yhatu = vector(yhat_unlabeled, "yhat_unlabeled")
     same_length(x=x, y=y, yhat=yhat)
@@ -407,13 +408,16 @@ def cross_logistic(x, y, yhat, x_unlabeled, yhat_unlabeled, *, alpha: float = 0.
     """
     yu = _folds(yhat_unlabeled, "yhat_unlabeled")
     res = logistic(x, y, yhat, x_unlabeled, yu.mean(axis=1), alpha=alpha, lam=1.0, alternative=alternative)
-    return _relabel(res, "cross-ppi")
+    return replace(res, method="cross-ppi")
 
 
 def cross_bradley_terry(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled, *,  # noqa: ANN001
                         models: Sequence | None = None, reference=None, alpha: float = 0.05,  # noqa: ANN001
                         alternative: str = "two-sided") -> PPICoefficients:
-    """:func:`bradley_terry` with cross-fitted judge verdicts (``yhat_unlabeled`` is N x K), see :func:`cross_logistic`."""
+    """:func:`bradley_terry` with cross-fitted judge verdicts (``yhat_unlabeled`` is N x K).
+
+    See :func:`cross_logistic`: PPI with ``lam = 1`` on the fold-averaged verdicts.
+    """
     alpha, _, alternative = _options(alpha, None, alternative)
     yu = _folds(yhat_unlabeled, "yhat_unlabeled")
     x, y, yhat, xu, models, reference, index, naive = _bt_inputs(pairs, y, yhat, pairs_unlabeled, yu, models,
@@ -425,7 +429,3 @@ def cross_bradley_terry(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled, *,  # n
     return _with_reference(res, models, index[reference])
 
 
-def _relabel(res: PPICoefficients, method: str) -> PPICoefficients:
-    from dataclasses import replace
-
-    return replace(res, method=method)
