@@ -81,7 +81,7 @@ class PPIEstimate:
     def p_value(self, null: float = 0.0) -> float:
         """Normal p-value of the hypothesis ``theta = null`` against ``alternative`` ("larger": theta > null).
 
-        The Wald test that the interval inverts (PPI++ §2; ppi_py's ``ppi_mean_pval`` with the same ``lam``).
+        The Wald test that the interval inverts (PPI++; ppi_py's ``ppi_mean_pval`` with the same ``lam``).
         """
         z = (self.estimate - null) / max(self.se, 1e-16)
         if self.alternative == "two-sided":
@@ -288,7 +288,7 @@ def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, x0: np.ndarray | None = No
 
 
 def rectified_fit(x, y, yhat, xu, yhatu, lam: float, x0=None) -> np.ndarray:  # noqa: ANN001
-    r"""The PPI++ logistic estimate: the minimiser of the rectified loss (PPI++ §3, :math:`L^{PP}_\lambda`)
+    r"""The PPI++ logistic estimate: the minimiser of the rectified loss (PPI++, :math:`L^{PP}_\lambda`)
 
     .. math:: \frac{\lambda}{N}\sum_j \ell_\theta(\tilde x_j, \tilde f_j)
               + \frac1n\sum_i \big(\ell_\theta(x_i, y_i) - \lambda\,\ell_\theta(x_i, f_i)\big)
@@ -305,7 +305,7 @@ def rectified_fit(x, y, yhat, xu, yhatu, lam: float, x0=None) -> np.ndarray:  # 
 
 
 def logistic_stats(theta, x, y, yhat, xu, yhatu, use_unlabeled: bool):  # noqa: ANN001, ANN201
-    r"""Per-unit gradients and the inverse Hessian at ``theta`` (PPI++ §3, asymptotic covariance).
+    r"""Per-unit gradients and the inverse Hessian at ``theta`` (PPI++, the M-estimator's asymptotic covariance).
 
     Gradients :math:`x(\sigma(x\theta) - y)`; the Hessian :math:`\tfrac1m\sum \sigma'(x\theta)\,xx^\top`
     does not involve labels, so it is averaged over all ``n + N`` units' covariates when the
@@ -362,7 +362,7 @@ def logistic_estimate(x, y, yhat, xu, yhatu, lam: float | None, alpha: float, al
 
 
 def _sandwich_se(theta, x, y, yhat, xu, yhatu, lam: float) -> np.ndarray:  # noqa: ANN001
-    r"""Standard errors :math:`\sqrt{\mathrm{diag}(\hat\Sigma)/n}`, PPI++ §3:
+    r"""Standard errors :math:`\sqrt{\mathrm{diag}(\hat\Sigma)/n}`, the PPI++ M-estimator's asymptotic covariance:
 
     .. math:: \hat\Sigma = H^{-1}\big(r\,\widehat{\mathrm{Var}}(\lambda\hat g^{u})
               + \widehat{\mathrm{Var}}(g - \lambda\hat g)\big)H^{-1}

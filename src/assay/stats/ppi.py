@@ -12,10 +12,10 @@ judge's quality and, asymptotically, never wider than the human-only one. For a 
 .. math:: \hat\theta_\lambda = \bar Y_n + \lambda\,(\bar{\tilde f}_N - \bar f_n),\qquad
           \widehat{\mathrm{se}}^2 = \lambda^2\,\hat\sigma^2_{\tilde f}/N + \hat\sigma^2_{Y - \lambda f}/n
 
-(PPI++ §2, the mean example of the PPI++ loss; ``lam = 1`` is the PPI estimator of the Science
-paper, §"Mean estimation"; ``lam = 0`` the classical mean). The interval is the normal one,
+(PPI++, the prediction-powered loss :math:`L^{PP}_\lambda` applied to the mean; ``lam = 1`` is
+the PPI mean estimator of the Science paper; ``lam = 0`` the classical mean). The interval is the normal one,
 :math:`\hat\theta \pm z_{1-\alpha/2}\,\widehat{\mathrm{se}}`. Regression coefficients (and so
-Bradley-Terry ratings) are M-estimators: PPI++ §3 minimises the rectified loss and gives a
+Bradley-Terry ratings) are M-estimators: PPI++ minimises the same rectified loss and gives a
 sandwich covariance (:func:`logistic`). Boyeau et al., "AutoEval done right: using synthetic
 data for model evaluation" (arXiv:2403.07008, 2024) apply both to model evaluation, including
 Bradley-Terry rankings from pairwise preferences.
@@ -31,6 +31,18 @@ used, the classical (human-only) estimate and interval, the naive judge-only est
 ``n_eff``. Nothing here is random (no bootstrap, no sampling), so nothing takes a seed;
 the random choice of which units people label is the caller's, and must be uniform (PPI
 assumes the labelled units are a simple random sample of all units).
+
+**Small labelled sets.** The intervals are normal (Wald) intervals and their validity is
+asymptotic, as in the papers and ppi_py. With few labels they cover less than asked, like the
+classical z interval: with a biased judge (slope 0.7, bias 0.8, N = 1,000), the 95% PPI++
+interval covered 87.8% of 4,000 repetitions at n = 10, 91.6% at n = 20, 93.9% at n = 50,
+93.7% at n = 100 and 95.3% at n = 200 (the classical interval 90.4% at n = 10, 94.7% at n = 50).
+
+**Where ppi_py 0.2.3 differs.** Its tuned ``ppi_mean_ci`` drops ``alternative`` (a one-sided
+request gets a two-sided interval); ``ppi_mean_pval`` tunes ``lam`` without clipping it;
+``ppi_logistic_pointestimate`` with ``lam=None`` stops one tuning step before the centre of
+``ppi_logistic_ci``. Here one-sided intervals are one-sided, ``lam`` is always clipped to
+[0, 1], and the estimate is the interval's centre.
 
 **Effective number of human labels.** A human-only mean from ``m`` labels has variance
 :math:`\sigma_Y^2/m`. Setting it equal to the PPI++ variance :math:`V` gives
@@ -137,7 +149,7 @@ def paired_difference(y_a, y_b, yhat_a, yhat_b, yhat_a_unlabeled, yhat_b_unlabel
 
     This is :func:`mean` of the per-unit difference :math:`D = Y_A - Y_B` with judge
     prediction :math:`\hat D = f_A - f_B`: the difference of means is the M-estimator with
-    gradient :math:`\theta - D` (PPI++ §2), so PPI++ applies unchanged. We pair by unit rather
+    gradient :math:`\theta - D` (PPI++'s mean example), so PPI++ applies unchanged. We pair by unit rather
     than taking two separate PPI means because (1) the two means are correlated through the
     units (a hard prompt lowers both), and two separate intervals ignore that covariance;
     (2) the judge's per-unit bias shared by both answers (a lenient day, a prompt it
@@ -192,7 +204,7 @@ def logistic(x, y, yhat, x_unlabeled, yhat_unlabeled, *, alpha: float = 0.05,  #
 
     ``x`` (n x d) and ``x_unlabeled`` (N x d) are covariates (no intercept is added);
     ``y`` the human outcomes in [0, 1], ``yhat`` and ``yhat_unlabeled`` the judge's (0/1 or
-    probabilities). The estimate minimises the rectified loss of PPI++ §3,
+    probabilities). The estimate minimises PPI++'s rectified loss :math:`L^{PP}_\lambda`,
 
     .. math:: \frac{\lambda}{N}\sum_j \ell_\theta(\tilde x_j, \tilde f_j)
               + \frac1n\sum_i \big(\ell_\theta(x_i, y_i) - \lambda\,\ell_\theta(x_i, f_i)\big),
