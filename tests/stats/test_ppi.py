@@ -31,6 +31,8 @@ with warnings.catch_warnings():
 
 from assay.stats import ppi
 
+pytestmark = pytest.mark.filterwarnings("ignore:'penalty' was deprecated:FutureWarning")  # sklearn, inside ppi_py
+
 TOL = 1e-6
 LAMS = [None, 0.0, 1.0, 0.35]
 ALTERNATIVES = ["two-sided", "larger", "smaller"]
