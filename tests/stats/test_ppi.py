@@ -208,6 +208,15 @@ def test_bradley_terry_reference_and_ties():
     r2f = ppi.bradley_terry(pairs, y, yhat, pairs_u, yhat_u, models=names, reference="m2", lam=0.5)
     assert np.allclose(r0f.estimate - r0f.estimate[2], r2f.estimate, atol=1e-8)
     assert r2.estimate[2] == 0.0 and r0.estimate[0] == 0.0
+    # pairs as a two-column DataFrame, models found in order of first appearance
+    import pandas as pd
+
+    frame = pd.DataFrame(pairs, columns=["model_a", "model_b"])
+    r3 = ppi.bradley_terry(frame, y, yhat, pd.DataFrame(pairs_u), yhat_u)
+    first_seen = list(dict.fromkeys([m for p in pairs + pairs_u for m in p]))
+    assert r3.names == tuple(first_seen)
+    order = [names.index(m) for m in first_seen]
+    assert np.allclose(r3.estimate - r3.estimate[first_seen.index("m0")], r0.estimate[order], atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -444,6 +453,10 @@ def test_other_functions_reject_bad_input_naming_the_argument():
         ppi.bradley_terry(pairs, yb, yb, [("a", "b")], [1.0], reference="q")
     with pytest.raises(ValueError, match="pairs_unlabeled and yhat_unlabeled must have the same length"):
         ppi.bradley_terry(pairs, yb, yb, [("a", "b")], [1.0, 0.0])
+    with pytest.raises(ValueError, match="pairs_unlabeled is empty"):
+        ppi.bradley_terry(pairs, yb, yb, [], [1.0])
+    with pytest.raises(ValueError, match=r"pairs must be a sequence of \(model_a, model_b\) pairs"):
+        ppi.bradley_terry([("a", "b", "c")] * 6, yb, yb, [("a", "b")], [1.0])
     with pytest.raises(ValueError, match="pairs and y and yhat must have the same length"):
         ppi.bradley_terry(pairs, yb[:5], yb[:5], [("a", "b")], [1.0])
     with pytest.raises(ValueError, match="y: the human-labelled comparisons leave some group of models unbeaten"):

@@ -238,13 +238,18 @@ def logistic(x, y, yhat, x_unlabeled, yhat_unlabeled, *, alpha: float = 0.05,  #
     return logistic_estimate(x, y, yhat, xu, yhatu, lam, alpha, alternative)
 
 
-def _bt_design(pairs, name: str, index: dict, reference):  # noqa: ANN001, ANN202
-    """Rows +1 for the first model, -1 for the second, without the reference model's column; and the model indices."""
-    arr = np.asarray(pairs, dtype=object)
+def _pair_array(pairs, name: str) -> np.ndarray:  # noqa: ANN001
+    """An n x 2 object array of (model_a, model_b) from pairs, an n x 2 array or a two-column DataFrame."""
+    arr = np.asarray(pairs, dtype=object) if len(pairs) else np.empty((0, 2), dtype=object)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ValueError(f"{name} must be a sequence of (model_a, model_b) pairs, got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty")
+    return arr
+
+
+def _bt_design(arr: np.ndarray, name: str, index: dict, reference):  # noqa: ANN001, ANN202
+    """Rows +1 for the first model, -1 for the second, without the reference model's column; and the model indices."""
     try:
         a = np.array([index[m] for m in arr[:, 0]])
         b = np.array([index[m] for m in arr[:, 1]])
@@ -261,12 +266,9 @@ def _bt_design(pairs, name: str, index: dict, reference):  # noqa: ANN001, ANN20
 
 def _bt_inputs(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled: np.ndarray, models, reference):  # noqa: ANN001, ANN202
     """Designs, checked labels and the model order; ``yhat_unlabeled`` is already an array (N or N x K)."""
-    if models is None:
-        seen: dict = {}
-        for p in list(pairs) + list(pairs_unlabeled):
-            for mdl in p:
-                seen.setdefault(mdl, None)
-        models = list(seen)
+    pairs, pairs_unlabeled = _pair_array(pairs, "pairs"), _pair_array(pairs_unlabeled, "pairs_unlabeled")
+    if models is None:  # in order of first appearance
+        models = list(dict.fromkeys(np.concatenate([pairs, pairs_unlabeled]).ravel().tolist()))
     models = list(models)
     if len(set(models)) != len(models):
         raise ValueError("models has duplicate names")
@@ -277,11 +279,12 @@ def _bt_inputs(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled: np.ndarray, mode
         raise ValueError(f"reference {reference!r} is not one of the models")
     index = {mdl: i for i, mdl in enumerate(models)}
     x, a_idx, b_idx = _bt_design(pairs, "pairs", index, reference)
-    xu = _bt_design(pairs_unlabeled, "pairs_unlabeled", index, reference)[0]
+    xu, ua, ub = _bt_design(pairs_unlabeled, "pairs_unlabeled", index, reference)
     y, yhat = vector(y, "y"), vector(yhat, "yhat")
     same_length(pairs=x, y=y, yhat=yhat)
     same_length(pairs_unlabeled=xu, yhat_unlabeled=yhat_unlabeled)
-    in_unit_interval(y, "y")
+    for arr, name in ((y, "y"), (yhat, "yhat"), (yhat_unlabeled, "yhat_unlabeled")):
+        in_unit_interval(arr, name)
     # The human-only (classical) fit needs finite ratings: every model must beat and lose within the labels.
     wins = np.zeros((len(models), len(models)))
     np.add.at(wins, (a_idx, b_idx), y)
@@ -291,7 +294,6 @@ def _bt_inputs(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled: np.ndarray, mode
                          "winning) against the rest, so human-only Bradley-Terry ratings are infinite; "
                          "label more comparisons")
     # The judge-only (naive) fit needs the same of the judge's verdicts on all units.
-    ua, ub = _bt_design(pairs_unlabeled, "pairs_unlabeled", index, reference)[1:]
     fu = yhat_unlabeled if yhat_unlabeled.ndim == 1 else yhat_unlabeled.mean(axis=1)
     judge = np.zeros_like(wins)
     np.add.at(judge, (np.r_[a_idx, ua], np.r_[b_idx, ub]), np.r_[yhat, fu])
@@ -350,8 +352,6 @@ def bradley_terry(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled, *,  # noqa: A
     yu = vector(yhat_unlabeled, "yhat_unlabeled")
     x, y, yhat, xu, models, reference, index, naive = _bt_inputs(pairs, y, yhat, pairs_unlabeled, yu, models,
                                                                  reference)
-    in_unit_interval(yhat, "yhat")
-    in_unit_interval(yu, "yhat_unlabeled")
     res = logistic_estimate(x, y, yhat, xu, yu, lam, alpha, alternative, naive=naive)
     return _with_reference(res, models, index[reference])
 
@@ -435,8 +435,6 @@ def cross_bradley_terry(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled, *,  # n
     yu = _folds(yhat_unlabeled, "yhat_unlabeled")
     x, y, yhat, xu, models, reference, index, naive = _bt_inputs(pairs, y, yhat, pairs_unlabeled, yu, models,
                                                                  reference)
-    in_unit_interval(yhat, "yhat")
-    in_unit_interval(yu, "yhat_unlabeled")
     res = logistic_estimate(x, y, yhat, xu, yu.mean(axis=1), 1.0, alpha, alternative, naive=naive,
                             method="cross-ppi")
     return _with_reference(res, models, index[reference])
