@@ -334,6 +334,20 @@ def test_mean_coverage_by_simulation(kind):
     assert lo <= covered / reps <= hi
 
 
+def test_pairing_by_unit_is_narrower_than_two_separate_means():
+    """Units of varying difficulty and a judge with a per-unit leniency shared by both answers."""
+    rng = np.random.default_rng(33)
+    n, big_n = 200, 2_000
+    unit, leniency = rng.normal(0, 1, n + big_n), rng.normal(0, 0.8, n + big_n)
+    ya, yb = unit + 0.2 + rng.normal(0, 0.5, n + big_n), unit + rng.normal(0, 0.5, n + big_n)
+    fa, fb = ya + leniency + rng.normal(0, 0.3, n + big_n), yb + leniency + rng.normal(0, 0.3, n + big_n)
+    paired = ppi.paired_difference(ya[:n], yb[:n], fa[:n], fb[:n], fa[n:], fb[n:])
+    a, b = ppi.mean(ya[:n], fa[:n], fa[n:]), ppi.mean(yb[:n], fb[:n], fb[n:])
+    assert paired.estimate == pytest.approx(0.2, abs=3 * paired.se)
+    assert paired.se < 0.5 * np.hypot(a.se, b.se)  # separate means ignore the shared unit and leniency
+    assert paired.lam > max(a.lam, b.lam)  # the judge predicts the difference better than either score
+
+
 def test_paired_difference_coverage_by_simulation():
     """A shares the unit's difficulty with B; the judge is biased towards A by 0.5 on every unit.
 
