@@ -9,6 +9,7 @@ over units, so summaries of disjoint sets of units add up exactly.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -349,7 +350,8 @@ def _anova_from_sums(sums: np.ndarray, k: int) -> _Anova | None:
 def _encode_once(arr: np.ndarray, categories: Sequence | None) -> Coded:
     """:func:`encode` with a hash-based path for given categories (no Python loop over labels)."""
     if categories is None:
-        return encode(arr, None)
+        fast = _small_integers(arr) if arr.dtype.kind in "fiu" else None
+        return fast if fast is not None else encode(arr, None)
     cats = list(categories)
     if len(set(map(_hashable, cats))) != len(cats):
         raise ValueError("categories contains duplicates")
@@ -368,26 +370,73 @@ def _encode_once(arr: np.ndarray, categories: Sequence | None) -> Coded:
     return Coded(out.reshape(arr.shape).astype(np.int64), cat_arr, numeric=numeric)
 
 
+def _fits(base: int, width: int) -> bool:
+    """Whether rows of ``width`` digits below ``base`` have distinct int64 keys."""
+    return width == 0 or width * np.log2(max(base, 2)) < 62
+
+
+def _small_integers(arr: np.ndarray) -> Coded | None:
+    """:func:`encode` of integer-valued numbers spanning fewer than 255 values, as int16 codes
+    in a few passes (no compaction of the present values); None for other data."""
+    if arr.size == 0:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN data: handled below
+        lo, hi = np.nanmin(arr), np.nanmax(arr)
+    if not np.isfinite(lo) or not np.isfinite(hi) or hi - lo > 254:
+        return None
+    span = int(hi - lo) + 1
+    off = arr.astype(float) - lo
+    off[np.isnan(off)] = span  # one extra slot for "not rated"
+    if not np.array_equal(off, np.floor(off)):
+        return None
+    idx = off.astype(np.int16)
+    present = np.bincount(idx.ravel(), minlength=span + 1)[:span] > 0
+    lookup = np.append(np.cumsum(present) - 1, -1).astype(np.int16)
+    return Coded(lookup[idx], lo + np.flatnonzero(present).astype(float), numeric=True)
+
+
+def unique_keys(key: np.ndarray, base: int, width: int, weight: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows given as int64 keys (digits below ``base``, most significant first):
+    the rows in lexicographic order, their summed weights (default: how often each key
+    occurs) and each key's position among them."""
+    space = base**width
+    if space <= max(1 << 22, 4 * len(key)):
+        # small key space: a histogram of keys instead of a sort
+        present = np.bincount(key, minlength=space) > 0
+        keys = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[key]
+    else:
+        keys, inverse = np.unique(key, return_inverse=True)
+    uniq = np.empty((len(keys), width), dtype=np.int64)
+    rest = keys.astype(np.int64)
+    for j in range(width - 1, -1, -1):
+        rest, uniq[:, j] = np.divmod(rest, base)
+    inverse = inverse.ravel()
+    w = np.bincount(inverse, minlength=len(uniq)) if weight is None else np.bincount(
+        inverse, weights=weight, minlength=len(uniq)).round()
+    return uniq, w.astype(np.int64), inverse
+
+
 def unique_rows(rows: np.ndarray, base: int, weight: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct rows of non-negative integers below ``base`` (lexicographic), their summed weights
     (default: how often each occurs) and each input row's position among them."""
     n, width = rows.shape
     if n == 0:
-        return rows.copy(), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if width == 0 or width * np.log2(max(base, 2)) < 62:
-        # one int64 key per row, most significant column first: sorting keys sorts rows
+        return rows.astype(np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if _fits(base, width):
         key = np.zeros(n, dtype=np.int64)
         for j in range(width):
-            key = key * base + rows[:, j]
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        uniq = rows[first]
-    else:
-        uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+            key *= base
+            key += rows[:, j]
+        return unique_keys(key, base, width, weight)
+    uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     w = np.bincount(inverse, minlength=len(uniq)) if weight is None else np.bincount(
-        inverse, weights=weight, minlength=len(uniq)).round().astype(np.int64)
-    return uniq, w.astype(np.int64), inverse
+        inverse, weights=weight, minlength=len(uniq)).round()
+    return uniq.astype(np.int64), w.astype(np.int64), inverse
 
 
 def summarise(data, *, categories: Sequence | None = None, raters: Sequence | None = None,
@@ -431,13 +480,28 @@ def from_codes(codes: np.ndarray, categories: np.ndarray, *, numeric: bool, give
     if k > DENSE_MAX:
         raise ValueError(f"{k} distinct labels: summaries hold category counts, which suits "
                          f"at most {DENSE_MAX} (round continuous scores or use the raw functions)")
-    codes = np.asarray(codes, dtype=np.int64)
-    n_raters = codes.shape[0]
-    counts = unit_counts(codes, k)
-    patterns, weight, _ = unique_rows(counts, n_raters + 1)
+    codes = np.asarray(codes)
+    n_raters, n_units = codes.shape
+    if _fits(n_raters + 1, k):
+        # a unit's count pattern as one key: each rating of category c adds (R+1)^(K-1-c)
+        digit = np.append((n_raters + 1) ** np.arange(k - 1, -1, -1, dtype=np.int64), 0)
+        key = np.zeros(n_units, dtype=np.int64)
+        for row in codes:
+            key += digit[row]  # code -1 reads the trailing 0
+        patterns, weight, _ = unique_keys(key, n_raters + 1, k)
+    else:
+        patterns, weight, _ = unique_rows(unit_counts(codes.astype(np.int64), k), n_raters + 1)
     labels = label_weight = None
     if by_rater if by_rater is not None else n_raters <= BY_RATER_MAX:
-        rows, label_weight, _ = unique_rows(codes.T + 1, k + 1)
+        if _fits(k + 1, n_raters):
+            key = np.zeros(n_units, dtype=np.int64)
+            for row in codes:
+                key *= k + 1
+                key += row
+                key += 1
+            rows, label_weight, _ = unique_keys(key, k + 1, n_raters)
+        else:
+            rows, label_weight, _ = unique_rows(codes.T.astype(np.int64) + 1, k + 1)
         labels = rows - 1
     return AgreementSummary(np.asarray(categories), bool(numeric), bool(given), tuple(raters),
                             patterns, weight, labels, label_weight)
