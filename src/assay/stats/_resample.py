@@ -18,7 +18,7 @@ import numpy as np
 from ._icc import ICC_FORMS, _value
 from ._intervals import Estimate, check_confidence, percentile_estimate
 from ._krippendorff import _delta, _pattern_disagreement
-from ._summary import AgreementSummary, _anova_from_sums, _percent_terms, unique_rows
+from ._summary import AgreementSummary, _anova_rounds, _percent_terms, unique_rows
 
 # Rounds are processed in blocks whose largest intermediate holds about this many floats.
 _BLOCK = 1 << 22
@@ -216,13 +216,9 @@ class SummaryBootstrap:
         feats, _ = s.icc_features("omit")
         complete = (s.labels >= 0).all(axis=1)
         sums = lw[:, complete] @ feats  # rounds x (k + 3)
-        out = np.full(self.rounds, np.nan)
-        for b, row in enumerate(sums):  # a few scalar operations per round
-            a = _anova_from_sums(row, s.n_raters)
-            if a is not None and a.msr is not None:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    out[b] = _value(a, form)
-        return out
+        a, ok = _anova_rounds(sums, s.n_raters)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ok, _value(a, form), np.nan)
 
     # --- intervals ---------------------------------------------------------------------
 

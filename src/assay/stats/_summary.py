@@ -324,24 +324,34 @@ def _cohen_categories(s: AgreementSummary, ca: np.ndarray, cb: np.ndarray, f: np
     return np.flatnonzero(used)
 
 
+def _anova_rounds(sums: np.ndarray, k: int) -> tuple[_Anova, np.ndarray]:
+    """Mean squares per round from rows of (n, sum S_u^2, column sums, sum x^2), and where
+    they are defined (rows with n < 2 or no variance are not)."""
+    n, ss_rows, cols, sq = sums[:, 0], sums[:, 1], sums[:, 2:2 + k], sums[:, 2 + k]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cols.sum(axis=1) ** 2 / (n * k)
+        ssr = ss_rows / k - corr
+        ssc = (cols * cols).sum(axis=1) / n - corr
+        sst = sq - corr
+        sse = sst - ssr - ssc
+        ok = (n >= 2) & (sst > 1e-12 * np.maximum(1.0, sq))
+        a = _Anova(n, k, ssr / (n - 1), ssc / (k - 1), sse / ((n - 1) * (k - 1)),  # type: ignore[arg-type]
+                   (ssc + sse) / (n * (k - 1)))
+    return a, ok
+
+
+
 def _anova_from_sums(sums: np.ndarray, k: int) -> _Anova | None:
     """Two-way ANOVA mean squares from (n, sum S_u^2, column sums, sum x^2); None if n < 2.
 
     An _Anova whose mean squares are None means no variance (all ratings equal).
     """
-    n, ss_rows, cols, sq = sums[0], sums[1], sums[2:2 + k], sums[2 + k]
-    if n < 2:
+    if sums[0] < 2:
         return None
-    t = cols.sum()
-    corr = t * t / (n * k)
-    ssr = ss_rows / k - corr
-    ssc = (cols @ cols) / n - corr
-    sst = sq - corr
-    if sst <= 1e-12 * max(1.0, sq):
-        return _Anova(int(n), k, None, None, None, None)  # type: ignore[arg-type]
-    sse = sst - ssr - ssc
-    return _Anova(int(n), k, ssr / (n - 1), ssc / (k - 1), sse / ((n - 1) * (k - 1)),
-                  (ssc + sse) / (n * (k - 1)))
+    a, ok = _anova_rounds(sums[None, :], k)
+    if not ok[0]:
+        return _Anova(int(sums[0]), k, None, None, None, None)  # type: ignore[arg-type]
+    return _Anova(int(sums[0]), k, float(a.msr[0]), float(a.msc[0]), float(a.mse[0]), float(a.msw[0]))
 
 
 # --- building and merging -------------------------------------------------------------
