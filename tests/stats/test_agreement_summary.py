@@ -217,6 +217,7 @@ def test_published_anxiety_kappas_and_icc(expected):
         est = s.cohen_kappa_interval(raters=pair, weights=weights)
         assert est.estimate == pytest.approx(ex[key]["kappa"], abs=1e-7)
         assert est.z == pytest.approx(ex[key]["z"], abs=1e-5)
+    assert s.complete_units == 20
     assert s.icc(form="ICC2") == pytest.approx(ex["icc_twoway_agreement_single"]["value"], abs=5e-4)
     assert s.icc(form="ICC3") == pytest.approx(ex["icc_twoway_consistency_single"]["value"], abs=5e-4)
     _all_figures(s, df.T.to_numpy(dtype=float))

@@ -78,6 +78,12 @@ class AgreementSummary:
         """Units summarised, counting units nobody rated."""
         return int(self.weight.sum())
 
+    @property
+    def complete_units(self) -> int:
+        """Units every rater rated (those ICC uses); needs the per-rater rows."""
+        labels, f = self._need_labels("counting complete units")
+        return int(f[(labels >= 0).all(axis=1)].sum())
+
     def values(self) -> np.ndarray:
         """One number per category: the label itself if numeric, else its position."""
         return Coded(np.empty(0, dtype=np.int64), self.categories, self.numeric).values()
