@@ -326,12 +326,13 @@ def test_same_draws_give_bootstrap_interval_exactly():
                                      unit_axis=0, rounds=300, random_state=11))
 
 
+@pytest.mark.parametrize("by_rater", [True, False])
 @pytest.mark.parametrize("level", LEVELS)
-def test_bootstrap_equals_krippendorff_alpha_interval(level):
-    """Without per-rater rows and with every unit pairable, the draw is alpha's own: same interval."""
+def test_bootstrap_equals_krippendorff_alpha_interval(level, by_rater):
+    """With every unit pairable, the draw is alpha's own: the same interval."""
     x = _random_reliability(9, raters=4, units=120, missing=0.2, agree=0.6)
     x = x[:, (~np.isnan(x)).sum(axis=0) >= 2]
-    s = summarise(x, by_rater=False)
+    s = summarise(x, by_rater=by_rater)
     got = s.bootstrap(rounds=500, random_state=3).interval("krippendorff_alpha", level=level)
     _same(lambda: got, lambda: krippendorff_alpha_interval(x, level=level, rounds=500, random_state=3))
 

@@ -10,7 +10,7 @@ All rounds are computed together as products of a rounds x patterns weight matri
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,51 +22,55 @@ from ._summary import AgreementSummary, _anova_rounds, _percent_terms, unique_ro
 
 # Rounds are processed in blocks whose largest intermediate holds about this many floats.
 _BLOCK = 1 << 22
+# Most resampled multiplicities of per-rater rows held at once (2 GiB of float64).
+_LABEL_CELLS = 1 << 28
 
 
 @dataclass(frozen=True, eq=False)
 class SummaryBootstrap:
     """Bootstrap resamples of a summary's units, as weights on its patterns.
 
-    ``label_weights`` (rounds x Q) are the resampled multiplicities of the per-rater rows
-    when the summary has them, and ``weights`` (rounds x P) those of the count patterns
-    (pooled from the per-rater rows when those were drawn). Each method returns one
-    replicate per round, NaN where the coefficient is undefined on that resample (the
-    cases where the raw function raises ``ValueError``). Categories stay those of the
-    summary in every round, as when ``categories=`` is passed to the raw functions.
+    ``weights`` (rounds x P) are the resampled multiplicities of the count patterns;
+    the per-rater rows' multiplicities (rounds x Q, for Cohen's kappa and ICC) are
+    :meth:`label_weights`. Each coefficient method returns one replicate per round, NaN
+    where the coefficient is undefined on that resample (where the raw function raises
+    ``ValueError``). Categories stay those of the summary in every round, as when
+    ``categories=`` is passed to the raw functions.
     """
 
     summary: AgreementSummary
     weights: np.ndarray
-    label_weights: np.ndarray | None = None
+    _labels_drawn: list = field(default_factory=list, repr=False)
+    _rng: np.random.Generator | None = field(default=None, repr=False)
 
     @classmethod
     def draw(cls, summary: AgreementSummary, *, rounds: int = 1000,
              random_state: int | np.random.Generator | None = None) -> SummaryBootstrap:
         """Draw ``rounds`` resamples of the summary's units with replacement.
 
-        One seeded ``Generator.multinomial`` call over the finest table the summary has
-        (the per-rater rows if kept, else the count patterns), so the same seed gives the
-        same resamples of the same summary, from one pass or merged shards. Without
-        per-rater rows this is the draw :func:`krippendorff_alpha_interval` makes when
-        every unit is pairable.
+        A seeded ``Generator.multinomial`` over the count patterns (the draw
+        :func:`krippendorff_alpha_interval` makes when every unit is pairable); the
+        per-rater rows are drawn within each pattern from the same generator, the
+        first time a coefficient needs them. Both stages together draw units exactly as
+        one multinomial over the per-rater rows would. The same seed gives the same
+        resamples of the same summary, from one pass or from merged shards.
         """
         if rounds < 2:
             raise ValueError("rounds must be at least 2")
         rng = np.random.default_rng(random_state)
-        fine = summary.label_weight if summary.label_weight is not None else summary.weight
-        n = int(fine.sum())
+        f = summary.weight
+        n = int(f.sum())
         if n == 0:
             raise ValueError("no units to resample")
-        drawn = rng.multinomial(n, fine / n, size=rounds).astype(float)
-        return cls.from_weights(summary, drawn)
+        return cls(summary, rng.multinomial(n, f / n, size=rounds).astype(float), _rng=rng)
 
     @classmethod
-    def from_weights(cls, summary: AgreementSummary, weights: np.ndarray) -> SummaryBootstrap:
-        """Resamples given as multiplicities of the finest table (rounds x rows).
+    def from_weights(cls, summary: AgreementSummary, weights) -> SummaryBootstrap:
+        """Resamples given as multiplicities of the summary's per-rater rows (rounds x Q), or of
+        its count patterns (rounds x P) when it has no per-rater rows.
 
         This is how a resample made elsewhere, for instance by drawing unit indices, is
-        evaluated: pool each round's unit counts by pattern first.
+        evaluated: pool each round's unit counts by row first.
         """
         weights = np.asarray(weights, dtype=float)
         if summary.labels is None:
@@ -75,8 +79,33 @@ class SummaryBootstrap:
             return cls(summary, weights)
         if weights.ndim != 2 or weights.shape[1] != len(summary.labels):
             raise ValueError(f"weights must be rounds x {len(summary.labels)}")
-        return cls(summary, _pool(weights, _count_pattern_of_labels(summary), len(summary.counts)),
-                   weights)
+        pooled = _pool(weights, _count_pattern_of_labels(summary), len(summary.counts))
+        return cls(summary, pooled, [weights])
+
+    def label_weights(self, what: str = "this coefficient") -> np.ndarray:
+        """Resampled multiplicities of the summary's per-rater rows (rounds x Q)."""
+        s = self.summary
+        labels, f = s._need_labels(what)
+        if self._labels_drawn:
+            return self._labels_drawn[0]
+        if self._rng is None:
+            raise ValueError(f"{what} needs resamples of the per-rater rows: pass those to from_weights")
+        if self.rounds * len(labels) > _LABEL_CELLS:
+            raise ValueError(f"{len(labels):,} distinct per-rater rows x {self.rounds} rounds is too "
+                             "large to resample; use fewer rounds or the analytic intervals")
+        group = _count_pattern_of_labels(s)
+        out = np.zeros((self.rounds, len(labels)))
+        order = np.argsort(group, kind="stable")
+        starts = np.searchsorted(group[order], np.arange(len(s.counts) + 1))
+        for p in range(len(s.counts)):
+            rows = order[starts[p]:starts[p + 1]]
+            if len(rows) == 1:
+                out[:, rows[0]] = self.weights[:, p]
+            elif len(rows) > 1:
+                share = f[rows] / f[rows].sum()
+                out[:, rows] = self._rng.multinomial(self.weights[:, p].astype(np.int64), share)
+        self._labels_drawn.append(out)
+        return out
 
     @property
     def rounds(self) -> int:
@@ -178,17 +207,12 @@ class SummaryBootstrap:
         w = np.eye(k) if weights is None else gwet_weights(weights, np.arange(1, k + 1, dtype=float))
         return self._gwet_family(w, "fleiss")
 
-    def _labels(self, what: str) -> np.ndarray:
-        self.summary._need_labels(what)
-        assert self.label_weights is not None
-        return self.label_weights
-
     def cohen_kappa(self, *, weights: Any = None, raters: Sequence | None = None) -> np.ndarray:
         """Replicates of :meth:`AgreementSummary.cohen_kappa`."""
         from ._kappa import _cohen_disagreement
 
         s = self.summary
-        lw = self._labels("Cohen's kappa")
+        lw = self.label_weights("Cohen's kappa")
         table, cats = s.cohen_table(raters)  # the same checks as the estimate
         k = len(cats)
         i, j = s.pair_columns(raters)
@@ -212,7 +236,7 @@ class SummaryBootstrap:
         if form not in ICC_FORMS:
             raise ValueError(f"form must be one of {ICC_FORMS}, got {form!r}")
         s = self.summary
-        lw = self._labels("ICC")
+        lw = self.label_weights("ICC")
         feats, _ = s.icc_features("omit")
         complete = (s.labels >= 0).all(axis=1)
         sums = lw[:, complete] @ feats  # rounds x (k + 3)
