@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from ._icc import ICC_FORMS, _value
 from ._intervals import Estimate, check_confidence, percentile_estimate
+from ._kappa import _cohen_disagreement, gwet_weights
 from ._krippendorff import _delta, _pattern_disagreement
-from ._summary import AgreementSummary, _anova_rounds, _percent_terms, unique_rows
+from ._patterns import _positions, unique_rows
+from ._summary import AgreementSummary, _anova_rounds, _percent_terms
 
 # Rounds are processed in blocks whose largest intermediate holds about this many floats.
 _BLOCK = 1 << 22
@@ -202,23 +205,19 @@ class SummaryBootstrap:
         """Replicates of :meth:`AgreementSummary.fleiss_kappa`."""
         t = self.summary._fleiss_table()
         k = t.shape[1]
-        from ._kappa import gwet_weights
-
         w = np.eye(k) if weights is None else gwet_weights(weights, np.arange(1, k + 1, dtype=float))
         return self._gwet_family(w, "fleiss")
 
     def cohen_kappa(self, *, weights: Any = None, raters: Sequence | None = None) -> np.ndarray:
         """Replicates of :meth:`AgreementSummary.cohen_kappa`."""
-        from ._kappa import _cohen_disagreement
-
         s = self.summary
-        lw = self.label_weights("Cohen's kappa")
         table, cats = s.cohen_table(raters)  # the same checks as the estimate
+        lw = self.label_weights("Cohen's kappa")
         k = len(cats)
         i, j = s.pair_columns(raters)
         ca, cb = s.labels[:, i], s.labels[:, j]
         remap = np.full(s.n_categories, -1, dtype=np.int64)
-        remap[_kept(s, cats)] = np.arange(k)
+        remap[_positions(cats, s.categories)] = np.arange(k)
         both = (ca >= 0) & (cb >= 0)
         cell = remap[ca[both]] * k + remap[cb[both]]
         joint = _pool(lw[:, both], cell, k * k).reshape(-1, k, k)
@@ -269,12 +268,6 @@ _COEFFICIENTS = ("percent_agreement", "krippendorff_alpha", "fleiss_kappa", "gwe
                  "cohen_kappa", "icc")
 
 
-def _kept(s: AgreementSummary, cats: np.ndarray) -> np.ndarray:
-    from ._summary import _positions
-
-    return _positions(cats, s.categories)
-
-
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / den, np.nan)
@@ -287,8 +280,6 @@ def _alpha_or_nan(obs: np.ndarray, expected: np.ndarray) -> np.ndarray:
 
 def _pool(weights: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     """Sum the columns of ``weights`` (rounds x rows) by ``group`` (rows) into rounds x n_groups."""
-    from scipy import sparse
-
     m = sparse.csr_matrix((np.ones(len(group)), (np.arange(len(group)), group)),
                           shape=(len(group), n_groups))
     return np.asarray((m.T @ weights.T).T)

@@ -49,7 +49,9 @@ from ._kappa import (
 )
 from ._krippendorff import LEVELS, krippendorff_alpha, krippendorff_alpha_interval
 from ._resample import SummaryBootstrap
-from ._summary import AgreementSummary, merge_summaries, summarise
+from ._patterns import from_codes as summary_from_codes
+from ._patterns import merge_summaries, summarise
+from ._summary import AgreementSummary
 
 __all__ = [
     "AgreementSummary",
@@ -77,5 +79,6 @@ __all__ = [
     "percent_agreement",
     "scott_pi",
     "summarise",
+    "summary_from_codes",
     "to_table",
 ]
