@@ -22,6 +22,7 @@ from assay.store.kinds import table_of
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 _TS_COLUMNS = {
     name: [c.name for c in table.columns if isinstance(c.type, type(T.TS))] for name, table in T.TABLES.items()
@@ -59,6 +60,34 @@ def _sqlite_ts(v: datetime | None) -> str | None:
     if v.tzinfo is not None:
         v = v.astimezone(timezone.utc).replace(tzinfo=None)
     return v.isoformat(sep=" ", timespec="microseconds")
+
+
+@contextmanager
+def _adbc(url: str) -> Iterator[Any]:
+    """An ADBC connection to the store at ``url`` (SQLite file, or PostgreSQL with its ``schema`` as search path)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        import adbc_driver_sqlite.dbapi as driver
+
+        if not u.database or u.database == ":memory:":
+            raise AssayError("columnar reads need a store in a file or on PostgreSQL, not in memory")
+        conn = driver.connect(u.database)
+        setup = None
+    else:
+        import adbc_driver_postgresql.dbapi as driver
+
+        schema = u.query.get("schema")
+        plain = u.difference_update_query(["schema"]).set(drivername="postgresql")
+        conn = driver.connect(plain.render_as_string(hide_password=False))
+        setup = f'SET search_path TO "{schema}"' if schema else None
+    try:
+        if setup is not None:
+            cur = conn.cursor()
+            cur.execute(setup)
+            cur.close()
+        yield conn
+    finally:
+        conn.close()
 
 
 def _key_columns(kind: str) -> list[str]:
@@ -312,6 +341,24 @@ class Store:
         stmt = self._select(kind, filters).with_only_columns(*[table.c[n] for n in names])
         with self.engine.connect() as c:
             return pd.DataFrame.from_records(list(c.execute(stmt)), columns=list(names))
+
+    def arrow(self, kind: Kind, names: Sequence[str], **filters: Any) -> pa.Table:
+        """Some columns of a kind's table as an Arrow table, read by the ADBC driver (columnar: no object per row).
+
+        Filters as for ``rows``; rows in no particular order (sorting millions of rows by key
+        in the database costs more than the read). Timestamps come as the store keeps them
+        (text on SQLite), JSON columns as their text. For the analyses of millions of rows.
+        """
+        table = T.TABLES[kind_name(kind)]
+        stmt = self._select(kind, filters).with_only_columns(*[table.c[n] for n in names]).order_by(None)
+        sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
+        with _adbc(self.url) as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql)
+                return cur.fetch_arrow_table()
+            finally:
+                cur.close()
 
     def group_counts(self, kind: Kind, column: str) -> dict[Any, int]:
         table = T.TABLES[kind_name(kind)]

@@ -1,0 +1,50 @@
+"""Store.arrow: columns read by the ADBC drivers give what the SQLAlchemy path gives, on both stores."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from assay import records as R
+from assay.errors import AssayError
+from assay.store import Store
+from tests.judges.scripted_judges import store_responses
+
+
+def _judgments(store: Store) -> None:
+    _, responses = store_responses(store, {"m@1": ["a", "b", "c"], "m@2": ["d", "e", "f"]})
+    ids = [r.id for rs in responses.values() for r in rs]
+    rater = R.Rater(id="human:o'brien", kind="human", name="o'brien")  # a quote in a filter value
+    store.add([rater])
+    store.add([R.Judgment(id=f"j{k}", response_id=rid, rater_id=rater.id, rubric="default@1",
+                          dimension="factuality" if k % 2 else "coherence", value=float(k % 5 + 1) if k != 3 else None,
+                          label="x\u00e9" if k == 2 else None, justification="because", created_at=R.utcnow())
+               for k, rid in enumerate(sorted(ids))])
+
+
+def test_arrow_matches_the_row_path(store_url):
+    with Store(store_url) as store:
+        _judgments(store)
+        names = ["id", "response_id", "rater_id", "dimension", "value", "label"]
+        for filters in ({}, {"dimension": "factuality"}, {"rater_id": ["human:o'brien"], "dimension": ["coherence"]},
+                        {"rater_id": "nobody"}):
+            got = store.arrow("judgments", names, **filters).to_pylist()
+            want = store.columns("judgments", names, **filters).to_dict("records")
+            key = lambda r: r["id"]  # noqa: E731 - arrow's rows come in no particular order
+            got, want = sorted(got, key=key), sorted(want, key=key)
+            assert [r["id"] for r in got] == [r["id"] for r in want] and len(got) == len(want)
+            for g, w in zip(got, want):
+                for n in names:
+                    if isinstance(w[n], float) and math.isnan(w[n]):
+                        assert g[n] is None
+                    else:
+                        assert g[n] == w[n], (n, g, w)
+        assert store.arrow("judgments", ["value"], dimension="nothing").num_rows == 0
+
+
+def test_arrow_refuses_an_unknown_filter_and_a_store_in_memory(store):
+    with pytest.raises(AssayError, match="cannot be filtered by 'colour'"):
+        store.arrow("judgments", ["value"], colour="red")
+    with Store("sqlite://") as mem, pytest.raises(AssayError, match="in memory"):
+        mem.arrow("judgments", ["value"])
