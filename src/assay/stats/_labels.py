@@ -104,12 +104,13 @@ def _encode_given(arr: np.ndarray, categories: Sequence) -> Coded:
     lookup = {_hashable(c): i for i, c in enumerate(cats)}
     codes = np.full(flat.shape, -1, dtype=np.int64)
     present = flat[~missing]
+    # each distinct label looked up once (factorize groups equal labels, 1 and 1.0 alike, as a dict does)
+    inverse, uniques = pd.factorize(present)
     try:
-        mapped = np.fromiter((lookup[_hashable(x)] for x in present), dtype=np.int64,
-                             count=len(present))
+        mapped = np.fromiter((lookup[_hashable(x)] for x in uniques), dtype=np.int64, count=len(uniques))
     except KeyError as e:
         raise ValueError(f"label {e.args[0]!r} is not one of the given categories {cats}") from None
-    codes[~missing] = mapped
+    codes[~missing] = mapped[inverse]
     cat_arr = np.asarray(cats, dtype=float) if numeric else np.asarray(cats, dtype=object)
     return Coded(codes.reshape(arr.shape), cat_arr, numeric=numeric)
 
