@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ._kappa import cohen_kappa
 from ._krippendorff import krippendorff_alpha
@@ -32,8 +33,14 @@ class PairAgreement:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v)
+def _labels_array(v: Sequence[Any]) -> np.ndarray:
+    """One rater's labels as a 1-D array: float where every label is a number (missing as NaN), else objects."""
+    arr = np.asarray(v) if isinstance(v, np.ndarray) else np.asarray(list(v), dtype=object)
+    arr = arr.ravel()
+    if arr.dtype == object and pd.api.types.infer_dtype(arr, skipna=True) in ("integer", "floating",
+                                                                              "mixed-integer-float", "empty"):
+        arr = arr.astype(float)  # None becomes NaN
+    return arr
 
 
 def pair_agreement(x: Sequence[Any], y: Sequence[Any], *, level: str = "nominal",
@@ -52,13 +59,16 @@ def pair_agreement(x: Sequence[Any], y: Sequence[Any], *, level: str = "nominal"
     >>> r.n, r.percent, round(r.kappa, 4)
     (4, 0.75, 0.6364)
     """
-    keep = [(a, b) for a, b in zip(x, y, strict=True) if not (_missing(a) or _missing(b))]
-    out: dict[str, Any] = {"n": len(keep)}
+    xa, ya = _labels_array(x), _labels_array(y)
+    if xa.shape != ya.shape:
+        raise ValueError(f"x and y must label the same units, got lengths {xa.size} and {ya.size}")
+    keep = ~(pd.isna(xa) | pd.isna(ya))
+    out: dict[str, Any] = {"n": int(keep.sum())}
     errors: dict[str, str] = {}
-    if not keep:
+    if not out["n"]:
         return PairAgreement(n=0, errors={"all": "the two raters share no units"})
-    xs, ys = [a for a, _ in keep], [b for _, b in keep]
-    out["percent"] = float(np.mean([a == b for a, b in keep]))
+    xs, ys = xa[keep], ya[keep]
+    out["percent"] = float(np.mean(xs == ys))
     cats = {"categories": categories} if categories is not None else {}
 
     def attempt(name: str, fn) -> None:  # noqa: ANN001
@@ -80,7 +90,7 @@ def pair_agreement(x: Sequence[Any], y: Sequence[Any], *, level: str = "nominal"
             attempt("weighted_kappa", lambda: cohen_kappa(xs, ys, weights=weights, **cats))
     attempt("alpha", lambda: krippendorff_alpha([xs, ys], level=level, **cats))
     if spearman if spearman is not None else level != "nominal":
-        if len(keep) > 2:
+        if out["n"] > 2:
             from scipy.stats import spearmanr
 
             attempt("spearman", lambda: spearmanr(xs, ys).statistic)
