@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from assay.analysis import _consensus as C
 from assay.analysis.frames import comparisons_frame, judgments_frame
 from assay.stats import agreement as A
 from assay.stats import raters as RA
@@ -139,10 +140,15 @@ def rater_agreement(x: Mapping[Any, Any], y: Mapping[Any, Any], *, scale: str,
     undefined figure is None, with the reason in ``errors``.
     """
     units = [u for u in x if u in y]
+    return pair_statistics([x[u] for u in units], [y[u] for u in units], scale=scale, categories=categories)
+
+
+def pair_statistics(xs: Sequence[Any], ys: Sequence[Any], *, scale: str,
+                    categories: Sequence[Any] | None = None) -> dict[str, Any]:
+    """:func:`rater_agreement` on two label sequences already aligned unit by unit."""
     level = alpha_level(scale)
     ordinal = scale == "ordinal"
-    r = A.pair_agreement([x[u] for u in units], [y[u] for u in units], level=level,
-                         categories=None if level == "interval" else categories,
+    r = A.pair_agreement(xs, ys, level=level, categories=None if level == "interval" else categories,
                          weights="quadratic" if ordinal else None, spearman=scale in ("ordinal", "continuous"))
     out: dict[str, Any] = {"n": r.n, "percent": r.percent, "kappa": r.kappa, "alpha": r.alpha}
     if ordinal:
@@ -174,11 +180,6 @@ def judge_vs_humans(labels: Mapping[str, Mapping[Any, Any]], judge: str, humans:
             "consensus": agreed, "no_consensus": len(labelled) - len(agreed)}
 
 
-def _labels(df: pd.DataFrame, value: str) -> dict[str, dict[Any, Any]]:
-    """rater -> unit -> label from a long frame (one row per rater and unit)."""
-    return {r: dict(zip(g["unit"], g[value])) for r, g in df.groupby("rater")}
-
-
 def _row(stats: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in stats.items() if v is not None and k != "errors"}
     if stats.get("errors"):
@@ -188,26 +189,43 @@ def _row(stats: dict[str, Any]) -> dict[str, Any]:
 
 def group_comparison(df: pd.DataFrame, scale: str, value: str, categories: Sequence | None = None
                      ) -> dict[str, Any]:
-    """Each judge against the humans (:func:`judge_vs_humans`), beside each human against the other humans' consensus."""
-    humans = df[df["rater_kind"] == "human"]
-    judges = df[df["rater_kind"] != "human"]
-    human_ids = sorted(humans["rater"].unique())
-    labels = _labels(df, value)
-    out: dict[str, Any] = {"humans": human_ids, "judges": sorted(judges["rater"].unique()),
-                           "definition": JUDGE_VS_HUMANS}
+    """Each judge against the humans (:func:`judge_vs_humans`), beside each human against the other humans' consensus.
+
+    The same figures as :func:`judge_vs_humans` and :func:`consensus` give, computed on
+    arrays (``assay.analysis._consensus``): one pass gives every human's leave-one-out
+    consensus, so the cost grows with the number of labels, not labels times raters.
+    """
+    kinds = dict(zip(*df[["rater", "rater_kind"]].drop_duplicates("rater").to_numpy().T))
+    human_ids = sorted(r for r, k in kinds.items() if k == "human")
+    judge_ids = sorted(r for r, k in kinds.items() if k != "human")
+    out: dict[str, Any] = {"humans": human_ids, "judges": judge_ids, "definition": JUDGE_VS_HUMANS}
+    long = C.Long.of(df, value)
+    code = {name: i for i, name in enumerate(long.raters)}
+    humans = np.array([code[h] for h in human_ids if h in code], dtype=np.int64)
+    empty = (np.array([], dtype=np.int64), np.array([], dtype=object))
+
+    def stats(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+        xs, ys = C.aligned(*a, *b)
+        return pair_statistics(xs, ys, scale=scale, categories=categories)
+
+    def labels_of(rater: str) -> tuple[np.ndarray, np.ndarray]:
+        return long.of_rater(code[rater]) if rater in code else empty
+
     rows = []
-    for h in human_ids:
-        others = [o for o in human_ids if o != h]
-        if not others:
-            continue
-        stats = rater_agreement(labels[h], consensus(labels, others, scale), scale=scale, categories=categories)
-        rows.append({"rater": h, "kind": "human", "against": "other humans"} | _row(stats))
+    if len(human_ids) > 1:
+        cu, cr, cv = C.consensus(long, humans, scale, leave_out=True)
+        for h in human_ids:
+            mine = cr == code.get(h, -2)
+            rows.append({"rater": h, "kind": "human", "against": "other humans"}
+                        | _row(stats(labels_of(h), (cu[mine], cv[mine]))))
     if human_ids:
-        for j in out["judges"]:
-            res = judge_vs_humans(labels, j, human_ids, scale=scale, categories=categories)
-            rows.append({"rater": j, "kind": df.loc[df["rater"] == j, "rater_kind"].iloc[0],
-                         "against": "human consensus", "mean_kappa_with_each_human": res["mean_kappa"]}
-                        | _row(res["vs_consensus"]))
+        cu, _, cv = C.consensus(long, humans, scale, leave_out=False)
+        for j in judge_ids:
+            mine = labels_of(j)
+            kappas = [k for h in human_ids if (k := stats(mine, labels_of(h))["kappa"]) is not None]
+            rows.append({"rater": j, "kind": kinds[j], "against": "human consensus",
+                         "mean_kappa_with_each_human": statistics.fmean(kappas) if kappas else None}
+                        | _row(stats(mine, (cu, cv))))
     out["rows"] = rows
     human_alphas = [r["alpha"] for r in rows if r["kind"] == "human" and r.get("alpha") is not None]
     out["human_mean_alpha"] = float(np.mean(human_alphas)) if human_alphas else None
