@@ -53,43 +53,68 @@ def alpha_level(scale: str) -> str:
 
 def coefficients(matrix: pd.DataFrame, scale: str, *, categories: Sequence | None = None, rounds: int = 1000,
                  confidence: float = 0.95, random_state: int = 0) -> list[dict[str, Any]]:
-    """Every coefficient suited to the scale, on a raters x units matrix, each with its interval."""
+    """Every coefficient suited to the scale, on a raters x units matrix, each with its interval.
+
+    Labelled scales go through one :func:`assay.stats.agreement.summarise` (labels coded
+    once, units reduced to their distinct count patterns), so every coefficient and every
+    bootstrap round costs the number of patterns, not of units; continuous scores (a
+    pattern per unit) use the coefficients on the raw matrix.
+    """
+    if scale == "continuous":
+        return _continuous(matrix, rounds=rounds, confidence=confidence, random_state=random_state)
     data = matrix.to_numpy(dtype=object if scale in ("categorical", "nominal") else float)
-    kw: dict[str, Any] = {"categories": categories} if categories is not None else {}
-    boot = dict(rounds=rounds, confidence=confidence, random_state=random_state)
     level = alpha_level(scale)
-    rows = []
-    if scale != "continuous":
-        rows.append(_est("percent agreement", lambda: A.bootstrap_interval(
-            functools.partial(A.percent_agreement, **kw), data, **boot), "share of agreeing rater pairs"))
-    rows.append(_est(f"Krippendorff alpha ({level})", lambda: A.krippendorff_alpha_interval(
-        data, level=level, **kw, **boot)))
+    two = matrix.shape[0] == 2
+    ci = {"confidence": confidence}
+    try:
+        summary = A.summarise(data, categories=categories, raters=list(range(matrix.shape[0])),
+                              by_rater=two or scale == "ordinal")
+    except ValueError as err:
+        reason = str(err)
+
+        def undefined() -> A.Estimate:
+            raise ValueError(reason)
+
+        summary = None
+    boot = summary.bootstrap(rounds=rounds, random_state=random_state) if summary is not None else None
+
+    def via(fn: Callable[[], A.Estimate]) -> Callable[[], A.Estimate]:
+        return fn if summary is not None else undefined
+
+    rows = [_est("percent agreement", via(lambda: boot.interval("percent_agreement", **ci)),
+                 "share of agreeing rater pairs"),
+            _est(f"Krippendorff alpha ({level})", via(lambda: boot.interval("krippendorff_alpha", level=level, **ci)))]
     if scale == "ordinal":
-        rows.append(_est("Krippendorff alpha (interval)", lambda: A.krippendorff_alpha_interval(
-            data.astype(float), level="interval", **boot)))
-    if scale != "continuous":
-        rows.append(_est("Fleiss kappa", lambda: A.fleiss_kappa_interval(A.to_table(data, **kw)[0],
-                                                                          confidence=confidence),
-                         "nominal; Gwet's standard error"))
-        if scale == "ordinal":
-            rows.append(_est("Gwet AC2 (quadratic)", lambda: A.gwet_ac2_interval(
-                data, weights="quadratic", confidence=confidence, **kw)))
-        else:
-            rows.append(_est("Gwet AC1", lambda: A.gwet_ac1_interval(data, confidence=confidence, **kw)))
-    if matrix.shape[0] == 2:
+        rows.append(_est("Krippendorff alpha (interval)",
+                         via(lambda: boot.interval("krippendorff_alpha", level="interval", **ci))))
+    rows.append(_est("Fleiss kappa", via(lambda: summary.fleiss_kappa_interval(**ci)), "nominal; Gwet's standard error"))
+    if scale == "ordinal":
+        rows.append(_est("Gwet AC2 (quadratic)", via(lambda: summary.gwet_ac2_interval(weights="quadratic", **ci))))
+    else:
+        rows.append(_est("Gwet AC1", via(lambda: summary.gwet_ac1_interval(**ci))))
+    if two:
         weights = "quadratic" if scale == "ordinal" else None
-        a, b = data[0], data[1]
-        both = np.array([x is not None and x == x and y is not None and y == y for x, y in zip(a, b)])
-        if scale != "continuous":
-            rows.append(_est("Cohen kappa" + (" (quadratic)" if weights else ""), lambda: A.cohen_kappa_interval(
-                a[both], b[both], weights=weights, confidence=confidence, **kw)))
-    if scale in ("ordinal", "continuous"):
-        numeric = data.astype(float).T  # units x raters
-        complete = int(np.isfinite(numeric).all(axis=1).sum())
-        for form in ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"):
-            rows.append(_est(form, lambda form=form: A.icc_interval(numeric, form=form, confidence=confidence,
-                                                                    nan_policy="omit"),
+        rows.append(_est("Cohen kappa" + (" (quadratic)" if weights else ""),
+                         via(lambda: summary.cohen_kappa_interval(weights=weights, **ci))))
+    if scale == "ordinal":
+        complete = int(np.isfinite(data.astype(float)).all(axis=0).sum())
+        for form in A.ICC_FORMS:
+            rows.append(_est(form, via(lambda form=form: summary.icc_interval(form=form, nan_policy="omit", **ci)),
                              f"{complete} units rated by every rater"))
+    return rows
+
+
+def _continuous(matrix: pd.DataFrame, *, rounds: int, confidence: float, random_state: int) -> list[dict[str, Any]]:
+    """The coefficients of continuous scores (each unit its own pattern): alpha (interval) and the ICC forms."""
+    data = matrix.to_numpy(dtype=float)
+    rows = [_est("Krippendorff alpha (interval)", lambda: A.krippendorff_alpha_interval(
+        data, level="interval", rounds=rounds, confidence=confidence, random_state=random_state))]
+    numeric = data.T  # units x raters
+    complete = int(np.isfinite(numeric).all(axis=1).sum())
+    for form in A.ICC_FORMS:
+        rows.append(_est(form, lambda form=form: A.icc_interval(numeric, form=form, confidence=confidence,
+                                                                nan_policy="omit"),
+                         f"{complete} units rated by every rater"))
     return rows
 
 
