@@ -43,8 +43,14 @@ def test_arrow_matches_the_row_path(store_url):
         assert store.arrow("judgments", ["value"], dimension="nothing").num_rows == 0
 
 
-def test_arrow_refuses_an_unknown_filter_and_a_store_in_memory(store):
+def test_arrow_refuses_an_unknown_filter(store):
     with pytest.raises(AssayError, match="cannot be filtered by 'colour'"):
         store.arrow("judgments", ["value"], colour="red")
-    with Store("sqlite://") as mem, pytest.raises(AssayError, match="in memory"):
-        mem.arrow("judgments", ["value"])
+
+
+def test_a_store_in_memory_reads_its_rows_as_columns():
+    with Store("sqlite://") as mem:
+        _judgments(mem)
+        got = mem.arrow("judgments", ["id", "value"], dimension="factuality").to_pylist()
+        assert sorted(r["id"] for r in got) == ["j1", "j3", "j5"]
+        assert {r["id"]: r["value"] for r in got}["j3"] is None

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
 import pandas as pd
+from sqlalchemy import select
 
 from assay import records as R
 from assay.store import Store
+from assay.store import tables as T
 
 JUDGMENT_COLUMNS = ["id", "unit", "item_id", "model", "rater", "rater_kind", "rubric", "dimension", "value", "label",
                     "justification", "flags", "time_spent_s", "guideline_version", "campaign_id", "created_at"]
@@ -35,27 +38,43 @@ def judgments_frame(
     campaign: str | None = None,
     guideline_version: int | None = None,
     latest_only: bool = True,
+    texts: bool = True,
 ) -> pd.DataFrame:
     """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id.
+
+    Read as columns (``Store.arrow_select``, one query joining each judgment's response),
+    so millions of judgments load in seconds; ``texts=False`` leaves out the
+    justifications and flags, which the statistics do not read.
 
     With ``latest_only`` (the default) a rater who judged the same unit and dimension more
     than once counts with their last judgment; without it every judgment stays (for
     analyses over time, such as before and after a calibration round).
     """
-    filters = {"rubric": rubric, "campaign_id": campaign, "guideline_version": guideline_version,
-               "dimension": list(dimensions) if dimensions else None, "rater_id": list(raters) if raters else None}
-    df = _current(store.frame("judgments", **filters))
+    j, r = T.judgments, T.responses
+    cols = [j.c.id, j.c.response_id.label("unit"), r.c.item_id, r.c.model, j.c.rater_id.label("rater"), j.c.rubric,
+            j.c.dimension, j.c.value, j.c.label, j.c.time_spent_s, j.c.guideline_version, j.c.campaign_id,
+            j.c.created_at, j.c.supersedes]
+    if texts:
+        cols += [j.c.justification, j.c.flags]
+    stmt = select(*cols).select_from(j.outerjoin(r, r.c.id == j.c.response_id))
+    for col, val in (("rubric", rubric), ("campaign_id", campaign), ("guideline_version", guideline_version),
+                     ("dimension", dimensions), ("rater_id", raters)):
+        if val is not None:
+            stmt = stmt.where(j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val)
+    columns = [c for c in JUDGMENT_COLUMNS if texts or c not in ("justification", "flags")]
+    df = store.arrow_select(stmt).to_pandas()
+    df = _current(df)
     if df.empty:
-        return pd.DataFrame(columns=JUDGMENT_COLUMNS)
-    kinds = {r.id: r.kind for r in store.iter(R.Rater, id=sorted(df["rater_id"].unique()))}
-    resp = store.frame("responses", id=sorted(df["response_id"].unique()))[["id", "item_id", "model"]]
-    df = df.merge(resp.rename(columns={"id": "response_id"}), on="response_id", how="left")
-    df = df.rename(columns={"response_id": "unit", "rater_id": "rater"})
+        return pd.DataFrame(columns=columns)
+    if texts:
+        df["flags"] = df["flags"].map(lambda v: orjson.loads(v) if isinstance(v, (str, bytes)) else v)
+    kinds = {x.id: x.kind for x in store.iter(R.Rater, id=sorted(df["rater"].unique()))}
     df["rater_kind"] = df["rater"].map(kinds)
-    df = df.sort_values("created_at")
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True, format="ISO8601")
+    df = df.sort_values("created_at", kind="stable")
     if latest_only:
         df = df.drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
-    return df[JUDGMENT_COLUMNS].reset_index(drop=True)
+    return df[columns].reset_index(drop=True)
 
 
 COMPARISON_COLUMNS = ["id", "unit", "item_id", "rater", "rater_kind", "label", "first", "second", "outcome",

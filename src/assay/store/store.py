@@ -62,32 +62,71 @@ def _sqlite_ts(v: datetime | None) -> str | None:
     return v.isoformat(sep=" ", timespec="microseconds")
 
 
-@contextmanager
-def _adbc(url: str) -> Iterator[Any]:
-    """An ADBC connection to the store at ``url`` (SQLite file, or PostgreSQL with its ``schema`` as search path)."""
+def _in_memory(url: str) -> bool:
     u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        import adbc_driver_sqlite.dbapi as driver
+    return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
 
-        if not u.database or u.database == ":memory:":
-            raise AssayError("columnar reads need a store in a file or on PostgreSQL, not in memory")
-        conn = driver.connect(u.database)
-        setup = None
-    else:
-        import adbc_driver_postgresql.dbapi as driver
 
-        schema = u.query.get("schema")
-        plain = u.difference_update_query(["schema"]).set(drivername="postgresql")
-        conn = driver.connect(plain.render_as_string(hide_password=False))
-        setup = f'SET search_path TO "{schema}"' if schema else None
-    try:
-        if setup is not None:
-            cur = conn.cursor()
-            cur.execute(setup)
+# SQLite's file locks belong to the process, and the ADBC driver brings a SQLite library of its
+# own: two libraries in one process on one file release each other's locks (SQLite's "multiple
+# copies" hazard: "disk I/O error", or worse). So a SQLite store is read by ADBC in a child
+# process, which streams the Arrow batches back (Arrow IPC on a pipe; ~0.3 s to start).
+_SQLITE_READER = """
+import sys
+import adbc_driver_sqlite.dbapi as driver
+import pyarrow as pa
+sql = sys.stdin.read()
+with driver.connect(sys.argv[1]) as conn:
+    cur = conn.cursor()
+    cur.execute(sql)
+    batches = cur.fetch_record_batch()
+    with pa.ipc.new_stream(sys.stdout.buffer, batches.schema) as out:
+        for batch in batches:
+            out.write_batch(batch)
+"""
+
+
+def _read_sqlite(path: str, sql: str) -> pa.Table:
+    import subprocess
+    import sys
+    import tempfile
+
+    import pyarrow as pa
+
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-c", _SQLITE_READER, path], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err)
+        try:
+            proc.stdin.write(sql.encode())  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+            try:
+                table = pa.ipc.open_stream(proc.stdout).read_all()
+            except pa.ArrowInvalid:
+                table = None  # the reader failed before writing: its message says why
+        finally:
+            code = proc.wait()
+        if code != 0 or table is None:
+            err.seek(0)
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            raise AssayError(f"reading {path} as columns failed: {lines[-1] if lines else f'exit {code}'}")
+    return table
+
+
+def _postgres_read(url: str, sql: str) -> pa.Table:
+    import adbc_driver_postgresql.dbapi as driver
+
+    u = make_url(url)
+    schema = u.query.get("schema")
+    plain = u.difference_update_query(["schema"]).set(drivername="postgresql")
+    with driver.connect(plain.render_as_string(hide_password=False)) as conn:
+        cur = conn.cursor()
+        try:
+            if schema:
+                cur.execute(f'SET search_path TO "{schema}"')
+            cur.execute(sql)
+            return cur.fetch_arrow_table()
+        finally:
             cur.close()
-        yield conn
-    finally:
-        conn.close()
 
 
 def _key_columns(kind: str) -> list[str]:
@@ -350,15 +389,27 @@ class Store:
         (text on SQLite), JSON columns as their text. For the analyses of millions of rows.
         """
         table = T.TABLES[kind_name(kind)]
-        stmt = self._select(kind, filters).with_only_columns(*[table.c[n] for n in names]).order_by(None)
+        return self.arrow_select(self._select(kind, filters).with_only_columns(*[table.c[n] for n in names])
+                                 .order_by(None))
+
+    def arrow_select(self, stmt: Any) -> pa.Table:
+        """The rows of a SQLAlchemy ``select`` (of this store's tables) as an Arrow table, read by ADBC.
+
+        Its parameters are rendered into the SQL by the dialect's own quoting (ADBC drivers
+        differ in their parameter styles): values, not code, as with bound parameters.
+        """
+        if _in_memory(self.url):  # no file for a second connection to open: the rows, made columns
+            import pyarrow as pa
+
+            with self.engine.connect() as c:
+                result = c.execute(stmt)
+                names = list(result.keys())
+                rows = result.all()
+            return pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
         sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
-        with _adbc(self.url) as conn:
-            cur = conn.cursor()
-            try:
-                cur.execute(sql)
-                return cur.fetch_arrow_table()
-            finally:
-                cur.close()
+        if self.backend == "sqlite":
+            return _read_sqlite(str(make_url(self.url).database), sql)
+        return _postgres_read(self.url, sql)
 
     def group_counts(self, kind: Kind, column: str) -> dict[Any, int]:
         table = T.TABLES[kind_name(kind)]
