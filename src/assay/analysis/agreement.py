@@ -316,7 +316,7 @@ def agreement_report(
                                            categories=NOMINAL_LABELS, rounds=rounds, confidence=confidence,
                                            random_state=random_state))
         return report
-    df = judgments_frame(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign)
+    df = judgments_frame(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign, texts=False)
     report["kind"] = "judgments"
     for rubric_id in sorted(df["rubric"].unique()):
         rub = get_rubric(store, rubric_id)
