@@ -150,8 +150,9 @@ def test_ratings_come_back_from_the_sdks_exports(rg, store, tmp_path, layout):
     assert by[("human:bo", "confidence", "3")].value == pytest.approx(0.8)
     assert by[("human:bo", "quality", "1")].flags == ["novel"]
     from assay.analysis.agreement import agreement_report
+    from assay.analysis.options import Options, Selection
 
-    report = agreement_report(store, campaign=camp.id, rounds=20, random_state=0)
+    report = agreement_report(store, select=Selection(campaign=camp.id), options=Options(rounds=20, random_state=0))
     quality = next(sec for sec in report["sections"] if sec["dimension"] == "quality")
     assert quality["raters"] == 3 and quality["units"] == 4
     again = import_answers(store, f, source="argilla", campaign="c",

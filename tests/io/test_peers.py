@@ -293,6 +293,7 @@ def test_same_ids_with_other_prompts_are_refused_not_merged(store, lm_eval_run, 
 
 def test_promptfoo_results_give_prompts_outputs_and_assertions(store):
     from assay.analysis.abtest import compare_models
+    from assay.analysis.options import Selection
     from assay.io.peers import import_peer
 
     data = json.loads(PROMPTFOO.read_text())
@@ -315,7 +316,7 @@ def test_promptfoo_results_give_prompts_outputs_and_assertions(store):
     assert js[(cand, italy.id, "llm-rubric")].justification == "the output does not name Rome"
     assert js[(cand, italy.id, "brevity")].detail["assertion"]["type"] == "javascript"  # the metric names it
     # what assay computes works on it: the A/B test of the two providers, per assertion
-    rep = compare_models(store, base, cand, rubric="promptfoo.capitals@1")
+    rep = compare_models(store, base, cand, select=Selection(rubric="promptfoo.capitals@1"))
     got = {d["dimension"]: (d["n"], d.get("mean_a"), d.get("mean_b")) for d in rep["dimensions"]}
     assert got["icontains"] == (3, 0.0, 2 / 3) and got["llm-rubric"] == (3, 0.0, 2 / 3)
     assert got["brevity"] == (1, None, None)  # asked of Italy only: one pair, no test
