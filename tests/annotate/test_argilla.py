@@ -23,6 +23,7 @@ import pytest
 from assay.annotate.tools import export_campaign, import_answers
 from assay.cli import main
 from assay.errors import BadInput
+from assay.io import OnInvalid
 from tests.annotate.tools_helpers import campaign, seed
 from tests.conftest import require_module
 
@@ -211,7 +212,7 @@ def test_bad_input_names_file_row_or_line_and_field(rg, store, store_url, tmp_pa
     HFDatasetsIO.to_datasets(records, dataset).to_json(jsonl)
     with pytest.raises(BadInput, match=r"records.jsonl, line 3: field 'confidence.responses\[1\]'"):
         import_answers(store, jsonl, source="argilla", campaign="c")
-    s = import_answers(store, hub, source="argilla", campaign="c", skip_invalid=True)
+    s = import_answers(store, hub, source="argilla", campaign="c", on_invalid=OnInvalid(skip=True))
     assert (s.added, s.rejected) == (10, 1) and store.count("judgments") == 40
     assert json.loads(Path(s.rejects_file).read_text())["field"] == "confidence.responses[1]"
 

@@ -1,6 +1,7 @@
 """Human rating campaigns: creation, assignment, submission, gold feedback and the edge-case queue."""
 
 from assay.annotate.campaigns import (
+    CampaignSpec,
     Gold,
     campaign_dimensions,
     close_campaign,
@@ -42,7 +43,8 @@ from assay.annotate.submit import (
 )
 
 __all__ = [
-    "AVAILABLE_SHOWN", "Answer", "Gold", "Prepared", "QueueStatus", "Submitted", "build_records", "campaign_dimensions",
+    "AVAILABLE_SHOWN", "Answer", "CampaignSpec", "Gold", "Prepared", "QueueStatus", "Submitted", "build_records",
+    "campaign_dimensions",
     "can_rate", "close_campaign", "collect_edge_cases", "create_campaign", "dismiss_edge_case", "edge_case_queue",
     "edge_records", "feedback", "get_campaign", "gold_from_text", "is_open", "next_assignment", "prepare",
     "queue_status", "queue_status_of", "read_gold", "resolve_edge_case", "shown_order", "skip", "submit", "unit_id",

@@ -78,11 +78,13 @@ def create(
         except ValueError:
             raise BadInput(f"deadline {deadline!r} is not a date (YYYY-MM-DD)", field="deadline") from None
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    camp = A.create_campaign(
-        store, name, rubric=rubric, units=units, kind=kind, dimensions=_csv(dimensions) or None,  # type: ignore[arg-type]
-        overlap=overlap, gold=A.read_gold(gold) if gold else (), gold_share=gold_share, calibration=calibration,
-        blind=not not_blind, min_justification=min_justification, deadline=when,
-        raters=[R.Rater.make_id("human", r) for r in _csv(raters)] or None, created_by=lead, seed=seed)
+    camp = A.create_campaign(store, name, rubric=rubric, units=units, kind=kind,
+                             spec=A.CampaignSpec(dimensions=_csv(dimensions) or None, overlap=overlap,
+                                                 gold_share=gold_share, calibration=calibration, blind=not not_blind,
+                                                 min_justification=min_justification, deadline=when,
+                                                 raters=[R.Rater.make_id("human", r) for r in _csv(raters)] or None,
+                                                 seed=seed),
+                             gold=A.read_gold(gold) if gold else (), created_by=lead)
     if wants_json(json_out):
         emit_json({**camp.model_dump(mode="json"), "units": len(units)})
         return

@@ -190,7 +190,7 @@ class ToolImport:
 
 
 class Rejects:
-    """Where ``skip_invalid`` writes refused answers, one JSON line each: place, field, reason."""
+    """Where ``OnInvalid(skip=True)`` writes refused answers, one JSON line each: place, field, reason."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.count, self._f = path, 0, None

@@ -5,7 +5,7 @@ scores that answer got), each with the place it came from. :func:`write_log` tur
 into items, responses, raters, a rubric with one dimension per score and judgments, and
 writes them all in one transaction. A sample the reader cannot use is a :class:`SampleError`;
 it stops the import with one line naming file, line (or row) and field, or with
-``skip_invalid`` goes to the rejects file with its reason.
+``OnInvalid(skip=True)`` goes to the rejects file with its reason.
 
 Scores have no rubric in these tools, so each log gets one: ``SOURCE.TASK`` (e.g.
 ``inspect.capitals``), a dimension per scorer or metric, its scale read from the values:
@@ -25,7 +25,7 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.io.guard import Unsafe, check_value
-from assay.io.importer import ImportSummary, _Rejects
+from assay.io.importer import ImportSummary, OnInvalid, _Rejects, rejects_writer
 from assay.io.readers import Where
 from assay.store import Store
 
@@ -199,8 +199,7 @@ def write_log(
     *,
     dataset: str | None = None,
     model: str | None = None,
-    skip_invalid: bool = False,
-    rejects_path: str | Path | None = None,
+    on_invalid: OnInvalid = OnInvalid(),
 ) -> PeerImportSummary:
     """Store a peer log's samples as items, responses and judgments, in one transaction.
 
@@ -213,8 +212,7 @@ def write_log(
         check_model(model, "model")
     path = Path(log.file)
     summary = PeerImportSummary(file=log.file, dataset=dataset or log.task)
-    rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
-        if skip_invalid else None
+    rejects = rejects_writer(on_invalid, path.with_name(path.name + ".rejects.jsonl"))
     try:
         good: list[tuple[Where, Sample]] = []
         for where, s in log.samples:
