@@ -66,7 +66,7 @@ class RoundItems:
     """What a calibration round shows: ``units`` (response ids) if given, else the gold items
     of ``gold_file``, else the ``n`` responses with the most disagreement so far."""
 
-    units: tuple[str, ...] | None = None
+    units: Sequence[str] | None = None
     gold_file: str | None = None
     n: int = 20
 
@@ -84,19 +84,20 @@ def create_round(store: Store, name: str, *, rubric: str, raters: Sequence[str],
     """
     from assay.annotate import CampaignSpec, create_campaign, read_gold
 
-    units, gold_file, n = items.units, items.gold_file, items.n
     if len(raters) < 2:
         raise BadInput("a calibration round needs at least two raters")
-    gold = read_gold(gold_file) if gold_file else []
-    if units is None:
-        if gold:
-            units = []
-        else:
-            picked = most_disagreed(store, rubric=rubric, dimensions=dimensions, n=n)
-            if picked.empty:
-                raise BadInput(f"no response of rubric {rubric} has been rated by two raters yet: "
-                               "give --gold FILE or --unit IDs")
-            units = list(picked["unit"])
+    gold = read_gold(items.gold_file) if items.gold_file else []
+    units: Sequence[str]
+    if items.units is not None:
+        units = items.units
+    elif gold:
+        units = []
+    else:
+        picked = most_disagreed(store, rubric=rubric, dimensions=dimensions, n=items.n)
+        if picked.empty:
+            raise BadInput(f"no response of rubric {rubric} has been rated by two raters yet: "
+                           "give --gold FILE or --unit IDs")
+        units = list(picked["unit"])
     return create_campaign(store, name, rubric=rubric, units=[[u] for u in units],
                            spec=CampaignSpec(dimensions=dimensions, overlap=len(raters),
                                              gold_share=1.0 if gold else 0.0, calibration=True, raters=list(raters),

@@ -37,8 +37,8 @@ class Selection:
     """
 
     rubric: str | None = None
-    dimensions: tuple[str, ...] | None = None
-    raters: tuple[str, ...] | None = None
+    dimensions: Sequence[str] | None = None
+    raters: Sequence[str] | None = None
     campaign: str | None = None
 
     def __post_init__(self) -> None:

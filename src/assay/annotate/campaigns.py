@@ -18,6 +18,15 @@ from assay.store import Store
 from assay.store import rating as S
 
 Kind = Literal["rate", "compare", "rank"]
+_KINDS: dict[str, Kind] = {"rate": "rate", "compare": "compare", "rank": "rank"}
+
+
+def campaign_kind(value: str) -> Kind:
+    """``value`` (from a form or a flag) as a campaign kind; BadInput unless rate, compare or rank."""
+    try:
+        return _KINDS[value]
+    except KeyError:
+        raise BadInput(f"campaign kind must be rate, compare or rank, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -48,14 +57,14 @@ class CampaignSpec:
     who may work on it (None: every rater); ``seed``: shuffles the queue order.
     """
 
-    dimensions: tuple[str, ...] | None = None
+    dimensions: Sequence[str] | None = None
     overlap: int = 1
     gold_share: float = 0.0
     calibration: bool = False
     blind: bool = True
     min_justification: int = 0
     deadline: datetime | None = None
-    raters: tuple[str, ...] | None = None
+    raters: Sequence[str] | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -209,8 +218,7 @@ def create_campaign(
 
     dimensions, overlap, gold_share, raters = spec.dimensions, spec.overlap, spec.gold_share, spec.raters
 
-    if kind not in ("rate", "compare", "rank"):
-        raise BadInput(f"campaign kind must be rate, compare or rank, not {kind!r}")
+    kind = campaign_kind(kind)
     if _by_name(store, name) is not None:
         raise BadInput(f"a campaign named {name!r} already exists")
     rub = get_rubric(store, rubric)

@@ -279,9 +279,9 @@ class _Rejects:
         """A row the reader could not parse: record it with its place and reason."""
         where = ("line", err.line) if err.line is not None else ("row", err.row)
         self.unreadable += 1
-        self.add(where, err.field, err.reason, None)  # type: ignore[arg-type]
+        self.add(where, err.field, err.reason, None)
 
-    def add(self, where: Where | None, fieldname: str | None, reason: str, row: Any) -> None:
+    def add(self, where: tuple[str, int | None] | None, fieldname: str | None, reason: str, row: Any) -> None:
         if self._f is None and self.path is not None:
             self._f = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
         self.count += 1

@@ -401,8 +401,9 @@ class ScriptedServer:
         return Reply(text=r) if isinstance(r, str) else r
 
     async def _hang(self) -> None:
+        assert self._stop is not None, "a request is answered only while the server runs"
         try:
-            await asyncio.wait_for(self._stop.wait(), self.hang_s)  # type: ignore[union-attr]
+            await asyncio.wait_for(self._stop.wait(), self.hang_s)
         except asyncio.TimeoutError:
             pass
 
@@ -507,7 +508,7 @@ class ScriptedServer:
         self._stop = asyncio.Event()
         sock = self._socket()
         self._server = uvicorn.Server(self._config())
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server.install_signal_handlers = lambda: None
         await self._server.serve(sockets=[sock])
 
     def start(self) -> ScriptedServer:
