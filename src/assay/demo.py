@@ -66,7 +66,8 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     board = rank_models(store, comparisons=True, select=Selection(raters=humans), options=Options(rounds=rounds))
     out["leaderboard"] = board.to_dict()["leaderboard"]
     say(f"A/B test: {AB_PAIR[1]} against {AB_PAIR[0]} on the HANNA criteria")
-    out["abtest"] = compare_models(store, *AB_PAIR, select=Selection(rubric="hanna@1", raters=["human:hanna-mturk-mean"]),
+    out["abtest"] = compare_models(store, *AB_PAIR,
+                                   select=Selection(rubric="hanna@1", raters=["human:hanna-mturk-mean"]),
                                    preferences=False)
     out["judge_run"] = None
     if base_url and judge:

@@ -16,7 +16,7 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.io import guard
-from assay.io.readers import Row, Where, read_rows
+from assay.io.readers import Row, read_rows
 from assay.store import Store
 
 PROMPT_FIELDS = ("prompt", "messages", "instruction", "question", "input")
