@@ -161,7 +161,8 @@ def _setup(url: str, raters: int, units: int):
         names = [f"rater{i:03d}" for i in range(raters)]
         for n in names:
             ACC.create_user(s, n, role="rater", password_hash=h)
-        camp = A.create_campaign(s, "bench", rubric="default@1", units=[[r.id] for r in resp], overlap=3)
+        camp = A.create_campaign(s, "bench", rubric="default@1", units=[[r.id] for r in resp],
+                                 spec=A.CampaignSpec(overlap=3))
         sessions = [ACC.start_session(s, ACC.User(name=n, role="rater", rater_id=f"human:{n}")) for n in names]
     return camp.id, sessions
 

@@ -57,7 +57,7 @@ def synthetic_failures(n: int, seed: int = 0):  # noqa: ANN201
 def bench_discovery(n: int, runs: int) -> None:
     from sklearn.metrics import adjusted_rand_score
 
-    from assay.library.discover import cluster_labels, discover, embed_texts
+    from assay.library.discover import Clustering, cluster_labels, discover, embed_texts
 
     failures, truth = synthetic_failures(n)
     embed_texts(["warm up"])  # load the model once, outside the timings
@@ -68,7 +68,7 @@ def bench_discovery(n: int, runs: int) -> None:
         t1 = time.perf_counter()
         cluster_labels(vectors, distance_threshold=0.6)
         t2 = time.perf_counter()
-        found = discover(failures, min_size=3)
+        found = discover(failures, clustering=Clustering(min_size=3))
         t3 = time.perf_counter()
         embed.append(t1 - t0)
         cluster.append(t2 - t1)
@@ -80,7 +80,7 @@ def bench_discovery(n: int, runs: int) -> None:
     # what an LLM naming each failure's kind (--facets-with) would hand over at best: the mode without its topic
     named = {f.response_id: MODES[m].format(t="the subject") for f, m in zip(failures.failures, truth)}
     t0 = time.perf_counter()
-    faceted = discover(failures, min_size=3, facets=named)
+    faceted = discover(failures, clustering=Clustering(min_size=3), facets=named)
     t_faceted = time.perf_counter() - t0
     print(f"discovery n={n}: embed {statistics.median(embed):.2f} s, cluster {statistics.median(cluster):.2f} s, "
           f"discover() total {statistics.median(total):.2f} s (median of {runs}); "

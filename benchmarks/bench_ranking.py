@@ -40,7 +40,7 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from assay.stats import _bt
-from assay.stats.ranking import bootstrap_ratings
+from assay.stats.ranking import Bootstrap, bootstrap_ratings
 
 SCALE, BASE, INIT = 400.0, 10.0, 1000.0
 
@@ -142,7 +142,7 @@ def main() -> None:
 
     # 1. Same answer first: the reference solver on assay's own resamples, round by round.
     k = args.ref_rounds
-    ours = bootstrap_ratings(df, rounds=args.rounds, random_state=args.seed)
+    ours = bootstrap_ratings(df, bootstrap=Bootstrap(rounds=args.rounds, random_state=args.seed))
     table = _bt.battle_table(df)
     pc = _bt.pair_counts(table)
     _, counts = next(_bt.bootstrap_counts(pc, args.rounds, np.random.default_rng(args.seed), n_draws=len(df)))
@@ -169,7 +169,7 @@ def main() -> None:
     t_ours, t_ref, t_loose = [], [], []
     for rep in range(args.repeats):
         t0 = time.perf_counter()
-        bootstrap_ratings(df, rounds=args.rounds, random_state=args.seed + rep)
+        bootstrap_ratings(df, bootstrap=Bootstrap(rounds=args.rounds, random_state=args.seed + rep))
         t_ours.append(time.perf_counter() - t0)
         _, t = arena_bootstrap(df, args.rounds, seed=args.seed + rep, gtol=1e-11, maxiter=15000, take=k)
         t_ref.append(t)

@@ -29,10 +29,11 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     """Build the demo store and its report; returns what was done and the headline figures."""
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
+    from assay.analysis.options import Options, Selection
     from assay.analysis.ranking import rank_models
     from assay.bundled import load_hanna, load_pandalm
     from assay.judges import jobs, registry
-    from assay.report import build_report, to_html
+    from assay.report import Limits, build_report, to_html
     from assay.rubrics import builtin_names, get_rubric
 
     t0 = time.perf_counter()
@@ -56,16 +57,18 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
         out["verifiers"][mode] = jobs.ifeval_summary(store, rater.id, run_id=run.id)
     say("measuring agreement")
     humans = [f"human:pandalm-annotator{i}" for i in (1, 2, 3)]
-    pand = agreement_report(store, comparisons=True, raters=humans, rounds=rounds)["sections"][0]
+    pand = agreement_report(store, select=Selection(raters=humans), options=Options(rounds=rounds),
+                            comparisons=True)["sections"][0]
     alpha = next(c for c in pand["coefficients"] if c["coefficient"].startswith("Krippendorff"))
     out["agreement"] = {"pandalm_humans_alpha": alpha, "pandalm_human_kappas": pand.get("matrix"),
                         **_pandalm_raters(store, humans)}
     say("ranking the PandaLM models from the human verdicts")
-    board = rank_models(store, comparisons=True, raters=humans, rounds=rounds)
+    board = rank_models(store, comparisons=True, select=Selection(raters=humans), options=Options(rounds=rounds))
     out["leaderboard"] = board.to_dict()["leaderboard"]
     say(f"A/B test: {AB_PAIR[1]} against {AB_PAIR[0]} on the HANNA criteria")
-    out["abtest"] = compare_models(store, *AB_PAIR, rubric="hanna@1",
-                                   raters=["human:hanna-mturk-mean"], preferences=False)
+    out["abtest"] = compare_models(store, *AB_PAIR,
+                                   select=Selection(rubric="hanna@1", raters=["human:hanna-mturk-mean"]),
+                                   preferences=False)
     out["judge_run"] = None
     if base_url and judge:
         say(f"judging GPT-4's 541 IFEval responses on the default rubric with {judge} at {base_url}")
@@ -80,7 +83,8 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     else:
         notes = [f"LLM judge run by this demo: {out['judge_run']['rater']} at {base_url} on GPT-4's IFEval "
                  "responses (default rubric; no human ratings exist for them, so it is not validated here)."]
-    report = build_report(store, rounds=rounds, ab_models=AB_PAIR, max_judges=4, notes=notes)
+    report = build_report(store, options=Options(rounds=rounds), limits=Limits(judges=4), ab_models=AB_PAIR,
+                          notes=notes)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
     path.write_text(to_html(report), encoding="utf-8")

@@ -238,6 +238,17 @@ class Scale(Record):
             return [0.0, 1.0]
         return None
 
+    def bounds(self) -> tuple[float, float]:
+        """The lowest and highest value of a numeric scale: 0..1 (binary), 1..N (ordinal), min..max
+        (continuous). A categorical scale has none: ValueError."""
+        if self.kind == "binary":
+            return 0.0, 1.0
+        if self.kind == "ordinal":
+            return 1.0, float(len(self.levels))
+        if self.kind == "continuous" and self.min is not None and self.max is not None:
+            return float(self.min), float(self.max)
+        raise ValueError(f"a {self.kind} scale has no numeric bounds")
+
     def accepts(self, value: float | None, label: str | None) -> str | None:
         """Why (value, label) is not a valid point of this scale, or None when it is."""
         if self.kind == "categorical":
@@ -250,8 +261,10 @@ class Scale(Record):
             return f"binary value must be 0 or 1, got {value}"
         if self.kind == "ordinal" and (value != int(value) or not 1 <= value <= len(self.levels)):
             return f"ordinal value must be an integer 1..{len(self.levels)}, got {value}"
-        if self.kind == "continuous" and not (self.min <= value <= self.max):  # type: ignore[operator]
-            return f"value must lie in [{self.min}, {self.max}], got {value}"
+        if self.kind == "continuous":
+            lo, hi = self.bounds()
+            if not lo <= value <= hi:
+                return f"value must lie in [{self.min}, {self.max}], got {value}"
         return None
 
 

@@ -11,6 +11,7 @@ from scipy import stats
 
 from assay import records as R
 from assay.analysis.abtest import compare_models, paired_scores, plan, plan_from_pilot, preference_test
+from assay.analysis.options import Options, Selection
 from assay.rubrics import add_rubric
 
 A, B = "base@1", "cand@1"
@@ -66,7 +67,7 @@ def expected_pairs(values: pd.DataFrame, dimension: str) -> pd.DataFrame:
 
 def test_planted_effect_is_found_and_equal_models_get_the_mde(store):
     values = build_ab(store, n=80, effects={"factuality": 0.6, "creativity": 0.0}, k=2, raters=2, seed=4)
-    rep = compare_models(store, A, B, rubric="ab@1")
+    rep = compare_models(store, A, B, select=Selection(rubric="ab@1"))
     secs = {s["dimension"]: s for s in rep["dimensions"]}
     fact, crea = secs["factuality"], secs["creativity"]
     exp = expected_pairs(values, "factuality")
@@ -88,7 +89,7 @@ def test_planted_effect_is_found_and_equal_models_get_the_mde(store):
     assert min(fact["p_adjusted"], crea["p_adjusted"]) == pytest.approx(min(1.0, 2 * ps[0]))
     assert max(fact["p_adjusted"], crea["p_adjusted"]) >= ps[1]
     # swapping A and B swaps the sign
-    rev = {s["dimension"]: s for s in compare_models(store, B, A, rubric="ab@1")["dimensions"]}
+    rev = {s["dimension"]: s for s in compare_models(store, B, A, select=Selection(rubric="ab@1"))["dimensions"]}
     assert rev["factuality"]["estimate"] == pytest.approx(-fact["estimate"])
     assert rev["factuality"]["verdict"].startswith(f"{B} is better on factuality: -")
 
@@ -111,7 +112,7 @@ def test_lower_is_better_dimension_reads_the_right_way(store):
 def test_clustered_items_change_the_standard_error(store):
     values = build_ab(store, n=120, effects={"factuality": 0.2}, n_clusters=12, cluster_sd=0.8, seed=7)
     clustered = compare_models(store, A, B, preferences=False)["dimensions"][0]
-    naive = compare_models(store, A, B, preferences=False, cluster=False)["dimensions"][0]
+    naive = compare_models(store, A, B, preferences=False, options=Options(cluster=False))["dimensions"][0]
     exp = expected_pairs(values, "factuality")
     d = (exp["b"] - exp["a"])
     cl = values.drop_duplicates("item").set_index("item")["cluster"].reindex(d.index)
@@ -127,7 +128,7 @@ def test_clustered_items_change_the_standard_error(store):
 
 def test_pairs_only_items_scored_for_both_and_respect_the_rater_filter(store):
     values = build_ab(store, n=30, effects={"factuality": 0.0}, raters=2, seed=1)
-    one = paired_scores(store, A, B, raters=["llm:judge0:x"])
+    one = paired_scores(store, A, B, select=Selection(raters=["llm:judge0:x"]))
     exp = expected_pairs(values[values["rater"] == "llm:judge0:x"], "factuality")
     got = one.set_index(one["key"].map({R.Item.make_id("ab", str(i), None, None): str(i) for i in range(30)}))
     assert np.allclose(got.loc[exp.index, "a"], exp["a"]) and np.allclose(got.loc[exp.index, "b"], exp["b"])
@@ -189,7 +190,7 @@ def test_plan_reproduces_miller_and_the_k_table():
 
 def test_plan_from_pilot_estimates_variance_components(store):
     values = build_ab(store, n=50, effects={"factuality": 0.3}, k=4, noise=1.0, seed=9)
-    out = plan_from_pilot(store, A, B, rubric="ab@1", dimension="factuality", mde=0.2)
+    out = plan_from_pilot(store, A, B, mde=0.2, select=Selection(rubric="ab@1", dimensions=["factuality"]))
     v = values[values["dimension"] == "factuality"]
     per = v.pivot_table(index=["item", "sample"], columns="model", values="value")
     var_a = per[A].groupby("item").var(ddof=1).mean()

@@ -11,6 +11,7 @@ import pytest
 from assay import records as R
 from assay.analysis.agreement import agreement_report
 from assay.analysis.frames import judgments_frame
+from assay.analysis.options import Options, Selection
 from assay.bundled import load_pandalm
 from assay.cli import main
 from assay.rubrics import get_rubric
@@ -22,8 +23,9 @@ def _coef(section, name):
 
 def test_pandalm_human_kappas_reproduce_the_published_values(store):
     load_pandalm(store)
-    rep = agreement_report(store, comparisons=True, raters=[f"human:pandalm-annotator{i}" for i in (1, 2, 3)],
-                           rounds=50)
+    rep = agreement_report(store, comparisons=True,
+                           select=Selection(raters=[f"human:pandalm-annotator{i}" for i in (1, 2, 3)]),
+                           options=Options(rounds=50))
     m = np.array(rep["sections"][0]["matrix"]["values"])
     # PandaLM README: pairwise Cohen kappa of the three annotators
     assert m[0, 1] == pytest.approx(0.8520, abs=5e-5)
@@ -112,7 +114,7 @@ def test_ordinal_report_matches_the_statistics_module(store):
     from assay.stats import agreement as A
 
     rub, values = _ordinal_store(store)
-    rep = agreement_report(store, rubric=rub.id, rounds=200, by_guideline=True)
+    rep = agreement_report(store, select=Selection(rubric=rub.id), options=Options(rounds=200), by_guideline=True)
     (sec,) = rep["sections"]
     data = np.array([values[k] for k in sorted(values)], dtype=float)
     assert sec["units"] == 12 and sec["raters"] == 4
@@ -139,7 +141,7 @@ def test_a_correction_supersedes_the_judgment_it_corrects(store):
 
 def test_one_rater_only_says_why(store):
     rub, _ = _ordinal_store(store)
-    rep = agreement_report(store, rubric=rub.id, raters=["human:h0"], rounds=10)
+    rep = agreement_report(store, select=Selection(rubric=rub.id, raters=["human:h0"]), options=Options(rounds=10))
     assert rep["sections"][0]["error"] == "no unit was rated by two raters"
 
 
@@ -159,6 +161,7 @@ def test_a_categorical_dimension_gets_its_kappa_matrix(store):
     judgments = [R.Judgment(id=f"{r.id}-{k}", response_id=f"r{k}", rater_id=r.id, rubric=rub.id, dimension="refusal",
                             label=labels[v[k]]) for r, v in zip(raters, (a, b)) for k in range(20)]
     store.add([ds, *items, model, *resps, *raters, *judgments])
-    (sec,) = agreement_report(store, rubric=rub.id, dimensions=["refusal"], rounds=20)["sections"]
+    (sec,) = agreement_report(store, select=Selection(rubric=rub.id, dimensions=["refusal"]),
+                               options=Options(rounds=20))["sections"]
     assert sec["units"] == 20 and sec["matrix"]["statistic"] == "cohen_kappa"
     assert sec["matrix"]["values"][0][1] == pytest.approx(cohen_kappa_score(a, b))

@@ -8,7 +8,8 @@ from datetime import timedelta
 import numpy as np
 
 from assay import records as R
-from assay.analysis.calibration import calibration_report, create_round, history, most_disagreed, report_markdown
+from assay.analysis.calibration import (RoundItems, calibration_report, create_round, history, most_disagreed,
+                                        report_markdown)
 from assay.annotate import Answer, next_assignment, submit
 from assay.cli import main
 from assay.rubrics import get_rubric
@@ -42,7 +43,8 @@ def test_most_disagreed_ranks_by_spread(store):
 
 def test_a_round_runs_through_the_queue_and_reports(store):
     rub, raters = _setup(store)
-    camp = create_round(store, "cal-1", rubric=rub.id, raters=raters, n=3, dimensions=["factuality"])
+    camp = create_round(store, "cal-1", rubric=rub.id, raters=raters, items=RoundItems(n=3),
+                        dimensions=["factuality"])
     assert camp.calibration and camp.overlap == 3
     # every rater gets every item of the round; they now agree more
     for j, rid in enumerate(raters):

@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from assay import records as R
-from assay.analysis.ranking import comparison_battles, judgment_battles, rank_models, score_leaderboard
+from assay.analysis.options import Options, Selection
+from assay.analysis.ranking import RatingFit, comparison_battles, judgment_battles, rank_models, score_leaderboard
 from assay.bundled import PANDALM_MODELS, PANDALM_VERSION, load_pandalm
 from assay.rubrics import add_rubric
-from assay.stats.ranking import bootstrap_ratings, bradley_terry, win_rate_matrix
+from assay.stats.ranking import Bootstrap, bootstrap_ratings, bradley_terry, win_rate_matrix
 
 HUMANS = [f"human:pandalm-annotator{i}" for i in (1, 2, 3)]
 CODE = {0: "tie", 1: "model_a", 2: "model_b"}
@@ -56,7 +57,8 @@ def test_pandalm_battles_match_the_bundled_file_and_rank_the_five_models(store):
     assert len(battles) == 2997 and _multiset(battles) == _multiset(expected)
     assert set(battles["rater"]) == set(HUMANS)
 
-    lb = rank_models(store, comparisons=True, raters=HUMANS, rounds=300, random_state=1)
+    lb = rank_models(store, comparisons=True, select=Selection(raters=HUMANS),
+                     options=Options(rounds=300, random_state=1))
     board = lb.ratings.leaderboard
     assert set(board.index) == {f"{m}@{PANDALM_VERSION}" for m in PANDALM_MODELS}
     ref = bradley_terry(expected)
@@ -66,7 +68,7 @@ def test_pandalm_battles_match_the_bundled_file_and_rank_the_five_models(store):
     pd.testing.assert_frame_equal(lb.ratings.win_rate, wr.loc[board.index, board.index], check_names=False)
     assert (board["lower"] < board["rating"]).all() and (board["rating"] < board["upper"]).all()
     # the same bootstrap on the independently built battles gives intervals within Monte Carlo error
-    ind = bootstrap_ratings(expected, rounds=300, random_state=1).leaderboard.loc[board.index]
+    ind = bootstrap_ratings(expected, bootstrap=Bootstrap(rounds=300, random_state=1)).leaderboard.loc[board.index]
     assert np.abs(ind["lower"] - board["lower"]).max() < 8 and np.abs(ind["upper"] - board["upper"]).max() < 8
     assert board["battles"].sum() == 2 * 2997
     rep = lb.to_dict()
@@ -174,7 +176,8 @@ def test_style_control_separates_length_from_skill(store):
         recs += [item, *resp.values(), R.Comparison(item_id=item.id, rater_id="human:h", response_ids=ids,
                                                     shown_order=ids, winner=winner.id)]
     store.add(recs)
-    lb = rank_models(store, comparisons=True, style_control=True, rounds=100, style_rounds=30, random_state=0)
+    lb = rank_models(store, comparisons=True, options=Options(rounds=100, random_state=0),
+                     fit=RatingFit(style_control=True, style_rounds=30))
     raw = lb.ratings.ratings
     ctl = lb.controlled.ratings
     assert raw["x@1"] - raw["y@1"] > 80  # the raw board rewards x's length

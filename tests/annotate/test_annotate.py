@@ -34,7 +34,7 @@ def _answer(**kw) -> A.Answer:
 def test_each_unit_gets_overlap_distinct_raters_under_concurrency(store):
     raters = _setup(store)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
-    camp = A.create_campaign(store, "c", rubric="default@1", units=units, overlap=3)
+    camp = A.create_campaign(store, "c", rubric="default@1", units=units, spec=A.CampaignSpec(overlap=3))
 
     def work(rater: str) -> int:
         n = 0
@@ -56,7 +56,8 @@ def test_each_unit_gets_overlap_distinct_raters_under_concurrency(store):
 def test_shown_order_is_a_recorded_seeded_permutation(store):
     raters = _setup(store, n_items=12)
     units = A.units_from_dataset(store, "d", kind="compare", models=["m1@1", "m2@1"])
-    camp = A.create_campaign(store, "pairs", rubric="default@1", kind="compare", units=units, overlap=2)
+    camp = A.create_campaign(store, "pairs", rubric="default@1", kind="compare", units=units,
+                             spec=A.CampaignSpec(overlap=2))
     orders = []
     for r in raters[:2]:
         for _ in range(12):
@@ -74,8 +75,8 @@ def test_gold_goes_to_everyone_at_the_gold_share(store):
     raters = _setup(store)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
     gold = [A.Gold(response_ids=tuple(u), explanation="known", values={"factuality": 5}) for u in units[:2]]
-    camp = A.create_campaign(store, "g", rubric="default@1", units=units[2:], overlap=1, gold=gold, gold_share=0.5,
-                             dimensions=["factuality"])
+    camp = A.create_campaign(store, "g", rubric="default@1", units=units[2:],
+                             spec=A.CampaignSpec(overlap=1, gold_share=0.5, dimensions=["factuality"]), gold=gold)
     for r in raters[:3]:
         kinds = []
         for _ in range(4):
@@ -92,8 +93,8 @@ def test_calibration_gives_every_unit_to_every_rater_with_feedback(store):
     raters = _setup(store, n_items=3)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
     gold = [A.Gold(response_ids=tuple(units[0]), explanation="because", values={"factuality": 2})]
-    camp = A.create_campaign(store, "cal", rubric="default@1", units=units[1:], calibration=True, gold=gold,
-                             dimensions=["factuality"])
+    camp = A.create_campaign(store, "cal", rubric="default@1", units=units[1:],
+                             spec=A.CampaignSpec(calibration=True, dimensions=["factuality"]), gold=gold)
     for r in raters[:4]:
         got = []
         while (asg := A.next_assignment(store, camp, r)) is not None:
@@ -109,7 +110,8 @@ def test_calibration_gives_every_unit_to_every_rater_with_feedback(store):
 def test_deadline_and_closing(store):
     raters = _setup(store, n_items=3)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
-    past = A.create_campaign(store, "late", rubric="default@1", units=units, deadline=R.utcnow() - timedelta(days=1))
+    past = A.create_campaign(store, "late", rubric="default@1", units=units,
+                             spec=A.CampaignSpec(deadline=R.utcnow() - timedelta(days=1)))
     assert A.next_assignment(store, past, raters[0]) is None
     camp = A.create_campaign(store, "open", rubric="default@1", units=units)
     asg = A.next_assignment(store, camp, raters[0])
@@ -123,9 +125,9 @@ def test_campaign_creation_refuses_bad_input(store):
     _setup(store, n_items=3)
     units = A.units_from_dataset(store, "d")
     with pytest.raises(BadInput, match="needs gold answers"):
-        A.create_campaign(store, "x", rubric="default@1", units=units, gold_share=0.2)
+        A.create_campaign(store, "x", rubric="default@1", units=units, spec=A.CampaignSpec(gold_share=0.2))
     with pytest.raises(BadInput, match="no dimension"):
-        A.create_campaign(store, "x", rubric="default@1", units=units, dimensions=["tone"])
+        A.create_campaign(store, "x", rubric="default@1", units=units, spec=A.CampaignSpec(dimensions=["tone"]))
     with pytest.raises(BadInput, match="same item"):
         A.create_campaign(store, "x", rubric="default@1", kind="compare", units=[[units[0][0], units[3][0]]])
     with pytest.raises(BadInput, match="ordinal value"):
@@ -139,8 +141,9 @@ def test_campaign_creation_refuses_bad_input(store):
 def test_edge_cases_from_flags_and_low_agreement_and_their_resolution(store):
     raters = _setup(store, n_items=2)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
-    camp = A.create_campaign(store, "e", rubric="default@1", units=units, overlap=2, dimensions=["factuality"])
-    other = A.create_campaign(store, "e2", rubric="default@1", units=units, overlap=1)
+    camp = A.create_campaign(store, "e", rubric="default@1", units=units,
+                             spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]))
+    other = A.create_campaign(store, "e2", rubric="default@1", units=units, spec=A.CampaignSpec(overlap=1))
     for r, v in ((raters[0], 1), (raters[1], 5)):
         for _ in range(2):
             asg = A.next_assignment(store, camp, r)
@@ -193,8 +196,8 @@ def test_dashboard_figures_per_rater(store):
     raters = _setup(store, n_items=4)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
     gold = [A.Gold(response_ids=tuple(units[0]), explanation="", values={"factuality": 4})]
-    camp = A.create_campaign(store, "dash", rubric="default@1", units=units[1:], overlap=4, gold=gold,
-                             gold_share=0.25, dimensions=["factuality"])
+    camp = A.create_campaign(store, "dash", rubric="default@1", units=units[1:],
+                             spec=A.CampaignSpec(overlap=4, gold_share=0.25, dimensions=["factuality"]), gold=gold)
     given = {raters[0]: 4, raters[1]: 4, raters[3]: 4, raters[2]: 2}  # r2 is severe and misses the gold answer
     for r, v in given.items():
         while (asg := A.next_assignment(store, camp, r)) is not None:

@@ -23,6 +23,7 @@ import pytest
 from assay.annotate.tools import export_campaign, import_answers
 from assay.cli import main
 from assay.errors import BadInput
+from assay.io import OnInvalid
 from tests.annotate.tools_helpers import campaign, seed
 from tests.conftest import require_module
 
@@ -150,8 +151,9 @@ def test_ratings_come_back_from_the_sdks_exports(rg, store, tmp_path, layout):
     assert by[("human:bo", "confidence", "3")].value == pytest.approx(0.8)
     assert by[("human:bo", "quality", "1")].flags == ["novel"]
     from assay.analysis.agreement import agreement_report
+    from assay.analysis.options import Options, Selection
 
-    report = agreement_report(store, campaign=camp.id, rounds=20, random_state=0)
+    report = agreement_report(store, select=Selection(campaign=camp.id), options=Options(rounds=20, random_state=0))
     quality = next(sec for sec in report["sections"] if sec["dimension"] == "quality")
     assert quality["raters"] == 3 and quality["units"] == 4
     again = import_answers(store, f, source="argilla", campaign="c",
@@ -210,7 +212,7 @@ def test_bad_input_names_file_row_or_line_and_field(rg, store, store_url, tmp_pa
     HFDatasetsIO.to_datasets(records, dataset).to_json(jsonl)
     with pytest.raises(BadInput, match=r"records.jsonl, line 3: field 'confidence.responses\[1\]'"):
         import_answers(store, jsonl, source="argilla", campaign="c")
-    s = import_answers(store, hub, source="argilla", campaign="c", skip_invalid=True)
+    s = import_answers(store, hub, source="argilla", campaign="c", on_invalid=OnInvalid(skip=True))
     assert (s.added, s.rejected) == (10, 1) and store.count("judgments") == 40
     assert json.loads(Path(s.rejects_file).read_text())["field"] == "confidence.responses[1]"
 

@@ -26,7 +26,8 @@ def _work(store, camp, rater: str, limit: int = 100) -> list:
 def test_claimed_ids_and_orders_follow_the_python_recipe(store):
     raters = _setup(store, n_items=8)
     units = A.units_from_dataset(store, "d", kind="compare", models=["m1@1", "m2@1", "m3@1"])
-    camp = A.create_campaign(store, "p", rubric="default@1", kind="compare", units=units, overlap=2)
+    camp = A.create_campaign(store, "p", rubric="default@1", kind="compare", units=units,
+                             spec=A.CampaignSpec(overlap=2))
     seen = []
     for r in raters[:2]:
         asg = A.next_assignment(store, camp, r)
@@ -46,7 +47,8 @@ def test_gold_share_holds_when_each_submission_claims_the_next_unit(store):
     raters = _setup(store, n_items=12)
     units = A.units_from_dataset(store, "d", models=["m1@1", "m2@1"])
     gold = [A.Gold(response_ids=tuple(u), explanation="known", values={"factuality": 4}) for u in units[:4]]
-    camp = A.create_campaign(store, "g", rubric="default@1", units=units[4:], overlap=2, gold=gold, gold_share=0.25)
+    camp = A.create_campaign(store, "g", rubric="default@1", units=units[4:],
+                             spec=A.CampaignSpec(overlap=2, gold_share=0.25), gold=gold)
     for r in raters[:2]:
         got = _work(store, camp, r, limit=16)
         assert len(got) == 16
@@ -62,7 +64,7 @@ def test_gold_share_holds_when_each_submission_claims_the_next_unit(store):
 def test_concurrent_sessions_fill_every_slot_once(store):
     raters = _setup(store, n_items=12)
     units = A.units_from_dataset(store, "d", models=["m1@1", "m2@1"])
-    camp = A.create_campaign(store, "c", rubric="default@1", units=units, overlap=3)
+    camp = A.create_campaign(store, "c", rubric="default@1", units=units, spec=A.CampaignSpec(overlap=3))
     with ThreadPoolExecutor(6) as pool:
         sessions = list(pool.map(lambda r: _work(store, camp, r), raters))
     pairs = [(a.response_ids[0], a.rater_id) for s in sessions for a in s]
@@ -75,7 +77,7 @@ def test_concurrent_sessions_fill_every_slot_once(store):
 def test_open_units_are_counted_up_to_the_shown_limit(store):
     raters = _setup(store, n_items=60)
     units = A.units_from_dataset(store, "d", models=["m1@1", "m2@1"])  # 120 units
-    camp = A.create_campaign(store, "q", rubric="default@1", units=units, overlap=1)
+    camp = A.create_campaign(store, "q", rubric="default@1", units=units, spec=A.CampaignSpec(overlap=1))
     first = A.queue_status(store, camp, raters[0])
     assert (first.available, first.more, first.open) == (A.AVAILABLE_SHOWN, True, f"{A.AVAILABLE_SHOWN}+")
     _work(store, camp, raters[1], limit=30)  # another rater did 30 units and holds a 31st (overlap 1)
@@ -117,7 +119,7 @@ def test_the_servers_asyncio_path_reads_writes_once_and_claims(pg_store_url):
     store = Store(pg_store_url)
     _setup(store, n_items=4)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
-    camp = A.create_campaign(store, "s", rubric="default@1", units=units, overlap=1)
+    camp = A.create_campaign(store, "s", rubric="default@1", units=units, spec=A.CampaignSpec(overlap=1))
     user = ACC.create_user(store, "ann", "a long password", role="rater")
     token, csrf = ACC.start_session(store, user)
     asg = A.next_assignment(store, camp, user.rater_id)
@@ -157,7 +159,8 @@ def test_racing_requests_of_one_rater_get_one_pending_assignment(store):
     import threading
 
     raters = _setup(store, n_items=40)
-    camp = A.create_campaign(store, "race", rubric="default@1", units=A.units_from_dataset(store, "d"), overlap=1)
+    camp = A.create_campaign(store, "race", rubric="default@1", units=A.units_from_dataset(store, "d"),
+                             spec=A.CampaignSpec(overlap=1))
     r = raters[0]
 
     def pending() -> list:

@@ -37,7 +37,8 @@ def test_a_checked_gold_line_is_named_and_nothing_is_created(store):
         {"response_id": ids[1], "values": {"safety": 0}, "explanation": "too low"}))
     gold = A.gold_from_text(text, source="g.jsonl")
     with pytest.raises(BadInput) as e:
-        A.create_campaign(store, "c", rubric="default@1", units=[[i] for i in ids[2:]], gold=gold, gold_share=0.5)
+        A.create_campaign(store, "c", rubric="default@1", units=[[i] for i in ids[2:]], gold=gold,
+                          spec=A.CampaignSpec(gold_share=0.5))
     assert str(e.value).startswith("g.jsonl, line 2: field 'values.safety': ")
     assert store.count("campaigns") == 0 and not store.list("campaigns", name="c")
     # gold made in code (no file) still says which unit is at fault
@@ -45,5 +46,6 @@ def test_a_checked_gold_line_is_named_and_nothing_is_created(store):
         A.create_campaign(store, "c", rubric="default@1", units=[], gold=[
             A.Gold(response_ids=(ids[0],), explanation="", values={"safety": 9})])
     good = A.gold_from_text(text.splitlines()[0], source="g.jsonl")
-    camp = A.create_campaign(store, "c", rubric="default@1", units=[[i] for i in ids[2:]], gold=good, gold_share=0.5)
+    camp = A.create_campaign(store, "c", rubric="default@1", units=[[i] for i in ids[2:]], gold=good,
+                             spec=A.CampaignSpec(gold_share=0.5))
     assert [g["unit_id"] for g in S.gold_answers(store, camp.id)] == [ids[0]]

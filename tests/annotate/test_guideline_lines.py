@@ -54,7 +54,8 @@ def test_each_lead_follows_their_own_line_of_the_rubric(store):
 def test_concurrent_resolutions_in_one_campaign_keep_every_clarification(store):
     raters = _setup(store, n_items=6)
     units = A.units_from_dataset(store, "d", models=["m1@1"])
-    camp = A.create_campaign(store, "c", rubric="default@1", units=units, overlap=1, created_by="amy")
+    camp = A.create_campaign(store, "c", rubric="default@1", units=units, spec=A.CampaignSpec(overlap=1),
+                             created_by="amy")
     cases = [_flag(store, camp, r) for r in raters[:4]]
     start = threading.Barrier(len(cases))
 

@@ -15,6 +15,7 @@ from assay import annotate as A
 from assay.annotate.tools import export_campaign, import_answers
 from assay.cli import main
 from assay.errors import BadInput
+from assay.io import OnInvalid
 from tests.annotate.tools_helpers import campaign, preference_results, rating_results, ranking_results, seed
 
 USERS = [{"id": 2, "email": "ann@example.com"}, {"id": 3, "email": "bo@example.com"},
@@ -181,7 +182,7 @@ def test_bad_input_is_one_line_with_file_line_and_field_and_writes_nothing(store
     code = main(["--db", store_url, "import", "--from", "label-studio", f, "--campaign", "c"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "line" in err[0] and "annotations[1].result.tone" in err[0]
-    s = import_answers(store, f, source="label-studio", campaign="c", skip_invalid=True)
+    s = import_answers(store, f, source="label-studio", campaign="c", on_invalid=OnInvalid(skip=True))
     assert (s.added, s.rejected) == (10, 1) and store.count("judgments") == 40
     reject = json.loads(open(s.rejects_file).readline())
     assert (reject["line"], reject["field"]) == (line, "annotations[1].result.tone")
@@ -250,8 +251,8 @@ def test_gold_units_give_annotators_a_gold_accuracy(store, tmp_path):
     units = A.units_from_dataset(store, "d", models=["m1@1"])
     gold = [A.Gold(response_ids=tuple(u), explanation="known", values={"quality": 1 + i % 4})
             for i, u in enumerate(units[:2])]
-    camp = A.create_campaign(store, "g", rubric="mixed@1", units=units[2:], gold=gold, gold_share=0.5,
-                             dimensions=["quality"], overlap=3)
+    camp = A.create_campaign(store, "g", rubric="mixed@1", units=units[2:], gold=gold,
+                             spec=A.CampaignSpec(gold_share=0.5, dimensions=["quality"], overlap=3))
     export_campaign(store, "g", "label-studio", tmp_path / "ls")
     tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
     order = {t["data"]["response"]: t for t in tasks}

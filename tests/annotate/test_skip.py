@@ -39,8 +39,8 @@ def _n_claims(store, cid: str) -> dict[str, int]:
 
 def test_a_skipped_unit_goes_to_the_next_rater_and_not_back_to_the_skipper(store):
     r1, r2, *_ = _setup(store)
-    camp = A.create_campaign(store, "one", rubric="default@1", units=_units(store, 1), overlap=1,
-                             dimensions=["factuality"])
+    camp = A.create_campaign(store, "one", rubric="default@1", units=_units(store, 1),
+                             spec=A.CampaignSpec(overlap=1, dimensions=["factuality"]))
     asg = A.next_assignment(store, camp, r1)
     assert A.next_assignment(store, camp, r2) is None  # overlap 1: the only unit is taken
     assert A.skip(store, camp, asg, "  I cannot read\nthis language ") is True
@@ -61,8 +61,8 @@ def test_a_skipped_unit_goes_to_the_next_rater_and_not_back_to_the_skipper(store
 
 def test_skipping_twice_has_one_effect_and_an_answer_after_a_skip_writes_nothing(store):
     r1, r2, *_ = _setup(store)
-    camp = A.create_campaign(store, "two", rubric="default@1", units=_units(store, 1), overlap=2,
-                             dimensions=["factuality"])
+    camp = A.create_campaign(store, "two", rubric="default@1", units=_units(store, 1),
+                             spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]))
     a1, a2 = A.next_assignment(store, camp, r1), A.next_assignment(store, camp, r2)
     assert _n_claims(store, camp.id) == {a1.response_ids[0]: 2}
     assert A.skip(store, camp, a1, "first") is True
@@ -89,8 +89,8 @@ def test_gold_in_calibration_must_be_answered(store):
     r1, *_ = _setup(store, n_items=2)
     units = _units(store)
     gold = [A.Gold(response_ids=tuple(units[0]), explanation="because", values={"factuality": 2})]
-    camp = A.create_campaign(store, "cal", rubric="default@1", units=units[1:], calibration=True, gold=gold,
-                             dimensions=["factuality"])
+    camp = A.create_campaign(store, "cal", rubric="default@1", units=units[1:],
+                             spec=A.CampaignSpec(calibration=True, dimensions=["factuality"]), gold=gold)
     asg = A.next_assignment(store, camp, r1)
     assert asg.is_gold  # calibration serves gold first
     with pytest.raises(BadInput, match="cannot be skipped"):
@@ -100,15 +100,16 @@ def test_gold_in_calibration_must_be_answered(store):
     regular = A.next_assignment(store, camp, r1)
     assert not regular.is_gold and A.skip(store, camp, regular) is True  # other units of a calibration round may
     # gold outside calibration may be skipped too
-    other = A.create_campaign(store, "gold share", rubric="default@1", units=units[1:], gold=gold, gold_share=1.0,
-                              dimensions=["factuality"])
+    other = A.create_campaign(store, "gold share", rubric="default@1", units=units[1:], gold=gold,
+                              spec=A.CampaignSpec(gold_share=1.0, dimensions=["factuality"]))
     g = A.next_assignment(store, other, r1)
     assert g.is_gold and A.skip(store, other, g) is True
 
 
 def test_closed_campaigns_and_long_reasons_are_refused(store):
     r1, *_ = _setup(store, n_items=2)
-    camp = A.create_campaign(store, "c", rubric="default@1", units=_units(store), dimensions=["factuality"])
+    camp = A.create_campaign(store, "c", rubric="default@1", units=_units(store),
+                             spec=A.CampaignSpec(dimensions=["factuality"]))
     asg = A.next_assignment(store, camp, r1)
     with pytest.raises(BadInput, match="longer than"):
         A.skip(store, camp, asg, "x" * 2001)
@@ -120,8 +121,8 @@ def test_closed_campaigns_and_long_reasons_are_refused(store):
 
 def test_counts_add_up_with_skips(store):
     raters = _setup(store, n_items=6)
-    camp = A.create_campaign(store, "counts", rubric="default@1", units=_units(store), overlap=2,
-                             dimensions=["factuality"])
+    camp = A.create_campaign(store, "counts", rubric="default@1", units=_units(store),
+                             spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]))
     skipped_by: Counter = Counter()
     for i, r in enumerate(raters):
         n = 0
@@ -153,8 +154,8 @@ def test_counts_add_up_with_skips(store):
 
 def test_a_skip_racing_an_answer_lets_exactly_one_win(store):
     raters = _setup(store, n_items=6)
-    camp = A.create_campaign(store, "race", rubric="default@1", units=_units(store), overlap=1,
-                             dimensions=["factuality"])
+    camp = A.create_campaign(store, "race", rubric="default@1", units=_units(store),
+                             spec=A.CampaignSpec(overlap=1, dimensions=["factuality"]))
     for r in raters[:3]:
         asg = A.next_assignment(store, camp, r)
         unit = asg.response_ids[0]

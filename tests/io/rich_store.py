@@ -35,8 +35,9 @@ def build(store: Store, store_url: str) -> None:
     raters = [u.rater_id for u in users[:2]]
     units = A.units_from_dataset(store, "qa", models=["alpha@1", "beta@2024-01"])
     gold = [A.Gold(response_ids=tuple(units[0]), explanation="known answer", values={"factuality": 5})]
-    camp = A.create_campaign(store, "rich", rubric="default@1", units=units[1:], gold=gold, gold_share=0.3,
-                             dimensions=["factuality"], overlap=2, raters=raters, created_by="lee")
+    camp = A.create_campaign(store, "rich", rubric="default@1", units=units[1:], gold=gold,
+                             spec=A.CampaignSpec(gold_share=0.3, dimensions=["factuality"], overlap=2, raters=raters),
+                             created_by="lee")
     for k, rater in enumerate(raters):
         asg = A.next_assignment(store, camp, rater)
         if k == 0:

@@ -9,7 +9,7 @@ import pytest
 
 from assay.cli import main
 from assay.errors import BadInput
-from assay.io import MAX_DEPTH, FieldMap, import_file
+from assay.io import MAX_DEPTH, FieldMap, OnInvalid, import_file
 from assay.store import Store
 
 GOOD = '{"prompt": "fine", "response": "r"}\n'
@@ -120,5 +120,5 @@ def test_parquet_values(store, tmp_path):
     pq.write_table(pa.table({"prompt": ["a", "b\x00"]}), p)
     with pytest.raises(BadInput, match=r"data\.parquet, row 2: field 'prompt': contains a NUL character"):
         import_file(store, p)
-    s = import_file(store, p, skip_invalid=True)
+    s = import_file(store, p, on_invalid=OnInvalid(skip=True))
     assert (s.items_added, s.rejected) == (1, 1)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from assay.errors import BadInput
-from assay.io import FieldMap, import_file
+from assay.io import FieldMap, OnInvalid, import_file
 
 ROWS = [
     {"qid": "q1", "question": "What is 2+2?", "answer": "4", "gold": "4", "llm": "m@1", "category": "math",
@@ -208,7 +208,7 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects(store, tmp_path):
                   b'{"response": "no prompt"}\n'
                   b'{"prompt": "caf\xe9"}\n'
                   b'{"prompt": "good2", "response": "r"}\n')
-    s = import_file(store, p, fields=FieldMap(model="m@1"), skip_invalid=True)
+    s = import_file(store, p, fields=FieldMap(model="m@1"), on_invalid=OnInvalid(skip=True))
     assert (s.rows, s.items_added, s.responses_added, s.rejected) == (5, 2, 2, 3)
     rejects = [json.loads(x) for x in (tmp_path / "mixed.jsonl.rejects.jsonl").read_text().splitlines()]
     assert [(r["line"], r["field"]) for r in rejects] == [(2, None), (3, "prompt"), (4, None)]

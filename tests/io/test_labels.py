@@ -10,7 +10,7 @@ import pytest
 from assay import records as R
 from assay.cli import main
 from assay.errors import BadInput
-from assay.io import FieldMap, import_file
+from assay.io import FieldMap, OnInvalid, import_file
 from assay.io.labels import LabelMap, MappedReader, PairFields, RowError, import_labels
 
 
@@ -158,7 +158,7 @@ def test_skip_invalid_imports_the_good_rows_and_writes_the_bad_ones_with_reasons
     same = {**ROWS[0], "q": "Say yes.", "out_a": "yes", "out_b": "yes", "mb": "small@1", "who": "dave"}
     rows = [ROWS[0], {**ROWS[1], "ma": "no-version"}, {**ROWS[2], "swapped": [3, 1]}, same, ROWS[2]]
     path = jsonl(tmp_path / "labels.jsonl", rows)
-    s = import_labels(store, path, MappedReader(FIELDS), dataset="qa", skip_invalid=True)
+    s = import_labels(store, path, MappedReader(FIELDS), dataset="qa", on_invalid=OnInvalid(skip=True))
     assert (s.rows, s.rejected, s.comparisons_added) == (5, 3, 2)
     rejected = [json.loads(line) for line in open(s.rejects_file)]
     assert [(r["line"], r["field"]) for r in rejected] == [(2, "ma"), (3, "swapped"), (4, None)]

@@ -9,7 +9,7 @@ import pytest
 from assay import records as R
 from assay.cli import main
 from assay.errors import BadInput
-from assay.io import import_records
+from assay.io import OnInvalid, import_records
 from assay.rubrics import get_rubric
 from tests.factories import every_kind
 
@@ -143,7 +143,7 @@ def test_skip_invalid_rejects_bad_rows_and_those_that_relied_on_them(store, tmp_
     rows = [_judgment(ids, "good"), _judgment(ids, "bad", value=99.0), _judgment(ids, "fix", supersedes="bad"),
             _judgment(ids, "ghost", rater_id="human:ghost"), _judgment(ids, "fix-good", supersedes="good")]
     p = _write(tmp_path, "j.jsonl", rows)
-    s = import_records(store, p, "judgments", skip_invalid=True)
+    s = import_records(store, p, "judgments", on_invalid=OnInvalid(skip=True))
     assert (s.rows, s.records_added, s.rejected, s.duplicates) == (5, 2, 3, 0)
     assert sorted(j.id for j in store.iter("judgments")) == ["fix-good", "good"]
     rejects = [json.loads(x) for x in (tmp_path / "j.jsonl.rejects.jsonl").read_text().splitlines()]

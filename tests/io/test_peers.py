@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from assay.cli import main
+from assay.io import OnInvalid
 from assay.testing import ScriptedServer
 from tests.conftest import require_module
 
@@ -211,7 +212,7 @@ def test_inspect_skip_invalid_keeps_the_good_samples(store, inspect_logs, tmp_pa
     with pytest.raises(Exception) as e:
         import_peer(store, bad, "inspect")
     assert store.count("items") == 0  # one transaction: nothing from a refused log
-    s = import_peer(store, bad, "inspect", skip_invalid=True)
+    s = import_peer(store, bad, "inspect", on_invalid=OnInvalid(skip=True))
     assert (s.rows, s.rejected, s.responses_added) == (6, 1, 5)
     (rejected,) = [json.loads(x) for x in Path(s.rejects_file).read_text().splitlines()]
     assert rejected["line"] > 1 and rejected["reason"] and str(e.value).startswith(str(bad))
@@ -267,7 +268,7 @@ def test_lm_eval_bad_sample_line_and_skip_invalid(store, lm_eval_run, tmp_path, 
     samples.write_text("\n".join(lines) + "\n")
     code, _, err = run(capsys, "--db", str(tmp_path / "a.db"), "import", "--from", "lm-eval", str(out))
     assert code == 2 and one_line(err) == f"error: {samples}, line 2: field 'resps': missing: the model's outputs"
-    s = import_peer(store, out, "lm-eval", skip_invalid=True)
+    s = import_peer(store, out, "lm-eval", on_invalid=OnInvalid(skip=True))
     assert (s.rows, s.rejected, s.items_added, s.judgments_added) == (3, 1, 2, 2)
     (rejected,) = [json.loads(x) for x in Path(s.rejects_file).read_text().splitlines()]
     assert (rejected["file"], rejected["line"], rejected["field"]) == (str(samples), 2, "resps")
@@ -293,6 +294,7 @@ def test_same_ids_with_other_prompts_are_refused_not_merged(store, lm_eval_run, 
 
 def test_promptfoo_results_give_prompts_outputs_and_assertions(store):
     from assay.analysis.abtest import compare_models
+    from assay.analysis.options import Selection
     from assay.io.peers import import_peer
 
     data = json.loads(PROMPTFOO.read_text())
@@ -315,7 +317,7 @@ def test_promptfoo_results_give_prompts_outputs_and_assertions(store):
     assert js[(cand, italy.id, "llm-rubric")].justification == "the output does not name Rome"
     assert js[(cand, italy.id, "brevity")].detail["assertion"]["type"] == "javascript"  # the metric names it
     # what assay computes works on it: the A/B test of the two providers, per assertion
-    rep = compare_models(store, base, cand, rubric="promptfoo.capitals@1")
+    rep = compare_models(store, base, cand, select=Selection(rubric="promptfoo.capitals@1"))
     got = {d["dimension"]: (d["n"], d.get("mean_a"), d.get("mean_b")) for d in rep["dimensions"]}
     assert got["icontains"] == (3, 0.0, 2 / 3) and got["llm-rubric"] == (3, 0.0, 2 / 3)
     assert got["brevity"] == (1, None, None)  # asked of Italy only: one pair, no test
@@ -334,7 +336,7 @@ def test_promptfoo_bad_results_and_skip_invalid(store, tmp_path, capsys):
     assert code == 2
     assert one_line(err) == (f"error: {bad}, line {line}: field 'results.results[3].gradingResult.componentResults[1]"
                              f".pass': expected true or false, got 'yes'")
-    s = import_peer(store, bad, "promptfoo", skip_invalid=True)
+    s = import_peer(store, bad, "promptfoo", on_invalid=OnInvalid(skip=True))
     assert (s.rows, s.rejected, s.responses_added) == (6, 1, 5)
     code, _, err = run(capsys, "--db", str(tmp_path / "a.db"), "import", "--from", "promptfoo", str(DATA))
     assert code == 2 and "not promptfoo results" in one_line(err) or "no such file" in err or "directory" in err

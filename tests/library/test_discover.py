@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from assay.library import ctfidf_terms, discover, select_failures
+from assay.library import Clustering, ctfidf_terms, discover, select_failures
 from tests.library.planted import planted
 
 
@@ -23,7 +23,7 @@ def test_planted_modes_are_recovered_with_their_model(store):
     assert sorted(f.response_id for f in failures.failures) == sorted(modes["refusal"] + modes["arithmetic"])
     assert failures.judged == {"alpha@1": 20, "beta@1": 20}
 
-    found = discover(failures, min_size=3)
+    found = discover(failures, clustering=Clustering(min_size=3))
     assert _ari(found, modes) >= 0.95  # measured: 1.0 at the default distance 0.6
     assert len(found.candidates) == 2 and not found.unclustered
     by_model = {c.specific_to: c for c in found.candidates}
@@ -43,7 +43,7 @@ def test_planted_modes_are_recovered_with_their_model(store):
 def test_a_tight_threshold_splits_and_min_size_leaves_strays_out(store):
     modes = planted(store)
     failures = select_failures(store, rubric="helpful", dimension="quality")
-    tight = discover(failures, min_size=3, distance_threshold=0.3)
+    tight = discover(failures, clustering=Clustering(min_size=3, distance_threshold=0.3))
     assert sum(c.size for c in tight.candidates) + len(tight.unclustered) == 20
     assert len(tight.unclustered) > 0 and _ari(tight, modes) < 0.9  # the figure is honest: it can fail
     assert all(c.size >= 3 for c in tight.candidates)
@@ -52,12 +52,12 @@ def test_a_tight_threshold_splits_and_min_size_leaves_strays_out(store):
 def test_discovery_is_deterministic_and_the_subsample_follows_the_seed(store):
     planted(store)
     failures = select_failures(store, rubric="helpful", dimension="quality")
-    a = discover(failures, random_state=1)
-    b = discover(failures, random_state=1)
+    a = discover(failures, clustering=Clustering(random_state=1))
+    b = discover(failures, clustering=Clustering(random_state=1))
     assert [c.as_dict() for c in a.candidates] == [c.as_dict() for c in b.candidates]
-    s1 = discover(failures, max_failures=12, random_state=7, min_size=1)
-    s2 = discover(failures, max_failures=12, random_state=7, min_size=1)
-    s3 = discover(failures, max_failures=12, random_state=8, min_size=1)
+    s1 = discover(failures, clustering=Clustering(max_failures=12, random_state=7, min_size=1))
+    s2 = discover(failures, clustering=Clustering(max_failures=12, random_state=7, min_size=1))
+    s3 = discover(failures, clustering=Clustering(max_failures=12, random_state=8, min_size=1))
     members = lambda d: sorted(m for c in d.candidates for m in c.members)  # noqa: E731
     assert s1.n_failures == 12 and members(s1) == members(s2)
     assert members(s1) != members(s3)

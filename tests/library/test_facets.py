@@ -7,7 +7,7 @@ import json
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from assay.library import describe_failures, discover
+from assay.library import Clustering, describe_failures, discover
 from assay.library.failures import Failure, Failures
 from assay.testing import ScriptedServer
 
@@ -54,14 +54,14 @@ def ari(found, fs: Failures, truth: list[str]) -> float:
 
 def test_facets_make_clusters_follow_the_failure_not_the_topic(store):
     fs, truth = failures()
-    plain = discover(fs, min_size=2)
+    plain = discover(fs, clustering=Clustering(min_size=2))
     with ScriptedServer(handler=labeller()) as srv:
         facets = describe_failures(store, fs.failures, "labeller@1", base_url=srv.base_url)
         asked = len(srv.chat_requests)
         again = describe_failures(store, fs.failures, "labeller@1", base_url=srv.base_url)
         assert len(srv.chat_requests) == asked == 36  # one call per failure; the second run comes from the cache
     assert again.by_response == facets.by_response and not facets.errors
-    found = discover(fs, min_size=2, facets=facets)
+    found = discover(fs, clustering=Clustering(min_size=2), facets=facets)
     assert ari(found, fs, truth) == pytest.approx(1.0)
     assert ari(plain, fs, truth) < 0.2  # measured -0.07: the reasons alone group by topic (4 groups of 9)
     assert sorted(c.size for c in found.candidates) == [12, 12, 12]
@@ -76,5 +76,5 @@ def test_an_unreadable_facet_keeps_the_failures_own_text(store):
     assert len(facets.errors) == 9 and all("sourdough" in next(f.prompt for f in fs.failures if f.response_id == r)
                                            for r in facets.errors)
     assert all("JSON" in why for why in facets.errors.values())
-    found = discover(fs, min_size=2, facets=facets)
+    found = discover(fs, clustering=Clustering(min_size=2), facets=facets)
     assert sum(c.size for c in found.candidates) + len(found.unclustered) == 36

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assay import records as R
 from assay.curate import curate, parse_step
+from assay.analysis.options import Options
 from assay.report import build_report, to_html, to_markdown
 
 
@@ -16,11 +17,11 @@ def _raw(store):
 
 
 def test_curation_section_lists_each_run_with_its_steps(store):
-    assert not build_report(store, rounds=10).get("curation")
+    assert not build_report(store, options=Options(rounds=10)).get("curation")
     _raw(store)
     curate(store, "raw", "clean <script>alert(2)</script>", [parse_step("empty"), parse_step("near-dup(threshold=0.8)"),
                                          parse_step("pii(mode=mask)")])
-    report = build_report(store, rounds=10)
+    report = build_report(store, options=Options(rounds=10))
     (c,) = report["curation"]
     assert (c["source"], c["target"], c["total"], c["kept"]) == ("raw", "clean <script>alert(2)</script>", 4, 2)
     by_step = {s["step"]: s for s in c["steps"]}

@@ -152,6 +152,7 @@ def test_every_section_renders_with_no_interval_anywhere(tmp_path, capsys, store
     """Agreement, leaderboards, A/B test, red team and failure library, all with their intervals removed."""
     from assay.library import add_entry, edit_entry
     from assay.redteam import detect_refusals, import_jailbreakbench, import_xstest
+    from assay.analysis.options import Options
     from assay.report import build_report, to_html, to_markdown
     from assay.store import Store
     from tests.redteam._data import JBB, completions
@@ -165,7 +166,7 @@ def test_every_section_renders_with_no_interval_anywhere(tmp_path, capsys, store
     add_entry(store, "Echoes markup", entry="echoes", severity="high")
     edit_entry(store, "echoes", status="confirmed",
                evidence={"last_check": {"model": "good@1", "n": 20, "failures": 5, "rate": 0.25}})
-    report = build_report(store, rounds=20)
+    report = build_report(store, options=Options(rounds=20))
     store.close()
     assert report["redteam"]["tables"] and report["refusals"]["raters"] and report["abtest"].get("data")
     stripped = _strip(report, [0])

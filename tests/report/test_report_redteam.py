@@ -9,6 +9,7 @@ import pytest
 from assay import records as R
 from assay.redteam import asr as A
 from assay.redteam import detect_refusals, import_jailbreakbench, import_xstest
+from assay.analysis.options import Options
 from assay.report import build_report, to_html, to_json, to_markdown
 from tests.redteam._data import JBB, completions
 
@@ -40,7 +41,7 @@ def test_redteam_section_equals_asr_compare_and_refusal_rates(store):
     for model in ("gpt4", "llama2orig"):
         import_xstest(store, completions(model))
     _, detector = detect_refusals(store, dataset="xstest")
-    report = build_report(store, rounds=20)
+    report = build_report(store, options=Options(rounds=20))
 
     rt = report["redteam"]
     # every rater with verdicts on the attempts, the human first, then the imported verdicts by id
@@ -107,7 +108,7 @@ def test_library_entries_appear_escaped_with_status_and_last_check(store):
     check = {"model": model, "n": 20, "failures": 5, "rate": 0.25, "wilson95": [0.111862, 0.468701]}
     edit_entry(store, "echoes-markup", status="confirmed", evidence={"last_check": check})
     add_entry(store, "Plain one", entry="plain-one")
-    report = build_report(store, rounds=10)
+    report = build_report(store, options=Options(rounds=10))
     assert report["redteam"] is None and report["refusals"] is None
     lib = {e["entry"]: e for e in report["library"]}
     e = lib["echoes-markup"]
@@ -131,7 +132,7 @@ def test_sections_absent_without_red_team_data(store):
     rub = get_rubric(store, "default")
     store.add([R.Judgment(id="j1", response_id="r1", rater_id="human:h", rubric=rub.id, dimension="factuality",
                           value=4.0)])
-    report = build_report(store, rounds=10)
+    report = build_report(store, options=Options(rounds=10))
     assert report["redteam"] is None and report["refusals"] is None and report["library"] == []
     html, md = to_html(report), to_markdown(report)
     assert 'id="redteam"' not in html and 'id="library"' not in html and "#redteam" not in html
@@ -142,7 +143,7 @@ def test_attempts_without_verdicts_say_so(store):
     store.add([R.Dataset(name="b"), R.Model(id="t@1"), R.Item(id="b1", dataset="b", prompt="do harm"),
                R.Response(id="r1", item_id="b1", model="t@1", text="no")])
     store.add([R.Attempt(id="a1", behavior_id="b1", model="t@1", attack="direct", item_id="b1", response_id="r1")])
-    report = build_report(store, rounds=10)
+    report = build_report(store, options=Options(rounds=10))
     assert report["redteam"]["attempts"] == 1 and "no verdicts" in report["redteam"]["error"]
     assert "no verdicts on the attempts" in to_html(report) and "no verdicts on the attempts" in to_markdown(report)
 
@@ -165,6 +166,6 @@ def test_the_ab_test_leaves_red_team_verdicts_out(store):
     verdicts = R.Rater(id="program:jb", kind="program", name="jb", program_version="imported")
     store.add([verdicts, *[R.Judgment(response_id=r.id, rater_id=verdicts.id, rubric="redteam@1",
                                       dimension="jailbroken", value=float(k % 2)) for k, r in enumerate(answers)]])
-    report = build_report(store, rounds=10, ab_models=("a@1", "b@1"))
+    report = build_report(store, options=Options(rounds=10), ab_models=("a@1", "b@1"))
     dims = {(d["rubric"], d["dimension"]) for d in report["abtest"]["data"]["dimensions"]}
     assert dims == {(rub.id, "factuality")}

@@ -137,19 +137,21 @@ def seed_basic(store: Store) -> dict:
     })
     ids = {}
     units = A.units_from_dataset(store, "basic", kind="rate")
-    ids["rate"] = A.create_campaign(store, "rate", rubric="default@1", units=units, overlap=2, min_justification=10,
-                                    raters=[rid("ann"), rid("bob")], created_by="lee").id
-    ids["compare"] = A.create_campaign(store, "compare", rubric="default@1", kind="compare",
-                                       units=A.units_from_dataset(store, "basic", kind="compare"), overlap=2,
-                                       dimensions=["factuality"], created_by="lee").id
-    ids["rank"] = A.create_campaign(store, "rank", rubric="default@1", kind="rank",
-                                    units=A.units_from_dataset(store, "basic", kind="rank"), overlap=1,
+    ids["rate"] = A.create_campaign(store, "rate", rubric="default@1", units=units,
+                                    spec=A.CampaignSpec(overlap=2, min_justification=10,
+                                                        raters=[rid("ann"), rid("bob")]),
                                     created_by="lee").id
-    ids["restricted"] = A.create_campaign(store, "carl-only", rubric="default@1", units=units[:3], overlap=1,
-                                          raters=[rid("carl")], created_by="lou").id
+    ids["compare"] = A.create_campaign(store, "compare", rubric="default@1", kind="compare",
+                                       units=A.units_from_dataset(store, "basic", kind="compare"),
+                                       spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]), created_by="lee").id
+    ids["rank"] = A.create_campaign(store, "rank", rubric="default@1", kind="rank",
+                                    units=A.units_from_dataset(store, "basic", kind="rank"),
+                                    spec=A.CampaignSpec(overlap=1), created_by="lee").id
+    ids["restricted"] = A.create_campaign(store, "carl-only", rubric="default@1", units=units[:3],
+                                          spec=A.CampaignSpec(overlap=1, raters=[rid("carl")]), created_by="lou").id
     gold_resp = units[0][0]
     ids["calibration"] = A.create_campaign(
-        store, "calibration", rubric="default@1", units=[], calibration=True, created_by="lee",
+        store, "calibration", rubric="default@1", units=[], spec=A.CampaignSpec(calibration=True), created_by="lee",
         gold=[A.Gold(response_ids=(gold_resp,), explanation="Exactly right: 0 + 0 is 0.",
                      values={"factuality": 5, "coherence": 5, "safety": 5, "instruction-following": 5,
                              "creativity": 2})]).id

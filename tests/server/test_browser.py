@@ -67,28 +67,30 @@ def app(backend_url):
                R.Response(id=R.Response.make_id(chat.id, "md@2", 0), item_id=chat.id, model="md@2", text="ok")])
         xss_units = A.units_from_dataset(s, "xss")
         ids = {
-            "xss": A.create_campaign(s, "xss " + PAYLOADS[1], rubric="default@1", units=xss_units, overlap=2,
-                                     created_by="lee").id,
+            "xss": A.create_campaign(s, "xss " + PAYLOADS[1], rubric="default@1", units=xss_units,
+                                     spec=A.CampaignSpec(overlap=2), created_by="lee").id,
             "xss_pair": A.create_campaign(s, "xss pair", rubric="default@1", kind="compare",
                                           units=A.units_from_dataset(s, "xss", kind="compare"), created_by="lee").id,
             "e2e": A.create_campaign(s, "e2e", rubric="default@1", units=A.units_from_dataset(s, "clean")[:1],
-                                     overlap=2, min_justification=10, raters=[rid("ann"), rid("bob")],
+                                     spec=A.CampaignSpec(overlap=2, min_justification=10,
+                                                         raters=[rid("ann"), rid("bob")]),
                                      created_by="lee").id,
             "pair": A.create_campaign(s, "e2e pair", rubric="default@1", kind="compare",
                                       units=A.units_from_dataset(s, "clean", kind="compare"), created_by="lee").id,
             "rank": A.create_campaign(s, "e2e rank", rubric="default@1", kind="rank",
                                       units=A.units_from_dataset(s, "rank3", kind="rank"), created_by="lee").id,
             "skip": A.create_campaign(s, "e2e skip", rubric="default@1", units=A.units_from_dataset(s, "clean"),
-                                      raters=[rid("ann")], created_by="lee").id,
+                                      spec=A.CampaignSpec(raters=[rid("ann")]), created_by="lee").id,
             "md": A.create_campaign(s, "markdown", rubric="default@1", units=A.units_from_dataset(s, "md"),
                                     created_by="lee").id,
             "md_chat": A.create_campaign(s, "markdown chat", rubric="default@1",
                                          units=A.units_from_dataset(s, "md-chat"), created_by="lee").id,
         }
         md_unit = A.units_from_dataset(s, "md")[0]
-        cal = A.create_campaign(s, "markdown gold", rubric="default@1", units=[], calibration=True, created_by="lee",
+        cal = A.create_campaign(s, "markdown gold", rubric="default@1", units=[],
+                                spec=A.CampaignSpec(calibration=True, dimensions=["factuality"]), created_by="lee",
                                 gold=[A.Gold(response_ids=tuple(md_unit), explanation=MD_ALL,
-                                             values={"factuality": 1})], dimensions=["factuality"])
+                                             values={"factuality": 1})])
         asg = A.next_assignment(s, cal, rid("bob"))
         A.submit(s, cal, asg, A.Answer(justification="why", values={"factuality": 1}))
         ids["md_feedback"] = asg.id

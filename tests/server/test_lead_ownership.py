@@ -38,8 +38,8 @@ def world(server):
         lou_units = {tuple(u) for u in A.units_from_dataset(s, "basic")[:3]}  # what "carl-only" has
         only_lee = next(u for u in units if tuple(u) not in lou_units)
         shared = next(u for u in units if tuple(u) in lou_units)
-        cid = A.create_campaign(s, "private", rubric="default@1", units=[only_lee, shared], overlap=1,
-                                raters=[rid("ann")], created_by="lee").id
+        cid = A.create_campaign(s, "private", rubric="default@1", units=[only_lee, shared],
+                                spec=A.CampaignSpec(overlap=1, raters=[rid("ann")]), created_by="lee").id
     ann, carl = Rater(server.url, "ann"), Rater(server.url, "carl")
     while (aid := ann.next(cid)) is not None:
         flag = {"flag": "ambiguous", "flag_note": "is a hedge an error?"}

@@ -34,7 +34,7 @@ def loaded():
         names = [f"r{i:03d}" for i in range(RATERS)]
         add_users(s, {n: "rater" for n in names})
         camp = A.create_campaign(s, "load", rubric="default@1", units=A.units_from_dataset(s, "load"),
-                                 overlap=OVERLAP)
+                                 spec=A.CampaignSpec(overlap=OVERLAP))
         # sessions made directly: the load is on rating, not on argon2 at login
         sessions = [ACC.start_session(s, ACC.User(name=n, role="rater", rater_id=f"human:{n}")) for n in names]
     base, proc = start_server(url, workers=2)

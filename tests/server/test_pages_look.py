@@ -139,18 +139,21 @@ def site(tmp_path_factory):
         add_texts(s, "support", PROMPTS, ANSWERS)
         ids = {
             "rate": A.create_campaign(s, "Helpfulness review, week 14", rubric="default@1",
-                                      units=A.units_from_dataset(s, "support"), overlap=2, min_justification=10,
-                                      raters=[rid("ann"), rid("bob")], created_by="lee").id,
+                                      units=A.units_from_dataset(s, "support"),
+                                      spec=A.CampaignSpec(overlap=2, min_justification=10,
+                                                          raters=[rid("ann"), rid("bob")]),
+                                      created_by="lee").id,
             "compare": A.create_campaign(s, "alpha vs beta, head to head", rubric="default@1", kind="compare",
-                                         units=A.units_from_dataset(s, "support", kind="compare"), overlap=2,
-                                         dimensions=["factuality"], created_by="lee").id,
+                                         units=A.units_from_dataset(s, "support", kind="compare"),
+                                         spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]),
+                                         created_by="lee").id,
         }
         # one unit only, the answer with a long code line: a rater's queue order is random, so the
         # page that once scrolled sideways on a phone (a wide <pre> stretching the grid) is pinned here
         add_texts(s, "support-code", PROMPTS[2:3], {"alpha@1": ANSWERS["alpha@1"][2:3]})
         ids["code"] = A.create_campaign(s, "Code answers", rubric="default@1",
-                                        units=A.units_from_dataset(s, "support-code"), overlap=1,
-                                        raters=[rid("ann")], created_by="lee").id
+                                        units=A.units_from_dataset(s, "support-code"),
+                                        spec=A.CampaignSpec(overlap=1, raters=[rid("ann")]), created_by="lee").id
         _ratings(s, ids["rate"])
         _redteam(s)
         _library(s)

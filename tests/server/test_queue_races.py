@@ -28,7 +28,8 @@ def racing(backend_url):
         get_rubric(s, "default")
         add_texts(s, "race", [f"prompt {i}" for i in range(150)], {"m@1": [f"answer {i}" for i in range(150)]})
         add_users(s, {"rita": "rater", "russ": "rater"})
-        cid = A.create_campaign(s, "race", rubric="default@1", units=A.units_from_dataset(s, "race"), overlap=1).id
+        cid = A.create_campaign(s, "race", rubric="default@1", units=A.units_from_dataset(s, "race"),
+                                spec=A.CampaignSpec(overlap=1)).id
         sessions = {n: ACC.start_session(s, ACC.User(name=n, role="rater", rater_id=rid(n))) for n in ("rita", "russ")}
     url, proc = start_server(backend_url, workers=2)
     yield url, backend_url, cid, sessions

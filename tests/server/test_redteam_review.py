@@ -31,8 +31,8 @@ def review(backend_url):
         s.add([R.Dataset(name="harms"), R.Dataset(name="harms~base64"), behaviour, attack, plain, R.Model(id="t@1"),
                *resp, R.Attempt(id="a1", behavior_id="beh1", model="t@1", attack="base64", item_id="atk1",
                                 response_id="r-atk")])
-        camp = A.create_campaign(s, "review", rubric="redteam@1", units=[["r-atk"], ["r-q"]], overlap=1,
-                                 raters=[rid("rita")], created_by="lead")
+        camp = A.create_campaign(s, "review", rubric="redteam@1", units=[["r-atk"], ["r-q"]],
+                                 spec=A.CampaignSpec(overlap=1, raters=[rid("rita")]), created_by="lead")
     url, proc = start_server(backend_url)
     yield url, camp.id, backend_url
     stop_server(proc)

@@ -23,7 +23,7 @@ def _campaign(server, name: str, n_units: int, **kw) -> str:
     with server.store() as s:
         units = A.units_from_dataset(s, "basic", models=["gamma@1"])[:n_units]
         return A.create_campaign(s, name, rubric="default@1", units=units, created_by="lee",
-                                 raters=[rid("ann"), rid("bob")], **kw).id
+                                 spec=A.CampaignSpec(raters=[rid("ann"), rid("bob")], **kw)).id
 
 
 def test_skip_frees_the_slot_for_the_next_rater(server, people):

@@ -243,7 +243,7 @@ def test_verdicts_in_plain_words():
     assert text.startswith("B is better on factuality: +0.")
     assert "p < 0.001" in text
     worse = paired_test(a, a - 0.3 + rng.normal(0, 1, 300))
-    assert verdict(worse, dimension="safety", model_a="v1", model_b="v2").startswith("v1 is better on safety: -0.")
+    assert verdict(worse, dimension="safety", models=("v1", "v2")).startswith("v1 is better on safety: -0.")
     null = paired_test(a, a + rng.normal(0, 1, 300))
     mde = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * null.se
     assert verdict(null, dimension="creativity") == (

@@ -7,7 +7,8 @@ from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from assay.stats.proportions import mcnemar_exact, mcnemar_paired, wilson_interval
+from assay.stats.abtest import mcnemar as mcnemar_test
+from assay.stats.proportions import wilson_interval
 
 # Newcombe (1998), Statistics in Medicine 17:857-872, Table II, method 3 (score / Wilson), printed to 4 places.
 NEWCOMBE = [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)]
@@ -38,22 +39,22 @@ def test_wilson_rejects_undefined_input():
 
 def test_mcnemar_exact_fagerland_example():
     # Fagerland, Lydersen & Laake (2013), BMC Med Res Methodol 13:91, Table 1: b = 1, c = 7, exact p = 0.0703.
-    r = mcnemar_exact(1, 7)
-    assert r.p_value == pytest.approx(18 / 256, abs=1e-12)
-    assert round(r.p_value, 4) == 0.0703
+    r = mcnemar_test([[1, 1], [7, 12]], exact=True)
+    assert r.pvalue == pytest.approx(18 / 256, abs=1e-12)
+    assert round(r.pvalue, 4) == 0.0703
 
 
 @pytest.mark.parametrize(("b", "c"), [(1, 7), (7, 1), (150, 86), (23, 12), (0, 5), (4, 4), (0, 0), (30, 31)])
 def test_mcnemar_exact_matches_statsmodels_and_scipy(b, c):
-    r = mcnemar_exact(b, c)
     table = [[10, b], [c, 10]]
-    assert r.p_value == pytest.approx(mcnemar(table, exact=True).pvalue, abs=1e-9)
+    r = mcnemar_test(table, exact=True)
+    assert r.pvalue == pytest.approx(mcnemar(table, exact=True).pvalue, abs=1e-9)
     if b + c:
-        assert r.p_value == pytest.approx(binomtest(b, b + c, 0.5).pvalue, abs=1e-9)
+        assert r.pvalue == pytest.approx(binomtest(b, b + c, 0.5).pvalue, abs=1e-9)
 
 
 def test_mcnemar_paired_counts_discordant_pairs():
-    r = mcnemar_paired([True, True, False, False, True, False], [False, True, False, True, False, False])
-    assert (r.b, r.c, r.n) == (2, 1, 6) and r.difference == pytest.approx(1 / 6)
+    r = mcnemar_test([True, True, False, False, True, False], [False, True, False, True, False, False])
+    assert (r.a_only, r.b_only, r.n) == (2, 1, 6) and r.difference == pytest.approx(-1 / 6)
     with pytest.raises(ValueError):
-        mcnemar_paired([True], [True, False])
+        mcnemar_test([True], [True, False])

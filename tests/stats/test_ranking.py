@@ -13,6 +13,8 @@ from scipy.special import expit
 
 from assay.stats import _bt
 from assay.stats.ranking import (
+    Bootstrap,
+    EloScale,
     bootstrap_ratings,
     bradley_terry,
     elo,
@@ -141,10 +143,10 @@ def test_bradley_terry_two_models_closed_form():
 def test_bradley_terry_anchor_scale_and_base():
     battles = random_battles(800, 6, seed=5)
     plain = bradley_terry(battles)
-    anchored = bradley_terry(battles, anchor=("m2", 1114.0))
+    anchored = bradley_terry(battles, elo=EloScale(anchor=("m2", 1114.0)))
     assert anchored["m2"] == pytest.approx(1114.0)
     np.testing.assert_allclose((anchored - plain).to_numpy(), 1114.0 - plain["m2"])
-    natural = bradley_terry(battles, scale=1, base=math.e, init=0)
+    natural = bradley_terry(battles, elo=EloScale(scale=1, base=math.e, init=0))
     np.testing.assert_allclose(natural.to_numpy() * 400 / math.log(10) + 1000, plain.to_numpy(), atol=1e-9)
 
 
@@ -203,9 +205,9 @@ def test_rank_with_ties_counts_wholly_better_models():
 
 def test_bootstrap_is_seeded_and_summarises_its_samples():
     battles = random_battles(2000, 6, seed=7)
-    r1 = bootstrap_ratings(battles, rounds=300, random_state=11)
-    r2 = bootstrap_ratings(battles, rounds=300, random_state=11)
-    r3 = bootstrap_ratings(battles, rounds=300, random_state=12)
+    r1 = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=300, random_state=11))
+    r2 = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=300, random_state=11))
+    r3 = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=300, random_state=12))
     pd.testing.assert_frame_equal(r1.samples, r2.samples)
     assert not r1.samples.equals(r3.samples)
     board = r1.leaderboard
@@ -257,7 +259,8 @@ def test_bootstrap_interval_covers_true_difference_at_nominal_rate():
         win = rng.random(600) < expit(true[a] - true[b])
         battles = pd.DataFrame({"model_a": a.astype(str), "model_b": b.astype(str),
                                 "winner": np.where(win, "model_a", "model_b")})
-        res = bootstrap_ratings(battles, rounds=200, random_state=rng, scale=1, base=math.e, init=0)
+        res = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=200, random_state=rng),
+                                elo=EloScale(scale=1, base=math.e, init=0))
         gap = res.samples["2"] - res.samples["0"]
         lo, hi = np.quantile(gap, [0.05, 0.95])
         covered += lo <= 0.6 <= hi
@@ -269,7 +272,7 @@ def test_bootstrap_failed_rounds_are_counted():
     battles = pd.DataFrame({"model_a": ["a", "b", "a", "b"], "model_b": ["b", "a", "b", "a"],
                             "winner": ["model_a", "model_a", "model_b", "model_a"]})
     with pytest.warns(RuntimeWarning, match="no finite"):
-        res = bootstrap_ratings(battles, rounds=100, random_state=0)
+        res = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=100, random_state=0))
     assert 0 < res.failed_rounds < 100
     assert res.samples.isna().any(axis=1).sum() == res.failed_rounds
 
@@ -294,7 +297,7 @@ def test_pandalm_human_verdicts_rank_five_models_with_intervals():
     assert len(battles) == 999
     # the majority labels listed for this data in shared/validation/README.md (pandalm row)
     assert battles["winner"].value_counts().to_dict() == {"model_b": 472, "model_a": 422, "tie": 105}
-    res = bootstrap_ratings(battles, rounds=1000, random_state=0)
+    res = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=1000, random_state=0))
     board = res.leaderboard
     assert len(board) == 5 and res.failed_rounds == 0
     # Point ratings are Arena's L-BFGS recipe, to 1e-6.
@@ -323,15 +326,15 @@ def test_pandalm_human_verdicts_rank_five_models_with_intervals():
 
 def test_bootstrap_with_constant_weights_equals_unweighted():
     battles = random_battles(1500, 5, seed=9)
-    plain = bootstrap_ratings(battles, rounds=50, random_state=4)
-    weighted = bootstrap_ratings(battles.assign(w=2.0), rounds=50, random_state=4, weights="w")
+    plain = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=50, random_state=4))
+    weighted = bootstrap_ratings(battles.assign(w=2.0), bootstrap=Bootstrap(rounds=50, random_state=4), weights="w")
     np.testing.assert_allclose(weighted.samples.to_numpy(), plain.samples.to_numpy(), atol=1e-8)
     assert weighted.leaderboard["battles"].sum() == pytest.approx(4 * len(battles))
 
 
 def test_bootstrap_with_ridge_penalty_matches_penalised_fit():
     battles = random_battles(400, 4, seed=10)
-    res = bootstrap_ratings(battles, rounds=30, random_state=0, l2=3.0)
+    res = bootstrap_ratings(battles, bootstrap=Bootstrap(rounds=30, random_state=0), l2=3.0)
     pd.testing.assert_series_equal(res.ratings, bradley_terry(battles, l2=3.0)[res.ratings.index], check_names=False)
     table = _bt.battle_table(battles)
     pc = _bt.pair_counts(table)

@@ -11,6 +11,8 @@ from scipy.optimize import minimize
 from scipy.special import expit
 
 from assay.stats.ranking import (
+    Bootstrap,
+    EloScale,
     bradley_terry,
     bradley_terry_controlled,
     length_controlled_win_rate,
@@ -94,9 +96,9 @@ def test_controlled_fit_matches_independent_logistic_regression():
 
 def test_style_control_removes_the_verbosity_advantage():
     battles, skill = simulate_style()
-    plain = bradley_terry(battles, scale=1, base=math.e, init=0)
-    controlled = bradley_terry_controlled(battles, ["length"], scale=1, base=math.e, init=0,
-                                          rounds=100, random_state=0)
+    plain = bradley_terry(battles, elo=EloScale(scale=1, base=math.e, init=0))
+    controlled = bradley_terry_controlled(battles, ["length"], elo=EloScale(scale=1, base=math.e, init=0),
+                                          bootstrap=Bootstrap(rounds=100, random_state=0))
     # m1 and m2 are equally skilled; m2's longer answers inflate its plain rating only.
     assert plain["m2"] - plain["m1"] > 0.2
     assert abs(controlled.ratings["m2"] - controlled.ratings["m1"]) < 0.12
@@ -117,7 +119,7 @@ def test_style_is_rated_at_no_difference_not_at_the_mean_difference():
     win = rng.random(n) < expit(1.2 * length)  # equal skill: only length decides
     battles = pd.DataFrame({"model_a": ["x"] * n, "model_b": ["y"] * n, "length": length,
                             "winner": np.where(win, "model_a", "model_b")})
-    res = bradley_terry_controlled(battles, ["length"], scale=1, base=math.e, init=0)
+    res = bradley_terry_controlled(battles, ["length"], elo=EloScale(scale=1, base=math.e, init=0))
     assert abs(res.ratings["x"] - res.ratings["y"]) < 0.15
     assert res.coefficients["length"] == pytest.approx(1.2, abs=0.15)
 

@@ -27,6 +27,7 @@ from scipy import stats
 
 from assay import records as R
 from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.options import Options, Selection
 from assay.analysis.ranking import pair_keys
 from assay.errors import BadInput, NotFound
 from assay.stats import abtest as AB
@@ -46,8 +47,9 @@ def _pair_by(store: Store, frame: pd.DataFrame, model_a: str, model_b: str, pair
     return "item" if items_a & items_b else "prompt"
 
 
-def _judgments(store, model_a, model_b, rubric, dimensions, raters, campaign):  # noqa: ANN001, ANN202
-    jf = judgments_frame(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign)
+def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:
+    jf = judgments_frame(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
+                         campaign=select.campaign)
     jf = jf[jf["model"].isin([model_a, model_b])]
     jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
     jf["value"] = jf["value"].astype(float)
@@ -59,21 +61,18 @@ def paired_scores(
     model_a: str,
     model_b: str,
     *,
-    rubric: str | None = None,
-    dimensions: Sequence[str] | None = None,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
+    select: Selection = Selection(),
     pair_by: str = "auto",
     per_sample: bool = False,
 ) -> pd.DataFrame:
-    """Both models' scores per prompt and dimension, by the module's rule.
+    """Both models' scores per prompt and dimension, by the module's rule, on the ``select``-ed judgments.
 
     One row per (rubric, dimension, prompt key) with ``a``, ``b`` (means over raters then
     samples), ``k_a``, ``k_b`` (samples), ``cluster`` and ``has_cluster``. With
     ``per_sample=True`` ``a`` and ``b`` are instead lists of per-sample scores (for
     variance components). ``attrs["pair_by"]`` says how prompts matched.
     """
-    jf = _judgments(store, model_a, model_b, rubric, dimensions, raters, campaign)
+    jf = _judgments(store, model_a, model_b, select)
     cols = ["rubric", "dimension", "key", "a", "b", "k_a", "k_b", "cluster", "has_cluster"]
     if jf.empty:
         out = pd.DataFrame(columns=cols)
@@ -94,19 +93,19 @@ def paired_scores(
     return both.sort_values(["rubric", "dimension", "key"]).reset_index(drop=True)
 
 
-def _line(res: AB.PairedTestResult, *, dimension: str, model_a: str, model_b: str, p_adj: float, alpha: float,
-          power: float, lower_is_better: bool) -> str:
+def _line(res: AB.PairedTestResult, *, dimension: str, model_a: str, model_b: str, p_adj: float,
+          options: Options, lower_is_better: bool) -> str:
     """The verdict; on a lower-is-better dimension the smaller score wins."""
-    significant = p_adj < alpha and res.estimate != res.null_value
+    significant = p_adj < options.alpha and res.estimate != res.null_value
     if not lower_is_better or not significant or res.estimand == "win_rate":
-        return AB.verdict(res, dimension=dimension, model_a=model_a, model_b=model_b, alpha=alpha, power=power,
-                          pvalue=p_adj)
+        return AB.verdict(res, dimension=dimension, models=(model_a, model_b), alpha=options.alpha,
+                          power=options.power, pvalue=p_adj)
     better = model_b if res.estimate < 0 else model_a
     return (f"{better} is better on {dimension} (lower is better): {res.estimate:+.2f} points "
             f"[{res.ci_low:.2f}, {res.ci_high:.2f}], {AB.format_pvalue(p_adj)}")
 
 
-def _clusters(rows: pd.DataFrame, use: bool):  # noqa: ANN202
+def _clusters(rows: pd.DataFrame, use: bool) -> np.ndarray | None:
     if not use or not rows["has_cluster"].any():
         return None
     c = rows["cluster"].astype(str).to_numpy()
@@ -118,24 +117,17 @@ def compare_models(
     model_a: str,
     model_b: str,
     *,
-    rubric: str | None = None,
-    dimensions: Sequence[str] | None = None,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
+    select: Selection = Selection(),
+    options: Options = Options(),
     method: str = "t",
-    adjust: str = "holm",
-    alpha: float = 0.05,
-    power: float = 0.8,
-    confidence: float = 0.95,
-    cluster: bool = True,
     pair_by: str = "auto",
     preferences: bool = True,
-    random_state: int = 0,
 ) -> dict[str, Any]:
     """B against A on every rubric dimension both were scored on, and on their pairwise preferences.
 
-    Per dimension: :func:`assay.stats.abtest.paired_test` (``method``), p-values adjusted
-    across dimensions (``adjust``: holm or fdr_bh), the minimum detectable effect at this
+    ``select`` says which judgments count. Per dimension:
+    :func:`assay.stats.abtest.paired_test` (``method``), p-values adjusted across
+    dimensions (``options.adjust``: holm or fdr_bh), the minimum detectable effect at this
     n ((z_{1-alpha/2} + z_power) SE, Miller 2024 Sec. 5) and the verdict in words.
     Returns a JSON-ready dict with ``dimensions`` and ``preferences`` lists.
     """
@@ -143,15 +135,14 @@ def compare_models(
         raise BadInput("model A and model B are the same")
     if method not in AB.METHODS:
         raise BadInput(f"method must be one of {', '.join(AB.METHODS)}, not {method!r}")
-    if adjust not in ("holm", "fdr_bh"):
-        raise BadInput(f"adjust must be holm or fdr_bh, not {adjust!r}")
+    _check_adjust(options)
     for m in (model_a, model_b):
         if store.find(R.Model, m) is None and not store.count("responses", model=m):
             raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
-    scores = paired_scores(store, model_a, model_b, rubric=rubric, dimensions=dimensions, raters=raters,
-                           campaign=campaign, pair_by=pair_by)
+    scores = paired_scores(store, model_a, model_b, select=select, pair_by=pair_by)
     sections: list[dict[str, Any]] = []
     results = []
+    alpha, power, confidence, cluster = options.alpha, options.power, options.confidence, options.cluster
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
         sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": len(rows),
@@ -161,7 +152,7 @@ def compare_models(
                 warnings.simplefilter("ignore", RuntimeWarning)
                 res = AB.paired_test(rows["a"].to_numpy(float), rows["b"].to_numpy(float), method=method,
                                      clusters=_clusters(rows, cluster), confidence=confidence,
-                                     random_state=random_state)
+                                     random_state=options.random_state)
         except ValueError as e:
             sec["error"] = str(e)
             sections.append(sec)
@@ -177,20 +168,26 @@ def compare_models(
         sections.append(sec)
         results.append((sec, res))
     if results:
-        adjusted = AB.adjust_pvalues([r.pvalue for _, r in results], method=adjust)
+        adjusted = AB.adjust_pvalues([r.pvalue for _, r in results], method=options.adjust)
         for (sec, res), p in zip(results, adjusted):
             sec["p_adjusted"] = float(p)
             sec["verdict"] = _line(res, dimension=sec["dimension"], model_a=model_a, model_b=model_b,
-                                   p_adj=float(p), alpha=alpha, power=power, lower_is_better=sec["lower_is_better"])
+                                   p_adj=float(p), options=options, lower_is_better=sec["lower_is_better"])
+    raters = select.raters
     report: dict[str, Any] = {
-        "model_a": model_a, "model_b": model_b, "method": method, "adjust": adjust, "alpha": alpha,
+        "model_a": model_a, "model_b": model_b, "method": method, "adjust": options.adjust, "alpha": alpha,
         "power": power, "confidence": confidence, "pair_by": scores.attrs.get("pair_by"),
         "clustered": bool(cluster), "raters": list(raters) if raters else None, "dimensions": sections,
     }
-    report["preferences"] = (preference_test(store, model_a, model_b, raters=raters, campaign=campaign,
-                                             confidence=confidence, alpha=alpha, power=power, cluster=cluster)
+    report["preferences"] = (preference_test(store, model_a, model_b, select=Selection(raters=raters,
+                                             campaign=select.campaign), options=options)
                              if preferences else [])
     return report
+
+
+def _check_adjust(options: Options) -> None:
+    if options.adjust not in ("holm", "fdr_bh"):
+        raise BadInput(f"adjust must be holm or fdr_bh, not {options.adjust!r}")
 
 
 def non_inferiority(
@@ -199,21 +196,16 @@ def non_inferiority(
     candidate: str,
     *,
     margin: float,
-    alpha: float = 0.05,
-    adjust: str = "holm",
-    rubric: str | None = None,
-    dimensions: Sequence[str] | None = None,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
-    cluster: bool = True,
+    select: Selection = Selection(),
+    options: Options = Options(),
     pair_by: str = "auto",
 ) -> dict[str, Any]:
     """Is ``candidate`` no worse than ``baseline`` by more than ``margin`` on every dimension both were scored on?
 
     Scores are paired as in :func:`compare_models`; per dimension,
     :func:`assay.stats.noninferiority.non_inferiority_test` (on a lower-is-better dimension
-    "worse" is higher), its one-sided p-values adjusted across dimensions (``adjust``: holm
-    or fdr_bh). A dimension is non-inferior when its adjusted p is below ``alpha``; one with
+    "worse" is higher), its one-sided p-values adjusted across dimensions (``options.adjust``:
+    holm or fdr_bh). A dimension is non-inferior when its adjusted p is below ``options.alpha``; one with
     too few paired prompts has an ``error`` and counts as not shown. ``difference`` and
     ``lower`` (the one-sided lower bound) are candidate minus baseline in the better
     direction. Returns a JSON-ready dict whose ``non_inferior`` is True only when every
@@ -223,13 +215,12 @@ def non_inferiority(
 
     if baseline == candidate:
         raise BadInput("the baseline and the candidate are the same model")
-    if adjust not in ("holm", "fdr_bh"):
-        raise BadInput(f"adjust must be holm or fdr_bh, not {adjust!r}")
+    _check_adjust(options)
+    alpha, adjust = options.alpha, options.adjust
     for m in (baseline, candidate):
-        if store.find("models", m) is None and not store.count("responses", model=m):
+        if store.find(R.Model, m) is None and not store.count("responses", model=m):
             raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
-    scores = paired_scores(store, baseline, candidate, rubric=rubric, dimensions=dimensions, raters=raters,
-                           campaign=campaign, pair_by=pair_by)
+    scores = paired_scores(store, baseline, candidate, select=select, pair_by=pair_by)
     sections: list[dict[str, Any]] = []
     tested = []
     for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
@@ -241,7 +232,7 @@ def non_inferiority(
         sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": len(rows), "lower_is_better": lower}
         try:
             res = non_inferiority_test(sign * rows["a"].to_numpy(float), sign * rows["b"].to_numpy(float),
-                                       margin=margin, alpha=alpha, clusters=_clusters(rows, cluster))
+                                       margin=margin, alpha=alpha, clusters=_clusters(rows, options.cluster))
         except ValueError as e:
             sec["error"] = str(e)
             sections.append(sec)
@@ -264,15 +255,15 @@ def preference_test(
     model_a: str,
     model_b: str,
     *,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
-    confidence: float = 0.95,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    cluster: bool = True,
+    select: Selection = Selection(),
+    options: Options = Options(),
 ) -> list[dict[str, Any]]:
-    """Sign test and B's win rate on stored comparisons of A's response against B's, per (rubric, dimension)."""
-    cf = comparisons_frame(store, raters=raters, campaign=campaign)
+    """Sign test and B's win rate on stored comparisons of A's response against B's, per (rubric, dimension).
+
+    ``select`` may name raters and a campaign (comparisons have no rubric of their own to select by).
+    """
+    select.only("raters", "campaign", where="a preference test")
+    cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign)
     if cf.empty:
         return []
     ids = sorted(set(cf["first"]) | set(cf["second"]))
@@ -295,16 +286,16 @@ def preference_test(
         sec: dict[str, Any] = {"rubric": rub or None, "dimension": dim or None, "items": len(per_item),
                                "comparisons": len(g), "raters": int(g["rater"].nunique())}
         try:
-            res = AB.sign_test(np.sign(per_item["vote"].to_numpy()), clusters=_clusters(per_item, cluster),
-                               confidence=confidence)
+            res = AB.sign_test(np.sign(per_item["vote"].to_numpy()), clusters=_clusters(per_item, options.cluster),
+                               confidence=options.confidence)
         except ValueError as e:
             sec["error"] = str(e)
             out.append(sec)
             continue
         sec.update(wins_a=res.wins_a, wins_b=res.wins_b, ties=res.ties, win_rate_b=res.estimate,
                    ci_low=res.ci_low, ci_high=res.ci_high, se=res.se, pvalue=res.pvalue,
-                   verdict=AB.verdict(res, dimension=dim or "the pairwise comparisons", model_a=model_a, model_b=model_b,
-                                      alpha=alpha, power=power))
+                   verdict=AB.verdict(res, dimension=dim or "the pairwise comparisons", models=(model_a, model_b),
+                                      alpha=options.alpha, power=options.power))
         out.append(sec)
     return out
 
@@ -317,16 +308,16 @@ def plan(
     sigma2_b: float = 0.0,
     k_a: float = 1,
     k_b: float = 1,
-    alpha: float = 0.05,
-    power: float = 0.8,
+    options: Options = Options(),
     ks: Sequence[float] = PLAN_KS,
 ) -> dict[str, Any]:
     """Items needed to detect ``mde`` (Miller 2024 Sec. 5), and the same for K = 1, 2, 4, 8, inf samples per item.
 
-    ``n`` is :func:`assay.stats.power.sample_size` for the given K; ``table`` varies
-    K_A = K_B = K, showing how many items extra samples save (none when sigma^2 = 0).
+    ``n`` is :func:`assay.stats.power.sample_size` for the given K at ``options.alpha`` and
+    ``options.power``; ``table`` varies K_A = K_B = K, showing how many items extra samples
+    save (none when sigma^2 = 0).
     """
-    kw = dict(omega2=omega2, sigma2_a=sigma2_a, sigma2_b=sigma2_b, alpha=alpha, power=power)
+    kw = dict(omega2=omega2, sigma2_a=sigma2_a, sigma2_b=sigma2_b, alpha=options.alpha, power=options.power)
     try:
         n = AB.sample_size(mde, k_a=k_a, k_b=k_b, **kw)
         table = [{"k": k, "n": AB.sample_size(mde, k_a=k, k_b=k, **kw)} for k in ks]
@@ -355,26 +346,29 @@ def plan_from_pilot(
     model_a: str,
     model_b: str,
     *,
-    rubric: str,
-    dimension: str,
     mde: float,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    k_a: float | None = None,
-    k_b: float | None = None,
+    select: Selection,
+    options: Options = Options(),
+    k: tuple[float | None, float | None] = (None, None),
     pair_by: str = "auto",
 ) -> dict[str, Any]:
     """Plan from a pilot: variance components from stored per-prompt, per-sample scores, then :func:`plan`.
 
+    ``select`` names the rubric and its one dimension (and may name raters and a campaign).
     Each sample's score is the mean of the raters' values on that response;
     :func:`assay.stats.power.estimate_variance_components` separates omega^2 from the
     per-sample variances (with one sample per prompt they cannot be separated and
-    sigma^2 is 0). K defaults to the pilot's (rounded). Also reports the pilot's own MDE.
+    sigma^2 is 0). ``k`` is the samples per prompt (K_A, K_B) to plan for; each left at
+    None is the pilot's (rounded). Also reports the pilot's own MDE.
     """
-    rows = paired_scores(store, model_a, model_b, rubric=rubric, dimensions=[dimension], raters=raters,
-                         campaign=campaign, pair_by=pair_by, per_sample=True)
+    rubric, dimension = select.rubric, select.dimension
+    if rubric is None:
+        raise BadInput("planning from a pilot needs a rubric", param="rubric")
+    if dimension is None:
+        raise BadInput("planning from a pilot needs a dimension", param="dimensions")
+    k_a, k_b = k
+    alpha, power = options.alpha, options.power
+    rows = paired_scores(store, model_a, model_b, select=select, pair_by=pair_by, per_sample=True)
     if len(rows) < 2:
         raise BadInput(f"the pilot has {len(rows)} prompt(s) scored for both {model_a} and {model_b} on "
                        f"{rubric} / {dimension}; need at least 2")
@@ -386,7 +380,7 @@ def plan_from_pilot(
     kb = k_b if k_b is not None else max(1, round(vc.k_b))
     if vc.omega2 == 0 and vc.sigma2_a == 0 and vc.sigma2_b == 0:
         raise BadInput("the pilot shows no variance at all (every prompt the same difference): cannot plan")
-    out = plan(mde, **vc.as_kwargs(), k_a=ka, k_b=kb, alpha=alpha, power=power)
+    out = plan(mde, **vc.as_kwargs(), k_a=ka, k_b=kb, options=options)
     out["pilot"] = {"model_a": model_a, "model_b": model_b, "rubric": rubric, "dimension": dimension, "n": vc.n,
                     "k_a": vc.k_a, "k_b": vc.k_b, "omega2": vc.omega2, "sigma2_a": vc.sigma2_a,
                     "sigma2_b": vc.sigma2_b, "pair_by": rows.attrs.get("pair_by"),

@@ -22,6 +22,7 @@ import pandas as pd
 
 from assay.analysis import _consensus as C
 from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.options import Options, Selection
 from assay.stats import agreement as A
 from assay.stats import raters as RA
 from assay.store import Store
@@ -258,7 +259,7 @@ def group_comparison(df: pd.DataFrame, scale: str, value: str, categories: Seque
 
 
 def _section(df: pd.DataFrame, *, name: str, scale: str, value: str, categories: Sequence | None,
-             rounds: int, confidence: float, random_state: int, matrix_limit: int = 30) -> dict[str, Any]:
+             options: Options, matrix_limit: int = 30) -> dict[str, Any]:
     rated = df.groupby("unit")["rater"].nunique()
     multi = df[df["unit"].isin(rated[rated >= 2].index)]
     section: dict[str, Any] = {
@@ -274,8 +275,8 @@ def _section(df: pd.DataFrame, *, name: str, scale: str, value: str, categories:
         section["error"] = "no unit was rated by two raters"
         return section
     matrix = _matrix(multi, value)
-    section["coefficients"] = coefficients(matrix, scale, categories=categories, rounds=rounds,
-                                           confidence=confidence, random_state=random_state)
+    section["coefficients"] = coefficients(matrix, scale, categories=categories, rounds=options.rounds,
+                                           confidence=options.confidence, random_state=options.random_state)
     kinds = set(df["rater_kind"])
     if "human" in kinds and len(kinds) > 1 or df[df["rater_kind"] == "human"]["rater"].nunique() > 1:
         section["groups"] = group_comparison(df, scale, value, categories)
@@ -294,29 +295,30 @@ def _section(df: pd.DataFrame, *, name: str, scale: str, value: str, categories:
 def agreement_report(
     store: Store,
     *,
-    rubric: str | None = None,
-    dimensions: Sequence[str] | None = None,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
+    select: Selection = Selection(),
+    options: Options = Options(),
     comparisons: bool = False,
     by_guideline: bool = False,
-    rounds: int = 1000,
-    confidence: float = 0.95,
-    random_state: int = 0,
 ) -> dict[str, Any]:
-    """Per dimension (or for pairwise comparisons): units, raters, every coefficient with its interval."""
+    """Per dimension (or for pairwise comparisons): units, raters, every coefficient with its interval.
+
+    ``select`` says which judgments count (comparisons are selected by raters and campaign
+    only); ``options`` gives the bootstrap rounds, the confidence and the seed of the intervals.
+    ``by_guideline`` adds each dimension's alpha per guideline version.
+    """
     from assay.rubrics import get_rubric
 
-    report: dict[str, Any] = {"confidence": confidence, "bootstrap_rounds": rounds, "random_state": random_state,
-                              "campaign": campaign, "sections": []}
+    campaign = select.campaign
+    report: dict[str, Any] = {"confidence": options.confidence, "bootstrap_rounds": options.rounds,
+                              "random_state": options.random_state, "campaign": campaign, "sections": []}
     if comparisons:
-        df = comparisons_frame(store, raters=raters, campaign=campaign)
+        df = comparisons_frame(store, raters=select.raters, campaign=campaign)
         report["kind"] = "comparisons"
         report["sections"].append(_section(df, name="preference", scale="nominal", value="label",
-                                           categories=NOMINAL_LABELS, rounds=rounds, confidence=confidence,
-                                           random_state=random_state))
+                                           categories=NOMINAL_LABELS, options=options))
         return report
-    df = judgments_frame(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign, texts=False)
+    df = judgments_frame(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
+                         campaign=campaign, texts=False)
     report["kind"] = "judgments"
     for rubric_id in sorted(df["rubric"].unique()):
         rub = get_rubric(store, rubric_id)
@@ -328,8 +330,7 @@ def agreement_report(
             scale = dim.scale.kind
             value = "label" if scale == "categorical" else "value"
             cats = dim.scale.points()
-            sec = _section(part, name=dim.name, scale=scale, value=value, categories=cats, rounds=rounds,
-                           confidence=confidence, random_state=random_state)
+            sec = _section(part, name=dim.name, scale=scale, value=value, categories=cats, options=options)
             sec["rubric"] = rubric_id
             if by_guideline:
                 sec["by_guideline"] = _by_guideline(part, scale, value, cats)

@@ -10,6 +10,7 @@ before the round, within it, and after it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,31 +61,48 @@ def most_disagreed(store: Store, *, rubric: str, dimensions: Sequence[str] | Non
     return ranked.head(n).reset_index(drop=True)
 
 
-def create_round(store: Store, name: str, *, rubric: str, raters: Sequence[str], n: int = 20,
-                 dimensions: Sequence[str] | None = None, units: Sequence[str] | None = None,
-                 gold_file: str | None = None, created_by: str | None = None, seed: int = 0) -> R.Campaign:
-    """A calibration campaign every listed rater rates in full.
+@dataclass(frozen=True)
+class RoundItems:
+    """What a calibration round shows: ``units`` (response ids) if given, else the gold items
+    of ``gold_file``, else the ``n`` responses with the most disagreement so far."""
 
-    Its items are ``units`` (response ids) if given, else the gold items of ``gold_file``,
-    else the ``n`` responses with the most disagreement so far.
+    units: Sequence[str] | None = None
+    gold_file: str | None = None
+    n: int = 20
+
+    def __post_init__(self) -> None:
+        if self.units is not None:
+            object.__setattr__(self, "units", tuple(self.units))
+
+
+def create_round(store: Store, name: str, *, rubric: str, raters: Sequence[str], items: RoundItems = RoundItems(),
+                 dimensions: Sequence[str] | None = None, created_by: str | None = None,
+                 seed: int = 0) -> R.Campaign:
+    """A calibration campaign every listed rater rates in full, on the ``items`` chosen (:class:`RoundItems`).
+
+    ``dimensions`` are the ones asked (None: all of the rubric's); ``seed`` shuffles the queue.
     """
-    from assay.annotate import create_campaign, read_gold
+    from assay.annotate import CampaignSpec, create_campaign, read_gold
 
     if len(raters) < 2:
         raise BadInput("a calibration round needs at least two raters")
-    gold = read_gold(gold_file) if gold_file else []
-    if units is None:
-        if gold:
-            units = []
-        else:
-            picked = most_disagreed(store, rubric=rubric, dimensions=dimensions, n=n)
-            if picked.empty:
-                raise BadInput(f"no response of rubric {rubric} has been rated by two raters yet: "
-                               "give --gold FILE or --unit IDs")
-            units = list(picked["unit"])
-    return create_campaign(store, name, rubric=rubric, units=[[u] for u in units], dimensions=dimensions,
-                           overlap=len(raters), gold=gold, gold_share=1.0 if gold else 0.0, calibration=True,
-                           raters=list(raters), created_by=created_by, seed=seed)
+    gold = read_gold(items.gold_file) if items.gold_file else []
+    units: Sequence[str]
+    if items.units is not None:
+        units = items.units
+    elif gold:
+        units = []
+    else:
+        picked = most_disagreed(store, rubric=rubric, dimensions=dimensions, n=items.n)
+        if picked.empty:
+            raise BadInput(f"no response of rubric {rubric} has been rated by two raters yet: "
+                           "give --gold FILE or --unit IDs")
+        units = list(picked["unit"])
+    return create_campaign(store, name, rubric=rubric, units=[[u] for u in units],
+                           spec=CampaignSpec(dimensions=dimensions, overlap=len(raters),
+                                             gold_share=1.0 if gold else 0.0, calibration=True, raters=list(raters),
+                                             seed=seed),
+                           gold=gold, created_by=created_by)
 
 
 def _alpha(df: pd.DataFrame, scale: str, cats: list | None) -> dict[str, Any]:

@@ -286,7 +286,7 @@ def rubric_report(store: Store, judge: R.Rater, humans: Sequence[str] | None = N
             labels[rater] = {u: v for u, v in zip(g["unit"], g["value" if numeric else "label"])
                              if v is not None and v == v}
         present = [h for h in human_ids if labels.get(h)]
-        cats: list[Any] | None = None if kind == "continuous" else scale.points()  # type: ignore[union-attr]
+        cats: list[Any] | None = scale.points() if scale is not None else None  # None: continuous
         rep: dict[str, Any] = {"kind": "rubric", "judge": judge.id, "rubric": rub_id, "dimension": dim_name,
                                "responses": len(resp_ids)}
         if present:

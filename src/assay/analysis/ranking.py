@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.options import Options, Selection
 from assay.errors import BadInput
 from assay.stats import ranking as RK
 from assay.stats.abtest import paired_test
@@ -308,6 +309,40 @@ def _with_baseline_win_rate(board: pd.DataFrame) -> pd.DataFrame:
                         win_rate_upper=p(board["upper"]))
 
 
+@dataclass(frozen=True)
+class BattleRules:
+    """How stored verdicts become battles for :func:`rank_models`.
+
+    ``aggregate``: how several raters' verdicts on one pair are combined (``"separate"``,
+    the default for comparisons, keeps each; ``"mean"``, the default for judgments, compares
+    the mean scores); ``pair_by``: how two models' answers to one prompt are matched (by
+    ``"item"``, by ``"prompt"`` text, or ``"auto"``); ``one_per_rater`` keeps each rater's
+    latest comparison per pair; ``strong_weight`` counts a strong win (strength 2) as that
+    many battles. The last two apply to comparisons only.
+    """
+
+    aggregate: str | None = None
+    pair_by: str = "auto"
+    one_per_rater: bool = False
+    strong_weight: int = 1
+
+
+@dataclass(frozen=True)
+class RatingFit:
+    """How :func:`rank_models` fits ratings on the battles.
+
+    ``l2``: ridge penalty of the Bradley-Terry fits (Arena uses 0.5; 0 is plain maximum
+    likelihood); ``style_control`` adds ratings controlled for the answers' style, with
+    ``style_rounds`` bootstrap rounds (default ``min(rounds, 200)``); ``baseline`` anchors
+    that model at 1000 and adds win rates against it.
+    """
+
+    l2: float = 0.0
+    style_control: bool = False
+    style_rounds: int | None = None
+    baseline: str | None = None
+
+
 @dataclass
 class Leaderboard:
     """A ranking and everything it was computed from."""
@@ -362,23 +397,16 @@ def rank_models(
     store: Store,
     *,
     comparisons: bool = False,
-    rubric: str | None = None,
-    dimension: str | None = None,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
-    aggregate: str | None = None,
-    pair_by: str = "auto",
-    style_control: bool = False,
-    rounds: int = 1000,
-    style_rounds: int | None = None,
-    confidence: float = 0.95,
-    random_state: int = 0,
-    l2: float = 0.0,
-    one_per_rater: bool = False,
-    strong_weight: int = 1,
-    baseline: str | None = None,
+    select: Selection = Selection(),
+    options: Options = Options(),
+    battles: BattleRules = BattleRules(),
+    fit: RatingFit = RatingFit(),
 ) -> Leaderboard:
     """Rank models from comparisons (``comparisons=True``) or from a rubric dimension's judgments.
+
+    ``select`` names the raters, the campaign, and the rubric and (one) dimension; ``options``
+    the bootstrap rounds, confidence and seed; ``battles`` how verdicts become battles
+    (:class:`BattleRules`); ``fit`` how ratings are fitted (:class:`RatingFit`).
 
     Comparisons: every stored comparison counts unless ``one_per_rater`` keeps each
     rater's latest one per pair; ``strong_weight`` counts a strong win (strength 2) as that
@@ -398,16 +426,21 @@ def rank_models(
     divided by their standard deviation but not centred, so the controlled ratings are for
     equal style (zero difference) and each coefficient is per SD of its covariate.
     """
+    rubric, dimension, raters, campaign = select.rubric, select.dimension, select.raters, select.campaign
+    rounds, confidence = options.rounds, options.confidence
+    aggregate, pair_by = battles.aggregate, battles.pair_by
+    one_per_rater, strong_weight = battles.one_per_rater, battles.strong_weight
+    l2, baseline = fit.l2, fit.baseline
     meta: dict[str, Any] = {}
     scores = None
     if comparisons:
         aggregate = aggregate or "separate"
         if strong_weight != 1 and aggregate != "separate":
             raise BadInput("strong_weight applies to separate battles: a majority battle has no strength")
-        battles = comparison_battles(store, raters=raters, campaign=campaign, rubric=rubric,
-                                     dimension=dimension, aggregate=aggregate, one_per_rater=one_per_rater)
-        meta["comparisons"] = battles.attrs["comparisons"]
-        battles = weigh_strong_wins(battles, strong_weight)
+        table = comparison_battles(store, raters=raters, campaign=campaign, rubric=rubric,
+                                   dimension=dimension, aggregate=aggregate, one_per_rater=one_per_rater)
+        meta["comparisons"] = table.attrs["comparisons"]
+        table = weigh_strong_wins(table, strong_weight)
         meta.update(one_per_rater=one_per_rater, strong_weight=strong_weight)
         source = "comparisons"
     else:
@@ -416,20 +449,20 @@ def rank_models(
         if one_per_rater or strong_weight != 1:
             raise BadInput("one_per_rater and strong_weight apply to comparisons, not to judgments")
         aggregate = aggregate or "mean"
-        battles = judgment_battles(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
-                                   aggregate=aggregate, pair_by=pair_by)
-        meta["pair_by"] = battles.attrs.get("pair_by")
+        table = judgment_battles(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
+                                 aggregate=aggregate, pair_by=pair_by)
+        meta["pair_by"] = table.attrs.get("pair_by")
         scores = score_leaderboard(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
                                    pair_by=meta["pair_by"], confidence=confidence)
         source = "judgments"
-    if battles.empty:
+    if table.empty:
         raise BadInput("no battles: no comparisons (or no prompt answered by two models) match the filters")
-    meta.update(rubric=rubric, dimension=dimension, aggregate=aggregate, raters=battles.attrs.get("raters", []))
-    if baseline is not None and baseline not in set(battles["model_a"]) | set(battles["model_b"]):
+    meta.update(rubric=rubric, dimension=dimension, aggregate=aggregate, raters=table.attrs.get("raters", []))
+    if baseline is not None and baseline not in set(table["model_a"]) | set(table["model_b"]):
         raise BadInput(f"baseline model {baseline!r} is in no battle")
     try:
-        ratings = RK.bootstrap_ratings(battles, rounds=rounds, confidence=confidence, random_state=random_state,
-                                       l2=l2, anchor=(baseline, BASELINE_RATING) if baseline else None)
+        ratings = RK.bootstrap_ratings(table, bootstrap=options.bootstrap(), l2=l2,
+                                       elo=RK.EloScale(anchor=(baseline, BASELINE_RATING) if baseline else None))
     except ValueError as e:
         raise BadInput(f"{e} (some model never lost or never won: try --l2 0.5)") from None
     win_rates = None
@@ -442,8 +475,8 @@ def rank_models(
             win_rates = baseline_win_rates(store, baseline, raters=raters, campaign=campaign, rubric=rubric,
                                            dimension=dimension, one_per_rater=one_per_rater)
     controlled = None
-    if style_control:
-        feats, varying = add_style_features(store, battles)
+    if fit.style_control:
+        feats, varying = add_style_features(store, table)
         meta["style_covariates"] = varying
         meta["style_covariates_constant"] = [c for c in feats.columns if c not in varying]  # or too rare
         if not varying:
@@ -453,10 +486,9 @@ def rank_models(
         z = feats[varying] / feats[varying].std(ddof=0)
         try:
             controlled = RK.bradley_terry_controlled(
-                battles.reset_index(drop=True), z.reset_index(drop=True), standardize=False, l2=l2,
-                rounds=min(rounds, 200) if style_rounds is None else style_rounds, confidence=confidence,
-                random_state=random_state)
+                table.reset_index(drop=True), z.reset_index(drop=True), standardize=False, l2=l2,
+                bootstrap=options.bootstrap(min(rounds, 200) if fit.style_rounds is None else fit.style_rounds))
         except ValueError as e:
             raise BadInput(f"style control: {e} (try --l2 0.5)") from None
-    return Leaderboard(source=source, battles=battles, ratings=ratings, controlled=controlled, scores=scores,
+    return Leaderboard(source=source, battles=table, ratings=ratings, controlled=controlled, scores=scores,
                        meta=meta, win_rates=win_rates)

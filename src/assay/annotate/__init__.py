@@ -1,7 +1,9 @@
 """Human rating campaigns: creation, assignment, submission, gold feedback and the edge-case queue."""
 
 from assay.annotate.campaigns import (
+    CampaignSpec,
     Gold,
+    campaign_kind,
     campaign_dimensions,
     close_campaign,
     create_campaign,
@@ -42,7 +44,8 @@ from assay.annotate.submit import (
 )
 
 __all__ = [
-    "AVAILABLE_SHOWN", "Answer", "Gold", "Prepared", "QueueStatus", "Submitted", "build_records", "campaign_dimensions",
+    "AVAILABLE_SHOWN", "Answer", "CampaignSpec", "Gold", "Prepared", "QueueStatus", "Submitted", "build_records",
+    "campaign_dimensions", "campaign_kind",
     "can_rate", "close_campaign", "collect_edge_cases", "create_campaign", "dismiss_edge_case", "edge_case_queue",
     "edge_records", "feedback", "get_campaign", "gold_from_text", "is_open", "next_assignment", "prepare",
     "queue_status", "queue_status_of", "read_gold", "resolve_edge_case", "shown_order", "skip", "submit", "unit_id",

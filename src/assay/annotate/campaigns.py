@@ -18,6 +18,15 @@ from assay.store import Store
 from assay.store import rating as S
 
 Kind = Literal["rate", "compare", "rank"]
+_KINDS: dict[str, Kind] = {"rate": "rate", "compare": "compare", "rank": "rank"}
+
+
+def campaign_kind(value: str) -> Kind:
+    """``value`` (from a form or a flag) as a campaign kind; BadInput unless rate, compare or rank."""
+    try:
+        return _KINDS[value]
+    except KeyError:
+        raise BadInput(f"campaign kind must be rate, compare or rank, not {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,36 @@ class Gold:
     ranking: tuple[str, ...] | None = None
     source: str | None = field(default=None, compare=False)  # the file and line it was read from, for messages
     line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """How a campaign is run, beside what it rates (its units, gold and rubric).
+
+    ``dimensions``: the rubric dimensions raters answer (None: all; a compare or rank
+    campaign asks one); ``overlap``: how many different raters get each regular unit;
+    ``gold_share``: about which share of what each rater rates is gold; ``calibration``:
+    every unit goes to every rater and gold units get immediate feedback; ``blind``: raters
+    do not see which model wrote a response; ``min_justification``: the fewest characters a
+    justification may have; ``deadline``: when the campaign closes; ``raters``: the rater ids
+    who may work on it (None: every rater); ``seed``: shuffles the queue order.
+    """
+
+    dimensions: Sequence[str] | None = None
+    overlap: int = 1
+    gold_share: float = 0.0
+    calibration: bool = False
+    blind: bool = True
+    min_justification: int = 0
+    deadline: datetime | None = None
+    raters: Sequence[str] | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("dimensions", "raters"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, (v,) if isinstance(v, str) else tuple(v))
 
 
 def read_gold(path: str | Path) -> list[Gold]:
@@ -162,30 +201,24 @@ def create_campaign(
     rubric: str,
     units: Sequence[Sequence[str]],
     kind: Kind = "rate",
-    dimensions: Sequence[str] | None = None,
-    overlap: int = 1,
+    spec: CampaignSpec = CampaignSpec(),
     gold: Sequence[Gold] = (),
-    gold_share: float = 0.0,
-    calibration: bool = False,
-    blind: bool = True,
-    min_justification: int = 0,
-    deadline: datetime | None = None,
-    raters: Sequence[str] | None = None,
     created_by: str | None = None,
-    seed: int = 0,
 ) -> R.Campaign:
     """Create a campaign over units (lists of response ids) and queue them for raters.
 
-    Each regular unit is given to ``overlap`` different raters; gold units go to every
-    rater, mixed into each rater's queue so that about ``gold_share`` of what they rate is
-    gold. In calibration mode every unit goes to every rater and gold units get immediate
-    feedback. ``raters`` (rater ids) limits who may work on it; none means every rater.
-    The queue order is shuffled with ``seed``.
+    ``spec`` says how it is run (:class:`CampaignSpec`). Each regular unit is given to
+    ``spec.overlap`` different raters; ``gold`` units go to every rater, mixed into each
+    rater's queue so that about ``spec.gold_share`` of what they rate is gold. In
+    calibration mode every unit goes to every rater and gold units get immediate feedback.
+    ``spec.raters`` (rater ids) limits who may work on it; none means every rater. The queue
+    order is shuffled with ``spec.seed``.
     """
     from assay.rubrics import get_rubric
 
-    if kind not in ("rate", "compare", "rank"):
-        raise BadInput(f"campaign kind must be rate, compare or rank, not {kind!r}")
+    dimensions, overlap, gold_share, raters = spec.dimensions, spec.overlap, spec.gold_share, spec.raters
+
+    kind = campaign_kind(kind)
     if _by_name(store, name) is not None:
         raise BadInput(f"a campaign named {name!r} already exists")
     rub = get_rubric(store, rubric)
@@ -242,10 +275,10 @@ def create_campaign(
     camp = R.Campaign(id=R.new_id()[:16], name=name, kind=kind, rubric=rub.id,
                       guideline_version=S.start_guideline_version(store, rub.id, created_by), dimensions=dims,
                       overlap=overlap,
-                      gold_share=gold_share, calibration=calibration, blind=blind,
-                      min_justification=min_justification, deadline=deadline, created_by=created_by)
+                      gold_share=gold_share, calibration=spec.calibration, blind=spec.blind,
+                      min_justification=spec.min_justification, deadline=spec.deadline, created_by=created_by)
     order = list(all_units)
-    random.Random(seed).shuffle(order)
+    random.Random(spec.seed).shuffle(order)
     unit_rows = [{"campaign_id": camp.id, "unit_id": uid, "item_id": resp[all_units[uid][0]].item_id,
                   "response_ids": all_units[uid], "is_gold": uid in gold_by_unit, "position": pos, "n_claims": 0,
                   "has_room": True}

@@ -141,9 +141,10 @@ def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author:
     rubric, cid = case.rubric, case.campaign_id
     for _ in range(10):  # two resolutions at once: the loser builds on the winner's version
         lines = S.guideline_lines(store, rubric)
-        if cid is not None:
-            camp = store.get(R.Campaign, cid)
-            base_version: int | None = camp.guideline_version
+        camp = store.get(R.Campaign, cid) if cid is not None else None
+        base_version: int | None
+        if camp is not None:
+            base_version = camp.guideline_version
         else:
             base_version = max((v for v, (case_campaign, _) in lines.items() if case_campaign is None), default=None)
         prev = store.guideline(rubric, base_version) if base_version is not None else None
@@ -158,7 +159,7 @@ def resolve_edge_case(store: Store, case_id: str, *, clarification: str, author:
             with store.transaction() as c:
                 if store.add([gv], conn=c) != 1:
                     continue  # another resolution took this version number
-                if cid is not None and not S.move_guidelines(store, camp, base_version, version, c):  # type: ignore[arg-type]
+                if camp is not None and not S.move_guidelines(store, camp, camp.guideline_version, version, c):
                     raise _Moved
                 store.update("edge_cases", case.id, conn=c, status="resolved", resolution=text,
                              guideline_version=version)

@@ -48,6 +48,7 @@ def import_labels_cli(file: Path, opts: LabelOptions, *, dataset: str | None, pr
                       split: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool,
                       item_options: list[str]) -> None:
     """Import labels through a preset or the field mapping; one summary line (or JSON)."""
+    from assay.io import OnInvalid
     from assay.io.labels import MappedReader, PairFields, PresetOptions, import_labels, reader_for
 
     if opts.from_:
@@ -84,7 +85,7 @@ def import_labels_cli(file: Path, opts: LabelOptions, *, dataset: str | None, pr
     with progress() as bar:
         task = bar.add_task(f"importing {file.name}", total=None, rate="")
         summary = import_labels(G.store(), file, reader, dataset=dataset, fmt=fmt, split=split,
-                                skip_invalid=skip_invalid, rejects_path=rejects,
+                                on_invalid=OnInvalid(skip=skip_invalid, rejects_path=rejects),
                                 on_progress=lambda n: bar.update(task, completed=n, rate=f"{n:,} rows"))
     if wants_json(json_out):
         emit_json(summary.as_dict())

@@ -15,12 +15,13 @@ def import_from_tool(source: str, file: Path, *, campaign: str | None, annotator
                      rejects: Path | None, json_out: bool) -> None:
     """Import a tool's export of a campaign's tasks as that campaign's answers."""
     from assay.annotate.tools import import_answers, read_annotators
+    from assay.io import OnInvalid
 
     if not campaign:
         raise BadInput(f"--from {source} needs --campaign: the campaign whose tasks were exported")
     names = read_annotators(annotators) if annotators else None
     s = import_answers(G.store(), file, source=source, campaign=campaign, annotators=names,
-                       skip_invalid=skip_invalid, rejects_path=rejects)
+                       on_invalid=OnInvalid(skip=skip_invalid, rejects_path=rejects))
     if wants_json(json_out):
         emit_json(s.as_dict())
         return

@@ -104,6 +104,7 @@ def compare(
 ) -> None:
     """Per dimension: B - A with interval, p, adjusted p and a verdict; pairwise preferences with the sign test."""
     from assay.analysis.abtest import compare_models
+    from assay.analysis.options import Options, Selection
     from assay.rubrics import get_rubric
 
     store = G.store()
@@ -111,9 +112,11 @@ def compare(
     chosen = resolve_raters(store, (judges or []) + (raters or []) or None, kind)
     if chosen == []:
         raise BadInput("no rater matches the --judge/--rater/--kind selection")
-    rep = compare_models(store, model_a, model_b, rubric=rubric_id, dimensions=dimension, raters=chosen,
-                         campaign=campaign, method=method, adjust=adjust, alpha=alpha, power=power,
-                         confidence=confidence, cluster=not no_cluster, pair_by=pair_by, random_state=seed)
+    rep = compare_models(store, model_a, model_b,
+                         select=Selection(rubric=rubric_id, dimensions=dimension, raters=chosen, campaign=campaign),
+                         options=Options(adjust=adjust, alpha=alpha, power=power, confidence=confidence,
+                                         cluster=not no_cluster, random_state=seed),
+                         method=method, pair_by=pair_by)
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))
     if wants_json(json_out):
@@ -155,6 +158,7 @@ def plan_cmd(
 ) -> None:
     """How many items (and samples per item) a paired A/B test needs to detect --mde (Miller 2024)."""
     from assay.analysis.abtest import plan, plan_from_pilot, resolve_run_models
+    from assay.analysis.options import Options, Selection
 
     ka = _k(k_a) if k_a is not None else None
     kb = _k(k_b) if k_b is not None else None
@@ -170,16 +174,17 @@ def plan_cmd(
             raise BadInput("--from-pilot needs MODEL_A MODEL_B (or one RUN id) as arguments")
         from assay.rubrics import get_rubric
 
-        rep = plan_from_pilot(store, model_a, model_b, rubric=get_rubric(store, rubric).id, dimension=dimension,
-                              mde=mde, raters=resolve_raters(store, judges, kind), alpha=alpha, power=power,
-                              k_a=ka, k_b=kb)
+        select = Selection(rubric=get_rubric(store, rubric).id, dimensions=(dimension,),
+                           raters=resolve_raters(store, judges, kind))
+        rep = plan_from_pilot(store, model_a, model_b, mde=mde, select=select,
+                              options=Options(alpha=alpha, power=power), k=(ka, kb))
     else:
         if pilot:
             raise BadInput(f"unexpected argument(s) {' '.join(pilot)}: did you mean --from-pilot?")
         if omega2 is None:
             raise BadInput("give --omega2 (and optionally --sigma2-a/--sigma2-b), or --from-pilot")
         rep = plan(mde, omega2=omega2, sigma2_a=sigma2_a, sigma2_b=sigma2_b, k_a=ka or 1, k_b=kb or 1,
-                   alpha=alpha, power=power)
+                   options=Options(alpha=alpha, power=power))
     if wants_json(json_out):
         emit_json({**rep, "k_a": _jk(rep["k_a"]), "k_b": _jk(rep["k_b"]),
                    "table": [{"k": _jk(r["k"]), "n": r["n"]} for r in rep["table"]]})

@@ -98,13 +98,16 @@ def agreement(
 ) -> None:
     """Inter-rater reliability per dimension: units, raters and every coefficient with its interval."""
     from assay.analysis.agreement import agreement_report
+    from assay.analysis.options import Options, Selection
     from assay.rubrics import get_rubric
 
     store = G.store()
     rubric_id = get_rubric(store, rubric).id if rubric else None
-    report = agreement_report(store, rubric=rubric_id, dimensions=dimension, campaign=campaign,
-                              raters=resolve_raters(store, raters, kind), comparisons=comparisons,
-                              by_guideline=by_guideline, rounds=rounds, confidence=confidence, random_state=seed)
+    select = Selection(rubric=rubric_id, dimensions=dimension, raters=resolve_raters(store, raters, kind),
+                       campaign=campaign)
+    report = agreement_report(store, select=select, options=Options(rounds=rounds, confidence=confidence,
+                                                                    random_state=seed),
+                              comparisons=comparisons, by_guideline=by_guideline)
     if out:
         out.write_text(json.dumps(report, indent=2, default=str))
     if wants_json(json_out):

@@ -55,14 +55,15 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Start a calibration round every listed rater rates in full (gold items give feedback)."""
-    from assay.analysis.calibration import create_round
+    from assay.analysis.calibration import RoundItems, create_round
     from assay.cli.agreement import resolve_raters
     from assay.rubrics import get_rubric
 
     store = G.store()
     raters = resolve_raters(store, rater, None) or []
-    camp = create_round(store, name, rubric=get_rubric(store, rubric).id, raters=raters, n=n, dimensions=dimension,
-                        units=unit, gold_file=str(gold) if gold else None, seed=seed)
+    camp = create_round(store, name, rubric=get_rubric(store, rubric).id, raters=raters,
+                        items=RoundItems(units=unit, gold_file=str(gold) if gold else None, n=n),
+                        dimensions=dimension, seed=seed)
     if wants_json(json_out):
         emit_json(camp.model_dump(mode="json"))
     else:

@@ -69,8 +69,13 @@ def create(
     store = G.store()
     if (dataset is None) == (responses is None):
         raise BadInput("give --dataset or --responses (one of them)")
-    units = (A.units_from_dataset(store, dataset, kind=kind, models=_csv(models) or None)  # type: ignore[arg-type]
-             if dataset else _read_units(responses))  # type: ignore[arg-type]
+    camp_kind = A.campaign_kind(kind)
+    if dataset is not None:
+        units = A.units_from_dataset(store, dataset, kind=camp_kind, models=_csv(models) or None)
+    elif responses is not None:
+        units = _read_units(responses)
+    else:  # checked above: one of them is given
+        raise BadInput("give --dataset or --responses (one of them)")
     when = None
     if deadline:
         try:
@@ -78,11 +83,13 @@ def create(
         except ValueError:
             raise BadInput(f"deadline {deadline!r} is not a date (YYYY-MM-DD)", field="deadline") from None
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    camp = A.create_campaign(
-        store, name, rubric=rubric, units=units, kind=kind, dimensions=_csv(dimensions) or None,  # type: ignore[arg-type]
-        overlap=overlap, gold=A.read_gold(gold) if gold else (), gold_share=gold_share, calibration=calibration,
-        blind=not not_blind, min_justification=min_justification, deadline=when,
-        raters=[R.Rater.make_id("human", r) for r in _csv(raters)] or None, created_by=lead, seed=seed)
+    camp = A.create_campaign(store, name, rubric=rubric, units=units, kind=camp_kind,
+                             spec=A.CampaignSpec(dimensions=_csv(dimensions) or None, overlap=overlap,
+                                                 gold_share=gold_share, calibration=calibration, blind=not not_blind,
+                                                 min_justification=min_justification, deadline=when,
+                                                 raters=[R.Rater.make_id("human", r) for r in _csv(raters)] or None,
+                                                 seed=seed),
+                             gold=A.read_gold(gold) if gold else (), created_by=lead)
     if wants_json(json_out):
         emit_json({**camp.model_dump(mode="json"), "units": len(units)})
         return

@@ -65,7 +65,7 @@ def import_(
     from assay.cli._labels import LabelOptions, import_labels_cli
     from assay.cli._tools import TOOLS, import_from_tool
     from assay.errors import BadInput
-    from assay.io import FieldMap, import_file, import_records, is_store_export
+    from assay.io import FieldMap, OnInvalid, import_file, import_records, is_store_export
     from assay.io.labels import names as label_formats
     from assay.io.peers import PEERS
 
@@ -115,7 +115,8 @@ def import_(
         return
     store = G.store()
     if kind:
-        summary = import_records(store, file, kind, fmt=fmt, skip_invalid=skip_invalid, rejects_path=rejects)
+        summary = import_records(store, file, kind, fmt=fmt,
+                                 on_invalid=OnInvalid(skip=skip_invalid, rejects_path=rejects))
     else:
         fm = FieldMap(prompt=prompt_field, response=response_field, reference=reference_field, id=id_field,
                       model=model, model_field=model_field, sample=sample_field, category=category_field,
@@ -123,7 +124,7 @@ def import_(
         with progress() as bar:
             task = bar.add_task(f"importing {file.name}", total=None, rate="")
             summary = import_file(store, file, dataset=dataset, fields=fm, fmt=fmt, split=split,
-                                  skip_invalid=skip_invalid, rejects_path=rejects,
+                                  on_invalid=OnInvalid(skip=skip_invalid, rejects_path=rejects),
                                   on_progress=lambda n: bar.update(task, completed=n, rate=f"{n:,} rows"))
     if wants_json(json_out):
         emit_json(summary.as_dict())
@@ -142,12 +143,13 @@ def import_(
 def _import_peer(file: Path, source: str, dataset: str | None, model: str | None, kind: str | None,
                  skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
     from assay.errors import BadInput
+    from assay.io import OnInvalid
     from assay.io.peers import import_peer
 
     if kind:
         raise BadInput("--from reads another tool's log: leave out --kind", field="--kind")
-    s = import_peer(G.store(), file, source, dataset=dataset, model=model, skip_invalid=skip_invalid,
-                    rejects_path=rejects)
+    s = import_peer(G.store(), file, source, dataset=dataset, model=model,
+                    on_invalid=OnInvalid(skip=skip_invalid, rejects_path=rejects))
     if wants_json(json_out):
         emit_json(s.as_dict())
         return
@@ -163,11 +165,11 @@ def _import_peer(file: Path, source: str, dataset: str | None, model: str | None
 
 def _import_store(folder: Path, kind: str | None, skip_invalid: bool, rejects: Path | None, json_out: bool) -> None:
     from assay.errors import BadInput
-    from assay.io import import_store
+    from assay.io import OnInvalid, import_store
 
     if kind:
         raise BadInput("a folder written by `assay export --all` holds every kind: leave out --kind", file=str(folder))
-    out = import_store(G.store(), folder, skip_invalid=skip_invalid, rejects_path=rejects)
+    out = import_store(G.store(), folder, on_invalid=OnInvalid(skip=skip_invalid, rejects_path=rejects))
     if wants_json(json_out):
         emit_json(out.as_dict())
         return

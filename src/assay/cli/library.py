@@ -85,7 +85,7 @@ def find(
 ) -> None:
     """Find recurring failure modes: cluster failing responses and describe each cluster."""
     from assay.errors import BadInput
-    from assay.library import add_candidate, discover, hypothesise, select_failures
+    from assay.library import Clustering, add_candidate, discover, hypothesise, select_failures
     from assay.library.discover import require_embed
 
     require_embed()  # before gathering failures or asking an LLM for facets
@@ -111,8 +111,9 @@ def find(
             err_console.print(f"{len(facets.errors)} failures kept their own text: {facets_with}'s answer was unreadable",
                           highlight=False)
     found = discover(failures, fields=[f.strip() for f in fields.split(",") if f.strip()],
-                     distance_threshold=distance, min_size=min_size, examples=examples, max_failures=max_failures,
-                     random_state=seed, facets=facets)
+                     clustering=Clustering(distance_threshold=distance, min_size=min_size, max_failures=max_failures,
+                                           random_state=seed),
+                     examples=examples, facets=facets)
     if hypothesise_with is not None:
         hypothesise(store, found.candidates, hypothesise_with, base_url=base_url, api_key_env=api_key_env)
         if found.candidates:

@@ -153,7 +153,8 @@ def rank(
     json_out: JsonOpt = False,
 ) -> None:
     """Leaderboard: Bradley-Terry rating, interval, rank (overlapping intervals tie) and battles per model."""
-    from assay.analysis.ranking import rank_models
+    from assay.analysis.options import Options, Selection
+    from assay.analysis.ranking import BattleRules, RatingFit, rank_models
     from assay.errors import BadInput
     from assay.rubrics import get_rubric
 
@@ -164,10 +165,14 @@ def rank(
     chosen = resolve_raters(store, (judges or []) + (raters or []) or None, kind)
     if chosen == []:
         raise BadInput("no rater matches the --judge/--rater/--kind selection")
-    lb = rank_models(store, comparisons=comparisons, rubric=rubric_id, dimension=dimension, raters=chosen,
-                     campaign=campaign, aggregate=aggregate, pair_by=pair_by, style_control=style_control,
-                     rounds=rounds, confidence=confidence, random_state=seed, l2=l2, one_per_rater=one_per_rater,
-                     strong_weight=strong_weight, baseline=baseline)
+    lb = rank_models(
+        store, comparisons=comparisons,
+        select=Selection(rubric=rubric_id, dimensions=(dimension,) if dimension else None, raters=chosen,
+                         campaign=campaign),
+        options=Options(rounds=rounds, confidence=confidence, random_state=seed),
+        battles=BattleRules(aggregate=aggregate, pair_by=pair_by, one_per_rater=one_per_rater,
+                            strong_weight=strong_weight),
+        fit=RatingFit(l2=l2, style_control=style_control, baseline=baseline))
     rep = lb.to_dict()
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))

@@ -22,12 +22,14 @@ def report(
 ) -> None:
     """Score distributions, agreement, leaderboards, A/B verdicts and judge validation in one report."""
     from assay.errors import BadInput
+    from assay.analysis.options import Options
     from assay.report import build_report, to_html, to_json, to_markdown
 
     kind = (fmt or {".md": "md", ".json": "json"}.get(out.suffix.lower(), "html")).lower()
     if kind not in ("html", "md", "json"):
         raise BadInput(f"unknown report format {kind!r}; use html, md or json")
-    data = build_report(G.store(), rubric=rubric, models=models, campaign=campaign, rounds=rounds, seed=seed)
+    data = build_report(G.store(), rubric=rubric, models=models, campaign=campaign,
+                        options=Options(rounds=rounds, random_state=seed))
     text = {"html": to_html, "md": to_markdown, "json": to_json}[kind](data)
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote {out} ({len(text) / 1e6:.1f} MB)", highlight=False)

@@ -122,7 +122,9 @@ def curate(store: Store, source: str, target: str, steps: Sequence[Step | str | 
                     n_noted += 1
                     removed_rows.append(_log(run_id, source, target, label, s, o, None))
                 else:
-                    current[o.item_id] = o.item  # type: ignore[assignment]
+                    if o.item is None:
+                        raise ValueError(f"curation step {s.name} changed item {o.item_id} but gave no item")
+                    current[o.item_id] = o.item
                     modified.setdefault(o.item_id, []).append((label, s, o))
                     n_modified += 1
             added["curation_log"] += store.add(removed_rows, conn=conn)

@@ -56,12 +56,14 @@ def _raters(store: Store, refs: list[str] | None, kind: str | None) -> list[str]
 
 def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     from assay.analysis.abtest import non_inferiority as test
+    from assay.analysis.options import Options, Selection
     from assay.rubrics import get_rubric
 
     rubric = get_rubric(store, a["rubric"]).id if a["rubric"] else None
-    rep = test(store, a["baseline"], a["candidate"], margin=a["margin"], alpha=a["alpha"], adjust=a["adjust"],
-               rubric=rubric, dimensions=a["dimensions"], raters=_raters(store, a["raters"], a["kind"]),
-               campaign=a["campaign"], cluster=a["cluster"])
+    select = Selection(rubric=rubric, dimensions=a["dimensions"], raters=_raters(store, a["raters"], a["kind"]),
+                       campaign=a["campaign"])
+    rep = test(store, a["baseline"], a["candidate"], margin=a["margin"], select=select,
+               options=Options(alpha=a["alpha"], adjust=a["adjust"], cluster=a["cluster"]))
     if not rep["dimensions"]:
         raise Unmet(f"no rubric dimension has scores of both {a['baseline']} and {a['candidate']} on the same prompts")
     rows = [{"dimension": f"{d['rubric']} · {d['dimension']}", "n": d["n"],

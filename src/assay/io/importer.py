@@ -16,7 +16,7 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.io import guard
-from assay.io.readers import Row, Where, read_rows
+from assay.io.readers import Row, read_rows
 from assay.store import Store
 
 PROMPT_FIELDS = ("prompt", "messages", "instruction", "question", "input")
@@ -238,8 +238,34 @@ class _Mapper:
         return item, response
 
 
+@dataclass(frozen=True)
+class OnInvalid:
+    """What an import does with a row it cannot take.
+
+    By default the import stops with a :class:`~assay.errors.BadInput` naming the file, line
+    (or row) and field, and writes nothing. With ``skip`` the good rows go in and each refused
+    one is written with its reason, one JSON line each, to ``rejects_path`` (default: beside
+    the file, its name plus ``.rejects.jsonl``).
+    """
+
+    skip: bool = False
+    rejects_path: str | Path | None = None
+
+    def rejects_file(self, default: Path) -> Path | None:
+        """Where refused rows go (``default`` unless ``rejects_path`` is given); None when not skipping."""
+        if not self.skip:
+            return None
+        return Path(self.rejects_path) if self.rejects_path else default
+
+
+def rejects_writer(on_invalid: OnInvalid, default: Path) -> _Rejects | None:
+    """The writer of refused rows for ``on_invalid`` (None: an invalid row stops the import)."""
+    where = on_invalid.rejects_file(default)
+    return _Rejects(where) if where is not None else None
+
+
 class _Rejects:
-    """Where ``skip_invalid`` writes rejected rows, one JSON line each: place, field, reason, row.
+    """Where ``OnInvalid(skip=True)`` writes rejected rows, one JSON line each: place, field, reason, row.
 
     The place is ``line`` (text formats) or ``row_number`` (JSON arrays, Parquet, HuggingFace
     datasets), since ``row`` holds the rejected row itself.
@@ -253,9 +279,9 @@ class _Rejects:
         """A row the reader could not parse: record it with its place and reason."""
         where = ("line", err.line) if err.line is not None else ("row", err.row)
         self.unreadable += 1
-        self.add(where, err.field, err.reason, None)  # type: ignore[arg-type]
+        self.add(where, err.field, err.reason, None)
 
-    def add(self, where: Where | None, fieldname: str | None, reason: str, row: Any) -> None:
+    def add(self, where: tuple[str, int | None] | None, fieldname: str | None, reason: str, row: Any) -> None:
         if self._f is None and self.path is not None:
             self._f = open(self.path, "w", encoding="utf-8", errors="backslashreplace")
         self.count += 1
@@ -279,17 +305,18 @@ def import_file(
     fields: FieldMap | None = None,
     fmt: str | None = None,
     split: str | None = None,
-    skip_invalid: bool = False,
-    rejects_path: str | Path | None = None,
+    on_invalid: OnInvalid = OnInvalid(),
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import items (and responses, when rows carry them) from one file, as one transaction."""
+    """Import items (and responses, when rows carry them) from one file, as one transaction.
+
+    ``on_invalid`` says what a row that cannot be imported does (:class:`OnInvalid`).
+    """
     path = Path(path)
     fm = fields or FieldMap()
     dataset = dataset or path.stem.split(".")[0] or "default"
     summary = ImportSummary(file=str(path), dataset=dataset)
-    rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
-        if skip_invalid else None
+    rejects = rejects_writer(on_invalid, path.with_name(path.name + ".rejects.jsonl"))
     rows = read_rows(path, fmt=fmt, split=split, on_error=rejects.on_error if rejects else None)
     mapper: _Mapper | None = None
     items: list[dict[str, Any]] = []

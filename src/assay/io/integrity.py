@@ -78,8 +78,8 @@ def _scale_problem(dim: R.Dimension, value: float | None, label: str | None) -> 
         return None
     if value is None:
         return None
-    lo, hi = {"binary": (0.0, 1.0), "ordinal": (1.0, float(len(s.levels))), "continuous": (s.min, s.max)}[s.kind]
-    if not lo <= value <= hi:  # type: ignore[operator]
+    lo, hi = s.bounds()
+    if not lo <= value <= hi:
         return f"value {value:g} is outside the {s.kind} scale of {dim.name!r} ({lo:g} to {hi:g})"
     return None
 

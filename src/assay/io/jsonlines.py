@@ -67,13 +67,14 @@ def array_lines(text: str, path: Sequence[str | int]) -> list[int]:
     >>> array_lines('{"a": {"rows": [\\n  {"x": 1},\\n  {"x": 2}]}}', ["a", "rows"])
     [2, 3]
     """
-    i: int | None = 0
+    i = 0
     try:
         for key in path:
-            i = _value_start(text, i, key)  # type: ignore[arg-type]
-            if i is None:
+            start = _value_start(text, i, key)
+            if start is None:
                 return []
-        starts = element_starts(text, i)  # type: ignore[arg-type]
+            i = start
+        starts = element_starts(text, i)
     except (json.JSONDecodeError, ValueError):
         return []
     lines, line, at = [], 1, 0

@@ -38,7 +38,7 @@ def loads(text: str, *, name: str) -> Any:
         obj.line = bisect.bisect_left(breaks, start) + 1
         return obj, end
 
-    decoder.parse_object = parse_object  # type: ignore[assignment]
+    decoder.parse_object = parse_object
     decoder.scan_once = json.scanner.py_make_scanner(decoder)  # the pure-Python scanner reads parse_object
     try:
         data = decoder.decode(text)

@@ -3,7 +3,7 @@
 Every row is checked before anything is written: fields and types (the record's own
 validation), values no store may hold (:mod:`assay.io.guard`), references to other rows
 and scores against their rubric's scale (:mod:`assay.io.integrity`). The import is one
-transaction; with ``skip_invalid`` bad rows are written to a rejects file instead.
+transaction; with ``OnInvalid(skip=True)`` bad rows are written to a rejects file instead.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from assay import records as R
 from assay.errors import BadInput
 from assay.io import guard, integrity, spreadsheet
-from assay.io.importer import ImportSummary, _Rejects
+from assay.io.importer import ImportSummary, OnInvalid, _Rejects, rejects_writer
 from assay.io.manifest import IMPORTABLE, read_manifest
 from assay.io.readers import Row, Where, detect_format, read_rows
 from assay.store import Store, to_row
@@ -128,25 +128,19 @@ def _finish(summary: ImportSummary, rejects: _Rejects | None, before: tuple[int,
     summary.duplicates = summary.rows - summary.rejected - summary.records_added
 
 
-def _rejects_for(path: Path, rejects_path: str | Path | None, skip_invalid: bool) -> _Rejects | None:
-    if not skip_invalid:
-        return None
-    return _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl"))
-
-
 def import_records(store: Store, path: str | Path, kind: str, *, fmt: str | None = None,
-                   skip_invalid: bool = False, rejects_path: str | Path | None = None) -> ImportSummary:
+                   on_invalid: OnInvalid = OnInvalid()) -> ImportSummary:
     """Import records of one kind written by ``assay export`` (any format), as one transaction.
 
     Every reference (rater, response, rubric...) must name a stored row or one of this
     file; scores must lie on their dimension's scale. Otherwise :class:`BadInput` names the
-    line and field and nothing is written, or with ``skip_invalid`` the row is rejected.
+    line and field and nothing is written, or with ``on_invalid=OnInvalid(skip=True)`` the row is rejected.
     """
     if kind not in IMPORTABLE:
         raise BadInput(f"unknown record kind {kind!r}; kinds are {', '.join(IMPORTABLE)}")
     path = Path(path)
     summary = ImportSummary(file=str(path), dataset="")
-    rejects = _rejects_for(path, rejects_path, skip_invalid)
+    rejects = rejects_writer(on_invalid, path.with_name(path.name + ".rejects.jsonl"))
     try:
         with store.transaction() as conn:
             _import_kind(store, conn, path, kind, fmt, rejects, summary)
@@ -175,19 +169,18 @@ class StoreImport:
                           for k, s in self.kinds.items()}}
 
 
-def import_store(store: Store, folder: str | Path, *, skip_invalid: bool = False,
-                 rejects_path: str | Path | None = None) -> StoreImport:
+def import_store(store: Store, folder: str | Path, *, on_invalid: OnInvalid = OnInvalid()) -> StoreImport:
     """Import a folder written by ``export_store`` into ``store``, kinds in dependency order, as one transaction.
 
     Each file must hold as many rows as the manifest says (a partial copy is refused).
-    With ``skip_invalid`` one rejects file (``FOLDER/rejects.jsonl`` unless given) names the
+    With ``on_invalid=OnInvalid(skip=True)`` one rejects file (``FOLDER/rejects.jsonl`` unless given) names the
     file, line, field and reason of each rejected row; rows referring to a rejected row are
     rejected in turn.
     """
     folder = Path(folder)
     manifest = read_manifest(folder)
     out = StoreImport(folder=str(folder))
-    rejects = _Rejects(Path(rejects_path) if rejects_path else folder / "rejects.jsonl") if skip_invalid else None
+    rejects = rejects_writer(on_invalid, folder / "rejects.jsonl")
     order = dependency_order(manifest["files"])
     try:
         with store.transaction() as conn:

@@ -350,6 +350,8 @@ def comparison_pairs(f: PreferenceFilters, records: list[R.Comparison], response
 def judgment_pairs(store: Store, f: PreferenceFilters, records: list[R.Judgment], responses: dict[str, Any],
                    dropped: Counter) -> list[Pair]:
     """Pairs of responses to one item whose mean scores differ by at least ``min_gap``."""
+    if f.dimension is None:  # PreferenceFilters refuses a judgments source without one
+        raise BadInput("a judgments source needs a rubric dimension (--dimension)")
     latest: dict[tuple[str, str], R.Judgment] = {}
     for j in records:
         if j.value is None:
@@ -361,12 +363,13 @@ def judgment_pairs(store: Store, f: PreferenceFilters, records: list[R.Judgment]
     if not latest:
         return []
     rubric = f.rubric or next(iter(latest.values())).rubric
-    sign = -1.0 if store.rubric(rubric).dimension(f.dimension).direction == "lower_is_better" else 1.0  # type: ignore[arg-type]
+    sign = -1.0 if store.rubric(rubric).dimension(f.dimension).direction == "lower_is_better" else 1.0
     scores: dict[str, dict[str, float]] = defaultdict(dict)  # response -> rater -> value
     ids: dict[str, list[str]] = defaultdict(list)
     for (resp, rater), j in latest.items():
-        scores[resp][rater] = sign * float(j.value)  # type: ignore[arg-type]
-        ids[resp].append(j.id)
+        if j.value is not None:  # always: judgments without a value were dropped above
+            scores[resp][rater] = sign * float(j.value)
+            ids[resp].append(j.id)
     by_item: dict[str, list[str]] = defaultdict(list)
     for resp in scores:
         by_item[responses[resp].item_id].append(resp)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from assay import records as R
 from assay.errors import AssayError, BadInput
@@ -44,7 +44,12 @@ def _rows(store: Store, kind: str, filters: dict[str, Any]) -> Iterator[dict[str
     yield from store.rows(kind, **filters)
 
 
+@overload
+def _ts(v: datetime) -> datetime: ...
+@overload
+def _ts(v: None) -> None: ...
 def _ts(v: datetime | None) -> datetime | None:
+    """``v`` with UTC as its time zone when it has none (SQLite gives naive UTC times back)."""
     from datetime import timezone
 
     if v is not None and v.tzinfo is None:
@@ -150,7 +155,7 @@ def _csv_cell(v: Any, is_json: bool, is_ts: bool, formula_guard: bool = True) ->
     if is_json:
         v = json.dumps(v, ensure_ascii=False)
     elif is_ts:
-        return _ts(v).isoformat()  # type: ignore[union-attr]
+        return _ts(v).isoformat()
     return spreadsheet.guard(v) if formula_guard else v
 
 

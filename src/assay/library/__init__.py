@@ -1,9 +1,9 @@
 """The failure library: recurring failure modes, found in judgments and attacks, kept up to date.
 
-    from assay.library import select_failures, discover, hypothesise, add_candidate, check_entry
+    from assay.library import Clustering, select_failures, discover, hypothesise, add_candidate, check_entry
     failures = select_failures(store, rubric="default", dimension="factuality", below=3)
     facets = describe_failures(store, failures.failures, "judge@1", base_url=URL)  # optional: topic-free kinds
-    found = discover(failures, min_size=3, random_state=0, facets=facets)  # candidates, largest first
+    found = discover(failures, clustering=Clustering(min_size=3), facets=facets)  # candidates, largest first
     hypothesise(store, found.candidates, "judge@1", base_url=URL)    # optional: LLM titles and hypotheses
     entry = add_candidate(store, found.candidates[0], detector={"program": {...}})
     check_entry(store, entry.entry, new_model)                       # mitigated / regressed / confirmed
@@ -15,10 +15,11 @@ LLM's title and hypothesis per candidate), ``entries`` (the versioned library), 
 """
 
 from assay.library.check import CheckResult, check_entry
-from assay.library.discover import Candidate, Discovery, ModelShare, ctfidf_terms, discover, embed_texts
+from assay.library.discover import Candidate, Clustering, Discovery, ModelShare, ctfidf_terms, discover, embed_texts
 from assay.library.facets import Facets, describe_failures
 from assay.library.entries import (
     EntryConflict,
+    EntryFields,
     add_candidate,
     add_entry,
     check_detector,
@@ -44,8 +45,10 @@ from assay.library.hypothesise import Hypothesis, hypothesise, parse_hypothesis
 __all__ = [
     "Candidate",
     "CheckResult",
+    "Clustering",
     "Discovery",
     "EntryConflict",
+    "EntryFields",
     "Facets",
     "Failure",
     "Failures",

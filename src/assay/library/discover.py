@@ -176,29 +176,45 @@ def _shares(members: list[Failure], failures: Failures) -> list[ModelShare]:
     return sorted(out, key=lambda s: (-s.failures, s.model))
 
 
+@dataclass(frozen=True)
+class Clustering:
+    """How :func:`discover` groups failures.
+
+    Failures' texts are embedded with ``embedding_model`` (a sentence-transformers name) and
+    grouped by average linkage at cosine distance ``distance_threshold``; groups smaller than
+    ``min_size`` are left out. More than ``max_failures`` failures are subsampled with
+    ``random_state`` (average linkage needs the full distance matrix).
+    """
+
+    distance_threshold: float = 0.6
+    min_size: int = 3
+    max_failures: int = 5000
+    random_state: int = 0
+    embedding_model: str = "all-MiniLM-L6-v2"
+
+
 def discover(
     failures: Failures,
     *,
     fields: Sequence[str] = ("justification",),
-    distance_threshold: float = 0.6,
-    min_size: int = 3,
+    clustering: Clustering = Clustering(),
     examples: int = 5,
     terms: int = 8,
-    max_failures: int = 5000,
-    random_state: int = 0,
-    embedding_model: str = "all-MiniLM-L6-v2",
     facets: Any = None,
 ) -> Discovery:
     """Cluster ``failures`` into candidate failure modes (largest first).
 
     ``fields`` chooses the text embedded per failure (``justification``, ``response``,
-    ``prompt``). More than ``max_failures`` failures are subsampled with ``random_state``
-    (average linkage needs the full distance matrix); the result is otherwise
-    deterministic for the same failures and settings.
+    ``prompt``); ``clustering`` how they are grouped (:class:`Clustering`). Each candidate
+    shows ``examples`` failures and ``terms`` words. The result is deterministic for the
+    same failures and settings.
 
     ``facets`` (``library.facets.describe_failures``, or a mapping of response id to text)
     replaces a failure's own text by an LLM's topic-free name of its kind, where it has one.
     """
+    distance_threshold, min_size = clustering.distance_threshold, clustering.min_size
+    max_failures, random_state = clustering.max_failures, clustering.random_state
+    embedding_model = clustering.embedding_model
     if min_size < 1:
         raise BadInput("must be at least 1", param="min_size")
     if not 0 < distance_threshold < 2:

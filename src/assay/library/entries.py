@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from pydantic import ValidationError
 
@@ -116,24 +116,45 @@ def _models_of(store: Store, response_ids: Iterable[str]) -> list[str]:
     return sorted({r.model for r in found.values()})
 
 
-def add_entry(store: Store, title: str, *, entry: str | None = None, description: str = "", hypothesis: str = "",
-              category: str | None = None, tags: Sequence[str] = (), severity: str = "medium",
-              status: str = "open", examples: Sequence[str] = (), detector: dict[str, Any] | None = None,
-              source: str = "manual", evidence: dict[str, Any] | None = None,
-              created_by: str | None = None) -> R.LibraryEntry:
-    """A new entry (version 1); its models are those of its examples. BadInput if the slug is taken."""
+class EntryFields(TypedDict, total=False):
+    """An entry's descriptive fields, as in :class:`assay.records.LibraryEntry`; one left out takes
+    the record's default (no description or hypothesis, no category or tags, severity ``medium``,
+    status ``open``, source ``manual``, no evidence)."""
+
+    description: str
+    hypothesis: str
+    category: str | None
+    tags: Sequence[str]
+    severity: str
+    status: str
+    source: str
+    evidence: dict[str, Any] | None
+
+
+def add_entry(store: Store, title: str, *, entry: str | None = None, examples: Sequence[str] = (),
+              detector: dict[str, Any] | None = None, created_by: str | None = None,
+              **fields: Unpack[EntryFields]) -> R.LibraryEntry:
+    """A new entry (version 1) titled ``title``, under the slug ``entry`` (default: from the title).
+
+    Its models are those of its ``examples`` (response ids); ``detector`` is checked as in
+    :func:`check_detector`; ``fields`` are its descriptive fields (:class:`EntryFields`).
+    BadInput if the slug is taken.
+    """
     slug = entry or slugify(title)
     if not _SLUG.match(slug) or len(slug) > 120:
         raise BadInput("a slug is lower-case letters, digits and '-' (at most 120)", field="entry")
     if store.count("library", entry=slug):
         raise BadInput(f"entry {slug!r} exists: edit it, or give another --entry", field="entry")
+    unknown = set(fields) - set(EntryFields.__annotations__)
+    if unknown:
+        raise TypeError(f"add_entry() got unexpected keyword argument(s) {sorted(unknown)}")
     examples = list(dict.fromkeys(examples))
+    given: dict[str, Any] = dict(fields)
+    given["tags"] = list(dict.fromkeys(given.get("tags") or ()))
+    given["evidence"] = given.get("evidence") or {}
     try:
-        rec = R.LibraryEntry(entry=slug, title=title, description=description, hypothesis=hypothesis,
-                             category=category, tags=list(dict.fromkeys(tags)), severity=severity, status=status,
-                             examples=examples, models=_models_of(store, examples),
-                             detector=check_detector(detector), source=source, evidence=evidence or {},
-                             created_by=created_by)
+        rec = R.LibraryEntry(entry=slug, title=title, examples=examples, models=_models_of(store, examples),
+                             detector=check_detector(detector), created_by=created_by, **given)
     except ValidationError as e:
         raise _bad(e) from None
     return _write(store, rec)

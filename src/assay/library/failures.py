@@ -109,14 +109,10 @@ def _judged_responses(store: Store, ids: Iterable[str], models: Sequence[str] | 
 
 def default_threshold(dim: R.Dimension) -> float:
     """The middle of the dimension's scale: binary 0.5, ordinal (1+N)/2, continuous (min+max)/2."""
-    s = dim.scale
-    if s.kind == "binary":
-        return 0.5
-    if s.kind == "ordinal":
-        return (1 + len(s.levels)) / 2
-    if s.kind == "continuous":
-        return (float(s.min) + float(s.max)) / 2  # type: ignore[arg-type]
-    raise BadInput(f"dimension {dim.name!r} is categorical: it has no numeric threshold", param="dimension")
+    if dim.scale.kind == "categorical":
+        raise BadInput(f"dimension {dim.name!r} is categorical: it has no numeric threshold", param="dimension")
+    lo, hi = dim.scale.bounds()
+    return (lo + hi) / 2
 
 
 def worse(dim: R.Dimension, value: float, threshold: float) -> bool:
@@ -162,11 +158,11 @@ def rubric_failures(store: Store, rubric: str, dimension: str, *, below: float |
     out = []
     for rid, resp in responses.items():
         judged[resp.model] += 1
-        js = by_resp[rid]
-        mean = sum(j.value for j in js) / len(js)  # type: ignore[misc]
+        scored = [(j, j.value) for j in by_resp[rid] if j.value is not None]  # all are: see by_resp
+        mean = sum(v for _, v in scored) / len(scored)
         if not worse(dim, mean, threshold):
             continue
-        why = [j.justification for j in js if j.justification and worse(dim, j.value, threshold)]  # type: ignore[arg-type]
+        why = [j.justification for j, v in scored if j.justification and worse(dim, v, threshold)]
         out.append(Failure(rid, resp.item_id, resp.model, items[resp.item_id].prompt_text(), resp.text, why,
                            [f"rubric:{rub.id}/{dimension}"], mean))
     return Failures(out, dict(judged))
@@ -246,7 +242,7 @@ def redteam_failures(store: Store, *, models: Sequence[str] | None = None, attac
     found: dict[str, Failure] = {}
     seen: set[str] = set()
     for a in attempts:
-        resp = responses.get(a.response_id)  # type: ignore[arg-type]
+        resp = responses.get(a.response_id) if a.response_id is not None else None
         if resp is None or resp.id in seen:
             continue
         seen.add(resp.id)
@@ -295,8 +291,8 @@ def select_failures(store: Store, *, rubric: str | None = None, dimension: str |
         raise BadInput("say where failures come from: --rubric R --dimension D, --verifiers or --redteam",
                        param="rubric")
     parts = []
-    if rubric is not None:
-        parts.append(rubric_failures(store, rubric, dimension, below=below, models=models))  # type: ignore[arg-type]
+    if rubric is not None and dimension is not None:  # given together: checked above
+        parts.append(rubric_failures(store, rubric, dimension, below=below, models=models))
     if verifiers:
         parts.append(verifier_failures(store, models=models))
     if redteam:

@@ -24,7 +24,8 @@ import pandas as pd
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
-from assay.stats.proportions import mcnemar_paired, wilson_interval
+from assay.stats.abtest import mcnemar
+from assay.stats.proportions import wilson_interval
 
 if TYPE_CHECKING:
     from assay.store import Store
@@ -155,12 +156,12 @@ def compare(store: Store, first: str, second: str, *, on: str = "model", rater: 
     both = per[[first, second]].dropna()
     if both.empty:
         raise NotFound(f"{first} and {second} share no judged behaviour")
-    test = mcnemar_paired(both[first].astype(bool), both[second].astype(bool))
+    test = mcnemar(both[first].astype(bool), both[second].astype(bool), exact=True)
     a, b = int(both[first].astype(bool).sum()), int(both[second].astype(bool).sum())
     n = len(both)
     return {"on": on, "first": first, "second": second, "rater": df.attrs["rater"], "behaviors": n,
-            "first_asr": a / n, "second_asr": b / n, "only_first": test.b, "only_second": test.c,
-            "difference": test.difference, "p_value": test.p_value, "test": "McNemar exact (1947)"}
+            "first_asr": a / n, "second_asr": b / n, "only_first": test.a_only, "only_second": test.b_only,
+            "difference": (test.a_only - test.b_only) / n, "p_value": test.pvalue, "test": "McNemar exact (1947)"}
 
 
 def refusal_rates(store: Store, *, rater: str | None = None, dataset: str | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import pandas as pd
 from assay import __version__
 from assay import records as R
 from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.options import Options, Selection
 from assay.errors import AssayError
 from assay.report.raters import agreement_raters, describe_raters
 from assay.store import Store
@@ -162,30 +164,39 @@ def _judges(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, rubric: str | None
     return out
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How much :func:`build_report` lists: the ``lowest``-scored responses per dimension, at most
+    ``judges`` judges in the trust section and leaderboards for at most ``dimensions`` dimensions."""
+
+    lowest: int = 5
+    judges: int = 8
+    dimensions: int = 8
+
+
 def build_report(
     store: Store,
     *,
     rubric: str | None = None,
     models: Sequence[str] | None = None,
     campaign: str | None = None,
-    rounds: int = 500,
-    seed: int = 0,
-    lowest: int = 5,
-    max_judges: int = 8,
-    max_dimensions: int = 8,
+    options: Options = Options(rounds=500),
+    limits: Limits = Limits(),
     ab_models: Sequence[str] | None = None,
     notes: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
 
-    The A/B section tests ``ab_models`` (B against A), else the first two of ``models``,
-    else the two models judged on the most shared items.
+    ``options`` gives the bootstrap rounds and the seed of every interval; ``limits`` how
+    much each section lists. The A/B section tests ``ab_models`` (B against A), else the
+    first two of ``models``, else the two models judged on the most shared items.
     """
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
     from assay.analysis.ranking import rank_models
     from assay.rubrics import get_rubric
 
+    rounds, seed = options.rounds, options.random_state
     rubric_id = get_rubric(store, rubric).id if rubric else None
     jf = judgments_frame(store, rubric=rubric_id, campaign=campaign)
     cf = comparisons_frame(store, campaign=campaign)
@@ -207,19 +218,20 @@ def build_report(
     # listed too, so a store whose rated texts were imported without them still shows failures to read
     rated = jf[jf["rater_kind"] != "program"]
     by_program = jf[(jf["rater_kind"] == "program") & ~jf["dimension"].isin(set(rated["dimension"]))]
-    report["lowest"] = _lowest(rated, store, lowest) + _lowest(by_program, store, lowest)
+    report["lowest"] = _lowest(rated, store, limits.lowest) + _lowest(by_program, store, limits.lowest)
     report["verifiers"] = _verifiers(store, jf)
     report["speed"] = _speed(store, models)
     report.update(_redteam(store, models))
 
     agreement: list[dict[str, Any]] = []
     if not jf.empty:
-        res = _safe(agreement_report, store, rubric=rubric_id, campaign=campaign, rounds=rounds, random_state=seed,
-                    raters=sorted(jf.loc[jf["rater_kind"] != "program", "rater"].unique())
-                    or sorted(jf["rater"].unique()))
+        raters = (sorted(jf.loc[jf["rater_kind"] != "program", "rater"].unique())
+                  or sorted(jf["rater"].unique()))
+        res = _safe(agreement_report, store, select=Selection(rubric=rubric_id, raters=raters, campaign=campaign),
+                    options=options)
         agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "judgments", "error": res["error"]}]
     if not cf.empty:
-        res = _safe(agreement_report, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
+        res = _safe(agreement_report, store, comparisons=True, select=Selection(campaign=campaign), options=options)
         agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "preference", "error": res["error"]}]
     known = {r.id: r for r in store.list(R.Rater)}
     for sec in agreement:
@@ -230,19 +242,19 @@ def build_report(
 
     boards = []
     if not cf.empty:
-        res = _safe(rank_models, store, comparisons=True, campaign=campaign, rounds=rounds, random_state=seed)
+        res = _safe(rank_models, store, comparisons=True, select=Selection(campaign=campaign), options=options)
         boards.append({"title": "pairwise preferences (all raters)",
                        **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
         humans = sorted(cf.loc[cf["rater_kind"] == "human", "rater"].unique())
         if humans and len(humans) < cf["rater"].nunique():
-            res = _safe(rank_models, store, comparisons=True, raters=humans, campaign=campaign, rounds=rounds,
-                        random_state=seed)
+            res = _safe(rank_models, store, comparisons=True, select=Selection(raters=humans, campaign=campaign),
+                        options=options)
             boards.append({"title": "pairwise preferences (human raters)",
                            **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
     scored = jf[(jf["rater_kind"] != "program") & jf["value"].notna()]
-    for (rub, dim) in list(scored.groupby(["rubric", "dimension"]).groups)[:max_dimensions]:
-        res = _safe(rank_models, store, rubric=rub, dimension=dim, campaign=campaign, rounds=rounds,
-                    random_state=seed)
+    for (rub, dim) in list(scored.groupby(["rubric", "dimension"]).groups)[:limits.dimensions]:
+        res = _safe(rank_models, store, select=Selection(rubric=rub, dimensions=(dim,), campaign=campaign),
+                    options=options)
         boards.append({"title": f"{rub} · {dim}",
                        **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
     report["leaderboards"] = boards
@@ -252,13 +264,14 @@ def build_report(
     if pair:
         # red-team verdicts are not quality scores: without a rubric, test the other rubrics' dimensions only
         dims = sorted(set(jf["dimension"])) if rubric_id is None and len(every) != len(jf) else None
-        res = _safe(compare_models, store, pair[0], pair[1], rubric=rubric_id, campaign=campaign,
-                    dimensions=dims or None, random_state=seed)
+        res = _safe(compare_models, store, pair[0], pair[1],
+                    select=Selection(rubric=rubric_id, dimensions=dims or None, campaign=campaign),
+                    options=options)
         report["abtest"] = {"model_a": pair[0], "model_b": pair[1],
                             **({"data": res["data"]} if res["ok"] else {"error": res["error"]})}
     else:
         report["abtest"] = {"error": "no two models were judged on the same items"}
-    report["judges"] = _judges(store, every, cf, rubric_id, max_judges)
+    report["judges"] = _judges(store, every, cf, rubric_id, limits.judges)
     report["has_llm_judges"] = "llm" in report["rater_kinds"]
     return report
 

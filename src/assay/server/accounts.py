@@ -182,12 +182,12 @@ def authenticate(store: Store, name: str, password: str, *, address: str = "", l
         except Exception:  # noqa: BLE001
             ok = False
     S.record_login_attempt(store, [keys[-1][0]] + ([keys[0][0]] if address else []), ok, at)
-    if not ok:
+    if not ok or row is None:  # a right password implies a stored user
         return None
     # a right password: the name's counters start afresh; the address's ceiling counts failures only
     S.login_succeeded(store, reset=[k for k, *_ in keys[1 if address else 0:]],
                       give_back=[keys[0][0]] if address else [])
-    return User(name=row["name"], role=row["role"], rater_id=row["rater_id"])  # type: ignore[index]
+    return User(name=row["name"], role=row["role"], rater_id=row["rater_id"])
 
 
 def token_hash(token: str) -> str:

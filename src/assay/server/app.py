@@ -154,7 +154,7 @@ class BodyLimits:
             if not token or len(token) > 200:
                 await _refuse(scope, send, 401, "login required")
                 return
-            if chunked or length > UNCHECKED_BODY:  # type: ignore[operator]
+            if chunked or (length or 0) > UNCHECKED_BODY:
                 from starlette.concurrency import run_in_threadpool
 
                 user = await run_in_threadpool(ACC.session_user, scope["app"].state.store, token)

@@ -226,7 +226,7 @@ def _gold_share(form: Any) -> float:
 
 def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> R.Campaign:
     store = store_of(request)
-    kind = str(form.get("kind", "rate"))
+    kind = A.campaign_kind(str(form.get("kind", "rate")))
     overlap = _whole_number(form, "overlap", 1, MAX_OVERLAP)
     min_just = _whole_number(form, "min_justification", 0, MAX_FIELD_CHARS)
     gold_share = _gold_share(form)
@@ -236,18 +236,18 @@ def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> 
             deadline = datetime.fromisoformat(str(form["deadline"])).replace(tzinfo=UTC)
         except ValueError:
             raise BadInput("deadline must be a date, YYYY-MM-DD", field="deadline") from None
-    units = A.units_from_dataset(store, str(form.get("dataset", "")), kind=kind,  # type: ignore[arg-type]
+    units = A.units_from_dataset(store, str(form.get("dataset", "")), kind=kind,
                                  models=_split(form.get("models")) or None)
     raters = [R.Rater.make_id("human", n) for n in _user_names(form, "raters")]
     name = str(form.get("name", "")).strip()
     if len(name) > MAX_CAMPAIGN_NAME:
         raise BadInput(f"at most {MAX_CAMPAIGN_NAME} characters, not {len(name)}", field="name")
-    return A.create_campaign(store, name, rubric=str(form.get("rubric", "default")),
-                             units=units, kind=kind, dimensions=_split(form.get("dimensions")) or None,  # type: ignore[arg-type]
-                             overlap=overlap, gold=gold, gold_share=gold_share,
-                             calibration=form.get("calibration") == "on",
-                             blind=form.get("unblind") != "on", min_justification=min_just, deadline=deadline,
-                             raters=raters or None, created_by=user.name)
+    return A.create_campaign(store, name, rubric=str(form.get("rubric", "default")), units=units, kind=kind,
+                             spec=A.CampaignSpec(dimensions=_split(form.get("dimensions")) or None, overlap=overlap,
+                                                 gold_share=gold_share, calibration=form.get("calibration") == "on",
+                                                 blind=form.get("unblind") != "on", min_justification=min_just,
+                                                 deadline=deadline, raters=raters or None),
+                             gold=gold, created_by=user.name)
 
 
 @router.post("/lead/new")

@@ -209,10 +209,10 @@ async def _session_and_assignment(request: Request, aid: str, pg: AsyncPG
         raise LoginRequired
     row = await pg.read(ACC.token_hash(token), aid if len(aid) <= 64 else "")
     user = ACC.user_of_session(row)
-    if user is None:
+    if user is None or row is None:  # no row has no user
         raise LoginRequired
     request.state.user = user
-    _, asg, camp, item_id = split_read(row)  # type: ignore[arg-type]
+    _, asg, camp, item_id = split_read(row)
     if asg is not None and asg.rater_id != user.rater_id:
         raise NotFound("assignment")
     return user, asg, camp, item_id
@@ -278,7 +278,7 @@ def _answer(form: Any, asg: R.Assignment, camp: R.Campaign, dims: list[R.Dimensi
             ranks[rid] = _rank(str(raw), n, letter)
         if sorted(ranks.values()) != list(range(1, n + 1)):
             raise BadInput(f"ranks must be 1..{n}, each used once", field="ranking")
-        ans.ranking = sorted(ranks, key=ranks.get)  # type: ignore[arg-type]
+        ans.ranking = sorted(ranks, key=lambda rid: ranks[rid])
     return ans
 
 

@@ -34,7 +34,10 @@ class McNemarResult:
 
 
 def mcnemar(a, b=None, *, exact: bool = True, correction: bool = True, confidence: float = 0.95) -> McNemarResult:
-    """McNemar's test for pass/fail outcomes of A and B on the same items (McNemar 1947).
+    """McNemar's test for pass/fail outcomes of A and B on the same items.
+
+    McNemar (1947), "Note on the sampling error of the difference between correlated
+    proportions or percentages", Psychometrika 12:153-157.
 
     ``a`` and ``b`` are per-item outcomes (truthy = pass); or pass a 2x2 table as ``a``
     (rows: A pass, A fail; columns: B pass, B fail) and leave ``b`` out. Exact: the
@@ -49,6 +52,15 @@ def mcnemar(a, b=None, *, exact: bool = True, correction: bool = True, confidenc
     >>> r = mcnemar([[794, 150], [86, 570]], exact=False, correction=False)
     >>> round(r.statistic, 2), r.pvalue < 0.001
     (17.36, True)
+
+    Exact worked example (Fagerland, Lydersen & Laake 2013, BMC Med Res Methodol 13:91,
+    Table 1: airway hyper-responsiveness of 21 patients before and after stem cell
+    transplantation, discordant 1 and 7; the exact conditional p-value is 18/256):
+
+    >>> mcnemar([[1, 1], [7, 12]]).pvalue
+    0.0703125
+
+    The one McNemar test of assay: red-team comparisons of two models or attacks use it too.
     """
     if b is None:
         table = np.asarray(a, dtype=float)

@@ -20,6 +20,34 @@ WINNER_CODES = {"model_b": 0, "tie": 1, "tie (bothbad)": 1, "model_a": 2}
 
 
 @dataclass(frozen=True)
+class EloScale:
+    """How logit-scale Bradley-Terry strengths are shown as ratings (public as ``assay.stats.ranking.EloScale``).
+
+    A difference of ``scale`` points means odds of ``base`` to 1; the ratings' mean is
+    ``init`` unless ``anchor=(model, rating)`` pins one model. The defaults are Chatbot
+    Arena's (400, 10, 1000).
+    """
+
+    scale: float = 400
+    base: float = 10
+    init: float = 1000
+    anchor: tuple[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Bootstrap settings of a rating fit (public as ``assay.stats.ranking.Bootstrap``).
+
+    ``rounds`` resamples of the battles, percentile intervals at ``confidence``, drawn from
+    ``random_state`` (an int seed, a ``numpy.random.Generator`` or None for fresh entropy).
+    """
+
+    rounds: int = 1000
+    confidence: float = 0.95
+    random_state: int | np.random.Generator | None = None
+
+
+@dataclass(frozen=True)
 class BattleTable:
     """Battles deduplicated into unique (model_a, model_b, outcome) rows with counts.
 

@@ -18,6 +18,7 @@ from scipy import sparse
 from scipy.special import expit
 
 from assay.stats import _bt
+from assay.stats._bt import Bootstrap, EloScale
 
 _FENCE = re.compile(r"```.*?```", re.DOTALL)
 _HEADER = re.compile(r"^#{1,6}[ \t]+\S", re.MULTILINE)
@@ -78,7 +79,7 @@ class ControlledRatings:
     ``ratings``: Elo-scale Series (best first). ``coefficients``: logit-scale effect of
     one unit of each covariate (one standard deviation when standardised), and
     ``coefficients_elo`` the same in Elo points. ``leaderboard`` has bootstrap intervals
-    when ``rounds > 0`` was asked for.
+    when a bootstrap was asked for.
     """
 
     ratings: pd.Series
@@ -110,15 +111,10 @@ def bradley_terry_controlled(
     covariates: pd.DataFrame | Sequence[str] | str,
     *,
     standardize: bool = True,
-    scale: float = 400,
-    base: float = 10,
-    init: float = 1000,
-    anchor: tuple[str, float] | None = None,
+    elo: EloScale = EloScale(),
     weights: str | None = None,
     l2: float = 0.0,
-    rounds: int = 0,
-    confidence: float = 0.95,
-    random_state: int | np.random.Generator | None = None,
+    bootstrap: Bootstrap | None = None,
 ) -> ControlledRatings:
     """Bradley-Terry with covariates: ratings as if the covariates did not differ.
 
@@ -133,8 +129,9 @@ def bradley_terry_controlled(
     ``l2`` a ridge penalty on all logit-scale parameters; Arena uses 0.5). The
     ratings are the model terms; ``coefficients`` are gamma.
 
-    ``rounds > 0`` adds a bootstrap over battles (seeded by ``random_state``) with
-    percentile intervals and interval-aware ranks.
+    ``elo`` shows the strengths as ratings (:class:`~assay.stats.ranking.EloScale`).
+    ``bootstrap`` (:class:`~assay.stats.ranking.Bootstrap`) adds a bootstrap over battles
+    with percentile intervals and interval-aware ranks; None (or 0 rounds) adds none.
 
     >>> b = pd.DataFrame({"model_a": ["x"] * 8, "model_b": ["y"] * 8, "len": [1] * 4 + [-1] * 4,
     ...                   "winner": ["model_a"] * 3 + ["model_b"] * 2 + ["model_a"] + ["model_b"] * 2})
@@ -173,16 +170,16 @@ def bradley_terry_controlled(
 
     from assay.stats.ranking import _summarise, _to_elo_scale
 
-    to_elo = scale / math.log(base)
-    kw = dict(scale=scale, base=base, init=init, anchor=anchor)
+    to_elo = elo.scale / math.log(elo.base)
     idx = pd.Index(models, name="model")
-    ratings = pd.Series(_to_elo_scale(beta[:m] - beta[:m].mean(), models, **kw), index=idx, name="rating")
+    ratings = pd.Series(_to_elo_scale(beta[:m] - beta[:m].mean(), models, elo), index=idx, name="rating")
     coef = pd.Series(beta[m:], index=names, name="coefficient")
     result = ControlledRatings(
         ratings=ratings.sort_values(ascending=False), coefficients=coef, coefficients_elo=coef * to_elo
     )
-    if rounds > 0:
-        rng = np.random.default_rng(random_state)
+    rounds = bootstrap.rounds if bootstrap is not None else 0
+    if bootstrap is not None and rounds > 0:
+        rng = np.random.default_rng(bootstrap.random_state)
         boot = np.full((rounds, m), np.nan)
         coefs = np.full((rounds, len(names)), np.nan)
         failed = 0
@@ -194,11 +191,11 @@ def bradley_terry_controlled(
                     failed += 1
                     continue
             beta_r = _bt.fit_logistic(x, y, draw, l2=pen, gauge=gauge, x0=beta)
-            boot[r] = _to_elo_scale(beta_r[:m] - beta_r[:m].mean(), models, **kw)
+            boot[r] = _to_elo_scale(beta_r[:m] - beta_r[:m].mean(), models, elo)
             coefs[r] = beta_r[m:]
         table = _bt.BattleTable(models, a, b, y, w, float(w.sum()))
         coef_samples = pd.DataFrame(coefs, columns=names)
-        summary = _summarise(table, ratings.to_numpy(), boot, confidence, rounds, failed, scale, base)
+        summary = _summarise(table, ratings.to_numpy(), boot, failed, elo=elo, bootstrap=bootstrap)
         result.leaderboard = summary.leaderboard
         result.coefficient_samples = coef_samples
     return result

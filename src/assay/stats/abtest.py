@@ -352,8 +352,7 @@ def verdict(
     result: PairedTestResult,
     *,
     dimension: str,
-    model_a: str = "A",
-    model_b: str = "B",
+    models: tuple[str, str] = ("A", "B"),
     alpha: float = 0.05,
     power: float = 0.8,
     pvalue: float | None = None,
@@ -362,7 +361,7 @@ def verdict(
 ) -> str:
     """The comparison in plain words, for reports and the CLI.
 
-    ``pvalue`` overrides the result's (pass the adjusted one). When not significant,
+    ``models`` names A and B. ``pvalue`` overrides the result's (pass the adjusted one). When not significant,
     says the minimum detectable effect at this n: (z_{1-alpha/2} + z_{power}) * SE
     (Miller 2024, Sec. 5).
 
@@ -377,6 +376,7 @@ def verdict(
     >>> verdict(r0, dimension="creativity")
     'no detectable difference on creativity (the minimum detectable effect at this n is 0.40 points)'
     """
+    model_a, model_b = models
     p = result.pvalue if pvalue is None else pvalue
     f = f"{{:.{digits}f}}"
     interval = f"[{f.format(result.ci_low)}, {f.format(result.ci_high)}]"

@@ -1,19 +1,16 @@
-"""Proportions: a rate with its Wilson score interval, and McNemar's exact test on paired outcomes.
+"""Proportions: a rate with its Wilson score interval.
 
-Used for attack success rates, refusal rates and any other "k of n" figure, and for asking
-whether two models (or two attacks) differ on the same behaviours.
+Used for attack success rates, refusal rates and any other "k of n" figure. Whether two models
+(or two attacks) differ on the same behaviours is McNemar's test, :func:`assay.stats.abtest.mcnemar`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from scipy import stats
 
-from assay.stats._abtest_tables import mcnemar
 from assay.stats._intervals import check_confidence
 
 
@@ -66,65 +63,4 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> Prop
     return Proportion(int(successes), int(n), p, low, high, confidence)
 
 
-@dataclass(frozen=True)
-class McNemar:
-    """McNemar's exact test on paired binary outcomes, summed up by its discordant counts.
-
-    ``b``: pairs where only the first succeeded; ``c``: only the second. ``difference`` is
-    the difference of the two success rates over all ``n`` pairs, (b - c) / n. The test is
-    :func:`assay.stats.abtest.mcnemar` (exact), whose result has the full table, the
-    statistic and an interval for the difference.
-    """
-
-    b: int
-    c: int
-    n: int
-    difference: float
-    p_value: float
-    method: str = "exact-binomial"
-
-
-def mcnemar_exact(b: int, c: int, *, n: int | None = None) -> McNemar:
-    """McNemar's exact (conditional binomial) test from the discordant counts ``b`` and ``c``.
-
-    McNemar (1947), "Note on the sampling error of the difference between correlated
-    proportions or percentages", Psychometrika 12:153-157; the exact form conditions on the
-    b + c discordant pairs, b ~ Binomial(b + c, 1/2) under no difference, and the two-sided
-    p-value is min(1, 2 P(X <= min(b, c))).
-
-    Worked example (Fagerland, Lydersen & Laake 2013, BMC Med Res Methodol 13:91, Table 1:
-    airway hyper-responsiveness before and after stem cell transplantation): b = 1, c = 7
-    gives the exact conditional p-value 0.0703 (= 18/256).
-
-    >>> mcnemar_exact(1, 7).p_value
-    0.0703125
-
-    ``n`` (all pairs, concordant ones included) only scales ``difference``; without it the
-    difference is over the discordant pairs. No discordant pair: p-value 1.
-    """
-    if b < 0 or c < 0:
-        raise ValueError("discordant counts must be >= 0")
-    total = b + c
-    n = total if n is None else int(n)
-    if n < total:
-        raise ValueError(f"n ({n}) cannot be smaller than b + c ({total})")
-    # concordant pairs do not change the exact test; they only make the table's total n
-    p = 1.0 if total == 0 else mcnemar([[n - total, b], [c, 0]], exact=True).pvalue
-    return McNemar(int(b), int(c), n, (b - c) / n if n else math.nan, float(p))
-
-
-def mcnemar_paired(first: Sequence[bool], second: Sequence[bool]) -> McNemar:
-    """McNemar's exact test on two aligned sequences of outcomes (one pair per unit).
-
-    >>> mcnemar_paired([1, 1, 0, 0, 1], [0, 1, 0, 1, 0]).b
-    2
-    """
-    a, s = np.asarray(first, dtype=bool), np.asarray(second, dtype=bool)
-    if a.shape != s.shape or a.ndim != 1:
-        raise ValueError("the two outcome sequences must be 1-d and of the same length")
-    if a.size == 0:
-        raise ValueError("no pairs to compare")
-    return mcnemar_exact(int((a & ~s).sum()), int((~a & s).sum()), n=int(a.size))
-
-
-__all__ = ["McNemar", "Proportion", "mcnemar_exact", "mcnemar_paired", "wilson_interval"]
+__all__ = ["Proportion", "wilson_interval"]

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from assay.stats import _bt
+from assay.stats._bt import Bootstrap, EloScale
 from assay.stats._style import (
     ControlledRatings,
     bradley_terry_controlled,
@@ -29,8 +30,10 @@ from assay.stats._style import (
 )
 
 __all__ = [
+    "Bootstrap",
     "BootstrapRatings",
     "ControlledRatings",
+    "EloScale",
     "bootstrap_ratings",
     "bradley_terry",
     "bradley_terry_controlled",
@@ -68,11 +71,11 @@ def elo(battles: pd.DataFrame, *, k: float = 4, scale: float = 400, base: float 
     return pd.Series(ratings, index=pd.Index(models, name="model"), name="elo")
 
 
-def _to_elo_scale(t: np.ndarray, models: list, *, scale: float, base: float, init: float, anchor) -> np.ndarray:
+def _to_elo_scale(t: np.ndarray, models: list, elo: EloScale) -> np.ndarray:
     """Logit-unit strengths (mean zero) to Elo points centred on init, or shifted to the anchor."""
-    r = t * (scale / math.log(base)) + init
-    if anchor is not None:
-        model, rating = anchor
+    r = t * (elo.scale / math.log(elo.base)) + elo.init
+    if elo.anchor is not None:
+        model, rating = elo.anchor
         if model not in models:
             raise ValueError(f"anchor model {model!r} is not in the battles")
         r = r + (rating - r[..., [models.index(model)]])
@@ -82,17 +85,15 @@ def _to_elo_scale(t: np.ndarray, models: list, *, scale: float, base: float, ini
 def bradley_terry(
     battles: pd.DataFrame,
     *,
-    scale: float = 400,
-    base: float = 10,
-    init: float = 1000,
-    anchor: tuple[str, float] | None = None,
+    elo: EloScale = EloScale(),
     weights: str | None = None,
     l2: float = 0.0,
 ) -> pd.Series:
     """Bradley-Terry maximum-likelihood ratings on the Elo scale.
 
     Model (Bradley & Terry 1952; Chatbot Arena, Chiang et al. 2024, Sec. 4):
-    P(i beats j) = 1 / (1 + base ** ((R_j - R_i) / scale)). The likelihood is taken
+    P(i beats j) = 1 / (1 + base ** ((R_j - R_i) / scale)), with ``scale``, ``base``,
+    ``init`` and ``anchor`` from ``elo`` (:class:`EloScale`). The likelihood is taken
     over the deduplicated (model_a, model_b, outcome) rows weighted by their
     counts; a tie counts as half a win to each side. The ratings' mean is ``init``
     unless ``anchor=(model, rating)`` pins one model. ``weights`` names an optional
@@ -111,7 +112,7 @@ def bradley_terry(
     """
     table = _bt.battle_table(battles, weights)
     t = _bt.fit_matrix(_bt.win_matrix(table), l2=l2)
-    r = _to_elo_scale(t, table.models, scale=scale, base=base, init=init, anchor=anchor)
+    r = _to_elo_scale(t, table.models, elo)
     return pd.Series(r, index=pd.Index(table.models, name="model"), name="rating")
 
 
@@ -179,13 +180,8 @@ class BootstrapRatings:
 def bootstrap_ratings(
     battles: pd.DataFrame,
     *,
-    rounds: int = 1000,
-    confidence: float = 0.95,
-    random_state: int | np.random.Generator | None = None,
-    scale: float = 400,
-    base: float = 10,
-    init: float = 1000,
-    anchor: tuple[str, float] | None = None,
+    bootstrap: Bootstrap = Bootstrap(),
+    elo: EloScale = EloScale(),
     weights: str | None = None,
     l2: float = 0.0,
 ) -> BootstrapRatings:
@@ -205,19 +201,21 @@ def bootstrap_ratings(
     ``weights`` column the rows are drawn in proportion to their summed weight,
     ``len(battles)`` draws per round, rescaled to the total weight.
 
-    ``random_state`` may be an int seed or a ``numpy.random.Generator``.
+    ``bootstrap`` gives the rounds, the confidence and the seed (an int or a
+    ``numpy.random.Generator``); ``elo`` how strengths are shown as ratings.
 
     >>> b = pd.DataFrame({"model_a": list("xxyyzz") * 20, "model_b": list("yzxzxy") * 20,
     ...                   "winner": ["model_a", "model_a", "tie", "model_a", "model_b", "model_a"] * 20})
-    >>> res = bootstrap_ratings(b, rounds=200, random_state=0)
+    >>> res = bootstrap_ratings(b, bootstrap=Bootstrap(rounds=200, random_state=0))
     >>> list(res.leaderboard.columns)
     ['rating', 'lower', 'upper', 'rank', 'battles']
     """
+    rounds = bootstrap.rounds
     if rounds < 1:
         raise ValueError("rounds must be at least 1")
-    if not 0 < confidence < 1:
+    if not 0 < bootstrap.confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(bootstrap.random_state)
     table = _bt.battle_table(battles, weights)
     models = table.models
     n_draws = int(round(table.n_battles)) if weights is None else len(battles)
@@ -229,16 +227,17 @@ def bootstrap_ratings(
             RuntimeWarning,
             stacklevel=2,
         )
-    kw = dict(scale=scale, base=base, init=init, anchor=anchor)
-    point = _to_elo_scale(t_full, models, **kw)
-    boot = _to_elo_scale(samples, models, **kw)
-    return _summarise(table, point, boot, confidence, rounds, failed, scale, base)
+    point = _to_elo_scale(t_full, models, elo)
+    boot = _to_elo_scale(samples, models, elo)
+    return _summarise(table, point, boot, failed, elo=elo, bootstrap=bootstrap)
 
 
-def _summarise(table, point, boot, confidence, rounds, failed, scale, base, coefficients=None):
+def _summarise(table: _bt.BattleTable, point: np.ndarray, boot: np.ndarray, failed: int, *, elo: EloScale,
+               bootstrap: Bootstrap, coefficients: pd.DataFrame | None = None) -> BootstrapRatings:
+    """The leaderboard of point ratings with percentile intervals over the bootstrap ratings ``boot``."""
     models = table.models
     idx = pd.Index(models, name="model")
-    alpha = 1 - confidence
+    alpha = 1 - bootstrap.confidence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns when every round failed
         lower = np.nanquantile(boot, alpha / 2, axis=0)
@@ -254,9 +253,9 @@ def _summarise(table, point, boot, confidence, rounds, failed, scale, base, coef
         leaderboard=board,
         samples=samples,
         win_rate=_win_rate(table).loc[board.index, board.index],
-        predicted_win_probability=predicted_win_probability(ratings, scale=scale, base=base),
-        confidence=confidence,
-        rounds=rounds,
+        predicted_win_probability=predicted_win_probability(ratings, scale=elo.scale, base=elo.base),
+        confidence=bootstrap.confidence,
+        rounds=bootstrap.rounds,
         failed_rounds=failed,
         coefficients=coefficients,
     )

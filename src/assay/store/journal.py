@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 try:
     import fcntl
+
+    HAVE_FLOCK = True
 except ImportError:  # pragma: no cover - not POSIX: no journal, answers wait for the next batch
-    fcntl = None  # type: ignore[assignment]
+    HAVE_FLOCK = False
 
 from sqlalchemy.engine import make_url
 
@@ -47,7 +49,7 @@ SEGMENT_BYTES = 8 << 20  # a segment this large is closed at the next commit, an
 
 def journal_dir(store: Store) -> Path | None:
     """Where journals of ``store`` live: beside its SQLite file, or per database in the user's cache folder."""
-    if fcntl is None:
+    if not HAVE_FLOCK:
         return None
     u = make_url(store.url)
     if store.backend == "sqlite":
@@ -127,8 +129,8 @@ class Journal:
 
     def rotate(self) -> None:
         """Before taking answers to commit: a large segment is closed (its answers are all among them)."""
-        if self._size >= SEGMENT_BYTES and self._fd is not None:
-            self._closed.append((self._fd, self._path))  # type: ignore[arg-type]
+        if self._size >= SEGMENT_BYTES and self._fd is not None and self._path is not None:
+            self._closed.append((self._fd, self._path))
             self._open_segment()
 
     def committed(self) -> None:

@@ -583,7 +583,8 @@ def skips(store: Store, campaign_id: str, limit: int | None = None) -> list[dict
 
 
 def record_imported(store: Store, raters: Sequence[R.Rater],
-                    batch: Sequence[tuple[str, R.Assignment, Sequence[R.Record], Sequence[R.Record]]],
+                    batch: Sequence[tuple[str, R.Assignment, Sequence[R.Judgment | R.Comparison],
+                                          Sequence[R.Record]]],
                     ) -> tuple[int, int, int, int]:
     """Write answers made outside the app as the app's own submissions, all in one transaction.
 
@@ -600,7 +601,7 @@ def record_imported(store: Store, raters: Sequence[R.Rater],
         for unit_id, asg, records, extra in batch:
             row = {"assignment_id": asg.id, "campaign_id": asg.campaign_id, "rater_id": asg.rater_id,
                    "kind": "judgments" if isinstance(records[0], R.Judgment) else "comparisons",
-                   "record_ids": [r.id for r in records], "created_at": asg.submitted_at}  # type: ignore[attr-defined]
+                   "record_ids": [r.id for r in records], "created_at": asg.submitted_at}
             if not _inserted(store, c, T.submissions, row):
                 dups += 1
                 continue

@@ -302,7 +302,10 @@ class AsyncPG:
         async with self.pool.connection() as c:
             cur = c.cursor(row_factory=dict_row)
             await cur.execute(PAGE, p)
-            return await cur.fetchone()  # type: ignore[return-value]
+            row = await cur.fetchone()
+        if row is None:  # the statement aggregates over the unit, so it always answers one row
+            raise RuntimeError("the page statement answered no row")
+        return row
 
     async def record_and_claim(self, camp: R.Campaign, asg: R.Assignment, records: Sequence[SubmissionRecord], *,
                                kind: str, claim: bool, key: str) -> tuple[bool, R.Assignment | str | None]:

@@ -136,8 +136,9 @@ def _key_columns(kind: str) -> list[str]:
 def to_row(kind: str, record: R.Record) -> dict[str, Any]:
     """The table row of a record."""
     if kind == "rubrics":
-        rub: R.Rubric = record  # type: ignore[assignment]
-        return {"name": rub.name, "version": rub.version, "spec": rub.model_dump(mode="json")}
+        if not isinstance(record, R.Rubric):
+            raise TypeError(f"a rubrics row is made from a Rubric, not a {type(record).__name__}")
+        return {"name": record.name, "version": record.version, "spec": record.model_dump(mode="json")}
     return record.model_dump()
 
 

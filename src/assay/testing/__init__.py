@@ -14,6 +14,6 @@ In pytest, add ``pytest_plugins = ["assay.testing.pytest_plugin"]`` to your root
 From a shell: ``python -m assay.testing --latency 0.05`` serves until killed.
 """
 
-from assay.testing._server import Faults, Reply, ScriptedServer, ServedRequest
+from assay.testing._server import Faults, Reply, ScriptedServer, ServedRequest, ServerConfig, ServerOptions
 
-__all__ = ["Faults", "Reply", "ScriptedServer", "ServedRequest"]
+__all__ = ["Faults", "Reply", "ScriptedServer", "ServedRequest", "ServerConfig", "ServerOptions"]

@@ -22,8 +22,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypedDict, Unpack
 
 __all__ = ["Faults", "Reply", "ScriptedServer", "ServedRequest"]
 
@@ -142,6 +142,44 @@ def _token(t: str, lp: float) -> dict:
     return {"token": t, "logprob": lp, "bytes": list(t.encode())}
 
 
+@dataclass(frozen=True)
+class ServerConfig:
+    """How a :class:`ScriptedServer` answers, and where it listens.
+
+    ``latency``: seconds before each answer (a Reply's own ``delay`` overrides it);
+    ``first_token_s`` and ``token_interval_s``: the pace of a streamed answer; ``hang_s``:
+    how long a hung-up request is held; ``response_format``: what a ``json_schema``
+    request gets (see :class:`ScriptedServer`); ``port``: 0 picks a free one;
+    ``ssl_certfile`` and ``ssl_keyfile`` serve HTTPS.
+    """
+
+    latency: float = 0.0
+    first_token_s: float = 0.0
+    token_interval_s: float = 0.0
+    hang_s: float = 30.0
+    response_format: str = "ignore"
+    port: int = 0
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.response_format not in ("ignore", "refuse", "honour"):
+            raise ValueError(f"response_format must be ignore, refuse or honour, not {self.response_format!r}")
+
+
+class ServerOptions(TypedDict, total=False):
+    """The fields of :class:`ServerConfig`, as keyword arguments of :class:`ScriptedServer`."""
+
+    latency: float
+    first_token_s: float
+    token_interval_s: float
+    hang_s: float
+    response_format: str
+    port: int
+    ssl_certfile: str | None
+    ssl_keyfile: str | None
+
+
 class ScriptedServer:
     """A real OpenAI-compatible HTTP server on 127.0.0.1 for tests and offline judge development.
 
@@ -166,6 +204,10 @@ class ScriptedServer:
     ``first_token_s`` later the first content chunk, then one every ``token_interval_s``
     (a few words each), the finish reason, usage when ``stream_options.include_usage``,
     and ``data: [DONE]``. Faults and error statuses are sent before any stream, as JSON.
+
+    Timing, ``response_format`` and where it listens are a :class:`ServerConfig`, given as
+    ``config`` or field by field as keywords (``ScriptedServer(latency=0.05)``); keywords
+    override the fields of ``config``. ``record=False`` keeps no history of requests.
     """
 
     def __init__(
@@ -175,34 +217,31 @@ class ScriptedServer:
         handler: Handler | None = None,
         models: Iterable[str] | None = None,
         api_key: str | None = None,
-        latency: float = 0.0,
-        first_token_s: float = 0.0,
-        token_interval_s: float = 0.0,
         faults: Faults | None = None,
-        hang_s: float = 30.0,
         record: bool = True,
-        port: int = 0,
-        ssl_certfile: str | None = None,
-        ssl_keyfile: str | None = None,
-        response_format: str = "ignore",
+        config: ServerConfig | None = None,
+        **options: Unpack[ServerOptions],
     ) -> None:
-        if response_format not in ("ignore", "refuse", "honour"):
-            raise ValueError(f"response_format must be ignore, refuse or honour, not {response_format!r}")
-        self.response_format = response_format
+        unknown = set(options) - {f.name for f in fields(ServerConfig)}
+        if unknown:
+            raise TypeError(f"ScriptedServer() got unexpected keyword argument(s) {sorted(unknown)}")
+        cfg = replace(config or ServerConfig(), **options)
+        self.config = cfg
+        self.response_format = cfg.response_format
         self.queue: deque[str | Reply] = deque(replies)
         self.handler = handler
         self.models = list(models) if models is not None else None
         self.api_key = api_key
-        self.latency = latency
-        self.first_token_s = first_token_s
-        self.token_interval_s = token_interval_s
+        self.latency = cfg.latency
+        self.first_token_s = cfg.first_token_s
+        self.token_interval_s = cfg.token_interval_s
         self.faults = faults
-        self.hang_s = hang_s
+        self.hang_s = cfg.hang_s
         self.record = record
         self.requests: list[ServedRequest] = []
         self._rng = random.Random(faults.seed if faults else 0)
-        self._port = port
-        self._ssl = (ssl_certfile, ssl_keyfile) if ssl_certfile else None
+        self._port = cfg.port
+        self._ssl = (cfg.ssl_certfile, cfg.ssl_keyfile) if cfg.ssl_certfile else None
         self._n = 0
         self._thread: threading.Thread | None = None
         self._server: Any = None
@@ -362,8 +401,9 @@ class ScriptedServer:
         return Reply(text=r) if isinstance(r, str) else r
 
     async def _hang(self) -> None:
+        assert self._stop is not None, "a request is answered only while the server runs"
         try:
-            await asyncio.wait_for(self._stop.wait(), self.hang_s)  # type: ignore[union-attr]
+            await asyncio.wait_for(self._stop.wait(), self.hang_s)
         except asyncio.TimeoutError:
             pass
 
@@ -468,7 +508,7 @@ class ScriptedServer:
         self._stop = asyncio.Event()
         sock = self._socket()
         self._server = uvicorn.Server(self._config())
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server.install_signal_handlers = lambda: None
         await self._server.serve(sockets=[sock])
 
     def start(self) -> ScriptedServer:

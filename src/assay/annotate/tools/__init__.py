@@ -13,6 +13,7 @@ from typing import Any
 
 from assay.annotate.tools.common import Rejects, Sheet, ToolAnswer, ToolImport, campaign_sheet, write_answers
 from assay.errors import BadInput
+from assay.io.importer import OnInvalid
 from assay.store import Store
 
 FORMATS = ("label-studio", "argilla")
@@ -70,13 +71,12 @@ def read_annotators(path: str | Path) -> dict[str, str]:
 
 
 def import_answers(store: Store, path: str | Path, *, source: str, campaign: str,
-                   annotators: dict[str, str] | None = None, skip_invalid: bool = False,
-                   rejects_path: str | Path | None = None) -> ToolImport:
+                   annotators: dict[str, str] | None = None, on_invalid: OnInvalid = OnInvalid()) -> ToolImport:
     """Read a tool's export of a campaign's tasks and store its submitted answers, as one transaction.
 
     Anything refused stops the import with nothing written (a BadInput naming file, line and
-    field), unless ``skip_invalid``: then refused answers go to ``rejects_path`` (default
-    ``FILE.rejects.jsonl``) with their reasons and the rest is stored.
+    field), unless ``on_invalid.skip``: then refused answers go to ``on_invalid.rejects_path``
+    (default ``FILE.rejects.jsonl``) with their reasons and the rest is stored.
     """
     from assay.annotate.campaigns import get_campaign
 
@@ -99,10 +99,8 @@ def import_answers(store: Store, path: str | Path, *, source: str, campaign: str
         from assay.annotate.tools.argilla import read_argilla
 
         answers = read_argilla(path, sheet, annotators=annotators, counts=counts)
-    rejects = None
-    if skip_invalid:
-        rp = Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")
-        rejects = Rejects(rp)
+    rp = on_invalid.rejects_file(path.with_name(path.name + ".rejects.jsonl"))
+    rejects = Rejects(rp) if rp is not None else None
     try:
         write_answers(store, camp, answers, summary, rejects=rejects)
     finally:

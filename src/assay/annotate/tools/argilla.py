@@ -31,7 +31,8 @@ no time spent per response.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -223,13 +224,26 @@ def read_argilla(path: Path, sheet: Sheet, *, annotators: dict[str, str] | None 
             yield e
 
 
+@dataclass(frozen=True)
+class _Place:
+    """Where a record was read: the file, and its line (JSON) or row (Parquet), for messages."""
+
+    file: str
+    line: int | None
+    row: int | None
+
+    def error(self, reason: str, fieldname: str) -> BadInput:
+        return BadInput(reason, file=self.file, line=self.line, row=self.row, field=fieldname)
+
+
+_Err = Callable[[str, str], BadInput]
+
+
 def _record_answers(file: str, where: tuple[str, int], rec: dict[str, Any], nested: bool, sheet: Sheet,
                     annotators: dict[str, str], counts: dict[str, int]) -> Iterator[ToolAnswer | BadInput]:
-    line, row = (where[1], None) if where[0] == "line" else (None, where[1])
+    place = _Place(file, *((where[1], None) if where[0] == "line" else (None, where[1])))
     camp = sheet.campaign
-
-    def err(reason: str, fieldname: str) -> BadInput:
-        return BadInput(reason, file=file, line=line, row=row, field=fieldname)
+    err = place.error
 
     meta = rec.get("metadata") if nested else rec
     mpath = "metadata." if nested else ""
@@ -249,12 +263,12 @@ def _record_answers(file: str, where: tuple[str, int], rec: dict[str, Any], nest
             counts["not_submitted"] = counts.get("not_submitted", 0) + 1
             continue
         try:
-            yield _answer(file, line, row, meta["assay_task"], gv, user, answers, sheet, annotators, err)
+            yield _answer(place, meta["assay_task"], gv, user, answers, sheet, annotators)
         except BadInput as e:
             yield e
 
 
-def _by_user(rec: dict[str, Any], nested: bool, err) -> dict[str, dict[str, tuple[Any, str, str | None]]]:  # noqa: ANN001
+def _by_user(rec: dict[str, Any], nested: bool, err: _Err) -> dict[str, dict[str, tuple[Any, str, str | None]]]:
     """user id -> question -> (value, where it is, status)."""
     out: dict[str, dict[str, tuple[Any, str, str | None]]] = {}
     if nested:
@@ -286,9 +300,11 @@ def _by_user(rec: dict[str, Any], nested: bool, err) -> dict[str, dict[str, tupl
     return out
 
 
-def _answer(file: str, line: int | None, row: int | None, task: str, gv: int, user: str,
-            answers: dict[str, tuple[Any, str, str | None]], sheet: Sheet, annotators: dict[str, str],
-            err) -> ToolAnswer:  # noqa: ANN001
+def _answer(place: _Place, task: str, gv: int, user: str, answers: dict[str, tuple[Any, str, str | None]],
+            sheet: Sheet, annotators: dict[str, str]) -> ToolAnswer:
+    """One user's answer on one record; ``place`` is where the record was read."""
+    err = place.error
+
     def get(q: str) -> Any:
         return answers[q][0] if q in answers else None
 
@@ -334,7 +350,7 @@ def _answer(file: str, line: int | None, row: int | None, task: str, gv: int, us
     else:
         fields["ranking"] = answers["ranking"][1] if "ranking" in answers else "ranking.responses"
         ranking = _ranking(get("ranking"), lambda reason: err(reason, fields["ranking"]))
-    return ToolAnswer(file=file, line=line, row=row, where="", task_key=str(task),
+    return ToolAnswer(file=place.file, line=place.line, row=place.row, where="", task_key=str(task),
                       annotator=annotators.get(user, f"argilla-user-{user}"), answer=answer, guideline_version=gv,
                       fields=fields, winner_position=winner, ranking_positions=ranking,
                       detail={"source": SOURCE, "user_id": user})

@@ -101,11 +101,11 @@ def campaign_sheet(store: Store, camp: R.Campaign) -> Sheet:
     resp_ids = sorted({r for u in units for r in u["response_ids"]})
     resp: dict[str, R.Response] = {}
     for start in range(0, len(resp_ids), 500):
-        resp.update({r.id: r for r in store.iter("responses", id=resp_ids[start:start + 500])})  # type: ignore[attr-defined]
+        resp.update({r.id: r for r in store.iter(R.Response, id=resp_ids[start:start + 500])})
     item_ids = sorted({u["item_id"] for u in units})
     items: dict[str, R.Item] = {}
     for start in range(0, len(item_ids), 500):
-        items.update({i.id: i for i in store.iter("items", id=item_ids[start:start + 500])})  # type: ignore[attr-defined]
+        items.update({i.id: i for i in store.iter(R.Item, id=item_ids[start:start + 500])})
     out = []
     for u in units:
         key = task_key(secret, camp.id, u["unit_id"])
@@ -190,7 +190,7 @@ class ToolImport:
 
 
 class Rejects:
-    """Where ``skip_invalid`` writes refused answers, one JSON line each: place, field, reason."""
+    """Where ``OnInvalid(skip=True)`` writes refused answers, one JSON line each: place, field, reason."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.count, self._f = path, 0, None
@@ -231,7 +231,7 @@ def write_answers(store: Store, camp: R.Campaign, answers: Iterable[ToolAnswer |
     units = {task_key(secret, camp.id, u["unit_id"]): u for u in S.units(store, camp.id)}
     versions: dict[int, bool] = {}
     seen: dict[tuple[str, str], ToolAnswer] = {}
-    batch: list[tuple[str, R.Assignment, list[R.Record], list[R.Record]]] = []
+    batch: list[tuple[str, R.Assignment, list[R.Judgment | R.Comparison], list[R.EdgeCase]]] = []
     raters: dict[str, R.Rater] = {}
 
     def refuse(err: BadInput) -> None:
@@ -258,7 +258,7 @@ def write_answers(store: Store, camp: R.Campaign, answers: Iterable[ToolAnswer |
 
 def _check(store: Store, camp: R.Campaign, a: ToolAnswer, units: dict[str, dict], versions: dict[int, bool],
            seen: dict[tuple[str, str], ToolAnswer], secret: str, raters: dict[str, R.Rater],
-           ) -> tuple[str, R.Assignment, list[R.Record], list[R.Record]]:
+           ) -> tuple[str, R.Assignment, list[R.Judgment | R.Comparison], list[R.EdgeCase]]:
     unit = units.get(a.task_key)
     if unit is None:
         raise a.error(f"no unit of campaign {camp.name} has task key {a.task_key!r} (exported from another "
@@ -293,7 +293,7 @@ def _check(store: Store, camp: R.Campaign, a: ToolAnswer, units: dict[str, dict]
         records = build_records(store, at_version, asg, ans, item_id=unit["item_id"])
     except BadInput as e:
         raise a.error(e.reason, e.field) from None
-    records = [r.model_copy(update={"created_at": when, "detail": {**r.detail, **a.detail}})  # type: ignore[attr-defined]
+    records = [r.model_copy(update={"created_at": when, "detail": {**r.detail, **a.detail}})
                for r in records]
     seen[(unit["unit_id"], rater.id)] = a
     raters[rater.id] = rater

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay.io.labels._parsed import Answer, Parsed, RaterRef, RowError, Verdict
+from assay.io.labels._parsed import Answer, Parsed, RaterRef, RowError, Verdict, rater_kind
 from assay.io.labels._writer import now_or
 from assay.io.labels.labelmaps import LabelMap
 from assay.io.labels.presets import Preset, conversation, field, hh_transcript, preset, text, up_to_turn
@@ -272,6 +272,6 @@ class HhRlhf(Preset):
             p.skipped.append("chosen and rejected are the same text")
             return p
         p.answers = [Answer(model, chosen[-1]["content"]), Answer(model, rejected[-1]["content"])]
-        rater = RaterRef(self.options.rater or "hh-rlhf", self.options.rater_kind or "human")  # type: ignore[arg-type]
+        rater = RaterRef(self.options.rater or "hh-rlhf", rater_kind(self.options.rater_kind or "human"))
         p.verdicts.append(Verdict(answers=[0, 1], rater=rater, outcome="win", winner=0))
         return p

@@ -22,12 +22,24 @@ class RowError(Exception):
         self.field, self.reason = fieldname, reason
 
 
+RaterKind = Literal["human", "llm"]
+_RATER_KINDS: dict[str, RaterKind] = {"human": "human", "llm": "llm"}
+
+
+def rater_kind(value: str) -> RaterKind:
+    """``value`` (an option's text) as a rater kind; RowError unless human or llm."""
+    try:
+        return _RATER_KINDS[value]
+    except KeyError:
+        raise RowError(None, f"rater kind must be 'human' or 'llm', not {value!r}") from None
+
+
 @dataclass(frozen=True)
 class RaterRef:
     """Who gave a verdict: a human (by name) or an LLM judge (by name, e.g. its model)."""
 
     name: str
-    kind: Literal["human", "llm"] = "human"
+    kind: RaterKind = "human"
     identity: tuple[str, ...] = ()  # what else tells this judge apart (a template, a source)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assay import records as R
-from assay.io.labels._parsed import Answer, Parsed, RaterRef, RowError, Score
+from assay.io.labels._parsed import Answer, Parsed, RaterRef, RowError, Score, rater_kind
 from assay.io.labels.presets import Preset, field, preset, text
 from assay.io.readers import Row
 
@@ -154,8 +154,7 @@ class HelpSteer2(Preset):
         rub = self.rubrics[0]
         prompt, messages = helpsteer_prompt(row.get("prompt"), "prompt")
         answer = Answer(self.model(self.options.model or "unknown@helpsteer2", "--model"), text(row, "response"))
-        kind = self.options.rater_kind or "human"
-        rater = RaterRef(self.options.rater or "helpsteer2", kind)  # type: ignore[arg-type]
+        rater = RaterRef(self.options.rater or "helpsteer2", rater_kind(self.options.rater_kind or "human"))
         scores = [Score(answer=0, rater=rater, rubric=rub.id, dimension=a,
                         value=_in_scale(rub, a, _number(field(row, a), a), a))
                   for a in HELPSTEER2_ATTRIBUTES]

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 
 from assay import records as R
 from assay.errors import BadInput
-from assay.io.importer import _Rejects
+from assay.io.importer import OnInvalid, rejects_writer
 from assay.io.labels._parsed import Parsed, RaterRef, RowError, content_key
 from assay.io.readers import Row, Where, read_rows
 from assay.store import Store
@@ -293,19 +293,18 @@ def import_labels(
     dataset: str,
     fmt: str | None = None,
     split: str | None = None,
-    skip_invalid: bool = False,
-    rejects_path: str | Path | None = None,
+    on_invalid: OnInvalid = OnInvalid(),
     on_progress: Callable[[int], None] | None = None,
 ) -> LabelSummary:
     """Import one file of labels through ``reader``, as one transaction (see the module docstring).
 
     A row that cannot be imported raises BadInput naming the file, line (or row) and field;
-    with ``skip_invalid`` it is written with its reason to a rejects file and the rest goes in.
+    with ``on_invalid=OnInvalid(skip=True)`` it is written with its reason to a rejects file
+    and the rest goes in.
     """
     path = Path(path)
     summary = LabelSummary(file=str(path), source=reader.source, dataset=dataset)
-    rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
-        if skip_invalid else None
+    rejects = rejects_writer(on_invalid, path.with_name(path.name + ".rejects.jsonl"))
     rows = read_rows(path, fmt=fmt, split=split, on_error=rejects.on_error if rejects else None)
 
     def fail(where: Where, e: RowError, row: Row) -> None:

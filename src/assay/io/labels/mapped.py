@@ -15,7 +15,7 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.io.importer import PROMPT_FIELDS, ROLES, _get, _maybe_json, _MISSING
-from assay.io.labels._parsed import Answer, Parsed, RaterRef, RowError, Verdict
+from assay.io.labels._parsed import Answer, Parsed, RaterRef, RowError, Verdict, rater_kind
 from assay.io.labels._writer import RowReader
 from assay.io.labels.labelmaps import LabelMap
 from assay.io.readers import Row
@@ -166,8 +166,9 @@ class MappedReader(RowReader):
             self.labels = LabelMap(f.label_map)
         except RowError as e:
             raise BadInput(e.reason, param="label_map") from None
+        self.rater_kind = rater_kind(f.rater_kind)  # checked above
         try:
-            fixed = RaterRef(f.rater, f.rater_kind) if f.rater else None  # type: ignore[arg-type]
+            fixed = RaterRef(f.rater, self.rater_kind) if f.rater else None
         except RowError as e:
             raise BadInput(e.reason, param="rater") from None
         if f.model:
@@ -212,10 +213,11 @@ class MappedReader(RowReader):
         if self.fixed_rater is not None:
             rater = self.fixed_rater
         else:
-            who = _get(row, f.rater_field)  # type: ignore[arg-type]
+            assert f.rater_field is not None, "a map without a fixed rater names the rater's field"
+            who = _get(row, f.rater_field)
             if who is _MISSING or who is None or (isinstance(who, str) and not who.strip()):
                 raise RowError(f.rater_field, "missing")
-            rater = RaterRef(str(who).strip(), f.rater_kind)  # type: ignore[arg-type]
+            rater = RaterRef(str(who).strip(), self.rater_kind)
         just = _get(row, f.justification) if f.justification else None
         if just is _MISSING or just is None:
             just = ""

@@ -11,6 +11,7 @@ import importlib
 from pathlib import Path
 
 from assay.errors import BadInput
+from assay.io.importer import OnInvalid
 from assay.io.peers._common import PeerImportSummary, PeerLog, Sample, SampleError, Score, write_log
 from assay.store import Store
 
@@ -36,12 +37,10 @@ def import_peer(
     *,
     dataset: str | None = None,
     model: str | None = None,
-    skip_invalid: bool = False,
-    rejects_path: str | Path | None = None,
+    on_invalid: OnInvalid = OnInvalid(),
 ) -> PeerImportSummary:
     """Import another tool's log (``source``: inspect, lm-eval or promptfoo) as one transaction."""
-    return write_log(store, read_peer(path, source), dataset=dataset, model=model, skip_invalid=skip_invalid,
-                     rejects_path=rejects_path)
+    return write_log(store, read_peer(path, source), dataset=dataset, model=model, on_invalid=on_invalid)
 
 
 __all__ = ["PEERS", "PeerImportSummary", "PeerLog", "Sample", "SampleError", "Score", "import_peer", "read_peer"]

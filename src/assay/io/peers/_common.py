@@ -5,7 +5,7 @@ scores that answer got), each with the place it came from. :func:`write_log` tur
 into items, responses, raters, a rubric with one dimension per score and judgments, and
 writes them all in one transaction. A sample the reader cannot use is a :class:`SampleError`;
 it stops the import with one line naming file, line (or row) and field, or with
-``skip_invalid`` goes to the rejects file with its reason.
+``OnInvalid(skip=True)`` goes to the rejects file with its reason.
 
 Scores have no rubric in these tools, so each log gets one: ``SOURCE.TASK`` (e.g.
 ``inspect.capitals``), a dimension per scorer or metric, its scale read from the values:
@@ -25,7 +25,7 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.io.guard import Unsafe, check_value
-from assay.io.importer import ImportSummary, _Rejects
+from assay.io.importer import ImportSummary, OnInvalid, _Rejects, rejects_writer
 from assay.io.readers import Where
 from assay.store import Store
 
@@ -149,7 +149,7 @@ def _scale(scores: list[Score]) -> R.Scale:
         if len(cats) < 2:
             cats.append("(other)")
         return R.Scale(kind="categorical", categories=[R.Category(name=c[:200]) for c in cats])
-    numbers = {s.number for s in scores}
+    numbers = {s.number for s in scores if s.number is not None}  # every score has one: see above
     labels = {s.label for s in scores} - {None}
     if numbers <= {0.0, 1.0}:
         true = next((s.label for s in scores if s.number == 1.0 and s.label), "pass")
@@ -159,9 +159,10 @@ def _scale(scores: list[Score]) -> R.Scale:
         return R.Scale(kind="binary", true_label=true, false_label=false)
     if labels:
         # Inspect's letters with a partial or no answer: keep the letters, each with its number
-        order = sorted(labels, key=lambda lab: -max(s.number for s in scores if s.label == lab))  # type: ignore[type-var]
+        order = sorted(labels, key=lambda lab: -max(s.number for s in scores
+                                                    if s.label == lab and s.number is not None))
         return R.Scale(kind="categorical", categories=[R.Category(name=c[:200]) for c in order])
-    lo, hi = min(numbers), max(numbers)  # type: ignore[type-var]
+    lo, hi = min(numbers), max(numbers)
     if 0.0 <= lo and hi <= 1.0:
         return R.Scale(kind="continuous", min=0.0, max=1.0)
     return R.Scale(kind="continuous", min=-WIDE, max=WIDE)
@@ -178,10 +179,10 @@ def _point(scale: R.Scale, s: Score) -> tuple[float | None, str | None]:
 def choose_rubric(store: Store, name: str, description: str, dims: list[R.Dimension]) -> tuple[R.Rubric, bool]:
     """The stored version of ``name`` whose dimensions include ``dims`` as they are, else the next version (new)."""
     version = 1
-    while (old := store.find("rubrics", name, version)) is not None:
-        have = {d.name: d for d in old.dimensions}  # type: ignore[attr-defined]
+    while (old := store.find(R.Rubric, name, version)) is not None:
+        have = {d.name: d for d in old.dimensions}
         if all(have.get(d.name) == d for d in dims):
-            return old, False  # type: ignore[return-value]
+            return old, False
         version += 1
     guidelines = ("Imported scores; each dimension is one score of the tool, on the scale its values showed. "
                   "See each rater's name and configuration.")
@@ -199,8 +200,7 @@ def write_log(
     *,
     dataset: str | None = None,
     model: str | None = None,
-    skip_invalid: bool = False,
-    rejects_path: str | Path | None = None,
+    on_invalid: OnInvalid = OnInvalid(),
 ) -> PeerImportSummary:
     """Store a peer log's samples as items, responses and judgments, in one transaction.
 
@@ -213,8 +213,7 @@ def write_log(
         check_model(model, "model")
     path = Path(log.file)
     summary = PeerImportSummary(file=log.file, dataset=dataset or log.task)
-    rejects = _Rejects(Path(rejects_path) if rejects_path else path.with_name(path.name + ".rejects.jsonl")) \
-        if skip_invalid else None
+    rejects = rejects_writer(on_invalid, path.with_name(path.name + ".rejects.jsonl"))
     try:
         good: list[tuple[Where, Sample]] = []
         for where, s in log.samples:
@@ -321,13 +320,13 @@ def _records(store: Store, log: PeerLog, dataset: str | None, good: list[tuple[W
         rejects.file = s.file
         rejects.add(where, fieldname, reason, None)
 
-    built_all: list[tuple[Where, Sample, str, list[R.Record]]] = []
+    built_all: list[tuple[Where, Sample, str, R.Item, list[R.Response | R.Judgment]]] = []
     for where, s in good:
         task = s.task or log.task
         ds = dataset or task
         try:
-            built = _sample_records(s, ds, task, rename, dims, now)
-            for rec in built:
+            item, rest = _sample_records(s, ds, task, rename, dims, now)
+            for rec in (item, *rest):
                 check_value(rec.model_dump(mode="json"))
         except SampleError as e:
             reject(where, s, e.field, e.reason)
@@ -335,12 +334,11 @@ def _records(store: Store, log: PeerLog, dataset: str | None, good: list[tuple[W
         except Unsafe as e:
             reject(where, s, e.path, e.reason)
             continue
-        built_all.append((where, s, ds, built))
-    clash = _clashes(store, [b[3][0] for b in built_all])
-    for where, s, ds, built in built_all:
-        item = built[0]
-        if item.id in clash:  # type: ignore[attr-defined]
-            reject(where, s, "id", f"item {s.external_id!r} of dataset {ds!r} is {clash[item.id]} with another "  # type: ignore[attr-defined]
+        built_all.append((where, s, ds, item, rest))
+    clash = _clashes(store, [b[3] for b in built_all])
+    for where, s, ds, item, rest in built_all:
+        if item.id in clash:
+            reject(where, s, "id", f"item {s.external_id!r} of dataset {ds!r} is {clash[item.id]} with another "
                                    f"prompt: name another dataset (--dataset)")
             continue
         if s.text is None:
@@ -352,15 +350,16 @@ def _records(store: Store, log: PeerLog, dataset: str | None, good: list[tuple[W
             raters.setdefault(sc.rater.id, sc.rater)
             if sc.rater.model:
                 models.setdefault(sc.rater.model, R.Model(id=sc.rater.model, provider="none"))
-        for rec in built:
-            out[{R.Item: "items", R.Response: "responses", R.Judgment: "judgments"}[type(rec)]].append(rec)
+        out["items"].append(item)
+        for rec in rest:
+            out["responses" if isinstance(rec, R.Response) else "judgments"].append(rec)
     out["datasets"] = list(datasets.values())
     out["models"] = list(models.values())
     out["raters"] = list(raters.values())
     return out
 
 
-def _clashes(store: Store, items: list[Any]) -> dict[str, str]:
+def _clashes(store: Store, items: list[R.Item]) -> dict[str, str]:
     """Item ids whose prompt differs from the same id's elsewhere in this log or in the store, with where."""
     prompt = lambda it: (it.prompt, [m.model_dump() for m in it.messages] if it.messages else None)  # noqa: E731
     seen: dict[str, Any] = {}
@@ -370,14 +369,16 @@ def _clashes(store: Store, items: list[Any]) -> dict[str, str]:
             out[it.id] = "earlier in this log"
     ids = sorted(seen)
     for i in range(0, len(ids), 500):
-        for old in store.iter("items", id=ids[i : i + 500]):
+        for old in store.iter(R.Item, id=ids[i : i + 500]):
             if prompt(old) != seen[old.id]:
                 out.setdefault(old.id, "already stored")
     return out
 
 
 def _sample_records(s: Sample, dataset: str, task: str, rename: Callable[[str], str],
-                    dims: dict[tuple[str, str, str], tuple[R.Rubric, R.Dimension]], now: Any) -> list[R.Record]:
+                    dims: dict[tuple[str, str, str], tuple[R.Rubric, R.Dimension]], now: Any
+                    ) -> tuple[R.Item, list[R.Response | R.Judgment]]:
+    """A sample's item, and its response with the response's judgments (none when the sample has no answer)."""
     from pydantic import ValidationError
 
     model = rename(s.model)
@@ -397,8 +398,8 @@ def _sample_records(s: Sample, dataset: str, task: str, rename: Callable[[str], 
         err = e.errors()[0]
         raise SampleError(".".join(map(str, err["loc"])) or None, err["msg"]) from None
     if resp is None:
-        return [item]
-    out: list[R.Record] = [item, resp]
+        return item, []
+    out: list[R.Response | R.Judgment] = [resp]
     for sc in s.scores:
         rubric, dim = dims[(task, sc.rater.id, sc.name)]
         value, label = _point(dim.scale, sc)
@@ -406,4 +407,4 @@ def _sample_records(s: Sample, dataset: str, task: str, rename: Callable[[str], 
             id=R.digest("judgment", sc.rater.id, resp.id, rubric.id, dim.name), response_id=resp.id,
             rater_id=sc.rater.id, rubric=rubric.id, dimension=dim.name, value=value, label=label,
             justification=sc.justification or "", detail={"value": sc.value, **sc.detail}, created_at=now))
-    return out
+    return item, out

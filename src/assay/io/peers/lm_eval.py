@@ -227,7 +227,10 @@ def read(path: str | Path) -> PeerLog:
     """One lm-eval run as a :class:`PeerLog` (see the module's docstring for what becomes what)."""
     results_path, pairs = _files(Path(path))
     res = _load_results(results_path)
-    ts = _RESULTS.match(results_path.name)["ts"]  # type: ignore[index]
+    named = _RESULTS.match(results_path.name)
+    if named is None:  # _files picks only files named so
+        raise BadInput("an lm-eval results file is named results_<time>.json", file=str(results_path))
+    ts = named["ts"]
     model = model_id(_model_name(res, str(results_path)), ts)
     version = str(res.get("lm_eval_version") or "unknown")
     tasks = [t for t, _ in pairs]

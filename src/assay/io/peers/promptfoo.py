@@ -162,8 +162,9 @@ def _sample(result: dict[str, Any], raters: _Raters, eval_id: str, file: str) ->
         rfields["latency_ms"] = float(result["latencyMs"])
     if isinstance(result.get("cost"), (int, float)):
         rfields["cost_usd"] = float(result["cost"])
-    if isinstance((response or {}).get("finishReason"), str):
-        rfields["finish_reason"] = response["finishReason"][:50]  # type: ignore[index]
+    finish = (response or {}).get("finishReason")
+    if isinstance(finish, str):
+        rfields["finish_reason"] = finish[:50]
     rmeta = {"source": "promptfoo", "log": Path(file).name, "eval_id": eval_id, "result_id": result.get("id"),
              "test_index": result.get("testIdx"), "prompt_index": result.get("promptIdx"),
              "success": result.get("success")}
