@@ -49,7 +49,7 @@ def _pair_by(store: Store, frame: pd.DataFrame, model_a: str, model_b: str, pair
 
 def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:
     jf = judgments_frame(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
-                         campaign=select.campaign)
+                         campaign=select.campaign, texts=False)
     jf = jf[jf["model"].isin([model_a, model_b])]
     jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
     jf["value"] = jf["value"].astype(float)

@@ -175,7 +175,7 @@ def _direction(store: Store, rubric: str, dimension: str) -> str:
 
 def _judgment_scores(store, *, rubric, dimension, raters, campaign, pair_by, per_rater):  # noqa: ANN001, ANN202
     """One row per prompt key x model (x rater): mean over raters (unless per_rater) then samples."""
-    jf = judgments_frame(store, rubric=rubric, dimensions=[dimension], raters=raters, campaign=campaign)
+    jf = judgments_frame(store, rubric=rubric, dimensions=[dimension], raters=raters, campaign=campaign, texts=False)
     jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
     if jf.empty:
         raise BadInput(f"no numeric judgments on {rubric} / {dimension} match")
