@@ -20,6 +20,7 @@ from assay.providers import make_provider
 from assay.testing import ScriptedServer
 
 from .scripted_judges import fenced, nonce_of, prompt_text, store_responses
+from tests.sessions import session
 
 ITEM = R.Item(id="i1", dataset="qa", prompt="Name the capital of Australia.", reference="Canberra")
 GOOD = R.Response(id="good", item_id="i1", model="a@1", text="Canberra.")
@@ -145,9 +146,9 @@ def test_n_responses_are_ranked_through_pairs(store):
 
     store_responses(store, texts)
     with ScriptedServer(handler=handler) as srv:
-        run, rater = judge_pairwise(store, list(texts), ["judge@1"], base_url=srv.base_url, concurrency=4)
+        run, rater = judge_pairwise(session(store, base_url=srv.base_url, concurrency=4), list(texts), ['judge@1'])
         assert run.total == 6 and run.succeeded == 6 and len(srv.chat_requests) == 12
-        again, _ = judge_pairwise(store, list(texts), ["judge@1"], base_url=srv.base_url, concurrency=4)
+        again, _ = judge_pairwise(session(store, base_url=srv.base_url, concurrency=4), list(texts), ['judge@1'])
         assert len(srv.chat_requests) == 12 and again.id == run.id
     rates = {r["model"]: (r["wins"], r["ties"], r["losses"]) for r in win_rates(store, rater.id, list(texts))}
     assert rates == {"a@1": (4, 0, 0), "c@1": (1, 1, 2), "b@1": (0, 1, 3)}

@@ -15,6 +15,8 @@ from assay.store.ledger import Ledger
 from assay.testing import Reply, ScriptedServer
 
 from .scripted_judges import fenced, logp, nonce_of, prompt_text, store_responses, word_logprobs
+from assay.judges.jobs import RubricPrompt
+from tests.sessions import session
 
 RUBRIC = default_rubric()
 DIMS = ["factuality", "coherence"]
@@ -179,7 +181,7 @@ def test_a_run_resumes_retries_failures_only_and_a_rerun_makes_no_requests(store
         return f"ok\nVERDICT {n} factuality: 4\nok\nVERDICT {n} coherence: 5"
 
     with ScriptedServer(handler=flaky) as srv:
-        run, rater = judge_rubric(store, ["judge@1"], "default", base_url=srv.base_url, dimensions=DIMS, concurrency=4)
+        run, rater = judge_rubric(session(store, base_url=srv.base_url, concurrency=4), ['judge@1'], 'default', prompt=RubricPrompt(dimensions=DIMS))
         assert (run.succeeded, run.failed, run.errors) == (5, 1, {"unparseable": 1})
         (failed,) = Ledger(store).units(run.id, status="failed")
         assert failed["unit_key"] == responses["m@1"][2].id and "no readable verdict after 3 attempts" in failed["error"]
@@ -188,11 +190,11 @@ def test_a_run_resumes_retries_failures_only_and_a_rerun_makes_no_requests(store
         assert sent == 5 + 3
 
         broken.clear()
-        again, _ = judge_rubric(store, ["judge@1"], "default", base_url=srv.base_url, dimensions=DIMS, concurrency=4)
+        again, _ = judge_rubric(session(store, base_url=srv.base_url, concurrency=4), ['judge@1'], 'default', prompt=RubricPrompt(dimensions=DIMS))
         assert again.id == run.id and (again.succeeded, again.failed) == (6, 0)
         assert len(srv.chat_requests) == sent + 1  # only the failed unit, which now parses at once
 
-        third, _ = judge_rubric(store, ["judge@1"], "default", base_url=srv.base_url, dimensions=DIMS, concurrency=4)
+        third, _ = judge_rubric(session(store, base_url=srv.base_url, concurrency=4), ['judge@1'], 'default', prompt=RubricPrompt(dimensions=DIMS))
         assert len(srv.chat_requests) == sent + 1 and third.id == run.id
     j = store.list("judgments", rater_id=rater.id, dimension="factuality")[0]
     assert j.rubric == "default@1" and j.guideline_version == 1 and j.run_id == run.id

@@ -25,6 +25,8 @@ from assay.rubrics import default_rubric
 from assay.testing import ScriptedServer
 
 from .scripted_judges import fenced, nonce_of, prompt_text, store_responses
+from assay.judges.jobs import RubricPrompt
+from tests.sessions import session
 
 RUBRIC = default_rubric()
 DIMS = ["factuality", "coherence"]
@@ -247,11 +249,10 @@ def _check_requests(requests: list[tuple[int, bool]], mode: str, units: int, *, 
 def test_judge_rubric_and_judge_pairwise_ask_for_structured_outputs_by_default(store, mode, writes, form):
     _store_qa(store)
     with ScriptedServer(handler=_handler(writes), response_format=mode) as srv:
-        run, rater = judge_rubric(store, [f"lib-{mode}@1"], "default", base_url=srv.base_url, dimensions=DIMS,
-                                  logprobs=False)
+        run, rater = judge_rubric(session(store, base_url=srv.base_url), [f'lib-{mode}@1'], 'default', prompt=RubricPrompt(dimensions=DIMS, logprobs=False))
         _check_requests(forms(srv), mode, 4)
         srv.clear()
-        prun, prater = judge_pairwise(store, ["good@1", "liar@1"], [f"lib-{mode}@1"], base_url=srv.base_url)
+        prun, prater = judge_pairwise(session(store, base_url=srv.base_url), ['good@1', 'liar@1'], [f'lib-{mode}@1'])
         _check_requests(forms(srv), mode, 4, refused_before=True)  # 2 pairs x 2 orders
     assert (run.succeeded, run.failed, prun.succeeded, prun.failed) == (4, 0, 2, 0)
     assert rater.config["structured"] == prater.config["structured"] == "auto"

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from assay import records as R
-from assay.judges._llm import JudgeParseError, JudgeTask, Structured, Usage, ask, request_digests
+from assay.judges._llm import JudgeParseError, Structured, Usage, ask, request_digests
 from assay.judges._verdict import load_json_verdict, mark, missing_hint, quote, rest_of_part
 from assay.judges._verdict import pairwise_output_format_json, pairwise_schema, response_format
 from assay.judges._template import Template, fence, load_template, make_nonce
-from assay.runs import Unit
-from assay.runs._remote import unit_work, work_spec
+from assay.runs import Unit, WorkTask, unit_work, work_spec
 
 PLACEHOLDERS = {"prompt", "reference", "response_a", "response_b", "nonce", "criteria", "output_format"}
 REQUIRED = {"response_a", "response_b", "output_format"}
@@ -312,7 +311,7 @@ class PairwiseJudge:
 
 
 def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Response, R.Response]], *,
-                  execution: dict[str, Any] | None = None) -> JudgeTask:
+                  execution: dict[str, Any] | None = None) -> WorkTask:
     """A runs.Task comparing each (item, first, second): unit key = ``first.id:second.id``."""
     from assay.runs import run_id_for
 
@@ -321,9 +320,8 @@ def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Res
     run_id = run_id_for("pairwise", config)
     units = [Unit(f"{a.id}:{b.id}", (i, a, b)) for i, a, b in work_items]
     spec = work_spec("judge.pairwise", {"judge": judge.spec(), "run_id": run_id})
-    task = JudgeTask("pairwise", config, units, functools.partial(_compare, judge, run_id), clients=[judge.client],
-                     spec=spec, digests=lambda p: judge.request_digests(*p))
-    task.run_id = run_id  # type: ignore[attr-defined]
+    task = WorkTask("pairwise", config, units, functools.partial(_compare, judge, run_id), clients=[judge.client],
+                     spec=spec, digests=lambda p: judge.request_digests(*p), run_id=run_id)
     return task
 
 
@@ -335,10 +333,10 @@ async def _compare(judge: PairwiseJudge, run_id: str, payload: tuple[R.Item, R.R
 
 
 @unit_work("judge.pairwise")
-def _pairwise_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+def _pairwise_work(config: dict[str, Any], clients: Any) -> WorkTask:
     """pairwise_task's unit work, rebuilt in a worker process."""
     judge = PairwiseJudge.from_spec(config["judge"], clients)
-    return JudgeTask("pairwise", {}, [], functools.partial(_compare, judge, config["run_id"]), clients=[judge.client])
+    return WorkTask("pairwise", {}, [], functools.partial(_compare, judge, config["run_id"]), clients=[judge.client])
 
 
 def rank_through_pairs(comparisons: Sequence[R.Comparison], response_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:

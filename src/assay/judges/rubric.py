@@ -34,15 +34,14 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.judges._llm import (
-    Asked, JudgeParseError, JudgeTask, Structured, Usage, ask, request_digests, token_at, weighted_score,
+    Asked, JudgeParseError, Structured, Usage, ask, request_digests, token_at, weighted_score,
 )
 from assay.judges._template import Template, fence, load_template, make_nonce
 from assay.judges._verdict import (
     closed_object, code_property, load_json_verdict, mark, missing_hint, quote, response_format, rest_of_part,
     value_offset,
 )
-from assay.runs import Unit
-from assay.runs._remote import unit_work, work_spec
+from assay.runs import Unit, WorkTask, unit_work, work_spec
 
 PLACEHOLDERS = {"rubric", "guidelines", "dimensions", "prompt", "reference", "response", "nonce", "output_format"}
 REQUIRED = {"response", "dimensions", "output_format"}
@@ -472,7 +471,7 @@ class RubricJudge:
 
 
 def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], *,
-                execution: dict[str, Any] | None = None) -> JudgeTask:
+                execution: dict[str, Any] | None = None) -> WorkTask:
     """A runs.Task grading each (item, response) with ``judge``: unit key = response id."""
     from assay.runs import run_id_for
 
@@ -480,9 +479,8 @@ def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], 
               "execution": execution or {}}
     run_id = run_id_for("judge", config)
     spec = work_spec("judge.rubric", {"judge": judge.spec(), "run_id": run_id})
-    task = JudgeTask("judge", config, [Unit(r.id, (i, r)) for i, r in pairs], functools.partial(_grade, judge, run_id),
-                     clients=[judge.client], spec=spec, digests=lambda p: judge.request_digests(*p))
-    task.run_id = run_id  # type: ignore[attr-defined]
+    task = WorkTask("judge", config, [Unit(r.id, (i, r)) for i, r in pairs], functools.partial(_grade, judge, run_id),
+                     clients=[judge.client], spec=spec, digests=lambda p: judge.request_digests(*p), run_id=run_id)
     return task
 
 
@@ -494,7 +492,7 @@ async def _grade(judge: RubricJudge, run_id: str, payload: tuple[R.Item, R.Respo
 
 
 @unit_work("judge.rubric")
-def _rubric_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+def _rubric_work(config: dict[str, Any], clients: Any) -> WorkTask:
     """rubric_task's unit work, rebuilt in a worker process."""
     judge = RubricJudge.from_spec(config["judge"], clients)
-    return JudgeTask("judge", {}, [], functools.partial(_grade, judge, config["run_id"]), clients=[judge.client])
+    return WorkTask("judge", {}, [], functools.partial(_grade, judge, config["run_id"]), clients=[judge.client])
