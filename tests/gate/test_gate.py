@@ -28,7 +28,7 @@ def build(store) -> None:
 
     load_ifeval(store, BUNDLED / "ifeval" / "input_data.jsonl", BUNDLED / "ifeval" / "gpt4_responses.jsonl",
                 model="gpt-4@0613")
-    verify(session(store), create('ifeval', mode='strict'))
+    verify(session(store), create("ifeval", mode="strict"))
     import_jailbreakbench(store, BUNDLED / "jailbreakbench" / "PAIR-gpt-4-0125-preview.json")
 
     rub = default_rubric()

@@ -56,7 +56,7 @@ def build(store: Store, store_url: str) -> None:
     with ScriptedServer(models=["gen"]) as srv:
         assert main(["--db", store_url, "generate", "--model", "gen@1", "--dataset", "qa", "--base-url",
                      srv.base_url, "--backoff", "0.01"]) == 0
-    jobs.verify(session(store), registry.create('exact_match'), dataset='qa')
+    jobs.verify(session(store), registry.create("exact_match"), dataset="qa")
 
     # red team: a published artifact, then the refusal detector on its attempts
     import_jailbreakbench(store, JBB / "PAIR-gpt-4-0125-preview.json")

@@ -57,7 +57,7 @@ def test_bad_requests_are_one_line_errors(store):
 
 def test_verifier_failures_and_merge(store):
     modes = planted(store)
-    verify(session(store), create('exact_match'), dataset='mix')  # items without a reference fail as units, unjudged
+    verify(session(store), create("exact_match"), dataset="mix")  # items without a reference fail as units, unjudged
     v = verifier_failures(store, models=["beta@1"])
     ids = {f.response_id for f in v.failures}
     assert ids == set(modes["arithmetic"]) and v.judged == {"beta@1": 10}

@@ -87,7 +87,8 @@ def scripted(target: Target, attacker_replies=None):
 def test_single_shot_attacks_link_behaviour_item_and_response_and_add_nothing_twice(store):
     beh = behaviors(store)
     with scripted(Target()) as srv:
-        results = run_attacks(session(store, **FAST), model(srv, 'target'), 'beh', ['direct', 'base64', 'roleplay+prefix'])
+        results = run_attacks(session(store, **FAST), model(srv, "target"), "beh",
+                              ["direct", "base64", "roleplay+prefix"])
         assert [(r.attack, r.attempts, r.added, r.failed) for r in results] == [
             ("direct", 3, 3, 0), ("base64", 3, 3, 0), ("roleplay+prefix", 3, 3, 0)]
         assert len(srv.chat_requests) == 9
@@ -113,7 +114,8 @@ def test_single_shot_attacks_link_behaviour_item_and_response_and_add_nothing_tw
 
         # the same attacks again: nothing new is stored or sent
         counts = {k: store.count(k) for k in ("items", "responses", "attempts", "datasets")}
-        again = run_attacks(session(store, **FAST), model(srv, 'target'), 'beh', ['direct', 'base64', 'roleplay+prefix'])
+        again = run_attacks(session(store, **FAST), model(srv, "target"), "beh",
+                            ["direct", "base64", "roleplay+prefix"])
         assert [(r.attempts, r.added) for r in again] == [(3, 0)] * 3
         assert {k: store.count(k) for k in counts} == counts and len(srv.chat_requests) == 9
         assert [r.run.id for r in again] == [r.run.id for r in results]
@@ -125,7 +127,7 @@ def test_failed_calls_are_counted_in_the_run_and_a_rerun_retries_only_them(store
     target = Target()
     target.broken = "goal one"
     with scripted(target) as srv:
-        (res,) = run_attacks(session(store, **FAST), model(srv, 'target'), 'beh', ['prefix'])
+        (res,) = run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["prefix"])
         assert (res.attempts, res.added, res.failed) == (2, 2, 1)
         assert res.run.failed == 1 and res.run.errors == {"bad_request": 1} and res.run.status == "done"
         (failed,) = Ledger(store).units(res.run.id, status="failed")
@@ -134,7 +136,7 @@ def test_failed_calls_are_counted_in_the_run_and_a_rerun_retries_only_them(store
         sent = len(srv.chat_requests)
 
         target.broken = None
-        (res2,) = run_attacks(session(store, **FAST), model(srv, 'target'), 'beh', ['prefix'])
+        (res2,) = run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["prefix"])
         assert (res2.attempts, res2.added, res2.failed, res2.run.failed) == (3, 1, 0, 0)
         assert len(srv.chat_requests) == sent + 1
 
@@ -142,14 +144,14 @@ def test_failed_calls_are_counted_in_the_run_and_a_rerun_retries_only_them(store
 def test_limit_unknown_dataset_and_bad_attacks(store):
     behaviors(store)
     with scripted(Target()) as srv:
-        (res,) = run_attacks(session(store, **FAST), model(srv, 'target'), 'beh', ['direct'], limit=2)
+        (res,) = run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["direct"], limit=2)
         assert (res.behaviors, res.attempts) == (2, 2) and len(srv.chat_requests) == 2
         with pytest.raises(NotFound, match="no dataset 'nope'"):
-            run_attacks(session(store, **FAST), model(srv, 'target'), 'nope', ['direct'])
+            run_attacks(session(store, **FAST), model(srv, "target"), "nope", ["direct"])
         with pytest.raises(BadInput, match="no converter named 'b64'"):
-            run_attacks(session(store, **FAST), model(srv, 'target'), 'beh', ['b64'])
+            run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["b64"])
         with pytest.raises(BadInput, match="given twice"):
-            run_attacks(session(store, **FAST), model(srv, 'target'), 'beh', ['base64', 'base64(instruction=true)'])
+            run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["base64", "base64(instruction=true)"])
         assert len(srv.chat_requests) == 2
 
 

@@ -40,7 +40,7 @@ def test_redteam_section_equals_asr_compare_and_refusal_rates(store):
     human = _human_verdicts(store)
     for model in ("gpt4", "llama2orig"):
         import_xstest(store, completions(model))
-    _, detector = detect_refusals(session(store), dataset='xstest')
+    _, detector = detect_refusals(session(store), dataset="xstest")
     report = build_report(store, rounds=20)
 
     rt = report["redteam"]

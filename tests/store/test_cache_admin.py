@@ -52,9 +52,9 @@ def filled(store):
     runs = {}
     with ScriptedServer(models=["m", "n"]) as srv:
         m, n = (R.Model(id=f"{x}@1", base_url=srv.base_url) for x in "mn")
-        runs["a"] = generate(session(store), m, 'qa').id
-        runs["b"] = generate(session(store), m, 'qa', samples=2).id
-        runs["c"] = generate(session(store), n, 'qa').id
+        runs["a"] = generate(session(store), m, "qa").id
+        runs["b"] = generate(session(store), m, "qa", samples=2).id
+        runs["c"] = generate(session(store), n, "qa").id
 
         async def outside() -> None:
             async with make_provider(n, cache=RequestCache(store)) as client:

@@ -377,7 +377,7 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
     from assay.errors import BadInput, NotFound
     from assay.judges.jobs import member_calls, split_by_inputs
     from assay.judges.registry import from_spec
-    from assay.judges.rubric import RubricJudge
+    from assay.judges.rubric import RubricJudge, RubricPrompt
     from assay.providers import make_provider
     from assay.rubrics import get_rubric
     from assay.runs import Plan, generate_plan
@@ -404,7 +404,7 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
                 rubric = get_rubric(store, det["rubric"])
                 dim = rubric.dimension(det["dimension"])
                 client = make_provider(judges.model(det["rater"], base_url=det.get("base_url"), prices=False))
-                judge = RubricJudge(client, rubric, dimensions=[dim.name])
+                judge = RubricJudge(client, rubric, RubricPrompt(dimensions=[dim.name]))
         except (BadInput, NotFound, KeyError, ValueError) as err:
             reason = err.reason if isinstance(err, BadInput) else str(err.args[0] if err.args else err)
             raise BadInput(f"{where}: {reason}", field="ENTRY") from None

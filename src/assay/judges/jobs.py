@@ -15,16 +15,18 @@ the same command again resumes it and answers finished calls from the cache.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
+from assay.judges.pairwise import PairwisePrompt
+from assay.judges.rubric import RubricPrompt
 from assay.runs import unit_work
 
 if TYPE_CHECKING:
@@ -94,34 +96,6 @@ def member_calls(member: Any, payload: tuple) -> list[Any]:
     return [Call.of(client, messages, sample_index=k, params=params) for k in range(member.samples)]
 
 
-@dataclass(frozen=True)
-class RubricPrompt:
-    """How a rubric judge is asked: which dimensions, which template, how many samples, logprobs or not."""
-
-    dimensions: Sequence[str] | None = None
-    """The rubric's dimensions to grade (None: all)."""
-    template: str | Path | None = None
-    """A template file (None: the built-in ``templates/rubric.txt``)."""
-    samples: int = 1
-    """Judge samples per response, aggregated per dimension."""
-    logprobs: bool = True
-    """Ask for logprobs and keep the probability-weighted score where the server gives them."""
-
-
-@dataclass(frozen=True)
-class PairwisePrompt:
-    """How a pairwise judge is asked: template, both orders or one, with the reference or not, criteria."""
-
-    template: str | Path | None = None
-    """A template file (None: the built-in ``templates/pairwise.txt``)."""
-    both_orders: bool = True
-    """Ask with the responses in both orders (a verdict that flips with the order is a tie)."""
-    use_reference: bool = True
-    """Show the item's reference answer when it has one."""
-    criteria: str | None = None
-    """What to compare on, in words (None: the template's default)."""
-
-
 def _run_judges(session: Session, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
                 aggregate: str, concurrency: int) -> tuple[R.Run, R.Rater]:
     """One judge's task, or a panel's over all members; returns the Run and the rater of the result."""
@@ -162,9 +136,9 @@ def judge_rubric(session: Session, judges: Sequence[str], rubric: str | R.Rubric
     tpl = load_rubric_template(how.template)
     gv = _guideline_version(store, rub.id)
     members = [
-        RubricJudge(session.client(session.model(j), concurrency=8, structured=e.structured),
-                    rub, dimensions=how.dimensions, template=tpl, samples=how.samples, temperature=e.temperature,
-                    max_tokens=e.max_tokens, logprobs=how.logprobs, guideline_version=gv)
+        RubricJudge(session.client(session.model(j), concurrency=8, structured=e.structured), rub,
+                    dataclasses.replace(how, template=tpl), temperature=e.temperature, max_tokens=e.max_tokens,
+                    guideline_version=gv)
         for j in judges
     ]
     return _run_judges(session, members, pairs, rubric_task, aggregate=aggregate, concurrency=session.concurrency(8))
@@ -210,8 +184,8 @@ def judge_pairwise(session: Session, models: Sequence[str], judges: Sequence[str
     gv = _guideline_version(store, rubric)
     members = [
         PairwiseJudge(session.client(session.model(j), concurrency=8, structured=e.structured),
-                      template=tpl, both_orders=how.both_orders, use_reference=how.use_reference,
-                      criteria=how.criteria, temperature=e.temperature if e.temperature is not None else 0.0,
+                      dataclasses.replace(how, template=tpl),
+                      temperature=e.temperature if e.temperature is not None else 0.0,
                       max_tokens=e.max_tokens, rubric=rubric, dimension=dimension, guideline_version=gv)
         for j in judges
     ]

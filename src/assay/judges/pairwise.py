@@ -155,6 +155,20 @@ def signed(c: R.Comparison) -> float | None:
     return s if c.winner == c.response_ids[0] else -s
 
 
+@dataclass(frozen=True)
+class PairwisePrompt:
+    """How a pairwise judge is asked: template, both orders or one, with the reference or not, criteria."""
+
+    template: Template | str | Path | None = None
+    """A template or its file (None: the built-in ``templates/pairwise.txt``)."""
+    both_orders: bool = True
+    """Ask with the responses in both orders (a verdict that flips with the order is a tie)."""
+    use_reference: bool = True
+    """Show the item's reference answer when it has one."""
+    criteria: str | None = None
+    """What makes an answer better, in words (None: the default criteria)."""
+
+
 class PairwiseJudge:
     """An LLM judge of pairs of responses, through a provider client.
 
@@ -168,11 +182,8 @@ class PairwiseJudge:
     def __init__(
         self,
         client: Any,
+        prompt: PairwisePrompt | None = None,
         *,
-        template: Template | str | Path | None = None,
-        both_orders: bool = True,
-        use_reference: bool = True,
-        criteria: str | None = None,
         temperature: float = 0.0,
         max_tokens: int | None = None,
         max_parse_retries: int = 2,
@@ -180,6 +191,8 @@ class PairwiseJudge:
         dimension: str | None = None,
         guideline_version: int | None = None,
     ) -> None:
+        how = prompt if prompt is not None else PairwisePrompt()
+        template, both_orders, use_reference, criteria = how.template, how.both_orders, how.use_reference, how.criteria
         self.client = client
         self.template = template if isinstance(template, Template) else load_pairwise_template(template)
         self.both_orders = both_orders
@@ -306,8 +319,10 @@ class PairwiseJudge:
     @classmethod
     def from_spec(cls, spec: dict[str, Any], clients: Any) -> PairwiseJudge:
         """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
-        rest = {k: v for k, v in spec.items() if k not in ("client", "template")}
-        return cls(clients(spec["client"]), template=Template.from_spec(spec["template"]), **rest)
+        how = PairwisePrompt(template=Template.from_spec(spec["template"]), both_orders=spec["both_orders"],
+                             use_reference=spec["use_reference"], criteria=spec["criteria"])
+        rest = {k: v for k, v in spec.items() if k not in ("client", "template", "both_orders", "use_reference", "criteria")}
+        return cls(clients(spec["client"]), how, **rest)
 
 
 def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Response, R.Response]], *,

@@ -16,7 +16,7 @@ the JSON (a server that ignores it) are read too. Output that cannot be read is 
 again with a repair turn (bounded), then stored as the unit's error. With logprobs, each score also gets a
 probability-weighted value (G-Eval); with K samples, their mean and spread.
 
-    judge = RubricJudge(client, rubric, dimensions=["factuality"], samples=3)
+    judge = RubricJudge(client, rubric, RubricPrompt(dimensions=["factuality"], samples=3))
     judgments = await judge.grade(item, response)
 """
 
@@ -282,6 +282,22 @@ def parse_grades_json(text: str, dims: Sequence[R.Dimension], nonce: str, logpro
 # ---- the judge -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RubricPrompt:
+    """How a rubric judge is asked: which dimensions, which template, how many samples, logprobs or not."""
+
+    dimensions: Sequence[str] | None = None
+    """The rubric's dimensions to grade (None: all)."""
+    template: Template | str | Path | None = None
+    """A template or its file (None: the built-in ``templates/rubric.txt``)."""
+    samples: int = 1
+    """Judge samples per response, aggregated per dimension."""
+    logprobs: bool = True
+    """Ask for logprobs and keep the probability-weighted score where the server gives them."""
+    top_logprobs: int = 5
+    """Alternatives asked for at each token, with ``logprobs``."""
+
+
 class RubricJudge:
     """An LLM judge that grades responses on rubric dimensions, through a provider client.
 
@@ -296,17 +312,16 @@ class RubricJudge:
         self,
         client: Any,
         rubric: R.Rubric,
+        prompt: RubricPrompt | None = None,
         *,
-        dimensions: Sequence[str] | None = None,
-        template: Template | str | Path | None = None,
-        samples: int = 1,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        logprobs: bool = True,
-        top_logprobs: int = 5,
         max_parse_retries: int = 2,
         guideline_version: int | None = None,
     ) -> None:
+        how = prompt if prompt is not None else RubricPrompt()
+        dimensions, template, samples = how.dimensions, how.template, how.samples
+        logprobs, top_logprobs = how.logprobs, how.top_logprobs
         if samples < 1:
             raise ValueError("samples must be at least 1")
         self.client = client
@@ -465,9 +480,11 @@ class RubricJudge:
     @classmethod
     def from_spec(cls, spec: dict[str, Any], clients: Any) -> RubricJudge:
         """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
-        rest = {k: v for k, v in spec.items() if k not in ("client", "rubric", "template")}
-        return cls(clients(spec["client"]), R.Rubric.model_validate(spec["rubric"]),
-                   template=Template.from_spec(spec["template"]), **rest)
+        how = RubricPrompt(dimensions=spec["dimensions"], template=Template.from_spec(spec["template"]),
+                           samples=spec["samples"], logprobs=spec["logprobs"], top_logprobs=spec["top_logprobs"])
+        return cls(clients(spec["client"]), R.Rubric.model_validate(spec["rubric"]), how,
+                   temperature=spec["temperature"], max_tokens=spec["max_tokens"],
+                   max_parse_retries=spec["max_parse_retries"], guideline_version=spec["guideline_version"])
 
 
 def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], *,

@@ -86,7 +86,7 @@ def _program_verdicts(store: Store, spec: dict[str, Any], pairs: list, run_id: s
 
 
 def _llm_verdicts(session: Session, det: dict[str, Any], pairs: list) -> tuple[list[bool], str]:
-    from assay.judges.rubric import RubricJudge, rubric_task
+    from assay.judges.rubric import RubricJudge, RubricPrompt, rubric_task
     from assay.rubrics import get_rubric
 
     store, e = session.store, session.endpoint
@@ -99,7 +99,7 @@ def _llm_verdicts(session: Session, det: dict[str, Any], pairs: list) -> tuple[l
     threshold = default_threshold(dim) if threshold is None else float(threshold)
     concurrency = session.concurrency(8)
     model = session.model(det["rater"], base_url=det.get("base_url"), prices=False)
-    judge = RubricJudge(session.client(model, concurrency=8), rub, dimensions=[dim.name])
+    judge = RubricJudge(session.client(model, concurrency=8), rub, RubricPrompt(dimensions=[dim.name]))
     task = rubric_task(judge, pairs, execution={"concurrency": concurrency, "no_cache": e.no_cache,
                                                 "timeout": e.timeout, "max_retries": e.max_retries})
     run = session.run(task, concurrency=2 * concurrency, models=[model], records=[judge.rater()])

@@ -217,8 +217,7 @@ class IterativeTask:
     kind = "redteam"
 
     def __init__(self, store: Store | None, target: Any, attacker: Any, scorer: Any | str, behaviors: Sequence[R.Item], *,
-                 dataset: str, attack: IterativeAttack, execution: dict[str, Any] | None = None,
-                 run_id: str | None = None) -> None:
+                 dataset: str, attack: IterativeAttack, execution: dict[str, Any] | None = None) -> None:
         from assay.runs.generate import GenerateTask
 
         streams, turns, threshold, conversation = attack.streams, attack.turns, attack.threshold, attack.conversation
@@ -247,7 +246,8 @@ class IterativeTask:
             self.scorer_rater = R.Rater(
                 id=R.Rater.make_id("llm", "redteam-scorer", scorer.model.id, TEMPLATES_DIGEST), kind="llm",
                 name="redteam-scorer", model=scorer.model.id, template_digest=TEMPLATES_DIGEST)
-        self.run_id = run_id if run_id is not None else run_id_for(self.kind, self.config())
+        # the config holds no behaviour, so a worker rebuilding the task (without them) gets the same id
+        self.run_id = run_id_for(self.kind, self.config())
         # the target's answers are stamped with this run, not a generation run of their own
         self.gen = GenerateTask(target, [], dataset=self.derived, params=attack.target_params, run_id=self.run_id)
 
@@ -268,7 +268,7 @@ class IterativeTask:
                   "behaviors": self.dataset, "streams": self.streams, "turns": self.turns,
                   "threshold": self.threshold, "seed": self.seed, "memory": self.memory,
                   "target_params": self.target_params, "attacker_params": self.attacker_params,
-                  "conversation": self.conversation, "run_id": self.run_id}
+                  "conversation": self.conversation}
         return work_spec("redteam-iterative", config)
 
     def request_digests(self, unit: Unit) -> list[str]:
@@ -397,7 +397,7 @@ def _iterative_work(config: dict[str, Any], clients: Any) -> IterativeTask:
                              seed=config["seed"], memory=config["memory"], conversation=config["conversation"],
                              target_params=config["target_params"], attacker_params=config["attacker_params"])
     return IterativeTask(None, clients(config["target"]), clients(config["attacker"]), scorer, [],
-                         dataset=config["behaviors"], attack=attack, run_id=config["run_id"])
+                         dataset=config["behaviors"], attack=attack)
 
 
 def run_iterative(session: Session, target: R.Model, behaviors: str, *, attacker: R.Model, scorer: R.Model | str,

@@ -35,6 +35,7 @@ __all__ = [
     "LocalExecutor",
     "Outcome",
     "Plan",
+    "RayCluster",
     "RayExecutor",
     "RunProgress",
     "Task",
@@ -57,9 +58,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - RayExecutor imports ray, so only when asked for
-    if name == "RayExecutor":
-        from assay.runs._ray import RayExecutor
+def __getattr__(name: str):  # noqa: ANN202 - the Ray executor imports ray, so only when asked for
+    if name in ("RayExecutor", "RayCluster"):
+        from assay.runs import _ray
 
-        return RayExecutor
+        return getattr(_ray, name)
     raise AttributeError(f"module 'assay.runs' has no attribute {name!r}")
