@@ -157,7 +157,7 @@ def generate_plan(store: Store, model: R.Model, items: Iterable[R.Item], *, data
     """What ``generate`` would spend answering ``items`` as ``dataset`` (nothing is stored or sent).
 
     For callers that plan several generations before starting any (e.g. the red-team
-    attacks, whose items are not stored yet); ``generate(on_plan=...)`` plans its own.
+    attacks, whose items are not stored yet); ``generate`` plans its own for the session's ``on_plan``.
     """
     from assay.providers import RequestCache, make_provider
     from assay.runs.plan import plan_task
