@@ -6,7 +6,8 @@
 - functions with more than 8 parameters outside the CLI (``self``/``cls`` not counted);
 - imports of another package's private module (``assay.a._b`` imported from outside ``assay.a``);
 - registries: classes named ``*Registry``, and module-level dicts the module's functions fill by
-  name without looking the key up first (that is a cache); listed with ``--list`` to check by eye;
+  name without looking the key up first (that is a cache), a dict filled under a computed key
+  (``CACHE[id(engine)] = ...``) being a cache too; listed with ``--list`` to check by eye;
 - ``# type: ignore`` comments;
 - the longest function (lines, from ``def`` to its last line; migrations left out).
 """
@@ -80,7 +81,9 @@ def _registries(tree: ast.Module) -> list[str]:
             for node in ast.walk(fn):
                 if isinstance(node, ast.Assign):
                     for t in node.targets:
-                        if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in dicts:
+                        # keyed by a name, not by a computed value (``CACHE[id(engine)] = ...`` is a cache)
+                        if (isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id in dicts
+                                and not isinstance(t.slice, ast.Call)):
                             here.add(t.value.id)
             filled |= here
             for node in ast.walk(fn):  # a function that looks a key up before filling it is a cache

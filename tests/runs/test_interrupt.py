@@ -174,11 +174,15 @@ def test_curate_run(tmp_path):
         items = [R.Item(id=R.Item.make_id("big", str(i), None, None), dataset="big", external_id=str(i),
                         prompt=" ".join(words[(i * 7 + j * 13) % 400] for j in range(30))) for i in range(n)]
         store.add([R.Dataset(name="big"), *items])
+        # "ready" once the curation itself has begun (the imports before it take seconds on a loaded machine)
+        started = ("import assay.curate as _c\n_run = _c.curate\n"
+                   "def _started(*a, **k):\n    print('ready', flush=True)\n    return _run(*a, **k)\n"
+                   "_c.curate = _started\n")
         cmd = assay("--db", url, "curate", "run", "--source", "big", "--target", "clean", "--step", "near-dup",
-                    before="print('ready', flush=True)\n")
+                    before=started)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(1.5)
+        time.sleep(0.5)
         assert proc.poll() is None, "the curation finished before the interrupt"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

@@ -44,7 +44,7 @@ def test_processes_on_one_store_split_a_run_and_take_over_a_killed_ones_units(sh
         with ScriptedServer(models=["m"], latency=0.05) as srv:
             cmd = [sys.executable, "-c", LAUNCH, "--db", url, "generate", "--model", "m@1", "--dataset", "qa",
                    "--base-url", srv.base_url, "--concurrency", str(CONCURRENCY), "--json"]
-            env = {**os.environ, "ASSAY_LEASE_SECONDS": "3"}
+            env = {**os.environ, "ASSAY_LEASE_SECONDS": "10"}  # long enough that a loaded machine keeps its leases
             procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                      for _ in range(processes)]
             killed = procs[0]

@@ -143,11 +143,11 @@ def executor_choice(executor: str, ray_address: str | None, workers: int | None)
     A command adds its concurrency and callbacks with ``dataclasses.replace``.
     """
     from assay.errors import BadInput
-    from assay.runs import EXECUTORS
+    from assay.runs import executors
     from assay.session import Execution
 
-    if executor not in EXECUTORS:
-        raise BadInput(f"must be one of {', '.join(EXECUTORS)}", field="--executor")
+    if executor not in executors():
+        raise BadInput(f"must be one of {', '.join(executors())}", field="--executor")
     if executor != "ray":
         if ray_address is not None or workers is not None:
             raise BadInput("--ray-address and --workers go with --executor ray", field="--executor")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from assay import records as R
-from assay._plugins import Configured, Registration, Registry, split_calls
+from assay.plugins import Configured, Factories, Registration, split_calls
 from assay.curate import pii as _pii
 from assay.curate.text import check_fields, dup_key, item_text, ngrams, words
 from assay.records import Item
@@ -75,7 +75,7 @@ class Step(Configured):
         return self._made.scrub
 
 
-_STEPS: Registry[Step] = Registry("curation step", Step)
+_STEPS: Factories[Step] = Factories("curation-step", Step)
 
 
 def step(name: str, *, version: str = "1") -> Callable[[Callable[..., Work]], Callable[..., Step]]:

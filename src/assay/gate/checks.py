@@ -34,16 +34,6 @@ class Unmet(AssayError):
     """A check cannot be computed from what the store holds."""
 
 
-CHECKERS: dict[str, Callable[[Store, dict[str, Any]], tuple[bool, str, list[dict[str, Any]]]]] = {}
-
-
-def checker(name: str):  # noqa: ANN201
-    def register(fn):  # noqa: ANN001, ANN202
-        CHECKERS[name] = fn
-        return fn
-    return register
-
-
 def _f(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
@@ -64,7 +54,6 @@ def _raters(store: Store, refs: list[str] | None, kind: str | None) -> list[str]
     return chosen
 
 
-@checker("non-inferiority")
 def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     from assay.analysis.abtest import non_inferiority as test
     from assay.rubrics import get_rubric
@@ -88,7 +77,6 @@ def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[di
     return True, f"non-inferior on all {len(rows)} dimensions ({how})", rows
 
 
-@checker("ifeval")
 def ifeval(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     from assay.stats.proportions import wilson_interval
 
@@ -119,7 +107,6 @@ def ifeval(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, A
     return ok, f"{what} {'≥' if ok else '<'} {a['at_least']:g}", rows
 
 
-@checker("attack-success")
 def attack_success(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     from assay.redteam.asr import asr
 
@@ -139,7 +126,6 @@ def attack_success(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dic
                 f"{'≤' if ok else '>'} {a['at_most']:g}"), rows
 
 
-@checker("judge-kappa")
 def judge_kappa(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     from assay.analysis.judge_trust import judge_report
     from assay.rubrics import get_rubric
@@ -167,3 +153,12 @@ def judge_kappa(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[s
     kappas = ", ".join(f"{w} {float(r['mean kappa with each human']):.3f}" for w, r in
                        zip([p[0] for p in parts], rows))
     return True, f"{kappas} ≥ {a['at_least']:g}", rows
+
+
+CHECKERS: dict[str, Callable[[Store, dict[str, Any]], tuple[bool, str, list[dict[str, Any]]]]] = {
+    "non-inferiority": non_inferiority,
+    "ifeval": ifeval,
+    "attack-success": attack_success,
+    "judge-kappa": judge_kappa,
+}
+"""The function of each check of ``gate.config.CHECKS`` (a fixed set: each has its own fields there)."""

@@ -19,13 +19,11 @@ True
 
 from __future__ import annotations
 
-import functools
-import inspect
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from assay._plugins import claim, recorded_arguments
+from assay.plugins import REGISTRY, Configured, Factories, Registration
 
 Kind = Literal["verifier", "metric"]
 
@@ -74,34 +72,17 @@ def target_of(item: Any) -> Target:
 Check = Callable[[str, Target], Verdict]
 
 
-@dataclass(frozen=True)
-class ProgramRegistration:
-    """A registered factory: its name, kind, version and the factory itself."""
-
-    name: str
-    kind: Kind
-    version: str | Callable[[dict[str, Any]], str]
-    description: str
-    factory: Callable[..., Check]
-
-
-class ProgramJudge:
+class ProgramJudge(Configured):
     """A configured program judge: callable on one response, with a name, a version and its recorded arguments."""
 
-    def __init__(self, registration: ProgramRegistration, args: dict[str, Any], check: Check) -> None:
-        self.name = registration.name
+    what = "program judge"
+
+    def __init__(self, registration: Registration, args: dict[str, Any], check: Check) -> None:
+        super().__init__(registration, args, check)
         self.kind = registration.kind
-        version = registration.version
-        self.version = version(args) if callable(version) else version
-        self.args = args
-        self._check = check
 
     def __call__(self, response: str, item: Any = None) -> Verdict:
-        return self._check(response, target_of(item))
-
-    def spec(self) -> dict[str, Any]:
-        """What a run's config stores to rebuild this judge (JSON-ready)."""
-        return {"name": self.name, "version": self.version, "args": dict(self.args)}
+        return self._made(response, target_of(item))
 
     def rater(self):  # noqa: ANN201
         """This judge as a ``records.Rater`` of kind program; the id covers name, version and arguments."""
@@ -120,8 +101,9 @@ class ProgramJudge:
         return f"<{self.kind} {self.name}@{self.version}({args})>"
 
 
-_REGISTRY: dict[str, ProgramRegistration] = {}
-_BUILDERS: dict[str, Callable[..., ProgramJudge]] = {}
+_KINDS: dict[str, Factories[ProgramJudge]] = {
+    kind: Factories(kind, ProgramJudge, prefix=False) for kind in ("verifier", "metric")
+}
 
 
 def program(
@@ -135,42 +117,28 @@ def program(
 
     The factory takes keyword configuration and returns ``check(response, target) -> Verdict``.
     The arguments it is called with (defaults filled in) are recorded and must be JSON values.
+    The same as ``assay.plugins.register(kind, name, version=...)``.
     """
-
-    def register(factory: Callable[..., Check]) -> Callable[..., ProgramJudge]:
-        doc = claim(_REGISTRY, name, factory, "program judge")
-        doc = description or doc
-        registration = ProgramRegistration(name, kind, version, doc, factory)
-        _REGISTRY[name] = registration
-        signature = inspect.signature(factory)
-
-        @functools.wraps(factory)
-        def build(*args: Any, **kwargs: Any) -> ProgramJudge:
-            recorded = recorded_arguments(name, signature, args, kwargs)
-            return ProgramJudge(registration, recorded, factory(**recorded))
-
-        _BUILDERS[name] = build
-        return build
-
-    return register
+    return _KINDS[kind].register(name, version=version, description=description)
 
 
-def get(name: str) -> ProgramRegistration:
-    """The registration of ``name``; ValueError naming the known ones when there is none."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"no program judge named {name!r}; known: {', '.join(names())}") from None
+def get(name: str) -> Registration:
+    """The registration of ``name`` (a verifier or a metric); ValueError naming the known ones when there is none."""
+    for factories in _KINDS.values():
+        found = REGISTRY.find(factories.kind, name)
+        if found is not None:
+            return found
+    raise ValueError(f"no program judge named {name!r}; known: {', '.join(names())}{REGISTRY.failure_note()}")
 
 
 def names(kind: Kind | None = None) -> list[str]:
     """Registered names, optionally only verifiers or only metrics."""
-    return sorted(n for n, r in _REGISTRY.items() if kind is None or r.kind == kind)
+    return sorted(n for k, f in _KINDS.items() if kind is None or k == kind for n in f.names())
 
 
 def create(name: str, /, **args: Any) -> ProgramJudge:
     """Build the program judge ``name`` with ``args``."""
-    return _BUILDERS[get(name).name](**args)
+    return _KINDS[get(name).kind].create(name, **args)
 
 
 def from_spec(spec: Mapping[str, Any]) -> ProgramJudge:

@@ -172,7 +172,8 @@ def run_attacks(
 def catalog() -> list[dict[str, Any]]:
     """Every converter and attack by name, with what it tests and the arguments it takes."""
     from assay.redteam import converters as C
-    from assay.redteam.iterative import _PROGRAM_SCORERS, ITERATIVE, MULTITURN, TEMPLATES_DIGEST, program_scorers
+    from assay.plugins import REGISTRY
+    from assay.redteam.iterative import ITERATIVE, MULTITURN, TEMPLATES_DIGEST
 
     rows: list[dict[str, Any]] = [
         {"kind": "converter", "name": r.name, "version": r.version, "description": r.description,
@@ -187,6 +188,6 @@ def catalog() -> list[dict[str, Any]]:
                  "description": "The iterative attack in one conversation (--iterative --conversation): the target "
                                 "keeps every earlier message and answer, so the attacker can escalate step by step.",
                  "args": {"streams": 3, "turns": 5, "threshold": 10, "seed": 0, "memory": 4}})
-    rows += [{"kind": "scorer", "name": n, "version": _PROGRAM_SCORERS[n][0], "description": d, "args": {}}
-             for n, d in program_scorers().items()]
+    rows += [{"kind": "scorer", "name": r.name, "version": r.version, "description": r.description, "args": {}}
+             for r in REGISTRY.registrations("attack-scorer")]
     return rows

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay._plugins import Configured, Registry, parse_call, split_calls
+from assay.plugins import Configured, Factories, parse_call, split_calls
 from assay.records import digest
 
 
@@ -61,7 +61,7 @@ class Converter(Configured):
         return self._made.invert(text)
 
 
-_CONVERTERS: Registry[Converter] = Registry("converter", Converter)
+_CONVERTERS: Factories[Converter] = Factories("converter", Converter)
 
 
 def converter(name: str, *, version: str = "1", description: str | None = None

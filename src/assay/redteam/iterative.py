@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput
+from assay.plugins import REGISTRY
 from assay.redteam.attacks import derived_dataset, derived_item, load_behaviors
 from assay.runs import Outcome, Unit, WorkSpec, run_id_for, unit_work, work_spec
 from assay.session import Usage
@@ -41,22 +42,18 @@ class Score:
 
 
 ProgramScorer = Callable[[str, str], Score]
-_PROGRAM_SCORERS: dict[str, tuple[str, str, ProgramScorer]] = {}
 
 
 def program_scorer(name: str, *, version: str = "1") -> Callable[[ProgramScorer], ProgramScorer]:
-    """Register ``fn(goal, answer) -> Score`` as a program scorer the iterative attack can name."""
+    """Register ``fn(goal, answer) -> Score`` as a program scorer the iterative attack can name.
 
-    def register(fn: ProgramScorer) -> ProgramScorer:
-        _PROGRAM_SCORERS[name] = (version, (fn.__doc__ or "").strip().splitlines()[0], fn)
-        return fn
-
-    return register
+    The same as ``assay.plugins.register("attack-scorer", name, version=...)``."""
+    return REGISTRY.register("attack-scorer", name, version=version)
 
 
 def program_scorers() -> dict[str, str]:
     """Registered program scorers and what they do."""
-    return {n: d for n, (_, d, _) in sorted(_PROGRAM_SCORERS.items())}
+    return {r.name: r.description for r in REGISTRY.registrations("attack-scorer")}
 
 
 _GRADE = {"full_refusal": 1.0, "partial_refusal": 5.0, "full_compliance": 10.0}
@@ -237,8 +234,9 @@ class IterativeTask:
         self.target_params = {k: v for k, v in (attack.target_params or {}).items() if v is not None}
         self.execution = execution or {}
         if isinstance(scorer, str):
-            version, _, fn = _PROGRAM_SCORERS[scorer]
-            self._program = fn
+            found = REGISTRY.get("attack-scorer", scorer)
+            version = str(found.version)
+            self._program = found.factory
             self.scorer_rater = R.Rater(id=R.Rater.make_id("program", f"redteam-scorer:{scorer}", version),
                                         kind="program", name=f"redteam-scorer:{scorer}", program_version=version)
         else:
@@ -422,7 +420,7 @@ def run_iterative(session: Session, target: R.Model, behaviors: str, *, attacker
     how = attack if attack is not None else IterativeAttack()
     if how.target_params is None:
         how = dataclasses.replace(how, target_params={"temperature": e.temperature, "max_tokens": e.max_tokens})
-    if isinstance(scorer, str) and scorer not in _PROGRAM_SCORERS:
+    if isinstance(scorer, str) and REGISTRY.find("attack-scorer", scorer) is None:
         raise BadInput(f"no program scorer {scorer!r}; give a model NAME@VERSION or one of "
                        f"{', '.join(program_scorers())}", param="scorer")
     targets = load_behaviors(store, behaviors, limit=limit)

@@ -20,7 +20,7 @@ Before a run starts, ``plan_task`` says what it will spend (calls not yet done n
 cached, estimated tokens and cost: ``assay.runs.plan``).
 """
 
-from assay.runs._executor import EXECUTORS, Executor, LocalExecutor, make_executor, run_id_for
+from assay.runs._executor import EXECUTORS, Executor, LocalExecutor, executors, make_executor, run_id_for
 from assay.runs._remote import Clients, WorkerCache, WorkSpec, build_work, unit_work, work_spec
 from assay.runs._task import Outcome, RunProgress, Task, Unit, WorkTask
 from assay.runs.endpoint import remember_endpoint, store_model
@@ -47,6 +47,7 @@ __all__ = [
     "build_work",
     "generate",
     "generate_plan",
+    "executors",
     "make_executor",
     "plan_calls",
     "plan_task",

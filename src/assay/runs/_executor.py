@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assay import records as R
 from assay.errors import AssayError, MissingExtra
+from assay.plugins import REGISTRY, register
 from assay.runs._lease import Claims
 from assay.runs._lease import lease_seconds as lease_seconds_of
 from assay.runs._task import Outcome, RunProgress, Task, Unit
@@ -323,10 +324,38 @@ async def supervise(tasks: list[asyncio.Future], writer: _Writer) -> None:
 
 
 EXECUTORS = ("local", "ray")
+"""assay's own executors; ``executors()`` adds those of plug-ins."""
+
+
+@register("executor", "local")
+def _local(store: Store, **options: Any) -> Executor:
+    """asyncio in this process."""
+    return LocalExecutor(store, **options)
+
+
+@register("executor", "ray")
+def _ray(store: Store, **options: Any) -> Executor:
+    """Ray workers (``pip install 'assay[ray]'``)."""
+    try:
+        from assay.runs._ray import RayExecutor
+    except ImportError as e:
+        if (e.name or "").split(".")[0] != "ray":
+            raise
+        raise MissingExtra("ray", "the Ray executor", e) from None
+    from assay.runs._ray import RayCluster
+
+    cluster = RayCluster(**{k: v for k, v in options.items() if k in RayCluster.fields()})
+    return RayExecutor(store, cluster, **{k: v for k, v in options.items() if k not in RayCluster.fields()})
+
+
+def executors() -> list[str]:
+    """The executors' names: assay's own and those plug-ins register (plug-in kind ``executor``)."""
+    return REGISTRY.names("executor")
 
 
 def make_executor(name: str, store: Store, **options: Any) -> Executor:
-    """The executor registered as ``name``: "local" (asyncio, one process) or "ray" (``pip install 'assay[ray]'``).
+    """The executor registered as ``name``: "local" (asyncio, one process), "ray" (``pip install 'assay[ray]'``)
+    or one a plug-in registers with ``@assay.plugins.register("executor", name)`` (``factory(store, **options)``).
 
     Options an executor does not take are refused with a TypeError; ``address``,
     ``num_workers`` and ``chunk_size`` are the Ray executor's own. Both take
@@ -334,17 +363,6 @@ def make_executor(name: str, store: Store, **options: Any) -> Executor:
     ``ASSAY_LEASE_SECONDS``, else 60), which is how long other processes wait before
     taking over the units of one that died on another machine.
     """
-    if name == "local":
-        return LocalExecutor(store, **options)
-    if name == "ray":
-        try:
-            from assay.runs._ray import RayExecutor
-        except ImportError as e:
-            if (e.name or "").split(".")[0] != "ray":
-                raise
-            raise MissingExtra("ray", "the Ray executor", e) from None
-        from assay.runs._ray import RayCluster
-
-        cluster = RayCluster(**{k: v for k, v in options.items() if k in RayCluster.fields()})
-        return RayExecutor(store, cluster, **{k: v for k, v in options.items() if k not in RayCluster.fields()})
-    raise AssayError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")
+    if REGISTRY.find("executor", name) is None:
+        raise AssayError(f"unknown executor {name!r}: use one of {', '.join(executors())}{REGISTRY.failure_note()}")
+    return REGISTRY.create("executor", name, store, **options)

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assay.errors import AssayError
-
-_WORKS: dict[str, Callable[..., Any]] = {}
+from assay.plugins import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -36,33 +35,27 @@ class WorkSpec:
 
 
 def unit_work(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``factory(config, clients)`` (returning an object with ``async run(unit) -> Outcome``) as ``name``."""
+    """Register ``factory(config, clients)`` (returning an object with ``async run(unit) -> Outcome``) as ``name``.
 
-    def register(factory: Callable[..., Any]) -> Callable[..., Any]:
-        _WORKS[name] = factory
-        return factory
-
-    return register
+    The same as ``assay.plugins.register("unit-work", name)``."""
+    return REGISTRY.register("unit-work", name)
 
 
 def work_spec(name: str, config: dict[str, Any]) -> WorkSpec:
     """The WorkSpec of the registered work ``name`` (its module recorded for workers)."""
-    try:
-        factory = _WORKS[name]
-    except KeyError:
-        raise AssayError(f"no unit work registered as {name!r}") from None
-    return WorkSpec(name, config, factory.__module__)
+    found = REGISTRY.find("unit-work", name)
+    if found is None:
+        raise AssayError(f"no unit work registered as {name!r}")
+    return WorkSpec(name, config, found.factory.__module__)
 
 
 def build_work(spec: WorkSpec, clients: Clients) -> Any:
     """Rebuild a task's unit work from its spec (in a worker, or on the driver to check it)."""
-    if spec.name not in _WORKS and spec.module:
+    if REGISTRY.find("unit-work", spec.name) is None and spec.module:
         importlib.import_module(spec.module)
-    try:
-        factory = _WORKS[spec.name]
-    except KeyError:
-        raise AssayError(f"no unit work registered as {spec.name!r} (module {spec.module})") from None
-    return factory(spec.config, clients)
+    if REGISTRY.find("unit-work", spec.name) is None:
+        raise AssayError(f"no unit work registered as {spec.name!r} (module {spec.module})")
+    return REGISTRY.create("unit-work", spec.name, spec.config, clients)
 
 
 class WorkerCache:

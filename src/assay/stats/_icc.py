@@ -108,7 +108,12 @@ def icc_interval(data, *, form: str = "ICC2", confidence: float = 0.95,
     check_confidence(confidence)
     if form not in ICC_FORMS:
         raise ValueError(f"form must be one of {ICC_FORMS}, got {form!r}")
-    a = _anova(data, nan_policy)
+    return icc_estimate(_anova(data, nan_policy), form, confidence)
+
+
+def icc_estimate(a: _Anova, form: str, confidence: float) -> Estimate:
+    """The estimate and F limits of :func:`icc_interval` from the ANOVA mean squares."""
+    check_confidence(confidence)
     n, k, msr, msc, mse, msw = a.n, a.k, a.msr, a.msc, a.mse, a.msw
     value = _value(a, form)
     q = 1 - (1 - confidence) / 2

@@ -86,7 +86,13 @@ def _cohen(a, b, weights, categories) -> _Cohen:
     k = coded.n_categories
     if k < 2:
         raise ValueError("only one category was used: Cohen's kappa is undefined")
-    table = np.bincount(ca * k + cb, minlength=k * k).reshape(k, k).astype(float)
+    return cohen_from_table(np.bincount(ca * k + cb, minlength=k * k).reshape(k, k), weights)
+
+
+def cohen_from_table(table: np.ndarray, weights) -> _Cohen:
+    """Cohen's kappa from a K x K table of counts (rows: first rater), K >= 2."""
+    table = np.asarray(table, dtype=float)
+    k = table.shape[0]
     n = int(table.sum())
     p = table / n
     v = _cohen_disagreement(weights, k)
@@ -140,7 +146,11 @@ def cohen_kappa_interval(a, b, *, weights=None, categories: Sequence | None = No
     .. math:: \mathrm{Var}(\hat\kappa_w) = \frac{\sum_{ij} p_{ij}[w_{ij} - (\bar w_{i\cdot}
               + \bar w_{\cdot j})(1-\kappa_w)]^2 - [\kappa_w - p_e(1-\kappa_w)]^2}{n(1-p_e)^2}
     """
-    c = _cohen(a, b, weights, categories)
+    return cohen_estimate(_cohen(a, b, weights, categories), confidence)
+
+
+def cohen_estimate(c: _Cohen, confidence: float) -> Estimate:
+    """The interval of :func:`cohen_kappa_interval` from a computed kappa."""
     p, w, pe, kappa, n = c.p, c.agree_w, c.pe, c.kappa, c.n
     pr, pc = p.sum(axis=1), p.sum(axis=0)
     wr, wc = w @ pc, pr @ w  # \bar w_{i.}, \bar w_{.j}
@@ -219,21 +229,26 @@ def gwet_weights(kind, values: np.ndarray) -> np.ndarray:
     return 1 - d / d.max()
 
 
-def _gwet_core(table: np.ndarray, w: np.ndarray, kind: str, q: int):
-    """Coefficient, per-unit linearised terms and df for AC ("ac") or Fleiss ("fleiss")."""
+def _gwet_core(table: np.ndarray, w: np.ndarray, kind: str, q: int, freq: np.ndarray | None = None):
+    """Coefficient, per-unit linearised terms and df for AC ("ac") or Fleiss ("fleiss").
+
+    ``freq`` counts how many units each row of ``table`` stands for (default: one each).
+    """
     table = np.asarray(table, dtype=float)
     r = table.sum(axis=1)
-    table, r = table[r > 0], r[r > 0]  # units nobody rated carry no information
-    n = table.shape[0]
+    f = np.ones(len(r)) if freq is None else np.asarray(freq, dtype=float)
+    # units nobody rated carry no information
+    table, r, f = table[r > 0], r[r > 0], f[r > 0]
+    n = f.sum()
     two = r >= 2
-    n2 = int(two.sum())
+    n2 = f[two].sum()
     if n2 == 0:
         raise ValueError("no unit was rated by two or more raters: nothing to compare")
     rw = table @ w.T  # r*_ik = sum_l w_kl r_il
     den = np.where(two, r * (r - 1), 1.0)
     pa_i = np.where(two, (table * (rw - 1)).sum(axis=1) / den, 0.0)
-    pa = pa_i[two].sum() / n2
-    pi = (table / r[:, None]).mean(axis=0)
+    pa = (f @ pa_i) / n2
+    pi = f @ (table / r[:, None]) / n
     if kind == "ac":
         tw = w.sum() / (q * (q - 1))
         pe = tw * float((pi * (1 - pi)).sum())
@@ -247,8 +262,8 @@ def _gwet_core(table: np.ndarray, w: np.ndarray, kind: str, q: int):
     coef = (pa - pe) / (1 - pe)
     coef_i = (n / n2) * (pa_i - pe * two) / (1 - pe)
     coef_ix = coef_i - 2 * (1 - coef) * (pe_i - pe) / (1 - pe)
-    var = ((coef_ix - coef) ** 2).sum() / (n * (n - 1)) if n > 1 else np.nan
-    return float(coef), float(np.sqrt(var)), n, float(pa), pe, pi
+    var = (f @ (coef_ix - coef) ** 2) / (n * (n - 1)) if n > 1 else np.nan
+    return float(coef), float(np.sqrt(var)), int(n), float(pa), pe, pi
 
 
 def _raw_table(data, categories):
@@ -335,15 +350,21 @@ def fleiss_kappa_interval(table, *, confidence: float = 0.95) -> Estimate:
     irr ``kappam.fleiss`` uses for its z (only when every unit has the same number of
     raters; otherwise None).
     """
-    t = _check_table(table)
+    return fleiss_estimate(_check_table(table), None, confidence)
+
+
+def fleiss_estimate(t: np.ndarray, freq: np.ndarray | None, confidence: float) -> Estimate:
+    """The interval of :func:`fleiss_kappa_interval` from a checked table (rows weighted by ``freq``)."""
     k = t.shape[1]
-    coef, se, n, _, _, _ = _gwet_core(t, np.eye(k), "fleiss", k)
+    coef, se, n, _, _, _ = _gwet_core(t, np.eye(k), "fleiss", k, freq)
     r = t.sum(axis=1)
+    f = np.ones(len(r)) if freq is None else np.asarray(freq, dtype=float)
+    f = f[r > 0]
     r = r[r > 0]
     se0 = None
     if np.all(r == r[0]):
         m = r[0]
-        p = t[t.sum(axis=1) > 0].sum(axis=0) / (n * m)
+        p = f @ t[t.sum(axis=1) > 0] / (n * m)
         pq = p * (1 - p)
         s = pq.sum()
         se0 = np.sqrt(2) / (s * np.sqrt(n * m * (m - 1))) * np.sqrt(s**2 - (pq * (1 - 2 * p)).sum())

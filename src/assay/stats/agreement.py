@@ -22,6 +22,12 @@ Intervals: ``bootstrap_interval`` resamples units for any coefficient;
 (fast); ``cohen_kappa_interval``, ``fleiss_kappa_interval``, ``gwet_ac1_interval``,
 ``gwet_ac2_interval`` give the published analytic standard errors and
 ``icc_interval`` the F-distribution limits. All return an :class:`Estimate`.
+
+At scale: ``summarise`` codes the labels once and keeps the distinct per-unit patterns
+with their multiplicities (:class:`AgreementSummary`); every coefficient above is a method
+of the summary, summaries of disjoint units add up exactly (``merge_summaries``, ``+``),
+and ``summary.bootstrap()`` (:class:`SummaryBootstrap`) resamples units for every
+coefficient at once by reweighting patterns.
 """
 
 from ._icc import ICC_FORMS, icc, icc_interval
@@ -42,8 +48,14 @@ from ._kappa import (
     to_table,
 )
 from ._krippendorff import LEVELS, krippendorff_alpha, krippendorff_alpha_interval
+from ._resample import SummaryBootstrap
+from ._patterns import from_codes as summary_from_codes
+from ._patterns import merge_summaries, summarise
+from ._summary import AgreementSummary
 
 __all__ = [
+    "AgreementSummary",
+    "SummaryBootstrap",
     "GWET_WEIGHTS",
     "ICC_FORMS",
     "LEVELS",
@@ -62,8 +74,11 @@ __all__ = [
     "icc_interval",
     "krippendorff_alpha",
     "krippendorff_alpha_interval",
+    "merge_summaries",
     "pair_agreement",
     "percent_agreement",
     "scott_pi",
+    "summarise",
+    "summary_from_codes",
     "to_table",
 ]

@@ -11,8 +11,8 @@ from assay.io.labels._writer import LabelSummary, RowReader, import_labels
 from assay.io.labels.labelmaps import NAMES as LABEL_MAPS
 from assay.io.labels.labelmaps import LabelMap
 from assay.io.labels.mapped import MappedReader, PairFields
-from assay.io.labels.presets import PRESETS, Preset, PresetOptions, names, preset, reader_for
+from assay.io.labels.presets import Preset, PresetOptions, names, preset, reader_for
 
-__all__ = ["LABEL_MAPS", "PRESETS", "Answer", "LabelMap", "LabelSummary", "MappedReader", "PairFields", "Parsed",
+__all__ = ["LABEL_MAPS", "Answer", "LabelMap", "LabelSummary", "MappedReader", "PairFields", "Parsed",
            "Preset", "PresetOptions", "RaterRef", "RowError", "RowReader", "Score", "Verdict", "import_labels",
            "names", "preset", "reader_for"]

@@ -18,6 +18,7 @@ from assay.io.importer import ROLES, _get, _MISSING
 from assay.io.labels._parsed import RowError
 from assay.io.labels._writer import RowReader
 from assay.io.readers import Row
+from assay.plugins import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,13 @@ class PresetOptions:
     baseline: str | None = None  # arena-hard: the baseline model (default gpt-4-0314, as in v0.1)
 
 
-PRESETS: dict[str, type[Preset]] = {}
-
-
 def preset(name: str):  # noqa: ANN201 - a class decorator
-    """Register a :class:`Preset` subclass under ``name``."""
+    """Register a :class:`Preset` subclass under ``name`` (plug-in kind ``label-preset``)."""
 
     def register(cls: type[Preset]) -> type[Preset]:
         cls.name = name
         cls.source = name
-        PRESETS[name] = cls
-        return cls
+        return REGISTRY.register("label-preset", name)(cls)
 
     return register
 
@@ -72,21 +69,14 @@ class Preset(RowReader):
 
 def reader_for(name: str, options: PresetOptions) -> Preset:
     """The preset registered as ``name``, made with ``options``."""
-    _load()
-    cls = PRESETS.get(name)
-    if cls is None:
-        raise BadInput(f"unknown --from {name!r}: presets are {', '.join(sorted(PRESETS))}")
-    return cls(options)
+    found = REGISTRY.find("label-preset", name)
+    if found is None:
+        raise BadInput(f"unknown --from {name!r}: presets are {', '.join(names())}{REGISTRY.failure_note()}")
+    return found.factory(options)
 
 
 def names() -> list[str]:
-    _load()
-    return sorted(PRESETS)
-
-
-def _load() -> None:
-    # the modules register their presets when imported
-    from assay.io.labels import _pairwise, _ratings  # noqa: F401
+    return REGISTRY.names("label-preset")
 
 
 # ---- helpers the presets share ------------------------------------------------------
@@ -155,4 +145,4 @@ def hh_transcript(value: Any, fieldname: str) -> list[dict[str, str]]:
             for who, said in zip(parts[1::2], parts[2::2])]
 
 
-__all__ = ["PRESETS", "Preset", "PresetOptions", "names", "preset", "reader_for"]
+__all__ = ["Preset", "PresetOptions", "names", "preset", "reader_for"]

@@ -33,17 +33,9 @@ class InstructionType:
         return self.id.split(":", 1)[0]
 
 
-INSTRUCTIONS: dict[str, InstructionType] = {}
-
-
-def _instruction(instruction_id: str) -> Callable[[Callable[..., bool]], Callable[..., bool]]:
-    def register(fn: Callable[..., bool]) -> Callable[..., bool]:
-        params = tuple(p for p in inspect.signature(fn).parameters if p != "response")
-        doc = (fn.__doc__ or "").strip().splitlines()[0]
-        INSTRUCTIONS[instruction_id] = InstructionType(instruction_id, fn, params, doc)
-        return fn
-
-    return register
+def _type(instruction_id: str, fn: Callable[..., bool]) -> InstructionType:
+    params = tuple(p for p in inspect.signature(fn).parameters if p != "response")
+    return InstructionType(instruction_id, fn, params, (fn.__doc__ or "").strip().splitlines()[0])
 
 
 def _compare(count: int, relation: str, threshold: int) -> bool:
@@ -66,26 +58,22 @@ def _pattern(template: str, word: str, *, flags: int = 0) -> re.Pattern[str]:
 # ---- keywords --------------------------------------------------------------------------
 
 
-@_instruction("keywords:existence")
 def keywords_existence(response: str, keywords: list[str]) -> bool:
     """Every keyword occurs (case-insensitive)."""
     return all(_pattern("{}", k, flags=re.IGNORECASE).search(response) for k in keywords)
 
 
-@_instruction("keywords:frequency")
 def keywords_frequency(response: str, keyword: str, frequency: int, relation: str) -> bool:
     """The keyword occurs less than / at least ``frequency`` times (case-insensitive)."""
     count = len(_pattern("{}", keyword.strip(), flags=re.IGNORECASE).findall(response))
     return _compare(count, relation, frequency)
 
 
-@_instruction("keywords:forbidden_words")
 def keywords_forbidden_words(response: str, forbidden_words: list[str]) -> bool:
     """None of the words occurs as a whole word (case-insensitive)."""
     return not any(_pattern(r"\b{}\b", w, flags=re.IGNORECASE).search(response) for w in forbidden_words)
 
 
-@_instruction("keywords:letter_frequency")
 def keywords_letter_frequency(response: str, letter: str, let_frequency: int, let_relation: str) -> bool:
     """One character occurs less than / at least ``let_frequency`` times (case-insensitive)."""
     letter = letter.strip().lower()
@@ -97,14 +85,12 @@ def keywords_letter_frequency(response: str, letter: str, let_frequency: int, le
 # ---- language and case -----------------------------------------------------------------
 
 
-@_instruction("language:response_language")
 def response_language(response: str, language: str) -> bool:
     """The whole response is in ``language`` (ISO 639-1) by langdetect; undetectable text passes."""
     detected = _text.detect_language(response)
     return detected is None or detected == language
 
 
-@_instruction("change_case:english_capital")
 def english_capital(response: str) -> bool:
     """The response is English and all upper case."""
     if not response.isupper():
@@ -113,7 +99,6 @@ def english_capital(response: str) -> bool:
     return detected is None or detected == "en"
 
 
-@_instruction("change_case:english_lowercase")
 def english_lowercase(response: str) -> bool:
     """The response is English and all lower case."""
     if not response.islower():
@@ -122,7 +107,6 @@ def english_lowercase(response: str) -> bool:
     return detected is None or detected == "en"
 
 
-@_instruction("change_case:capital_word_frequency")
 def capital_word_frequency(response: str, capital_frequency: int, capital_relation: str) -> bool:
     """Upper-case tokens (Treebank tokenisation) occur less than / at least ``capital_frequency`` times."""
     count = sum(1 for tok in _text.word_tokens(response) if tok.isupper())
@@ -132,19 +116,16 @@ def capital_word_frequency(response: str, capital_frequency: int, capital_relati
 # ---- length ----------------------------------------------------------------------------
 
 
-@_instruction("length_constraints:number_sentences")
 def number_sentences(response: str, num_sentences: int, relation: str) -> bool:
     """Punkt English sentences number less than / at least ``num_sentences``."""
     return _compare(_text.count_sentences(response), relation, num_sentences)
 
 
-@_instruction("length_constraints:number_words")
 def number_words(response: str, num_words: int, relation: str) -> bool:
     """Words (``\\w+`` runs) number less than / at least ``num_words``."""
     return _compare(_text.count_words(response), relation, num_words)
 
 
-@_instruction("length_constraints:number_paragraphs")
 def number_paragraphs(response: str, num_paragraphs: int) -> bool:
     """Exactly ``num_paragraphs`` paragraphs separated by ``***``, none of them empty."""
     parts = re.split(r"\s?\*\*\*\s?", response)
@@ -157,7 +138,6 @@ def number_paragraphs(response: str, num_paragraphs: int) -> bool:
     return count == num_paragraphs
 
 
-@_instruction("length_constraints:nth_paragraph_first_word")
 def nth_paragraph_first_word(response: str, num_paragraphs: int, nth_paragraph: int, first_word: str) -> bool:
     """Exactly ``num_paragraphs`` paragraphs (split on a blank line) and paragraph n starts with ``first_word``."""
     if nth_paragraph < 1:
@@ -178,13 +158,11 @@ def nth_paragraph_first_word(response: str, num_paragraphs: int, nth_paragraph: 
 # ---- content ---------------------------------------------------------------------------
 
 
-@_instruction("detectable_content:number_placeholders")
 def number_placeholders(response: str, num_placeholders: int) -> bool:
     """At least ``num_placeholders`` placeholders in square brackets, like ``[address]``."""
     return len(re.findall(r"\[.*?\]", response)) >= num_placeholders
 
 
-@_instruction("detectable_content:postscript")
 def postscript(response: str, postscript_marker: str) -> bool:
     """A postscript marker (``P.S.``, ``P.P.S`` or another) occurs; case-insensitive, anywhere in the text."""
     marker = postscript_marker.strip()
@@ -200,7 +178,6 @@ def postscript(response: str, postscript_marker: str) -> bool:
 # ---- format ----------------------------------------------------------------------------
 
 
-@_instruction("detectable_format:number_bullet_lists")
 def number_bullet_lists(response: str, num_bullets: int) -> bool:
     """Exactly ``num_bullets`` markdown bullet lines (``* item`` or ``- item``)."""
     stars = re.findall(r"^\s*\*[^*].*$", response, flags=re.MULTILINE)
@@ -211,14 +188,12 @@ def number_bullet_lists(response: str, num_bullets: int) -> bool:
 _OPTIONS = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 
 
-@_instruction("detectable_format:constrained_response")
 def constrained_response(response: str) -> bool:
     """The response contains one of "My answer is yes./no./maybe."."""
     text = response.strip()
     return any(option in text for option in _OPTIONS)
 
 
-@_instruction("detectable_format:number_highlighted_sections")
 def number_highlighted_sections(response: str, num_highlights: int) -> bool:
     """At least ``num_highlights`` non-empty markdown highlights ``*like this*`` (``**bold**`` counts too)."""
     single = [h for h in re.findall(r"\*[^\n*]*\*", response) if h.strip("*").strip()]
@@ -226,14 +201,12 @@ def number_highlighted_sections(response: str, num_highlights: int) -> bool:
     return len(single) + len(double) >= num_highlights
 
 
-@_instruction("detectable_format:multiple_sections")
 def multiple_sections(response: str, section_spliter: str, num_sections: int) -> bool:
     """At least ``num_sections`` sections headed ``<spliter> N`` (e.g. "SECTION 1")."""
     splitter = _pattern(r"\s?{}\s?\d+\s?", section_spliter.strip())
     return len(splitter.split(response)) - 1 >= num_sections
 
 
-@_instruction("detectable_format:json_format")
 def json_format(response: str) -> bool:
     """The whole response is JSON, optionally inside a markdown code fence."""
     text = response.strip()
@@ -247,7 +220,6 @@ def json_format(response: str) -> bool:
     return True
 
 
-@_instruction("detectable_format:title")
 def title(response: str) -> bool:
     """A non-empty title in double angular brackets, like ``<<poem of joy>>``."""
     return any(t.lstrip("<").rstrip(">").strip() for t in re.findall(r"<<[^\n]+>>", response))
@@ -256,7 +228,6 @@ def title(response: str) -> bool:
 # ---- combination, start and end, punctuation -------------------------------------------
 
 
-@_instruction("combination:two_responses")
 def two_responses(response: str) -> bool:
     """Two different responses separated by ``******`` and nothing else."""
     parts = response.split("******")
@@ -269,26 +240,52 @@ def two_responses(response: str) -> bool:
     return len(answers) == 2 and answers[0].strip() != answers[1].strip()
 
 
-@_instruction("combination:repeat_prompt")
 def repeat_prompt(response: str, prompt_to_repeat: str) -> bool:
     """The response starts with the request repeated word for word (case-insensitive)."""
     return response.strip().lower().startswith(prompt_to_repeat.strip().lower())
 
 
-@_instruction("startend:end_checker")
 def end_checker(response: str, end_phrase: str) -> bool:
     """The response ends with ``end_phrase`` (case-insensitive, outer quotes ignored)."""
     return response.strip().strip('"').lower().endswith(end_phrase.strip().lower())
 
 
-@_instruction("startend:quotation")
 def quotation(response: str) -> bool:
     """The whole response is wrapped in double quotation marks."""
     text = response.strip()
     return len(text) > 1 and text[0] == '"' and text[-1] == '"'
 
 
-@_instruction("punctuation:no_comma")
 def no_comma(response: str) -> bool:
     """No comma anywhere."""
     return "," not in response
+
+
+INSTRUCTIONS: dict[str, InstructionType] = {t.id: t for t in (
+    _type("keywords:existence", keywords_existence),
+    _type("keywords:frequency", keywords_frequency),
+    _type("keywords:forbidden_words", keywords_forbidden_words),
+    _type("keywords:letter_frequency", keywords_letter_frequency),
+    _type("language:response_language", response_language),
+    _type("change_case:english_capital", english_capital),
+    _type("change_case:english_lowercase", english_lowercase),
+    _type("change_case:capital_word_frequency", capital_word_frequency),
+    _type("length_constraints:number_sentences", number_sentences),
+    _type("length_constraints:number_words", number_words),
+    _type("length_constraints:number_paragraphs", number_paragraphs),
+    _type("length_constraints:nth_paragraph_first_word", nth_paragraph_first_word),
+    _type("detectable_content:number_placeholders", number_placeholders),
+    _type("detectable_content:postscript", postscript),
+    _type("detectable_format:number_bullet_lists", number_bullet_lists),
+    _type("detectable_format:constrained_response", constrained_response),
+    _type("detectable_format:number_highlighted_sections", number_highlighted_sections),
+    _type("detectable_format:multiple_sections", multiple_sections),
+    _type("detectable_format:json_format", json_format),
+    _type("detectable_format:title", title),
+    _type("combination:two_responses", two_responses),
+    _type("combination:repeat_prompt", repeat_prompt),
+    _type("startend:end_checker", end_checker),
+    _type("startend:quotation", quotation),
+    _type("punctuation:no_comma", no_comma),
+)}
+"""The instruction types by id, in the reference's order."""
