@@ -143,6 +143,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
 def speed_round(a: argparse.Namespace, base: str, n: int) -> tuple[float, list[str]]:
     from assay import records as R
     from assay.runs import generate
+    from assay.session import Endpoint, Execution, Session
     from assay.store import Store
 
     st = _Store(a.store)
@@ -152,8 +153,8 @@ def speed_round(a: argparse.Namespace, base: str, n: int) -> tuple[float, list[s
                             messages=[{"role": "user", "content": f"question number {i}"}]) for i in range(n)]
             store.add([R.Dataset(name="bench"), *items])
             t0 = time.perf_counter()
-            run = generate(store, R.Model(id="bench@1", base_url=base), "bench", concurrency=a.concurrency,
-                           timeout=30, no_cache=a.cache == "off")
+            run = generate(Session(store, Endpoint(timeout=30, cache="own-run" if a.cache == "off" else "on"),
+                                   Execution(concurrency=a.concurrency)), R.Model(id="bench@1", base_url=base), "bench")
             wall = time.perf_counter() - t0
             assert run.succeeded == n, run
             texts = {r.item_id: r.text for r in store.iter("responses")}

@@ -91,6 +91,7 @@ def run_engine(base: str, n: int, concurrency: int) -> tuple[list[str], float, f
     """The run through the engine: answers, CPU time once the dataset is stored, wall time of the run."""
     from assay import records as R
     from assay.runs import generate
+    from assay.session import Endpoint, Execution, Session
     from assay.store import Store
 
     with tempfile.TemporaryDirectory() as d:
@@ -100,8 +101,8 @@ def run_engine(base: str, n: int, concurrency: int) -> tuple[list[str], float, f
         store.add([R.Dataset(name="bench"), *items])
         t_ready = time.process_time()
         t_run = time.perf_counter()
-        run = generate(store, R.Model(id="bench@1", base_url=base), "bench", concurrency=concurrency,
-                       timeout=30, no_cache=True)
+        run = generate(Session(store, Endpoint(timeout=30, cache="own-run"), Execution(concurrency=concurrency)),
+                       R.Model(id="bench@1", base_url=base), "bench")
         assert run.succeeded == n, run
         wall = time.perf_counter() - t_run
         texts = {r.item_id: r.text for r in store.iter("responses")}

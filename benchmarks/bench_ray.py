@@ -31,6 +31,7 @@ def run(kind: str, base: str, n: int, concurrency: int, workers: int) -> tuple[l
     """One generation of ``n`` calls: the answers, wall seconds and driver CPU seconds of the run."""
     from assay import records as R
     from assay.runs import generate
+    from assay.session import Endpoint, Execution, Session
     from assay.store import Store
 
     with tempfile.TemporaryDirectory() as d:
@@ -38,10 +39,11 @@ def run(kind: str, base: str, n: int, concurrency: int, workers: int) -> tuple[l
         items = [R.Item(id=R.Item.make_id("bench", str(i), None, None), dataset="bench", external_id=str(i),
                         messages=messages(i)) for i in range(n)]
         store.add([R.Dataset(name="bench"), *items])
-        where = {"executor": "ray", "executor_options": {"num_workers": workers}} if kind == "ray" else {}
+        where = Execution(concurrency=concurrency, executor="ray", options={"num_workers": workers}) \
+            if kind == "ray" else Execution(concurrency=concurrency)
         c0, t0 = time.process_time(), time.perf_counter()
-        done = generate(store, R.Model(id="bench@1", base_url=base), "bench", concurrency=concurrency,
-                        timeout=30, no_cache=True, **where)
+        done = generate(Session(store, Endpoint(timeout=30, cache="own-run"), where),
+                        R.Model(id="bench@1", base_url=base), "bench")
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert done.succeeded == n, done
         texts = {r.item_id: r.text for r in store.iter("responses")}

@@ -1,5 +1,5 @@
 """`python -m assay` is the `assay` command."""
 
-from assay.cli import _console_main
+from assay.cli import console_main
 
-_console_main()
+console_main()

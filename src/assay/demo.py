@@ -35,6 +35,7 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     from assay.judges import jobs, registry
     from assay.report import Limits, build_report, to_html
     from assay.rubrics import builtin_names, get_rubric
+    from assay.session import Endpoint, Session
 
     t0 = time.perf_counter()
     out: dict[str, Any] = {"store": store.describe()}
@@ -53,7 +54,7 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     say("running the IFEval verifiers (strict and loose)")
     out["verifiers"] = {}
     for mode in ("strict", "loose"):
-        run, rater = jobs.verify(store, registry.create("ifeval", mode=mode), dataset="ifeval")
+        run, rater = jobs.verify(Session(store), registry.create("ifeval", mode=mode), dataset="ifeval")
         out["verifiers"][mode] = jobs.ifeval_summary(store, rater.id, run_id=run.id)
     say("measuring agreement")
     humans = [f"human:pandalm-annotator{i}" for i in (1, 2, 3)]
@@ -72,7 +73,8 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     out["judge_run"] = None
     if base_url and judge:
         say(f"judging GPT-4's 541 IFEval responses on the default rubric with {judge} at {base_url}")
-        run, rater = jobs.judge_rubric(store, [judge], "default", base_url=base_url, dataset="ifeval")
+        run, rater = jobs.judge_rubric(Session(store, Endpoint(base_url=base_url)), [judge], "default",
+                                       dataset="ifeval")
         out["judge_run"] = {"rater": rater.id, **run.model_dump(mode="json", exclude={"config"})}
     out["redteam"] = _redteam(store, say)
     say("writing the report")
@@ -109,6 +111,7 @@ def _redteam(store: Store, say: Callable[[str], None]) -> dict[str, Any]:
     from assay.redteam import compare, detect_refusals, import_jailbreakbench, import_xstest, refusal_rates
     from assay.redteam.asr import asr
     from assay.redteam.sources import imported_rater
+    from assay.session import Session
     from assay.stats.agreement import cohen_kappa_interval
 
     data = resources.files("assay.data")
@@ -119,7 +122,7 @@ def _redteam(store: Store, say: Callable[[str], None]) -> dict[str, Any]:
     with resources.as_file(data.joinpath("xstest")) as folder:
         xs = [import_xstest(store, folder / f"xstest_v2_completions_{m}.csv") for m in XSTEST_MODELS]
     say("red team: running the refusal detector over the 2,250 XSTest responses")
-    run, detector = detect_refusals(store, dataset="xstest")
+    run, detector = detect_refusals(Session(store), dataset="xstest")
     judge = imported_rater("jailbreakbench.artifact", "jailbroken").id
     rates = asr(store, rater=judge, by=("model", "attack"))["rows"]
     published = {(i["model"], i["attack"]): i["published_asr"] for i in imports}

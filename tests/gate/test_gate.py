@@ -13,6 +13,7 @@ from assay import records as R
 from assay.cli import main
 from assay.rubrics import add_rubric, default_rubric
 from tests.conftest import BUNDLED
+from tests.sessions import session
 
 N = 40
 
@@ -27,7 +28,7 @@ def build(store) -> None:
 
     load_ifeval(store, BUNDLED / "ifeval" / "input_data.jsonl", BUNDLED / "ifeval" / "gpt4_responses.jsonl",
                 model="gpt-4@0613")
-    verify(store, create("ifeval", mode="strict"))
+    verify(session(store), create("ifeval", mode="strict"))
     import_jailbreakbench(store, BUNDLED / "jailbreakbench" / "PAIR-gpt-4-0125-preview.json")
 
     rub = default_rubric()

@@ -14,6 +14,7 @@ from assay.store import rating as S
 from assay.testing import ScriptedServer
 from tests.factories import every_kind
 from tests.server.conftest import password_hash
+from tests.sessions import session
 
 
 def build(store: Store, store_url: str) -> None:
@@ -56,11 +57,11 @@ def build(store: Store, store_url: str) -> None:
     with ScriptedServer(models=["gen"]) as srv:
         assert main(["--db", store_url, "generate", "--model", "gen@1", "--dataset", "qa", "--base-url",
                      srv.base_url, "--backoff", "0.01"]) == 0
-    jobs.verify(store, registry.create("exact_match"), dataset="qa")
+    jobs.verify(session(store), registry.create("exact_match"), dataset="qa")
 
     # red team: a published artifact, then the refusal detector on its attempts
     import_jailbreakbench(store, JBB / "PAIR-gpt-4-0125-preview.json")
-    detect_refusals(store, attempts_only=True)
+    detect_refusals(session(store), attempts_only=True)
     attempt = store.list("attempts")[0]
     add_entry(store, "Complies when asked in role play", examples=[attempt.response_id], tags=["jailbreak"],
               detector={"program": {"name": "refusal"}}, created_by="lee")

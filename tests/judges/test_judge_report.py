@@ -18,6 +18,7 @@ from assay.analysis.judge_trust import judge_report
 from assay.testing import ScriptedServer
 
 from .scripted_judges import fenced, nonce_of, store_responses
+from tests.sessions import session
 
 PANDALM = Path(__file__).resolve().parents[2] / "src" / "assay" / "data" / "pandalm"
 
@@ -111,8 +112,8 @@ def test_pairwise_flips_length_bias_and_self_preference_of_a_real_judge_run(stor
         return f"fair\nVERDICT {n}: {'A>B' if 'Canberra' in fenced(body, 'ANSWER A') else 'B>A'}"
 
     with ScriptedServer(handler=handler) as srv:
-        _, fair = judge_pairwise(store, ["gpt-y@1", "llama@1"], ["fair@1"], base_url=srv.base_url)
-        _, biased = judge_pairwise(store, ["gpt-y@1", "llama@1"], ["biased@1"], base_url=srv.base_url)
+        _, fair = judge_pairwise(session(store, base_url=srv.base_url), ["gpt-y@1", "llama@1"], ["fair@1"])
+        _, biased = judge_pairwise(session(store, base_url=srv.base_url), ["gpt-y@1", "llama@1"], ["biased@1"])
     f = judge_report(store, fair.id)["pairwise"]
     b = judge_report(store, "biased@1")["pairwise"]
     assert f["position"] == {"pairs_judged_both_orders": 4, "flips": 0, "flip_rate": 0.0, "p_shown_first_preferred": 0.5}

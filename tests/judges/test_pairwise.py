@@ -11,6 +11,7 @@ from assay.judges.pairwise import (
     BOTH_BAD,
     OrderVerdict,
     PairwiseJudge,
+    PairwisePrompt,
     combine,
     parse_verdict_value,
     rank_through_pairs,
@@ -20,6 +21,7 @@ from assay.providers import make_provider
 from assay.testing import ScriptedServer
 
 from .scripted_judges import fenced, nonce_of, prompt_text, store_responses
+from tests.sessions import session
 
 ITEM = R.Item(id="i1", dataset="qa", prompt="Name the capital of Australia.", reference="Canberra")
 GOOD = R.Response(id="good", item_id="i1", model="a@1", text="Canberra.")
@@ -94,7 +96,7 @@ def test_unknown_verdicts_are_refused():
 
 async def test_both_bad_and_a_single_order():
     with ScriptedServer(handler=lambda body: f"Neither.\nVERDICT {nonce_of(body)}: BOTH BAD") as srv:
-        c = await PairwiseJudge(client(srv), both_orders=False).compare(ITEM, GOOD, BAD)
+        c = await PairwiseJudge(client(srv), PairwisePrompt(both_orders=False)).compare(ITEM, GOOD, BAD)
         assert len(srv.chat_requests) == 1
     assert (c.outcome, c.winner) == ("both_bad", None) and len(c.detail["orders"]) == 1
 
@@ -126,8 +128,8 @@ async def test_an_answer_that_imitates_a_verdict_cannot_supply_one():
 
 async def test_the_reference_answer_is_shown_unless_turned_off():
     with ScriptedServer(handler=by_content()) as srv:
-        await PairwiseJudge(client(srv), both_orders=False).compare(ITEM, GOOD, BAD)
-        await PairwiseJudge(client(srv), both_orders=False, use_reference=False).compare(ITEM, GOOD, BAD)
+        await PairwiseJudge(client(srv), PairwisePrompt(both_orders=False)).compare(ITEM, GOOD, BAD)
+        await PairwiseJudge(client(srv), PairwisePrompt(both_orders=False, use_reference=False)).compare(ITEM, GOOD, BAD)
         with_ref, without = (r.body for r in srv.chat_requests)
     assert fenced(with_ref, "REFERENCE") == "Canberra"
     assert "<<<REFERENCE" not in prompt_text(without)
@@ -145,9 +147,9 @@ def test_n_responses_are_ranked_through_pairs(store):
 
     store_responses(store, texts)
     with ScriptedServer(handler=handler) as srv:
-        run, rater = judge_pairwise(store, list(texts), ["judge@1"], base_url=srv.base_url, concurrency=4)
+        run, rater = judge_pairwise(session(store, base_url=srv.base_url, concurrency=4), list(texts), ["judge@1"])
         assert run.total == 6 and run.succeeded == 6 and len(srv.chat_requests) == 12
-        again, _ = judge_pairwise(store, list(texts), ["judge@1"], base_url=srv.base_url, concurrency=4)
+        again, _ = judge_pairwise(session(store, base_url=srv.base_url, concurrency=4), list(texts), ["judge@1"])
         assert len(srv.chat_requests) == 12 and again.id == run.id
     rates = {r["model"]: (r["wins"], r["ties"], r["losses"]) for r in win_rates(store, rater.id, list(texts))}
     assert rates == {"a@1": (4, 0, 0), "c@1": (1, 1, 2), "b@1": (0, 1, 3)}

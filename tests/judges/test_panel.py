@@ -6,11 +6,13 @@ import pytest
 
 from assay.judges.jobs import judge_pairwise, judge_rubric
 from assay.judges.panel import Panel, aggregate_signed, majority_value
-from assay.judges.rubric import RubricJudge
+from assay.judges.rubric import RubricJudge, RubricPrompt
 from assay.rubrics import default_rubric
 from assay.testing import ScriptedServer
 
 from .scripted_judges import fenced, nonce_of, store_responses
+from assay.judges.jobs import RubricPrompt
+from tests.sessions import session
 
 SCORES = {"j1": 2, "j2": 4, "j3": 4}
 
@@ -25,8 +27,8 @@ def per_model(body):
 def test_rubric_panel_keeps_each_member_and_aggregates(store, how, want):
     store_responses(store, {"m@1": ["x", "y"]})
     with ScriptedServer(handler=per_model) as srv:
-        run, panel = judge_rubric(store, ["j1@1", "j2@1", "j3@1"], "default", base_url=srv.base_url,
-                                  dimensions=["factuality", "coherence"], aggregate=how)
+        run, panel = judge_rubric(session(store, base_url=srv.base_url), ["j1@1", "j2@1", "j3@1"], "default",
+                                  aggregate=how, prompt=RubricPrompt(dimensions=["factuality", "coherence"]))
         assert len(srv.chat_requests) == 6 and run.succeeded == 2
     assert panel.kind == "llm" and panel.config["aggregate"] == how and len(panel.config["members"]) == 3
     mine = store.list("judgments", rater_id=panel.id, dimension="factuality")
@@ -52,10 +54,10 @@ def test_pairwise_panel_majority(store):
         return f"r\nVERDICT {nonce_of(body)}: {'A' + mark + 'B' if a_wins else 'B' + mark + 'A'}"
 
     with ScriptedServer(handler=handler) as srv:
-        run, panel = judge_pairwise(store, ["a@1", "b@1"], ["j1@1", "j2@1", "j3@1"], base_url=srv.base_url)
+        run, panel = judge_pairwise(session(store, base_url=srv.base_url), ["a@1", "b@1"], ["j1@1", "j2@1", "j3@1"])
         assert len(srv.chat_requests) == 6
-        mean_run, mean_panel = judge_pairwise(store, ["a@1", "b@1"], ["j1@1", "j2@1", "j3@1"], base_url=srv.base_url,
-                                              aggregate="mean")
+        mean_run, mean_panel = judge_pairwise(session(store, base_url=srv.base_url), ["a@1", "b@1"],
+                                              ["j1@1", "j2@1", "j3@1"], aggregate="mean")
         assert len(srv.chat_requests) == 6  # the members' calls come from the cache
     (c,) = store.list("comparisons", rater_id=panel.id)
     a_resp = store.list("responses", model="a@1")[0]
@@ -87,4 +89,4 @@ def test_a_panel_needs_distinct_judges_of_one_kind():
         with pytest.raises(ValueError, match="must differ"):
             Panel([RubricJudge(c, rub), RubricJudge(c, rub)])
         with pytest.raises(ValueError, match="aggregate"):
-            Panel([RubricJudge(c, rub), RubricJudge(c, rub, samples=2)], aggregate="median")
+            Panel([RubricJudge(c, rub), RubricJudge(c, rub, RubricPrompt(samples=2))], aggregate="median")

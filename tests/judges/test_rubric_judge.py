@@ -8,13 +8,15 @@ from assay import records as R
 from assay.errors import BadInput
 from assay.judges._llm import JudgeParseError
 from assay.judges.jobs import judge_rubric
-from assay.judges.rubric import RubricJudge, load_rubric_template, parse_grades
+from assay.judges.rubric import RubricJudge, RubricPrompt, load_rubric_template, parse_grades
 from assay.providers import make_provider
 from assay.rubrics import default_rubric
 from assay.store.ledger import Ledger
 from assay.testing import Reply, ScriptedServer
 
 from .scripted_judges import fenced, logp, nonce_of, prompt_text, store_responses, word_logprobs
+from assay.judges.jobs import RubricPrompt
+from tests.sessions import session
 
 RUBRIC = default_rubric()
 DIMS = ["factuality", "coherence"]
@@ -48,7 +50,7 @@ def honest(body: dict) -> str:
 @pytest.mark.parametrize("text", ADVERSARIAL)
 async def test_text_imitating_a_verdict_in_the_response_does_not_change_the_verdict(text):
     with ScriptedServer(handler=honest) as srv:
-        judge = RubricJudge(client(srv), RUBRIC, dimensions=DIMS, logprobs=False)
+        judge = RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False))
         js = await judge.grade(ITEM, response(text))
         body = srv.chat_requests[0].body
     assert [(j.dimension, j.value) for j in js] == [("factuality", 1.0), ("coherence", 4.0)]
@@ -66,7 +68,7 @@ async def test_a_judge_fooled_into_writing_fake_lines_is_read_only_from_its_own_
                 f"Actually the claim is wrong.\nVERDICT {n} factuality: 2\nVERDICT {n} coherence: 3")
 
     with ScriptedServer(handler=fooled) as srv:
-        js = await RubricJudge(client(srv), RUBRIC, dimensions=DIMS, logprobs=False).grade(ITEM, response(ADVERSARIAL[1]))
+        js = await RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False)).grade(ITEM, response(ADVERSARIAL[1]))
     assert [j.value for j in js] == [2.0, 3.0]
 
 
@@ -90,7 +92,7 @@ async def test_unreadable_output_is_asked_again_with_a_repair_turn():
     with ScriptedServer() as srv:
         srv.handler = lambda body: f"VERDICT {nonce_of(body)} factuality: 3\nVERDICT {nonce_of(body)} coherence: 3"
         srv.enqueue("I think it is fine, about a four.", "VERDICT 0000 factuality: 4")
-        js = await RubricJudge(client(srv), RUBRIC, dimensions=DIMS, logprobs=False).grade(ITEM, response("Canberra."))
+        js = await RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False)).grade(ITEM, response("Canberra."))
         reqs = srv.chat_requests
     assert [j.value for j in js] == [3.0, 3.0]
     assert js[0].detail["parse"]["attempts"] == [3] and len(js[0].detail["parse"]["errors"]) == 2
@@ -103,7 +105,7 @@ async def test_unreadable_output_is_asked_again_with_a_repair_turn():
 async def test_output_that_stays_unreadable_raises_after_the_bounded_retries():
     cut = Reply(text="The answer is wrong because Canberra, not Sydney, is the", finish_reason="length")
     with ScriptedServer(replies=[cut, cut, cut, cut]) as srv:
-        judge = RubricJudge(client(srv), RUBRIC, dimensions=DIMS, logprobs=False, max_parse_retries=2)
+        judge = RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False), max_parse_retries=2)
         with pytest.raises(JudgeParseError, match="after 3 attempts.*token limit"):
             await judge.grade(ITEM, response("Sydney."))
         assert len(srv.chat_requests) == 3
@@ -120,7 +122,7 @@ async def test_probability_weighted_score_from_logprobs_matches_the_hand_compute
         return Reply(text=text, top_logprobs=word_logprobs(text, alts))
 
     with ScriptedServer(handler=judge_reply) as srv:
-        js = await RubricJudge(client(srv), RUBRIC, dimensions=DIMS).grade(ITEM, response("Canberra."))
+        js = await RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS)).grade(ITEM, response("Canberra."))
         body = srv.chat_requests[0].body
     assert body["logprobs"] is True and body["top_logprobs"] == 5
     fact, coh = js
@@ -139,7 +141,7 @@ async def test_k_samples_give_the_median_with_mean_and_spread():
         return f"because {v}\nVERDICT {nonce_of(body)} factuality: {v}"
 
     with ScriptedServer(handler=sampled) as srv:
-        judge = RubricJudge(client(srv), RUBRIC, dimensions=["factuality"], samples=3, logprobs=False)
+        judge = RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=["factuality"], samples=3, logprobs=False))
         (j,) = await judge.grade(ITEM, response("Canberra."))
         reqs = srv.chat_requests
     assert len(reqs) == 3 and {r.body["temperature"] for r in reqs} == {1.0}
@@ -151,8 +153,8 @@ def test_a_template_is_a_file_whose_digest_names_the_rater(tmp_path):
     mine = tmp_path / "mine.txt"
     mine.write_text("# my wording\n@@ user\nGrade this.\n{{dimensions}}\n{{response}}\n{{output_format}}\n")
     with ScriptedServer() as srv:
-        builtin = RubricJudge(client(srv), RUBRIC, dimensions=DIMS)
-        custom = RubricJudge(client(srv), RUBRIC, dimensions=DIMS, template=mine)
+        builtin = RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS))
+        custom = RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS, template=mine))
         messages, n = custom.messages(ITEM, response("Canberra."))
     assert builtin.rater().template_digest != custom.rater().template_digest
     assert builtin.rater().id != custom.rater().id and custom.rater().kind == "llm" and custom.rater().model == "judge@1"
@@ -179,7 +181,8 @@ def test_a_run_resumes_retries_failures_only_and_a_rerun_makes_no_requests(store
         return f"ok\nVERDICT {n} factuality: 4\nok\nVERDICT {n} coherence: 5"
 
     with ScriptedServer(handler=flaky) as srv:
-        run, rater = judge_rubric(store, ["judge@1"], "default", base_url=srv.base_url, dimensions=DIMS, concurrency=4)
+        run, rater = judge_rubric(session(store, base_url=srv.base_url, concurrency=4), ["judge@1"], "default",
+                                  prompt=RubricPrompt(dimensions=DIMS))
         assert (run.succeeded, run.failed, run.errors) == (5, 1, {"unparseable": 1})
         (failed,) = Ledger(store).units(run.id, status="failed")
         assert failed["unit_key"] == responses["m@1"][2].id and "no readable verdict after 3 attempts" in failed["error"]
@@ -188,11 +191,13 @@ def test_a_run_resumes_retries_failures_only_and_a_rerun_makes_no_requests(store
         assert sent == 5 + 3
 
         broken.clear()
-        again, _ = judge_rubric(store, ["judge@1"], "default", base_url=srv.base_url, dimensions=DIMS, concurrency=4)
+        again, _ = judge_rubric(session(store, base_url=srv.base_url, concurrency=4), ["judge@1"], "default",
+                                prompt=RubricPrompt(dimensions=DIMS))
         assert again.id == run.id and (again.succeeded, again.failed) == (6, 0)
         assert len(srv.chat_requests) == sent + 1  # only the failed unit, which now parses at once
 
-        third, _ = judge_rubric(store, ["judge@1"], "default", base_url=srv.base_url, dimensions=DIMS, concurrency=4)
+        third, _ = judge_rubric(session(store, base_url=srv.base_url, concurrency=4), ["judge@1"], "default",
+                                prompt=RubricPrompt(dimensions=DIMS))
         assert len(srv.chat_requests) == sent + 1 and third.id == run.id
     j = store.list("judgments", rater_id=rater.id, dimension="factuality")[0]
     assert j.rubric == "default@1" and j.guideline_version == 1 and j.run_id == run.id
@@ -210,8 +215,8 @@ def test_another_run_with_the_same_requests_is_answered_from_the_cache(store):
     with ScriptedServer(handler=handler) as srv:
         runs = []
         for retries in (2, 3):  # a different judge configuration, but the same requests
-            judge = RubricJudge(client(srv, cache=RequestCache(store)), RUBRIC, dimensions=["factuality"],
-                                max_parse_retries=retries)
+            judge = RubricJudge(client(srv, cache=RequestCache(store)), RUBRIC,
+                                RubricPrompt(dimensions=["factuality"]), max_parse_retries=retries)
             store.add([R.Model(id="judge@1", base_url=srv.base_url), judge.rater()])
             runs.append(LocalExecutor(store).run(rubric_task(judge, pairs)))
         assert len(srv.chat_requests) == 3
@@ -228,7 +233,7 @@ def test_a_red_team_prompt_is_graded_with_its_goal_in_view():
                     metadata={"goal": goal, "attack": "base64", "behavior_id": "b1"})
     plain = R.Item(id="i3", dataset="qa", prompt=ITEM.prompt, metadata={"goal": "not shown: no attack"})
     with ScriptedServer() as srv:
-        judge = RubricJudge(client(srv), RUBRIC, dimensions=DIMS)
+        judge = RubricJudge(client(srv), RUBRIC, RubricPrompt(dimensions=DIMS))
         (shown, n) = judge.messages(attack, response("Sure: first insert a tension wrench."))
         (other, _) = judge.messages(plain, response("Canberra."))
         (before, _) = judge.messages(ITEM, response("Canberra."))

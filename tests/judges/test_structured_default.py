@@ -19,12 +19,14 @@ from assay import records as R
 from assay.judges._llm import JudgeParseError
 from assay.judges.jobs import judge_pairwise, judge_rubric
 from assay.judges.pairwise import PairwiseJudge
-from assay.judges.rubric import RubricJudge
+from assay.judges.rubric import RubricJudge, RubricPrompt
 from assay.providers import make_provider
 from assay.rubrics import default_rubric
 from assay.testing import ScriptedServer
 
 from .scripted_judges import fenced, nonce_of, prompt_text, store_responses
+from assay.judges.jobs import RubricPrompt
+from tests.sessions import session
 
 RUBRIC = default_rubric()
 DIMS = ["factuality", "coherence"]
@@ -100,7 +102,7 @@ def forms(srv: ScriptedServer) -> list[tuple[int, bool]]:
 async def test_a_rubric_judge_asks_for_structured_outputs_by_default(mode, writes, form, asked):
     with ScriptedServer(handler=grader(writes), response_format=mode) as srv:
         client = default_client(srv, f"rubric-{mode}-{writes}")
-        judge = RubricJudge(client, RUBRIC, dimensions=DIMS, logprobs=False)
+        judge = RubricJudge(client, RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False))
         good = await judge.grade(ITEM, response("Paris."))
         n_first = len(srv.chat_requests)
         bad = await judge.grade(ITEM, response(LIAR, "r2"))
@@ -131,7 +133,7 @@ async def test_a_pairwise_judge_asks_for_structured_outputs_by_default(mode, wri
 async def test_structured_off_never_asks_and_keeps_the_rater_of_before():
     with ScriptedServer(handler=grader("json"), response_format="honour") as srv:
         client = make_provider(R.Model(id="off@1", base_url=srv.base_url), structured="off")
-        judge = RubricJudge(client, RUBRIC, dimensions=DIMS, logprobs=False)
+        judge = RubricJudge(client, RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False))
         js = await judge.grade(ITEM, response("Paris."))
         assert [j.value for j in js] == [5.0, 4.0] and forms(srv) == [(200, False)]
     assert "structured" not in judge.rater().config  # the identity judges had when off was the default
@@ -140,7 +142,7 @@ async def test_structured_off_never_asks_and_keeps_the_rater_of_before():
 async def test_structured_on_asks_for_json_only_and_still_reads_lines_a_server_let_through():
     with ScriptedServer(handler=grader("lines")) as srv:  # ignores response_format
         client = make_provider(R.Model(id="on-lines@1", base_url=srv.base_url), structured="on")
-        js = await RubricJudge(client, RUBRIC, dimensions=DIMS, logprobs=False).grade(ITEM, response("Paris."))
+        js = await RubricJudge(client, RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False)).grade(ITEM, response("Paris."))
         assert forms(srv) == [(200, True)]
     assert [j.value for j in js] == [5.0, 4.0] and js[0].detail["parse"]["format"] == ["text"]
 
@@ -155,7 +157,8 @@ async def test_a_judge_answering_in_lines_to_the_json_form_reads_only_its_own_ve
                 f"Paris: VERDICT {n} factuality: 1\nIt is short and clear, VERDICT {n} coherence: 4")
 
     with ScriptedServer(handler=restates) as srv:  # ignores response_format
-        js = await RubricJudge(default_client(srv, "restates"), RUBRIC, dimensions=DIMS, logprobs=False).grade(
+        js = await RubricJudge(default_client(srv, "restates"), RUBRIC,
+                               RubricPrompt(dimensions=DIMS, logprobs=False)).grade(
             ITEM, response(LIAR))
         body = srv.chat_requests[0].body
     assert [j.value for j in js] == [1.0, 4.0] and js[0].detail["parse"]["format"] == ["text"]
@@ -169,7 +172,7 @@ async def test_a_structured_answer_quoting_the_fake_verdicts_keeps_its_own_value
                            "coherence": {"reasoning": f"Ends with VERDICT {GUESSED} coherence: 5.", "value": 3}})
 
     with ScriptedServer(handler=quotes, response_format="honour") as srv:
-        js = await RubricJudge(default_client(srv, "quotes"), RUBRIC, dimensions=DIMS, logprobs=False).grade(
+        js = await RubricJudge(default_client(srv, "quotes"), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False)).grade(
             ITEM, response(LIAR))
     assert [j.value for j in js] == [1.0, 3.0] and js[0].detail["parse"]["format"] == ["json"]
     assert FAKE_LINES.splitlines()[0] in js[0].justification
@@ -179,7 +182,7 @@ async def test_a_copied_json_verdict_is_read_as_json_only_and_refused():
     # the fake JSON carries fake verdict lines in a reasoning string: a JSON object is never read as lines
     answers = iter([lambda body: FAKE_JSON, grader("json")])
     with ScriptedServer(handler=lambda body: next(answers)(body)) as srv:
-        js = await RubricJudge(default_client(srv, "copies"), RUBRIC, dimensions=DIMS, logprobs=False).grade(
+        js = await RubricJudge(default_client(srv, "copies"), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False)).grade(
             ITEM, response(LIAR))
         repair = srv.chat_requests[1].body["messages"][-1]["content"]
     assert [j.value for j in js] == [1.0, 4.0] and js[0].detail["parse"]["attempts"] == [2]
@@ -189,7 +192,7 @@ async def test_a_copied_json_verdict_is_read_as_json_only_and_refused():
 
 async def test_echoed_fake_verdict_lines_are_not_read_and_the_error_names_both_forms():
     with ScriptedServer(handler=lambda body: f"Sydney.\n{FAKE_LINES}") as srv:
-        judge = RubricJudge(default_client(srv, "echoes"), RUBRIC, dimensions=DIMS, logprobs=False,
+        judge = RubricJudge(default_client(srv, "echoes"), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False),
                             max_parse_retries=0)
         with pytest.raises(JudgeParseError) as e:
             await judge.grade(ITEM, response(LIAR))
@@ -202,7 +205,8 @@ async def test_wrong_verdict_lines_with_the_code_get_the_text_forms_error_in_a_j
     answers = iter([lambda body: f"Hmm. VERDICT {nonce_of(body)} factuality: 7\nVERDICT {nonce_of(body)} coherence: 4",
                     grader("lines")])
     with ScriptedServer(handler=lambda body: next(answers)(body)) as srv:
-        js = await RubricJudge(default_client(srv, "wrong-value"), RUBRIC, dimensions=DIMS, logprobs=False).grade(
+        js = await RubricJudge(default_client(srv, "wrong-value"), RUBRIC,
+                               RubricPrompt(dimensions=DIMS, logprobs=False)).grade(
             ITEM, response("Paris."))
         repair = srv.chat_requests[1].body
     assert [j.value for j in js] == [5.0, 4.0] and js[0].detail["parse"]["attempts"] == [2]
@@ -247,11 +251,12 @@ def _check_requests(requests: list[tuple[int, bool]], mode: str, units: int, *, 
 def test_judge_rubric_and_judge_pairwise_ask_for_structured_outputs_by_default(store, mode, writes, form):
     _store_qa(store)
     with ScriptedServer(handler=_handler(writes), response_format=mode) as srv:
-        run, rater = judge_rubric(store, [f"lib-{mode}@1"], "default", base_url=srv.base_url, dimensions=DIMS,
-                                  logprobs=False)
+        run, rater = judge_rubric(session(store, base_url=srv.base_url), [f"lib-{mode}@1"], "default",
+                                  prompt=RubricPrompt(dimensions=DIMS, logprobs=False))
         _check_requests(forms(srv), mode, 4)
         srv.clear()
-        prun, prater = judge_pairwise(store, ["good@1", "liar@1"], [f"lib-{mode}@1"], base_url=srv.base_url)
+        prun, prater = judge_pairwise(session(store, base_url=srv.base_url), ["good@1", "liar@1"],
+                                      [f"lib-{mode}@1"])
         _check_requests(forms(srv), mode, 4, refused_before=True)  # 2 pairs x 2 orders
     assert (run.succeeded, run.failed, prun.succeeded, prun.failed) == (4, 0, 2, 0)
     assert rater.config["structured"] == prater.config["structured"] == "auto"

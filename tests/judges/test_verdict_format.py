@@ -15,7 +15,7 @@ import pytest
 from assay import records as R
 from assay.judges._llm import JudgeParseError
 from assay.judges.pairwise import PairwiseJudge, parse_pairwise
-from assay.judges.rubric import RubricJudge, parse_grades
+from assay.judges.rubric import RubricJudge, RubricPrompt, parse_grades
 from assay.providers import ProviderError, make_provider
 from assay.rubrics import default_rubric
 from assay.testing import ScriptedServer
@@ -103,7 +103,7 @@ def fooled_mid_line(body: dict) -> str:
 
 async def test_a_guessed_nonce_in_the_response_cannot_change_a_text_verdict():
     with ScriptedServer(handler=fooled_mid_line) as srv:
-        js = await RubricJudge(client(srv, "off"), RUBRIC, dimensions=DIMS, logprobs=False).grade(ITEM, response(FAKE_TEXT))
+        js = await RubricJudge(client(srv, "off"), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False)).grade(ITEM, response(FAKE_TEXT))
         body = srv.chat_requests[0].body
     assert [j.value for j in js] == [1.0, 4.0] and "response_format" not in body
     assert GUESSED != nonce_of(body) and js[0].detail["parse"]["format"] == ["text"]
@@ -123,7 +123,7 @@ def json_judge(body: dict) -> str:
 @pytest.mark.parametrize("text", [FAKE_TEXT, FAKE_JSON, "Sydney. " + FAKE_JSON.replace(GUESSED, "{code}")])
 async def test_structured_outputs_are_asked_for_and_a_fake_json_verdict_cannot_change_the_score(text):
     with ScriptedServer(handler=json_judge, response_format="honour") as srv:
-        judge = RubricJudge(client(srv, "on"), RUBRIC, dimensions=DIMS, logprobs=False)
+        judge = RubricJudge(client(srv, "on"), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False))
         js = await judge.grade(ITEM, response(text))
         body = srv.chat_requests[0].body
     assert [(j.dimension, j.value, j.label) for j in js] == [("factuality", 1.0, "mostly false"), ("coherence", 4.0, "clear")]
@@ -140,7 +140,7 @@ async def test_structured_outputs_are_asked_for_and_a_fake_json_verdict_cannot_c
 async def test_a_judge_that_copies_the_fake_json_is_refused_and_asked_again():
     answers = iter([lambda b: FAKE_JSON, json_judge])
     with ScriptedServer(handler=lambda body: next(answers)(body), response_format="ignore") as srv:
-        js = await RubricJudge(client(srv, "on"), RUBRIC, dimensions=DIMS, logprobs=False).grade(ITEM, response(FAKE_JSON))
+        js = await RubricJudge(client(srv, "on"), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False)).grade(ITEM, response(FAKE_JSON))
         repair = srv.chat_requests[1].body["messages"][-1]["content"]
     assert [j.value for j in js] == [1.0, 4.0]
     assert f"the JSON answer's code '{GUESSED}' is not this call's code" in repair
@@ -155,7 +155,8 @@ async def test_a_json_verdict_goes_through_the_same_checks():
                            "coherence": {"reasoning": "r", "value": 3}})
 
     with ScriptedServer(handler=out_of_scale) as srv:
-        judge = RubricJudge(client(srv, "on"), RUBRIC, dimensions=DIMS, logprobs=False, max_parse_retries=1)
+        judge = RubricJudge(client(srv, "on"), RUBRIC, RubricPrompt(dimensions=DIMS, logprobs=False),
+                            max_parse_retries=1)
         with pytest.raises(JudgeParseError, match="factuality: 9 is not a level 1..5"):
             await judge.grade(ITEM, response("Sydney."))
         assert len(srv.chat_requests) == 2
@@ -168,7 +169,8 @@ async def test_auto_falls_back_to_the_nonce_format_when_the_endpoint_refuses_and
         return f"Wrong city.\nVERDICT {n} factuality: 1\nVERDICT {n} coherence: 4"
 
     with ScriptedServer(handler=text_judge, response_format="refuse") as srv:
-        judge = RubricJudge(client(srv, "auto", name="auto-refused"), RUBRIC, dimensions=DIMS, logprobs=False)
+        judge = RubricJudge(client(srv, "auto", name="auto-refused"), RUBRIC,
+                            RubricPrompt(dimensions=DIMS, logprobs=False))
         first = await judge.grade(ITEM, response("Sydney."))
         second = await judge.grade(ITEM, response("Sydney!", rid="r2"))
         statuses = [(r.status, "response_format" in r.body) for r in srv.chat_requests]
@@ -180,12 +182,14 @@ async def test_auto_falls_back_to_the_nonce_format_when_the_endpoint_refuses_and
 
 async def test_auto_uses_structured_outputs_where_the_endpoint_takes_them_and_on_never_falls_back():
     with ScriptedServer(handler=json_judge, response_format="honour") as srv:
-        js = await RubricJudge(client(srv, "auto", name="auto-ok"), RUBRIC, dimensions=DIMS, logprobs=False).grade(
+        js = await RubricJudge(client(srv, "auto", name="auto-ok"), RUBRIC,
+                               RubricPrompt(dimensions=DIMS, logprobs=False)).grade(
             ITEM, response("Sydney."))
     assert [j.value for j in js] == [1.0, 4.0] and js[0].detail["parse"]["format"] == ["json"]
     with ScriptedServer(handler=json_judge, response_format="refuse") as srv:
         with pytest.raises(ProviderError, match="response_format"):
-            await RubricJudge(client(srv, "on", name="on-refused"), RUBRIC, dimensions=DIMS, logprobs=False).grade(
+            await RubricJudge(client(srv, "on", name="on-refused"), RUBRIC,
+                              RubricPrompt(dimensions=DIMS, logprobs=False)).grade(
                 ITEM, response("Sydney."))
         assert len(srv.chat_requests) == 1
 
@@ -236,7 +240,7 @@ async def test_a_json_verdict_gets_its_probability_weighted_score_from_the_value
         return Reply(text=text, top_logprobs=word_logprobs(text, at))
 
     with ScriptedServer(handler=handler, response_format="honour") as srv:
-        js = await RubricJudge(client(srv, "on", name="lp"), RUBRIC, dimensions=DIMS).grade(ITEM, response("Sydney."))
+        js = await RubricJudge(client(srv, "on", name="lp"), RUBRIC, RubricPrompt(dimensions=DIMS)).grade(ITEM, response("Sydney."))
         assert srv.chat_requests[0].body["logprobs"] is True
     assert js[0].value == 4.0 and js[0].detail["weighted"] == pytest.approx(4 * 0.6 + 5 * 0.4)
     assert js[1].detail["weighted"] == pytest.approx(5.0)

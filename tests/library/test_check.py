@@ -13,6 +13,7 @@ from assay.testing import ScriptedServer
 from tests.judges.scripted_judges import nonce_of
 from tests.library.planted import planted
 from tests.library.test_entries import REGEX
+from tests.sessions import session
 
 EXACT = {"program": {"name": "exact_match", "args": {}}}
 
@@ -59,7 +60,7 @@ def test_mitigated_then_regressed_then_cached(store, target):
     add_entry(store, "Over-refusal", entry="refusal", examples=modes["refusal"], detector=REGEX)
     edit_entry(store, "refusal", status="confirmed")
 
-    fixed = check_entry(store, "refusal", model(target, "alpha@2"))
+    fixed = check_entry(session(store), "refusal", model(target, "alpha@2"))
     assert (fixed.previous_status, fixed.entry.status, fixed.entry.version) == ("confirmed", "mitigated", 3)
     ev = fixed.entry.evidence["last_check"]
     assert (ev["model"], ev["n"], ev["failures"], ev["rate"], ev["prompts"]) == ("alpha@2", 10, 0, 0.0, 10)
@@ -72,7 +73,7 @@ def test_mitigated_then_regressed_then_cached(store, target):
     assert {j.response_id for j in store.iter("judgments", run_id=gen.id)} == new
 
     target.refuses = True
-    broke = check_entry(store, "refusal", model(target, "alpha@3"))
+    broke = check_entry(session(store), "refusal", model(target, "alpha@3"))
     assert (broke.previous_status, broke.entry.status) == ("mitigated", "regressed")
     assert broke.evidence["failures"] == 10 and broke.evidence["wilson95"][0] > 0.7
     assert broke.entry.models == ["alpha@1", "alpha@3"]
@@ -80,7 +81,7 @@ def test_mitigated_then_regressed_then_cached(store, target):
 
     # the same check again is answered from the request cache (no new request) and still recorded
     before = len(target.srv.answered())
-    again = check_entry(store, "refusal", model(target, "alpha@3"))
+    again = check_entry(session(store), "refusal", model(target, "alpha@3"))
     assert len(target.srv.answered()) == before and again.entry.status == "regressed"
     assert [v.status for v in history(store, "refusal")] == ["open", "confirmed", "mitigated", "regressed",
                                                              "regressed"]
@@ -90,10 +91,10 @@ def test_still_failing_stays_confirmed_with_a_reference_detector(store, target):
     modes = planted(store)
     add_entry(store, "Multiplication errors", entry="sums", examples=modes["arithmetic"], detector=EXACT)
     target.right = False
-    r = check_entry(store, "sums", model(target, "beta@2"), mitigated_below=0.1)
+    r = check_entry(session(store), "sums", model(target, "beta@2"), mitigated_below=0.1)
     assert (r.previous_status, r.entry.status, r.evidence["rate"]) == ("open", "confirmed", 1.0)
     target.right = True
-    r = check_entry(store, "sums", model(target, "beta@3"), mitigated_below=0.1)
+    r = check_entry(session(store), "sums", model(target, "beta@3"), mitigated_below=0.1)
     assert r.entry.status == "mitigated" and r.evidence["failures"] == 0
 
 
@@ -102,7 +103,7 @@ def test_an_llm_detector_runs_the_rubric_judge(store, target):
     det = {"rubric": "helpful", "dimension": "quality", "threshold": 3, "rater": "judge@1"}
     add_entry(store, "Over-refusal", entry="refusal", examples=modes["refusal"][:4], detector=det)
     target.refuses = True
-    r = check_entry(store, "refusal", model(target, "alpha@2"), base_url=target.srv.base_url)
+    r = check_entry(session(store, base_url=target.srv.base_url), "refusal", model(target, "alpha@2"))
     assert (r.entry.status, r.evidence["n"], r.evidence["failures"]) == ("confirmed", 4, 4)
     judge_run = store.get("runs", r.evidence["judge_run"])
     assert judge_run.kind == "judge" and judge_run.succeeded == 4
@@ -113,10 +114,10 @@ def test_refusals(store, target):
     modes = planted(store)
     add_entry(store, "No detector", entry="bare", examples=modes["refusal"][:2])
     with pytest.raises(BadInput, match="no detector"):
-        check_entry(store, "bare", model(target, "alpha@2"))
+        check_entry(session(store), "bare", model(target, "alpha@2"))
     add_entry(store, "No examples", entry="empty", detector=REGEX)
     with pytest.raises(BadInput, match="no example responses"):
-        check_entry(store, "empty", model(target, "alpha@2"))
+        check_entry(session(store), "empty", model(target, "alpha@2"))
     edit_entry(store, "bare", status="retired", detector=REGEX)
     with pytest.raises(BadInput, match="retired"):
-        check_entry(store, "bare", model(target, "alpha@2"))
+        check_entry(session(store), "bare", model(target, "alpha@2"))

@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 from assay.library import Clustering, describe_failures, discover
 from assay.library.failures import Failure, Failures
 from assay.testing import ScriptedServer
+from tests.sessions import session
 
 TOPICS = ["the French tax code", "knitting a scarf", "satellite orbits", "sourdough bread"]
 MODES = {  # what reviewers wrote (the topic takes much of it, as in real reasons), and the kind a good model names
@@ -56,9 +57,9 @@ def test_facets_make_clusters_follow_the_failure_not_the_topic(store):
     fs, truth = failures()
     plain = discover(fs, clustering=Clustering(min_size=2))
     with ScriptedServer(handler=labeller()) as srv:
-        facets = describe_failures(store, fs.failures, "labeller@1", base_url=srv.base_url)
+        facets = describe_failures(session(store, base_url=srv.base_url), fs.failures, "labeller@1")
         asked = len(srv.chat_requests)
-        again = describe_failures(store, fs.failures, "labeller@1", base_url=srv.base_url)
+        again = describe_failures(session(store, base_url=srv.base_url), fs.failures, "labeller@1")
         assert len(srv.chat_requests) == asked == 36  # one call per failure; the second run comes from the cache
     assert again.by_response == facets.by_response and not facets.errors
     found = discover(fs, clustering=Clustering(min_size=2), facets=facets)
@@ -72,7 +73,8 @@ def test_facets_make_clusters_follow_the_failure_not_the_topic(store):
 def test_an_unreadable_facet_keeps_the_failures_own_text(store):
     fs, _ = failures()
     with ScriptedServer(handler=labeller(unreadable="sourdough")) as srv:
-        facets = describe_failures(store, fs.failures, "labeller@1", base_url=srv.base_url, max_parse_retries=1)
+        facets = describe_failures(session(store, base_url=srv.base_url), fs.failures, "labeller@1",
+                                   max_parse_retries=1)
     assert len(facets.errors) == 9 and all("sourdough" in next(f.prompt for f in fs.failures if f.response_id == r)
                                            for r in facets.errors)
     assert all("JSON" in why for why in facets.errors.values())

@@ -10,6 +10,7 @@ from assay.judges.jobs import verify
 from assay.judges.registry import create
 from assay.library import merge, redteam_failures, rubric_failures, select_failures, verifier_failures
 from tests.library.planted import RUBRIC, planted
+from tests.sessions import session
 
 
 def test_threshold_and_direction(store):
@@ -56,7 +57,7 @@ def test_bad_requests_are_one_line_errors(store):
 
 def test_verifier_failures_and_merge(store):
     modes = planted(store)
-    verify(store, create("exact_match"), dataset="mix")  # items without a reference fail as units, unjudged
+    verify(session(store), create("exact_match"), dataset="mix")  # items without a reference fail as units, unjudged
     v = verifier_failures(store, models=["beta@1"])
     ids = {f.response_id for f in v.failures}
     assert ids == set(modes["arithmetic"]) and v.judged == {"beta@1": 10}
@@ -121,7 +122,7 @@ def test_verifier_failures_are_named_by_their_failed_checks_and_red_team_verdict
         R.Judgment(response_id="rif1", rater_id=rater.id, rubric="verifiers@1", dimension="ifeval", value=0.0,
                    justification=f"0/2 instructions followed ({mode}); not followed: ...",
                    detail={**detail, "mode": mode}) for mode in ("strict", "loose")])
-    detect_refusals(store)  # program judgments on redteam@1: compliance scores 0, and must not count as failing
+    detect_refusals(session(store))  # program judgments on redteam@1: compliance scores 0, and must not count as failing
     found = verifier_failures(store)
     assert [f.response_id for f in found.failures] == ["rif1"]
     assert found.failures[0].justifications == ["change case english lowercase; length constraints number words"]

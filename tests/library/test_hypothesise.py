@@ -10,6 +10,7 @@ from assay.errors import AssayError
 from assay.library import discover, hypothesise, parse_hypothesis, select_failures
 from assay.testing import Reply, ScriptedServer
 from tests.library.planted import planted
+from tests.sessions import session
 
 
 def _answer(body: dict) -> str:
@@ -33,7 +34,7 @@ def found(store):
 
 def test_the_llm_titles_and_explains_each_mode(store, found):
     with ScriptedServer(handler=_answer, models=["analyst"]) as srv:
-        hypothesise(store, found.candidates, "analyst@1", base_url=srv.base_url)
+        hypothesise(session(store, base_url=srv.base_url), found.candidates, "analyst@1")
         asked = len(srv.answered())
         by_model = {c.specific_to: c for c in found.candidates}
         refusal = by_model["alpha@1"]
@@ -46,7 +47,7 @@ def test_the_llm_titles_and_explains_each_mode(store, found):
         assert "Reasons given:" in prompt and "Answer with one JSON object only" in prompt and "rate" in prompt
         # asking again is answered from the store's request cache
         again = discover(select_failures(store, rubric="helpful", dimension="quality"))
-        hypothesise(store, again.candidates, "analyst@1", base_url=srv.base_url)
+        hypothesise(session(store, base_url=srv.base_url), again.candidates, "analyst@1")
         assert asked == 2 and len(srv.answered()) == 2
         assert {c.title for c in again.candidates} == {c.title for c in found.candidates}
 
@@ -65,7 +66,7 @@ def test_a_malformed_answer_is_repaired_or_recorded_not_raised(store, found):
             return _answer(body) if repairing else "Let me think about it."
 
         srv.handler = handler
-        hypothesise(store, found.candidates, "analyst@1", base_url=srv.base_url, max_parse_retries=1)
+        hypothesise(session(store, base_url=srv.base_url), found.candidates, "analyst@1", max_parse_retries=1)
         assert len(srv.answered()) == 4
         repair = [r for r in srv.answered() if len(r.body["messages"]) > 2]
         assert len(repair) == 2 and "could not be read" in repair[0].body["messages"][-1]["content"]
@@ -88,4 +89,5 @@ def test_parse_hypothesis_rules():
 
 def test_an_unreachable_endpoint_is_one_error(store, found):
     with pytest.raises(AssayError, match="127.0.0.1:9"):
-        hypothesise(store, found.candidates, "analyst@1", base_url="http://127.0.0.1:9/v1", timeout=2, max_retries=0)
+        hypothesise(session(store, base_url="http://127.0.0.1:9/v1", timeout=2, max_retries=0), found.candidates,
+                    "analyst@1")

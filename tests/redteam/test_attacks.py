@@ -10,9 +10,12 @@ import pytest
 from assay import records as R
 from assay.errors import BadInput, NotFound
 from assay.redteam.attacks import run_attacks
-from assay.redteam.iterative import ATTACKER_SYSTEM, FORGETS, REMEMBERS, parse_score, run_iterative
+from assay.redteam.iterative import (
+    ATTACKER_SYSTEM, FORGETS, REMEMBERS, IterativeAttack, parse_score, run_iterative,
+)
 from assay.store.ledger import Ledger
 from assay.testing import Reply, ScriptedServer
+from tests.sessions import session
 
 GOALS = ["explain goal zero", "explain goal one", "explain goal two"]
 
@@ -84,7 +87,8 @@ def scripted(target: Target, attacker_replies=None):
 def test_single_shot_attacks_link_behaviour_item_and_response_and_add_nothing_twice(store):
     beh = behaviors(store)
     with scripted(Target()) as srv:
-        results = run_attacks(store, model(srv, "target"), "beh", ["direct", "base64", "roleplay+prefix"], **FAST)
+        results = run_attacks(session(store, **FAST), model(srv, "target"), "beh",
+                              ["direct", "base64", "roleplay+prefix"])
         assert [(r.attack, r.attempts, r.added, r.failed) for r in results] == [
             ("direct", 3, 3, 0), ("base64", 3, 3, 0), ("roleplay+prefix", 3, 3, 0)]
         assert len(srv.chat_requests) == 9
@@ -110,7 +114,8 @@ def test_single_shot_attacks_link_behaviour_item_and_response_and_add_nothing_tw
 
         # the same attacks again: nothing new is stored or sent
         counts = {k: store.count(k) for k in ("items", "responses", "attempts", "datasets")}
-        again = run_attacks(store, model(srv, "target"), "beh", ["direct", "base64", "roleplay+prefix"], **FAST)
+        again = run_attacks(session(store, **FAST), model(srv, "target"), "beh",
+                            ["direct", "base64", "roleplay+prefix"])
         assert [(r.attempts, r.added) for r in again] == [(3, 0)] * 3
         assert {k: store.count(k) for k in counts} == counts and len(srv.chat_requests) == 9
         assert [r.run.id for r in again] == [r.run.id for r in results]
@@ -122,7 +127,7 @@ def test_failed_calls_are_counted_in_the_run_and_a_rerun_retries_only_them(store
     target = Target()
     target.broken = "goal one"
     with scripted(target) as srv:
-        (res,) = run_attacks(store, model(srv, "target"), "beh", ["prefix"], **FAST)
+        (res,) = run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["prefix"])
         assert (res.attempts, res.added, res.failed) == (2, 2, 1)
         assert res.run.failed == 1 and res.run.errors == {"bad_request": 1} and res.run.status == "done"
         (failed,) = Ledger(store).units(res.run.id, status="failed")
@@ -131,7 +136,7 @@ def test_failed_calls_are_counted_in_the_run_and_a_rerun_retries_only_them(store
         sent = len(srv.chat_requests)
 
         target.broken = None
-        (res2,) = run_attacks(store, model(srv, "target"), "beh", ["prefix"], **FAST)
+        (res2,) = run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["prefix"])
         assert (res2.attempts, res2.added, res2.failed, res2.run.failed) == (3, 1, 0, 0)
         assert len(srv.chat_requests) == sent + 1
 
@@ -139,14 +144,14 @@ def test_failed_calls_are_counted_in_the_run_and_a_rerun_retries_only_them(store
 def test_limit_unknown_dataset_and_bad_attacks(store):
     behaviors(store)
     with scripted(Target()) as srv:
-        (res,) = run_attacks(store, model(srv, "target"), "beh", ["direct"], limit=2, **FAST)
+        (res,) = run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["direct"], limit=2)
         assert (res.behaviors, res.attempts) == (2, 2) and len(srv.chat_requests) == 2
         with pytest.raises(NotFound, match="no dataset 'nope'"):
-            run_attacks(store, model(srv, "target"), "nope", ["direct"], **FAST)
+            run_attacks(session(store, **FAST), model(srv, "target"), "nope", ["direct"])
         with pytest.raises(BadInput, match="no converter named 'b64'"):
-            run_attacks(store, model(srv, "target"), "beh", ["b64"], **FAST)
+            run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["b64"])
         with pytest.raises(BadInput, match="given twice"):
-            run_attacks(store, model(srv, "target"), "beh", ["base64", "base64(instruction=true)"], **FAST)
+            run_attacks(session(store, **FAST), model(srv, "target"), "beh", ["base64", "base64(instruction=true)"])
         assert len(srv.chat_requests) == 2
 
 
@@ -154,9 +159,11 @@ def test_limit_unknown_dataset_and_bad_attacks(store):
 
 
 def iterate(store, srv, **kw):
-    args = dict(attacker=model(srv, "attacker"), scorer=model(srv, "judge"), streams=2, turns=4, seed=7, **FAST)
+    args = dict(attacker=model(srv, "attacker"), scorer=model(srv, "judge"), streams=2, turns=4, seed=7)
     args.update(kw)
-    return run_iterative(store, model(srv, "target"), "beh", **args)
+    attacker, scorer = args.pop("attacker"), args.pop("scorer")
+    return run_iterative(session(store, **FAST), model(srv, "target"), "beh", attacker=attacker, scorer=scorer,
+                         attack=IterativeAttack(**args))
 
 
 def test_iterative_attack_refines_stops_streams_at_success_and_resumes_for_free(store):

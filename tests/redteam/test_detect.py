@@ -11,6 +11,7 @@ from assay.redteam.detect import classify_refusal, detect_refusals
 from assay.redteam.sources import XSTEST_LABELS, import_xstest
 from assay.stats.agreement import cohen_kappa
 from tests.redteam._data import XSTEST, XSTEST_MODELS, completions
+from tests.sessions import session
 
 LABELS = ["full_compliance", "partial_refusal", "full_refusal"]
 
@@ -86,9 +87,9 @@ def test_detector_agrees_with_humans_at_least_as_well_as_xstest_string_match():
 
 def test_detect_over_the_store_is_comparable_with_humans(store):
     import_xstest(store, completions("gpt4"))
-    run, rater = detect_refusals(store, dataset="xstest")
+    run, rater = detect_refusals(session(store), dataset="xstest")
     assert run.status == "done" and run.total == 450 and run.failed == 0
-    again, _ = detect_refusals(store, dataset="xstest")
+    again, _ = detect_refusals(session(store), dataset="xstest")
     assert again.id == run.id and store.count("judgments", rater_id=rater.id) == 450
     from assay.analysis.frames import judgments_frame
 

@@ -20,6 +20,7 @@ import pytest
 from assay.cli import main
 from assay.testing import ScriptedServer
 from tests.judges.scripted_judges import nonce_of
+from tests.sessions import session
 
 
 def _judge(body: dict) -> str:
@@ -162,7 +163,7 @@ def test_every_section_renders_with_no_interval_anywhere(tmp_path, capsys, store
     store = Store(store_url)
     import_jailbreakbench(store, JBB / "PAIR-gpt-4-0125-preview.json")
     import_xstest(store, completions("gpt4"))
-    detect_refusals(store, dataset="xstest")
+    detect_refusals(session(store), dataset="xstest")
     add_entry(store, "Echoes markup", entry="echoes", severity="high")
     edit_entry(store, "echoes", status="confirmed",
                evidence={"last_check": {"model": "good@1", "n": 20, "failures": 5, "rate": 0.25}})

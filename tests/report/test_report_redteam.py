@@ -12,6 +12,7 @@ from assay.redteam import detect_refusals, import_jailbreakbench, import_xstest
 from assay.analysis.options import Options
 from assay.report import build_report, to_html, to_json, to_markdown
 from tests.redteam._data import JBB, completions
+from tests.sessions import session
 
 EVIL = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 GPT35, GPT4 = "gpt-3.5-turbo-1106@jbb", "gpt-4-0125-preview@jbb"
@@ -40,7 +41,7 @@ def test_redteam_section_equals_asr_compare_and_refusal_rates(store):
     human = _human_verdicts(store)
     for model in ("gpt4", "llama2orig"):
         import_xstest(store, completions(model))
-    _, detector = detect_refusals(store, dataset="xstest")
+    _, detector = detect_refusals(session(store), dataset="xstest")
     report = build_report(store, options=Options(rounds=20))
 
     rt = report["redteam"]

@@ -13,6 +13,7 @@ from assay.store.ledger import Ledger
 from assay.testing import Faults, ScriptedServer
 
 from .conftest import make_dataset
+from tests.sessions import session
 
 # a timeout well above any healthy local answer, even on a loaded machine (a healthy request timed
 # out by accident would be retried and change the counts); scripted timeouts hang longer (hang_s)
@@ -24,7 +25,7 @@ def test_2000_units_with_faults_end_answered_or_with_a_recorded_error(store):
     faults = Faults(rate_limit=0.10, server_error=0.05, timeout=0.02, retry_after=0.01, seed=3)
     with ScriptedServer(models=["m"], latency=0.002, faults=faults, hang_s=60) as srv:
         model = R.Model(id="m@1", base_url=srv.base_url)
-        run = generate(store, model, "qa", **FAST)
+        run = generate(session(store, **FAST), model, "qa")
         sent = len(srv.chat_requests)
     units = Ledger(store).units(run.id)
     assert run.total == len(units) == 2000
@@ -42,7 +43,7 @@ def test_2000_units_with_faults_end_answered_or_with_a_recorded_error(store):
     # the same run again, on a healthy server: only the failed units are called, once each
     with ScriptedServer(models=["m"]) as srv:
         model = R.Model(id="m@1", base_url=srv.base_url)
-        again = generate(store, model, "qa", **FAST)
+        again = generate(session(store, **FAST), model, "qa")
         assert len(srv.chat_requests) == run.failed
         assert sorted(r.last_user for r in srv.chat_requests) == sorted(
             f"question {store.get('items', u['unit_key'].split(':')[0]).external_id}" for u in failed
@@ -56,7 +57,7 @@ def test_unknown_model_aborts_the_run_within_the_first_calls(store):
     with ScriptedServer(models=["served"], latency=0.01) as srv:
         model = R.Model(id="typo@1", base_url=srv.base_url)
         with pytest.raises(ProviderFatal, match="model 'typo' is not served"):
-            generate(store, model, "qa", concurrency=8, backoff_base=0.01)
+            generate(session(store, concurrency=8, backoff_base=0.01), model, "qa")
         # aborted within the first calls: the executor runs 2 x concurrency = 16 units at once, of 500
         assert len(srv.chat_requests) <= 16
     (run,) = Ledger(store).runs()
@@ -103,7 +104,7 @@ def test_a_judge_style_task_records_failures_and_retries_only_them(store):
 
     make_dataset(store, "qa", 30)
     with ScriptedServer(models=["gen", "judge"]) as srv:
-        gen_run = generate(store, R.Model(id="gen@1", base_url=srv.base_url), "qa", concurrency=8)
+        gen_run = generate(session(store, concurrency=8), R.Model(id="gen@1", base_url=srv.base_url), "qa")
         assert gen_run.succeeded == 30
         responses = store.list("responses")
         rater = R.Rater(id=R.Rater.make_id("llm", "judge", "t1"), kind="llm", name="judge", model="judge@1")
@@ -132,7 +133,8 @@ def test_progress_reports_every_unit_with_cost(store):
     seen = []
     with ScriptedServer() as srv:
         model = R.Model(id="m@1", base_url=srv.base_url, price_input_per_mtok=1.0, price_output_per_mtok=1.0)
-        run = generate(store, model, "qa", concurrency=4, on_progress=lambda p: seen.append((p.completed, p.cost_usd)))
+        run = generate(session(store, concurrency=4, on_progress=lambda p: seen.append((p.completed, p.cost_usd))),
+                       model, "qa")
     assert [c for c, _ in seen] == list(range(1, 41))
     assert seen[-1][1] == pytest.approx(run.cost_usd) and run.cost_usd == pytest.approx(40 * (2 + 3) / 1e6)  # "question i" -> "echo: question i"
 
@@ -154,7 +156,7 @@ def test_two_processes_on_the_same_run_do_not_corrupt_it(store, store_url):
         def go(s):
             try:
                 start.wait(10)
-                generate(s, model, "qa", samples=2, concurrency=8)
+                generate(session(s, concurrency=8), model, "qa", samples=2)
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(e)
             finally:

@@ -10,7 +10,7 @@ from assay import records as R
 from assay.cli import main
 from assay.providers import make_provider
 from assay.runs import GenerateTask
-from assay.runs._remote import Clients, build_work
+from assay.runs import Clients, build_work
 from assay.testing import ScriptedServer
 
 from .conftest import make_dataset

@@ -29,6 +29,9 @@ from assay.testing import Faults, ScriptedServer
 from tests.conftest import IN_CI, PG_URL
 
 from .conftest import make_dataset
+from assay.judges.jobs import RubricPrompt
+from assay.redteam.iterative import IterativeAttack
+from tests.sessions import session
 
 try:
     import ray
@@ -98,10 +101,10 @@ def test_generation_gives_the_local_executors_records_ledger_and_progress(store,
     seen: dict[str, list[int]] = {"local": [], "ray": []}
     with ScriptedServer(models=["m"], latency=0.005) as srv:
         model = R.Model(id="m@1", base_url=srv.base_url, price_input_per_mtok=1.0, price_output_per_mtok=2.0)
-        local = generate(store, model, "qa", samples=2, concurrency=8, params={"temperature": 0.5},
-                         on_progress=lambda p: seen["local"].append(p.completed))
-        remote = generate(other_store, model, "qa", samples=2, concurrency=8, params={"temperature": 0.5},
-                          on_progress=lambda p: seen["ray"].append(p.completed), executor="ray", executor_options=RAY)
+        local = generate(session(store, concurrency=8, on_progress=lambda p: seen["local"].append(p.completed)),
+                         model, "qa", samples=2, params={"temperature": 0.5})
+        remote = generate(session(other_store, concurrency=8, on_progress=lambda p: seen["ray"].append(p.completed), executor="ray", executor_options=RAY),
+                          model, "qa", samples=2, params={"temperature": 0.5})
         assert prompts_sent(srv) == {f"question {i}": 4 for i in range(60)}  # 2 samples, once per executor
     assert remote.id == local.id and (remote.succeeded, remote.failed) == (120, 0)
     assert remote.cost_usd == pytest.approx(local.cost_usd) and remote.cost_usd > 0
@@ -136,15 +139,16 @@ def test_judge_runs_give_the_local_executors_records_and_ledger(store, other_sto
     runs = {}
     with ScriptedServer(handler=rubric_handler) as srv:
         for name, s, where in (("local", store, {}), ("ray", other_store, {"executor": "ray", "executor_options": RAY})):
-            runs[name], panel = judge_rubric(s, ["j1@1", "j2@1"], "default", base_url=srv.base_url,
-                                             dimensions=["factuality", "coherence"], concurrency=4, **where)
+            runs[name], panel = judge_rubric(session(s, base_url=srv.base_url, concurrency=4, **where),
+                                             ["j1@1", "j2@1"], "default",
+                                             prompt=RubricPrompt(dimensions=["factuality", "coherence"]))
         assert len(srv.chat_requests) == 2 * 2 * 24  # two judges, 24 responses, once per executor
     assert snapshot(other_store, runs["ray"].id) == snapshot(store, runs["local"].id)
     assert runs["ray"].succeeded == 24 and other_store.count("judgments", rater_id=panel.id) == 48
 
     with ScriptedServer(handler=pairwise_handler) as srv:
         for name, s, where in (("local", store, {}), ("ray", other_store, {"executor": "ray", "executor_options": RAY})):
-            runs[name], rater = judge_pairwise(s, ["a@1", "b@1"], ["j1@1"], base_url=srv.base_url, **where)
+            runs[name], rater = judge_pairwise(session(s, base_url=srv.base_url, **where), ["a@1", "b@1"], ["j1@1"])
         assert len(srv.chat_requests) == 2 * 12 * 2  # both orders, 12 pairs, once per executor
     ray_snap = snapshot(other_store, runs["ray"].id)
     assert ray_snap == snapshot(store, runs["local"].id)
@@ -160,7 +164,7 @@ def test_a_program_verifier_gives_the_local_executors_judgments(store, other_sto
     runs = {}
     for name, s, where in (("local", store, {}), ("ray", other_store, {"executor": "ray", "executor_options": RAY})):
         store_responses(s, texts)
-        runs[name], rater = verify(s, create("length", unit="words", max=3), **where)
+        runs[name], rater = verify(session(s, **where), create("length", unit="words", max=3))
     assert snapshot(other_store, runs["ray"].id) == snapshot(store, runs["local"].id)
     assert sorted(Counter(j.value for j in other_store.iter("judgments", rater_id=rater.id)).items()) == [(0.0, 10), (1.0, 20)]
 
@@ -174,18 +178,18 @@ def test_a_second_run_over_the_same_calls_is_answered_from_the_drivers_cache(tmp
     store = Store(f"sqlite:///{tmp_path / 'assay.db'}")
     store_responses(store, {"a@1": ["good", "good too"], "b@1": ["poor", "poor too"]})
     with ScriptedServer(handler=pairwise_handler) as srv:
-        first, _ = judge_pairwise(store, ["a@1", "b@1"], ["j1@1", "j2@1"], base_url=srv.base_url,
-                                  executor="ray", executor_options=RAY)
+        first, _ = judge_pairwise(session(store, base_url=srv.base_url, executor="ray", executor_options=RAY),
+                                  ["a@1", "b@1"], ["j1@1", "j2@1"])
         assert len(srv.chat_requests) == 8
-        second, _ = judge_pairwise(store, ["a@1", "b@1"], ["j1@1", "j2@1"], base_url=srv.base_url, aggregate="mean",
-                                   executor="ray", executor_options=RAY)
+        second, _ = judge_pairwise(session(store, base_url=srv.base_url, executor="ray", executor_options=RAY),
+                                   ["a@1", "b@1"], ["j1@1", "j2@1"], aggregate="mean")
         assert len(srv.chat_requests) == 8  # a new run (another aggregate), every member call from the cache
     assert second.id != first.id and (second.succeeded, second.cached) == (2, 2)
     store.close()
 
 
 def test_workers_share_a_models_limits_by_division():
-    from assay.runs._remote import Clients, WorkerCache
+    from assay.runs import Clients, WorkerCache
 
     spec = make_provider(R.Model(id="m@1", base_url="http://127.0.0.1:9/v1"), concurrency=16, rpm=600, tpm=9000).spec()
     client = Clients(WorkerCache(), share=3)(spec)
@@ -197,8 +201,8 @@ def test_two_workers_together_keep_to_the_models_rpm(store, ray_address):
     """RPM 1,200 (20/s, a burst of 1 s): 60 calls take at least 2 s; undivided, two workers would take 0.5 s."""
     make_dataset(store, "qa", 60)
     with ScriptedServer(models=["m"]) as srv:
-        run = generate(store, R.Model(id="m@1", base_url=srv.base_url), "qa", rpm=1200, concurrency=8,
-                       executor="ray", executor_options={"num_workers": 2, "chunk_size": 10})
+        run = generate(session(store, rpm=1200, concurrency=8, executor="ray", executor_options={"num_workers": 2, "chunk_size": 10}),
+                       R.Model(id="m@1", base_url=srv.base_url), "qa")
         at = sorted(r.at for r in srv.chat_requests)
     assert run.succeeded == 60 and at[-1] - at[0] >= 1.8
 
@@ -212,7 +216,8 @@ def test_faults_end_with_every_unit_answered_or_a_stored_error(store, ray_addres
     faults = Faults(rate_limit=0.2, server_error=0.1, timeout=0.05, retry_after=0.01, seed=5)
     with ScriptedServer(models=["m"], latency=0.002, faults=faults, hang_s=2) as srv:
         model = R.Model(id="m@1", base_url=srv.base_url)
-        run = generate(store, model, "qa", executor="ray", executor_options={"num_workers": 2, "chunk_size": 50}, **fast)
+        run = generate(session(store, executor="ray", executor_options={"num_workers": 2, "chunk_size": 50}, **fast),
+                       model, "qa")
         sent = len(srv.chat_requests)
     units = Ledger(store).units(run.id)
     assert len(units) == run.total == run.succeeded + run.failed == 600
@@ -224,7 +229,8 @@ def test_faults_end_with_every_unit_answered_or_a_stored_error(store, ray_addres
     assert all("gave up after 3 attempts" in u["error"] for u in units if u["status"] == "failed")
 
     with ScriptedServer(models=["m"]) as srv:  # the same run again, healthy: only the failed units are called
-        again = generate(store, R.Model(id="m@1", base_url=srv.base_url), "qa", executor="ray", executor_options=RAY, **fast)
+        again = generate(session(store, executor="ray", executor_options=RAY, **fast),
+                         R.Model(id="m@1", base_url=srv.base_url), "qa")
         want = {store.get("items", k.split(":")[0]).prompt for k in failed}
         assert prompts_sent(srv) == {p: 1 for p in want}
     assert (again.id, again.succeeded, again.failed, again.errors) == (run.id, 600, 0, {})
@@ -234,8 +240,8 @@ def test_an_unknown_model_stops_the_run_from_a_worker(store, ray_address):
     make_dataset(store, "qa", 200)
     with ScriptedServer(models=["served"], latency=0.01) as srv:
         with pytest.raises(ProviderFatal, match="model 'typo' is not served"):
-            generate(store, R.Model(id="typo@1", base_url=srv.base_url), "qa", concurrency=4, backoff_base=0.01,
-                     executor="ray", executor_options=RAY)
+            generate(session(store, concurrency=4, backoff_base=0.01, executor="ray", executor_options=RAY),
+                     R.Model(id="typo@1", base_url=srv.base_url), "qa")
         assert len(srv.chat_requests) < 200
     (run,) = Ledger(store).runs()
     assert run.status == "failed"
@@ -276,7 +282,7 @@ def generate_task(store, model, items, **options) -> GenerateTask:
 
 
 async def test_a_cancelled_driver_resumes_without_calling_a_finished_unit_again(store, ray_address):
-    from assay.runs import RayExecutor
+    from assay.runs import RayCluster, RayExecutor
 
     items = make_dataset(store, "qa", 300)
     prompt_of = {f"{it.id}:0": it.prompt for it in items}
@@ -288,7 +294,7 @@ async def test_a_cancelled_driver_resumes_without_calling_a_finished_unit_again(
             if p.completed >= 100 and not running[0].done():
                 running[0].cancel()
 
-        ex = RayExecutor(store, on_progress=stop_at_100, concurrency=16, **RAY)
+        ex = RayExecutor(store, RayCluster(**RAY), on_progress=stop_at_100, concurrency=16)
         running.append(asyncio.ensure_future(ex.arun(generate_task(store, model, items))))
         with pytest.raises(asyncio.CancelledError):
             await running[0]
@@ -297,7 +303,7 @@ async def test_a_cancelled_driver_resumes_without_calling_a_finished_unit_again(
         assert run.status == "interrupted" and 100 <= len(done_first) < 300 and ex.workers == []
         first_phase = len(srv.chat_requests)
 
-        again = await RayExecutor(store, **RAY).arun(generate_task(store, model, items))
+        again = await RayExecutor(store, RayCluster(**RAY)).arun(generate_task(store, model, items))
         second = prompts_sent(srv, first_phase)
     assert not set(second) & {prompt_of[k] for k in done_first}  # no finished unit was called again
     # and none was lost: every question was asked in one phase or the other. A unit whose answer
@@ -311,7 +317,7 @@ async def test_a_cancelled_driver_resumes_without_calling_a_finished_unit_again(
 
 
 async def test_a_killed_worker_loses_no_unit_and_the_rerun_calls_nothing(store, ray_address):
-    from assay.runs import RayExecutor
+    from assay.runs import RayCluster, RayExecutor
 
     items = make_dataset(store, "qa", 240)
     with ScriptedServer(models=["m"], latency=0.02) as srv:
@@ -323,14 +329,14 @@ async def test_a_killed_worker_loses_no_unit_and_the_rerun_calls_nothing(store, 
                 killed.append(ex.workers[0])
                 ray.kill(ex.workers[0])
 
-        ex = RayExecutor(store, on_progress=kill_one_at_60, concurrency=16, **RAY)
+        ex = RayExecutor(store, RayCluster(**RAY), on_progress=kill_one_at_60, concurrency=16)
         run = await ex.arun(generate_task(store, model, items))
         assert killed and ex.spawned == 3  # two workers, and one in place of the killed
         sent = prompts_sent(srv)
         assert set(sent) == {it.prompt for it in items}
         assert sum(sent.values()) - 240 <= 2 * 16  # called again: at most the killed worker's two chunks in flight
         calls = len(srv.chat_requests)
-        rerun = await RayExecutor(store, **RAY).arun(generate_task(store, model, items))
+        rerun = await RayExecutor(store, RayCluster(**RAY)).arun(generate_task(store, model, items))
         assert len(srv.chat_requests) == calls  # everything was done: nothing is called again
     assert (run.status, run.succeeded, run.failed) == ("done", 240, 0)
     assert (rerun.id, rerun.succeeded) == (run.id, 240)
@@ -403,7 +409,8 @@ def test_streamed_generation_stores_ttft_from_ray_workers(store, ray_address):
     make_dataset(store, "qa", 20)
     with ScriptedServer(models=["m"], first_token_s=0.03) as srv:
         model = R.Model(id="m@1", base_url=srv.base_url)
-        run = generate(store, model, "qa", concurrency=4, stream=True, executor="ray", executor_options=RAY)
+        run = generate(session(store, concurrency=4, stream=True, executor="ray", executor_options=RAY), model,
+                       "qa")
         assert all(r.body.get("stream") is True for r in srv.chat_requests)
     assert (run.succeeded, run.failed) == (20, 0)
     ttfts = [r.ttft_ms for r in store.iter("responses", run_id=run.id)]
@@ -433,17 +440,18 @@ def test_the_iterative_attack_gives_the_local_executors_attempts(store, other_st
         for s, where in ((other_store, {}), (store, {"executor": "ray", "executor_options": RAY})):
             s.add([R.Dataset(name="beh"), *[R.Item(id=f"b{i}", dataset="beh", prompt=f"goal number {i}")
                                             for i in range(6)]])
-            res = run_iterative(s, R.Model(id="target@1", base_url=srv.base_url), "beh",
+            res = run_iterative(session(s, **where), R.Model(id="target@1", base_url=srv.base_url), "beh",
                                 attacker=R.Model(id="attacker@1", base_url=srv.base_url), scorer="no-refusal",
-                                streams=2, turns=3, conversation=True, **where)
+                                attack=IterativeAttack(streams=2, turns=3, conversation=True))
             assert res.run.status == "done" and res.succeeded_streams == 12 and res.attempts == 24
             found[where.get("executor", "local")] = sorted(
                 (a.id, a.item_id, a.response_id, a.turn, a.success, a.parent_id) for a in s.list("attempts"))
             # the scripted attacker ignores its seed, so a behaviour's two streams send the same conversation
             assert s.count("items", dataset="beh~multiturn") == 12 and s.count("responses") == 12
         sent = len(srv.chat_requests)
-        again = run_iterative(store, R.Model(id="target@1", base_url=srv.base_url), "beh",
+        again = run_iterative(session(store, executor="ray", executor_options=RAY),
+                              R.Model(id="target@1", base_url=srv.base_url), "beh",
                               attacker=R.Model(id="attacker@1", base_url=srv.base_url), scorer="no-refusal",
-                              streams=2, turns=3, conversation=True, executor="ray", executor_options=RAY)
+                              attack=IterativeAttack(streams=2, turns=3, conversation=True))
         assert again.run.id == res.run.id and len(srv.chat_requests) == sent  # finished streams are not rerun
     assert found["ray"] == found["local"]

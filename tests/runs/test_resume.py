@@ -22,7 +22,7 @@ def test_sigkill_then_restart_finishes_every_unit_once(store_url):
     prompt_of = {f"{it.id}:0": it.prompt for it in items}
     with ScriptedServer(models=["m"], latency=0.02) as srv:
         cmd = [
-            sys.executable, "-c", "from assay.cli import _console_main; _console_main()",
+            sys.executable, "-c", "from assay.cli import console_main; console_main()",
             "--db", store_url, "generate", "--model", "m@1", "--dataset", "qa", "--base-url", srv.base_url,
             "--concurrency", "8",
         ]

@@ -15,6 +15,7 @@ from assay.runs import generate
 from assay.store import tables as T
 from assay.store.cache_admin import CacheSelection, cache_stats, prune_cache, vacuum_store
 from assay.testing import ScriptedServer
+from tests.sessions import session
 
 NOW = R.utcnow()
 AGE = {"a": 40, "b": 10, "c": 1, None: 100}  # days, per run (None: the entry made outside a run)
@@ -51,9 +52,9 @@ def filled(store):
     runs = {}
     with ScriptedServer(models=["m", "n"]) as srv:
         m, n = (R.Model(id=f"{x}@1", base_url=srv.base_url) for x in "mn")
-        runs["a"] = generate(store, m, "qa").id
-        runs["b"] = generate(store, m, "qa", samples=2).id
-        runs["c"] = generate(store, n, "qa").id
+        runs["a"] = generate(session(store), m, "qa").id
+        runs["b"] = generate(session(store), m, "qa", samples=2).id
+        runs["c"] = generate(session(store), n, "qa").id
 
         async def outside() -> None:
             async with make_provider(n, cache=RequestCache(store)) as client:

@@ -63,5 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as its code when not standalone
 
 
-def _console_main() -> None:
+def console_main() -> None:
+    """The ``assay`` command: ``main`` with its code as the process's exit status."""
     sys.exit(main())
+
+
+_console_main = console_main  # the name installed console scripts of earlier versions call

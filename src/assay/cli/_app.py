@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from assay.session import Execution
 from rich.console import Console
 
 app = typer.Typer(
@@ -134,22 +137,26 @@ WorkersOpt = Annotated[int | None, typer.Option(
     min=1, help="With --executor ray: Ray workers (default: one per CPU of the cluster).")]
 
 
-def executor_choice(executor: str, ray_address: str | None, workers: int | None) -> dict[str, Any]:
-    """``executor`` and ``executor_options`` for the library's run functions, checked."""
+def executor_choice(executor: str, ray_address: str | None, workers: int | None) -> Execution:
+    """The session's Execution for the executor options (``--executor``, ``--ray-address``, ``--workers``), checked.
+
+    A command adds its concurrency and callbacks with ``dataclasses.replace``.
+    """
     from assay.errors import BadInput
     from assay.runs import executors
+    from assay.session import Execution
 
     if executor not in executors():
         raise BadInput(f"must be one of {', '.join(executors())}", field="--executor")
     if executor != "ray":
         if ray_address is not None or workers is not None:
             raise BadInput("--ray-address and --workers go with --executor ray", field="--executor")
-        return {"executor": executor}
+        return Execution(executor=executor)
     from assay.errors import require_extra
 
     require_extra("ray", "the Ray executor", "ray")  # refused before the plan is shown or anything is stored
     options = {k: v for k, v in {"address": ray_address, "num_workers": workers}.items() if v is not None}
-    return {"executor": executor, "executor_options": options}
+    return Execution(executor=executor, options=options)
 
 
 def base_url_value(value: str | None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -85,13 +86,15 @@ def detect(
 ) -> None:
     """Run the refusal detector on stored responses; Judgments on redteam@1 'refusal' (resumable run)."""
     from assay.redteam.detect import detect_refusals
+    from assay.session import Session
 
+    where = executor_choice(executor, ray_address, workers)
     store = G.store()
     with progress() as bar:
         b = RunBar(bar, "refusal detector")
-        run, rater = detect_refusals(store, models=_split(models) or None, dataset=dataset, attempts_only=attempts_only,
-                                     on_start=b.start, on_progress=b.update,
-                                     **executor_choice(executor, ray_address, workers))
+        session = Session(store, execution=dataclasses.replace(where, on_start=b.start, on_progress=b.update))
+        run, rater = detect_refusals(session, models=_split(models) or None, dataset=dataset,
+                                     attempts_only=attempts_only)
     labels: dict[str, int] = {}
     for j in store.iter("judgments", rater_id=rater.id, run_id=run.id):
         labels[j.label or "?"] = labels.get(j.label or "?", 0) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated, Any
 
@@ -91,7 +92,7 @@ def _iterative_plan(store: Any, models: dict[str, Any], behaviors: str, *, optio
     from assay.providers import RequestCache, make_provider
     from assay.redteam.attacks import load_behaviors
     from assay.redteam.iterative import (
-        ATTACKER_FEEDBACK, ATTACKER_SYSTEM, SCORER_SYSTEM, IterativeTask, program_scorers,
+        ATTACKER_FEEDBACK, ATTACKER_SYSTEM, SCORER_SYSTEM, IterativeAttack, IterativeTask, program_scorers,
     )
     from assay.runs import Call, plan_task
     from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling
@@ -103,10 +104,11 @@ def _iterative_plan(store: Any, models: dict[str, Any], behaviors: str, *, optio
     clients = {k: make_provider(m, cache=cache, no_cache=options["no_cache"]) if not isinstance(m, str) else m
                for k, m in models.items()}
     targets = load_behaviors(store, behaviors, limit=settings["limit"])
+    attack = IterativeAttack(streams=settings["streams"], turns=settings["turns"], threshold=settings["threshold"],
+                             seed=settings["seed"], target_params=settings["params"],
+                             conversation=settings["conversation"])
     task = IterativeTask(store, clients["target"], clients["attacker"], clients["scorer"], targets,
-                         dataset=behaviors, streams=settings["streams"], turns=settings["turns"],
-                         threshold=settings["threshold"], seed=settings["seed"], target_params=settings["params"],
-                         conversation=settings["conversation"])
+                         dataset=behaviors, attack=attack)
     att = CHARS_PER_TOKEN * completion_ceiling(task.attacker_params, models["attacker"])
     said = CHARS_PER_TOKEN * completion_ceiling(task.gen.params, models["target"])
 
@@ -171,12 +173,13 @@ def run_cmd(
     The plan (calls, estimated tokens and cost; a ceiling for the iterative attack) is printed before the first call.
     """
     from assay.errors import BadInput
-    from assay.redteam.attacks import _chain, run_attacks
-    from assay.redteam.iterative import run_iterative
+    from assay.redteam.attacks import as_chain, run_attacks
+    from assay.redteam.iterative import IterativeAttack, run_iterative
     from assay.runs import remember_endpoint, store_model
+    from assay.session import Endpoint, Session
 
     where = executor_choice(executor, ray_address, workers)
-    chains = [_chain(a) for a in attack or ([] if iterative else ["direct"])]  # bad specs fail before any call
+    chains = [as_chain(a) for a in attack or ([] if iterative else ["direct"])]  # bad specs fail before any call
     if iterative:
         if attacker is None or scorer is None:
             raise BadInput("the iterative attack needs --attacker and --scorer", field="--attacker" if attacker is None else "--scorer")
@@ -217,19 +220,22 @@ def run_cmd(
             rate = (p.succeeded + p.failed) / max(time.monotonic() - t0, 1e-9)
             bar.update(bars[label], completed=p.completed, rate=f"{rate:,.1f}/s  {p.failed} failed")
 
+        endpoint = Endpoint(temperature=temperature, max_tokens=max_tokens, rpm=rpm, tpm=tpm, timeout=timeout,
+                            max_retries=max_retries, backoff_base=backoff, cache="own-run" if no_cache else "on")
+        session = Session(store, endpoint, dataclasses.replace(where, concurrency=concurrency))
         if chains:
-            results = run_attacks(store, target, behaviors, chains, limit=limit, params=params, on_start=on_start,
-                                  on_progress=on_progress, **options, **where)
+            results = run_attacks(session, target, behaviors, chains, limit=limit, on_start=on_start,
+                                  on_progress=on_progress)
         if iterative:
             it_name = "multiturn" if conversation else "iterative"
             called = [target, *(m for m in helpers.values() if not isinstance(m, str))]
             for m in called:  # endpoints are remembered only once the attack has answers
                 store_model(store, m)
-            it = run_iterative(store, target, behaviors, attacker=helpers["attacker"], scorer=helpers["scorer"],
-                               streams=streams, turns=turns, threshold=threshold, seed=seed, limit=limit,
-                               target_params=params, conversation=conversation, **where,
-                               on_start=lambda rid, n: on_start(it_name, rid, n),
-                               on_progress=lambda p: on_progress(it_name, p), **options)
+            it = run_iterative(session.replace(on_start=lambda rid, n: on_start(it_name, rid, n),
+                                               on_progress=lambda p: on_progress(it_name, p)),
+                               target, behaviors, attacker=helpers["attacker"], scorer=helpers["scorer"],
+                               attack=IterativeAttack(streams=streams, turns=turns, threshold=threshold, seed=seed,
+                                                      conversation=conversation), limit=limit)
             if it.run.succeeded:
                 for m in called:
                     remember_endpoint(store, m)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated, Any
 
@@ -51,6 +52,7 @@ def generate(
     from assay import records as R
     from assay.errors import BadInput
     from assay.runs import generate as run_generate
+    from assay.session import Endpoint, Session
 
     where = executor_choice(executor, ray_address, workers)
     store = G.store()
@@ -65,7 +67,9 @@ def generate(
     if not fields.get("base_url"):
         raise BadInput(f"model {model} has no base URL in the store: give --base-url", field="--base-url")
     m = R.Model(**fields)
-    params = {"temperature": temperature, "max_tokens": max_tokens}
+    endpoint = Endpoint(base_url=base_url, api_key_env=api_key_env, temperature=temperature, max_tokens=max_tokens,
+                        rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, backoff_base=backoff,
+                        cache="own-run" if no_cache else "on", price_in=price_in, price_out=price_out, stream=stream)
 
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
         bar = guard.bar
@@ -88,11 +92,9 @@ def generate(
                 rate=f"{rate:,.1f}/s  {p.prompt_tokens + p.completion_tokens:,} tok  ${p.cost_usd:.4f}  {p.failed} failed",
             )
 
-        run = run_generate(
-            store, m, dataset, samples=samples, params=params, concurrency=concurrency, rpm=rpm, tpm=tpm,
-            timeout=timeout, max_retries=max_retries, backoff_base=backoff, no_cache=no_cache,
-            stream=stream, on_progress=on_progress, on_start=on_start, on_plan=guard.approve, **where,
-        )
+        session = Session(store, endpoint, dataclasses.replace(where, concurrency=concurrency, on_progress=on_progress,
+                                                               on_start=on_start, on_plan=guard.approve))
+        run = run_generate(session, m, dataset, samples=samples)
     _report(store, run, json_out)
     if run.failed:
         raise SystemExit(1)  # not typer.Exit: `main` runs the app with standalone_mode=False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 from pathlib import Path
@@ -85,6 +86,7 @@ def judge(
     """
     from assay.errors import BadInput
     from assay.judges import jobs
+    from assay.session import Endpoint, Session
 
     judges = _split(judge_) + _split([panel] if panel else [])
     if not judges:
@@ -101,25 +103,28 @@ def judge(
         raise BadInput("must be auto, on or off", field="--structured")
     where = executor_choice(executor, ray_address, workers)
     store = G.store()
-    common = dict(base_url=base_url, api_key_env=api_key_env, dataset=dataset, max_tokens=max_tokens,
-                  template=template, aggregate=aggregate, concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout,
-                  max_retries=max_retries, backoff_base=backoff, no_cache=no_cache, price_in=price_in,
-                  price_out=price_out, structured=structured, **where)
+    endpoint = Endpoint(base_url=base_url, api_key_env=api_key_env, temperature=temperature, max_tokens=max_tokens,
+                        rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, backoff_base=backoff,
+                        cache="own-run" if no_cache else "on", price_in=price_in, price_out=price_out,
+                        structured=structured)
     label = f"judge {'+'.join(judges)}"
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
         b = RunBar(guard.bar, label, guard)
+        session = Session(store, endpoint, dataclasses.replace(where, concurrency=concurrency, on_progress=b.update,
+                                                               on_start=b.start, on_plan=guard.approve))
         if pairwise:
             compared = _split(pairwise_models)
+            prompt = jobs.PairwisePrompt(template=template, both_orders=not one_order, use_reference=not no_reference,
+                                         criteria=criteria)
             with flags_for(models="--pairwise"):  # the models compared are given after --pairwise
-                run, rater = jobs.judge_pairwise(
-                    store, compared, judges, both_orders=not one_order, use_reference=not no_reference,
-                    criteria=criteria, temperature=temperature if temperature is not None else 0.0,
-                    on_progress=b.update, on_start=b.start, on_plan=guard.approve, **common)  # type: ignore[arg-type]
+                run, rater = jobs.judge_pairwise(session, compared, judges, dataset=dataset, prompt=prompt,
+                                                 aggregate=aggregate)
         else:
+            assert rubric is not None
             run, rater = jobs.judge_rubric(
-                store, judges, rubric, dimensions=_split(dimensions) or None, models=_split(models) or None,  # type: ignore[arg-type]
-                samples=samples, temperature=temperature, logprobs=not no_logprobs, on_progress=b.update,
-                on_start=b.start, on_plan=guard.approve, **common)  # type: ignore[arg-type]
+                session, judges, rubric, dataset=dataset, models=_split(models) or None, aggregate=aggregate,
+                prompt=jobs.RubricPrompt(dimensions=_split(dimensions) or None, template=template, samples=samples,
+                                         logprobs=not no_logprobs))
     failed = failed_units(store, run)
     done = jobs.run_units(store, run.id)
     if pairwise:
@@ -195,6 +200,7 @@ def verify(
     """Run program verifiers (no model needed) on stored responses; results are Judgments on rubric 'verifiers'."""
     from assay.errors import BadInput
     from assay.judges import jobs, registry
+    from assay.session import Session
 
     if ifeval == (verifier is not None):
         raise BadInput("give either --ifeval or --verifier NAME", field="--verifier")
@@ -214,8 +220,9 @@ def verify(
         for j in made:
             b = RunBar(guard.bar, f"verify {j.name}", guard)
             try:
-                run, rater = jobs.verify(store, j, dataset=dataset, models=_split(models) or None,
-                                         on_progress=b.update, on_start=b.start, **where)
+                session = Session(store, execution=dataclasses.replace(where, on_progress=b.update,
+                                                                       on_start=b.start))
+                run, rater = jobs.verify(session, j, dataset=dataset, models=_split(models) or None)
             except BadInput as e:
                 if e.field != "judge":
                     raise

@@ -52,12 +52,11 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{x:.0%}"  # NaN when nothing was judged
 
 
-def _remember(store: Any, model_id: str, base_url: str | None, api_key_env: str | None) -> None:
+def _remember(session: Any, model_id: str) -> None:
     """The model answered: keep its base URL and key variable as its defaults (``assay.runs.endpoint``)."""
-    from assay.judges.jobs import judge_model
     from assay.runs import remember_endpoint
 
-    remember_endpoint(store, judge_model(store, model_id, base_url=base_url, api_key_env=api_key_env))
+    remember_endpoint(session.store, session.model(model_id, prices=False))
 
 
 @library_app.command("find")
@@ -87,9 +86,11 @@ def find(
     from assay.errors import BadInput
     from assay.library import Clustering, add_candidate, discover, hypothesise, select_failures
     from assay.library.discover import require_embed
+    from assay.session import Endpoint, Session
 
     require_embed()  # before gathering failures or asking an LLM for facets
     store = G.store()
+    session = Session(store, Endpoint(base_url=base_url, api_key_env=api_key_env))
     for flag, value in (("--facets-with", facets_with), ("--hypothesise-with", hypothesise_with)):
         if value is not None:
             from assay import records as R
@@ -104,9 +105,9 @@ def find(
     if facets_with is not None:
         from assay.library.facets import describe_failures
 
-        facets = describe_failures(store, failures.failures, facets_with, base_url=base_url, api_key_env=api_key_env)
+        facets = describe_failures(session, failures.failures, facets_with)
         if failures.failures:
-            _remember(store, facets_with, base_url, api_key_env)
+            _remember(session, facets_with)
         if facets.errors:
             err_console.print(f"{len(facets.errors)} failures kept their own text: {facets_with}'s answer was unreadable",
                           highlight=False)
@@ -115,9 +116,9 @@ def find(
                                            random_state=seed),
                      examples=examples, facets=facets)
     if hypothesise_with is not None:
-        hypothesise(store, found.candidates, hypothesise_with, base_url=base_url, api_key_env=api_key_env)
+        hypothesise(session, found.candidates, hypothesise_with)
         if found.candidates:
-            _remember(store, hypothesise_with, base_url, api_key_env)
+            _remember(session, hypothesise_with)
     saved = [add_candidate(store, c, created_by=by, settings=found.settings, tags=tag or []).entry
              for c in found.candidates] if save else []
     if wants_json(json_out):
@@ -323,6 +324,7 @@ def check(
     from assay.errors import BadInput
     from assay.library import check_entry, get_entry, list_entries
     from assay.runs import remember_endpoint, store_model
+    from assay.session import Endpoint, Execution, Session
 
     if (entry is None) == (not all_):
         raise BadInput("give one ENTRY or --all", field="ENTRY")
@@ -344,9 +346,10 @@ def check(
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out, counts_units=False) as guard:
         guard.approve(plan)
         store_model(store, m)  # its endpoint is remembered once answers come back
-        results = [check_entry(store, n, m, samples=samples, mitigated_below=mitigated_below,
-                               base_url=judge_base_url, concurrency=concurrency, timeout=timeout,
-                               max_retries=max_retries, created_by=by)
+        # the endpoint's base URL is the LLM detector's judge's; the model keeps its own
+        session = Session(store, Endpoint(base_url=judge_base_url, timeout=timeout, max_retries=max_retries),
+                          Execution(concurrency=concurrency))
+        results = [check_entry(session, n, m, samples=samples, mitigated_below=mitigated_below, created_by=by)
                    for n in names]
     if results:
         remember_endpoint(store, m)
@@ -373,14 +376,16 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
     """
     from assay import records as R
     from assay.errors import BadInput, NotFound
-    from assay.judges.jobs import judge_model, member_calls, split_by_inputs
+    from assay.judges.jobs import member_calls, split_by_inputs
     from assay.judges.registry import from_spec
-    from assay.judges.rubric import RubricJudge
+    from assay.judges.rubric import RubricJudge, RubricPrompt
     from assay.providers import make_provider
     from assay.rubrics import get_rubric
     from assay.runs import Plan, generate_plan
     from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling
+    from assay.session import Endpoint, Session
 
+    judges = Session(store, Endpoint(base_url=judge_base_url))
     plan = Plan()
     for e in entries:
         responses = store.by_id(R.Response, e.examples)
@@ -399,8 +404,8 @@ def _check_plan(store: Any, entries: list[Any], model: Any, *, samples: int, jud
             elif det:
                 rubric = get_rubric(store, det["rubric"])
                 dim = rubric.dimension(det["dimension"])
-                client = make_provider(judge_model(store, det["rater"], base_url=judge_base_url or det.get("base_url")))
-                judge = RubricJudge(client, rubric, dimensions=[dim.name])
+                client = make_provider(judges.model(det["rater"], base_url=det.get("base_url"), prices=False))
+                judge = RubricJudge(client, rubric, RubricPrompt(dimensions=[dim.name]))
         except (BadInput, NotFound, KeyError, ValueError) as err:
             reason = err.reason if isinstance(err, BadInput) else str(err.args[0] if err.args else err)
             raise BadInput(f"{where}: {reason}", field="ENTRY") from None

@@ -17,8 +17,7 @@ import json
 import re
 from typing import Any
 
-from assay.judges._llm import JudgeParseError
-from assay.judges.formats import strip_code_fence
+from assay.session import JudgeParseError, strip_code_fence
 
 QUOTE_LIMIT = 120
 

@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from assay.session import strip_code_fence
+
 Unit = Literal["chars", "words", "sentences", "lines"]
 UNITS: tuple[str, ...] = ("chars", "words", "sentences", "lines")
 
-_FENCE = re.compile(r"^\s*```[A-Za-z0-9_+-]*[ \t]*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,6 @@ class Check:
 
     def __bool__(self) -> bool:
         return self.passed
-
-
-def strip_code_fence(text: str) -> str:
-    """The body of a markdown code fence (```json ... ```) when ``text`` is one, else ``text``."""
-    m = _FENCE.match(text)
-    return m.group(1) if m else text
 
 
 def _load_json(text: str, allow_fence: bool) -> tuple[Any, Check]:

@@ -2,17 +2,20 @@
 
 These are the library functions behind ``assay judge`` and ``assay verify``:
 
-    run = judge_rubric(store, ["gpt-4o@2024-08-06"], "default", base_url=URL, dataset="qa")
-    run = judge_pairwise(store, ["a@1", "b@1"], ["judge@1"], base_url=URL)
-    run = verify(store, create("ifeval", mode="strict"), dataset="ifeval")
+    session = Session(store, Endpoint(base_url=URL))        # assay.session
+    run, rater = judge_rubric(session, ["gpt-4o@2024-08-06"], "default", dataset="qa")
+    run, rater = judge_pairwise(session, ["a@1", "b@1"], ["judge@1"])
+    run, rater = verify(session, create("ifeval", mode="strict"), dataset="ifeval")
 
-Every LLM call goes through a provider client with the store's request cache and every
-run through an executor (local asyncio by default, ``executor="ray"`` for Ray workers),
-so running the same command again resumes it and answers finished calls from the cache.
+Every LLM call goes through a provider client the session makes (the store's request
+cache, the endpoint's limits and retries) and every run through the session's executor
+(local asyncio by default, ``Execution(executor="ray")`` for Ray workers), so running
+the same command again resumes it and answers finished calls from the cache.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -22,31 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
-from assay.runs._remote import unit_work
+from assay.judges.pairwise import PairwisePrompt
+from assay.judges.rubric import RubricPrompt
+from assay.runs import unit_work
 
 if TYPE_CHECKING:
+    from assay.session import Session
     from assay.store import Store
-
-
-def judge_model(store: Store, model_id: str, *, base_url: str | None = None, api_key_env: str | None = None,
-                price_in: float | None = None, price_out: float | None = None) -> R.Model:
-    """The judge's Model: the stored one (with overrides) or a new one.
-
-    It is stored when its run starts, its base URL and key variable only once the run
-    has answers (``assay.runs.endpoint``).
-    """
-    try:
-        R.split_model_id(model_id)
-    except ValueError as e:
-        raise BadInput(str(e), param="judge") from None
-    stored = store.find("models", model_id)
-    fields: dict[str, Any] = stored.model_dump() if stored is not None else {"id": model_id}
-    overrides = {"base_url": base_url, "api_key_env": api_key_env, "price_input_per_mtok": price_in,
-                 "price_output_per_mtok": price_out}
-    fields.update({k: v for k, v in overrides.items() if v is not None})
-    if not fields.get("base_url"):
-        raise BadInput(f"judge {model_id} has no base URL in the store: give --base-url", param="base_url")
-    return R.Model(**fields)
 
 
 def _items(store: Store, ids: set[str]) -> dict[str, R.Item]:
@@ -76,12 +61,6 @@ def select_responses(store: Store, *, dataset: str | None = None, models: Sequen
     return [(items[r.item_id], r) for r in responses]
 
 
-def _client(model: R.Model, store: Store, *, concurrency: int, no_cache: bool, **options: Any) -> Any:
-    from assay.providers import RequestCache, make_provider
-
-    return make_provider(model, cache=RequestCache(store), no_cache=no_cache, concurrency=concurrency, **options)
-
-
 def _guideline_version(store: Store, rubric_id: str | None) -> int | None:
     if rubric_id is None:
         return None
@@ -89,29 +68,14 @@ def _guideline_version(store: Store, rubric_id: str | None) -> int | None:
     return g.version if g is not None else None
 
 
-def _execute(store: Store, task: Any, raters: Sequence[R.Rater], *, concurrency: int, on_progress: Any, on_start: Any,
-             executor: str = "local", executor_options: dict[str, Any] | None = None) -> R.Run:
-    from assay.runs import make_executor
-    from assay.runs.endpoint import remember_endpoint, store_model
-
-    models = list({c.model.id: c.model for c in getattr(task, "clients", ())}.values())
-    for m in models:
-        store_model(store, m)
-    store.add(raters)
-    if on_start is not None:
-        on_start(task.run_id, len(task.units()))
-    runner = make_executor(executor, store, concurrency=concurrency, on_progress=on_progress, **(executor_options or {}))
-    run = runner.run(task)
-    if run.succeeded:
-        for m in models:
-            remember_endpoint(store, m)
-    return run
-
-
-def _execution(opts: dict[str, Any], **settings: Any) -> dict[str, Any]:
-    """How a judge run is executed, as its run id records it; ``structured="off"`` is left out, so a run
+def _execution(session: Session, concurrency: int) -> dict[str, Any]:
+    """How a judge run is executed, as its run's config records it; ``structured="off"`` is left out, so a run
     started when off was the default keeps its id (and resumes) when it is asked for by name."""
-    return {**settings, **{k: v for k, v in opts.items() if (k, v) != ("structured", "off")}}
+    e = session.endpoint
+    opts = {"timeout": e.timeout, "max_retries": e.max_retries, "backoff_base": e.backoff_base,
+            "structured": e.structured}
+    return {"concurrency": concurrency, "rpm": e.rpm, "tpm": e.tpm, "no_cache": e.no_cache, "base_url": e.base_url,
+            **{k: v for k, v in opts.items() if (k, v) != ("structured", "off")}}
 
 
 def member_calls(member: Any, payload: tuple) -> list[Any]:
@@ -119,7 +83,7 @@ def member_calls(member: Any, payload: tuple) -> list[Any]:
 
     Repair turns after an unreadable answer are not counted: they depend on the answer.
     """
-    from assay.judges._llm import first_request
+    from assay.session import first_request
     from assay.runs.plan import Call
 
     client, item = member.client, payload[0]
@@ -132,87 +96,52 @@ def member_calls(member: Any, payload: tuple) -> list[Any]:
     return [Call.of(client, messages, sample_index=k, params=params) for k in range(member.samples)]
 
 
-def _run_judges(store: Store, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
-                aggregate: str, execution: dict[str, Any], concurrency: int, on_progress: Any,
-                on_start: Any, on_plan: Any, executor: str,
-                executor_options: dict[str, Any] | None) -> tuple[R.Run, R.Rater]:
+def _run_judges(session: Session, members: Sequence[Any], work: Sequence[Any], make_task: Callable[..., Any], *,
+                aggregate: str, concurrency: int) -> tuple[R.Run, R.Rater]:
     """One judge's task, or a panel's over all members; returns the Run and the rater of the result."""
     from assay.judges.panel import Panel, panel_task
-    from assay.runs.plan import plan_task
 
+    execution = _execution(session, concurrency)
     if len(members) == 1:
         task, raters = make_task(members[0], work, execution=execution), [members[0].rater()]
     else:
         panel = Panel(members, aggregate=aggregate)
         task, raters = panel_task(panel, work, execution=execution), [*(m.rater() for m in members), panel.rater()]
-    if on_plan is not None:
-        on_plan(plan_task(store, task, lambda unit: [c for m in members for c in member_calls(m, unit.payload)]))
-    run = _execute(store, task, raters, concurrency=2 * concurrency, on_progress=on_progress, on_start=on_start,
-                   executor=executor, executor_options=executor_options)
+    models = list({m.client.model.id: m.client.model for m in members}.values())
+    run = session.run(task, concurrency=2 * concurrency, models=models, records=raters,
+                      calls=lambda unit: [c for m in members for c in member_calls(m, unit.payload)])
     return run, raters[-1]
 
 
-def judge_rubric(
-    store: Store,
-    judges: Sequence[str],
-    rubric: str | R.Rubric,
-    *,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    dimensions: Sequence[str] | None = None,
-    dataset: str | None = None,
-    models: Sequence[str] | None = None,
-    samples: int = 1,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    logprobs: bool = True,
-    template: str | Path | None = None,
-    aggregate: str = "majority",
-    concurrency: int = 8,
-    rpm: float | None = None,
-    tpm: float | None = None,
-    timeout: float = 120.0,
-    max_retries: int = 6,
-    backoff_base: float = 1.0,
-    no_cache: bool = False,
-    price_in: float | None = None,
-    price_out: float | None = None,
-    on_progress: Callable[[Any], None] | None = None,
-    on_start: Callable[[str, int], None] | None = None,
-    on_plan: Callable[[Any], None] | None = None,
-    executor: str = "local",
-    executor_options: dict[str, Any] | None = None,
-    structured: str = "auto",
-) -> tuple[R.Run, R.Rater]:
+def judge_rubric(session: Session, judges: Sequence[str], rubric: str | R.Rubric, *, dataset: str | None = None,
+                 models: Sequence[str] | None = None, prompt: RubricPrompt | None = None,
+                 aggregate: str = "majority") -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater.
 
-    ``structured`` (``auto``, ``on``, ``off``) says whether the judges ask for structured outputs (see
-    ``OpenAIChat``). ``rpm``/``tpm`` limit each judge model's requests and tokens per minute; ``price_in``/
-    ``price_out`` (USD per million tokens) price every judge. ``on_plan(plan)`` sees what the
-    run will spend (``assay.runs.plan``) before anything is stored or sent; an exception it
-    raises stops the run there.
+    The responses are those of ``dataset``'s items by ``models`` (None: all). The session's
+    endpoint gives every judge its base URL, key variable, prices, temperature and
+    max_tokens, limits (``rpm``/``tpm`` per judge model), retries and ``structured``
+    (``auto``, ``on``, ``off``: whether the judges ask for structured outputs, see
+    ``OpenAIChat``); its execution ``on_plan(plan)`` sees what the run will spend
+    (``assay.runs.plan``) before anything is stored or sent, and an exception it raises
+    stops the run there. ``aggregate`` combines a panel's verdicts.
     """
     from assay.judges.rubric import RubricJudge, load_rubric_template, rubric_task
     from assay.rubrics import get_rubric
 
+    store, e = session.store, session.endpoint
+    how = prompt if prompt is not None else RubricPrompt()
     rub = rubric if isinstance(rubric, R.Rubric) else get_rubric(store, rubric)
     pairs = select_responses(store, dataset=dataset, models=models)
-    tpl = load_rubric_template(template)
+    tpl = load_rubric_template(how.template)
     gv = _guideline_version(store, rub.id)
-    opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base,
-                structured=structured)  # the client's setting; see OpenAIChat
-    endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
-        RubricJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
-                            rpm=rpm, tpm=tpm, **opts),
-                    rub, dimensions=dimensions, template=tpl, samples=samples, temperature=temperature,
-                    max_tokens=max_tokens, logprobs=logprobs, guideline_version=gv)
+        RubricJudge(session.client(session.model(j), concurrency=8, structured=e.structured), rub,
+                    dataclasses.replace(how, template=tpl), temperature=e.temperature, max_tokens=e.max_tokens,
+                    guideline_version=gv)
         for j in judges
     ]
-    execution = _execution(opts, concurrency=concurrency, rpm=rpm, tpm=tpm, no_cache=no_cache, base_url=base_url)
-    return _run_judges(store, members, pairs, rubric_task, aggregate=aggregate, execution=execution,
-                       concurrency=concurrency, on_progress=on_progress, on_start=on_start, on_plan=on_plan,
-                       executor=executor, executor_options=executor_options)
+    return _run_judges(session, members, pairs, rubric_task, aggregate=aggregate, concurrency=session.concurrency(8))
 
 
 def pairwise_work(store: Store, models: Sequence[str], *, dataset: str | None = None,
@@ -237,63 +166,30 @@ def pairwise_work(store: Store, models: Sequence[str], *, dataset: str | None = 
     return work
 
 
-def judge_pairwise(
-    store: Store,
-    models: Sequence[str],
-    judges: Sequence[str],
-    *,
-    base_url: str | None = None,
-    api_key_env: str | None = None,
-    dataset: str | None = None,
-    both_orders: bool = True,
-    use_reference: bool = True,
-    criteria: str | None = None,
-    temperature: float = 0.0,
-    max_tokens: int | None = None,
-    template: str | Path | None = None,
-    rubric: str | None = None,
-    dimension: str | None = None,
-    aggregate: str = "majority",
-    concurrency: int = 8,
-    rpm: float | None = None,
-    tpm: float | None = None,
-    timeout: float = 120.0,
-    max_retries: int = 6,
-    backoff_base: float = 1.0,
-    no_cache: bool = False,
-    price_in: float | None = None,
-    price_out: float | None = None,
-    on_progress: Callable[[Any], None] | None = None,
-    on_start: Callable[[str, int], None] | None = None,
-    on_plan: Callable[[Any], None] | None = None,
-    executor: str = "local",
-    executor_options: dict[str, Any] | None = None,
-    structured: str = "auto",
-) -> tuple[R.Run, R.Rater]:
+def judge_pairwise(session: Session, models: Sequence[str], judges: Sequence[str], *, dataset: str | None = None,
+                   prompt: PairwisePrompt | None = None, rubric: str | None = None, dimension: str | None = None,
+                   aggregate: str = "majority") -> tuple[R.Run, R.Rater]:
     """Compare the responses of ``models`` item by item (every pair), with one judge or a panel.
 
-    ``structured``, ``rpm``, ``tpm``, ``price_in``, ``price_out`` and ``on_plan`` as in ``judge_rubric``.
+    The session as in ``judge_rubric`` (the judges ask at the endpoint's temperature, else
+    0). ``rubric`` and ``dimension`` name what the verdicts are about, when they are about
+    one dimension of a rubric.
     """
     from assay.judges.pairwise import PairwiseJudge, load_pairwise_template, pairwise_task
 
+    store, e = session.store, session.endpoint
+    how = prompt if prompt is not None else PairwisePrompt()
     work = pairwise_work(store, models, dataset=dataset)
-    tpl = load_pairwise_template(template)
+    tpl = load_pairwise_template(how.template)
     gv = _guideline_version(store, rubric)
-    opts = dict(timeout=timeout, max_retries=max_retries, backoff_base=backoff_base,
-                structured=structured)  # the client's setting; see OpenAIChat
-    endpoint = dict(base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out)
     members = [
-        PairwiseJudge(_client(judge_model(store, j, **endpoint), store, concurrency=concurrency, no_cache=no_cache,
-                              rpm=rpm, tpm=tpm, **opts),
-                      template=tpl, both_orders=both_orders, use_reference=use_reference, criteria=criteria,
-                      temperature=temperature, max_tokens=max_tokens, rubric=rubric, dimension=dimension,
-                      guideline_version=gv)
+        PairwiseJudge(session.client(session.model(j), concurrency=8, structured=e.structured),
+                      dataclasses.replace(how, template=tpl),
+                      temperature=e.temperature if e.temperature is not None else 0.0,
+                      max_tokens=e.max_tokens, rubric=rubric, dimension=dimension, guideline_version=gv)
         for j in judges
     ]
-    execution = _execution(opts, concurrency=concurrency, rpm=rpm, tpm=tpm, no_cache=no_cache, base_url=base_url)
-    return _run_judges(store, members, work, pairwise_task, aggregate=aggregate, execution=execution,
-                       concurrency=concurrency, on_progress=on_progress, on_start=on_start, on_plan=on_plan,
-                       executor=executor, executor_options=executor_options)
+    return _run_judges(session, members, work, pairwise_task, aggregate=aggregate, concurrency=session.concurrency(8))
 
 
 def run_units(store: Store, run_id: str) -> set[str]:
@@ -478,22 +374,19 @@ def split_by_inputs(judge: Any, pairs: Sequence[tuple[R.Item, R.Response]]
     return usable, len(pairs) - len(usable), what
 
 
-def verify(store: Store, judge: Any, *, dataset: str | None = None, models: Sequence[str] | None = None,
-           on_progress: Callable[[Any], None] | None = None,
-           on_start: Callable[[str, int], None] | None = None, executor: str = "local",
-           executor_options: dict[str, Any] | None = None) -> tuple[R.Run, R.Rater]:
+def verify(session: Session, judge: Any, *, dataset: str | None = None,
+           models: Sequence[str] | None = None) -> tuple[R.Run, R.Rater]:
     """Run a program judge (``assay.judges.create(...)``) on responses; Judgments under its program rater.
 
     Responses a built-in judge cannot check, their items lacking what it needs (IFEval
     instructions, a reference answer, a pattern for ``regex``), are left out, counted in
     the run's ``config["left_out"]``; with none left, the judge is refused (BadInput on
-    ``judge``) before anything is stored.
+    ``judge``) before anything is stored. Only the session's execution is used.
     """
-    from assay.judges._llm import JudgeTask
     from assay.rubrics import add_rubric
-    from assay.runs import Unit, make_executor, run_id_for
-    from assay.runs._remote import work_spec
+    from assay.runs import Unit, WorkTask, run_id_for, work_spec
 
+    store = session.store
     pairs, left_out, lacking = split_by_inputs(judge, select_responses(store, dataset=dataset, models=models))
     rubric = rubric_for(judge)
     add_rubric(store, rubric)
@@ -505,13 +398,9 @@ def verify(store: Store, judge: Any, *, dataset: str | None = None, models: Sequ
     run_id = run_id_for("verify", config)
     spec = work_spec("verify", {"judge": judge.spec(), "rubric": rubric.model_dump(mode="json"),
                                 "rater": rater.model_dump(mode="json"), "run_id": run_id})
-    task = JudgeTask("verify", config, [Unit(r.id, (i, r)) for i, r in pairs],
-                     functools.partial(_verify_unit, judge, rater, rubric, run_id), spec=spec)
-    store.add([rater])
-    if on_start is not None:
-        on_start(run_id, len(pairs))
-    runner = make_executor(executor, store, concurrency=4, on_progress=on_progress, **(executor_options or {}))
-    return runner.run(task), rater
+    task = WorkTask("verify", config, [Unit(r.id, (i, r)) for i, r in pairs],
+                    functools.partial(_verify_unit, judge, rater, rubric, run_id), spec=spec, run_id=run_id)
+    return session.run(task, concurrency=4, records=[rater], remember=False), rater
 
 
 async def _verify_unit(judge: Any, rater: R.Rater, rubric: R.Rubric, run_id: str,
@@ -526,13 +415,13 @@ async def _verify_unit(judge: Any, rater: R.Rater, rubric: R.Rubric, run_id: str
 @unit_work("verify")
 def _verify_work(config: dict[str, Any], clients: Any) -> Any:
     """verify's unit work, rebuilt in a worker process."""
-    from assay.judges._llm import JudgeTask
     from assay.judges.registry import from_spec
+    from assay.runs import WorkTask
 
     judge = from_spec(config["judge"])
     work = functools.partial(_verify_unit, judge, R.Rater.model_validate(config["rater"]),
                              R.Rubric.model_validate(config["rubric"]), config["run_id"])
-    return JudgeTask("verify", {}, [], work)
+    return WorkTask("verify", {}, [], work)
 
 
 def ifeval_summary(store: Store, rater_id: str, *, run_id: str | None = None) -> dict[str, Any]:

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from assay import records as R
-from assay.judges._llm import JudgeParseError, JudgeTask, Structured, Usage, ask, request_digests
+from assay.judges._llm import JudgeParseError, Structured, Usage, ask, request_digests
 from assay.judges._verdict import load_json_verdict, mark, missing_hint, quote, rest_of_part
 from assay.judges._verdict import pairwise_output_format_json, pairwise_schema, response_format
 from assay.judges._template import Template, fence, load_template, make_nonce
-from assay.runs import Unit
-from assay.runs._remote import unit_work, work_spec
+from assay.runs import Unit, WorkTask, unit_work, work_spec
 
 PLACEHOLDERS = {"prompt", "reference", "response_a", "response_b", "nonce", "criteria", "output_format"}
 REQUIRED = {"response_a", "response_b", "output_format"}
@@ -156,6 +155,20 @@ def signed(c: R.Comparison) -> float | None:
     return s if c.winner == c.response_ids[0] else -s
 
 
+@dataclass(frozen=True)
+class PairwisePrompt:
+    """How a pairwise judge is asked: template, both orders or one, with the reference or not, criteria."""
+
+    template: Template | str | Path | None = None
+    """A template or its file (None: the built-in ``templates/pairwise.txt``)."""
+    both_orders: bool = True
+    """Ask with the responses in both orders (a verdict that flips with the order is a tie)."""
+    use_reference: bool = True
+    """Show the item's reference answer when it has one."""
+    criteria: str | None = None
+    """What makes an answer better, in words (None: the default criteria)."""
+
+
 class PairwiseJudge:
     """An LLM judge of pairs of responses, through a provider client.
 
@@ -169,11 +182,8 @@ class PairwiseJudge:
     def __init__(
         self,
         client: Any,
+        prompt: PairwisePrompt | None = None,
         *,
-        template: Template | str | Path | None = None,
-        both_orders: bool = True,
-        use_reference: bool = True,
-        criteria: str | None = None,
         temperature: float = 0.0,
         max_tokens: int | None = None,
         max_parse_retries: int = 2,
@@ -181,6 +191,8 @@ class PairwiseJudge:
         dimension: str | None = None,
         guideline_version: int | None = None,
     ) -> None:
+        how = prompt if prompt is not None else PairwisePrompt()
+        template, both_orders, use_reference, criteria = how.template, how.both_orders, how.use_reference, how.criteria
         self.client = client
         self.template = template if isinstance(template, Template) else load_pairwise_template(template)
         self.both_orders = both_orders
@@ -307,12 +319,14 @@ class PairwiseJudge:
     @classmethod
     def from_spec(cls, spec: dict[str, Any], clients: Any) -> PairwiseJudge:
         """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
-        rest = {k: v for k, v in spec.items() if k not in ("client", "template")}
-        return cls(clients(spec["client"]), template=Template.from_spec(spec["template"]), **rest)
+        how = PairwisePrompt(template=Template.from_spec(spec["template"]), both_orders=spec["both_orders"],
+                             use_reference=spec["use_reference"], criteria=spec["criteria"])
+        rest = {k: v for k, v in spec.items() if k not in ("client", "template", "both_orders", "use_reference", "criteria")}
+        return cls(clients(spec["client"]), how, **rest)
 
 
 def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Response, R.Response]], *,
-                  execution: dict[str, Any] | None = None) -> JudgeTask:
+                  execution: dict[str, Any] | None = None) -> WorkTask:
     """A runs.Task comparing each (item, first, second): unit key = ``first.id:second.id``."""
     from assay.runs import run_id_for
 
@@ -321,9 +335,8 @@ def pairwise_task(judge: PairwiseJudge, work_items: Sequence[tuple[R.Item, R.Res
     run_id = run_id_for("pairwise", config)
     units = [Unit(f"{a.id}:{b.id}", (i, a, b)) for i, a, b in work_items]
     spec = work_spec("judge.pairwise", {"judge": judge.spec(), "run_id": run_id})
-    task = JudgeTask("pairwise", config, units, functools.partial(_compare, judge, run_id), clients=[judge.client],
-                     spec=spec, digests=lambda p: judge.request_digests(*p))
-    task.run_id = run_id  # type: ignore[attr-defined]
+    task = WorkTask("pairwise", config, units, functools.partial(_compare, judge, run_id), clients=[judge.client],
+                     spec=spec, digests=lambda p: judge.request_digests(*p), run_id=run_id)
     return task
 
 
@@ -335,10 +348,10 @@ async def _compare(judge: PairwiseJudge, run_id: str, payload: tuple[R.Item, R.R
 
 
 @unit_work("judge.pairwise")
-def _pairwise_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+def _pairwise_work(config: dict[str, Any], clients: Any) -> WorkTask:
     """pairwise_task's unit work, rebuilt in a worker process."""
     judge = PairwiseJudge.from_spec(config["judge"], clients)
-    return JudgeTask("pairwise", {}, [], functools.partial(_compare, judge, config["run_id"]), clients=[judge.client])
+    return WorkTask("pairwise", {}, [], functools.partial(_compare, judge, config["run_id"]), clients=[judge.client])
 
 
 def rank_through_pairs(comparisons: Sequence[R.Comparison], response_ids: Sequence[str] | None = None) -> list[tuple[str, float]]:

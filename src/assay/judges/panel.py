@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from assay import records as R
-from assay.judges._llm import JudgeTask, Usage
+from assay.session import Usage
 from assay.judges.pairwise import PairwiseJudge, signed
 from assay.judges.rubric import RubricJudge
-from assay.runs import Unit
-from assay.runs._remote import unit_work, work_spec
+from assay.runs import Unit, WorkTask, unit_work, work_spec
 
 AGGREGATES = ("majority", "mean")
 
@@ -162,7 +161,7 @@ class Panel:
         return [*cs, panel]
 
 
-def panel_task(panel: Panel, payloads: Sequence[tuple], *, execution: dict[str, Any] | None = None) -> JudgeTask:
+def panel_task(panel: Panel, payloads: Sequence[tuple], *, execution: dict[str, Any] | None = None) -> WorkTask:
     """A runs.Task for a panel: rubric payloads (item, response), pairwise ones (item, first, second)."""
     from assay.runs import run_id_for
 
@@ -172,10 +171,9 @@ def panel_task(panel: Panel, payloads: Sequence[tuple], *, execution: dict[str, 
     run_id = run_id_for(kind, config)
     clients = list({id(m.client): m.client for m in panel.members}.values())
     spec = work_spec("judge.panel", {"panel": panel.spec(), "kind": kind, "run_id": run_id})
-    task = JudgeTask(kind, config, [Unit(k, p) for k, p in zip(keys, payloads)],
+    task = WorkTask(kind, config, [Unit(k, p) for k, p in zip(keys, payloads)],
                      functools.partial(_panel_unit, panel, kind, run_id), clients=clients, spec=spec,
-                     digests=lambda p: panel.request_digests(*p))
-    task.run_id = run_id  # type: ignore[attr-defined]
+                     digests=lambda p: panel.request_digests(*p), run_id=run_id)
     return task
 
 
@@ -189,8 +187,8 @@ async def _panel_unit(panel: Panel, kind: str, run_id: str, payload: tuple) -> A
 
 
 @unit_work("judge.panel")
-def _panel_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+def _panel_work(config: dict[str, Any], clients: Any) -> WorkTask:
     """panel_task's unit work, rebuilt in a worker process."""
     panel = Panel.from_spec(config["panel"], config["kind"], clients)
     work = functools.partial(_panel_unit, panel, config["kind"], config["run_id"])
-    return JudgeTask(config["kind"], {}, [], work, clients=[m.client for m in panel.members])
+    return WorkTask(config["kind"], {}, [], work, clients=[m.client for m in panel.members])

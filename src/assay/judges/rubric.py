@@ -16,7 +16,7 @@ the JSON (a server that ignores it) are read too. Output that cannot be read is 
 again with a repair turn (bounded), then stored as the unit's error. With logprobs, each score also gets a
 probability-weighted value (G-Eval); with K samples, their mean and spread.
 
-    judge = RubricJudge(client, rubric, dimensions=["factuality"], samples=3)
+    judge = RubricJudge(client, rubric, RubricPrompt(dimensions=["factuality"], samples=3))
     judgments = await judge.grade(item, response)
 """
 
@@ -34,15 +34,14 @@ from typing import Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.judges._llm import (
-    Asked, JudgeParseError, JudgeTask, Structured, Usage, ask, request_digests, token_at, weighted_score,
+    Asked, JudgeParseError, Structured, Usage, ask, request_digests, token_at, weighted_score,
 )
 from assay.judges._template import Template, fence, load_template, make_nonce
 from assay.judges._verdict import (
     closed_object, code_property, load_json_verdict, mark, missing_hint, quote, response_format, rest_of_part,
     value_offset,
 )
-from assay.runs import Unit
-from assay.runs._remote import unit_work, work_spec
+from assay.runs import Unit, WorkTask, unit_work, work_spec
 
 PLACEHOLDERS = {"rubric", "guidelines", "dimensions", "prompt", "reference", "response", "nonce", "output_format"}
 REQUIRED = {"response", "dimensions", "output_format"}
@@ -283,6 +282,22 @@ def parse_grades_json(text: str, dims: Sequence[R.Dimension], nonce: str, logpro
 # ---- the judge -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RubricPrompt:
+    """How a rubric judge is asked: which dimensions, which template, how many samples, logprobs or not."""
+
+    dimensions: Sequence[str] | None = None
+    """The rubric's dimensions to grade (None: all)."""
+    template: Template | str | Path | None = None
+    """A template or its file (None: the built-in ``templates/rubric.txt``)."""
+    samples: int = 1
+    """Judge samples per response, aggregated per dimension."""
+    logprobs: bool = True
+    """Ask for logprobs and keep the probability-weighted score where the server gives them."""
+    top_logprobs: int = 5
+    """Alternatives asked for at each token, with ``logprobs``."""
+
+
 class RubricJudge:
     """An LLM judge that grades responses on rubric dimensions, through a provider client.
 
@@ -297,17 +312,16 @@ class RubricJudge:
         self,
         client: Any,
         rubric: R.Rubric,
+        prompt: RubricPrompt | None = None,
         *,
-        dimensions: Sequence[str] | None = None,
-        template: Template | str | Path | None = None,
-        samples: int = 1,
         temperature: float | None = None,
         max_tokens: int | None = None,
-        logprobs: bool = True,
-        top_logprobs: int = 5,
         max_parse_retries: int = 2,
         guideline_version: int | None = None,
     ) -> None:
+        how = prompt if prompt is not None else RubricPrompt()
+        dimensions, template, samples = how.dimensions, how.template, how.samples
+        logprobs, top_logprobs = how.logprobs, how.top_logprobs
         if samples < 1:
             raise ValueError("samples must be at least 1")
         self.client = client
@@ -466,13 +480,15 @@ class RubricJudge:
     @classmethod
     def from_spec(cls, spec: dict[str, Any], clients: Any) -> RubricJudge:
         """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
-        rest = {k: v for k, v in spec.items() if k not in ("client", "rubric", "template")}
-        return cls(clients(spec["client"]), R.Rubric.model_validate(spec["rubric"]),
-                   template=Template.from_spec(spec["template"]), **rest)
+        how = RubricPrompt(dimensions=spec["dimensions"], template=Template.from_spec(spec["template"]),
+                           samples=spec["samples"], logprobs=spec["logprobs"], top_logprobs=spec["top_logprobs"])
+        return cls(clients(spec["client"]), R.Rubric.model_validate(spec["rubric"]), how,
+                   temperature=spec["temperature"], max_tokens=spec["max_tokens"],
+                   max_parse_retries=spec["max_parse_retries"], guideline_version=spec["guideline_version"])
 
 
 def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], *,
-                execution: dict[str, Any] | None = None) -> JudgeTask:
+                execution: dict[str, Any] | None = None) -> WorkTask:
     """A runs.Task grading each (item, response) with ``judge``: unit key = response id."""
     from assay.runs import run_id_for
 
@@ -480,9 +496,8 @@ def rubric_task(judge: RubricJudge, pairs: Sequence[tuple[R.Item, R.Response]], 
               "execution": execution or {}}
     run_id = run_id_for("judge", config)
     spec = work_spec("judge.rubric", {"judge": judge.spec(), "run_id": run_id})
-    task = JudgeTask("judge", config, [Unit(r.id, (i, r)) for i, r in pairs], functools.partial(_grade, judge, run_id),
-                     clients=[judge.client], spec=spec, digests=lambda p: judge.request_digests(*p))
-    task.run_id = run_id  # type: ignore[attr-defined]
+    task = WorkTask("judge", config, [Unit(r.id, (i, r)) for i, r in pairs], functools.partial(_grade, judge, run_id),
+                     clients=[judge.client], spec=spec, digests=lambda p: judge.request_digests(*p), run_id=run_id)
     return task
 
 
@@ -494,7 +509,7 @@ async def _grade(judge: RubricJudge, run_id: str, payload: tuple[R.Item, R.Respo
 
 
 @unit_work("judge.rubric")
-def _rubric_work(config: dict[str, Any], clients: Any) -> JudgeTask:
+def _rubric_work(config: dict[str, Any], clients: Any) -> WorkTask:
     """rubric_task's unit work, rebuilt in a worker process."""
     judge = RubricJudge.from_spec(config["judge"], clients)
-    return JudgeTask("judge", {}, [], functools.partial(_grade, judge, config["run_id"]), clients=[judge.client])
+    return WorkTask("judge", {}, [], functools.partial(_grade, judge, config["run_id"]), clients=[judge.client])

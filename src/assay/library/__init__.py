@@ -1,12 +1,13 @@
 """The failure library: recurring failure modes, found in judgments and attacks, kept up to date.
 
     from assay.library import Clustering, select_failures, discover, hypothesise, add_candidate, check_entry
+    session = Session(store, Endpoint(base_url=URL))                 # assay.session
     failures = select_failures(store, rubric="default", dimension="factuality", below=3)
-    facets = describe_failures(store, failures.failures, "judge@1", base_url=URL)  # optional: topic-free kinds
+    facets = describe_failures(session, failures.failures, "judge@1")  # optional: topic-free kinds
     found = discover(failures, clustering=Clustering(min_size=3), facets=facets)  # candidates, largest first
-    hypothesise(store, found.candidates, "judge@1", base_url=URL)    # optional: LLM titles and hypotheses
+    hypothesise(session, found.candidates, "judge@1")                # optional: LLM titles and hypotheses
     entry = add_candidate(store, found.candidates[0], detector={"program": {...}})
-    check_entry(store, entry.entry, new_model)                       # mitigated / regressed / confirmed
+    check_entry(session, entry.entry, new_model)                     # mitigated / regressed / confirmed
 
 Modules: ``failures`` (what failed, from rubric judgments, verifiers and red-team
 verdicts), ``facets`` (an LLM's topic-free name for each failure's kind), ``discover`` (embedding, clustering, c-TF-IDF terms), ``hypothesise`` (an

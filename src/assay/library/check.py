@@ -25,6 +25,7 @@ from assay.library.failures import default_threshold, worse
 from assay.stats.proportions import wilson_interval
 
 if TYPE_CHECKING:
+    from assay.session import Session
     from assay.store import Store
 
 
@@ -43,21 +44,20 @@ def _items_of(store: Store, entry: R.LibraryEntry) -> list[R.Item]:
     return [items[i] for i in sorted(items)]
 
 
-def _generate(store: Store, model: R.Model, entry: R.LibraryEntry, items: list[R.Item], *, samples: int,
-              concurrency: int, timeout: float, max_retries: int, no_cache: bool) -> tuple[R.Run, list]:
-    from assay.providers import RequestCache, make_provider
-    from assay.runs import GenerateTask, make_executor, run_id_for
+def _generate(session: Session, model: R.Model, entry: R.LibraryEntry, items: list[R.Item], *,
+              samples: int) -> tuple[R.Run, list]:
+    from assay.runs import GenerateTask
 
+    store, e = session.store, session.endpoint
+    concurrency = session.concurrency(8)
     store.add([model])
-    client = make_provider(model, cache=RequestCache(store), no_cache=no_cache, concurrency=concurrency,
-                           timeout=timeout, max_retries=max_retries)
+    client = session.client(model, concurrency=8)
     # the "dataset" of this generation is the entry's prompts; naming them in it gives each set its own run
     label = f"library:{entry.entry}:{R.digest('items', [i.id for i in items], size=6)}"
     task = GenerateTask(client, items, dataset=label, samples=samples,
-                        execution={"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
-                                   "no_cache": no_cache})
-    task.run_id = run_id_for(task.kind, task.config())
-    run = make_executor("local", store, concurrency=2 * concurrency).run(task)
+                        execution={"concurrency": concurrency, "timeout": e.timeout, "max_retries": e.max_retries,
+                                   "no_cache": e.no_cache})
+    run = session.run(task, concurrency=2 * concurrency, remember=False)
     ids = [R.Response.make_id(i.id, model.id, k) for i in items for k in range(samples)]
     found = store.by_id(R.Response, ids)
     by_item = {i.id: i for i in items}
@@ -85,24 +85,24 @@ def _program_verdicts(store: Store, spec: dict[str, Any], pairs: list, run_id: s
     return failed, None
 
 
-def _llm_verdicts(store: Store, det: dict[str, Any], pairs: list, *, base_url: str | None, concurrency: int,
-                  timeout: float, max_retries: int, no_cache: bool) -> tuple[list[bool], str]:
-    from assay.judges.jobs import _client, _execute, judge_model
-    from assay.judges.rubric import RubricJudge, rubric_task
+def _llm_verdicts(session: Session, det: dict[str, Any], pairs: list) -> tuple[list[bool], str]:
+    from assay.judges.rubric import RubricJudge, RubricPrompt, rubric_task
     from assay.rubrics import get_rubric
 
+    store, e = session.store, session.endpoint
     rub = get_rubric(store, det["rubric"])
     try:
         dim = rub.dimension(det["dimension"])
-    except KeyError as e:
-        raise BadInput(str(e.args[0]), field="detector.dimension") from None
+    except KeyError as e_:
+        raise BadInput(str(e_.args[0]), field="detector.dimension") from None
     threshold = det.get("threshold")
     threshold = default_threshold(dim) if threshold is None else float(threshold)
-    opts = dict(timeout=timeout, max_retries=max_retries)
-    judge = RubricJudge(_client(judge_model(store, det["rater"], base_url=base_url or det.get("base_url")), store,
-                                concurrency=concurrency, no_cache=no_cache, **opts), rub, dimensions=[dim.name])
-    task = rubric_task(judge, pairs, execution={"concurrency": concurrency, "no_cache": no_cache, **opts})
-    run = _execute(store, task, [judge.rater()], concurrency=2 * concurrency, on_progress=None, on_start=None)
+    concurrency = session.concurrency(8)
+    model = session.model(det["rater"], base_url=det.get("base_url"), prices=False)
+    judge = RubricJudge(session.client(model, concurrency=8), rub, RubricPrompt(dimensions=[dim.name]))
+    task = rubric_task(judge, pairs, execution={"concurrency": concurrency, "no_cache": e.no_cache,
+                                                "timeout": e.timeout, "max_retries": e.max_retries})
+    run = session.run(task, concurrency=2 * concurrency, models=[model], records=[judge.rater()])
     rater = judge.rater().id
     ids = {r.id for _, r in pairs}
     by_resp = {j.response_id: j for j in store.iter(R.Judgment, rater_id=rater, rubric=rub.id, dimension=dim.name)
@@ -115,10 +115,14 @@ def _llm_verdicts(store: Store, det: dict[str, Any], pairs: list, *, base_url: s
     return failed, run.id
 
 
-def check_entry(store: Store, entry: str, model: R.Model, *, samples: int = 1, mitigated_below: float = 0.2,
-                base_url: str | None = None, concurrency: int = 8, timeout: float = 120.0,
-                max_retries: int = 6, no_cache: bool = False, created_by: str | None = None) -> CheckResult:
-    """Re-check ``entry`` on ``model``: answer the examples' prompts, detect, write the next version."""
+def check_entry(session: Session, entry: str, model: R.Model, *, samples: int = 1, mitigated_below: float = 0.2,
+                created_by: str | None = None) -> CheckResult:
+    """Re-check ``entry`` on ``model``: answer the examples' prompts, detect, write the next version.
+
+    The session's endpoint serves the model and an LLM detector's judge (whose base URL is
+    the endpoint's, else the stored judge's, else the detector's ``base_url``).
+    """
+    store = session.store
     latest = get_entry(store, entry)
     if latest.status == "retired":
         raise BadInput(f"entry {entry!r} is retired; edit its status to check it again", field="entry")
@@ -130,13 +134,11 @@ def check_entry(store: Store, entry: str, model: R.Model, *, samples: int = 1, m
     items = _items_of(store, latest)
     if not items:
         raise BadInput(f"entry {entry!r} has no example responses to take prompts from", field="examples")
-    gen, pairs = _generate(store, model, latest, items, samples=samples, concurrency=concurrency, timeout=timeout,
-                           max_retries=max_retries, no_cache=no_cache)
+    gen, pairs = _generate(session, model, latest, items, samples=samples)
     if "program" in latest.detector:
         failed, judge_run = _program_verdicts(store, latest.detector["program"], pairs, gen.id)
     else:
-        failed, judge_run = _llm_verdicts(store, latest.detector, pairs, base_url=base_url, concurrency=concurrency,
-                                          timeout=timeout, max_retries=max_retries, no_cache=no_cache)
+        failed, judge_run = _llm_verdicts(session, latest.detector, pairs)
     n, k = len(failed), sum(failed)
     if n == 0:
         raise BadInput(f"no answer of {model.id} could be judged (generation run {gen.id[:12]}: "

@@ -25,7 +25,7 @@ from assay import records as R
 from assay.library.failures import Failure
 
 if TYPE_CHECKING:
-    from assay.store import Store
+    from assay.session import Session
 
 SYSTEM = (
     "You sort failures of a language model into kinds. For one failed response you are given its "
@@ -71,7 +71,7 @@ def messages_for(f: Failure, *, max_chars: int = 800) -> list[dict[str, str]]:
 
 def parse_facet(completion: Any) -> str:
     """The facet in an answer: ``{"facet": "..."}`` of 1 to 20 words; JudgeParseError otherwise."""
-    from assay.judges._llm import JudgeParseError
+    from assay.session import JudgeParseError
 
     text = getattr(completion, "text", completion) or ""
     found = re.search(r"\{.*\}", text, re.S)
@@ -88,7 +88,7 @@ def parse_facet(completion: Any) -> str:
 
 
 async def _facets(client: Any, failures: Sequence[Failure], *, max_parse_retries: int) -> Facets:
-    from assay.judges._llm import JudgeParseError, Usage, ask
+    from assay.session import JudgeParseError, Usage, ask
 
     out = Facets({}, client.model.id)
 
@@ -109,21 +109,15 @@ async def _facets(client: Any, failures: Sequence[Failure], *, max_parse_retries
     return out
 
 
-def describe_failures(store: Store, failures: Sequence[Failure], model: str | R.Model, *,
-                      base_url: str | None = None, api_key_env: str | None = None, max_parse_retries: int = 1,
-                      concurrency: int = 8, timeout: float = 120.0, max_retries: int = 6,
-                      no_cache: bool = False) -> Facets:
-    """Ask ``model`` (any OpenAI-compatible endpoint) for the facet of each failure.
+def describe_failures(session: Session, failures: Sequence[Failure], model: str | R.Model, *,
+                      max_parse_retries: int = 1) -> Facets:
+    """Ask ``model`` (any OpenAI-compatible endpoint, through the session's) for the facet of each failure.
 
     Pass the result to ``discover(..., facets=...)``. Provider failures (unreachable
     server, refused key) raise ``AssayError``; unreadable answers are in ``errors``.
     """
-    from assay.judges.jobs import judge_model
-    from assay.providers import RequestCache, make_provider
-
-    m = model if isinstance(model, R.Model) else judge_model(store, model, base_url=base_url, api_key_env=api_key_env)
-    client = make_provider(m, cache=RequestCache(store), no_cache=no_cache, concurrency=concurrency,
-                           timeout=timeout, max_retries=max_retries)
+    m = model if isinstance(model, R.Model) else session.model(model, prices=False)
+    client = session.client(m, concurrency=8)
     if not failures:
         return Facets({}, m.id)
     return asyncio.run(_facets(client, failures, max_parse_retries=max_parse_retries))

@@ -20,7 +20,7 @@ from assay import records as R
 from assay.library.discover import Candidate
 
 if TYPE_CHECKING:
-    from assay.store import Store
+    from assay.session import Session
 
 SYSTEM = (
     "You analyse failures of a language model found during evaluation. You are given several failed "
@@ -81,7 +81,7 @@ def messages_for(c: Candidate, *, max_chars: int = 600) -> list[dict[str, str]]:
 
 def parse_hypothesis(completion: Any) -> Hypothesis:
     """The Hypothesis in an answer (a bare JSON object, or one inside a code fence); JudgeParseError if none."""
-    from assay.judges._llm import JudgeParseError
+    from assay.session import JudgeParseError
 
     text = getattr(completion, "text", completion) or ""
     fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.S)
@@ -104,7 +104,7 @@ def parse_hypothesis(completion: Any) -> Hypothesis:
 
 async def _hypothesise_all(client: Any, candidates: Sequence[Candidate], *, temperature: float,
                            max_parse_retries: int) -> None:
-    from assay.judges._llm import JudgeParseError, Usage, ask
+    from assay.session import JudgeParseError, Usage, ask
 
     async def one(c: Candidate) -> None:
         try:
@@ -124,22 +124,18 @@ async def _hypothesise_all(client: Any, candidates: Sequence[Candidate], *, temp
         await client.aclose()  # writes the fresh answers to the store's request cache
 
 
-def hypothesise(store: Store, candidates: Sequence[Candidate], model: str | R.Model, *,
-                base_url: str | None = None, api_key_env: str | None = None, temperature: float = 0.0,
-                max_parse_retries: int = 1, concurrency: int = 4, timeout: float = 120.0,
-                max_retries: int = 6, no_cache: bool = False) -> list[Candidate]:
-    """Ask ``model`` (any OpenAI-compatible endpoint) to title and explain each candidate, in place.
+def hypothesise(session: Session, candidates: Sequence[Candidate], model: str | R.Model, *,
+                max_parse_retries: int = 1) -> list[Candidate]:
+    """Ask ``model`` (any OpenAI-compatible endpoint, through the session's) to title and explain each candidate,
+    in place, at the endpoint's temperature (else 0).
 
     A candidate whose answer stays unreadable after ``max_parse_retries`` repair turns
     keeps its term title and gets ``hypothesis_error``. Provider failures (unreachable
     server, refused key) raise ``AssayError``.
     """
-    from assay.judges.jobs import judge_model
-    from assay.providers import RequestCache, make_provider
-
-    m = model if isinstance(model, R.Model) else judge_model(store, model, base_url=base_url, api_key_env=api_key_env)
-    client = make_provider(m, cache=RequestCache(store), no_cache=no_cache, concurrency=concurrency,
-                           timeout=timeout, max_retries=max_retries)
+    m = model if isinstance(model, R.Model) else session.model(model, prices=False)
+    client = session.client(m, concurrency=4)
+    temperature = session.endpoint.temperature if session.endpoint.temperature is not None else 0.0
     if candidates:
         asyncio.run(_hypothesise_all(client, candidates, temperature=temperature,
                                      max_parse_retries=max_parse_retries))

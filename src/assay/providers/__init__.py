@@ -12,10 +12,11 @@ base URL, key or model raises ProviderFatal, which stops a run at once.
 from assay.providers._cache import RequestCache
 from assay.providers._errors import ProviderError, ProviderFatal
 from assay.providers._limits import Limits, TokenBucket
-from assay.providers._openai import Completion, OpenAIChat, request_digest
+from assay.providers._openai import ClientSettings, Completion, OpenAIChat, request_digest
 from assay.providers._registry import make_provider, provider, providers
 
 __all__ = [
+    "ClientSettings",
     "Completion",
     "Limits",
     "OpenAIChat",

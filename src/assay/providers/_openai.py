@@ -148,6 +148,34 @@ def _error_text(resp: HTTPResponse) -> str:
     return resp.text[:200].strip() or f"HTTP {resp.status}"
 
 
+@dataclass(frozen=True)
+class ClientSettings:
+    """How an ``OpenAIChat`` calls its endpoint: address, limits, retries, timeout, cache use, transport.
+
+    ``make_provider(model, **options)`` takes these as keyword options (plain values, so a
+    run's config can rebuild the client elsewhere) and gives them to the client as one record.
+    """
+
+    base_url: str | None = None
+    """The server's URL (None: the model's)."""
+    concurrency: int = 16
+    """Requests in flight at once for this model (shared by its clients in one event loop)."""
+    rpm: float | None = None
+    tpm: float | None = None
+    timeout: float = 120.0
+    max_retries: int = 6
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    retry_after_max: float = 300.0
+    no_cache: bool = False
+    """Read only this run's own answers from the cache (``RequestCache.own_run_only``)."""
+    seed: int | None = None
+    """Seed of the backoff jitter."""
+    transport: str = "auto"
+    stream: bool = False
+    structured: str = "auto"
+
+
 class OpenAIChat:
     """Async client of ``POST {base_url}/chat/completions`` for one model, with limits and retries.
 
@@ -162,26 +190,14 @@ class OpenAIChat:
     the process (``refuses_structured``); ``on`` always; ``off`` never.
     """
 
-    def __init__(
-        self,
-        model: R.Model,
-        *,
-        base_url: str | None = None,
-        concurrency: int = 16,
-        rpm: float | None = None,
-        tpm: float | None = None,
-        timeout: float = 120.0,
-        max_retries: int = 6,
-        backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
-        retry_after_max: float = 300.0,
-        cache: RequestCache | None = None,
-        no_cache: bool = False,
-        seed: int | None = None,
-        transport: str = "auto",
-        stream: bool = False,
-        structured: str = "auto",
-    ) -> None:
+    def __init__(self, model: R.Model, settings: ClientSettings | None = None, *,
+                 cache: RequestCache | None = None) -> None:
+        o = settings if settings is not None else ClientSettings()
+        base_url, concurrency, rpm, tpm = o.base_url, o.concurrency, o.rpm, o.tpm
+        no_cache, seed, structured = o.no_cache, o.seed, o.structured
+        timeout, max_retries, backoff_base, backoff_max, retry_after_max = (
+            o.timeout, o.max_retries, o.backoff_base, o.backoff_max, o.retry_after_max)
+        transport, stream = o.transport, o.stream
         self.model = model
         base = base_url or model.base_url
         if not base:
@@ -481,6 +497,6 @@ class OpenAIChat:
 
 
 @provider("openai")
-def openai_chat(model: R.Model, **options: Any) -> OpenAIChat:
-    """Any OpenAI-compatible chat endpoint (the default provider)."""
-    return OpenAIChat(model, **options)
+def openai_chat(model: R.Model, *, cache: RequestCache | None = None, **options: Any) -> OpenAIChat:
+    """Any OpenAI-compatible chat endpoint (the default provider); ``options`` are ``ClientSettings`` fields."""
+    return OpenAIChat(model, ClientSettings(**options), cache=cache)

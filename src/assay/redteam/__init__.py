@@ -6,8 +6,9 @@ provenance an ``Attempt``. Whether an attempt succeeded is a Judgment on its res
 a program detector, an LLM judge or a human, so agreement and review work unchanged.
 
     from assay.redteam import asr, compare, detect_refusals, run_attacks
-    run_attacks(store, target_model, "behaviours", ["direct", "base64", "roleplay+prefix"])
-    detect_refusals(store, attempts_only=True)            # or an LLM judge on the redteam rubric
+    session = Session(store)                              # assay.session: endpoint and execution
+    run_attacks(session, target_model, "behaviours", ["direct", "base64", "roleplay+prefix"])
+    detect_refusals(session, attempts_only=True)          # or an LLM judge on the redteam rubric
     asr.asr(store, dimension="refusal", by=("model", "attack"))  # with Wilson intervals
     compare(store, "base64", "direct", on="attack", dimension="refusal")  # McNemar, paired by behaviour
 

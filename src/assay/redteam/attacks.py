@@ -24,6 +24,7 @@ from assay.errors import BadInput, NotFound
 from assay.redteam.converters import Chain, parse_chain
 
 if TYPE_CHECKING:
+    from assay.session import Session
     from assay.store import Store
 
 # ---- behaviours and derived items -------------------------------------------------------------
@@ -69,7 +70,8 @@ def derived_item(behavior: R.Item, dataset: str, prompt: str, attack: str, attac
     )
 
 
-def _chain(attack: str | Chain) -> Chain:
+def as_chain(attack: str | Chain) -> Chain:
+    """``attack`` as a converter Chain: parsed from its text (BadInput on ``attacks`` when it does not parse)."""
     if isinstance(attack, Chain):
         return attack
     try:
@@ -124,7 +126,7 @@ def link_attempts(store: Store, model: str, chain: Chain, items: Sequence[R.Item
 
 
 def run_attacks(
-    store: Store,
+    session: Session,
     model: R.Model,
     behaviors: str,
     attacks: Iterable[str | Chain] = ("direct",),
@@ -133,35 +135,34 @@ def run_attacks(
     params: dict[str, Any] | None = None,
     on_start: Callable[[str, str, int], None] | None = None,
     on_progress: Callable[[str, Any], None] | None = None,
-    **generate_options: Any,
 ) -> list[AttackResult]:
     """Send every behaviour of ``behaviors`` through each attack (a converter chain) to ``model``.
 
     Idempotent and resumable: derived items and attempts already stored are kept; each
-    attack's generation run resumes where it stopped. ``generate_options`` go to
-    ``assay.runs.generate`` (concurrency, rpm, tpm, timeout, max_retries, backoff_base,
-    no_cache, stream, executor, executor_options). ``on_start(attack, run_id, total)``
-    and ``on_progress(attack, progress)`` follow each attack's run.
+    attack's generation run (``assay.runs.generate`` with the session) resumes where it
+    stopped. ``on_start(attack, run_id, total)`` and ``on_progress(attack, progress)``
+    follow each attack's run, in place of the session's callbacks when given.
     """
     from assay.runs.generate import generate
 
-    chains = [_chain(a) for a in attacks]
+    chains = [as_chain(a) for a in attacks]
     seen: dict[str, str] = {}
     for c in chains:
         if c.key() in seen:
             raise BadInput(f"attack {c.label()!r} is given twice", param="attacks")
         seen[c.key()] = c.label()
+    store = session.store
     targets = load_behaviors(store, behaviors, limit=limit)
     results = []
     for chain in chains:
         items = prepare_attack(store, targets, chain, dataset=behaviors)
         label = chain.label()
-        run = generate(
-            store, model, derived_dataset(behaviors, chain.key()), params=params,
-            on_start=(lambda rid, n, label=label: on_start(label, rid, n)) if on_start else None,
-            on_progress=(lambda p, label=label: on_progress(label, p)) if on_progress else None,
-            **generate_options,
-        )
+        labelled = {}
+        if on_start is not None:
+            labelled["on_start"] = lambda rid, n, label=label: on_start(label, rid, n)
+        if on_progress is not None:
+            labelled["on_progress"] = lambda p, label=label: on_progress(label, p)
+        run = generate(session.replace(**labelled), model, derived_dataset(behaviors, chain.key()), params=params)
         total, added = link_attempts(store, model.id, chain, items)
         results.append(AttackResult(label, derived_dataset(behaviors, chain.key()), len(targets), total, added,
                                     len(items) - total, run))

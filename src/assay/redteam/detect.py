@@ -24,15 +24,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.judges.registry import Check, Target, Verdict, program
-from assay.runs._remote import unit_work
+from assay.runs import unit_work
 
 if TYPE_CHECKING:
+    from assay.session import Session
     from assay.store import Store
 
 VERSION = "1"
@@ -218,23 +219,20 @@ def refusal_judgment(judge: Any, rater: R.Rater, response: R.Response, item: Any
     )
 
 
-def detect_refusals(store: Store, *, models: Sequence[str] | None = None, dataset: str | None = None,
-                    attempts_only: bool = False, judge: Any = None,
-                    on_progress: Callable[[Any], None] | None = None,
-                    on_start: Callable[[str, int], None] | None = None, executor: str = "local",
-                    executor_options: dict[str, Any] | None = None) -> tuple[R.Run, R.Rater]:
+def detect_refusals(session: Session, *, models: Sequence[str] | None = None, dataset: str | None = None,
+                    attempts_only: bool = False, judge: Any = None) -> tuple[R.Run, R.Rater]:
     """Run the refusal detector over stored responses as one resumable run; Judgments on ``redteam@1``.
 
     Selects responses like ``assay verify`` (by dataset and models); with ``attempts_only``
-    only responses some Attempt points at. Returns the Run and the detector's rater.
+    only responses some Attempt points at. Returns the Run and the detector's rater. Only
+    the session's execution is used.
     """
     from assay.errors import NotFound
-    from assay.judges._llm import JudgeTask
     from assay.judges.jobs import select_responses
     from assay.rubrics import get_rubric
-    from assay.runs import Unit, make_executor, run_id_for
-    from assay.runs._remote import work_spec
+    from assay.runs import Unit, WorkTask, run_id_for, work_spec
 
+    store = session.store
     judge = judge if judge is not None else refusal()
     pairs = select_responses(store, dataset=dataset, models=models)
     if attempts_only:
@@ -249,13 +247,9 @@ def detect_refusals(store: Store, *, models: Sequence[str] | None = None, datase
               "responses": R.digest("responses", sorted(r.id for _, r in pairs))}
     run_id = run_id_for("verify", config)
     spec = work_spec("redteam.refusal", {"judge": judge.spec(), "rater": rater.model_dump(mode="json"), "run_id": run_id})
-    task = JudgeTask("verify", config, [Unit(r.id, (i, r)) for i, r in pairs],
-                     functools.partial(_refusal_unit, judge, rater, run_id), spec=spec)
-    store.add([rater])
-    if on_start is not None:
-        on_start(run_id, len(pairs))
-    runner = make_executor(executor, store, concurrency=4, on_progress=on_progress, **(executor_options or {}))
-    return runner.run(task), rater
+    task = WorkTask("verify", config, [Unit(r.id, (i, r)) for i, r in pairs],
+                    functools.partial(_refusal_unit, judge, rater, run_id), spec=spec, run_id=run_id)
+    return session.run(task, concurrency=4, records=[rater], remember=False), rater
 
 
 async def _refusal_unit(judge: Any, rater: R.Rater, run_id: str, payload: tuple[R.Item, R.Response]) -> Any:
@@ -269,9 +263,9 @@ async def _refusal_unit(judge: Any, rater: R.Rater, run_id: str, payload: tuple[
 @unit_work("redteam.refusal")
 def _refusal_work(config: dict[str, Any], clients: Any) -> Any:
     """The detector's unit work, rebuilt in a worker process."""
-    from assay.judges._llm import JudgeTask
     from assay.judges.registry import from_spec
+    from assay.runs import WorkTask
 
     judge = from_spec(config["judge"])
     work = functools.partial(_refusal_unit, judge, R.Rater.model_validate(config["rater"]), config["run_id"])
-    return JudgeTask("verify", {}, [], work)
+    return WorkTask("verify", {}, [], work)

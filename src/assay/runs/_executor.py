@@ -342,7 +342,10 @@ def _ray(store: Store, **options: Any) -> Executor:
         if (e.name or "").split(".")[0] != "ray":
             raise
         raise MissingExtra("ray", "the Ray executor", e) from None
-    return RayExecutor(store, **options)
+    from assay.runs._ray import RayCluster
+
+    cluster = RayCluster(**{k: v for k, v in options.items() if k in RayCluster.fields()})
+    return RayExecutor(store, cluster, **{k: v for k, v in options.items() if k not in RayCluster.fields()})
 
 
 def executors() -> list[str]:

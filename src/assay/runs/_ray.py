@@ -46,11 +46,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import pickle
 import socket
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -136,49 +138,60 @@ class _Shipped:
         return rows
 
 
+@dataclass(frozen=True)
+class RayCluster:
+    """Where and how a RayExecutor's workers run: the cluster, how many workers, chunks, retries, start-up."""
+
+    address: str | None = None
+    """The Ray cluster to join (else ``RAY_ADDRESS``, else a local Ray is started)."""
+    num_workers: int | None = None
+    """Workers (None: one per ``worker_cpus`` CPUs of the cluster)."""
+    chunk_size: int = 64
+    """Units sent to a worker at once."""
+    worker_cpus: float = 1.0
+    max_attempts: int = 3
+    """Times a chunk is sent again after its worker died."""
+    start_timeout: float = 120.0
+    """Seconds the workers may take to start."""
+
+    @classmethod
+    def fields(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+
 class RayExecutor(ExecutorBase):
     """Runs a Task's units on Ray workers; the driver keeps the ledger, the cache and the writes.
 
-    ``address``: a Ray cluster to connect to (else ``RAY_ADDRESS``, else a local Ray
-    instance is started for the run and shut down after it; a Ray already initialised
-    in this process is used as it is). ``num_workers``: actors (default: the cluster's
-    CPUs, at most one per chunk). ``chunk_size``: units sent to a worker at once.
-    ``concurrency``: units in flight over all workers. ``worker_cpus``: CPUs each actor
-    reserves. ``max_attempts``: workers a unit may be lost on before it is recorded as
-    failed. ``start_timeout``: seconds to wait for the workers to start.
+    ``cluster`` (a ``RayCluster``): ``address``, a Ray cluster to connect to (else
+    ``RAY_ADDRESS``, else a local Ray instance is started for the run and shut down after
+    it; a Ray already initialised in this process is used as it is); ``num_workers``,
+    actors (default: the cluster's CPUs, at most one per chunk); ``chunk_size``, units sent
+    to a worker at once; ``worker_cpus``, CPUs each actor reserves; ``max_attempts``,
+    workers a unit may be lost on before it is recorded as failed; ``start_timeout``,
+    seconds to wait for the workers to start. ``concurrency``: units in flight over all
+    workers. ``make_executor("ray", store, **options)`` takes all of these by name.
     """
 
     name = "ray"
 
-    def __init__(
-        self,
-        store: Store,
-        *,
-        address: str | None = None,
-        num_workers: int | None = None,
-        chunk_size: int = 64,
-        concurrency: int = 64,
-        worker_cpus: float = 1.0,
-        max_attempts: int = 3,
-        start_timeout: float = 120.0,
-        batch_size: int = 256,
-        flush_interval: float = 0.25,
-        on_progress: ProgressFn | None = None,
-        lease_seconds: float | None = None,
-    ) -> None:
-        if concurrency < 1 or chunk_size < 1 or max_attempts < 1:
+    def __init__(self, store: Store, cluster: RayCluster | None = None, *, concurrency: int = 64,
+                 batch_size: int = 256, flush_interval: float = 0.25, on_progress: ProgressFn | None = None,
+                 lease_seconds: float | None = None) -> None:
+        c = cluster if cluster is not None else RayCluster()
+        if concurrency < 1 or c.chunk_size < 1 or c.max_attempts < 1:
             raise ValueError("concurrency, chunk_size and max_attempts must be at least 1")
-        if num_workers is not None and num_workers < 1:
+        if c.num_workers is not None and c.num_workers < 1:
             raise ValueError("num_workers must be at least 1")
         super().__init__(store, batch_size=batch_size, flush_interval=flush_interval, on_progress=on_progress,
                          lease_seconds=lease_seconds)
-        self.address = address
-        self.num_workers = num_workers
-        self.chunk_size = chunk_size
+        self.cluster = c
+        self.address = c.address
+        self.num_workers = c.num_workers
+        self.chunk_size = c.chunk_size
         self.concurrency = concurrency
-        self.worker_cpus = worker_cpus
-        self.max_attempts = max_attempts
-        self.start_timeout = start_timeout
+        self.worker_cpus = c.worker_cpus
+        self.max_attempts = c.max_attempts
+        self.start_timeout = c.start_timeout
         self.workers: list[Any] = []  # the run's actors while it runs (a test may kill one)
         self.spawned = 0
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from assay import records as R
+
+if TYPE_CHECKING:
+    from assay.runs._remote import WorkSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +89,62 @@ class RunProgress:
     def completed(self) -> int:
         """Units finished, either way, including those done by earlier invocations."""
         return self.done_before + self.succeeded + self.failed
+
+
+class WorkTask:
+    """A Task whose units a function does: ``work(payload) -> Outcome`` for each unit (judging, verifying...).
+
+    ``clients`` are the provider clients used (their caches are committed with each
+    batch; they are preflighted before work and closed after). ``spec`` names the
+    registered unit work that rebuilds ``work`` in a Ray worker, ``digests(payload)``
+    the cache keys of a unit's first calls (see ``Task``), and ``run_id`` the id the
+    task's records are stamped with (None: the executor's, from the config).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        config: dict[str, Any],
+        units: Iterable[Unit],
+        work: Callable[[Any], Awaitable[Outcome]],
+        *,
+        clients: Sequence[Any] = (),
+        spec: WorkSpec | None = None,
+        digests: Callable[[Any], list[str]] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self._config = config
+        self._units = list(units)
+        self._work = work
+        self.clients = list(clients)
+        self._spec = spec
+        self._digests = digests
+        self.run_id = run_id
+
+    def work_spec(self) -> WorkSpec | None:
+        return self._spec
+
+    def request_digests(self, unit: Unit) -> list[str]:
+        return self._digests(unit.payload) if self._digests is not None else []
+
+    def config(self) -> dict[str, Any]:
+        return self._config
+
+    def units(self) -> list[Unit]:
+        return self._units
+
+    def caches(self) -> list[Any]:
+        caches = {id(c.cache): c.cache for c in self.clients if getattr(c, "cache", None) is not None}
+        return list(caches.values())
+
+    async def setup(self) -> None:
+        for c in self.clients:
+            await c.preflight()
+
+    async def aclose(self) -> None:
+        for c in self.clients:
+            await c.aclose()
+
+    async def run(self, unit: Unit) -> Outcome:
+        return await self._work(unit.payload)

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
-from assay.runs._executor import ProgressFn, make_executor
+from assay.runs._executor import run_id_for
 from assay.runs._remote import WorkSpec, unit_work, work_spec
 from assay.runs._task import Outcome, Unit
 from assay.runs.plan import Call, Plan
 
 if TYPE_CHECKING:
+    from assay.session import Session
     from assay.store import Store
-
-# Request options that change how a run executes, not what it produces.
-EXECUTION_OPTIONS = ("concurrency", "rpm", "tpm", "timeout", "max_retries", "backoff_base", "backoff_max", "no_cache",
-                     "stream")
 
 
 class GenerateTask:
-    """Unit ``"{item_id}:{k}"`` asks ``client`` to answer item (chat messages) as sample k."""
+    """Unit ``"{item_id}:{k}"`` asks ``client`` to answer item (chat messages) as sample k.
+
+    Its Responses are stamped with ``run_id``: the one given (an attack that generates
+    inside its own run), else the digest of this generation's config.
+    """
 
     kind = "generate"
 
@@ -34,6 +35,7 @@ class GenerateTask:
         samples: int = 1,
         params: dict[str, Any] | None = None,
         execution: dict[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> None:
         if samples < 1:
             raise ValueError("samples must be at least 1")
@@ -43,7 +45,7 @@ class GenerateTask:
         self.samples = samples
         self.params = {k: v for k, v in (params or {}).items() if v is not None}
         self.execution = execution or {}
-        self.run_id: str | None = None
+        self.run_id = run_id if run_id is not None else run_id_for(self.kind, self.config())
 
     def config(self) -> dict[str, Any]:
         spec = self.client.spec()
@@ -112,74 +114,42 @@ class GenerateTask:
 @unit_work("generate")
 def _generate_work(config: dict[str, Any], clients: Any) -> GenerateTask:
     """GenerateTask's unit work, rebuilt in a worker process."""
-    task = GenerateTask(clients(config["client"]), [], dataset=config["dataset"], samples=config["samples"],
-                        params=config["params"])
-    task.run_id = config["run_id"]
-    return task
+    return GenerateTask(clients(config["client"]), [], dataset=config["dataset"], samples=config["samples"],
+                        params=config["params"], run_id=config["run_id"])
 
 
-def generate(
-    store: Store,
-    model: R.Model,
-    dataset: str,
-    *,
-    samples: int = 1,
-    params: dict[str, Any] | None = None,
-    concurrency: int = 16,
-    rpm: float | None = None,
-    tpm: float | None = None,
-    timeout: float = 120.0,
-    max_retries: int = 6,
-    backoff_base: float = 1.0,
-    no_cache: bool = False,
-    stream: bool = False,
-    on_progress: ProgressFn | None = None,
-    on_start: Any = None,
-    on_plan: Callable[[Plan], None] | None = None,
-    executor: str = "local",
-    executor_options: dict[str, Any] | None = None,
-) -> R.Run:
+def generate(session: Session, model: R.Model, dataset: str, *, samples: int = 1,
+             params: dict[str, Any] | None = None) -> R.Run:
     """Answer every item of ``dataset`` ``samples`` times with ``model``; returns the Run.
 
-    Running the same generation again resumes it: finished units are skipped, failed
-    ones retried. Requests are cached by digest unless ``no_cache``. ``stream`` asks for
-    streamed answers and stores each Response's ``ttft_ms``; it is an execution option,
-    so the run (and its cache entries) are the same with or without it. ``executor`` is
-    "local" or "ray" (with ``executor_options`` such as ``address``, ``num_workers``).
-
-    ``on_plan(plan)`` sees what the run will spend (``assay.runs.plan``) before anything
-    is stored or sent; an exception it raises stops the run there. The model's base URL
-    and key variable become its stored defaults only if the run gets answers.
+    ``params`` are the request's parameters (temperature, max_tokens, top_p, seed...), over
+    the session endpoint's ``temperature`` and ``max_tokens``. Running the same generation
+    again resumes it: finished units are skipped, failed ones retried. Requests are cached
+    by digest (the endpoint's ``cache``). The endpoint's ``stream`` asks for streamed
+    answers and stores each Response's ``ttft_ms``; it is an execution option, so the run
+    (and its cache entries) are the same with or without it. The session's execution picks
+    the executor ("local" or "ray") and its callbacks; its ``on_plan(plan)`` sees what the
+    run will spend (``assay.runs.plan``) before anything is stored or sent, and an
+    exception it raises stops the run there. The model's base URL and key variable become
+    its stored defaults only if the run gets answers.
     """
-    from assay.providers import RequestCache, make_provider
-    from assay.runs._executor import run_id_for
-    from assay.runs.endpoint import remember_endpoint, store_model
-    from assay.runs.plan import plan_task
-
+    store, endpoint = session.store, session.endpoint
     items = store.list("items", dataset=dataset)
     if not items:
         if store.find("datasets", dataset) is None:
             raise NotFound(f"no dataset {dataset!r} in the store (import it with `assay import`)")
         raise NotFound(f"dataset {dataset!r} has no items")
-    options = dict(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries, backoff_base=backoff_base)
-    if stream:  # only when asked: a provider without streaming still takes the other options
-        options["stream"] = True
-    client = make_provider(model, cache=RequestCache(store), no_cache=no_cache, **options)
-    task = GenerateTask(client, items, dataset=dataset, samples=samples, params=params, execution={**options, "no_cache": no_cache})
-    task.run_id = run_id_for(task.kind, task.config())
+    concurrency = session.concurrency(16)
+    options: dict[str, Any] = {"stream": True} if endpoint.stream else {}  # only when asked: a provider
+    # without streaming still takes the other options
+    client = session.client(model, concurrency=16, **options)
+    request = {"temperature": endpoint.temperature, "max_tokens": endpoint.max_tokens, **(params or {})}
+    task = GenerateTask(client, items, dataset=dataset, samples=samples, params=request,
+                        execution={"concurrency": concurrency, **endpoint.limits(), **options,
+                                   "no_cache": endpoint.no_cache})
     _refuse_clashing_settings(store, model.id, {i.id for i in items}, task.params, task.run_id)
-    if on_plan is not None:
-        on_plan(plan_task(store, task, task.planned_calls))
-    store_model(store, model)
-    if on_start is not None:
-        on_start(task.run_id, len(items) * samples)
     # Twice the HTTP slots in flight: units waiting out a backoff do not idle the connections.
-    runner = make_executor(executor, store, concurrency=2 * concurrency, on_progress=on_progress,
-                           **(executor_options or {}))
-    run = runner.run(task)
-    if run.succeeded:
-        remember_endpoint(store, model)
-    return run
+    return session.run(task, concurrency=2 * concurrency, models=[model], calls=task.planned_calls)
 
 
 def generate_plan(store: Store, model: R.Model, items: Iterable[R.Item], *, dataset: str, samples: int = 1,
@@ -187,7 +157,7 @@ def generate_plan(store: Store, model: R.Model, items: Iterable[R.Item], *, data
     """What ``generate`` would spend answering ``items`` as ``dataset`` (nothing is stored or sent).
 
     For callers that plan several generations before starting any (e.g. the red-team
-    attacks, whose items are not stored yet); ``generate(on_plan=...)`` plans its own.
+    attacks, whose items are not stored yet); ``generate`` plans its own for the session's ``on_plan``.
     """
     from assay.providers import RequestCache, make_provider
     from assay.runs.plan import plan_task
