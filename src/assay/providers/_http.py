@@ -18,6 +18,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 
@@ -69,7 +70,8 @@ class _Conn(asyncio.Protocol):
         self.fed = 0  # sized or close-delimited bodies: bytes already given to on_body
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream connection's transport can write; uvloop's does not subclass asyncio.Transport, so no isinstance.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.received = True
@@ -95,7 +97,8 @@ class _Conn(asyncio.Protocol):
         w.set_exception(err)
 
     def _finish(self, body: bytes) -> None:
-        self.waiter.set_result(HTTPResponse(self.status, self.headers, body))  # type: ignore[union-attr,arg-type]
+        assert self.waiter is not None and self.headers is not None, "only called while a request waits, after the headers"
+        self.waiter.set_result(HTTPResponse(self.status, self.headers, body))
 
     def _parse(self) -> None:
         buf = self.buf
@@ -163,8 +166,10 @@ class _Conn(asyncio.Protocol):
         self._reset()
         self.received = False
         self.on_body = on_body
+        if self.transport is None:
+            raise TransportError("request on a connection that was never made")
         self.waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(data)  # type: ignore[union-attr]
+        self.transport.write(data)
         if self.buf:
             self._parse()
         try:
@@ -266,8 +271,9 @@ class LeanTransport:
                         conn.close()
                     raise TransportTimeout(f"no answer within {timeout:g}s") from None
                 except _ConnectionLost:
-                    conn.close()  # type: ignore[union-attr]
-                    if not fresh and not conn.received:  # type: ignore[union-attr]
+                    assert conn is not None, "only a request on an open connection loses it"
+                    conn.close()
+                    if not fresh and not conn.received:
                         continue  # the server had closed the idle connection: once more, on a new one
                     raise
                 except BaseException:
@@ -334,12 +340,13 @@ class HttpxTransport:
         await self.client.aclose()
 
 
-def make_transport(kind: str, base_url: str, **kwargs: object) -> LeanTransport | HttpxTransport:
+def make_transport(kind: str, base_url: str, *, max_connections: int, headers: dict[str, str],
+                   connect_timeout: float = 10.0) -> LeanTransport | HttpxTransport:
     """``kind``: "auto" (lean, httpx when a proxy applies), "lean" or "httpx"."""
     if kind == "auto":
         kind = "httpx" if proxies_configured(base_url) or os.environ.get("ASSAY_HTTP_TRANSPORT") == "httpx" else "lean"
     if kind == "lean":
-        return LeanTransport(base_url, **kwargs)  # type: ignore[arg-type]
+        return LeanTransport(base_url, max_connections=max_connections, headers=headers, connect_timeout=connect_timeout)
     if kind == "httpx":
-        return HttpxTransport(base_url, **kwargs)  # type: ignore[arg-type]
+        return HttpxTransport(base_url, max_connections=max_connections, headers=headers, connect_timeout=connect_timeout)
     raise ValueError(f"unknown transport {kind!r}: use auto, lean or httpx")
