@@ -96,9 +96,11 @@ def _read_sqlite(path: str, sql: str) -> pa.Table:
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([sys.executable, "-c", _SQLITE_READER, path], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=err)
+        stdin = proc.stdin
+        assert stdin is not None, "opened with stdin=PIPE"
         try:
-            proc.stdin.write(sql.encode())  # type: ignore[union-attr]
-            proc.stdin.close()  # type: ignore[union-attr]
+            stdin.write(sql.encode())
+            stdin.close()
             try:
                 table = pa.ipc.open_stream(proc.stdout).read_all()
             except pa.ArrowInvalid:
