@@ -460,11 +460,14 @@ class Assignment(Record):
     submitted_at: datetime | None = None
 
 
+RunKind = Literal["generate", "judge", "pairwise", "verify", "redteam", "curate", "other"]
+
+
 class Run(Record):
     """One execution of generation, judges or verifiers: config snapshot, counts, tokens, cost, errors."""
 
     id: str
-    kind: Literal["generate", "judge", "pairwise", "verify", "redteam", "curate", "other"]
+    kind: RunKind
     config: dict[str, Any] = Field(default_factory=dict, description="full config snapshot; its digest is the id")
     status: Literal["running", "done", "failed", "interrupted"] = "running"
     total: int = 0

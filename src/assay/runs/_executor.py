@@ -26,14 +26,14 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, get_args
 
 from assay import records as R
 from assay.errors import AssayError, MissingExtra
 from assay.plugins import REGISTRY, register
 from assay.runs._lease import Claims
 from assay.runs._lease import lease_seconds as lease_seconds_of
-from assay.runs._task import Outcome, RunProgress, Task, Unit
+from assay.runs._task import Outcome, RunProgress, StampsRunId, Task, Unit
 from assay.store.journal import Journal, replay
 from assay.store.ledger import Ledger, UnitRow
 
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from assay.store import Store
 
 ProgressFn = Callable[[RunProgress], None]
+
+
+def _is_run_kind(kind: str) -> TypeGuard[R.RunKind]:
+    return kind in get_args(R.RunKind)
 
 
 def run_id_for(kind: str, config: dict[str, Any]) -> str:
@@ -224,13 +228,16 @@ class ExecutorBase:
         self._check(task)
         config = task.config()
         run_id = run_id_for(task.kind, config)
-        if getattr(task, "run_id", "") is None:  # tasks that stamp records with their run learn it here
-            task.run_id = run_id  # type: ignore[attr-defined]
+        if isinstance(task, StampsRunId) and task.run_id is None:  # tasks that stamp records with their run learn it here
+            task.run_id = run_id
         units = list(task.units())
         keys = {u.key for u in units}
         if len(keys) != len(units):
             raise ValueError(f"task {task.kind!r} has units with the same key")
-        run = R.Run(id=run_id, kind=task.kind, config=config, total=len(units))  # type: ignore[arg-type]
+        kind = task.kind
+        if not _is_run_kind(kind):
+            raise ValueError(f"task kind {kind!r} is not a run kind: {', '.join(get_args(R.RunKind))}")
+        run = R.Run(id=run_id, kind=kind, config=config, total=len(units))
         await asyncio.to_thread(self.ledger.open_run, run)
         await asyncio.to_thread(replay, self.store)  # answers a killed process received, before anything is asked
         states = await asyncio.to_thread(self.ledger.unit_states, run_id)
@@ -314,8 +321,8 @@ async def supervise(tasks: list[asyncio.Future], writer: _Writer) -> None:
         while pending:
             finished, _ = await asyncio.wait([*pending, writer.task], return_when=asyncio.FIRST_COMPLETED)
             for f in finished:
-                if f.exception() is not None:
-                    raise f.exception()  # type: ignore[misc]
+                if (exc := f.exception()) is not None:
+                    raise exc
             pending -= finished
     finally:
         for t in tasks:

@@ -211,8 +211,8 @@ class Claims:
             return not alive[holder]
 
         if not any(free(h, left) for h, left in self._held.values()):
-            soonest = min(left for _, left in self._held.values())  # type: ignore[type-var]
-            await asyncio.sleep(min(max(soonest, 0.05), self._poll()))  # type: ignore[type-var]
+            soonest = min(left for _, left in self._held.values() if left is not None)  # none free: all known
+            await asyncio.sleep(min(max(soonest, 0.05), self._poll()))
             alive.clear()
         leases = await asyncio.to_thread(self.ledger.leases, self.run_id, {k: self.seen[k] for k in self._held})
         self._held = {lease.unit_key: (lease.holder, lease.left) for lease in leases if not lease.done}

@@ -62,7 +62,7 @@ from assay.errors import AssayError
 from assay.runs._executor import ExecutorBase, ProgressFn, Result, _Writer, attempt, settle, supervise
 from assay.runs._lease import Claims
 from assay.runs._remote import Clients, WorkerCache, WorkSpec, build_work
-from assay.runs._task import RunProgress, Task, Unit
+from assay.runs._task import DigestsRequests, NamesWork, RunProgress, Task, Unit
 
 if TYPE_CHECKING:
     from assay.store import Store
@@ -97,11 +97,12 @@ class _Worker:
         """Run ``units`` (at most ``concurrency`` at a time over all chunks); yield (results, new cache rows) as they finish."""
         if self.slots is None:
             self.slots = asyncio.Semaphore(self.concurrency)
+        slots = self.slots
         self.cache.prime(cached)
         finished: asyncio.Queue[Result | _Fatal] = asyncio.Queue()
 
         async def one(unit: Unit) -> None:
-            async with self.slots:  # type: ignore[union-attr]
+            async with slots:
                 try:
                     finished.put_nowait(await attempt(self.work, unit))
                 except Exception as e:  # noqa: BLE001 - an AssayError or a bad return: the driver stops the run
@@ -196,10 +197,7 @@ class RayExecutor(ExecutorBase):
         self.spawned = 0
 
     def _check(self, task: Task) -> None:
-        spec = task.work_spec() if hasattr(task, "work_spec") else None
-        if not isinstance(spec, WorkSpec):
-            raise AssayError(f"a {task.kind!r} task of type {type(task).__name__} cannot run on Ray: it names no "
-                             "registered unit work (work_spec); use the local executor")
+        spec = _work_spec(task)
         try:
             pickle.dumps(spec)
         except Exception as e:  # noqa: BLE001 - said once, in plain words
@@ -228,7 +226,7 @@ class RayExecutor(ExecutorBase):
         return self.chunk_size
 
     async def _work(self, task: Task, claims: Claims, writer: _Writer, progress: RunProgress) -> None:
-        spec: WorkSpec = task.work_spec()  # type: ignore[attr-defined]
+        spec = _work_spec(task)
         build_work(spec, Clients(WorkerCache()))  # fails here, not on every worker, if it cannot be rebuilt
         started = self._connect()
         try:
@@ -260,9 +258,9 @@ class RayExecutor(ExecutorBase):
         notify = self.on_progress
 
         async def lookup(units: list[Unit]) -> dict[str, Any]:
-            if not uses_cache or not hasattr(task, "request_digests"):
+            if not uses_cache or not isinstance(task, DigestsRequests):
                 return {}
-            digests = sorted({d for u in units for d in task.request_digests(u)})  # type: ignore[attr-defined]
+            digests = sorted({d for u in units for d in task.request_digests(u)})
             return await asyncio.to_thread(self.ledger.cache_get_many, digests) if digests else {}
 
         async def feed(slot: int) -> None:
@@ -320,6 +318,15 @@ class RayExecutor(ExecutorBase):
                              f"{self.start_timeout:g}s (the cluster has {cpus:g} CPUs): give fewer --workers") from None
         except RayActorError as e:
             raise AssayError(f"the Ray workers could not start: {str(e).splitlines()[0]}") from None
+
+
+def _work_spec(task: Task) -> WorkSpec:
+    """The registered unit work ``task`` names; an AssayError if it names none."""
+    spec = task.work_spec() if isinstance(task, NamesWork) else None
+    if not isinstance(spec, WorkSpec):
+        raise AssayError(f"a {task.kind!r} task of type {type(task).__name__} cannot run on Ray: it names no "
+                         "registered unit work (work_spec); use the local executor")
+    return spec
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -70,6 +70,27 @@ class Task(Protocol):
     async def run(self, unit: Unit) -> Outcome: ...
 
 
+@runtime_checkable
+class NamesWork(Protocol):
+    """A task that can run on Ray: ``work_spec()`` names its registered unit work (see ``Task``)."""
+
+    def work_spec(self) -> WorkSpec | None: ...
+
+
+@runtime_checkable
+class DigestsRequests(Protocol):
+    """A task that lists the cache keys of the calls a unit makes first (see ``Task``)."""
+
+    def request_digests(self, unit: Unit) -> list[str]: ...
+
+
+@runtime_checkable
+class StampsRunId(Protocol):
+    """A task whose records carry their run's id; None until the executor sets it."""
+
+    run_id: str | None
+
+
 @dataclass
 class RunProgress:
     """Live counters of a run, handed to ``on_progress`` after every unit."""
