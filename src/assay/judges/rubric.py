@@ -106,7 +106,15 @@ def _example_value(dim: R.Dimension) -> str:
         return s.true_label
     if s.kind == "categorical":
         return s.categories[0].name
-    return f"{(s.min + s.max) / 2:g}"  # type: ignore[operator]
+    lo, hi = _bounds(s)
+    return f"{(lo + hi) / 2:g}"
+
+
+def _bounds(s: R.Scale) -> tuple[float, float]:
+    """A continuous scale's (min, max); the Scale validator makes sure both are set."""
+    if s.min is None or s.max is None:
+        raise ValueError(f"a {s.kind} scale has no min and max")
+    return s.min, s.max
 
 
 # ---- reading the judge's answer ---------------------------------------------------------
@@ -157,8 +165,9 @@ def parse_value(dim: R.Dimension, text: str) -> tuple[float | None, str | None, 
     if m is None:
         raise JudgeParseError(f"{dim.name}: {quote(raw)} is not a number")
     v = float(m.group(0))
-    if not s.min <= v <= s.max:  # type: ignore[operator]
-        raise JudgeParseError(f"{dim.name}: {v:g} is outside [{s.min:g}, {s.max:g}]")
+    lo, hi = _bounds(s)
+    if not lo <= v <= hi:
+        raise JudgeParseError(f"{dim.name}: {v:g} is outside [{lo:g}, {hi:g}]")
     return v, None, start
 
 
@@ -430,22 +439,22 @@ class RubricJudge:
             },
         }
         value, label = first.value, first.label
-        weights = [g.weighted for g in grades]
-        if all(w is not None for w in weights):
-            detail["weighted"] = statistics.fmean(w["score"] for w in weights)  # type: ignore[index]
-            detail["probs"] = [w["probs"] for w in weights]  # type: ignore[index]
+        weights = [g.weighted for g in grades if g.weighted is not None]
+        if len(weights) == len(grades):
+            detail["weighted"] = statistics.fmean(w["score"] for w in weights)
+            detail["probs"] = [w["probs"] for w in weights]
         if self.samples > 1:
-            values = [g.value for g in grades]
-            if all(v is not None for v in values):
-                value = statistics.median_low(values)  # type: ignore[type-var]
+            values = [g.value for g in grades if g.value is not None]
+            if len(values) == len(grades):
+                value = statistics.median_low(values)
                 label = next(g.label for g in grades if g.value == value)
-                detail.update(samples=values, mean=statistics.fmean(values), sd=statistics.stdev(values))  # type: ignore[arg-type]
+                detail.update(samples=values, mean=statistics.fmean(values), sd=statistics.stdev(values))
             else:  # categorical: the most common label, ties to the first seen
                 labels = [g.label for g in grades]
                 label = max(labels, key=labels.count)
                 detail.update(samples=labels)
             if "weighted" in detail:
-                detail["weighted_samples"] = [w["score"] for w in weights]  # type: ignore[index]
+                detail["weighted_samples"] = [w["score"] for w in weights]
             detail["reasoning_samples"] = [g.reasoning for g in grades[1:]]
         return R.Judgment(
             id=R.digest("judgment", rater.id, response.id, self.rubric.id, dim.name),
