@@ -22,8 +22,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from assay.plugins import REGISTRY, Configured, Factories, Registration
+
+if TYPE_CHECKING:
+    from assay.judges.formats import Unit
 
 Kind = Literal["verifier", "metric"]
 
@@ -156,6 +159,20 @@ def from_spec(spec: Mapping[str, Any]) -> ProgramJudge:
 # ---- helpers for the built-ins ---------------------------------------------------------
 
 
+def _is_ifeval_mode(mode: str) -> TypeGuard[Literal["strict", "loose"]]:
+    return mode in ("strict", "loose")
+
+
+def _is_regex_mode(mode: str) -> TypeGuard[Literal["search", "fullmatch"]]:
+    return mode in ("search", "fullmatch")
+
+
+def _is_unit(unit: str) -> TypeGuard[Unit]:
+    from assay.judges.formats import UNITS
+
+    return unit in UNITS
+
+
 def _from_item(value: Any, target: Target, key: str, judge: str) -> Any:
     if value is not None:
         return value
@@ -190,7 +207,7 @@ def _ifeval_version(args: dict[str, Any]) -> str:
 @program("ifeval", version=_ifeval_version)
 def ifeval(mode: str = "strict") -> Check:
     """IFEval instructions of the item (metadata ``instruction_id_list`` and ``kwargs``), strict or loose."""
-    if mode not in ("strict", "loose"):
+    if not _is_ifeval_mode(mode):
         raise ValueError(f"ifeval: mode must be 'strict' or 'loose', got {mode!r}")
 
     def check(response: str, target: Target) -> Verdict:
@@ -198,7 +215,7 @@ def ifeval(mode: str = "strict") -> Check:
 
         ids = _from_item(None, target, "instruction_id_list", "ifeval")
         kwargs = target.metadata.get("kwargs")
-        followed = ifeval_check(target.prompt, response, ids, kwargs, mode=mode)  # type: ignore[arg-type]
+        followed = ifeval_check(target.prompt, response, ids, kwargs, mode=mode)
         missed = [i for i, ok in zip(ids, followed) if not ok]
         reason = f"{sum(followed)}/{len(ids)} instructions followed ({mode})"
         if missed:
@@ -216,13 +233,13 @@ def ifeval_instruction(instruction_id: str, kwargs: dict[str, Any] | None = None
 
     if instruction_id not in INSTRUCTIONS:
         raise ValueError(f"ifeval.instruction: unknown instruction {instruction_id!r}")
-    if mode not in ("strict", "loose"):
+    if not _is_ifeval_mode(mode):
         raise ValueError(f"ifeval.instruction: mode must be 'strict' or 'loose', got {mode!r}")
 
     def check(response: str, target: Target) -> Verdict:
         from assay.judges.ifeval import check as ifeval_check
 
-        (ok,) = ifeval_check(target.prompt, response, [instruction_id], [kwargs or {}], mode=mode)  # type: ignore[arg-type]
+        (ok,) = ifeval_check(target.prompt, response, [instruction_id], [kwargs or {}], mode=mode)
         return Verdict(ok, float(ok), f"{instruction_id} {'followed' if ok else 'not followed'} ({mode})")
 
     return check
@@ -266,7 +283,10 @@ def regex(pattern: str | None = None, mode: str = "search", flags: str = "") -> 
     def check(response: str, target: Target) -> Verdict:
         from assay.judges.formats import check_regex
 
-        return _format_verdict(check_regex(response, _from_item(pattern, target, "regex", "regex"), mode=mode, flags=flags))  # type: ignore[arg-type]
+        where = _from_item(pattern, target, "regex", "regex")
+        if not _is_regex_mode(mode):  # said per response, as check_regex says it
+            raise ValueError(f"mode must be 'search' or 'fullmatch', got {mode!r}")
+        return _format_verdict(check_regex(response, where, mode=mode, flags=flags))
 
     return check
 
@@ -276,7 +296,7 @@ def length(unit: str = "words", min: int | None = None, max: int | None = None) 
     """The response's length in chars, words, sentences or lines lies within limits."""
     from assay.judges.formats import UNITS
 
-    if unit not in UNITS:
+    if not _is_unit(unit):
         raise ValueError(f"length: unit must be one of {UNITS}, got {unit!r}")
     if min is None and max is None:
         raise ValueError("length: give min, max or both")
@@ -284,8 +304,8 @@ def length(unit: str = "words", min: int | None = None, max: int | None = None) 
     def check(response: str, target: Target) -> Verdict:
         from assay.judges.formats import check_length, count
 
-        result = check_length(response, unit=unit, min=min, max=max)  # type: ignore[arg-type]
-        return Verdict(result.passed, float(count(response, unit)), result.reason)  # type: ignore[arg-type]
+        result = check_length(response, unit=unit, min=min, max=max)
+        return Verdict(result.passed, float(count(response, unit)), result.reason)
 
     return check
 
