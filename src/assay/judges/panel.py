@@ -13,7 +13,7 @@ import functools
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from assay import records as R
 from assay.session import Usage
@@ -37,13 +37,17 @@ def aggregate_scores(values: Sequence[float], how: str) -> float:
     return majority_value(values)
 
 
-def aggregate_signed(scores: Sequence[float | None], how: str) -> tuple[str, int | None, float | None]:
+Side = Literal["first", "second", "tie", "both_bad"]
+J = TypeVar("J", RubricJudge, PairwiseJudge)
+
+
+def aggregate_signed(scores: Sequence[float | None], how: str) -> tuple[Side, Literal[1, 2] | None, float]:
     """Outcome ('first', 'second', 'tie', 'both_bad'), strength and mean score of member verdicts on one pair.
 
     ``majority``: the side more than half the members chose, else a tie. ``mean``: the
     sign of the mean signed score (both-bad counted as 0), strength 2 from |mean| >= 1.5.
     """
-    sides = ["both_bad" if s is None else "first" if s > 0 else "second" if s < 0 else "tie" for s in scores]
+    sides: list[Side] = ["both_bad" if s is None else "first" if s > 0 else "second" if s < 0 else "tie" for s in scores]
     numeric = [0.0 if s is None else s for s in scores]
     mean = statistics.fmean(numeric)
     if how == "majority":
@@ -97,6 +101,13 @@ class Panel:
         """The panel as plain data: ``from_spec`` rebuilds it (and its members) elsewhere."""
         return {"aggregate": self.aggregate, "members": [m.spec() for m in self.members]}
 
+    def _judges(self, kind: type[J]) -> list[J]:
+        """The members, all of type ``kind`` (a TypeError if this panel holds the other kind)."""
+        judges = [m for m in self.members if isinstance(m, kind)]
+        if len(judges) != len(self.members):
+            raise TypeError(f"this panel's judges are not {kind.__name__}s")
+        return judges
+
     @classmethod
     def from_spec(cls, spec: dict[str, Any], kind: str, clients: Any) -> Panel:
         judge = RubricJudge if kind == "judge" else PairwiseJudge
@@ -106,9 +117,10 @@ class Panel:
                     usage: Usage | None = None) -> list[R.Judgment]:
         """Members' Judgments, then the panel's (one per dimension), all to be stored."""
         usage = usage if usage is not None else Usage()
-        per_member = await asyncio.gather(*[m.grade(item, response, run_id=run_id, usage=usage) for m in self.members])  # type: ignore[union-attr]
+        judges = self._judges(RubricJudge)
+        per_member = await asyncio.gather(*[m.grade(item, response, run_id=run_id, usage=usage) for m in judges])
         rater = self.rater()
-        first: RubricJudge = self.members[0]  # type: ignore[assignment]
+        first = judges[0]
         out = [j for js in per_member for j in js]
         for d_i, dim in enumerate(first.dimensions):
             js = [member[d_i] for member in per_member]
@@ -117,12 +129,14 @@ class Panel:
                 labels = [j.label for j in js]
                 label, value = Counter(labels).most_common(1)[0][0], None
             else:
-                values = [j.value for j in js]
+                values = [j.value for j in js if j.value is not None]
+                if len(values) != len(js):
+                    raise ValueError(f"{dim.name}: a member's judgment on a {dim.scale.kind} scale has no value")
                 value = aggregate_scores(values, self.aggregate)
                 label = next((j.label for j in js if j.value == value), None)
                 detail.update(mean=statistics.fmean(values), sd=statistics.pstdev(values))
-                ws = [j.detail.get("weighted") for j in js]
-                if all(w is not None for w in ws):
+                ws = [w for j in js if (w := j.detail.get("weighted")) is not None]
+                if len(ws) == len(js):
                     detail["weighted"] = statistics.fmean(ws)
             out.append(R.Judgment(
                 id=R.digest("judgment", rater.id, response.id, first.rubric.id, dim.name),
@@ -138,18 +152,19 @@ class Panel:
                       run_id: str | None = None, usage: Usage | None = None) -> list[R.Comparison]:
         """Members' Comparisons, then the panel's, all to be stored (the panel's last)."""
         usage = usage if usage is not None else Usage()
+        judges = self._judges(PairwiseJudge)
         cs: list[R.Comparison] = list(await asyncio.gather(
-            *[m.compare(item, first, second, run_id=run_id, usage=usage) for m in self.members]))  # type: ignore[union-attr]
+            *[m.compare(item, first, second, run_id=run_id, usage=usage) for m in judges]))
         side, strength, mean = aggregate_signed([signed(c) for c in cs], self.aggregate)
         rater = self.rater()
         ids = [first.id, second.id]
-        outcome = "win" if side in ("first", "second") else side
-        lead: PairwiseJudge = self.members[0]  # type: ignore[assignment]
+        outcome: Literal["win", "tie", "both_bad"] = "win" if side == "first" or side == "second" else side
+        lead = judges[0]
         panel = R.Comparison(
             id=R.digest("comparison", rater.id, item.id, ids, lead.rubric, lead.dimension),
-            item_id=item.id, rater_id=rater.id, response_ids=ids, shown_order=ids, outcome=outcome,  # type: ignore[arg-type]
+            item_id=item.id, rater_id=rater.id, response_ids=ids, shown_order=ids, outcome=outcome,
             winner=first.id if side == "first" else second.id if side == "second" else None,
-            strength=strength, rubric=lead.rubric, dimension=lead.dimension, run_id=run_id,  # type: ignore[arg-type]
+            strength=strength, rubric=lead.rubric, dimension=lead.dimension, run_id=run_id,
             guideline_version=lead.guideline_version,
             justification=f"{self.aggregate} of {len(cs)} judges: " + ", ".join(
                 f"{m.model_id} {c.outcome}{'' if c.winner is None else ' ' + ('first' if c.winner == first.id else 'second')}"
