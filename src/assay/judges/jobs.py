@@ -218,7 +218,7 @@ def win_rates(store: Store, rater_id: str, models: Sequence[str], *, units: set[
     ids = sorted({i for c in comps for i in c.response_ids})
     for i in range(0, len(ids), 500):
         model_of.update({r.id: r.model for r in store.iter("responses", id=ids[i : i + 500])})
-    table = {m: {"model": m, "wins": 0, "ties": 0, "losses": 0, "both_bad": 0} for m in models}
+    table: dict[str, dict[str, Any]] = {m: {"model": m, "wins": 0, "ties": 0, "losses": 0, "both_bad": 0} for m in models}
     for c in comps:
         a, b = (model_of.get(i) for i in c.response_ids)
         if a not in table or b not in table:
@@ -234,11 +234,13 @@ def win_rates(store: Store, rater_id: str, models: Sequence[str], *, units: set[
     exact: dict[str, Fraction | None] = {}
     for m, row in table.items():
         n = row["wins"] + row["ties"] + row["losses"] + row["both_bad"]
-        exact[m] = Fraction(2 * row["wins"] + row["ties"] + row["both_bad"], 2 * n) if n else None
-        row["win_rate"] = float(exact[m]) if n else None
+        rate = Fraction(2 * row["wins"] + row["ties"] + row["both_bad"], 2 * n) if n else None
+        exact[m] = rate
+        row["win_rate"] = float(rate) if rate is not None else None
     rated = [x for x in exact.values() if x is not None]
     for m, row in table.items():
-        row["rank"] = None if exact[m] is None else 1 + sum(x > exact[m] for x in rated)  # type: ignore[operator]
+        mine = exact[m]
+        row["rank"] = None if mine is None else 1 + sum(x > mine for x in rated)
     return sorted(table.values(), key=lambda r: (r["rank"] is None, r["rank"] or 0, r["model"]))
 
 
@@ -426,13 +428,14 @@ def _verify_work(config: dict[str, Any], clients: Any) -> Any:
 
 def ifeval_summary(store: Store, rater_id: str, *, run_id: str | None = None) -> dict[str, Any]:
     """Prompt- and instruction-level accuracy of an IFEval rater's Judgments (as in Zhou et al. 2023)."""
-    js = list(store.iter("judgments", rater_id=rater_id, run_id=run_id))
+    js = list(store.iter(R.Judgment, rater_id=rater_id, run_id=run_id))
     prompts = [j for j in js if j.value is not None]
+    values = [j.value for j in js if j.value is not None]
     followed = [i["followed"] for j in prompts for i in j.detail.get("instructions", [])]
     return {
         "prompts": len(prompts),
-        "prompt_followed": int(sum(j.value for j in prompts)),  # type: ignore[misc]
-        "prompt_accuracy": sum(j.value for j in prompts) / len(prompts) if prompts else None,  # type: ignore[misc]
+        "prompt_followed": int(sum(values)),
+        "prompt_accuracy": sum(values) / len(prompts) if prompts else None,
         "instructions": len(followed),
         "instruction_followed": int(sum(followed)),
         "instruction_accuracy": sum(followed) / len(followed) if followed else None,
