@@ -29,11 +29,12 @@ def parse_age(value: str) -> timedelta:
 def _size(n: int | None) -> str:
     if n is None:
         return "?"
+    scaled: float = n
     for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:,} B" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n:.1f} TB"
+        if abs(scaled) < 1000 or unit == "GB":
+            return f"{n:,} B" if unit == "B" else f"{scaled:.1f} {unit}"
+        scaled /= 1000
+    return f"{scaled:.1f} TB"
 
 
 def _entries(n: int, what: str = "") -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 from assay.cli._app import G, JsonOpt, app, console, emit_json, progress, wants_json
 from assay.cli._runs import on_interrupt
@@ -78,8 +81,10 @@ def run_(
         emit_json(summary.as_dict())
         return
     t = Table(title=f"{source} -> {target} ({summary.run_id})", title_justify="left")
-    for col, just in (("step", "left"), ("removed", "right"), ("modified", "right"), ("left", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("step", "left"), ("removed", "right"), ("modified", "right"), ("left", "right"))
+    for col, just in columns:
+        t.add_column(col, justify=just)
     left = summary.total
     t.add_row("(source)", "", "", str(left))
     for s in summary.steps:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, TypeGuard
 
 import typer
 
@@ -180,6 +180,10 @@ def _import_store(folder: Path, kind: str | None, skip_invalid: bool, rejects: P
         err_console.print(f"rejected rows and reasons: {out.rejects_file}", highlight=False)
 
 
+def _is_preference_source(source: str) -> TypeGuard[Literal["comparisons", "judgments"]]:
+    return source in ("comparisons", "judgments")
+
+
 def _export_store(folder: Path, with_cache: bool, json_out: bool) -> None:
     from assay.io import export_store
 
@@ -244,8 +248,10 @@ def export_(
     if kind == "preferences":
         from assay.io.preferences import PreferenceFilters, export_preferences
 
+        if not _is_preference_source(source):
+            raise BadInput(f"source must be 'comparisons' or 'judgments', not {source!r}")
         pf = PreferenceFilters(
-            source=source, rubric=rubric, dimension=dimension, min_gap=min_gap,  # type: ignore[arg-type]
+            source=source, rubric=rubric, dimension=dimension, min_gap=min_gap,
             min_agreement=min_agreement, min_raters=min_raters, exclude_ties=exclude_ties,
             exclude_both_bad=exclude_both_bad, exclude_flagged=exclude_flagged, min_gold_accuracy=min_gold_accuracy,
             gold_rater=gold_rater, raters=(rater,) if rater else None,

@@ -209,8 +209,9 @@ def verify(
             raise BadInput("must be strict, loose or both", field="--mode")
         made = [registry.create("ifeval", mode=m) for m in (("strict", "loose") if mode == "both" else (mode,))]
     else:
+        assert verifier is not None, "checked above: --verifier is given when --ifeval is not"
         try:
-            made = [registry.create(verifier, **_parse_args(arg))]  # type: ignore[arg-type]
+            made = [registry.create(verifier, **_parse_args(arg))]
         except ValueError as e:
             raise BadInput(str(e), field="--verifier") from None
     where = executor_choice(executor, ray_address, workers)
