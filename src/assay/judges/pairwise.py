@@ -140,7 +140,8 @@ def combine(orders: Sequence[OrderVerdict], response_ids: Sequence[str]) -> dict
         return {"outcome": "both_bad", "winner": None, "strength": None, "consistent": True}
     if s == "tie":
         return {"outcome": "tie", "winner": None, "strength": None, "consistent": True}
-    strength = min(abs(o.score_for(first)) for o in orders)  # type: ignore[arg-type]
+    scores = [sc for o in orders if (sc := o.score_for(first)) is not None]  # all: every order chose this side
+    strength = min(abs(sc) for sc in scores)
     winner = response_ids[0] if s == "first" else response_ids[1]
     return {"outcome": "win", "winner": winner, "strength": strength, "consistent": True}
 

@@ -139,13 +139,16 @@ def parse_score(text: str) -> Score:
     obj = _json_object(text)
     value: Any = obj.get("score") if obj else None
     reason = str(obj.get("reason", "")).strip() if obj else ""
+    unreadable = Score(None, f"unreadable scorer reply: {text[:200]!r}")
     if value is None:
         m = re.search(r"score\W{0,3}(10|[1-9])\b", text, re.I) or re.fullmatch(r"\s*(10|[1-9])\s*", text)
-        value = m.group(1) if m else None
+        if m is None:
+            return unreadable
+        value = m.group(1)
     try:
-        score = float(value)  # type: ignore[arg-type]
+        score = float(value)
     except (TypeError, ValueError):
-        return Score(None, f"unreadable scorer reply: {text[:200]!r}")
+        return unreadable
     if not 1 <= score <= 10:
         return Score(None, f"scorer gave {score:g}, outside 1..10")
     return Score(score, reason or text.strip()[:300])

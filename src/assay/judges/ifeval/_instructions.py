@@ -151,7 +151,9 @@ def nth_paragraph_first_word(response: str, num_paragraphs: int, nth_paragraph: 
     if not paragraph:
         return False
     word = paragraph.split()[0].strip().lstrip("'").lstrip('"')
-    head = re.match(r"[^.,?!'\"]*", word).group(0).lower()  # type: ignore[union-attr]
+    m = re.match(r"[^.,?!'\"]*", word)
+    assert m is not None, "a pattern that can match nothing always matches"
+    head = m.group(0).lower()
     return count == num_paragraphs and head == first_word.lower()
 
 
