@@ -466,3 +466,23 @@ def test_summary_from_codes_is_the_summary_of_the_labels():
     s = summary_from_codes(coded.codes, coded.categories, numeric=True, given=False,
                            raters=list(range(x.shape[0])))
     assert s.same_as(summarise(x))
+
+
+def test_icc_with_a_zero_mean_square_behaves_as_the_raw_function():
+    """Ratings exactly additive (unit + rater effects): the residual mean square is 0, and the
+    F limits divide by it. The summary path must give what the raw ANOVA gives (numpy's inf
+    and nan), not a ZeroDivisionError (found by the report tests after wiring)."""
+    import warnings
+
+    from assay.stats import agreement as A
+
+    units = np.array([1.0, 2.0, 4.0, 5.0, 3.0])
+    data = np.stack([units, units + 1.0, units + 2.0])  # raters x units
+    s = A.summarise(data, categories=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], by_rater=True)
+    for form in A.ICC_FORMS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = A.icc_interval(data.T, form=form, nan_policy="omit")
+            got = s.icc_interval(form=form, nan_policy="omit")
+        for x, y in ((got.estimate, raw.estimate), (got.low, raw.low), (got.high, raw.high)):
+            assert (np.isnan(x) and np.isnan(y)) or x == pytest.approx(y, abs=1e-12), (form, got, raw)

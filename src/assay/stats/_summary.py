@@ -357,4 +357,5 @@ def _anova_from_sums(sums: np.ndarray, k: int) -> _Anova | None:
     a, ok = _anova_rounds(sums[None, :], k)
     if not ok[0]:
         return _Anova(int(sums[0]), k, None, None, None, None)  # type: ignore[arg-type]
-    return _Anova(int(sums[0]), k, float(a.msr[0]), float(a.msc[0]), float(a.mse[0]), float(a.msw[0]))
+    # numpy floats, as the raw ANOVA gives: a zero mean square divides to inf, as there, not to ZeroDivisionError
+    return _Anova(int(sums[0]), k, a.msr[0], a.msc[0], a.mse[0], a.msw[0])
