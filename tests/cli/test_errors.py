@@ -239,3 +239,26 @@ def test_ctrl_c_says_work_is_saved_and_exits_130(tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     assert one_line(err).startswith("interrupted: finished work is saved")
+
+
+def test_a_ctrl_c_wrapped_by_the_code_it_interrupted_is_still_an_interrupt(capsys):
+    """A KeyboardInterrupt inside an import or a class body can come out as another error
+    (numpy: ``RuntimeError: Error calling __set_name__ ...``); the command still says it was
+    interrupted and exits 130, not "internal error" (seen when a curation was stopped while
+    it imported its step's libraries)."""
+    import pytest
+
+    from assay.cli._runs import on_interrupt
+
+    def wrapped() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as k:
+            raise RuntimeError("Error calling __set_name__ on 'cached_property' instance") from k
+
+    with pytest.raises(SystemExit) as stop, on_interrupt(lambda: "interrupted: said so"):
+        wrapped()
+    assert stop.value.code == 130
+    assert "interrupted: said so" in capsys.readouterr().err
+    with pytest.raises(RuntimeError), on_interrupt(lambda: "never"):
+        raise RuntimeError("a real error stays one")

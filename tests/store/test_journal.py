@@ -28,7 +28,9 @@ def row(i: int, run: str = "run-1") -> dict:
 
 def segments(store: Store) -> list[str]:
     folder = J.journal_dir(store)
-    return sorted(p.name for p in folder.glob("*")) if folder is not None and folder.is_dir() else []
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.glob("*") if p.name != ".replay.lock")  # the replayers' lock stays
 
 
 def killed_writer(store_url: str, rows: int, tail: bytes = b"") -> None:
@@ -140,3 +142,29 @@ def test_lines_that_are_not_answers_are_skipped(store, tmp_path, monkeypatch, ga
     j.append(row(5))
     j.close(keep=True)
     assert J.replay(store) == 1
+
+
+def test_a_replay_waits_for_another_replay_of_the_same_journals(store, tmp_path, monkeypatch):
+    """Two processes taking over a dead one's units at once: the second must not go on while the
+    first is still committing those answers (it would ask their calls again)."""
+    import threading
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    j = J.Journal.open(store)
+    for i in range(30):
+        j.append(row(i))
+    j.close(keep=True)
+    gate = os.open(J.journal_dir(store) / ".replay.lock", os.O_RDWR | os.O_CREAT)
+    import fcntl
+
+    fcntl.flock(gate, fcntl.LOCK_EX)  # a replay under way elsewhere
+    done: list[int] = []
+    t = threading.Thread(target=lambda: done.append(J.replay(store)))
+    t.start()
+    t.join(0.5)
+    assert t.is_alive() and not done  # waiting, not skipping ahead with the answers uncommitted
+    fcntl.flock(gate, fcntl.LOCK_UN)
+    os.close(gate)
+    t.join(10)
+    assert done == [30]
+    assert len(Ledger(store).cache_get_many([f"d{i:04d}" for i in range(30)])) == 30

@@ -133,7 +133,9 @@ def exit_code(e: BaseException, err_console) -> int:  # noqa: ANN001 - a rich Co
             say("aborted")
             return 1
         e = KeyboardInterrupt()
-    if isinstance(e, KeyboardInterrupt):
+    from assay.cli._runs import is_interrupt
+
+    if is_interrupt(e):  # a Ctrl-C, or an error it caused (inside an import, a class body)
         say(INTERRUPTED)
         return 130
     if isinstance(e, SystemExit):

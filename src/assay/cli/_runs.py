@@ -68,9 +68,24 @@ def on_interrupt(line: Callable[[], str]) -> Iterator[None]:
     """Turn a Ctrl-C inside the block into ``line()`` on stderr and exit code 130."""
     try:
         yield
-    except KeyboardInterrupt:
+    except BaseException as e:
+        if not is_interrupt(e):
+            raise
         err_console.print(line(), highlight=False, soft_wrap=True)
         raise SystemExit(130) from None
+
+
+def is_interrupt(e: BaseException | None) -> bool:
+    """A Ctrl-C, or an error raised because of one (a KeyboardInterrupt inside an import or a
+    class body comes out wrapped, e.g. numpy's ``RuntimeError: Error calling __set_name__``)."""
+    seen = 0
+    while e is not None and seen < 20:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        if isinstance(e, SystemExit):
+            return False
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
 
 
 class RunGuard:
@@ -88,9 +103,9 @@ class RunGuard:
     def __enter__(self) -> RunGuard:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, *_: Any) -> None:
         self._stop()
-        if kind is not None and issubclass(kind, KeyboardInterrupt):
+        if kind is not None and is_interrupt(error):
             err_console.print(self.interrupted_line(), highlight=False, soft_wrap=True)
             raise SystemExit(130) from None
 

@@ -162,8 +162,15 @@ def replay(store: Store) -> int:
     folder = journal_dir(store)
     if folder is None or not folder.is_dir():
         return 0
+    # one replay at a time: a process that finds a dead process's segment locked by another
+    # replayer waits until those answers are committed, instead of asking their calls again
+    try:
+        gate = os.open(folder / ".replay.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        return 0  # the folder went with the last journal: nothing to replay
     held: list[tuple[int, Path]] = []
     try:
+        fcntl.flock(gate, fcntl.LOCK_EX)
         for path in sorted(folder.glob(f"*{SUFFIX}")):  # a process's segments in the order it wrote them
             try:
                 fd = os.open(path, os.O_RDONLY)
@@ -173,7 +180,7 @@ def replay(store: Store) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if os.fstat(fd).st_ino != os.stat(path).st_ino:
                     raise FileNotFoundError(path)
-            except (BlockingIOError, FileNotFoundError):  # its process is alive, or another replayed it
+            except (BlockingIOError, FileNotFoundError):  # its process is alive, or it was replayed already
                 os.close(fd)
                 continue
             held.append((fd, path))
@@ -194,6 +201,7 @@ def replay(store: Store) -> int:
     finally:
         for fd, _ in held:
             os.close(fd)
+        os.close(gate)  # and its lock
 
 
 def _read(data: bytes, rows: dict[str, dict[str, Any]]) -> None:
