@@ -54,3 +54,20 @@ def test_a_store_in_memory_reads_its_rows_as_columns():
         got = mem.arrow("judgments", ["id", "value"], dimension="factuality").to_pylist()
         assert sorted(r["id"] for r in got) == ["j1", "j3", "j5"]
         assert {r["id"]: r["value"] for r in got}["j3"] is None
+
+
+def test_a_text_column_null_in_its_first_rows_reads_as_text(store_url):
+    """The SQLite ADBC driver infers a column's type from its first batch: labels that are NULL for
+    the first few thousand judgments and text after (the demo's store) must still read."""
+    with Store(store_url) as store:
+        _, responses = store_responses(store, {"m@1": ["a"]})
+        rid = responses["m@1"][0].id
+        rater = R.Rater(id="human:ann", kind="human", name="ann")
+        store.add([rater])
+        store.add([R.Judgment(id=f"j{k:05d}", response_id=rid, rater_id=rater.id, rubric="default@1",
+                              dimension=f"d{k}", value=1.0, label="yes" if k == 2999 else None,
+                              justification="", created_at=R.utcnow()) for k in range(3000)])
+        labels = store.arrow("judgments", ["id", "label"]).to_pylist()
+        assert {r["label"] for r in labels} == {None, "yes"} and len(labels) == 3000
+        none = store.arrow("judgments", ["label", "value"], dimension="d0")
+        assert str(none.schema.field("label").type) == "string" and none.column("label").to_pylist() == [None]

@@ -78,6 +78,9 @@ import pyarrow as pa
 sql = sys.stdin.read()
 with driver.connect(sys.argv[1]) as conn:
     cur = conn.cursor()
+    # one batch: the driver infers each column's type from its first batch, and a text column
+    # whose first rows are NULL would be taken for integers and fail on the first string
+    cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "1000000000"})
     cur.execute(sql)
     batches = cur.fetch_record_batch()
     with pa.ipc.new_stream(sys.stdout.buffer, batches.schema) as out:
@@ -111,6 +114,22 @@ def _read_sqlite(path: str, sql: str) -> pa.Table:
             err.seek(0)
             lines = err.read().decode(errors="replace").strip().splitlines()
             raise AssayError(f"reading {path} as columns failed: {lines[-1] if lines else f'exit {code}'}")
+    return table
+
+
+def _declared_types(table: pa.Table, stmt: Any) -> pa.Table:
+    """SQLite's columns as their declared types where the values left the type open (all NULL: int64)."""
+    import pyarrow as pa
+    from sqlalchemy import JSON, DateTime, Float, String
+
+    for i, col in enumerate(stmt.selected_columns):
+        if i >= table.num_columns or table.column(i).null_count != table.num_rows:
+            continue
+        kind = col.type
+        want = (pa.string() if isinstance(kind, (String, JSON, DateTime)) else
+                pa.float64() if isinstance(kind, Float) else None)
+        if want is not None and table.schema.field(i).type != want:
+            table = table.set_column(i, table.schema.field(i).name, pa.nulls(table.num_rows, want))
     return table
 
 
@@ -411,7 +430,7 @@ class Store:
             return pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
         sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         if self.backend == "sqlite":
-            return _read_sqlite(str(make_url(self.url).database), sql)
+            return _declared_types(_read_sqlite(str(make_url(self.url).database), sql), stmt)
         return _postgres_read(self.url, sql)
 
     def group_counts(self, kind: Kind, column: str) -> dict[Any, int]:
