@@ -5,6 +5,7 @@ sideways scrolling), measured in the browser."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from tests.conftest import require_module, skip_or_fail
@@ -39,7 +40,12 @@ class Watched:
         self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
         self.page.goto("/login")
         # keyboard only: the name field takes focus by itself (autofocus lands just after load)
-        self.page.wait_for_function("document.activeElement && document.activeElement.id === 'name'")
+        # polled from here: wait_for_function polls by eval in the page, which the app's CSP refuses
+        # ("unsafe-eval"), so it failed whenever the focus had not landed at its first look
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while self.page.evaluate("document.activeElement ? document.activeElement.id : ''") != "name":
+            assert time.monotonic() < deadline, "the name field never took the focus"
+            time.sleep(0.02)
         self.page.keyboard.type(name)
         self.page.keyboard.press("Tab")
         self.page.keyboard.type(PASSWORD)
