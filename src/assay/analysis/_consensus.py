@@ -66,21 +66,20 @@ def consensus(long: Long, voters: np.ndarray, scale: str, *, leave_out: bool) ->
     return _plurality(u, r, v, leave_out)
 
 
-def _groups(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For unit codes sorted ascending: each row's group start, its group size, and the distinct units."""
-    units, start, count = np.unique(u, return_index=True, return_counts=True)
+def _groups(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For unit codes sorted ascending: each row's group start and group size, the distinct units and their starts."""
+    units, first, count = np.unique(u, return_index=True, return_counts=True)
     idx = np.searchsorted(units, u)
-    return start[idx], count[idx], units
+    return first[idx], count[idx], units, first
 
 
 def _mean(u: np.ndarray, r: np.ndarray, v: np.ndarray, leave_out: bool):
     order = np.argsort(u, kind="stable")
     u, r, v = u[order], r[order], v[order]
-    start, count, units = _groups(u)
-    sums = np.add.reduceat(v, np.unique(start)) if v.size else v
+    start, count, units, first = _groups(u)
+    sums = np.add.reduceat(v, first) if v.size else v
     total = sums[np.searchsorted(units, u)] if v.size else v
     if not leave_out:
-        first = np.unique(start)
         return units, np.full(units.size, -1), sums / count[first]
     ok = count > 1
     return u[ok], r[ok], (total[ok] - v[ok]) / (count[ok] - 1)
@@ -89,9 +88,8 @@ def _mean(u: np.ndarray, r: np.ndarray, v: np.ndarray, leave_out: bool):
 def _median_low(u: np.ndarray, r: np.ndarray, v: np.ndarray, leave_out: bool):
     order = np.lexsort((v, u))  # by unit, then label
     u, r, v = u[order], r[order], v[order]
-    start, count, units = _groups(u)
+    start, count, units, first = _groups(u)
     if not leave_out:
-        first = np.unique(start)
         c = count[first]
         return units, np.full(units.size, -1), v[first + (c - 1) // 2]
     ok = count > 1

@@ -234,6 +234,7 @@ def group_comparison(df: pd.DataFrame, scale: str, value: str, categories: Seque
         xs, ys = C.aligned(*a, *b)
         return pair_statistics(xs, ys, scale=scale, categories=categories)
 
+    @functools.cache  # each rater's labels are picked out of the long arrays once, not once per pair
     def labels_of(rater: str) -> tuple[np.ndarray, np.ndarray]:
         return long.of_rater(code[rater]) if rater in code else empty
 
