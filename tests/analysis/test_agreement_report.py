@@ -182,6 +182,8 @@ def test_coded_judgments_are_the_rows_judgments_frame_keeps(store):
     rub, _ = _ordinal_store(store)
     old = store.get("judgments", "human:h1-3")
     later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    store.add([R.Item(id="i-é", dataset="d", prompt="p")])
+    store.add([R.Response(id=i, item_id="i-é", model="m@1", text="t") for i in ("r-é", "rZ")])
     store.add([
         R.Judgment(id="fix", response_id="r0", rater_id="human:h0", rubric=rub.id, dimension="factuality",
                    value=3.0, supersedes="human:h0-0"),
@@ -192,6 +194,9 @@ def test_coded_judgments_are_the_rows_judgments_frame_keeps(store):
                    value=4.0, created_at=datetime(2020, 1, 1, tzinfo=timezone.utc)),
         R.Judgment(id="lab", response_id="r5", rater_id="llm:j", rubric=rub.id, dimension="coherence", label="ok"),
         R.Judgment(id="none", response_id="r6", rater_id="llm:j", rubric=rub.id, dimension="coherence"),
+        # ids outside ASCII sort as Python sorts them (Arrow sorts UTF-8 bytes)
+        R.Judgment(id="é1", response_id="r-é", rater_id="llm:j", rubric=rub.id, dimension="factuality", value=2.0),
+        R.Judgment(id="é2", response_id="rZ", rater_id="llm:j", rubric=rub.id, dimension="factuality", value=2.0),
     ])
     coded = judgment_codes(store, rubric=rub.id)
     plain = judgments_frame(store, rubric=rub.id, texts=False)
@@ -200,7 +205,7 @@ def test_coded_judgments_are_the_rows_judgments_frame_keeps(store):
     assert _as_rows(coded) == _as_rows(plain)
     mine = coded[(coded["unit"] == "r3") & (coded["rater"] == "human:h1")]
     assert list(mine["value"]) == [store.get("judgments", "again").value]
-    assert len(coded) == 50  # 48 + the two coherence judgments; the corrected and the older re-judgment drop
+    assert len(coded) == 52  # 48 + four; the corrected and the older re-judgment drop
     empty = judgment_codes(store, rubric="no-such-rubric")
     assert empty.empty and list(empty.columns) == list(coded.columns)
 

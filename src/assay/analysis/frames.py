@@ -143,12 +143,13 @@ def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     codes = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int64) \
         if encoded.indices.null_count else codes.astype(np.int64)
-    labels = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    order = np.argsort(labels.astype(str), kind="stable")
+    # sorted in Arrow: UTF-8 byte order is code point order, the order Python's sort and pivot give
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    labels = encoded.dictionary.take(order).to_numpy(zero_copy_only=False)
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     new = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1) if len(order) else codes
-    return pd.Categorical.from_codes(new, categories=pd.Index(labels[order], dtype=object))
+    return pd.Categorical.from_codes(new, categories=pd.Index(labels, dtype=object))
 
 
 COMPARISON_COLUMNS = ["id", "unit", "item_id", "rater", "rater_kind", "label", "first", "second", "outcome",
