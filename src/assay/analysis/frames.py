@@ -97,6 +97,8 @@ def judgment_codes(
     dimensions: Sequence[str] | None = None,
     raters: Sequence[str] | None = None,
     campaign: str | None = None,
+    models: Sequence[str] | None = None,
+    items: bool = False,
 ) -> pd.DataFrame:
     """The current judgments the agreement statistics read, with every id column a categorical.
 
@@ -105,18 +107,33 @@ def judgment_codes(
     ``rubric``, ``dimension`` and ``label`` as pandas categoricals whose categories are
     sorted: the strings are coded once, in Arrow, so ten million judgments cost integer
     operations from here on (``column.cat.codes``), not string hashing per step.
+
+    ``models`` keeps the judgments of those models' responses; ``items`` adds the
+    response's ``item_id``, ``model`` and the item's ``cluster`` (categoricals too), read in
+    the same query.
     """
-    j, r = T.judgments, T.responses
-    stmt = select(j.c.id, j.c.supersedes, j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric,
-                  j.c.dimension, j.c.value, j.c.label, j.c.guideline_version, j.c.created_at)
+    j, r, it = T.judgments, T.responses, T.items
+    cols = [j.c.id, j.c.supersedes, j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric,
+            j.c.dimension, j.c.value, j.c.label, j.c.guideline_version, j.c.created_at]
+    source = j
+    if items or models is not None:
+        source = source.outerjoin(r, r.c.id == j.c.response_id)
+    if items:
+        cols += [r.c.item_id, r.c.model, it.c.cluster]
+        source = source.outerjoin(it, it.c.id == r.c.item_id)
+    stmt = select(*cols).select_from(source)
     for col, val in (("rubric", rubric), ("campaign_id", campaign), ("dimension", dimensions), ("rater_id", raters)):
         if val is not None:
             stmt = stmt.where(j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val)
+    if models is not None:
+        stmt = stmt.where(r.c.model.in_(list(models)))
+    extra = ["item_id", "model", "cluster"] if items else []
     table = _current_arrow(store.arrow_select(stmt))
     if table.num_rows == 0:
         return pd.DataFrame({c: pd.Series(dtype="category" if c not in ("value", "guideline_version") else float)
-                             for c in CODED_COLUMNS})
-    cat = {name: _sorted_categorical(table[name]) for name in ("unit", "rater", "rubric", "dimension", "label")}
+                             for c in CODED_COLUMNS + extra})
+    cat = {name: _sorted_categorical(table[name])
+           for name in ("unit", "rater", "rubric", "dimension", "label", *extra)}
     df = pd.DataFrame(cat | {"value": table["value"].to_numpy(zero_copy_only=False).astype(float),
                              "guideline_version": table["guideline_version"].to_pandas()})
     key = [np.asarray(df[c].cat.codes, dtype=np.int64) for c in ("unit", "rater", "rubric", "dimension")]
@@ -134,7 +151,7 @@ def judgment_codes(
     rater_codes = np.asarray(df["rater"].cat.codes)
     df["rater_kind"] = pd.Categorical.from_codes(np.where(rater_codes >= 0, kind_codes[rater_codes], -1),
                                                  categories=pd.Index(kind_names, dtype=object))
-    return df[CODED_COLUMNS]
+    return df[CODED_COLUMNS + extra]
 
 
 def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
