@@ -109,7 +109,7 @@ def _options(alpha: float, lam: float | None, alternative: str) -> tuple[float, 
 
 
 def mean(y, yhat, yhat_unlabeled, *, alpha: float = 0.05, lam: float | None = None,  # noqa: ANN001
-         alternative: str = "two-sided") -> PPIEstimate:
+         alternative: str = "two-sided", small_sample: bool = True) -> PPIEstimate:
     r"""PPI++ estimate and interval of the mean of a score, from human labels on some units and a judge on all.
 
     ``y`` and ``yhat`` are the human and judge scores of the ``n`` labelled units, in the same
@@ -134,12 +134,12 @@ def mean(y, yhat, yhat_unlabeled, *, alpha: float = 0.05, lam: float | None = No
     y, yhat = vector(y, "y", min_len=2), vector(yhat, "yhat", min_len=2)
     yhat_unlabeled = vector(yhat_unlabeled, "yhat_unlabeled")
     same_length(y=y, yhat=yhat)
-    return mean_estimate(y, yhat, yhat_unlabeled, lam, alpha, alternative)
+    return mean_estimate(y, yhat, yhat_unlabeled, lam, alpha, alternative, small_sample=small_sample)
 
 
 def paired_difference(y_a, y_b, yhat_a, yhat_b, yhat_a_unlabeled, yhat_b_unlabeled, *,  # noqa: ANN001
                       alpha: float = 0.05, lam: float | None = None,
-                      alternative: str = "two-sided") -> PPIEstimate:
+                      alternative: str = "two-sided", small_sample: bool = True) -> PPIEstimate:
     r"""The A/B test: PPI++ estimate and interval of mean score of A minus mean score of B on the same units.
 
     ``y_a``, ``y_b``: human scores of both models' answers on the ``n`` labelled units;
@@ -171,11 +171,12 @@ def paired_difference(y_a, y_b, yhat_a, yhat_b, yhat_a_unlabeled, yhat_b_unlabel
     same_length(**v)
     ua, ub = vector(yhat_a_unlabeled, "yhat_a_unlabeled"), vector(yhat_b_unlabeled, "yhat_b_unlabeled")
     same_length(yhat_a_unlabeled=ua, yhat_b_unlabeled=ub)
-    return mean_estimate(v["y_a"] - v["y_b"], v["yhat_a"] - v["yhat_b"], ua - ub, lam, alpha, alternative)
+    return mean_estimate(v["y_a"] - v["y_b"], v["yhat_a"] - v["yhat_b"], ua - ub, lam, alpha, alternative,
+                         small_sample=small_sample)
 
 
 def win_rate(y, yhat, yhat_unlabeled, *, alpha: float = 0.05, lam: float | None = None,  # noqa: ANN001
-             alternative: str = "two-sided") -> PPIEstimate:
+             alternative: str = "two-sided", small_sample: bool = True) -> PPIEstimate:
     """PPI++ estimate and interval of a win rate against a baseline (a tie counting half).
 
     Each unit is one comparison of the model with the baseline: ``y`` the human verdicts
@@ -196,7 +197,7 @@ def win_rate(y, yhat, yhat_unlabeled, *, alpha: float = 0.05, lam: float | None 
     same_length(y=y, yhat=yhat)
     for arr, name in ((y, "y"), (yhat, "yhat"), (yhat_unlabeled, "yhat_unlabeled")):
         in_unit_interval(arr, name)
-    return mean_estimate(y, yhat, yhat_unlabeled, lam, alpha, alternative)
+    return mean_estimate(y, yhat, yhat_unlabeled, lam, alpha, alternative, small_sample=small_sample)
 
 
 def logistic(x, y, yhat, x_unlabeled, yhat_unlabeled, *, alpha: float = 0.05,  # noqa: ANN001
@@ -367,7 +368,7 @@ def _folds(yhat_unlabeled, name: str) -> np.ndarray:  # noqa: ANN001
 
 
 def cross_mean(y, yhat, yhat_unlabeled, *, alpha: float = 0.05,  # noqa: ANN001
-               alternative: str = "two-sided") -> PPIEstimate:
+               alternative: str = "two-sided", small_sample: bool = True) -> PPIEstimate:
     r"""Cross-prediction-powered mean (ppi_py's ``crossppi_mean_ci``), for a judge tuned on the same labels.
 
     Zrnic and Candès, "Cross-prediction-powered inference" (PNAS 121, 2024): the labelled
@@ -383,11 +384,13 @@ def cross_mean(y, yhat, yhat_unlabeled, *, alpha: float = 0.05,  # noqa: ANN001
     y, yhat = vector(y, "y", min_len=2), vector(yhat, "yhat", min_len=2)
     same_length(y=y, yhat=yhat)
     yu = _folds(yhat_unlabeled, "yhat_unlabeled")
-    return mean_estimate(y, yhat, yu.mean(axis=1), 1.0, alpha, alternative, method="cross-ppi")
+    return mean_estimate(y, yhat, yu.mean(axis=1), 1.0, alpha, alternative, method="cross-ppi",
+                         small_sample=small_sample)
 
 
 def cross_paired_difference(y_a, y_b, yhat_a, yhat_b, yhat_a_unlabeled, yhat_b_unlabeled, *,  # noqa: ANN001
-                            alpha: float = 0.05, alternative: str = "two-sided") -> PPIEstimate:
+                            alpha: float = 0.05, alternative: str = "two-sided",
+                            small_sample: bool = True) -> PPIEstimate:
     """:func:`paired_difference` with cross-fitted judge scores (``*_unlabeled`` are N x K), see :func:`cross_mean`."""
     alpha, _, alternative = _options(alpha, None, alternative)
     v = {k: vector(x, k, min_len=2) for k, x in
@@ -398,17 +401,17 @@ def cross_paired_difference(y_a, y_b, yhat_a, yhat_b, yhat_a_unlabeled, yhat_b_u
         raise ValueError(f"yhat_a_unlabeled and yhat_b_unlabeled must have the same shape, got {ua.shape} "
                          f"and {ub.shape}")
     return cross_mean(v["y_a"] - v["y_b"], v["yhat_a"] - v["yhat_b"], ua - ub, alpha=alpha,
-                      alternative=alternative)
+                      alternative=alternative, small_sample=small_sample)
 
 
 def cross_win_rate(y, yhat, yhat_unlabeled, *, alpha: float = 0.05,  # noqa: ANN001
-                   alternative: str = "two-sided") -> PPIEstimate:
+                   alternative: str = "two-sided", small_sample: bool = True) -> PPIEstimate:
     """:func:`win_rate` with cross-fitted judge verdicts (``yhat_unlabeled`` is N x K), see :func:`cross_mean`."""
     y, yhat, yu = vector(y, "y", min_len=2), vector(yhat, "yhat", min_len=2), _folds(yhat_unlabeled,
                                                                                      "yhat_unlabeled")
     for arr, name in ((y, "y"), (yhat, "yhat"), (yu, "yhat_unlabeled")):
         in_unit_interval(arr, name)
-    return cross_mean(y, yhat, yu, alpha=alpha, alternative=alternative)
+    return cross_mean(y, yhat, yu, alpha=alpha, alternative=alternative, small_sample=small_sample)
 
 
 def cross_logistic(x, y, yhat, x_unlabeled, yhat_unlabeled, *, alpha: float = 0.05,  # noqa: ANN001
