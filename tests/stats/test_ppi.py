@@ -301,10 +301,12 @@ def test_a_useless_judge_falls_back_to_the_classical_interval():
     for seed in range(50):
         y, f, fu = scores("useless", 100 + seed)
         f = np.random.default_rng(seed).normal(size=f.size)  # independent of y
-        r = ppi.mean(y, f, fu)
+        r = ppi.mean(y, f, fu, small_sample=False)
         widths.append((r.high - r.low) / (r.classical_high - r.classical_low))
         assert r.lam < 0.35
-    assert max(widths) <= 1.0 + 1e-9  # tuned lam never widens the estimated interval here
+        t = ppi.mean(y, f, fu)  # the small-sample interval: at most one degree of freedom dearer (lam estimated)
+        assert (t.high - t.low) / (t.classical_high - t.classical_low) <= np.sqrt(149 / 148) * 1.0001
+    assert max(widths) <= 1.0 + 1e-9  # tuned lam never widens the estimated normal interval here
     assert np.mean(widths) > 0.98
 
 

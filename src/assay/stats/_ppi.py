@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy import linalg
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, stdtr, stdtrit
 from scipy.stats import norm
-from scipy.stats import t as student_t
 
 from assay.stats import _bt
 
@@ -89,10 +89,10 @@ class PPIEstimate:
         with the Student t distribution of ``df`` degrees of freedom when the interval has one.
         """
         z = (self.estimate - null) / max(self.se, 1e-16)
-        dist = norm if math.isinf(self.df) else student_t(self.df)
+        cdf = norm.cdf if math.isinf(self.df) else partial(stdtr, self.df)
         if self.alternative == "two-sided":
-            return float(2 * dist.sf(abs(z)))
-        return float(dist.sf(z) if self.alternative == "larger" else dist.cdf(z))
+            return float(2 * cdf(-abs(z)))
+        return float(cdf(-z) if self.alternative == "larger" else cdf(z))
 
     @property
     def n_eff(self) -> float:
@@ -200,7 +200,7 @@ def z_interval(estimate, se, alpha: float, alternative: str, df: float = math.in
     """Normal (Wald) limits, one- or two-sided, as statsmodels' ``_zconfint_generic``, which ppi_py uses;
     with a finite ``df``, the Student t quantile instead of the normal one."""
     estimate, se = np.asarray(estimate, dtype=float), np.asarray(se, dtype=float)
-    ppf = norm.ppf if math.isinf(df) else student_t(df).ppf
+    ppf = norm.ppf if math.isinf(df) else partial(stdtrit, df)
     if alternative == "two-sided":
         q = ppf(1 - alpha / 2)
         return estimate - q * se, estimate + q * se
@@ -282,25 +282,21 @@ def small_sample_se(resid: np.ndarray, pred_unlabeled: np.ndarray, lam_tuned: bo
     r"""Standard error and degrees of freedom of the small-sample PPI++ mean interval.
 
     ``resid`` is :math:`Y_i - \lambda f_i` on the ``n`` labelled units, ``pred_unlabeled``
-    :math:`\lambda	ilde f_j` on the ``N`` others. The two parts of the PPI variance are
+    :math:`\lambda\tilde f_j` on the ``N`` others. The two parts of the PPI variance are
     estimated with sample variances, divisor ``n - 1`` and ``N - 1``, and the labelled one with
-    divisor ``n - 2`` when ``lam`` was tuned on the same labels (greater than 0): for the mean,
+    divisor ``n - 2`` when ``lam`` was tuned on the same labels (and is above 0): for the mean,
     tuned PPI++ is the survey regression estimator, whose residual variance takes ``n - 2``
     because the slope is estimated too (Cochran, *Sampling Techniques*, 3rd ed. 1977, section
     7.3). The quantile is Student t with the Welch-Satterthwaite degrees of freedom of a sum
     of two independent variance estimates (Satterthwaite, Biometrics Bulletin 2, 1946;
     Welch, Biometrika 34, 1947),
 
-    .. math:: 
-u = rac{(a + b)^2}{a^2/
-u_n + b^2/(N - 1)},\quad
-              a = s^2_{Y - \lambda f}/n,\ b = s^2_{\lambda	ilde f}/N,\ 
-u_n = n - 1 	ext{ or } n - 2,
+    .. math:: \nu = \frac{(a + b)^2}{a^2/\nu_n + b^2/(N - 1)},\quad
+              a = s^2_{Y - \lambda f}/n,\ b = s^2_{\lambda\tilde f}/N,\ \nu_n = n - 1 \text{ or } n - 2,
 
-    so with ``lam = 0`` it is the Student t interval of the human labels, and with many
-    judge-only units :math:`
-u pprox 
-u_n`.
+    so with ``lam = 0`` it is the Student t interval of the human labels. :math:`\nu` lies between
+    :math:`\nu_n` and :math:`\nu_n + N - 1`, near :math:`\nu_n` when the labelled part dominates
+    the variance, as it does when ``N`` is much larger than ``n``.
     """
     n, big_n = resid.size, pred_unlabeled.size
     df_n = n - 2 if lam_tuned and n > 2 else n - 1
