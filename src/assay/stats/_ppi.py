@@ -58,7 +58,9 @@ class PPIEstimate:
     classical_low: float
     classical_high: float
     classical_se: float
-    """Standard error of the human-only estimate (population standard deviation over sqrt(n), as ppi_py)."""
+    """Standard error of the human-only estimate: sample standard deviation over sqrt(n), with the
+    Student t interval on ``n - 1`` degrees of freedom; population standard deviation and normal
+    interval with ``small_sample=False``, as ppi_py."""
     naive_estimate: float
     """Mean of the judge's scores on every unit, labelled and unlabelled: biased by whatever bias the judge has."""
     n: int
