@@ -24,7 +24,7 @@ normal interval), the human-only Student t interval's, and the mean width of PPI
 human-only. Everything is seeded.
 
     python benchmarks/validate_ppi.py [--reps 1000] [--n 50 100 200 400] [--part real|sim|all]
-        [--only TARGET] [--design wor|iid|both] [--seed 17]
+        [--only TARGET] [--design wor|iid|both] [--fixed-lam] [--seed 17]
 
 Seeds: repetition streams are seeded by ``--seed``, the target and n, so a row's figures do
 not depend on which other rows are run.
@@ -128,11 +128,13 @@ def hanna_targets(judge: str = "ChatGPT", prompt: int = 1) -> list[Target]:
 
 
 def coverage(y_all: np.ndarray, f_all: np.ndarray, n: int, reps: int, seed: int, design: str,
-             truth: float | None = None, draw: Callable | None = None) -> dict[str, float]:
+             truth: float | None = None, draw: Callable | None = None,
+             fixed_lam: float | None = None) -> dict[str, float]:
     """Share of ``reps`` 95% intervals covering the truth, and mean widths, for one setting.
 
     ``draw(rng)`` (simulations) returns fresh ``(y, f)`` for all units; otherwise units are
-    drawn from ``y_all``, ``f_all`` by ``design`` and the truth is their mean.
+    drawn from ``y_all``, ``f_all`` by ``design`` and the truth is their mean. ``fixed_lam``:
+    also count the small-sample interval with ``lam`` given instead of tuned (a diagnosis).
     """
     rng = np.random.default_rng(seed)
     m = len(y_all) if y_all is not None else None
@@ -154,12 +156,15 @@ def coverage(y_all: np.ndarray, f_all: np.ndarray, n: int, reps: int, seed: int,
         hits["ppi_z"] += z.low <= truth <= z.high
         hits["classical_t"] += r.classical_low <= truth <= r.classical_high
         hits["classical_z"] += z.classical_low <= truth <= z.classical_high
+        if fixed_lam is not None:
+            o = ppi.mean(y[:n], f[:n], f[n:], lam=fixed_lam)
+            hits["fixed_lam"] += o.low <= truth <= o.high
         width.append(r.high - r.low)
         width_c.append(r.classical_high - r.classical_low)
         if width_c[-1] > 0:  # all n labels alike (a rare outcome) leave a zero-width human-only interval
             width_ratio.append(width[-1] / width_c[-1])
         lam.append(r.lam)
-    out = {k: hits[k] / reps for k in ("ppi_t", "ppi_z", "classical_t", "classical_z")}
+    out = {k: hits[k] / reps for k in ("ppi_t", "ppi_z", "classical_t", "classical_z", "fixed_lam")}
     out.update(width=float(np.mean(width)), width_classical=float(np.mean(width_c)),
                ratio=float(np.mean(width) / np.mean(width_c)), max_ratio=float(np.max(width_ratio)),
                lam=float(np.mean(lam)))
@@ -170,28 +175,34 @@ HEADER = ("| target | n | N | PPI++ coverage | PPI++ coverage, normal | human-on
           "| mean width human-only | ratio | mean lam |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
-def row(name: str, n: int, big_n: int, c: dict[str, float]) -> str:
+def row(name: str, n: int, big_n: int, c: dict[str, float], fixed: bool = False) -> str:
     return (f"| {name} | {n} | {big_n} | {c['ppi_t']:.3f} | {c['ppi_z']:.3f} | {c['classical_t']:.3f} | "
-            f"{c['width']:.4f} | {c['width_classical']:.4f} | {c['ratio']:.3f} | {c['lam']:.2f} |")
+            f"{c['width']:.4f} | {c['width_classical']:.4f} | {c['ratio']:.3f} | {c['lam']:.2f} |"
+            + (f" {c['fixed_lam']:.3f} |" if fixed else ""))
 
 
 def real(reps: int, ns: list[int], seed: int, only: str | None = None,
-         designs: tuple[str, ...] = ("wor", "iid")) -> None:
+         designs: tuple[str, ...] = ("wor", "iid"), fixed: bool = False) -> None:
     targets = pandalm_targets() + hanna_targets()
     print("\nJudges: " + "; ".join(sorted({f"{t.name.split(':')[0]}: {t.judge}" for t in targets})))
     print("Full-data values (the truth): " + "; ".join(f"{t.name} = {t.y.mean():.4f} ({len(t.y)} units, "
                                                        f"judge mean {t.yhat.mean():.4f})" for t in targets))
     for design in designs:
         print(f"\nDesign {design}, {reps} repetitions per row; n only up to 60% of the units")
-        print(HEADER)
+        print(HEADER.replace(" |\n", " | lam fixed at its full-data optimum |\n").replace(
+            "--- |", "--- | --- |", 1) if fixed else HEADER)
         worst = 1.0
         for ti, t in enumerate(targets):
             for n in ns:
                 if n > 0.6 * len(t.y) or (only and only.lower() not in t.name.lower()):
                     continue
-                c = coverage(t.y, t.yhat, n, reps, seed + 1000 * ti + n, design)
+                big_n = len(t.y) - n
+                # the population value of the tuned lam: Cov(Y, f) / ((1 + n/N) Var(f)) on the full data
+                lam_opt = np.cov(t.y, t.yhat)[0, 1] / np.var(t.yhat, ddof=1) / (1 + n / big_n)
+                c = coverage(t.y, t.yhat, n, reps, seed + 1000 * ti + n, design,
+                             fixed_lam=float(np.clip(lam_opt, 0, 1)) if fixed else None)
                 worst = min(worst, c["ppi_t"])
-                print(row(t.name, n, len(t.y) - n, c), flush=True)
+                print(row(t.name, n, big_n, c, fixed), flush=True)
         print(f"lowest PPI++ coverage (small-sample interval) in design {design}: {worst:.3f}")
 
 
@@ -240,11 +251,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--only", help="real data: only targets whose name contains this")
     parser.add_argument("--design", choices=["wor", "iid", "both"], default="both")
+    parser.add_argument("--fixed-lam", action="store_true",
+                        help="real data: also the coverage with lam fixed at its full-data optimum (not tuned)")
     args = parser.parse_args()
     start = time.perf_counter()
     if args.part in ("real", "all"):
         designs = ("wor", "iid") if args.design == "both" else (args.design,)
-        real(args.reps, args.n, args.seed, args.only, designs)
+        real(args.reps, args.n, args.seed, args.only, designs, args.fixed_lam)
     if args.part in ("sim", "all"):
         simulation(args.reps, args.n, args.seed)
     print(f"\n{time.perf_counter() - start:.0f} s")
