@@ -153,6 +153,8 @@ def coverage(y_all: np.ndarray, f_all: np.ndarray, n: int, reps: int, seed: int,
         r = ppi.mean(y[:n], f[:n], f[n:])
         z = ppi.mean(y[:n], f[:n], f[n:], small_sample=False)
         hits["ppi_t"] += r.low <= truth <= r.high
+        hits["below"] += r.high < truth  # the interval lies below the truth
+        hits["above"] += r.low > truth
         hits["ppi_z"] += z.low <= truth <= z.high
         hits["classical_t"] += r.classical_low <= truth <= r.classical_high
         hits["classical_z"] += z.classical_low <= truth <= z.classical_high
@@ -164,7 +166,8 @@ def coverage(y_all: np.ndarray, f_all: np.ndarray, n: int, reps: int, seed: int,
         if width_c[-1] > 0:  # all n labels alike (a rare outcome) leave a zero-width human-only interval
             width_ratio.append(width[-1] / width_c[-1])
         lam.append(r.lam)
-    out = {k: hits[k] / reps for k in ("ppi_t", "ppi_z", "classical_t", "classical_z", "fixed_lam")}
+    out = {k: hits[k] / reps for k in ("ppi_t", "ppi_z", "classical_t", "classical_z", "fixed_lam",
+                                                 "below", "above")}
     out.update(width=float(np.mean(width)), width_classical=float(np.mean(width_c)),
                ratio=float(np.mean(width) / np.mean(width_c)), max_ratio=float(np.max(width_ratio)),
                lam=float(np.mean(lam)))
@@ -178,7 +181,7 @@ HEADER = ("| target | n | N | PPI++ coverage | PPI++ coverage, normal | human-on
 def row(name: str, n: int, big_n: int, c: dict[str, float], fixed: bool = False) -> str:
     return (f"| {name} | {n} | {big_n} | {c['ppi_t']:.3f} | {c['ppi_z']:.3f} | {c['classical_t']:.3f} | "
             f"{c['width']:.4f} | {c['width_classical']:.4f} | {c['ratio']:.3f} | {c['lam']:.2f} |"
-            + (f" {c['fixed_lam']:.3f} |" if fixed else ""))
+            + (f" {c['fixed_lam']:.3f} | {c['below']:.3f} | {c['above']:.3f} |" if fixed else ""))
 
 
 def real(reps: int, ns: list[int], seed: int, only: str | None = None,
@@ -189,8 +192,8 @@ def real(reps: int, ns: list[int], seed: int, only: str | None = None,
                                                        f"judge mean {t.yhat.mean():.4f})" for t in targets))
     for design in designs:
         print(f"\nDesign {design}, {reps} repetitions per row; n only up to 60% of the units")
-        print(HEADER.replace(" |\n", " | lam fixed at its full-data optimum |\n").replace(
-            "--- |", "--- | --- |", 1) if fixed else HEADER)
+        extra = " | lam fixed at its full-data optimum | PPI++ below the truth | PPI++ above the truth |\n"
+        print(HEADER.replace(" |\n", extra).replace("--- |", "--- | --- | --- | --- |", 1) if fixed else HEADER)
         worst = 1.0
         for ti, t in enumerate(targets):
             for n in ns:

@@ -73,8 +73,8 @@ class PPIEstimate:
     """"ppi++" (lam tuned), "ppi" (lam = 1), "classical" (lam = 0), "ppi-fixed" (another given lam)
     or "cross-ppi" (cross-fitted predictions)."""
     df: float = math.inf
-    """Degrees of freedom of the Student t quantile behind ``low`` and ``high``; ``inf`` for the
-    normal interval (``small_sample=False``, ppi_py's). The classical interval then uses ``n - 1``."""
+    """Degrees of freedom of the Student t quantile behind ``low`` and ``high`` (the classical
+    interval's are ``n - 1``); ``inf`` for the normal intervals of ``small_sample=False``, ppi_py's."""
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -85,7 +85,7 @@ class PPIEstimate:
         return (self.classical_low, self.classical_high)
 
     def p_value(self, null: float = 0.0) -> float:
-        """Normal p-value of the hypothesis ``theta = null`` against ``alternative`` ("larger": theta > null).
+        """Wald p-value of the hypothesis ``theta = null`` against ``alternative`` ("larger": theta > null).
 
         The Wald test that the interval inverts (PPI++; ppi_py's ``ppi_mean_pval`` with the same ``lam``),
         with the Student t distribution of ``df`` degrees of freedom when the interval has one.

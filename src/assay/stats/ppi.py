@@ -394,9 +394,11 @@ def cross_mean(y, yhat, yhat_unlabeled, *, alpha: float = 0.05,  # noqa: ANN001
     ``yhat[i]`` is the score of the judge tuned without unit i's fold; ``yhat_unlabeled`` is
     N x K, column k the scores of the judge tuned without fold k. The estimate is
     :math:`\frac1N\sum_j \frac1K\sum_k f^{(k)}(\tilde X_j) + \frac1n\sum_i (Y_i - f^{(k_i)}(X_i))`
-    with variance :math:`\hat\sigma^2_{\bar f}/N + \hat\sigma^2_{Y - f}/n` (population variances, as
-    ppi_py, which takes no bootstrap data by default): PPI with ``lam = 1`` on the fold-averaged
-    predictions. There is no power tuning, as in the paper.
+    with variance :math:`\hat\sigma^2_{\bar f}/N + \hat\sigma^2_{Y - f}/n`: PPI with ``lam = 1`` on
+    the fold-averaged predictions. There is no power tuning, as in the paper. With
+    ``small_sample=False`` the variances are population variances and the interval normal, as
+    ppi_py's (which takes no bootstrap data by default); by default, sample variances and a
+    Student t quantile (the module's "Small labelled sets"; ``lam`` is given, so ``n - 1``).
     """
     alpha, _, alternative = _options(alpha, None, alternative)
     y, yhat = vector(y, "y", min_len=2), vector(yhat, "yhat", min_len=2)
