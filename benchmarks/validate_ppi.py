@@ -114,14 +114,15 @@ def hanna_targets(judge: str = "ChatGPT", prompt: int = 1) -> list[Target]:
     """
     t = hanna_table()
     name = f"{judge} (published, prompt {prompt})"
-    out = []
+    out, judged = [], []
     for code, crit in HANNA_CRITERIA.items():
         f = t[f"{judge} {code} {prompt}"].copy()
         failed = (f < 1) | (f > 5)  # HANNA marks a failed answer with 0 or less
         f[failed] = f[~failed].mean()  # from judge scores alone: any fixed prediction keeps PPI valid
+        judged.append(f)
         out.append(Target(f"HANNA: {crit.lower()}", t[crit], f, name))
     human = np.mean([t[c] for c in HANNA_CRITERIA.values()], axis=0)
-    llm = t[f"{judge} AVG {prompt}"]
+    llm = np.mean(judged, axis=0)  # the file's "AVG" column, but without the failed ratings
     a, b = t["system"] == "GPT-2", t["system"] == "GPT"  # both in prompt order 0..95
     out.append(Target("HANNA: GPT-2 minus GPT (paired)", human[a] - human[b], llm[a] - llm[b], name))
     return out
