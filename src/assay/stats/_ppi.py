@@ -286,10 +286,11 @@ def small_sample_se(resid: np.ndarray, pred_unlabeled: np.ndarray, lam_tuned: bo
     ``resid`` is :math:`Y_i - \lambda f_i` on the ``n`` labelled units, ``pred_unlabeled``
     :math:`\lambda\tilde f_j` on the ``N`` others. The two parts of the PPI variance are
     estimated with sample variances, divisor ``n - 1`` and ``N - 1``, and the labelled one with
-    divisor ``n - 2`` when ``lam`` was tuned on the same labels (and is above 0): for the mean,
-    tuned PPI++ is the survey regression estimator, whose residual variance takes ``n - 2``
-    because the slope is estimated too (Cochran, *Sampling Techniques*, 3rd ed. 1977, section
-    7.3). The quantile is Student t with the Welch-Satterthwaite degrees of freedom of a sum
+    divisor ``n - 2`` when ``lam`` was tuned on the same labels (and is above 0). For the mean,
+    tuned PPI++ is the survey regression estimator :math:`\bar y + b(\bar f_{all} - \bar f_n)`
+    (:math:`\lambda = b N/(n + N)`; ``b`` differs only in estimating Var(f) from all units),
+    whose residual variance takes ``n - 2`` because the slope is estimated too (Cochran,
+    *Sampling Techniques*, 3rd ed. 1977, chapter 7, regression estimators). The quantile is Student t with the Welch-Satterthwaite degrees of freedom of a sum
     of two independent variance estimates (Satterthwaite, Biometrics Bulletin 2, 1946;
     Welch, Biometrika 34, 1947),
 

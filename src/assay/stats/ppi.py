@@ -37,7 +37,7 @@ with population variances (divisor ``n``): valid as ``n`` grows, short of the le
 with few labels, as the classical z interval is. The mean, paired difference and win rate
 here (and their cross-fitted forms) take ``small_sample=True`` by default: sample variances,
 the labelled part's with divisor ``n - 2`` when ``lam`` is tuned (one more parameter
-estimated, as in the survey regression estimator, Cochran 1977, section 7.3), and a Student t
+estimated, as in the survey regression estimator, Cochran 1977, chapter 7), and a Student t
 quantile with Welch-Satterthwaite degrees of freedom (``_ppi.small_sample_se``). With
 ``lam = 0`` this is the Student t interval, exact for normal scores; as ``n`` grows it becomes
 ppi_py's interval (with ``lam`` tuned and ``N`` large, 4.7% wider at n = 50, 2.3% at 100, 0.6%
