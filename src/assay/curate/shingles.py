@@ -40,7 +40,7 @@ _P_INV = _U64(pow(int(_P), -1, 2**64))
 # non-ASCII characters are >= 0x80; non-ASCII whitespace is made a space before encoding)
 _IN_WORD = np.ones(256, dtype=bool)
 _IN_WORD[[ord(c) for c in " \t\n\v\f\r\x1c\x1d\x1e\x1f"]] = False
-_BLOCK_BYTES = 1 << 22  # texts are cleaned, encoded and cut into words this many bytes at a time
+_BLOCK_BYTES = 1 << 20  # texts are cleaned, encoded and cut into words this many bytes at a time
 
 
 @functools.cache
@@ -121,7 +121,7 @@ def _shingles_of_words(words: np.ndarray, counts: np.ndarray, ngram: int) -> tup
     room = np.repeat(ends, counts) - np.arange(len(words))  # words from each word to its text's end
     acc = np.zeros(len(words), dtype=_U64)
     with np.errstate(over="ignore"):
-        for k in range(ngram):
+        for k in range(min(ngram, len(words))):
             within = room[:len(words) - k] > k
             acc[:len(words) - k] += np.where(within, words[k:] * c[k], _U64(0))
         short = (counts > 0) & (counts < ngram)  # a text shorter than a shingle is its one shingle
