@@ -1,15 +1,16 @@
 """Near-duplicate removal: assay's `near-dup` against a plain datasketch MinHashLSH pass, on synthetic texts with
 planted near-duplicates.
 
-    python benchmarks/bench_curate.py [--n 1000000] [--planted N] [--runs 3] [--check 3000] [--num-perm 128]
-                                      [--no-datasketch] [--curate]
+    python benchmarks/bench_curate.py [--n 1000000] [--planted N] [--runs 3] [--datasketch-runs R] [--check 3000]
+                                      [--num-perm 128] [--no-datasketch] [--curate]
 
 Texts are drawn from a Zipf-like vocabulary of 50,000 words (60 to 120 words each); each
 planted copy is a random original with 1 to 3 words replaced, inserted or deleted, and
 the texts are shuffled (a copy may come before its original). Both methods use word
 5-gram shingles (``curate.text.ngrams(words(t), 5)``), 128 permutations, threshold 0.8 and
-the same LSH bands (16 x 8: datasketch's optimum for weights (0.05, 0.95), which assay
-uses too); each keeps the first text of a group and removes later ones.
+the same LSH bands (17 x 7: the optimum for ``minhash.LSH_WEIGHTS``, (0.02, 0.98), in
+assay's ``lsh_bands`` and in datasketch); each keeps the first text of a group and
+removes later ones.
 
 - assay: ``curate.minhash.near_duplicates`` (what the `near-dup` step runs), every LSH
   candidate confirmed by exact Jaccard.
@@ -48,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-from assay.curate.minhash import near_duplicates  # noqa: E402
+from assay.curate.minhash import LSH_WEIGHTS, lsh_bands, near_duplicates  # noqa: E402
 from assay.curate.text import ngrams, words  # noqa: E402
 
 THRESHOLD, NGRAM, VOCAB = 0.8, 5, 50_000
@@ -106,7 +107,8 @@ def run_datasketch(texts: list[str], num_perm: int) -> dict[int, list[int]]:
     from datasketch import MinHash, MinHashLSH
 
     template = MinHash(num_perm=num_perm, seed=1)
-    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=num_perm, weights=(0.05, 0.95))
+    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=num_perm, weights=LSH_WEIGHTS)
+    assert (lsh.b, lsh.r) == lsh_bands(THRESHOLD, num_perm)  # the same bands as assay's
     removed = {}
     for k, t in enumerate(texts):
         sh = ngrams(words(t), NGRAM)
@@ -176,6 +178,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--check", type=int, default=3_000)
     ap.add_argument("--num-perm", type=int, default=128)
+    ap.add_argument("--datasketch-runs", type=int, default=None, help="runs of datasketch (default: --runs); "
+                    "the first ones alternate with assay's")
     ap.add_argument("--no-datasketch", action="store_true", help="time assay only")
     ap.add_argument("--curate", action="store_true", help="also time one full curate() on a SQLite store")
     a = ap.parse_args()
@@ -209,8 +213,10 @@ def main() -> None:
     times: dict[str, list[float]] = {m: [] for m in methods}
     peak: dict[str, float] = {m: 0.0 for m in methods}
     result: dict[str, dict[int, list[int]]] = {}
-    for r in range(a.runs):
-        for name in (methods if r % 2 == 0 else methods[::-1]):
+    ds_runs = a.runs if a.datasketch_runs is None else a.datasketch_runs
+    for r in range(max(a.runs, ds_runs)):
+        now = [m for m in methods if r < (ds_runs if m == "datasketch" else a.runs)]
+        for name in (now if r % 2 == 0 else now[::-1]):
             t, result[name], rss = timed(name, a.num_perm)
             times[name].append(t)
             peak[name] = max(peak[name], rss)
@@ -220,10 +226,11 @@ def main() -> None:
         found = sum(c in got or s in got for c, s in true_pairs)
         good, total = precision(texts, got)
         med = statistics.median(times[name])
-        print(f"{name}: median {med:.1f} s of {a.runs} ({', '.join(f'{t:.1f}' for t in times[name])}), "
+        print(f"{name}: median {med:.1f} s of {len(times[name])} ({', '.join(f'{t:.1f}' for t in times[name])}), "
               f"{a.n / med:,.0f} texts/s, peak RSS {peak[name]:.2f} GiB; removed {total:,}: recall "
               f"{found / len(true_pairs):.4f} ({found:,} of {len(true_pairs):,} planted true pairs), "
               f"precision {good / max(total, 1):.4f} ({good:,} of {total:,} at exact Jaccard >= {THRESHOLD})")
+    print(f"this process (corpus, checks): peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
     if len(methods) == 2:
         print(f"assay is {statistics.median(times['datasketch']) / statistics.median(times['assay']):.2f}x "
               f"datasketch (ratio of medians)")

@@ -126,7 +126,8 @@ def test_minhash_estimates_jaccard_like_independent_permutations():
 def test_lsh_bands_are_datasketchs_optimum(threshold, num_perm):
     from datasketch.lsh import _optimal_param  # the reference for the same integrals
 
-    assert lsh_bands(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.05, 0.95)
+    assert lsh_bands(threshold, num_perm) == _optimal_param(threshold, num_perm, *minhash.LSH_WEIGHTS)
+    assert lsh_bands(threshold, num_perm, (0.05, 0.95)) == _optimal_param(threshold, num_perm, 0.05, 0.95)
 
 
 def test_band_keys_are_equal_exactly_when_a_bands_values_are():
