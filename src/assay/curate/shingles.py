@@ -55,8 +55,8 @@ def clean(text: str) -> str:
     """``text`` as ``curate.text.words`` sees it before splitting (NFKC, case folded, punctuation a space), with every
     whitespace character that is not ASCII made a space.
 
-    >>> clean("Ｈello,\\u2028WORLD—ﬁne")
-    'hello world fine'
+    >>> clean("Ｈello,\\u2028WORLD—ﬁne").split()
+    ['hello', 'world', 'fine']
     """
     return unicodedata.normalize("NFKC", text).casefold().translate(_clean_table())
 
