@@ -155,3 +155,11 @@ def test_near_duplicates_keep_the_first_and_report_progress():
         kept = [k for k in range(i) if k not in {f[0] for f in found if f[0] < i}]
         assert (sim, -j) == max((jaccard(sh[i], sh[k]), -k) for k in kept)
     assert {f[0] for f in found} == set(range(1, 10)) and near_duplicates([], threshold=0.5) == []
+
+
+def test_a_text_longer_than_the_cached_powers_hashes_alike_and_leaves_no_big_cache():
+    big = " ".join(f"x{k % 997}" for k in range(4 * shingles._BLOCK_BYTES // 4))  # past 4 blocks of bytes
+    values, offsets = shingle_hashes(["a b c", big, "a b c"], 3)
+    assert len(shingles._POWERS.up) <= 4 * shingles._BLOCK_BYTES
+    assert values[0] == values[-1] and len(values) == 2 + len(big.split()) - 2
+    assert len(set(values[offsets[1]:offsets[2]].tolist())) == len(ngrams(words(big), 3)) == 997

@@ -79,12 +79,15 @@ class _Powers:
         self.up = self.down = np.ones(0, dtype=_U64)
 
     def upto(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self.up) < n:
-            size = 1 << max(n - 1, 1).bit_length()
-            with np.errstate(over="ignore"):
-                self.up = np.cumprod(np.full(size, _P, dtype=_U64)) * _P_INV  # P**0, P**1, ...
-                self.down = np.cumprod(np.full(size, _P_INV, dtype=_U64)) * _P
-        return self.up[:n], self.down[:n]
+        if len(self.up) >= n:
+            return self.up[:n], self.down[:n]
+        size = 1 << max(n - 1, 1).bit_length()
+        with np.errstate(over="ignore"):
+            up = np.cumprod(np.full(size, _P, dtype=_U64)) * _P_INV  # P**0, P**1, ...
+            down = np.cumprod(np.full(size, _P_INV, dtype=_U64)) * _P
+        if size <= 4 * _BLOCK_BYTES:  # a block made long by one huge text does not keep its powers
+            self.up, self.down = up, down
+        return up[:n], down[:n]
 
 
 _POWERS = _Powers()
