@@ -360,3 +360,98 @@ def _print_block(title: str, b: dict[str, Any]) -> None:
                       f"{_f(sp['judge_minus_humans_own'])}, on others {_f(sp['judge_minus_humans_other'])}", highlight=False)
     for n in b.get("notes") or []:
         console.print(f"note: {n}", highlight=False)
+
+
+@app.command("judge-tune")
+def judge_tune(
+    rubric: Annotated[str, typer.Option(help="The rubric (name or name@version) the people labelled.")],
+    dimension: Annotated[str | None, typer.Option(help="The dimension to tune on (default: the rubric's only one).")] = None,
+    human_kind: Annotated[str, typer.Option(help="Rater kind whose labels are the truth.")] = "human",
+    human: Annotated[list[str] | None, typer.Option(help="Only these raters' labels (rater ids); repeat or comma-separate.")] = None,
+    judge_: Annotated[list[str] | None, typer.Option("--judge", help="Judge model NAME@VERSION for the built-in variations (repeat for a panel among them).")] = None,
+    candidates: Annotated[Path | None, typer.Option(help="YAML file of candidate set-ups (instead of the built-in variations).")] = None,
+    baseline: Annotated[str | None, typer.Option(help="The candidate gains are measured against (default: the first).")] = None,
+    holdout: Annotated[float, typer.Option(help="Share of the labelled items held out to check the choice.")] = 0.5,
+    min_units: Annotated[int, typer.Option(min=1, help="Fewest labelled responses each split needs.")] = 10,
+    metric: Annotated[str | None, typer.Option(help="accuracy, kappa, kappa_quadratic or mae (default: by the scale).")] = None,
+    confidence: Annotated[float, typer.Option(help="Confidence of the intervals (the gains' are Bonferroni-adjusted).")] = 0.95,
+    rounds: Annotated[int, typer.Option(min=100, help="Bootstrap rounds.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the exemplars and the bootstrap.")] = 0,
+    name: Annotated[str | None, typer.Option(help="Name of the tuned judge (default tuned-RUBRIC-DIMENSION); each run stores a new version.")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL of the judge(s).")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's API key.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
+    structured: Annotated[str, typer.Option(help="Structured outputs: auto, on or off (as for `assay judge`).")] = "auto",
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: RetriesOpt = 6,
+    backoff: BackoffOpt = 1.0,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Tune a rubric judge against people: candidates chosen on a training split, checked on a held-out one.
+
+    The chosen set-up is stored as a new version of a tuned judge (`assay judge --tuned NAME@VERSION` runs it).
+    A held-out gain within noise (its interval, widened for the number of candidates, reaches 0) is warned about.
+    """
+    from assay.errors import BadInput
+    from assay.judges import tune
+    from assay.session import Endpoint, Session
+
+    if (candidates is None) == (not judge_):
+        raise BadInput("give --judge NAME@VERSION (built-in variations) or --candidates FILE", field="--judge")
+    if structured not in ("auto", "on", "off"):
+        raise BadInput("must be auto, on or off", field="--structured")
+    flags = {"candidates": "--candidates" if candidates else "--judge", "holdout": "--holdout", "metric": "--metric",
+             "baseline": "--baseline", "labels": "--human-kind" if not human else "--human"}
+    with flags_for(**flags):
+        if candidates is not None:
+            setups, named = tune.read_candidates(candidates)
+        else:
+            setups, named = tune.builtin_candidates(_split(judge_)), None
+        options = tune.TuneOptions(holdout=holdout, min_units=min_units, metric=metric, confidence=confidence,
+                                   rounds=rounds, seed=seed)
+        store = G.store()
+        endpoint = Endpoint(base_url=base_url, api_key_env=api_key_env, rpm=rpm, tpm=tpm, timeout=timeout,
+                            max_retries=max_retries, backoff_base=backoff, structured=structured)
+        with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
+            b = RunBar(guard.bar, "judge-tune", guard)
+            session = Session(store, endpoint, dataclasses.replace(executor_choice("local", None, None),
+                                                                   concurrency=concurrency, on_progress=b.update,
+                                                                   on_start=b.start, on_plan=guard.approve))
+            result = tune.tune_judge(session, rubric, setups, dimension=dimension, baseline=baseline or named,
+                                     humans=_split(human) or None, human_kind=human_kind, options=options, name=name)
+    out = result.to_dict()
+    if wants_json(json_out):
+        emit_json(out)
+        return
+    _print_tune(out)
+
+
+def _print_tune(out: dict[str, Any]) -> None:
+    better = "higher" if out["higher_is_better"] else "lower"
+    s = out["splits"]
+    console.print(f"{out['rubric']} / {out['dimension']}: {s['labelled']} responses labelled by "
+                  f"{', '.join(out['humans'])}; {s['train']} to choose on, {s['held_out']} held out "
+                  f"({out['held_out_items']} items), {s['exemplar_pool']} set aside as exemplars", highlight=False)
+    t = Table(title=f"{out['metric']} with the human consensus ({better} is better)", title_justify="left")
+    for col in ("candidate", "judged", "train", "held-out", "interval", "gain", f"gain interval ({out['adjusted_confidence']:.1%})", "Holm p"):
+        t.add_column(col, justify="left" if col == "candidate" else "right")
+    for r in out["candidates"]:
+        mark = " (chosen)" if r["name"] == out["chosen"] else " (baseline)" if r["name"] == out["baseline"] else ""
+        ci, gi = r["held_out_interval"], r["gain_interval"]
+        t.add_row(r["name"] + mark, str(r["judged"]), _f(r["train"]), _f(r["held_out"]),
+                  f"[{_f(ci[0])}, {_f(ci[1])}]" if ci else "-", _f(r["gain"]),
+                  "-" if r["name"] == out["baseline"] else f"[{_f(gi[0])}, {_f(gi[1])}]",
+                  "-" if r["name"] == out["baseline"] else _f(r["p_holm"]))
+    console.print(t)
+    console.print(f"{out['confidence']:.0%} percentile intervals from {out['rounds']} paired bootstrap rounds over "
+                  f"held-out items; gains are Bonferroni-adjusted over the candidates and p-values Holm-adjusted",
+                  highlight=False)
+    for w in out["warnings"]:
+        err_console.print(f"warning: {w}", highlight=False, soft_wrap=True)
+    if out["tuned"]:
+        console.print(f"stored tuned judge {out['tuned']['name']} (rater {out['tuned']['id']}): {out['chosen']}",
+                      highlight=False)

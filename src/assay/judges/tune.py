@@ -408,8 +408,8 @@ def _store_tuned(store: Store, name: str, setup: Candidate, exemplars: Sequence[
     from assay.judges.rubric import load_rubric_template
 
     prefix = f"{name}@"
-    versions = [int(r.name[len(prefix):]) for r in store.iter(R.Rater, kind="llm")
-                if r.name.startswith(prefix) and r.name[len(prefix):].isdigit() and "tuned" in r.config]
+    versions = [int(r.name[len(prefix):]) for r in store.iter(R.Rater)
+                if r.kind == "llm" and r.name.startswith(prefix) and r.name[len(prefix):].isdigit() and "tuned" in r.config]
     version = max(versions, default=0) + 1
     tpl = load_rubric_template(setup.template)
     stored_setup = {**setup.to_dict(), "template": tpl.spec(), "exemplars": [e.to_dict() for e in exemplars],
@@ -428,7 +428,7 @@ def tuned_setup(store: Store, ref: str) -> tuple[Candidate, RubricPromptArgs]:
     from assay.judges._template import Template
     from assay.judges.rubric import Exemplar
 
-    rater = store.find(R.Rater, ref) or next((r for r in store.iter(R.Rater, kind="llm") if r.name == ref), None)
+    rater = store.find(R.Rater, ref) or next((r for r in store.iter(R.Rater) if r.kind == "llm" and r.name == ref), None)
     if rater is None or "tuned" not in rater.config:
         raise NotFound(f"no tuned judge {ref!r} (`assay judge-tune` stores them; `assay ls raters` lists raters)")
     s = rater.config["tuned"]["setup"]
