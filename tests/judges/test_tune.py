@@ -63,7 +63,7 @@ def by_model(levels):
 CANDIDATES = [tune.Candidate("a", ("ja@1",)), tune.Candidate("b", ("jb@1",)), tune.Candidate("c", ("jc@1",))]
 
 
-def test_the_best_planted_candidate_is_chosen_and_its_held_out_gain_is_clear(store):
+def test_the_best_planted_candidate_is_chosen_and_its_held_out_gain_is_clear(store, store_url, capsys):
     labelled_store(store)
     levels = {"ja": 0.35, "jb": 0.6, "jc": 0.9}
     with ScriptedServer(handler=by_model(levels)) as srv:
@@ -72,6 +72,14 @@ def test_the_best_planted_candidate_is_chosen_and_its_held_out_gain_is_clear(sto
         sent = len(srv.chat_requests)
         again = tune.tune_judge(s, "default", CANDIDATES, dimension="factuality", options=tune.TuneOptions(seed=3))
         assert len(srv.chat_requests) == sent  # the runs resume: every verdict is already stored
+        # the stored tuned judge runs again by name: the chosen candidate's rater, its calls answered from the cache
+        code = main(["--db", store_url, "judge", "--tuned", "tuned-default-factuality@1", "--base-url", srv.base_url,
+                     "--structured", "off", "--json"])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert len(srv.chat_requests) == sent
+        code = main(["--db", store_url, "judge", "--tuned", "tuned-default-factuality@1", "--judge", "x@1"])
+        assert code == 2 and "give --tuned alone" in capsys.readouterr().err
     assert sent == 3 * 240
     assert res.chosen == "c" and res.baseline == "a" and not res.within_noise
     h = res.held_out
@@ -87,6 +95,9 @@ def test_the_best_planted_candidate_is_chosen_and_its_held_out_gain_is_clear(sto
     assert cfg["rater"] == res.raters["c"] and cfg["setup"]["judges"] == ["jc@1"]
     assert cfg["provenance"]["report"]["chosen"] == "c" and cfg["provenance"]["options"]["seed"] == 3
     assert store.get(R.Rater, res.raters["c"]).model == "jc@1"
+    rerun = json.loads(out.out)
+    # every response was labelled, so it is the very run the tuning made for "c", already done
+    assert rerun["rater"]["id"] == res.raters["c"] and rerun["run"]["id"] == res.runs["c"]
 
 
 def test_equal_candidates_report_no_gain_beyond_noise(store):

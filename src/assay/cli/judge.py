@@ -47,6 +47,7 @@ def judge(
     rubric: Annotated[str | None, typer.Option(help="Grade responses on this rubric (name or name@version).")] = None,
     pairwise: Annotated[bool, typer.Option("--pairwise", help="Compare the responses of the models given as arguments, item by item.")] = False,
     judge_: Annotated[list[str] | None, typer.Option("--judge", help="Judge model NAME@VERSION (repeat for a panel).")] = None,
+    tuned: Annotated[str | None, typer.Option(help="A tuned judge NAME@VERSION (`assay judge-tune`): its judges, template, criteria, exemplars and samples.")] = None,
     panel: Annotated[str | None, typer.Option(help="Several judges as one panel: NAME@VERSION,NAME@VERSION,...")] = None,
     aggregate: Annotated[str, typer.Option(help="How a panel aggregates: majority or mean.")] = "majority",
     base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL of the judge(s).")] = None,
@@ -89,6 +90,17 @@ def judge(
     from assay.session import Endpoint, Session
 
     judges = _split(judge_) + _split([panel] if panel else [])
+    how_tuned = None
+    if tuned is not None:
+        from assay.judges.tune import tuned_setup
+
+        if judges or pairwise or template or dimensions or samples != 1:
+            raise BadInput("a tuned judge brings its judges, template, dimension and samples: give --tuned alone "
+                           "with --rubric (optional) and the responses to grade", field="--tuned")
+        setup, how_tuned = tuned_setup(G.store(), tuned)
+        if rubric is not None and rubric not in (how_tuned.rubric, how_tuned.rubric.split("@")[0]):
+            raise BadInput(f"{tuned} was tuned on {how_tuned.rubric}, not {rubric}", field="--rubric")
+        rubric, judges, aggregate = how_tuned.rubric, list(setup.judges), setup.aggregate
     if not judges:
         raise BadInput("name the judge with --judge NAME@VERSION (or several with --panel)", field="--judge")
     if len(set(judges)) != len(judges):
@@ -121,10 +133,15 @@ def judge(
                                                  aggregate=aggregate)
         else:
             assert rubric is not None
-            run, rater = jobs.judge_rubric(
-                session, judges, rubric, dataset=dataset, models=_split(models) or None, aggregate=aggregate,
-                prompt=jobs.RubricPrompt(dimensions=_split(dimensions) or None, template=template, samples=samples,
-                                         logprobs=not no_logprobs))
+            if how_tuned is not None:
+                prompt = jobs.RubricPrompt(dimensions=[how_tuned.dimension], template=how_tuned.template,
+                                           samples=setup.samples, criteria=setup.criteria,
+                                           exemplars=how_tuned.exemplars, logprobs=not no_logprobs)
+            else:
+                prompt = jobs.RubricPrompt(dimensions=_split(dimensions) or None, template=template, samples=samples,
+                                           logprobs=not no_logprobs)
+            run, rater = jobs.judge_rubric(session, judges, rubric, dataset=dataset, models=_split(models) or None,
+                                           aggregate=aggregate, prompt=prompt)
     failed = failed_units(store, run)
     done = jobs.run_units(store, run.id)
     if pairwise:
