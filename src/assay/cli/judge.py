@@ -472,3 +472,47 @@ def _print_tune(out: dict[str, Any]) -> None:
     if out["tuned"]:
         console.print(f"stored tuned judge {out['tuned']['name']} (rater {out['tuned']['id']}): {out['chosen']}",
                       highlight=False)
+
+
+@app.command("judge-calibrate")
+def judge_calibrate(
+    judge_: Annotated[str, typer.Option("--judge", help="The judge: rater id, or its name or model when unique.")],
+    human: Annotated[list[str] | None, typer.Option(help="Human rater ids to calibrate to (default: every rater of --human-kind).")] = None,
+    human_kind: Annotated[str, typer.Option(help="Rater kind whose labels are the truth.")] = "human",
+    rubric: Annotated[str | None, typer.Option(help="Only this rubric (name@version); leaves pairwise verdicts out.")] = None,
+    dimension: Annotated[str | None, typer.Option(help="Only this dimension.")] = None,
+    weighted: Annotated[bool, typer.Option("--weighted", help="Calibrate the probability-weighted scores (logprobs).")] = False,
+    folds: Annotated[int, typer.Option(help="Folds of items for the cross-fitted error.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Write the calibration (maps included) to this JSON file.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Map a judge's scores to the human scale (isotonic regression), with a reliability table and the error before and after."""
+    from assay.analysis.judge_calibration import CalibrationOptions, judge_calibration
+
+    with flags_for(folds="--folds"):
+        rep = judge_calibration(G.store(), judge_, humans=_split(human) or None, human_kind=human_kind, rubric=rubric,
+                                dimension=dimension, options=CalibrationOptions(weighted=weighted, folds=folds, seed=seed))
+    if out is not None:
+        out.write_text(json.dumps(rep, indent=2) + "\n", encoding="utf-8")
+    if wants_json(json_out):
+        emit_json(rep)
+        return
+    console.print(f"judge {rep['judge']['id']} calibrated to {', '.join(rep['humans'])}", highlight=False)
+    for s in rep["sections"]:
+        title = "pairwise preferences" if s["kind"] == "pairwise" else f"{s['rubric']} / {s['dimension']}"
+        if "loss" not in s:
+            console.print(f"{title}: {s['error']}", highlight=False)
+            continue
+        t = Table(title=f"{title}: {s['n']} units, {s['loss']['metric']} {s['loss']['raw']:.3f} raw -> "
+                        f"{s['loss']['calibrated']:.3f} calibrated ({s['loss']['folds']}-fold cross-fitted)",
+                  title_justify="left")
+        for col in ("judge score", "n", "judge mean", "people's mean", "calibrated mean"):
+            t.add_column(col, justify="right")
+        for r in s["reliability"]:
+            where = _f(r["low"]) if r["low"] == r["high"] else f"{_f(r['low'])}-{_f(r['high'])}"
+            t.add_row(where, str(r["n"]), _f(r["judge_mean"]), _f(r["human_mean"]), _f(r["calibrated_mean"]))
+        console.print(t)
+    console.print(rep["definition"], highlight=False)
+    if out is not None:
+        console.print(f"wrote {out}", highlight=False)
