@@ -19,6 +19,7 @@ from .scripted_judges import fenced, nonce_of, prompt_text, store_responses
 from tests.sessions import session
 
 RUBRIC = default_rubric()
+FACTUALITY = tune.People("factuality")
 
 
 def planted(q: int, key: str, p: float) -> int:
@@ -68,9 +69,9 @@ def test_the_best_planted_candidate_is_chosen_and_its_held_out_gain_is_clear(sto
     levels = {"ja": 0.35, "jb": 0.6, "jc": 0.9}
     with ScriptedServer(handler=by_model(levels)) as srv:
         s = session(store, base_url=srv.base_url, structured="off")
-        res = tune.tune_judge(s, "default", CANDIDATES, dimension="factuality", options=tune.TuneOptions(seed=3))
+        res = tune.tune_judge(s, "default", CANDIDATES, people=FACTUALITY, options=tune.TuneOptions(seed=3))
         sent = len(srv.chat_requests)
-        again = tune.tune_judge(s, "default", CANDIDATES, dimension="factuality", options=tune.TuneOptions(seed=3))
+        again = tune.tune_judge(s, "default", CANDIDATES, people=FACTUALITY, options=tune.TuneOptions(seed=3))
         assert len(srv.chat_requests) == sent  # the runs resume: every verdict is already stored
         # the stored tuned judge runs again by name: the chosen candidate's rater, its calls answered from the cache
         code = main(["--db", store_url, "judge", "--tuned", "tuned-default-factuality@1", "--base-url", srv.base_url,
@@ -104,7 +105,7 @@ def test_equal_candidates_report_no_gain_beyond_noise(store):
     labelled_store(store)
     with ScriptedServer(handler=by_model({"ja": 0.7, "jb": 0.7, "jc": 0.7})) as srv:
         res = tune.tune_judge(session(store, base_url=srv.base_url, structured="off"), "default", CANDIDATES,
-                              dimension="factuality", options=tune.TuneOptions(seed=3))
+                              people=FACTUALITY, options=tune.TuneOptions(seed=3))
     assert res.within_noise
     lo, hi = res.held_out.gain_interval[res.chosen] if res.chosen != "a" else (0.0, 0.0)
     assert lo <= 0 <= hi
@@ -174,8 +175,8 @@ def test_bad_usage_says_what_is_wrong(store, tmp_path, capsys, store_url):
 
 def test_library_errors_name_parameters(store):
     with pytest.raises(BadInput, match="share a name"):
-        tune.tune_judge(session(store), "default", [CANDIDATES[0], CANDIDATES[0]], dimension="factuality")
+        tune.tune_judge(session(store), "default", [CANDIDATES[0], CANDIDATES[0]], people=FACTUALITY)
     with pytest.raises(NotFound, match="no labels"):
-        tune.tune_judge(session(store), "default", CANDIDATES, dimension="factuality", humans=["human:nobody"])
+        tune.tune_judge(session(store), "default", CANDIDATES, people=tune.People("factuality", humans=["human:nobody"]))
     assert [c.name for c in tune.builtin_candidates(["j@1"])] == ["j@1 k=0", "j@1 k=2", "j@1 k=4", "j@1 K=3 median",
                                                                   "j@1 K=3 mean"]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from assay.stats import selection
+from assay.stats.ranking import Bootstrap
 from assay.stats.selection import agreement_scores, compare_to_baseline
 from tests.conftest import require_module
 
@@ -44,7 +45,8 @@ def test_gains_get_bonferroni_intervals_and_holm_p_values():
     judged = {"base": np.where(rng.random(n) < 0.6, h, 1 - h),
               "same": np.where(rng.random(n) < 0.6, h, 1 - h),
               "better": np.where(rng.random(n) < 0.95, h, 1 - h)}
-    out = compare_to_baseline(judged, h, np.arange(n) // 2, baseline="base", metric="accuracy", rounds=1000)
+    out = compare_to_baseline(judged, h, np.arange(n) // 2, baseline="base", metric="accuracy",
+                              bootstrap=Bootstrap(rounds=1000, random_state=0))
     assert out.adjusted_confidence == pytest.approx(0.975) and out.n_clusters == 100
     assert out.gain["base"] == 0 and out.gain["better"] == pytest.approx(out.estimate["better"] - out.estimate["base"])
     assert out.gain_interval["better"][0] > 0 and out.p_value["better"] < 0.01
@@ -52,12 +54,12 @@ def test_gains_get_bonferroni_intervals_and_holm_p_values():
     assert lo < 0 < hi and out.p_value["same"] > 0.05
     # the adjusted interval is wider than the unadjusted one from the same rounds
     plain = compare_to_baseline({k: judged[k] for k in ("base", "same")}, h, np.arange(n) // 2, baseline="base",
-                                metric="accuracy", rounds=1000, confidence=0.95)
+                                metric="accuracy", bootstrap=Bootstrap(rounds=1000, random_state=0))
     assert plain.adjusted_confidence == 0.95
     assert (hi - lo) > plain.gain_interval["same"][1] - plain.gain_interval["same"][0]
     # mae: lower is better, so a gain is a fall in error
     m = compare_to_baseline({"base": h + 1.0, "better": h + 0.1}, h, np.arange(n), baseline="base", metric="mae",
-                            rounds=200)
+                            bootstrap=Bootstrap(rounds=200, random_state=0))
     assert not m.higher_is_better and m.gain["better"] == pytest.approx(0.9)
     with pytest.raises(ValueError, match="baseline 'x'"):
         compare_to_baseline(judged, h, np.arange(n), baseline="x", metric="accuracy")

@@ -438,8 +438,9 @@ def judge_tune(
             session = Session(store, endpoint, dataclasses.replace(executor_choice("local", None, None),
                                                                    concurrency=concurrency, on_progress=b.update,
                                                                    on_start=b.start, on_plan=guard.approve))
-            result = tune.tune_judge(session, rubric, setups, dimension=dimension, baseline=baseline or named,
-                                     humans=_split(human) or None, human_kind=human_kind, options=options, name=name)
+            people = tune.People(dimension=dimension, humans=_split(human) or None, human_kind=human_kind)
+            result = tune.tune_judge(session, rubric, setups, people=people, baseline=baseline or named,
+                                     options=options, name=name)
     out = result.to_dict()
     if wants_json(json_out):
         emit_json(out)

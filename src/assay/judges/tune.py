@@ -132,6 +132,18 @@ def read_candidates(path: str | Path) -> tuple[list[Candidate], str | None]:
 
 
 @dataclass(frozen=True)
+class People:
+    """Whose labels are the truth, on which dimension."""
+
+    dimension: str | None = None
+    """The dimension to tune on (None: the rubric's only one)."""
+    humans: Sequence[str] | None = None
+    """These raters' labels (rater ids); None: every rater of ``human_kind``."""
+    human_kind: str = "human"
+    """The rater kind whose labels count when ``humans`` is None."""
+
+
+@dataclass(frozen=True)
 class TuneOptions:
     """How the labels are split and the candidates compared."""
 
@@ -290,17 +302,18 @@ def _verdicts(store: Store, rater_id: str, rubric: str, dimension: str, units: s
 # ---- tuning -----------------------------------------------------------------------------
 
 
-def tune_judge(session: Session, rubric: str, candidates: Sequence[Candidate], *, dimension: str | None = None,
-               baseline: str | None = None, humans: Sequence[str] | None = None, human_kind: str = "human",
-               options: TuneOptions = TuneOptions(), name: str | None = None, store_result: bool = True) -> TuneResult:
+def tune_judge(session: Session, rubric: str, candidates: Sequence[Candidate], *, people: People = People(),
+               baseline: str | None = None, options: TuneOptions = TuneOptions(), name: str | None = None,
+               store_result: bool = True) -> TuneResult:
     """Grade the human-labelled responses with every candidate, choose on training, check on held-out, store the choice.
 
-    ``baseline`` names the candidate gains are measured against (None: the first). ``name``
+    ``people`` says whose labels are the truth and on which dimension. ``baseline`` names the candidate gains are measured against (None: the first). ``name``
     names the tuned judge (None: ``tuned-RUBRIC-DIMENSION``); each tuning stores a new version.
     """
     from assay.judges import jobs
     from assay.judges.rubric import RubricPrompt
     from assay.rubrics import get_rubric
+    from assay.stats.ranking import Bootstrap
     from assay.stats.selection import METRICS, agreement_scores, compare_to_baseline, default_metric
 
     store = session.store
@@ -315,6 +328,7 @@ def tune_judge(session: Session, rubric: str, candidates: Sequence[Candidate], *
     if not 0 < options.holdout < 1:
         raise BadInput("must lie strictly between 0 and 1", param="holdout")
     rub = get_rubric(store, rubric)
+    dimension = people.dimension
     dims = [d.name for d in rub.dimensions]
     if dimension is None:
         if len(dims) != 1:
@@ -328,7 +342,8 @@ def tune_judge(session: Session, rubric: str, candidates: Sequence[Candidate], *
         allowed = ["mae"] if scale.kind == "continuous" else [m for m in METRICS if m != "mae"]
         raise BadInput(f"on a {scale.kind} scale the metric must be one of {allowed}", param="metric")
 
-    truth, raters = human_consensus(store, rub, dimension, humans=humans, human_kind=human_kind)
+    truth, raters = human_consensus(store, rub, dimension, humans=people.humans,
+                                    human_kind=people.human_kind)
     item_of = {rid: r.item_id for rid, r in store.by_id(R.Response, truth).items()}
     truth = {u: v for u, v in truth.items() if u in item_of}
     train, test = _split(item_of, options)
@@ -378,8 +393,8 @@ def tune_judge(session: Session, rubric: str, candidates: Sequence[Candidate], *
     chosen = max(ranked, key=lambda n: (sign * train_scores[n], n == base))  # ties: the baseline, else the first
     held = compare_to_baseline({c.name: [code[c.name][u] for u in te] for c in candidates},
                                [_code(scale, truth[u]) for u in te], [item_of[u] for u in te], baseline=base,
-                               metric=metric, n_categories=n_cat, confidence=options.confidence,
-                               rounds=options.rounds, random_state=options.seed)
+                               metric=metric, n_categories=n_cat,
+                               bootstrap=Bootstrap(options.rounds, options.confidence, options.seed))
     lo, hi = held.gain_interval[chosen]
     within = chosen == base or not lo > 0
     if chosen == base:

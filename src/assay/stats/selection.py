@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assay.stats.ranking import Bootstrap
+
 METRICS = ("accuracy", "kappa", "kappa_quadratic", "mae")
 LOWER_IS_BETTER = frozenset({"mae"})
 
@@ -99,16 +101,18 @@ def _percentile(boot: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def compare_to_baseline(judged: Mapping[str, Sequence], reference: Sequence, clusters: Sequence, *, baseline: str,
-                        metric: str, n_categories: int | None = None, confidence: float = 0.95,
-                        rounds: int = 2000, random_state: int = 0) -> HeldOut:
+                        metric: str, n_categories: int | None = None,
+                        bootstrap: Bootstrap = Bootstrap(rounds=2000, random_state=0)) -> HeldOut:
     """Held-out agreement of every candidate and its gain over ``baseline``, with multiplicity-corrected intervals.
 
     ``judged`` maps a candidate to its labels on the held-out units (aligned with
     ``reference``); ``clusters`` gives each unit's cluster (its item): resampling draws whole
-    items, so responses to one prompt are not counted as independent evidence.
+    items, so responses to one prompt are not counted as independent evidence. ``bootstrap``
+    gives the rounds, the confidence and the seed.
     """
     from assay.stats.abtest import adjust_pvalues
 
+    rounds, confidence, random_state = bootstrap.rounds, bootstrap.confidence, bootstrap.random_state
     if baseline not in judged:
         raise ValueError(f"baseline {baseline!r} is not among the candidates")
     if not 0 < confidence < 1:
