@@ -52,14 +52,14 @@ def scored_store(store: Store, distortion, *, n: int = 150, seed: int = 0, judge
 
 def test_calibration_undoes_a_planted_monotone_distortion(store):
     # a harsh judge: the people's 1..5 squeezed towards 1 (convex), strictly monotone
-    judge = scored_store(store, lambda h: 1 + 4 * ((h - 1) / 4) ** 2.5)
+    judge = scored_store(store, lambda h: 1 + 4 * ((h - 1) / 4) ** 2)
     rep = judge_calibration(store, judge.id, options=CalibrationOptions(weighted=True))
     (sec,) = rep["sections"]
     assert (sec["rubric"], sec["dimension"], sec["score"], sec["n"], sec["items"]) == (
         "default@1", "factuality", "weighted", 300, 150)
     loss = sec["loss"]
-    assert loss["metric"] == "mae" and loss["folds"] == 5
-    assert loss["raw"] > 0.55 and loss["calibrated"] < 0.25 * loss["raw"]
+    assert loss["metric"] == "rmse" and loss["folds"] == 5
+    assert loss["raw"] > 0.5 and loss["calibrated"] < 0.3 * loss["raw"]
     m = sec["map"]
     assert np.all(np.diff(m["y"]) >= 0) and m["n"] == 300
     assert m["y"][0] == pytest.approx(1, abs=0.2) and m["y"][-1] == pytest.approx(5, abs=0.2)
@@ -115,11 +115,11 @@ def test_errors_say_why(store):
 
 
 def test_cli_prints_the_reliability_table_and_writes_the_maps(store, store_url, tmp_path, capsys):
-    judge = scored_store(store, lambda h: 1 + 4 * ((h - 1) / 4) ** 2.5)
+    judge = scored_store(store, lambda h: 1 + 4 * ((h - 1) / 4) ** 2)
     out = tmp_path / "cal.json"
     code = main(["--db", store_url, "judge-calibrate", "--judge", judge.id, "--weighted", "--out", str(out)])
     text = capsys.readouterr().out
-    assert code == 0 and "people's mean" in text and "mae" in text and "calibrated" in text
+    assert code == 0 and "people's mean" in text and "rmse" in text and "calibrated" in text
     saved = json.loads(out.read_text())
     assert saved["sections"][0]["map"]["n"] == 300
     code = main(["--db", store_url, "judge-calibrate", "--judge", judge.id, "--folds", "1"])

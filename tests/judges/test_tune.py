@@ -96,6 +96,9 @@ def test_the_best_planted_candidate_is_chosen_and_its_held_out_gain_is_clear(sto
     assert cfg["rater"] == res.raters["c"] and cfg["setup"]["judges"] == ["jc@1"]
     assert cfg["provenance"]["report"]["chosen"] == "c" and cfg["provenance"]["options"]["seed"] == 3
     assert store.get(R.Rater, res.raters["c"]).model == "jc@1"
+    # the tuned record names no model, so `--judge jc@1` (judge-report, judge-calibrate) still means one rater
+    from assay.analysis.judge_trust import resolve_rater
+    assert store.get(R.Rater, res.tuned.id).model is None and resolve_rater(store, "jc@1").id == res.raters["c"]
     rerun = json.loads(out.out)
     # every response was labelled, so it is the very run the tuning made for "c", already done
     assert rerun["rater"]["id"] == res.raters["c"] and rerun["run"]["id"] == res.runs["c"]

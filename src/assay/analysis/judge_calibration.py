@@ -14,8 +14,9 @@ Zadrozny and Elkan, KDD 2002):
 
 Each section gives the map, a reliability table (judge score bins: the judge's mean, the
 people's mean, the calibrated mean) and the error to the people before and after calibration
-(mean absolute error for scores, Brier score for preferences), the calibrated one cross-fitted
-over folds of items so the map is never scored on the units it was fitted on.
+(root mean squared error for scores, Brier score for preferences: squared errors, which the
+least-squares map minimises), the calibrated one cross-fitted over folds of items so the map is
+never scored on the units it was fitted on.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def _section(x: np.ndarray, y: np.ndarray, items: np.ndarray, *, metric: str, op
             oof[test] = fit_isotonic(x[~test], y[~test])(x[test])
 
     def err(pred: np.ndarray) -> float:
-        return float(np.mean(np.abs(pred - y)) if metric == "mae" else np.mean((pred - y) ** 2))
+        mse = float(np.mean((pred - y) ** 2))
+        return mse ** 0.5 if metric == "rmse" else mse
 
     distinct = np.unique(x)
     if distinct.size <= options.bins:
@@ -138,7 +140,7 @@ def _rubric_sections(store: Store, judge: R.Rater, humans: list[str], rubric: st
             continue
         x = np.array([scores[u] for u in units])
         y = np.array([statistics.fmean(values[u]) for u in units])
-        out.append({**sec, **_section(x, y, np.array([item_of[u] for u in units]), metric="mae", options=options)})
+        out.append({**sec, **_section(x, y, np.array([item_of[u] for u in units]), metric="rmse", options=options)})
     return out
 
 

@@ -463,7 +463,7 @@ def _print_tune(out: dict[str, Any]) -> None:
         t.add_row(r["name"] + mark, str(r["judged"]), _f(r["train"]), _f(r["held_out"]),
                   f"[{_f(ci[0])}, {_f(ci[1])}]" if ci else "-", _f(r["gain"]),
                   "-" if r["name"] == out["baseline"] else f"[{_f(gi[0])}, {_f(gi[1])}]",
-                  "-" if r["name"] == out["baseline"] else _f(r["p_holm"]))
+                  "-" if r["name"] == out["baseline"] else "< 0.001" if r["p_holm"] is not None and r["p_holm"] < 0.001 else _f(r["p_holm"]))
     console.print(t)
     console.print(f"{out['confidence']:.0%} percentile intervals from {out['rounds']} paired bootstrap rounds over "
                   f"held-out items; gains are Bonferroni-adjusted over the candidates and p-values Holm-adjusted",

@@ -433,7 +433,7 @@ def _store_tuned(store: Store, name: str, setup: Candidate, exemplars: Sequence[
                   "options": dataclasses.asdict(options), "report": result.to_dict()}
     tuned = {"version": version, "setup": stored_setup, "rater": result.raters[setup.name], "provenance": provenance}
     rater = R.Rater(id=R.Rater.make_id("llm", f"{name}@{version}", stored_setup), kind="llm", name=f"{name}@{version}",
-                    model=setup.judges[0], template_digest=tpl.digest, config={"tuned": tuned})
+                    template_digest=tpl.digest, config={"tuned": tuned})  # no model: `--judge MODEL` stays unambiguous
     store.add([rater])
     return rater
 
