@@ -183,3 +183,38 @@ def test_library_errors_name_parameters(store):
         tune.tune_judge(session(store), "default", CANDIDATES, people=tune.People("factuality", humans=["human:nobody"]))
     assert [c.name for c in tune.builtin_candidates(["j@1"])] == ["j@1 k=0", "j@1 k=2", "j@1 k=4", "j@1 K=3 median",
                                                                   "j@1 K=3 mean"]
+
+
+def test_builtin_variations_k_samples_by_median_and_mean(store, store_url, capsys):
+    """One judge, five built-in set-ups: at temperature 0 it agrees half the time; its K=3 samples at temperature 1
+    on a middle level are one too high twice and two too low once: their mean is right, their median is not."""
+    from collections import Counter
+
+    calls: Counter = Counter()
+
+    def handler(body):
+        n = nonce_of(body)
+        answer = fenced(body, "ANSWER")
+        q = int(re.search(r"quality (\d)", answer).group(1))
+        if body.get("temperature") == 0:
+            v = planted(q, answer, 0.5)
+        else:
+            v = q + (1, 1, -2)[calls[answer] % 3] if q in (3, 4) else q
+            calls[answer] += 1
+        return f"Looked at it.\nVERDICT {n} factuality: {v}"
+
+    labelled_store(store, n_items=60)
+    with ScriptedServer(handler=handler) as srv:
+        code = main(["--db", store_url, "judge-tune", "--rubric", "default", "--dimension", "factuality", "--judge",
+                     "j@1", "--base-url", srv.base_url, "--structured", "off", "--json"])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+    rep = json.loads(out.out)
+    rows = {r["name"]: r for r in rep["candidates"]}
+    assert list(rows) == ["j@1 k=0", "j@1 k=2", "j@1 k=4", "j@1 K=3 median", "j@1 K=3 mean"]
+    assert rep["baseline"] == "j@1 k=0" and rep["splits"]["exemplar_pool"] == 4
+    assert rows["j@1 K=3 mean"]["train"] == rows["j@1 K=3 mean"]["held_out"] == 1.0
+    assert rows["j@1 K=3 median"]["train"] < 1.0 and rows["j@1 k=0"]["train"] < 0.8
+    assert rep["chosen"] == "j@1 K=3 mean" and not rep["within_noise"]
+    assert rows["j@1 K=3 mean"]["gain_interval"][0] > 0
+    assert all(c == 3 for c in calls.values()) and len(calls) == 120 - 4
