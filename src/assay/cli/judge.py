@@ -101,6 +101,9 @@ def judge(
         if rubric is not None and rubric not in (how_tuned.rubric, how_tuned.rubric.split("@")[0]):
             raise BadInput(f"{tuned} was tuned on {how_tuned.rubric}, not {rubric}", field="--rubric")
         rubric, judges, aggregate = how_tuned.rubric, list(setup.judges), setup.aggregate
+        if setup.sample_vote == "mean":
+            err_console.print(f"note: {tuned} was chosen on the mean of its {setup.samples} samples: read each "
+                              "judgment's detail 'mean' (its value is their median)", highlight=False, soft_wrap=True)
     if not judges:
         raise BadInput("name the judge with --judge NAME@VERSION (or several with --panel)", field="--judge")
     if len(set(judges)) != len(judges):
