@@ -52,8 +52,10 @@ def _pair_by(frame: pd.DataFrame, model_a: str, model_b: str, pair_by: str) -> s
     if pair_by != "auto":
         return pair_by
     item, model = _codes(frame["item_id"]), _codes(frame["model"])
-    a, b = _code_of(frame["model"], model_a), _code_of(frame["model"], model_b)
-    return "item" if np.intersect1d(item[model == a], item[model == b]).size else "prompt"
+    n = len(frame["item_id"].cat.categories)
+    seen = [np.bincount(item[(model == _code_of(frame["model"], m)) & (item >= 0)], minlength=n) > 0
+            for m in (model_a, model_b)]
+    return "item" if (seen[0] & seen[1]).any() else "prompt"
 
 
 def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:

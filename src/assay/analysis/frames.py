@@ -122,7 +122,8 @@ def judgment_codes(
     where = [j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val
              for col, val in (("rubric", rubric), ("campaign_id", campaign), ("dimension", dimensions),
                               ("rater_id", raters)) if val is not None]
-    if models is not None:
+    if models is not None and not set(store.group_counts("responses", "model")) <= set(models):
+        # (a store of these models only needs no filter: the subquery cost the database a third more at 10M)
         where.append(j.c.response_id.in_(select(r.c.id).where(r.c.model.in_(list(models)))))
     lean = select(j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric, j.c.dimension, j.c.value,
                   j.c.label, j.c.guideline_version, j.c.supersedes).where(*where)
