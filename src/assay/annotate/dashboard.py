@@ -271,25 +271,26 @@ def refresh_quality(store: Store, camp: R.Campaign, progress: dict[str, Any] | N
     return stats
 
 
-def dashboard_view(store: Store, camp: R.Campaign) -> dict[str, Any]:
+def dashboard_view(store: Store, camp: R.Campaign, *, sync_judgments: int = SYNC_JUDGMENTS,
+                   refresh_after_s: float = REFRESH_AFTER_S) -> dict[str, Any]:
     """Everything the lead dashboard shows of a campaign's raters and agreement, without reading its
     judgments: counts from the assignments (an index range), the statistics as kept.
 
     Keys: progress (a :func:`progress_by_campaign` row), raters (counts and kept quality per rater),
     agreement, disagreements, stats (done, computed_at, seconds of the kept statistics; None),
     fresh (they are of the campaign as it is now) and refresh (they should be recomputed: none are
-    kept, or the campaign moved on more than :data:`REFRESH_AFTER_S` ago). A small campaign
-    (:data:`SYNC_JUDGMENTS`) whose statistics are not fresh has them computed here.
+    kept, or they were computed more than ``refresh_after_s`` ago and the campaign moved on). A
+    campaign of at most ``sync_judgments`` judgments whose statistics are not fresh has them computed here.
     """
     prog = S.campaign_progress(store, camp.id)
     done = done_of(prog)
     kept = S.campaign_stats(store, camp.id)
     fresh = kept is not None and kept["done"] == done
     dims = max(1, len(camp.dimensions) or (len(campaign_dimensions(store, camp)) if camp.kind == "rate" else 1))
-    if not fresh and done * dims <= SYNC_JUDGMENTS:
+    if not fresh and done * dims <= sync_judgments:
         refresh_quality(store, camp, prog)
         kept, fresh = S.campaign_stats(store, camp.id), True
-    refresh = not fresh and (kept is None or (R.utcnow() - kept["computed_at"]).total_seconds() >= REFRESH_AFTER_S)
+    refresh = not fresh and (kept is None or (R.utcnow() - kept["computed_at"]).total_seconds() >= refresh_after_s)
     stats = kept["stats"] if kept else {"raters": {}, "agreement": [], "disagreements": []}
     counts = prog["raters"]
     names = sorted(set(counts) | set(stats["raters"]))

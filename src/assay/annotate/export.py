@@ -78,7 +78,8 @@ def export_records(store: Store, camp: R.Campaign) -> Iterator[dict[str, Any]]:
                 models)
             if wanted:
                 with store.engine.connect() as c2:
-                    models.update(c2.execute(lookup, {"ids": sorted(wanted)}).tuples())
+                    for rid, model in c2.execute(lookup, {"ids": sorted(wanted)}):
+                        models[rid] = model
             for d in out:
                 if rate:
                     d["model"] = models.get(d["response_id"])
