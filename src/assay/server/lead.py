@@ -89,7 +89,8 @@ def _refreshing(store: Any, camp: R.Campaign, start: bool) -> bool:
 
 def _quality_view(request: Request, camp: R.Campaign) -> dict[str, Any]:
     store = store_of(request)
-    view = D.dashboard_view(store, camp)
+    sync = request.app.state.settings.stats_sync_judgments
+    view = D.dashboard_view(store, camp, sync_judgments=D.SYNC_JUDGMENTS if sync is None else sync)
     view["refreshing"] = not view["fresh"] and _refreshing(store, camp, view.pop("refresh"))
     return view
 
