@@ -156,7 +156,6 @@ def disagreements(store: Store, camp: R.Campaign, *, limit: int = 50,
     df = ratings_frame(store, camp) if df is None else df
     if df.empty:
         return []
-    units = df["unit"]
     multi = df.groupby("unit", sort=False)["rater"].transform("nunique") >= 2
     df = df[multi]
     if df.empty:
@@ -165,7 +164,7 @@ def disagreements(store: Store, camp: R.Campaign, *, limit: int = 50,
     if pd.api.types.is_numeric_dtype(df["value"]):
         is_num = pd.Series(True, index=df.index)
     else:
-        is_num = df["value"].map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+        is_num = df["value"].map(lambda v: isinstance(v, (int, float)))
     num = pd.to_numeric(df["value"].where(is_num), errors="coerce")
     g = num.groupby(units, sort=False)
     spread_num = g.max() - g.min()
