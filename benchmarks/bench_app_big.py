@@ -319,7 +319,7 @@ def measure(url: str, runs: int, limit: float) -> None:
     finally:
         stop(proc, client)
     for fmt in ("csv", "jsonl"):
-        path = f"/tmp/webbig-export.{fmt}"
+        path = f"/tmp/bench-app-big-{os.getpid()}.{fmt}"
         t = time.perf_counter()
         try:
             p = subprocess.run([sys.executable, "-m", "assay", "--db", url, "campaign", "export", "big", "--format",
