@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -47,6 +48,10 @@ def _store_with_answers(store):
             A.submit(store, comp, asg, A.Answer(justification=reasons[k % len(reasons)], choice=choice,
                                                 strength=None if choice == "tie" else 1, time_spent_s=2.0))
             k += 1
+    # a time on the whole second (its JSON form has no fraction), answered outside the app
+    unit = A.units_from_dataset(store, "d")[0][0]
+    store.add([R.Judgment(response_id=unit, rater_id=raters[0], rubric="default@1", dimension="safety", value=3,
+                          campaign_id=rate.id, created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))])
     return rate, comp
 
 
@@ -61,9 +66,12 @@ def _old_csv(rows: list[dict], ascii_json: bool) -> str:
     return buf.getvalue()
 
 
-def test_streamed_export_has_the_rows_of_the_records(store, monkeypatch):
+@pytest.mark.parametrize("chunk", [1, 7])
+def test_streamed_export_has_the_rows_of_the_records(store, monkeypatch, chunk):
     rate, comp = _store_with_answers(store)
-    monkeypatch.setattr(X, "CHUNK", 7)  # several chunks, and model look-ups across them
+    # several chunks, model look-ups across them, and chunks with and without a cell to guard
+    monkeypatch.setattr(X, "CHUNK", chunk)
+    assert any(r["created_at"] == "2026-01-02T03:04:05Z" for r in export_rows(store, rate))
     for camp in (rate, comp):
         want = export_rows(store, camp)
         assert len(want) > 7

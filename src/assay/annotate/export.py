@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -27,40 +27,48 @@ FORMATS = ("csv", "jsonl")
 _GUARDED = (*TRIGGERS, QUOTE)
 
 
-def _ts(v: Any) -> str | None:
-    """A stored time as its record's JSON form (ISO 8601, UTC as Z). SQLite keeps naive UTC text
-    with microseconds ("2026-12-01 10:00:00.000000"), cut and joined here without a datetime."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        if len(v) == 26 and v[10] == " ":
-            return f"{v[:10]}T{v[11:19]}Z" if v.endswith(".000000") else f"{v[:10]}T{v[11:]}Z"
-        v = datetime.fromisoformat(v)
-    v = v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-    return v.isoformat().replace("+00:00", "Z")
+def _ts_sql(col: str, pg: bool) -> str:
+    """SQL giving a stored time in its record's JSON form (ISO 8601, UTC as Z, microseconds only
+    when not zero), so the rows need no datetime in Python. SQLite keeps naive UTC text with
+    microseconds ("2026-12-01 10:00:00.000000", as SQLAlchemy and the bulk path write it)."""
+    if pg:
+        utc = f"({col} AT TIME ZONE 'UTC')"
+        return (f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN extract(microseconds FROM {col})::bigint "
+                f"%% 1000000 = 0 THEN 'Z' ELSE to_char({utc}, '.US') || 'Z' END")
+    return (f"CASE WHEN substr({col}, 20) = '.000000' THEN substr({col}, 1, 10) || 'T' || substr({col}, 12, 8) || 'Z' "
+            f"ELSE substr({col}, 1, 10) || 'T' || substr({col}, 12) || 'Z' END")
 
 
 def _parsed(v: Any) -> Any:
     return orjson.loads(v) if isinstance(v, str) else v
 
 
-def _chunks(store: Store, camp: R.Campaign) -> Iterator[tuple[list[str], list[int], list[list[Any]]]]:
+def _chunks(store: Store, camp: R.Campaign) -> Iterator[tuple[list[str], list[int], list[Any]]]:
     """(the fields, the positions of JSON fields, rows) a chunk at a time, in id order: each row the
-    record's fields as the driver gives them, times already in their JSON form, then the models
-    (``model``; or ``models`` and ``winner_model``). JSON fields are left as stored: text on SQLite."""
+    record's fields, times already in their JSON form and JSON fields as their text, then the models
+    (``model``; or ``models`` and ``winner_model``). Rating rows are the driver's tuples as they come."""
     rate = camp.kind == "rate"
     table = T.judgments if rate else T.comparisons
     fields = list((R.Judgment if rate else R.Comparison).model_fields)
-    times = [i for i, f in enumerate(fields) if isinstance(table.c[f].type, type(T.TS))]
     jsons = [i for i, f in enumerate(fields) if isinstance(table.c[f].type, T.JSON)]
     pg = store.backend == "postgresql"
-    mark = "%s" if pg else "?"
-    cols = ", ".join(f'"{f}"' for f in fields)
+    sel = []
+    for f in fields:
+        col = f't."{f}"'
+        kind = table.c[f].type
+        sel.append(_ts_sql(col, pg) if isinstance(kind, type(T.TS)) else f"{col}::text" if pg and isinstance(
+            kind, T.JSON) else col)
+    names = fields + (["model"] if rate else ["models", "winner_model"])
+    if rate:  # the model of each response joined in the database
+        sel.append("r.model")
+        source = f'"{table.name}" t LEFT JOIN responses r ON r.id = t.response_id'
+    else:
+        source = f'"{table.name}" t'
     # the (campaign_id, id) index gives the order; the driver's own cursor, which SQLAlchemy's rows would only wrap
-    sql = f'SELECT {cols} FROM "{table.name}" WHERE campaign_id = {mark} ORDER BY id'
+    sql = f"SELECT {', '.join(sel)} FROM {source} WHERE t.campaign_id = {'%s' if pg else '?'} ORDER BY t.id"
     models: dict[str, str] = {}
-    rid = fields.index("response_id" if rate else "response_ids")
-    win_at = 0 if rate else fields.index("winner")
+    ids_at = 0 if rate else fields.index("response_ids")
+    win_at = fields.index("winner") if not rate else 0
     with store.engine.connect() as c:
         raw = c.connection.dbapi_connection
         cur = raw.cursor(name="assay_export") if pg else raw.cursor()  # PostgreSQL: a server-side cursor
@@ -70,29 +78,22 @@ def _chunks(store: Store, camp: R.Campaign) -> Iterator[tuple[list[str], list[in
         try:
             cur.execute(sql, (camp.id,))
             while rows := cur.fetchmany(CHUNK):
-                rows = [list(r) for r in rows]
-                for r in rows:
-                    for i in times:
-                        r[i] = _ts(r[i])
-                    if not rate:
-                        r[rid] = _parsed(r[rid])
-                wanted = ({r[rid] for r in rows} if rate else {x for r in rows for x in r[rid]}) - models.keys()
-                if wanted:
-                    w = sorted(wanted)
-                    if pg:
-                        look.execute("SELECT id, model FROM responses WHERE id = ANY(%s)", (w,))
-                    else:
-                        look.execute(f"SELECT id, model FROM responses WHERE id IN ({', '.join('?' * len(w))})", w)
-                    models.update(look.fetchall())
-                get = models.get
-                if rate:
-                    for r in rows:
-                        r.append(get(r[rid]))
-                else:
-                    for r in rows:
-                        r.append([get(x) for x in r[rid]])
+                if not rate:
+                    rows = [list(r) for r in rows]
+                    ids = [orjson.loads(r[ids_at]) for r in rows]
+                    wanted = sorted({x for i in ids for x in i} - models.keys())
+                    if wanted:
+                        if pg:
+                            look.execute("SELECT id, model FROM responses WHERE id = ANY(%s)", (wanted,))
+                        else:
+                            look.execute(f"SELECT id, model FROM responses WHERE id IN ({', '.join('?' * len(wanted))})",
+                                         wanted)
+                        models.update(look.fetchall())
+                    get = models.get
+                    for r, i in zip(rows, ids):
+                        r.append([get(x) for x in i])
                         r.append(get(r[win_at]) if r[win_at] else None)
-                yield fields + (["model"] if rate else ["models", "winner_model"]), jsons, rows
+                yield names, jsons, rows
         finally:
             cur.close()
             look.close()
@@ -102,7 +103,8 @@ def export_records(store: Store, camp: R.Campaign) -> Iterator[dict[str, Any]]:
     """Every judgment (rating campaigns) or comparison of a campaign, in id order, as the dict
     ``record.model_dump(mode="json")`` gives plus ``model`` (or ``models`` and ``winner_model``)."""
     for names, jsons, rows in _chunks(store, camp):
-        for r in rows:
+        for row in rows:
+            r = list(row)
             for i in jsons:
                 r[i] = _parsed(r[i])
             yield dict(zip(names, r))
@@ -124,28 +126,46 @@ def export_text(store: Store, camp: R.Campaign, fmt: str, *, formula_guard: bool
     header = True
     for names, jsons, rows in _chunks(store, camp):
         if fmt == "jsonl":
+            keys = [names[i] for i in jsons]
+            out = []
             for r in rows:
-                for i in jsons:  # JSON text as stored goes out as it is, without a parse
-                    if isinstance(r[i], str):
-                        r[i] = orjson.Fragment(r[i])
-            piece = b"".join(orjson.dumps(dict(zip(names, r))) + b"\n" for r in rows).decode()
+                d = dict(zip(names, r))
+                for k in keys:  # JSON text as stored goes out as it is, without a parse
+                    if d[k] is not None:
+                        d[k] = orjson.Fragment(d[k])
+                out.append(orjson.dumps(d))
+            piece = b"\n".join(out).decode() + "\n"
         else:
             lists = jsons if camp.kind == "rate" else [*jsons, len(names) - 2]  # and the comparisons' models
-            for r in rows:
-                for i in lists:
-                    r[i] = _json_cell(r[i], ascii_json)
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\r\n")  # csv.DictWriter's dialect: excel
-            if header:
-                w.writerow(names)
-                header = False
-            if formula_guard:
-                w.writerows([QUOTE + v if v.__class__ is str and v[:1] in _GUARDED else v for v in r] for r in rows)
-            else:
-                w.writerows(rows)
-            piece = buf.getvalue()
+            if camp.kind != "rate" or not all(r[i] in _EMPTY for r in rows for i in jsons):
+                rows = [list(r) for r in rows]
+                for r in rows:
+                    for i in lists:
+                        r[i] = _json_cell(r[i], ascii_json)
+            piece = _csv(rows, names if header else None, guard=False)
+            # a cell a spreadsheet would run starts a line or follows a comma (or a quote): only a chunk
+            # where that may be so is written again cell by cell
+            if formula_guard and _MAY_RUN.search(piece):
+                piece = _csv(rows, names if header else None, guard=True)
+            header = False
         counts["rows"] += len(rows)
         yield piece
+
+
+_EMPTY = frozenset({"[]", "{}", None})
+_MAY_RUN = re.compile("(?:^|,)\"?[" + re.escape("".join(_GUARDED)) + "]", re.MULTILINE)
+
+
+def _csv(rows: list[Any], header: list[str] | None, *, guard: bool) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")  # csv.DictWriter's dialect: excel
+    if header:
+        w.writerow(header)
+    if guard:
+        w.writerows([QUOTE + v if v.__class__ is str and v[:1] in _GUARDED else v for v in r] for r in rows)
+    else:
+        w.writerows(rows)
+    return buf.getvalue()
 
 
 def _json_cell(v: Any, ascii_json: bool) -> Any:
