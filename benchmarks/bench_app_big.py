@@ -28,6 +28,7 @@ import hashlib
 import os
 import platform
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -212,6 +213,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVER: list[int] = []  # the pid of the server whose CPU time is read
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children, from /proc: the load of the machine
+    stretches the wall time of a request, much less the CPU it takes."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            rest = stat.rsplit(")", 1)[1].split()
+            if int(d) == pid or int(rest[1]) == pid:
+                total += int(rest[11]) + int(rest[12])
+    return total / tick
+
+
 def _get(client, path: str, limit: float) -> tuple[float, int, bytes]:
     t = time.perf_counter()
     with client.stream("GET", path, timeout=limit) as r:
@@ -219,18 +239,27 @@ def _get(client, path: str, limit: float) -> tuple[float, int, bytes]:
     return time.perf_counter() - t, r.status_code, body
 
 
+def _get_cpu(client, path: str, limit: float) -> tuple[float, int, bytes, float]:
+    c = _cpu(SERVER[0])
+    took, status, body = _get(client, path, limit)
+    return took, status, body, _cpu(SERVER[0]) - c
+
+
 def _time(client, path: str, runs: int, limit: float) -> dict:
     """First request, then the median of ``runs`` more (none after a first slower than ``limit``/3)."""
     try:
-        first, status, body = _get(client, path, limit)
+        first, status, body, cpu = _get_cpu(client, path, limit)
     except Exception as e:  # noqa: BLE001 - a timeout is a figure
-        return {"first": float("inf"), "median": float("inf"), "status": type(e).__name__, "bytes": 0, "body": b""}
-    times = []
+        return {"first": float("inf"), "median": float("inf"), "status": type(e).__name__, "bytes": 0, "body": b"",
+                "cpu": float("nan")}
+    times, cpus = [], [cpu]
     if first < limit / 3:
         for _ in range(runs):
-            times.append(_get(client, path, limit)[0])
+            took, _, _, c = _get_cpu(client, path, limit)
+            times.append(took)
+            cpus.append(c)
     return {"first": first, "median": statistics.median(times) if times else first, "status": status,
-            "bytes": len(body), "body": body, "n": len(times)}
+            "bytes": len(body), "body": body, "n": len(times), "cpu": statistics.median(cpus)}
 
 
 def _row(name: str, r: dict) -> None:
@@ -239,7 +268,8 @@ def _row(name: str, r: dict) -> None:
         size += f" {r['rows']:,} rows"
     first = "> limit" if r["first"] == float("inf") else f"{r['first']:.3f}"
     median = "> limit" if r["median"] == float("inf") else f"{r['median']:.3f}"
-    print(f"| {name} | {first} | {median} | {r['status']} | {size} | {os.getloadavg()[0]:.1f} |", flush=True)
+    print(f"| {name} | {first} | {median} | {r.get('cpu', float('nan')):.2f} | {r['status']} | {size} | "
+          f"{os.getloadavg()[0]:.1f} |", flush=True)
 
 
 def measure(url: str, runs: int, limit: float) -> None:
@@ -258,14 +288,15 @@ def measure(url: str, runs: int, limit: float) -> None:
     env = {**os.environ}
     env.pop("ASSAY_DATABASE_URL", None)
     print(f"campaign big: {n:,} judgments; load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    print("| request | first (s) | median (s) | status | size / rows | load (1 min) |")
-    print("| --- | --- | --- | --- | --- | --- |", flush=True)
+    print("| request | first (s) | median (s) | server CPU, median (s) | status | size / rows | load (1 min) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
 
     def serve():
         port = _free_port()
         proc = subprocess.Popen([sys.executable, "-m", "assay", "--db", url, "serve", "--port", str(port),
                                  "--workers", "1", "--no-access-log"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        SERVER[:] = [proc.pid]
         base = f"http://127.0.0.1:{port}"
         for _ in range(600):
             try:
@@ -321,6 +352,7 @@ def measure(url: str, runs: int, limit: float) -> None:
     for fmt in ("csv", "jsonl"):
         path = f"/tmp/bench-app-big-{os.getpid()}.{fmt}"
         t = time.perf_counter()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             p = subprocess.run([sys.executable, "-m", "assay", "--db", url, "campaign", "export", "big", "--format",
                                 fmt, "--out", path], env=env, capture_output=True, timeout=limit)
@@ -331,8 +363,12 @@ def measure(url: str, runs: int, limit: float) -> None:
             took, status, rows = float("inf"), "timeout", 0
         if os.path.exists(path):
             os.remove(path)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = after.ru_utime + after.ru_stime - ru.ru_utime - ru.ru_stime
         _row(f"assay campaign export --format {fmt}", {"first": took, "median": took, "status": status, "bytes": 0,
-                                                       "rows": rows})
+                                                       "rows": rows, "cpu": cpu})
+        print(f"  (its process: {cpu:.1f} s CPU, peak memory {after.ru_maxrss / 1e6:.2f} GB of the largest child so far)",
+              flush=True)
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
