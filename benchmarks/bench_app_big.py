@@ -274,6 +274,7 @@ def _row(name: str, r: dict) -> None:
 
 def measure(url: str, runs: int, limit: float) -> None:
     import httpx
+    from sqlalchemy import inspect
 
     from assay.server import accounts as ACC
     from assay.store import Store
@@ -283,6 +284,9 @@ def measure(url: str, runs: int, limit: float) -> None:
         pass
     print(f"store opened (and migrated when behind) in {time.perf_counter() - t:.1f} s", flush=True)
     with Store(url, create=False) as s:
+        if "campaign_stats" in inspect(s.engine).get_table_names():  # the statistics kept by a run before
+            with s.engine.begin() as c:
+                c.exec_driver_sql("DELETE FROM campaign_stats")
         token, csrf = ACC.start_session(s, ACC.User(name="lead", role="lead", rater_id="human:lead"))
         n = s.count("judgments", campaign_id="c-big")
     env = {**os.environ}
