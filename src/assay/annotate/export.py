@@ -46,7 +46,7 @@ def _parsed(v: Any) -> Any:
 def _chunks(store: Store, camp: R.Campaign) -> Iterator[tuple[list[str], list[int], list[Any]]]:
     """(the fields, the positions of JSON fields, rows) a chunk at a time, in id order: each row the
     record's fields, times already in their JSON form and JSON fields as their text, then the models
-    (``model``; or ``models`` and ``winner_model``). Rating rows are the driver's tuples as they come."""
+    (``model``; or ``models`` and ``winner_model``)."""
     rate = camp.kind == "rate"
     table = T.judgments if rate else T.comparisons
     fields = list((R.Judgment if rate else R.Comparison).model_fields)
@@ -59,16 +59,23 @@ def _chunks(store: Store, camp: R.Campaign) -> Iterator[tuple[list[str], list[in
         sel.append(_ts_sql(col, pg) if isinstance(kind, type(T.TS)) else f"{col}::text" if pg and isinstance(
             kind, T.JSON) else col)
     names = fields + (["model"] if rate else ["models", "winner_model"])
-    if rate:  # the model of each response joined in the database
-        sel.append("r.model")
-        source = f'"{table.name}" t LEFT JOIN responses r ON r.id = t.response_id'
-    else:
-        source = f'"{table.name}" t'
     # the (campaign_id, id) index gives the order; the driver's own cursor, which SQLAlchemy's rows would only wrap
-    sql = f"SELECT {', '.join(sel)} FROM {source} WHERE t.campaign_id = {'%s' if pg else '?'} ORDER BY t.id"
+    sql = (f"SELECT {', '.join(sel)} FROM \"{table.name}\" t WHERE t.campaign_id = {'%s' if pg else '?'} "
+           "ORDER BY t.id")
     models: dict[str, str] = {}
-    ids_at = 0 if rate else fields.index("response_ids")
+    ids_at = fields.index("response_id" if rate else "response_ids")
     win_at = fields.index("winner") if not rate else 0
+
+    def look_up(wanted: set[str]) -> None:  # the models of responses not seen yet (cheaper than a join per row)
+        w = sorted(wanted - models.keys())
+        if not w:
+            return
+        if pg:
+            look.execute("SELECT id, model FROM responses WHERE id = ANY(%s)", (w,))
+        else:
+            look.execute(f"SELECT id, model FROM responses WHERE id IN ({', '.join('?' * len(w))})", w)
+        models.update(look.fetchall())
+
     with store.engine.connect() as c:
         raw = c.connection.dbapi_connection
         cur = raw.cursor(name="assay_export") if pg else raw.cursor()  # PostgreSQL: a server-side cursor
@@ -78,18 +85,14 @@ def _chunks(store: Store, camp: R.Campaign) -> Iterator[tuple[list[str], list[in
         try:
             cur.execute(sql, (camp.id,))
             while rows := cur.fetchmany(CHUNK):
-                if not rate:
+                get = models.get
+                if rate:
+                    look_up({r[ids_at] for r in rows})
+                    rows = [(*r, get(r[ids_at])) for r in rows]
+                else:
                     rows = [list(r) for r in rows]
                     ids = [orjson.loads(r[ids_at]) for r in rows]
-                    wanted = sorted({x for i in ids for x in i} - models.keys())
-                    if wanted:
-                        if pg:
-                            look.execute("SELECT id, model FROM responses WHERE id = ANY(%s)", (wanted,))
-                        else:
-                            look.execute(f"SELECT id, model FROM responses WHERE id IN ({', '.join('?' * len(wanted))})",
-                                         wanted)
-                        models.update(look.fetchall())
-                    get = models.get
+                    look_up({x for i in ids for x in i})
                     for r, i in zip(rows, ids):
                         r.append([get(x) for x in i])
                         r.append(get(r[win_at]) if r[win_at] else None)
@@ -145,7 +148,7 @@ def export_text(store: Store, camp: R.Campaign, fmt: str, *, formula_guard: bool
             piece = _csv(rows, names if header else None, guard=False)
             # a cell a spreadsheet would run starts a line or follows a comma (or a quote): only a chunk
             # where that may be so is written again cell by cell
-            if formula_guard and _MAY_RUN.search(piece):
+            if formula_guard and (_MAY_RUN.search(piece) or piece[:1] in _GUARDED or piece[1:2] in _GUARDED):
                 piece = _csv(rows, names if header else None, guard=True)
             header = False
         counts["rows"] += len(rows)
@@ -153,7 +156,7 @@ def export_text(store: Store, camp: R.Campaign, fmt: str, *, formula_guard: bool
 
 
 _EMPTY = frozenset({"[]", "{}", None})
-_MAY_RUN = re.compile("(?:^|,)\"?[" + re.escape("".join(_GUARDED)) + "]", re.MULTILINE)
+_MAY_RUN = re.compile("[,\n]\"?[" + re.escape("".join(_GUARDED)) + "]")
 
 
 def _csv(rows: list[Any], header: list[str] | None, *, guard: bool) -> str:
