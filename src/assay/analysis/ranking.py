@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.frames import comparisons_frame, judgment_codes
 from assay.analysis.options import Options, Selection
 from assay.errors import BadInput
 from assay.stats import ranking as RK
@@ -175,23 +175,28 @@ def _direction(store: Store, rubric: str, dimension: str) -> str:
 
 def _judgment_scores(store, *, rubric, dimension, raters, campaign, pair_by, per_rater):  # noqa: ANN001, ANN202
     """One row per prompt key x model (x rater): mean over raters (unless per_rater) then samples."""
-    jf = judgments_frame(store, rubric=rubric, dimensions=[dimension], raters=raters, campaign=campaign, texts=False)
-    jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
+    jf = judgment_codes(store, rubric=rubric, dimensions=[dimension], raters=raters, campaign=campaign, items=True)
+    jf = jf[jf["value"].notna()]
     if jf.empty:
         raise BadInput(f"no numeric judgments on {rubric} / {dimension} match")
-    jf["value"] = jf["value"].astype(float)
     by = ["unit", "item_id", "model"] + (["rater"] if per_rater else [])
-    resp = jf.groupby(by, as_index=False).agg(value=("value", "mean"), rep_raters=("rater", "nunique"))
+    # grouped on the categoricals' codes; the (far fewer) per-response rows then carry plain strings
+    resp = jf.groupby(by, as_index=False, observed=True, sort=True).agg(
+        value=("value", "mean"), rep_raters=("rater", "nunique"), cluster=("cluster", "first"))
+    resp = resp.astype({c: object for c in by + ["cluster"]})
     pair_by = _resolve_pair_by(resp, pair_by)
-    keys = pair_keys(store, resp["item_id"].unique(), pair_by)
-    resp = resp.join(keys, on="item_id")
+    if pair_by == "item":  # an item is its own key; its cluster where it has one (read with the judgments)
+        has = resp["cluster"].notna()
+        resp = resp.assign(key=resp["item_id"], cluster=resp["cluster"].where(has, resp["item_id"]), has_cluster=has)
+    else:
+        resp = resp.drop(columns="cluster").join(pair_keys(store, resp["item_id"].unique(), pair_by), on="item_id")
     by = ["key", "model"] + (["rater"] if per_rater else [])
     # the representative response (first by id) carries the text for style features
     resp = resp.sort_values("unit")
     scores = resp.groupby(by, as_index=False).agg(
         value=("value", "mean"), samples=("unit", "nunique"), response=("unit", "first"),
         item_id=("item_id", "first"), cluster=("cluster", "first"), has_cluster=("has_cluster", "first"))
-    return scores, pair_by, sorted(jf["rater"].unique())
+    return scores, pair_by, sorted(map(str, jf["rater"].unique()))
 
 
 def judgment_battles(
