@@ -91,8 +91,9 @@ def hanna_rubric() -> R.Rubric:
 def load_hanna(store: Store, *, dataset: str = "hanna", prompts: tuple[int, ...] = (1, 2, 3, 4)) -> dict[str, int]:
     """Load the HANNA ratings: 96 prompts x 11 systems = 1,056 stories, 6 criteria, humans and 5 LLMs.
 
-    The bundled file has each story's mean human rating (three workers), so the humans are
-    one rater, ``human:hanna-mturk-mean``; each (LLM, prompt) pair is an LLM rater. An LLM
+    The humans are one rater, ``human:hanna-mturk-mean``, each story's mean of its three
+    Mechanical Turk ratings (the file also lists the three, but "Human k" is the k-th rating a
+    story got, not one worker across stories); each (LLM, prompt) pair is an LLM rater. An LLM
     score outside [1, 5] (the source marks a failed answer with 0 or a negative number, so
     such a mean of three includes one) is left out.
 
