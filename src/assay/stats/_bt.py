@@ -291,33 +291,135 @@ def pair_counts(table: BattleTable) -> PairCounts:
     return PairCounts(i=pairs // m, j=pairs % m, counts=counts, n_models=m)
 
 
-def multinomial_counts(p: np.ndarray, n: int, rng: np.random.Generator, size: int) -> np.ndarray:
-    """``size`` draws from Multinomial(n, p), as independent Poisson(n p) counts made to total n.
+class PoissonTable:
+    """Inverse-CDF tables for drawing Poisson(lam_k) counts with the same means round after round.
+
+    Per category k the CDF over lo_k..hi_k (about 5 SD either side of the mean) and a
+    guide table (Chen & Asau 1974) of size_k + 1 buckets over that range: bucket g holds
+    the first value whose CDF reaches its lower edge, so the search for u starts at its
+    answer or a step before it. A uniform beyond the table's range (about one in a
+    million) is inverted exactly by ``scipy.stats.poisson.ppf``. The draws are the inverse
+    CDF of uniform doubles, so exact to their resolution; several times faster than
+    numpy's rejection sampler.
+    """
+
+    def __init__(self, lam: np.ndarray) -> None:
+        from scipy import stats
+
+        self.lam = lam
+        lo, hi = self.bounds(lam)
+        self.size = hi - lo + 1
+        self.off = np.concatenate([[0], np.cumsum(self.size)])
+        total = int(self.off[-1])
+        starts, ends = self.off[:-1], self.off[1:] - 1
+        k = np.repeat(np.arange(len(lam)), self.size)
+        x = np.arange(total) - starts[k] + lo[k]
+        # log pmf by the recurrence pmf(x) = pmf(x - 1) lam / x from each category's first value
+        step = np.log(lam[k]) - np.log(np.maximum(x, 1))
+        step[starts] = stats.poisson.logpmf(lo, lam)
+        logpmf = np.cumsum(step)
+        logpmf -= np.concatenate([[0.0], logpmf[ends[:-1]]])[k]
+        self.below = stats.poisson.cdf(lo - 1, lam)  # P(X < lo)
+        cdf = np.cumsum(np.exp(logpmf))
+        cdf -= np.concatenate([[0.0], cdf[ends[:-1]]])[k]
+        cdf += self.below[k]
+        self.cdf = cdf
+        self.top = cdf[ends]
+        self.buckets = 2 * self.size
+        self.scale = self.buckets / (self.top - self.below)
+        # Entry j guides buckets floor(g(cdf[j-1])) + 1 .. floor(g(cdf[j])), g(c) = (c - below) scale, the
+        # first entry also bucket 0; draw() computes g(u) by the same floating operations, so the guide
+        # never overshoots (g is monotone in floating point too).
+        g = np.floor((cdf - self.below[k]) * self.scale[k]).astype(np.int64)
+        span = np.diff(g, prepend=0)
+        span[starts] = g[starts] + 1
+        span[ends] += self.buckets - g[ends]  # buckets past the last entry's (rounding) point to it
+        itype = np.int32 if total < 2**31 else np.int64
+        self.guide = np.repeat(np.arange(total, dtype=itype), span)
+        self.goff = np.concatenate([[0], np.cumsum(self.buckets + 1)[:-1]])
+        self.base = lo - starts
+
+    @staticmethod
+    def bounds(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The table's range: about 5 SD either side of the mean (the rest, ~1e-6, goes to ``ppf``)."""
+        sd = np.sqrt(lam)
+        return np.maximum(0, np.floor(lam - 5 * sd)).astype(np.int64), np.ceil(lam + 5 * sd + 3).astype(np.int64)
+
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` x categories Poisson counts."""
+        # categories x rounds: the lookups of one category stay in its few cache lines
+        u = rng.random((len(self.size), size))
+        inside = (u > self.below[:, None]) & (u <= self.top[:, None])
+        g = ((u - self.below[:, None]) * self.scale[:, None]).astype(np.int64)
+        np.clip(g, 0, self.buckets[:, None], out=g)
+        g += self.goff[:, None]
+        j = self.guide[g].astype(np.int64)
+        jf, uf = j.reshape(-1), u.reshape(-1)
+        behind = np.flatnonzero(inside & (self.cdf[j] < u))
+        jf[behind] += 1  # most answers are the guide's entry or the next
+        behind = behind[self.cdf[jf[behind]] < uf[behind]]
+        if len(behind):  # the rest (tails, where a bucket spans many values): bisect
+            lo = jf[behind]  # cdf[lo] < u <= cdf[hi]
+            hi = self.off[1:][behind // size] - 1
+            ub = uf[behind]
+            while np.any(hi - lo > 1):
+                mid = (lo + hi) // 2
+                low = self.cdf[mid] < ub
+                lo, hi = np.where(low, mid, lo), np.where(low, hi, mid)
+            jf[behind] = hi
+        x = j + self.base[:, None]
+        out = np.flatnonzero(~inside)
+        if len(out):
+            from scipy import stats
+
+            # the smallest count whose CDF reaches u (scipy's ppf says -1 for u = 0)
+            x.reshape(-1)[out] = np.maximum(stats.poisson.ppf(uf[out], self.lam[out // size]), 0).astype(np.int64)
+        return x.T
+
+
+class MultinomialDraws:
+    """Draws from Multinomial(n, p), as independent Poisson(n p) counts made to total n.
 
     Poisson counts with total t are Multinomial(t, p); adding n - t further categorical
     draws, or deleting t - n of the t items chosen uniformly without replacement, leaves
-    an exact Multinomial(n, p). It needs about sqrt(n) extra draws, and is about twice
-    as fast as numpy's sequential-binomial multinomial for many categories.
+    an exact Multinomial(n, p). It needs about sqrt(n) extra draws. The Poisson counts
+    come from inverse-CDF tables (:class:`PoissonTable`) when ``rounds`` draws repay
+    building them, else from numpy's sampler.
     """
-    nz = np.flatnonzero(p > 0)
-    q = p[nz] / p[nz].sum()
-    cdf = np.cumsum(q)
-    cdf /= cdf[-1]
-    k = len(nz)
-    out = np.zeros((size, len(p)), dtype=np.int64)
-    draws = rng.poisson(n * q, size=(size, k))
-    for r in range(size):
-        row = draws[r]
-        d = n - int(row.sum())
-        if d > 0:
-            cat = np.minimum(np.searchsorted(cdf, np.sort(rng.random(d)), side="right"), k - 1)
-            row += np.bincount(cat, minlength=k)
-        elif d < 0:
-            pos = np.sort(rng.choice(n - d, size=-d, replace=False))
-            cat = np.searchsorted(np.cumsum(row), pos, side="right")
-            row -= np.bincount(cat, minlength=k)
-    out[:, nz] = draws
-    return out
+
+    def __init__(self, p: np.ndarray, n: int, rounds: int) -> None:
+        self.n, self.width = n, len(p)
+        self.nz = np.flatnonzero(p > 0)
+        q = p[self.nz] / p[self.nz].sum()
+        self.cdf = np.cumsum(q)
+        self.cdf /= self.cdf[-1]
+        self.lam = n * q
+        lo, hi = PoissonTable.bounds(self.lam)
+        entries = float(np.sum(hi - lo + 1))
+        # building a table entry costs about what a Poisson draw by rejection does; 1e8 entries is ~2 GB
+        self.table = PoissonTable(self.lam) if rounds * len(q) >= 2 * entries and entries < 1e8 else None
+
+    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        n, k = self.n, len(self.nz)
+        draws = self.table.draw(rng, size) if self.table is not None else rng.poisson(self.lam, size=(size, k))
+        for r in range(size):
+            row = draws[r]
+            d = n - int(row.sum())
+            if d > 0:
+                cat = np.minimum(np.searchsorted(self.cdf, np.sort(rng.random(d)), side="right"), k - 1)
+                row += np.bincount(cat, minlength=k)
+            elif d < 0:
+                pos = np.sort(rng.choice(n - d, size=-d, replace=False))
+                cat = np.searchsorted(np.cumsum(row), pos, side="right")
+                row -= np.bincount(cat, minlength=k)
+        out = np.zeros((size, self.width), dtype=np.int64)
+        out[:, self.nz] = draws
+        return out
+
+
+def multinomial_counts(p: np.ndarray, n: int, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` draws from Multinomial(n, p) (see :class:`MultinomialDraws`)."""
+    return MultinomialDraws(p, n, size)(rng, size)
 
 
 def hessian(wins: np.ndarray, t: np.ndarray, l2: float) -> np.ndarray:
@@ -393,9 +495,9 @@ def wins_from_pair_counts(pc: PairCounts, counts: np.ndarray) -> np.ndarray:
 
 def bootstrap_counts(pc: PairCounts, rounds: int, rng: np.random.Generator, *, n_draws: int, batch: int = 50):
     """Yield (first round, counts) batches of resampled pair counts, ``batch`` rounds at a time."""
-    p = pc.counts / pc.counts.sum()
+    draws = MultinomialDraws(pc.counts / pc.counts.sum(), n_draws, rounds)
     for start in range(0, rounds, batch):
-        yield start, multinomial_counts(p, n_draws, rng, min(batch, rounds - start))
+        yield start, draws(rng, min(batch, rounds - start))
 
 
 def bootstrap_fit(
