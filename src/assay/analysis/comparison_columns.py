@@ -120,12 +120,13 @@ def _coded(tab: pa.Table) -> _Coded:
     both = pa.concat_arrays([a_ids, b_ids])
     responses = pc.unique(pc.drop_null(both))
     responses = responses.take(pc.sort_indices(responses))
-    rc = pc.fill_null(pc.index_in(both, value_set=responses), -1).to_numpy(zero_copy_only=False)
-    a, b = rc[: len(texts)][text_codes], rc[len(texts):][text_codes]
+    rc = pc.fill_null(pc.index_in(both, value_set=responses), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    ta, tb = rc[: len(texts)], rc[len(texts):]
+    a, b = ta[text_codes], tb[text_codes]
+    # the unordered pair of each distinct text, then one pass over the rows for (item, pair)
+    pair = pd.factorize(np.minimum(ta, tb) * len(responses) + np.maximum(ta, tb))[0].astype(np.int64)
     item, items = _codes(tab["item_id"])
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pair = pd.factorize(lo * len(responses) + hi)[0].astype(np.int64)
-    unit = pd.factorize(item * (int(pair.max(initial=0)) + 1) + pair)[0].astype(np.int64)
+    unit = pd.factorize(item * (int(pair.max(initial=0)) + 1) + pair[text_codes])[0].astype(np.int64)
     return _Coded(tab=tab, items=items, item=item, responses=responses, a=a, b=b, unit=unit, dropped=dropped)
 
 

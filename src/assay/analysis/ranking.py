@@ -110,8 +110,8 @@ def comparison_battles(
     counts["used"] = int(keep.sum())
     if not keep.all():
         df, ma, mb, label = df[keep].reset_index(drop=True), ma[keep], mb[keep], label[keep]
-    rater = df["rater"].cat.remove_unused_categories()
-    used = sorted(rater.cat.categories)
+    rater = df["rater"]
+    used = sorted(rater.cat.categories[np.bincount(rater.cat.codes, minlength=len(rater.cat.categories)) > 0])
     winner = label.astype(np.int64)
     strength = df["strength"].to_numpy(dtype=float)
     strength = np.where(label < 2, strength, np.nan)  # a strength belongs to a win
