@@ -476,23 +476,24 @@ def fit_pairs_batch(
     h0_inv: np.ndarray,
     *,
     l2: float = 0.0,
-    tol: float = 1e-11,
+    tol: float = 1e-9,
     max_iter: int = 60,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bradley-Terry fits for a batch of resampled pair counts (rounds x 3P), mean-zero logits.
 
     Chord iterations (Newton with the Hessian frozen at the full-data fit, whose
     inverse is ``h0_inv``), all rounds at once. A resample moves the Hessian by a few
-    percent, so each iteration gains one to two digits. The gradient uses
+    percent, so each iteration gains one to two digits: after a step under ``tol``
+    (1e-9 logits) the error is about 3e-11 logits, 5e-9 Elo points. The gradient uses
     sigmoid(t_i - t_j) = u_i / (u_i + u_j) with u = exp(t) on dense rounds x m x m
     arrays, cheaper than gathering pairs. Returns the ratings and a mask of rounds that
     converged (the caller refits the rest with damped Newton).
     """
     b = counts.shape[0]
     m = pc.n_models
-    c = counts.reshape(b, -1, 3).astype(float)
+    c = counts.reshape(b, -1, 3).astype(float, copy=False)
     n = np.zeros((b, m, m))
-    n[:, pc.i, pc.j] = c.sum(axis=2)
+    n[:, pc.i, pc.j] = c[:, :, 0] + c[:, :, 1] + c[:, :, 2]
     n += n.transpose(0, 2, 1)
     # each model's wins (ties half), summed over its pairs by one bincount per side
     cell_i = (np.arange(b)[:, None] * m + pc.i[None, :]).ravel()
