@@ -128,6 +128,14 @@ def test_codes_name_first_by_the_earliest_comparison_of_any_rater(store):
         assert list(got["rater"].astype(object)) == list(want["rater"])
 
 
+def test_a_store_in_memory_gives_the_same_battles():
+    from assay.store import Store
+
+    with Store("sqlite://") as mem:
+        _store_with_comparisons(mem, n=120)
+        pd.testing.assert_frame_equal(_plain(comparison_battles(mem)), _plain(row_path_battles(mem)))
+
+
 def test_no_comparisons_and_unknown_outcomes(store):
     out = comparison_codes(store)
     assert out.empty and out.attrs["counts"]["stored"] == 0

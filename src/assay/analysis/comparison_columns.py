@@ -42,6 +42,8 @@ def _codes(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
         col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
     if isinstance(col.type, pa.BaseExtensionType):  # PostgreSQL's json: arrow.json over text
         col = col.storage
+    if pa.types.is_nested(col.type):  # a store in memory gives JSON as lists: back to text
+        col = pa.array([None if x is None else orjson.dumps(x).decode() for x in col.to_pylist()], pa.string())
     enc = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
     codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, enc.dictionary

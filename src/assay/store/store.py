@@ -109,6 +109,8 @@ def _encode(table: pa.Table, names: Sequence[str]) -> pa.Table:
         i = table.schema.get_field_index(name)
         if i >= 0 and not pa.types.is_dictionary(table.schema.field(i).type):
             col = table.column(i)
+            if pa.types.is_nested(col.type):  # JSON read in memory comes as lists: left as they are
+                continue
             if isinstance(col.type, pa.BaseExtensionType):  # PostgreSQL's json: arrow.json over text
                 col = pa.chunked_array([c.storage for c in col.chunks], col.type.storage_type)
             table = table.set_column(i, name, pc.dictionary_encode(col))
