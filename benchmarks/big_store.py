@@ -115,10 +115,9 @@ def _comparisons(store, rng: np.random.Generator, item_ids: list[str], rater_ids
                                                              u.tolist(), p.tolist(), tie.tolist())):
             i = items[ii]
             ra, rb = f"c-{i}-{ai}", f"c-{i}-{bi}"
-            outcome = "tie" if ti else ("a" if ui < pi else "b")
             rows.append({"id": f"cmp-{done + x:010d}", "item_id": i, "rater_id": rater_ids[ri],
-                         "response_ids": [ra, rb], "shown_order": [ra, rb], "outcome": outcome,
-                         "winner": None if ti else (ra if outcome == "a" else rb), "justification": "", "flags": [],
+                         "response_ids": [ra, rb], "shown_order": [ra, rb], "outcome": "tie" if ti else "win",
+                         "winner": None if ti else (ra if ui < pi else rb), "justification": "", "flags": [],
                          "detail": {}, "created_at": now})
         store.add_rows("comparisons", rows)
         done += m

@@ -248,6 +248,50 @@ def test_multinomial_sampler_has_multinomial_moments():
     assert cov == pytest.approx(-n * p[0] * p[1], rel=0.1)
 
 
+def _poisson_inverse_cdf(u, lam):
+    """Smallest x with P(X <= x) >= u (scipy's pdtr as the CDF), by stepping from scipy's ppf."""
+    from scipy import special, stats
+
+    x = np.maximum(stats.poisson.ppf(u, lam), 0).astype(np.int64)
+    while True:  # where the CDF saturates in double precision ppf may land a few counts off
+        down = (x > 0) & (special.pdtr(np.maximum(x - 1, 0), lam) >= u)
+        up = special.pdtr(x, lam) < u
+        if not (down.any() or up.any()):
+            return x
+        x = x - down + up
+
+
+def test_poisson_table_is_the_exact_inverse_cdf():
+    """Each draw is the Poisson quantile of its uniform, tails beyond the table included."""
+    lam = np.array([1e-4, 0.3, 2.0, 17.5, 140.0, 2345.6, 3e5])
+    table = _bt.PoissonTable(lam)
+    got = table.draw(np.random.default_rng(4), 5000)
+    u = np.random.default_rng(4).random((len(lam), 5000)).T  # the uniforms draw() used, categories x rounds
+    assert (got == _poisson_inverse_cdf(u, lam)).all()
+    # uniforms at and past both ends of each table: the tails are inverted exactly too
+    # (not within a few ulps of a CDF value: there two ways of computing the CDF may differ in the last bit)
+    below, top = table.below[:, None], table.top[:, None]
+    picked = np.hstack([np.zeros_like(below), below * 0.5, below * (1 - 1e-9), below + 1e-13, top - 1e-13,
+                        top + (1 - top) * 1e-3, (1 + top) / 2, np.full_like(top, 1 - 2**-53)])
+    picked = np.minimum(picked, 1 - 2**-53)  # numpy's uniforms lie in [0, 1)
+
+    class Given:  # hands draw() these uniforms instead of random ones
+        def random(self, shape):
+            assert shape == picked.shape
+            return picked
+
+    got = table.draw(Given(), picked.shape[1])
+    assert (got == _poisson_inverse_cdf(picked.T, lam)).all()
+
+
+def test_poisson_quantile_is_the_inverse_cdf_over_a_wide_range():
+    rng = np.random.default_rng(1)
+    lam = np.exp(rng.uniform(-8, 13, 20000))
+    u = rng.random(20000)
+    u[:500], u[500:1000], u[1000:1500] = 0.0, 1 - 2**-53, rng.random(500) * 1e-12
+    assert (_bt.poisson_quantile(u, lam) == _poisson_inverse_cdf(u, lam)).all()
+
+
 def test_bootstrap_interval_covers_true_difference_at_nominal_rate():
     """Simulate from known ratings; the 90% interval of the rating gap should cover ~90%."""
     true = np.array([0.0, 0.3, 0.6])

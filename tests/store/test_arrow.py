@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pyarrow as pa
 import pytest
 
 from assay import records as R
@@ -71,3 +72,25 @@ def test_a_text_column_null_in_its_first_rows_reads_as_text(store_url):
         assert {r["label"] for r in labels} == {None, "yes"} and len(labels) == 3000
         none = store.arrow("judgments", ["label", "value"], dimension="d0")
         assert str(none.schema.field("label").type) == "string" and none.column("label").to_pylist() == [None]
+
+
+def test_arrow_select_dictionary_encodes_the_columns_named(store_url):
+    """The same values, the named columns as dictionaries (each distinct value once), all-NULL ones too."""
+    from sqlalchemy import select
+
+    from assay.store import tables as T
+
+    stores = [Store(store_url), Store("sqlite://")]
+    for store in stores:
+        with store:
+            _judgments(store)
+            j = T.judgments
+            stmt = select(j.c.id, j.c.rater_id, j.c.dimension, j.c.value, j.c.supersedes)
+            plain = store.arrow_select(stmt)
+            coded = store.arrow_select(stmt, dictionary=["rater_id", "dimension", "supersedes"])
+            for name in ("rater_id", "dimension", "supersedes"):
+                assert pa.types.is_dictionary(coded.schema.field(name).type), name
+            assert not pa.types.is_dictionary(coded.schema.field("id").type)
+            assert len(coded["dimension"].chunk(0).dictionary) == len(set(plain["dimension"].to_pylist()))
+            key = lambda r: r["id"]  # noqa: E731
+            assert sorted(coded.to_pylist(), key=key) == sorted(plain.to_pylist(), key=key)

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from assay.analysis.frames import comparisons_frame, judgment_codes
+from assay.analysis.comparison_columns import comparison_codes, first_rows
+from assay.analysis.frames import judgment_codes
 from assay.analysis.options import Options, Selection
 from assay.errors import BadInput
 from assay.stats import ranking as RK
@@ -59,10 +60,11 @@ _OUTCOME = {"first": "model_a", "second": "model_b", "tie": "tie", "both_bad": "
 
 def _models_of(store: Store, response_ids) -> dict[str, str]:  # noqa: ANN001
     ids = sorted(set(response_ids))
-    if not ids:
-        return {}
-    df = store.frame("responses", id=ids)
-    return dict(zip(df["id"], df["model"]))
+    parts = [store.columns("responses", ["id", "model"], id=ids[i:i + 900]) for i in range(0, len(ids), 900)]
+    return {} if not parts else dict(pd.concat(parts).to_numpy().tolist())
+
+
+_WINNERS = ["model_a", "model_b", "tie", "tie (bothbad)"]  # by the label codes of comparison_codes
 
 
 def comparison_battles(
@@ -83,11 +85,14 @@ def comparison_battles(
     aggregated). Comparisons of two responses by the same model are left out.
     ``attrs["comparisons"]`` counts the comparisons that matched the filters (``stored``),
     those behind the battles (``used``) and those each rule dropped (``dropped``).
+
+    The comparisons are read as columns and coded once (:func:`comparison_codes`), so the
+    id columns are categoricals: ten million comparisons take seconds and a few GB.
     """
     if aggregate not in ("separate", "majority"):
         raise BadInput(f"aggregate must be 'separate' or 'majority' for comparisons, not {aggregate!r}")
-    df = comparisons_frame(store, raters=raters, campaign=campaign, rubric=rubric, dimension=dimension,
-                           latest_only=one_per_rater)
+    df = comparison_codes(store, raters=raters, campaign=campaign, rubric=rubric, dimension=dimension,
+                          latest_only=one_per_rater)
     counts = df.attrs["counts"]
     if "latest_only" in counts["dropped"]:
         counts["dropped"]["one_per_rater"] = counts["dropped"].pop("latest_only")
@@ -95,26 +100,42 @@ def comparison_battles(
         out = pd.DataFrame(columns=BATTLE_COLUMNS)
         out.attrs["comparisons"] = {**counts, "used": 0}
         return out
-    model = _models_of(store, pd.concat([df["first"], df["second"]]))
+    responses = df["first"].cat.categories
+    model_of = _models_of(store, responses)
+    model_codes, models = pd.factorize(pd.Series(responses).map(model_of), use_na_sentinel=True)
+    ma, mb = model_codes[df["first"].cat.codes.to_numpy()], model_codes[df["second"].cat.codes.to_numpy()]
+    label = df["label"].cat.codes.to_numpy()
+    keep = (ma != mb) | (ma < 0)  # a response of unknown model fails later, with a message
+    counts["dropped"]["same_model"] = int((~keep).sum())
+    counts["used"] = int(keep.sum())
+    if not keep.all():
+        df, ma, mb, label = df[keep].reset_index(drop=True), ma[keep], mb[keep], label[keep]
+    rater = df["rater"]
+    used = sorted(rater.cat.categories[np.bincount(rater.cat.codes, minlength=len(rater.cat.categories)) > 0])
+    winner = label.astype(np.int64)
+    strength = df["strength"].to_numpy(dtype=float)
+    strength = np.where(label < 2, strength, np.nan)  # a strength belongs to a win
+    votes = np.ones(len(df), dtype=np.int64)
+    rows = slice(None)
+    if aggregate == "majority":
+        # the outcome most raters chose, a draw between outcomes a tie; one row per unit, its first
+        unit = pd.factorize(df["unit"].to_numpy())[0]
+        n_units = int(unit.max()) + 1
+        tally = np.bincount(unit * 4 + winner, minlength=4 * n_units).reshape(n_units, 4)
+        top = tally.max(axis=1)
+        plurality = np.where((tally == top[:, None]).sum(axis=1) == 1, tally.argmax(axis=1), 2)
+        rows = first_rows(unit)
+        winner, votes, strength = plurality, tally.sum(axis=1), np.full(n_units, np.nan)
+        rater = pd.Categorical(["majority"] * n_units)
     out = pd.DataFrame({
-        "item_id": df["item_id"], "unit": df["unit"], "model_a": df["first"].map(model),
-        "model_b": df["second"].map(model), "winner": df["label"].map(_OUTCOME), "response_a": df["first"],
-        "response_b": df["second"], "rater": df["rater"], "votes": 1,
-        "strength": pd.to_numeric(df["strength"], errors="coerce").where(df["outcome"] == "win"),
+        "item_id": df["item_id"].to_numpy()[rows] if aggregate == "majority" else df["item_id"],
+        "model_a": pd.Categorical.from_codes(ma[rows], models),
+        "model_b": pd.Categorical.from_codes(mb[rows], models),
+        "winner": pd.Categorical.from_codes(winner, _WINNERS),
+        "response_a": df["first"].to_numpy()[rows] if aggregate == "majority" else df["first"],
+        "response_b": df["second"].to_numpy()[rows] if aggregate == "majority" else df["second"],
+        "rater": rater, "votes": votes, "strength": strength,
     })
-    same = out["model_a"] == out["model_b"]
-    counts["dropped"]["same_model"] = int(same.sum())
-    out = out[~same]
-    counts["used"] = len(out)
-    used = sorted(out["rater"].unique())
-    if aggregate == "majority" and len(out):
-        votes = out.groupby(["unit", "winner"]).size().unstack(fill_value=0)
-        top = votes.max(axis=1)
-        n_top = votes.eq(top, axis=0).sum(axis=1)
-        winner = votes.idxmax(axis=1).where(n_top == 1, "tie")
-        first = out.drop_duplicates("unit").set_index("unit")
-        out = first.assign(winner=winner, rater="majority", votes=votes.sum(axis=1), strength=np.nan).reset_index()
-    out = out[BATTLE_COLUMNS].reset_index(drop=True)
     out.attrs["raters"] = used
     out.attrs["comparisons"] = counts
     return out
@@ -288,8 +309,8 @@ def add_style_features(store: Store, battles: pd.DataFrame) -> tuple[pd.DataFram
     """
     ids = sorted(set(battles["response_a"]) | set(battles["response_b"]))
     text = dict(zip(*store.frame("responses", id=ids)[["id", "text"]].to_numpy().T)) if ids else {}
-    feats = RK.style_features(battles["response_a"].map(text).fillna("").tolist(),
-                              battles["response_b"].map(text).fillna("").tolist())
+    feats = RK.style_features(battles["response_a"].astype(object).map(text).fillna("").tolist(),
+                              battles["response_b"].astype(object).map(text).fillna("").tolist())
     feats.index = battles.index
     # a covariate that differs in only a handful of battles cannot be estimated (and a bootstrap
     # round that misses them all is singular): keep those that differ in 1% of battles, at least 10
@@ -463,7 +484,7 @@ def rank_models(
     if table.empty:
         raise BadInput("no battles: no comparisons (or no prompt answered by two models) match the filters")
     meta.update(rubric=rubric, dimension=dimension, aggregate=aggregate, raters=table.attrs.get("raters", []))
-    if baseline is not None and baseline not in set(table["model_a"]) | set(table["model_b"]):
+    if baseline is not None and baseline not in set(table["model_a"].unique()) | set(table["model_b"].unique()):
         raise BadInput(f"baseline model {baseline!r} is in no battle")
     try:
         ratings = RK.bootstrap_ratings(table, bootstrap=options.bootstrap(), l2=l2,

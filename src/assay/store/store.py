@@ -75,7 +75,9 @@ _SQLITE_READER = """
 import sys
 import adbc_driver_sqlite.dbapi as driver
 import pyarrow as pa
+import pyarrow.compute as pc
 sql = sys.stdin.read()
+encode = set(sys.argv[2].split(",")) - {""}
 with driver.connect(sys.argv[1]) as conn:
     cur = conn.cursor()
     # one batch: the driver infers each column's type from its first batch, and a text column
@@ -83,13 +85,39 @@ with driver.connect(sys.argv[1]) as conn:
     cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "1000000000"})
     cur.execute(sql)
     batches = cur.fetch_record_batch()
-    with pa.ipc.new_stream(sys.stdout.buffer, batches.schema) as out:
-        for batch in batches:
-            out.write_batch(batch)
+    out = None
+    for batch in batches:
+        names, cols = batch.schema.names, batch.columns
+        del batch  # so each column's buffers go as soon as it is encoded
+        for i, name in enumerate(names):
+            if name in encode:
+                cols[i] = pc.dictionary_encode(cols[i])
+        batch = pa.RecordBatch.from_arrays(cols, names=names)
+        del cols
+        out = out or pa.ipc.new_stream(sys.stdout.buffer, batch.schema)
+        out.write_batch(batch)
+    (out or pa.ipc.new_stream(sys.stdout.buffer, batches.schema)).close()
 """
 
 
-def _read_sqlite(path: str, sql: str) -> pa.Table:
+def _encode(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """These columns dictionary-encoded (chunks with one dictionary)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in names:
+        i = table.schema.get_field_index(name)
+        if i >= 0 and not pa.types.is_dictionary(table.schema.field(i).type):
+            col = table.column(i)
+            if pa.types.is_nested(col.type):  # JSON read in memory comes as lists: left as they are
+                continue
+            if isinstance(col.type, pa.BaseExtensionType):  # PostgreSQL's json: arrow.json over text
+                col = pa.chunked_array([c.storage for c in col.chunks], col.type.storage_type)
+            table = table.set_column(i, name, pc.dictionary_encode(col))
+    return table.unify_dictionaries()
+
+
+def _read_sqlite(path: str, sql: str, dictionary: Sequence[str] = ()) -> pa.Table:
     import subprocess
     import sys
     import tempfile
@@ -97,7 +125,7 @@ def _read_sqlite(path: str, sql: str) -> pa.Table:
     import pyarrow as pa
 
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-c", _SQLITE_READER, path], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-c", _SQLITE_READER, path, ",".join(dictionary)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=err)
         stdin = proc.stdin
         assert stdin is not None, "opened with stdin=PIPE"
@@ -133,8 +161,9 @@ def _declared_types(table: pa.Table, stmt: Any) -> pa.Table:
     return table
 
 
-def _postgres_read(url: str, sql: str) -> pa.Table:
+def _postgres_read(url: str, sql: str, dictionary: Sequence[str] = ()) -> pa.Table:
     import adbc_driver_postgresql.dbapi as driver
+    import pyarrow as pa
 
     u = make_url(url)
     schema = u.query.get("schema")
@@ -145,7 +174,11 @@ def _postgres_read(url: str, sql: str) -> pa.Table:
             if schema:
                 cur.execute(f'SET search_path TO "{schema}"')
             cur.execute(sql)
-            return cur.fetch_arrow_table()
+            if not dictionary:
+                return cur.fetch_arrow_table()
+            reader = cur.fetch_record_batch()  # encoded a batch at a time: the texts are never all held
+            parts = [_encode(pa.Table.from_batches([b]), dictionary) for b in reader]
+            return _encode(pa.concat_tables(parts) if parts else reader.schema.empty_table(), dictionary)
         finally:
             cur.close()
 
@@ -414,11 +447,14 @@ class Store:
         return self.arrow_select(self._select(kind, filters).with_only_columns(*[table.c[n] for n in names])
                                  .order_by(None))
 
-    def arrow_select(self, stmt: Any) -> pa.Table:
+    def arrow_select(self, stmt: Any, *, dictionary: Sequence[str] = ()) -> pa.Table:
         """The rows of a SQLAlchemy ``select`` (of this store's tables) as an Arrow table, read by ADBC.
 
         Its parameters are rendered into the SQL by the dialect's own quoting (ADBC drivers
         differ in their parameter styles): values, not code, as with bound parameters.
+        The columns named in ``dictionary`` come dictionary-encoded (each distinct value
+        once, an integer per row), encoded as they are read: ids repeated over millions of
+        rows then cost a few bytes a row, not their text.
         """
         if _in_memory(self.url):  # no file for a second connection to open: the rows, made columns
             import pyarrow as pa
@@ -427,11 +463,12 @@ class Store:
                 result = c.execute(stmt)
                 names = list(result.keys())
                 rows = result.all()
-            return pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)})
+            return _encode(pa.table({n: [row[i] for row in rows] for i, n in enumerate(names)}), dictionary)
         sql = str(stmt.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         if self.backend == "sqlite":
-            return _declared_types(_read_sqlite(str(make_url(self.url).database), sql), stmt)
-        return _postgres_read(self.url, sql)
+            table = _declared_types(_read_sqlite(str(make_url(self.url).database), sql, dictionary), stmt)
+            return _encode(table, dictionary) if dictionary else table
+        return _postgres_read(self.url, sql, dictionary)
 
     def group_counts(self, kind: Kind, column: str) -> dict[Any, int]:
         table = T.TABLES[kind_name(kind)]
