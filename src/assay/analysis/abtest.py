@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from assay.errors import BadInput, NotFound
 from assay.stats import abtest as AB
 from assay.store import Store
 
-__all__ = ["compare_models", "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_test",
+__all__ = ["DimensionScores", "compare_models", "compare_report", "dimension_scores", "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_test",
            "resolve_run_models"]
 
 PLAN_KS = (1, 2, 4, 8, math.inf)
@@ -49,7 +50,7 @@ def _pair_by(store: Store, frame: pd.DataFrame, model_a: str, model_b: str, pair
 
 def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:
     jf = judgments_frame(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
-                         campaign=select.campaign, texts=False)
+                         campaign=select.campaign, texts=False, datasets=select.datasets)
     jf = jf[jf["model"].isin([model_a, model_b])]
     jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
     jf["value"] = jf["value"].astype(float)
@@ -112,6 +113,49 @@ def _clusters(rows: pd.DataFrame, use: bool) -> np.ndarray | None:
     return c if len(set(c)) >= 2 else None
 
 
+@dataclass(frozen=True)
+class DimensionScores:
+    """One dimension's paired scores as a mergeable summary (shards of disjoint prompts add with ``+``).
+
+    ``summary`` holds a and b per prompt key (and the prompts' cluster keys when some item has
+    one); ``k_a`` and ``k_b`` are the samples per prompt summed over prompts.
+    """
+
+    rubric: str
+    dimension: str
+    summary: AB.PairedSummary
+    k_a: float
+    k_b: float
+
+    def __add__(self, other: DimensionScores) -> DimensionScores:
+        if (self.rubric, self.dimension) != (other.rubric, other.dimension):
+            raise ValueError("only the scores of one rubric dimension add up")
+        return DimensionScores(self.rubric, self.dimension, self.summary + other.summary,
+                               self.k_a + other.k_a, self.k_b + other.k_b)
+
+
+def dimension_scores(scores: pd.DataFrame) -> list[DimensionScores]:
+    """:func:`paired_scores`' rows as one :class:`DimensionScores` per (rubric, dimension), in their order."""
+    out = []
+    for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
+        clusters = rows["cluster"] if rows["has_cluster"].any() else None
+        out.append(DimensionScores(rub, dim, AB.summarise_paired(rows["key"], rows["a"].to_numpy(float),
+                                                                 rows["b"].to_numpy(float), clusters=clusters),
+                                   float(rows["k_a"].sum()), float(rows["k_b"].sum())))
+    return out
+
+
+def _check_compare(store: Store, model_a: str, model_b: str, method: str, options: Options) -> None:
+    if model_a == model_b:
+        raise BadInput("model A and model B are the same")
+    if method not in AB.METHODS:
+        raise BadInput(f"method must be one of {', '.join(AB.METHODS)}, not {method!r}")
+    _check_adjust(options)
+    for m in (model_a, model_b):
+        if store.find(R.Model, m) is None and not store.count("responses", model=m):
+            raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
+
+
 def compare_models(
     store: Store,
     model_a: str,
@@ -130,29 +174,40 @@ def compare_models(
     dimensions (``options.adjust``: holm or fdr_bh), the minimum detectable effect at this
     n ((z_{1-alpha/2} + z_power) SE, Miller 2024 Sec. 5) and the verdict in words.
     Returns a JSON-ready dict with ``dimensions`` and ``preferences`` lists.
+    (:func:`assay.analysis.sharded.compare_models_sharded` gives the same report from
+    per-dataset summaries, locally or on Ray workers.)
     """
-    if model_a == model_b:
-        raise BadInput("model A and model B are the same")
-    if method not in AB.METHODS:
-        raise BadInput(f"method must be one of {', '.join(AB.METHODS)}, not {method!r}")
-    _check_adjust(options)
-    for m in (model_a, model_b):
-        if store.find(R.Model, m) is None and not store.count("responses", model=m):
-            raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
+    _check_compare(store, model_a, model_b, method, options)
     scores = paired_scores(store, model_a, model_b, select=select, pair_by=pair_by)
+    return compare_report(store, model_a, model_b, dimension_scores(scores), pair_by=scores.attrs.get("pair_by"),
+                          select=select, options=options, method=method, preferences=preferences)
+
+
+def compare_report(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    dimensions: Sequence[DimensionScores],
+    *,
+    pair_by: str | None,
+    select: Selection = Selection(),
+    options: Options = Options(),
+    method: str = "t",
+    preferences: bool = True,
+) -> dict[str, Any]:
+    """:func:`compare_models`' report from each dimension's (possibly merged) paired scores."""
     sections: list[dict[str, Any]] = []
     results = []
     alpha, power, confidence, cluster = options.alpha, options.power, options.confidence, options.cluster
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
-        sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": len(rows),
-                               "k_a": float(rows["k_a"].mean()), "k_b": float(rows["k_b"].mean())}
+    for ds in dimensions:
+        rub, dim, n = ds.rubric, ds.dimension, ds.summary.n
+        sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": n, "k_a": ds.k_a / n, "k_b": ds.k_b / n}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                res = AB.paired_test(rows["a"].to_numpy(float), rows["b"].to_numpy(float), method=method,
-                                     clusters=_clusters(rows, cluster), confidence=confidence,
-                                     random_state=options.random_state)
+                res = ds.summary.test(method=method, clustered=cluster, confidence=confidence,
+                                      random_state=options.random_state)
         except ValueError as e:
             sec["error"] = str(e)
             sections.append(sec)
@@ -176,7 +231,7 @@ def compare_models(
     raters = select.raters
     report: dict[str, Any] = {
         "model_a": model_a, "model_b": model_b, "method": method, "adjust": options.adjust, "alpha": alpha,
-        "power": power, "confidence": confidence, "pair_by": scores.attrs.get("pair_by"),
+        "power": power, "confidence": confidence, "pair_by": pair_by,
         "clustered": bool(cluster), "raters": list(raters) if raters else None, "dimensions": sections,
     }
     report["preferences"] = (preference_test(store, model_a, model_b, select=Selection(raters=raters,

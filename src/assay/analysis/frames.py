@@ -39,6 +39,7 @@ def judgments_frame(
     guideline_version: int | None = None,
     latest_only: bool = True,
     texts: bool = True,
+    datasets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id.
 
@@ -49,6 +50,10 @@ def judgments_frame(
     With ``latest_only`` (the default) a rater who judged the same unit and dimension more
     than once counts with their last judgment; without it every judgment stays (for
     analyses over time, such as before and after a calibration round).
+
+    ``datasets`` keeps the judgments of responses to those datasets' items: one partition
+    of the store (a response, and every judgment of it and of its corrections, belongs to
+    one item, so per-dataset reads split the judgments exactly).
     """
     j, r = T.judgments, T.responses
     cols = [j.c.id, j.c.response_id.label("unit"), r.c.item_id, r.c.model, j.c.rater_id.label("rater"), j.c.rubric,
@@ -57,6 +62,8 @@ def judgments_frame(
     if texts:
         cols += [j.c.justification, j.c.flags]
     stmt = select(*cols).select_from(j.outerjoin(r, r.c.id == j.c.response_id))
+    if datasets is not None:
+        stmt = stmt.join(T.items, T.items.c.id == r.c.item_id).where(T.items.c.dataset.in_(list(datasets)))
     for col, val in (("rubric", rubric), ("campaign_id", campaign), ("guideline_version", guideline_version),
                      ("dimension", dimensions), ("rater_id", raters)):
         if val is not None:
