@@ -11,7 +11,9 @@ per-dataset path has shards to read. Then, alternating, ``rounds`` times each:
 ``compare_models_sharded(executor="ray")`` on a local Ray with ``--workers`` CPUs, started
 once before the rounds (its start-up is printed apart, not counted). The three reports
 are checked equal before any timing is printed. Prints each round, the medians, the
-ratios to the one pass, and the machine's load average.
+ratios to the one pass, and the machine's load average. ``--memory PATH`` instead runs
+one path once in a fresh process and prints its peak memory (the SQLite reader's child
+process is not counted in it).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--method", default="t")
     ap.add_argument("--build", action="store_true")
+    ap.add_argument("--memory", choices=["one pass", "partitioned"],
+                    help="instead: run this path once in this fresh process and print its peak memory (max RSS)")
     args = ap.parse_args()
 
     from assay.analysis.abtest import compare_models
@@ -62,6 +66,20 @@ def main() -> None:
         t0 = time.perf_counter()
         print("built", build(args.db, judgments=args.judgments), f"in {time.perf_counter() - t0:.0f} s", flush=True)
         spread(args.db, args.datasets)
+
+    if args.memory:
+        import resource
+
+        store = Store(args.db, create=False)
+        t0 = time.perf_counter()
+        if args.memory == "one pass":
+            compare_models(store, "m@1", "m@2", method=args.method)
+        else:
+            compare_models_sharded(store, "m@1", "m@2", method=args.method, executor="partitioned")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(f"{args.memory}: {time.perf_counter() - t0:.2f} s, peak memory (max RSS) {rss:.2f} GB; "
+              f"load average {os.getloadavg()[0]:.1f}")
+        return
 
     import ray
 
