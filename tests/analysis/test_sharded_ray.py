@@ -4,6 +4,9 @@ on the driver, give the one-pass report, on both stores."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -62,3 +65,22 @@ def test_cli_executor_ray_prints_the_local_figures(store_url, local_ray, capsys,
         assert reports[executor] == reports["local"]
     assert reports["local"]["dimensions"][0]["n"] == 12 + 9 + 6
     assert main(["--db", store_url, "abtest", A, B, "--executor", "spark"]) == 2
+
+
+def test_cli_starts_and_stops_its_own_ray(tmp_path):
+    """Without a Ray in the process (a fresh CLI process, no RAY_ADDRESS): it starts one and shuts it down."""
+    from assay.store import Store
+
+    url = f"sqlite:///{tmp_path / 'own.db'}"
+    with Store(url) as s:
+        build_shards(s, seed=8, datasets=2, n=8)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    outs = {}
+    for executor in ("local", "ray"):
+        done = subprocess.run([sys.executable, "-m", "assay", "--db", url, "abtest", A, B, "--method", "bootstrap",
+                               "--executor", executor, "--workers", "1", "--json"],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outs[executor] = json.loads(done.stdout)
+    assert outs["ray"].pop("shards") == {"by": "dataset", "executor": "ray", "count": 2}
+    assert outs["ray"] == outs["local"]

@@ -197,9 +197,11 @@ def test_moments_of_integer_scores_add_up_exactly(seed, n, n_shards):
     """Scores on a 1-5 scale: every partial sum is an exact integer, so the shards' sums equal the one pass's."""
     df = _paired(seed, n, integer=True)
     parts = _shards(df, n_shards, seed, False)
-    one = summarise_paired(df["key"], df["a"], df["b"]).moments()
+    whole = summarise_paired(df["key"], df["a"], df["b"])
+    one = whole.moments()
     assert sum(p.moments() for p in parts) == one
     assert merge_paired(*parts).moments() == one
+    assert merge_paired(*parts).same_as(whole) and merge_paired(*parts[::-1]).same_as(whole)  # any order
 
 
 def test_moments_give_the_t_test():

@@ -84,8 +84,9 @@ def _run_ray(tasks: list[tuple], workers: int) -> list[ShardScores]:
         if os.environ.get("RAY_ADDRESS"):
             ray.init(log_to_driver=False, logging_level="ERROR")
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-                     object_store_memory=256 * 2**20)
+            # "local": a Ray of our own, not a cluster an earlier `ray start` left behind
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     logging_level="ERROR", object_store_memory=256 * 2**20)
         started = True
     try:
         remote = ray.remote(num_cpus=1, max_retries=2)(abtest_shard)
