@@ -43,6 +43,14 @@ def build_shards(store, *, seed: int = 0, datasets: int = 3, n: int = 24, prompt
             own = {A: item("a"), B: item("b")} if prompt_only else dict.fromkeys((A, B), item(""))
             recs.extend({it.id: it for it in own.values()}.values())
             base = rng.normal(0, 1)
+            if not prompt_only:  # the two judges' preferences between the first samples
+                pair = [R.Response.make_id(own[A].id, m, 0) for m in ((A, B) if i % 2 else (B, A))]
+                for jn, j in enumerate(judges):
+                    u = rng.random()
+                    kw = {"outcome": "tie"} if u < 0.2 else {"winner": pair[int(u < 0.6)]}
+                    where = {"rubric": "ab@1", "dimension": "quality"} if (i + jn) % 3 == 0 else {}
+                    recs.append(R.Comparison(item_id=own[A].id, rater_id=j.id, response_ids=pair, shown_order=pair,
+                                             **where, **kw))
             for model, it in own.items():
                 for s in range(1 + (i + d) % 2):
                     resp = R.Response(id=R.Response.make_id(it.id, model, s), item_id=it.id, model=model,
@@ -72,6 +80,9 @@ def test_per_dataset_equals_one_pass(store, method):
     sharded = compare_models_sharded(store, A, B, options=options, method=method, executor="partitioned")
     assert sharded["shards"]["count"] == 3
     _same(local, sharded)
+    prefs = {p["dimension"]: p for p in local["preferences"]}
+    assert set(prefs) == {None, "quality"} and all("error" not in p for p in prefs.values())
+    assert sum(p["comparisons"] for p in prefs.values()) == 2 * (24 + 21 + 18)
     secs = {s["dimension"]: s for s in local["dimensions"]}
     assert secs["quality"]["n"] == 24 + 21 + 18 and "error" not in secs["quality"]
     if method != "wilcoxon":  # ds0's items have 4 clusters; the rest are their own clusters

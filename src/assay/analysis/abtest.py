@@ -34,8 +34,9 @@ from assay.errors import BadInput, NotFound
 from assay.stats import abtest as AB
 from assay.store import Store
 
-__all__ = ["DimensionScores", "compare_models", "compare_report", "dimension_scores", "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_test",
-           "resolve_run_models"]
+__all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_report", "dimension_scores",
+           "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_report", "preference_test",
+           "preference_votes", "resolve_run_models"]
 
 PLAN_KS = (1, 2, 4, 8, math.inf)
 
@@ -179,8 +180,10 @@ def compare_models(
     """
     _check_compare(store, model_a, model_b, method, options)
     scores = paired_scores(store, model_a, model_b, select=select, pair_by=pair_by)
-    return compare_report(store, model_a, model_b, dimension_scores(scores), pair_by=scores.attrs.get("pair_by"),
-                          select=select, options=options, method=method, preferences=preferences)
+    votes = (preference_votes(store, model_a, model_b, select=Selection(raters=select.raters, campaign=select.campaign))
+             if preferences else [])
+    return compare_report(store, model_a, model_b, dimension_scores(scores), votes,
+                          pair_by=scores.attrs.get("pair_by"), select=select, options=options, method=method)
 
 
 def compare_report(
@@ -188,14 +191,14 @@ def compare_report(
     model_a: str,
     model_b: str,
     dimensions: Sequence[DimensionScores],
+    preferences: Sequence[PreferenceVotes],
     *,
     pair_by: str | None,
     select: Selection = Selection(),
     options: Options = Options(),
     method: str = "t",
-    preferences: bool = True,
 ) -> dict[str, Any]:
-    """:func:`compare_models`' report from each dimension's (possibly merged) paired scores."""
+    """:func:`compare_models`' report from each dimension's paired scores and the preference votes (possibly merged)."""
     sections: list[dict[str, Any]] = []
     results = []
     alpha, power, confidence, cluster = options.alpha, options.power, options.confidence, options.cluster
@@ -234,9 +237,7 @@ def compare_report(
         "power": power, "confidence": confidence, "pair_by": pair_by,
         "clustered": bool(cluster), "raters": list(raters) if raters else None, "dimensions": sections,
     }
-    report["preferences"] = (preference_test(store, model_a, model_b, select=Selection(raters=raters,
-                                             campaign=select.campaign), options=options)
-                             if preferences else [])
+    report["preferences"] = preference_report(preferences, model_a, model_b, options=options)
     return report
 
 
@@ -305,20 +306,39 @@ def non_inferiority(
             "non_inferior": bool(sections) and all(s.get("non_inferior") for s in sections)}
 
 
-def preference_test(
-    store: Store,
-    model_a: str,
-    model_b: str,
-    *,
-    select: Selection = Selection(),
-    options: Options = Options(),
-) -> list[dict[str, Any]]:
-    """Sign test and B's win rate on stored comparisons of A's response against B's, per (rubric, dimension).
+@dataclass(frozen=True)
+class PreferenceVotes:
+    """One (rubric, dimension)'s pairwise preferences of B over A as a mergeable summary.
 
-    ``select`` may name raters and a campaign (comparisons have no rubric of their own to select by).
+    ``summary`` holds per item the sign of (raters preferring B) - (raters preferring A) as
+    ``b`` (``a`` is 0) with the items' cluster keys; ``comparisons`` counts the comparisons,
+    ``raters`` names who made them, ``first`` is the (created_at, id) of the earliest (the
+    report lists sections in that order). Shards of disjoint items add with ``+``.
     """
-    select.only("raters", "campaign", where="a preference test")
-    cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign)
+
+    rubric: str | None
+    dimension: str | None
+    summary: AB.PairedSummary
+    comparisons: int
+    raters: frozenset
+    first: tuple
+
+    def __add__(self, other: PreferenceVotes) -> PreferenceVotes:
+        if (self.rubric, self.dimension) != (other.rubric, other.dimension):
+            raise ValueError("only the votes of one rubric dimension add up")
+        return PreferenceVotes(self.rubric, self.dimension, self.summary + other.summary,
+                               self.comparisons + other.comparisons, self.raters | other.raters,
+                               min(self.first, other.first))
+
+
+def preference_votes(store: Store, model_a: str, model_b: str, *, select: Selection = Selection()
+                     ) -> list[PreferenceVotes]:
+    """Per (rubric, dimension), in order of first comparison, each item's vote (see :class:`PreferenceVotes`).
+
+    ``select`` may name raters, a campaign and datasets.
+    """
+    select.only("raters", "campaign", "datasets", where="a preference test")
+    cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign, datasets=select.datasets)
     if cf.empty:
         return []
     ids = sorted(set(cf["first"]) | set(cf["second"]))
@@ -337,22 +357,52 @@ def preference_test(
     out = []
     for (rub, dim), g in cf.groupby([cf["rubric"].fillna(""), cf["dimension"].fillna("")], sort=False):
         per_item = g.groupby("item_id").agg(vote=("vote", "sum"), cluster=("cluster", "first"),
-                                            has_cluster=("has_cluster", "first"), raters=("rater", "nunique"))
-        sec: dict[str, Any] = {"rubric": rub or None, "dimension": dim or None, "items": len(per_item),
-                               "comparisons": len(g), "raters": int(g["rater"].nunique())}
+                                            has_cluster=("has_cluster", "first"))
+        clusters = per_item["cluster"] if per_item["has_cluster"].any() else None
+        summary = AB.summarise_paired(per_item.index, np.zeros(len(per_item)), np.sign(per_item["vote"].to_numpy()),
+                                      clusters=clusters)
+        earliest = g.sort_values(["created_at", "id"]).iloc[0]
+        out.append(PreferenceVotes(rub or None, dim or None, summary, len(g), frozenset(g["rater"]),
+                                   (earliest["created_at"], earliest["id"])))
+    return out
+
+
+def preference_report(votes: Sequence[PreferenceVotes], model_a: str, model_b: str, *,
+                      options: Options = Options()) -> list[dict[str, Any]]:
+    """The sign test and B's win rate per (rubric, dimension) from (possibly merged) votes."""
+    out = []
+    for v in votes:
+        sec: dict[str, Any] = {"rubric": v.rubric, "dimension": v.dimension, "items": v.summary.n,
+                               "comparisons": v.comparisons, "raters": len(v.raters)}
         try:
-            res = AB.sign_test(np.sign(per_item["vote"].to_numpy()), clusters=_clusters(per_item, options.cluster),
-                               confidence=options.confidence)
+            res = v.summary.test(method="sign", clustered=options.cluster, confidence=options.confidence)
         except ValueError as e:
             sec["error"] = str(e)
             out.append(sec)
             continue
         sec.update(wins_a=res.wins_a, wins_b=res.wins_b, ties=res.ties, win_rate_b=res.estimate,
                    ci_low=res.ci_low, ci_high=res.ci_high, se=res.se, pvalue=res.pvalue,
-                   verdict=AB.verdict(res, dimension=dim or "the pairwise comparisons", models=(model_a, model_b),
-                                      alpha=options.alpha, power=options.power))
+                   verdict=AB.verdict(res, dimension=v.dimension or "the pairwise comparisons",
+                                      models=(model_a, model_b), alpha=options.alpha, power=options.power))
         out.append(sec)
     return out
+
+
+def preference_test(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    *,
+    select: Selection = Selection(),
+    options: Options = Options(),
+) -> list[dict[str, Any]]:
+    """Sign test and B's win rate on stored comparisons of A's response against B's, per (rubric, dimension).
+
+    ``select`` may name raters and a campaign (comparisons have no rubric of their own to select by).
+    """
+    select.only("raters", "campaign", where="a preference test")
+    return preference_report(preference_votes(store, model_a, model_b, select=select), model_a, model_b,
+                             options=options)
 
 
 def plan(

@@ -113,6 +113,7 @@ def comparisons_frame(
     rubric: str | None = None,
     dimension: str | None = None,
     latest_only: bool = True,
+    datasets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Current two-way comparisons, one row each, labelled for agreement.
 
@@ -124,10 +125,16 @@ def comparisons_frame(
     rater who compared the same pair more than once counts with their last comparison;
     without it every comparison stays (a judge that saw both orders of a pair as two
     comparisons counts twice). ``attrs["counts"]`` says how many comparisons matched the
-    filters and how many each rule dropped.
+    filters and how many each rule dropped. ``datasets`` keeps the comparisons of those
+    datasets' items (a comparison, its corrections and its pair belong to one item).
     """
-    df = store.frame("comparisons", campaign_id=campaign, rubric=rubric, dimension=dimension,
-                     rater_id=list(raters) if raters else None)
+    filters = dict(campaign_id=campaign, rubric=rubric, dimension=dimension, rater_id=list(raters) if raters else None)
+    if datasets is None:
+        df = store.frame("comparisons", **filters)
+    else:
+        ids = sorted(store.columns("items", ["id"], dataset=list(datasets))["id"])
+        parts = [store.frame("comparisons", item_id=ids[i:i + 900], **filters) for i in range(0, len(ids), 900)]
+        df = pd.concat(parts, ignore_index=True) if parts else store.frame("comparisons", id=[])
     counts = {"stored": len(df), "dropped": {}}
     current = _current(df)
     counts["dropped"]["superseded"] = len(df) - len(current)

@@ -19,8 +19,8 @@ its URL (SQLite file or PostgreSQL; workers on other machines need a URL they ca
 Ray joins the cluster named by ``RAY_ADDRESS`` if set, else starts a local one with
 ``workers`` CPUs, shut down again at the end.
 
-Not sharded: the pairwise-preference sign tests of the report, which read comparisons;
-the driver computes them itself, with the same function as the one-pass path.
+The report's pairwise-preference sign tests are sharded the same way: each shard sends
+the per-item votes of its comparisons (:class:`~assay.analysis.abtest.PreferenceVotes`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assay.analysis.abtest import DimensionScores, _check_compare, compare_report, dimension_scores, paired_scores
+from assay.analysis.abtest import (
+    DimensionScores,
+    PreferenceVotes,
+    _check_compare,
+    compare_report,
+    dimension_scores,
+    paired_scores,
+    preference_votes,
+)
 from assay.analysis.options import Options, Selection
 from assay.errors import BadInput
 from assay.store import Store
@@ -45,12 +53,14 @@ EXECUTORS = ("local", "partitioned", "ray")
 class ShardScores:
     """What one shard sends back: its dataset, how its prompts were paired, its dimensions' scores.
 
-    ``pair_by`` is ``"auto"`` only when the shard had no judgment of either model.
+    ``pair_by`` is ``"auto"`` only when the shard had no judgment of either model;
+    ``preferences`` holds the votes of its comparisons of A against B (when asked for).
     """
 
     dataset: str
     pair_by: str
     dimensions: list[DimensionScores]
+    preferences: list[PreferenceVotes]
 
 
 def store_datasets(store: Store) -> list[str]:
@@ -58,14 +68,19 @@ def store_datasets(store: Store) -> list[str]:
     return sorted(d for d, n in store.group_counts("items", "dataset").items() if n)
 
 
-def abtest_shard(url: str, model_a: str, model_b: str, select: Selection, pair_by: str,
-                 dataset: str) -> ShardScores:
-    """One dataset's paired scores (a Ray task, or a step of the partitioned loop); opens its own store."""
+def abtest_shard(url: str, model_a: str, model_b: str, select: Selection, pair_by: str, dataset: str,
+                 preferences: bool = True) -> ShardScores:
+    """One dataset's paired scores and preference votes (a Ray task, or a step of the partitioned loop).
+
+    Opens its own store from ``url``.
+    """
     store = Store(url, create=False)
     try:
         scores = paired_scores(store, model_a, model_b, select=dataclasses.replace(select, datasets=(dataset,)),
                                pair_by=pair_by)
-        return ShardScores(dataset, scores.attrs.get("pair_by", pair_by), dimension_scores(scores))
+        votes = preference_votes(store, model_a, model_b, select=Selection(
+            raters=select.raters, campaign=select.campaign, datasets=(dataset,))) if preferences else []
+        return ShardScores(dataset, scores.attrs.get("pair_by", pair_by), dimension_scores(scores), votes)
     finally:
         store.close()
 
@@ -114,6 +129,16 @@ def merge_shards(results: Sequence[ShardScores]) -> list[DimensionScores]:
     return [merged[k] for k in sorted(merged)]
 
 
+def merge_votes(results: Sequence[ShardScores]) -> list[PreferenceVotes]:
+    """Each (rubric, dimension)'s preference votes over every shard, in order of first comparison."""
+    merged: dict[tuple, PreferenceVotes] = {}
+    for r in results:
+        for v in r.preferences:
+            key = (v.rubric, v.dimension)
+            merged[key] = merged[key] + v if key in merged else v
+    return sorted(merged.values(), key=lambda v: v.first)
+
+
 def compare_models_sharded(
     store: Store,
     model_a: str,
@@ -144,7 +169,7 @@ def compare_models_sharded(
     shards = list(datasets) if datasets is not None else store_datasets(store)
 
     def tasks(names: Sequence[str], how: str) -> list[tuple]:
-        return [(store.url, model_a, model_b, select, how, name) for name in names]
+        return [(store.url, model_a, model_b, select, how, name, preferences) for name in names]
 
     results = run(tasks(shards, pair_by)) if shards else []
     used = pair_by
@@ -155,7 +180,7 @@ def compare_models_sharded(
         if redo:
             again = {r.dataset: r for r in run(tasks(redo, used))}
             results = [again.get(r.dataset, r) for r in results]
-    report = compare_report(store, model_a, model_b, merge_shards(results), pair_by=used, select=select,
-                            options=options, method=method, preferences=preferences)
+    report = compare_report(store, model_a, model_b, merge_shards(results), merge_votes(results), pair_by=used,
+                            select=select, options=options, method=method)
     report["shards"] = {"by": "dataset", "executor": executor, "count": len(shards)}
     return report
