@@ -46,17 +46,18 @@ def agreement(seeds: int = 5) -> dict[str, float]:
             f = slope * y + bias + rng.normal(0, noise, (n + big_n, 2))
             d, fd = y[:n, 0] - y[:n, 1], f[:, 0] - f[:, 1]
             for lam in LAMS:
-                r = ppi.mean(y[:n, 0], f[:n, 0], f[n:, 0], alpha=0.1, lam=lam)
+                r = ppi.mean(y[:n, 0], f[:n, 0], f[n:, 0], alpha=0.1, lam=lam, small_sample=False)
                 note(f"mean lam={lam}", r.interval, ppi_py.ppi_mean_ci(y[:n, 0], f[:n, 0], f[n:, 0], alpha=0.1,
                                                                       lam=lam))
-                r = ppi.paired_difference(y[:n, 0], y[:n, 1], f[:n, 0], f[:n, 1], f[n:, 0], f[n:, 1], lam=lam)
+                r = ppi.paired_difference(y[:n, 0], y[:n, 1], f[:n, 0], f[:n, 1], f[n:, 0], f[n:, 1], lam=lam,
+                                          small_sample=False)
                 note(f"paired_difference lam={lam}", r.interval, ppi_py.ppi_mean_ci(d, fd[:n], fd[n:], alpha=0.05,
                                                                                    lam=lam))
                 w, wh = (d > 0).astype(float), expit(fd)
-                r = ppi.win_rate(w, wh[:n], wh[n:], lam=lam)
+                r = ppi.win_rate(w, wh[:n], wh[n:], lam=lam, small_sample=False)
                 note(f"win_rate lam={lam}", r.interval, ppi_py.ppi_mean_ci(w, wh[:n], wh[n:], alpha=0.05, lam=lam))
             folds = f[n:, :1] + rng.normal(0, 0.2, (big_n, 5))
-            r = ppi.cross_mean(y[:n, 0], f[:n, 0], folds, alpha=0.1)
+            r = ppi.cross_mean(y[:n, 0], f[:n, 0], folds, alpha=0.1, small_sample=False)
             note("cross_mean", r.interval, ppi_py.crossppi_mean_ci(y[:n, 0], f[:n, 0], folds, alpha=0.1))
 
             # pairwise verdicts among 4 models with planted strengths; the judge sees the verdict, noisily
@@ -92,21 +93,27 @@ def agreement(seeds: int = 5) -> dict[str, float]:
 
 def coverage(reps: int) -> None:
     print(f"\n95% intervals for a mean, biased judge (f = 0.7 y + 0.8 + N(0, 0.5^2)), N = 1,000, {reps} repetitions")
-    print("| n | PPI++ coverage | classical coverage | mean width PPI++ / classical | median n_eff |")
-    print("| --- | --- | --- | --- | --- |")
+    print("PPI++ and classical: small_sample=True (the default, Student t); normal: small_sample=False (ppi_py's)")
+    print("| n | PPI++ coverage | PPI++ normal | classical coverage | classical normal | mean width PPI++ / classical "
+          "| median n_eff |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for n in (10, 20, 50, 100, 200, 400):
         rng = np.random.default_rng(7)
-        cov = cov_c = 0
+        cov = cov_z = cov_c = cov_cz = 0
         ratio, n_eff = [], []
         for _ in range(reps):
             y = rng.normal(3, 1, n + 1000)
             f = 0.7 * y + 0.8 + rng.normal(0, 0.5, n + 1000)
             r = ppi.mean(y[:n], f[:n], f[n:])
+            z = ppi.mean(y[:n], f[:n], f[n:], small_sample=False)
             cov += r.low <= 3 <= r.high
+            cov_z += z.low <= 3 <= z.high
             cov_c += r.classical_low <= 3 <= r.classical_high
+            cov_cz += z.classical_low <= 3 <= z.classical_high
             ratio.append((r.high - r.low) / (r.classical_high - r.classical_low))
             n_eff.append(r.n_eff)
-        print(f"| {n} | {cov / reps:.3f} | {cov_c / reps:.3f} | {np.mean(ratio):.3f} | {np.median(n_eff):.0f} |")
+        print(f"| {n} | {cov / reps:.3f} | {cov_z / reps:.3f} | {cov_c / reps:.3f} | {cov_cz / reps:.3f} | "
+              f"{np.mean(ratio):.3f} | {np.median(n_eff):.0f} |")
 
 
 def main() -> None:

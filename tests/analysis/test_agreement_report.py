@@ -165,3 +165,75 @@ def test_a_categorical_dimension_gets_its_kappa_matrix(store):
                                options=Options(rounds=20))["sections"]
     assert sec["units"] == 20 and sec["matrix"]["statistic"] == "cohen_kappa"
     assert sec["matrix"]["values"][0][1] == pytest.approx(cohen_kappa_score(a, b))
+
+
+def _as_rows(df):
+    cols = ["unit", "rater", "rater_kind", "rubric", "dimension", "value", "label", "guideline_version"]
+    out = df[cols].astype(object).where(df[cols].notna(), None)
+    return sorted(tuple(r) for r in out.itertuples(index=False))
+
+
+def test_coded_judgments_are_the_rows_judgments_frame_keeps(store):
+    """What agreement reads (categoricals) is judgments_frame's rows: corrections applied, each rater's latest kept."""
+    from datetime import datetime, timedelta, timezone
+
+    from assay.analysis.frames import judgment_codes
+
+    rub, _ = _ordinal_store(store)
+    old = store.get("judgments", "human:h1-3")
+    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    store.add([R.Item(id="i-é", dataset="d", prompt="p")])
+    store.add([R.Response(id=i, item_id="i-é", model="m@1", text="t") for i in ("r-é", "rZ")])
+    store.add([
+        R.Judgment(id="fix", response_id="r0", rater_id="human:h0", rubric=rub.id, dimension="factuality",
+                   value=3.0, supersedes="human:h0-0"),
+        # h1 judged r3 again, later, without superseding: the later judgment counts; and an older re-judgment
+        R.Judgment(id="again", response_id="r3", rater_id="human:h1", rubric=rub.id, dimension="factuality",
+                   value=1.0 if old.value != 1 else 2.0, created_at=later),
+        R.Judgment(id="before", response_id="r4", rater_id="human:h1", rubric=rub.id, dimension="factuality",
+                   value=4.0, created_at=datetime(2020, 1, 1, tzinfo=timezone.utc)),
+        R.Judgment(id="lab", response_id="r5", rater_id="llm:j", rubric=rub.id, dimension="coherence", label="ok"),
+        R.Judgment(id="none", response_id="r6", rater_id="llm:j", rubric=rub.id, dimension="coherence"),
+        # ids outside ASCII sort as Python sorts them (Arrow sorts UTF-8 bytes)
+        R.Judgment(id="é1", response_id="r-é", rater_id="llm:j", rubric=rub.id, dimension="factuality", value=2.0),
+        R.Judgment(id="é2", response_id="rZ", rater_id="llm:j", rubric=rub.id, dimension="factuality", value=2.0),
+    ])
+    coded = judgment_codes(store, rubric=rub.id)
+    plain = judgments_frame(store, rubric=rub.id, texts=False)
+    assert all(str(coded[c].dtype) == "category" for c in ("unit", "rater", "rater_kind", "rubric", "dimension"))
+    assert list(coded["unit"].cat.categories) == sorted(coded["unit"].cat.categories)
+    assert _as_rows(coded) == _as_rows(plain)
+    mine = coded[(coded["unit"] == "r3") & (coded["rater"] == "human:h1")]
+    assert list(mine["value"]) == [store.get("judgments", "again").value]
+    assert len(coded) == 52  # 48 + four; the corrected and the older re-judgment drop
+    empty = judgment_codes(store, rubric="no-such-rubric")
+    assert empty.empty and list(empty.columns) == list(coded.columns)
+
+
+@pytest.mark.parametrize("labels", [False, True])
+@pytest.mark.parametrize("categorical", [False, True])
+def test_the_wide_array_is_the_pivot_of_the_units_two_raters_rated(labels, categorical):
+    import pandas as pd
+
+    from assay.analysis.agreement import _wide
+
+    rng = np.random.default_rng(7)
+    rows = [(f"u{u:03d}", f"r{r}") for u in range(200) for r in range(6) if rng.random() < 0.35]
+    df = pd.DataFrame(rows, columns=["unit", "rater"])
+    df["value"] = np.where(rng.random(len(df)) < 0.1, np.nan, rng.integers(1, 6, len(df)).astype(float))
+    if labels:
+        df["value"] = df["value"].map(lambda v: None if v != v else f"L{int(v)}").astype(object)
+    if categorical:
+        df = df.assign(unit=df["unit"].astype("category"), rater=df["rater"].astype("category"))
+        df = df[df["rater"] != "r5"]  # a category no row has any more
+    plain = df.astype({"unit": object, "rater": object})
+    rated = plain.groupby("unit")["rater"].nunique()
+    multi = plain[plain["unit"].isin(rated[rated >= 2].index)]
+    expected = multi.pivot(index="rater", columns="unit", values="value")
+    wide, raters, units, counts = _wide(df, "value")
+    assert list(raters) == list(expected.index) and list(units) == list(expected.columns)
+    assert counts == {"units": int((rated >= 2).sum()), "units_total": len(rated),
+                      "raters": plain["rater"].nunique(), "multi_raters": multi["rater"].nunique()}
+    got = pd.DataFrame(wide, index=expected.index, columns=expected.columns)
+    assert got.isna().equals(expected.isna())
+    assert (got.where(got.notna(), 0).to_numpy() == expected.where(expected.notna(), 0).to_numpy()).all()

@@ -93,3 +93,36 @@ def test_the_arrays_give_the_definitions_figures(scale, seed):
 def test_no_humans_no_rows():
     df = frame("ordinal", 1, 0, 2, 20)
     assert group_comparison(df, "ordinal", "value", SCALES["ordinal"])["rows"] == []
+
+
+@pytest.mark.parametrize("levels", [2, 5, 64, 65, 400])
+@pytest.mark.parametrize("leave_out", [False, True])
+def test_the_lower_median_by_counts_and_by_sorting_is_statistics_median_low(levels, leave_out):
+    """A rating scale (<= 64 levels) takes the per-unit counts; finer values the sort: both are median_low."""
+    import statistics
+
+    from assay.analysis import _consensus as C
+
+    rng = np.random.default_rng(levels)
+    n = 3000
+    u = rng.integers(0, 400, n)
+    r = rng.integers(0, 9, n)
+    keep = np.unique(u * 9 + r, return_index=True)[1]  # one label per (unit, rater)
+    u, r = u[keep], r[keep]
+    v = rng.integers(0, levels, u.size).astype(float) / 2
+    assert (np.unique(v).size <= C._FEW_LEVELS) == (levels <= 64)
+    cu, cr, cv = C._median_low(u, r, v, leave_out)
+    votes: dict[int, list[tuple[int, float]]] = {}
+    for a, b, c in zip(u, r, v):
+        votes.setdefault(int(a), []).append((int(b), float(c)))
+    want = {}
+    for unit, vs in votes.items():
+        if not leave_out:
+            want[(unit, -1)] = statistics.median_low([x for _, x in vs])
+        else:
+            for rater, _ in vs:
+                others = [x for o, x in vs if o != rater]
+                if others:
+                    want[(unit, rater)] = statistics.median_low(others)
+    got = {(int(a), int(b)): float(c) for a, b, c in zip(cu, cr, cv)}
+    assert got == want

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["assay.curate", "assay.curate.steps", "assay.curate.text", "assay.curate.pii"])
+@pytest.mark.parametrize("module", ["assay.curate", "assay.curate.steps", "assay.curate.text", "assay.curate.pii",
+                                    "assay.curate.minhash", "assay.curate.shingles"])
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -112,7 +112,7 @@ def test_mean_matches_ppi_py(kind, lam, seed):
     y, f, fu = scores(kind, seed)
     for alpha in (0.05, 0.1):
         for alt in ALTERNATIVES:
-            r = ppi.mean(y, f, fu, alpha=alpha, lam=lam, alternative=alt)
+            r = ppi.mean(y, f, fu, alpha=alpha, lam=lam, alternative=alt, small_sample=False)
             # ppi_mean_ci drops `alternative` when it tunes lam (0.2.3 recurses without it), so a one-sided
             # tuned interval is checked against ppi_py given the lam it tunes (checked equal just below)
             ref_lam = r.lam if lam is None and alt != "two-sided" else lam
@@ -123,10 +123,10 @@ def test_mean_matches_ppi_py(kind, lam, seed):
                 else:
                     assert close(ours, ref) < TOL
     assert close(r.estimate, ppi_mean_pointestimate(y, f, fu, lam=lam)) < TOL
-    tuned = ppi.mean(y, f, fu, alpha=0.1)
+    tuned = ppi.mean(y, f, fu, alpha=0.1, small_sample=False)
     assert close(tuned.interval, ppi_mean_ci(y, f, fu, alpha=0.1, lam=tuned.lam)) < TOL
     c_lo, c_hi = classical_mean_ci(y, alpha=0.1)
-    r = ppi.mean(y, f, fu, alpha=0.1, lam=lam)
+    r = ppi.mean(y, f, fu, alpha=0.1, lam=lam, small_sample=False)
     assert close(r.classical_interval, [c_lo, c_hi]) < TOL
 
 
@@ -135,7 +135,7 @@ def test_mean_matches_ppi_py(kind, lam, seed):
 def test_p_value_matches_ppi_py(kind, alt):
     y, f, fu = scores(kind, 3)
     for lam in LAMS:
-        r = ppi.mean(y, f, fu, lam=lam, alternative=alt)
+        r = ppi.mean(y, f, fu, lam=lam, alternative=alt, small_sample=False)
         # ppi_mean_pval tunes lam without clipping it to [0, 1] (0.2.3), unlike its intervals: give it ours
         for null in (2.9, 3.0, 3.2):
             ref = ppi_mean_pval(y, f, fu, null=null, lam=r.lam, alternative=alt)
@@ -148,7 +148,7 @@ def test_paired_difference_matches_ppi_py_on_the_per_unit_difference(kind, lam):
     ya, fa, fua = scores(kind, 10)
     yb, fb, fub = scores(kind, 11)
     yb = 0.5 * ya + 0.5 * yb  # the two models' scores share the units' difficulty
-    r = ppi.paired_difference(ya, yb, fa, fb, fua, fub, alpha=0.1, lam=lam)
+    r = ppi.paired_difference(ya, yb, fa, fb, fua, fub, alpha=0.1, lam=lam, small_sample=False)
     lo, hi = ppi_mean_ci(ya - yb, fa - fb, fua - fub, alpha=0.1, lam=lam)
     assert close(r.interval, [lo, hi]) < TOL
     assert r.classical_estimate == pytest.approx(np.mean(ya - yb), abs=1e-12)
@@ -159,7 +159,7 @@ def test_paired_difference_matches_ppi_py_on_the_per_unit_difference(kind, lam):
 @pytest.mark.parametrize("lam", LAMS)
 def test_win_rate_matches_ppi_py(kind, lam):
     pairs, y, yhat, pairs_u, yhat_u, _ = pairwise(kind, 3, ties=True)
-    r = ppi.win_rate(y, yhat, yhat_u, alpha=0.05, lam=lam)
+    r = ppi.win_rate(y, yhat, yhat_u, alpha=0.05, lam=lam, small_sample=False)
     lo, hi = ppi_mean_ci(y, yhat, yhat_u, alpha=0.05, lam=lam)
     assert close(r.interval, [lo, hi]) < TOL
     assert 0.5 in y  # ties counted as half
@@ -225,7 +225,7 @@ def test_cross_mean_matches_ppi_py(kind):
     rng = np.random.default_rng(8)
     fuk = fu[:, None] + rng.normal(0, 0.2, (fu.size, 5))  # five fold-wise judges
     for alt in ALTERNATIVES:
-        r = ppi.cross_mean(y, f, fuk, alpha=0.1, alternative=alt)
+        r = ppi.cross_mean(y, f, fuk, alpha=0.1, alternative=alt, small_sample=False)
         lo, hi = crossppi_mean_ci(y, f, fuk, alpha=0.1, alternative=alt)
         assert close([v for v in r.interval if np.isfinite(v)], [v for v in (lo, hi) if np.isfinite(v)]) < TOL
     assert r.lam == 1.0 and r.method == "cross-ppi"
@@ -253,13 +253,13 @@ def test_cross_paired_difference_and_win_rate_are_cross_mean():
     yb, fb, fub = scores("biased", 13)
     rng = np.random.default_rng(12)
     ka, kb = fua[:, None] + rng.normal(0, 0.1, (fua.size, 4)), fub[:, None] + rng.normal(0, 0.1, (fub.size, 4))
-    r = ppi.cross_paired_difference(ya, yb, fa, fb, ka, kb)
+    r = ppi.cross_paired_difference(ya, yb, fa, fb, ka, kb, small_sample=False)
     lo, hi = crossppi_mean_ci(ya - yb, fa - fb, ka - kb, alpha=0.05)
     assert close(r.interval, [lo, hi]) < TOL
     w = (ya > yb).astype(float)
     wh = expit(fa - fb)
     wk = expit(ka - kb)
-    r = ppi.cross_win_rate(w, wh, wk)
+    r = ppi.cross_win_rate(w, wh, wk, small_sample=False)
     lo, hi = crossppi_mean_ci(w, wh, wk, alpha=0.05)
     assert close(r.interval, [lo, hi]) < TOL
 
@@ -301,10 +301,12 @@ def test_a_useless_judge_falls_back_to_the_classical_interval():
     for seed in range(50):
         y, f, fu = scores("useless", 100 + seed)
         f = np.random.default_rng(seed).normal(size=f.size)  # independent of y
-        r = ppi.mean(y, f, fu)
+        r = ppi.mean(y, f, fu, small_sample=False)
         widths.append((r.high - r.low) / (r.classical_high - r.classical_low))
         assert r.lam < 0.35
-    assert max(widths) <= 1.0 + 1e-9  # tuned lam never widens the estimated interval here
+        t = ppi.mean(y, f, fu)  # the small-sample interval: at most one degree of freedom dearer (lam estimated)
+        assert (t.high - t.low) / (t.classical_high - t.classical_low) <= np.sqrt(149 / 148) * 1.0001
+    assert max(widths) <= 1.0 + 1e-9  # tuned lam never widens the estimated normal interval here
     assert np.mean(widths) > 0.98
 
 

@@ -86,6 +86,9 @@ def _mean(u: np.ndarray, r: np.ndarray, v: np.ndarray, leave_out: bool):
 
 
 def _median_low(u: np.ndarray, r: np.ndarray, v: np.ndarray, leave_out: bool):
+    levels, code = np.unique(v, return_inverse=True)
+    if v.size and levels.size <= _FEW_LEVELS:  # a rating scale: count each unit's labels per level
+        return _median_low_counted(u, r, code, levels, leave_out)
     order = np.lexsort((v, u))  # by unit, then label
     u, r, v = u[order], r[order], v[order]
     start, count, units, first = _groups(u)
@@ -99,12 +102,38 @@ def _median_low(u: np.ndarray, r: np.ndarray, v: np.ndarray, leave_out: bool):
     return u[ok], r[ok], v[np.where(ok, at, 0)][ok]
 
 
+_FEW_LEVELS = 64
+
+
+def _level_counts(u: np.ndarray, code: np.ndarray, k: int) -> np.ndarray:
+    """units x levels: how many labels of each level each unit has (rows for unit codes 0..max)."""
+    n_units = int(u.max()) + 1
+    return np.bincount(u * k + code, minlength=n_units * k).reshape(n_units, k).astype(np.int32)
+
+
+def _median_low_counted(u: np.ndarray, r: np.ndarray, code: np.ndarray, levels: np.ndarray, leave_out: bool):
+    """:func:`_median_low` from per-unit level counts: the lower median is the first level whose running count
+    passes position ``(c - 1) // 2`` of the unit's ``c`` labels (``c - 1`` of them, the voter's own left out)."""
+    counts = _level_counts(u, code, levels.size)
+    if not leave_out:
+        units = np.flatnonzero(counts.sum(axis=1))
+        part = counts[units]
+        m = (part.sum(axis=1) - 1) // 2
+        at = (np.cumsum(part, axis=1, dtype=np.int32) <= m[:, None]).sum(axis=1)
+        return units, np.full(units.size, -1), levels[at]
+    others = counts[u]
+    others[np.arange(u.size), code] -= 1
+    c = others.sum(axis=1)
+    ok = c > 0
+    others, c = others[ok], c[ok]
+    at = (np.cumsum(others, axis=1, dtype=np.int32) <= ((c - 1) // 2)[:, None]).sum(axis=1)
+    return u[ok], r[ok], levels[at]
+
+
 def _plurality(u: np.ndarray, r: np.ndarray, v: np.ndarray, leave_out: bool):
     codes, labels = pd.factorize(v)
     k = len(labels)
-    n_units = int(u.max()) + 1 if u.size else 0
-    counts = np.zeros((n_units, max(k, 1)), dtype=np.int64)
-    np.add.at(counts, (u, codes), 1)
+    counts = _level_counts(u, codes, max(k, 1)) if u.size else np.zeros((0, max(k, 1)), dtype=np.int32)
     labels = np.asarray(labels, dtype=object)
     if not leave_out:
         units = np.flatnonzero(counts.sum(axis=1))

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from assay import records as R
-from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.frames import comparisons_frame, judgment_codes
 from assay.analysis.options import Options, Selection
 from assay.analysis.ranking import pair_keys
 from assay.errors import BadInput, NotFound
@@ -41,21 +41,20 @@ __all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_repo
 PLAN_KS = (1, 2, 4, 8, math.inf)
 
 
-def _pair_by(store: Store, frame: pd.DataFrame, model_a: str, model_b: str, pair_by: str) -> str:
+def _pair_by(frame: pd.DataFrame, model_a: str, model_b: str, pair_by: str) -> str:
     if pair_by != "auto":
         return pair_by
-    items_a = set(frame.loc[frame["model"] == model_a, "item_id"])
-    items_b = set(frame.loc[frame["model"] == model_b, "item_id"])
-    return "item" if items_a & items_b else "prompt"
+    item = np.asarray(frame["item_id"].cat.codes)
+    model = frame["model"].astype(object).to_numpy()
+    return "item" if np.intersect1d(item[model == model_a], item[model == model_b]).size else "prompt"
 
 
 def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:
-    jf = judgments_frame(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
-                         campaign=select.campaign, texts=False, datasets=select.datasets)
-    jf = jf[jf["model"].isin([model_a, model_b])]
-    jf = jf[pd.to_numeric(jf["value"], errors="coerce").notna()].copy()
-    jf["value"] = jf["value"].astype(float)
-    return jf
+    """The two models' current judgments with a numeric value, ids as categoricals (:func:`judgment_codes`)."""
+    jf = judgment_codes(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
+                        campaign=select.campaign, models=[model_a, model_b], items=True,
+                        datasets=select.datasets)
+    return jf[jf["value"].notna()]
 
 
 def paired_scores(
@@ -80,9 +79,22 @@ def paired_scores(
         out = pd.DataFrame(columns=cols)
         out.attrs["pair_by"] = pair_by
         return out
-    used = _pair_by(store, jf, model_a, model_b, pair_by)
-    resp = jf.groupby(["rubric", "dimension", "unit", "item_id", "model"], as_index=False)["value"].mean()
-    resp = resp.join(pair_keys(store, resp["item_id"].unique(), used), on="item_id")
+    used = _pair_by(jf, model_a, model_b, pair_by)
+    # ids are categoricals: the group-bys work on their integer codes
+    resp = jf.groupby(["rubric", "dimension", "unit", "item_id", "model"], as_index=False, observed=True,
+                      sort=False)["value"].mean()
+    if used == "item":  # an item is its own key; its cluster, where it has one, else the key
+        items = jf[["item_id", "cluster"]].drop_duplicates("item_id")
+        has = items["cluster"].notna()
+        keys = pd.DataFrame({"key": items["item_id"].astype(object).to_numpy(),
+                             "cluster": items["cluster"].astype(object).where(has, items["item_id"].astype(object))
+                             .to_numpy(), "has_cluster": has.to_numpy()},
+                            index=pd.Index(items["item_id"].astype(object).to_numpy(), name="item_id"))
+    else:
+        keys = pair_keys(store, list(resp["item_id"].astype(object).unique()), used)
+    resp = resp.assign(item_id=resp["item_id"].astype(object)).join(keys, on="item_id")
+    resp = resp.assign(rubric=resp["rubric"].astype(object), dimension=resp["dimension"].astype(object),
+                       model=resp["model"].astype(object))
     agg = list if per_sample else "mean"
     per = resp.groupby(["rubric", "dimension", "key", "model"]).agg(
         value=("value", agg), k=("unit", "nunique"), cluster=("cluster", "first"),

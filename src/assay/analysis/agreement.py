@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from assay.analysis import _consensus as C
-from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.frames import comparisons_frame, judgment_codes
 from assay.analysis.options import Options, Selection
 from assay.stats import agreement as A
 from assay.stats import raters as RA
@@ -42,19 +42,14 @@ def _est(name: str, fn: Callable[[], A.Estimate], note: str = "") -> dict[str, A
             "se": None if e.se is None or np.isnan(e.se) else e.se, "method": e.method, "note": note}
 
 
-def _matrix(df: pd.DataFrame, value: str) -> pd.DataFrame:
-    """raters x units, NaN where a rater did not rate a unit."""
-    return df.pivot(index="rater", columns="unit", values=value)
-
-
 def alpha_level(scale: str) -> str:
     return {"binary": "nominal", "categorical": "nominal", "nominal": "nominal", "ordinal": "ordinal",
             "continuous": "interval"}[scale]
 
 
-def coefficients(matrix: pd.DataFrame, scale: str, *, categories: Sequence | None = None, rounds: int = 1000,
-                 confidence: float = 0.95, random_state: int = 0) -> list[dict[str, Any]]:
-    """Every coefficient suited to the scale, on a raters x units matrix, each with its interval.
+def coefficients(matrix: pd.DataFrame | np.ndarray, scale: str, *, categories: Sequence | None = None,
+                 rounds: int = 1000, confidence: float = 0.95, random_state: int = 0) -> list[dict[str, Any]]:
+    """Every coefficient suited to the scale, on a raters x units matrix (a frame or an array), each with its interval.
 
     Labelled scales go through one :func:`assay.stats.agreement.summarise` (labels coded
     once, units reduced to their distinct count patterns), so every coefficient and every
@@ -63,7 +58,7 @@ def coefficients(matrix: pd.DataFrame, scale: str, *, categories: Sequence | Non
     """
     if scale == "continuous":
         return _continuous(matrix, rounds=rounds, confidence=confidence, random_state=random_state)
-    data = matrix.to_numpy(dtype=object if scale in ("categorical", "nominal") else float)
+    data = np.asarray(matrix, dtype=object if scale in ("categorical", "nominal") else float)
     level = alpha_level(scale)
     two = matrix.shape[0] == 2
     ci = {"confidence": confidence}
@@ -105,9 +100,10 @@ def coefficients(matrix: pd.DataFrame, scale: str, *, categories: Sequence | Non
     return rows
 
 
-def _continuous(matrix: pd.DataFrame, *, rounds: int, confidence: float, random_state: int) -> list[dict[str, Any]]:
+def _continuous(matrix: pd.DataFrame | np.ndarray, *, rounds: int, confidence: float, random_state: int
+                ) -> list[dict[str, Any]]:
     """The coefficients of continuous scores (each unit its own pattern): alpha (interval) and the ICC forms."""
-    data = matrix.to_numpy(dtype=float)
+    data = np.asarray(matrix, dtype=float)
     rows = [_est("Krippendorff alpha (interval)", lambda: A.krippendorff_alpha_interval(
         data, level="interval", rounds=rounds, confidence=confidence, random_state=random_state))]
     numeric = data.T  # units x raters
@@ -221,7 +217,7 @@ def group_comparison(df: pd.DataFrame, scale: str, value: str, categories: Seque
     arrays (``assay.analysis._consensus``): one pass gives every human's leave-one-out
     consensus, so the cost grows with the number of labels, not labels times raters.
     """
-    kinds = dict(zip(*df[["rater", "rater_kind"]].drop_duplicates("rater").to_numpy().T))
+    kinds = _rater_kinds(df)
     human_ids = sorted(r for r, k in kinds.items() if k == "human")
     judge_ids = sorted(r for r, k in kinds.items() if k != "human")
     out: dict[str, Any] = {"humans": human_ids, "judges": judge_ids, "definition": JUDGE_VS_HUMANS}
@@ -259,38 +255,87 @@ def group_comparison(df: pd.DataFrame, scale: str, value: str, categories: Seque
     return out
 
 
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column as int64 codes and the sorted names they index (a categorical's own, or factorized)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.cat.codes, dtype=np.int64), np.asarray(column.cat.categories, dtype=object)
+    codes, names = pd.factorize(column, sort=True)
+    return codes.astype(np.int64), np.asarray(names, dtype=object)
+
+
+def _wide(df: pd.DataFrame, value: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """The raters x units array of the units two or more raters rated (what ``pivot`` gives), from codes.
+
+    Returns the array (NaN where a rater did not rate a unit; float, or object for labels),
+    its rater and unit names (sorted, as ``pivot`` orders them) and the counts the section
+    reports. One row per (unit, rater) is assumed (the frames keep each rater's latest).
+    """
+    u, units = _codes(df["unit"])
+    r, raters = _codes(df["rater"])
+    ok = (u >= 0) & (r >= 0)
+    u, r = u[ok], r[ok]
+    seen = np.zeros((len(units), len(raters)), dtype=bool) if len(units) * len(raters) <= 50_000_000 else None
+    if seen is not None:
+        seen[u, r] = True
+        per_unit = seen.sum(axis=1)
+    else:  # many raters: count distinct (unit, rater) pairs by sorting
+        pair = np.sort(u * len(raters) + r)
+        first = np.ones(pair.size, dtype=bool)
+        first[1:] = pair[1:] != pair[:-1]
+        per_unit = np.bincount(pair[first] // len(raters), minlength=len(units))
+    multi = per_unit >= 2
+    keep = multi[u]
+    in_multi = np.bincount(r[keep], minlength=len(raters)) > 0
+    counts = {"units": int(multi.sum()), "units_total": int((per_unit > 0).sum()),
+              "raters": int((np.bincount(r, minlength=len(raters)) > 0).sum()), "multi_raters": int(in_multi.sum())}
+    column = np.cumsum(multi) - 1
+    row = np.cumsum(in_multi) - 1
+    values = df[value].to_numpy()[ok][keep]
+    numeric = values.dtype.kind in "fiub"
+    wide = np.full((int(in_multi.sum()), int(multi.sum())), np.nan, dtype=float if numeric else object)
+    wide[row[r[keep]], column[u[keep]]] = values
+    return wide, raters[in_multi], units[multi], counts
+
+
 def _section(df: pd.DataFrame, *, name: str, scale: str, value: str, categories: Sequence | None,
              options: Options, matrix_limit: int = 30) -> dict[str, Any]:
-    rated = df.groupby("unit")["rater"].nunique()
-    multi = df[df["unit"].isin(rated[rated >= 2].index)]
+    wide, raters, units, counts = _wide(df, value)
     section: dict[str, Any] = {
         "dimension": name,
         "scale": scale,
-        "units": int((rated >= 2).sum()),
-        "units_total": int(len(rated)),
-        "raters": int(df["rater"].nunique()),
+        "units": counts["units"],
+        "units_total": counts["units_total"],
+        "raters": counts["raters"],
         "ratings": int(len(df)),
     }
-    if multi.empty or multi["rater"].nunique() < 2:
+    if counts["units"] == 0 or counts["multi_raters"] < 2:
         section["coefficients"] = []
         section["error"] = "no unit was rated by two raters"
         return section
-    matrix = _matrix(multi, value)
-    section["coefficients"] = coefficients(matrix, scale, categories=categories, rounds=options.rounds,
+    section["coefficients"] = coefficients(wide, scale, categories=categories, rounds=options.rounds,
                                            confidence=options.confidence, random_state=options.random_state)
-    kinds = set(df["rater_kind"])
-    if "human" in kinds and len(kinds) > 1 or df[df["rater_kind"] == "human"]["rater"].nunique() > 1:
+    kind_of = _rater_kinds(df)
+    kinds = set(kind_of.values())
+    if "human" in kinds and len(kinds) > 1 or sum(k == "human" for k in kind_of.values()) > 1:
         section["groups"] = group_comparison(df, scale, value, categories)
-    if multi["rater"].nunique() <= matrix_limit:
+    if len(raters) <= matrix_limit:
         weights = "quadratic" if scale == "ordinal" else None
         statistic = "percent_agreement" if scale == "continuous" else "cohen_kappa"
         if scale != "continuous":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                m = RA.agreement_matrix(multi, value=value, statistic=statistic, weights=weights)
+                m = RA.wide_agreement_matrix(wide, list(raters), statistic=statistic, weights=weights)
             section["matrix"] = {"statistic": statistic + (" (quadratic)" if weights else ""),
                                  "raters": list(m.index), "values": m.to_numpy().tolist()}
     return section
+
+
+def _rater_kinds(df: pd.DataFrame) -> dict[str, str]:
+    """Each rater in the frame and its kind."""
+    if isinstance(df["rater"].dtype, pd.CategoricalDtype):
+        pairs = df.groupby("rater", observed=True, sort=True)["rater_kind"].first()
+        return {str(k): v for k, v in pairs.items()}
+    return dict(zip(*df[["rater", "rater_kind"]].drop_duplicates("rater").to_numpy().T))
 
 
 def agreement_report(
@@ -318,8 +363,8 @@ def agreement_report(
         report["sections"].append(_section(df, name="preference", scale="nominal", value="label",
                                            categories=NOMINAL_LABELS, options=options))
         return report
-    df = judgments_frame(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
-                         campaign=campaign, texts=False)
+    df = judgment_codes(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
+                        campaign=campaign)
     report["kind"] = "judgments"
     for rubric_id in sorted(df["rubric"].unique()):
         rub = get_rubric(store, rubric_id)
@@ -341,17 +386,16 @@ def agreement_report(
 
 def alpha_among(df: pd.DataFrame, scale: str, value: str, cats: Sequence | None) -> dict[str, Any]:
     """Krippendorff's alpha over the units of a long frame that two or more raters rated."""
-    rated = df.groupby("unit")["rater"].nunique()
-    multi = df[df["unit"].isin(rated[rated >= 2].index)]
-    out: dict[str, Any] = {"units": int((rated >= 2).sum()), "raters": int(multi["rater"].nunique())}
-    if multi.empty:
+    wide, _, _, counts = _wide(df, value)
+    out: dict[str, Any] = {"units": counts["units"], "raters": counts["multi_raters"]}
+    if counts["units"] == 0:
         return out | {"alpha": None, "error": "no unit rated by two raters"}
     kw = {"categories": cats} if cats is not None else {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out["alpha"] = A.krippendorff_alpha(_matrix(multi, value).to_numpy(
-                dtype=object if scale == "categorical" else float), level=alpha_level(scale), **kw)
+            out["alpha"] = A.krippendorff_alpha(np.asarray(wide, dtype=object if scale == "categorical" else float),
+                                                level=alpha_level(scale), **kw)
     except ValueError as err:
         out |= {"alpha": None, "error": str(err)}
     return out

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 
 from assay import records as R
@@ -19,6 +22,14 @@ from assay.store import tables as T
 
 JUDGMENT_COLUMNS = ["id", "unit", "item_id", "model", "rater", "rater_kind", "rubric", "dimension", "value", "label",
                     "justification", "flags", "time_spent_s", "guideline_version", "campaign_id", "created_at"]
+
+
+def _current_arrow(table: pa.Table) -> pa.Table:
+    """Drop records another record supersedes, in Arrow (no Python object per row)."""
+    replaced = pc.unique(table["supersedes"].drop_null())
+    if len(replaced) == 0:
+        return table
+    return table.filter(pc.invert(pc.is_in(table["id"], value_set=replaced)))
 
 
 def _current(df: pd.DataFrame) -> pd.DataFrame:
@@ -69,8 +80,7 @@ def judgments_frame(
         if val is not None:
             stmt = stmt.where(j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val)
     columns = [c for c in JUDGMENT_COLUMNS if texts or c not in ("justification", "flags")]
-    df = store.arrow_select(stmt).to_pandas()
-    df = _current(df)
+    df = _current_arrow(store.arrow_select(stmt)).to_pandas()
     if df.empty:
         return pd.DataFrame(columns=columns)
     if texts:
@@ -82,6 +92,93 @@ def judgments_frame(
     if latest_only:
         df = df.drop_duplicates(["unit", "rater", "rubric", "dimension"], keep="last")
     return df[columns].reset_index(drop=True)
+
+
+CODED_COLUMNS = ["unit", "rater", "rater_kind", "rubric", "dimension", "value", "label", "guideline_version"]
+
+
+def judgment_codes(
+    store: Store,
+    *,
+    rubric: str | None = None,
+    dimensions: Sequence[str] | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    models: Sequence[str] | None = None,
+    items: bool = False,
+    datasets: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The current judgments the agreement statistics read, with every id column a categorical.
+
+    The same rows as :func:`judgments_frame` (latest judgment per rater, unit, rubric and
+    dimension), but only :data:`CODED_COLUMNS`, and ``unit``, ``rater``, ``rater_kind``,
+    ``rubric``, ``dimension`` and ``label`` as pandas categoricals whose categories are
+    sorted: the strings are coded once, in Arrow, so ten million judgments cost integer
+    operations from here on (``column.cat.codes``), not string hashing per step.
+
+    ``models`` keeps the judgments of those models' responses; ``items`` adds the
+    response's ``item_id``, ``model`` and the item's ``cluster`` (categoricals too), read in
+    the same query. ``datasets`` keeps the judgments of responses to those datasets' items
+    (one partition of the store, as in :func:`judgments_frame`).
+    """
+    j, r, it = T.judgments, T.responses, T.items
+    cols = [j.c.id, j.c.supersedes, j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric,
+            j.c.dimension, j.c.value, j.c.label, j.c.guideline_version, j.c.created_at]
+    source = j
+    if items or models is not None or datasets is not None:
+        source = source.outerjoin(r, r.c.id == j.c.response_id)
+    if items:
+        cols += [r.c.item_id, r.c.model, it.c.cluster]
+    if items or datasets is not None:
+        source = source.outerjoin(it, it.c.id == r.c.item_id)
+    stmt = select(*cols).select_from(source)
+    if datasets is not None:
+        stmt = stmt.where(it.c.dataset.in_(list(datasets)))
+    for col, val in (("rubric", rubric), ("campaign_id", campaign), ("dimension", dimensions), ("rater_id", raters)):
+        if val is not None:
+            stmt = stmt.where(j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val)
+    if models is not None:
+        stmt = stmt.where(r.c.model.in_(list(models)))
+    extra = ["item_id", "model", "cluster"] if items else []
+    table = _current_arrow(store.arrow_select(stmt))
+    if table.num_rows == 0:
+        return pd.DataFrame({c: pd.Series(dtype="category" if c not in ("value", "guideline_version") else float)
+                             for c in CODED_COLUMNS + extra})
+    cat = {name: _sorted_categorical(table[name])
+           for name in ("unit", "rater", "rubric", "dimension", "label", *extra)}
+    df = pd.DataFrame(cat | {"value": table["value"].to_numpy(zero_copy_only=False).astype(float),
+                             "guideline_version": table["guideline_version"].to_pandas()})
+    key = [np.asarray(df[c].cat.codes, dtype=np.int64) for c in ("unit", "rater", "rubric", "dimension")]
+    sizes = [max(len(df[c].cat.categories), 1) for c in ("unit", "rater", "rubric", "dimension")]
+    flat = np.ravel_multi_index(key, sizes)
+    ordered = np.sort(flat)  # (numpy 2.4's hashing np.unique took seconds on a million int64s; a sort takes ms)
+    if (ordered[1:] == ordered[:-1]).any():  # a rater judged a unit twice: their latest counts, as in judgments_frame
+        when = pd.to_datetime(table["created_at"].to_pandas(), utc=True, format="ISO8601")
+        order = np.argsort(when.to_numpy(), kind="stable")
+        _, last = np.unique(flat[order][::-1], return_index=True)
+        df = df.iloc[np.sort(order[::-1][last])].reset_index(drop=True)
+    kinds = {x.id: x.kind for x in store.iter(R.Rater, id=list(df["rater"].cat.categories))}
+    kind_codes, kind_names = pd.factorize(pd.Series([kinds.get(r) for r in df["rater"].cat.categories],
+                                                    dtype=object), sort=True)
+    rater_codes = np.asarray(df["rater"].cat.codes)
+    df["rater_kind"] = pd.Categorical.from_codes(np.where(rater_codes >= 0, kind_codes[rater_codes], -1),
+                                                 categories=pd.Index(kind_names, dtype=object))
+    return df[CODED_COLUMNS + extra]
+
+
+def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """An Arrow string column as a pandas categorical with sorted categories (nulls are missing)."""
+    encoded = pc.dictionary_encode(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    codes = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int64) \
+        if encoded.indices.null_count else codes.astype(np.int64)
+    # sorted in Arrow: UTF-8 byte order is code point order, the order Python's sort and pivot give
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    labels = encoded.dictionary.take(order).to_numpy(zero_copy_only=False)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    new = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1) if len(order) else codes
+    return pd.Categorical.from_codes(new, categories=pd.Index(labels, dtype=object))
 
 
 COMPARISON_COLUMNS = ["id", "unit", "item_id", "rater", "rater_kind", "label", "first", "second", "outcome",

@@ -267,14 +267,15 @@ def exact_dup(fields: Any = "prompt", normalize: bool = True, lowercase: bool = 
     return Work(apply)
 
 
-@step("near-dup")
+@step("near-dup", version="2")
 def near_dup(threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: int = 1, field: str = "prompt") -> Work:
     """Remove items whose word n-gram Jaccard similarity to a kept earlier item reaches ``threshold`` (MinHash LSH).
 
-    Candidates come from MinHash LSH (datasketch) and each is verified by the exact Jaccard
-    of the two shingle sets, so every removal is a true near-duplicate; LSH may miss a pair
-    near the threshold (raise ``num_perm`` to miss fewer). An item is compared with the
-    items kept so far only: no two kept items are near-duplicates that LSH found.
+    Candidates come from MinHash LSH (``curate.minhash``, vectorised over all items) and each
+    is verified by the exact Jaccard of the two shingle sets, so every removal is a true
+    near-duplicate; LSH may miss a pair near the threshold (raise ``num_perm`` to miss
+    fewer). An item is compared with the items kept so far only: no two kept items are
+    near-duplicates that LSH found. Version 2: its own hashing in place of datasketch's.
     """
     threshold = _unit_interval(threshold, "threshold")
     if not isinstance(ngram, int) or ngram < 1:
@@ -284,19 +285,15 @@ def near_dup(threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, seed: 
     check_fields(field, "field")
 
     def apply(items: list[Item], progress: Progress) -> list[Decision]:
-        from assay.curate.minhash import NearDupIndex
+        from assay.curate.minhash import near_duplicates
 
-        index = NearDupIndex(threshold=threshold, num_perm=num_perm, seed=seed)
+        texts = [item_text(it, field) for it in items]
         out = []
-        for k, it in enumerate(items, 1):
-            shingles = ngrams(words(item_text(it, field)), ngram)
-            match = index.add(it.id, shingles)
-            if match is not None:
-                kept, sim = match
-                out.append(Decision(it.id, "removed", f"near-duplicate of item {kept}, Jaccard {sim:.3f}",
-                                   related_id=kept, detail={"jaccard": round(sim, 6), "ngram": ngram}))
-            if k % 1000 == 0 or k == len(items):
-                progress(k)
+        for i, j, sim in near_duplicates(texts, threshold=threshold, ngram=ngram, num_perm=num_perm, seed=seed,
+                                         progress=progress):
+            kept = items[j].id
+            out.append(Decision(items[i].id, "removed", f"near-duplicate of item {kept}, Jaccard {sim:.3f}",
+                                related_id=kept, detail={"jaccard": round(sim, 6), "ngram": ngram}))
         return out
 
     return Work(apply)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 
@@ -30,9 +32,16 @@ def check_fields(fields: str | Sequence[str], arg: str = "fields") -> list[str]:
     return out
 
 
+@functools.cache
+def punctuation_table() -> dict[int, str]:
+    """A ``str.translate`` table making every Unicode punctuation mark (P*) and symbol (S*) a space."""
+    return {cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp))[0] in "PS"}
+
+
 def _strip_punctuation(text: str) -> str:
-    # Unicode punctuation (P*) and symbols (S*) become spaces, so "a,b" is two words
-    return "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    # Unicode punctuation (P*) and symbols (S*) become spaces, so "a,b" is two words; one C-level
+    # pass (a table built once, ~0.3 s) where a category look-up per character took most of near-dup's time
+    return text.translate(punctuation_table())
 
 
 # kept by ``drop_punctuation``: they often carry meaning (operators, paths, handles, names)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy import linalg
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, stdtr, stdtrit
 from scipy.stats import norm
 
 from assay.stats import _bt
@@ -57,7 +58,9 @@ class PPIEstimate:
     classical_low: float
     classical_high: float
     classical_se: float
-    """Standard error of the human-only estimate (population standard deviation over sqrt(n), as ppi_py)."""
+    """Standard error of the human-only estimate: sample standard deviation over sqrt(n), with the
+    Student t interval on ``n - 1`` degrees of freedom; population standard deviation and normal
+    interval with ``small_sample=False``, as ppi_py."""
     naive_estimate: float
     """Mean of the judge's scores on every unit, labelled and unlabelled: biased by whatever bias the judge has."""
     n: int
@@ -69,6 +72,9 @@ class PPIEstimate:
     method: str
     """"ppi++" (lam tuned), "ppi" (lam = 1), "classical" (lam = 0), "ppi-fixed" (another given lam)
     or "cross-ppi" (cross-fitted predictions)."""
+    df: float = math.inf
+    """Degrees of freedom of the Student t quantile behind ``low`` and ``high`` (the classical
+    interval's are ``n - 1``); ``inf`` for the normal intervals of ``small_sample=False``, ppi_py's."""
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -79,14 +85,16 @@ class PPIEstimate:
         return (self.classical_low, self.classical_high)
 
     def p_value(self, null: float = 0.0) -> float:
-        """Normal p-value of the hypothesis ``theta = null`` against ``alternative`` ("larger": theta > null).
+        """Wald p-value of the hypothesis ``theta = null`` against ``alternative`` ("larger": theta > null).
 
-        The Wald test that the interval inverts (PPI++; ppi_py's ``ppi_mean_pval`` with the same ``lam``).
+        The Wald test that the interval inverts (PPI++; ppi_py's ``ppi_mean_pval`` with the same ``lam``),
+        with the Student t distribution of ``df`` degrees of freedom when the interval has one.
         """
         z = (self.estimate - null) / max(self.se, 1e-16)
+        cdf = norm.cdf if math.isinf(self.df) else partial(stdtr, self.df)
         if self.alternative == "two-sided":
-            return float(2 * norm.sf(abs(z)))
-        return float(norm.sf(z) if self.alternative == "larger" else norm.cdf(z))
+            return float(2 * cdf(-abs(z)))
+        return float(cdf(-z) if self.alternative == "larger" else cdf(z))
 
     @property
     def n_eff(self) -> float:
@@ -190,13 +198,15 @@ def in_unit_interval(x: np.ndarray, name: str) -> None:
 # --- shared formulas ----------------------------------------------------------------------
 
 
-def z_interval(estimate, se, alpha: float, alternative: str):  # noqa: ANN001, ANN201 - float or array
-    """Normal (Wald) limits, one- or two-sided, as statsmodels' ``_zconfint_generic``, which ppi_py uses."""
+def z_interval(estimate, se, alpha: float, alternative: str, df: float = math.inf):  # noqa: ANN001, ANN201
+    """Normal (Wald) limits, one- or two-sided, as statsmodels' ``_zconfint_generic``, which ppi_py uses;
+    with a finite ``df``, the Student t quantile instead of the normal one."""
     estimate, se = np.asarray(estimate, dtype=float), np.asarray(se, dtype=float)
+    ppf = norm.ppf if math.isinf(df) else partial(stdtrit, df)
     if alternative == "two-sided":
-        q = norm.ppf(1 - alpha / 2)
+        q = ppf(1 - alpha / 2)
         return estimate - q * se, estimate + q * se
-    q = norm.ppf(1 - alpha)
+    q = ppf(1 - alpha)
     if alternative == "larger":
         return estimate - q * se, np.full_like(estimate, np.inf)
     return np.full_like(estimate, -np.inf), estimate + q * se
@@ -237,8 +247,13 @@ def tuned_lam(grads: np.ndarray, grads_hat: np.ndarray, grads_hat_unlabeled: np.
 
 
 def mean_estimate(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, lam: float | None,
-                  alpha: float, alternative: str, *, method: str | None = None) -> PPIEstimate:
-    r"""PPI++ mean, its interval and the classical and naive figures (see :func:`assay.stats.ppi.mean`)."""
+                  alpha: float, alternative: str, *, method: str | None = None,
+                  small_sample: bool = True) -> PPIEstimate:
+    r"""PPI++ mean, its interval and the classical and naive figures (see :func:`assay.stats.ppi.mean`).
+
+    ``small_sample=False`` is ppi_py's interval: population variances and the normal quantile.
+    ``small_sample=True`` is :func:`small_sample_se` with its Student t quantile.
+    """
     n, big_n = y.size, yhat_unlabeled.size
     if n < 2:
         raise ValueError(f"y needs at least 2 labelled units for a variance, got {n}")
@@ -249,15 +264,51 @@ def mean_estimate(y: np.ndarray, yhat: np.ndarray, yhat_unlabeled: np.ndarray, l
         one = np.ones((1, 1))
         lam = tuned_lam(y[:, None], yhat[:, None], yhat_unlabeled[:, None], one)
     est = lam * yhat_unlabeled.mean() + (y - lam * yhat).mean()
-    se = math.sqrt((lam * yhat_unlabeled).var() / big_n + (y - lam * yhat).var() / n)
-    low, high = z_interval(est, se, alpha, alternative)
-    c_est, c_se = y.mean(), y.std() / math.sqrt(n)
-    c_low, c_high = z_interval(c_est, c_se, alpha, alternative)
+    if small_sample:
+        se, df = small_sample_se(y - lam * yhat, lam * yhat_unlabeled, tuned and lam > 0)
+        c_se, c_df = y.std(ddof=1) / math.sqrt(n), float(n - 1)
+    else:
+        se, df = math.sqrt((lam * yhat_unlabeled).var() / big_n + (y - lam * yhat).var() / n), math.inf
+        c_se, c_df = y.std() / math.sqrt(n), math.inf
+    low, high = z_interval(est, se, alpha, alternative, df)
+    c_est = y.mean()
+    c_low, c_high = z_interval(c_est, c_se, alpha, alternative, c_df)
     if method is None:
         method = "ppi++" if tuned else {0.0: "classical", 1.0: "ppi"}.get(lam, "ppi-fixed")
     naive = float(np.concatenate([yhat, yhat_unlabeled]).mean())
     return PPIEstimate(float(est), float(low), float(high), se, float(lam), float(c_est), float(c_low),
-                       float(c_high), float(c_se), naive, n, big_n, alpha, alternative, method)
+                       float(c_high), float(c_se), naive, n, big_n, alpha, alternative, method, df)
+
+
+def small_sample_se(resid: np.ndarray, pred_unlabeled: np.ndarray, lam_tuned: bool) -> tuple[float, float]:
+    r"""Standard error and degrees of freedom of the small-sample PPI++ mean interval.
+
+    ``resid`` is :math:`Y_i - \lambda f_i` on the ``n`` labelled units, ``pred_unlabeled``
+    :math:`\lambda\tilde f_j` on the ``N`` others. The two parts of the PPI variance are
+    estimated with sample variances, divisor ``n - 1`` and ``N - 1``, and the labelled one with
+    divisor ``n - 2`` when ``lam`` was tuned on the same labels (and is above 0). For the mean,
+    tuned PPI++ is the survey regression estimator :math:`\bar y + b(\bar f_{all} - \bar f_n)`
+    (:math:`\lambda = b N/(n + N)`; ``b`` differs only in estimating Var(f) from all units),
+    whose residual variance takes ``n - 2`` because the slope is estimated too (Cochran,
+    *Sampling Techniques*, 3rd ed. 1977, chapter 7, regression estimators). The quantile is Student t with the Welch-Satterthwaite degrees of freedom of a sum
+    of two independent variance estimates (Satterthwaite, Biometrics Bulletin 2, 1946;
+    Welch, Biometrika 34, 1947),
+
+    .. math:: \nu = \frac{(a + b)^2}{a^2/\nu_n + b^2/(N - 1)},\quad
+              a = s^2_{Y - \lambda f}/n,\ b = s^2_{\lambda\tilde f}/N,\ \nu_n = n - 1 \text{ or } n - 2,
+
+    so with ``lam = 0`` it is the Student t interval of the human labels. :math:`\nu` lies between
+    :math:`\nu_n` and :math:`\nu_n + N - 1`, near :math:`\nu_n` when the labelled part dominates
+    the variance, as it does when ``N`` is much larger than ``n``.
+    """
+    n, big_n = resid.size, pred_unlabeled.size
+    df_n = n - 2 if lam_tuned and n > 2 else n - 1
+    a = float(np.sum((resid - resid.mean()) ** 2)) / df_n / n
+    b = float(pred_unlabeled.var(ddof=1)) / big_n if big_n > 1 else 0.0
+    if a + b == 0:
+        return 0.0, float(df_n)
+    df = (a + b) ** 2 / (a**2 / df_n + (b**2 / (big_n - 1) if big_n > 1 else 0.0))
+    return math.sqrt(a + b), float(df)
 
 
 # --- logistic regression (PPI for M-estimators) ------------------------------------------

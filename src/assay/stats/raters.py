@@ -206,24 +206,32 @@ def agreement_matrix(ratings: pd.DataFrame, *, statistic: str = "cohen_kappa", w
     if statistic not in ("cohen_kappa", "percent", "overlap"):
         raise ValueError(f"statistic must be 'cohen_kappa', 'percent' or 'overlap', got {statistic!r}")
     wide = to_matrix(ratings, unit=unit, rater=rater, value=value)
-    names = list(wide.index)
+    return wide_agreement_matrix(wide.to_numpy(), list(wide.index), statistic=statistic, weights=weights,
+                                 categories=categories, min_overlap=min_overlap)
+
+
+def wide_agreement_matrix(wide: np.ndarray, names: Sequence, *, statistic: str = "cohen_kappa", weights=None,
+                          categories: Sequence | None = None, min_overlap: int = 2) -> pd.DataFrame:
+    """:func:`agreement_matrix` on a raters x units array (missing = NaN or None), rows named by ``names``."""
+    if statistic not in ("cohen_kappa", "percent", "overlap"):
+        raise ValueError(f"statistic must be 'cohen_kappa', 'percent' or 'overlap', got {statistic!r}")
+    names = list(names)
     out = pd.DataFrame(np.nan, index=pd.Index(names, name="rater"), columns=names)
-    rated = wide.notna()
-    for name in names:
-        out.loc[name, name] = float(rated.loc[name].sum()) if statistic == "overlap" else 1.0
-    for a, b in combinations(names, 2):
-        both = (rated.loc[a] & rated.loc[b]).to_numpy()
+    rated = ~pd.isna(wide)
+    for i, name in enumerate(names):
+        out.iloc[i, i] = float(rated[i].sum()) if statistic == "overlap" else 1.0
+    for (i, a), (k, b) in combinations(enumerate(names), 2):
+        both = rated[i] & rated[k]
         n = int(both.sum())
         if statistic == "overlap":
             val = float(n)
         elif n < max(min_overlap, 1):
             continue
         elif statistic == "percent":
-            val = float(np.mean(wide.loc[a].to_numpy()[both] == wide.loc[b].to_numpy()[both]))
+            val = float(np.mean(wide[i][both] == wide[k][both]))
         else:
             try:
-                val = cohen_kappa(wide.loc[a].to_numpy()[both], wide.loc[b].to_numpy()[both],
-                                  weights=weights, categories=categories)
+                val = cohen_kappa(wide[i][both], wide[k][both], weights=weights, categories=categories)
             except ValueError:
                 continue
         out.loc[a, b] = out.loc[b, a] = val
