@@ -80,6 +80,9 @@ def paired_scores(
         out.attrs["pair_by"] = pair_by
         return out
     used = _pair_by(jf, model_a, model_b, pair_by)
+    # rows in (response, rater) order, so the means below add in one order whatever order the query
+    # returned (a per-dataset read, assay.analysis.sharded, must give the whole store's bits)
+    jf = jf.iloc[np.lexsort((np.asarray(jf["rater"].cat.codes), np.asarray(jf["unit"].cat.codes)))]
     # ids are categoricals: the group-bys work on their integer codes
     resp = jf.groupby(["rubric", "dimension", "unit", "item_id", "model"], as_index=False, observed=True,
                       sort=False)["value"].mean()
