@@ -223,3 +223,61 @@ def test_a_pilot_run_resolves_to_its_two_models(store):
         resolve_run_models(store, "gen2")
     with pytest.raises(NotFound):
         resolve_run_models(store, "nope")
+
+
+def _plain_paired_scores(store, model_a, model_b, pair_by, per_sample):
+    """paired_scores' rule on judgments_frame with pandas group-bys: what the coded path must give."""
+    from assay.analysis.frames import judgments_frame
+    from assay.analysis.ranking import pair_keys
+
+    jf = judgments_frame(store, texts=False)
+    jf = jf[jf["model"].isin([model_a, model_b]) & jf["value"].notna()].astype({"value": float})
+    resp = jf.groupby(["rubric", "dimension", "unit", "item_id", "model"], as_index=False)["value"].mean()
+    resp = resp.join(pair_keys(store, resp["item_id"].unique(), pair_by), on="item_id")
+    per = resp.sort_values("unit").groupby(["rubric", "dimension", "key", "model"]).agg(
+        value=("value", list if per_sample else "mean"), k=("unit", "nunique"), cluster=("cluster", "first"),
+        has_cluster=("has_cluster", "first")).reset_index()
+    a = per[per["model"] == model_a].drop(columns="model")
+    b = per[per["model"] == model_b].drop(columns=["model", "cluster", "has_cluster"])
+    both = a.merge(b, on=["rubric", "dimension", "key"], suffixes=("_a", "_b"))
+    both = both.rename(columns={"value_a": "a", "value_b": "b"})
+    return both.sort_values(["rubric", "dimension", "key"]).reset_index(drop=True)[
+        ["rubric", "dimension", "key", "a", "b", "k_a", "k_b", "cluster", "has_cluster"]]
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_paired_scores_on_codes_equal_the_plain_group_bys(store, per_sample):
+    """Prompt pairing across separately stored items, clusters on some, several samples and raters, a third
+    model and a value-less judgment left out: the coded computation gives the plain pandas one."""
+    rng = np.random.default_rng(3)
+    add_rubric(store, R.Rubric(name="ab", version=1, dimensions=[
+        R.Dimension(name=d, description=d, scale=R.Scale(kind="continuous", min=-100, max=100))
+        for d in ("x", "y")]))
+    judges = [R.Rater(id=f"llm:j{j}:x", kind="llm", name=f"j{j}") for j in range(3)]
+    recs: list[R.Record] = [R.Dataset(name="ab"), *judges, *(R.Model(id=m, provider="none") for m in (A, B, "c@1"))]
+    for i in range(40):
+        for model in (A, B, "c@1"):  # each model's own copy of the prompt (pairing needs the text)
+            item = R.Item(id=f"it-{model}-{i}", dataset="ab", prompt=f"prompt {i % 30}",
+                          cluster=(f"c{i % 4}" if model == A else None) if i % 3 else None)
+            recs.append(item)
+            for s in range(1 + i % 3):
+                resp = R.Response(id=f"r-{model}-{i}-{s}", item_id=item.id, model=model, sample_index=s, text="t")
+                recs.append(resp)
+                for d in ("x", "y"):
+                    for j in judges[: 1 + (i + s) % 3]:
+                        value = None if (i, s, d) == (5, 0, "y") else float(rng.normal())
+                        recs.append(R.Judgment(response_id=resp.id, rater_id=j.id, rubric="ab@1", dimension=d,
+                                               value=value, label=None if value is not None else "n/a"))
+    store.add(recs)
+    got = paired_scores(store, A, B, pair_by="prompt", per_sample=per_sample)
+    want = _plain_paired_scores(store, A, B, "prompt", per_sample)
+    assert got.attrs["pair_by"] == "prompt" and len(got) == 60
+    assert list(got.columns) == list(want.columns)
+    for col in ("rubric", "dimension", "key", "k_a", "k_b", "cluster", "has_cluster"):
+        assert list(got[col]) == list(want[col]), col
+    for col in ("a", "b"):
+        if per_sample:
+            assert all(np.allclose(x, y, rtol=1e-12) for x, y in zip(got[col], want[col]))
+        else:
+            assert np.allclose(got[col], want[col], rtol=1e-12)
+    assert got["has_cluster"].any() and not got["has_cluster"].all()

@@ -41,12 +41,23 @@ __all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_repo
 PLAN_KS = (1, 2, 4, 8, math.inf)
 
 
+def _codes(column: pd.Series) -> np.ndarray:
+    return np.asarray(column.cat.codes, dtype=np.int64)
+
+
+def _code_of(column: pd.Series, name: str) -> int:
+    categories = column.cat.categories
+    return int(categories.get_loc(name)) if name in categories else -2
+
+
 def _pair_by(frame: pd.DataFrame, model_a: str, model_b: str, pair_by: str) -> str:
     if pair_by != "auto":
         return pair_by
-    item = np.asarray(frame["item_id"].cat.codes)
-    model = frame["model"].astype(object).to_numpy()
-    return "item" if np.intersect1d(item[model == model_a], item[model == model_b]).size else "prompt"
+    item, model = _codes(frame["item_id"]), _codes(frame["model"])
+    n = len(frame["item_id"].cat.categories)
+    seen = [np.bincount(item[(model == _code_of(frame["model"], m)) & (item >= 0)], minlength=n) > 0
+            for m in (model_a, model_b)]
+    return "item" if (seen[0] & seen[1]).any() else "prompt"
 
 
 def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:
@@ -55,6 +66,18 @@ def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> p
                         campaign=select.campaign, models=[model_a, model_b], items=True,
                         datasets=select.datasets)
     return jf[jf["value"].notna()]
+
+
+def _groups(keys: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group (rows with equal ``keys``) as ``(group of row, one row index per group)``, groups in key order."""
+    flat = np.ravel_multi_index(keys, [max(n, 1) for n in sizes])
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    start = np.ones(ordered.size, dtype=bool)
+    start[1:] = ordered[1:] != ordered[:-1]
+    group = np.empty(flat.size, dtype=np.int64)
+    group[order] = np.cumsum(start) - 1
+    return group, order[start]
 
 
 def paired_scores(
@@ -71,7 +94,11 @@ def paired_scores(
     One row per (rubric, dimension, prompt key) with ``a``, ``b`` (means over raters then
     samples), ``k_a``, ``k_b`` (samples), ``cluster`` and ``has_cluster``. With
     ``per_sample=True`` ``a`` and ``b`` are instead lists of per-sample scores (for
-    variance components). ``attrs["pair_by"]`` says how prompts matched.
+    variance components), in the order of the responses' ids. ``attrs["pair_by"]`` says
+    how prompts matched. A prompt's cluster is model A's first response's (by id).
+
+    Computed on the categoricals' integer codes: a response's score is the mean of its
+    raters' values, a prompt's the mean of its responses' scores.
     """
     jf = _judgments(store, model_a, model_b, select)
     cols = ["rubric", "dimension", "key", "a", "b", "k_a", "k_b", "cluster", "has_cluster"]
@@ -83,31 +110,69 @@ def paired_scores(
     # rows in (response, rater) order, so the means below add in one order whatever order the query
     # returned (a per-dataset read, assay.analysis.sharded, must give the whole store's bits)
     jf = jf.iloc[np.lexsort((np.asarray(jf["rater"].cat.codes), np.asarray(jf["unit"].cat.codes)))]
-    # ids are categoricals: the group-bys work on their integer codes
-    resp = jf.groupby(["rubric", "dimension", "unit", "item_id", "model"], as_index=False, observed=True,
-                      sort=False)["value"].mean()
-    if used == "item":  # an item is its own key; its cluster, where it has one, else the key
-        items = jf[["item_id", "cluster"]].drop_duplicates("item_id")
-        has = items["cluster"].notna()
-        keys = pd.DataFrame({"key": items["item_id"].astype(object).to_numpy(),
-                             "cluster": items["cluster"].astype(object).where(has, items["item_id"].astype(object))
-                             .to_numpy(), "has_cluster": has.to_numpy()},
-                            index=pd.Index(items["item_id"].astype(object).to_numpy(), name="item_id"))
+    rub, dim, unit = _codes(jf["rubric"]), _codes(jf["dimension"]), _codes(jf["unit"])
+    n_units = len(jf["unit"].cat.categories)
+    # per unit (response): its item, model and the item's cluster
+    item_of = np.full(n_units, -1, dtype=np.int64)
+    item_of[unit] = _codes(jf["item_id"])
+    model_of = np.full(n_units, -1, dtype=np.int64)
+    model_of[unit] = _codes(jf["model"])
+    items = np.asarray(jf["item_id"].cat.categories, dtype=object)
+    clusters = np.asarray(jf["cluster"].cat.categories, dtype=object)
+    cluster_item = np.full(len(items), -1, dtype=np.int64)
+    cluster_item[item_of[unit]] = _codes(jf["cluster"])
+    if used == "item":  # an item is its own key; its cluster where it has one, else the key
+        key_of_item, keys = np.arange(len(items)), items
+        has_item = cluster_item >= 0
+        cluster_name_item = np.where(has_item, clusters[np.maximum(cluster_item, 0)] if len(clusters) else items,
+                                     items)
     else:
-        keys = pair_keys(store, list(resp["item_id"].astype(object).unique()), used)
-    resp = resp.assign(item_id=resp["item_id"].astype(object)).join(keys, on="item_id")
-    resp = resp.assign(rubric=resp["rubric"].astype(object), dimension=resp["dimension"].astype(object),
-                       model=resp["model"].astype(object))
-    agg = list if per_sample else "mean"
-    per = resp.groupby(["rubric", "dimension", "key", "model"]).agg(
-        value=("value", agg), k=("unit", "nunique"), cluster=("cluster", "first"),
-        has_cluster=("has_cluster", "first")).reset_index()
-    a = per[per["model"] == model_a].drop(columns="model")
-    b = per[per["model"] == model_b].drop(columns=["model", "cluster", "has_cluster"])
-    both = a.merge(b, on=["rubric", "dimension", "key"], suffixes=("_a", "_b"))
-    both = both.rename(columns={"value_a": "a", "value_b": "b"})[cols]
-    both.attrs["pair_by"] = used
-    return both.sort_values(["rubric", "dimension", "key"]).reset_index(drop=True)
+        found = pair_keys(store, list(items), used).reindex(items)
+        key_of_item, keys = pd.factorize(found["key"].to_numpy(dtype=object), sort=True)
+        keys = np.asarray(keys, dtype=object)
+        has_item = found["has_cluster"].fillna(False).to_numpy(dtype=bool)
+        cluster_name_item = found["cluster"].to_numpy(dtype=object)
+    # a response's score: the mean over its raters, per rubric and dimension
+    group, first = _groups([rub, dim, unit], [len(jf["rubric"].cat.categories), len(jf["dimension"].cat.categories),
+                                              n_units])
+    counts = np.bincount(group)
+    score = np.bincount(group, weights=jf["value"].to_numpy(float)) / counts
+    r_rub, r_dim, r_unit = rub[first], dim[first], unit[first]
+    r_item = item_of[r_unit]
+    r_key, r_model = key_of_item[r_item], model_of[r_unit]
+    a, b = _code_of(jf["model"], model_a), _code_of(jf["model"], model_b)
+    # a prompt's score per model: the mean over its responses (in the order of their ids)
+    sides = {}
+    for side, code in (("a", a), ("b", b)):
+        mine = np.flatnonzero(r_model == code)
+        mine = mine[np.lexsort((r_unit[mine], r_key[mine], r_dim[mine], r_rub[mine]))]
+        g, lead = _groups([r_rub[mine], r_dim[mine], r_key[mine]], [int(r_rub.max()) + 1, int(r_dim.max()) + 1,
+                                                                     len(keys)])
+        k = np.bincount(g)
+        if per_sample and k.size == 0:
+            value = pd.Series([], dtype=object)
+        elif per_sample:
+            bounds = np.cumsum(k)[:-1]
+            value = pd.Series([list(part) for part in np.split(score[mine], bounds)], dtype=object)
+        else:
+            value = pd.Series(np.bincount(g, weights=score[mine]) / k)
+        lead_rows = mine[lead]
+        sides[side] = pd.DataFrame({"rubric": r_rub[lead_rows], "dimension": r_dim[lead_rows],
+                                    "key": r_key[lead_rows], "value": value, "k": k,
+                                    "item": r_item[lead_rows]})
+    both = sides["a"].merge(sides["b"].drop(columns="item"), on=["rubric", "dimension", "key"],
+                            suffixes=("_a", "_b"))
+    both = both.sort_values(["rubric", "dimension", "key"]).reset_index(drop=True)
+    out = pd.DataFrame({
+        "rubric": np.asarray(jf["rubric"].cat.categories, dtype=object)[both["rubric"].to_numpy()],
+        "dimension": np.asarray(jf["dimension"].cat.categories, dtype=object)[both["dimension"].to_numpy()],
+        "key": keys[both["key"].to_numpy()] if len(both) else np.array([], dtype=object),
+        "a": both["value_a"], "b": both["value_b"], "k_a": both["k_a"], "k_b": both["k_b"],
+        "cluster": cluster_name_item[both["item"].to_numpy()] if len(both) else np.array([], dtype=object),
+        "has_cluster": has_item[both["item"].to_numpy()] if len(both) else np.array([], dtype=bool),
+    })
+    out.attrs["pair_by"] = used
+    return out[cols]
 
 
 def _line(res: AB.PairedTestResult, *, dimension: str, model_a: str, model_b: str, p_adj: float,

@@ -47,6 +47,7 @@ def judge(
     rubric: Annotated[str | None, typer.Option(help="Grade responses on this rubric (name or name@version).")] = None,
     pairwise: Annotated[bool, typer.Option("--pairwise", help="Compare the responses of the models given as arguments, item by item.")] = False,
     judge_: Annotated[list[str] | None, typer.Option("--judge", help="Judge model NAME@VERSION (repeat for a panel).")] = None,
+    tuned: Annotated[str | None, typer.Option(help="A tuned judge NAME@VERSION (`assay judge-tune`): its judges, template, criteria, exemplars and samples.")] = None,
     panel: Annotated[str | None, typer.Option(help="Several judges as one panel: NAME@VERSION,NAME@VERSION,...")] = None,
     aggregate: Annotated[str, typer.Option(help="How a panel aggregates: majority or mean.")] = "majority",
     base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL of the judge(s).")] = None,
@@ -89,6 +90,20 @@ def judge(
     from assay.session import Endpoint, Session
 
     judges = _split(judge_) + _split([panel] if panel else [])
+    how_tuned = None
+    if tuned is not None:
+        from assay.judges.tune import tuned_setup
+
+        if judges or pairwise or template or dimensions or samples != 1:
+            raise BadInput("a tuned judge brings its judges, template, dimension and samples: give --tuned alone "
+                           "with --rubric (optional) and the responses to grade", field="--tuned")
+        setup, how_tuned = tuned_setup(G.store(), tuned)
+        if rubric is not None and rubric not in (how_tuned.rubric, how_tuned.rubric.split("@")[0]):
+            raise BadInput(f"{tuned} was tuned on {how_tuned.rubric}, not {rubric}", field="--rubric")
+        rubric, judges, aggregate = how_tuned.rubric, list(setup.judges), setup.aggregate
+        if setup.sample_vote == "mean":
+            err_console.print(f"note: {tuned} was chosen on the mean of its {setup.samples} samples: read each "
+                              "judgment's detail 'mean' (its value is their median)", highlight=False, soft_wrap=True)
     if not judges:
         raise BadInput("name the judge with --judge NAME@VERSION (or several with --panel)", field="--judge")
     if len(set(judges)) != len(judges):
@@ -121,10 +136,15 @@ def judge(
                                                  aggregate=aggregate)
         else:
             assert rubric is not None
-            run, rater = jobs.judge_rubric(
-                session, judges, rubric, dataset=dataset, models=_split(models) or None, aggregate=aggregate,
-                prompt=jobs.RubricPrompt(dimensions=_split(dimensions) or None, template=template, samples=samples,
-                                         logprobs=not no_logprobs))
+            if how_tuned is not None:
+                prompt = jobs.RubricPrompt(dimensions=[how_tuned.dimension], template=how_tuned.template,
+                                           samples=setup.samples, criteria=setup.criteria,
+                                           exemplars=how_tuned.exemplars, logprobs=not no_logprobs)
+            else:
+                prompt = jobs.RubricPrompt(dimensions=_split(dimensions) or None, template=template, samples=samples,
+                                           logprobs=not no_logprobs)
+            run, rater = jobs.judge_rubric(session, judges, rubric, dataset=dataset, models=_split(models) or None,
+                                           aggregate=aggregate, prompt=prompt)
     failed = failed_units(store, run)
     done = jobs.run_units(store, run.id)
     if pairwise:
@@ -360,3 +380,143 @@ def _print_block(title: str, b: dict[str, Any]) -> None:
                       f"{_f(sp['judge_minus_humans_own'])}, on others {_f(sp['judge_minus_humans_other'])}", highlight=False)
     for n in b.get("notes") or []:
         console.print(f"note: {n}", highlight=False)
+
+
+@app.command("judge-tune")
+def judge_tune(
+    rubric: Annotated[str, typer.Option(help="The rubric (name or name@version) the people labelled.")],
+    dimension: Annotated[str | None, typer.Option(help="The dimension to tune on (default: the rubric's only one).")] = None,
+    human_kind: Annotated[str, typer.Option(help="Rater kind whose labels are the truth.")] = "human",
+    human: Annotated[list[str] | None, typer.Option(help="Only these raters' labels (rater ids); repeat or comma-separate.")] = None,
+    judge_: Annotated[list[str] | None, typer.Option("--judge", help="Judge model NAME@VERSION for the built-in variations (repeat for a panel among them).")] = None,
+    candidates: Annotated[Path | None, typer.Option(help="YAML file of candidate set-ups (instead of the built-in variations).")] = None,
+    baseline: Annotated[str | None, typer.Option(help="The candidate gains are measured against (default: the first).")] = None,
+    holdout: Annotated[float, typer.Option(help="Share of the labelled items held out to check the choice.")] = 0.5,
+    min_units: Annotated[int, typer.Option(min=1, help="Fewest labelled responses each split needs.")] = 10,
+    metric: Annotated[str | None, typer.Option(help="accuracy, kappa, kappa_quadratic or mae (default: by the scale).")] = None,
+    confidence: Annotated[float, typer.Option(help="Confidence of the intervals (the gains' are Bonferroni-adjusted).")] = 0.95,
+    rounds: Annotated[int, typer.Option(min=100, help="Bootstrap rounds.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the exemplars and the bootstrap.")] = 0,
+    name: Annotated[str | None, typer.Option(help="Name of the tuned judge (default tuned-RUBRIC-DIMENSION); each run stores a new version.")] = None,
+    base_url: Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL of the judge(s).")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the judge's API key.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once, per judge.")] = 8,
+    structured: Annotated[str, typer.Option(help="Structured outputs: auto, on or off (as for `assay judge`).")] = "auto",
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    timeout: TimeoutOpt = 120.0,
+    max_retries: RetriesOpt = 6,
+    backoff: BackoffOpt = 1.0,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Tune a rubric judge against people: candidates chosen on a training split, checked on a held-out one.
+
+    The chosen set-up is stored as a new version of a tuned judge (`assay judge --tuned NAME@VERSION` runs it).
+    A held-out gain within noise (its interval, widened for the number of candidates, reaches 0) is warned about.
+    """
+    from assay.errors import BadInput
+    from assay.judges import tune
+    from assay.session import Endpoint, Session
+
+    if (candidates is None) == (not judge_):
+        raise BadInput("give --judge NAME@VERSION (built-in variations) or --candidates FILE", field="--judge")
+    if structured not in ("auto", "on", "off"):
+        raise BadInput("must be auto, on or off", field="--structured")
+    flags = {"candidates": "--candidates" if candidates else "--judge", "holdout": "--holdout", "metric": "--metric",
+             "baseline": "--baseline", "labels": "--human-kind" if not human else "--human"}
+    with flags_for(**flags):
+        if candidates is not None:
+            setups, named = tune.read_candidates(candidates)
+        else:
+            setups, named = tune.builtin_candidates(_split(judge_)), None
+        options = tune.TuneOptions(holdout=holdout, min_units=min_units, metric=metric, confidence=confidence,
+                                   rounds=rounds, seed=seed)
+        store = G.store()
+        endpoint = Endpoint(base_url=base_url, api_key_env=api_key_env, rpm=rpm, tpm=tpm, timeout=timeout,
+                            max_retries=max_retries, backoff_base=backoff, structured=structured)
+        with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
+            b = RunBar(guard.bar, "judge-tune", guard)
+            session = Session(store, endpoint, dataclasses.replace(executor_choice("local", None, None),
+                                                                   concurrency=concurrency, on_progress=b.update,
+                                                                   on_start=b.start, on_plan=guard.approve))
+            people = tune.People(dimension=dimension, humans=_split(human) or None, human_kind=human_kind)
+            result = tune.tune_judge(session, rubric, setups, people=people, baseline=baseline or named,
+                                     options=options, name=name)
+    out = result.to_dict()
+    if wants_json(json_out):
+        emit_json(out)
+        return
+    _print_tune(out)
+
+
+def _print_tune(out: dict[str, Any]) -> None:
+    better = "higher" if out["higher_is_better"] else "lower"
+    s = out["splits"]
+    console.print(f"{out['rubric']} / {out['dimension']}: {s['labelled']} responses labelled by "
+                  f"{', '.join(out['humans'])}; {s['train']} to choose on, {s['held_out']} held out "
+                  f"({out['held_out_items']} items), {s['exemplar_pool']} set aside as exemplars", highlight=False)
+    t = Table(title=f"{out['metric']} with the human consensus ({better} is better)", title_justify="left")
+    for col in ("candidate", "judged", "train", "held-out", "interval", "gain", f"gain interval ({out['adjusted_confidence']:.1%})", "Holm p"):
+        t.add_column(col, justify="left" if col == "candidate" else "right")
+    for r in out["candidates"]:
+        mark = " (chosen)" if r["name"] == out["chosen"] else " (baseline)" if r["name"] == out["baseline"] else ""
+        ci, gi = r["held_out_interval"], r["gain_interval"]
+        t.add_row(r["name"] + mark, str(r["judged"]), _f(r["train"]), _f(r["held_out"]),
+                  f"[{_f(ci[0])}, {_f(ci[1])}]" if ci else "-", _f(r["gain"]),
+                  "-" if r["name"] == out["baseline"] else f"[{_f(gi[0])}, {_f(gi[1])}]",
+                  "-" if r["name"] == out["baseline"] else "< 0.001" if r["p_holm"] is not None and r["p_holm"] < 0.001 else _f(r["p_holm"]))
+    console.print(t)
+    console.print(f"{out['confidence']:.0%} percentile intervals from {out['rounds']} paired bootstrap rounds over "
+                  f"held-out items; gains are Bonferroni-adjusted over the candidates and p-values Holm-adjusted",
+                  highlight=False)
+    for w in out["warnings"]:
+        err_console.print(f"warning: {w}", highlight=False, soft_wrap=True)
+    if out["tuned"]:
+        console.print(f"stored tuned judge {out['tuned']['name']} (rater {out['tuned']['id']}): {out['chosen']}",
+                      highlight=False)
+
+
+@app.command("judge-calibrate")
+def judge_calibrate(
+    judge_: Annotated[str, typer.Option("--judge", help="The judge: rater id, or its name or model when unique.")],
+    human: Annotated[list[str] | None, typer.Option(help="Human rater ids to calibrate to (default: every rater of --human-kind).")] = None,
+    human_kind: Annotated[str, typer.Option(help="Rater kind whose labels are the truth.")] = "human",
+    rubric: Annotated[str | None, typer.Option(help="Only this rubric (name@version); leaves pairwise verdicts out.")] = None,
+    dimension: Annotated[str | None, typer.Option(help="Only this dimension.")] = None,
+    weighted: Annotated[bool, typer.Option("--weighted", help="Calibrate the probability-weighted scores (logprobs).")] = False,
+    folds: Annotated[int, typer.Option(help="Folds of items for the cross-fitted error.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Write the calibration (maps included) to this JSON file.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Map a judge's scores to the human scale (isotonic regression), with a reliability table and the error before and after."""
+    from assay.analysis.judge_calibration import CalibrationOptions, judge_calibration
+
+    with flags_for(folds="--folds"):
+        rep = judge_calibration(G.store(), judge_, humans=_split(human) or None, human_kind=human_kind, rubric=rubric,
+                                dimension=dimension, options=CalibrationOptions(weighted=weighted, folds=folds, seed=seed))
+    if out is not None:
+        out.write_text(json.dumps(rep, indent=2) + "\n", encoding="utf-8")
+    if wants_json(json_out):
+        emit_json(rep)
+        return
+    console.print(f"judge {rep['judge']['id']} calibrated to {', '.join(rep['humans'])}", highlight=False)
+    for s in rep["sections"]:
+        title = "pairwise preferences" if s["kind"] == "pairwise" else f"{s['rubric']} / {s['dimension']}"
+        if "loss" not in s:
+            console.print(f"{title}: {s['error']}", highlight=False)
+            continue
+        t = Table(title=f"{title}: {s['n']} units, {s['loss']['metric']} {s['loss']['raw']:.3f} raw -> "
+                        f"{s['loss']['calibrated']:.3f} calibrated ({s['loss']['folds']}-fold cross-fitted)",
+                  title_justify="left")
+        for col in ("judge score", "n", "judge mean", "people's mean", "calibrated mean"):
+            t.add_column(col, justify="right")
+        for r in s["reliability"]:
+            where = _f(r["low"]) if r["low"] == r["high"] else f"{_f(r['low'])}-{_f(r['high'])}"
+            t.add_row(where, str(r["n"]), _f(r["judge_mean"]), _f(r["human_mean"]), _f(r["calibrated_mean"]))
+        console.print(t)
+    console.print(rep["definition"], highlight=False)
+    if out is not None:
+        console.print(f"wrote {out}", highlight=False)

@@ -6,14 +6,15 @@ Submodules load on first use so ``import assay.judges`` stays fast:
 ``assay.judges.ifeval``, ``assay.judges.formats``, ``assay.judges.metrics``,
 ``assay.judges.registry``, ``assay.judges.rubric`` (RubricJudge), ``assay.judges.pairwise``
 (PairwiseJudge), ``assay.judges.panel`` (Panel), ``assay.judges.jobs`` (judge_rubric,
-judge_pairwise, verify, load_ifeval: runs over the store).
+judge_pairwise, verify, load_ifeval: runs over the store), ``assay.judges.tune`` (tune_judge: set-ups
+chosen against people) and ``assay.judges.candidates`` (the set-ups it compares).
 """
 
 from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("ifeval", "formats", "metrics", "registry", "rubric", "pairwise", "panel", "jobs")
+_SUBMODULES = ("ifeval", "formats", "metrics", "registry", "rubric", "pairwise", "panel", "jobs", "tune", "candidates")
 
 __all__ = [*_SUBMODULES, "create", "get", "names"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,7 +115,7 @@ def _run_judges(session: Session, members: Sequence[Any], work: Sequence[Any], m
 
 def judge_rubric(session: Session, judges: Sequence[str], rubric: str | R.Rubric, *, dataset: str | None = None,
                  models: Sequence[str] | None = None, prompt: RubricPrompt | None = None,
-                 aggregate: str = "majority") -> tuple[R.Run, R.Rater]:
+                 aggregate: str = "majority", response_ids: Collection[str] | None = None) -> tuple[R.Run, R.Rater]:
     """Grade responses on a rubric with one judge model, or a panel of several; returns the Run and the rater.
 
     The responses are those of ``dataset``'s items by ``models`` (None: all). The session's
@@ -124,8 +124,10 @@ def judge_rubric(session: Session, judges: Sequence[str], rubric: str | R.Rubric
     (``auto``, ``on``, ``off``: whether the judges ask for structured outputs, see
     ``OpenAIChat``); its execution ``on_plan(plan)`` sees what the run will spend
     (``assay.runs.plan``) before anything is stored or sent, and an exception it raises
-    stops the run there. ``aggregate`` combines a panel's verdicts.
+    stops the run there. ``aggregate`` combines a panel's verdicts. ``response_ids``, when
+    given, keeps only those responses (``judges.tune`` grades the human-labelled ones).
     """
+    from assay.judges._template import Template
     from assay.judges.rubric import RubricJudge, load_rubric_template, rubric_task
     from assay.rubrics import get_rubric
 
@@ -133,7 +135,12 @@ def judge_rubric(session: Session, judges: Sequence[str], rubric: str | R.Rubric
     how = prompt if prompt is not None else RubricPrompt()
     rub = rubric if isinstance(rubric, R.Rubric) else get_rubric(store, rubric)
     pairs = select_responses(store, dataset=dataset, models=models)
-    tpl = load_rubric_template(how.template)
+    if response_ids is not None:
+        wanted = set(response_ids)
+        pairs = [p for p in pairs if p[1].id in wanted]
+        if not pairs:
+            raise NotFound("none of the responses asked for is in the store")
+    tpl = how.template if isinstance(how.template, Template) else load_rubric_template(how.template)
     gv = _guideline_version(store, rub.id)
     members = [
         RubricJudge(session.client(session.model(j), concurrency=8, structured=e.structured), rub,

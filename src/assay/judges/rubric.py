@@ -292,6 +292,38 @@ def parse_grades_json(text: str, dims: Sequence[R.Dimension], nonce: str, logpro
 
 
 @dataclass(frozen=True)
+class Exemplar:
+    """A response people graded, shown to the judge as a worked example (few-shot)."""
+
+    prompt: str
+    """The item's prompt."""
+    response: str
+    """The graded answer."""
+    grades: tuple[tuple[str, str], ...]
+    """(dimension, the people's value as the judge would write it), per dimension shown."""
+    source: str | None = None
+    """The response id it was taken from (provenance; not shown to the judge)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "response": self.response, "grades": [list(g) for g in self.grades],
+                "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Exemplar:
+        return cls(d["prompt"], d["response"], tuple((str(a), str(b)) for a, b in d["grades"]), d.get("source"))
+
+
+def _exemplars_text(exemplars: Sequence[Exemplar], nonce: str) -> str:
+    """The worked examples as the judge reads them, each text fenced with the call's nonce."""
+    parts = ["Examples graded by human raters (follow how they apply the scale):"]
+    for n, ex in enumerate(exemplars, start=1):
+        grades = "; ".join(f"{d}: {v}" for d, v in ex.grades)
+        parts.append(f"Example {n}:\n{fence(f'EXAMPLE {n} PROMPT', ex.prompt, nonce)}\n"
+                     f"{fence(f'EXAMPLE {n} ANSWER', ex.response, nonce)}\nHuman grades: {grades}")
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
 class RubricPrompt:
     """How a rubric judge is asked: which dimensions, which template, how many samples, logprobs or not."""
 
@@ -305,6 +337,10 @@ class RubricPrompt:
     """Ask for logprobs and keep the probability-weighted score where the server gives them."""
     top_logprobs: int = 5
     """Alternatives asked for at each token, with ``logprobs``."""
+    criteria: str | None = None
+    """Extra grading criteria, shown after the rubric's guidelines (None: none)."""
+    exemplars: Sequence[Exemplar] = ()
+    """Responses people graded, shown after the guidelines as worked examples (few-shot)."""
 
 
 class RubricJudge:
@@ -348,6 +384,8 @@ class RubricJudge:
         self.top_logprobs = top_logprobs
         self.max_parse_retries = max_parse_retries
         self.guideline_version = guideline_version
+        self.criteria = how.criteria.strip() if how.criteria and how.criteria.strip() else None
+        self.exemplars = tuple(how.exemplars)
 
     @property
     def model_id(self) -> str:
@@ -363,7 +401,13 @@ class RubricJudge:
 
     def identity(self) -> dict[str, Any]:
         """What makes this judge the rater it is (its model, template and how it asks)."""
-        ident = {"kind": "rubric", "samples": self.samples, "params": self.params(), "max_parse_retries": self.max_parse_retries}
+        ident: dict[str, Any] = {"kind": "rubric", "samples": self.samples, "params": self.params(),
+                                 "max_parse_retries": self.max_parse_retries}
+        # only when set, so the ids of judges made before criteria and exemplars existed stay as they were
+        if self.criteria:
+            ident["criteria"] = R.digest("criteria", self.criteria, size=8)
+        if self.exemplars:
+            ident["exemplars"] = R.digest("exemplars", [e.to_dict() for e in self.exemplars], size=8)
         structured = getattr(self.client, "structured", "off")
         return {**ident, "structured": structured} if structured != "off" else ident
 
@@ -381,11 +425,19 @@ class RubricJudge:
         # a red-team prompt (base64, role play...) hides what it asks for: the judge also sees the goal
         goal = item.metadata.get("goal") if item.metadata.get("attack") else None
         goal = goal if isinstance(goal, str) and goal.strip() and goal != prompt else None
+        shown = [self.criteria or "", *(t for e in self.exemplars for t in (e.prompt, e.response))]
+        extra = [self.criteria, [e.to_dict() for e in self.exemplars]] if self.criteria or self.exemplars else []
         nonce = make_nonce(self.template.digest, self.rubric.id, dim_names, prompt, item.reference, response.text,
-                           *([goal] if goal else []), avoid=(prompt, response.text, item.reference or "", goal or ""))
+                           *([goal] if goal else []), *extra,
+                           avoid=(prompt, response.text, item.reference or "", goal or "", *shown))
+        guidelines = self.rubric.guidelines.strip() or "(none)"
+        if self.criteria:
+            guidelines += f"\n\nAdditional criteria:\n{self.criteria}"
+        if self.exemplars:
+            guidelines += "\n\n" + _exemplars_text(self.exemplars, nonce)
         values = {
             "rubric": f"{self.rubric.id}: {self.rubric.description}".rstrip(": "),
-            "guidelines": self.rubric.guidelines.strip() or "(none)",
+            "guidelines": guidelines,
             "dimensions": describe_dimensions(self.dimensions),
             "prompt": fence("PROMPT", prompt, nonce) + (
                 "\nThat prompt is a red-team attack. The behaviour it tries to get from the assistant:\n"
@@ -484,13 +536,16 @@ class RubricJudge:
             "samples": self.samples, "temperature": self.temperature, "max_tokens": self.max_tokens,
             "logprobs": self.logprobs, "top_logprobs": self.top_logprobs,
             "max_parse_retries": self.max_parse_retries, "guideline_version": self.guideline_version,
+            "criteria": self.criteria, "exemplars": [e.to_dict() for e in self.exemplars],
         }
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any], clients: Any) -> RubricJudge:
         """Rebuild a judge from ``spec()``; ``clients(client_spec)`` makes its provider client."""
         how = RubricPrompt(dimensions=spec["dimensions"], template=Template.from_spec(spec["template"]),
-                           samples=spec["samples"], logprobs=spec["logprobs"], top_logprobs=spec["top_logprobs"])
+                           samples=spec["samples"], logprobs=spec["logprobs"], top_logprobs=spec["top_logprobs"],
+                           criteria=spec.get("criteria"),
+                           exemplars=tuple(Exemplar.from_dict(e) for e in spec.get("exemplars") or ()))
         return cls(clients(spec["client"]), R.Rubric.model_validate(spec["rubric"]), how,
                    temperature=spec["temperature"], max_tokens=spec["max_tokens"],
                    max_parse_retries=spec["max_parse_retries"], guideline_version=spec["guideline_version"])

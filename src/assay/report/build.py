@@ -150,6 +150,7 @@ def _verifiers(store: Store, jf: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _judges(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, rubric: str | None, limit: int) -> list[dict[str, Any]]:
     """judge-report for each LLM rater whose work overlaps human raters' work."""
+    from assay.analysis.judge_calibration import judge_calibration
     from assay.analysis.judge_trust import judge_report
 
     human_units = set(jf.loc[jf["rater_kind"] == "human", "unit"]) | set(cf.loc[cf["rater_kind"] == "human", "unit"])
@@ -160,7 +161,7 @@ def _judges(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, rubric: str | None
     out = []
     for j in judges[:limit]:
         res = _safe(judge_report, store, j, rubric=rubric)
-        out.append({"judge": j, **res})
+        out.append({"judge": j, **res, "calibration": _safe(judge_calibration, store, j, rubric=rubric)})
     return out
 
 

@@ -204,3 +204,42 @@ def refusal_forest(section: dict[str, Any]) -> dict[str, Any] | None:
     return _fig(traces, "Over-refusal: share of safe prompts refused (Wilson intervals)", scattermode="group",
                 xaxis={"title": "over-refusal rate", "range": [-0.02, 1.02]},
                 yaxis={"automargin": True, "autorange": "reversed"}, height=max(300, 50 * len(n) + 140))
+
+
+def _plain(text: Any) -> str:
+    """Text from the store as Plotly shows it literally: its own markup (<b>, <a href>) is escaped."""
+    import html
+
+    return html.escape(str(text), quote=False)
+
+
+def reliability(section: dict[str, Any], judge: str) -> dict[str, Any] | None:
+    """A judge's reliability diagram on one dimension (or its pairs): the people's mean per bin of the judge's
+    score, the isotonic map fitted to them, and the diagonal a judge on the people's scale would follow."""
+    rows = section.get("reliability") or []
+    m = section.get("map") or {}
+    if not rows or not m.get("x"):
+        return None
+    what = "pairs" if section.get("kind") == "pairwise" else f"{section.get('rubric')} · {section.get('dimension')}"
+    lo = min([*m["x"], *m["y"], *(r["human_mean"] for r in rows)])
+    hi = max([*m["x"], *m["y"], *(r["human_mean"] for r in rows)])
+    size = [8 + 14 * (r["n"] / max(x["n"] for x in rows)) ** 0.5 for r in rows]
+    traces = [
+        {"type": "scatter", "mode": "lines", "name": "judge = people", "x": [lo, hi], "y": [lo, hi],
+         "line": {"color": "#999", "dash": "dot"}, "hoverinfo": "skip"},
+        {"type": "scatter", "mode": "markers", "name": "people's mean per bin", "x": [r["judge_mean"] for r in rows],
+         "y": [r["human_mean"] for r in rows], "marker": {"size": size, "color": "#3b6ea8"},
+         "customdata": [r["n"] for r in rows],
+         "hovertemplate": "judge %{x:.3f}: people %{y:.3f} (n=%{customdata})<extra></extra>"},
+        {"type": "scatter", "mode": "lines", "name": "calibration map (isotonic)", "x": m["x"], "y": m["y"],
+         "line": {"color": "#c0392b", "shape": "linear"}},
+    ]
+    err = section.get("loss") or {}
+    sub = (f"{err.get('metric')} {err['raw']:.3f} raw, {err['calibrated']:.3f} calibrated"
+           if finite(err.get("raw")) and finite(err.get("calibrated")) else "")
+    return _fig(traces, f"Reliability: {_plain(judge)} · {_plain(what)}<br><sup>{sub}</sup>",
+                xaxis={"title": "judge's score" if section.get("kind") != "pairwise"
+                       else "judge's preference for the first response"},
+                yaxis={"title": "people's mean" if section.get("kind") != "pairwise"
+                       else "share of people preferring the first"},
+                height=400)

@@ -86,6 +86,11 @@ def to_html(report: dict[str, Any]) -> str:
     judge_rows = F.judge_rows(report.get("judges") or [])
     figs["judge_agreement"] = add(F.judge_agreement(judge_rows))
     figs["judge_biases"] = add(F.judge_biases(judge_rows))
+    figs["reliability"] = [
+        {"judge": j["judge"], "id": add(F.reliability(sec, (j.get("data") or {}).get("judge", {}).get("name") or j["judge"])),
+         "section": sec}
+        for j in report.get("judges") or [] if (j.get("calibration") or {}).get("ok")
+        for sec in j["calibration"]["data"]["sections"]]
     rt, rf = report.get("redteam") or {}, report.get("refusals") or {}
     figs["asr"] = add(F.asr_forest(rt)) if rt and not rt.get("error") else None
     figs["refusals"] = add(F.refusal_forest(rf)) if rf and not rf.get("error") else None
