@@ -38,3 +38,37 @@ def test_lowest_leaves_out_responses_without_text_and_counts_them(tmp_path, caps
     lowest = html[html.index('<section id="lowest">'):]
     assert "[text not bundled]" not in lowest
     assert "2 responses scored as low or lower are left out: the store holds their scores but not their texts" in lowest
+
+
+def test_lowest_reads_batches_and_agrees_with_reading_everything(store):
+    """130 responses, a third without text, many tied scores: the batched look gives what reading every
+    response's metadata gives (the k lowest with text; textless ones scored no higher counted)."""
+    import numpy as np
+
+    from assay import records as R
+    from assay.analysis.frames import judgment_codes
+    from assay.report.build import _lowest, _textless
+    from assay.rubrics import get_rubric
+
+    rng = np.random.default_rng(5)
+    rub = get_rubric(store, "default")
+    store.add([R.Dataset(name="d"), R.Model(id="a@1"), R.Rater(id="human:h", kind="human", name="h"),
+               R.Rater(id="human:g", kind="human", name="g")])
+    store.add([R.Item(id=f"i{k:03d}", dataset="d", prompt=f"Q{k}") for k in range(130)])
+    textless = {k for k in range(130) if k % 3 == 0}
+    store.add([R.Response(id=f"r{k:03d}", item_id=f"i{k:03d}", model="a@1", text=f"A{k}",
+                          metadata={"text_available": False} if k in textless else {}) for k in range(130)])
+    store.add([R.Judgment(response_id=f"r{k:03d}", rater_id=r, rubric=rub.id, dimension="factuality",
+                          value=float(rng.integers(1, 4)), justification=f"why {k} {r}")
+               for k in range(130) for r in ("human:h", "human:g")])
+    jf = judgment_codes(store, items=True)
+    means = jf.groupby("unit", observed=True)["value"].mean().sort_index().sort_values(kind="stable")
+    gone = _textless(store, [str(u) for u in means.index])
+    for k in (1, 5, 60):
+        (got,) = _lowest(jf, store, k)
+        readable = means[~means.index.isin(gone)].head(k)
+        assert [r["response_id"] for r in got["responses"]] == list(readable.index)
+        assert got["without_text"] == int(((means <= readable.iloc[-1]) & means.index.isin(gone)).sum())
+        first = got["responses"][0]
+        assert {j["rater"] for j in first["judgments"]} == {"human:h", "human:g"}
+        assert all(j["justification"].startswith(f"why {int(first['response_id'][1:])} ") for j in first["judgments"])

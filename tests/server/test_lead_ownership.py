@@ -20,8 +20,8 @@ LOU_OWN = "reasoning of carl for lou"
 # every lead route, by what it shows or changes: an object of a campaign (owner or admin only),
 # or the workbench's shared pages (the red-team results and the failure library, campaign creation)
 OBJECT_ROUTES = {
-    ("GET", "/lead/c/{cid}"), ("POST", "/lead/c/{cid}/collect"), ("POST", "/lead/c/{cid}/close"),
-    ("GET", "/lead/c/{cid}/export.{fmt}"), ("POST", "/lead/edge/{case_id}"), ("GET", "/lead/response/{rid}"),
+    ("GET", "/lead/c/{cid}"), ("GET", "/lead/c/{cid}/quality"), ("POST", "/lead/c/{cid}/collect"),
+    ("POST", "/lead/c/{cid}/close"), ("GET", "/lead/c/{cid}/export.{fmt}"), ("POST", "/lead/edge/{case_id}"), ("GET", "/lead/response/{rid}"),
 }
 WORKBENCH_ROUTES = {
     ("GET", "/lead"), ("GET", "/lead/new"), ("POST", "/lead/new"), ("GET", "/lead/library"),
@@ -66,6 +66,7 @@ def test_every_lead_route_is_classified():
 # response in no campaign of lou's
 ATTEMPTS = [
     ("GET", "/lead/c/{cid}", None),
+    ("GET", "/lead/c/{cid}/quality", None),
     ("GET", "/lead/c/{cid}/export.csv", None),
     ("GET", "/lead/c/{cid}/export.jsonl", None),
     ("POST", "/lead/c/{cid}/collect", {}),

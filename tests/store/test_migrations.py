@@ -112,3 +112,56 @@ def test_0013_keeps_finished_units_as_units_no_one_holds(store_url):
     # the failed unit is free for the next run to claim; the done one is not
     assert led.claim("r1", {"a": 1, "b": 2}, "h:1:-:t", 5.0)[0] == ["b"]
     engine.dispose()
+
+
+def _indexes(engine, table: str) -> dict[str, list[str]]:
+    from sqlalchemy import inspect
+
+    return {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes(table)}
+
+
+def test_0014_widens_the_campaign_indexes_and_goes_back(store_url):
+    """Up: the campaign indexes cover the dashboard's counts and the export's order, and the kept
+    statistics have a table; down: the indexes and tables of 0013 again, with the data kept."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from assay.store.engine import MIGRATIONS
+
+    engine = make_engine(store_url)
+    migrate(engine, "0013")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO datasets (name, description, created_at) VALUES ('d', '', '2026-01-01')"))
+        c.execute(text("INSERT INTO items (id, dataset, prompt, tags, metadata) VALUES ('i', 'd', 'q', '[]', '{}')"))
+        c.execute(text("INSERT INTO models (id, provider, params) VALUES ('m@1', 'none', '{}')"))
+        c.execute(text("INSERT INTO responses (id, item_id, model, sample_index, text, metadata, created_at) "
+                       "VALUES ('r1', 'i', 'm@1', 0, 'a', '{}', '2026-01-01')"))
+        c.execute(text("INSERT INTO raters (id, kind, name, config) VALUES ('human:a', 'human', 'a', '{}')"))
+        c.execute(text("INSERT INTO judgments (id, response_id, rater_id, rubric, dimension, value, justification, "
+                       "flags, detail, campaign_id, created_at) VALUES ('j1', 'r1', 'human:a', 'default@1', "
+                       "'factuality', 4, '', '[]', '{}', 'c1', '2026-01-01')"))
+    migrate(engine)
+    assert _indexes(engine, "assignments")["ix_assignments_campaign"] == ["campaign_id", "rater_id", "status",
+                                                                          "is_gold"]
+    assert _indexes(engine, "judgments")["ix_judgments_campaign"] == ["campaign_id", "id"]
+    assert _indexes(engine, "comparisons")["ix_comparisons_campaign"] == ["campaign_id", "id"]
+    assert "campaign_stats" in inspect(engine).get_table_names()
+    s = Store(store_url, engine=engine, create=False)
+    assert [j.id for j in s.iter(R.Judgment, campaign_id="c1")] == ["j1"]
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013")
+    insp = inspect(engine)
+    assert "campaign_stats" not in insp.get_table_names()
+    assert _indexes(engine, "assignments")["ix_assignments_campaign"] == ["campaign_id"]
+    assert _indexes(engine, "judgments")["ix_judgments_campaign"] == ["campaign_id"]
+    assert _indexes(engine, "comparisons")["ix_comparisons_campaign"] == ["campaign_id"]
+    with engine.connect() as c:
+        assert c.execute(text("SELECT id FROM judgments WHERE campaign_id = 'c1'")).scalars().all() == ["j1"]
+    migrate(engine)  # and up again
+    assert _indexes(engine, "judgments")["ix_judgments_campaign"] == ["campaign_id", "id"]
+    engine.dispose()

@@ -51,9 +51,13 @@ def judgments_frame(
     guideline_version: int | None = None,
     latest_only: bool = True,
     texts: bool = True,
+    units: Sequence[str] | None = None,
     datasets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id.
+
+    ``units`` keeps the judgments of those responses only (a few hundred at most: they go
+    into the query as a list).
 
     Read as columns (``Store.arrow_select``, one query joining each judgment's response),
     so millions of judgments load in seconds; ``texts=False`` leaves out the
@@ -77,7 +81,7 @@ def judgments_frame(
     if datasets is not None:
         stmt = stmt.join(T.items, T.items.c.id == r.c.item_id).where(T.items.c.dataset.in_(list(datasets)))
     for col, val in (("rubric", rubric), ("campaign_id", campaign), ("guideline_version", guideline_version),
-                     ("dimension", dimensions), ("rater_id", raters)):
+                     ("dimension", dimensions), ("rater_id", raters), ("response_id", units)):
         if val is not None:
             stmt = stmt.where(j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val)
     columns = [c for c in JUDGMENT_COLUMNS if texts or c not in ("justification", "flags")]

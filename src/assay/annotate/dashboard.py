@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections import defaultdict
@@ -10,9 +11,17 @@ from typing import Any
 import pandas as pd
 
 from assay import records as R
-from assay.annotate.campaigns import unit_id
+from assay.annotate.campaigns import campaign_dimensions, unit_id
 from assay.store import Store
 from assay.store import rating as S
+
+
+_RATE_COLS = ["response_id", "dimension", "rater_id", "value", "label", "assignment_id", "time_spent_s",
+              "justification", "created_at"]
+_COMPARE_COLS = ["response_ids", "rater_id", "outcome", "winner", "dimension", "assignment_id", "time_spent_s",
+                 "justification", "created_at"]
+FRAME_COLUMNS = ["unit", "rater", "value", "dimension", "assignment", "time_spent_s", "justification", "response_id",
+                 "created_at"]
 
 
 def ratings_frame(store: Store, camp: R.Campaign) -> pd.DataFrame:
@@ -20,27 +29,33 @@ def ratings_frame(store: Store, camp: R.Campaign) -> pd.DataFrame:
 
     Rating: one row per judgment, unit = response|dimension, value = level (or label).
     Compare / rank: one row per comparison, unit = the compared set, value = the canonical
-    position of the winner ("first", "second", ...) or "tie" / "both_bad".
+    position of the winner ("#1", "#2", ...) or "tie" / "both_bad". Read as columns (no record
+    object per row), in no particular order; ``created_at`` is the stored text on SQLite.
     """
-    rows = []
     if camp.kind == "rate":
-        for j in store.iter(R.Judgment, campaign_id=camp.id):
-            rows.append({"unit": f"{j.response_id}|{j.dimension}", "rater": j.rater_id,
-                         "value": j.value if j.value is not None else j.label,
-                         "dimension": j.dimension, "assignment": j.assignment_id,
-                         "time_spent_s": j.time_spent_s, "justification": j.justification,
-                         "response_id": j.response_id, "created_at": j.created_at})
-    else:
-        for c in store.iter(R.Comparison, campaign_id=camp.id):
-            ids = sorted(c.response_ids)
-            v: str = c.outcome if c.outcome != "win" else f"#{ids.index(str(c.winner)) + 1}"
-            rows.append({"unit": unit_id(ids), "rater": c.rater_id, "value": v,
-                         "dimension": c.dimension or "overall", "assignment": c.assignment_id,
-                         "time_spent_s": c.time_spent_s, "justification": c.justification,
-                         "response_id": None, "created_at": c.created_at})
-    cols = ["unit", "rater", "value", "dimension", "assignment", "time_spent_s", "justification", "response_id",
-            "created_at"]
-    return pd.DataFrame(rows, columns=cols)
+        t = store.arrow(R.Judgment, _RATE_COLS, campaign_id=camp.id).to_pandas()
+        if t.empty:
+            return pd.DataFrame(columns=FRAME_COLUMNS)
+        value = t["value"] if t["value"].notna().all() else t["value"].astype(object).where(t["value"].notna(),
+                                                                                          t["label"])
+        unit = t["response_id"].astype(str) + "|" + t["dimension"].astype(str)
+        return pd.DataFrame({"unit": unit, "rater": t["rater_id"], "value": value, "dimension": t["dimension"],
+                             "assignment": t["assignment_id"], "time_spent_s": t["time_spent_s"],
+                             "justification": t["justification"], "response_id": t["response_id"],
+                             "created_at": t["created_at"]}, columns=FRAME_COLUMNS)
+    t = store.arrow(R.Comparison, _COMPARE_COLS, campaign_id=camp.id).to_pandas()
+    if t.empty:
+        return pd.DataFrame(columns=FRAME_COLUMNS)
+    units, values = [], []
+    for ids_text, outcome, winner in zip(t["response_ids"], t["outcome"], t["winner"]):
+        ids = sorted(json.loads(ids_text) if isinstance(ids_text, str) else ids_text)
+        units.append(unit_id(ids))
+        values.append(outcome if outcome != "win" else f"#{ids.index(str(winner)) + 1}")
+    return pd.DataFrame({"unit": units, "rater": t["rater_id"], "value": pd.Series(values, dtype=object),
+                         "dimension": t["dimension"].fillna("overall").replace("", "overall"),
+                         "assignment": t["assignment_id"], "time_spent_s": t["time_spent_s"],
+                         "justification": t["justification"], "response_id": None, "created_at": t["created_at"]},
+                        columns=FRAME_COLUMNS)
 
 
 def _gold_series(store: Store, camp: R.Campaign) -> pd.Series:
@@ -63,7 +78,8 @@ def _quiet(fn, *a, **kw):
             return None
 
 
-def rater_report(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
+def rater_report(store: Store, camp: R.Campaign, *, df: pd.DataFrame | None = None,
+                 progress: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Per rater: done, pending, skipped, agreement with the leave-one-out consensus and with gold,
     severity, median time.
 
@@ -72,8 +88,8 @@ def rater_report(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
     """
     from assay.stats import raters as SR
 
-    prog = S.campaign_progress(store, camp.id)["raters"]
-    df = ratings_frame(store, camp)
+    prog = (progress or S.campaign_progress(store, camp.id))["raters"]
+    df = ratings_frame(store, camp) if df is None else df
     names = sorted(set(prog) | set(df["rater"]))
     out = {r: {"rater": r, **{k: prog.get(r, {}).get(k, 0) for k in ("done", "pending", "skipped", "gold_done")},
                "n": 0, "consensus_accuracy": None, "consensus_kappa": None, "gold_n": 0, "gold_accuracy": None,
@@ -109,12 +125,12 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
-def agreement_summary(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
+def agreement_summary(store: Store, camp: R.Campaign, *, df: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Per dimension: units rated by two or more raters and Krippendorff's alpha (ordinal for levels)."""
     from assay.stats.agreement import krippendorff_alpha
     from assay.stats.raters import to_matrix
 
-    df = ratings_frame(store, camp)
+    df = ratings_frame(store, camp) if df is None else df
     out = []
     for dim, g in df.groupby("dimension", sort=True):
         multi = g.groupby("unit")["rater"].transform("count") >= 2
@@ -130,24 +146,48 @@ def agreement_summary(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
     return out
 
 
-def disagreements(store: Store, camp: R.Campaign, *, limit: int = 50) -> list[dict[str, Any]]:
-    """Units rated by two or more raters, most disagreement first, with each rater's answer and reason."""
-    from assay.annotate.edges import _spread
+def disagreements(store: Store, camp: R.Campaign, *, limit: int = 50,
+                  df: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Units rated by two or more raters, most disagreement first, with each rater's answer and reason.
 
-    df = ratings_frame(store, camp)
+    The spread of a unit is the range of its values when all are numbers, else 1 - the modal
+    label's share (``edges._spread``); computed for all units at once, answers only for the top ones.
+    """
+    df = ratings_frame(store, camp) if df is None else df
+    if df.empty:
+        return []
+    multi = df.groupby("unit", sort=False)["rater"].transform("nunique") >= 2
+    df = df[multi]
+    if df.empty:
+        return []
+    units = df["unit"]
+    if pd.api.types.is_numeric_dtype(df["value"]):
+        is_num = pd.Series(True, index=df.index)
+    else:
+        is_num = df["value"].map(lambda v: isinstance(v, (int, float)))
+    num = pd.to_numeric(df["value"].where(is_num), errors="coerce")
+    g = num.groupby(units, sort=False)
+    spread_num = g.max() - g.min()
+    all_num = is_num.groupby(units, sort=False).all()
+    sizes = units.value_counts(sort=False)
+    modal = df.groupby([units, df["value"].astype(str)], sort=False).size().groupby(level=0).max()
+    spread_lab = 1.0 - modal / sizes.reindex(modal.index)
+    spread = spread_lab.astype(float)
+    spread.loc[all_num[all_num].index] = spread_num.reindex(all_num[all_num].index).astype(float)
+    spread = spread[spread > 0]
+    if spread.empty:
+        return []
+    top = sorted(zip((-spread).tolist(), spread.index.tolist()))[:limit]
+    rows = df[units.isin([u for _, u in top])]
+    by_unit = {u: g for u, g in rows.groupby("unit", sort=False)}
     out = []
-    for unit, g in df.groupby("unit", sort=False):
-        if g["rater"].nunique() < 2:
-            continue
+    for neg, unit in top:
+        g = by_unit[unit]
         values = [v.item() if hasattr(v, "item") else v for v in g["value"]]
-        s = _spread(values)
-        if s <= 0:
-            continue
         out.append({"unit": unit, "dimension": g["dimension"].iloc[0], "response_id": g["response_id"].iloc[0],
-                    "spread": s, "answers": [{"rater": r, "value": v, "justification": j}
-                                             for r, v, j in zip(g["rater"], values, g["justification"])]})
-    out.sort(key=lambda d: (-d["spread"], d["unit"]))
-    return out[:limit]
+                    "spread": -neg, "answers": [{"rater": r, "value": v, "justification": j}
+                                                for r, v, j in zip(g["rater"], values, g["justification"])]})
+    return out
 
 
 def export_rows(store: Store, camp: R.Campaign) -> list[dict[str, Any]]:
@@ -174,10 +214,13 @@ def recent_skips(store: Store, camp: R.Campaign, *, limit: int = 50) -> list[dic
     return S.skips(store, camp.id, limit=limit)
 
 
-def progress_by_campaign(store: Store, camps: list[R.Campaign]) -> list[dict[str, Any]]:
+def progress_by_campaign(store: Store, camps: list[R.Campaign],
+                         progress: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Per campaign: units, done, gold done, skipped, the target and the share of it done.
+    ``progress``: :func:`assay.store.rating.campaign_progress` by campaign id, when already read."""
     out = []
     for c in camps:
-        p = S.campaign_progress(store, c.id)
+        p = (progress or {}).get(c.id) or S.campaign_progress(store, c.id)
         done = sum(r.get("done", 0) for r in p["raters"].values())
         gold_done = sum(r.get("gold_done", 0) for r in p["raters"].values())
         # a skip frees its slot for another rater, so it counts toward neither done nor the target
@@ -187,6 +230,77 @@ def progress_by_campaign(store: Store, camps: list[R.Campaign]) -> list[dict[str
                     "gold_done": gold_done, "skipped": skipped, "target": target, "raters": len(p["raters"]),
                     "share": (min(1.0, (done - gold_done) / target) if target else None)})
     return out
+
+
+# ---- the statistics of the dashboard, kept per state of the campaign ---------------------------
+
+QUALITY_KEYS = ("n", "consensus_accuracy", "consensus_kappa", "gold_n", "gold_accuracy", "severity", "median_time_s")
+COUNT_KEYS = ("done", "pending", "skipped", "gold_done")
+SYNC_JUDGMENTS = 20_000
+"""A campaign with at most about this many judgments has its statistics computed during the page
+view when they are not kept yet; a bigger one in the background (they read every judgment)."""
+REFRESH_AFTER_S = 30.0
+"""Kept statistics of a campaign that has moved on are recomputed at most this often."""
+
+
+def quality(store: Store, camp: R.Campaign, progress: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The statistics that read every judgment of a campaign, from one columnar read: per rater
+    (:data:`QUALITY_KEYS` of :func:`rater_report`), agreement (:func:`agreement_summary`) and the
+    30 largest disagreements; plain JSON values, so they can be kept in the store."""
+    df = ratings_frame(store, camp)
+    report = rater_report(store, camp, df=df, progress=progress)
+    return {"raters": {r["rater"]: {k: r[k] for k in QUALITY_KEYS} for r in report},
+            "agreement": agreement_summary(store, camp, df=df), "disagreements": disagreements(store, camp, limit=30,
+                                                                                             df=df)}
+
+
+def done_of(progress: dict[str, Any]) -> int:
+    """Done assignments of a campaign, from its progress: what its kept statistics are keyed by."""
+    return sum(r.get("done", 0) for r in progress["raters"].values())
+
+
+def refresh_quality(store: Store, camp: R.Campaign, progress: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Compute a campaign's statistics and keep them, keyed by its done assignments before the read."""
+    import time
+
+    progress = progress or S.campaign_progress(store, camp.id)
+    t = time.perf_counter()
+    stats = quality(store, camp, progress)
+    S.keep_campaign_stats(store, camp.id, done_of(progress), time.perf_counter() - t, stats)
+    return stats
+
+
+def dashboard_view(store: Store, camp: R.Campaign, *, sync_judgments: int = SYNC_JUDGMENTS,
+                   refresh_after_s: float = REFRESH_AFTER_S) -> dict[str, Any]:
+    """Everything the lead dashboard shows of a campaign's raters and agreement, without reading its
+    judgments: counts from the assignments (an index range), the statistics as kept.
+
+    Keys: progress (a :func:`progress_by_campaign` row), raters (counts and kept quality per rater),
+    agreement, disagreements, stats (done, computed_at, seconds of the kept statistics; None),
+    fresh (they are of the campaign as it is now) and refresh (they should be recomputed: none are
+    kept, or they were computed more than ``refresh_after_s`` ago and the campaign moved on). A
+    campaign of at most ``sync_judgments`` judgments whose statistics are not fresh has them computed here.
+    """
+    prog = S.campaign_progress(store, camp.id)
+    done = done_of(prog)
+    kept = S.campaign_stats(store, camp.id)
+    fresh = kept is not None and kept["done"] == done
+    dims = max(1, len(camp.dimensions) or (len(campaign_dimensions(store, camp)) if camp.kind == "rate" else 1))
+    if not fresh and done * dims <= sync_judgments:
+        refresh_quality(store, camp, prog)
+        kept, fresh = S.campaign_stats(store, camp.id), True
+    refresh = not fresh and (kept is None or (R.utcnow() - kept["computed_at"]).total_seconds() >= refresh_after_s)
+    stats = kept["stats"] if kept else {"raters": {}, "agreement": [], "disagreements": []}
+    counts = prog["raters"]
+    names = sorted(set(counts) | set(stats["raters"]))
+    blank = dict.fromkeys(QUALITY_KEYS)
+    blank.update(n=0, gold_n=0)
+    raters = [{"rater": r, **{k: counts.get(r, {}).get(k, 0) for k in COUNT_KEYS},
+               **(stats["raters"].get(r) or blank)} for r in names]
+    meta = {k: kept[k] for k in ("done", "computed_at", "seconds")} if kept else None
+    return {"progress": progress_by_campaign(store, [camp], {camp.id: prog})[0], "raters": raters,
+            "agreement": stats["agreement"], "disagreements": stats["disagreements"], "stats": meta, "fresh": fresh,
+            "refresh": refresh}
 
 
 _ = defaultdict  # kept for callers extending the report

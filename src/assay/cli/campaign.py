@@ -128,12 +128,10 @@ def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
            json_out: JsonOpt = False) -> None:
     """Export a campaign's judgments (or comparisons), with model names unblinded; or its units as a
     Label Studio project or Argilla dataset (`--format label-studio|argilla --out FOLDER`)."""
-    import csv
-    import io
     import sys
 
     from assay.annotate import get_campaign
-    from assay.annotate.dashboard import export_rows
+    from assay.annotate.export import export_text
     from assay.cli._tools import TOOLS, export_to_tool
 
     if fmt in TOOLS:
@@ -141,26 +139,22 @@ def export(name: Annotated[str, typer.Argument(help="Campaign name or id.")],
         return
     if fmt not in ("jsonl", "csv"):
         raise BadInput(f"--format is jsonl, csv, {' or '.join(TOOLS)}")
-    rows = export_rows(G.store(), get_campaign(G.store(), name))
-    buf = io.StringIO()
-    if fmt == "jsonl":
-        for r in rows:
-            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
-    elif rows:
-        from assay.io.spreadsheet import guard
-
-        cell = (lambda v: v) if no_formula_guard else guard
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows({k: cell(json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()} for r in rows)
+    camp = get_campaign(G.store(), name)
+    # streamed: a campaign of millions of answers is written as it is read
+    counts: dict[str, int] = {}
+    pieces = export_text(G.store(), camp, fmt, formula_guard=not no_formula_guard, ascii_json=True, counts=counts)
     if output:
-        output.write_text(buf.getvalue(), encoding="utf-8")
+        with output.open("w", encoding="utf-8", newline="") as f:
+            for piece in pieces:
+                f.write(piece)
+        rows = counts["rows"]
         if wants_json(json_out):
-            emit_json({"rows": len(rows), "out": str(output)})
+            emit_json({"rows": rows, "out": str(output)})
         else:
-            console.print(f"wrote {len(rows)} rows to {output}")
+            console.print(f"wrote {rows} rows to {output}")
     else:
-        sys.stdout.write(buf.getvalue())
+        for piece in pieces:
+            sys.stdout.write(piece)
 
 
 @campaign_app.command("close")

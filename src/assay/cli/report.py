@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from assay.cli._app import G, app, console
+from assay.cli._app import G, app, console, progress
 
 
 @app.command()
@@ -28,8 +28,19 @@ def report(
     kind = (fmt or {".md": "md", ".json": "json"}.get(out.suffix.lower(), "html")).lower()
     if kind not in ("html", "md", "json"):
         raise BadInput(f"unknown report format {kind!r}; use html, md or json")
-    data = build_report(G.store(), rubric=rubric, models=models, campaign=campaign,
-                        options=Options(rounds=rounds, random_state=seed))
+    from assay.report.build import STEPS
+
+    with progress() as bar:
+        task = bar.add_task("report", total=len(STEPS), rate="")
+        started: list[str] = []
+
+        def on_step(name: str) -> None:
+            bar.update(task, description=f"report: {name}", completed=len(started))
+            started.append(name)
+
+        data = build_report(G.store(), rubric=rubric, models=models, campaign=campaign,
+                            options=Options(rounds=rounds, random_state=seed), on_step=on_step)
+        on_step("writing")
     text = {"html": to_html, "md": to_markdown, "json": to_json}[kind](data)
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote {out} ({len(text) / 1e6:.1f} MB)", highlight=False)

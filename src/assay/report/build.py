@@ -8,7 +8,7 @@ section that cannot be computed says why instead of showing anything made up.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from assay import __version__
 from assay import records as R
-from assay.analysis.frames import comparisons_frame, judgments_frame
+from assay.analysis.frames import comparisons_frame, judgment_codes, judgments_frame
 from assay.analysis.options import Options, Selection
 from assay.errors import AssayError
 from assay.report.raters import agreement_raters, describe_raters
@@ -40,9 +40,9 @@ def _score_distributions(jf: pd.DataFrame, store: Store) -> list[dict[str, Any]]
     """Per rubric dimension and model: n, mean, quartiles and fences of the scores."""
     out = []
     numeric = jf[jf["value"].notna()]
-    for (rubric, dim), part in numeric.groupby(["rubric", "dimension"], sort=True):
+    for (rubric, dim), part in numeric.groupby(["rubric", "dimension"], sort=True, observed=True):
         rows = []
-        for model, g in part.groupby("model"):
+        for model, g in part.groupby("model", observed=True):
             v = g["value"].astype(float).to_numpy()
             q1, med, q3 = np.percentile(v, [25, 50, 75])
             iqr = q3 - q1
@@ -111,22 +111,36 @@ def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> li
     """Per dimension, the k responses with the lowest mean score, with the reasons raters gave.
 
     Responses without their text are left out; ``without_text`` counts those scored no higher
-    than the last one shown (all of the dimension's, when none has text)."""
+    than the last one shown (all of the dimension's, when none has text). Only the lowest
+    responses are looked at, a batch at a time, so a store of millions reads a few hundred.
+    """
     out = []
     numeric = jf[jf["value"].notna()]
-    textless = _textless(store, sorted(set(numeric["unit"])))
-    for (rubric, dim), part in numeric.groupby(["rubric", "dimension"], sort=True):
-        means = part.groupby("unit")["value"].mean().sort_values(kind="stable")
-        readable = means[~means.index.isin(textless)].head(k)
-        ceiling = readable.iloc[-1] if len(readable) else np.inf
-        skipped = int(((means <= ceiling) & means.index.isin(textless)).sum())
+    for (rubric, dim), part in numeric.groupby(["rubric", "dimension"], sort=True, observed=True):
+        means = part.groupby("unit", observed=True)["value"].mean()
+        means = means.sort_index().sort_values(kind="stable")  # ties in the order of the responses' ids
+        readable, textless, seen = [], set(), 0
+        # look at the lowest a batch at a time, until k have text and the next scores above the k-th
+        while seen < len(means) and (len(readable) < k or (readable and means.iloc[seen] <= means.iloc[readable[-1]])):
+            batch = [str(u) for u in means.index[seen:seen + max(4 * k, 50)]]
+            textless |= _textless(store, batch)
+            readable += [seen + i for i, u in enumerate(batch) if u not in textless][:max(k - len(readable), 0)]
+            seen += len(batch)
+        if readable:
+            ceiling = means.iloc[readable[-1]]
+            skipped = sum(str(u) in textless for u in means.index[:seen][means.iloc[:seen].to_numpy() <= ceiling])
+        else:  # none with text (or none asked for): every textless response counts
+            skipped = len(_textless(store, [str(u) for u in means.index]))
+        shown = [str(means.index[i]) for i in readable]
+        said = judgments_frame(store, rubric=str(rubric), dimensions=[str(dim)], units=shown) if shown else None
         rows = []
-        for unit, mean in readable.items():
+        for i, unit in zip(readable, shown):
             resp = store.get(R.Response, unit)
             item = store.get(R.Item, resp.item_id)
-            js = part[part["unit"] == unit].sort_values("value")
+            js = said[(said["unit"] == unit) & said["rater"].isin(set(part.loc[part["unit"] == unit, "rater"]))]
+            js = js[js["value"].notna()].sort_values("value", kind="stable")
             rows.append({
-                "response_id": unit, "model": resp.model, "mean": float(mean),
+                "response_id": unit, "model": resp.model, "mean": float(means.iloc[i]),
                 "prompt": item.prompt_text()[:text_limit],
                 "response": resp.text[:text_limit],
                 "judgments": [{"rater": r.rater, "value": float(r.value), "justification": r.justification or ""}
@@ -140,8 +154,8 @@ def _verifiers(store: Store, jf: pd.DataFrame) -> list[dict[str, Any]]:
     """Program raters: share of responses that pass, per model."""
     prog = jf[jf["rater_kind"] == "program"]
     out = []
-    for (rater, dim), part in prog.groupby(["rater", "dimension"]):
-        by_model = part.groupby("model")["value"].agg(["mean", "count"]).reset_index()
+    for (rater, dim), part in prog.groupby(["rater", "dimension"], observed=True):
+        by_model = part.groupby("model", observed=True)["value"].agg(["mean", "count"]).reset_index()
         out.append({"rater": rater, "dimension": dim,
                     "models": [{"model": r["model"], "pass_rate": float(r["mean"]), "n": int(r["count"])}
                                for _, r in by_model.iterrows()]})
@@ -153,16 +167,34 @@ def _judges(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, rubric: str | None
     from assay.analysis.judge_calibration import judge_calibration
     from assay.analysis.judge_trust import judge_report
 
-    human_units = set(jf.loc[jf["rater_kind"] == "human", "unit"]) | set(cf.loc[cf["rater_kind"] == "human", "unit"])
-    if not human_units:
-        return []
-    judges = sorted(set(jf.loc[(jf["rater_kind"] == "llm") & jf["unit"].isin(human_units), "rater"])
-                    | set(cf.loc[(cf["rater_kind"] == "llm") & cf["unit"].isin(human_units), "rater"]))
+    judges = sorted(_judges_of_human_units(jf) | _judges_of_human_units(cf))
     out = []
     for j in judges[:limit]:
         res = _safe(judge_report, store, j, rubric=rubric)
         out.append({"judge": j, **res, "calibration": _safe(judge_calibration, store, j, rubric=rubric)})
     return out
+
+
+def _judges_of_human_units(frame: pd.DataFrame) -> set[str]:
+    """The LLM raters who rated a unit some human rated too."""
+    human = (frame["rater_kind"] == "human").to_numpy()
+    if not human.any():
+        return set()
+    units = frame["unit"].unique() if not isinstance(frame["unit"].dtype, pd.CategoricalDtype) else None
+    if units is None:  # codes: a flag per unit
+        codes = np.asarray(frame["unit"].cat.codes)
+        flag = np.zeros(len(frame["unit"].cat.categories) + 1, dtype=bool)
+        flag[codes[human]] = True
+        shared = flag[codes] & (codes >= 0)
+    else:
+        shared = frame["unit"].isin(set(frame.loc[human, "unit"])).to_numpy()
+    llm = (frame["rater_kind"] == "llm").to_numpy()
+    return {str(r) for r in frame.loc[llm & shared, "rater"].unique()}
+
+
+STEPS = ("reading judgments", "scores", "lowest scores", "speed and red team", "agreement", "leaderboards",
+         "A/B test", "judges")
+"""The sections :func:`build_report` computes, in order."""
 
 
 @dataclass(frozen=True)
@@ -185,13 +217,17 @@ def build_report(
     limits: Limits = Limits(),
     ab_models: Sequence[str] | None = None,
     notes: Sequence[str] = (),
+    on_step: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
 
     ``options`` gives the bootstrap rounds and the seed of every interval; ``limits`` how
     much each section lists. The A/B section tests ``ab_models`` (B against A), else the
     first two of ``models``, else the two models judged on the most shared items.
+    ``on_step`` is called with each of :data:`STEPS` as it starts (the CLI's progress bar).
     """
+    step = on_step or (lambda name: None)
+    step(STEPS[0])
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
     from assay.analysis.ranking import rank_models
@@ -199,7 +235,7 @@ def build_report(
 
     rounds, seed = options.rounds, options.random_state
     rubric_id = get_rubric(store, rubric).id if rubric else None
-    jf = judgments_frame(store, rubric=rubric_id, campaign=campaign)
+    jf = judgment_codes(store, rubric=rubric_id, campaign=campaign, items=True)
     cf = comparisons_frame(store, campaign=campaign)
     if models:
         jf = jf[jf["model"].isin(models)]
@@ -211,19 +247,24 @@ def build_report(
         "assay_version": __version__, "filters": {"rubric": rubric_id, "models": list(models or []),
                                                   "campaign": campaign},
         "bootstrap": {"rounds": rounds, "seed": seed}, "summary": store.summary(),
-        "rater_kinds": sorted(set(every["rater_kind"].dropna()) | set(cf["rater_kind"].dropna())),
+        "rater_kinds": sorted({str(k) for k in every["rater_kind"].dropna().unique()}
+                              | set(cf["rater_kind"].dropna().unique())),
         "notes": list(notes),
     }
+    step("scores")
     report["scores"] = _score_distributions(jf[jf["rater_kind"] != "program"], store)
     # people's and judges' scores first; a dimension only programs scored (IFEval's verifiers) is
     # listed too, so a store whose rated texts were imported without them still shows failures to read
     rated = jf[jf["rater_kind"] != "program"]
-    by_program = jf[(jf["rater_kind"] == "program") & ~jf["dimension"].isin(set(rated["dimension"]))]
+    by_program = jf[(jf["rater_kind"] == "program") & ~jf["dimension"].isin(list(rated["dimension"].unique()))]
+    step("lowest scores")
     report["lowest"] = _lowest(rated, store, limits.lowest) + _lowest(by_program, store, limits.lowest)
     report["verifiers"] = _verifiers(store, jf)
+    step("speed and red team")
     report["speed"] = _speed(store, models)
     report.update(_redteam(store, models))
 
+    step("agreement")
     agreement: list[dict[str, Any]] = []
     if not jf.empty:
         raters = (sorted(jf.loc[jf["rater_kind"] != "program", "rater"].unique())
@@ -241,6 +282,7 @@ def build_report(
             sec["rater_ids"], sec["rater_names"] = ids, describe_raters(ids, known)
     report["agreement"] = agreement
 
+    step("leaderboards")
     boards = []
     if not cf.empty:
         res = _safe(rank_models, store, comparisons=True, select=Selection(campaign=campaign), options=options)
@@ -253,18 +295,20 @@ def build_report(
             boards.append({"title": "pairwise preferences (human raters)",
                            **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
     scored = jf[(jf["rater_kind"] != "program") & jf["value"].notna()]
-    for (rub, dim) in list(scored.groupby(["rubric", "dimension"]).groups)[:limits.dimensions]:
+    dimensions = scored[["rubric", "dimension"]].drop_duplicates().astype(str).sort_values(["rubric", "dimension"])
+    for rub, dim in list(dimensions.itertuples(index=False, name=None))[:limits.dimensions]:
         res = _safe(rank_models, store, select=Selection(rubric=rub, dimensions=(dim,), campaign=campaign),
                     options=options)
         boards.append({"title": f"{rub} · {dim}",
                        **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
     report["leaderboards"] = boards
 
+    step("A/B test")
     pair = list(ab_models or [])[:2] or (list(models)[:2] if models and len(models) >= 2 else None) \
         or _default_pair(jf, cf, store)
     if pair:
         # red-team verdicts are not quality scores: without a rubric, test the other rubrics' dimensions only
-        dims = sorted(set(jf["dimension"])) if rubric_id is None and len(every) != len(jf) else None
+        dims = sorted(map(str, jf["dimension"].unique())) if rubric_id is None and len(every) != len(jf) else None
         res = _safe(compare_models, store, pair[0], pair[1],
                     select=Selection(rubric=rubric_id, dimensions=dims or None, campaign=campaign),
                     options=options)
@@ -272,6 +316,7 @@ def build_report(
                             **({"data": res["data"]} if res["ok"] else {"error": res["error"]})}
     else:
         report["abtest"] = {"error": "no two models were judged on the same items"}
+    step("judges")
     report["judges"] = _judges(store, every, cf, rubric_id, limits.judges)
     report["has_llm_judges"] = "llm" in report["rater_kinds"]
     return report
@@ -280,12 +325,15 @@ def build_report(
 def _default_pair(jf: pd.DataFrame, cf: pd.DataFrame, store: Store) -> list[str] | None:
     """The two models judged on the most shared items (judgments first, then comparisons)."""
     if not jf.empty:
-        per = jf.groupby("model")["item_id"].apply(set)
+        model, item = np.asarray(jf["model"].cat.codes), np.asarray(jf["item_id"].cat.codes)
+        n_items = len(jf["item_id"].cat.categories)
+        per = {str(name): np.bincount(item[(model == code) & (item >= 0)], minlength=n_items) > 0
+               for code, name in enumerate(jf["model"].cat.categories) if (model == code).any()}
         best, pair = 0, None
-        names = sorted(per.index)
+        names = sorted(per)
         for i, a in enumerate(names):
             for b in names[i + 1:]:
-                n = len(per[a] & per[b])
+                n = int((per[a] & per[b]).sum())
                 if n > best:
                     best, pair = n, [a, b]
         if pair:

@@ -41,13 +41,18 @@ class Settings:
     secure_cookies: bool = False
     pool_size: int = 8
     threads: int = 16
+    # a campaign with more judgments gets its dashboard statistics in the background (None: the
+    # library's default, annotate.dashboard.SYNC_JUDGMENTS)
+    stats_sync_judgments: int | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
+        sync = os.environ.get("ASSAY_STATS_SYNC_JUDGMENTS")
         return cls(database_url=os.environ.get("ASSAY_DATABASE_URL"),
                    secure_cookies=os.environ.get("ASSAY_SECURE_COOKIES", "") in {"1", "true", "yes"},
                    pool_size=int(os.environ.get("ASSAY_DB_POOL", "8")),
-                   threads=int(os.environ.get("ASSAY_THREADS", "16")))
+                   threads=int(os.environ.get("ASSAY_THREADS", "16")),
+                   stats_sync_judgments=int(sync) if sync else None)
 
 
 class LoginRequired(Exception):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import logging
 import math
+import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -63,15 +62,53 @@ def lead_home(request: Request, user: LeadDep) -> Response:
     return render(request, "lead_home.html", rows=D.progress_by_campaign(store, camps))
 
 
+_REFRESHING: set[str] = set()
+_REFRESH_LOCK = threading.Lock()
+
+
+def _refreshing(store: Any, camp: R.Campaign, start: bool) -> bool:
+    """Whether this process is recomputing the campaign's kept statistics, after starting it when
+    ``start``: in a thread of its own, one per campaign, so no page view waits for a read of every judgment."""
+    with _REFRESH_LOCK:
+        if camp.id in _REFRESHING or not start:
+            return camp.id in _REFRESHING
+        _REFRESHING.add(camp.id)
+
+    def run() -> None:
+        try:
+            D.refresh_quality(store, camp)
+        except Exception:  # noqa: BLE001 - the page keeps showing the last statistics; the log says why
+            logging.getLogger("assay.server").exception("statistics of campaign %s", camp.id)
+        finally:
+            with _REFRESH_LOCK:
+                _REFRESHING.discard(camp.id)
+
+    threading.Thread(target=run, name=f"stats-{camp.id}", daemon=True).start()
+    return True
+
+
+def _quality_view(request: Request, camp: R.Campaign) -> dict[str, Any]:
+    store = store_of(request)
+    sync = request.app.state.settings.stats_sync_judgments
+    view = D.dashboard_view(store, camp, sync_judgments=D.SYNC_JUDGMENTS if sync is None else sync)
+    view["refreshing"] = not view["fresh"] and _refreshing(store, camp, view.pop("refresh"))
+    return view
+
+
 @router.get("/lead/c/{cid}")
 def dashboard(cid: str, request: Request, user: LeadDep) -> Response:
     store = store_of(request)
     camp = _own_campaign(request, user, cid)
-    return render(request, "dashboard.html", campaign=camp, progress=D.progress_by_campaign(store, [camp])[0],
-                  raters=D.rater_report(store, camp), agreement=D.agreement_summary(store, camp),
-                  disagreements=D.disagreements(store, camp, limit=30), skips=D.recent_skips(store, camp),
-                  edges=A.edge_case_queue(store, campaign_id=camp.id),
+    return render(request, "dashboard.html", campaign=camp, **_quality_view(request, camp),
+                  skips=D.recent_skips(store, camp), edges=A.edge_case_queue(store, campaign_id=camp.id),
                   guideline=store.guideline(camp.rubric, camp.guideline_version))
+
+
+@router.get("/lead/c/{cid}/quality")
+def dashboard_quality(cid: str, request: Request, user: LeadDep) -> Response:
+    """The dashboard's raters, agreement and disagreements: what the page loads again while they are recomputed."""
+    camp = _own_campaign(request, user, cid)
+    return render(request, "dashboard_quality.html", campaign=camp, **_quality_view(request, camp))
 
 
 @router.post("/lead/c/{cid}/collect")
@@ -122,32 +159,19 @@ async def edge_action(case_id: str, request: Request, user: LeadDep) -> Response
     return RedirectResponse(back if back.startswith("/lead/c/") and "//" not in back else "/lead", status_code=303)
 
 
-def _safe_cell(v: Any) -> Any:
-    """Keep spreadsheet programs from running a cell as a formula (CSV injection)."""
-    from assay.io.spreadsheet import guard
-
-    return guard(json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v)
-
-
 @router.get("/lead/c/{cid}/export.{fmt}")
 def export(cid: str, fmt: str, request: Request, user: LeadDep) -> Response:
+    """The campaign's answers as CSV or JSONL, streamed as they are read (see ``annotate/export.py``)."""
+    from assay.annotate.export import FORMATS, export_text
+
     camp = _own_campaign(request, user, cid)
-    if fmt not in ("csv", "jsonl"):
+    if fmt not in FORMATS:
         raise NotFound("format")
-    rows = D.export_rows(store_of(request), camp)
     name = f"{camp.name}-{'judgments' if camp.kind == 'rate' else 'comparisons'}.{fmt}"
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
-    if fmt == "jsonl":
-        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-        media = "application/x-ndjson"
-    else:
-        buf = io.StringIO()
-        if rows:
-            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows({k: _safe_cell(v) for k, v in r.items()} for r in rows)
-        body, media = buf.getvalue(), "text/csv"
-    return Response(body, media_type=media, headers={"content-disposition": f'attachment; filename="{safe}"'})
+    media = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    body = (piece.encode() for piece in export_text(store_of(request), camp, fmt))
+    return StreamingResponse(body, media_type=media, headers={"content-disposition": f'attachment; filename="{safe}"'})
 
 
 # ---- creating a campaign in the app -------------------------------------------------------------

@@ -623,3 +623,32 @@ def record_imported(store: Store, raters: Sequence[R.Rater],
             added += 1
     return added, dups, n_records, n_edges
 
+
+
+# ---- the dashboard's kept statistics -------------------------------------------------------
+
+
+def campaign_stats(store: Store, campaign_id: str) -> dict[str, Any] | None:
+    """The statistics kept for a campaign's dashboard: done (the count they were computed at),
+    seconds (how long computing took), stats, computed_at; None when none were kept."""
+    k = T.campaign_stats
+    with _reader(store).connect() as c:
+        row = c.execute(select(k).where(k.c.campaign_id == campaign_id)).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    if out["computed_at"].tzinfo is None:  # SQLite gives naive UTC times back
+        out["computed_at"] = out["computed_at"].replace(tzinfo=R.utcnow().tzinfo)
+    return out
+
+
+def keep_campaign_stats(store: Store, campaign_id: str, done: int, seconds: float, stats: dict[str, Any]) -> None:
+    """Keep (insert or replace) a campaign's dashboard statistics, computed when ``done`` assignments were done."""
+    k = T.campaign_stats
+    dialect = postgresql if store.backend == "postgresql" else sqlite
+    row = {"campaign_id": campaign_id, "done": done, "seconds": seconds, "stats": stats, "computed_at": R.utcnow()}
+    stmt = dialect.insert(k).values(**row)
+    with store.engine.begin() as c:
+        c.execute(stmt.on_conflict_do_update(index_elements=[k.c.campaign_id],
+                                             set_={n: stmt.excluded[n] for n in ("done", "seconds", "stats",
+                                                                                 "computed_at")}))

@@ -145,7 +145,8 @@ judgments = Table(
     Index("ix_judgments_response", "response_id"),
     Index("ix_judgments_rater", "rater_id"),
     Index("ix_judgments_rubric_dim", "rubric", "dimension"),
-    Index("ix_judgments_campaign", "campaign_id"),
+    # (campaign, id): a campaign's export streams in key order without a sort (migration 0014)
+    Index("ix_judgments_campaign", "campaign_id", "id"),
 )
 
 comparisons = Table(
@@ -176,7 +177,7 @@ comparisons = Table(
     Column("probability", Float),  # soft preference for response_ids[0] (migration 0012_soft_preferences)
     Index("ix_comparisons_item", "item_id"),
     Index("ix_comparisons_rater", "rater_id"),
-    Index("ix_comparisons_campaign", "campaign_id"),
+    Index("ix_comparisons_campaign", "campaign_id", "id"),
 )
 
 campaigns = Table(
@@ -212,7 +213,8 @@ assignments = Table(
     Column("created_at", TS, nullable=False),
     Column("submitted_at", TS),
     Index("ix_assignments_rater", "rater_id", "campaign_id"),
-    Index("ix_assignments_campaign", "campaign_id"),
+    # covers the dashboard's counts by rater, status and gold (migration 0014; was campaign_id alone)
+    Index("ix_assignments_campaign", "campaign_id", "rater_id", "status", "is_gold"),
     # at most one pending assignment per rater and campaign, however many requests race (migration 0010)
     Index("ux_assignments_one_pending", "campaign_id", "rater_id", unique=True,
           postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
@@ -515,6 +517,20 @@ app_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", String(128), nullable=False),
     Column("created_at", TS, nullable=False),
+)
+
+# The lead dashboard's statistics of a campaign (migration 0014): rater quality, agreement and
+# disagreements read every judgment, so they are computed once per state of the campaign (its
+# count of done assignments) and kept here, rather than on every view of the page. A cache: not
+# among APP_TABLES, so copies and dumps of a store leave it out.
+campaign_stats = Table(
+    "campaign_stats",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), primary_key=True),
+    Column("done", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("stats", J, nullable=False),
+    Column("computed_at", TS, nullable=False),
 )
 
 APP_TABLES: dict[str, Table] = {

@@ -10,7 +10,22 @@
     return tag === "INPUT" && !["radio", "checkbox", "submit", "button"].includes(el.type);
   }
 
+  // the lead dashboard: a part being recomputed in the background is fetched again until it is current
+  function reload(box) {
+    setTimeout(function () {
+      fetch(box.dataset.load, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null) return;
+          box.innerHTML = html;
+          if (box.querySelector("[data-refreshing]")) reload(box);
+        });
+    }, 3000);
+  }
+
   function init() {
+    var box = document.querySelector("[data-load]");
+    if (box) reload(box);
     var cont = document.querySelector("[data-continue]");
     if (cont) {
       document.addEventListener("keydown", function (e) {
