@@ -16,6 +16,8 @@ MODULES = [
     "assay.stats.sequential",
     "assay.stats._pair",
     "assay.stats.noninferiority",
+    "assay.stats._paired",
+    "assay.stats._pairwise",
 ]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,8 +34,9 @@ from assay.errors import BadInput, NotFound
 from assay.stats import abtest as AB
 from assay.store import Store
 
-__all__ = ["compare_models", "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_test",
-           "resolve_run_models"]
+__all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_report", "dimension_scores",
+           "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_report", "preference_test",
+           "preference_votes", "resolve_run_models"]
 
 PLAN_KS = (1, 2, 4, 8, math.inf)
 
@@ -61,7 +63,8 @@ def _pair_by(frame: pd.DataFrame, model_a: str, model_b: str, pair_by: str) -> s
 def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:
     """The two models' current judgments with a numeric value, ids as categoricals (:func:`judgment_codes`)."""
     jf = judgment_codes(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
-                        campaign=select.campaign, models=[model_a, model_b], items=True)
+                        campaign=select.campaign, models=[model_a, model_b], items=True,
+                        datasets=select.datasets)
     return jf[jf["value"].notna()]
 
 
@@ -104,6 +107,9 @@ def paired_scores(
         out.attrs["pair_by"] = pair_by
         return out
     used = _pair_by(jf, model_a, model_b, pair_by)
+    # rows in (response, rater) order, so the means below add in one order whatever order the query
+    # returned (a per-dataset read, assay.analysis.sharded, must give the whole store's bits)
+    jf = jf.iloc[np.lexsort((np.asarray(jf["rater"].cat.codes), np.asarray(jf["unit"].cat.codes)))]
     rub, dim, unit = _codes(jf["rubric"]), _codes(jf["dimension"]), _codes(jf["unit"])
     n_units = len(jf["unit"].cat.categories)
     # per unit (response): its item, model and the item's cluster
@@ -188,6 +194,49 @@ def _clusters(rows: pd.DataFrame, use: bool) -> np.ndarray | None:
     return c if len(set(c)) >= 2 else None
 
 
+@dataclass(frozen=True)
+class DimensionScores:
+    """One dimension's paired scores as a mergeable summary (shards of disjoint prompts add with ``+``).
+
+    ``summary`` holds a and b per prompt key (and the prompts' cluster keys when some item has
+    one); ``k_a`` and ``k_b`` are the samples per prompt summed over prompts.
+    """
+
+    rubric: str
+    dimension: str
+    summary: AB.PairedSummary
+    k_a: float
+    k_b: float
+
+    def __add__(self, other: DimensionScores) -> DimensionScores:
+        if (self.rubric, self.dimension) != (other.rubric, other.dimension):
+            raise ValueError("only the scores of one rubric dimension add up")
+        return DimensionScores(self.rubric, self.dimension, self.summary + other.summary,
+                               self.k_a + other.k_a, self.k_b + other.k_b)
+
+
+def dimension_scores(scores: pd.DataFrame) -> list[DimensionScores]:
+    """:func:`paired_scores`' rows as one :class:`DimensionScores` per (rubric, dimension), in their order."""
+    out = []
+    for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
+        clusters = rows["cluster"] if rows["has_cluster"].any() else None
+        out.append(DimensionScores(rub, dim, AB.summarise_paired(rows["key"], rows["a"].to_numpy(float),
+                                                                 rows["b"].to_numpy(float), clusters=clusters),
+                                   float(rows["k_a"].sum()), float(rows["k_b"].sum())))
+    return out
+
+
+def _check_compare(store: Store, model_a: str, model_b: str, method: str, options: Options) -> None:
+    if model_a == model_b:
+        raise BadInput("model A and model B are the same")
+    if method not in AB.METHODS:
+        raise BadInput(f"method must be one of {', '.join(AB.METHODS)}, not {method!r}")
+    _check_adjust(options)
+    for m in (model_a, model_b):
+        if store.find(R.Model, m) is None and not store.count("responses", model=m):
+            raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
+
+
 def compare_models(
     store: Store,
     model_a: str,
@@ -206,29 +255,42 @@ def compare_models(
     dimensions (``options.adjust``: holm or fdr_bh), the minimum detectable effect at this
     n ((z_{1-alpha/2} + z_power) SE, Miller 2024 Sec. 5) and the verdict in words.
     Returns a JSON-ready dict with ``dimensions`` and ``preferences`` lists.
+    (:func:`assay.analysis.sharded.compare_models_sharded` gives the same report from
+    per-dataset summaries, locally or on Ray workers.)
     """
-    if model_a == model_b:
-        raise BadInput("model A and model B are the same")
-    if method not in AB.METHODS:
-        raise BadInput(f"method must be one of {', '.join(AB.METHODS)}, not {method!r}")
-    _check_adjust(options)
-    for m in (model_a, model_b):
-        if store.find(R.Model, m) is None and not store.count("responses", model=m):
-            raise NotFound(f"no model {m!r} in the store (see `assay ls`)")
+    _check_compare(store, model_a, model_b, method, options)
     scores = paired_scores(store, model_a, model_b, select=select, pair_by=pair_by)
+    votes = (preference_votes(store, model_a, model_b, select=Selection(raters=select.raters, campaign=select.campaign))
+             if preferences else [])
+    return compare_report(store, model_a, model_b, dimension_scores(scores), votes,
+                          pair_by=scores.attrs.get("pair_by"), select=select, options=options, method=method)
+
+
+def compare_report(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    dimensions: Sequence[DimensionScores],
+    preferences: Sequence[PreferenceVotes],
+    *,
+    pair_by: str | None,
+    select: Selection = Selection(),
+    options: Options = Options(),
+    method: str = "t",
+) -> dict[str, Any]:
+    """:func:`compare_models`' report from each dimension's paired scores and the preference votes (possibly merged)."""
     sections: list[dict[str, Any]] = []
     results = []
     alpha, power, confidence, cluster = options.alpha, options.power, options.confidence, options.cluster
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    for (rub, dim), rows in scores.groupby(["rubric", "dimension"], sort=False):
-        sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": len(rows),
-                               "k_a": float(rows["k_a"].mean()), "k_b": float(rows["k_b"].mean())}
+    for ds in dimensions:
+        rub, dim, n = ds.rubric, ds.dimension, ds.summary.n
+        sec: dict[str, Any] = {"rubric": rub, "dimension": dim, "n": n, "k_a": ds.k_a / n, "k_b": ds.k_b / n}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                res = AB.paired_test(rows["a"].to_numpy(float), rows["b"].to_numpy(float), method=method,
-                                     clusters=_clusters(rows, cluster), confidence=confidence,
-                                     random_state=options.random_state)
+                res = ds.summary.test(method=method, clustered=cluster, confidence=confidence,
+                                      random_state=options.random_state)
         except ValueError as e:
             sec["error"] = str(e)
             sections.append(sec)
@@ -252,12 +314,10 @@ def compare_models(
     raters = select.raters
     report: dict[str, Any] = {
         "model_a": model_a, "model_b": model_b, "method": method, "adjust": options.adjust, "alpha": alpha,
-        "power": power, "confidence": confidence, "pair_by": scores.attrs.get("pair_by"),
+        "power": power, "confidence": confidence, "pair_by": pair_by,
         "clustered": bool(cluster), "raters": list(raters) if raters else None, "dimensions": sections,
     }
-    report["preferences"] = (preference_test(store, model_a, model_b, select=Selection(raters=raters,
-                                             campaign=select.campaign), options=options)
-                             if preferences else [])
+    report["preferences"] = preference_report(preferences, model_a, model_b, options=options)
     return report
 
 
@@ -326,20 +386,39 @@ def non_inferiority(
             "non_inferior": bool(sections) and all(s.get("non_inferior") for s in sections)}
 
 
-def preference_test(
-    store: Store,
-    model_a: str,
-    model_b: str,
-    *,
-    select: Selection = Selection(),
-    options: Options = Options(),
-) -> list[dict[str, Any]]:
-    """Sign test and B's win rate on stored comparisons of A's response against B's, per (rubric, dimension).
+@dataclass(frozen=True)
+class PreferenceVotes:
+    """One (rubric, dimension)'s pairwise preferences of B over A as a mergeable summary.
 
-    ``select`` may name raters and a campaign (comparisons have no rubric of their own to select by).
+    ``summary`` holds per item the sign of (raters preferring B) - (raters preferring A) as
+    ``b`` (``a`` is 0) with the items' cluster keys; ``comparisons`` counts the comparisons,
+    ``raters`` names who made them, ``first`` is the (created_at, id) of the earliest (the
+    report lists sections in that order). Shards of disjoint items add with ``+``.
     """
-    select.only("raters", "campaign", where="a preference test")
-    cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign)
+
+    rubric: str | None
+    dimension: str | None
+    summary: AB.PairedSummary
+    comparisons: int
+    raters: frozenset
+    first: tuple
+
+    def __add__(self, other: PreferenceVotes) -> PreferenceVotes:
+        if (self.rubric, self.dimension) != (other.rubric, other.dimension):
+            raise ValueError("only the votes of one rubric dimension add up")
+        return PreferenceVotes(self.rubric, self.dimension, self.summary + other.summary,
+                               self.comparisons + other.comparisons, self.raters | other.raters,
+                               min(self.first, other.first))
+
+
+def preference_votes(store: Store, model_a: str, model_b: str, *, select: Selection = Selection()
+                     ) -> list[PreferenceVotes]:
+    """Per (rubric, dimension), in order of first comparison, each item's vote (see :class:`PreferenceVotes`).
+
+    ``select`` may name raters, a campaign and datasets.
+    """
+    select.only("raters", "campaign", "datasets", where="a preference test")
+    cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign, datasets=select.datasets)
     if cf.empty:
         return []
     ids = sorted(set(cf["first"]) | set(cf["second"]))
@@ -358,22 +437,52 @@ def preference_test(
     out = []
     for (rub, dim), g in cf.groupby([cf["rubric"].fillna(""), cf["dimension"].fillna("")], sort=False):
         per_item = g.groupby("item_id").agg(vote=("vote", "sum"), cluster=("cluster", "first"),
-                                            has_cluster=("has_cluster", "first"), raters=("rater", "nunique"))
-        sec: dict[str, Any] = {"rubric": rub or None, "dimension": dim or None, "items": len(per_item),
-                               "comparisons": len(g), "raters": int(g["rater"].nunique())}
+                                            has_cluster=("has_cluster", "first"))
+        clusters = per_item["cluster"] if per_item["has_cluster"].any() else None
+        summary = AB.summarise_paired(per_item.index, np.zeros(len(per_item)), np.sign(per_item["vote"].to_numpy()),
+                                      clusters=clusters)
+        earliest = g.sort_values(["created_at", "id"]).iloc[0]
+        out.append(PreferenceVotes(rub or None, dim or None, summary, len(g), frozenset(g["rater"]),
+                                   (earliest["created_at"], earliest["id"])))
+    return out
+
+
+def preference_report(votes: Sequence[PreferenceVotes], model_a: str, model_b: str, *,
+                      options: Options = Options()) -> list[dict[str, Any]]:
+    """The sign test and B's win rate per (rubric, dimension) from (possibly merged) votes."""
+    out = []
+    for v in votes:
+        sec: dict[str, Any] = {"rubric": v.rubric, "dimension": v.dimension, "items": v.summary.n,
+                               "comparisons": v.comparisons, "raters": len(v.raters)}
         try:
-            res = AB.sign_test(np.sign(per_item["vote"].to_numpy()), clusters=_clusters(per_item, options.cluster),
-                               confidence=options.confidence)
+            res = v.summary.test(method="sign", clustered=options.cluster, confidence=options.confidence)
         except ValueError as e:
             sec["error"] = str(e)
             out.append(sec)
             continue
         sec.update(wins_a=res.wins_a, wins_b=res.wins_b, ties=res.ties, win_rate_b=res.estimate,
                    ci_low=res.ci_low, ci_high=res.ci_high, se=res.se, pvalue=res.pvalue,
-                   verdict=AB.verdict(res, dimension=dim or "the pairwise comparisons", models=(model_a, model_b),
-                                      alpha=options.alpha, power=options.power))
+                   verdict=AB.verdict(res, dimension=v.dimension or "the pairwise comparisons",
+                                      models=(model_a, model_b), alpha=options.alpha, power=options.power))
         out.append(sec)
     return out
+
+
+def preference_test(
+    store: Store,
+    model_a: str,
+    model_b: str,
+    *,
+    select: Selection = Selection(),
+    options: Options = Options(),
+) -> list[dict[str, Any]]:
+    """Sign test and B's win rate on stored comparisons of A's response against B's, per (rubric, dimension).
+
+    ``select`` may name raters and a campaign (comparisons have no rubric of their own to select by).
+    """
+    select.only("raters", "campaign", where="a preference test")
+    return preference_report(preference_votes(store, model_a, model_b, select=select), model_a, model_b,
+                             options=options)
 
 
 def plan(

@@ -52,6 +52,7 @@ def judgments_frame(
     latest_only: bool = True,
     texts: bool = True,
     units: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id.
 
@@ -65,6 +66,10 @@ def judgments_frame(
     With ``latest_only`` (the default) a rater who judged the same unit and dimension more
     than once counts with their last judgment; without it every judgment stays (for
     analyses over time, such as before and after a calibration round).
+
+    ``datasets`` keeps the judgments of responses to those datasets' items: one partition
+    of the store (a response, and every judgment of it and of its corrections, belongs to
+    one item, so per-dataset reads split the judgments exactly).
     """
     j, r = T.judgments, T.responses
     cols = [j.c.id, j.c.response_id.label("unit"), r.c.item_id, r.c.model, j.c.rater_id.label("rater"), j.c.rubric,
@@ -73,6 +78,8 @@ def judgments_frame(
     if texts:
         cols += [j.c.justification, j.c.flags]
     stmt = select(*cols).select_from(j.outerjoin(r, r.c.id == j.c.response_id))
+    if datasets is not None:
+        stmt = stmt.join(T.items, T.items.c.id == r.c.item_id).where(T.items.c.dataset.in_(list(datasets)))
     for col, val in (("rubric", rubric), ("campaign_id", campaign), ("guideline_version", guideline_version),
                      ("dimension", dimensions), ("rater_id", raters), ("response_id", units)):
         if val is not None:
@@ -104,6 +111,7 @@ def judgment_codes(
     campaign: str | None = None,
     models: Sequence[str] | None = None,
     items: bool = False,
+    datasets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The current judgments the statistics read, with every id column a categorical.
 
@@ -116,6 +124,8 @@ def judgment_codes(
 
     ``models`` keeps the judgments of those models' responses; ``items`` adds the
     response's ``item_id``, ``model`` and the item's ``cluster`` (categoricals too).
+    ``datasets`` keeps the judgments of responses to those datasets' items (one partition of
+    the store, as in :func:`judgments_frame`).
 
     The read is lean: judgment columns only (joining every judgment to its response and
     item doubled the database's work at 10M rows; responses and items are read once each
@@ -129,6 +139,8 @@ def judgment_codes(
     if models is not None and not set(store.group_counts("responses", "model")) <= set(models):
         # (a store of these models only needs no filter: the subquery cost the database a third more at 10M)
         where.append(j.c.response_id.in_(select(r.c.id).where(r.c.model.in_(list(models)))))
+    if datasets is not None:
+        where.append(j.c.response_id.in_(select(r.c.id).where(r.c.item_id.in_(_dataset_items(datasets)))))
     lean = select(j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric, j.c.dimension, j.c.value,
                   j.c.label, j.c.guideline_version, j.c.supersedes).where(*where)
     extra = ["item_id", "model", "cluster"] if items else []
@@ -148,7 +160,7 @@ def judgment_codes(
     kinds = {x.id: x.kind for x in store.iter(R.Rater, id=list(df["rater"].cat.categories))}
     df["rater_kind"] = _per_code(df["rater"], [kinds.get(x) for x in df["rater"].cat.categories])
     if items:
-        df = df.assign(**_item_columns(store, df["unit"], models))
+        df = df.assign(**_item_columns(store, df["unit"], models, datasets))
     return df[CODED_COLUMNS + extra]
 
 
@@ -175,12 +187,19 @@ def _per_code(column: pd.Series, values: Sequence[Any]) -> pd.Categorical:
                                      categories=pd.Index(names, dtype=object))
 
 
-def _item_columns(store: Store, unit: pd.Series, models: Sequence[str] | None) -> dict[str, pd.Categorical]:
+def _dataset_items(datasets: Sequence[str]):  # noqa: ANN202 - a SQLAlchemy select
+    return select(T.items.c.id).where(T.items.c.dataset.in_(list(datasets)))
+
+
+def _item_columns(store: Store, unit: pd.Series, models: Sequence[str] | None,
+                  datasets: Sequence[str] | None = None) -> dict[str, pd.Categorical]:
     """``item_id``, ``model`` and ``cluster`` per row, from one read of the responses and one of clustered items."""
     r, it = T.responses, T.items
     stmt = select(r.c.id, r.c.item_id, r.c.model)
     if models is not None:
         stmt = stmt.where(r.c.model.in_(list(models)))
+    if datasets is not None:
+        stmt = stmt.where(r.c.item_id.in_(_dataset_items(datasets)))
     responses = store.arrow_select(stmt)
     at = pd.Index(responses["id"].to_numpy(zero_copy_only=False)).get_indexer(
         np.asarray(unit.cat.categories, dtype=object))
@@ -245,6 +264,7 @@ def comparisons_frame(
     rubric: str | None = None,
     dimension: str | None = None,
     latest_only: bool = True,
+    datasets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Current two-way comparisons, one row each, labelled for agreement.
 
@@ -256,10 +276,16 @@ def comparisons_frame(
     rater who compared the same pair more than once counts with their last comparison;
     without it every comparison stays (a judge that saw both orders of a pair as two
     comparisons counts twice). ``attrs["counts"]`` says how many comparisons matched the
-    filters and how many each rule dropped.
+    filters and how many each rule dropped. ``datasets`` keeps the comparisons of those
+    datasets' items (a comparison, its corrections and its pair belong to one item).
     """
-    df = store.frame("comparisons", campaign_id=campaign, rubric=rubric, dimension=dimension,
-                     rater_id=list(raters) if raters else None)
+    filters = dict(campaign_id=campaign, rubric=rubric, dimension=dimension, rater_id=list(raters) if raters else None)
+    if datasets is None:
+        df = store.frame("comparisons", **filters)
+    else:
+        ids = sorted(store.columns("items", ["id"], dataset=list(datasets))["id"])
+        parts = [store.frame("comparisons", item_id=ids[i:i + 900], **filters) for i in range(0, len(ids), 900)]
+        df = pd.concat(parts, ignore_index=True) if parts else store.frame("comparisons", id=[])
     counts = {"stored": len(df), "dropped": {}}
     current = _current(df)
     counts["dropped"]["superseded"] = len(df) - len(current)

@@ -32,7 +32,9 @@ class Selection:
     """Which stored verdicts an analysis reads; every field left at None means all.
 
     ``rubric``: a rubric id (``name@version``); ``dimensions``: dimension names within it;
-    ``raters``: rater ids (``human:alice``, ``llm:judge:gpt``); ``campaign``: a campaign id.
+    ``raters``: rater ids (``human:alice``, ``llm:judge:gpt``); ``campaign``: a campaign id;
+    ``datasets``: dataset names (a partition of the store; read by the A/B test, which runs
+    per dataset in ``assay.analysis.sharded``).
     Sequences are kept as tuples, so a selection is hashable and never changes.
     """
 
@@ -40,10 +42,12 @@ class Selection:
     dimensions: Sequence[str] | None = None
     raters: Sequence[str] | None = None
     campaign: str | None = None
+    datasets: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dimensions", _tuple(self.dimensions))
         object.__setattr__(self, "raters", _tuple(self.raters))
+        object.__setattr__(self, "datasets", _tuple(self.datasets))
 
     @property
     def dimension(self) -> str | None:

@@ -99,12 +99,16 @@ def compare(
     no_cluster: Annotated[bool, typer.Option("--no-cluster", help="Ignore items' cluster keys (naive SE).")] = False,
     pair_by: Annotated[str, typer.Option(help="Match prompts by item, by prompt text, or auto.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and permutation tests.")] = 0,
+    executor: Annotated[str, typer.Option(help="local (one pass), partitioned (one dataset at a time, merged) "
+                                                "or ray (a Ray task per dataset; RAY_ADDRESS or a local Ray).")] = "local",
+    workers: Annotated[int, typer.Option(help="CPUs of the local Ray started by --executor ray.")] = 2,
     out: Annotated[Path | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Per dimension: B - A with interval, p, adjusted p and a verdict; pairwise preferences with the sign test."""
     from assay.analysis.abtest import compare_models
     from assay.analysis.options import Options, Selection
+    from assay.analysis.sharded import EXECUTORS, compare_models_sharded
     from assay.rubrics import get_rubric
 
     store = G.store()
@@ -112,11 +116,16 @@ def compare(
     chosen = resolve_raters(store, (judges or []) + (raters or []) or None, kind)
     if chosen == []:
         raise BadInput("no rater matches the --judge/--rater/--kind selection")
-    rep = compare_models(store, model_a, model_b,
-                         select=Selection(rubric=rubric_id, dimensions=dimension, raters=chosen, campaign=campaign),
-                         options=Options(adjust=adjust, alpha=alpha, power=power, confidence=confidence,
-                                         cluster=not no_cluster, random_state=seed),
-                         method=method, pair_by=pair_by)
+    if executor not in EXECUTORS:
+        raise BadInput(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    select = Selection(rubric=rubric_id, dimensions=dimension, raters=chosen, campaign=campaign)
+    options = Options(adjust=adjust, alpha=alpha, power=power, confidence=confidence, cluster=not no_cluster,
+                      random_state=seed)
+    if executor == "local":
+        rep = compare_models(store, model_a, model_b, select=select, options=options, method=method, pair_by=pair_by)
+    else:
+        rep = compare_models_sharded(store, model_a, model_b, select=select, options=options, method=method,
+                                     pair_by=pair_by, executor=executor, workers=workers)
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))
     if wants_json(json_out):

@@ -7,6 +7,9 @@
 - :func:`adjust_pvalues`: Holm or Benjamini-Hochberg across dimensions.
 - :func:`verdict`: the result in plain words.
 
+Mergeable paired scores (per shard, merged exactly) live in :mod:`assay.stats._paired`:
+:func:`summarise_paired`, :func:`merge_paired`, :class:`PairedSummary`, :class:`PairedMoments`.
+
 McNemar and the p-value adjustments live in :mod:`assay.stats._abtest_tables`.
 Power planning lives in :mod:`assay.stats.power`, sequential monitoring in
 :mod:`assay.stats.sequential`; their public names are re-exported here.
@@ -22,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from assay.stats._abtest_tables import McNemarResult, adjust_pvalues, mcnemar
+from assay.stats._paired import PairedMoments, PairedSummary, merge_paired, summarise_paired
 from assay.stats.power import (
     VarianceComponents,
     estimate_variance_components,
@@ -32,6 +36,8 @@ from assay.stats.sequential import SequentialMonitor, SequentialResult, msprt
 
 __all__ = [
     "McNemarResult",
+    "PairedMoments",
+    "PairedSummary",
     "PairedTestResult",
     "SequentialMonitor",
     "SequentialResult",
@@ -40,11 +46,13 @@ __all__ = [
     "estimate_variance_components",
     "format_pvalue",
     "mcnemar",
+    "merge_paired",
     "minimum_detectable_effect",
     "msprt",
     "paired_test",
     "sample_size",
     "sign_test",
+    "summarise_paired",
     "verdict",
 ]
 

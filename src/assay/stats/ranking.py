@@ -6,6 +6,9 @@ convention (Chiang et al. 2024, "Chatbot Arena: An Open Platform for Evaluating
 LLMs by Human Preference", arXiv 2403.04132). Ratings are on the Elo scale: a
 difference of ``scale`` points means odds of ``base`` to 1.
 
+Mergeable win/loss/tie tables (per shard, merged exactly) live in :mod:`assay.stats._pairwise`:
+:func:`summarise_battles`, :func:`merge_pairwise`, :class:`PairwiseSummary`.
+
 Style and length control live in :mod:`assay.stats._style` and are re-exported here:
 :func:`style_features`, :func:`bradley_terry_controlled`,
 :func:`length_controlled_win_rate`.
@@ -22,6 +25,7 @@ import pandas as pd
 
 from assay.stats import _bt
 from assay.stats._bt import Bootstrap, EloScale
+from assay.stats._pairwise import PairwiseSummary, merge_pairwise, summarise_battles
 from assay.stats._style import (
     ControlledRatings,
     bradley_terry_controlled,
@@ -34,14 +38,17 @@ __all__ = [
     "BootstrapRatings",
     "ControlledRatings",
     "EloScale",
+    "PairwiseSummary",
     "bootstrap_ratings",
     "bradley_terry",
     "bradley_terry_controlled",
     "elo",
     "length_controlled_win_rate",
+    "merge_pairwise",
     "predicted_win_probability",
     "rank_with_ties",
     "style_features",
+    "summarise_battles",
     "win_rate_matrix",
 ]
 
