@@ -237,3 +237,33 @@ def test_the_wide_array_is_the_pivot_of_the_units_two_raters_rated(labels, categ
     got = pd.DataFrame(wide, index=expected.index, columns=expected.columns)
     assert got.isna().equals(expected.isna())
     assert (got.where(got.notna(), 0).to_numpy() == expected.where(expected.notna(), 0).to_numpy()).all()
+
+
+def test_shared_reads_answer_narrower_questions_with_the_same_rows(store):
+    """Inside shared_reads, judgment_codes filters its one wide read: the rows a fresh read of each question gives."""
+    from assay.analysis.frames import judgment_codes, shared_reads
+
+    rub, _ = _ordinal_store(store)
+    store.add([R.Model(id="m@2"), R.Item(id="i-x", dataset="d", prompt="px"),
+               R.Response(id="rx", item_id="i-x", model="m@2", text="t")])
+    store.add([R.Judgment(id="jx", response_id="rx", rater_id="human:h2", rubric=rub.id, dimension="factuality",
+                          value=2.0),
+               R.Judgment(id="fix0", response_id="r0", rater_id="human:h0", rubric=rub.id, dimension="factuality",
+                          value=4.0, supersedes="human:h0-0")])
+    questions = [dict(), dict(rubric=rub.id), dict(dimensions=["factuality"]), dict(raters=["human:h1", "llm:j"]),
+                 dict(models=["m@2"], items=True), dict(rubric=rub.id, dimensions=("factuality",), items=True)]
+    fresh = [judgment_codes(store, **q) for q in questions]
+    reads = []
+    with shared_reads():
+        wide = judgment_codes(store, items=True)
+        original = store.arrow_select
+        store.arrow_select = lambda stmt: reads.append(stmt) or original(stmt)  # count the reads made inside
+        try:
+            served = [judgment_codes(store, **q) for q in questions]
+        finally:
+            del store.arrow_select
+    assert reads == [] and len(wide) == 49
+    for q, a, b in zip(questions, fresh, served):
+        assert list(a.columns) == list(b.columns), q
+        assert _as_rows(a) == _as_rows(b), q
+    assert judgment_codes(store, items=True) is not wide  # outside the block every call reads

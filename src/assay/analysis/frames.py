@@ -7,7 +7,9 @@ guideline version, the campaign.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -131,7 +133,73 @@ def judgment_codes(
     item doubled the database's work at 10M rows; responses and items are read once each
     and mapped onto the units' codes). Ids and times are read only when a correction or
     a repeated judgment needs them, by a second query.
+
+    Inside :func:`shared_reads`, a question a wider read already answered is served from it.
     """
+    served = _from_shared(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign,
+                          models=models, items=items, datasets=datasets)
+    if served is not None:
+        return served
+    frame = _judgment_codes(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign,
+                            models=models, items=items, datasets=datasets)
+    shared = _SHARED.get()
+    if shared is not None and dimensions is None and raters is None and models is None and datasets is None:
+        shared.append(((store.url, rubric, campaign, items), frame))
+    return frame
+
+
+_SHARED: ContextVar[list[tuple[tuple, pd.DataFrame]] | None] = ContextVar("assay_shared_reads", default=None)
+
+
+@contextmanager
+def shared_reads() -> Iterator[None]:
+    """Within the block, :func:`judgment_codes` reads the store once for questions one read answers.
+
+    `assay report` asks for the same judgments several times (scores, agreement, each
+    leaderboard, the A/B test), each a subset of its first read: by rubric, dimension,
+    rater or model. A read with no such filter is kept for the block and the narrower
+    questions are answered by filtering it, which gives the same rows (the latest-judgment
+    rule keys on unit, rater, rubric and dimension, and a model is its units'), so ten
+    million judgments are read once, not five times.
+    """
+    token = _SHARED.set([])
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _from_shared(store: Store, *, rubric, dimensions, raters, campaign, models, items, datasets  # noqa: ANN001
+                 ) -> pd.DataFrame | None:
+    shared = _SHARED.get()
+    if not shared or datasets is not None:
+        return None
+    for (url, wide_rubric, wide_campaign, wide_items), frame in shared:
+        if url != store.url or wide_campaign != campaign or wide_rubric not in (None, rubric):
+            continue
+        if not wide_items and (items or models is not None):
+            continue
+        keep = np.ones(len(frame), dtype=bool)
+        for col, val in (("rubric", rubric if wide_rubric is None else None), ("dimension", dimensions),
+                         ("rater", raters), ("model", models)):
+            if val is not None:
+                keep &= frame[col].isin(list(val) if isinstance(val, (list, tuple, set)) else [val]).to_numpy()
+        out = frame[keep] if not keep.all() else frame.copy(deep=False)
+        return out if items else out[CODED_COLUMNS]
+    return None
+
+
+def _judgment_codes(
+    store: Store,
+    *,
+    rubric: str | None,
+    dimensions: Sequence[str] | None,
+    raters: Sequence[str] | None,
+    campaign: str | None,
+    models: Sequence[str] | None,
+    items: bool,
+    datasets: Sequence[str] | None,
+) -> pd.DataFrame:
     j, r = T.judgments, T.responses
     where = [j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val
              for col, val in (("rubric", rubric), ("campaign_id", campaign), ("dimension", dimensions),

@@ -17,7 +17,7 @@ import pandas as pd
 
 from assay import __version__
 from assay import records as R
-from assay.analysis.frames import comparisons_frame, judgment_codes, judgments_frame
+from assay.analysis.frames import comparisons_frame, judgment_codes, judgments_frame, shared_reads
 from assay.analysis.options import Options, Selection
 from assay.errors import AssayError
 from assay.report.raters import agreement_raters, describe_raters
@@ -226,7 +226,14 @@ def build_report(
     first two of ``models``, else the two models judged on the most shared items.
     ``on_step`` is called with each of :data:`STEPS` as it starts (the CLI's progress bar).
     """
-    step = on_step or (lambda name: None)
+    with shared_reads():  # the judgments are read once; every section filters that read
+        return _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
+                      ab_models=ab_models, notes=notes, step=on_step or (lambda name: None))
+
+
+def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, campaign: str | None,
+           options: Options, limits: Limits, ab_models: Sequence[str] | None, notes: Sequence[str],
+           step: Callable[[str], None]) -> dict[str, Any]:
     step(STEPS[0])
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
