@@ -212,13 +212,13 @@ def _judgment_codes(
     lean = select(j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric, j.c.dimension, j.c.value,
                   j.c.label, j.c.guideline_version, j.c.supersedes).where(*where)
     extra = ["item_id", "model", "cluster"] if items else []
-    table = store.arrow_select(lean)
+    table = store.arrow_select(lean, dictionary=_CODED_READ)
     if table.num_rows == 0:
         return pd.DataFrame({c: pd.Series(dtype="category" if c not in ("value", "guideline_version") else float)
                              for c in CODED_COLUMNS + extra})
     df, flat = _coded_judgments(table)
     if table["supersedes"].null_count < table.num_rows or _repeats(flat):
-        table = _current_arrow(store.arrow_select(lean.add_columns(j.c.id, j.c.created_at)))
+        table = _current_arrow(store.arrow_select(lean.add_columns(j.c.id, j.c.created_at), dictionary=_CODED_READ))
         df, flat = _coded_judgments(table)
         if _repeats(flat):  # a rater judged a unit twice: their latest counts, as in judgments_frame
             when = pd.to_datetime(table["created_at"].to_pandas(), utc=True, format="ISO8601")
@@ -230,6 +230,9 @@ def _judgment_codes(
     if items:
         df = df.assign(**_item_columns(store, df["unit"], models, datasets))
     return df[CODED_COLUMNS + extra]
+
+
+_CODED_READ = ("unit", "rater", "rubric", "dimension", "label")  # dictionary-encoded as they are read
 
 
 def _coded_judgments(table: pa.Table) -> tuple[pd.DataFrame, np.ndarray]:
@@ -290,7 +293,10 @@ def _item_columns(store: Store, unit: pd.Series, models: Sequence[str] | None,
 
 def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
     """An Arrow string column as a pandas categorical with sorted categories (nulls are missing)."""
-    encoded = pc.dictionary_encode(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0))
+    if pa.types.is_dictionary(column.type) and column.num_chunks > 1:
+        column = column.unify_dictionaries()  # (read a batch at a time, each batch its own dictionary)
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     codes = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int64) \
         if encoded.indices.null_count else codes.astype(np.int64)
