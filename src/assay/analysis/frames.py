@@ -253,9 +253,15 @@ def _repeats(flat: np.ndarray) -> bool:
 def _per_code(column: pd.Series, values: Sequence[Any]) -> pd.Categorical:
     """A categorical with one value per category of ``column`` (None: missing), spread over its rows."""
     codes, names = pd.factorize(pd.Series(list(values), dtype=object), sort=True)
+    return _spread(column, pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object)))
+
+
+def _spread(column: pd.Series, per_category: pd.Categorical) -> pd.Categorical:
+    """``per_category`` (one value per category of ``column``) as a value per row of ``column``."""
     rows = np.asarray(column.cat.codes)
+    codes = np.asarray(per_category.codes)
     return pd.Categorical.from_codes(np.where(rows >= 0, codes[np.maximum(rows, 0)], -1) if len(codes) else rows,
-                                     categories=pd.Index(names, dtype=object))
+                                     categories=per_category.categories)
 
 
 def _dataset_items(datasets: Sequence[str]):  # noqa: ANN202 - a SQLAlchemy select
@@ -280,15 +286,10 @@ def _item_columns(store: Store, unit: pd.Series, models: Sequence[str] | None,
     where = pd.Index(clustered["id"].to_numpy(zero_copy_only=False)).get_indexer(
         item_of_unit.to_numpy(zero_copy_only=False))
     cluster_of_unit = clustered["cluster"].take(pa.array(where, mask=where < 0, type=pa.int64()))
-    rows = np.asarray(unit.cat.codes)
-    out = {}
-    for name, per_unit in (("item_id", item_of_unit), ("model", responses["model"].take(index)),
-                           ("cluster", cluster_of_unit)):
-        coded = _sorted_categorical(pa.chunked_array([per_unit]) if isinstance(per_unit, pa.Array) else per_unit)
-        codes = np.asarray(coded.codes)
-        out[name] = pd.Categorical.from_codes(np.where(rows >= 0, codes[np.maximum(rows, 0)], -1)
-                                              if len(codes) else rows, categories=coded.categories)
-    return out
+    return {name: _spread(unit, _sorted_categorical(pa.chunked_array([per_unit])
+                                                    if isinstance(per_unit, pa.Array) else per_unit))
+            for name, per_unit in (("item_id", item_of_unit), ("model", responses["model"].take(index)),
+                                   ("cluster", cluster_of_unit))}
 
 
 def _sorted_categorical(column: pa.ChunkedArray) -> pd.Categorical:
