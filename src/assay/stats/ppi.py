@@ -91,6 +91,7 @@ from dataclasses import replace
 import numpy as np
 
 from assay.stats import _bt
+from assay.stats._active import active_estimate, check_design
 from assay.stats._ppi import (
     PPICoefficients,
     PPIEstimate,
@@ -107,6 +108,8 @@ from assay.stats._ppi import (
 __all__ = [
     "PPICoefficients",
     "PPIEstimate",
+    "active_mean",
+    "active_paired_difference",
     "bradley_terry",
     "cross_bradley_terry",
     "cross_logistic",
@@ -373,6 +376,79 @@ def bradley_terry(pairs, y, yhat, pairs_unlabeled, yhat_unlabeled, *,  # noqa: A
                                                                  reference)
     res = logistic_estimate(x, y, yhat, xu, yu, lam, alpha, alternative, naive=naive)
     return _with_reference(res, models, index[reference])
+
+
+# --- active inference: humans on units drawn with unequal probabilities -------------------
+
+
+def active_mean(y, yhat, labelled, pi, *, alpha: float = 0.05, lam: float | None = None,  # noqa: ANN001
+                alternative: str = "two-sided", small_sample: bool = True,
+                weighting: str = "hajek") -> PPIEstimate:
+    r"""Active-inference estimate and interval of a mean, when unit i was labelled with probability ``pi[i]``.
+
+    Zrnic and Candès, "Active statistical inference" (ICML 2024): every argument has one
+    entry per unit of the population (``N`` of them, labelled or not). ``yhat``: the judge's
+    scores; ``labelled``: booleans, True where a person labelled the unit, drawn independently
+    with probabilities ``pi`` (Poisson sampling, as ``assay campaign create --select active``
+    draws); ``y``: the human labels, read only where ``labelled`` (NaN elsewhere is fine). The
+    estimate is :math:`\lambda\bar f_N + \hat r`, the judge's mean plus the inverse-probability
+    weighted (Hajek) mean of the residual :math:`Y - \lambda f` over the labelled units;
+    ``weighting="horvitz-thompson"`` gives Zrnic and Candès's form
+    :math:`\frac1N\sum_i(\lambda f_i + (Y_i - \lambda f_i)\xi_i/\pi_i)`. ``lam=None`` tunes
+    ``lam`` to minimise the variance (the derivation and the interval are in
+    :mod:`assay.stats._active`), clipped to [0, 1].
+
+    The result is a :class:`PPIEstimate`: ``classical_*`` is the human-only inverse-probability
+    estimate, the same weighting with ``lam = 0`` (Hajek: :math:`\sum \xi Y/\pi / \sum \xi/\pi`);
+    ``naive_estimate`` the judge's mean over all units; ``n`` the labels used, ``n_unlabeled``
+    the other units, ``n_eff = n * classical_se**2 / se**2`` as for PPI++.
+
+    With every ``pi`` equal (a uniform draw) the Hajek estimate is PPI++'s: writing
+    :math:`m` for the labels and :math:`\bar f_u` for the judge's mean on the others,
+    :math:`\lambda\bar f_N + \bar Y_m - \lambda\bar f_m = \bar Y_m + \lambda(1 - m/N)(\bar f_u - \bar f_m)`,
+    which is :func:`mean` with ``lam`` times ``1 - m/N``; the tuned ``lam`` is then the labelled
+    covariance of ``y`` and ``yhat`` over the variance of ``yhat`` on all units, PPI++'s tuned
+    value divided by ``1 - m/N``, so tuned and tuned agree too (unless clipping bites). The
+    inverse-probability weights are what let unequal ``pi`` keep this unbiased.
+
+    >>> y = [4, 2, None, None, 5, None]   # labels on units 0, 1 and 4
+    >>> f = [3, 3, 4, 2, 4, 3]
+    >>> lab = [True, True, False, False, True, False]
+    >>> pi = [0.5, 0.25, 0.5, 0.25, 1.0, 0.5]
+    >>> r = active_mean([float("nan") if v is None else v for v in y], f, lab, pi, lam=1)
+    >>> # weights 2, 4, 1 on residuals 1, -1, 1: shift -1/7; judge's mean 19/6
+    >>> round(r.estimate, 6), round(19 / 6 - 1 / 7, 6), round(r.classical_estimate, 6)   # (8 + 8 + 5) / 7
+    (3.02381, 3.02381, 3.0)
+    """
+    alpha, lam, alternative = _options(alpha, lam, alternative)
+    y, f, lab, p = check_design(y, yhat, labelled, pi, ("y", "yhat", "labelled", "pi"))
+    return active_estimate(y, f, lab, p, lam, alpha, alternative, weighting=weighting, small_sample=small_sample)
+
+
+def active_paired_difference(y_a, y_b, yhat_a, yhat_b, labelled, pi, *, alpha: float = 0.05,  # noqa: ANN001
+                             lam: float | None = None, alternative: str = "two-sided",
+                             small_sample: bool = True, weighting: str = "hajek") -> PPIEstimate:
+    """The A/B test under active sampling: mean score of A minus mean score of B over all units.
+
+    One entry per unit (an item both models answered): ``y_a``, ``y_b`` the human scores of
+    both answers (read where ``labelled``), ``yhat_a``, ``yhat_b`` the judge's, ``labelled`` and
+    ``pi`` as in :func:`active_mean`. A unit is labelled with both answers (``assay campaign
+    create --select active`` selects an item with all its responses), so this is
+    :func:`active_mean` of the per-unit difference with the judge's difference as its
+    prediction, for the reasons :func:`paired_difference` gives.
+
+    >>> r = active_paired_difference([3, 4, 0, 2], [2, 4, 0, 2], [3, 4, 4, 2], [2, 3, 3, 2],
+    ...                              [True, True, False, True], [0.5, 0.5, 0.5, 1.0], lam=0)
+    >>> # human differences 1, 0 (weight 2 each) and 0 (weight 1): 2 / 5
+    >>> round(r.estimate, 6), r.n, r.n_unlabeled
+    (0.4, 3, 1)
+    """
+    alpha, lam, alternative = _options(alpha, lam, alternative)
+    names = ("y_a", "yhat_a", "labelled", "pi")
+    ya, fa, lab, p = check_design(y_a, yhat_a, labelled, pi, names)
+    yb, fb, _, _ = check_design(y_b, yhat_b, labelled, pi, ("y_b", "yhat_b", "labelled", "pi"))
+    return active_estimate(ya - yb, fa - fb, lab, p, lam, alpha, alternative, weighting=weighting,
+                           small_sample=small_sample)
 
 
 # --- cross-fitted variants ---------------------------------------------------------------
