@@ -426,6 +426,29 @@ class Comparison(Record):
 # ---- campaigns and runs ----------------------------------------------------------------
 
 
+class Selection(Record):
+    """How a campaign's units were sampled from a dataset's items (``assay campaign create --select``).
+
+    Every item of the frame (the dataset's items with units) had a probability of being drawn,
+    stored per item in the ``campaign_frame`` table (``assay.analysis.active.frame``): ``uniform``
+    draws ``budget`` items at random without replacement; ``active`` draws each item
+    independently with its own probability (Poisson sampling), higher where the judge is less
+    certain, so the number drawn varies around ``budget`` and estimates must weight each label
+    by one over its probability (``assay.stats.ppi.active_mean``).
+    """
+
+    method: Literal["uniform", "active"]
+    budget: int = Field(ge=2, description="items to label: exactly (uniform) or in expectation (active)")
+    frame: int = Field(ge=1, description="items that could be drawn")
+    selected: int = Field(ge=0, description="items drawn")
+    seed: int = 0
+    judge: str | None = Field(None, description="active: rater id of the judge whose uncertainty set the probabilities")
+    signal: str | None = Field(None, description="active: the uncertainty used (panel, samples, logprobs, probability; "
+                                                 "'none' when the judge gave none, and the draw was uniform)")
+    uniform_mix: float = Field(0.0, ge=0, le=1, description="active: share of the budget spread uniformly")
+    pi_min: float = Field(0.0, ge=0, le=1, description="active: the floor of the uncertainty-driven probabilities")
+
+
 class Campaign(Record):
     """A human rating campaign: who rates what, with which rubric, overlap and gold."""
 
@@ -444,6 +467,8 @@ class Campaign(Record):
     status: Literal["open", "closed"] = "open"
     created_by: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    selection: Selection | None = Field(None, description="how the units were sampled; None: every unit "
+                                                          "(and every campaign made before migration 0015)")
 
 
 class Assignment(Record):

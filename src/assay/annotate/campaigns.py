@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
 from assay.records import unit_id
 from assay.store import Store
 from assay.store import rating as S
+
+if TYPE_CHECKING:
+    from assay.analysis.active import Design
 
 Kind = Literal["rate", "compare", "rank"]
 _KINDS: dict[str, Kind] = {"rate": "rate", "compare": "compare", "rank": "rank"}
@@ -204,6 +207,7 @@ def create_campaign(
     spec: CampaignSpec = CampaignSpec(),
     gold: Sequence[Gold] = (),
     created_by: str | None = None,
+    design: Design | None = None,
 ) -> R.Campaign:
     """Create a campaign over units (lists of response ids) and queue them for raters.
 
@@ -212,7 +216,9 @@ def create_campaign(
     rater's queue so that about ``spec.gold_share`` of what they rate is gold. In
     calibration mode every unit goes to every rater and gold units get immediate feedback.
     ``spec.raters`` (rater ids) limits who may work on it; none means every rater. The queue
-    order is shuffled with ``spec.seed``.
+    order is shuffled with ``spec.seed``. ``design``: the units are a sample of a dataset's
+    items (:func:`assay.analysis.active.select_units`); how it was drawn and every frame item's
+    inclusion probability are stored with the campaign.
     """
     from assay.rubrics import get_rubric
 
@@ -276,7 +282,8 @@ def create_campaign(
                       guideline_version=S.start_guideline_version(store, rub.id, created_by), dimensions=dims,
                       overlap=overlap,
                       gold_share=gold_share, calibration=spec.calibration, blind=spec.blind,
-                      min_justification=spec.min_justification, deadline=spec.deadline, created_by=created_by)
+                      min_justification=spec.min_justification, deadline=spec.deadline, created_by=created_by,
+                      selection=design.selection if design is not None else None)
     order = list(all_units)
     random.Random(spec.seed).shuffle(order)
     unit_rows = [{"campaign_id": camp.id, "unit_id": uid, "item_id": resp[all_units[uid][0]].item_id,
@@ -293,6 +300,10 @@ def create_campaign(
         store.add([camp], conn=c)
         S.add_units(store, unit_rows, c)
         S.add_gold(store, gold_rows, c)
+        if design is not None:
+            from assay.analysis.active import frame_rows
+
+            S.add_frame(store, frame_rows(camp.id, design), c)
         if raters:
             S.add_members(store, camp.id, raters, conn=c)
     S.refresh_queue_stats(store)

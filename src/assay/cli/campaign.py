@@ -59,19 +59,44 @@ def create(
     deadline: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD or ISO time, UTC).")] = None,
     raters: Annotated[str | None, typer.Option(help="User names allowed to rate (default: every rater).")] = None,
     lead: Annotated[str | None, typer.Option(help="User name of the lead who owns it in the app.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the queue order.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the queue order and of the --select draw.")] = 0,
+    select: Annotated[str, typer.Option(help="Which items to label: all (every unit), uniform (--budget items at "
+                                             "random) or active (where --judge is least certain, --budget in "
+                                             "expectation, weighted back in the analysis).")] = "all",
+    budget: Annotated[int | None, typer.Option(help="Items to label with --select uniform or active (an item comes "
+                                                    "with all its responses).")] = None,
+    judge: Annotated[str | None, typer.Option(help="--select active: the judge whose uncertainty decides (rater id, "
+                                                   "name or model).")] = None,
+    uniform_mix: Annotated[float, typer.Option(help="--select active: share of the budget spread uniformly, so no "
+                                                    "item's probability gets tiny.")] = 0.2,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a campaign from a dataset's responses or a file of units."""
     from assay import annotate as A
     from assay import records as R
+    from assay.analysis.active import SelectSpec, select_units
+    from assay.cli._boundary import flags_for
 
     store = G.store()
     if (dataset is None) == (responses is None):
         raise BadInput("give --dataset or --responses (one of them)")
     camp_kind = A.campaign_kind(kind)
+    pick = SelectSpec(method=select, budget=budget, judge=judge, uniform_mix=uniform_mix, seed=seed)
+    flags = {"select": "--select", "budget": "--budget", "judge": "--judge", "uniform_mix": "--uniform-mix"}
+    with flags_for(**flags):
+        pick.check()
+    if select != "all" and dataset is None:
+        raise BadInput("--select uniform or active draws items of a dataset: give --dataset", field="--select")
+    design = None
     if dataset is not None:
         units = A.units_from_dataset(store, dataset, kind=camp_kind, models=_csv(models) or None)
+        if select != "all":
+            from assay.rubrics import get_rubric
+
+            rub = get_rubric(store, rubric)
+            with flags_for(**flags):
+                units, design = select_units(store, units, pick, kind=camp_kind, rubric=rub.id,
+                                             dimensions=_csv(dimensions) or None, dataset=dataset)
     elif responses is not None:
         units = _read_units(responses)
     else:  # checked above: one of them is given
@@ -89,12 +114,19 @@ def create(
                                                  min_justification=min_justification, deadline=when,
                                                  raters=[R.Rater.make_id("human", r) for r in _csv(raters)] or None,
                                                  seed=seed),
-                             gold=A.read_gold(gold) if gold else (), created_by=lead)
+                             gold=A.read_gold(gold) if gold else (), created_by=lead, design=design)
     if wants_json(json_out):
         emit_json({**camp.model_dump(mode="json"), "units": len(units)})
         return
     console.print(f"created campaign {camp.name} (id {camp.id}): {len(units)} {kind} units, overlap {overlap}",
                   highlight=False)
+    if design is not None:
+        sel = design.selection
+        how = (f"{sel.selected} of {sel.frame} items drawn at random" if sel.method == "uniform" else
+               f"{sel.selected} of {sel.frame} items drawn (expected {sel.budget}) by judge {sel.judge}'s "
+               f"uncertainty ({sel.signal}), {sel.uniform_mix:g} uniform; labels are weighted back by "
+               "their inclusion probabilities")
+        console.print(how, highlight=False)
 
 
 @campaign_app.command("list")

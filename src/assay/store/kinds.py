@@ -64,6 +64,7 @@ REFERENCES: dict[str, tuple[Ref, ...]] = {
     "app_sessions": (Ref("user_name", "users", "name"),),
     "campaign_units": (Ref("campaign_id", "campaigns"), Ref("item_id", "items"),
                        Ref("response_ids", "responses", many=True)),
+    "campaign_frame": (Ref("campaign_id", "campaigns"), Ref("item_id", "items")),
     "unit_claims": (Ref("campaign_id", "campaigns"), Ref("rater_id", "raters"), Ref("assignment_id", "assignments")),
     "campaign_members": (Ref("campaign_id", "campaigns"), Ref("rater_id", "raters")),
     "gold_answers": (Ref("campaign_id", "campaigns"), Ref("winner", "responses")),

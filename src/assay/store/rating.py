@@ -270,6 +270,12 @@ def add_units(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) ->
         conn.execute(insert(T.campaign_units), list(rows))
 
 
+def add_frame(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) -> None:
+    """A sampled campaign's frame: every item that could be drawn, its probability, whether it was."""
+    if rows:
+        conn.execute(insert(T.campaign_frame), list(rows))
+
+
 def add_members(store: Store, campaign_id: str, rater_ids: Iterable[str], conn: Connection | None = None) -> None:
     rows = [{"campaign_id": campaign_id, "rater_id": r} for r in rater_ids]
     if rows:

@@ -198,6 +198,8 @@ campaigns = Table(
     Column("status", String(20), nullable=False),
     Column("created_by", String(300)),
     Column("created_at", TS, nullable=False),
+    # how the units were sampled from the dataset (migration 0015); NULL: every unit
+    Column("selection", J),
 )
 
 assignments = Table(
@@ -451,6 +453,18 @@ campaign_units = Table(
           sqlite_where=text("has_room")),
 )
 
+# The sampling frame of a campaign that labels a sample of a dataset's items (migration 0015):
+# every item that could have been drawn, its inclusion probability, and whether it was drawn.
+# Inverse-probability weighted estimates (assay.stats.ppi.active_mean) read it.
+campaign_frame = Table(
+    "campaign_frame",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), primary_key=True),
+    Column("item_id", String(64), primary_key=True),
+    Column("probability", Float, nullable=False),
+    Column("selected", Boolean, nullable=False),
+)
+
 unit_claims = Table(
     "unit_claims",
     metadata,
@@ -534,6 +548,6 @@ campaign_stats = Table(
 )
 
 APP_TABLES: dict[str, Table] = {
-    t.name: t for t in (users, app_sessions, login_attempts, login_limits, campaign_units, unit_claims,
+    t.name: t for t in (users, app_sessions, login_attempts, login_limits, campaign_units, campaign_frame, unit_claims,
                         campaign_members, gold_answers, submissions, skips, app_secrets)
 }
