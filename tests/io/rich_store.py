@@ -46,6 +46,11 @@ def build(store: Store, store_url: str) -> None:
             asg = A.next_assignment(store, camp, rater)
         A.submit(store, camp, asg, A.Answer(justification="checked against the reference", values={"factuality": 4},
                                             flags=["ambiguous"], flag_note="partly right"))
+    # a campaign on a uniform sample of the dataset's items: how it was drawn, and its frame
+    from assay.analysis.active import SelectSpec, select_units
+
+    sample, design = select_units(store, units, SelectSpec(method="uniform", budget=2, seed=1), dataset="qa")
+    A.create_campaign(store, "rich-sample", rubric="default@1", units=sample, design=design, created_by="lee")
     S.insert_session(store, {"token_hash": "t" * 64, "user_name": "bob", "csrf_token": "c" * 64,
                              "created_at": R.utcnow(), "expires_at": R.utcnow() + timedelta(hours=1)})
     S.record_login_attempt(store, ["bob"], False, R.utcnow())

@@ -13,6 +13,16 @@ def _unit(cid: str, uid: str, gold: bool, n: int) -> dict:
     return {"cid": cid, "uid": uid, "item": "i", "ids": f'["{uid}"]', "gold": gold, "pos": int(uid[1:]), "n": n}
 
 
+def _add_campaigns(conn, *camps: R.Campaign) -> None:  # noqa: ANN001
+    """Campaign rows as the schemas before 0015 hold them (the record has grown a field since)."""
+    for c in camps:
+        conn.execute(text("INSERT INTO campaigns (id, name, kind, rubric, guideline_version, dimensions, overlap, "
+                          "gold_share, calibration, blind, min_justification, status, created_at) VALUES (:id, "
+                          ":name, :kind, :rubric, 1, '[]', :overlap, 0, :calibration, true, 0, 'open', :t)"),
+                     {"id": c.id, "name": c.name, "kind": c.kind, "rubric": c.rubric, "overlap": c.overlap,
+                      "calibration": c.calibration, "t": c.created_at})
+
+
 def test_0004_marks_units_claimed_up_to_their_overlap_as_full(store_url):
     engine = make_engine(store_url)
     migrate(engine, "0003")
@@ -22,8 +32,7 @@ def test_0004_marks_units_claimed_up_to_their_overlap_as_full(store_url):
     rows = [_unit("c1", "u1", False, 2), _unit("c1", "u2", False, 1), _unit("c1", "u3", True, 5),
             _unit("c1", "u4", False, 3), _unit("c2", "u5", False, 4)]
     with engine.begin() as c:
-        s = Store(store_url, engine=engine, create=False)
-        s.add([regular, calib], conn=c)
+        _add_campaigns(c, regular, calib)
         c.execute(text("INSERT INTO campaign_units (campaign_id, unit_id, item_id, response_ids, is_gold, position, "
                        "n_claims) VALUES (:cid, :uid, :item, :ids, :gold, :pos, :n)"), rows)
     migrate(engine)
@@ -69,7 +78,8 @@ def test_0010_keeps_one_pending_assignment_per_rater_and_frees_the_others(store_
                          created_at=t0 + timedelta(seconds=s_))
             for i, (r, s_) in enumerate([("human:ann", 2), ("human:ann", 0), ("human:ann", 1), ("human:bob", 3)])]
     with engine.begin() as c:
-        s.add([camp, *raters, *asgs], conn=c)
+        _add_campaigns(c, camp)
+        s.add([*raters, *asgs], conn=c)
         c.execute(text("INSERT INTO campaign_units (campaign_id, unit_id, item_id, response_ids, is_gold, position, "
                        "n_claims, has_room) VALUES (:cid, :uid, :item, :ids, :gold, :pos, :n, false)"),
                   [_unit("c1", f"u{i}", False, 1) for i in range(4)])
@@ -164,4 +174,40 @@ def test_0014_widens_the_campaign_indexes_and_goes_back(store_url):
         assert c.execute(text("SELECT id FROM judgments WHERE campaign_id = 'c1'")).scalars().all() == ["j1"]
     migrate(engine)  # and up again
     assert _indexes(engine, "judgments")["ix_judgments_campaign"] == ["campaign_id", "id"]
+    engine.dispose()
+
+
+def test_0015_adds_the_campaign_design_and_goes_back(store_url):
+    """Up: campaigns made before read with no selection (every unit), and the frame table exists;
+    down: the column and table of 0014 again, the campaigns kept."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from assay.store.engine import MIGRATIONS
+
+    engine = make_engine(store_url)
+    migrate(engine, "0014_campaign_dashboard")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO campaigns (id, name, kind, rubric, guideline_version, dimensions, overlap, "
+                       "gold_share, calibration, blind, min_justification, status, created_at) VALUES ('c1', 'old', "
+                       "'rate', 'default@1', 1, '[]', 1, 0, false, true, 0, 'open', '2026-01-01')"))
+    migrate(engine)
+    s = Store(store_url, engine=engine, create=False)
+    assert s.get(R.Campaign, "c1").selection is None
+    assert "campaign_frame" in inspect(engine).get_table_names()
+    sel = R.Selection(method="active", budget=2, frame=3, selected=2, judge="llm:j", signal="samples", uniform_mix=0.2)
+    s.add([R.Campaign(id="c2", name="new", rubric="default@1", selection=sel)])
+    assert s.get(R.Campaign, "c2").selection == sel
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014_campaign_dashboard")
+    insp = inspect(engine)
+    assert "campaign_frame" not in insp.get_table_names()
+    assert "selection" not in {col["name"] for col in insp.get_columns("campaigns")}
+    with engine.connect() as c:
+        assert sorted(c.execute(text("SELECT name FROM campaigns")).scalars()) == ["new", "old"]
     engine.dispose()
