@@ -107,7 +107,7 @@ class Design:
 
 def design_probabilities(uncertainty: Sequence[float] | np.ndarray, budget: float, *, uniform_mix: float = 0.2,
                          pi_min: float = 0.0) -> np.ndarray:
-    r"""Inclusion probabilities proportional to ``uncertainty``, in [pi_min, 1], mixed with uniform, summing to ``budget``.
+    r"""Inclusion probabilities from ``uncertainty``: proportional, in [pi_min, 1], mixed with uniform, sum budget.
 
     :math:`\pi_i = (1 - \tau)\,\mathrm{clip}(c\,u_i, p_0, 1) + \tau\,n/N` with ``c`` found (by
     bisection) so that the clipped part sums to ``n``: what the cap at 1 takes from the most
