@@ -137,9 +137,9 @@ def test_an_active_campaign_stores_its_design_and_reads_it_back(store_url):
     assert sel.selected == len(drawn) >= 2
     # each drawn item comes with both models' answers, and nothing else is queued
     assert sorted(i for i, _ in act_units) == sorted(i for i in drawn for _ in range(2))
-    # the uniform fifth of the budget is the floor; the judge's spread decides the rest
-    assert min(pi.values()) >= 0.2 * 12 / 40 - 1e-12 and max(pi.values()) <= 1
-    assert max(pi.values()) > 2 * min(pi.values())
+    # the uniform half of the budget is the floor; the judge's spread decides the rest
+    assert min(pi.values()) >= 0.5 * 12 / 40 - 1e-12 and max(pi.values()) <= 1
+    assert max(pi.values()) > 1.5 * min(pi.values())
     assert sum(1 for _, chosen in uni.values() if chosen) == 12 and len({i for i, _ in uni_units}) == 12
     assert all(p == pytest.approx(12 / 40) for p, _ in uni.values())
 

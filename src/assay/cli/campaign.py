@@ -68,7 +68,7 @@ def create(
     judge: Annotated[str | None, typer.Option(help="--select active: the judge whose uncertainty decides (rater id, "
                                                    "name or model).")] = None,
     uniform_mix: Annotated[float, typer.Option(help="--select active: share of the budget spread uniformly, so no "
-                                                    "item's probability gets tiny.")] = 0.2,
+                                                    "item's probability gets tiny.")] = 0.5,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a campaign from a dataset's responses or a file of units."""
