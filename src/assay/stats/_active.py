@@ -60,7 +60,11 @@ t quantiles on ``m - 2`` and ``m - 2 + N - 1`` degrees of freedom, 2% at ``m = 5
 
 ``weighting="horvitz-thompson"`` gives the first form, with :math:`\lambda^*` above, the per-unit
 terms :math:`\lambda f_i + \xi_i(Y_i - \lambda f_i)/\pi_i`, and (small sample) only the t
-quantile on :math:`\nu - 1` (tuned: :math:`\nu - 2`) degrees of freedom.
+quantile on :math:`\nu - 1` (tuned: :math:`\nu - 2`) degrees of freedom. Measured in
+``tests/stats/test_active.py`` (a population of 1,000, an expected 60 labels, 3,000 Poisson
+draws): with ``lam`` tuned its estimates have standard deviation 0.147 and a bias of 0.30 of it
+(``lam`` estimated from the same weighted sums as the random number of labels moves), against
+0.109 and 0.02 for the Hajek form; its human-only estimate 0.424 against 0.136.
 """
 
 from __future__ import annotations
