@@ -169,6 +169,21 @@ def _scaled(u: np.ndarray, budget: float, lo: float) -> np.ndarray:
     return np.clip(b * u, lo, 1)
 
 
+def width_cost(pi: Sequence[float] | np.ndarray) -> float:
+    """How much wider than uniform sampling the weights make an interval when the uncertainty says nothing.
+
+    With residuals of equal variance everywhere, the labelled part's variance under Poisson
+    sampling is proportional to :math:`\sum_i 1/\pi_i` against :math:`N^2/n` for equal
+    probabilities (Kish's design effect of unequal weights, *Survey Sampling*, 1965, section
+    11.7); the width ratio is its square root, at most ``1 / sqrt(uniform_mix)``.
+
+    >>> round(width_cost([0.5, 0.5, 0.5, 0.5]), 6), round(width_cost([0.25, 0.25, 0.5, 1.0]), 4)
+    (1.0, 1.1726)
+    """
+    p = np.asarray(pi, dtype=float)
+    return float(np.sqrt(np.sum(1 / p) * p.sum() / p.size**2))
+
+
 def poisson_draw(pi: Sequence[float] | np.ndarray, seed: int) -> np.ndarray:
     """Independent Bernoulli(pi_i) draws (Poisson sampling), reproducible from ``seed``: True where drawn."""
     p = np.asarray(pi, dtype=float)

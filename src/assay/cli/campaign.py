@@ -74,7 +74,7 @@ def create(
     """Create a campaign from a dataset's responses or a file of units."""
     from assay import annotate as A
     from assay import records as R
-    from assay.analysis.active import SelectSpec, select_units
+    from assay.analysis.active import SelectSpec, select_units, width_cost
     from assay.cli._boundary import flags_for
 
     store = G.store()
@@ -125,7 +125,9 @@ def create(
         how = (f"{sel.selected} of {sel.frame} items drawn at random" if sel.method == "uniform" else
                f"{sel.selected} of {sel.frame} items drawn (expected {sel.budget}) by judge {sel.judge}'s "
                f"uncertainty ({sel.signal}), {sel.uniform_mix:g} uniform; labels are weighted back by "
-               "their inclusion probabilities")
+               f"their inclusion probabilities (if the judge's uncertainty does not track its errors, intervals "
+               f"come out {width_cost(list(design.probabilities.values())):.2f} times as wide as from a uniform "
+               "sample)")
         console.print(how, highlight=False)
 
 
