@@ -170,7 +170,7 @@ def _scaled(u: np.ndarray, budget: float, lo: float) -> np.ndarray:
 
 
 def width_cost(pi: Sequence[float] | np.ndarray) -> float:
-    """How much wider than uniform sampling the weights make an interval when the uncertainty says nothing.
+    r"""How much wider than uniform sampling the weights make an interval when the uncertainty says nothing.
 
     With residuals of equal variance everywhere, the labelled part's variance under Poisson
     sampling is proportional to :math:`\sum_i 1/\pi_i` against :math:`N^2/n` for equal
