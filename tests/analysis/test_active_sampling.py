@@ -206,3 +206,33 @@ def test_an_unknown_judge_is_not_found(tmp_path, capsys):
     _store(url)
     assert _create(url, "x", "--select", "active", "--judge", "nobody", "--budget", "5") == 1
     assert "no rater 'nobody'" in capsys.readouterr().err
+
+
+def test_a_compare_campaign_reads_the_judges_pairwise_probabilities(tmp_path):
+    """Pairs of an item are drawn together; the judge's soft preference sets the item's uncertainty."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    s = Store(url)
+    items = add_texts(s, "d", [f"q{i}" for i in range(30)],
+                      {m: [f"{m}{i}" for i in range(30)] for m in ("a@1", "b@1", "c@1")})
+    s.add([R.Rater(id="llm:p", kind="llm", name="p", model="p@1")])
+    resp = {}
+    for r in s.iter(R.Response):
+        resp.setdefault(r.item_id, []).append(r.id)
+    cmps = []
+    for k, it in enumerate(items):
+        a, b = sorted(resp[it.id])[:2]
+        p = 0.6 if k < 10 else 0.99  # sure about items 10..29, nearly a coin flip on the first ten
+        cmps.append(R.Comparison(item_id=it.id, rater_id="llm:p", response_ids=[a, b], shown_order=[a, b],
+                                 winner=a, probability=p))
+    s.add(cmps)
+    s.close()
+    assert main(["--db", url, "campaign", "create", "cmp", "--dataset", "d", "--kind", "compare", "--select",
+                 "active", "--judge", "p", "--budget", "8", "--uniform-mix", "0.2"]) == 0
+    with Store(url) as s:
+        pi = A.inclusion_probabilities(s, "cmp")
+        camp = s.list(R.Campaign, name="cmp")[0]
+    unsure = {it.id for it in items[:10]}
+    assert camp.selection.signal == "probability"
+    # sd sqrt(0.6 * 0.4) = 0.49 against sqrt(0.99 * 0.01) = 0.0995: five times as likely, before the uniform fifth
+    assert min(pi[i] for i in unsure) > 3 * max(p for i, p in pi.items() if i not in unsure)
+    assert sum(pi.values()) == pytest.approx(8, abs=1e-9)
