@@ -163,7 +163,7 @@ def _scaled(u: np.ndarray, budget: float, lo: float) -> np.ndarray:
     a, b = 0.0, 1.0
     while np.clip(b * u, lo, 1).sum() < budget:
         b *= 2
-    for _ in range(200):
+    for _ in range(80):  # c to 2**-80 of its bracket
         c = (a + b) / 2
         if np.clip(c * u, lo, 1).sum() < budget:
             a = c
