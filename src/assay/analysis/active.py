@@ -378,18 +378,19 @@ def frame_rows(campaign_id: str, design: Design) -> list[dict[str, Any]]:
             for i, p in sorted(design.probabilities.items())]
 
 
+def _campaign(store: Store, ref: str) -> R.Campaign:
+    """A campaign by id or name (as ``annotate.get_campaign``, which analyses do not import)."""
+    camp = store.find(R.Campaign, ref) or next(iter(store.list(R.Campaign, name=ref)), None)
+    if camp is None:
+        raise NotFound(f"no campaign {ref!r} in the store")
+    return camp
+
+
 def frame(store: Store, campaign_ref: str) -> dict[str, tuple[float, bool]]:
     """Every frame item of a sampled campaign: (inclusion probability, drawn); empty for a campaign of all units."""
-    from sqlalchemy import select
+    from assay.store import rating as S
 
-    from assay.annotate import get_campaign
-    from assay.store import tables as T
-
-    camp = get_campaign(store, campaign_ref)
-    t = T.campaign_frame
-    with store.engine.connect() as c:
-        rows = c.execute(select(t.c.item_id, t.c.probability, t.c.selected).where(t.c.campaign_id == camp.id))
-        return {item: (float(p), bool(s)) for item, p, s in rows}
+    return S.campaign_frame(store, _campaign(store, campaign_ref).id)
 
 
 def inclusion_probabilities(store: Store, campaign_ref: str) -> dict[str, float] | None:
@@ -403,9 +404,7 @@ def inclusion_probabilities(store: Store, campaign_ref: str) -> dict[str, float]
     :func:`assay.stats.ppi.active_paired_difference` or :func:`~assay.stats.ppi.active_mean`,
     over the items of the frame.
     """
-    from assay.annotate import get_campaign
-
-    camp = get_campaign(store, campaign_ref)
+    camp = _campaign(store, campaign_ref)
     if camp.selection is None or camp.selection.method != "active":
         return None
     return {item: p for item, (p, _) in frame(store, camp.id).items()}

@@ -276,6 +276,14 @@ def add_frame(store: Store, rows: Sequence[dict[str, Any]], conn: Connection) ->
         conn.execute(insert(T.campaign_frame), list(rows))
 
 
+def campaign_frame(store: Store, campaign_id: str) -> dict[str, tuple[float, bool]]:
+    """A sampled campaign's frame: item id -> (inclusion probability, drawn); empty for a campaign of all units."""
+    t = T.campaign_frame
+    with _reader(store).connect() as c:
+        rows = c.execute(select(t.c.item_id, t.c.probability, t.c.selected).where(t.c.campaign_id == campaign_id))
+        return {item: (float(p), bool(chosen)) for item, p, chosen in rows}
+
+
 def add_members(store: Store, campaign_id: str, rater_ids: Iterable[str], conn: Connection | None = None) -> None:
     rows = [{"campaign_id": campaign_id, "rater_id": r} for r in rater_ids]
     if rows:
