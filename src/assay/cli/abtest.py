@@ -87,9 +87,14 @@ def compare(
     model_b: Annotated[str, typer.Argument(help="Model B (the candidate), name@version.")],
     rubric: Annotated[str | None, typer.Option(help="Only this rubric (NAME or NAME@VERSION); default every one.")] = None,
     dimension: Annotated[list[str] | None, typer.Option(help="Only these dimensions (repeatable).")] = None,
-    judges: Annotated[list[str] | None, typer.Option("--judge", help="Only these raters (alias of --rater).")] = None,
+    judges: Annotated[list[str] | None, typer.Option("--judge", help=(
+        "The judge (repeatable: a panel, averaged): the test runs on its verdicts, and where people also "
+        "scored some of the same prompts, PPI++ combines both (human-only, judge-only and PPI++ shown)."))] = None,
     raters: Annotated[list[str] | None, typer.Option("--rater", help="Only these raters: id, name or id prefix.")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only raters of these kinds: human, llm, program.")] = None,
+    humans: Annotated[list[str] | None, typer.Option("--human", help="With --judge: the people whose scores are the "
+                                                                     "truth (default: every rater of --human-kind).")] = None,
+    human_kind: Annotated[str, typer.Option(help="With --judge: the rater kind that counts as people.")] = "human",
     campaign: Annotated[str | None, typer.Option(help="Only verdicts from this campaign (id).")] = None,
     method: Annotated[str, typer.Option(help="t, bootstrap, permutation, wilcoxon or sign.")] = "t",
     adjust: Annotated[str, typer.Option(help="Adjust p across dimensions: holm or fdr_bh.")] = "holm",
@@ -126,12 +131,89 @@ def compare(
     else:
         rep = compare_models_sharded(store, model_a, model_b, select=select, options=options, method=method,
                                      pair_by=pair_by, executor=executor, workers=workers)
+    if judges:
+        assisted = _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by)
+        if assisted is not None:
+            rep["judge_assisted"] = assisted
+    elif humans:
+        raise BadInput("--human goes with --judge (the people whose scores correct the judge's)")
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))
     if wants_json(json_out):
         emit_json(rep)
         return
+    if rep.get("judge_assisted"):
+        print_assisted(rep["judge_assisted"])
+        console.print("the judge's verdicts alone (biased by whatever bias the judge has):", highlight=False)
     print_abtest(rep)
+
+
+def _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by):  # noqa: ANN001, ANN202, PLR0913
+    """The PPI++ section when people scored some of the prompts the judge did; None when they scored none."""
+    from dataclasses import replace
+
+    from assay.analysis.assisted import assisted_report, human_raters
+
+    judge_ids = resolve_raters(store, judges, None) or []
+    people = human_raters(store, humans, human_kind, judge_ids)
+    if not people:
+        if humans:
+            raise BadInput("no rater is left on the human side once the judges are taken out")
+        return None
+    rep = assisted_report(store, model_a, model_b, judges=judge_ids, humans=people,
+                          select=replace(select, raters=None), options=options, pair_by=pair_by,
+                          weights=_campaign_weights(store, select.campaign))
+    return rep if rep["labelled"] or humans else None
+
+
+def _campaign_weights(store, campaign):  # noqa: ANN001, ANN202
+    """Inclusion probabilities of an actively sampled campaign, per prompt key; None for uniform or no campaign."""
+    if not campaign:
+        return None
+    try:
+        from assay.analysis.active import inclusion_probabilities
+    except ImportError:  # pragma: no cover - the active sampler ships with this module
+        return None
+    return inclusion_probabilities(store, campaign)
+
+
+def print_assisted(rep: dict[str, Any]) -> None:
+    """The judge-assisted table: human-only, judge-only (biased) and PPI++ B - A per dimension, and what the judge was worth."""
+    conf = int(round(rep["confidence"] * 100))
+    a, b = rep["model_a"], rep["model_b"]
+    t = Table(title=f"B = {b} against A = {a}, people and judge combined (PPI++, Angelopoulos et al. 2023): "
+                    f"B - A with {conf}% CI per dimension, p adjusted by {rep['adjust']}", title_justify="left")
+    for col in ("dimension", "prompts\npeople + judge", "people only", "judge only\n(biased)", "PPI++", "λ", "p adj"):
+        t.add_column(col, justify="left" if col == "dimension" else "right")
+    several = len({s["rubric"] for s in rep["dimensions"]}) > 1
+    for s in rep["dimensions"]:
+        name = f"{s['rubric']} · {s['dimension']}" if several else s["dimension"]
+        counts = f"{s['n']} + {s['N']}"
+        if s.get("error"):
+            t.add_row(name, counts, "", "", "", "", "")
+            continue
+        t.add_row(name, counts, f"{s['human_estimate']:+.2f}\n[{_f(s['human_low'], 2)}, {_f(s['human_high'], 2)}]",
+                  f"{s['judge_estimate']:+.2f}",
+                  f"{s['estimate']:+.2f}\n[{_f(s['ci_low'], 2)}, {_f(s['ci_high'], 2)}]", f"{s['lam']:.2f}",
+                  _p(s.get("p_adjusted")))
+    console.print(t)
+    for s in rep["dimensions"]:
+        if s.get("error"):
+            console.print(f"  {s['dimension']}: {s['error']}", highlight=False)
+        if s.get("verdict"):
+            console.print(f"  {s['verdict']}", highlight=False)
+            console.print(f"    {s['worth']}", highlight=False)
+        if s.get("human_only_prompts"):
+            console.print(f"    {s['human_only_prompts']} prompt(s) people scored but the judge did not are left out",
+                          highlight=False)
+    notes = []
+    if any(s.get("clusters_ignored") for s in rep["dimensions"]):
+        notes.append("PPI++ intervals treat prompts as independent (item clusters are not used)")
+    if any(s.get("sampling") == "active" for s in rep["dimensions"]):
+        notes.append("people's prompts were chosen by the judge's uncertainty: inverse-probability weights "
+                     "(active inference, Zrnic and Candès 2024)")
+    for note in notes:
+        console.print(f"  {note}", highlight=False)
 
 
 def _k(v: str) -> float:
@@ -163,12 +245,28 @@ def plan_cmd(
     dimension: Annotated[str | None, typer.Option(help="Pilot: the dimension.")] = None,
     judges: Annotated[list[str] | None, typer.Option("--judge", help="Pilot: only these raters.")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Pilot: only raters of these kinds.")] = None,
+    human_budget: Annotated[list[int] | None, typer.Option("--human-budget", help=(
+        "With --judge and a pilot (MODEL_A MODEL_B): the precision this many human-labelled prompts buy with the "
+        "judge on every prompt (PPI++); repeatable."))] = None,
+    prompts: Annotated[int | None, typer.Option(help="With --human-budget: prompts in the study (default: the "
+                                                     "pilot's, those the judge scored).")] = None,
+    humans: Annotated[list[str] | None, typer.Option("--human", help="With --human-budget: the people (default: "
+                                                                     "every rater of kind human).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """How many items (and samples per item) a paired A/B test needs to detect --mde (Miller 2024)."""
+    """How many items (and samples per item) a paired A/B test needs to detect --mde (Miller 2024).
+
+    With ``--judge J --human-budget N``: what precision N human-labelled prompts buy when the judge
+    scores every prompt (PPI++), from a pilot's stored scores; --mde is then only a reference line.
+    """
     from assay.analysis.abtest import plan, plan_from_pilot, resolve_run_models
     from assay.analysis.options import Options, Selection
 
+    if human_budget:
+        _budget_plan(mde, pilot, judges, humans, human_budget, prompts, rubric, dimension, alpha, power, json_out)
+        return
+    if prompts is not None or humans:
+        raise BadInput("--prompts and --human go with --human-budget")
     ka = _k(k_a) if k_a is not None else None
     kb = _k(k_b) if k_b is not None else None
     if from_pilot:
@@ -216,6 +314,51 @@ def plan_cmd(
     for r in rep["table"]:
         t.add_row(_kk(r["k"]), str(r["n"]), "—" if math.isinf(r["k"]) else str(int(r["n"] * r["k"])))
     console.print(t)
+
+
+def _budget_plan(mde, pilot, judges, humans, budgets, prompts, rubric, dimension, alpha, power, json_out):  # noqa: ANN001, ANN202, PLR0913
+    from assay.analysis.assisted import human_raters, ppi_plan
+    from assay.analysis.options import Options, Selection
+    from assay.rubrics import get_rubric
+
+    if not judges:
+        raise BadInput("--human-budget needs --judge (the judge that scores every prompt)")
+    if not pilot or len(pilot) != 2:
+        raise BadInput("--human-budget needs the pilot's models as arguments: MODEL_A MODEL_B")
+    if not rubric or not dimension:
+        raise BadInput("--human-budget needs --rubric and --dimension")
+    store = G.store()
+    judge_ids = resolve_raters(store, judges, None) or []
+    people = human_raters(store, humans, "human", judge_ids)
+    if not people:
+        raise BadInput("no human rater in the store to plan from (the pilot needs people's scores on some prompts)")
+    rep = ppi_plan(store, pilot[0], pilot[1], judges=judge_ids, humans=people, budgets=sorted(set(budgets)),
+                   select=Selection(rubric=get_rubric(store, rubric).id, dimensions=(dimension,)),
+                   options=Options(alpha=alpha, power=power), prompts=prompts)
+    rep["mde_asked"] = mde
+    if wants_json(json_out):
+        emit_json(rep)
+        return
+    p = rep["pilot"]
+    corr = "—" if p["corr"] is None else f"{p['corr']:.2f}"
+    console.print(f"pilot {rep['model_a']} vs {rep['model_b']} on {rep['rubric']} · {rep['dimension']}: {p['n']} prompts "
+                  f"with people's and the judge's scores, {p['N']} with the judge's only; correlation of the "
+                  f"judge's B - A with people's {corr}", highlight=False)
+    conf = int(round(rep["confidence"] * 100))
+    t = Table(title=f"what a budget of human-labelled prompts buys among {rep['prompts']} prompts the judge scores "
+                    f"({conf}% interval half-width; MDE at power {power:g}, alpha {alpha:g})", title_justify="left")
+    for col in ("human labels", "PPI++ ±", "people only ±", "PPI++ MDE", "people only MDE", "worth (labels)",
+                "lambda"):
+        t.add_column(col, justify="right")
+    for r in rep["table"]:
+        t.add_row(str(r["budget"]), _f(r["half_width"]), _f(r["human_half_width"]), _f(r["mde"]),
+                  _f(r["human_mde"]), f"{r['n_eff']:,.0f}", f"{r['lam']:.2f}")
+    console.print(t)
+    for r in rep["table"]:
+        enough = "detects" if r["mde"] <= mde else "does not detect"
+        console.print(f"  {r['budget']} human labels with the judge {enough} {mde:g} points with power {power:g}",
+                      highlight=False)
+    console.print("  planned from the pilot's variances and correlation: as good as the pilot is", highlight=False)
 
 
 def _kk(k: float) -> str:

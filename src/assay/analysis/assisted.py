@@ -1,0 +1,278 @@
+"""Judge-assisted A/B tests: a judge's scores on every prompt, people's on some, combined by PPI++.
+
+``assay abtest A B --judge J`` reads the judge's scores of both models (a panel of several
+``--judge`` raters is averaged, by :func:`assay.analysis.abtest.paired_scores`' rule) and the
+human raters' scores on the same rubric, dimension and prompts. Per dimension, the prompts
+people scored for both models are the labelled units (``n``); the prompts only the judge
+scored are the unlabelled ones (``N``); prompts people scored but the judge did not are
+counted and left out (PPI needs the judge's score on every labelled unit).
+:func:`assay.stats.ppi.paired_difference` then gives the PPI++ estimate of B - A and its
+interval, the human-only interval of the same ``n`` prompts, the judge-only difference over
+all ``n + N`` prompts (biased by whatever bias the judge has), the tuning parameter and the
+effective number of human labels the judge was worth (``n_eff - n``; see the ``stats.ppi``
+module). PPI assumes the labelled prompts are a uniform random sample of all of them; a
+campaign that chose its prompts by the judge's uncertainty (``--select active``) stores its
+inclusion probabilities, and then the inverse-probability-weighted estimator of Zrnic and
+Candès ("Active statistical inference", ICML 2024) is used instead.
+
+Intervals here treat prompts as independent: unlike the plain A/B test they are not
+cluster-robust, and the report says so when items carry cluster keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from assay import records as R
+from assay.analysis.abtest import _check_adjust, paired_scores
+from assay.analysis.options import Options, Selection
+from assay.errors import BadInput, NotFound
+from assay.stats import abtest as AB
+from assay.stats import ppi
+from assay.store import Store
+
+__all__ = ["AssistedScores", "assisted_report", "assisted_scores", "human_raters", "ppi_plan"]
+
+KEYS = ["rubric", "dimension", "key"]
+
+
+@dataclass(frozen=True)
+class AssistedScores:
+    """One dimension's scores for PPI: labelled prompts (human and judge), judge-only prompts, and counts."""
+
+    rubric: str
+    dimension: str
+    y_a: np.ndarray
+    """Human scores of A on the labelled prompts (mean over raters, then samples)."""
+    y_b: np.ndarray
+    yhat_a: np.ndarray
+    """The judge's scores of A on the same prompts, in the same order."""
+    yhat_b: np.ndarray
+    u_a: np.ndarray
+    """The judge's scores of A on the prompts no person scored."""
+    u_b: np.ndarray
+    keys: np.ndarray
+    """Prompt keys of the labelled prompts."""
+    unlabelled_keys: np.ndarray
+    human_only: int
+    """Prompts people scored for both models that the judge did not: left out."""
+    has_cluster: bool
+
+
+def human_raters(store: Store, refs: Sequence[str] | None, kind: str, judges: Sequence[str]) -> list[str]:
+    """The human side: the raters named in ``refs`` (ids, names or id prefixes), else every rater of ``kind``; never a judge."""
+    raters = store.list("raters")
+    if refs:
+        picked: dict[str, R.Rater] = {}
+        for ref in refs:
+            hits = [r for r in raters if r.id == ref or r.name == ref or r.id.startswith(ref)]
+            if not hits:
+                raise BadInput(f"no rater matches --human {ref!r}")
+            picked.update({r.id: r for r in hits})
+        chosen = list(picked)
+    else:
+        chosen = [r.id for r in raters if r.kind == kind]
+    both = sorted(set(chosen) & set(judges))
+    if both and refs:
+        raise BadInput(f"{', '.join(both)} cannot be both the judge and the human side")
+    return [r for r in chosen if r not in set(judges)]
+
+
+def assisted_scores(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
+                    select: Selection = Selection(), pair_by: str = "auto") -> tuple[list[AssistedScores], str]:
+    """Per (rubric, dimension): the judge's and the humans' paired scores, split into labelled and judge-only prompts.
+
+    Returns the list (dimensions the judge scored, in their order) and how prompts were
+    matched (the judge's ``pair_by``, used for the humans too, so both sides key prompts alike).
+    """
+    judge = paired_scores(store, model_a, model_b, select=replace(select, raters=tuple(judges)), pair_by=pair_by)
+    used = judge.attrs.get("pair_by") or pair_by
+    human = (paired_scores(store, model_a, model_b, select=replace(select, raters=tuple(humans)),
+                           pair_by=used if used != "auto" else pair_by) if humans else judge.iloc[0:0])
+    out = []
+    h = human[KEYS + ["a", "b"]]
+    for (rub, dim), j in judge.groupby(["rubric", "dimension"], sort=False):
+        hd = h[(h["rubric"] == rub) & (h["dimension"] == dim)]
+        both = j.merge(hd, on=KEYS, suffixes=("_j", "_h"), how="left", indicator=True)
+        lab = both[both["_merge"] == "both"]
+        unl = both[both["_merge"] == "left_only"]
+        out.append(AssistedScores(
+            rub, dim, lab["a_h"].to_numpy(float), lab["b_h"].to_numpy(float), lab["a_j"].to_numpy(float),
+            lab["b_j"].to_numpy(float), unl["a_j"].to_numpy(float), unl["b_j"].to_numpy(float),
+            lab["key"].to_numpy(dtype=object), unl["key"].to_numpy(dtype=object),
+            int(len(hd) - len(lab)), bool(j["has_cluster"].any())))
+    return out, used
+
+
+def _direction(store: Store, rubric: str, dimension: str) -> bool:
+    try:
+        return store.rubric(rubric).dimension(dimension).direction == "lower_is_better"
+    except (KeyError, NotFound):
+        return False
+
+
+def _verdict(sec: dict[str, Any], model_a: str, model_b: str, alpha: float) -> str:
+    dim, est, lo, hi = sec["dimension"], sec["estimate"], sec["ci_low"], sec["ci_high"]
+    if sec["p_adjusted"] >= alpha or est == 0:
+        return (f"no detectable difference on {dim} with people and judge combined: {est:+.2f} points "
+                f"[{lo:.2f}, {hi:.2f}]")
+    better = (model_b if est > 0 else model_a) if not sec["lower_is_better"] else (model_b if est < 0 else model_a)
+    lower = " (lower is better)" if sec["lower_is_better"] else ""
+    return (f"{better} is better on {dim}{lower} with people and judge combined: {est:+.2f} points "
+            f"[{lo:.2f}, {hi:.2f}], {AB.format_pvalue(sec['p_adjusted'])}")
+
+
+def worth_line(sec: dict[str, Any]) -> str:
+    """"the judge's N verdicts were worth k extra human labels", from a section of :func:`assisted_report`."""
+    extra = sec["n_eff"] - sec["n"]
+    pairs = sec["n"] + sec["N"]
+    if extra >= 0.5:
+        return (f"the judge's scores on {pairs} prompts were worth {extra:,.0f} extra human-labelled prompts "
+                f"({sec['n']} labelled count as {sec['n_eff']:,.0f})")
+    return (f"the judge's scores on {pairs} prompts were worth no extra human labels here "
+            f"(lambda = {sec['lam']:.2f}: the interval rests on the {sec['n']} human-labelled prompts)")
+
+
+def _section(s: AssistedScores, *, options: Options, lower: bool, weights: pd.Series | None) -> dict[str, Any]:
+    sec: dict[str, Any] = {"rubric": s.rubric, "dimension": s.dimension, "n": int(s.y_a.size),
+                           "N": int(s.u_a.size), "human_only_prompts": s.human_only, "lower_is_better": lower,
+                           "clusters_ignored": s.has_cluster}
+    alpha = 1 - options.confidence
+    try:
+        if weights is not None:
+            res = _active(s, weights, alpha)
+            sec["sampling"] = "active"
+        else:
+            res = ppi.paired_difference(s.y_b, s.y_a, s.yhat_b, s.yhat_a, s.u_b, s.u_a, alpha=alpha)
+            sec["sampling"] = "uniform"
+    except ValueError as e:
+        if s.y_a.size == 0:
+            sec["error"] = "no prompt has people's scores of both models here: nothing to correct the judge with"
+        elif s.y_a.size < 2:
+            sec["error"] = (f"{s.y_a.size} prompt(s) with human scores of both models where the judge scored them "
+                            f"too; PPI needs at least 2")
+        elif s.u_a.size < 1:
+            sec["error"] = "every prompt the judge scored has human scores: nothing for the judge to add"
+        else:
+            sec["error"] = str(e)
+        return sec
+    sec.update(
+        estimate=res.estimate, ci_low=res.low, ci_high=res.high, se=res.se, lam=res.lam, method=res.method,
+        df=res.df, pvalue=res.p_value(0.0), human_estimate=res.classical_estimate, human_low=res.classical_low,
+        human_high=res.classical_high, human_se=res.classical_se, judge_estimate=res.naive_estimate,
+        n_eff=float(res.n_eff), mean_a_human=float(s.y_a.mean()), mean_b_human=float(s.y_b.mean()),
+        mean_a_judge=float(np.concatenate([s.yhat_a, s.u_a]).mean()),
+        mean_b_judge=float(np.concatenate([s.yhat_b, s.u_b]).mean()))
+    return sec
+
+
+def _active(s: AssistedScores, weights: pd.Series, alpha: float) -> ppi.PPIEstimate:
+    """The active-inference estimate (Zrnic and Candès 2024) with the campaign's inclusion probabilities."""
+    keys = np.concatenate([s.keys, s.unlabelled_keys])
+    pi = weights.reindex(keys).to_numpy(float)
+    if np.isnan(pi).any():
+        missing = keys[np.isnan(pi)][:3]
+        raise ValueError(f"the campaign has no inclusion probability for prompt(s) {', '.join(map(str, missing))}")
+    n = s.y_a.size
+    labelled = np.zeros(keys.size, dtype=bool)
+    labelled[:n] = True
+    pad = np.zeros(keys.size - n)
+    return ppi.active_paired_difference(np.concatenate([s.y_b, pad]), np.concatenate([s.y_a, pad]),
+                                        np.concatenate([s.yhat_b, s.u_b]), np.concatenate([s.yhat_a, s.u_a]),
+                                        labelled, pi, alpha=alpha)
+
+
+def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
+                    select: Selection = Selection(), options: Options = Options(), pair_by: str = "auto",
+                    weights: pd.Series | None = None) -> dict[str, Any]:
+    """B - A per dimension from human scores on some prompts and the judge's on all: PPI++ beside human-only and judge-only.
+
+    ``judges`` and ``humans`` are rater ids; ``select`` narrows rubric, dimensions and campaign
+    (its ``raters`` is ignored: the two sides are given). ``weights`` (prompt key to inclusion
+    probability) switches to the active-sampling estimator. p-values (Wald, from the PPI++
+    interval's distribution) are adjusted across dimensions by ``options.adjust``. Returns a
+    JSON-ready dict: ``dimensions`` (one section per dimension the judge scored), ``judges``,
+    ``humans``, ``pair_by``.
+    """
+    if not judges:
+        raise BadInput("the judge-assisted A/B test needs --judge")
+    _check_adjust(options)
+    scores, used = assisted_scores(store, model_a, model_b, judges=judges, humans=humans, select=select,
+                                   pair_by=pair_by)
+    sections = [_section(s, options=options, lower=_direction(store, s.rubric, s.dimension), weights=weights)
+                for s in scores]
+    tested = [s for s in sections if "error" not in s]
+    if tested:
+        for sec, p in zip(tested, AB.adjust_pvalues([s["pvalue"] for s in tested], method=options.adjust)):
+            sec["p_adjusted"] = float(p)
+            sec["verdict"] = _verdict(sec, model_a, model_b, options.alpha)
+            sec["worth"] = worth_line(sec)
+    return {"model_a": model_a, "model_b": model_b, "judges": list(judges), "humans": list(humans),
+            "pair_by": used, "confidence": options.confidence, "adjust": options.adjust, "dimensions": sections,
+            "labelled": any(s["n"] for s in sections)}
+
+
+def ppi_plan(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
+             budgets: Sequence[int], select: Selection = Selection(), options: Options = Options(),
+             prompts: int | None = None, pair_by: str = "auto") -> dict[str, Any]:
+    r"""What precision a budget of human-labelled prompts buys, with the judge on every prompt, from a pilot.
+
+    From the pilot (one dimension: the judge's scores on ``n + N`` prompts, people's on ``n``)
+    we estimate :math:`\sigma^2_Y` (variance of the human difference B - A), :math:`\sigma^2_f`
+    (of the judge's difference, over all prompts) and their covariance :math:`c` (over the
+    labelled prompts). For a budget of ``m`` labelled prompts among ``M`` (``prompts``, default
+    the pilot's ``n + N``), the PPI++ variance with the tuned
+    :math:`\lambda^* = c / ((1 + m/(M-m))\,\sigma^2_f)` (clipped to [0, 1]) is
+
+    .. math:: V(m) = \lambda^2\sigma^2_f/(M - m) + (\sigma^2_Y - 2\lambda c + \lambda^2\sigma^2_f)/m
+
+    (the variance behind :func:`assay.stats.ppi.mean` with the pilot's moments in place of the
+    study's), against :math:`\sigma^2_Y/m` for people alone. Each row gives the half-width of
+    the ``options.confidence`` interval (normal quantile), the minimum detectable effect at
+    ``options.power`` and ``options.alpha`` (:math:`(z_{1-\alpha/2} + z_{power})\sqrt V`, Miller
+    2024 Sec. 5) and the effective number of human labels. A plan: the pilot's moments are
+    estimates, and the planned width is as good as they are.
+    """
+    from scipy import stats
+
+    scores, used = assisted_scores(store, model_a, model_b, judges=judges, humans=humans, select=select,
+                                   pair_by=pair_by)
+    if not scores:
+        raise BadInput(f"the judge has no scores of both {model_a} and {model_b} on the same prompts")
+    if len(scores) > 1:
+        raise BadInput("the plan is for one dimension: give --dimension")
+    s = scores[0]
+    if s.y_a.size < 3:
+        raise BadInput(f"the pilot has {s.y_a.size} prompt(s) with human scores of both models where the judge "
+                       f"scored them too; at least 3 are needed to estimate the judge's error")
+    y, f = s.y_b - s.y_a, s.yhat_b - s.yhat_a
+    f_all = np.concatenate([f, s.u_b - s.u_a])
+    var_y, var_f = float(y.var(ddof=1)), float(f_all.var(ddof=1))
+    cov = float(np.cov(y, f, ddof=1)[0, 1])
+    total = int(prompts if prompts is not None else f_all.size)
+    z = stats.norm.ppf(1 - (1 - options.confidence) / 2)
+    z_mde = stats.norm.ppf(1 - options.alpha / 2) + stats.norm.ppf(options.power)
+    rows = []
+    for m in budgets:
+        if m < 2:
+            raise BadInput(f"a budget of {m} human-labelled prompts is too small: at least 2")
+        if m >= total:
+            raise BadInput(f"a budget of {m} labels every one of the {total} prompts: nothing is left for the judge "
+                           f"(give --prompts for a larger study)")
+        lam = 0.0 if var_f == 0 else float(np.clip(cov / ((1 + m / (total - m)) * var_f), 0.0, 1.0))
+        v = lam**2 * var_f / (total - m) + (var_y - 2 * lam * cov + lam**2 * var_f) / m
+        v_h = var_y / m
+        rows.append({"budget": int(m), "lam": lam, "half_width": float(z * np.sqrt(v)),
+                     "human_half_width": float(z * np.sqrt(v_h)), "mde": float(z_mde * np.sqrt(v)),
+                     "human_mde": float(z_mde * np.sqrt(v_h)), "n_eff": float(m * v_h / v) if v > 0 else float("inf")})
+    return {"model_a": model_a, "model_b": model_b, "rubric": s.rubric, "dimension": s.dimension, "pair_by": used,
+            "pilot": {"n": int(s.y_a.size), "N": int(s.u_a.size), "var_human": var_y, "var_judge": var_f,
+                      "cov": cov, "corr": cov / np.sqrt(var_y * float(f.var(ddof=1)))
+                      if var_y > 0 and f.var(ddof=1) > 0 else None},
+            "prompts": total, "confidence": options.confidence, "alpha": options.alpha, "power": options.power,
+            "table": rows}
