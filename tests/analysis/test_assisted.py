@@ -232,7 +232,9 @@ def test_cli_without_people_is_todays_output(capsys, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--human", "ann"], "--human goes with --judge"),
+    (["--human", "ann"], "--human and --human-sample go with --judge"),
+    (["--human-sample", "3"], "--human and --human-sample go with --judge"),
+    (["--judge", "judge", "--human-sample", "1"], "--human-sample must be at least 2, not 1"),
     (["--judge", "judge", "--human", "nobody"], "no rater matches --human 'nobody'"),
     (["--judge", "judge", "--human", "judge"], "cannot be both the judge and the human side"),
 ])
@@ -274,3 +276,79 @@ def test_cli_plan_with_a_human_budget(capsys, tmp_path):
     ]:
         code, out, err = run(capsys, "--db", db, "abtest", "plan", "--mde", "0.3", *args)
         assert code != 0 and message in " ".join((out + err).split()), (args, out, err)
+
+
+def test_report_combines_the_ab_pairs_people_with_its_most_active_judge(store):
+    from assay.report import build_report
+    from assay.report.render import to_markdown
+
+    build(store, n=80, labelled=20, seed=2)
+    rep = build_report(store, options=Options(rounds=50), ab_models=(A, B))
+    (ja,) = rep["judge_assisted"]
+    assert ja["judges"] == [JUDGE] and ja["data"]["humans"] == list(PEOPLE)
+    q = {d["dimension"]: d for d in ja["data"]["dimensions"]}["quality"]
+    direct = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), options=Options(rounds=50))
+    assert q == {d["dimension"]: d for d in direct["dimensions"]}["quality"] and (q["n"], q["N"]) == (20, 60)
+    md = to_markdown(rep)
+    assert "People and judge combined (PPI++)" in md and "(biased)" in md
+
+
+def test_a_smaller_budget_is_drawn_from_peoples_prompts_with_the_full_figure_beside(store):
+    from scipy import stats
+
+    build(store, n=100, labelled=50, seed=8)
+    sel = Selection(rubric="ab@1", dimensions=["quality"])
+    full = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel)["dimensions"][0]
+    rep = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel, human_sample=20,
+                          options=Options(random_state=4))
+    q = rep["dimensions"][0]
+    assert (q["n"], q["N"]) == (20, 80) and rep["human_sample"] == 20 and rep["seed"] == 4
+    # the reference is people alone on all 50: the Student t interval of their differences
+    (s,), _ = assisted_scores(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel)
+    d = s.y_b - s.y_a
+    half = stats.t.ppf(0.975, 49) * d.std(ddof=1) / np.sqrt(50)
+    ref = q["all_people"]
+    assert ref["n"] == 50 and ref["estimate"] == pytest.approx(d.mean())
+    assert (ref["low"], ref["high"]) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert full["human_estimate"] == pytest.approx(d.mean()) and full["n"] == 50
+    # the judge-only figure is over the same 100 prompts either way; another seed draws other prompts
+    assert q["judge_estimate"] == pytest.approx(full["judge_estimate"])
+    other = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel, human_sample=20,
+                            options=Options(random_state=5))["dimensions"][0]
+    assert other["human_estimate"] != q["human_estimate"]
+    # asking for more than people labelled keeps them all
+    assert assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel,
+                           human_sample=80)["dimensions"][0]["n"] == 50
+
+
+def test_preferences_on_pandalm_match_the_published_files(store):
+    """People's majority and GPT-3.5's verdicts on bloom-7b against llama-7b, counted from the bundled files."""
+    from importlib import resources
+
+    from assay.analysis.assisted import assisted_preferences
+    from assay.bundled import load_pandalm
+
+    load_pandalm(store)
+    base = resources.files("assay.data").joinpath("pandalm")
+    rows = json.loads(base.joinpath("testset-v1.json").read_text())
+    gpt = {g["idx"]: str(g["gpt_result"]).lower() for g in
+           json.loads(base.joinpath("gpt-3.5-turbo-testset-v1.json").read_text())}
+    people, judge = [], []
+    for r in rows:
+        if r["cmp_key"] not in ("bloom-7b_llama-7b", "llama-7b_bloom-7b"):
+            continue
+        llama_is_2 = r["cmp_key"].endswith("llama-7b")  # response 2 is the second model of the key
+        to_b = {1: -1, 2: 1, 0: 0} if llama_is_2 else {1: 1, 2: -1, 0: 0}
+        majority = (np.sign(sum(to_b[r[f"annotator{k}"]] for k in (1, 2, 3))) + 1) / 2
+        g = {"tie": 0, "0": 0, "1": 1, "2": 2}.get(gpt[r["idx"]])
+        if g is None:  # GPT-3.5's unreadable answers are not stored: those items are people's only, left out
+            continue
+        judge.append((to_b[g] + 1) / 2)
+        people.append(majority)
+    (sec,) = assisted_preferences(store, "bloom-7b@pandalm-v1", "llama-7b@pandalm-v1", judges=[
+        r.id for r in store.list("raters") if r.name == "gpt-3.5-turbo"], humans=[
+        r.id for r in store.list("raters") if r.kind == "human"], human_sample=40)
+    assert sec["all_people"]["n"] == len(people) and sec["all_people"]["estimate"] == pytest.approx(np.mean(people))
+    assert sec["judge_estimate"] == pytest.approx(np.mean(judge)) and sec["n"] + sec["N"] == len(judge)
+    assert sec["human_only_items"] == 4  # the 111 pairs of the two models less GPT-3.5's 4 unreadable answers
+    assert sec["kind"] == "preference" and sec["ci_low"] < sec["estimate"] < sec["ci_high"]

@@ -36,7 +36,8 @@ from assay.stats import abtest as AB
 from assay.stats import ppi
 from assay.store import Store
 
-__all__ = ["AssistedScores", "assisted_report", "assisted_scores", "human_raters", "ppi_plan"]
+__all__ = ["AssistedScores", "JudgeAB", "assisted_preferences", "assisted_report", "assisted_scores", "human_raters",
+           "ppi_plan"]
 
 KEYS = ["rubric", "dimension", "key"]
 
@@ -62,6 +63,18 @@ class AssistedScores:
     human_only: int
     """Prompts people scored for both models that the judge did not: left out."""
     has_cluster: bool
+
+
+@dataclass(frozen=True)
+class JudgeAB:
+    """A judge-assisted A/B test for the report: B against A, the judge's raters, and optionally a budget to simulate."""
+
+    model_a: str
+    model_b: str
+    judges: tuple[str, ...]
+    rubric: str | None = None
+    human_sample: int | None = None
+    """Keep people's labels on this many prompts (or items), as :func:`assisted_report`'s ``human_sample``."""
 
 
 def human_raters(store: Store, refs: Sequence[str] | None, kind: str, judges: Sequence[str]) -> list[str]:
@@ -127,19 +140,19 @@ def _verdict(sec: dict[str, Any], model_a: str, model_b: str, alpha: float) -> s
             f"[{lo:.2f}, {hi:.2f}], {AB.format_pvalue(sec['p_adjusted'])}")
 
 
-def worth_line(sec: dict[str, Any]) -> str:
+def worth_line(sec: dict[str, Any], units: str = "prompts", labelled: str = "human-labelled prompts") -> str:
     """"the judge's N verdicts were worth k extra human labels", from a section of :func:`assisted_report`."""
     extra = sec["n_eff"] - sec["n"]
-    pairs = sec["n"] + sec["N"]
+    total = sec["n"] + sec["N"]
     if extra >= 0.5:
-        return (f"the judge's scores on {pairs} prompts were worth {extra:,.0f} extra human-labelled prompts "
+        return (f"the judge's verdicts on {total} {units} were worth {extra:,.0f} extra {labelled} "
                 f"({sec['n']} labelled count as {sec['n_eff']:,.0f})")
-    return (f"the judge's scores on {pairs} prompts were worth no extra human labels here "
-            f"(lambda = {sec['lam']:.2f}: the interval rests on the {sec['n']} human-labelled prompts)")
+    return (f"the judge's verdicts on {total} {units} were worth no extra human labels here "
+            f"(lambda = {sec['lam']:.2f}: the interval rests on the {sec['n']} {labelled})")
 
 
 def _section(s: AssistedScores, *, options: Options, lower: bool, weights: pd.Series | None) -> dict[str, Any]:
-    sec: dict[str, Any] = {"rubric": s.rubric, "dimension": s.dimension, "n": int(s.y_a.size),
+    sec: dict[str, Any] = {"kind": "dimension", "rubric": s.rubric, "dimension": s.dimension, "n": int(s.y_a.size),
                            "N": int(s.u_a.size), "human_only_prompts": s.human_only, "lower_is_better": lower,
                            "clusters_ignored": s.has_cluster}
     alpha = 1 - options.confidence
@@ -187,14 +200,45 @@ def _active(s: AssistedScores, weights: pd.Series, alpha: float) -> ppi.PPIEstim
                                         labelled, pi, alpha=alpha)
 
 
+def subsample(s: AssistedScores, k: int, seed: int) -> tuple[AssistedScores, dict[str, Any]]:
+    """Keep people's scores on ``k`` of the labelled prompts, drawn uniformly with ``seed``; the rest become judge-only.
+
+    What a budget of ``k`` labels would have given, with the people-only figure on every
+    labelled prompt returned beside it as the reference (mean and Student t interval).
+    """
+    from scipy import stats
+
+    n = s.y_a.size
+    d = s.y_b - s.y_a
+    ref: dict[str, Any] = {"n": int(n), "estimate": float(d.mean()) if n else None}
+    if n >= 2:
+        half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n))
+        ref.update(low=ref["estimate"] - half, high=ref["estimate"] + half)
+    if k >= n:
+        return s, ref
+    keep = np.zeros(n, dtype=bool)
+    keep[np.random.default_rng(seed).choice(n, size=k, replace=False)] = True
+    moved = ~keep
+    return replace(s, y_a=s.y_a[keep], y_b=s.y_b[keep], yhat_a=s.yhat_a[keep], yhat_b=s.yhat_b[keep],
+                   keys=s.keys[keep], u_a=np.concatenate([s.u_a, s.yhat_a[moved]]),
+                   u_b=np.concatenate([s.u_b, s.yhat_b[moved]]),
+                   unlabelled_keys=np.concatenate([s.unlabelled_keys, s.keys[moved]])), ref
+
+
 def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
                     select: Selection = Selection(), options: Options = Options(), pair_by: str = "auto",
-                    weights: pd.Series | None = None) -> dict[str, Any]:
+                    weights: pd.Series | None = None, human_sample: int | None = None,
+                    preferences: bool = True) -> dict[str, Any]:
     """B - A per dimension from human scores on some prompts and the judge's on all: PPI++ beside human-only and judge-only.
 
     ``judges`` and ``humans`` are rater ids; ``select`` narrows rubric, dimensions and campaign
     (its ``raters`` is ignored: the two sides are given). ``weights`` (prompt key to inclusion
-    probability) switches to the active-sampling estimator. p-values (Wald, from the PPI++
+    probability) switches to the active-sampling estimator. ``human_sample`` keeps people's
+    scores on that many labelled prompts per dimension (drawn with ``options.random_state``;
+    :func:`subsample`) and adds each dimension's people-only figure on all of them as
+    ``all_people``: what a smaller labelling budget would have given. With ``preferences``,
+    the two sides' pairwise comparisons of A and B give B's win rate by
+    :func:`assisted_preferences`, under ``preferences``. p-values (Wald, from the PPI++
     interval's distribution) are adjusted across dimensions by ``options.adjust``. Returns a
     JSON-ready dict: ``dimensions`` (one section per dimension the judge scored), ``judges``,
     ``humans``, ``pair_by``.
@@ -204,17 +248,32 @@ def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequenc
     _check_adjust(options)
     scores, used = assisted_scores(store, model_a, model_b, judges=judges, humans=humans, select=select,
                                    pair_by=pair_by)
-    sections = [_section(s, options=options, lower=_direction(store, s.rubric, s.dimension), weights=weights)
-                for s in scores]
+    if human_sample is not None and human_sample < 2:
+        raise BadInput(f"--human-sample must be at least 2, not {human_sample}")
+    if human_sample is not None and weights is not None:
+        raise BadInput("--human-sample draws uniformly: it does not go with an actively sampled campaign")
+    sections = []
+    for s in scores:
+        ref = None
+        if human_sample is not None:
+            s, ref = subsample(s, human_sample, options.random_state)
+        sec = _section(s, options=options, lower=_direction(store, s.rubric, s.dimension), weights=weights)
+        if ref is not None:
+            sec["all_people"] = ref
+        sections.append(sec)
     tested = [s for s in sections if "error" not in s]
     if tested:
         for sec, p in zip(tested, AB.adjust_pvalues([s["pvalue"] for s in tested], method=options.adjust)):
             sec["p_adjusted"] = float(p)
             sec["verdict"] = _verdict(sec, model_a, model_b, options.alpha)
             sec["worth"] = worth_line(sec)
+    prefs = (assisted_preferences(store, model_a, model_b, judges=judges, humans=humans, campaign=select.campaign,
+                                  options=options, human_sample=human_sample) if preferences else [])
     return {"model_a": model_a, "model_b": model_b, "judges": list(judges), "humans": list(humans),
+            "preferences": prefs,
             "pair_by": used, "confidence": options.confidence, "adjust": options.adjust, "dimensions": sections,
-            "labelled": any(s["n"] for s in sections)}
+            "human_sample": human_sample, "seed": options.random_state if human_sample is not None else None,
+            "labelled": any(s["n"] for s in sections + prefs)}
 
 
 def ppi_plan(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
@@ -276,3 +335,80 @@ def ppi_plan(store: Store, model_a: str, model_b: str, *, judges: Sequence[str],
                       if var_y > 0 and f.var(ddof=1) > 0 else None},
             "prompts": total, "confidence": options.confidence, "alpha": options.alpha, "power": options.power,
             "table": rows}
+
+
+def _item_verdicts(store: Store, model_a: str, model_b: str, raters: Sequence[str], campaign: str | None
+                   ) -> pd.DataFrame:
+    """Per (rubric, dimension, item): the raters' verdict on A against B, 1 B preferred, 0.5 tie, 0 A preferred.
+
+    A rater's comparison counts +1 for B, -1 for A, 0 for a tie; an item's verdict is the sign of
+    the sum over its comparisons (the majority, as in the sign test of ``assay abtest``).
+    """
+    from assay.analysis.frames import comparisons_frame
+
+    cf = comparisons_frame(store, raters=list(raters), campaign=campaign)
+    cols = ["rubric", "dimension", "key", "v"]
+    if cf.empty:
+        return pd.DataFrame(columns=cols)
+    ids = sorted(set(cf["first"]) | set(cf["second"]))
+    resp = store.columns("responses", ["id", "model"], id=ids)
+    model = dict(zip(resp["id"], resp["model"]))
+    ma, mb = cf["first"].map(model), cf["second"].map(model)
+    cf = cf[((ma == model_a) & (mb == model_b)) | ((ma == model_b) & (mb == model_a))]
+    if cf.empty:
+        return pd.DataFrame(columns=cols)
+    vote = np.select([cf["label"] == "first", cf["label"] == "second"], [1.0, -1.0], 0.0)
+    vote = np.where((cf["first"].map(model) == model_b).to_numpy(), vote, -vote)
+    g = pd.DataFrame({"rubric": cf["rubric"].fillna("").to_numpy(), "dimension": cf["dimension"].fillna("").to_numpy(),
+                      "key": cf["item_id"].to_numpy(), "vote": vote})
+    per = g.groupby(["rubric", "dimension", "key"], sort=True)["vote"].sum().reset_index()
+    per["v"] = (np.sign(per["vote"].to_numpy()) + 1) / 2
+    return per[cols]
+
+
+def assisted_preferences(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
+                         campaign: str | None = None, options: Options = Options(),
+                         human_sample: int | None = None) -> list[dict[str, Any]]:
+    """B's win rate over A from pairwise comparisons: people's verdicts on some items, the judge's on all, PPI++.
+
+    Per (rubric, dimension) of the comparisons: the items people compared (and the judge too)
+    are labelled, those only the judge compared unlabelled; :func:`assay.stats.ppi.win_rate`
+    gives the PPI++ win rate of B (a tie half) with the people-only and judge-only figures.
+    ``human_sample`` keeps people's verdicts on that many items, as in :func:`assisted_report`.
+    """
+    from scipy import stats
+
+    judge = _item_verdicts(store, model_a, model_b, judges, campaign)
+    human = _item_verdicts(store, model_a, model_b, humans, campaign)
+    out = []
+    alpha = 1 - options.confidence
+    for (rub, dim), j in judge.groupby(["rubric", "dimension"], sort=False):
+        hd = human[(human["rubric"] == rub) & (human["dimension"] == dim)]
+        both = j.merge(hd, on=KEYS, how="left", suffixes=("_j", "_h"), indicator=True)
+        lab, unl = both[both["_merge"] == "both"], both[both["_merge"] == "left_only"]
+        y, f, fu = lab["v_h"].to_numpy(float), lab["v_j"].to_numpy(float), unl["v_j"].to_numpy(float)
+        sec: dict[str, Any] = {"kind": "preference", "rubric": rub or None, "dimension": dim or None,
+                               "n": int(y.size), "N": int(fu.size),
+                               "human_only_items": int(len(hd) - len(lab))}
+        if human_sample is not None and human_sample < y.size:
+            ref_half = float(stats.t.ppf(1 - alpha / 2, y.size - 1) * y.std(ddof=1) / np.sqrt(y.size))
+            sec["all_people"] = {"n": int(y.size), "estimate": float(y.mean()), "low": float(y.mean()) - ref_half,
+                                 "high": float(y.mean()) + ref_half}
+            keep = np.zeros(y.size, dtype=bool)
+            keep[np.random.default_rng(options.random_state).choice(y.size, size=human_sample, replace=False)] = True
+            y, fu, f = y[keep], np.concatenate([fu, f[~keep]]), f[keep]
+            sec.update(n=int(y.size), N=int(fu.size))
+        try:
+            res = ppi.win_rate(y, f, fu, alpha=alpha)
+        except ValueError as e:
+            sec["error"] = (f"{y.size} item(s) compared by people and the judge; PPI needs at least 2"
+                            if y.size < 2 else str(e))
+            out.append(sec)
+            continue
+        sec.update(estimate=res.estimate, ci_low=res.low, ci_high=res.high, se=res.se, lam=res.lam,
+                   human_estimate=res.classical_estimate, human_low=res.classical_low,
+                   human_high=res.classical_high, judge_estimate=res.naive_estimate, n_eff=float(res.n_eff),
+                   pvalue=res.p_value(0.5))
+        sec["worth"] = worth_line(sec, "items", "items compared by people")
+        out.append(sec)
+    return out

@@ -95,6 +95,9 @@ def compare(
     humans: Annotated[list[str] | None, typer.Option("--human", help="With --judge: the people whose scores are the "
                                                                      "truth (default: every rater of --human-kind).")] = None,
     human_kind: Annotated[str, typer.Option(help="With --judge: the rater kind that counts as people.")] = "human",
+    human_sample: Annotated[int | None, typer.Option(help="With --judge: keep people's scores on this many prompts "
+                                                          "(drawn with --seed), to see what a smaller budget gives "
+                                                          "beside people's figure on all of them.")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only verdicts from this campaign (id).")] = None,
     method: Annotated[str, typer.Option(help="t, bootstrap, permutation, wilcoxon or sign.")] = "t",
     adjust: Annotated[str, typer.Option(help="Adjust p across dimensions: holm or fdr_bh.")] = "holm",
@@ -132,11 +135,12 @@ def compare(
         rep = compare_models_sharded(store, model_a, model_b, select=select, options=options, method=method,
                                      pair_by=pair_by, executor=executor, workers=workers)
     if judges:
-        assisted = _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by)
+        assisted = _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by,
+                             human_sample)
         if assisted is not None:
             rep["judge_assisted"] = assisted
-    elif humans:
-        raise BadInput("--human goes with --judge (the people whose scores correct the judge's)")
+    elif humans or human_sample is not None:
+        raise BadInput("--human and --human-sample go with --judge (the people whose scores correct the judge's)")
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))
     if wants_json(json_out):
@@ -148,7 +152,8 @@ def compare(
     print_abtest(rep)
 
 
-def _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by):  # noqa: ANN001, ANN202, PLR0913
+def _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by,  # noqa: ANN001, ANN202, PLR0913
+              human_sample):
     """The PPI++ section when people scored some of the prompts the judge did; None when they scored none."""
     from dataclasses import replace
 
@@ -162,8 +167,8 @@ def _assisted(store, model_a, model_b, judges, humans, human_kind, select, optio
         return None
     rep = assisted_report(store, model_a, model_b, judges=judge_ids, humans=people,
                           select=replace(select, raters=None), options=options, pair_by=pair_by,
-                          weights=_campaign_weights(store, select.campaign))
-    return rep if rep["labelled"] or humans else None
+                          weights=_campaign_weights(store, select.campaign), human_sample=human_sample)
+    return rep if rep["labelled"] or humans or human_sample is not None else None
 
 
 def _campaign_weights(store, campaign):  # noqa: ANN001, ANN202
@@ -196,16 +201,38 @@ def print_assisted(rep: dict[str, Any]) -> None:
                   f"{s['judge_estimate']:+.2f}",
                   f"{s['estimate']:+.2f}\n[{_f(s['ci_low'], 2)}, {_f(s['ci_high'], 2)}]", f"{s['lam']:.2f}",
                   _p(s.get("p_adjusted")))
-    console.print(t)
+    if rep["dimensions"]:
+        console.print(t)
     for s in rep["dimensions"]:
         if s.get("error"):
             console.print(f"  {s['dimension']}: {s['error']}", highlight=False)
         if s.get("verdict"):
             console.print(f"  {s['verdict']}", highlight=False)
             console.print(f"    {s['worth']}", highlight=False)
+        ref = s.get("all_people")
+        if ref and ref.get("low") is not None:
+            console.print(f"    people on all {ref['n']} prompts they and the judge scored (the reference): {ref['estimate']:+.2f} "
+                          f"[{ref['low']:.2f}, {ref['high']:.2f}]; above, {s['n']} of them drawn with seed "
+                          f"{rep['seed']}", highlight=False)
         if s.get("human_only_prompts"):
             console.print(f"    {s['human_only_prompts']} prompt(s) people scored but the judge did not are left out",
                           highlight=False)
+    for s in rep.get("preferences", []):
+        what = f"{s['rubric']} · {s['dimension']}" if s.get("dimension") else "pairwise preferences"
+        if s.get("error"):
+            console.print(f"{what}, people and judge combined: {s['error']}", highlight=False)
+            continue
+        console.print(f"{what}, people and judge combined (PPI++): B's win rate {s['estimate']:.3f} "
+                      f"[{s['ci_low']:.3f}, {s['ci_high']:.3f}] on {s['n']} items people compared + {s['N']} only "
+                      f"the judge did; people only {s['human_estimate']:.3f} [{s['human_low']:.3f}, "
+                      f"{s['human_high']:.3f}]; judge only {s['judge_estimate']:.3f} (biased); λ {s['lam']:.2f}",
+                      highlight=False)
+        console.print(f"    {s['worth']}", highlight=False)
+        ref = s.get("all_people")
+        if ref:
+            console.print(f"    people on all {ref['n']} items they and the judge compared (the reference): {ref['estimate']:.3f} "
+                          f"[{ref['low']:.3f}, {ref['high']:.3f}]; above, {s['n']} of them drawn with seed "
+                          f"{rep['seed']}", highlight=False)
     notes = []
     if any(s.get("clusters_ignored") for s in rep["dimensions"]):
         notes.append("PPI++ intervals treat prompts as independent (item clusters are not used)")
