@@ -352,3 +352,54 @@ def test_preferences_on_pandalm_match_the_published_files(store):
     assert sec["judge_estimate"] == pytest.approx(np.mean(judge)) and sec["n"] + sec["N"] == len(judge)
     assert sec["human_only_items"] == 4  # the 111 pairs of the two models less GPT-3.5's 4 unreadable answers
     assert sec["kind"] == "preference" and sec["ci_low"] < sec["estimate"] < sec["ci_high"]
+
+
+GATE = """\
+conditions:
+  - check: non-inferiority
+    baseline: base@1
+    candidate: cand@1
+    rubric: ab
+    dimensions: [quality]
+    margin: 0.2
+    {side}
+"""
+
+
+@pytest.mark.parametrize(("side", "passed"), [("raters: [judge]", True), ("judge: [judge]", False)])
+def test_gate_with_a_judge_is_not_fooled_by_its_bias(capsys, tmp_path, side, passed):
+    """B is truly 0.5 worse; the judge adds 0.8 to B, so alone it finds B 0.3 better. People on 60 prompts correct it."""
+    from assay.store import Store
+
+    db = f"sqlite:///{tmp_path}/g.db"
+    s = Store(db)
+    build(s, effect=-0.5, bias=0.8, seed=6)
+    s.close()
+    conf = tmp_path / "gate.yaml"
+    conf.write_text(GATE.format(side=side))
+    code, out, err = run(capsys, "--db", db, "gate", str(conf), "--json")
+    rep = json.loads(out)
+    assert rep["passed"] is passed and code == (0 if passed else 1)
+    (row,) = rep["conditions"][0]["rows"]
+    if not passed:
+        assert row["people + judge only"] == "60 + 180" and row["result"] == "not shown"
+        assert float(row["judge only (biased)"]) > 0 > float(row["lower 95% bound (PPI++)"])
+        assert "people and judge combined by PPI++" in rep["conditions"][0]["summary"]
+
+
+def test_gate_judge_errors_are_stated(capsys, tmp_path):
+    from assay.store import Store
+
+    db = f"sqlite:///{tmp_path}/g.db"
+    s = Store(db)
+    build(s, n=20, labelled=5)
+    s.close()
+    for side, message in [("judge: [judge]\n    raters: [ann]", "raters: and kind: are not used"),
+                          ("humans: [ann]", "humans: goes with judge:"),
+                          ("judge: [judge]\n    humans: [nobody]", "no rater matches --human 'nobody'")]:
+        conf = tmp_path / "gate.yaml"
+        conf.write_text(GATE.format(side=side))
+        code, out, err = run(capsys, "--db", db, "gate", str(conf), "--json")
+        rep = json.loads(out)
+        assert code == 1 and rep["conditions"][0]["status"] == "error", side
+        assert message in rep["conditions"][0]["summary"], (side, rep["conditions"][0]["summary"])

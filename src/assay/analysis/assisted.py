@@ -36,7 +36,7 @@ from assay.stats import abtest as AB
 from assay.stats import ppi
 from assay.store import Store
 
-__all__ = ["AssistedScores", "JudgeAB", "assisted_preferences", "assisted_report", "assisted_scores", "human_raters",
+__all__ = ["AssistedScores", "JudgeAB", "assisted_non_inferiority", "assisted_preferences", "assisted_report", "assisted_scores", "human_raters",
            "ppi_plan"]
 
 KEYS = ["rubric", "dimension", "key"]
@@ -412,3 +412,50 @@ def assisted_preferences(store: Store, model_a: str, model_b: str, *, judges: Se
         sec["worth"] = worth_line(sec, "items", "items compared by people")
         out.append(sec)
     return out
+
+
+def assisted_non_inferiority(store: Store, baseline: str, candidate: str, *, margin: float, judges: Sequence[str],
+                             humans: Sequence[str], select: Selection = Selection(), options: Options = Options(),
+                             pair_by: str = "auto") -> dict[str, Any]:
+    """Is ``candidate`` no worse than ``baseline`` by more than ``margin``, from people's scores on some prompts and the judge's on all?
+
+    The gate's non-inferiority check with a judge: per dimension, the one-sided PPI++ lower
+    bound of candidate minus baseline (in the better direction: on a lower-is-better dimension
+    scores are negated) at level ``options.alpha``, and the Wald p-value of "the difference is
+    at most -margin" (:meth:`assay.stats.ppi.PPIEstimate.p_value`), adjusted across dimensions
+    by ``options.adjust``. A dimension is non-inferior when its adjusted p is below alpha. The
+    people-only bound and the judge-only difference are given beside it. Dimensions people
+    never scored are errors (not shown), as are those with fewer than 2 labelled prompts.
+    """
+    if baseline == candidate:
+        raise BadInput("the baseline and the candidate are the same model")
+    _check_adjust(options)
+    scores, used = assisted_scores(store, baseline, candidate, judges=judges, humans=humans, select=select,
+                                   pair_by=pair_by)
+    sections: list[dict[str, Any]] = []
+    tested = []
+    for s in scores:
+        lower = _direction(store, s.rubric, s.dimension)
+        sign = -1.0 if lower else 1.0
+        sec: dict[str, Any] = {"rubric": s.rubric, "dimension": s.dimension, "n": int(s.y_a.size),
+                               "N": int(s.u_a.size), "lower_is_better": lower}
+        try:
+            res = ppi.paired_difference(sign * s.y_b, sign * s.y_a, sign * s.yhat_b, sign * s.yhat_a, sign * s.u_b,
+                                        sign * s.u_a, alpha=options.alpha, alternative="larger")
+        except ValueError as e:
+            sec["error"] = (f"{s.y_a.size} prompt(s) with people's scores of both models where the judge scored "
+                            f"them too; PPI needs at least 2" if s.y_a.size < 2 else str(e))
+            sections.append(sec)
+            continue
+        sec.update(difference=res.estimate, lower=res.low, se=res.se, lam=res.lam, pvalue=res.p_value(-margin),
+                   human_difference=res.classical_estimate, human_lower=res.classical_low,
+                   judge_difference=res.naive_estimate, n_eff=float(res.n_eff))
+        sections.append(sec)
+        tested.append(sec)
+    if tested:
+        for sec, p in zip(tested, AB.adjust_pvalues([s["pvalue"] for s in tested], method=options.adjust)):
+            sec["p_adjusted"] = float(p)
+            sec["non_inferior"] = bool(p < options.alpha)
+    return {"baseline": baseline, "candidate": candidate, "margin": margin, "alpha": options.alpha,
+            "adjust": options.adjust, "pair_by": used, "judges": list(judges), "humans": list(humans),
+            "dimensions": sections, "non_inferior": bool(sections) and all(s.get("non_inferior") for s in sections)}
