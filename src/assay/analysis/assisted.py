@@ -151,15 +151,52 @@ def worth_line(sec: dict[str, Any], units: str = "prompts", labelled: str = "hum
             f"(lambda = {sec['lam']:.2f}: the interval rests on the {sec['n']} {labelled})")
 
 
-def _section(s: AssistedScores, *, options: Options, lower: bool, weights: pd.Series | None) -> dict[str, Any]:
+def calibrated(s: AssistedScores, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The judge's scores mapped onto people's scale by isotonic regression, cross-fitted over ``folds`` of the labelled prompts.
+
+    Labelled prompts are split into ``folds`` at random (``seed``); the map used for a prompt
+    in fold k is fitted on the other folds' (judge score, people's score) pairs, both models'
+    answers pooled, so no labelled prompt is scored by a map that saw it. Judge-only prompts get
+    one column per fold (each fold's map). These are the inputs of
+    :func:`assay.stats.ppi.cross_paired_difference` (Zrnic and Candès, "Cross-prediction-powered
+    inference", PNAS 2024): the calibration is tuned on the same labels, so plain PPI would be
+    optimistic. Returns ``(yhat_a, yhat_b, u_a, u_b)`` with ``u_*`` of shape N x folds.
+    """
+    from assay.stats.isotonic import fit_isotonic
+
+    n = s.y_a.size
+    if n < 2 * folds:
+        raise ValueError(f"calibrating the judge needs at least {2 * folds} prompts with people's scores "
+                         f"({folds} folds), got {n}")
+    fold = np.random.default_rng(seed).permutation(np.arange(n) % folds)
+    ya, yb = np.empty(n), np.empty(n)
+    ua, ub = np.empty((s.u_a.size, folds)), np.empty((s.u_b.size, folds))
+    for k in range(folds):
+        train = fold != k
+        m = fit_isotonic(np.concatenate([s.yhat_a[train], s.yhat_b[train]]),
+                         np.concatenate([s.y_a[train], s.y_b[train]]))
+        ya[~train], yb[~train] = m(s.yhat_a[~train]), m(s.yhat_b[~train])
+        ua[:, k], ub[:, k] = m(s.u_a), m(s.u_b)
+    return ya, yb, ua, ub
+
+
+def _section(s: AssistedScores, *, options: Options, lower: bool, weights: pd.Series | None,
+             calibrate: int | None = None) -> dict[str, Any]:
     sec: dict[str, Any] = {"kind": "dimension", "rubric": s.rubric, "dimension": s.dimension, "n": int(s.y_a.size),
                            "N": int(s.u_a.size), "human_only_prompts": s.human_only, "lower_is_better": lower,
                            "clusters_ignored": s.has_cluster}
     alpha = 1 - options.confidence
     try:
         if weights is not None:
+            if calibrate:
+                raise BadInput("--calibrate does not go with an actively sampled campaign yet")
             res = _active(s, weights, alpha)
             sec["sampling"] = "active"
+        elif calibrate:
+            ya, yb, ua, ub = calibrated(s, calibrate, options.random_state)
+            res = ppi.cross_paired_difference(s.y_b, s.y_a, yb, ya, ub, ua, alpha=alpha)
+            sec["sampling"] = "uniform"
+            sec["calibrated"] = f"isotonic, cross-fitted over {calibrate} folds"
         else:
             res = ppi.paired_difference(s.y_b, s.y_a, s.yhat_b, s.yhat_a, s.u_b, s.u_a, alpha=alpha)
             sec["sampling"] = "uniform"
@@ -181,6 +218,9 @@ def _section(s: AssistedScores, *, options: Options, lower: bool, weights: pd.Se
         n_eff=float(res.n_eff), mean_a_human=float(s.y_a.mean()), mean_b_human=float(s.y_b.mean()),
         mean_a_judge=float(np.concatenate([s.yhat_a, s.u_a]).mean()),
         mean_b_judge=float(np.concatenate([s.yhat_b, s.u_b]).mean()))
+    if calibrate:  # judge only stays the raw judge's difference; the calibrated judge's mean is beside it
+        sec["calibrated_judge_estimate"] = sec["judge_estimate"]
+        sec["judge_estimate"] = sec["mean_b_judge"] - sec["mean_a_judge"]
     return sec
 
 
@@ -228,7 +268,7 @@ def subsample(s: AssistedScores, k: int, seed: int) -> tuple[AssistedScores, dic
 def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
                     select: Selection = Selection(), options: Options = Options(), pair_by: str = "auto",
                     weights: pd.Series | None = None, human_sample: int | None = None,
-                    preferences: bool = True) -> dict[str, Any]:
+                    preferences: bool = True, calibrate: int | None = None) -> dict[str, Any]:
     """B - A per dimension from human scores on some prompts and the judge's on all: PPI++ beside human-only and judge-only.
 
     ``judges`` and ``humans`` are rater ids; ``select`` narrows rubric, dimensions and campaign
@@ -238,7 +278,9 @@ def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequenc
     :func:`subsample`) and adds each dimension's people-only figure on all of them as
     ``all_people``: what a smaller labelling budget would have given. With ``preferences``,
     the two sides' pairwise comparisons of A and B give B's win rate by
-    :func:`assisted_preferences`, under ``preferences``. p-values (Wald, from the PPI++
+    :func:`assisted_preferences`, under ``preferences``. ``calibrate`` (a number of folds) maps
+    the judge's scores onto people's scale first (:func:`calibrated`, cross-fitted) and uses
+    the cross-prediction-powered interval (no power tuning: ``lam`` is 1). p-values (Wald, from the PPI++
     interval's distribution) are adjusted across dimensions by ``options.adjust``. Returns a
     JSON-ready dict: ``dimensions`` (one section per dimension the judge scored), ``judges``,
     ``humans``, ``pair_by``.
@@ -257,7 +299,8 @@ def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequenc
         ref = None
         if human_sample is not None:
             s, ref = subsample(s, human_sample, options.random_state)
-        sec = _section(s, options=options, lower=_direction(store, s.rubric, s.dimension), weights=weights)
+        sec = _section(s, options=options, lower=_direction(store, s.rubric, s.dimension), weights=weights,
+                       calibrate=calibrate)
         if ref is not None:
             sec["all_people"] = ref
         sections.append(sec)
@@ -272,7 +315,9 @@ def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequenc
     return {"model_a": model_a, "model_b": model_b, "judges": list(judges), "humans": list(humans),
             "preferences": prefs,
             "pair_by": used, "confidence": options.confidence, "adjust": options.adjust, "dimensions": sections,
-            "human_sample": human_sample, "seed": options.random_state if human_sample is not None else None,
+            "human_sample": human_sample,
+            "seed": options.random_state if human_sample is not None or calibrate else None,
+            "calibrate": calibrate,
             "labelled": any(s["n"] for s in sections + prefs)}
 
 

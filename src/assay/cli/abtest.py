@@ -95,6 +95,10 @@ def compare(
     humans: Annotated[list[str] | None, typer.Option("--human", help="With --judge: the people whose scores are the "
                                                                      "truth (default: every rater of --human-kind).")] = None,
     human_kind: Annotated[str, typer.Option(help="With --judge: the rater kind that counts as people.")] = "human",
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="With --judge: map the judge's scores onto people's "
+                                                                "scale (isotonic, cross-fitted over --folds) before "
+                                                                "combining (cross-prediction-powered interval).")] = False,
+    folds: Annotated[int, typer.Option(min=2, help="With --calibrate: folds of the cross-fitting.")] = 5,
     human_sample: Annotated[int | None, typer.Option(help="With --judge: keep people's scores on this many prompts "
                                                           "(drawn with --seed), to see what a smaller budget gives "
                                                           "beside people's figure on all of them.")] = None,
@@ -136,11 +140,12 @@ def compare(
                                      pair_by=pair_by, executor=executor, workers=workers)
     if judges:
         assisted = _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by,
-                             human_sample)
+                             human_sample, folds if calibrate else None)
         if assisted is not None:
             rep["judge_assisted"] = assisted
-    elif humans or human_sample is not None:
-        raise BadInput("--human and --human-sample go with --judge (the people whose scores correct the judge's)")
+    elif humans or human_sample is not None or calibrate:
+        raise BadInput("--human, --human-sample and --calibrate go with --judge (the people whose scores correct "
+                       "the judge's)")
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))
     if wants_json(json_out):
@@ -153,7 +158,7 @@ def compare(
 
 
 def _assisted(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by,  # noqa: ANN001, ANN202, PLR0913
-              human_sample):
+              human_sample, calibrate):
     """The PPI++ section when people scored some of the prompts the judge did; None when they scored none."""
     from dataclasses import replace
 
@@ -167,7 +172,8 @@ def _assisted(store, model_a, model_b, judges, humans, human_kind, select, optio
         return None
     rep = assisted_report(store, model_a, model_b, judges=judge_ids, humans=people,
                           select=replace(select, raters=None), options=options, pair_by=pair_by,
-                          weights=_campaign_weights(store, select.campaign), human_sample=human_sample)
+                          weights=_campaign_weights(store, select.campaign), human_sample=human_sample,
+                          calibrate=calibrate)
     return rep if rep["labelled"] or humans or human_sample is not None else None
 
 
@@ -236,6 +242,10 @@ def print_assisted(rep: dict[str, Any]) -> None:
     notes = []
     if any(s.get("clusters_ignored") for s in rep["dimensions"]):
         notes.append("PPI++ intervals treat prompts as independent (item clusters are not used)")
+    if rep.get("calibrate"):
+        notes.append(f"the judge's scores were mapped onto people's scale (isotonic, cross-fitted over "
+                     f"{rep['calibrate']} folds, seed {rep['seed']}): cross-prediction-powered intervals "
+                     "(Zrnic and Candès 2024), λ = 1")
     if any(s.get("sampling") == "active" for s in rep["dimensions"]):
         notes.append("people's prompts were chosen by the judge's uncertainty: inverse-probability weights "
                      "(active inference, Zrnic and Candès 2024)")
