@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from assay import records as R
-from assay.analysis.assisted import assisted_report, assisted_scores, human_raters, ppi_plan
+from assay.analysis.assisted import assisted_report, assisted_scores, human_raters
+from assay.analysis.assisted_plan import ppi_plan
 from assay.analysis.options import Options, Selection
 from assay.cli import main
 from assay.errors import BadInput

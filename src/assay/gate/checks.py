@@ -86,7 +86,8 @@ def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[di
 def _assisted_non_inferiority(store: Store, a: dict[str, Any], rubric: str | None
                               ) -> tuple[bool, str, list[dict[str, Any]]]:
     """Non-inferiority from people's scores on some prompts and the judge's on all (PPI++ lower bounds)."""
-    from assay.analysis.assisted import assisted_non_inferiority, human_raters
+    from assay.analysis.assisted import human_raters
+    from assay.analysis.assisted_plan import assisted_non_inferiority
     from assay.analysis.options import Options, Selection
 
     if a["raters"] or a["kind"]:
