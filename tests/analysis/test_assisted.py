@@ -25,7 +25,7 @@ JUDGE, PEOPLE = "llm:judge:x", ("human:ann", "human:bob")
 
 
 def build(store, *, n: int = 240, labelled: int = 60, effect: float = 0.5, bias: float = 0.8, seed: int = 0,
-          judge_noise: float = 0.3, clusters: bool = False) -> dict:
+          judge_noise: float = 0.3, clusters: bool = False, campaign: str | None = None) -> dict:
     """Items answered by A and B; the judge scores all, two people score both answers on `labelled` random items."""
     rng = np.random.default_rng(seed)
     add_rubric(store, R.Rubric(name="ab", version=1, dimensions=[
@@ -35,6 +35,8 @@ def build(store, *, n: int = 240, labelled: int = 60, effect: float = 0.5, bias:
                             R.Rater(id=JUDGE, kind="llm", name="judge"),
                             *[R.Rater(id=p, kind="human", name=p.split(":")[1]) for p in PEOPLE]]
     people_items = set(rng.choice(n, size=labelled, replace=False).tolist())
+    if campaign:
+        recs.append(R.Campaign(id=campaign, name=campaign, rubric="ab@1"))
     truth = {"h": {A: [], B: []}, "j": {A: [], B: []}, "keys": []}
     for i in range(n):
         item = R.Item(id=R.Item.make_id("ab", str(i), None, None), dataset="ab", external_id=str(i), prompt=f"q{i}",
@@ -53,7 +55,7 @@ def build(store, *, n: int = 240, labelled: int = 60, effect: float = 0.5, bias:
                 h = [true + rng.normal(0, 0.2) for _ in PEOPLE]
                 for p, v in zip(PEOPLE, h):
                     recs.append(R.Judgment(response_id=resp.id, rater_id=p, rubric="ab@1", dimension="quality",
-                                           value=v))
+                                           value=v, campaign_id=campaign if p == PEOPLE[0] else None))
     store.add(recs)
     return {"people_items": people_items}
 
@@ -470,3 +472,14 @@ def test_calibrated_judge_is_cross_fitted_and_helps_a_judge_on_another_scale(sto
     s2.y_a[0] += 50.0
     ya2, _, _, _ = calibrated(s2, 5, 2)
     assert ya2[0] == ya[0]
+
+
+def test_a_campaign_narrows_peoples_side_only(store):
+    """People's labels from a campaign (ann's); the judge's verdicts (in no campaign) still count on every prompt."""
+    build(store, n=60, labelled=20, seed=9, campaign="camp-1")
+    sel = Selection(rubric="ab@1", dimensions=["quality"])
+    q = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE),
+                        select=Selection(rubric="ab@1", dimensions=["quality"], campaign="camp-1"))["dimensions"][0]
+    ann = assisted_report(store, A, B, judges=[JUDGE], humans=[PEOPLE[0]], select=sel)["dimensions"][0]
+    assert (q["n"], q["N"]) == (20, 40)
+    assert q["human_estimate"] == pytest.approx(ann["human_estimate"]) and q["estimate"] == pytest.approx(ann["estimate"])

@@ -100,10 +100,13 @@ def assisted_scores(store: Store, model_a: str, model_b: str, *, judges: Sequenc
                     select: Selection = Selection(), pair_by: str = "auto") -> tuple[list[AssistedScores], str]:
     """Per (rubric, dimension): the judge's and the humans' paired scores, split into labelled and judge-only prompts.
 
+    ``select.campaign`` narrows people's side only (the campaign their labels came from).
     Returns the list (dimensions the judge scored, in their order) and how prompts were
     matched (the judge's ``pair_by``, used for the humans too, so both sides key prompts alike).
     """
-    judge = paired_scores(store, model_a, model_b, select=replace(select, raters=tuple(judges)), pair_by=pair_by)
+    # a campaign is where people's labels come from: the judge's verdicts are read whatever their campaign
+    judge = paired_scores(store, model_a, model_b, select=replace(select, raters=tuple(judges), campaign=None),
+                          pair_by=pair_by)
     used = judge.attrs.get("pair_by") or pair_by
     human = (paired_scores(store, model_a, model_b, select=replace(select, raters=tuple(humans)),
                            pair_by=used if used != "auto" else pair_by) if humans else judge.iloc[0:0])
@@ -362,7 +365,7 @@ def assisted_preferences(store: Store, model_a: str, model_b: str, *, judges: Se
     """
     from scipy import stats
 
-    judge = _item_verdicts(store, model_a, model_b, judges, campaign)
+    judge = _item_verdicts(store, model_a, model_b, judges, None)  # the campaign is people's side only
     human = _item_verdicts(store, model_a, model_b, humans, campaign)
     out = []
     alpha = 1 - options.confidence
