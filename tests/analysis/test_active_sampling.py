@@ -236,3 +236,78 @@ def test_a_compare_campaign_reads_the_judges_pairwise_probabilities(tmp_path):
     # sd sqrt(0.6 * 0.4) = 0.49 against sqrt(0.99 * 0.01) = 0.0995: five times as likely, before the uniform fifth
     assert min(pi[i] for i in unsure) > 3 * max(p for i, p in pi.items() if i not in unsure)
     assert sum(pi.values()) == pytest.approx(8, abs=1e-9)
+
+
+def _ab_campaign(tmp_path):  # noqa: ANN001, ANN202
+    """Two models on 120 items; judge j scores every answer three times (sd 1.5 on a third of the items,
+    0.2 elsewhere, plus a bias of 0.8); an active campaign of budget 40; a person labels the drawn items."""
+    from assay.rubrics import add_rubric
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    s = Store(url)
+    add_rubric(s, R.Rubric(name="ab", version=1, dimensions=[
+        R.Dimension(name="quality", description="quality", scale=R.Scale(kind="continuous", min=-100, max=100))]))
+    rng = np.random.default_rng(5)
+    items = add_texts(s, "ab", [f"q{i}" for i in range(120)], {m: [f"{m} {i}" for i in range(120)]
+                                                              for m in ("base@1", "cand@1")})
+    s.add([R.Rater(id="llm:j", kind="llm", name="j", model="j@1"), R.Rater(id="human:ann", kind="human", name="ann")])
+    truth, judged = {}, []
+    for k, it in enumerate(items):
+        hard, sd = rng.normal(0, 1), 0.2 if k % 3 else 1.5
+        for m in ("base@1", "cand@1"):
+            rid = R.Response.make_id(it.id, m, 0)
+            truth[rid] = hard + rng.normal(0, 0.5) + (0.5 if m == "cand@1" else 0.0)
+            samples = [float(truth[rid] + 0.8 + rng.normal(0, sd)) for _ in range(3)]
+            judged.append(R.Judgment(response_id=rid, rater_id="llm:j", rubric="ab@1", dimension="quality",
+                                     value=float(np.median(samples)), detail={"samples": samples}))
+    s.add(judged)
+    s.close()
+    assert main(["--db", url, "campaign", "create", "act", "--dataset", "ab", "--rubric", "ab@1", "--select",
+                 "active", "--judge", "j", "--budget", "40", "--seed", "2"]) == 0
+    with Store(url) as s:
+        camp = s.list(R.Campaign, name="act")[0]
+        drawn = {i for i, (_, chosen) in A.frame(s, "act").items() if chosen}
+        s.add([R.Judgment(response_id=R.Response.make_id(i, m, 0), rater_id="human:ann", rubric="ab@1",
+                          dimension="quality", value=truth[R.Response.make_id(i, m, 0)], campaign_id=camp.id)
+               for i in sorted(drawn) for m in ("base@1", "cand@1")])
+    return url, camp.id, drawn, truth
+
+
+def test_an_active_campaign_feeds_the_judge_assisted_ab_test(tmp_path):
+    """End to end: the A/B figure is ``ppi.active_paired_difference`` on arrays built here by hand from
+    the store: one entry per item of the frame, labelled where people scored both answers, with
+    the probabilities ``inclusion_probabilities`` returns."""
+    import pandas as pd
+
+    from assay.analysis.assisted import assisted_report
+    from assay.analysis.options import Selection
+    from assay.stats import ppi
+
+    url, cid, drawn, truth = _ab_campaign(tmp_path)
+    with Store(url) as s:
+        pi = A.inclusion_probabilities(s, "act")
+        rep = assisted_report(s, "base@1", "cand@1", judges=["llm:j"], humans=["human:ann"],
+                              select=Selection(rubric="ab@1", campaign=cid), weights=pd.Series(pi))
+        judge = {j.response_id: j.value for j in s.iter(R.Judgment, rater_id="llm:j")}
+    sec = rep["dimensions"][0]
+    assert sec["sampling"] == "active" and sec["n"] == len(drawn)
+    frame_items = sorted(pi)
+    lab = np.array([i in drawn for i in frame_items])
+
+    def col(table, model):  # noqa: ANN001, ANN202
+        return np.array([table.get(R.Response.make_id(i, model, 0), np.nan) for i in frame_items])
+
+    ref = ppi.active_paired_difference(np.where(lab, col(truth, "cand@1"), np.nan),
+                                       np.where(lab, col(truth, "base@1"), np.nan), col(judge, "cand@1"),
+                                       col(judge, "base@1"), lab, np.array([pi[i] for i in frame_items]))
+    assert sec["estimate"] == pytest.approx(ref.estimate, abs=1e-12)
+    assert (sec["ci_low"], sec["ci_high"]) == pytest.approx(ref.interval, abs=1e-12)
+    assert sec["N"] == 120 - len(drawn)
+
+
+def test_abtest_with_an_active_campaign_weights_the_labels(tmp_path, capsys):
+    url, cid, _, _ = _ab_campaign(tmp_path)
+    capsys.readouterr()
+    assert main(["--db", url, "abtest", "base@1", "cand@1", "--rubric", "ab@1", "--judge", "llm:j",
+                 "--campaign", cid]) == 0
+    assert "inverse-probability weights" in capsys.readouterr().out

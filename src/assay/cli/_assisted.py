@@ -50,7 +50,10 @@ def _campaign_weights(store, campaign):  # noqa: ANN001, ANN202
         from assay.analysis.active import inclusion_probabilities
     except ImportError:  # pragma: no cover - the active sampler ships with this module
         return None
-    return inclusion_probabilities(store, campaign)
+    import pandas as pd
+
+    pi = inclusion_probabilities(store, campaign)  # item id -> probability, over the campaign's frame
+    return None if pi is None else pd.Series(pi, dtype=float)
 
 
 def print_assisted(rep: dict[str, Any]) -> None:
