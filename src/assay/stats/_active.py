@@ -55,8 +55,8 @@ over the labelled units: the Satterthwaite (1946) degrees of freedom of a weight
 squared residuals of equal variance, ``m`` when the weights are equal. So with uniform
 :math:`\pi` and ``lam = 0`` the interval is exactly the Student t interval of the ``m`` labels.
 It ignores the degrees of freedom the judge-only part adds (the module's PPI++ interval adds
-them by Welch-Satterthwaite), which makes it slightly wider: at most the difference between
-t quantiles on ``m - 2`` and ``m - 2 + N - 1`` degrees of freedom, 2% at ``m = 50``.
+them by Welch-Satterthwaite), which makes it slightly wider: at most the ratio of the t quantiles
+on ``m - 2`` and ``m - 2 + N - 1`` degrees of freedom, 2.6% at ``m = 50`` (t on 48 against normal).
 
 ``weighting="horvitz-thompson"`` gives the first form, with :math:`\lambda^*` above, the per-unit
 terms :math:`\lambda f_i + \xi_i(Y_i - \lambda f_i)/\pi_i`, and (small sample) only the t

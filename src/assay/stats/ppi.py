@@ -61,6 +61,13 @@ request gets a two-sided interval); ``ppi_mean_pval`` tunes ``lam`` without clip
 ``ppi_logistic_ci``. Here one-sided intervals are one-sided, ``lam`` is always clipped to
 [0, 1], and the estimate is the interval's centre.
 
+**Active sampling.** When the labelled units were drawn with unequal probabilities, chosen
+from the judge's uncertainty (``assay campaign create --select active``; Zrnic and Candès,
+"Active statistical inference", ICML 2024), :func:`active_mean` and
+:func:`active_paired_difference` weight each label by one over its probability; with equal
+probabilities they give PPI++'s estimate exactly. The derivation of their ``lam`` and interval is
+in :mod:`assay.stats._active`.
+
 **Effective number of human labels.** A human-only mean from ``m`` labels has variance
 :math:`\sigma_Y^2/m`. Setting it equal to the PPI++ variance :math:`V` gives
 :math:`m = \sigma_Y^2 / V`; with the plug-in estimates, ``n_eff = n * classical_se**2 / se**2``,
