@@ -426,7 +426,7 @@ class Comparison(Record):
 # ---- campaigns and runs ----------------------------------------------------------------
 
 
-class Selection(Record):
+class CampaignSelection(Record):
     """How a campaign's units were sampled from a dataset's items (``assay campaign create --select``).
 
     Every item of the frame (the dataset's items with units) had a probability of being drawn,
@@ -467,7 +467,7 @@ class Campaign(Record):
     status: Literal["open", "closed"] = "open"
     created_by: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
-    selection: Selection | None = Field(None, description="how the units were sampled; None: every unit "
+    selection: CampaignSelection | None = Field(None, description="how the units were sampled; None: every unit "
                                                           "(and every campaign made before migration 0015)")
 
 

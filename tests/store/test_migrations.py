@@ -196,7 +196,8 @@ def test_0015_adds_the_campaign_design_and_goes_back(store_url):
     s = Store(store_url, engine=engine, create=False)
     assert s.get(R.Campaign, "c1").selection is None
     assert "campaign_frame" in inspect(engine).get_table_names()
-    sel = R.Selection(method="active", budget=2, frame=3, selected=2, judge="llm:j", signal="samples", uniform_mix=0.2)
+    sel = R.CampaignSelection(method="active", budget=2, frame=3, selected=2, judge="llm:j", signal="samples",
+                              uniform_mix=0.2)
     s.add([R.Campaign(id="c2", name="new", rubric="default@1", selection=sel)])
     assert s.get(R.Campaign, "c2").selection == sel
 

@@ -104,7 +104,7 @@ class SelectSpec:
 class Design:
     """A drawn sample: the record of how, every frame item's probability, and the items drawn."""
 
-    selection: R.Selection
+    selection: R.CampaignSelection
     probabilities: dict[str, float]
     selected: frozenset[str]
 
@@ -364,7 +364,7 @@ def select_units(store: Store, units: Sequence[Sequence[str]], spec: SelectSpec,
         if len(drawn) < 2:
             raise BadInput(f"the draw with seed {spec.seed} picked {len(drawn)} item(s) of an expected {budget}; "
                            "an interval needs 2: raise the budget or change the seed", param="budget")
-    selection = R.Selection(method=spec.method, budget=budget, frame=len(frame), selected=len(drawn),
+    selection = R.CampaignSelection(method=spec.method, budget=budget, frame=len(frame), selected=len(drawn),
                             seed=spec.seed, judge=judge_id, signal=signal,
                             uniform_mix=spec.uniform_mix if spec.method == "active" else 0.0,
                             pi_min=spec.pi_min if spec.method == "active" else 0.0)
