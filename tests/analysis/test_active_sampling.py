@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -310,4 +312,12 @@ def test_abtest_with_an_active_campaign_weights_the_labels(tmp_path, capsys):
     capsys.readouterr()
     assert main(["--db", url, "abtest", "base@1", "cand@1", "--rubric", "ab@1", "--judge", "llm:j",
                  "--campaign", cid]) == 0
-    assert "inverse-probability weights" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "inverse-probability weights" in out
+    # the judge's own table is the judge's verdicts on every prompt: the campaign narrows people's side only
+    assert "no rubric dimension has scores" not in out and "the judge's verdicts alone" in out
+    # prompt pairing by text still keys the weights by item
+    assert main(["--db", url, "abtest", "base@1", "cand@1", "--rubric", "ab@1", "--judge", "llm:j",
+                 "--campaign", cid, "--pair-by", "prompt", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert all(d["sampling"] == "active" and "error" not in d for d in rep["judge_assisted"]["dimensions"])

@@ -291,6 +291,8 @@ def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequenc
     if not judges:
         raise BadInput("the judge-assisted A/B test needs --judge")
     _check_adjust(options)
+    if weights is not None:  # inclusion probabilities are per item: prompts are keyed by item
+        pair_by = "item"
     scores, used = assisted_scores(store, model_a, model_b, judges=judges, humans=humans, select=select,
                                    pair_by=pair_by)
     if human_sample is not None and human_sample < 2:

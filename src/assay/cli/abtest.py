@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -131,7 +132,11 @@ def compare(
         raise BadInput("no rater matches the --judge/--rater/--kind selection")
     if executor not in EXECUTORS:
         raise BadInput(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
-    select = Selection(rubric=rubric_id, dimensions=dimension, raters=chosen, campaign=campaign)
+    judge_kinds = {r.kind for r in store.list("raters") if r.id in set(chosen or ())} if judges else set()
+    # with a judge (no person among --judge/--rater), a campaign is where people's labels come from: it narrows
+    # people's side of the judge-assisted test, not the judge's own table
+    table_campaign = None if judge_kinds and "human" not in judge_kinds else campaign
+    select = Selection(rubric=rubric_id, dimensions=dimension, raters=chosen, campaign=table_campaign)
     options = Options(adjust=adjust, alpha=alpha, power=power, confidence=confidence, cluster=not no_cluster,
                       random_state=seed)
     if executor == "local":
@@ -140,8 +145,9 @@ def compare(
         rep = compare_models_sharded(store, model_a, model_b, select=select, options=options, method=method,
                                      pair_by=pair_by, executor=executor, workers=workers)
     if judges:
-        assisted = assisted_section(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by,
-                             human_sample, folds if calibrate else None)
+        assisted = assisted_section(store, model_a, model_b, judges, humans, human_kind,
+                                    replace(select, campaign=campaign), options, pair_by, human_sample,
+                                    folds if calibrate else None)
         if assisted is not None:
             rep["judge_assisted"] = assisted
     elif humans or human_sample is not None or calibrate:
