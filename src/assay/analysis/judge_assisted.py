@@ -47,6 +47,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -289,13 +290,14 @@ def _num(v: Any) -> Any:
 
 def judge_assisted(store: Store, assist: JudgeAssist, *, comparisons: bool, select: Selection,
                    judges: Sequence[str], battles: BattleRules, confidence: float = 0.95,
-                   baseline: str | None = None) -> dict[str, Any] | None:
+                   baseline: str | None = None, judge_battles: pd.DataFrame | None = None) -> dict[str, Any] | None:
     """Judge-assisted ratings for a leaderboard (:func:`~assay.analysis.ranking.rank_models`'s ``assist``).
 
     ``judges`` are the judge panel's rater ids; ``select`` the leaderboard's selection (its
     campaign, rubric and dimension apply to both sides); ``battles`` its
-    :class:`~assay.analysis.ranking.BattleRules` with ``aggregate`` and ``pair_by`` resolved.
-    None when the people in ``assist.humans`` (less the judges) have no verdict in the
+    :class:`~assay.analysis.ranking.BattleRules` with ``aggregate`` and ``pair_by`` resolved;
+    ``judge_battles`` the judges' battles when the caller has read them already (comparisons
+    kept separate, judgments with ``battles``' rules), else they are read. None when the people in ``assist.humans`` (less the judges) have no verdict in the
     selection: then there is nothing to add.
     """
     judges = list(judges)
@@ -306,12 +308,14 @@ def judge_assisted(store: Store, assist: JudgeAssist, *, comparisons: bool, sele
     if comparisons:
         kw = {"campaign": select.campaign, "rubric": select.rubric, "dimension": select.dimension,
               "one_per_rater": battles.one_per_rater}
-        human, judge = (comparison_units(store, raters=r, **kw) for r in (humans, judges))
+        units, key = partial(comparison_units, store, **kw), "item_id"
     else:
         kw = {"rubric": select.rubric, "dimension": select.dimension, "campaign": select.campaign,
               "aggregate": battles.aggregate, "pair_by": battles.pair_by}
-        human, judge = (judgment_units(store, raters=r, **kw) for r in (humans, judges))
+        units, key = partial(judgment_units, store, **kw), "key"
+    human = units(raters=humans)
     if human.empty:
         return None
+    judge = units(raters=judges) if judge_battles is None else _units(judge_battles, key)
     out = assisted_ratings(human, judge, confidence=confidence, baseline=baseline)
     return {"humans": humans, "judges": judges, **out}

@@ -482,6 +482,7 @@ def rank_models(
         table = comparison_battles(store, raters=raters, campaign=campaign, rubric=rubric,
                                    dimension=dimension, aggregate=aggregate, one_per_rater=one_per_rater)
         meta["comparisons"] = table.attrs["comparisons"]
+        unweighted = table
         table = weigh_strong_wins(table, strong_weight)
         meta.update(one_per_rater=one_per_rater, strong_weight=strong_weight)
         source = "comparisons"
@@ -493,6 +494,7 @@ def rank_models(
         aggregate = aggregate or "mean"
         table = judgment_battles(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
                                  aggregate=aggregate, pair_by=pair_by)
+        unweighted = table
         meta["pair_by"] = table.attrs.get("pair_by")
         scores = score_leaderboard(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
                                    pair_by=meta["pair_by"], confidence=confidence)
@@ -538,7 +540,10 @@ def rank_models(
 
         judges = assist.judges or raters or table.attrs.get("raters", [])
         rules = BattleRules(aggregate=aggregate, pair_by=meta.get("pair_by") or pair_by, one_per_rater=one_per_rater)
+        # the judges' battles are this board's when they are its raters (and, for comparisons, kept separate)
+        same = (assist.judges is None or set(judges) == set(raters or ())) and aggregate != "majority"
         assisted = judge_assisted(store, assist, comparisons=comparisons, select=select, judges=judges,
-                                  battles=rules, confidence=confidence, baseline=baseline)
+                                  battles=rules, confidence=confidence, baseline=baseline,
+                                  judge_battles=unweighted if same else None)
     return Leaderboard(source=source, battles=table, ratings=ratings, controlled=controlled, scores=scores,
                        meta=meta, win_rates=win_rates, assisted=assisted)
