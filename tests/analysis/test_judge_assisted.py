@@ -74,17 +74,20 @@ def item_id(i: int) -> str:
     return R.Item.make_id("sim", str(i), None, None)
 
 
-def write_comparisons(store, rows: list[dict]) -> None:
+def write_comparisons(store, rows: list[dict], names: dict[str, str] | None = None) -> None:
+    """The simulated units as comparisons: the judges' on every unit, one person's on the labelled ones.
+    ``names`` renames models in the store (to plant markup in a model id, say)."""
+    name = (names or {}).get
     recs: list[R.Record] = [R.Dataset(name="sim"), R.Rater(id=JUDGE, kind="llm", name="judge"),
                             R.Rater(id=JUDGE2, kind="llm", name="judge2")]
     recs += [R.Rater(id=h, kind="human", name=h.split(":")[1]) for h in HUMANS]
-    recs += [R.Model(id=m, provider="none") for m in MODELS]
+    recs += [R.Model(id=name(m, m), provider="none") for m in MODELS]
     resp = {}
     for i in sorted({r["i"] for r in rows}):
         recs.append(R.Item(id=item_id(i), dataset="sim", external_id=str(i), prompt=f"q{i}"))
         for m in MODELS:
-            resp[i, m] = R.Response(id=R.Response.make_id(item_id(i), m, 0), item_id=item_id(i), model=m,
-                                    text=f"{m} on {i}")
+            resp[i, m] = R.Response(id=R.Response.make_id(item_id(i), m, 0), item_id=item_id(i),
+                                    model=name(m, m), text=f"{m} on {i}")
             recs.append(resp[i, m])
 
     def comparison(r: dict, rater: str, verdict: float) -> R.Comparison:
@@ -272,8 +275,10 @@ def test_centred_intervals_cover_the_planted_ratings_at_about_the_level():
 # --- judgments: battles from scores on the same prompt ---------------------------------------
 
 
-def test_judgment_rankings_use_score_battles_on_both_sides(store):
-    rng = np.random.default_rng(5)
+def write_scores(store, seed: int, frac: float = 0.25) -> tuple[dict, dict]:
+    """Scores on rubric tiny@1 · quality: the judge on every response (over-rating BIASED by 2 points), a
+    person on every response to a random ``frac`` of the prompts; returns both, keyed by (item id, model)."""
+    rng = np.random.default_rng(seed)
     add_rubric(store, R.Rubric(name="tiny", version=1, dimensions=[
         R.Dimension(name="quality", description="how good", scale=R.Scale(kind="continuous", min=0, max=10))]))
     skill = {"m1@1": 6.0, "m2@1": 5.5, "m3@1": 5.0, "m4@1": 4.0}
@@ -284,7 +289,7 @@ def test_judgment_rankings_use_score_battles_on_both_sides(store):
     for i in range(120):
         item = R.Item(id=R.Item.make_id("d", str(i), None, None), dataset="d", external_id=str(i), prompt=f"p{i}")
         recs.append(item)
-        labelled = rng.random() < 0.25
+        labelled = rng.random() < frac
         for m in MODELS:
             resp = R.Response(id=R.Response.make_id(item.id, m, 0), item_id=item.id, model=m, text=m)
             h = float(np.round(skill[m] + rng.normal(0, 1.5)))
@@ -297,6 +302,11 @@ def test_judgment_rankings_use_score_battles_on_both_sides(store):
                 recs.append(R.Judgment(response_id=resp.id, rater_id="human:ann", rubric="tiny@1",
                                        dimension="quality", value=h))
     store.add(recs)
+    return human_scores, judge_scores
+
+
+def test_judgment_rankings_use_score_battles_on_both_sides(store):
+    human_scores, judge_scores = write_scores(store, 5)
     lb = rank_models(store, select=Selection(rubric="tiny@1", dimensions=("quality",), raters=[JUDGE]),
                      options=Options(rounds=50), assist=JudgeAssist(humans=["human:ann"]))
     ja = lb.to_dict()["judge_assisted"]
