@@ -11,7 +11,13 @@ from assay.analysis.options import Options, Selection
 from assay.analysis.ranking import rank_models
 from assay.cli import main
 from assay.store import Store
-from tests.analysis.test_judge_assisted import BIASED, HUMANS, JUDGE, simulate, write_comparisons
+from tests.analysis.test_judge_assisted import (
+    BIASED,
+    HUMANS,
+    JUDGE,
+    simulate,
+    write_comparisons,
+)
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

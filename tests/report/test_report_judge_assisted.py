@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 
 from assay.analysis.judge_assisted import JudgeAssist
-from assay.analysis.options import Options, Selection
+from assay.analysis.options import Options
 from assay.analysis.ranking import rank_models
 from assay.cli import main
 from assay.store import Store
-from tests.analysis.test_judge_assisted import HUMANS, JUDGE, simulate, write_comparisons, write_scores
+from tests.analysis.test_judge_assisted import (
+    HUMANS,
+    JUDGE,
+    simulate,
+    write_comparisons,
+    write_scores,
+)
 
 EVIL = '<script>window.__xss=1</script><b onclick="x()">'
 

@@ -239,8 +239,7 @@ def assisted_ratings(human: pd.DataFrame, judge: pd.DataFrame, *, confidence: fl
                             "judge-only ratings are infinite (shown as —); PPI++ corrects that with the human "
                             "labels")
     if baseline is None:
-        centre = lambda v: v - v.mean()  # noqa: E731
-        est, human_est, naive = centre(res.estimate), centre(res.classical_estimate), centre(res.naive_estimate)
+        est, human_est, naive = (v - v.mean() for v in (res.estimate, res.classical_estimate, res.naive_estimate))
         var, cvar = _centred_variance((d + d.T) / 2), _centred_variance((dc + dc.T) / 2)
         se, cse = np.sqrt(np.clip(var, 0, None)), np.sqrt(np.clip(cvar, 0, None))
         q = norm.ppf(1 - alpha / 2)

@@ -29,6 +29,11 @@ Battles follow Chatbot Arena's convention (``model_a``, ``model_b``, ``winner`` 
 
 Besides the Bradley-Terry leaderboard, judgments also give the direct one: each model's
 mean score over prompts with a t interval (cluster-robust when items carry a cluster key).
+
+With a judge and people who judged some of the same units, :func:`rank_models` (``assist``)
+also gives judge-assisted ratings: PPI++ Bradley-Terry (Angelopoulos, Duchi, Zrnic 2023,
+arXiv:2311.01453), as Boyeau et al. ("AutoEval done right", arXiv:2403.07008, 2024) apply
+it to rankings; see :mod:`assay.analysis.judge_assisted`.
 """
 
 from __future__ import annotations

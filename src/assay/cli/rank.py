@@ -1,4 +1,10 @@
-"""`assay rank`: a leaderboard with intervals from comparisons or from a rubric dimension's judgments."""
+"""`assay rank`: a leaderboard with intervals from comparisons or from a rubric dimension's judgments.
+
+With ``--judge`` and people's verdicts on some of the same units, a judge-assisted table follows
+the leaderboard: PPI++ Bradley-Terry (Angelopoulos, Duchi, Zrnic 2023; Boyeau et al. 2024,
+"AutoEval done right", arXiv:2403.07008) beside the human-only and judge-only ratings, see
+:mod:`assay.analysis.judge_assisted`.
+"""
 
 from __future__ import annotations
 
@@ -195,7 +201,7 @@ def rank(
     out: Annotated[Path | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Leaderboard: Bradley-Terry rating, interval, rank (overlapping intervals tie) and battles per model."""
+    """Leaderboard: Bradley-Terry rating, interval, rank (overlapping intervals tie) and battles per model; with --judge and people's verdicts on some of the same units, also judge-assisted (PPI++) ratings."""
     from assay.analysis.judge_assisted import JudgeAssist
     from assay.analysis.options import Options, Selection
     from assay.analysis.ranking import BattleRules, RatingFit, rank_models
