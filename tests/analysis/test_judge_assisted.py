@@ -19,8 +19,10 @@ from assay.analysis.judge_assisted import (
     ELO_PER_LOGIT,
     JudgeAssist,
     assisted_ratings,
+    centred_se,
     comparison_units,
     judgment_units,
+    unit_arrays,
 )
 from assay.analysis.options import Options, Selection
 from assay.analysis.ranking import RatingFit, rank_models
@@ -135,29 +137,22 @@ def assisted(store, **kw) -> dict:
     return rank(store, **kw)["judge_assisted"]
 
 
-def deviation_coded_se(rows: list[dict], lam: float) -> dict[str, float]:
-    """Standard errors of the centred ratings, independently: PPI++ logistic regression on sum-to-zero
-    (deviation) coded designs at the same lam, each leaving one model out as the coded-away level."""
+def per_reference_se(rows: list[dict], lam: float) -> dict[str, float]:
+    """Standard errors of the centred ratings, independently of the code's sum-to-zero fits: from
+    D[k, j] = Var(beta_k - beta_j) of one ppi.bradley_terry fit per reference j at the same lam, as
+    Var(beta_k - mean beta) = mean_j D[k, j] - sum D / (2 m^2)."""
     rows = sorted(rows, key=lambda r: (item_id(r["i"]), r["a"], r["b"]))
     lab = [r for r in rows if r["rater"]]
     unl = [r for r in rows if not r["rater"]]
-
-    def design(part: list[dict]) -> np.ndarray:
-        x = np.zeros((len(part), len(MODELS)))
-        for k, r in enumerate(part):
-            x[k, MODELS.index(r["a"])], x[k, MODELS.index(r["b"])] = 1, -1
-        return x
-
-    out = {}
-    for last in (0, len(MODELS) - 1):
-        keep = [k for k in range(len(MODELS)) if k != last]
-        z = np.zeros((len(MODELS), len(keep)))
-        for c, k in enumerate(keep):
-            z[k, c], z[last, c] = 1, -1
-        res = ppi.logistic(design(lab) @ z, [r["human"] for r in lab], [np.mean(r["judge"]) for r in lab],
-                           design(unl) @ z, [np.mean(r["judge"]) for r in unl], lam=lam)
-        out.update({MODELS[k]: ELO_PER_LOGIT * float(res.se[c]) for c, k in enumerate(keep)})
-    return out
+    m = len(MODELS)
+    d = np.zeros((m, m))
+    for j, ref in enumerate(MODELS):
+        res = ppi.bradley_terry([(r["a"], r["b"]) for r in lab], [r["human"] for r in lab],
+                                [np.mean(r["judge"]) for r in lab], [(r["a"], r["b"]) for r in unl],
+                                [np.mean(r["judge"]) for r in unl], models=MODELS, reference=ref, lam=lam)
+        d[:, j] = res.se**2
+    var = d.sum(axis=1) / m - d.sum() / (2 * m * m)
+    return {mdl: ELO_PER_LOGIT * math.sqrt(v) for mdl, v in zip(MODELS, var)}
 
 
 # --- (1) the ratings are ppi.bradley_terry's on the units --------------------------------------
@@ -175,8 +170,8 @@ def test_ratings_equal_ppi_bradley_terry_on_the_simulated_units(store):
                       (d.naive_estimate, "judge_rating")):
         got = np.array([b[m][col] for m in MODELS])
         np.testing.assert_allclose(got, centred_elo(want), rtol=0, atol=1e-9)
-    # centred intervals: normal, from standard errors that an independent deviation-coded fit reproduces
-    se = deviation_coded_se(rows, d.lam)
+    # centred intervals: normal, from standard errors that one fit per reference model reproduces
+    se = per_reference_se(rows, d.lam)
     z = 1.959963984540054
     for m in MODELS:
         assert b[m]["se"] == pytest.approx(se[m], abs=1e-6)
@@ -193,6 +188,18 @@ def test_ratings_equal_ppi_bradley_terry_on_the_simulated_units(store):
     # the judge-only ratings are the main leaderboard's (both fit the judge's verdicts, one per unit)
     main = {r["model"]: r["rating"] for r in rank(store)["leaderboard"]}
     assert all(b[m]["judge_rating"] == pytest.approx(main[m], abs=1e-6) for m in MODELS)
+
+
+def test_both_ways_to_the_centred_standard_errors_agree():
+    """Sum-to-zero fits (the usual path) and one fit per reference model (when the judge alone has no
+    finite fit) give the same standard errors."""
+    human, judge = _frames(simulate(13, items=60))
+    a = unit_arrays(human, judge)
+    args = (a["pairs"], a["y"], a["yhat"], a["pairs_unlabeled"], a["yhat_unlabeled"])
+    for lam in (0.0, 0.4, 1.0):
+        fast, slow = centred_se(args, MODELS, lam), centred_se(args, MODELS, lam, judge_finite=False)
+        np.testing.assert_allclose(fast[0], slow[0], rtol=1e-7)
+        np.testing.assert_allclose(fast[1], slow[1], rtol=1e-7)
 
 
 def test_with_a_baseline_the_ratings_and_intervals_are_relative_to_it(store):

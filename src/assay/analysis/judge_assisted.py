@@ -27,13 +27,11 @@ sample of the judge's units: people should label a random subset.
 the Elo scale of the leaderboard, anchored as it is: the baseline at 1000 when there is
 one (then the intervals are relative to the baseline, whose own is [1000, 1000], as in
 the bootstrap), else the ratings' mean at 1000. Without a baseline each model's interval is
-that of its centred rating :math:`c_k = \beta_k - \bar\beta`: its variance,
-:math:`\frac1m\sum_j D_{kj} - \frac1{2m^2}\sum_{j,l} D_{jl}` with
-:math:`D_{kj} = \mathrm{Var}(\beta_k - \beta_j)`, comes from one PPI++ fit per reference
-model at the tuned ``lam`` (the sandwich covariance is equivariant under the change of
-reference, so the estimate and ``lam`` do not change). The intervals are normal (Wald)
-intervals, per model, without multiplicity correction; ranks tie overlapping intervals
-as the leaderboard's do.
+that of its centred rating :math:`c_k = \beta_k - \bar\beta`, whose standard error comes
+from PPI++ fits at the tuned ``lam`` in sum-to-zero coding (:func:`centred_se`: the sandwich
+covariance is equivariant under a change of coding, so the estimate does not change). The
+intervals are normal (Wald) intervals, per model, without multiplicity correction; ranks tie
+overlapping intervals as the leaderboard's do.
 
 **Worth.** ``n_eff = n * classical_se**2 / se**2`` per model (the human labels alone that
 would give the PPI++ variance, :mod:`assay.stats.ppi`), and over the board
@@ -63,7 +61,7 @@ from assay.store import Store
 if TYPE_CHECKING:
     from assay.analysis.ranking import BattleRules
 
-__all__ = ["ELO_PER_LOGIT", "JudgeAssist", "assisted_ratings", "comparison_units", "judge_assisted",
+__all__ = ["ELO_PER_LOGIT", "JudgeAssist", "assisted_ratings", "centred_se", "comparison_units", "judge_assisted",
            "judgment_units", "unit_arrays"]
 
 ELO_PER_LOGIT = 400 / math.log(10)
@@ -173,10 +171,54 @@ def unit_arrays(human: pd.DataFrame, judge: pd.DataFrame) -> dict[str, Any]:
             "human_only": len(human) - int(has.sum())}
 
 
-def _centred_variance(d: np.ndarray) -> np.ndarray:
-    r"""Var of :math:`\beta_k - \bar\beta` from :math:`D_{kj} = \mathrm{Var}(\beta_k - \beta_j)` (module docstring)."""
-    m = d.shape[0]
-    return d.sum(axis=1) / m - d.sum() / (2 * m * m)
+def _design(pairs: np.ndarray, models: list[str]) -> np.ndarray:
+    """Bradley-Terry rows: +1 in model_a's column, -1 in model_b's, one column per model."""
+    idx = {mdl: i for i, mdl in enumerate(models)}
+    x = np.zeros((len(pairs), len(models)))
+    rows = np.arange(len(pairs))
+    x[rows, [idx[a] for a in pairs[:, 0]]] = 1.0
+    x[rows, [idx[b] for b in pairs[:, 1]]] = -1.0
+    return x
+
+
+def centred_se(args: tuple, models: list[str], lam: float, *,
+               judge_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    r"""Standard errors (natural-log units) of each model's centred coefficient :math:`\beta_k - \bar\beta`,
+    PPI++ at ``lam`` and human-only, from ``args`` = (pairs, y, yhat, pairs_unlabeled, yhat_unlabeled).
+
+    Sum-to-zero (deviation) coding makes the coefficients the centred ones but for the coded-away
+    model, so two :func:`assay.stats.ppi.logistic` fits, coding away a different model each time,
+    give them all (the covariance is equivariant under the change of coding, and at a fixed
+    ``lam`` the fit is the same). That fit also fits the judge alone, which fails when the judge
+    lets some model never lose (``judge_finite=False``); then :math:`D_{kj} = \mathrm{Var}(\beta_k -
+    \beta_j)` comes from one :func:`~assay.stats.ppi.bradley_terry` fit per reference model, and
+    :math:`\mathrm{Var}(c_k) = \frac1m\sum_j D_{kj} - \frac1{2m^2}\sum_{j,l} D_{jl}`.
+    """
+    pairs, y, yhat, pairs_u, yhat_u = args
+    m = len(models)
+    if judge_finite:
+        x, xu = _design(pairs, models), _design(pairs_u, models)
+        se, cse = np.empty(m), np.empty(m)
+        for last in (m - 1, 0):
+            keep = [k for k in range(m) if k != last]
+            z = np.zeros((m, m - 1))
+            z[keep, np.arange(m - 1)] = 1.0
+            z[last, :] = -1.0
+            r = ppi.logistic(x @ z, y, yhat, xu @ z, yhat_u, lam=lam)
+            se[keep], cse[keep] = r.se, r.classical_se
+        return se, cse
+    d, dc = np.zeros((m, m)), np.zeros((m, m))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the judge-only fit's, said once by the caller
+        for j, mdl in enumerate(models):  # D[k, j] from the fit with model j as the reference
+            r = ppi.bradley_terry(*args, models=models, reference=mdl, lam=lam)
+            d[:, j], dc[:, j] = r.se ** 2, r.classical_se ** 2
+
+    def centred(v: np.ndarray) -> np.ndarray:
+        v = (v + v.T) / 2
+        return np.sqrt(np.clip(v.sum(axis=1) / m - v.sum() / (2 * m * m), 0.0, None))
+
+    return centred(d), centred(dc)
 
 
 def _per_model(pairs: np.ndarray, models: list[str]) -> np.ndarray:
@@ -225,23 +267,18 @@ def assisted_ratings(human: pd.DataFrame, judge: pd.DataFrame, *, confidence: fl
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
             res = ppi.bradley_terry(*args, models=models, reference=ref, alpha=alpha)
-            if baseline is None:  # D[k, j] = Var(beta_k - beta_j), from the fit with j as reference
-                d, dc = np.zeros((len(models), len(models))), np.zeros((len(models), len(models)))
-                for j, mdl in enumerate(models):
-                    r = res if mdl == ref else ppi.bradley_terry(*args, models=models, reference=mdl,
-                                                                 alpha=alpha, lam=res.lam)
-                    d[:, j], dc[:, j] = r.se ** 2, r.classical_se ** 2
+        judge_infinite = any("judge-only Bradley-Terry ratings are infinite" in str(w.message) for w in caught)
+        if baseline is None:
+            se, cse = centred_se(args, models, res.lam, judge_finite=not judge_infinite)
     except ValueError as e:
         out["error"] = f"no finite judge-assisted fit: {e}"
         return out
-    if any("judge-only Bradley-Terry ratings are infinite" in str(w.message) for w in caught):
+    if judge_infinite:
         out["notes"].append("the judge's verdicts alone leave some model unbeaten (or never winning): its "
                             "judge-only ratings are infinite (shown as —); PPI++ corrects that with the human "
                             "labels")
     if baseline is None:
         est, human_est, naive = (v - v.mean() for v in (res.estimate, res.classical_estimate, res.naive_estimate))
-        var, cvar = _centred_variance((d + d.T) / 2), _centred_variance((dc + dc.T) / 2)
-        se, cse = np.sqrt(np.clip(var, 0, None)), np.sqrt(np.clip(cvar, 0, None))
         q = norm.ppf(1 - alpha / 2)
         low, high, clow, chigh = est - q * se, est + q * se, human_est - q * cse, human_est + q * cse
     else:
