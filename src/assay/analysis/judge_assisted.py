@@ -98,22 +98,35 @@ def _units(battles: pd.DataFrame, key: str) -> pd.DataFrame:
     known = battles["model_a"].notna().to_numpy() & battles["model_b"].notna().to_numpy()
     if not known.any():
         return pd.DataFrame(cols)
-    b = battles[known]
+    b = battles[known] if not known.all() else battles
     models = sorted(set(map(str, pd.unique(b["model_a"]))) | set(map(str, pd.unique(b["model_b"]))))
     m = len(models)
-    a = pd.Categorical(b["model_a"].astype(str), categories=models).codes.astype(np.int64)
-    c = pd.Categorical(b["model_b"].astype(str), categories=models).codes.astype(np.int64)
-    v = b["winner"].astype(str).map(_VERDICT).to_numpy(dtype=float)
+    a, c = _codes(b["model_a"], models), _codes(b["model_b"], models)
+    verdicts = np.array([_VERDICT[str(w)] for w in _categories(b["winner"])])
+    v = verdicts[_codes(b["winner"], _categories(b["winner"]))]
     swap = a > c
     lo, hi = np.where(swap, c, a), np.where(swap, a, c)
     v = np.where(swap, 1.0 - v, v)
-    key_codes, keys = pd.factorize(b[key].astype(object), sort=True)
+    key_codes, keys = pd.factorize(b[key], sort=True)
     unit, inverse = np.unique((key_codes.astype(np.int64) * m + lo) * m + hi, return_inverse=True)
     votes = np.bincount(inverse, minlength=len(unit))
     total = np.bincount(inverse, weights=v, minlength=len(unit))
     names = np.asarray(models, dtype=object)
     return pd.DataFrame({"key": np.asarray(keys, dtype=object)[unit // (m * m)], "model_a": names[(unit // m) % m],
                          "model_b": names[unit % m], "verdict": total / votes, "votes": votes})
+
+
+def _categories(col: pd.Series) -> list:
+    return list(col.cat.categories) if isinstance(col.dtype, pd.CategoricalDtype) else sorted(map(str, pd.unique(col)))
+
+
+def _codes(col: pd.Series, categories: list) -> np.ndarray:
+    """Positions of a column's values in ``categories``, from a categorical's codes without a string per row."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        where = {x: i for i, x in enumerate(categories)}
+        remap = np.array([where.get(str(x), -1) for x in col.cat.categories], dtype=np.int64)
+        return remap[col.cat.codes.to_numpy()]
+    return pd.Categorical(col.astype(str), categories=categories).codes.astype(np.int64)
 
 
 def comparison_units(store: Store, *, raters: Sequence[str], campaign: str | None = None,
