@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def build(url: str, *, items: int, models: int, human: float, seed: int) -> dict
     from assay.store import Store
 
     rng = np.random.default_rng(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     names = [f"m{k:02d}@1" for k in range(models)]
     strength = np.linspace(1.0, -1.0, models)
     judged = strength.copy()
@@ -104,9 +104,9 @@ def main() -> None:
     runs: dict[str, list[tuple[float, float]]] = {"--rater": [], "--judge": []}
     last = ""
     for _ in range(a.repeats):
-        for flag in runs:
+        for flag, times in runs.items():
             cpu, wall, out = timed(base + [flag, "judge", "--json"])
-            runs[flag].append((cpu, wall))
+            times.append((cpu, wall))
             last = out if flag == "--judge" else last
     med = {f: (statistics.median(c for c, _ in r), statistics.median(w for _, w in r)) for f, r in runs.items()}
     for f, (cpu, wall) in med.items():

@@ -186,11 +186,10 @@ def unit_arrays(human: pd.DataFrame, judge: pd.DataFrame) -> dict[str, Any]:
 
 def _design(pairs: np.ndarray, models: list[str]) -> np.ndarray:
     """Bradley-Terry rows: +1 in model_a's column, -1 in model_b's, one column per model."""
-    idx = {mdl: i for i, mdl in enumerate(models)}
     x = np.zeros((len(pairs), len(models)))
     rows = np.arange(len(pairs))
-    x[rows, [idx[a] for a in pairs[:, 0]]] = 1.0
-    x[rows, [idx[b] for b in pairs[:, 1]]] = -1.0
+    x[rows, pd.Categorical(pairs[:, 0], categories=models).codes] = 1.0
+    x[rows, pd.Categorical(pairs[:, 1], categories=models).codes] = -1.0
     return x
 
 
@@ -235,9 +234,9 @@ def centred_se(args: tuple, models: list[str], lam: float, *,
 
 
 def _per_model(pairs: np.ndarray, models: list[str]) -> np.ndarray:
-    idx = {mdl: i for i, mdl in enumerate(models)}
-    flat = [idx[x] for x in pairs.ravel().tolist()]
-    return np.bincount(np.asarray(flat, dtype=np.int64), minlength=len(models))
+    """How many of the units (rows of model pairs) each model is in."""
+    codes = pd.Categorical(pairs.ravel(), categories=models).codes.astype(np.int64)
+    return np.bincount(codes, minlength=len(models))
 
 
 def assisted_ratings(human: pd.DataFrame, judge: pd.DataFrame, *, confidence: float = 0.95,
