@@ -19,6 +19,9 @@ from assay import records as R
 from assay.store import Store
 
 AB_PAIR = ("GPT@hanna", "GPT-2@hanna")  # is the newer GPT-2 truly better than GPT on the human ratings?
+# people and a judge combined (PPI++): people's labels kept on a seeded few, the judge's published verdicts on all
+PANDALM_JUDGE_AB = ("bloom-7b@pandalm-v1", "llama-7b@pandalm-v1", 40)
+HANNA_JUDGE_AB = (*AB_PAIR, 30)
 JBB_PAIR = ("gpt-4-0125-preview@jbb", "gpt-3.5-turbo-1106@jbb")  # is GPT-4 harder to jailbreak with PAIR?
 XSTEST_MODELS = ("gpt4_streval", "llama2new", "llama2orig", "mistralguard", "mistralinstruct")  # gpt4 + strmatch
 XSTEST_HUMANS = "xstest.final_label"
@@ -70,6 +73,8 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     out["abtest"] = compare_models(store, *AB_PAIR,
                                    select=Selection(rubric="hanna@1", raters=["human:hanna-mturk-mean"]),
                                    preferences=False)
+    say("A/B test with people and a judge combined (PPI++): people's verdicts kept on a few items, the judge's on all")
+    out["judge_assisted"] = _judge_assisted(store, rounds)
     out["judge_run"] = None
     if base_url and judge:
         say(f"judging GPT-4's 541 IFEval responses on the default rubric with {judge} at {base_url}")
@@ -86,12 +91,37 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
         notes = [f"LLM judge run by this demo: {out['judge_run']['rater']} at {base_url} on GPT-4's IFEval "
                  "responses (default rubric; no human ratings exist for them, so it is not validated here)."]
     report = build_report(store, options=Options(rounds=rounds), limits=Limits(judges=4), ab_models=AB_PAIR,
-                          notes=notes)
+                          notes=notes, judge_ab=_judge_ab_specs(store))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
     path.write_text(to_html(report), encoding="utf-8")
     out["report"] = str(path)
     out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _judge_ab_specs(store: Store) -> list:
+    """The demo's two judge-assisted A/B tests: PandaLM's pairs with GPT-3.5, HANNA's prompts with ChatGPT."""
+    from assay.analysis.assisted import JudgeAB
+    from assay.analysis.judge_trust import resolve_rater
+
+    gpt35 = resolve_rater(store, "gpt-3.5-turbo").id
+    chatgpt = resolve_rater(store, "ChatGPT/p1").id
+    return [JudgeAB(*PANDALM_JUDGE_AB[:2], (gpt35,), human_sample=PANDALM_JUDGE_AB[2]),
+            JudgeAB(*HANNA_JUDGE_AB[:2], (chatgpt,), rubric="hanna@1", human_sample=HANNA_JUDGE_AB[2])]
+
+
+def _judge_assisted(store: Store, rounds: int) -> list[dict[str, Any]]:
+    """Run the demo's judge-assisted A/B tests (what the report shows), for the CLI's summary."""
+    from assay.analysis.assisted import assisted_report, human_raters
+    from assay.analysis.options import Options, Selection
+
+    out = []
+    for spec in _judge_ab_specs(store):
+        people = human_raters(store, None, "human", spec.judges)
+        out.append(assisted_report(store, spec.model_a, spec.model_b, judges=list(spec.judges), humans=people,
+                                   select=Selection(rubric=spec.rubric), options=Options(rounds=rounds),
+                                   human_sample=spec.human_sample))
     return out
 
 

@@ -155,3 +155,18 @@ def test_console_script_end_to_end(tmp_path, args, code, stream, expected):
     assert proc.returncode == code, proc.stderr
     assert expected in getattr(proc, stream)
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_judge_tune_and_calibrate_are_also_two_words(capsys, tmp_path):
+    """`assay judge tune` (the issue's spelling) is `assay judge-tune`, with or without global options first."""
+    from assay.cli import _two_words, main
+
+    assert _two_words(["--db", "x.db", "judge", "tune", "--rubric", "r"]) == ["--db", "x.db", "judge-tune", "--rubric", "r"]
+    assert _two_words(["judge", "calibrate", "--judge", "j"]) == ["judge-calibrate", "--judge", "j"]
+    # a model called "tune" after another argument is left alone, as is anything else
+    assert _two_words(["judge", "a@1", "tune"]) == ["judge", "a@1", "tune"]
+    assert _two_words(["--db", "judge", "tune"]) == ["--db", "judge", "tune"]
+    db = str(tmp_path / "s.db")
+    for words in (["judge", "tune"], ["judge-tune"]):
+        code = main(["--db", db, *words, "--rubric", "nosuch", "--judge", "j@1"])
+        assert code == 1 and "no rubric 'nosuch'" in capsys.readouterr().err

@@ -80,7 +80,16 @@ def test_demo_builds_the_report_and_it_renders(tmp_path, monkeypatch, capsys):
     assert over["gpt4@xstest"]["humans"]["k"] == 21 and all(r["detector"]["n"] == 250 for r in over.values())
     assert rt["detector"]["judged"] == 2250 and rt["kappa"]["n"] == 2250
     assert 0.5 < rt["kappa"]["three_labels"]["estimate"] < rt["kappa"]["refused_or_not"]["estimate"] < 1
+    # people and a judge combined: PandaLM's pairs (40 of 107 with people's verdicts kept) and HANNA's prompts
+    pand, hanna = out["judge_assisted"]
+    win = pand["preferences"][0]
+    assert (win["n"], win["N"], win["all_people"]["n"]) == (40, 67, 107) and pand["human_sample"] == 40
+    assert win["ci_low"] < win["estimate"] < win["ci_high"] and 0 <= win["lam"] <= 1
+    assert {d["dimension"] for d in hanna["dimensions"]} == {"coherence", "complexity", "empathy", "engagement",
+                                                            "relevance", "surprise"}
+    assert all((d["n"], d["N"], d["all_people"]["n"]) == (30, 66, 96) for d in hanna["dimensions"])
     html = report.read_text()
+    assert html.count("People and judge combined (PPI++)") == 2
     assert 'id="redteam"' in html and "149/250" in html
     assert "No LLM judge has been run" not in html  # published verdicts exist (PandaLM, HANNA)
     assert "No LLM judge was run by this demo (no --base-url was given)" in html

@@ -45,6 +45,20 @@ def _command():  # noqa: ANN202 - a click Group (typer's vendored click or click
     return _built[1]
 
 
+TWO_WORDS = {("judge", "tune"): "judge-tune", ("judge", "calibrate"): "judge-calibrate"}
+"""Commands also spelled as two words (``assay judge tune`` is ``assay judge-tune``)."""
+
+
+def _two_words(argv: list[str]) -> list[str]:
+    """``argv`` with a two-word spelling of a command (:data:`TWO_WORDS`) joined; global options may come first."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] == "--db" else 1  # --db takes a value; the other global options do not
+    if i + 1 < len(argv) and (argv[i], argv[i + 1]) in TWO_WORDS:
+        return [*argv[:i], TWO_WORDS[(argv[i], argv[i + 1])], *argv[i + 2:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the app; whatever goes wrong is one line on stderr and an exit code.
 
@@ -55,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     from assay.cli._boundary import INTERRUPTED, exit_code
 
     try:
-        code = _command().main(args=argv, prog_name="assay", standalone_mode=False)
+        args = _two_words(list(sys.argv[1:] if argv is None else argv))
+        code = _command().main(args=args, prog_name="assay", standalone_mode=False)
     except BaseException as e:  # noqa: BLE001 - the boundary: every exception becomes a line and a code
         return exit_code(e, err_console)
     if code == 130:  # typer turns Ctrl-C into Exit(130), returned as a code when not standalone

@@ -16,6 +16,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+from assay.cli._assisted import assisted_section, budget_plan, print_assisted
 from assay.cli.agreement import resolve_raters
 from assay.errors import BadInput
 
@@ -87,9 +88,21 @@ def compare(
     model_b: Annotated[str, typer.Argument(help="Model B (the candidate), name@version.")],
     rubric: Annotated[str | None, typer.Option(help="Only this rubric (NAME or NAME@VERSION); default every one.")] = None,
     dimension: Annotated[list[str] | None, typer.Option(help="Only these dimensions (repeatable).")] = None,
-    judges: Annotated[list[str] | None, typer.Option("--judge", help="Only these raters (alias of --rater).")] = None,
+    judges: Annotated[list[str] | None, typer.Option("--judge", help=(
+        "The judge (repeatable: a panel, averaged): the test runs on its verdicts, and where people also "
+        "scored some of the same prompts, PPI++ combines both (human-only, judge-only and PPI++ shown)."))] = None,
     raters: Annotated[list[str] | None, typer.Option("--rater", help="Only these raters: id, name or id prefix.")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only raters of these kinds: human, llm, program.")] = None,
+    humans: Annotated[list[str] | None, typer.Option("--human", help="With --judge: the people whose scores are the "
+                                                                     "truth (default: every rater of --human-kind).")] = None,
+    human_kind: Annotated[str, typer.Option(help="With --judge: the rater kind that counts as people.")] = "human",
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="With --judge: map the judge's scores onto people's "
+                                                                "scale (isotonic, cross-fitted over --folds) before "
+                                                                "combining (cross-prediction-powered interval).")] = False,
+    folds: Annotated[int, typer.Option(min=2, help="With --calibrate: folds of the cross-fitting.")] = 5,
+    human_sample: Annotated[int | None, typer.Option(help="With --judge: keep people's scores on this many prompts "
+                                                          "(drawn with --seed), to see what a smaller budget gives "
+                                                          "beside people's figure on all of them.")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only verdicts from this campaign (id).")] = None,
     method: Annotated[str, typer.Option(help="t, bootstrap, permutation, wilcoxon or sign.")] = "t",
     adjust: Annotated[str, typer.Option(help="Adjust p across dimensions: holm or fdr_bh.")] = "holm",
@@ -126,11 +139,22 @@ def compare(
     else:
         rep = compare_models_sharded(store, model_a, model_b, select=select, options=options, method=method,
                                      pair_by=pair_by, executor=executor, workers=workers)
+    if judges:
+        assisted = assisted_section(store, model_a, model_b, judges, humans, human_kind, select, options, pair_by,
+                             human_sample, folds if calibrate else None)
+        if assisted is not None:
+            rep["judge_assisted"] = assisted
+    elif humans or human_sample is not None or calibrate:
+        raise BadInput("--human, --human-sample and --calibrate go with --judge (the people whose scores correct "
+                       "the judge's)")
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))
     if wants_json(json_out):
         emit_json(rep)
         return
+    if rep.get("judge_assisted"):
+        print_assisted(rep["judge_assisted"])
+        console.print("the judge's verdicts alone (biased by whatever bias the judge has):", highlight=False)
     print_abtest(rep)
 
 
@@ -163,12 +187,28 @@ def plan_cmd(
     dimension: Annotated[str | None, typer.Option(help="Pilot: the dimension.")] = None,
     judges: Annotated[list[str] | None, typer.Option("--judge", help="Pilot: only these raters.")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Pilot: only raters of these kinds.")] = None,
+    human_budget: Annotated[list[int] | None, typer.Option("--human-budget", help=(
+        "With --judge and a pilot (MODEL_A MODEL_B): the precision this many human-labelled prompts buy with the "
+        "judge on every prompt (PPI++); repeatable."))] = None,
+    prompts: Annotated[int | None, typer.Option(help="With --human-budget: prompts in the study (default: the "
+                                                     "pilot's, those the judge scored).")] = None,
+    humans: Annotated[list[str] | None, typer.Option("--human", help="With --human-budget: the people (default: "
+                                                                     "every rater of kind human).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """How many items (and samples per item) a paired A/B test needs to detect --mde (Miller 2024)."""
+    """How many items (and samples per item) a paired A/B test needs to detect --mde (Miller 2024).
+
+    With ``--judge J --human-budget N``: what precision N human-labelled prompts buy when the judge
+    scores every prompt (PPI++), from a pilot's stored scores; --mde is then only a reference line.
+    """
     from assay.analysis.abtest import plan, plan_from_pilot, resolve_run_models
     from assay.analysis.options import Options, Selection
 
+    if human_budget:
+        budget_plan(mde, pilot, judges, humans, human_budget, prompts, rubric, dimension, alpha, power, json_out)
+        return
+    if prompts is not None or humans:
+        raise BadInput("--prompts and --human go with --human-budget")
     ka = _k(k_a) if k_a is not None else None
     kb = _k(k_b) if k_b is not None else None
     if from_pilot:

@@ -96,6 +96,8 @@ finished in {result['seconds']} s
                                                  against the human consensus
   assay {db_arg}rank --comparisons               the leaderboard
   assay {db_arg}judge-report --judge gpt-3.5-turbo   can GPT-3.5 replace the PandaLM raters?
+  assay {db_arg}abtest bloom-7b@pandalm-v1 llama-7b@pandalm-v1 --judge gpt-3.5-turbo --human-sample 40
+                                                 the A/B with 40 items' human verdicts and GPT-3.5's on all (PPI++)
   assay {db_arg}redteam asr --rater jailbreakbench.artifact.jailbroken --compare gpt-4-0125-preview@jbb,gpt-3.5-turbo-1106@jbb
                                                  attack success, and is GPT-4 harder to break?
   assay {db_arg}redteam refusals --rater refusal  over-refusal per model, by the refusal detector
@@ -125,6 +127,25 @@ def _print_demo_findings(r: dict[str, Any]) -> None:
                   highlight=False)
     for d in r["abtest"]["dimensions"]:
         console.print(f"  {d.get('verdict') or d.get('error')}", highlight=False)
+    for ja in r.get("judge_assisted") or []:
+        judge = ", ".join(j.split(":")[1] for j in ja["judges"])
+        console.print(f"[bold]A/B, people and judge combined[/bold] (PPI++) {ja['model_b']} vs {ja['model_a']}: "
+                      f"people's verdicts kept on {ja['human_sample']} units (seed {ja['seed']}), {judge}'s on all; "
+                      "B - A (or B's win rate): PPI++ | people only | judge only (biased) | people on all:",
+                      highlight=False)
+        for d in ja["dimensions"] + ja["preferences"]:
+            what = d["dimension"] if d["kind"] == "dimension" else "B's win rate"
+            if d.get("error"):
+                console.print(f"  {what}: {d['error']}", highlight=False)
+                continue
+            ref = d.get("all_people") or {}
+            sign = "+" if d["kind"] == "dimension" else ""
+            console.print(f"  {what}: {d['estimate']:{sign}.2f} [{d['ci_low']:.2f}, {d['ci_high']:.2f}] | "
+                          f"{d['human_estimate']:{sign}.2f} [{d['human_low']:.2f}, {d['human_high']:.2f}] | "
+                          f"{d['judge_estimate']:{sign}.2f} | "
+                          + (f"{ref['estimate']:{sign}.2f} (n = {ref['n']})" if ref else "—")
+                          + f"; λ {d['lam']:.2f}, the judge worth {max(d['n_eff'] - d['n'], 0):.0f} extra labels",
+                          highlight=False)
     _print_redteam(r["redteam"])
     if r["judge_run"] is None:
         console.print("[bold]LLM judge[/bold]: none run (no --base-url given). The report's judge sections show "

@@ -60,6 +60,10 @@ def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[di
     from assay.rubrics import get_rubric
 
     rubric = get_rubric(store, a["rubric"]).id if a["rubric"] else None
+    if a.get("judge"):
+        return _assisted_non_inferiority(store, a, rubric)
+    if a.get("humans"):
+        raise Unmet("humans: goes with judge: (the people whose scores correct the judge's)")
     select = Selection(rubric=rubric, dimensions=a["dimensions"], raters=_raters(store, a["raters"], a["kind"]),
                        campaign=a["campaign"])
     rep = test(store, a["baseline"], a["candidate"], margin=a["margin"], select=select,
@@ -74,6 +78,39 @@ def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[di
             for d in rep["dimensions"]]
     bad = [r["dimension"] for r, d in zip(rows, rep["dimensions"]) if not d.get("non_inferior")]
     how = f"margin {a['margin']:g}, alpha {a['alpha']:g}, {a['adjust']}"
+    if bad:
+        return False, f"not shown non-inferior on {len(bad)} of {len(rows)} dimensions ({how}): {', '.join(bad)}", rows
+    return True, f"non-inferior on all {len(rows)} dimensions ({how})", rows
+
+
+def _assisted_non_inferiority(store: Store, a: dict[str, Any], rubric: str | None
+                              ) -> tuple[bool, str, list[dict[str, Any]]]:
+    """Non-inferiority from people's scores on some prompts and the judge's on all (PPI++ lower bounds)."""
+    from assay.analysis.assisted import human_raters
+    from assay.analysis.assisted_plan import assisted_non_inferiority
+    from assay.analysis.options import Options, Selection
+
+    if a["raters"] or a["kind"]:
+        raise Unmet("with judge:, the sides are judge: and humans: (raters: and kind: are not used)")
+    judges = _raters(store, a["judge"], None) or []
+    people = human_raters(store, a["humans"], "human", judges)
+    if not people:
+        raise Unmet("no human rater to correct the judge with (humans:, or raters of kind human)")
+    rep = assisted_non_inferiority(store, a["baseline"], a["candidate"], margin=a["margin"], judges=judges,
+                                   humans=people, select=Selection(rubric=rubric, dimensions=a["dimensions"],
+                                                                   campaign=a["campaign"]),
+                                   options=Options(alpha=a["alpha"], adjust=a["adjust"]))
+    if not rep["dimensions"]:
+        raise Unmet(f"the judge has no scores of both {a['baseline']} and {a['candidate']} on the same prompts")
+    level = f"{1 - a['alpha']:.0%}"
+    rows = [{"dimension": f"{d['rubric']} · {d['dimension']}", "people + judge only": f"{d['n']} + {d['N']}",
+             "difference (PPI++)": _f(d.get("difference")), f"lower {level} bound (PPI++)": _f(d.get("lower")),
+             f"lower {level} bound (people only)": _f(d.get("human_lower")),
+             "judge only (biased)": _f(d.get("judge_difference")), f"p ({a['adjust']})": _p(d.get("p_adjusted")),
+             "result": d["error"] if d.get("error") else ("non-inferior" if d["non_inferior"] else "not shown")}
+            for d in rep["dimensions"]]
+    bad = [r["dimension"] for r, d in zip(rows, rep["dimensions"]) if not d.get("non_inferior")]
+    how = f"margin {a['margin']:g}, alpha {a['alpha']:g}, {a['adjust']}, people and judge combined by PPI++"
     if bad:
         return False, f"not shown non-inferior on {len(bad)} of {len(rows)} dimensions ({how}): {', '.join(bad)}", rows
     return True, f"non-inferior on all {len(rows)} dimensions ({how})", rows

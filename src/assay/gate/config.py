@@ -5,6 +5,7 @@
         baseline: base@1
         candidate: cand@2
         margin: 0.1
+        judge: judge@1                # optional: people's scores on some prompts, the judge's on all (PPI++)
       - check: ifeval                 # IFEval strict prompt-level accuracy
         model: cand@2
         at_least: 0.80
@@ -45,7 +46,7 @@ CHECKS: dict[str, dict[str, Field]] = {
         "alpha": Field("share", default=0.05), "adjust": Field("choice", default="holm", choices=("holm", "fdr_bh")),
         "rubric": Field("text"), "dimensions": Field("texts"), "raters": Field("texts"),
         "kind": Field("choice", choices=("human", "llm", "program")), "campaign": Field("text"),
-        "cluster": Field("bool", default=True),
+        "cluster": Field("bool", default=True), "judge": Field("texts"), "humans": Field("texts"),
     },
     "ifeval": {
         "model": Field("text", True), "at_least": Field("share", True),

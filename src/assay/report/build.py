@@ -17,6 +17,7 @@ import pandas as pd
 
 from assay import __version__
 from assay import records as R
+from assay.analysis.assisted import JudgeAB
 from assay.analysis.frames import comparisons_frame, judgment_codes, judgments_frame, shared_reads
 from assay.analysis.options import Options, Selection
 from assay.errors import AssayError
@@ -207,6 +208,35 @@ class Limits:
     dimensions: int = 8
 
 
+def _auto_judge_ab(jf: pd.DataFrame, cf: pd.DataFrame, pair: Sequence[str] | None) -> list[JudgeAB]:
+    """The A/B pair with the LLM rater that judged it most, when people judged it too; else nothing."""
+    if not pair or len(pair) < 2:
+        return []
+    mine = jf[jf["model"].isin(pair)]
+    kinds = mine.groupby("rater_kind", observed=True).size()
+    llm = mine[mine["rater_kind"] == "llm"]
+    if llm.empty or not kinds.get("human", 0):
+        return []
+    counts = llm.groupby("rater", observed=True).size()
+    best = sorted(counts[counts == counts.max()].index.astype(str))[0]
+    return [JudgeAB(pair[0], pair[1], (best,))]
+
+
+def _judge_assisted(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, specs: Sequence[JudgeAB],
+                    campaign: str | None, options: Options) -> list[dict[str, Any]]:
+    from assay.analysis.assisted import assisted_report, human_raters
+
+    out = []
+    for spec in specs:
+        people = human_raters(store, None, "human", spec.judges)
+        res = _safe(assisted_report, store, spec.model_a, spec.model_b, judges=list(spec.judges), humans=people,
+                    select=Selection(rubric=spec.rubric, campaign=campaign), options=options,
+                    human_sample=spec.human_sample)
+        out.append({"model_a": spec.model_a, "model_b": spec.model_b, "judges": list(spec.judges),
+                    **({"data": res["data"]} if res["ok"] else {"error": res["error"]})})
+    return out
+
+
 def build_report(
     store: Store,
     *,
@@ -218,6 +248,7 @@ def build_report(
     ab_models: Sequence[str] | None = None,
     notes: Sequence[str] = (),
     on_step: Callable[[str], None] | None = None,
+    judge_ab: Sequence[JudgeAB] = (),
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
 
@@ -225,15 +256,18 @@ def build_report(
     much each section lists. The A/B section tests ``ab_models`` (B against A), else the
     first two of ``models``, else the two models judged on the most shared items.
     ``on_step`` is called with each of :data:`STEPS` as it starts (the CLI's progress bar).
+    ``judge_ab`` lists judge-assisted A/B tests (PPI++, :mod:`assay.analysis.assisted`); when
+    empty and people and an LLM judge both rated the A/B pair, the judge with the most verdicts
+    on the pair is combined with every human rater.
     """
     with shared_reads():  # the judgments are read once; every section filters that read
         return _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
-                      ab_models=ab_models, notes=notes, step=on_step or (lambda name: None))
+                      ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab)
 
 
 def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, campaign: str | None,
            options: Options, limits: Limits, ab_models: Sequence[str] | None, notes: Sequence[str],
-           step: Callable[[str], None]) -> dict[str, Any]:
+           step: Callable[[str], None], judge_ab: Sequence[JudgeAB] = ()) -> dict[str, Any]:
     step(STEPS[0])
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
@@ -323,6 +357,8 @@ def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, ca
                             **({"data": res["data"]} if res["ok"] else {"error": res["error"]})}
     else:
         report["abtest"] = {"error": "no two models were judged on the same items"}
+    report["judge_assisted"] = _judge_assisted(store, jf, cf, judge_ab or _auto_judge_ab(jf, cf, pair),
+                                               campaign, options)
     step("judges")
     report["judges"] = _judges(store, every, cf, rubric_id, limits.judges)
     report["has_llm_judges"] = "llm" in report["rater_kinds"]

@@ -166,6 +166,22 @@ def to_markdown(report: dict[str, Any]) -> str:
         for d in ab["data"]["dimensions"] + ab["data"]["preferences"]:
             out.append(f"- {_md(d.get('verdict') or d.get('error', ''))}")
         out.append("")
+    for ja in r.get("judge_assisted") or []:
+        out += [f"#### People and judge combined (PPI++): {_md(ja['model_b'])} against {_md(ja['model_a'])}, "
+                f"judge {_md(', '.join(ja['judges']))}", ""]
+        if ja.get("error"):
+            out += [f"_{_md(ja['error'])}_", ""]
+            continue
+        for d in ja["data"]["dimensions"] + ja["data"]["preferences"]:
+            what = d["dimension"] if d["kind"] == "dimension" else "B's win rate" + (
+                f" · {d['dimension']}" if d.get("dimension") else "")
+            if d.get("error"):
+                out.append(f"- {_md(what or '')}: _{_md(d['error'])}_")
+                continue
+            out.append(f"- {_md(what)}: PPI++ {fmt(d['estimate'])} {ci(d['ci_low'], d['ci_high'])}; people only "
+                       f"{fmt(d['human_estimate'])} {ci(d['human_low'], d['human_high'])} (n = {d['n']}); judge only "
+                       f"{fmt(d['judge_estimate'])} (biased); {_md(d['worth'])}")
+        out.append("")
     if r.get("speed"):
         out += ["### Speed and cost", "", "| model | responses | latency p50 | latency p95 | first token p50 | tokens/s | cost (USD) |",
                 "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -70,16 +70,15 @@ This is the "effective sample size" that Boyeau et al. (2024, Fig. 1) report; th
 derivation above is ours. It is an estimate (a ratio of two estimated variances), not a
 guarantee, and like the intervals it is asymptotic.
 
-**How the command line will use this** (not wired yet): ``assay abtest A B --rubric R --judge J``
-will take every unit both models answered, the human scores of both on the units people rated
-and the judge's scores of both on all of them, and call :func:`paired_difference`; it shows
-``classical_interval`` (human only), ``naive_estimate`` (marked biased), the PPI++ interval
-and ``n_eff - n`` ("the judge's N verdicts were worth k extra human labels").
-``assay rank --judge J`` does the same with :func:`bradley_terry` on pairwise comparisons, and
-a win rate against a baseline with :func:`win_rate`. When the judge set-up was chosen or tuned
-on the same human labels (``assay judge tune``), the command tunes it K times, each time
-without one fold of the labelled units, and calls the ``cross_`` variants with each fold's
-predictions (Zrnic and Candès, "Cross-prediction-powered inference", PNAS 2024).
+**How the command line uses this** (:mod:`assay.analysis.assisted`): ``assay abtest A B --rubric R --judge J``
+takes every prompt both models answered, the people's scores of both on the prompts they rated
+and the judge's scores of both on all of them, and calls :func:`paired_difference` (and
+:func:`win_rate` on pairwise comparisons); it shows ``classical_interval`` (people only),
+``naive_estimate`` (marked biased), the PPI++ interval and ``n_eff - n`` ("the judge's
+verdicts were worth k extra human labels"). The report, the gate's non-inferiority check and
+``assay abtest plan --judge J --human-budget N`` use the same module. When the judge set-up
+was chosen or tuned on the same human labels (``assay judge-tune``), the ``cross_`` variants
+take each fold's predictions (Zrnic and Candès, "Cross-prediction-powered inference", PNAS 2024).
 """
 
 from __future__ import annotations
