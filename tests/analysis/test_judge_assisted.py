@@ -21,11 +21,12 @@ from assay.analysis.judge_assisted import (
     assisted_ratings,
     centred_se,
     comparison_units,
+    judge_assisted,
     judgment_units,
     unit_arrays,
 )
 from assay.analysis.options import Options, Selection
-from assay.analysis.ranking import RatingFit, rank_models
+from assay.analysis.ranking import BattleRules, RatingFit, rank_models
 from assay.errors import BadInput
 from assay.rubrics import add_rubric
 from assay.stats import ppi
@@ -76,14 +77,18 @@ def item_id(i: int) -> str:
     return R.Item.make_id("sim", str(i), None, None)
 
 
-def write_comparisons(store, rows: list[dict], names: dict[str, str] | None = None) -> None:
+def write_comparisons(store, rows: list[dict], names: dict[str, str] | None = None,
+                      campaign: str | None = None) -> None:
     """The simulated units as comparisons: the judges' on every unit, one person's on the labelled ones.
-    ``names`` renames models in the store (to plant markup in a model id, say)."""
+    ``names`` renames models in the store (to plant markup in a model id, say); with ``campaign``,
+    the first person's comparisons are in that campaign."""
     name = (names or {}).get
     recs: list[R.Record] = [R.Dataset(name="sim"), R.Rater(id=JUDGE, kind="llm", name="judge"),
                             R.Rater(id=JUDGE2, kind="llm", name="judge2")]
     recs += [R.Rater(id=h, kind="human", name=h.split(":")[1]) for h in HUMANS]
     recs += [R.Model(id=name(m, m), provider="none") for m in MODELS]
+    if campaign:
+        recs.append(R.Campaign(id=campaign, name=campaign, kind="compare", rubric="default@1"))
     resp = {}
     for i in sorted({r["i"] for r in rows}):
         recs.append(R.Item(id=item_id(i), dataset="sim", external_id=str(i), prompt=f"q{i}"))
@@ -98,7 +103,8 @@ def write_comparisons(store, rows: list[dict], names: dict[str, str] | None = No
             ids = ids[::-1]
         winner = {1.0: resp[r["i"], r["a"]].id, 0.0: resp[r["i"], r["b"]].id}.get(verdict)
         return R.Comparison(item_id=item_id(r["i"]), rater_id=rater, response_ids=ids, shown_order=ids,
-                            outcome="tie" if winner is None else "win", winner=winner)
+                            outcome="tie" if winner is None else "win", winner=winner,
+                            campaign_id=campaign if rater == HUMANS[0] else None)
 
     for r in rows:
         recs += [comparison(r, j, v) for j, v in zip((JUDGE, JUDGE2), r["judge"])]
@@ -184,7 +190,7 @@ def test_ratings_equal_ppi_bradley_terry_on_the_simulated_units(store):
     assert ja["units"] == {"judge": len(rows), "human": d.n, "labelled": d.n, "judge_only": d.n_unlabeled,
                            "human_only": 0}
     assert ja["humans"] == HUMANS and ja["judges"] == [JUDGE]
-    assert f"the judge's {d.n_unlabeled:,} verdicts were worth" in ja["worth"]
+    assert ja["worth"].startswith(f"the judge's verdicts on {len(rows)} units were worth")
     # the judge-only ratings are the main leaderboard's (both fit the judge's verdicts, one per unit)
     main = {r["model"]: r["rating"] for r in rank(store)["leaderboard"]}
     assert all(b[m]["judge_rating"] == pytest.approx(main[m], abs=1e-6) for m in MODELS)
@@ -366,6 +372,17 @@ def test_a_model_the_judge_never_lets_lose_has_no_judge_only_rating_but_a_ppi_on
     assert any("judge-only ratings are infinite" in n for n in ja["notes"])
     assert all(math.isfinite(b[m]["rating"]) and b[m]["lower"] < b[m]["rating"] < b[m]["upper"] for m in MODELS)
     assert b[BIASED]["lower"] <= TRUE[BIASED] <= b[BIASED]["upper"]
+
+
+def test_a_campaign_narrows_peoples_side_only(store):
+    """ann's comparisons are in a campaign, the judge's in none: with the campaign, ann's units are the
+    labelled ones and every other unit the judge rated is judge-only."""
+    rows = simulate(14, items=60, frac=0.4)
+    write_comparisons(store, rows, campaign="camp-1")
+    ja = judge_assisted(store, JudgeAssist(humans=HUMANS), comparisons=True, select=Selection(campaign="camp-1"),
+                        judges=[JUDGE], battles=BattleRules(aggregate="separate"))
+    ann = sum(1 for r in rows if r["rater"] == HUMANS[0])
+    assert (ja["n"], ja["N"]) == (ann, len(rows) - ann) and ja["units"]["human_only"] == 0
 
 
 def test_no_human_verdicts_means_no_judge_assisted_ratings(store):

@@ -40,7 +40,7 @@ def test_rank_judge_prints_human_only_judge_only_and_ppi_columns_and_the_worth(c
     assert code == 0, out
     assert "judge-assisted ratings (PPI++ Bradley-Terry" in out
     assert "PPI++ [95%]" in out and "human" in out and "(biased)" in out
-    assert "verdicts were worth" in out and "extra human labels" in out
+    assert "verdicts on" in out and "were worth" in out
     code, js, _ = run(capsys, "--db", db, "rank", "--comparisons", "--judge", "judge", "--rounds", "50", "--json")
     rep = json.loads(js)
     ja = rep["judge_assisted"]
@@ -49,7 +49,7 @@ def test_rank_judge_prints_human_only_judge_only_and_ppi_columns_and_the_worth(c
                        assist=JudgeAssist(humans=HUMANS)).to_dict()["judge_assisted"]
     s.close()
     assert ja == json.loads(json.dumps(want))
-    assert f"the judge's {ja['N']:,} verdicts were worth" in out and ja["worth"] in out
+    assert ja["worth"] in out and f"{ja['n'] + ja['N']} units" in ja["worth"]
     assert ja["humans"] == HUMANS and {r["model"] for r in ja["leaderboard"]} == {r["model"] for r in rep["leaderboard"]}
     # --human names the people explicitly; --human-kind picks them by kind
     code, js, _ = run(capsys, "--db", db, "rank", "--comparisons", "--judge", "judge", "--human", "ann",
@@ -90,9 +90,9 @@ def test_one_human_label_says_too_few(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--judge", "judge", "--human", "nobody"], "no rater matches 'nobody'"),
+    (["--judge", "judge", "--human", "nobody"], "no rater matches --human 'nobody'"),
     (["--human", "ann"], "give --judge too"),
-    (["--judge", "judge", "--human", "judge"], "also judges"),
+    (["--judge", "judge", "--human", "judge"], "cannot be both the judge and the human side"),
 ])
 def test_bad_human_selections_exit_2(capsys, tmp_path, args, message):
     db = make_db(tmp_path, items=20)

@@ -20,8 +20,10 @@ builds from the two models' scores, on the human side from the people's scores a
 judge side from the judge's (with ``aggregate="separate"``, the mean of the per-rater
 battles). A unit with both verdicts is labelled; one with the judge's only is unlabelled;
 one people rated but the judge did not is counted and left out (PPI needs the judge's
-verdict on every unit it uses). PPI assumes the labelled units are a uniform random
-sample of the judge's units: people should label a random subset.
+verdict on every unit it uses). A campaign narrows people's side only, as in the
+judge-assisted A/B test (:mod:`assay.analysis.assisted`): the judge's verdicts are read
+whatever their campaign. PPI assumes the labelled units are a uniform random sample of the
+judge's units: people should label a random subset.
 
 **Scale.** Coefficients are natural-log odds; ratings are ``400 / ln 10`` times them, on
 the Elo scale of the leaderboard, anchored as it is: the baseline at 1000 when there is
@@ -36,7 +38,8 @@ overlapping intervals as the leaderboard's do.
 **Worth.** ``n_eff = n * classical_se**2 / se**2`` per model (the human labels alone that
 would give the PPI++ variance, :mod:`assay.stats.ppi`), and over the board
 ``n * sum(classical_se**2) / sum(se**2)``, the trace ratio that ``lam`` is tuned on; the
-judge's ``N`` verdicts were worth ``n_eff - n`` extra human labels.
+judge's verdicts were worth ``n_eff - n`` extra human labels (said in the A/B test's words,
+:func:`assay.analysis.assisted.worth_line`).
 """
 
 from __future__ import annotations
@@ -314,18 +317,21 @@ def assisted_ratings(human: pd.DataFrame, judge: pd.DataFrame, *, confidence: fl
     board = board.sort_values("rating", ascending=False)
     extra = total - n
     out.update(lam=float(res.lam), n_eff=_num(total), extra_labels=_num(extra), reference=ref,
-               worth=worth_sentence(big_n, extra, res.lam),
+               worth=worth_sentence(n, big_n, total, res.lam),
                leaderboard=[{"model": m, **{k: _num(v) for k, v in r.items()}}
                             for m, r in board.to_dict("index").items()])
     return out
 
 
-def worth_sentence(n_judge: int, extra: float, lam: float) -> str:
-    """"the judge's N verdicts were worth k extra human labels", or why they were worth none."""
-    if lam == 0 or not math.isfinite(extra) or extra < 0.5:
-        why = " (lam = 0: PPI++ fell back to the human labels)" if lam == 0 else ""
-        return f"the judge's {n_judge:,} verdicts were worth no extra human labels{why}"
-    return f"the judge's {n_judge:,} verdicts were worth {extra:,.0f} extra human labels"
+def worth_sentence(n: int, big_n: int, n_eff: float, lam: float) -> str:
+    """"the judge's verdicts on n + N units were worth k extra human-labelled units", in the A/B test's words
+    (:func:`assay.analysis.assisted.worth_line`)."""
+    from assay.analysis.assisted import worth_line
+
+    if not math.isfinite(n_eff):
+        n_eff = float(n)
+    return worth_line({"n": n, "N": big_n, "n_eff": n_eff, "lam": lam}, units="units",
+                      labelled="human-labelled units")
 
 
 def _num(v: Any) -> Any:
@@ -342,7 +348,8 @@ def judge_assisted(store: Store, assist: JudgeAssist, *, comparisons: bool, sele
     """Judge-assisted ratings for a leaderboard (:func:`~assay.analysis.ranking.rank_models`'s ``assist``).
 
     ``judges`` are the judge panel's rater ids; ``select`` the leaderboard's selection (its
-    campaign, rubric and dimension apply to both sides); ``battles`` its
+    rubric and dimension apply to both sides, its campaign to people's side only, as in the
+    judge-assisted A/B test: the judge's verdicts are read whatever their campaign); ``battles`` its
     :class:`~assay.analysis.ranking.BattleRules` with ``aggregate`` and ``pair_by`` resolved;
     ``judge_battles`` the judges' battles when the caller has read them already (comparisons
     kept separate, judgments with ``battles``' rules), else they are read. None when the people in ``assist.humans`` (less the judges) have no verdict in the
@@ -354,16 +361,16 @@ def judge_assisted(store: Store, assist: JudgeAssist, *, comparisons: bool, sele
         raise BadInput("the human raters for judge-assisted ratings are all judges: name people who are not",
                        param="humans")
     if comparisons:
-        kw = {"campaign": select.campaign, "rubric": select.rubric, "dimension": select.dimension,
-              "one_per_rater": battles.one_per_rater}
+        kw = {"rubric": select.rubric, "dimension": select.dimension, "one_per_rater": battles.one_per_rater}
         units, key = partial(comparison_units, store, **kw), "item_id"
     else:
-        kw = {"rubric": select.rubric, "dimension": select.dimension, "campaign": select.campaign,
-              "aggregate": battles.aggregate, "pair_by": battles.pair_by}
+        kw = {"rubric": select.rubric, "dimension": select.dimension, "aggregate": battles.aggregate,
+              "pair_by": battles.pair_by}
         units, key = partial(judgment_units, store, **kw), "key"
-    human = units(raters=humans)
+    human = units(raters=humans, campaign=select.campaign)
     if human.empty:
         return None
-    judge = units(raters=judges) if judge_battles is None else _units(judge_battles, key)
+    reuse = judge_battles is not None and select.campaign is None
+    judge = _units(judge_battles, key) if reuse else units(raters=judges, campaign=None)
     out = assisted_ratings(human, judge, confidence=confidence, baseline=baseline)
     return {"humans": humans, "judges": judges, **out}

@@ -131,8 +131,7 @@ def print_judge_assisted(ja: dict[str, Any]) -> None:
         t.add_row(str(r["rank"]), r["model"], cell(r, ""), cell(r, "human_"), _f(r["judge_rating"], 0),
                   str(r["labels"]), str(r["judge_only"]), "—" if extra is None else f"{extra:+.0f}")
     console.print(t)
-    console.print(f"  {ja['worth']} (n_eff {_f(ja.get('n_eff'), 0)} from n = {ja['n']}; worth: extra human "
-                  "labels per model)", highlight=False)
+    console.print(f"  {ja['worth']}; the worth column: extra human labels per model", highlight=False)
     if u["human_only"]:
         console.print(f"  {u['human_only']} units people rated and the judge did not: not used", highlight=False)
     for note in ja.get("notes", []):
@@ -219,10 +218,9 @@ def rank(
     if humans and not judges:
         raise BadInput("--human names the people for judge-assisted ratings: give --judge too")
     if judges:
-        people = [h for h in resolve_raters(store, humans, None if humans else [human_kind]) or []
-                  if h not in set(chosen or [])]
-        if humans and not people:
-            raise BadInput("--human names only raters that are also judges: name people who are not")
+        from assay.analysis.assisted import human_raters
+
+        people = human_raters(store, humans, human_kind, chosen or [])
         assist = JudgeAssist(humans=people, judges=chosen) if people else None
     lb = rank_models(
         store, comparisons=comparisons,
