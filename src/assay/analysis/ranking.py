@@ -29,6 +29,11 @@ Battles follow Chatbot Arena's convention (``model_a``, ``model_b``, ``winner`` 
 
 Besides the Bradley-Terry leaderboard, judgments also give the direct one: each model's
 mean score over prompts with a t interval (cluster-robust when items carry a cluster key).
+
+With a judge and people who judged some of the same units, :func:`rank_models` (``assist``)
+also gives judge-assisted ratings: PPI++ Bradley-Terry (Angelopoulos, Duchi, Zrnic 2023,
+arXiv:2311.01453), as Boyeau et al. ("AutoEval done right", arXiv:2403.07008, 2024) apply
+it to rankings; see :mod:`assay.analysis.judge_assisted`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +54,9 @@ from assay.errors import BadInput
 from assay.stats import ranking as RK
 from assay.stats.abtest import paired_test
 from assay.store import Store
+
+if TYPE_CHECKING:
+    from assay.analysis.judge_assisted import JudgeAssist
 
 __all__ = ["Leaderboard", "comparison_battles", "judgment_battles", "add_style_features", "pair_keys",
            "rank_models", "score_leaderboard", "weigh_strong_wins"]
@@ -234,7 +242,8 @@ def judgment_battles(
 
     ``aggregate="mean"`` averages raters per response first (one battle per prompt and
     pair); ``"separate"`` makes one battle per rater who scored both. Returns the battle
-    columns plus ``score_a``, ``score_b``; ``attrs["pair_by"]`` says how prompts matched.
+    columns plus ``score_a``, ``score_b`` and ``key`` (what prompts were matched on: the item
+    id, or the dataset and prompt text); ``attrs["pair_by"]`` says how prompts matched.
     """
     if aggregate not in ("mean", "separate"):
         raise BadInput(f"aggregate must be 'mean' or 'separate' for judgments, not {aggregate!r}")
@@ -254,6 +263,7 @@ def judgment_battles(
         "response_a": pairs["response_a"].to_numpy(), "response_b": pairs["response_b"].to_numpy(),
         "rater": pairs["rater"].to_numpy() if per_rater else "mean",
         "votes": 1, "score_a": pairs["value_a"].to_numpy(), "score_b": pairs["value_b"].to_numpy(),
+        "key": pairs["key"].to_numpy(),
     })
     out.attrs["pair_by"] = used
     out.attrs["raters"] = rater_ids
@@ -380,6 +390,7 @@ class Leaderboard:
     scores: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     win_rates: pd.DataFrame | None = None  # comparisons with a baseline: hard, soft and length-controlled
+    assisted: dict[str, Any] | None = None  # judge-assisted (PPI++) ratings, see assay.analysis.judge_assisted
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: leaderboard rows, win-rate matrix, controlled ratings, mean scores."""
@@ -408,6 +419,8 @@ class Leaderboard:
             out["mean_scores"] = rows(self.scores)
         if self.win_rates is not None:
             out["win_rates"] = rows(self.win_rates)
+        if self.assisted is not None:
+            out["judge_assisted"] = self.assisted
         return out
 
 
@@ -427,6 +440,7 @@ def rank_models(
     options: Options = Options(),
     battles: BattleRules = BattleRules(),
     fit: RatingFit = RatingFit(),
+    assist: JudgeAssist | None = None,
 ) -> Leaderboard:
     """Rank models from comparisons (``comparisons=True``) or from a rubric dimension's judgments.
 
@@ -451,6 +465,13 @@ def rank_models(
     ``"separate"`` for comparisons and ``"mean"`` for judgments. The style covariates are
     divided by their standard deviation but not centred, so the controlled ratings are for
     equal style (zero difference) and each coefficient is per SD of its covariate.
+
+    ``assist`` (:class:`~assay.analysis.judge_assisted.JudgeAssist`) adds judge-assisted
+    ratings: the raters read here (or ``assist.judges``) are the judge, ``assist.humans``
+    the people, and PPI++ Bradley-Terry combines the judge's verdicts on every unit with
+    the people's on some (:mod:`assay.analysis.judge_assisted`), in ``assisted`` (the
+    ``judge_assisted`` key of :meth:`Leaderboard.to_dict`); None when the people have no
+    verdict in the selection. The leaderboard itself does not change.
     """
     rubric, dimension, raters, campaign = select.rubric, select.dimension, select.raters, select.campaign
     rounds, confidence = options.rounds, options.confidence
@@ -466,6 +487,7 @@ def rank_models(
         table = comparison_battles(store, raters=raters, campaign=campaign, rubric=rubric,
                                    dimension=dimension, aggregate=aggregate, one_per_rater=one_per_rater)
         meta["comparisons"] = table.attrs["comparisons"]
+        unweighted = table
         table = weigh_strong_wins(table, strong_weight)
         meta.update(one_per_rater=one_per_rater, strong_weight=strong_weight)
         source = "comparisons"
@@ -477,6 +499,7 @@ def rank_models(
         aggregate = aggregate or "mean"
         table = judgment_battles(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
                                  aggregate=aggregate, pair_by=pair_by)
+        unweighted = table
         meta["pair_by"] = table.attrs.get("pair_by")
         scores = score_leaderboard(store, rubric=rubric, dimension=dimension, raters=raters, campaign=campaign,
                                    pair_by=meta["pair_by"], confidence=confidence)
@@ -516,5 +539,16 @@ def rank_models(
                 bootstrap=options.bootstrap(min(rounds, 200) if fit.style_rounds is None else fit.style_rounds))
         except ValueError as e:
             raise BadInput(f"style control: {e} (try --l2 0.5)") from None
+    assisted = None
+    if assist is not None:
+        from assay.analysis.judge_assisted import judge_assisted
+
+        judges = assist.judges or raters or table.attrs.get("raters", [])
+        rules = BattleRules(aggregate=aggregate, pair_by=meta.get("pair_by") or pair_by, one_per_rater=one_per_rater)
+        # the judges' battles are this board's when they are its raters (and, for comparisons, kept separate)
+        same = (assist.judges is None or set(judges) == set(raters or ())) and aggregate != "majority"
+        assisted = judge_assisted(store, assist, comparisons=comparisons, select=select, judges=judges,
+                                  battles=rules, confidence=confidence, baseline=baseline,
+                                  judge_battles=unweighted if same else None)
     return Leaderboard(source=source, battles=table, ratings=ratings, controlled=controlled, scores=scores,
-                       meta=meta, win_rates=win_rates)
+                       meta=meta, win_rates=win_rates, assisted=assisted)

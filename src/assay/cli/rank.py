@@ -1,4 +1,10 @@
-"""`assay rank`: a leaderboard with intervals from comparisons or from a rubric dimension's judgments."""
+"""`assay rank`: a leaderboard with intervals from comparisons or from a rubric dimension's judgments.
+
+With ``--judge`` and people's verdicts on some of the same units, a judge-assisted table follows
+the leaderboard: PPI++ Bradley-Terry (Angelopoulos, Duchi, Zrnic 2023; Boyeau et al. 2024,
+"AutoEval done right", arXiv:2403.07008) beside the human-only and judge-only ratings, see
+:mod:`assay.analysis.judge_assisted`.
+"""
 
 from __future__ import annotations
 
@@ -97,6 +103,43 @@ def print_leaderboard(rep: dict[str, Any]) -> None:
             console.print(f"  constant or too rare (under 1% of battles), left out: {', '.join(rep['style_covariates_constant'])}", highlight=False)
 
 
+ASSISTED_NOTE = ("PPI++ (Angelopoulos, Duchi, Zrnic 2023) as Boyeau et al. 2024 apply it: the judge's verdicts on every "
+                 "comparison, corrected by its errors where people also judged; n: units people and the judge both "
+                 "rated, N: units the judge alone rated; normal intervals per model")
+
+
+def print_judge_assisted(ja: dict[str, Any]) -> None:
+    """The judge-assisted (PPI++) leaderboard: human-only, judge-only (biased) and PPI++ ratings side by side."""
+    conf = int(round(ja["confidence"] * 100))
+    u = ja["units"]
+    if ja.get("error"):
+        console.print(f"judge-assisted ratings: {ja['error']}", highlight=False)
+        return
+    anchor = f"; {ja['anchor']} anchored at 1000" if ja.get("anchor") else ""
+    t = Table(title=(f"judge-assisted ratings (PPI++ Bradley-Terry, Elo scale{anchor}): n = {ja['n']} rated by "
+                     f"people and the judge, N = {ja['N']} by the judge only, lam = {ja['lam']:.2f}"),
+              title_justify="left")
+    for col in ("rank", "model", f"PPI++ [{conf}%]", f"human only [{conf}%]", "judge only (biased)", "n", "N",
+                "worth"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+
+    def cell(r: dict[str, Any], pre: str) -> str:
+        return f"{_f(r[pre + 'rating'], 0)} [{_f(r[pre + 'lower'], 0)}, {_f(r[pre + 'upper'], 0)}]"
+
+    for r in ja["leaderboard"]:
+        extra = r.get("extra_labels")
+        t.add_row(str(r["rank"]), r["model"], cell(r, ""), cell(r, "human_"), _f(r["judge_rating"], 0),
+                  str(r["labels"]), str(r["judge_only"]), "—" if extra is None else f"{extra:+.0f}")
+    console.print(t)
+    console.print(f"  {ja['worth']}; the worth column: extra human labels per model", highlight=False)
+    if u["human_only"]:
+        console.print(f"  {u['human_only']} units people rated and the judge did not: not used", highlight=False)
+    for note in ja.get("notes", []):
+        console.print(f"  {note}", highlight=False)
+    console.print(f"  {TIED_RANKS}", highlight=False)
+    console.print(f"  {ASSISTED_NOTE}", highlight=False)
+
+
 WIN_RATES_NOTE = ("each comparison with the baseline counts once; a tie counts half; soft: the mean probability "
                   "that the model is preferred (a comparison without one counts 1, 1/2 or 0); LC: length-controlled, "
                   "the GLM of Dubois et al. 2024 with its length term set to zero")
@@ -130,9 +173,14 @@ def rank(
     rubric: Annotated[str | None, typer.Option(help="Rank on this rubric's judgments (NAME or NAME@VERSION).")] = None,
     dimension: Annotated[str | None, typer.Option(help="The rubric dimension to rank on.")] = None,
     comparisons: Annotated[bool, typer.Option("--comparisons", help="Rank from pairwise comparisons instead.")] = False,
-    judges: Annotated[list[str] | None, typer.Option("--judge", help="Only these raters (alias of --rater).")] = None,
+    judges: Annotated[list[str] | None, typer.Option("--judge", help="Only these raters (alias of --rater); with "
+                                                     "human verdicts on the same units, also judge-assisted "
+                                                     "(PPI++) ratings.")] = None,
     raters: Annotated[list[str] | None, typer.Option("--rater", help="Only these raters: id, name or id prefix (repeatable).")] = None,
     kind: Annotated[list[str] | None, typer.Option(help="Only raters of these kinds: human, llm, program.")] = None,
+    humans: Annotated[list[str] | None, typer.Option("--human", help="With --judge: these raters are the people "
+                                                     "(repeatable; default: raters of --human-kind).")] = None,
+    human_kind: Annotated[str, typer.Option(help="With --judge: raters of this kind are the people.")] = "human",
     campaign: Annotated[str | None, typer.Option(help="Only verdicts from this campaign (id).")] = None,
     aggregate: Annotated[str | None, typer.Option(help="Several raters on one pair/response: separate battles, or "
                                                        "majority (comparisons) / mean (judgments, the default).")] = None,
@@ -152,7 +200,8 @@ def rank(
     out: Annotated[Path | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Leaderboard: Bradley-Terry rating, interval, rank (overlapping intervals tie) and battles per model."""
+    """Leaderboard: Bradley-Terry rating, interval, rank (overlapping intervals tie) and battles per model; with --judge and people's verdicts on some of the same units, also judge-assisted (PPI++) ratings."""
+    from assay.analysis.judge_assisted import JudgeAssist
     from assay.analysis.options import Options, Selection
     from assay.analysis.ranking import BattleRules, RatingFit, rank_models
     from assay.errors import BadInput
@@ -165,6 +214,14 @@ def rank(
     chosen = resolve_raters(store, (judges or []) + (raters or []) or None, kind)
     if chosen == []:
         raise BadInput("no rater matches the --judge/--rater/--kind selection")
+    assist = None
+    if humans and not judges:
+        raise BadInput("--human names the people for judge-assisted ratings: give --judge too")
+    if judges:
+        from assay.analysis.assisted import human_raters
+
+        people = human_raters(store, humans, human_kind, chosen or [])
+        assist = JudgeAssist(humans=people, judges=chosen) if people else None
     lb = rank_models(
         store, comparisons=comparisons,
         select=Selection(rubric=rubric_id, dimensions=(dimension,) if dimension else None, raters=chosen,
@@ -172,7 +229,7 @@ def rank(
         options=Options(rounds=rounds, confidence=confidence, random_state=seed),
         battles=BattleRules(aggregate=aggregate, pair_by=pair_by, one_per_rater=one_per_rater,
                             strong_weight=strong_weight),
-        fit=RatingFit(l2=l2, style_control=style_control, baseline=baseline))
+        fit=RatingFit(l2=l2, style_control=style_control, baseline=baseline), assist=assist)
     rep = lb.to_dict()
     if out:
         out.write_text(json.dumps(rep, indent=2, default=str))
@@ -180,5 +237,7 @@ def rank(
         emit_json(rep)
         return
     print_leaderboard(rep)
+    if rep.get("judge_assisted"):
+        print_judge_assisted(rep["judge_assisted"])
     if out:
         console.print(f"wrote {out}", highlight=False)

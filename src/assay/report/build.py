@@ -326,9 +326,9 @@ def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, ca
     step("leaderboards")
     boards = []
     if not cf.empty:
-        res = _safe(rank_models, store, comparisons=True, select=Selection(campaign=campaign), options=options)
-        boards.append({"title": "pairwise preferences (all raters)",
-                       **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
+        res = _safe(rank_models, store, comparisons=True, select=Selection(campaign=campaign), options=options,
+                    assist=_judge_assist(cf))
+        boards.append({"title": "pairwise preferences (all raters)", **_board(res)})
         humans = sorted(cf.loc[cf["rater_kind"] == "human", "rater"].unique())
         if humans and len(humans) < cf["rater"].nunique():
             res = _safe(rank_models, store, comparisons=True, select=Selection(raters=humans, campaign=campaign),
@@ -339,9 +339,9 @@ def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, ca
     dimensions = scored[["rubric", "dimension"]].drop_duplicates().astype(str).sort_values(["rubric", "dimension"])
     for rub, dim in list(dimensions.itertuples(index=False, name=None))[:limits.dimensions]:
         res = _safe(rank_models, store, select=Selection(rubric=rub, dimensions=(dim,), campaign=campaign),
-                    options=options)
-        boards.append({"title": f"{rub} · {dim}",
-                       **({"data": res["data"].to_dict()} if res["ok"] else {"error": res["error"]})})
+                    options=options,
+                    assist=_judge_assist(scored[(scored["rubric"] == rub) & (scored["dimension"] == dim)]))
+        boards.append({"title": f"{rub} · {dim}", **_board(res)})
     report["leaderboards"] = boards
 
     step("A/B test")
@@ -363,6 +363,32 @@ def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, ca
     report["judges"] = _judges(store, every, cf, rubric_id, limits.judges)
     report["has_llm_judges"] = "llm" in report["rater_kinds"]
     return report
+
+
+def _judge_assist(frame: pd.DataFrame) -> Any:
+    """The people and the LLM judges among a frame's raters, for judge-assisted ratings; None unless both rated.
+
+    Every LLM rater is the judge panel (a unit's judge verdict is their mean), every human rater
+    the people (see :mod:`assay.analysis.judge_assisted`).
+    """
+    from assay.analysis.judge_assisted import JudgeAssist
+
+    kinds = frame["rater_kind"].astype(str).to_numpy()
+    humans = sorted(map(str, frame.loc[kinds == "human", "rater"].unique()))
+    judges = sorted(map(str, frame.loc[kinds == "llm", "rater"].unique()))
+    return JudgeAssist(humans=humans, judges=judges) if humans and judges else None
+
+
+def _board(res: dict[str, Any]) -> dict[str, Any]:
+    """A leaderboard section's data or error; judge-assisted ratings only where people and the judge shared
+    units and the judge rated others too."""
+    if not res["ok"]:
+        return {"error": res["error"]}
+    data = res["data"].to_dict()
+    units = (data.get("judge_assisted") or {}).get("units", {})
+    if units and not (units["labelled"] and units["judge_only"]):  # no shared units, or nothing for the judge to add
+        del data["judge_assisted"]
+    return {"data": data}
 
 
 def _default_pair(jf: pd.DataFrame, cf: pd.DataFrame, store: Store) -> list[str] | None:

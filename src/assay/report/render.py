@@ -107,6 +107,23 @@ def _md(text: Any) -> str:
             .replace("`", "'"))
 
 
+def _judge_assisted_md(ja: dict[str, Any] | None) -> list[str]:
+    """The judge-assisted (PPI++) leaderboard of a leaderboard section, as Markdown lines."""
+    if not ja:
+        return []
+    out = ["Judge-assisted ratings (PPI++ Bradley-Terry):", ""]
+    if ja.get("error"):
+        return out + [f"_{_md(ja['error'])}_", ""]
+    out += ["| rank | model | PPI++ rating | interval | human only | judge only (biased) | n | N |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in sorted(ja["leaderboard"], key=lambda x: x["rank"]):
+        out.append(f"| {row['rank']} | {_md(row['model'])} | {fmt(row['rating'], 1)} | "
+                   f"{ci(row.get('lower'), row.get('upper'), 1)} | {fmt(row['human_rating'], 1)} "
+                   f"{ci(row.get('human_lower'), row.get('human_upper'), 1)} | {fmt(row.get('judge_rating'), 1)} | "
+                   f"{row['labels']} | {row['judge_only']} |")
+    return out + ["", f"_{_md(ja['worth'])} (lam = {fmt(ja['lam'], 2)})_", ""]
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     """A summary fit for a pull request: agreement, leaderboards, A/B verdicts, judge validation."""
     r = _clean(report)
@@ -139,6 +156,7 @@ def to_markdown(report: dict[str, Any]) -> str:
             out.append(f"| {row['rank']} | {_md(row['model'])} | {fmt(row['rating'], 1)} | "
                        f"{ci(row.get('lower'), row.get('upper'), 1)} |")
         out.append("")
+        out += _judge_assisted_md(b["data"].get("judge_assisted"))
     ab = r.get("abtest") or {}
     out += [f"### A/B test: {_md(ab['model_b'])} against {_md(ab['model_a'])}" if ab.get("model_a") else
             "### A/B test", ""]
