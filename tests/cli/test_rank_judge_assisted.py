@@ -112,3 +112,20 @@ def test_a_model_the_judge_never_lets_lose(capsys, tmp_path):
     code, out, _ = run(capsys, "--db", db, "rank", "--comparisons", "--judge", "judge", "--rounds", "20",
                        "--l2", "0.5")
     assert code == 0 and "judge-only ratings are infinite" in out
+
+
+def test_rank_judge_with_a_campaign_keeps_the_judges_board_and_narrows_people(capsys, tmp_path):
+    """ann's comparisons are in a campaign, the judge's in none: the board is the judge's on every unit,
+    the judge-assisted ratings take ann's campaign units as the labelled ones."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    rows = simulate(14, items=60, frac=0.4)
+    s = Store(db)
+    write_comparisons(s, rows, campaign="camp-1")
+    s.close()
+    code, js, err = run(capsys, "--db", db, "rank", "--comparisons", "--judge", "judge", "--campaign", "camp-1",
+                        "--rounds", "20", "--json")
+    assert code == 0, err
+    rep = json.loads(js)
+    ann = sum(1 for r in rows if r["rater"] == HUMANS[0])
+    assert rep["battles"] == len(rows)  # the judge's verdict on every unit: its board, not emptied by the campaign
+    assert (rep["judge_assisted"]["n"], rep["judge_assisted"]["humans"]) == (ann, HUMANS)

@@ -82,11 +82,14 @@ class JudgeAssist:
 
     ``humans``: rater ids whose verdicts are the truth (a unit's human verdict is their mean);
     ``judges``: the judge panel (a unit's judge verdict is their mean), None for the raters
-    the leaderboard read. A rater named in both is a judge.
+    the leaderboard read. A rater named in both is a judge. ``campaign``: the campaign people's
+    verdicts come from (None: the leaderboard's selection's), so a leaderboard of the judge's
+    verdicts, which are in no campaign, can be combined with one campaign's people.
     """
 
     humans: Sequence[str]
     judges: Sequence[str] | None = None
+    campaign: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "humans", tuple(self.humans))
@@ -367,7 +370,7 @@ def judge_assisted(store: Store, assist: JudgeAssist, *, comparisons: bool, sele
         kw = {"rubric": select.rubric, "dimension": select.dimension, "aggregate": battles.aggregate,
               "pair_by": battles.pair_by}
         units, key = partial(judgment_units, store, **kw), "key"
-    human = units(raters=humans, campaign=select.campaign)
+    human = units(raters=humans, campaign=assist.campaign if assist.campaign is not None else select.campaign)
     if human.empty:
         return None
     reuse = judge_battles is not None and select.campaign is None

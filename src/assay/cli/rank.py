@@ -221,7 +221,11 @@ def rank(
         from assay.analysis.assisted import human_raters
 
         people = human_raters(store, humans, human_kind, chosen or [])
-        assist = JudgeAssist(humans=people, judges=chosen) if people else None
+        assist = JudgeAssist(humans=people, judges=chosen, campaign=campaign) if people else None
+        # with a judge (no person among --judge/--rater), a campaign is where people's verdicts come from: it
+        # narrows people's side of the judge-assisted ratings, not the judge's own board (as in abtest --judge)
+        if chosen and not any(r.kind == "human" for r in store.list("raters") if r.id in set(chosen)):
+            campaign = None
     lb = rank_models(
         store, comparisons=comparisons,
         select=Selection(rubric=rubric_id, dimensions=(dimension,) if dimension else None, raters=chosen,

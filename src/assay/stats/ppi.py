@@ -83,7 +83,9 @@ and the judge's scores of both on all of them, and calls :func:`paired_differenc
 :func:`win_rate` on pairwise comparisons); it shows ``classical_interval`` (people only),
 ``naive_estimate`` (marked biased), the PPI++ interval and ``n_eff - n`` ("the judge's
 verdicts were worth k extra human labels"). The report, the gate's non-inferiority check and
-``assay abtest plan --judge J --human-budget N`` use the same module. When the judge set-up
+``assay abtest plan --judge J --human-budget N`` use the same module. ``assay rank --judge J``
+calls :func:`bradley_terry` on the units (an item and a pair of models) people and the judge
+both rated, beside the judge's alone (:mod:`assay.analysis.judge_assisted`). When the judge set-up
 was chosen or tuned on the same human labels (``assay judge-tune``), the ``cross_`` variants
 take each fold's predictions (Zrnic and Candès, "Cross-prediction-powered inference", PNAS 2024).
 """
