@@ -158,9 +158,9 @@ def probed_items(items: Sequence[R.Item], probe: Probe, dataset: str,
     return out
 
 
-def _generate(session: Session, model: R.Model, items: list[R.Item], *, dataset: str, samples: int,
-              params: dict[str, Any]) -> tuple[R.Run, list[R.Response]]:
-    """Answer ``items`` ``samples`` times each through the run engine (sample indices from FIRST_SAMPLE)."""
+def _task(client: Any, items: list[R.Item], *, dataset: str, samples: int, params: dict[str, Any],
+          execution: dict[str, Any] | None = None) -> Any:
+    """A generation task answering ``items`` ``samples`` times each, with sample indices from FIRST_SAMPLE."""
     from assay.runs import GenerateTask, Unit
 
     class ProbeGenerate(GenerateTask):
@@ -176,14 +176,20 @@ def _generate(session: Session, model: R.Model, items: list[R.Item], *, dataset:
                 for k in range(self.first, self.first + self.samples):
                     yield Unit(f"{item.id}:{k}", (item, k))
 
+    return ProbeGenerate(client, items, dataset=dataset, samples=samples, params=params, execution=execution)
+
+
+def _generate(session: Session, model: R.Model, items: list[R.Item], *, dataset: str, samples: int,
+              params: dict[str, Any]) -> tuple[R.Run, list[R.Response]]:
+    """Answer ``items`` ``samples`` times each through the run engine (sample indices from FIRST_SAMPLE)."""
     store, e = session.store, session.endpoint
     concurrency = session.concurrency(8)
     store.add([R.Dataset(name=dataset, description="changed prompts of a counterfactual probe (assay why)",
                          source="assay.library.why"), *items])
     client = session.client(model, concurrency=8)
-    task = ProbeGenerate(client, items, dataset=dataset, samples=samples, params=params,
-                         execution={"concurrency": concurrency, "timeout": e.timeout, "max_retries": e.max_retries,
-                                    "no_cache": e.no_cache})
+    task = _task(client, items, dataset=dataset, samples=samples, params=params,
+                 execution={"concurrency": concurrency, "timeout": e.timeout, "max_retries": e.max_retries,
+                            "no_cache": e.no_cache})
     run = session.run(task, concurrency=2 * concurrency, models=[model])
     ids = [R.Response.make_id(i.id, model.id, k) for i in items for k in range(FIRST_SAMPLE, FIRST_SAMPLE + samples)]
     found = store.by_id(R.Response, ids)
@@ -216,6 +222,8 @@ def run_probe(session: Session, entry: R.LibraryEntry, items: Sequence[R.Item], 
     if probe.rewrites:
         rewriter = session.model(settings.rewriter, prices=False, param="rewriter") if settings.rewriter else model
         rewritten, result.rewrite_run = _rewrite(session, probe, items, rewriter, entry.entry, params)
+        if len(rewritten) < len(items):
+            result.unanswered += len(items) - len(rewritten)  # rewrites that failed: a rerun asks them again
     dataset = probe_dataset(entry.entry, probe, settings.rewriter or model.id)
     pairs = probed_items(items, probe, dataset, rewritten)
     result.prompts = len(pairs)
@@ -237,11 +245,50 @@ def run_probe(session: Session, entry: R.LibraryEntry, items: Sequence[R.Item], 
         counts[1] += 1
     result.n = sum(n for _, n in result.per_item.values())
     result.passed = sum(p for p, _ in result.per_item.values())
-    result.unanswered = len(pairs) * samples - result.n
+    result.unanswered += len(pairs) * samples - result.n
     if result.n:
         w = wilson_interval(result.passed, result.n, confidence=settings.confidence)
         result.rate, result.interval = round(result.passed / result.n, 6), [round(w.low, 6), round(w.high, 6)]
     return result
+
+
+def plan_probes(store: Store, entry: R.LibraryEntry, model: R.Model, probes: Sequence[Probe],
+                settings: ProbeSettings = ProbeSettings(), *, params: dict[str, Any] | None = None,
+                rewriter: R.Model | None = None, no_cache: bool = False) -> tuple[Any, dict[str, int]]:
+    """What ``probe_entry`` would ask (nothing is stored or sent), and how many prompts each probe applies to.
+
+    A model-written change is planned as its rewrite calls plus one answer per prompt, the
+    answers' prompts estimated by the original prompts (their text is not known yet); an
+    LLM detector's judge calls are not in the plan.
+    """
+    from assay.providers import RequestCache, make_provider
+    from assay.runs import Plan, plan_task
+
+    params = {k: v for k, v in (params or {}).items() if v is not None}
+    items = failing_items(store, entry)
+    cache = None if no_cache else RequestCache(store)
+
+    def plan_of(m: R.Model, its: list[R.Item], dataset: str, samples: int) -> Plan:
+        task = _task(make_provider(m, cache=cache, no_cache=no_cache), its, dataset=dataset, samples=samples,
+                     params=params)
+        return plan_task(store, task, task.planned_calls)
+
+    plan, applies = Plan(), {}
+    for p in probes:
+        dataset = probe_dataset(entry.entry, p, (rewriter or model).id)
+        if p.rewrites:
+            asks = [R.Item(id=R.Item.make_id(dataset + ":rewrite", i.id, None, None), dataset=dataset + ":rewrite",
+                           external_id=i.id, messages=[R.Message(**m) for m in msgs])
+                    for i in items if (msgs := p.rewrite_messages(i)) is not None]
+            plan = plan.merge(plan_of(rewriter or model, asks, dataset + ":rewrite", 1))
+            changed = [R.Item(id=a.id + ":answer", dataset=dataset, prompt=i.prompt_text())
+                       for a, i in zip(asks, items, strict=False)]
+        else:
+            changed = [c for _, c in probed_items(items, p, dataset)]
+        applies[p.label()] = len(changed)
+        if changed:
+            plan = plan.merge(plan_of(model, changed, dataset, settings.answers(p)))
+    return plan, applies
 
 
 def measured_cause(results: Sequence[ProbeResult]) -> str:

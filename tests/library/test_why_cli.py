@@ -1,0 +1,97 @@
+"""`assay why` end to end on both stores: the plan first, the cause table, JSON, a resumed rerun, usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assay.cli import main
+from assay.library import add_entry, get_entry
+from assay.store import Store
+from assay.testing import Reply, ScriptedServer
+from tests.library.test_why import EXACT, Knows, fill
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def codes(store_url):
+    with Store(store_url) as s:
+        add_entry(s, "Unknown codes", entry="codes", examples=fill(s, 20), detector=EXACT,
+                  hypothesis="It misreads the question.")
+    return ["--db", store_url]
+
+
+def test_why_plans_then_finds_the_reference(capsys, codes, store_url):
+    with ScriptedServer(handler=Knows()) as srv:
+        code, out, err = run(capsys, *codes, "why", "codes", "--model", "m@1", "--base-url", srv.base_url,
+                             "--probe", "resample", "--probe", "reference", "--samples", "3", "--dry-run")
+        assert code == 0, err
+        assert "plan: 80 calls to m@1" in err and srv.chat_requests == []
+        code, out, err = run(capsys, *codes, "why", "codes", "--model", "m@1", "--base-url", srv.base_url,
+                             "--probe", "resample", "--probe", "reference", "--samples", "3")
+        assert code == 0, err
+        assert "plan: 80 calls to m@1" in err and len(srv.answered()) == 80
+        assert "fixed by giving the reference: 100% [84%, 100%]; beyond resampling" in out
+        assert "measured: fixed by giving the reference" in out
+        assert "hypothesis (as written): It misreads the question." in out
+        # the same command again: everything is done, nothing is asked
+        code, out, err = run(capsys, *codes, "why", "codes", "--model", "m@1", "--base-url", srv.base_url,
+                             "--probe", "resample", "--probe", "reference", "--samples", "3", "--json")
+        assert code == 0, err
+        assert len(srv.answered()) == 80 and "plan: 0 calls" in err
+    got = json.loads(out)
+    assert got["measured"].startswith("fixed by giving the reference") and got["version"] == 3
+    assert [p["probe"] for p in got["probes"]] == ["resample", "reference"]
+    with Store(store_url) as s:
+        assert get_entry(s, "codes").evidence["probes"]["measured"] == got["measured"]
+
+
+def test_an_interrupted_why_resumes(capsys, codes):
+    script, left = Knows(), {"n": 7}
+
+    def flaky(body):
+        if left["n"]:
+            left["n"] -= 1
+            return Reply.server_error()
+        return script(body)
+
+    with ScriptedServer(handler=flaky) as srv:
+        args = [*codes, "why", "codes", "--model", "m@1", "--base-url", srv.base_url, "--probe", "reference",
+                "--max-retries", "0", "--json"]
+        code, out, err = run(capsys, *args)
+        assert code == 0, err
+        assert json.loads(out)["probes"][0]["unanswered"] == 7
+        before = len(srv.chat_requests)
+        code, out, err = run(capsys, *args)
+        assert code == 0, err
+        assert len(srv.chat_requests) - before == 7
+        assert json.loads(out)["probes"][0]["passed"] == 20
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["nope", "--model", "m@1"], "'ENTRY': no library entry 'nope'"),
+    (["codes", "--model", "m1"], "'--model': model 'm1' must be written NAME@VERSION"),
+    (["codes", "--model", "m@9"], "'--base-url': model m@9 has no base URL"),
+    (["codes", "--model", "m@1", "--base-url", "http://127.0.0.1:9/v1", "--probe", "shouting"],
+     "'--probe': no probe named 'shouting'"),
+])
+def test_usage_errors_name_the_option(capsys, codes, args, says):
+    code, out, err = run(capsys, *codes, "why", *args)
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_no_model_and_no_references(capsys, store_url):
+    with Store(store_url) as s:
+        add_entry(s, "Unknown codes", entry="bare", examples=fill(s, 3, references=False),
+                  detector={"program": {"name": "regex", "args": {"pattern": "CODE"}}})
+    code, out, err = run(capsys, "--db", store_url, "why", "bare")
+    assert code == 2 and "--model" in err
+    code, out, err = run(capsys, "--db", store_url, "why", "bare", "--model", "m@1", "--base-url",
+                         "http://127.0.0.1:9/v1", "--probe", "reference")
+    assert code == 2 and "'--probe': 'reference' does not apply to any of the prompts of entry 'bare'" in err
