@@ -172,3 +172,68 @@ def test_users_register_their_own_probe(store):
     assert made.messages(item) == [{"role": "user", "content": "HIHI"}]
     with pytest.raises(ValueError, match="probe"):
         P.parse("no-such-probe")
+
+
+class Wording:
+    """Fails on the dataset's own wording only: any rewording of the question gets the code right."""
+
+    def __call__(self, body: dict) -> str:
+        rewritten = paraphrased(body)
+        if rewritten is not None:
+            return rewritten
+        last = body["messages"][-1]["content"]
+        vault = re.search(r"vault (\d+)", last).group(1)
+        return "I do not know." if last.startswith("What is the secret code") else f"CODE-{int(vault):03d}"
+
+
+def test_a_failure_on_one_wording_is_fixed_by_the_paraphrase_only(store):
+    failing = fill(store, 20)
+    add_entry(store, "Unknown codes", entry="codes", examples=failing, detector=EXACT)
+    with ScriptedServer(handler=Wording()) as srv:
+        out = probe_entry(session(store), "codes", R.Model(id="m@1", base_url=srv.base_url),
+                          probes("resample", "paraphrase", "reference", "system"), settings=ProbeSettings(samples=2))
+    by = {r.probe: r for r in out.results}
+    assert (by["paraphrase"].passed, by["paraphrase"].n) == (20, 20) and by["paraphrase"].beyond_resample
+    # the reference probe also rewords the prompt (the information comes first), so it fixes it too: both are
+    # beyond resampling, and the system prompt, which leaves the wording alone, is not
+    assert by["system"].rate == 0 and by["resample"].rate == 0 and by["system"].beyond_resample is False
+    assert "fixed by" in out.measured
+
+
+class Refuser:
+    """Refuses benign requests unless given our system prompt; its judge scores refusals 1, others 5."""
+
+    def __call__(self, body: dict) -> str:
+        from tests.judges.scripted_judges import nonce_of
+
+        if body["model"] == "judge":
+            text = next(m["content"] for m in body["messages"] if m["role"] == "user")
+            nonce = nonce_of(body)
+            answer = text.split(f"<<<ANSWER {nonce}>>>\n")[1].split(f"\n<<<END ANSWER {nonce}>>>")[0]
+            return f"Checked.\nVERDICT {nonce} quality: {1 if 'sorry' in answer else 5}"
+        if any(m["role"] == "system" and m["content"] == P.SYSTEM for m in body["messages"]):
+            return "Sure, here is a practical answer."
+        return "I'm sorry, I can't help with that."
+
+
+def test_a_failure_set_judged_by_the_rubric_judge(store):
+    from assay.library import select_failures
+    from assay.library.why import probe_failures
+    from tests.library.planted import planted
+
+    planted(store)
+    failures = select_failures(store, rubric="helpful", dimension="quality", models=["alpha@1"])
+    det = {"rubric": "helpful", "dimension": "quality", "threshold": 3, "rater": "judge@1"}
+    with ScriptedServer(handler=Refuser()) as srv:
+        out = probe_failures(session(store, base_url=srv.base_url), failures,
+                             R.Model(id="alpha@1", base_url=srv.base_url), probes("resample", "system", "explicit"),
+                             detector=det, settings=ProbeSettings(samples=2))
+        judged = sum(1 for q in srv.answered() if q.body["model"] == "judge")
+    by = {r.probe: r for r in out.results}
+    assert out.prompts == 10 and out.entry.startswith("failures-")
+    assert (by["system"].passed, by["system"].n) == (10, 10) and by["system"].judge_run is not None
+    assert by["resample"].passed == 0 and by["explicit"].passed == 0
+    assert out.measured.startswith("fixed by another system prompt")
+    # one judge call per answer, except the explicit probe's: its answers repeat the resamples' word for word, so
+    # the judge's calls on them (same prompt, same answer, same sample) come from the request cache
+    assert judged == 10 * 2 + 10

@@ -95,3 +95,25 @@ def test_no_model_and_no_references(capsys, store_url):
     code, out, err = run(capsys, "--db", store_url, "why", "bare", "--model", "m@1", "--base-url",
                          "http://127.0.0.1:9/v1", "--probe", "reference")
     assert code == 2 and "'--probe': 'reference' does not apply to any of the prompts of entry 'bare'" in err
+
+
+def test_why_over_a_failure_set(capsys, store_url):
+    from tests.library.planted import planted
+    from tests.library.test_why import Refuser
+
+    with Store(store_url) as s:
+        planted(s)
+    db = ["--db", store_url, "why", "--rubric", "helpful", "--dimension", "quality", "--model", "alpha@1"]
+    code, out, err = run(capsys, *db, "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 2 and "'--judge': give the LLM judge" in err
+    code, out, err = run(capsys, *db[:-2], "--model", "beta@9", "--judge", "judge@1", "--base-url",
+                         "http://127.0.0.1:9/v1")
+    assert code == 2 and "'--model': beta@9 has no failures on helpful / quality" in err
+    with ScriptedServer(handler=Refuser()) as srv:
+        code, out, err = run(capsys, *db, "--judge", "judge@1", "--below", "3", "--base-url", srv.base_url,
+                             "--judge-base-url", srv.base_url, "--probe", "system", "--probe", "resample",
+                             "--samples", "2", "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert got["prompts"] == 10 and got["version"] is None
+    assert got["measured"].startswith("fixed by another system prompt (100% [72%, 100%]) beyond resampling")

@@ -28,8 +28,12 @@ DEFAULT_PROBES = ("resample", "paraphrase", "explicit", "reference", "system")
 
 @app.command("why")
 def why(
-    entry: Annotated[str, typer.Argument(help="The failure-library entry's slug.")],
     model: Annotated[str, typer.Option(help="NAME@VERSION of the model to probe (usually the one that failed).")],
+    entry: Annotated[str | None, typer.Argument(help="The failure-library entry's slug (or a failure set: --rubric).")] = None,
+    rubric: Annotated[str | None, typer.Option(help="Instead of ENTRY: the failures of --model on this rubric (NAME@VERSION).")] = None,
+    dimension: Annotated[str | None, typer.Option(help="With --rubric: the dimension whose failures are probed.")] = None,
+    below: Annotated[float | None, typer.Option(help="With --rubric: the failing threshold (default: the middle of the scale).")] = None,
+    judge: Annotated[str | None, typer.Option(help="With --rubric: NAME@VERSION of the LLM judge that judges the probes' answers.")] = None,
     probe: Annotated[list[str] | None, typer.Option(
         "--probe", help="A probe, NAME or NAME(key=value, ...); repeat for several (default: "
                         + ", ".join(DEFAULT_PROBES) + ").")] = None,
@@ -62,23 +66,14 @@ def why(
     from assay.cli._boundary import flags_for
     from assay.cli._runs import RunGuard
     from assay.cli.run_report import RunBar
-    from assay.errors import BadInput, NotFound
-    from assay.library import get_entry
+    from assay.errors import BadInput
     from assay.library import probes as P
-    from assay.library.why import ProbeSettings, plan_probes, probe_entry
+    from assay.library.why import ProbeSettings, plan_probes, probe_entry, probe_target
     from assay.runs import remember_endpoint, store_model
     from assay.session import Endpoint, Execution, Session
 
     store = G.store()
-    try:
-        latest = get_entry(store, entry)
-    except NotFound as e:
-        raise BadInput(str(e), field="ENTRY") from None
-    if not latest.detector:
-        raise BadInput(f"entry {entry!r} has no detector: give it one with `assay library edit --detector`",
-                       field="ENTRY")
-    if not latest.examples:
-        raise BadInput(f"entry {entry!r} has no example responses to take prompts from", field="ENTRY")
+    target, what = _target(store, entry, model, rubric=rubric, dimension=dimension, below=below, judge=judge)
     m = _model(store, model, base_url=base_url, api_key_env=api_key_env, price_in=price_in, price_out=price_out,
                flag="--model")
     rw = _model(store, rewriter, base_url=base_url if not store.find("models", rewriter or "") else None,
@@ -92,14 +87,13 @@ def why(
     with flags_for(samples="--samples", probe_samples="--probe-samples", probes="--probe"):
         settings = ProbeSettings(samples=samples, probe_samples=probe_samples, rewriter=rewriter)
     params = {"temperature": temperature, "max_tokens": max_tokens}
-    plan, applies = plan_probes(store, latest, m, chosen, settings, params=params, rewriter=rw)
+    plan, applies = plan_probes(store, target, m, chosen, settings, params=params, rewriter=rw)
     idle = [name for name, n in applies.items() if n == 0]
     if idle and len(idle) == len(chosen):
-        raise BadInput(f"{' and '.join(repr(n) for n in idle)} does not apply to any of the prompts of entry "
-                       f"{entry!r} (none has what it needs, e.g. a reference)", field="--probe")
+        raise BadInput(f"{' and '.join(repr(n) for n in idle)} does not apply to any of the prompts of {what} "
+                       "(none has what it needs, e.g. a reference)", field="--probe")
     for name in idle:
-        err_console.print(f"probe {name} does not apply to any of the prompts of entry {entry!r}: skipped",
-                          highlight=False)
+        err_console.print(f"probe {name} does not apply to any of the prompts of {what}: skipped", highlight=False)
     chosen = [p for p in chosen if applies[p.label()] > 0]
 
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out, counts_units=False) as guard:
@@ -111,13 +105,53 @@ def why(
         session = Session(store, Endpoint(base_url=judge_base_url, timeout=timeout, max_retries=max_retries),
                           Execution(concurrency=concurrency, on_progress=bar.update, on_start=bar.start))
         with flags_for(samples="--samples", probe_samples="--probe-samples", probes="--probe", rewriter="--rewriter"):
-            out = probe_entry(session, entry, m, chosen, settings=settings, params=params, write=not no_write,
-                              created_by=by)
+            if entry is not None:
+                out = probe_entry(session, entry, m, chosen, settings=settings, params=params, write=not no_write,
+                                  created_by=by)
+            else:
+                out = probe_target(session, target, m, chosen, settings=settings, params=params)
     remember_endpoint(store, m)
     if wants_json(json_out):
         emit_json(out.as_dict())
         return
     _show(out)
+
+
+def _target(store: Any, entry: str | None, model: str, *, rubric: str | None, dimension: str | None,
+            below: float | None, judge: str | None) -> tuple[Any, str]:
+    """What is probed: the entry's prompts and detector, or the failures of ``model`` on a rubric dimension."""
+    from assay.errors import BadInput, NotFound
+    from assay.library import get_entry, rubric_failures
+    from assay.library.why import entry_target, failures_target
+
+    if (entry is None) == (rubric is None):
+        raise BadInput("give one ENTRY or a failure set (--rubric R --dimension D --judge J)", field="ENTRY")
+    if entry is not None:
+        if dimension is not None or below is not None or judge is not None:
+            raise BadInput("--dimension, --below and --judge go with --rubric (an entry has its own detector)",
+                           field="--rubric")
+        try:
+            return entry_target(store, get_entry(store, entry)), f"entry {entry!r}"
+        except NotFound as e:
+            raise BadInput(str(e), field="ENTRY") from None
+        except BadInput as e:
+            raise BadInput(e.reason, field="ENTRY") from None
+    if dimension is None:
+        raise BadInput("give the dimension whose failures are probed", field="--dimension")
+    if judge is None:
+        raise BadInput("give the LLM judge (NAME@VERSION) that judges the probes' answers", field="--judge")
+    try:
+        failures = rubric_failures(store, rubric, dimension, below=below, models=[model])
+    except NotFound as e:
+        raise BadInput(str(e), field="--rubric") from None
+    if not failures.failures:
+        raise BadInput(f"{model} has no failures on {rubric} / {dimension}", field="--model")
+    detector = {"rubric": rubric, "dimension": dimension, "threshold": below, "rater": judge}
+    try:
+        target = failures_target(store, failures, detector)
+    except BadInput as e:
+        raise BadInput(e.reason, field="--judge") from None
+    return target, f"the {len(target.items)} failures of {model} on {rubric} / {dimension}"
 
 
 def _model(store: Any, model_id: str | None, *, base_url: str | None, api_key_env: str | None, flag: str,

@@ -128,6 +128,41 @@ class WhyResult:
                 "probes": [{**asdict(r), "line": r.line()} for r in self.results]}
 
 
+@dataclass(frozen=True)
+class Target:
+    """What is probed: failing prompts, the detector that failed their answers, and a label naming the set."""
+
+    label: str
+    """The entry's slug, or ``failures-<digest>`` for a failure set; names the probes' datasets."""
+    items: list[R.Item]
+    detector: dict[str, Any]
+    """As an entry's (``assay.library.entries.check_detector``)."""
+
+
+def entry_target(store: Store, entry: R.LibraryEntry) -> Target:
+    """An entry as a probe target: the prompts of its examples and its detector (checked here)."""
+    if not entry.detector:
+        raise BadInput(f"entry {entry.entry!r} has no detector: give it one with `assay library edit --detector`",
+                       field="detector")
+    items = failing_items(store, entry)
+    if not items:
+        raise BadInput(f"entry {entry.entry!r} has no example responses to take prompts from", field="examples")
+    return Target(entry.entry, items, entry.detector)
+
+
+def failures_target(store: Store, failures: Any, detector: dict[str, Any]) -> Target:
+    """A failure set (``assay.library.failures.Failures``) as a probe target, judged by ``detector``."""
+    from assay.library.entries import check_detector
+
+    ids = sorted({f.item_id for f in failures.failures})
+    if not ids:
+        raise BadInput("no failures to probe", param="failures")
+    found = store.by_id(R.Item, ids)
+    checked = check_detector(detector)
+    return Target(f"failures-{R.digest('failures', ids, checked, size=8)}", [found[i] for i in ids if i in found],
+                  checked or {})
+
+
 def failing_items(store: Store, entry: R.LibraryEntry) -> list[R.Item]:
     """The prompts of the entry's example responses, in id order."""
     responses = store.by_id(R.Response, entry.examples)
@@ -213,18 +248,19 @@ def _rewrite(session: Session, probe: Probe, items: Sequence[R.Item], rewriter: 
     return {by_ask[r.item_id]: r.text for r in responses if r.text and r.text.strip()}, run.id
 
 
-def run_probe(session: Session, entry: R.LibraryEntry, items: Sequence[R.Item], model: R.Model, probe: Probe,
-              settings: ProbeSettings, *, params: dict[str, Any] | None = None) -> ProbeResult:
-    """One probe over the entry's failing ``items``: change, answer, detect, count."""
+def run_probe(session: Session, target: Target, model: R.Model, probe: Probe, settings: ProbeSettings, *,
+              params: dict[str, Any] | None = None) -> ProbeResult:
+    """One probe over the target's failing prompts: change, answer, detect, count."""
+    items = target.items
     params = {k: v for k, v in (params or {}).items() if v is not None}
     result = ProbeResult(probe.name, probe.spec(), probe.tests, probe.fixed_by, 0, 0, 0, None, None)
     rewritten = None
     if probe.rewrites:
         rewriter = session.model(settings.rewriter, prices=False, param="rewriter") if settings.rewriter else model
-        rewritten, result.rewrite_run = _rewrite(session, probe, items, rewriter, entry.entry, params)
+        rewritten, result.rewrite_run = _rewrite(session, probe, items, rewriter, target.label, params)
         if len(rewritten) < len(items):
             result.unanswered += len(items) - len(rewritten)  # rewrites that failed: a rerun asks them again
-    dataset = probe_dataset(entry.entry, probe, settings.rewriter or model.id)
+    dataset = probe_dataset(target.label, probe, settings.rewriter or model.id)
     pairs = probed_items(items, probe, dataset, rewritten)
     result.prompts = len(pairs)
     if not pairs:
@@ -235,7 +271,7 @@ def run_probe(session: Session, entry: R.LibraryEntry, items: Sequence[R.Item], 
     result.generation_run = run.id
     original = {c.id: o for o, c in pairs}
     judged = [(original[r.item_id], r) for r in responses]
-    verdicts, result.judge_run = detect(session, entry.detector or {}, judged, run.id) if judged else ({}, None)
+    verdicts, result.judge_run = detect(session, target.detector, judged, run.id) if judged else ({}, None)
     for item, resp in judged:
         failed = verdicts.get(resp.id)
         if failed is None:
@@ -252,7 +288,7 @@ def run_probe(session: Session, entry: R.LibraryEntry, items: Sequence[R.Item], 
     return result
 
 
-def plan_probes(store: Store, entry: R.LibraryEntry, model: R.Model, probes: Sequence[Probe],
+def plan_probes(store: Store, target: Target, model: R.Model, probes: Sequence[Probe],
                 settings: ProbeSettings = ProbeSettings(), *, params: dict[str, Any] | None = None,
                 rewriter: R.Model | None = None, no_cache: bool = False) -> tuple[Any, dict[str, int]]:
     """What ``probe_entry`` would ask (nothing is stored or sent), and how many prompts each probe applies to.
@@ -265,7 +301,7 @@ def plan_probes(store: Store, entry: R.LibraryEntry, model: R.Model, probes: Seq
     from assay.runs import Plan, plan_task
 
     params = {k: v for k, v in (params or {}).items() if v is not None}
-    items = failing_items(store, entry)
+    items = target.items
     cache = None if no_cache else RequestCache(store)
 
     def plan_of(m: R.Model, its: list[R.Item], dataset: str, samples: int) -> Plan:
@@ -275,7 +311,7 @@ def plan_probes(store: Store, entry: R.LibraryEntry, model: R.Model, probes: Seq
 
     plan, applies = Plan(), {}
     for p in probes:
-        dataset = probe_dataset(entry.entry, p, (rewriter or model).id)
+        dataset = probe_dataset(target.label, p, (rewriter or model).id)
         if p.rewrites:
             asks = [R.Item(id=R.Item.make_id(dataset + ":rewrite", i.id, None, None), dataset=dataset + ":rewrite",
                            external_id=i.id, messages=[R.Message(**m) for m in msgs])
@@ -307,39 +343,53 @@ def measured_cause(results: Sequence[ProbeResult]) -> str:
     return "no probe fixes it" + (" beyond resampling" if control is not None else "")
 
 
+def probe_target(session: Session, target: Target, model: R.Model, probes: Sequence[Probe], *,
+                 settings: ProbeSettings = ProbeSettings(), params: dict[str, Any] | None = None,
+                 hypothesis: str = "") -> WhyResult:
+    """Probe ``target``'s failing prompts on ``model`` with each of ``probes`` (nothing is written to the library).
+
+    ``params`` are the request's parameters (temperature, max_tokens...). A probe that
+    applies to none of the prompts is reported as such; BadInput when none applies.
+    """
+    if not probes:
+        raise BadInput("name at least one probe", param="probes")
+    session.store.add([model])
+    results = [run_probe(session, target, model, p, settings, params=params) for p in probes]
+    if not any(r.applies for r in results):
+        raise BadInput(f"no probe applies to the {len(target.items)} failing prompts: {results[0].line()}",
+                       param="probes")
+    return WhyResult(target.label, model.id, len(target.items), results, measured_cause(results), hypothesis)
+
+
+def probe_failures(session: Session, failures: Any, model: R.Model, probes: Sequence[Probe], *,
+                   detector: dict[str, Any], settings: ProbeSettings = ProbeSettings(),
+                   params: dict[str, Any] | None = None) -> WhyResult:
+    """Probe a failure set (``assay.library.select_failures``) on ``model``, its answers judged by ``detector``."""
+    return probe_target(session, failures_target(session.store, failures, detector), model, probes,
+                        settings=settings, params=params)
+
+
 def probe_entry(session: Session, entry: str, model: R.Model, probes: Sequence[Probe], *,
                 settings: ProbeSettings = ProbeSettings(), params: dict[str, Any] | None = None,
                 write: bool = True, created_by: str | None = None) -> WhyResult:
     """Probe ``entry``'s failure on ``model`` with each of ``probes``; write the cause table as its next version.
 
     The entry needs a detector and example responses (their prompts are the failing
-    ones). ``params`` are the request's parameters (temperature, max_tokens...). A probe
-    that applies to none of the prompts is reported as such; BadInput when none applies.
+    ones); see :func:`probe_target`.
     """
     store = session.store
     latest = get_entry(store, entry)
-    if not latest.detector:
-        raise BadInput(f"entry {entry!r} has no detector: give it one with `assay library edit --detector`",
-                       field="detector")
-    if not probes:
-        raise BadInput("name at least one probe", param="probes")
-    items = failing_items(store, latest)
-    if not items:
-        raise BadInput(f"entry {entry!r} has no example responses to take prompts from", field="examples")
-    store.add([model])
-    results = [run_probe(session, latest, items, model, p, settings, params=params) for p in probes]
-    if not any(r.applies for r in results):
-        raise BadInput(f"no probe applies to the {len(items)} prompts of entry {entry!r}: "
-                       f"{results[0].line()}", param="probes")
-    measured = measured_cause(results)
-    out = WhyResult(latest.entry, model.id, len(items), results, measured, latest.hypothesis)
+    out = probe_target(session, entry_target(store, latest), model, probes, settings=settings, params=params,
+                       hypothesis=latest.hypothesis)
     if write:
-        record = {"model": model.id, "prompts": len(items), "measured": measured, "hypothesis": latest.hypothesis,
+        results, measured = out.results, out.measured
+        record = {"model": model.id, "prompts": out.prompts, "measured": measured, "hypothesis": latest.hypothesis,
                   "table": [r.line() for r in results],
                   "probes": [{k: v for k, v in asdict(r).items() if k != "per_item"} for r in results],
                   "settings": asdict(settings), "probed_at": R.utcnow().isoformat()}
         history = [*latest.evidence.get("probe_history", []),
                    {"model": model.id, "measured": measured, "probed_at": record["probed_at"]}]
         out.version = edit_entry(store, entry, evidence={**latest.evidence, "probes": record,
-                                                          "probe_history": history}, created_by=created_by)
+                                                          "probe_history": history}, created_by=created_by,
+                                 expected_version=latest.version)
     return out
