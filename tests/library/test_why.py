@@ -234,6 +234,6 @@ def test_a_failure_set_judged_by_the_rubric_judge(store):
     assert (by["system"].passed, by["system"].n) == (10, 10) and by["system"].judge_run is not None
     assert by["resample"].passed == 0 and by["explicit"].passed == 0
     assert out.measured.startswith("fixed by another system prompt")
-    # one judge call per answer, except the explicit probe's: its answers repeat the resamples' word for word, so
-    # the judge's calls on them (same prompt, same answer, same sample) come from the request cache
-    assert judged == 10 * 2 + 10
+    # at most one judge call per answer; the same answer to the same prompt is the same judge call, which the
+    # request cache answers once it is stored (calls in flight together both go out): 20 distinct (prompt, answer)
+    assert 20 <= judged <= 10 * 2 + 10 + 10
