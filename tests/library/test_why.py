@@ -237,3 +237,27 @@ def test_a_failure_set_judged_by_the_rubric_judge(store):
     # at most one judge call per answer; the same answer to the same prompt is the same judge call, which the
     # request cache answers once it is stored (calls in flight together both go out): 20 distinct (prompt, answer)
     assert 20 <= judged <= 10 * 2 + 10 + 10
+
+
+def test_the_built_in_changes():
+    chat = R.Item(id="i", dataset="d", messages=[R.Message(role="system", content="Be terse."),
+                                                  R.Message(role="user", content="Name a prime."),
+                                                  R.Message(role="assistant", content="4"),
+                                                  R.Message(role="user", content="Another one?")],
+                  reference="7", metadata={"passage": "Primes: 2, 3, 5, 7."})
+    ref = P.create("reference").messages(chat)
+    assert ref[:3] == chat.chat()[:3] and "7" in ref[3]["content"] and ref[3]["content"].endswith("Another one?")
+    assert "Primes: 2, 3, 5, 7." in P.create("reference", field="passage").messages(chat)[3]["content"]
+    assert P.create("reference", field="context").messages(chat) is None
+    sys_ = P.create("system").messages(chat)
+    assert sys_[0] == {"role": "system", "content": P.SYSTEM} and len(sys_) == 4
+    assert P.create("system", prompt="Be kind.").messages(chat)[0]["content"] == "Be kind."
+    steps = P.create("explicit").messages(chat)[-1]["content"]
+    assert "Task:\nAnother one?" in steps and "3. Check the answer" in steps
+    by_model = P.create("explicit", written_by_model=True)
+    assert by_model.rewrites and by_model.messages(chat, None) is None
+    assert by_model.messages(chat, " 1. Name another prime. ")[-1]["content"] == "1. Name another prime."
+    assert "Another one?" in by_model.rewrite_messages(chat)[-1]["content"]
+    assert P.create("resample").messages(chat) == chat.chat() and not P.create("resample").rewrites
+    with pytest.raises(ValueError, match="probe system: prompt must not be empty"):
+        P.create("system", prompt=" ")
