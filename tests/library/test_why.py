@@ -261,3 +261,21 @@ def test_the_built_in_changes():
     assert P.create("resample").messages(chat) == chat.chat() and not P.create("resample").rewrites
     with pytest.raises(ValueError, match="probe system: prompt must not be empty"):
         P.create("system", prompt=" ")
+
+
+def test_the_report_shows_the_measured_cause_beside_the_hypothesis(store):
+    from assay.analysis.options import Options
+    from assay.report import build_report, to_html, to_markdown
+
+    add_entry(store, "Unknown codes", entry="codes", examples=fill(store, 6), detector=EXACT,
+              hypothesis="It <b>misreads</b> the question.")
+    with ScriptedServer(handler=Knows()) as srv:
+        out = probe_entry(session(store), "codes", R.Model(id="m@1", base_url=srv.base_url),
+                          probes("resample", "reference"), settings=ProbeSettings(samples=2))
+    report = build_report(store, options=Options(rounds=10))
+    e = {x["entry"]: x for x in report["library"]}["codes"]
+    assert e["probes"]["measured"] == out.measured and e["probes"]["table"] == [r.line() for r in out.results]
+    html = to_html(report)
+    assert f"m@1: {out.measured}" in html and "It &lt;b&gt;misreads&lt;/b&gt; the question." in html
+    assert "fixed by giving the reference: 100% [61%, 100%]; beyond resampling" in html
+    assert f"| m@1: {out.measured} |" in to_markdown(report)

@@ -280,12 +280,14 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
     if isinstance(lib, dict):
         out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
     elif lib:
-        out += ["### Failure library", "", "| entry | title | status | severity | models | examples | last check |",
-                "| --- | --- | --- | --- | --- | --- | --- |"]
+        out += ["### Failure library", "", "| entry | title | status | severity | models | examples | last check | "
+                "measured cause (assay why) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for e in lib:
             ch = e["last_check"]
             last = f"{_md(ch['model'])}: {ch['failures']}/{ch['n']} = {_ci(ch['rate'], ch['low'], ch['high'])}" if ch else "—"
+            pr = e.get("probes")
+            why = f"{_md(pr['model'])}: {_md(pr['measured'])}" if pr else "—"
             out.append(f"| {_md(e['entry'])} v{e['version']} | {_md(e['title'])} | {e['status']} | {e['severity']} | "
-                       f"{_md(', '.join(e['models']))} | {e['examples']} | {last} |")
+                       f"{_md(', '.join(e['models']))} | {e['examples']} | {last} | {why} |")
         out.append("")
     return out
