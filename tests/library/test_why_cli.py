@@ -117,3 +117,34 @@ def test_why_over_a_failure_set(capsys, store_url):
     got = json.loads(out)
     assert got["prompts"] == 10 and got["version"] is None
     assert got["measured"].startswith("fixed by another system prompt (100% [72%, 100%]) beyond resampling")
+
+
+def test_a_killed_why_resumes_without_asking_the_answered_calls_again(capsys, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url = f"sqlite:///{tmp_path}/why.db"
+    with Store(url) as s:
+        add_entry(s, "Unknown codes", entry="codes", examples=fill(s, 30), detector=EXACT)
+    with ScriptedServer(handler=Knows(), latency=0.05) as srv:
+        args = ["--db", url, "why", "codes", "--model", "m@1", "--base-url", srv.base_url, "--probe", "reference",
+                "--concurrency", "2"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        proc = subprocess.Popen([sys.executable, "-m", "assay", *args], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(srv.answered()) < 10 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        first = len(srv.answered())
+        assert 10 <= first < 30
+        code, out, err = run(capsys, *args, "--json")
+        assert code == 0, err
+        again = len(srv.answered()) - first
+    # a kill repeats at most the calls in flight (--concurrency); everything answered before is kept
+    assert 30 - first <= again <= 30 - first + 2
+    assert json.loads(out)["probes"][0]["passed"] == 30
