@@ -52,6 +52,22 @@ def test_why_plans_then_finds_the_reference(capsys, codes, store_url):
         assert get_entry(s, "codes").evidence["probes"]["measured"] == got["measured"]
 
 
+def test_a_paraphrase_written_by_another_model(capsys, codes, store_url):
+    with ScriptedServer(handler=Knows()) as srv:
+        code, out, err = run(capsys, *codes, "why", "codes", "--model", "m@1", "--base-url", srv.base_url,
+                             "--probe", "paraphrase", "--rewriter", "writer@1", "--json")
+        assert code == 0, err
+        assert "plan: 40 calls to m@1, writer@1" in err
+        by_model = {}
+        for q in srv.answered():
+            by_model[q.body["model"]] = by_model.get(q.body["model"], 0) + 1
+    assert by_model == {"writer": 20, "m": 20}
+    got = json.loads(out)
+    assert got["probes"][0]["passed"] == 0 and got["probes"][0]["rewrite_run"] is not None
+    with Store(store_url) as s:
+        assert get_entry(s, "codes").evidence["probes"]["settings"]["rewriter"] == "writer@1"
+
+
 def test_an_interrupted_why_resumes(capsys, codes):
     script, left = Knows(), {"n": 7}
 

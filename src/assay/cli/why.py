@@ -85,7 +85,7 @@ def why(
         except ValueError as e:
             raise BadInput(str(e), field="--probe") from None
     with flags_for(samples="--samples", probe_samples="--probe-samples", probes="--probe"):
-        settings = ProbeSettings(samples=samples, probe_samples=probe_samples, rewriter=rewriter)
+        settings = ProbeSettings(samples=samples, probe_samples=probe_samples)
     params = {"temperature": temperature, "max_tokens": max_tokens}
     plan, applies = plan_probes(store, target, m, chosen, settings, params=params, rewriter=rw)
     idle = [name for name, n in applies.items() if n == 0]
@@ -106,11 +106,13 @@ def why(
                           Execution(concurrency=concurrency, on_progress=bar.update, on_start=bar.start))
         with flags_for(samples="--samples", probe_samples="--probe-samples", probes="--probe", rewriter="--rewriter"):
             if entry is not None:
-                out = probe_entry(session, entry, m, chosen, settings=settings, params=params, write=not no_write,
-                                  created_by=by)
+                out = probe_entry(session, entry, m, chosen, settings=settings, params=params, rewriter=rw,
+                                  write=not no_write, created_by=by)
             else:
-                out = probe_target(session, target, m, chosen, settings=settings, params=params)
-    remember_endpoint(store, m)
+                out = probe_target(session, target, m, chosen, settings=settings, params=params, rewriter=rw)
+    for used in (m, rw):
+        if used is not None:
+            remember_endpoint(store, used)
     if wants_json(json_out):
         emit_json(out.as_dict())
         return

@@ -41,6 +41,9 @@ class Change:
     """The phrase a fix is read with: "fixed by <fixed_by>"."""
     rewrite: Callable[[R.Item], Messages | None] | None = None
     """When a model writes the change: the messages asking it to (its answer is ``messages``' second argument)."""
+    control: bool = False
+    """A control (``resample``): it changes nothing, so its pass rate is what chance alone fixes; it is asked
+    ``samples`` times per prompt, and other probes count as causes only above it."""
 
 
 class Probe(Configured):
@@ -56,6 +59,10 @@ class Probe(Configured):
     @property
     def fixed_by(self) -> str:
         return self._made.fixed_by
+
+    @property
+    def control(self) -> bool:
+        return self._made.control
 
     @property
     def rewrites(self) -> bool:
@@ -130,7 +137,7 @@ SYSTEM = ("You are a careful and knowledgeable assistant. Read the whole request
 @probe("resample")
 def resample() -> Change:
     """The same prompt again: is the failure unstable?"""
-    return Change(lambda item, _: item.chat(), fixed_by="asking again")
+    return Change(lambda item, _: item.chat(), fixed_by="asking again", control=True)
 
 
 def _cleaned(rewritten: str | None) -> str | None:

@@ -38,14 +38,12 @@ answer of an ordinary generation (samples 0, 1, ...): a resample is a new answer
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """How much each probe asks, and who writes model-written changes."""
+    """How much each probe asks, and at what confidence its interval is drawn."""
 
     samples: int = 5
-    """Answers per prompt under ``resample`` (the same prompt K more times)."""
+    """Answers per prompt under a control probe, ``resample`` (the same prompt K more times)."""
     probe_samples: int = 1
     """Answers per changed prompt under every other probe."""
-    rewriter: str | None = None
-    """NAME@VERSION of the model that writes paraphrases and other rewrites (None: the probed model)."""
     confidence: float = 0.95
 
     def __post_init__(self) -> None:
@@ -57,7 +55,7 @@ class ProbeSettings:
             raise BadInput("must lie between 0 and 1", param="confidence")
 
     def answers(self, probe: Probe) -> int:
-        return self.samples if probe.name == "resample" else self.probe_samples
+        return self.samples if probe.control else self.probe_samples
 
 
 @dataclass
@@ -82,6 +80,8 @@ class ProbeResult:
     rewrite_run: str | None = None
     unanswered: int = 0
     """Changed prompts asked whose answer (or verdict) is missing: failed calls, to rerun."""
+    control: bool = False
+    """A control probe (``resample``): what chance alone fixes."""
     beyond_resample: bool | None = None
     """Whether the fix rate's interval lies wholly above the resample's (None: no resample, or this is it)."""
 
@@ -96,7 +96,7 @@ class ProbeResult:
         if self.rate is None or self.interval is None:
             return f"{self.probe}: no answer could be judged"
         pct = f"{self.rate:.0%} [{self.interval[0]:.0%}, {self.interval[1]:.0%}]"
-        if self.probe == "resample":
+        if self.control:
             some = sum(1 for p, _ in self.per_item.values() if p)
             if len(self.per_item) == 1:
                 passed, n = next(iter(self.per_item.values()))
@@ -249,18 +249,22 @@ def _rewrite(session: Session, probe: Probe, items: Sequence[R.Item], rewriter: 
 
 
 def run_probe(session: Session, target: Target, model: R.Model, probe: Probe, settings: ProbeSettings, *,
-              params: dict[str, Any] | None = None) -> ProbeResult:
-    """One probe over the target's failing prompts: change, answer, detect, count."""
+              params: dict[str, Any] | None = None, rewriter: R.Model | None = None) -> ProbeResult:
+    """One probe over the target's failing prompts: change, answer, detect, count.
+
+    ``rewriter`` writes a model-written change (a paraphrase); None: the probed model.
+    """
+    rewriter = rewriter or model
     items = target.items
     params = {k: v for k, v in (params or {}).items() if v is not None}
-    result = ProbeResult(probe.name, probe.spec(), probe.tests, probe.fixed_by, 0, 0, 0, None, None)
+    result = ProbeResult(probe.name, probe.spec(), probe.tests, probe.fixed_by, 0, 0, 0, None, None,
+                         control=probe.control)
     rewritten = None
     if probe.rewrites:
-        rewriter = session.model(settings.rewriter, prices=False, param="rewriter") if settings.rewriter else model
         rewritten, result.rewrite_run = _rewrite(session, probe, items, rewriter, target.label, params)
         if len(rewritten) < len(items):
             result.unanswered += len(items) - len(rewritten)  # rewrites that failed: a rerun asks them again
-    dataset = probe_dataset(target.label, probe, settings.rewriter or model.id)
+    dataset = probe_dataset(target.label, probe, rewriter.id)
     pairs = probed_items(items, probe, dataset, rewritten)
     result.prompts = len(pairs)
     if not pairs:
@@ -329,8 +333,8 @@ def plan_probes(store: Store, target: Target, model: R.Model, probes: Sequence[P
 
 def measured_cause(results: Sequence[ProbeResult]) -> str:
     """The measured cause in one line: the probe fixing most beyond resampling, or why none does."""
-    control = next((r for r in results if r.probe == "resample" and r.interval is not None), None)
-    others = [r for r in results if r.probe != "resample" and r.interval is not None]
+    control = next((r for r in results if r.control and r.interval is not None), None)
+    others = [r for r in results if not r.control and r.interval is not None]
     for r in others:
         r.beyond_resample = None if control is None else r.interval[0] > control.interval[1]
     winners = [r for r in others if (r.beyond_resample if control is not None else r.interval[0] > 0)]
@@ -345,7 +349,7 @@ def measured_cause(results: Sequence[ProbeResult]) -> str:
 
 def probe_target(session: Session, target: Target, model: R.Model, probes: Sequence[Probe], *,
                  settings: ProbeSettings = ProbeSettings(), params: dict[str, Any] | None = None,
-                 hypothesis: str = "") -> WhyResult:
+                 rewriter: R.Model | None = None, hypothesis: str = "") -> WhyResult:
     """Probe ``target``'s failing prompts on ``model`` with each of ``probes`` (nothing is written to the library).
 
     ``params`` are the request's parameters (temperature, max_tokens...). A probe that
@@ -353,8 +357,8 @@ def probe_target(session: Session, target: Target, model: R.Model, probes: Seque
     """
     if not probes:
         raise BadInput("name at least one probe", param="probes")
-    session.store.add([model])
-    results = [run_probe(session, target, model, p, settings, params=params) for p in probes]
+    session.store.add([model] + ([rewriter] if rewriter is not None else []))
+    results = [run_probe(session, target, model, p, settings, params=params, rewriter=rewriter) for p in probes]
     if not any(r.applies for r in results):
         raise BadInput(f"no probe applies to the {len(target.items)} failing prompts: {results[0].line()}",
                        param="probes")
@@ -363,15 +367,15 @@ def probe_target(session: Session, target: Target, model: R.Model, probes: Seque
 
 def probe_failures(session: Session, failures: Any, model: R.Model, probes: Sequence[Probe], *,
                    detector: dict[str, Any], settings: ProbeSettings = ProbeSettings(),
-                   params: dict[str, Any] | None = None) -> WhyResult:
+                   params: dict[str, Any] | None = None, rewriter: R.Model | None = None) -> WhyResult:
     """Probe a failure set (``assay.library.select_failures``) on ``model``, its answers judged by ``detector``."""
     return probe_target(session, failures_target(session.store, failures, detector), model, probes,
-                        settings=settings, params=params)
+                        settings=settings, params=params, rewriter=rewriter)
 
 
 def probe_entry(session: Session, entry: str, model: R.Model, probes: Sequence[Probe], *,
                 settings: ProbeSettings = ProbeSettings(), params: dict[str, Any] | None = None,
-                write: bool = True, created_by: str | None = None) -> WhyResult:
+                rewriter: R.Model | None = None, write: bool = True, created_by: str | None = None) -> WhyResult:
     """Probe ``entry``'s failure on ``model`` with each of ``probes``; write the cause table as its next version.
 
     The entry needs a detector and example responses (their prompts are the failing
@@ -380,13 +384,14 @@ def probe_entry(session: Session, entry: str, model: R.Model, probes: Sequence[P
     store = session.store
     latest = get_entry(store, entry)
     out = probe_target(session, entry_target(store, latest), model, probes, settings=settings, params=params,
-                       hypothesis=latest.hypothesis)
+                       rewriter=rewriter, hypothesis=latest.hypothesis)
     if write:
         results, measured = out.results, out.measured
         record = {"model": model.id, "prompts": out.prompts, "measured": measured, "hypothesis": latest.hypothesis,
                   "table": [r.line() for r in results],
                   "probes": [{k: v for k, v in asdict(r).items() if k != "per_item"} for r in results],
-                  "settings": asdict(settings), "probed_at": R.utcnow().isoformat()}
+                  "settings": {**asdict(settings), "params": params or {}, "rewriter": (rewriter or model).id},
+                  "probed_at": R.utcnow().isoformat()}
         history = [*latest.evidence.get("probe_history", []),
                    {"model": model.id, "measured": measured, "probed_at": record["probed_at"]}]
         out.version = edit_entry(store, entry, evidence={**latest.evidence, "probes": record,
