@@ -1,0 +1,206 @@
+"""Two models' numeric judgments as integer codes: what the A/B test's paired scores read, millions in seconds.
+
+:func:`scored_judgments` gives the rows of :func:`assay.analysis.frames.judgment_codes` that
+carry a value (the same selection and rules: corrections applied, a rater's latest judgment
+per response, rubric and dimension count), as NumPy codes, with each response's item and
+model and each item's cluster. Its read is narrower: no label or guideline version, the
+rubric and the dimension only when the selection leaves more than one possible, and whether
+a judgment corrects another as a flag rather than an id. Codes stay the reader's (response
+ids are not sorted unless a caller needs their order), and nothing becomes a pandas column.
+When a correction or a repeated judgment is present the rules need ids and times: it then
+asks ``judgment_codes``, as it does inside :func:`~assay.analysis.frames.shared_reads`
+(where the report's wide read answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import select
+
+from assay.analysis import frames
+from assay.store import Store
+from assay.store import tables as T
+
+__all__ = ["ScoredJudgments", "scored_judgments"]
+
+
+@dataclass(frozen=True)
+class ScoredJudgments:
+    """Judgments with a value, one row each, as codes; per response its item and model; per item its cluster.
+
+    Row arrays (``rubric``, ``dimension``, ``unit``, ``rater``: codes; ``value``: floats) index
+    the name arrays beside them. ``rubrics``, ``dimensions``, ``items`` and ``clusters`` are
+    sorted, and rater codes follow the raters' ids (``n_raters`` of them), so ordering by code
+    is ordering by name. ``unit_ids`` names each response code (in no particular order: see
+    :meth:`unit_rank`). ``item_of_unit``, ``model_of_unit`` and ``cluster_of_item`` hold -1
+    where there is none.
+    """
+
+    rubric: np.ndarray
+    dimension: np.ndarray
+    unit: np.ndarray
+    rater: np.ndarray
+    value: np.ndarray
+    rubrics: np.ndarray
+    dimensions: np.ndarray
+    n_raters: int
+    unit_ids: pa.Array
+    item_of_unit: np.ndarray
+    model_of_unit: np.ndarray
+    items: np.ndarray
+    models: np.ndarray
+    cluster_of_item: np.ndarray
+    clusters: np.ndarray
+    _rank: list = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_ids)
+
+    def unit_rank(self) -> np.ndarray:
+        """Each response code's position in id order (sorted once, when first asked)."""
+        if not self._rank:
+            order = pc.array_sort_indices(self.unit_ids).to_numpy()
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            self._rank.append(rank)
+        return self._rank[0]
+
+    def model_code(self, name: str) -> int:
+        """The code of model ``name`` (-2 when no response of it was read)."""
+        hit = np.flatnonzero(self.models == name)
+        return int(hit[0]) if len(hit) else -2
+
+    @classmethod
+    def from_frame(cls, jf: pd.DataFrame) -> ScoredJudgments:
+        """From :func:`~assay.analysis.frames.judgment_codes`' frame (read with ``items=True``)."""
+        jf = jf[jf["value"].notna()]
+
+        def codes(col: str) -> np.ndarray:
+            return np.asarray(jf[col].cat.codes, dtype=np.int64)
+
+        def names(col: str) -> np.ndarray:
+            return np.asarray(jf[col].cat.categories, dtype=object)
+
+        unit, item, units, items = codes("unit"), codes("item_id"), names("unit"), names("item_id")
+        item_of_unit = np.full(len(units), -1, dtype=np.int64)
+        item_of_unit[unit] = item
+        model_of_unit = np.full(len(units), -1, dtype=np.int64)
+        model_of_unit[unit] = codes("model")
+        cluster_of_item = np.full(len(items), -1, dtype=np.int64)
+        known = item >= 0
+        cluster_of_item[item[known]] = codes("cluster")[known]
+        out = cls(codes("rubric"), codes("dimension"), unit, codes("rater"), jf["value"].to_numpy(float),
+                  names("rubric"), names("dimension"), len(jf["rater"].cat.categories),
+                  pa.array(units, pa.string()), item_of_unit, model_of_unit, items, names("model"),
+                  cluster_of_item, names("cluster"))
+        out._rank.append(np.arange(len(units)))  # the categories are sorted
+        return out
+
+
+def scored_judgments(
+    store: Store,
+    *,
+    models: Sequence[str],
+    rubric: str | None = None,
+    dimensions: Sequence[str] | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    datasets: Sequence[str] | None = None,
+) -> ScoredJudgments:
+    """The current judgments of ``models``' responses that carry a value, selected as in ``judgment_codes``."""
+    kw = dict(rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign, models=models,
+              datasets=datasets)
+    if frames.shared_read_active():  # the report's one wide read answers
+        return ScoredJudgments.from_frame(frames.judgment_codes(store, items=True, **kw))
+    j = T.judgments
+    one_dimension = dimensions is not None and len(dimensions) == 1
+    cols = [j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.value,
+            j.c.supersedes.is_not(None).label("corrects")]
+    if rubric is None:
+        cols.append(j.c.rubric)
+    if not one_dimension:
+        cols.append(j.c.dimension)
+    coded = [c.name for c in cols if c.name not in ("value", "corrects")]
+    table = store.arrow_select(select(*cols).where(*frames.judgment_filters(store, **kw)), dictionary=coded)
+    if table.num_rows and pc.any(pc.cast(table["corrects"], pa.bool_())).as_py():
+        return ScoredJudgments.from_frame(frames.judgment_codes(store, items=True, **kw))
+    unit, unit_ids = _dictionary(table["unit"])
+    rater, raters_read = _sorted_codes(table["rater"])
+    rub, rubrics = (_sorted_codes(table["rubric"]) if rubric is None else
+                    (np.zeros(table.num_rows, dtype=np.int64), np.array([rubric], dtype=object)))
+    dim, dims = (_sorted_codes(table["dimension"]) if not one_dimension else
+                 (np.zeros(table.num_rows, dtype=np.int64), np.array([dimensions[0]], dtype=object)))
+    value = table["value"].to_numpy(zero_copy_only=False).astype(float)
+    if _repeats([rub, dim, unit, rater], [len(rubrics), len(dims), len(unit_ids), len(raters_read)]):
+        return ScoredJudgments.from_frame(frames.judgment_codes(store, items=True, **kw))
+    keep = ~np.isnan(value)
+    item_of_unit, model_of_unit, items, model_names, cluster_of_item, clusters = _responses(
+        store, unit_ids, models, datasets)
+    return ScoredJudgments(rub[keep], dim[keep], unit[keep], rater[keep], value[keep], rubrics, dims,
+                           len(raters_read), unit_ids, item_of_unit, model_of_unit, items, model_names,
+                           cluster_of_item, clusters)
+
+
+def _dictionary(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Codes (-1: null) and values of a column, dictionary-encoded as read or here (one dictionary for all chunks)."""
+    if pa.types.is_dictionary(col.type) and col.num_chunks > 1:
+        col = col.unify_dictionaries()  # (read a batch at a time, each batch its own dictionary)
+    array = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    codes = pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, array.dictionary
+
+
+def _sorted_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes in the order of the values (UTF-8 byte order, as Python sorts str) and the sorted values."""
+    codes, values = _dictionary(col)
+    order = pc.array_sort_indices(values).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return (np.where(codes >= 0, rank[np.maximum(codes, 0)], -1) if len(order) else codes,
+            np.asarray(values.take(pa.array(order)).to_pylist(), dtype=object))
+
+
+def _repeats(keys: list[np.ndarray], sizes: list[int]) -> bool:
+    """Whether two rows share every key (a rater judged a response twice on one dimension)."""
+    if not len(keys[0]):
+        return False
+    flat = np.ravel_multi_index(keys, [max(n, 1) for n in sizes])
+    ordered = np.sort(flat)  # (numpy 2.4's np.unique hashes: seconds on millions; a sort takes a fraction)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _responses(store: Store, unit_ids: pa.Array, models: Sequence[str], datasets: Sequence[str] | None
+               ) -> tuple[np.ndarray, ...]:
+    """Per response code its item and model code; the items (sorted), models, each item's cluster code, clusters."""
+    r, it = T.responses, T.items
+    stmt = select(r.c.id, r.c.item_id, r.c.model).where(r.c.model.in_(list(models)))
+    if datasets is not None:
+        stmt = stmt.where(r.c.item_id.in_(frames._dataset_items(datasets)))
+    responses = store.arrow_select(stmt, dictionary=("item_id", "model"))
+    where = pc.index_in(unit_ids, value_set=responses["id"].combine_chunks())
+    found = where.is_valid().to_numpy(zero_copy_only=False)
+    at = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    item, items = _sorted_codes(responses["item_id"])
+    model, model_names = _dictionary(responses["model"])
+    item_of_unit = np.where(found, item[at], -1) if len(item) else np.full(len(at), -1, dtype=np.int64)
+    model_of_unit = np.where(found, model[at], -1) if len(model) else np.full(len(at), -1, dtype=np.int64)
+    clustered = store.arrow_select(select(it.c.id, it.c.cluster).where(it.c.cluster.is_not(None)))
+    cluster_of_item = np.full(len(items), -1, dtype=np.int64)
+    clusters = np.array([], dtype=object)
+    if clustered.num_rows and len(items):
+        where = pc.index_in(clustered["id"].combine_chunks(), value_set=pa.array(items, pa.string()))
+        hit = where.is_valid().to_numpy(zero_copy_only=False)
+        if hit.any():
+            code, clusters = _sorted_codes(clustered["cluster"].filter(pa.array(hit)))
+            cluster_of_item[where.filter(pa.array(hit)).to_numpy(zero_copy_only=False).astype(np.int64)] = code
+    return item_of_unit, model_of_unit, items, np.asarray(model_names.to_pylist(), dtype=object), \
+        cluster_of_item, clusters
