@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sqlalchemy import select as sa_select
 
 from assay import records as R
 from assay.analysis.frames import comparisons_frame
@@ -34,6 +35,7 @@ from assay.analysis.ranking import pair_keys
 from assay.errors import BadInput, NotFound
 from assay.stats import abtest as AB
 from assay.store import Store
+from assay.store import tables as T
 
 __all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_report", "dimension_scores",
            "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_report", "preference_test",
@@ -69,17 +71,16 @@ def _runs(ordered: np.ndarray) -> np.ndarray:
 def _response_scores(sj: ScoredJudgments) -> tuple[np.ndarray, np.ndarray]:
     """Per (rubric, dimension, response): the mean of its raters' values; and one row of each, in key order.
 
-    The values add in rater order (one sort of the rows by rubric, dimension, response and
+    The values add in rater order (the rows come sorted by rubric, dimension, response and
     rater), so the bits do not depend on the order the store returned the rows in (a
     per-dataset read, :mod:`assay.analysis.sharded`, must give the whole store's).
     """
-    sizes = [max(n, 1) for n in (len(sj.rubrics), len(sj.dimensions), sj.n_units, sj.n_raters)]
-    flat = np.ravel_multi_index([sj.rubric, sj.dimension, sj.unit, sj.rater], sizes)
-    order = np.argsort(flat, kind="stable")
-    start = _runs(flat[order] // sizes[-1])
+    flat = np.ravel_multi_index([sj.rubric, sj.dimension, sj.unit],
+                                [max(n, 1) for n in (len(sj.rubrics), len(sj.dimensions), sj.n_units)])
+    start = _runs(flat)
     group = np.cumsum(start) - 1
-    score = np.bincount(group, weights=sj.value[order]) / np.bincount(group)
-    return score, order[start]
+    score = np.bincount(group, weights=sj.value) / np.bincount(group)
+    return score, np.flatnonzero(start)
 
 
 def paired_scores(
@@ -401,6 +402,18 @@ class PreferenceVotes:
                                min(self.first, other.first))
 
 
+def _any_comparison(store: Store, select: Selection) -> bool:
+    """Whether some comparison is by the selected raters in the selected campaign (one indexed row at most)."""
+    c = T.comparisons
+    stmt = sa_select(c.c.id).limit(1)
+    if select.raters:  # (as comparisons_frame reads it: no raters named, every rater)
+        stmt = stmt.where(c.c.rater_id.in_(list(select.raters)))
+    if select.campaign is not None:
+        stmt = stmt.where(c.c.campaign_id == select.campaign)
+    with store.engine.connect() as conn:
+        return conn.execute(stmt).first() is not None
+
+
 def preference_votes(store: Store, model_a: str, model_b: str, *, select: Selection = Selection()
                      ) -> list[PreferenceVotes]:
     """Per (rubric, dimension), in order of first comparison, each item's vote (see :class:`PreferenceVotes`).
@@ -408,6 +421,8 @@ def preference_votes(store: Store, model_a: str, model_b: str, *, select: Select
     ``select`` may name raters, a campaign and datasets.
     """
     select.only("raters", "campaign", "datasets", where="a preference test")
+    if not _any_comparison(store, select):  # (an A/B test of scores alone skips reading comparisons)
+        return []
     cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign, datasets=select.datasets)
     if cf.empty:
         return []

@@ -35,7 +35,8 @@ class ScoredJudgments:
     """Judgments with a value, one row each, as codes; per response its item and model; per item its cluster.
 
     Row arrays (``rubric``, ``dimension``, ``unit``, ``rater``: codes; ``value``: floats) index
-    the name arrays beside them. ``rubrics``, ``dimensions``, ``items`` and ``clusters`` are
+    the name arrays beside them, rows in the order of those four codes (a response's raters
+    together, in id order). ``rubrics``, ``dimensions``, ``items`` and ``clusters`` are
     sorted, and rater codes follow the raters' ids (``n_raters`` of them), so ordering by code
     is ordering by name. ``unit_ids`` names each response code (in no particular order: see
     :meth:`unit_rank`). ``item_of_unit``, ``model_of_unit`` and ``cluster_of_item`` hold -1
@@ -80,14 +81,13 @@ class ScoredJudgments:
     @classmethod
     def from_frame(cls, jf: pd.DataFrame) -> ScoredJudgments:
         """From :func:`~assay.analysis.frames.judgment_codes`' frame (read with ``items=True``)."""
-        jf = jf[jf["value"].notna()]
-
         def codes(col: str) -> np.ndarray:
             return np.asarray(jf[col].cat.codes, dtype=np.int64)
 
         def names(col: str) -> np.ndarray:
             return np.asarray(jf[col].cat.categories, dtype=object)
 
+        jf = jf[jf["value"].notna()]
         unit, item, units, items = codes("unit"), codes("item_id"), names("unit"), names("item_id")
         item_of_unit = np.full(len(units), -1, dtype=np.int64)
         item_of_unit[unit] = item
@@ -96,8 +96,12 @@ class ScoredJudgments:
         cluster_of_item = np.full(len(items), -1, dtype=np.int64)
         known = item >= 0
         cluster_of_item[item[known]] = codes("cluster")[known]
-        out = cls(codes("rubric"), codes("dimension"), unit, codes("rater"), jf["value"].to_numpy(float),
-                  names("rubric"), names("dimension"), len(jf["rater"].cat.categories),
+        cols = ("rubric", "dimension", "unit", "rater")
+        rows = _in_order([codes(c) for c in cols], [len(jf[c].cat.categories) for c in cols],
+                         jf["value"].to_numpy(float))
+        if rows is None:
+            raise ValueError("judgment_codes gave a rater's judgment of a response twice")
+        out = cls(*rows, names("rubric"), names("dimension"), len(jf["rater"].cat.categories),
                   pa.array(units, pa.string()), item_of_unit, model_of_unit, items, names("model"),
                   cluster_of_item, names("cluster"))
         out._rank.append(np.arange(len(units)))  # the categories are sorted
@@ -137,15 +141,35 @@ def scored_judgments(
                     (np.zeros(table.num_rows, dtype=np.int64), np.array([rubric], dtype=object)))
     dim, dims = (_sorted_codes(table["dimension"]) if not one_dimension else
                  (np.zeros(table.num_rows, dtype=np.int64), np.array([dimensions[0]], dtype=object)))
-    value = table["value"].to_numpy(zero_copy_only=False).astype(float)
-    if _repeats([rub, dim, unit, rater], [len(rubrics), len(dims), len(unit_ids), len(raters_read)]):
+    value = table["value"].to_numpy(zero_copy_only=False).astype(float, copy=False)
+    rows = _in_order([rub, dim, unit, rater], [len(rubrics), len(dims), len(unit_ids), len(raters_read)], value)
+    if rows is None:  # a rater judged a response twice on a dimension: the latest counts, by time
         return ScoredJudgments.from_frame(frames.judgment_codes(store, items=True, **kw))
-    keep = ~np.isnan(value)
     item_of_unit, model_of_unit, items, model_names, cluster_of_item, clusters = _responses(
         store, unit_ids, models, datasets)
-    return ScoredJudgments(rub[keep], dim[keep], unit[keep], rater[keep], value[keep], rubrics, dims,
-                           len(raters_read), unit_ids, item_of_unit, model_of_unit, items, model_names,
-                           cluster_of_item, clusters)
+    return ScoredJudgments(*rows, rubrics, dims, len(raters_read), unit_ids, item_of_unit, model_of_unit, items,
+                           model_names, cluster_of_item, clusters)
+
+
+def _in_order(keys: list[np.ndarray], sizes: list[int], value: np.ndarray) -> list[np.ndarray] | None:
+    """The keys and values of the rows with a value, in key order; None when two rows share every key."""
+    sizes = [max(n, 1) for n in sizes]
+    flat = np.zeros(len(value), dtype=np.int64)
+    for key, size in zip(keys, sizes):  # (a key of one value adds nothing: no pass over the rows)
+        if size > 1:
+            flat *= size
+            flat += key
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        return None
+    has = ~np.isnan(value[order])
+    ordered, value = ordered[has], value[order[has]]
+    out = []
+    for size in reversed(sizes):  # the keys back from the sorted flat key (cheaper than gathering each)
+        ordered, key = np.divmod(ordered, size) if size > 1 else (ordered, np.zeros(len(ordered), dtype=np.int64))
+        out.append(key)
+    return [*reversed(out), value]
 
 
 def _dictionary(col: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
@@ -165,17 +189,11 @@ def _sorted_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     order = pc.array_sort_indices(values).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return (np.where(codes >= 0, rank[np.maximum(codes, 0)], -1) if len(order) else codes,
-            np.asarray(values.take(pa.array(order)).to_pylist(), dtype=object))
-
-
-def _repeats(keys: list[np.ndarray], sizes: list[int]) -> bool:
-    """Whether two rows share every key (a rater judged a response twice on one dimension)."""
-    if not len(keys[0]):
-        return False
-    flat = np.ravel_multi_index(keys, [max(n, 1) for n in sizes])
-    ordered = np.sort(flat)  # (numpy 2.4's np.unique hashes: seconds on millions; a sort takes a fraction)
-    return bool((ordered[1:] == ordered[:-1]).any())
+    if len(order) and codes.min() >= 0:
+        codes = rank[codes]
+    elif len(order):
+        codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+    return codes, np.asarray(values.take(pa.array(order)).to_pylist(), dtype=object)
 
 
 def _responses(store: Store, unit_ids: pa.Array, models: Sequence[str], datasets: Sequence[str] | None
@@ -193,14 +211,17 @@ def _responses(store: Store, unit_ids: pa.Array, models: Sequence[str], datasets
     model, model_names = _dictionary(responses["model"])
     item_of_unit = np.where(found, item[at], -1) if len(item) else np.full(len(at), -1, dtype=np.int64)
     model_of_unit = np.where(found, model[at], -1) if len(model) else np.full(len(at), -1, dtype=np.int64)
-    clustered = store.arrow_select(select(it.c.id, it.c.cluster).where(it.c.cluster.is_not(None)))
+    # clustered items are few or none as a rule: read here (a reader process costs more than the query)
+    with store.engine.connect() as c:
+        clustered = c.execute(select(it.c.id, it.c.cluster).where(it.c.cluster.is_not(None))).all()
     cluster_of_item = np.full(len(items), -1, dtype=np.int64)
     clusters = np.array([], dtype=object)
-    if clustered.num_rows and len(items):
-        where = pc.index_in(clustered["id"].combine_chunks(), value_set=pa.array(items, pa.string()))
-        hit = where.is_valid().to_numpy(zero_copy_only=False)
-        if hit.any():
-            code, clusters = _sorted_codes(clustered["cluster"].filter(pa.array(hit)))
-            cluster_of_item[where.filter(pa.array(hit)).to_numpy(zero_copy_only=False).astype(np.int64)] = code
+    if clustered and len(items):
+        ids, names = zip(*clustered)
+        where = pc.index_in(pa.array(ids, pa.string()), value_set=pa.array(items, pa.string()))
+        hit = where.is_valid()
+        if pc.any(hit).as_py():
+            code, clusters = _sorted_codes(pa.chunked_array([pa.array(names, pa.string()).filter(hit)]))
+            cluster_of_item[where.filter(hit).to_numpy(zero_copy_only=False).astype(np.int64)] = code
     return item_of_unit, model_of_unit, items, np.asarray(model_names.to_pylist(), dtype=object), \
         cluster_of_item, clusters
