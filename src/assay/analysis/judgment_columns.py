@@ -15,13 +15,14 @@ asks ``judgment_codes``, as it does inside :func:`~assay.analysis.frames.shared_
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from assay.analysis import frames
 from assay.store import Store
@@ -132,7 +133,14 @@ def scored_judgments(
     if not one_dimension:
         cols.append(j.c.dimension)
     coded = [c.name for c in cols if c.name not in ("value", "corrects")]
-    table = store.arrow_select(select(*cols).where(*frames.judgment_filters(store, **kw)), dictionary=coded)
+    stmt = select(*cols).where(*frames.judgment_filters(store, **kw))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the responses are read beside the judgments (each read is its own process or connection), except
+        # from a store in memory, which another thread would see empty
+        responses = (pool.submit(_read_responses, store, models, datasets) if not _in_memory(store)
+                     else _done(_read_responses(store, models, datasets)))
+        table = store.arrow_select(stmt, dictionary=coded)
+        responses = responses.result()
     if table.num_rows and pc.any(pc.cast(table["corrects"], pa.bool_())).as_py():
         return ScoredJudgments.from_frame(frames.judgment_codes(store, items=True, **kw))
     unit, unit_ids = _dictionary(table["unit"])
@@ -146,7 +154,7 @@ def scored_judgments(
     if rows is None:  # a rater judged a response twice on a dimension: the latest counts, by time
         return ScoredJudgments.from_frame(frames.judgment_codes(store, items=True, **kw))
     item_of_unit, model_of_unit, items, model_names, cluster_of_item, clusters = _responses(
-        store, unit_ids, models, datasets)
+        store, responses, unit_ids)
     return ScoredJudgments(*rows, rubrics, dims, len(raters_read), unit_ids, item_of_unit, model_of_unit, items,
                            model_names, cluster_of_item, clusters)
 
@@ -196,14 +204,29 @@ def _sorted_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(values.take(pa.array(order)).to_pylist(), dtype=object)
 
 
-def _responses(store: Store, unit_ids: pa.Array, models: Sequence[str], datasets: Sequence[str] | None
-               ) -> tuple[np.ndarray, ...]:
-    """Per response code its item and model code; the items (sorted), models, each item's cluster code, clusters."""
-    r, it = T.responses, T.items
+def _in_memory(store: Store) -> bool:
+    url = make_url(store.url)
+    return store.backend == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _done(value: object) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def _read_responses(store: Store, models: Sequence[str], datasets: Sequence[str] | None) -> pa.Table:
+    """The models' responses (to those datasets' items): id, item_id and model."""
+    r = T.responses
     stmt = select(r.c.id, r.c.item_id, r.c.model).where(r.c.model.in_(list(models)))
     if datasets is not None:
         stmt = stmt.where(r.c.item_id.in_(frames._dataset_items(datasets)))
-    responses = store.arrow_select(stmt, dictionary=("item_id", "model"))
+    return store.arrow_select(stmt, dictionary=("item_id", "model"))
+
+
+def _responses(store: Store, responses: pa.Table, unit_ids: pa.Array) -> tuple[np.ndarray, ...]:
+    """Per response code its item and model code; the items (sorted), models, each item's cluster code, clusters."""
+    it = T.items
     where = pc.index_in(unit_ids, value_set=responses["id"].combine_chunks())
     found = where.is_valid().to_numpy(zero_copy_only=False)
     at = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
