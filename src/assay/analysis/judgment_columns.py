@@ -38,7 +38,7 @@ class ScoredJudgments:
     Row arrays (``rubric``, ``dimension``, ``unit``, ``rater``: codes; ``value``: floats) index
     the name arrays beside them, rows in the order of those four codes (a response's raters
     together, in id order). ``rubrics``, ``dimensions``, ``items`` and ``clusters`` are
-    sorted, and rater codes follow the raters' ids (``n_raters`` of them), so ordering by code
+    sorted, as are ``raters`` (the rater ids read), so ordering by code
     is ordering by name. ``unit_ids`` names each response code (in no particular order: see
     :meth:`unit_rank`). ``item_of_unit``, ``model_of_unit`` and ``cluster_of_item`` hold -1
     where there is none.
@@ -51,7 +51,7 @@ class ScoredJudgments:
     value: np.ndarray
     rubrics: np.ndarray
     dimensions: np.ndarray
-    n_raters: int
+    raters: np.ndarray
     unit_ids: pa.Array
     item_of_unit: np.ndarray
     model_of_unit: np.ndarray
@@ -64,6 +64,10 @@ class ScoredJudgments:
     @property
     def n_units(self) -> int:
         return len(self.unit_ids)
+
+    @property
+    def n_raters(self) -> int:
+        return len(self.raters)
 
     def unit_rank(self) -> np.ndarray:
         """Each response code's position in id order (sorted once, when first asked)."""
@@ -102,7 +106,7 @@ class ScoredJudgments:
                          jf["value"].to_numpy(float))
         if rows is None:
             raise ValueError("judgment_codes gave a rater's judgment of a response twice")
-        out = cls(*rows, names("rubric"), names("dimension"), len(jf["rater"].cat.categories),
+        out = cls(*rows, names("rubric"), names("dimension"), names("rater"),
                   pa.array(units, pa.string()), item_of_unit, model_of_unit, items, names("model"),
                   cluster_of_item, names("cluster"))
         out._rank.append(np.arange(len(units)))  # the categories are sorted
@@ -155,7 +159,7 @@ def scored_judgments(
         return ScoredJudgments.from_frame(frames.judgment_codes(store, items=True, **kw))
     item_of_unit, model_of_unit, items, model_names, cluster_of_item, clusters = _responses(
         store, responses, unit_ids)
-    return ScoredJudgments(*rows, rubrics, dims, len(raters_read), unit_ids, item_of_unit, model_of_unit, items,
+    return ScoredJudgments(*rows, rubrics, dims, raters_read, unit_ids, item_of_unit, model_of_unit, items,
                            model_names, cluster_of_item, clusters)
 
 
