@@ -115,7 +115,9 @@ class SliceResult:
     slices: pd.DataFrame
     """One row per tested slice: slice (text), predicates ([[feature, value], ...]), level, n, n_out,
     value_in (rate or mean) with in_low/in_high, value_out, diff with ci_low/ci_high, effect
-    (Cohen's h or d), p, p_adj, significant."""
+    (Cohen's h or d), p, p_adj, significant; p_beyond, p_beyond_adj (a pair against the rest of
+    each parent, see :func:`_beyond_parents`) and shown (significant, and a single predicate
+    or a pair beyond its parents: what the command lists by default)."""
     rows: int
     binary: bool
     overall: float
@@ -127,10 +129,15 @@ class SliceResult:
     def significant(self) -> pd.DataFrame:
         return self.slices[self.slices["significant"]]
 
+    def shown(self) -> pd.DataFrame:
+        """Significant slices, pairs only when they differ beyond both parents."""
+        return self.slices[self.slices["shown"]]
+
     def to_dict(self, *, limit: int | None = None) -> dict[str, Any]:
         frame = self.slices if limit is None else self.slices.head(limit)
         return {"rows": self.rows, "outcome": "failure rate" if self.binary else "mean", "overall": self.overall,
                 "tested": self.tested, "significant": int(self.slices["significant"].sum()),
+                "shown": int(self.slices["shown"].sum()),
                 "features": self.features, "search": {"max_level": self.search.max_level,
                                                       "min_size": self.search.min_size, "fdr": self.search.fdr,
                                                       "alpha": self.search.alpha,
@@ -217,8 +224,10 @@ def find_slices(features: Sequence[Feature], y: Sequence[float] | np.ndarray, *,
     ms = search.min_size
     eligible: list[np.ndarray] = []  # per feature: its values with at least min_size rows (they may have children)
     n1: list[np.ndarray] = []
+    level1: list[np.ndarray] = []  # per feature: (values, 3) sums, the parents of level 2
     for i, f in enumerate(features):
         n, s1, s2 = _level1(f, yc, y2)
+        level1.append(np.stack([n, s1, s2], axis=1))
         keep = n >= ms
         eligible.append(keep)
         n1.append(n)
@@ -253,11 +262,46 @@ def find_slices(features: Sequence[Feature], y: Sequence[float] | np.ndarray, *,
         "effect": test.effect, "p": test.pvalue, "p_adj": p_adj,
     })
     frame["significant"] = frame["p_adj"] < search.alpha
+    frame["p_beyond"], frame["p_beyond_adj"] = _beyond_parents(sums.preds, table, level1, binary, search, method)
+    frame["shown"] = frame["significant"] & ((frame["level"] == 1) | (frame["p_beyond_adj"] < search.alpha))
     frame = frame.assign(_abs=-frame["effect"].abs()).sort_values(["p_adj", "_abs", "slice"], na_position="last",
                                                                    kind="mergesort")
     frame = frame.drop(columns="_abs").reset_index(drop=True)
     return SliceResult(frame, n_rows, binary, float(y.mean()), search, [f.name for f in features],
                        int(np.isfinite(test.pvalue).sum()))
+
+
+def _beyond_parents(preds: list[tuple[tuple[int, int], ...]], table: np.ndarray, level1: list[np.ndarray],
+                    binary: bool, search: SliceSearch, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Does a pair differ from the rest of each of its parents? An intersection-union test.
+
+    For a pair c of parents P and Q, c is tested against P minus c and against Q minus c
+    (the same test as against the complement); its p-value is the larger of the two, which is
+    a level-alpha test that c differs within both (Berger 1982, *Technometrics* 24:295, the
+    intersection-union principle). These p-values are adjusted over the pairs tested, like the
+    main ones. A pair that does not differ within a parent is that parent's effect seen again
+    (f0=v0 AND f7=v2 when only f0=v0 matters); level-1 slices have NaN.
+    """
+    p = np.full(len(preds), np.nan)
+    two = np.array([len(x) == 2 for x in preds], dtype=bool)
+    if two.any():
+        rows = np.flatnonzero(two)
+        child = table[rows]
+        worst = np.zeros(len(rows))
+        for side in (0, 1):
+            parent = np.stack([level1[preds[r][side][0]][preds[r][side][1]] for r in rows])
+            rest = parent - child
+            if binary:
+                t = two_proportions(child[:, 1], child[:, 0], rest[:, 1], rest[:, 0], confidence=search.confidence)
+            else:
+                t = welch_means(child[:, 0], child[:, 1], child[:, 2], rest[:, 0], rest[:, 1], rest[:, 2],
+                                confidence=search.confidence)
+            worst = np.fmax(worst, t.pvalue) if side else t.pvalue
+        p[rows] = worst
+    adj = np.full(len(preds), np.nan)
+    if two.any():
+        adj[two] = adjust_pvalues(p[two], method=method)
+    return p, adj
 
 
 def _zq(confidence: float) -> float:
