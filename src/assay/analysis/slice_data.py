@@ -83,10 +83,14 @@ def _current(js: Sequence[R.Judgment]) -> list[R.Judgment]:
 def rubric_dimension(store: Store, rubric: str, dimension: str) -> tuple[R.Rubric, R.Dimension]:
     from assay.rubrics import get_rubric
 
+    from assay.errors import NotFound
+
     try:
         rub = get_rubric(store, rubric)
     except BadInput as e:
         raise BadInput(e.reason, param="rubric") from None
+    except NotFound as e:
+        raise BadInput(str(e), param="rubric") from None
     try:
         return rub, rub.dimension(dimension)
     except KeyError as e:

@@ -77,7 +77,9 @@ def _slice_mask(store: Store, found: StoreSlices, predicates: list[list[str]]) -
 
 def save_slices(store: Store, found: StoreSlices, *, command: str, worse: Callable[[float], bool],
                 limit: int = 20, created_by: str | None = None) -> list[R.LibraryEntry]:
-    """One failure-library entry per significant slice on the bad side (``worse(diff)``), with its evidence.
+    """One failure-library entry per listed slice (``SliceResult.shown``) on the bad side (``worse(diff)``).
+
+    Its evidence: the slice, n, rates, interval, adjusted p, the number of slices tested and the command.
 
     An entry's slug is ``slice-`` and the slice (with the models); a slug already taken is
     left alone. Examples: up to 20 failing responses of the slice.
@@ -86,7 +88,7 @@ def save_slices(store: Store, found: StoreSlices, *, command: str, worse: Callab
     from assay.library.entries import add_entry, slugify
 
     out = []
-    sig = found.result.significant()
+    sig = found.result.shown()
     sig = sig[[worse(d) for d in sig["diff"]]].head(limit)
     who = " - ".join(reversed(found.compare)) if found.compare else ", ".join(found.models) or "all models"
     for row in sig.itertuples():

@@ -41,7 +41,7 @@ def slices(
     fdr: Annotated[str, typer.Option(help="bh (Benjamini-Hochberg) or by (Benjamini-Yekutieli, any dependence).")] = "bh",
     alpha: Annotated[float, typer.Option(help="Report slices whose adjusted p-value is below this.")] = 0.05,
     limit: Annotated[int, typer.Option(help="Rows shown (and saved with --save).")] = 20,
-    show_all: Annotated[bool, typer.Option("--all", help="Show slices that are not significant too.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="List every slice tested, significant or not.")] = False,
     save: Annotated[bool, typer.Option("--save", help="Write each significant slice on the bad side into the "
                                                       "failure library, with its evidence.")] = False,
     by: Annotated[str | None, typer.Option("--by", help="Who saves (stored as created_by).")] = None,
@@ -76,11 +76,12 @@ def slices(
         return
     for note in res.notes:
         err_console.print(note, highlight=False, markup=False)
-    rows = res.slices if show_all else res.significant()
+    rows = res.slices if show_all else res.shown()
     what = "failure rate" if res.binary else ("B - A" if compare else "mean")
     head = (f"{outcome.describe()}" + (f", {compare[1]} - {compare[0]} per prompt" if compare else "")
             + f": {res.rows} rows, overall {res.overall:.3f}; {res.tested} slices tested, "
-            f"{int(res.slices['significant'].sum())} with {fdr.upper()}-adjusted p < {alpha:g}")
+            f"{int(res.slices['significant'].sum())} with {fdr.upper()}-adjusted p < {alpha:g}, "
+            f"{len(res.shown())} listed (pairs only when they differ beyond both parents; --all lists every slice)")
     console.print(head, highlight=False, markup=False)
     if rows.empty:
         return
