@@ -261,6 +261,17 @@ def build_features(store: Store, rows: pd.DataFrame, *, names: Sequence[str] | N
         found = store.by_id(R.Response, set(rows["response_id"]))
         resp = [found[i] for i in rows["response_id"]]
     per_instruction = rows["instruction"].notna().any()
+    extra: list[Feature] = []  # metadata keys first: a key no item has is refused before any embedding
+    for key in metadata:
+        vals = [it.metadata.get(key) for it in its]
+        if all(v is None for v in vals):
+            raise BadInput(f"no item here has metadata key {key!r}", param="metadata")
+        if any(isinstance(v, (list, tuple, set)) for v in vals):
+            extra.append(Feature.multi(f"meta:{key}", [v if isinstance(v, (list, tuple, set)) else
+                                                     ([] if v is None else [v]) for v in vals]))
+        else:
+            extra.append(Feature.categorical(f"meta:{key}", [v if v is None or isinstance(v, (str, int, float, bool))
+                                                           else str(v) for v in vals]))
     out: list[Feature] = []
     for name in wanted:
         if name == "topic":
@@ -273,17 +284,7 @@ def build_features(store: Store, rows: pd.DataFrame, *, names: Sequence[str] | N
                                            and len(feat.rows[0]) < len(rows))  # type: ignore[index]
         if varies or name in asked:
             out.append(feat)
-    for key in metadata:
-        vals = [it.metadata.get(key) for it in its]
-        if all(v is None for v in vals):
-            raise BadInput(f"no item here has metadata key {key!r}", param="metadata")
-        if any(isinstance(v, (list, tuple, set)) for v in vals):
-            out.append(Feature.multi(f"meta:{key}", [v if isinstance(v, (list, tuple, set)) else
-                                                     ([] if v is None else [v]) for v in vals]))
-        else:
-            out.append(Feature.categorical(f"meta:{key}", [v if v is None or isinstance(v, (str, int, float, bool))
-                                                           else str(v) for v in vals]))
-    return out, notes
+    return out + extra, notes
 
 
 def _feature(name: str, its: list[R.Item], resp: list[R.Response], rows: pd.DataFrame,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, wants_json
 from assay.cli._boundary import flags_for
@@ -85,7 +85,7 @@ def slices(
     console.print(head, highlight=False, markup=False)
     if rows.empty:
         return
-    t = Table("slice", "n", f"{what} in [CI]", "rest", "difference [CI]", "h" if res.binary else "d", "p", "p adj")
+    t = Table(Column("slice", overflow="fold", ratio=3), "n", f"{what} in [CI]", "rest", "difference [CI]", "h" if res.binary else "d", "p", "p adj")
     for r in rows.head(limit).itertuples():
         t.add_row(escape(r.slice), str(r.n), f"{r.value_in:.3f} [{r.in_low:.3f}, {r.in_high:.3f}]",
                   f"{r.value_out:.3f}", f"{r.diff:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]", f"{r.effect:+.2f}",
