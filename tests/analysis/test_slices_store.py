@@ -177,3 +177,32 @@ def test_ifeval_instruction_failure_rates_equal_the_verifier_accuracies(capsys, 
     for name, followed in direct.items():
         assert got[name]["n"] == len(followed)
         assert got[name]["value_in"] == pytest.approx(1 - sum(followed) / len(followed), abs=1e-12)
+
+
+def test_report_section_escapes_and_sorts(tmp_path):
+    from assay.report import build_report, to_html
+    from assay.store import Store
+
+    u = f"sqlite:///{tmp_path / 'r.db'}"
+    _store(u)
+    s = Store(u)
+    s.add([R.Item(id="evil", dataset="d", prompt="p", category="<b>bold</b>")])  # never answered: no row
+    data = build_report(s, slices=["rubric=qa dimension=correct model=m@2 features=category,language",
+                                   "rubric=qa dimension=nope"])
+    ok, bad = data["slices"]
+    assert ok["slices"][0]["slice"] == "category=math AND language=de" and "dimension" in bad["error"]
+    html = to_html(data)
+    assert 'id="slices"' in html and 'class="sortable"' in html and "category=math AND language=de" in html
+    ok["slices"][0]["slice"] = "category=<img src=x onerror=alert(1)>"  # text from the store, as a value may be
+    html = to_html(data)
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    s.close()
+
+
+def test_report_slice_text_is_escaped(tmp_path):
+    from assay.report.slices import slice_forest
+
+    sec = {"outcome": "x", "binary": True, "slices": [{"slice": "tag=<img src=x>", "diff": 0.1, "ci_low": 0.0,
+                                                        "ci_high": 0.2}]}
+    fig = slice_forest(sec)
+    assert fig["data"][0]["y"] == ["tag=&lt;img src=x&gt;"]  # Plotly renders some HTML in labels

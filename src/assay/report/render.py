@@ -94,6 +94,9 @@ def to_html(report: dict[str, Any]) -> str:
     rt, rf = report.get("redteam") or {}, report.get("refusals") or {}
     figs["asr"] = add(F.asr_forest(rt)) if rt and not rt.get("error") else None
     figs["refusals"] = add(F.refusal_forest(rf)) if rf and not rf.get("error") else None
+    from assay.report.slices import slice_forest
+
+    figs["slices"] = [add(slice_forest(sec)) if not sec.get("error") else None for sec in report.get("slices") or []]
 
     env = Environment(loader=PackageLoader("assay.report", "templates"), autoescape=select_autoescape(["j2", "html"]))
     template = env.get_template("report.html.j2")
