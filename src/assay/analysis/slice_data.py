@@ -58,7 +58,9 @@ class Outcome:
     per_instruction: bool = False
     redteam: bool = False
 
-    def describe(self) -> str:
+    def describe(self, *, paired: bool = False) -> str:
+        if paired:
+            return f"score difference on {self.rubric}/{self.dimension}"
         if self.rubric:
             return f"{'mean' if self.mean else 'failure rate'} on {self.rubric}/{self.dimension}"
         if self.verifier:

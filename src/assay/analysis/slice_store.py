@@ -35,7 +35,7 @@ class StoreSlices:
     compare: tuple[str, str] | None = None
 
     def to_dict(self, *, limit: int | None = None) -> dict[str, Any]:
-        return {"outcome": self.outcome.describe(), "models": self.models,
+        return {"outcome": self.outcome.describe(paired=self.compare is not None), "models": self.models,
                 "compare": list(self.compare) if self.compare else None, **self.result.to_dict(limit=limit)}
 
 
@@ -101,7 +101,7 @@ def save_slices(store: Store, found: StoreSlices, *, command: str, worse: Callab
             bad = found.rows[mask & (found.rows["y"].to_numpy() > 0)] if found.result.binary else found.rows[mask]
             examples = list(dict.fromkeys(bad["response_id"].dropna()))[:20]
         evidence = {"slices": {
-            "slice": row.predicates, "outcome": found.outcome.describe(), "models": found.models,
+            "slice": row.predicates, "outcome": found.outcome.describe(paired=found.compare is not None), "models": found.models,
             "compare": list(found.compare) if found.compare else None, "n": int(row.n), "n_out": int(row.n_out),
             "value_in": float(row.value_in), "in_interval": [float(row.in_low), float(row.in_high)],
             "value_out": float(row.value_out), "difference": float(row.diff),
@@ -111,7 +111,7 @@ def save_slices(store: Store, found: StoreSlices, *, command: str, worse: Callab
         what = "failure rate" if found.result.binary else "mean"
         title = (f"{row.slice}: {what} {row.value_in:.3g} against {row.value_out:.3g} elsewhere ({who})")
         out.append(add_entry(store, title, entry=slug, examples=examples, created_by=created_by,
-                             description=f"{found.outcome.describe()} differs on this slice: {row.diff:+.3g} "
+                             description=f"{found.outcome.describe(paired=found.compare is not None)} differs on this slice: {row.diff:+.3g} "
                                          f"[{row.ci_low:.3g}, {row.ci_high:.3g}], adjusted p {row.p_adj:.2g} "
                                          f"over {found.result.tested} slices tested",
                              tags=["slice"], source="slices", evidence=evidence))

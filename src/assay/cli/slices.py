@@ -78,7 +78,7 @@ def slices(
         err_console.print(note, highlight=False, markup=False)
     rows = res.slices if show_all else res.shown()
     what = "failure rate" if res.binary else ("B - A" if compare else "mean")
-    head = (f"{outcome.describe()}" + (f", {compare[1]} - {compare[0]} per prompt" if compare else "")
+    head = (f"{outcome.describe(paired=compare is not None)}" + (f", {compare[1]} - {compare[0]} per prompt" if compare else "")
             + f": {res.rows} rows, overall {res.overall:.3f}; {res.tested} slices tested, "
             f"{int(res.slices['significant'].sum())} with {fdr.upper()}-adjusted p < {alpha:g}, "
             f"{len(res.shown())} listed (pairs only when they differ beyond both parents; --all lists every slice)")

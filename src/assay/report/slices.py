@@ -85,7 +85,7 @@ def slices_section(store: Store, specs: Any) -> list[dict[str, Any]]:
         res = found.result
         shown = [{k: v for k, v in row.items() if k != "predicates"} for row in res.to_dict()["slices"]
                  if row["shown"]]
-        out.append({"spec": text, "outcome": found.outcome.describe(), "compare": found.compare,
+        out.append({"spec": text, "outcome": found.outcome.describe(paired=found.compare is not None), "compare": found.compare,
                     "binary": res.binary, "rows": res.rows, "overall": res.overall, "tested": res.tested,
                     "significant": int(res.slices["significant"].sum()), "fdr": res.search.fdr,
                     "alpha": res.search.alpha, "notes": res.notes, "listed": len(shown), "slices": shown[:LIMIT]})
