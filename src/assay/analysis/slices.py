@@ -177,8 +177,9 @@ def _level1(feat: Feature, y: np.ndarray, y2: np.ndarray) -> tuple[np.ndarray, n
     if feat.codes is not None:
         ok = feat.codes >= 0
         c = feat.codes[ok]
-        return (np.bincount(c, minlength=k).astype(float), np.bincount(c, weights=y[ok], minlength=k),
-                np.bincount(c, weights=y2[ok], minlength=k))
+        s1 = np.bincount(c, weights=y[ok], minlength=k)
+        return (np.bincount(c, minlength=k).astype(float), s1,
+                s1 if y2 is y else np.bincount(c, weights=y2[ok], minlength=k))
     rows = feat.rows or ()
     return (np.array([len(r) for r in rows], float), np.array([y[r].sum() for r in rows]),
             np.array([y2[r].sum() for r in rows]))
@@ -190,9 +191,9 @@ def _pairs_cat(f: Feature, g: Feature, cf: np.ndarray, cg: np.ndarray, y: np.nda
     ok = (cf >= 0) & (cg >= 0)
     flat = cf[ok] * kg + cg[ok]
     size = kf * kg
-    return (np.bincount(flat, minlength=size).astype(float).reshape(kf, kg),
-            np.bincount(flat, weights=y[ok], minlength=size).reshape(kf, kg),
-            np.bincount(flat, weights=y2[ok], minlength=size).reshape(kf, kg))
+    s1 = np.bincount(flat, weights=y[ok], minlength=size).reshape(kf, kg)
+    return (np.bincount(flat, minlength=size).astype(float).reshape(kf, kg), s1,
+            s1 if y2 is y else np.bincount(flat, weights=y2[ok], minlength=size).reshape(kf, kg))
 
 
 def find_slices(features: Sequence[Feature], y: Sequence[float] | np.ndarray, *, binary: bool | None = None,
@@ -218,7 +219,7 @@ def find_slices(features: Sequence[Feature], y: Sequence[float] | np.ndarray, *,
         binary = bool(np.isin(y, (0.0, 1.0)).all())
     centre = 0.0 if binary else float(y.mean())  # sums around the mean keep the variances' digits
     yc = y - centre
-    y2 = yc * yc
+    y2 = yc if binary else yc * yc  # 0/1 outcomes are their own squares: one bincount fewer per cell
     total = np.array([n_rows, yc.sum(), y2.sum()])
     sums = _Sums()
     ms = search.min_size
@@ -366,7 +367,7 @@ def _pairs_multi(same: bool, f: Feature, g: Feature, ef: np.ndarray, eg: np.ndar
             k = len(g.labels)
             n = np.bincount(c[ok], minlength=k)
             s1 = np.bincount(c[ok], weights=yc[rows][ok], minlength=k)
-            s2 = np.bincount(c[ok], weights=y2[rows][ok], minlength=k)
+            s2 = s1 if y2 is yc else np.bincount(c[ok], weights=y2[rows][ok], minlength=k)
             for b in np.flatnonzero(n >= ms):
                 cells.append((a, b))
                 vals.append((float(n[b]), s1[b], s2[b]))
