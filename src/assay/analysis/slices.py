@@ -328,7 +328,7 @@ def _level2(features: Sequence[Feature], eligible: list[np.ndarray], n1: list[np
     """Pairs of predicates on two features (or two values of one set-valued feature), from eligible parents only."""
     pruned = [np.where(f.codes >= 0, np.where(eligible[i][np.maximum(f.codes, 0)], f.codes, -1), -1)
               if f.codes is not None else None for i, f in enumerate(features)]
-    buffer = np.zeros(n_rows, dtype=bool)
+    data = _Rows(yc, y2, ms, np.zeros(n_rows, dtype=bool))
     for i, f in enumerate(features):
         for j in range(i, len(features)):
             g = features[j]
@@ -343,8 +343,7 @@ def _level2(features: Sequence[Feature], eligible: list[np.ndarray], n1: list[np
                     i2, j2, f2, g2 = j, i, g, f
                 else:
                     i2, j2, f2, g2 = i, j, f, g
-                cells, vals = _pairs_multi(i2 == j2, f2, g2, eligible[i2], eligible[j2], pruned[j2], yc, y2, ms,
-                                           buffer)
+                cells, vals = _pairs_multi(f2, g2, (eligible[i2], eligible[j2]), pruned[j2], data)
                 if (i2, j2) != (i, j):
                     cells = [(b, a) for a, b in cells]
             keep = [(a, b, v) for (a, b), v in zip(cells, vals)
@@ -355,9 +354,21 @@ def _level2(features: Sequence[Feature], eligible: list[np.ndarray], n1: list[np
                          np.array([v[2] for *_, v in keep]))
 
 
-def _pairs_multi(same: bool, f: Feature, g: Feature, ef: np.ndarray, eg: np.ndarray, cg: np.ndarray | None,
-                 yc: np.ndarray, y2: np.ndarray, ms: int, buffer: np.ndarray):
+@dataclass(frozen=True)
+class _Rows:
+    """What every pair of features is counted over: the centred outcome, its squares, the size bound, a scratch mask."""
+
+    yc: np.ndarray
+    y2: np.ndarray
+    min_size: int
+    buffer: np.ndarray
+
+
+def _pairs_multi(f: Feature, g: Feature, eligible: tuple[np.ndarray, np.ndarray], cg: np.ndarray | None,
+                 data: _Rows):
     """Cells of a set-valued feature ``f`` with ``g`` (categorical through its codes, or set-valued)."""
+    same = f is g
+    (ef, eg), yc, y2, ms, buffer = eligible, data.yc, data.y2, data.min_size, data.buffer
     cells, vals = [], []
     for a in np.flatnonzero(ef):
         rows = f.rows[a]  # type: ignore[index]
