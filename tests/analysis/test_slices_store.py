@@ -47,10 +47,10 @@ def run(capsys, *args):
 
 
 @pytest.fixture
-def url(tmp_path):
-    u = f"sqlite:///{tmp_path / 's.db'}"
-    _store(u)
-    return u
+def url(store_url):
+    """The planted store on SQLite and on PostgreSQL."""
+    _store(store_url)
+    return store_url
 
 
 def test_rubric_failures_find_the_planted_slice(capsys, url):
