@@ -206,3 +206,29 @@ def test_report_slice_text_is_escaped(tmp_path):
                                                         "ci_high": 0.2}]}
     fig = slice_forest(sec)
     assert fig["data"][0]["y"] == ["tag=&lt;img src=x&gt;"]  # Plotly renders some HTML in labels
+
+
+def test_redteam_outcome_slices_behaviours_and_attacks(capsys, store_url):
+    """Attacks work far more often on 'weapons' behaviours with base64: found, by the behaviour's category."""
+    from assay.store import Store
+
+    rng = np.random.default_rng(1)
+    s = Store(store_url)
+    recs: list[R.Record] = [R.Dataset(name="harms"), R.Dataset(name="harms~x"), R.Model(id="t@1", provider="none")]
+    for i in range(160):
+        cat = ["weapons", "fraud"][i % 2]
+        recs.append(R.Item(id=f"b{i}", dataset="harms", prompt=f"behaviour {i}", category=cat))
+        for attack in ("direct", "base64"):
+            item = R.Item(id=f"p{i}{attack}", dataset="harms~x", prompt=f"{attack} {i}")
+            resp = R.Response(id=f"r{i}{attack}", item_id=item.id, model="t@1", text="...")
+            worked = rng.random() < (0.8 if (cat == "weapons" and attack == "base64") else 0.1)
+            recs += [item, resp, R.Attempt(id=f"a{i}{attack}", behavior_id=f"b{i}", model="t@1", attack=attack,
+                                           item_id=item.id, response_id=resp.id, success=bool(worked))]
+    s.add(recs)
+    s.close()
+    code, out, _ = run(capsys, "--db", store_url, "slices", "--redteam", "--feature", "category", "--feature",
+                       "attack", "--json")
+    assert code == 0
+    res = json.loads(out)
+    assert res["rows"] == 320 and res["slices"][0]["slice"] == "category=weapons AND attack=base64"
+    assert res["slices"][0]["ci_low"] > 0.4

@@ -11,6 +11,7 @@ Outcomes (:class:`Outcome`), one row per response unless said otherwise:
   followed, so a slice's failure rate is 1 - the instruction-level accuracy (Zhou et al.
   2023, "Instruction-Following Evaluation for Large Language Models", sec. 3);
 - red-team verdicts: 1 when the attack on the response worked (``library.failures.redteam_failures``);
+  a row's item features are its behaviour's, and ``attack`` names the attack;
 - ``paired_rows``: model B's score minus model A's per prompt (``abtest.paired_scores``).
 
 Features (:data:`FEATURES`): item metadata, derived item features, topic clusters from
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FEATURES", "Outcome", "build_features", "rubric_dimension", "outcome_rows", "paired_rows"]
 
-FEATURES = ("model", "dataset", "category", "language", "tags", "cluster", "prompt_length", "multi_turn",
+FEATURES = ("model", "attack", "dataset", "category", "language", "tags", "cluster", "prompt_length", "multi_turn",
             "has_reference", "instruction", "topic", "response_length", "refusal", "code_block", "list", "markdown")
 """Features ``assay slices`` knows by name (``meta:KEY`` adds an item metadata key)."""
 RESPONSE_FEATURES = ("response_length", "refusal", "code_block", "list", "markdown")
@@ -149,10 +150,13 @@ def outcome_rows(store: Store, outcome: Outcome, *, models: Sequence[str] | None
     else:
         found = F.redteam_failures(store, models=models)
         bad = {f.response_id for f in found.failures}
-        ids = {a.response_id for a in store.iter(R.Attempt, model=list(models) if models else None) if a.response_id}
-        for r in _responses(store, dict.fromkeys(ids), models):
-            rows.append({"response_id": r.id, "item_id": r.item_id, "model": r.model, "y": float(r.id in bad)})
-    frame = pd.DataFrame(rows, columns=["response_id", "item_id", "model", "y", "instruction"])
+        attempts = {a.response_id: a for a in store.iter(R.Attempt, model=list(models) if models else None)
+                    if a.response_id}
+        for r in _responses(store, attempts, models):  # the behaviour's features, and the attack
+            a = attempts[r.id]
+            rows.append({"response_id": r.id, "item_id": a.behavior_id, "model": r.model, "attack": a.attack,
+                         "y": float(r.id in bad)})
+    frame = pd.DataFrame(rows, columns=["response_id", "item_id", "model", "y", "instruction", "attack"])
     if frame.empty:
         raise BadInput(f"no {outcome.describe()} found" + (f" for {', '.join(models)}" if models else ""),
                        param="rubric" if outcome.rubric else "verifier" if outcome.verifier else "redteam")
@@ -210,7 +214,7 @@ def paired_rows(store: Store, outcome: Outcome, model_a: str, model_b: str) -> p
         first = keys.reset_index().groupby("key").first()
         item_of = scores["key"].map(first.iloc[:, 0])
     return pd.DataFrame({"response_id": None, "item_id": item_of.to_numpy(), "model": f"{model_b} - {model_a}",
-                         "y": (scores["b"] - scores["a"]).to_numpy(float), "instruction": None})
+                         "y": (scores["b"] - scores["a"]).to_numpy(float), "instruction": None, "attack": None})
 
 
 # ---- features ---------------------------------------------------------------------------------
@@ -293,6 +297,8 @@ def _feature(name: str, its: list[R.Item], resp: list[R.Response], rows: pd.Data
              per_instruction: bool) -> Feature | None:
     if name == "model":
         return Feature.categorical(name, rows["model"].tolist())
+    if name == "attack":  # red-team rows only
+        return Feature.categorical(name, rows["attack"].tolist()) if rows["attack"].notna().any() else None
     if name in ("dataset", "category", "language", "cluster"):
         return Feature.categorical(name, [getattr(it, name) for it in its])
     if name == "tags":
