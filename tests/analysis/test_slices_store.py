@@ -180,7 +180,7 @@ def test_ifeval_instruction_failure_rates_equal_the_verifier_accuracies(capsys, 
 
 
 def test_report_section_escapes_and_sorts(tmp_path):
-    from assay.report import build_report, to_html
+    from assay.report import build_report, to_html, to_markdown
     from assay.store import Store
 
     u = f"sqlite:///{tmp_path / 'r.db'}"
@@ -193,6 +193,8 @@ def test_report_section_escapes_and_sorts(tmp_path):
     assert ok["slices"][0]["slice"] == "category=math AND language=de" and "dimension" in bad["error"]
     html = to_html(data)
     assert 'id="slices"' in html and 'class="sortable"' in html and "category=math AND language=de" in html
+    md = to_markdown(data)
+    assert "### Slices: rubric=qa dimension=correct" in md and "| category=math AND language=de | 40 |" in md
     ok["slices"][0]["slice"] = "category=<img src=x onerror=alert(1)>"  # text from the store, as a value may be
     html = to_html(data)
     assert "<img src=x" not in html and "&lt;img src=x" in html
