@@ -19,6 +19,9 @@ def report(
     campaign: Annotated[str | None, typer.Option(help="Only this campaign (id).")] = None,
     rounds: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    slices: Annotated[list[str] | None, typer.Option(
+        "--slices", help="Add a slices section for this search, as key=value words, e.g. "
+                         "\"verifier=ifeval(mode=strict) per_instruction features=instruction\" (repeat for more).")] = None,
 ) -> None:
     """Score distributions, agreement, leaderboards, A/B verdicts and judge validation in one report."""
     from assay.errors import BadInput
@@ -39,7 +42,8 @@ def report(
             started.append(name)
 
         data = build_report(G.store(), rubric=rubric, models=models, campaign=campaign,
-                            options=Options(rounds=rounds, random_state=seed), on_step=on_step)
+                            options=Options(rounds=rounds, random_state=seed), on_step=on_step,
+                            slices=slices or ())
         on_step("writing")
     text = {"html": to_html, "md": to_markdown, "json": to_json}[kind](data)
     out.write_text(text, encoding="utf-8")

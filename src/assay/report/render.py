@@ -94,6 +94,9 @@ def to_html(report: dict[str, Any]) -> str:
     rt, rf = report.get("redteam") or {}, report.get("refusals") or {}
     figs["asr"] = add(F.asr_forest(rt)) if rt and not rt.get("error") else None
     figs["refusals"] = add(F.refusal_forest(rf)) if rf and not rf.get("error") else None
+    from assay.report.slices import slice_forest
+
+    figs["slices"] = [add(slice_forest(sec)) if not sec.get("error") else None for sec in report.get("slices") or []]
 
     env = Environment(loader=PackageLoader("assay.report", "templates"), autoescape=select_autoescape(["j2", "html"]))
     template = env.get_template("report.html.j2")
@@ -192,6 +195,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out.append("")
     out += _redteam_md(r)
     out += _curation_md(r.get("curation"))
+    out += _slices_md(r.get("slices"))
     rows = F.judge_rows(r.get("judges") or [])
     failed = [j for j in r.get("judges") or [] if not j.get("ok")]
     out += ["### Judge validation", ""]
@@ -214,6 +218,24 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 def _ci(rate: Any, low: Any, high: Any) -> str:
     return f"{fmt(rate)} {ci(low, high)}"
+
+
+def _slices_md(sections: Any) -> list[str]:
+    """The slices sections in Markdown: each search's listed slices; nothing when none was asked."""
+    out: list[str] = []
+    for sec in sections or []:
+        out += [f"### Slices: {_md(sec['spec'])}", ""]
+        if sec.get("error"):
+            out += [f"_{_md(sec['error'])}_", ""]
+            continue
+        out += [f"{_md(sec['outcome'])}: {sec['rows']} rows, {sec['tested']} slices tested, {sec['significant']} with "
+                f"{sec['fdr'].upper()}-adjusted p < {sec['alpha']}, {sec['listed']} listed.", ""]
+        if sec["slices"]:
+            out += ["| slice | n | in | rest | difference | interval | adjusted p |", "| --- | --- | --- | --- | --- | --- | --- |"]
+            out += [f"| {_md(x['slice'])} | {x['n']} | {fmt(x['value_in'])} | {fmt(x['value_out'])} | {fmt(x['diff'])} | "
+                    f"{ci(x['ci_low'], x['ci_high'])} | {fmtp(x['p_adj'])} |" for x in sec["slices"]]
+            out.append("")
+    return out
 
 
 def _curation_md(cur: Any) -> list[str]:
