@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from assay.analysis.profile_impact import ScoreSpec
     from assay.store import Store
 
-__all__ = ["ProfileSettings", "compare_datasets", "load_prompts", "profile_dataset"]
+__all__ = ["ProfileSettings", "compare_datasets", "contamination", "load_prompts", "profile_dataset"]
 
 UNSURE = "(unsure)"
 NONE = "(none)"
@@ -163,7 +163,7 @@ def _describe(p: Prompts, f: dict[str, Any], edges: dict[str, np.ndarray]) -> di
     }
 
 
-def _contamination(p: Prompts, other: Prompts, ngram: int) -> dict[str, Any]:
+def contamination(p: Prompts, other: Prompts, ngram: int) -> dict[str, Any]:
     from assay.curate.contamination import overlap
 
     flags, shares = overlap(p.texts, other.texts, ngram=ngram)
@@ -200,7 +200,7 @@ def profile_dataset(store: Store, dataset: str, *, settings: ProfileSettings = P
         scored = read_scores(store, p, score)
     f = _features(p, settings)
     out = _describe(p, f, {u: _edges([f[u]], settings.bins) for u in ("chars", "words")})
-    out["contamination"] = _contamination(p, other, settings.ngram) if other else None
+    out["contamination"] = contamination(p, other, settings.ngram) if other else None
     topics, why = _topics({dataset: p}, settings, keep={dataset: scored.indices} if scored is not None else None)
     out["topics"] = topics.as_dict() if topics else {"skipped": why}
     out["score"] = None
@@ -232,16 +232,21 @@ def _categorical_features(fa: dict[str, Any], fb: dict[str, Any], pa: Prompts, p
 
 def compare_datasets(store: Store, a: str, b: str, *, settings: ProfileSettings = ProfileSettings(),
                      score: ScoreSpec | None = None, confidence: float = 0.95, rounds: int = 2000,
-                     interval: str = "bootstrap") -> dict[str, Any]:
+                     interval: str = "bootstrap", contamination_against: str | None = None) -> dict[str, Any]:
     """``a`` against ``b``: both profiles, one test per feature (Holm-adjusted), topics one lacks, and the score.
 
     ``score`` (models, rubric dimension, measure) adds the score of ``a``'s prompts per topic
     and re-weighted to ``b``'s mix of topics (``interval``: ``bootstrap`` or ``delta``, at
-    ``confidence``, ``rounds`` resamples).
+    ``confidence``, ``rounds`` resamples); ``contamination_against`` the n-gram overlap of ``a``'s
+    prompts with that dataset's.
     """
     if a == b:
         raise BadInput(f"is the dataset itself ({a!r}): compare it with another one", param="against")
     pa, pb = load_prompts(store, a), load_prompts(store, b, param="against")
+    if contamination_against == a:
+        raise BadInput(f"is the dataset itself ({a!r}): name another one", param="contamination_against")
+    other = (pb if contamination_against == b else
+             load_prompts(store, contamination_against, param="contamination_against") if contamination_against else None)
     scored = None
     if score is not None:
         from assay.analysis.profile_impact import read_scores
@@ -271,7 +276,8 @@ def compare_datasets(store: Store, a: str, b: str, *, settings: ProfileSettings 
     for t, p in zip(tests, adjusted):
         t["p_holm"] = float(p)
     out = {"a": a, "b": b, "profile_a": _describe(pa, fa, edges), "profile_b": _describe(pb, fb, edges),
-           "tests": tests, "adjust": "holm", "topics": topic_part, "score": None}
+           "tests": tests, "adjust": "holm", "topics": topic_part, "score": None,
+           "contamination": contamination(pa, other, settings.ngram) if other else None}
     if score is not None and scored is not None:
         from assay.analysis.profile_impact import score_impact
 

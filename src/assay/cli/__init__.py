@@ -25,6 +25,7 @@ from assay.cli import library as _library  # noqa: E402,F401
 from assay.cli import curate as _curate  # noqa: E402,F401
 from assay.cli import cache as _cache  # noqa: E402,F401
 from assay.cli import gate as _gate  # noqa: E402,F401
+from assay.cli import profile as _profile  # noqa: E402,F401
 
 
 _built: tuple[tuple[int, ...], object] | None = None
