@@ -67,7 +67,8 @@ def profile(
     if (model_a is None) != (model_b is None):
         raise BadInput("give both --model-a and --model-b", field="--model-a" if model_a is None else "--model-b")
     if scoring and model_a is None:
-        raise BadInput(f"{', '.join(scoring)} need the models: give --model-a and --model-b", field="--model-a")
+        raise BadInput(f"{', '.join(scoring)} {'needs' if len(scoring) == 1 else 'need'} the models: give --model-a "
+                       "and --model-b", field="--model-a")
     if model_a is not None and dimension is None:
         raise BadInput("the score needs a rubric dimension: give --dimension", field="--dimension")
     if measure not in MEASURES:

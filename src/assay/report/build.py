@@ -249,6 +249,7 @@ def build_report(
     notes: Sequence[str] = (),
     on_step: Callable[[str], None] | None = None,
     judge_ab: Sequence[JudgeAB] = (),
+    profile: Any = None,
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
 
@@ -258,11 +259,19 @@ def build_report(
     ``on_step`` is called with each of :data:`STEPS` as it starts (the CLI's progress bar).
     ``judge_ab`` lists judge-assisted A/B tests (PPI++, :mod:`assay.analysis.assisted`); when
     empty and people and an LLM judge both rated the A/B pair, the judge with the most verdicts
-    on the pair is combined with every human rater.
+    on the pair is combined with every human rater. ``profile`` (a ``report.profile.ProfileRequest``)
+    adds the data-profile section of a dataset, or of two compared; it is computed last.
     """
     with shared_reads():  # the judgments are read once; every section filters that read
-        return _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
-                      ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab)
+        report = _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
+                        ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab)
+    if profile is not None:
+        from assay.report.profile import profile_section
+
+        (on_step or (lambda name: None))("data profile")
+        res = _safe(profile_section, store, profile)
+        report["profile"] = res["data"] if res["ok"] else {"error": res["error"]}
+    return report
 
 
 def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, campaign: str | None,

@@ -94,6 +94,11 @@ def to_html(report: dict[str, Any]) -> str:
     rt, rf = report.get("redteam") or {}, report.get("refusals") or {}
     figs["asr"] = add(F.asr_forest(rt)) if rt and not rt.get("error") else None
     figs["refusals"] = add(F.refusal_forest(rf)) if rf and not rf.get("error") else None
+    pr = report.get("profile")
+    if pr and not pr.get("error"):
+        from assay.report.profile import profile_figures
+
+        figs["profile"] = [add(f) for f in profile_figures(pr)]
 
     env = Environment(loader=PackageLoader("assay.report", "templates"), autoescape=select_autoescape(["j2", "html"]))
     template = env.get_template("report.html.j2")
@@ -192,6 +197,10 @@ def to_markdown(report: dict[str, Any]) -> str:
         out.append("")
     out += _redteam_md(r)
     out += _curation_md(r.get("curation"))
+    if r.get("profile"):
+        from assay.report.profile import profile_markdown
+
+        out += profile_markdown(r["profile"])
     rows = F.judge_rows(r.get("judges") or [])
     failed = [j for j in r.get("judges") or [] if not j.get("ok")]
     out += ["### Judge validation", ""]
