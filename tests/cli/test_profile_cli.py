@@ -65,3 +65,14 @@ def test_usage_errors_are_one_line_naming_the_option(db, capsys, args, flag):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert err.startswith("error:") and f"'{flag}'" in err, err
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--profile-against", "prod"], "--profile-against"),
+    (["--profile", "nope"], "--profile"),
+    (["--profile", "eval", "--profile-against", "eval"], "--profile-against"),
+])
+def test_report_profile_usage_errors(db, capsys, tmp_path, args, flag):
+    assert main(["--db", db, "report", "-o", str(tmp_path / "r.md"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"'{flag}'" in err, err
