@@ -119,3 +119,11 @@ def test_contamination_counts_shared_13_grams(scored_store):
     c = d["contamination"]
     assert c["ngram"] == 13 and c["against"] == "prod"
     assert 0 < c["items"] < d["items"]  # eval and prod share some templates of 13 words or more
+
+
+def test_no_topic_reaches_min_size():
+    from assay.analysis.topics import NO_TOPIC, fit_topics
+
+    t = fit_topics({"x": ["How do I bake bread?", "Explain compound interest."]}, TopicSettings(min_size=3))
+    assert t.labels["x"].tolist() == [NO_TOPIC, NO_TOPIC]
+    assert [c["topic"] for c in t.clusters] == [NO_TOPIC]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assay import records as R
-from assay.analysis.topics import TopicSettings, Topics, fit_topics
+from assay.analysis.topics import NO_TOPIC, TopicSettings, Topics, fit_topics
 from assay.errors import BadInput, MissingExtra
 from assay.stats import distribution as D
 from assay.stats.abtest import adjust_pvalues
@@ -270,8 +270,8 @@ def compare_datasets(store: Store, a: str, b: str, *, settings: ProfileSettings 
         row = _categorical_row("topic", topics.labels[a].tolist(), topics.labels[b].tolist(), settings.test)
         tests.append(row)
         topic_part = {**topics.as_dict(), "jsd": row["divergence"],
-                      "only_in_a": [c for c in topics.clusters if c["counts"][b] == 0 and c["topic"] != "(no topic)"],
-                      "only_in_b": [c for c in topics.clusters if c["counts"][a] == 0 and c["topic"] != "(no topic)"]}
+                      "only_in_a": [c for c in topics.clusters if c["counts"][b] == 0 and c["topic"] != NO_TOPIC],
+                      "only_in_b": [c for c in topics.clusters if c["counts"][a] == 0 and c["topic"] != NO_TOPIC]}
     adjusted = adjust_pvalues([t["pvalue"] for t in tests], method="holm")
     for t, p in zip(tests, adjusted):
         t["p_holm"] = float(p)

@@ -89,11 +89,15 @@ def fit_topics(texts: Mapping[str, Sequence[str]], settings: TopicSettings = Top
     else:
         raw = cluster_labels(fit, distance_threshold=settings.distance_threshold)
     ids, sizes = np.unique(raw, return_counts=True)
-    kept = ids[sizes >= min(settings.min_size, len(fit))]
-    centroids = np.vstack([fit[raw == k].mean(axis=0) for k in kept])
+    kept = ids[sizes >= settings.min_size]
+    # no topic reaching min_size: every prompt is of no topic
+    centroids = np.vstack([fit[raw == k].mean(axis=0) for k in kept]) if len(kept) else np.zeros((0, fit.shape[1]))
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
     nearest, sims = {}, {}
     for name, v in vectors.items():
+        if not len(kept):
+            nearest[name], sims[name] = np.full(len(v), -1), np.zeros(len(v))
+            continue
         s = v @ centroids.T
         best = s.argmax(axis=1)
         far = (1 - s.max(axis=1)) > settings.distance_threshold if settings.n_topics is None else np.zeros(len(v), bool)
@@ -105,7 +109,7 @@ def fit_topics(texts: Mapping[str, Sequence[str]], settings: TopicSettings = Top
     labels = {n: np.array([name_of.get(int(k), NO_TOPIC) for k in lab], dtype=object) for n, lab in nearest.items()}
     docs = [[texts[n][i] for n in texts for i, k in zip(chosen[n], nearest[n]) if k == c] for c in order]
     rest_docs = [texts[n][i] for n in texts for i, k in zip(chosen[n], nearest[n]) if k < 0]
-    words = ctfidf_terms(docs + ([rest_docs] if rest_docs else []), top=terms)
+    words = ctfidf_terms(docs + ([rest_docs] if rest_docs else []), top=terms) if docs else []
     clusters = []
     for c, w in zip(order, words):
         ex = {}
