@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assay import records as R
+from assay.analysis.options import Options
 from assay.analysis.topics import NO_TOPIC, TopicSettings, Topics, fit_topics
 from assay.errors import BadInput, MissingExtra
 from assay.stats import distribution as D
@@ -231,13 +232,13 @@ def _categorical_features(fa: dict[str, Any], fb: dict[str, Any], pa: Prompts, p
 
 
 def compare_datasets(store: Store, a: str, b: str, *, settings: ProfileSettings = ProfileSettings(),
-                     score: ScoreSpec | None = None, confidence: float = 0.95, rounds: int = 2000,
+                     score: ScoreSpec | None = None, options: Options = Options(rounds=2000),
                      interval: str = "bootstrap", contamination_against: str | None = None) -> dict[str, Any]:
     """``a`` against ``b``: both profiles, one test per feature (Holm-adjusted), topics one lacks, and the score.
 
     ``score`` (models, rubric dimension, measure) adds the score of ``a``'s prompts per topic
     and re-weighted to ``b``'s mix of topics (``interval``: ``bootstrap`` or ``delta``, at
-    ``confidence``, ``rounds`` resamples); ``contamination_against`` the n-gram overlap of ``a``'s
+    ``options.confidence``, ``options.rounds`` resamples seeded by ``options.random_state``); ``contamination_against`` the n-gram overlap of ``a``'s
     prompts with that dataset's.
     """
     if a == b:
@@ -281,8 +282,8 @@ def compare_datasets(store: Store, a: str, b: str, *, settings: ProfileSettings 
     if score is not None and scored is not None:
         from assay.analysis.profile_impact import score_impact
 
-        out["score"] = score_impact(scored, topics, target=b, confidence=confidence, rounds=rounds,
-                                    interval=interval, random_state=settings.random_state)
+        out["score"] = score_impact(scored, topics, target=b, confidence=options.confidence, rounds=options.rounds,
+                                    interval=interval, random_state=options.random_state)
     return out
 
 

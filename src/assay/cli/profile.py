@@ -56,6 +56,7 @@ def profile(
     """Lengths, languages, categories, metadata, topics, duplicates, personal data and contamination of DATASET's
     prompts; with --against, each feature tested against another dataset; with --model-a/--model-b/--dimension,
     the score per topic and re-weighted to the other dataset's mix of topics."""
+    from assay.analysis.options import Options
     from assay.analysis.profile import ProfileSettings, compare_datasets, profile_dataset
     from assay.analysis.profile_impact import MEASURES, ScoreSpec
     from assay.analysis.topics import TopicSettings
@@ -101,8 +102,9 @@ def profile(
             data = profile_dataset(G.store(), dataset, settings=settings, contamination_against=contamination_against,
                                    score=spec, confidence=confidence)
         else:
-            data = compare_datasets(G.store(), dataset, against, settings=settings, score=spec, confidence=confidence,
-                                    rounds=rounds, interval=interval, contamination_against=contamination_against)
+            data = compare_datasets(G.store(), dataset, against, settings=settings, score=spec,
+                                    options=Options(confidence=confidence, rounds=rounds, random_state=seed),
+                                    interval=interval, contamination_against=contamination_against)
     if wants_json(json_out):
         emit_json(data)
         return
