@@ -587,7 +587,7 @@ class LibraryEntry(Record):
     examples: list[str] = Field(default_factory=list, description="response ids showing the failure")
     models: list[str] = Field(default_factory=list, description="models the failure was seen in")
     detector: dict[str, Any] | None = None
-    source: Literal["cluster", "redteam", "manual", "judges"] = "manual"
+    source: Literal["cluster", "redteam", "manual", "judges", "slices"] = "manual"
     evidence: dict[str, Any] = Field(default_factory=dict, description="how the entry was found or last checked")
     created_by: str | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -25,14 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sqlalchemy import select as sa_select
 
 from assay import records as R
-from assay.analysis.frames import comparisons_frame, judgment_codes
+from assay.analysis.frames import comparisons_frame
+from assay.analysis.judgment_columns import ScoredJudgments, scored_judgments
 from assay.analysis.options import Options, Selection
 from assay.analysis.ranking import pair_keys
 from assay.errors import BadInput, NotFound
 from assay.stats import abtest as AB
 from assay.store import Store
+from assay.store import tables as T
 
 __all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_report", "dimension_scores",
            "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_report", "preference_test",
@@ -41,43 +44,43 @@ __all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_repo
 PLAN_KS = (1, 2, 4, 8, math.inf)
 
 
-def _codes(column: pd.Series) -> np.ndarray:
-    return np.asarray(column.cat.codes, dtype=np.int64)
-
-
-def _code_of(column: pd.Series, name: str) -> int:
-    categories = column.cat.categories
-    return int(categories.get_loc(name)) if name in categories else -2
-
-
-def _pair_by(frame: pd.DataFrame, model_a: str, model_b: str, pair_by: str) -> str:
+def _pair_by(sj: ScoredJudgments, model_a: str, model_b: str, pair_by: str) -> str:
     if pair_by != "auto":
         return pair_by
-    item, model = _codes(frame["item_id"]), _codes(frame["model"])
-    n = len(frame["item_id"].cat.categories)
-    seen = [np.bincount(item[(model == _code_of(frame["model"], m)) & (item >= 0)], minlength=n) > 0
+    judged = np.zeros(sj.n_units, dtype=bool)
+    judged[sj.unit] = True
+    item, model = sj.item_of_unit[judged], sj.model_of_unit[judged]
+    seen = [np.bincount(item[(model == sj.model_code(m)) & (item >= 0)], minlength=len(sj.items)) > 0
             for m in (model_a, model_b)]
     return "item" if (seen[0] & seen[1]).any() else "prompt"
 
 
-def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> pd.DataFrame:
-    """The two models' current judgments with a numeric value, ids as categoricals (:func:`judgment_codes`)."""
-    jf = judgment_codes(store, rubric=select.rubric, dimensions=select.dimensions, raters=select.raters,
-                        campaign=select.campaign, models=[model_a, model_b], items=True,
-                        datasets=select.datasets)
-    return jf[jf["value"].notna()]
+def _judgments(store: Store, model_a: str, model_b: str, select: Selection) -> ScoredJudgments:
+    """The two models' current judgments with a numeric value, as codes (:func:`scored_judgments`)."""
+    return scored_judgments(store, models=[model_a, model_b], rubric=select.rubric, dimensions=select.dimensions,
+                            raters=select.raters, campaign=select.campaign, datasets=select.datasets)
 
 
-def _groups(keys: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's group (rows with equal ``keys``) as ``(group of row, one row index per group)``, groups in key order."""
-    flat = np.ravel_multi_index(keys, [max(n, 1) for n in sizes])
-    order = np.argsort(flat, kind="stable")
-    ordered = flat[order]
+def _runs(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values starts in a sorted array (a bool per position)."""
     start = np.ones(ordered.size, dtype=bool)
     start[1:] = ordered[1:] != ordered[:-1]
-    group = np.empty(flat.size, dtype=np.int64)
-    group[order] = np.cumsum(start) - 1
-    return group, order[start]
+    return start
+
+
+def _response_scores(sj: ScoredJudgments) -> tuple[np.ndarray, np.ndarray]:
+    """Per (rubric, dimension, response): the mean of its raters' values; and one row of each, in key order.
+
+    The values add in rater order (the rows come sorted by rubric, dimension, response and
+    rater), so the bits do not depend on the order the store returned the rows in (a
+    per-dataset read, :mod:`assay.analysis.sharded`, must give the whole store's).
+    """
+    flat = np.ravel_multi_index([sj.rubric, sj.dimension, sj.unit],
+                                [max(n, 1) for n in (len(sj.rubrics), len(sj.dimensions), sj.n_units)])
+    start = _runs(flat)
+    group = np.cumsum(start) - 1
+    score = np.bincount(group, weights=sj.value) / np.bincount(group)
+    return score, np.flatnonzero(start)
 
 
 def paired_scores(
@@ -97,79 +100,67 @@ def paired_scores(
     variance components), in the order of the responses' ids. ``attrs["pair_by"]`` says
     how prompts matched. A prompt's cluster is model A's first response's (by id).
 
-    Computed on the categoricals' integer codes: a response's score is the mean of its
-    raters' values, a prompt's the mean of its responses' scores.
+    Computed on integer codes (:func:`assay.analysis.judgment_columns.scored_judgments`): a
+    response's score is the mean of its raters' values, a prompt's the mean of its responses' scores.
     """
-    jf = _judgments(store, model_a, model_b, select)
+    sj = _judgments(store, model_a, model_b, select)
     cols = ["rubric", "dimension", "key", "a", "b", "k_a", "k_b", "cluster", "has_cluster"]
-    if jf.empty:
+    if not len(sj.value):
         out = pd.DataFrame(columns=cols)
         out.attrs["pair_by"] = pair_by
         return out
-    used = _pair_by(jf, model_a, model_b, pair_by)
-    # rows in (response, rater) order, so the means below add in one order whatever order the query
-    # returned (a per-dataset read, assay.analysis.sharded, must give the whole store's bits)
-    jf = jf.iloc[np.lexsort((np.asarray(jf["rater"].cat.codes), np.asarray(jf["unit"].cat.codes)))]
-    rub, dim, unit = _codes(jf["rubric"]), _codes(jf["dimension"]), _codes(jf["unit"])
-    n_units = len(jf["unit"].cat.categories)
-    # per unit (response): its item, model and the item's cluster
-    item_of = np.full(n_units, -1, dtype=np.int64)
-    item_of[unit] = _codes(jf["item_id"])
-    model_of = np.full(n_units, -1, dtype=np.int64)
-    model_of[unit] = _codes(jf["model"])
-    items = np.asarray(jf["item_id"].cat.categories, dtype=object)
-    clusters = np.asarray(jf["cluster"].cat.categories, dtype=object)
-    cluster_item = np.full(len(items), -1, dtype=np.int64)
-    cluster_item[item_of[unit]] = _codes(jf["cluster"])
+    used = _pair_by(sj, model_a, model_b, pair_by)
+    items = sj.items
     if used == "item":  # an item is its own key; its cluster where it has one, else the key
         key_of_item, keys = np.arange(len(items)), items
-        has_item = cluster_item >= 0
-        cluster_name_item = np.where(has_item, clusters[np.maximum(cluster_item, 0)] if len(clusters) else items,
-                                     items)
+        has_item = sj.cluster_of_item >= 0
+        cluster_name_item = (np.where(has_item, sj.clusters[np.maximum(sj.cluster_of_item, 0)], items)
+                             if len(sj.clusters) else items)
     else:
-        found = pair_keys(store, list(items), used).reindex(items)
+        judged = np.unique(sj.item_of_unit[sj.unit])
+        judged = judged[judged >= 0]
+        found = pair_keys(store, list(items[judged]), used).reindex(items)
         key_of_item, keys = pd.factorize(found["key"].to_numpy(dtype=object), sort=True)
         keys = np.asarray(keys, dtype=object)
         has_item = found["has_cluster"].fillna(False).to_numpy(dtype=bool)
         cluster_name_item = found["cluster"].to_numpy(dtype=object)
-    # a response's score: the mean over its raters, per rubric and dimension
-    group, first = _groups([rub, dim, unit], [len(jf["rubric"].cat.categories), len(jf["dimension"].cat.categories),
-                                              n_units])
-    counts = np.bincount(group)
-    score = np.bincount(group, weights=jf["value"].to_numpy(float)) / counts
-    r_rub, r_dim, r_unit = rub[first], dim[first], unit[first]
-    r_item = item_of[r_unit]
-    r_key, r_model = key_of_item[r_item], model_of[r_unit]
-    a, b = _code_of(jf["model"], model_a), _code_of(jf["model"], model_b)
+    score, first = _response_scores(sj)
+    n_dim, n_keys = max(len(sj.dimensions), 1), max(len(keys), 1)
+    r_unit = sj.unit[first]
+    r_item = sj.item_of_unit[r_unit]
+    r_key = np.where(r_item >= 0, key_of_item[np.maximum(r_item, 0)] if len(items) else -1, -1)
+    r_model = sj.model_of_unit[r_unit]
+    # (rubric, dimension, prompt key) as one int per response
+    r_group = (sj.rubric[first] * n_dim + sj.dimension[first]) * n_keys + r_key
     # a prompt's score per model: the mean over its responses (in the order of their ids)
     sides = {}
-    for side, code in (("a", a), ("b", b)):
-        mine = np.flatnonzero(r_model == code)
-        mine = mine[np.lexsort((r_unit[mine], r_key[mine], r_dim[mine], r_rub[mine]))]
-        g, lead = _groups([r_rub[mine], r_dim[mine], r_key[mine]], [int(r_rub.max()) + 1, int(r_dim.max()) + 1,
-                                                                     len(keys)])
+    for side, name in (("a", model_a), ("b", model_b)):
+        mine = np.flatnonzero((r_model == sj.model_code(name)) & (r_key >= 0))
+        mine = mine[np.argsort(r_group[mine], kind="stable")]
+        start = _runs(r_group[mine])
+        if not start.all():  # some prompt has several samples: they go in the order of the responses' ids
+            mine = mine[np.lexsort((sj.unit_rank()[r_unit[mine]], r_group[mine]))]
+        g = np.cumsum(start) - 1
         k = np.bincount(g)
         if per_sample and k.size == 0:
-            value = pd.Series([], dtype=object)
+            value = np.array([], dtype=object)
         elif per_sample:
-            bounds = np.cumsum(k)[:-1]
-            value = pd.Series([list(part) for part in np.split(score[mine], bounds)], dtype=object)
+            value = np.empty(len(k), dtype=object)
+            value[:] = [list(part) for part in np.split(score[mine], np.cumsum(k)[:-1])]
         else:
-            value = pd.Series(np.bincount(g, weights=score[mine]) / k)
-        lead_rows = mine[lead]
-        sides[side] = pd.DataFrame({"rubric": r_rub[lead_rows], "dimension": r_dim[lead_rows],
-                                    "key": r_key[lead_rows], "value": value, "k": k,
-                                    "item": r_item[lead_rows]})
-    both = sides["a"].merge(sides["b"].drop(columns="item"), on=["rubric", "dimension", "key"],
-                            suffixes=("_a", "_b"))
-    both = both.sort_values(["rubric", "dimension", "key"]).reset_index(drop=True)
+            value = np.bincount(g, weights=score[mine]) / k
+        lead = mine[start]
+        sides[side] = (r_group[lead], value, k, r_item[lead])
+    common, at_a, at_b = np.intersect1d(sides["a"][0], sides["b"][0], assume_unique=True, return_indices=True)
+    rub_dim, key = np.divmod(common, n_keys)
+    item = sides["a"][3][at_a]
     out = pd.DataFrame({
-        "rubric": np.asarray(jf["rubric"].cat.categories, dtype=object)[both["rubric"].to_numpy()],
-        "dimension": np.asarray(jf["dimension"].cat.categories, dtype=object)[both["dimension"].to_numpy()],
-        "key": keys[both["key"].to_numpy()] if len(both) else np.array([], dtype=object),
-        "a": both["value_a"], "b": both["value_b"], "k_a": both["k_a"], "k_b": both["k_b"],
-        "cluster": cluster_name_item[both["item"].to_numpy()] if len(both) else np.array([], dtype=object),
-        "has_cluster": has_item[both["item"].to_numpy()] if len(both) else np.array([], dtype=bool),
+        "rubric": sj.rubrics[rub_dim // n_dim] if len(common) else np.array([], dtype=object),
+        "dimension": sj.dimensions[rub_dim % n_dim] if len(common) else np.array([], dtype=object),
+        "key": keys[key] if len(common) else np.array([], dtype=object),
+        "a": sides["a"][1][at_a], "b": sides["b"][1][at_b], "k_a": sides["a"][2][at_a], "k_b": sides["b"][2][at_b],
+        "cluster": cluster_name_item[item] if len(common) else np.array([], dtype=object),
+        "has_cluster": has_item[item] if len(common) else np.array([], dtype=bool),
     })
     out.attrs["pair_by"] = used
     return out[cols]
@@ -411,6 +402,18 @@ class PreferenceVotes:
                                min(self.first, other.first))
 
 
+def _any_comparison(store: Store, select: Selection) -> bool:
+    """Whether some comparison is by the selected raters in the selected campaign (one indexed row at most)."""
+    c = T.comparisons
+    stmt = sa_select(c.c.id).limit(1)
+    if select.raters:  # (as comparisons_frame reads it: no raters named, every rater)
+        stmt = stmt.where(c.c.rater_id.in_(list(select.raters)))
+    if select.campaign is not None:
+        stmt = stmt.where(c.c.campaign_id == select.campaign)
+    with store.engine.connect() as conn:
+        return conn.execute(stmt).first() is not None
+
+
 def preference_votes(store: Store, model_a: str, model_b: str, *, select: Selection = Selection()
                      ) -> list[PreferenceVotes]:
     """Per (rubric, dimension), in order of first comparison, each item's vote (see :class:`PreferenceVotes`).
@@ -418,6 +421,8 @@ def preference_votes(store: Store, model_a: str, model_b: str, *, select: Select
     ``select`` may name raters, a campaign and datasets.
     """
     select.only("raters", "campaign", "datasets", where="a preference test")
+    if not _any_comparison(store, select):  # (an A/B test of scores alone skips reading comparisons)
+        return []
     cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign, datasets=select.datasets)
     if cf.empty:
         return []

@@ -169,6 +169,11 @@ def shared_reads() -> Iterator[None]:
         _SHARED.reset(token)
 
 
+def shared_read_active() -> bool:
+    """Whether a :func:`shared_reads` block is open (:func:`judgment_codes` then serves from its wide read)."""
+    return _SHARED.get() is not None
+
+
 def _from_shared(store: Store, *, rubric, dimensions, raters, campaign, models, items, datasets  # noqa: ANN001
                  ) -> pd.DataFrame | None:
     shared = _SHARED.get()
@@ -200,15 +205,9 @@ def _judgment_codes(
     items: bool,
     datasets: Sequence[str] | None,
 ) -> pd.DataFrame:
-    j, r = T.judgments, T.responses
-    where = [j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val
-             for col, val in (("rubric", rubric), ("campaign_id", campaign), ("dimension", dimensions),
-                              ("rater_id", raters)) if val is not None]
-    if models is not None and not set(store.group_counts("responses", "model")) <= set(models):
-        # (a store of these models only needs no filter: the subquery cost the database a third more at 10M)
-        where.append(j.c.response_id.in_(select(r.c.id).where(r.c.model.in_(list(models)))))
-    if datasets is not None:
-        where.append(j.c.response_id.in_(select(r.c.id).where(r.c.item_id.in_(_dataset_items(datasets)))))
+    j = T.judgments
+    where = judgment_filters(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign,
+                             models=models, datasets=datasets)
     lean = select(j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric, j.c.dimension, j.c.value,
                   j.c.label, j.c.guideline_version, j.c.supersedes).where(*where)
     extra = ["item_id", "model", "cluster"] if items else []
@@ -230,6 +229,29 @@ def _judgment_codes(
     if items:
         df = df.assign(**_item_columns(store, df["unit"], models, datasets))
     return df[CODED_COLUMNS + extra]
+
+
+def judgment_filters(
+    store: Store,
+    *,
+    rubric: str | None = None,
+    dimensions: Sequence[str] | None = None,
+    raters: Sequence[str] | None = None,
+    campaign: str | None = None,
+    models: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+) -> list[Any]:
+    """The WHERE conditions on ``judgments`` of :func:`judgment_codes`' selection (SQLAlchemy expressions)."""
+    j, r = T.judgments, T.responses
+    where = [j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val
+             for col, val in (("rubric", rubric), ("campaign_id", campaign), ("dimension", dimensions),
+                              ("rater_id", raters)) if val is not None]
+    if models is not None and not set(store.group_counts("responses", "model")) <= set(models):
+        # (a store of these models only needs no filter: the subquery cost the database a third more at 10M)
+        where.append(j.c.response_id.in_(select(r.c.id).where(r.c.model.in_(list(models)))))
+    if datasets is not None:
+        where.append(j.c.response_id.in_(select(r.c.id).where(r.c.item_id.in_(_dataset_items(datasets)))))
+    return where
 
 
 _CODED_READ = ("unit", "rater", "rubric", "dimension", "label")  # dictionary-encoded as they are read

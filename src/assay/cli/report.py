@@ -19,6 +19,9 @@ def report(
     campaign: Annotated[str | None, typer.Option(help="Only this campaign (id).")] = None,
     rounds: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    slices: Annotated[list[str] | None, typer.Option(
+        "--slices", help="Add a slices section for this search, as key=value words, e.g. "
+                         "\"verifier=ifeval(mode=strict) per_instruction features=instruction\" (repeat for more).")] = None,
     profile: Annotated[str | None, typer.Option(help="Add the data profile of this dataset (as `assay profile`).")] = None,
     profile_against: Annotated[str | None, typer.Option(help="With --profile: compare it with this dataset.")] = None,
     profile_topics: Annotated[bool, typer.Option("--profile-topics/--no-profile-topics", help="With --profile: topic clusters (the 'embed' extra).")] = True,
@@ -58,7 +61,8 @@ def report(
             started.append(name)
 
         data = build_report(G.store(), rubric=rubric, models=models, campaign=campaign,
-                            options=Options(rounds=rounds, random_state=seed), on_step=on_step, profile=request)
+                            options=Options(rounds=rounds, random_state=seed), on_step=on_step,
+                            slices=slices or (), profile=request)
         on_step("writing")
     text = {"html": to_html, "md": to_markdown, "json": to_json}[kind](data)
     out.write_text(text, encoding="utf-8")

@@ -12,7 +12,8 @@
 Modules: ``failures`` (what failed, from rubric judgments, verifiers and red-team
 verdicts), ``facets`` (an LLM's topic-free name for each failure's kind), ``discover`` (embedding, clustering, c-TF-IDF terms), ``hypothesise`` (an
 LLM's title and hypothesis per candidate), ``entries`` (the versioned library), ``check``
-(re-checking an entry on a new model version).
+(re-checking an entry on a new model version), ``probes`` and ``why`` (counterfactual probes:
+which controlled change of the failing prompts fixes the failure; ``assay why``).
 """
 
 from assay.library.check import CheckResult, check_entry
@@ -42,9 +43,12 @@ from assay.library.failures import (
     verifier_failures,
 )
 from assay.library.hypothesise import Hypothesis, hypothesise, parse_hypothesis
+from assay.library.probes import Change, Probe, probe
+from assay.library.why import ProbeResult, ProbeSettings, Target, WhyResult, probe_entry, probe_failures, probe_target
 
 __all__ = [
     "Candidate",
+    "Change",
     "CheckResult",
     "Clustering",
     "Discovery",
@@ -55,6 +59,11 @@ __all__ = [
     "Failures",
     "Hypothesis",
     "ModelShare",
+    "Probe",
+    "ProbeResult",
+    "ProbeSettings",
+    "Target",
+    "WhyResult",
     "add_candidate",
     "add_entry",
     "check_detector",
@@ -71,6 +80,10 @@ __all__ = [
     "list_entries",
     "merge",
     "parse_hypothesis",
+    "probe",
+    "probe_entry",
+    "probe_failures",
+    "probe_target",
     "redteam_failures",
     "retire_entry",
     "rubric_failures",

@@ -64,7 +64,19 @@ def _generate(session: Session, model: R.Model, entry: R.LibraryEntry, items: li
     return run, [(by_item[found[r].item_id], found[r]) for r in ids if r in found]
 
 
-def _program_verdicts(store: Store, spec: dict[str, Any], pairs: list, run_id: str) -> tuple[list[bool], None]:
+def detect(session: Session, detector: dict[str, Any], pairs: list, run_id: str) -> tuple[dict[str, bool], str | None]:
+    """Apply an entry's ``detector`` to (item, response) pairs: whether each response fails, by response id.
+
+    A program detector runs in process (its judgments stamped with ``run_id``); an LLM
+    detector runs the rubric judge through the judge run engine and gives that run's id.
+    A response the LLM judge left without a value is absent from the verdicts.
+    """
+    if "program" in detector:
+        return _program_verdicts(session.store, detector["program"], pairs, run_id)
+    return _llm_verdicts(session, detector, pairs)
+
+
+def _program_verdicts(store: Store, spec: dict[str, Any], pairs: list, run_id: str) -> tuple[dict[str, bool], None]:
     from assay.judges.jobs import rubric_for, verdict_judgment
     from assay.judges.registry import from_spec
     from assay.rubrics import add_rubric
@@ -73,19 +85,19 @@ def _program_verdicts(store: Store, spec: dict[str, Any], pairs: list, run_id: s
     rubric, rater = rubric_for(judge), judge.rater()
     add_rubric(store, rubric)
     store.add([rater])
-    failed, judgments = [], []
+    failed, judgments = {}, []
     for item, resp in pairs:
         v = judge(resp.text, item)
         if v.passed is None:
             raise BadInput(f"program judge {judge.name!r} gave no pass or fail (a metric needs a threshold)",
                            field="detector")
-        failed.append(not v.passed)
+        failed[resp.id] = not v.passed
         judgments.append(verdict_judgment(judge, rater, rubric, resp, v, run_id))
     store.add(judgments)
     return failed, None
 
 
-def _llm_verdicts(session: Session, det: dict[str, Any], pairs: list) -> tuple[list[bool], str]:
+def _llm_verdicts(session: Session, det: dict[str, Any], pairs: list) -> tuple[dict[str, bool], str]:
     from assay.judges.rubric import RubricJudge, RubricPrompt, rubric_task
     from assay.rubrics import get_rubric
 
@@ -107,11 +119,11 @@ def _llm_verdicts(session: Session, det: dict[str, Any], pairs: list) -> tuple[l
     ids = {r.id for _, r in pairs}
     by_resp = {j.response_id: j for j in store.iter(R.Judgment, rater_id=rater, rubric=rub.id, dimension=dim.name)
                if j.response_id in ids}
-    failed = []
+    failed = {}
     for _, resp in pairs:
         j = by_resp.get(resp.id)
         if j is not None and j.value is not None:
-            failed.append(worse(dim, j.value, threshold))
+            failed[resp.id] = worse(dim, j.value, threshold)
     return failed, run.id
 
 
@@ -135,10 +147,8 @@ def check_entry(session: Session, entry: str, model: R.Model, *, samples: int = 
     if not items:
         raise BadInput(f"entry {entry!r} has no example responses to take prompts from", field="examples")
     gen, pairs = _generate(session, model, latest, items, samples=samples)
-    if "program" in latest.detector:
-        failed, judge_run = _program_verdicts(store, latest.detector["program"], pairs, gen.id)
-    else:
-        failed, judge_run = _llm_verdicts(session, latest.detector, pairs)
+    verdicts, judge_run = detect(session, latest.detector, pairs, gen.id)
+    failed = list(verdicts.values())
     n, k = len(failed), sum(failed)
     if n == 0:
         raise BadInput(f"no answer of {model.id} could be judged (generation run {gen.id[:12]}: "

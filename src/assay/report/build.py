@@ -249,6 +249,7 @@ def build_report(
     notes: Sequence[str] = (),
     on_step: Callable[[str], None] | None = None,
     judge_ab: Sequence[JudgeAB] = (),
+    slices: Sequence[str] = (),
     profile: Any = None,
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
@@ -259,12 +260,15 @@ def build_report(
     ``on_step`` is called with each of :data:`STEPS` as it starts (the CLI's progress bar).
     ``judge_ab`` lists judge-assisted A/B tests (PPI++, :mod:`assay.analysis.assisted`); when
     empty and people and an LLM judge both rated the A/B pair, the judge with the most verdicts
-    on the pair is combined with every human rater. ``profile`` (a ``report.profile.ProfileRequest``)
-    adds the data-profile section of a dataset, or of two compared; it is computed last.
+    on the pair is combined with every human rater. ``slices`` lists slice searches to run
+    (:func:`assay.report.slices.parse_spec`); none are run unless asked. ``profile`` (a
+    ``report.profile.ProfileRequest``) adds the data-profile section of a dataset, or of two
+    compared; it is computed last.
     """
     with shared_reads():  # the judgments are read once; every section filters that read
         report = _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
-                        ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab)
+                        ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab,
+                        slices=slices)
     if profile is not None:
         from assay.report.profile import profile_section
 
@@ -276,7 +280,8 @@ def build_report(
 
 def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, campaign: str | None,
            options: Options, limits: Limits, ab_models: Sequence[str] | None, notes: Sequence[str],
-           step: Callable[[str], None], judge_ab: Sequence[JudgeAB] = ()) -> dict[str, Any]:
+           step: Callable[[str], None], judge_ab: Sequence[JudgeAB] = (), slices: Sequence[str] = ()
+           ) -> dict[str, Any]:
     step(STEPS[0])
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
@@ -371,6 +376,10 @@ def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, ca
     step("judges")
     report["judges"] = _judges(store, every, cf, rubric_id, limits.judges)
     report["has_llm_judges"] = "llm" in report["rater_kinds"]
+    if slices:
+        from assay.report.slices import slices_section
+
+        report["slices"] = slices_section(store, slices)
     return report
 
 

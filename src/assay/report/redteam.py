@@ -185,7 +185,8 @@ def refusal_section(store: Store, models: Sequence[str] | None = None,
 
 
 def library_section(store: Store, models: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """The latest version of each failure-library entry (retired ones too), with its last check."""
+    """The latest version of each failure-library entry (retired ones too), with its last check and its
+    last probes' measured cause (``assay why``)."""
     from assay.library import list_entries
 
     out = []
@@ -194,11 +195,15 @@ def library_section(store: Store, models: Sequence[str] | None = None) -> list[d
             continue
         check = (e.evidence or {}).get("last_check") or None
         interval = (check or {}).get("wilson95") or [None, None]
+        probed = (e.evidence or {}).get("probes") or None
         out.append({"entry": e.entry, "version": e.version, "title": e.title, "status": e.status,
                     "severity": e.severity, "models": list(e.models), "examples": len(e.examples),
                     "hypothesis": e.hypothesis, "category": e.category, "source": e.source,
                     "last_check": None if check is None else {
                         "model": check.get("model"), "n": check.get("n"), "failures": check.get("failures"),
                         "rate": check.get("rate"), "low": interval[0], "high": interval[1],
-                        "checked_at": check.get("checked_at")}})
+                        "checked_at": check.get("checked_at")},
+                    "probes": None if probed is None else {
+                        "model": probed.get("model"), "measured": probed.get("measured"),
+                        "table": list(probed.get("table") or []), "probed_at": probed.get("probed_at")}})
     return out

@@ -94,6 +94,9 @@ def to_html(report: dict[str, Any]) -> str:
     rt, rf = report.get("redteam") or {}, report.get("refusals") or {}
     figs["asr"] = add(F.asr_forest(rt)) if rt and not rt.get("error") else None
     figs["refusals"] = add(F.refusal_forest(rf)) if rf and not rf.get("error") else None
+    from assay.report.slices import slice_forest
+
+    figs["slices"] = [add(slice_forest(sec)) if not sec.get("error") else None for sec in report.get("slices") or []]
     pr = report.get("profile")
     if pr and not pr.get("error"):
         from assay.report.profile import profile_figures
@@ -197,6 +200,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out.append("")
     out += _redteam_md(r)
     out += _curation_md(r.get("curation"))
+    out += _slices_md(r.get("slices"))
     if r.get("profile"):
         from assay.report.profile import profile_markdown
 
@@ -223,6 +227,24 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 def _ci(rate: Any, low: Any, high: Any) -> str:
     return f"{fmt(rate)} {ci(low, high)}"
+
+
+def _slices_md(sections: Any) -> list[str]:
+    """The slices sections in Markdown: each search's listed slices; nothing when none was asked."""
+    out: list[str] = []
+    for sec in sections or []:
+        out += [f"### Slices: {_md(sec['spec'])}", ""]
+        if sec.get("error"):
+            out += [f"_{_md(sec['error'])}_", ""]
+            continue
+        out += [f"{_md(sec['outcome'])}: {sec['rows']} rows, {sec['tested']} slices tested, {sec['significant']} with "
+                f"{sec['fdr'].upper()}-adjusted p < {sec['alpha']}, {sec['listed']} listed.", ""]
+        if sec["slices"]:
+            out += ["| slice | n | in | rest | difference | interval | adjusted p |", "| --- | --- | --- | --- | --- | --- | --- |"]
+            out += [f"| {_md(x['slice'])} | {x['n']} | {fmt(x['value_in'])} | {fmt(x['value_out'])} | {fmt(x['diff'])} | "
+                    f"{ci(x['ci_low'], x['ci_high'])} | {fmtp(x['p_adj'])} |" for x in sec["slices"]]
+            out.append("")
+    return out
 
 
 def _curation_md(cur: Any) -> list[str]:
@@ -289,12 +311,14 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
     if isinstance(lib, dict):
         out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
     elif lib:
-        out += ["### Failure library", "", "| entry | title | status | severity | models | examples | last check |",
-                "| --- | --- | --- | --- | --- | --- | --- |"]
+        out += ["### Failure library", "", "| entry | title | status | severity | models | examples | last check | "
+                "measured cause (assay why) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for e in lib:
             ch = e["last_check"]
             last = f"{_md(ch['model'])}: {ch['failures']}/{ch['n']} = {_ci(ch['rate'], ch['low'], ch['high'])}" if ch else "—"
+            pr = e.get("probes")
+            why = f"{_md(pr['model'])}: {_md(pr['measured'])}" if pr else "—"
             out.append(f"| {_md(e['entry'])} v{e['version']} | {_md(e['title'])} | {e['status']} | {e['severity']} | "
-                       f"{_md(', '.join(e['models']))} | {e['examples']} | {last} |")
+                       f"{_md(', '.join(e['models']))} | {e['examples']} | {last} | {why} |")
         out.append("")
     return out
