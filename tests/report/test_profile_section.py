@@ -42,3 +42,26 @@ def test_profile_section_says_why_it_is_missing(tmp_path):
     assert "no dataset 'nope'" in report["profile"]["error"]
     assert "no dataset" in to_html(report)
     s.close()
+
+
+def test_report_profile_with_the_score(tmp_path, capsys):
+    """`assay report --profile eval --profile-against prod --model a@1 --model b@1 --profile-dimension D`."""
+    from assay.cli import main
+    from tests.analysis.profile_data import add_scores
+
+    db = tmp_path / "s.db"
+    s = Store(f"sqlite:///{db}")
+    rng = np.random.default_rng(2)
+    ev = prompts(rng, {"cooking": 10, "code": 10})
+    items = add_dataset(s, "eval", ev)
+    add_dataset(s, "prod", prompts(rng, {"cooking": 5, "finance": 5}))
+    add_scores(s, items, {"cooking": 0.9, "code": 0.2}, {it.id: t for it, (t, _) in zip(items, ev)}, rng)
+    s.close()
+    out = tmp_path / "r.json"
+    assert main(["--db", str(db), "report", "-o", str(out), "--profile", "eval", "--profile-against", "prod",
+                 "--no-profile-topics", "--model", "a@1", "--model", "b@1", "--profile-dimension", "factuality"]) == 0
+    score = json.loads(out.read_text())["profile"]["comparison"]["score"]
+    assert score["n"] == 20 and "not re-weighted" in score["line"]  # no topics asked for: the eval mix only
+    assert main(["--db", str(db), "report", "-o", str(out), "--profile", "eval",
+                 "--profile-dimension", "factuality"]) == 2
+    assert "'--profile-dimension'" in capsys.readouterr().err

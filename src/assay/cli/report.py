@@ -25,6 +25,7 @@ def report(
     profile: Annotated[str | None, typer.Option(help="Add the data profile of this dataset (as `assay profile`).")] = None,
     profile_against: Annotated[str | None, typer.Option(help="With --profile: compare it with this dataset.")] = None,
     profile_topics: Annotated[bool, typer.Option("--profile-topics/--no-profile-topics", help="With --profile: topic clusters (the 'embed' extra).")] = True,
+    profile_dimension: Annotated[str | None, typer.Option(help="With --profile and two --model: the second's win rate over the first on this dimension (of --rubric), per topic and on --profile-against's mix.")] = None,
 ) -> None:
     """Score distributions, agreement, leaderboards, A/B verdicts and judge validation in one report."""
     from assay.errors import BadInput
@@ -39,6 +40,8 @@ def report(
     request = None
     if profile_against is not None and profile is None:
         raise BadInput("goes with --profile DATASET", field="--profile-against")
+    if profile_dimension is not None and (profile is None or not models or len(models) < 2):
+        raise BadInput("goes with --profile DATASET and two --model (A, then B)", field="--profile-dimension")
     if profile is not None:
         from assay.analysis.profile import ProfileSettings
         from assay.analysis.topics import TopicSettings
@@ -49,8 +52,11 @@ def report(
         for flag, name in (("--profile", profile), ("--profile-against", profile_against)):
             if name is not None and G.store().find("datasets", name) is None:
                 raise BadInput(f"no dataset {name!r} in the store (see `assay ls`)", field=flag)
+        from assay.analysis.profile_impact import ScoreSpec
+
+        spec = ScoreSpec(models[0], models[1], profile_dimension, rubric=rubric) if profile_dimension else None
         request = ProfileRequest(profile, profile_against, ProfileSettings(
-            topics=TopicSettings(random_state=seed) if profile_topics else None, random_state=seed))
+            topics=TopicSettings(random_state=seed) if profile_topics else None, random_state=seed), spec)
 
     with progress() as bar:
         task = bar.add_task("report", total=len(STEPS) + (request is not None), rate="")

@@ -16,16 +16,18 @@ from assay.report.figures import COLORS, LAYOUT, finite
 
 if TYPE_CHECKING:
     from assay.analysis.profile import ProfileSettings
+    from assay.analysis.profile_impact import ScoreSpec
     from assay.store import Store
 
 
 @dataclass(frozen=True)
 class ProfileRequest:
-    """What the report profiles: ``dataset``, compared with ``against`` when given."""
+    """What the report profiles: ``dataset``, compared with ``against`` when given, and ``score`` per topic."""
 
     dataset: str
     against: str | None = None
     settings: ProfileSettings | None = None
+    score: ScoreSpec | None = None
 
 
 def profile_section(store: Store, request: ProfileRequest) -> dict[str, Any]:
@@ -34,8 +36,9 @@ def profile_section(store: Store, request: ProfileRequest) -> dict[str, Any]:
 
     settings = request.settings or ProfileSettings()
     if request.against is None:
-        return {"profile": profile_dataset(store, request.dataset, settings=settings)}
-    return {"comparison": compare_datasets(store, request.dataset, request.against, settings=settings)}
+        return {"profile": profile_dataset(store, request.dataset, settings=settings, score=request.score)}
+    return {"comparison": compare_datasets(store, request.dataset, request.against, settings=settings,
+                                           score=request.score)}
 
 
 def _e(text: Any) -> str:
