@@ -127,3 +127,13 @@ def test_no_topic_reaches_min_size():
     t = fit_topics({"x": ["How do I bake bread?", "Explain compound interest."]}, TopicSettings(min_size=3))
     assert t.labels["x"].tolist() == [NO_TOPIC, NO_TOPIC]
     assert [c["topic"] for c in t.clusters] == [NO_TOPIC]
+
+
+def test_eval_win_rate_interval_is_wilsons(scored_store):
+    from assay.stats.proportions import wilson_interval
+
+    d = profile_dataset(scored_store, "eval", settings=NO_TOPICS, score=ScoreSpec("a@1", "b@1", "factuality"))
+    e = d["score"]["eval"]
+    wins = round(e["estimate"] * d["score"]["n"])  # no ties in the planted scores
+    ref = wilson_interval(wins, d["score"]["n"])
+    assert (e["low"], e["high"]) == (pytest.approx(ref.low), pytest.approx(ref.high))

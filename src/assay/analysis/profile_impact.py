@@ -94,13 +94,17 @@ def read_scores(store: Store, prompts: Prompts, spec: ScoreSpec) -> Scored:
 
 
 def _mean_ci(y: np.ndarray, z: float, bounded: bool = False) -> tuple[float, float, float]:
-    """The mean and its normal interval (clipped to [0, 1] for a win rate); NaN bounds under two values."""
-    m = float(y.mean())
-    if len(y) < 2:
+    """The mean and its interval: for a win rate Wilson's score interval (ties count half; Wilson 1927), which
+    stays inside [0, 1] and is not empty when every prompt went one way; otherwise normal. NaN bounds under two."""
+    m, n = float(y.mean()), len(y)
+    if n < 2:
         return m, float("nan"), float("nan")
-    se = float(y.std(ddof=1) / np.sqrt(len(y)))
-    lo, hi = m - z * se, m + z * se
-    return (m, max(lo, 0.0), min(hi, 1.0)) if bounded else (m, lo, hi)
+    if bounded:
+        centre = (m + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(m * (1 - m) / n + z * z / (4 * n * n))
+        return m, float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+    se = float(y.std(ddof=1) / np.sqrt(n))
+    return m, m - z * se, m + z * se
 
 
 def _what(spec: ScoreSpec) -> str:
