@@ -71,3 +71,13 @@ def test_different_distributions_are_found():
     rng = np.random.default_rng(5)
     assert numeric_test(rng.normal(size=200), rng.normal(0.5, size=200)).pvalue < 1e-4
     assert categorical_test(rng.choice(list("ab"), 200, p=[.5, .5]), rng.choice(list("ab"), 200, p=[.8, .2])).pvalue < 1e-4
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from assay.stats import distribution, poststrat
+
+    for module in (distribution, poststrat):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0
