@@ -27,6 +27,7 @@ from assay.cli import cache as _cache  # noqa: E402,F401
 from assay.cli import gate as _gate  # noqa: E402,F401
 from assay.cli import why as _why  # noqa: E402,F401
 from assay.cli import slices as _slices  # noqa: E402,F401
+from assay.cli import profile as _profile  # noqa: E402,F401
 
 
 _built: tuple[tuple[int, ...], object] | None = None

@@ -250,6 +250,7 @@ def build_report(
     on_step: Callable[[str], None] | None = None,
     judge_ab: Sequence[JudgeAB] = (),
     slices: Sequence[str] = (),
+    profile: Any = None,
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
 
@@ -260,12 +261,21 @@ def build_report(
     ``judge_ab`` lists judge-assisted A/B tests (PPI++, :mod:`assay.analysis.assisted`); when
     empty and people and an LLM judge both rated the A/B pair, the judge with the most verdicts
     on the pair is combined with every human rater. ``slices`` lists slice searches to run
-    (:func:`assay.report.slices.parse_spec`); none are run unless asked.
+    (:func:`assay.report.slices.parse_spec`); none are run unless asked. ``profile`` (a
+    ``report.profile.ProfileRequest``) adds the data-profile section of a dataset, or of two
+    compared; it is computed last.
     """
     with shared_reads():  # the judgments are read once; every section filters that read
-        return _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
-                      ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab,
-                      slices=slices)
+        report = _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
+                        ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab,
+                        slices=slices)
+    if profile is not None:
+        from assay.report.profile import profile_section
+
+        (on_step or (lambda name: None))("data profile")
+        res = _safe(profile_section, store, profile)
+        report["profile"] = res["data"] if res["ok"] else {"error": res["error"]}
+    return report
 
 
 def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, campaign: str | None,

@@ -97,6 +97,11 @@ def to_html(report: dict[str, Any]) -> str:
     from assay.report.slices import slice_forest
 
     figs["slices"] = [add(slice_forest(sec)) if not sec.get("error") else None for sec in report.get("slices") or []]
+    pr = report.get("profile")
+    if pr and not pr.get("error"):
+        from assay.report.profile import profile_figures
+
+        figs["profile"] = [add(f) for f in profile_figures(pr)]
 
     env = Environment(loader=PackageLoader("assay.report", "templates"), autoescape=select_autoescape(["j2", "html"]))
     template = env.get_template("report.html.j2")
@@ -196,6 +201,10 @@ def to_markdown(report: dict[str, Any]) -> str:
     out += _redteam_md(r)
     out += _curation_md(r.get("curation"))
     out += _slices_md(r.get("slices"))
+    if r.get("profile"):
+        from assay.report.profile import profile_markdown
+
+        out += profile_markdown(r["profile"])
     rows = F.judge_rows(r.get("judges") or [])
     failed = [j for j in r.get("judges") or [] if not j.get("ok")]
     out += ["### Judge validation", ""]
