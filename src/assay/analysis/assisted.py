@@ -243,24 +243,36 @@ def _active(s: AssistedScores, weights: pd.Series, alpha: float) -> ppi.PPIEstim
                                         labelled, pi, alpha=alpha)
 
 
-def subsample(s: AssistedScores, k: int, seed: int) -> tuple[AssistedScores, dict[str, Any]]:
+def _people_reference(d: np.ndarray, confidence: float) -> dict[str, Any]:
+    """People's mean of ``d`` on every labelled unit with its Student t interval: the reference beside a subsample."""
+    from scipy import stats
+
+    n = d.size
+    ref: dict[str, Any] = {"n": int(n), "estimate": float(d.mean()) if n else None}
+    if n >= 2:
+        half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+        ref.update(low=ref["estimate"] - half, high=ref["estimate"] + half)
+    return ref
+
+
+def _kept(n: int, k: int, seed: int) -> np.ndarray:
+    """Which of ``n`` labelled units keep people's labels: ``k`` drawn uniformly with ``seed``."""
+    keep = np.zeros(n, dtype=bool)
+    keep[np.random.default_rng(seed).choice(n, size=k, replace=False)] = True
+    return keep
+
+
+def subsample(s: AssistedScores, k: int, seed: int, confidence: float = 0.95
+              ) -> tuple[AssistedScores, dict[str, Any]]:
     """Keep people's scores on ``k`` of the labelled prompts, drawn uniformly with ``seed``; the rest become judge-only.
 
     What a budget of ``k`` labels would have given, with the people-only figure on every
     labelled prompt returned beside it as the reference (mean and Student t interval).
     """
-    from scipy import stats
-
-    n = s.y_a.size
-    d = s.y_b - s.y_a
-    ref: dict[str, Any] = {"n": int(n), "estimate": float(d.mean()) if n else None}
-    if n >= 2:
-        half = float(stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n))
-        ref.update(low=ref["estimate"] - half, high=ref["estimate"] + half)
-    if k >= n:
+    ref = _people_reference(s.y_b - s.y_a, confidence)
+    if k >= s.y_a.size:
         return s, ref
-    keep = np.zeros(n, dtype=bool)
-    keep[np.random.default_rng(seed).choice(n, size=k, replace=False)] = True
+    keep = _kept(s.y_a.size, k, seed)
     moved = ~keep
     return replace(s, y_a=s.y_a[keep], y_b=s.y_b[keep], yhat_a=s.yhat_a[keep], yhat_b=s.yhat_b[keep],
                    keys=s.keys[keep], u_a=np.concatenate([s.u_a, s.yhat_a[moved]]),
@@ -303,7 +315,7 @@ def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequenc
     for s in scores:
         ref = None
         if human_sample is not None:
-            s, ref = subsample(s, human_sample, options.random_state)
+            s, ref = subsample(s, human_sample, options.random_state, options.confidence)
         sec = _section(s, options=options, lower=_direction(store, s.rubric, s.dimension), weights=weights,
                        calibrate=calibrate)
         if ref is not None:
@@ -365,8 +377,6 @@ def assisted_preferences(store: Store, model_a: str, model_b: str, *, judges: Se
     gives the PPI++ win rate of B (a tie half) with the people-only and judge-only figures.
     ``human_sample`` keeps people's verdicts on that many items, as in :func:`assisted_report`.
     """
-    from scipy import stats
-
     judge = _item_verdicts(store, model_a, model_b, judges, None)  # the campaign is people's side only
     human = _item_verdicts(store, model_a, model_b, humans, campaign)
     out = []
@@ -380,11 +390,8 @@ def assisted_preferences(store: Store, model_a: str, model_b: str, *, judges: Se
                                "n": int(y.size), "N": int(fu.size),
                                "human_only_items": int(len(hd) - len(lab))}
         if human_sample is not None and human_sample < y.size:
-            ref_half = float(stats.t.ppf(1 - alpha / 2, y.size - 1) * y.std(ddof=1) / np.sqrt(y.size))
-            sec["all_people"] = {"n": int(y.size), "estimate": float(y.mean()), "low": float(y.mean()) - ref_half,
-                                 "high": float(y.mean()) + ref_half}
-            keep = np.zeros(y.size, dtype=bool)
-            keep[np.random.default_rng(options.random_state).choice(y.size, size=human_sample, replace=False)] = True
+            sec["all_people"] = _people_reference(y, options.confidence)
+            keep = _kept(y.size, human_sample, options.random_state)
             y, fu, f = y[keep], np.concatenate([fu, f[~keep]]), f[keep]
             sec.update(n=int(y.size), N=int(fu.size))
         try:

@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
-from assay.cli._assisted import assisted_section, budget_plan, print_assisted
+from assay.cli._assisted import _f, _p, assisted_section, budget_plan, print_assisted
 from assay.cli.agreement import resolve_raters
 from assay.errors import BadInput
 
@@ -34,16 +34,6 @@ class _DefaultToCompare(TyperGroup):
 abtest_app = typer.Typer(cls=_DefaultToCompare, no_args_is_help=True,
                          help="A/B test model B against model A on the same items; plan a study's size.")
 app.add_typer(abtest_app, name="abtest")
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _f(x: float | None, d: int = 3) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
 
 
 def print_abtest(rep: dict[str, Any]) -> None:

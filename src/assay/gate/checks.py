@@ -54,6 +54,15 @@ def _raters(store: Store, refs: list[str] | None, kind: str | None) -> list[str]
     return chosen
 
 
+def _non_inferior_outcome(rows: list[dict[str, Any]], dims: list[dict[str, Any]], how: str
+                          ) -> tuple[bool, str, list[dict[str, Any]]]:
+    """Passed when every dimension is non-inferior; the summary names those that are not."""
+    bad = [r["dimension"] for r, d in zip(rows, dims) if not d.get("non_inferior")]
+    if bad:
+        return False, f"not shown non-inferior on {len(bad)} of {len(rows)} dimensions ({how}): {', '.join(bad)}", rows
+    return True, f"non-inferior on all {len(rows)} dimensions ({how})", rows
+
+
 def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     from assay.analysis.abtest import non_inferiority as test
     from assay.analysis.options import Options, Selection
@@ -76,11 +85,8 @@ def non_inferiority(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[di
              f"p ({a['adjust']})": _p(d.get("p_adjusted")),
              "result": d["error"] if d.get("error") else ("non-inferior" if d["non_inferior"] else "not shown")}
             for d in rep["dimensions"]]
-    bad = [r["dimension"] for r, d in zip(rows, rep["dimensions"]) if not d.get("non_inferior")]
-    how = f"margin {a['margin']:g}, alpha {a['alpha']:g}, {a['adjust']}"
-    if bad:
-        return False, f"not shown non-inferior on {len(bad)} of {len(rows)} dimensions ({how}): {', '.join(bad)}", rows
-    return True, f"non-inferior on all {len(rows)} dimensions ({how})", rows
+    return _non_inferior_outcome(rows, rep["dimensions"], f"margin {a['margin']:g}, alpha {a['alpha']:g}, "
+                                                          f"{a['adjust']}")
 
 
 def _assisted_non_inferiority(store: Store, a: dict[str, Any], rubric: str | None
@@ -109,11 +115,8 @@ def _assisted_non_inferiority(store: Store, a: dict[str, Any], rubric: str | Non
              "judge only (biased)": _f(d.get("judge_difference")), f"p ({a['adjust']})": _p(d.get("p_adjusted")),
              "result": d["error"] if d.get("error") else ("non-inferior" if d["non_inferior"] else "not shown")}
             for d in rep["dimensions"]]
-    bad = [r["dimension"] for r, d in zip(rows, rep["dimensions"]) if not d.get("non_inferior")]
-    how = f"margin {a['margin']:g}, alpha {a['alpha']:g}, {a['adjust']}, people and judge combined by PPI++"
-    if bad:
-        return False, f"not shown non-inferior on {len(bad)} of {len(rows)} dimensions ({how}): {', '.join(bad)}", rows
-    return True, f"non-inferior on all {len(rows)} dimensions ({how})", rows
+    return _non_inferior_outcome(rows, rep["dimensions"], f"margin {a['margin']:g}, alpha {a['alpha']:g}, "
+                                                          f"{a['adjust']}, people and judge combined by PPI++")
 
 
 def ifeval(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
