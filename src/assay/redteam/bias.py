@@ -118,16 +118,30 @@ def term_sets(attributes: Sequence[str] | None = None, terms: str | Path | None 
     return [sets[a] for a in dict.fromkeys(attributes)]
 
 
-def bundled_templates(store: Store) -> str:
-    """Store assay's templates as the dataset ``bias-templates`` (nothing when there); returns its name."""
+def bundled_template_items() -> list[R.Item]:
+    """assay's templates as items of ``bias-templates`` (not stored)."""
     import yaml
 
     rows = yaml.safe_load(resources.files("assay.data").joinpath("bias", "templates.yaml").read_text(encoding="utf-8"))
-    items = [R.Item(id=R.Item.make_id(TEMPLATES_DATASET, r["id"], None, None), dataset=TEMPLATES_DATASET,
-                    external_id=r["id"], prompt=r["prompt"], category="bias") for r in rows]
+    return [R.Item(id=R.Item.make_id(TEMPLATES_DATASET, r["id"], None, None), dataset=TEMPLATES_DATASET,
+                   external_id=r["id"], prompt=r["prompt"], category="bias") for r in rows]
+
+
+def bundled_templates(store: Store) -> str:
+    """Store assay's templates as the dataset ``bias-templates`` (nothing when there); returns its name."""
     store.add([R.Dataset(name=TEMPLATES_DATASET, description="assay's counterfactual bias templates",
-                         source="assay:data/bias/templates.yaml"), *items])
+                         source="assay:data/bias/templates.yaml"), *bundled_template_items()])
     return TEMPLATES_DATASET
+
+
+def template_items(store: Store, templates: str | None, *, limit: int | None = None) -> list[R.Item]:
+    """The template items of dataset ``templates`` (None: assay's, stored or not)."""
+    from assay.redteam.attacks import load_behaviors
+
+    if templates is None or (templates == TEMPLATES_DATASET and store.find(R.Dataset, templates) is None):
+        rows = bundled_template_items()
+        return rows[:limit] if limit is not None else rows
+    return load_behaviors(store, templates, limit=limit)
 
 
 # ---- variants ---------------------------------------------------------------------------------
@@ -171,12 +185,8 @@ def variants(template: R.Item, terms: TermSet, dataset: str) -> list[R.Item]:
     return out
 
 
-def prepare_bias(store: Store, templates: str, terms: TermSet, *, limit: int | None = None
-                 ) -> tuple[str, list[R.Item], int]:
-    """Store one attribute's variants of ``templates``; returns (dataset, items, templates left out)."""
-    from assay.redteam.attacks import load_behaviors
-
-    rows = load_behaviors(store, templates, limit=limit)
+def make_variants(rows: Sequence[R.Item], templates: str, terms: TermSet) -> tuple[str, list[R.Item], int]:
+    """One attribute's variants of the template ``rows`` (not stored): (dataset, items, templates left out)."""
     name = bias_dataset(templates, terms)
     items: list[R.Item] = []
     skipped = 0
@@ -187,6 +197,13 @@ def prepare_bias(store: Store, templates: str, terms: TermSet, *, limit: int | N
     if not items:
         raise BadInput(f"no template of {templates!r} has a {{person}} or {{group}} placeholder every group of "
                        f"{terms.attribute!r} can fill", param="templates")
+    return name, items, skipped
+
+
+def prepare_bias(store: Store, templates: str, terms: TermSet, *, limit: int | None = None
+                 ) -> tuple[str, list[R.Item], int]:
+    """Store one attribute's variants of ``templates``; returns (dataset, items, templates left out)."""
+    name, items, skipped = make_variants(template_items(store, templates, limit=limit), templates, terms)
     store.add([R.Dataset(name=name, description=f"counterfactual bias probes: {terms.attribute} on {templates}",
                          source=f"{SOURCE}{templates}"), *items])
     return name, items, skipped
