@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from assay.store import Store
 
 DATASET = "bbq"
+SOURCE = "github.com/nyu-mll/BBQ (CC-BY-4.0)"
+"""A BBQ dataset's ``source``."""
 LETTERS = ("A", "B", "C")
 PROMPT = "{context}\n\nQuestion: {question}\nA. {a}\nB. {b}\nC. {c}\n\nAnswer with the letter of the right option (A, B or C)."
 # our own list of ways to say the question cannot be answered from the context
@@ -96,7 +98,7 @@ def import_bbq(store: Store, path: str | Path, *, dataset: str = DATASET, limit:
     if not items:
         raise BadInput("no examples in the file", file=str(p))
     store.add([R.Dataset(name=dataset, description="BBQ questions (Parrish et al. 2022)",
-                         source="github.com/nyu-mll/BBQ (CC-BY-4.0)")])
+                         source=SOURCE)])
     return {"dataset": dataset, "examples": len(items), "items_added": store.add(items),
             "categories": sorted({i.category for i in items if i.category}),
             "without_target": sum(1 for i in items if i.metadata["bbq"]["target"] is None)}
