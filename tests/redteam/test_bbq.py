@@ -83,7 +83,9 @@ def test_parse_choice_reads_letters_and_words():
     opts = ["The grandfather", "The grandson", "Can't be determined"]
     assert parse_choice("B", opts, 2) == 1
     assert parse_choice("(C) because nothing says so", opts, 2) == 2
-    assert parse_choice("Answer: a", opts, 2) == 0
+    assert parse_choice("Answer: A", opts, 2) == 0
+    assert parse_choice("A) The grandfather", opts, 2) == 0
+    assert parse_choice("A grandson would not know", opts, 2) == 1  # an article, not the letter
     assert parse_choice("After thinking, the answer is C.", opts, 2) == 2
     assert parse_choice("It was the grandson.", opts, 2) == 1
     assert parse_choice("We cannot tell whether the grandfather did", opts, 2) == 2

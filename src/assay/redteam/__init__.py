@@ -14,7 +14,9 @@ a program detector, an LLM judge or a human, so agreement and review work unchan
 
 Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-shot and
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
-XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons).
+XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``bias``
+(counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
+question sets: accuracy and bias scores).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ _EXPORTS = {
     "Chain": "converters", "chain_from_spec": "converters", "parse_chain": "converters",
     "RefusalCall": "detect", "classify_refusal": "detect", "detect_refusals": "detect",
     "import_jailbreakbench": "sources", "import_xstest": "sources",
+    "bias_results": "bias", "run_bias": "bias", "bbq_results": "bbq", "import_bbq": "bbq", "run_bbq": "bbq",
 }
-_SUBMODULES = ("asr", "attacks", "converters", "detect", "iterative", "sources")
+_SUBMODULES = ("asr", "attacks", "bbq", "bias", "converters", "detect", "iterative", "sources")
 
 __all__ = [
     "AttackResult",
@@ -39,11 +42,14 @@ __all__ = [
     "IterativeResult",
     "RefusalCall",
     "attempt_outcomes",
+    "bbq_results",
+    "bias_results",
     "catalog",
     "chain_from_spec",
     "classify_refusal",
     "compare",
     "detect_refusals",
+    "import_bbq",
     "import_jailbreakbench",
     "import_xstest",
     "load_behaviors",
@@ -52,6 +58,8 @@ __all__ = [
     "refusal_rates",
     "resolve_rater",
     "run_attacks",
+    "run_bbq",
+    "run_bias",
     "run_iterative",
 ]
 

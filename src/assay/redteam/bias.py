@@ -241,7 +241,9 @@ def run_bias(session: Session, model: R.Model, *, templates: str | None = None,
 
     store = session.store
     sets = term_sets(attributes, terms)
-    templates = templates or bundled_templates(store)
+    if templates in (None, TEMPLATES_DATASET) and store.find(R.Dataset, TEMPLATES_DATASET) is None:
+        templates = bundled_templates(store)
+    templates = templates or TEMPLATES_DATASET
     out = []
     for ts in sets:
         name, items, skipped = prepare_bias(store, templates, ts, limit=limit)
