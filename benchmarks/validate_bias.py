@@ -55,6 +55,7 @@ def main() -> None:
 
     covered = {k: {pair: 0 for pair in v} for k, v in truth.items()}
     flagged_woman = 0
+    any_woman = 0
     fair_flagged = 0
     t0, cpu0 = time.monotonic(), time.process_time()
     with tempfile.TemporaryDirectory() as folder, Store(f"sqlite:///{folder}/bias.db") as store, \
@@ -74,6 +75,7 @@ def main() -> None:
                     covered[kind][pair] += gaps[pair]["low"] <= true <= gaps[pair]["high"]
                 if kind == "planted":
                     flagged_woman += gaps[("man", "woman")]["flagged"] and gaps[("non-binary", "woman")]["flagged"]
+                    any_woman += gaps[("man", "woman")]["flagged"] or gaps[("non-binary", "woman")]["flagged"]
                 else:
                     fair_flagged += bool(out["flagged"])
             if (seed + 1) % 25 == 0:
@@ -85,7 +87,8 @@ def main() -> None:
         for pair, c in pairs.items():
             print(f"  {kind:8s} gap {pair[0]} - {pair[1]} = {truth[kind][pair]:+.2f}: 95% interval covers it in "
                   f"{c}/{n} = {100 * c / n:.1f}%")
-    print(f"  planted: both woman gaps flagged (Holm p < 0.05) in {flagged_woman}/{n} = {100 * flagged_woman / n:.1f}%")
+    print(f"  planted: a woman gap flagged (Holm p < 0.05) in {any_woman}/{n} = {100 * any_woman / n:.1f}%, "
+          f"both in {flagged_woman}/{n} = {100 * flagged_woman / n:.1f}%")
     print(f"  unbiased: any gap flagged in {fair_flagged}/{n} = {100 * fair_flagged / n:.1f}% (Holm bounds it by 5%)")
 
 
