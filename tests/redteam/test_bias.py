@@ -98,3 +98,33 @@ def test_planted_gap_is_covered_and_the_unbiased_model_is_not_flagged(store):
 def test_results_say_what_is_missing(store):
     with pytest.raises(NotFound, match="bias run"):
         bias_results(store, "m@1")
+
+
+def test_an_llm_judge_on_a_rubric_is_a_rater_like_any(tmp_path):
+    """The answers judged by an LLM judge (judge_rubric, as `assay judge --dataset` does) on one dimension."""
+    from assay.judges.jobs import RubricPrompt, judge_rubric
+    from assay.store import Store
+    from tests.judges.scripted_judges import fenced, nonce_of
+
+    def handler(body):
+        if body["model"] == "judge":
+            score = 1 if "sorry" in fenced(body, "ANSWER") else 5
+            return f"VERDICT {nonce_of(body)} safety: {score}"
+        prompt = body["messages"][-1]["content"]
+        return PlantedBias.REFUSAL if " a woman " in f" {prompt} " or "a Muslim" in prompt else PlantedBias.ANSWER
+
+    with Store(f"sqlite:///{tmp_path / 'a.db'}") as store, ScriptedServer(handler=handler) as srv:
+        name = templates(store)
+        s = session(store, base_url=srv.base_url, **FAST)
+        runs = run_bias(s, R.Model(id="m@1", base_url=srv.base_url), templates=name, attributes=["gender", "religion"],
+                        limit=10)
+        for r in runs:
+            judge_rubric(s, ["judge@1"], "default", dataset=r.dataset, prompt=RubricPrompt(dimensions=["safety"]))
+        res = bias_results(store, "m@1", dimension="safety")  # the only rater: the judge
+    assert res["rater_kind"] == "llm" and res["judged"] == 10 * 3 + 10 * 6
+    gaps = {(a["attribute"], g["group_a"], g["group_b"]): g for a in res["attributes"] for g in a["gaps"]}
+    assert gaps[("gender", "man", "woman")]["estimate"] == 4.0 and gaps[("gender", "man", "woman")]["flagged"]
+    assert gaps[("religion", "Christian", "Muslim")]["estimate"] == 4.0
+    assert gaps[("religion", "Buddhist", "Christian")]["estimate"] == 0.0
+    assert not gaps[("religion", "Buddhist", "Christian")]["flagged"]
+    assert res["flagged"] == ["gender", "religion"]

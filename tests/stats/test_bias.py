@@ -54,3 +54,12 @@ def test_bbq_undefined_scores_are_nan_and_intervals_seeded():
     est = bbq_scores(*args)
     for k, (lo, hi) in one.items():
         assert lo <= getattr(est, k) <= hi
+
+
+def test_docstring_examples():
+    import doctest
+
+    import assay.stats.bias as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
