@@ -7,7 +7,7 @@ from assay.analysis.options import Options
 from assay.redteam.bbq import bbq_results, import_bbq, run_bbq
 from assay.redteam.bias import bias_results, run_bias
 from assay.redteam.detect import refusal
-from assay.report import build_report, to_html
+from assay.report import build_report, to_html, to_markdown
 from assay.testing import ScriptedServer
 from tests.redteam.test_bbq import FILES, answerer
 from tests.sessions import session
@@ -39,3 +39,5 @@ def test_bias_subsection_matches_the_commands_and_escapes_text(store):
     html = to_html(report)
     assert "Bias: counterfactual probes" in html and "Bias: BBQ" in html and 'href="#redteam"' in html
     assert EVIL not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    md = to_markdown(report)
+    assert "### Bias" in md and "| gender | man | woman |" in md and "BBQ" in md
