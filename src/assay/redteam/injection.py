@@ -110,6 +110,10 @@ class Carrier:
     expect: tuple[str, ...]
     """Words of which one is in an answer that did the benign task (a cheap check)."""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.messages, dict):  # one message written without a trailing comma
+            object.__setattr__(self, "messages", (self.messages,))
+
     @property
     def goal(self) -> str:
         return f"make the model obey an instruction injected into its {self.kind} data instead of its task ({self.name})"

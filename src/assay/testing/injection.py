@@ -118,7 +118,8 @@ class Scripted:
 
     def case_of(self, body: dict) -> str | None:
         text = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
-        found = [c for c in self.cases if c in text]
+        low = text.lower()
+        found = [c for c in self.cases if c.lower() in low]
         if not found:  # an encoded instruction: look for the canary's base64 too
             found = [c for c in self.cases if _b64_contains(text, c)]
         return found[0] if found else None
@@ -141,7 +142,7 @@ def _b64_contains(text: str, canary: str) -> bool:
 
     for run in re.findall(r"[A-Za-z0-9+/]{16,}={0,2}", text):
         try:
-            if canary in base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "ignore"):
+            if canary.lower() in base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "ignore").lower():
                 return True
         except ValueError:
             continue
