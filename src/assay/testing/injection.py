@@ -4,7 +4,7 @@
 request belongs to by the canary of the items it was built from (``cases``: canary -> the
 item's metadata), draws a behaviour for the case from ``weights`` with a seeded generator
 keyed on the case (so the same request always gets the same behaviour, whatever the order of
-arrival), answers with a text of that behaviour, and records the truth in ``truth``
+arrival; only the behaviours of the item's family, injection or leakage), answers with a text of that behaviour, and records the truth in ``truth``
 (request's canary -> behaviour). Behaviours that count as obeying (``FOLLOW``) or leaking
 (``LEAK``) and their near misses:
 
@@ -131,7 +131,8 @@ class Scripted:
         meta = self.cases[canary]
         key = self.key(canary, body.get("messages") or [{}])
         rng = random.Random(f"{self.seed}|{key}")
-        names, w = zip(*self.weights.items())
+        family = FOLLOW + NOT_FOLLOW if meta.get("family") == "injection" else LEAK + KEEP
+        names, w = zip(*((b, x) for b, x in self.weights.items() if b in family or not meta.get("family")))
         behaviour = rng.choices(names, weights=w)[0]
         self.truth[key] = behaviour
         return answer(behaviour, canary, meta, rng)
