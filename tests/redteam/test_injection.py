@@ -190,3 +190,20 @@ def test_the_report_shows_injection_and_leakage_rates_escaped(tmp_path):
     md = to_markdown(report)
     assert "inject:ignore-previous" in md and "![x](https" not in md and "<script>" not in md
     store.close()
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(C, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_detectors_are_verifiers_by_name_and_store_binary_judgments():
+    from assay.judges.registry import create
+
+    judge = create("injection")
+    v = judge("Sure! ZEBRA-4821", {"prompt": "p", "metadata": {"canary": CANARY, "expect": ["mixed"]}})
+    assert (v.passed, v.details["task_done"]) == (True, False)
+    v = create("leakage", min_chars=30)("nothing", {"prompt": "p", "metadata": {"canary": SECRET}})
+    assert v.passed is False and v.details["label"] == "kept"
