@@ -215,3 +215,24 @@ def test_the_detectors_are_verifiers_by_name_and_store_binary_judgments():
     assert (v.passed, v.details["task_done"]) == (True, False)
     v = create("leakage", min_chars=30)("nothing", {"prompt": "p", "metadata": {"canary": SECRET}})
     assert v.passed is False and v.details["label"] == "kept"
+
+
+def test_injection_attempts_stay_out_of_the_jailbreak_rates(store):
+    from assay.redteam.asr import asr
+    from assay.redteam.detect import detect_refusals
+    from assay.redteam.injection import detect_canaries, run_injection
+    from assay.report.redteam import asr_section
+    from assay.session import Session
+
+    _, by = injection_cases("injection-direct", ["task-switch"], ["support-direct"], repeats=2, seed=0)
+    h = Scripted(cases_of([i for v in by.values() for i in v]), {"obey": 1})
+    with ScriptedServer(handler=h) as srv:
+        session = Session(store)
+        run_injection(session, R.Model(id="t@1", base_url=srv.base_url), techniques=["task-switch"],
+                      carriers=["support-direct"], repeats=2, seed=0)
+    assert asr_section(store) is None  # only injection attempts: nothing for the jailbreak tables
+    detect_canaries(session, "injection")
+    detect_refusals(session, attempts_only=True)  # a refusal verdict on these answers changes nothing
+    assert [(r["attack"], r["successes"]) for r in asr(store, dimension="injected")["rows"]] == [("inject:task-switch", 2)]
+    with pytest.raises(Exception, match="no attempts"):
+        asr(store, dimension="refusal")

@@ -7,7 +7,7 @@ Whether an attempt worked is read from one rater's Judgments on one dimension:
   target did not refuse, which over-counts when it complied with something harmless).
 - ``injected`` and ``leaked`` (binary, ``injection@1``): the injected instruction was followed,
   the planted secret came out (``assay.redteam.canary``); only the attacks of that family
-  (``inject:*``, ``leak:*``) are counted.
+  (``inject:*``, ``leak:*``) are counted, and ``jailbroken`` and ``refusal`` count the others.
 
 An attempt whose call failed (no response) counts as a failed attack; an attempt whose
 response the rater has not judged is left out and counted as ``unjudged``.
@@ -73,28 +73,27 @@ def attempt_outcomes(store: Store, *, rater: str | None = None, dimension: str |
     """One row per attempt: attempt, behaviour, model, attack, category, response, success (True,
     False, or None when unjudged) and the rater used (``df.attrs["rater"]``).
 
-    ``dimension`` None: ``jailbroken`` when some attempt's answer was judged on it, else ``refusal``."""
+    ``dimension`` None: ``jailbroken`` when some attempt's answer was judged on it, else ``refusal``
+    when judged, else ``injected``, else ``leaked``."""
     if dimension is not None and dimension not in DIMENSIONS:
         raise BadInput(f"dimension must be one of {', '.join(DIMENSIONS)}, got {dimension!r}", param="dimension")
     att = store.frame("attempts", model=list(models) if models else None, attack=list(attacks) if attacks else None)
-    everything = att
-    if dimension in FAMILY:
-        att = att[att["attack"].str.startswith(FAMILY[dimension])] if not att.empty else att
+    if dimension is None and not att.empty:
+        dimension = "refusal"  # jailbroken where judged, else refusal, else the injection dimensions
+        answered = set(att["response_id"].dropna())
+        for dim in ("jailbroken", "refusal", *FAMILY):
+            judged = store.columns("judgments", ["response_id"], dimension=dim)
+            if judged["response_id"].isin(answered).any():
+                dimension = dim
+                break
+    if not att.empty:  # each family's attacks are judged on its own dimension, the others on theirs
+        family = att["attack"].str.startswith(tuple(FAMILY.values()))
+        att = att[att["attack"].str.startswith(FAMILY[dimension])] if dimension in FAMILY else att[~family]
     if att.empty:
         raise NotFound("no " + (f"{dimension} " if dimension in FAMILY else "") + "attempts"
                        + (f" by {', '.join(models)}" if models else "")
                        + (f" with attacks {', '.join(attacks)}" if attacks else "") + " in the store")
     responses = sorted(att["response_id"].dropna().unique())
-    if dimension is None:
-        dimension = "refusal"  # jailbroken where judged, else refusal, else the injection dimensions
-        for dim in ("jailbroken", "refusal", *FAMILY):
-            judged = store.columns("judgments", ["response_id"], dimension=dim)
-            if judged["response_id"].isin(set(responses)).any():
-                dimension = dim
-                break
-        if dimension in FAMILY:
-            att = everything[everything["attack"].str.startswith(FAMILY[dimension])]
-            responses = sorted(att["response_id"].dropna().unique())
     rater_id = resolve_rater(store, rater, dimension, responses)
     js = _latest(store.frame("judgments", rater_id=rater_id, dimension=dimension))
     js = js[js["response_id"].isin(set(responses))]

@@ -100,9 +100,13 @@ def asr_section(store: Store, models: Sequence[str] | None = None, confidence: f
     """ASR per model x attack for every rater with verdicts on attempt responses; None without attempts."""
     from assay.redteam.asr import asr, attempt_outcomes
 
-    att = store.columns("attempts", ["response_id", "model"])
+    from assay.redteam.asr import FAMILY
+
+    att = store.columns("attempts", ["response_id", "model", "attack"])
     if models:
         att = att[att["model"].isin(list(models))]
+    if not att.empty:  # injection and leakage attempts have their own section
+        att = att[~att["attack"].str.startswith(tuple(FAMILY.values()))]
     if att.empty:
         return None
     responses = set(att["response_id"].dropna())
