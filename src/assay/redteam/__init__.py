@@ -14,7 +14,8 @@ a program detector, an LLM judge or a human, so agreement and review work unchan
 
 Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-shot and
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
-XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons).
+XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
+``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ _EXPORTS = {
     "Chain": "converters", "chain_from_spec": "converters", "parse_chain": "converters",
     "RefusalCall": "detect", "classify_refusal": "detect", "detect_refusals": "detect",
     "import_jailbreakbench": "sources", "import_xstest": "sources",
+    "detect_canaries": "injection", "run_injection": "injection", "run_leakage": "leakage",
+    "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
 }
-_SUBMODULES = ("asr", "attacks", "converters", "detect", "iterative", "sources")
+_SUBMODULES = ("asr", "attacks", "canary", "converters", "detect", "injection", "iterative", "leakage", "sources")
 
 __all__ = [
     "AttackResult",
@@ -43,16 +46,22 @@ __all__ = [
     "chain_from_spec",
     "classify_refusal",
     "compare",
+    "detect_canaries",
     "detect_refusals",
+    "find_canary",
     "import_jailbreakbench",
     "import_xstest",
+    "injection_call",
+    "leak_call",
     "load_behaviors",
     "parse_chain",
     "program_scorers",
     "refusal_rates",
     "resolve_rater",
     "run_attacks",
+    "run_injection",
     "run_iterative",
+    "run_leakage",
 ]
 
 
