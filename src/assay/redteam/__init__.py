@@ -14,8 +14,9 @@ a program detector, an LLM judge or a human, so agreement and review work unchan
 
 Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-shot and
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
-XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``bias``
-(counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
+XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
+``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
+``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
 question sets: accuracy and bias scores).
 """
 
@@ -32,9 +33,12 @@ _EXPORTS = {
     "Chain": "converters", "chain_from_spec": "converters", "parse_chain": "converters",
     "RefusalCall": "detect", "classify_refusal": "detect", "detect_refusals": "detect",
     "import_jailbreakbench": "sources", "import_xstest": "sources",
+    "detect_canaries": "injection", "run_injection": "injection", "run_leakage": "leakage",
+    "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
     "bias_results": "bias", "run_bias": "bias", "bbq_results": "bbq", "import_bbq": "bbq", "run_bbq": "bbq",
 }
-_SUBMODULES = ("asr", "attacks", "bbq", "bias", "converters", "detect", "iterative", "sources")
+_SUBMODULES = ("asr", "attacks", "bbq", "bias", "canary", "converters", "detect", "injection", "iterative",
+               "leakage", "sources")
 
 __all__ = [
     "AttackResult",
@@ -48,19 +52,25 @@ __all__ = [
     "chain_from_spec",
     "classify_refusal",
     "compare",
+    "detect_canaries",
     "detect_refusals",
+    "find_canary",
     "import_bbq",
     "import_jailbreakbench",
     "import_xstest",
+    "injection_call",
+    "leak_call",
     "load_behaviors",
     "parse_chain",
     "program_scorers",
     "refusal_rates",
     "resolve_rater",
     "run_attacks",
+    "run_injection",
     "run_bbq",
     "run_bias",
     "run_iterative",
+    "run_leakage",
 ]
 
 

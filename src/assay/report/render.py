@@ -294,11 +294,44 @@ def _bias_md(bs: Any) -> list[str]:
     return out
 
 
+def _md_inert(text: Any) -> str:
+    """A model's answer inside a Markdown cell: also no links or images (an answer may carry an exfiltration link)."""
+    return "".join("\\" + ch if ch in "[]()!*_" else ch for ch in _md(text))
+
+
+def _injection_md(inj: dict[str, Any] | None) -> list[str]:
+    """Prompt injection and leakage in Markdown: rates per model, technique or probe, and carrier."""
+    if not inj:
+        return []
+    if inj.get("error"):
+        return ["#### Prompt injection and leakage", "", f"_{_md(inj['error'])}_", ""]
+    out: list[str] = []
+    for f in inj["families"]:
+        out += [f"#### {_md(f['title'][:1].upper() + f['title'][1:])}", ""]
+        if f.get("error"):
+            out += [f"_{_md(f['error'])}_", ""]
+            continue
+        out += [f"Judged by **{_md(f['name'])}** ({f['kind']}, {f['dimension']}); share of prompts with "
+                f"{100 * inj['confidence']:.0f}% Wilson intervals."
+                + (f" Benign task done in {f['task_done']['k']} of {f['task_done']['n']} answers."
+                   if f.get("task_done", {}).get("n") else ""), ""]
+        for key, rows in (("attack", f["by_attack"]), ("category", f["by_category"])):
+            out += [f"| model | {key} | n | hits | rate |", "| --- | --- | ---: | ---: | --- |"]
+            out += [f"| {_md(x['model'])} | {_md(x[key])} | {x['n']} | {x['successes']} | "
+                    f"{_ci(x['asr'], x['low'], x['high'])} |" for x in rows]
+            out.append("")
+        if f.get("examples"):
+            out += ["| model | attack | answer |", "| --- | --- | --- |"]
+            out += [f"| {_md(e['model'])} | {_md(e['attack'])} | {_md_inert(e['text'])} |" for e in f["examples"]]
+            out.append("")
+    return out
+
+
 def _redteam_md(r: dict[str, Any]) -> list[str]:
     """The red-team and failure-library sections in Markdown; nothing when the store has no such data."""
     out: list[str] = []
     rt, rf, lib = r.get("redteam"), r.get("refusals"), r.get("library")
-    if rt or rf:
+    if rt or rf or r.get("injection"):
         out += ["### Red team", ""]
     if rt and rt.get("error"):
         out += [f"_{_md(rt['error'])}_", ""]
@@ -340,6 +373,7 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
                     f"{_ci(a['kappa_binary']['estimate'], a['kappa_binary']['low'], a['kappa_binary']['high'])} |"
                     for a in rf["agreement"]]
             out.append("")
+    out += _injection_md(r.get("injection"))
     if isinstance(lib, dict):
         out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
     elif lib:
