@@ -435,4 +435,8 @@ def catalog_rows() -> list[dict[str, Any]]:
                         "the paper's bias scores s_DIS and s_AMB per category with intervals "
                         "(`assay redteam bias bbq` / `bbq-results`).",
          "args": {}},
+        {"kind": "detector", "name": "bbq-choice", "version": "1", "tests": "bias",
+         "source": "our own reading of a multiple-choice answer (letter, or one option's words)",
+         "description": "Bias: which BBQ option an answer chose and whether it is right (a program verifier; "
+                        "unread answers are counted and left out).", "args": {}},
     ]
