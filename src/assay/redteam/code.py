@@ -24,6 +24,7 @@ import ast
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -229,8 +230,10 @@ def scan_python(code: str, *, skip: Sequence[str] = DEFAULT_SKIP) -> tuple[list[
     """
     from assay.errors import require_extra
 
-    bconfig, bmanager = require_extra("redteam", "scanning code in responses with bandit",
-                                      "bandit.core.config", "bandit.core.manager")
+    with warnings.catch_warnings():  # bandit's plug-in loader passes stevedore an argument it deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        bconfig, bmanager = require_extra("redteam", "scanning code in responses with bandit",
+                                          "bandit.core.config", "bandit.core.manager")
     with tempfile.TemporaryDirectory(prefix="assay-scan-") as folder:
         path = os.path.join(folder, "block.py")
         with open(path, "w", encoding="utf-8") as f:

@@ -262,6 +262,29 @@ def _curation_md(cur: Any) -> list[str]:
     return out
 
 
+def _top(top: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{t['id']} ({t['count']})" for t in top)
+
+
+def _insecure_md(ins: dict[str, Any] | None, *, heading: bool) -> list[str]:
+    """Insecure-code and unsafe-rendering rates per model in Markdown; nothing when no response was scanned."""
+    if not ins:
+        return []
+    out = ["### Red team", ""] if heading else []
+    out += ["#### Insecure outputs", ""]
+    if ins.get("error"):
+        return out + [f"_{_md(ins['error'])}_", ""]
+    out += [f"Share of responses with a finding, {100 * ins['confidence']:.0f}% Wilson intervals; insecure code is "
+            "counted over responses that contain code (bandit on Python), unsafe rendering over all responses.", "",
+            "| detector | rater | model | scanned | n | hits | rate | top CWE ids / rules |",
+            "| --- | --- | --- | ---: | ---: | ---: | --- | --- |"]
+    for t in ins["tables"]:
+        out += [f"| {t['detector']} | {_md(t['name'])} | {_md(x['model'])} | {x['scanned']} | {x['n']} | {x['hits']} | "
+                f"{_ci(x['rate'], x['low'], x['high'])} | {_md(_top(x['top']))} |"
+                for x in t["rows"]]
+    return out + [""]
+
+
 def _redteam_md(r: dict[str, Any]) -> list[str]:
     """The red-team and failure-library sections in Markdown; nothing when the store has no such data."""
     out: list[str] = []
@@ -308,6 +331,7 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
                     f"{_ci(a['kappa_binary']['estimate'], a['kappa_binary']['low'], a['kappa_binary']['high'])} |"
                     for a in rf["agreement"]]
             out.append("")
+    out += _insecure_md(r.get("insecure"), heading=not (rt or rf))
     if isinstance(lib, dict):
         out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
     elif lib:
