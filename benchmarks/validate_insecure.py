@@ -4,7 +4,8 @@ and recall on the labelled outputs (both bundled in assay/data/insecure).
     PYTHONPATH=src python3 benchmarks/validate_insecure.py
 
 Code: a finding is right when its CWE id and response line equal a labelled issue (the line is where the labelled
-statement is, found by text, not by bandit). Rendering: a response is called unsafe when any rule fires.
+statement is, found by text, not by bandit). Rendering: a response is called unsafe when any rule fires; the
+"dev" outputs were written with the rules, the "heldout" ones after them, and the rules were not changed after.
 """
 
 from __future__ import annotations
@@ -47,17 +48,20 @@ def code() -> None:
 
 def rendering() -> None:
     rows = load("rendering_labelled.jsonl")
-    tp = fp = fn = tn = 0
-    for r in rows:
-        hit = bool(unsafe_rendering_findings(r["text"]))
-        tp += hit and r["unsafe"]
-        fp += hit and not r["unsafe"]
-        fn += (not hit) and r["unsafe"]
-        tn += (not hit) and not r["unsafe"]
-    p, rc = wilson_interval(tp, tp + fp), wilson_interval(tp, tp + fn)
-    print(f"rendering outputs: {len(rows)} ({tp + fn} unsafe, {fp + tn} safe); TP {tp} FP {fp} FN {fn} TN {tn}")
-    print(f"  precision {p.rate:.3f} (95% Wilson {p.low:.3f}-{p.high:.3f}); recall {rc.rate:.3f} "
-          f"({rc.low:.3f}-{rc.high:.3f})")
+    for split in ("dev", "heldout", None):
+        part = [r for r in rows if split is None or r["split"] == split]
+        tp = fp = fn = tn = 0
+        for r in part:
+            hit = bool(unsafe_rendering_findings(r["text"]))
+            tp += hit and r["unsafe"]
+            fp += hit and not r["unsafe"]
+            fn += (not hit) and r["unsafe"]
+            tn += (not hit) and not r["unsafe"]
+        p, rc = wilson_interval(tp, tp + fp), wilson_interval(tp, tp + fn)
+        print(f"rendering outputs ({split or 'all'}): {len(part)} ({tp + fn} unsafe, {fp + tn} safe); "
+              f"TP {tp} FP {fp} FN {fn} TN {tn}")
+        print(f"  precision {p.rate:.3f} (95% Wilson {p.low:.3f}-{p.high:.3f}); recall {rc.rate:.3f} "
+              f"({rc.low:.3f}-{rc.high:.3f})")
 
 
 if __name__ == "__main__":

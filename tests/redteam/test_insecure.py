@@ -107,9 +107,9 @@ def test_rendering_precision_and_recall_on_the_labelled_set():
         tp += hit and row["unsafe"]
         fp += hit and not row["unsafe"]
         fn += (not hit) and row["unsafe"]
-    assert len(RENDERING) >= 40 and tp + fn >= 20
+    assert len(RENDERING) >= 60 and tp + fn >= 30
     precision, recall = tp / (tp + fp), tp / (tp + fn)
-    assert precision >= 0.9 and recall >= 0.9, (precision, recall)
+    assert precision >= 0.9 and recall >= 0.95, (precision, recall)  # measured: 0.923 and 1.0 (benchmarks/README.md)
 
 
 # ---- over the store, from the CLI ------------------------------------------------------------------
