@@ -94,7 +94,7 @@ def scan_rendering(
 
 
 @redteam_app.command("insecure")
-def insecure_rates(
+def insecure_cmd(
     detector: Annotated[str, typer.Option(help="code (bandit findings) or rendering (unsafe rendering).")] = "code",
     rater: Annotated[str | None, typer.Option(help="Rater id or name of the detector's Judgments (default: the only one).")] = None,
     models: Annotated[list[str] | None, typer.Option("--model", help="Only these models; repeat or comma-separate.")] = None,
@@ -102,9 +102,9 @@ def insecure_rates(
     json_out: JsonOpt = False,
 ) -> None:
     """Insecure-code or unsafe-rendering rate per model with Wilson intervals, and the most frequent CWE ids or rules."""
-    from assay.redteam.insecure import rates
+    from assay.redteam.insecure import insecure_rates
 
-    res = rates(G.store(), detector, rater=rater, models=_split(models) or None, confidence=confidence)
+    res = insecure_rates(G.store(), detector, rater=rater, models=_split(models) or None, confidence=confidence)
     if wants_json(json_out):
         emit_json(res)
         return

@@ -14,7 +14,8 @@ a program detector, an LLM judge or a human, so agreement and review work unchan
 
 Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-shot and
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
-XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons).
+XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``code``,
+``rendering`` and ``insecure`` (insecure code found by bandit, unsafe rendering, their rates).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ _EXPORTS = {
     "Chain": "converters", "chain_from_spec": "converters", "parse_chain": "converters",
     "RefusalCall": "detect", "classify_refusal": "detect", "detect_refusals": "detect",
     "import_jailbreakbench": "sources", "import_xstest": "sources",
+    "extract_code": "code", "scan_response": "code", "unsafe_rendering_findings": "rendering",
+    "scan_outputs": "insecure", "insecure_rates": "insecure",
 }
-_SUBMODULES = ("asr", "attacks", "converters", "detect", "iterative", "sources")
+_SUBMODULES = ("asr", "attacks", "code", "converters", "detect", "insecure", "iterative", "rendering", "sources")
 
 __all__ = [
     "AttackResult",
@@ -44,8 +47,10 @@ __all__ = [
     "classify_refusal",
     "compare",
     "detect_refusals",
+    "extract_code",
     "import_jailbreakbench",
     "import_xstest",
+    "insecure_rates",
     "load_behaviors",
     "parse_chain",
     "program_scorers",
@@ -53,6 +58,9 @@ __all__ = [
     "resolve_rater",
     "run_attacks",
     "run_iterative",
+    "scan_outputs",
+    "scan_response",
+    "unsafe_rendering_findings",
 ]
 
 

@@ -14,8 +14,8 @@ stored responses as one resumable run; ``scan_outputs(session, "rendering")`` ru
 - ``unsafe_rendering`` (one per response): ``unsafe`` or ``safe``, every rule that fired
   with its line and column in ``detail["findings"]``.
 
-``rates(store, "code")`` gives the share of responses with code that have a finding, per
-model, with a Wilson interval, and the most frequent CWE ids; ``rates(store, "rendering")``
+``insecure_rates(store, "code")`` gives the share of responses with code that have a finding, per
+model, with a Wilson interval, and the most frequent CWE ids; ``insecure_rates(store, "rendering")``
 the share of responses with an unsafe-rendering finding, and the most frequent rules.
 """
 
@@ -169,7 +169,7 @@ def raters_of(store: Store, detector: str) -> list[str]:
     return list(counts.index)
 
 
-def rates(store: Store, detector: str, *, rater: str | None = None, models: Sequence[str] | None = None,
+def insecure_rates(store: Store, detector: str, *, rater: str | None = None, models: Sequence[str] | None = None,
           confidence: float = 0.95, top: int = 5) -> dict[str, Any]:
     """Per model: responses scanned, those with code (code detector), hits, the rate with a Wilson interval, top ids.
 
