@@ -5,7 +5,7 @@ and recall on the labelled outputs (both bundled in assay/data/insecure).
 
 Code: a finding is right when its CWE id and response line equal a labelled issue (the line is where the labelled
 statement is, found by text, not by bandit). Rendering: a response is called unsafe when any rule fires; the
-"dev" outputs were written with the rules, the "heldout" ones after them, and the rules were not changed after.
+"dev" outputs were written with the rules, the "heldout" ones after them (since then only two parsing fixes, which change no figure).
 """
 
 from __future__ import annotations

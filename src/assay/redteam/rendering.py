@@ -27,6 +27,7 @@ ours, after the kinds of output garak's XSS and markdown-exfiltration probes loo
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -47,7 +48,7 @@ _MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*" + _URL + r"\s*\)")
 _MD_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*" + _URL + r"\s*\)")
 _REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(?P<url>\S+?)>?(?:\s|$)", re.MULTILINE)
 _AUTOLINK = re.compile(r"<(?P<url>(?:https?|javascript|data|vbscript):[^>\s]+)>", re.IGNORECASE)
-_TAG = re.compile(r"<(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?P<attrs>(?:\s+[^<>]*?)?)\s*/?>", re.DOTALL)
+_TAG = re.compile(r"<(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?P<attrs>(?:[\s/]+[^<>]*?)?)\s*/?>", re.DOTALL)
 _ATTR_URL = re.compile(r"\b(?P<attr>src|href|action|formaction|data|poster|background)\s*=\s*"
                        r"(?:\"(?P<a>[^\"]*)\"|'(?P<b>[^']*)'|(?P<c>[^\s>]+))", re.IGNORECASE)
 _HANDLER = re.compile(r"(?:^|[\s/\"'])on[a-z]+\s*=", re.IGNORECASE)
@@ -118,7 +119,8 @@ def _where(text: str, pos: int) -> tuple[int, int]:
 
 def _url_rules(url: str, *, image: bool, allow: Sequence[str], min_payload: int) -> list[tuple[str, str]]:
     """(rule, why) for one URL of an image (``image``) or a link."""
-    low = url.strip().lower()
+    # as a browser reads it: character references decoded, tabs and line breaks dropped (``jav&#x61;script:``)
+    low = re.sub(r"[\t\n\r]", "", html.unescape(url)).strip().lower()
     if re.match(r"^(?:javascript|vbscript)\s*:", low):
         return [("javascript_url", "a script URL")]
     if low.startswith("data:"):
