@@ -132,6 +132,9 @@ def db(store, store_url, tmp_path):
 def test_scan_code_stores_findings_and_rates(db, store, capsys):
     assert main(["--db", db, "redteam", "scan-code", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    # the same judge through `assay verify` (pass/fail on its own rubric, stored later) leaves the rates alone
+    assert main(["--db", db, "verify", "--verifier", "insecure_code", "--models", "a@1"]) == 0
+    capsys.readouterr()
     assert out["status"] == "done" and out["failed"] == 0 and out["findings"] > 0
     rater = out["rater"]
     a_insecure = len([s for s in CODE if s["expected"]])

@@ -21,6 +21,7 @@ package runs offline for them here).
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
 import tempfile
@@ -217,10 +218,24 @@ class Finding:
 
 
 def bandit_version() -> str:
+    """The installed bandit's version; MissingExtra naming the ``redteam`` extra when it is not installed."""
+    return _import_bandit()[0].__version__
+
+
+def _import_bandit(*modules: str) -> list[Any]:
+    """bandit and ``modules`` of it, without the noise of loading its plug-ins: stevedore's deprecation warning
+    and its error line about bandit's optional SARIF formatter (no formatter is used here)."""
     from assay.errors import require_extra
 
-    (bandit,) = require_extra("redteam", "scanning code in responses with bandit", "bandit")
-    return bandit.__version__
+    quiet = logging.getLogger("stevedore.extension")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return require_extra("redteam", "scanning code in responses with bandit", "bandit", *modules)
+    finally:
+        quiet.setLevel(level)
 
 
 def scan_python(code: str, *, skip: Sequence[str] = DEFAULT_SKIP) -> tuple[list[dict[str, Any]], str | None]:
@@ -228,12 +243,7 @@ def scan_python(code: str, *, skip: Sequence[str] = DEFAULT_SKIP) -> tuple[list[
 
     Each finding: rule, name, cwe, severity, confidence (lower case), line, column, message.
     """
-    from assay.errors import require_extra
-
-    with warnings.catch_warnings():  # bandit's plug-in loader passes stevedore an argument it deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        bconfig, bmanager = require_extra("redteam", "scanning code in responses with bandit",
-                                          "bandit.core.config", "bandit.core.manager")
+    _, bconfig, bmanager = _import_bandit("bandit.core.config", "bandit.core.manager")
     with tempfile.TemporaryDirectory(prefix="assay-scan-") as folder:
         path = os.path.join(folder, "block.py")
         with open(path, "w", encoding="utf-8") as f:

@@ -164,7 +164,7 @@ def _latest(df: pd.DataFrame) -> pd.DataFrame:
 
 def raters_of(store: Store, detector: str) -> list[str]:
     """The ids of the raters with Judgments of ``detector``, most responses first."""
-    js = store.columns("judgments", ["rater_id", "response_id"], dimension=DETECTORS[detector][1])
+    js = store.columns("judgments", ["rater_id", "response_id"], dimension=DETECTORS[detector][1], rubric=RUBRIC)
     counts = js.groupby("rater_id")["response_id"].nunique().sort_values(ascending=False, kind="stable")
     return list(counts.index)
 
@@ -182,7 +182,8 @@ def insecure_rates(store: Store, detector: str, *, rater: str | None = None, mod
         raise BadInput(f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}", param="detector")
     _, dim, hit = DETECTORS[detector]
     rater_id = resolve_rater(store, rater, dim)
-    js = store.frame("judgments", rater_id=rater_id, dimension=dim)
+    # `assay verify --verifier insecure_code` stores pass/fail under the same rater on its own rubric: not read here
+    js = store.frame("judgments", rater_id=rater_id, dimension=dim, rubric=RUBRIC)
     if js.empty:
         raise NotFound(f"no {dim} Judgments by {rater_id}: run `assay redteam scan-{detector}` first")
     js = _latest(js)
@@ -193,7 +194,8 @@ def insecure_rates(store: Store, detector: str, *, rater: str | None = None, mod
         js = js[js["model"].isin(list(models))]
     findings: dict[str, Counter] = {}
     if detector == "code":
-        fs = store.columns("judgments", ["response_id", "label"], rater_id=rater_id, dimension="code_finding")
+        fs = store.columns("judgments", ["response_id", "label"], rater_id=rater_id, dimension="code_finding",
+                           rubric=RUBRIC)
         fs = fs[fs["response_id"].isin(set(js.loc[js["label"] == "insecure", "response_id"]))]
         for rid, lab in zip(fs["response_id"], fs["label"]):
             findings.setdefault(model_of.get(rid), Counter())[lab] += 1
