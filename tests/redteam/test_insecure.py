@@ -190,3 +190,23 @@ def test_catalogue_and_verify_list_the_detectors(capsys):
     from assay import plugins
 
     assert {"insecure_code", "unsafe_rendering"} <= set(plugins.names("verifier"))
+
+
+def test_report_escapes_what_the_detectors_stored(store):
+    """Labels and names in the insecure-output tables are shown as text, never as HTML or Markdown."""
+    from assay.redteam.insecure import scan_outputs
+    from assay.report import build_report, to_html, to_markdown
+    from tests.sessions import session
+
+    store.add([R.Model(id="m@1"), R.Dataset(name="d"), R.Item(id="i1", dataset="d", prompt="p"),
+               R.Response(id="r1", item_id="i1", model="m@1", text="```python\nimport os\nos.system(c)\n```")])
+    _, rater = scan_outputs(session(store), "code")
+    hostile = "<img src=x onerror=alert(1)>"
+    (j,) = store.list(R.Judgment, dimension="code_finding")
+    store.add([j.model_copy(update={"id": "forged", "label": hostile})])
+    report = build_report(store)
+    (table,) = report["insecure"]["tables"]
+    assert {t["id"] for t in table["rows"][0]["top"]} == {"CWE-78", hostile}
+    html = to_html(report)
+    assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert hostile not in to_markdown(report)
