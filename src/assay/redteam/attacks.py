@@ -190,6 +190,9 @@ def catalog() -> list[dict[str, Any]]:
                  "args": {"streams": 3, "turns": 5, "threshold": 10, "seed": 0, "memory": 4}})
     rows += [{"kind": "scorer", "name": r.name, "version": r.version, "description": r.description, "args": {}}
              for r in REGISTRY.registrations("attack-scorer")]
+    from assay.redteam import injection, leakage
+
+    rows += injection.catalog_rows() + leakage.catalog_rows()
     rows += _insecure_detectors()
     return rows
 
