@@ -14,4 +14,5 @@ app.add_typer(redteam_app, name="redteam")
 from assay.cli import _redteam_run as _run  # noqa: E402,F401
 from assay.cli import _redteam_results as _results  # noqa: E402,F401
 from assay.cli import _redteam_bias as _bias  # noqa: E402,F401
+from assay.cli import _redteam_insecure as _insecure  # noqa: E402,F401
 from assay.cli import _redteam_inject as _inject  # noqa: E402,F401

@@ -16,6 +16,7 @@ Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-s
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
 XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
 ``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
+``code``, ``rendering`` and ``insecure`` (insecure code found by bandit, unsafe rendering, their rates),
 ``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
 question sets: accuracy and bias scores).
 """
@@ -35,10 +36,12 @@ _EXPORTS = {
     "import_jailbreakbench": "sources", "import_xstest": "sources",
     "detect_canaries": "injection", "run_injection": "injection", "run_leakage": "leakage",
     "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
+    "extract_code": "code", "scan_response": "code", "unsafe_rendering_findings": "rendering",
+    "scan_outputs": "insecure", "insecure_rates": "insecure",
     "bias_results": "bias", "run_bias": "bias", "bbq_results": "bbq", "import_bbq": "bbq", "run_bbq": "bbq",
 }
-_SUBMODULES = ("asr", "attacks", "bbq", "bias", "canary", "converters", "detect", "injection", "iterative",
-               "leakage", "sources")
+_SUBMODULES = ("asr", "attacks", "bbq", "bias", "canary", "code", "converters", "detect", "injection", "insecure",
+               "iterative", "leakage", "rendering", "sources")
 
 __all__ = [
     "AttackResult",
@@ -54,11 +57,13 @@ __all__ = [
     "compare",
     "detect_canaries",
     "detect_refusals",
+    "extract_code",
     "find_canary",
     "import_bbq",
     "import_jailbreakbench",
     "import_xstest",
     "injection_call",
+    "insecure_rates",
     "leak_call",
     "load_behaviors",
     "parse_chain",
@@ -71,6 +76,9 @@ __all__ = [
     "run_bias",
     "run_iterative",
     "run_leakage",
+    "scan_outputs",
+    "scan_response",
+    "unsafe_rendering_findings",
 ]
 
 
