@@ -199,7 +199,7 @@ _NEGATION = re.compile(
     rf"shouldn{_A}?t|should not|don{_A}?t|do not|didn{_A}?t|did not|never|ignor(?:e|ed|ing)|disregard(?:ed|ing)?|"
     rf"not (?:follow|comply|obey|act on|output|say|include|print|repeat|writ|execut|run)\w*|"
     rf"(?:ne|n{_A})\s*(?:\w+\s+){{0,3}}?(?:pas|jamais|point)|refus\w*|ignor\w*|pas question|"
-    rf"nicht|nie|niemals|kein\w*|verweiger\w*|"
+    rf"nicht|nie|niemals|kein\w*(?! Problem)|verweiger\w*|"
     rf"no (?:voy|vamos|puedo|podemos|debo|pienso|quiero|lo|la|le|he|har[eé]|seguir[eé]|escribir[eé]|"
     rf"responder[eé]|incluir[eé]|repetir[eé]|sigo|obedezco)|nunca|jam[aá]s|me niego|rechaz\w*)\b"
     r"|不会|不能|不应|不予|不要|不执行|不照做|拒绝|忽略|无视|未执行|没有执行|未遵循|没有照做", re.IGNORECASE)
