@@ -15,7 +15,8 @@ a program detector, an LLM judge or a human, so agreement and review work unchan
 Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-shot and
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
 XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
-``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``).
+``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
+``code``, ``rendering`` and ``insecure`` (insecure code found by bandit, unsafe rendering, their rates).
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ _EXPORTS = {
     "import_jailbreakbench": "sources", "import_xstest": "sources",
     "detect_canaries": "injection", "run_injection": "injection", "run_leakage": "leakage",
     "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
+    "extract_code": "code", "scan_response": "code", "unsafe_rendering_findings": "rendering",
+    "scan_outputs": "insecure", "insecure_rates": "insecure",
 }
-_SUBMODULES = ("asr", "attacks", "canary", "converters", "detect", "injection", "iterative", "leakage", "sources")
+_SUBMODULES = ("asr", "attacks", "canary", "code", "converters", "detect", "injection", "insecure", "iterative",
+               "leakage", "rendering", "sources")
 
 __all__ = [
     "AttackResult",
@@ -48,10 +52,12 @@ __all__ = [
     "compare",
     "detect_canaries",
     "detect_refusals",
+    "extract_code",
     "find_canary",
     "import_jailbreakbench",
     "import_xstest",
     "injection_call",
+    "insecure_rates",
     "leak_call",
     "load_behaviors",
     "parse_chain",
@@ -62,6 +68,9 @@ __all__ = [
     "run_injection",
     "run_iterative",
     "run_leakage",
+    "scan_outputs",
+    "scan_response",
+    "unsafe_rendering_findings",
 ]
 
 

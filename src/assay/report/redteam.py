@@ -188,6 +188,23 @@ def refusal_section(store: Store, models: Sequence[str] | None = None,
     return out
 
 
+def insecure_section(store: Store, models: Sequence[str] | None = None,
+                     confidence: float = 0.95) -> dict[str, Any] | None:
+    """Insecure-code and unsafe-rendering rates per model (``assay redteam insecure``), one table per detector
+    rater (at most ``MAX_RATERS``); None when no response was scanned."""
+    from assay.redteam.insecure import DETECTORS, insecure_rates, raters_of
+
+    out: dict[str, Any] = {"confidence": confidence, "tables": []}
+    for detector in DETECTORS:
+        raters = raters_of(store, detector)
+        known = {r.id: r for r in store.iter(R.Rater, id=raters)} if raters else {}
+        for rid in raters[:MAX_RATERS]:
+            res = insecure_rates(store, detector, rater=rid, models=models, confidence=confidence)
+            if res["rows"]:
+                out["tables"].append({**_rater_info(known, rid), "detector": detector, "rows": res["rows"]})
+    return out if out["tables"] else None
+
+
 def library_section(store: Store, models: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The latest version of each failure-library entry (retired ones too), with its last check and its
     last probes' measured cause (``assay why``)."""

@@ -295,11 +295,33 @@ def _injection_md(inj: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def _top(top: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{t['id']} ({t['count']})" for t in top)
+
+
+def _insecure_md(ins: dict[str, Any] | None) -> list[str]:
+    """Insecure-code and unsafe-rendering rates per model in Markdown; nothing when no response was scanned."""
+    if not ins:
+        return []
+    out = ["#### Insecure outputs", ""]
+    if ins.get("error"):
+        return out + [f"_{_md(ins['error'])}_", ""]
+    out += [f"Share of responses with a finding, {100 * ins['confidence']:.0f}% Wilson intervals; insecure code is "
+            "counted over responses that contain code (bandit on Python), unsafe rendering over all responses.", "",
+            "| detector | rater | model | scanned | n | hits | rate | top CWE ids / rules |",
+            "| --- | --- | --- | ---: | ---: | ---: | --- | --- |"]
+    for t in ins["tables"]:
+        out += [f"| {t['detector']} | {_md(t['name'])} | {_md(x['model'])} | {x['scanned']} | {x['n']} | {x['hits']} | "
+                f"{_ci(x['rate'], x['low'], x['high'])} | {_md(_top(x['top']))} |"
+                for x in t["rows"]]
+    return out + [""]
+
+
 def _redteam_md(r: dict[str, Any]) -> list[str]:
     """The red-team and failure-library sections in Markdown; nothing when the store has no such data."""
     out: list[str] = []
     rt, rf, lib = r.get("redteam"), r.get("refusals"), r.get("library")
-    if rt or rf or r.get("injection"):
+    if rt or rf or r.get("injection") or r.get("insecure"):
         out += ["### Red team", ""]
     if rt and rt.get("error"):
         out += [f"_{_md(rt['error'])}_", ""]
@@ -342,6 +364,7 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
                     for a in rf["agreement"]]
             out.append("")
     out += _injection_md(r.get("injection"))
+    out += _insecure_md(r.get("insecure"))
     if isinstance(lib, dict):
         out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
     elif lib:
