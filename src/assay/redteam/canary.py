@@ -170,7 +170,8 @@ def find_canary(text: str, canary: str, *, partial: bool = False) -> list[Match]
     found: list[Match] = []
     for form, rx in (("plain", _pattern(core)), ("reversed", _pattern(core[::-1]))):
         found += [Match(form, m.start(), m.end()) for m in rx.finditer(body)]
-    decoded = [("base64", pos, raw) for pos, raw in base64_runs(body)] + [("hex", pos, raw) for pos, raw in hex_runs(body)]
+    decoded = ([("base64", pos, raw) for pos, raw in base64_runs(body)]
+               + [("hex", pos, raw) for pos, raw in hex_runs(body)])
     for form, pos, raw in decoded:
         if _pattern(core).search(fold(raw)) or _pattern(core[::-1]).search(fold(raw)):
             found.append(Match(form, pos, pos + 1))
