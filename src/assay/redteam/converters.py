@@ -314,3 +314,8 @@ def split(parts: int = 3) -> Transform:
         return "".join(found[n] for n in names)
 
     return Transform(convert, invert)
+
+
+# registered on import of this module, so every converter is known wherever one is
+from assay.redteam import ciphers as _ciphers  # noqa: E402,F401
+from assay.redteam import manyshot as _manyshot  # noqa: E402,F401
