@@ -50,8 +50,10 @@ def faux_dialogue(shots: int, seed: int = 0) -> list[tuple[str, str]]:
 
 @converter("manyshot")
 def manyshot(shots: int = 32, seed: int = 0) -> Transform:
-    """Many-shot jailbreaking: the request follows N faux turns of an assistant that always complies (harmless
-    placeholder shots, seeded); attack success can grow with N as in-context learning outweighs safety training."""
+    """Many-shot jailbreaking: the request follows N faux turns of an assistant that always complies.
+
+    The shots are harmless placeholders drawn with ``seed``; attack success can grow with N as
+    in-context learning outweighs safety training."""
     if not 1 <= shots <= 4096:
         raise ValueError("converter manyshot: shots must lie in 1..4096")
     turns = "".join(f"\nUser: {q}\nAssistant: {a}\n" for q, a in faux_dialogue(shots, seed))
