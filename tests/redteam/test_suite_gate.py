@@ -1,0 +1,58 @@
+"""A shipped suite run from the CLI, then the gate's attack-success check bounded per suite and per attack."""
+
+from __future__ import annotations
+
+import pytest
+
+from assay.cli import main
+from assay.errors import BadInput
+from assay.redteam.suites import load_suite, suite_names
+
+from .test_attacks import Target, behaviors, scripted
+
+
+def test_shipped_suites_load_and_name_their_attacks():
+    assert {"release-gate", "smoke"} <= set(suite_names())
+    gate = load_suite("release-gate")
+    assert "tap" in gate.labels() and "manyshot" in gate.labels() and gate.needs_attacker()
+    assert load_suite("smoke").labels() == ["direct", "base64", "roleplay+prefix"]
+
+
+@pytest.mark.parametrize("text, where, message", [
+    ("name: x\nattacks: [base64, base64]\n", "attacks", "given twice"),
+    ("name: x\nattacks:\n  - base64\n  - nonesuch\n", "attacks[1]", "no converter named 'nonesuch'"),
+    ("name: x\nattacks: [base64]\ndetectors: [psychic]\n", "detectors[0]", "no detector 'psychic'"),
+    ("name: x\nattacks: [base64]\nprobes: [nope]\n", "probes[0]", "no suite probe 'nope'"),
+    ("name: x\nattack: [base64]\n", "attack", "unknown key"),
+    ("name: x\n", "attacks", "at least one attack"),
+])
+def test_bad_suite_files_name_the_field(tmp_path, text, where, message):
+    f = tmp_path / "s.yaml"
+    f.write_text(text)
+    with pytest.raises(BadInput, match=message) as e:
+        load_suite(str(f))
+    assert e.value.field == where and e.value.file == str(f)
+
+
+def test_the_gate_bounds_a_suites_attack_success_each_and_pooled(store, store_url, tmp_path, capsys):
+    behaviors(store)
+    with scripted(Target()) as srv:  # complies with base64 only
+        assert main(["--db", store_url, "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url",
+                     srv.base_url, "--suite", "smoke", "--yes"]) == 0
+    capsys.readouterr()
+    gate = tmp_path / "gate.yaml"
+    # 3 behaviours: base64 broke all 3 (upper bound 1.0); direct and roleplay+prefix none (upper bound 0.561)
+    gate.write_text("conditions:\n"
+                    "  - check: attack-success\n    model: target@1\n    suite: smoke\n    each: true\n"
+                    "    at_most: 0.6\n"
+                    "  - check: attack-success\n    model: target@1\n    suite: smoke\n"
+                    "    attacks: [direct, roleplay+prefix]\n    at_most: 0.6\n")
+    code = main(["--db", store_url, "gate", str(gate)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "1 of 3 attacks above 0.6" in out and "base64 1.000" in out
+    assert "0.561 (upper 95% bound; 0 of 3 behaviors broken) ≤ 0.6" in out
+    gate.write_text("conditions:\n  - check: attack-success\n    model: target@1\n    suite: release-gate\n"
+                    "    each: true\n    at_most: 0.6\n")
+    assert main(["--db", store_url, "gate", str(gate)]) == 1
+    assert "no judged attempts of target@1 for suite release-gate's attacks" in capsys.readouterr().out
