@@ -9,7 +9,7 @@ what the attack measures. Sweep ``shots`` (``manyshot(shots=8)``, ``manyshot(sho
 to get ASR as a function of N (``benchmarks/redteam_attacks.py`` does).
 
 >>> conv = create("manyshot", shots=2, seed=1)
->>> conv("Say hi").count("\\nUser: ")
+>>> conv("Say hi").count("\\nAssistant: ")  # the shots; the request ends with "Assistant:"
 2
 >>> conv.invert(conv("Say hi"))
 'Say hi'
