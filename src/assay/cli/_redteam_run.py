@@ -72,15 +72,26 @@ def _model(store: Any, ref: str, field: str, base_url: str | None, api_key_env: 
 def _attacks_plan(store: Any, target: Any, behaviors: str, chains: list[Any], *, limit: int | None,
                   params: dict[str, Any], no_cache: bool) -> Any:
     """What the converter attacks will send: their prompts made here as ``run_attacks`` makes them, not stored."""
+    from assay import records as R
     from assay.redteam.attacks import derived_dataset, derived_item, load_behaviors
-    from assay.runs import Plan, generate_plan
+    from assay.runs import Call, Plan, generate_plan
+    from assay.runs.plan import plan_calls
 
     plan = Plan()
     targets = load_behaviors(store, behaviors, limit=limit)
     for chain in chains:
         name = derived_dataset(behaviors, chain.key())
         config = {"converters": chain.spec()}
-        items = [derived_item(b, name, chain(b.prompt_text()), chain.label(), config) for b in targets]
+        if chain.models:
+            # a rewriting model's prompts are not known before it answers: the plan sizes them as the request,
+            # and counts each rewrite call
+            items = [derived_item(b, name, b.prompt_text(), chain.label(), config) for b in targets]
+            rewrites = [(r, b) for s in chain.steps for r in s.rewrites for b in targets]
+            plan = plan.merge(plan_calls(store, [Call(store.find("models", r.model) or R.Model(id=r.model),
+                                                      len(b.prompt_text()) + 400, 4 * len(b.prompt_text()) // 3 + 64)
+                                                 for r, b in rewrites]))
+        else:
+            items = [derived_item(b, name, chain(b.prompt_text()), chain.label(), config) for b in targets]
         plan = plan.merge(generate_plan(store, target, items, dataset=name, params=params, no_cache=no_cache))
     return plan
 
@@ -277,6 +288,8 @@ def run_cmd(
     prices = (price_in, price_out)
     target = _model(store, model, "--model", base_url, api_key_env, prices)
     params = {"temperature": temperature, "max_tokens": max_tokens}
+    for ref in dict.fromkeys(m for c in chains for m in c.models):  # rewriting models (paraphrase, translate...)
+        store.add([_model(store, ref, "--attack", base_url, api_key_env, prices)])
     options = dict(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries,
                    backoff_base=backoff, no_cache=no_cache)
     helpers: dict[str, Any] = {}

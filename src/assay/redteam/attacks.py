@@ -99,11 +99,15 @@ class AttackResult:
     run: R.Run | None = None
 
 
-def prepare_attack(store: Store, behaviors: Sequence[R.Item], chain: Chain, *, dataset: str) -> list[R.Item]:
-    """Store the derived items of ``chain`` over ``behaviors`` (adding nothing already there); returns them."""
+def prepare_attack(store: Store, behaviors: Sequence[R.Item], chain: Chain, *, dataset: str,
+                   prompts: Sequence[str] | None = None) -> list[R.Item]:
+    """Store the derived items of ``chain`` over ``behaviors`` (adding nothing already there); returns them.
+
+    ``prompts``: the converted prompts, when made already (a chain that asks a model)."""
     name = derived_dataset(dataset, chain.key())
     config = {"converters": chain.spec()}
-    items = [derived_item(b, name, chain(b.prompt_text()), chain.label(), config) for b in behaviors]
+    sent = list(prompts) if prompts is not None else [chain(b.prompt_text()) for b in behaviors]
+    items = [derived_item(b, name, p, chain.label(), config) for b, p in zip(behaviors, sent)]
     store.add([R.Dataset(name=name, description=f"prompts of attack {chain.label()} on the behaviours of {dataset}",
                          source=f"redteam:{dataset}"), *items])
     return items
@@ -155,7 +159,12 @@ def run_attacks(
     targets = load_behaviors(store, behaviors, limit=limit)
     results = []
     for chain in chains:
-        items = prepare_attack(store, targets, chain, dataset=behaviors)
+        prompts = None
+        if chain.models:  # paraphrase, translate...: the rewriting model is asked first (cached, seeded)
+            from assay.redteam.rewrite import convert_all
+
+            prompts = convert_all(session, chain, [b.prompt_text() for b in targets])
+        items = prepare_attack(store, targets, chain, dataset=behaviors, prompts=prompts)
         label = chain.label()
         labelled = {}
         if on_start is not None:
