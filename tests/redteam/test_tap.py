@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from assay import records as R
 from assay.errors import BadInput
 from assay.redteam.crescendo import CRESCENDO_SYSTEM, CrescendoAttack, run_crescendo
 from assay.redteam.tap import TapAttack, keywords_on_topic, run_tap
