@@ -119,14 +119,16 @@ def test_named_attacks_and_a_suite_file_from_the_cli(db, store, tmp_path, capsys
 
     suite = tmp_path / "mine.yaml"
     suite.write_text("name: mine\nattacks:\n  - base64\n  - manyshot(shots=40)\n"
-                     "  - tap(branching=2, width=2, depth=3, max_calls=30, seed=2)\ndetectors: [refusal]\n")
+                     "  - tap(branching=2, width=2, depth=3, max_calls=30, seed=2)\n  - crescendo(turns=3, seed=1)\n"
+                     "detectors: [refusal]\n")
     with ScriptedServer(handler=PlantedRedTeam(framing=FRAMINGS[3], min_shots=32)) as srv:
         assert run(db, srv, "--suite", str(suite), "--attacker", "attacker@1", "--scorer", "judge@1", "--yes",
                    "--json") == 0
         out = json.loads(capsys.readouterr().out)
         assert [a["attack"] for a in out["attacks"]] == ["base64", "manyshot(shots=40)"]
-        (tap,) = out["named"]
+        tap, crescendo = out["named"]
         assert tap["attack"] == "tap" and tap["behaviors"] == 3
+        assert crescendo["attack"] == "crescendo" and 3 <= crescendo["attempts"] <= 9
         # the refusal detector judged every attempt; many-shot with 40 shots got through the planted weakness
         from assay.redteam.asr import asr
 

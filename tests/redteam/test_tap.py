@@ -125,3 +125,25 @@ def test_crescendo_escalates_backtracks_on_refusal_and_succeeds(store):
         # the attacker was told of the backtrack
         told = [r for r in srv.chat_requests if r.body["model"] == "attacker" and len(r.messages) > 2]
         assert any("removed from the target's memory" in r.messages[-1]["content"] for r in told)
+
+
+async def test_tap_and_crescendo_rebuild_from_their_work_specs_with_the_same_run_id():
+    """What a Ray worker does: the unit work rebuilt from the spec is the same attack (same run id)."""
+    from assay import records as R
+    from assay.providers import make_provider
+    from assay.redteam.crescendo import CrescendoTask
+    from assay.redteam.tap import TapTask
+    from assay.runs import Clients, build_work
+
+    clients = [make_provider(R.Model(id=f"{n}@1", base_url="http://127.0.0.1:9/v1")) for n in ("t", "a", "j")]
+    made = [TapTask(None, *clients, [], dataset="beh", attack=TapAttack(depth=3, max_calls=40, seed=5)),
+            TapTask(None, *clients[:2], "no-refusal", [], dataset="beh", attack=TapAttack(on_topic="none")),
+            CrescendoTask(None, *clients, [], dataset="beh", attack=CrescendoAttack(turns=4, backtracks=1))]
+    for task in made:
+        work = build_work(task.work_spec(), Clients())
+        assert type(work) is type(task) and work.run_id == task.run_id and work.attack == task.attack
+        for c in (work.target, work.attacker, work.scorer):
+            if not isinstance(c, str):
+                await c.aclose()
+    for c in clients:
+        await c.aclose()
