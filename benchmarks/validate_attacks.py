@@ -1,8 +1,11 @@
 """Validation of TAP and many-shot jailbreaking against scripted targets with planted weaknesses.
 
-1. TAP: for each of the 8 framings planted in turn and 5 seeds, 3 behaviours each, the share of
-   trees that find the planted framing within the call budget, the calls they used, and that no
-   tree ever exceeds its budget; a target with no weakness (control) must give no success.
+1. TAP, and the PAIR-style iterative attack at about the same budget: for each of the 8 framings
+   planted in turn and 5 seeds, 3 behaviours each, the share of behaviours whose planted framing
+   is found within the call budget, the calls used, and that no run exceeds its budget; a target
+   with no weakness (control) must give no success. Blind (a refusal grades 1 whatever the
+   framing) and with grade hints (the planted framing's family half-complies, grade 5, and the
+   scripted attacker stays in a family that earned a 5), where score-based pruning can help.
 2. Many-shot: ASR (refusal detector, per behaviour) as a function of N on a target that yields
    only to >= 32 shots: 0 below, 1 from 32 on.
 3. Resume: `assay redteam run --attack tap(...)` killed with SIGKILL a third of the way, run
@@ -45,42 +48,46 @@ def session(store: Store) -> Session:
     return Session(store, Endpoint(max_retries=1, backoff_base=0.01), Execution())
 
 
-def tap_search(budget: int, seeds: int) -> None:
-    found, calls, over = 0, [], 0
-    trees = 0
-    per_framing = {}
-    for f, framing in enumerate([*FRAMINGS, None]):
-        hits = 0
+def search(seeds: int, *, hints: bool, budget: int = 60) -> None:
+    """TAP and the PAIR-style iterative attack on the same planted targets and seeds, about the same budget."""
+    from assay.redteam.iterative import IterativeAttack, run_iterative
+
+    tally = {"tap": [0, 0, [], 0], "pair": [0, 0, [], 0]}  # found, behaviours, calls/behaviour, over budget
+    control = 0
+    for framing in [*FRAMINGS, None]:
         for seed in range(seeds):
-            with tempfile.TemporaryDirectory() as d:
-                store = Store(f"sqlite:///{d}/s.db")
-                behaviours(store)
-                with ScriptedServer(handler=PlantedRedTeam(framing=framing)) as srv:
-                    srv_model = {n: R.Model(id=f"{n}@1", base_url=srv.base_url) for n in ("target", "attacker",
-                                                                                           "judge")}
-                    res = run_tap(session(store), srv_model["target"], "beh", attacker=srv_model["attacker"],
-                                  scorer=srv_model["judge"], attack=TapAttack(branching=3, width=3, depth=5,
-                                                                              max_calls=budget, seed=seed))
-                    sent = len(srv.chat_requests)
-                over += sent > 3 * budget
-                if framing is None:
-                    assert res.succeeded == 0, "the control target was broken"
-                    store.close()
+            for name in ("tap", "pair"):
+                if framing is None and name == "pair":
                     continue
-                trees += 3
-                hits += res.succeeded
-                found += res.succeeded
-                if res.succeeded == 3:
-                    calls.append(sent / 3)
-                store.close()
-        per_framing[framing or "none (control)"] = hits
-    print(f"TAP (branching 3, width 3, depth 5, budget {budget} calls/tree), {seeds} seeds x 8 framings x 3 "
-          f"behaviours = {trees} trees")
-    print(f"  planted framing found: {found}/{trees} trees ({found / trees:.1%}); runs over budget: {over}")
-    if calls:
-        print(f"  calls per tree when all 3 trees succeeded: median {statistics.median(calls):.1f}, "
-              f"max {max(calls):.1f}")
-    print("  successes per framing:", json.dumps(per_framing))
+                with tempfile.TemporaryDirectory() as d:
+                    store = Store(f"sqlite:///{d}/s.db")
+                    behaviours(store)
+                    with ScriptedServer(handler=PlantedRedTeam(framing=framing, hints=hints)) as srv:
+                        m = {n: R.Model(id=f"{n}@1", base_url=srv.base_url) for n in ("target", "attacker", "judge")}
+                        if name == "tap":
+                            res = run_tap(session(store), m["target"], "beh", attacker=m["attacker"], scorer=m["judge"],
+                                          attack=TapAttack(branching=3, width=3, depth=5, max_calls=budget, seed=seed))
+                        else:  # 4 streams x 5 turns x (attacker, target, judge) = 60 calls at most
+                            res = run_iterative(session(store), m["target"], "beh", attacker=m["attacker"],
+                                                scorer=m["judge"], attack=IterativeAttack(streams=4, turns=5, seed=seed))
+                        sent = len(srv.chat_requests)
+                    won = len({a.behavior_id for a in store.list("attempts", run_id=res.run.id) if a.success})
+                    store.close()
+                if framing is None:
+                    control += won
+                    continue
+                t = tally[name]
+                t[0] += won
+                t[1] += 3
+                t[2].append(sent / 3)
+                t[3] += sent > 3 * budget
+    what = "with grade hints (the planted framing's family half-complies)" if hints else "blind (no partial grades)"
+    print(f"search {what}, 8 framings x {seeds} seeds x 3 behaviours, <= {budget} calls per behaviour:")
+    for name, (found, n, calls, over) in tally.items():
+        label = "TAP (b3 w3 d5)" if name == "tap" else "PAIR-style (4 streams x 5 turns)"
+        print(f"  {label}: planted framing found for {found}/{n} behaviours ({found / n:.1%}); calls per "
+              f"behaviour median {statistics.median(calls):.1f}; runs over budget {over}")
+    print(f"  control target with no weakness, TAP: {control} behaviours broken of {3 * seeds}")
 
 
 def manyshot_curve(n_behaviours: int) -> None:
@@ -149,7 +156,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     t0 = time.monotonic()
-    tap_search(budget=60, seeds=2 if args.quick else 5)
+    search(2 if args.quick else 5, hints=False)
+    search(2 if args.quick else 5, hints=True)
     manyshot_curve(3 if args.quick else 30)
     resume(2 if args.quick else 5)
     print(f"({time.monotonic() - t0:.0f} s)")
