@@ -147,3 +147,24 @@ async def test_tap_and_crescendo_rebuild_from_their_work_specs_with_the_same_run
                 await c.aclose()
     for c in clients:
         await c.aclose()
+
+
+def test_score_pruning_grows_only_the_best_graded_leaves(store):
+    """With grades that carry information (the planted framing's family half-complies), every level grows from
+    the best-graded attempts of the level before: phase-2 pruning keeps the top `width`."""
+    behaviors(store)
+    with ScriptedServer(handler=PlantedRedTeam(framing=FRAMINGS[0], hints=True)) as srv:
+        res = tap(store, srv, width=1, depth=5, seed=3)
+        attempts = store.list("attempts", run_id=res.run.id)
+        for b in res.best:
+            mine = [a for a in attempts if a.behavior_id == b]
+            for depth in range(1, max(a.turn for a in mine) + 1):
+                above = [a for a in mine if a.turn == depth - 1]
+                best = max(a.score for a in above)
+                parents = {a.parent_id for a in mine if a.turn == depth}
+                assert len(parents) == 1  # width 1
+                (parent,) = parents
+                assert next(a for a in above if a.id == parent).score == best
+                # the earliest of the best: ties keep the tree's order
+                assert parent == min((a for a in above if a.score == best), key=lambda a: a.stream).id
+        assert res.succeeded == 3
