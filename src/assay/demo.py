@@ -113,7 +113,7 @@ def _judge_ab_specs(store: Store) -> list:
 
 def _judge_assisted(store: Store, rounds: int) -> list[dict[str, Any]]:
     """Run the demo's judge-assisted A/B tests (what the report shows), for the CLI's summary."""
-    from assay.analysis.assisted import assisted_report, human_raters
+    from assay.analysis.assisted import Assist, assisted_report, human_raters
     from assay.analysis.options import Options, Selection
 
     out = []
@@ -121,7 +121,7 @@ def _judge_assisted(store: Store, rounds: int) -> list[dict[str, Any]]:
         people = human_raters(store, None, "human", spec.judges)
         out.append(assisted_report(store, spec.model_a, spec.model_b, judges=list(spec.judges), humans=people,
                                    select=Selection(rubric=spec.rubric), options=Options(rounds=rounds),
-                                   human_sample=spec.human_sample))
+                                   assist=Assist(human_sample=spec.human_sample)))
     return out
 
 

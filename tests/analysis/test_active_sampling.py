@@ -281,7 +281,7 @@ def test_an_active_campaign_feeds_the_judge_assisted_ab_test(tmp_path):
     the probabilities ``inclusion_probabilities`` returns."""
     import pandas as pd
 
-    from assay.analysis.assisted import assisted_report
+    from assay.analysis.assisted import Assist, assisted_report
     from assay.analysis.options import Selection
     from assay.stats import ppi
 
@@ -289,7 +289,7 @@ def test_an_active_campaign_feeds_the_judge_assisted_ab_test(tmp_path):
     with Store(url) as s:
         pi = A.inclusion_probabilities(s, "act")
         rep = assisted_report(s, "base@1", "cand@1", judges=["llm:j"], humans=["human:ann"],
-                              select=Selection(rubric="ab@1", campaign=cid), weights=pd.Series(pi))
+                              select=Selection(rubric="ab@1", campaign=cid), assist=Assist(weights=pd.Series(pi)))
         judge = {j.response_id: j.value for j in s.iter(R.Judgment, rater_id="llm:j")}
     sec = rep["dimensions"][0]
     assert sec["sampling"] == "active" and sec["n"] == len(drawn)

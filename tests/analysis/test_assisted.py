@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from assay import records as R
-from assay.analysis.assisted import assisted_report, assisted_scores, human_raters
+from assay.analysis.assisted import Assist, assisted_report, assisted_scores, human_raters
 from assay.analysis.assisted_plan import ppi_plan
 from assay.analysis.options import Options, Selection
 from assay.cli import main
@@ -150,7 +150,7 @@ def test_human_side_and_judge_side_are_kept_apart(store):
 
 def test_calibrating_on_too_few_labels_is_an_error_in_its_section(store):
     build(store, n=30, labelled=9)
-    q = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), calibrate=5,
+    q = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), assist=Assist(calibrate=5),
                         select=Selection(rubric="ab@1", dimensions=["quality"]))["dimensions"][0]
     assert q["error"] == "calibrating the judge needs at least 10 prompts with people's scores (5 folds), got 9"
 
@@ -310,7 +310,7 @@ def test_a_smaller_budget_is_drawn_from_peoples_prompts_with_the_full_figure_bes
     build(store, n=100, labelled=50, seed=8)
     sel = Selection(rubric="ab@1", dimensions=["quality"])
     full = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel)["dimensions"][0]
-    rep = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel, human_sample=20,
+    rep = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel, assist=Assist(human_sample=20),
                           options=Options(random_state=4))
     q = rep["dimensions"][0]
     assert (q["n"], q["N"]) == (20, 80) and rep["human_sample"] == 20 and rep["seed"] == 4
@@ -324,12 +324,12 @@ def test_a_smaller_budget_is_drawn_from_peoples_prompts_with_the_full_figure_bes
     assert full["human_estimate"] == pytest.approx(d.mean()) and full["n"] == 50
     # the judge-only figure is over the same 100 prompts either way; another seed draws other prompts
     assert q["judge_estimate"] == pytest.approx(full["judge_estimate"])
-    other = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel, human_sample=20,
+    other = assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel, assist=Assist(human_sample=20),
                             options=Options(random_state=5))["dimensions"][0]
     assert other["human_estimate"] != q["human_estimate"]
     # asking for more than people labelled keeps them all
     assert assisted_report(store, A, B, judges=[JUDGE], humans=list(PEOPLE), select=sel,
-                           human_sample=80)["dimensions"][0]["n"] == 50
+                           assist=Assist(human_sample=80))["dimensions"][0]["n"] == 50
 
 
 def test_preferences_on_pandalm_match_the_published_files(store):
@@ -449,7 +449,7 @@ def test_calibrated_judge_is_cross_fitted_and_helps_a_judge_on_another_scale(sto
     store.add(recs)
     sel = Selection(rubric="cal@1")
     plain = assisted_report(store, A, B, judges=[JUDGE], humans=[PEOPLE[0]], select=sel)["dimensions"][0]
-    rep = assisted_report(store, A, B, judges=[JUDGE], humans=[PEOPLE[0]], select=sel, calibrate=5,
+    rep = assisted_report(store, A, B, judges=[JUDGE], humans=[PEOPLE[0]], select=sel, assist=Assist(calibrate=5),
                           options=Options(random_state=2))
     cal = rep["dimensions"][0]
     assert cal["calibrated"] == "isotonic, cross-fitted over 5 folds" and rep["seed"] == 2 and cal["lam"] == 1

@@ -91,7 +91,7 @@ def test_the_missing_reference_is_found_and_written_beside_the_hypothesis(store)
     for other in ("resample", "paraphrase", "explicit", "system"):
         assert by[other].rate == 0.0 and by[other].interval[1] < by["reference"].interval[0]
     assert by["reference"].beyond_resample is True and by["paraphrase"].beyond_resample is False
-    assert out.measured.startswith("fixed by giving the reference (100% [89%, 100%])")
+    assert out.measured.startswith("fixed by giving the reference (100% [88%, 100%])")
     assert "stable (fails every time)" in by["resample"].line()
     # 3 resamples + 1 paraphrase request + 1 answer to it + explicit + reference + system, per prompt
     assert asked == 8 * N
@@ -105,7 +105,7 @@ def test_the_missing_reference_is_found_and_written_beside_the_hypothesis(store)
     assert entry.version == 2 and entry.hypothesis == "The model misreads the question."
     ev = entry.evidence["probes"]
     assert ev["measured"] == out.measured and ev["hypothesis"] == "The model misreads the question."
-    assert ev["table"][3].startswith("fixed by giving the reference: 100% [89%, 100%]")
+    assert ev["table"][3].startswith("fixed by giving the reference: 100% [88%, 100%]")
     assert [h["model"] for h in entry.evidence["probe_history"]] == ["m@1"]
 
 
@@ -277,5 +277,5 @@ def test_the_report_shows_the_measured_cause_beside_the_hypothesis(store):
     assert e["probes"]["measured"] == out.measured and e["probes"]["table"] == [r.line() for r in out.results]
     html = to_html(report)
     assert f"m@1: {out.measured}" in html and "It &lt;b&gt;misreads&lt;/b&gt; the question." in html
-    assert "fixed by giving the reference: 100% [61%, 100%]; beyond resampling" in html
+    assert "fixed by giving the reference: 100% [54%, 100%]; beyond resampling" in html
     assert f"| m@1: {out.measured} |" in to_markdown(report)

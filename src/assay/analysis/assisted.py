@@ -36,8 +36,8 @@ from assay.stats import abtest as AB
 from assay.stats import ppi
 from assay.store import Store
 
-__all__ = ["AssistedScores", "JudgeAB", "assisted_preferences", "assisted_report", "assisted_scores", "human_raters",
-           "subsample", "worth_line"]
+__all__ = ["Assist", "AssistedScores", "JudgeAB", "assisted_preferences", "assisted_report", "assisted_scores",
+           "human_raters", "subsample", "worth_line"]
 
 KEYS = ["rubric", "dimension", "key"]
 
@@ -74,7 +74,29 @@ class JudgeAB:
     judges: tuple[str, ...]
     rubric: str | None = None
     human_sample: int | None = None
-    """Keep people's labels on this many prompts (or items), as :func:`assisted_report`'s ``human_sample``."""
+    """Keep people's labels on this many prompts (or items), as :class:`Assist`'s ``human_sample``."""
+
+
+@dataclass(frozen=True, eq=False)
+class Assist:
+    """How :func:`assisted_report` pairs, weights, subsamples and calibrates (the defaults: none of it).
+
+    ``pair_by``: what a prompt is ("auto", "item", ...; as ``assay abtest``'s ``--pair-by``).
+    ``weights`` (prompt key to inclusion probability) switches to the active-sampling estimator.
+    ``human_sample`` keeps people's scores on that many labelled prompts per dimension (drawn
+    with ``options.random_state``; :func:`subsample`) and adds each dimension's people-only
+    figure on all of them as ``all_people``: what a smaller labelling budget would have given.
+    With ``preferences``, the two sides' pairwise comparisons of A and B give B's win rate by
+    :func:`assisted_preferences`. ``calibrate`` (a number of folds) maps the judge's scores onto
+    people's scale first (:func:`calibrated`, cross-fitted) and uses the cross-prediction-powered
+    interval (no power tuning: ``lam`` is 1).
+    """
+
+    pair_by: str = "auto"
+    weights: pd.Series | None = None
+    human_sample: int | None = None
+    preferences: bool = True
+    calibrate: int | None = None
 
 
 def human_raters(store: Store, refs: Sequence[str] | None, kind: str, judges: Sequence[str]) -> list[str]:
@@ -281,25 +303,18 @@ def subsample(s: AssistedScores, k: int, seed: int, confidence: float = 0.95
 
 
 def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
-                    select: Selection = Selection(), options: Options = Options(), pair_by: str = "auto",
-                    weights: pd.Series | None = None, human_sample: int | None = None,
-                    preferences: bool = True, calibrate: int | None = None) -> dict[str, Any]:
+                    select: Selection = Selection(), options: Options = Options(), assist: Assist = Assist()
+                    ) -> dict[str, Any]:
     """B - A per dimension from human scores on some prompts and the judge's on all: PPI++ beside human-only and judge-only.
 
     ``judges`` and ``humans`` are rater ids; ``select`` narrows rubric, dimensions and campaign
-    (its ``raters`` is ignored: the two sides are given). ``weights`` (prompt key to inclusion
-    probability) switches to the active-sampling estimator. ``human_sample`` keeps people's
-    scores on that many labelled prompts per dimension (drawn with ``options.random_state``;
-    :func:`subsample`) and adds each dimension's people-only figure on all of them as
-    ``all_people``: what a smaller labelling budget would have given. With ``preferences``,
-    the two sides' pairwise comparisons of A and B give B's win rate by
-    :func:`assisted_preferences`, under ``preferences``. ``calibrate`` (a number of folds) maps
-    the judge's scores onto people's scale first (:func:`calibrated`, cross-fitted) and uses
-    the cross-prediction-powered interval (no power tuning: ``lam`` is 1). p-values (Wald, from the PPI++
-    interval's distribution) are adjusted across dimensions by ``options.adjust``. Returns a
-    JSON-ready dict: ``dimensions`` (one section per dimension the judge scored), ``judges``,
-    ``humans``, ``pair_by``.
+    (its ``raters`` is ignored: the two sides are given); ``assist`` (:class:`Assist`) sets the
+    pairing, the active-sampling weights, a people's subsample and calibration. p-values (Wald,
+    from the PPI++ interval's distribution) are adjusted across dimensions by ``options.adjust``.
+    Returns a JSON-ready dict: ``dimensions`` (one section per dimension the judge scored),
+    ``preferences`` (B's win rate, when ``assist.preferences``), ``judges``, ``humans``, ``pair_by``.
     """
+    pair_by, weights, human_sample, calibrate = assist.pair_by, assist.weights, assist.human_sample, assist.calibrate
     if not judges:
         raise BadInput("the judge-assisted A/B test needs --judge")
     _check_adjust(options)
@@ -328,7 +343,7 @@ def assisted_report(store: Store, model_a: str, model_b: str, *, judges: Sequenc
             sec["verdict"] = _verdict(sec, model_a, model_b, options.alpha)
             sec["worth"] = worth_line(sec)
     prefs = (assisted_preferences(store, model_a, model_b, judges=judges, humans=humans, campaign=select.campaign,
-                                  options=options, human_sample=human_sample) if preferences else [])
+                                  options=options, human_sample=human_sample) if assist.preferences else [])
     return {"model_a": model_a, "model_b": model_b, "judges": list(judges), "humans": list(humans),
             "preferences": prefs,
             "pair_by": used, "confidence": options.confidence, "adjust": options.adjust, "dimensions": sections,

@@ -27,7 +27,7 @@ def assisted_section(store, model_a, model_b, judges, humans, human_kind, select
     """The PPI++ section when people scored some of the prompts the judge did; None when they scored none."""
     from dataclasses import replace
 
-    from assay.analysis.assisted import assisted_report, human_raters
+    from assay.analysis.assisted import Assist, assisted_report, human_raters
 
     judge_ids = resolve_raters(store, judges, None) or []
     people = human_raters(store, humans, human_kind, judge_ids)
@@ -36,9 +36,9 @@ def assisted_section(store, model_a, model_b, judges, humans, human_kind, select
             raise BadInput("no rater is left on the human side once the judges are taken out")
         return None
     rep = assisted_report(store, model_a, model_b, judges=judge_ids, humans=people,
-                          select=replace(select, raters=None), options=options, pair_by=pair_by,
-                          weights=_campaign_weights(store, select.campaign), human_sample=human_sample,
-                          calibrate=calibrate)
+                          select=replace(select, raters=None), options=options,
+                          assist=Assist(pair_by=pair_by, weights=_campaign_weights(store, select.campaign),
+                                        human_sample=human_sample, calibrate=calibrate))
     return rep if rep["labelled"] or humans or human_sample is not None else None
 
 

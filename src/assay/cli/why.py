@@ -59,8 +59,8 @@ def why(
 ) -> None:
     """Why does an entry's failure happen? Re-ask its prompts with controlled changes; measure which fixes it.
 
-    Each probe's fix rate (the share of its answers that pass the entry's detector) gets a Wilson
-    interval; the cause table goes into the entry's next version beside its hypothesis. The plan is
+    Each probe's fix rate (the share of its answers that pass the entry's detector) gets an exact
+    interval that takes the prompt as the unit when its answers are alike; the cause table goes into the entry's next version beside its hypothesis. The plan is
     printed before the first call; a rerun resumes, asking nothing already answered.
     """
     from assay.cli._boundary import flags_for

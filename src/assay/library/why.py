@@ -4,8 +4,10 @@ For each probe (``assay.library.probes``) the entry's failing prompts are change
 probe that writes its change with a model, a paraphrase, first asks the rewriter),
 answered through the generation run engine (resumable, cached, rate-limited) and judged
 by the entry's own detector. A probe's **fix rate** is the share of its answers that
-pass, with a Wilson score interval (answers are counted as independent: with several
-answers per prompt and prompts that differ, the interval is too narrow). ``resample``
+pass, with an exact interval that counts the prompt, not the answer, as the unit when a
+prompt's answers are alike (Clopper-Pearson at Korn and Graubard's effective sample size,
+``stats.proportions.clustered_exact_interval``; with one answer per prompt, plain
+Clopper-Pearson). The prompts are taken as a sample of the entry's failures. ``resample``
 is the control: a change fixes the failure beyond chance only when its interval lies
 above the resample's.
 
@@ -25,7 +27,7 @@ from assay.errors import BadInput
 from assay.library.check import detect
 from assay.library.entries import edit_entry, get_entry
 from assay.library.probes import Probe
-from assay.stats.proportions import wilson_interval
+from assay.stats.proportions import clustered_exact_interval
 
 if TYPE_CHECKING:
     from assay.session import Session
@@ -287,7 +289,7 @@ def run_probe(session: Session, target: Target, model: R.Model, probe: Probe, se
     result.passed = sum(p for p, _ in result.per_item.values())
     result.unanswered += len(pairs) * samples - result.n
     if result.n:
-        w = wilson_interval(result.passed, result.n, confidence=settings.confidence)
+        w = clustered_exact_interval([tuple(c) for c in result.per_item.values()], confidence=settings.confidence)
         result.rate, result.interval = round(result.passed / result.n, 6), [round(w.low, 6), round(w.high, 6)]
     return result
 

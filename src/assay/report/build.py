@@ -224,14 +224,14 @@ def _auto_judge_ab(jf: pd.DataFrame, cf: pd.DataFrame, pair: Sequence[str] | Non
 
 def _judge_assisted(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, specs: Sequence[JudgeAB],
                     campaign: str | None, options: Options) -> list[dict[str, Any]]:
-    from assay.analysis.assisted import assisted_report, human_raters
+    from assay.analysis.assisted import Assist, assisted_report, human_raters
 
     out = []
     for spec in specs:
         people = human_raters(store, None, "human", spec.judges)
         res = _safe(assisted_report, store, spec.model_a, spec.model_b, judges=list(spec.judges), humans=people,
                     select=Selection(rubric=spec.rubric, campaign=campaign), options=options,
-                    human_sample=spec.human_sample)
+                    assist=Assist(human_sample=spec.human_sample))
         out.append({"model_a": spec.model_a, "model_b": spec.model_b, "judges": list(spec.judges),
                     **({"data": res["data"]} if res["ok"] else {"error": res["error"]})})
     return out
