@@ -30,10 +30,7 @@ from typing import TYPE_CHECKING, Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.redteam.attacks import derived_dataset, derived_item, load_behaviors
-from assay.redteam.iterative import (
-    ATTACKER_FEEDBACK, ATTACKER_START, ATTACKER_SYSTEM, FORGETS, IterativeAttack, IterativeTask, Score,
-    _AttackerUnreadable, _json_object, parse_proposal,
-)
+from assay.redteam.iterative import IterativeAttack, IterativeTask, Score, json_object
 from assay.runs import Outcome, Unit, WorkSpec, unit_work, work_spec
 from assay.session import Usage
 
@@ -178,24 +175,11 @@ class TapTask(IterativeTask):
 
     async def _branch(self, goal: str, node: _Node, child: int, use: Usage) -> tuple[str, str]:
         """The attacker's refinement ``child`` of ``node``: (prompt, the attacker's reply)."""
-        messages = [{"role": "system", "content": ATTACKER_SYSTEM.format(goal=goal, memory=FORGETS)},
-                    {"role": "user", "content": ATTACKER_START}]
-        for h in node.history[-self.memory:]:
-            messages += [{"role": "assistant", "content": h["reply"]},
-                         {"role": "user", "content": ATTACKER_FEEDBACK.format(
-                             turn=h["turn"] + 1, next=h["turn"] + 2, prompt=h["prompt"], answer=h["answer"][:2000],
-                             grade="?" if h["score"] is None else f"{h['score']:g}", reason=h["reason"])}]
-        tries = []
-        for retry in range(3):
-            self._budget(use)
-            seed = int(R.digest("tap", self.seed, node.key, child, retry, size=4), 16) % (2**31)
-            c = await self.attacker.complete(messages, sample_index=retry, seed=seed, **self.attacker_params)
-            use.add(c)
-            prompt = parse_proposal(c.text)
-            if prompt is not None:
-                return prompt, c.text
-            tries.append(c.text[:120])
-        raise _AttackerUnreadable(f"the attacker's replies held no prompt (3 tries; first: {tries[0]!r})")
+        def seed(retry: int) -> int:
+            return int(R.digest("tap", self.seed, node.key, child, retry, size=4), 16) % (2**31)
+
+        return await self._ask_attacker(self._attacker_messages(goal, node.history, 0), seed, use,
+                                        before=lambda: self._budget(use))
 
     async def _on_topic(self, goal: str, prompt: str, use: Usage) -> bool:
         if self.on_topic != "model":
@@ -205,7 +189,7 @@ class TapTask(IterativeTask):
                     {"role": "user", "content": ON_TOPIC_USER.format(goal=goal, prompt=prompt[:6000])}]
         c = await self.scorer.complete(messages, temperature=0.0)
         use.add(c)
-        obj = _json_object(c.text) or {}
+        obj = json_object(c.text) or {}
         verdict = obj.get("on_topic")
         if isinstance(verdict, str):
             verdict = verdict.strip().lower() in ("true", "yes")
