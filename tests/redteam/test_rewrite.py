@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -70,3 +71,29 @@ def test_model_converters_from_the_cli(store, store_url, capsys):
         assert n == 6  # three rewrites, three target calls
         assert main(args) == 0 and len(srv.chat_requests) == n
     assert store.find("models", "helper@1") is not None
+
+
+def test_a_failed_rewrite_is_counted_reported_and_asked_again_on_a_rerun(store, store_url, capsys):
+    from assay.testing import Reply
+
+    behaviors(store)
+    broken = {"goal one"}
+
+    def flaky(body: dict):
+        if body["model"] != "target" and any(b in body["messages"][-1]["content"] for b in broken):
+            return Reply(status=400, body={"error": {"message": "rejected"}})
+        return helper(body)
+
+    with ScriptedServer(handler=flaky) as srv:
+        args = ["--db", store_url, "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url",
+                srv.base_url, "--attack", "paraphrase(model=helper@1)", "--max-retries", "0", "--yes", "--json"]
+        assert main(args) == 1
+        captured = capsys.readouterr()
+        (row,) = json.loads(captured.out)["attacks"]
+        assert (row["attempts"], row["failed"]) == (2, 1)
+        assert row["rewrite_errors"][0].startswith("converter paraphrase: helper@1 failed (bad_request)")
+        broken.clear()
+        n = len(srv.chat_requests)
+        assert main(args) == 0
+        # only the failed rewrite and its target call are new
+        assert sorted(r.body["model"] for r in srv.chat_requests[n:]) == ["helper", "target"]

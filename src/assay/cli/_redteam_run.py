@@ -366,7 +366,7 @@ def run_cmd(
                                                 on_progress=lambda p: on_progress("refusal detector", p)),
                                 models=[target.id], attempts_only=True)
     named_runs = [o for o in others if hasattr(o, "run")]
-    failed = sum(r.run.failed for r in results) + (it.run.failed if it else 0) + sum(o.run.failed for o in named_runs)
+    failed = sum(r.failed for r in results) + (it.run.failed if it else 0) + sum(o.run.failed for o in named_runs)
     _report(results, it, json_out, named_runs)
     if failed:
         raise SystemExit(1)
@@ -385,7 +385,8 @@ def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None
     if wants_json(json_out):
         data: dict[str, Any] = {"attacks": [
             {"attack": r.attack, "dataset": r.dataset, "behaviors": r.behaviors, "attempts": r.attempts,
-             "added": r.added, "failed": r.failed, "run": r.run.model_dump(mode="json", exclude={"config"})}
+             "added": r.added, "failed": r.failed, "rewrite_errors": r.rewrite_errors,
+             "run": r.run.model_dump(mode="json", exclude={"config"})}
             for r in results]}
         if it is not None:
             data["iterative"] = {"attack": it.attack, "behaviors": it.behaviors, "streams": it.streams, "attempts": it.attempts,
@@ -410,10 +411,13 @@ def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None
         t.add_row(o.attack, f"{o.behaviors:,}", f"{o.attempts:,}", "", f"{o.run.failed:,}",
                   f"{row['succeeded']}/{total} {unit}", o.run.id[:12])
     console.print(t)
+    for r in results:
+        for e in r.rewrite_errors:
+            err_console.print(e, highlight=False)
     for run in [r.run for r in results] + ([it.run] if it else []) + [o.run for o in named]:
         if run.failed:
             err_console.print(run_line(run), highlight=False)
-    if any(r.run.failed for r in results) or (it and it.run.failed) or any(o.run.failed for o in named):
+    if any(r.failed for r in results) or (it and it.run.failed) or any(o.run.failed for o in named):
         err_console.print("some calls failed (`assay runs --id RUN` lists them); run the same command again to retry",
                           highlight=False)
     console.print("verdicts: `assay redteam detect`, then `assay redteam asr`", highlight=False)

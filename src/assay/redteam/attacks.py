@@ -16,7 +16,7 @@ run (kind and message in its ledger, counted in the Run) and is retried by a rer
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay import records as R
@@ -95,8 +95,10 @@ class AttackResult:
     added: int = 0
     """Attempts this invocation added."""
     failed: int = 0
-    """Prompts whose call failed (see the run's ledger; a rerun retries them)."""
+    """Prompts whose call failed (see the run's ledger; a rerun retries them), rewrites that failed included."""
     run: R.Run | None = None
+    rewrite_errors: list[str] = field(default_factory=list)
+    """Why a model converter (paraphrase, translate...) could not rewrite a behaviour (a rerun asks again)."""
 
 
 def prepare_attack(store: Store, behaviors: Sequence[R.Item], chain: Chain, *, dataset: str,
@@ -160,11 +162,15 @@ def run_attacks(
     results = []
     for chain in chains:
         prompts = None
+        errors: list[str] = []
+        sent = targets
         if chain.models:  # paraphrase, translate...: the rewriting model is asked first (cached, seeded)
             from assay.redteam.rewrite import convert_all
 
-            prompts = convert_all(session, chain, [b.prompt_text() for b in targets])
-        items = prepare_attack(store, targets, chain, dataset=behaviors, prompts=prompts)
+            made = convert_all(session, chain, [b.prompt_text() for b in targets], errors=errors)
+            sent = [b for b, p in zip(targets, made) if p is not None]
+            prompts = [p for p in made if p is not None]
+        items = prepare_attack(store, sent, chain, dataset=behaviors, prompts=prompts)
         label = chain.label()
         labelled = {}
         if on_start is not None:
@@ -174,7 +180,7 @@ def run_attacks(
         run = generate(session.replace(**labelled), model, derived_dataset(behaviors, chain.key()), params=params)
         total, added = link_attempts(store, model.id, chain, items)
         results.append(AttackResult(label, derived_dataset(behaviors, chain.key()), len(targets), total, added,
-                                    len(items) - total, run))
+                                    len(targets) - total, run, errors))
     return results
 
 

@@ -88,19 +88,23 @@ def tone(model: str | None = None, tone: str = "casual", seed: int = 0, temperat
                                                    f"what it asks.", seed=seed, temperature=temperature),))
 
 
-def convert_all(session: Session, chain: Chain, texts: Sequence[str]) -> list[str]:
+def convert_all(session: Session, chain: Chain, texts: Sequence[str], *,
+                errors: list[str] | None = None) -> list[str | None]:
     """``chain`` applied to every text, asking the models of its model steps (cached, seeded requests).
 
     A deterministic chain is applied directly. A model's endpoint is the stored model's, else
-    the session's; ValueError when a model's answer is empty (the step cannot be applied).
+    the session's. A text whose rewrite fails (the call failed after its retries, or the answer
+    was empty) is None, its error appended to ``errors``; a rerun asks again (what succeeded
+    comes from the cache). A fatal provider error (unreachable, bad key) is raised.
     """
     if not chain.models:
         return [chain(t) for t in texts]
-    return asyncio.run(_convert_all(session, chain, list(texts)))
+    return asyncio.run(_convert_all(session, chain, list(texts), errors if errors is not None else []))
 
 
-async def _convert_all(session: Session, chain: Chain, texts: list[str]) -> list[str]:
-    from assay.providers import RequestCache
+async def _convert_all(session: Session, chain: Chain, texts: list[str | None], errors: list[str]
+                       ) -> list[str | None]:
+    from assay.providers import ProviderError, RequestCache
 
     store = session.store
     cache = RequestCache(store)
@@ -112,16 +116,24 @@ async def _convert_all(session: Session, chain: Chain, texts: list[str]) -> list
             clients[m] = session.client(model, concurrency=8, cache=cache)
         for step in chain.steps:
             if not step.rewrites:
-                texts = [step(t) for t in texts]
+                texts = [None if t is None else step(t) for t in texts]
                 continue
             for rw in step.rewrites:
                 client = clients[rw.model]
 
-                async def ask(text: str, rw: Rewrite = rw, client: Any = client) -> str:
-                    c = await client.complete(rw.messages(text), **rw.params)
+                async def ask(text: str | None, rw: Rewrite = rw, client: Any = client, name: str = step.name
+                              ) -> str | None:
+                    if text is None:
+                        return None
+                    try:
+                        c = await client.complete(rw.messages(text), **rw.params)
+                    except ProviderError as e:
+                        errors.append(f"converter {name}: {rw.model} failed ({e.kind}): {e.message}")
+                        return None
                     out = c.text.strip()
                     if not out:
-                        raise ValueError(f"converter {step.name}: {rw.model} gave an empty rewrite")
+                        errors.append(f"converter {name}: {rw.model} gave an empty rewrite")
+                        return None
                     return out
 
                 texts = list(await asyncio.gather(*(ask(t) for t in texts)))
