@@ -122,6 +122,9 @@ def test_named_attacks_and_a_suite_file_from_the_cli(db, store, tmp_path, capsys
                      "  - tap(branching=2, width=2, depth=3, max_calls=30, seed=2)\n  - crescendo(turns=3, seed=1)\n"
                      "detectors: [refusal]\n")
     with ScriptedServer(handler=PlantedRedTeam(framing=FRAMINGS[3], min_shots=32)) as srv:
+        # the plan first: TAP's whole budget (3 x 30) + crescendo's 3 streams x 3 turns x 3 calls + 2 x 3 single shots
+        assert run(db, srv, "--suite", str(suite), "--attacker", "attacker@1", "--scorer", "judge@1", "--dry-run") == 0
+        assert "at most 123 calls" in capsys.readouterr().err and not srv.chat_requests
         assert run(db, srv, "--suite", str(suite), "--attacker", "attacker@1", "--scorer", "judge@1", "--yes",
                    "--json") == 0
         out = json.loads(capsys.readouterr().out)

@@ -158,7 +158,7 @@ def _named_plan(store: Any, models: dict[str, Any], behaviors: str, named: list[
     from assay.providers import RequestCache, make_provider
     from assay.redteam.attacks import load_behaviors
     from assay.redteam.crescendo import CrescendoTask
-    from assay.redteam.iterative import ATTACKER_FEEDBACK, ATTACKER_SYSTEM
+    from assay.redteam.iterative import ATTACKER_FEEDBACK, ATTACKER_SYSTEM, SCORER_SYSTEM
     from assay.redteam.tap import TapTask
     from assay.runs import Call, Plan, plan_task
     from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling
@@ -183,9 +183,13 @@ def _named_plan(store: Any, models: dict[str, Any], behaviors: str, named: list[
             ceiling = completion_ceiling(task.attacker_params, models["attacker"])
             if name == "tap":  # the whole budget
                 return [Call(models["attacker"], size, ceiling)] * how.max_calls
-            return [Call(models["attacker"], size, ceiling), Call(models["target"], (att + said) * how.turns,
-                                                                  completion_ceiling(task.gen.params, models["target"]))
-                    ] * how.turns
+            per_turn = [Call(models["attacker"], size, ceiling),
+                        Call(models["target"], (att + said) * how.turns, completion_ceiling(task.gen.params,
+                                                                                           models["target"]))]
+            if not isinstance(models["scorer"], str):
+                per_turn.append(Call(models["scorer"], len(SCORER_SYSTEM) + goal + said,
+                                     completion_ceiling({}, models["scorer"])))
+            return per_turn * how.turns
         plan = plan.merge(plan_task(store, task, calls))
     plan.at_most = True
     return plan
