@@ -362,7 +362,11 @@ def run_cmd(
             from assay.redteam.suites import probes
 
             for name in chosen.probes:
-                others.append(probes()[name](session, target, behaviors))
+                done = probes()[name](session, target, behaviors)
+                if isinstance(done, list) and all(hasattr(d, "dataset") for d in done):
+                    results += done  # attack results (e.g. manyshot-sweep): reported as attacks
+                else:
+                    others.append(done)
             if "refusal" in chosen.detectors:
                 from assay.redteam.detect import detect_refusals
 

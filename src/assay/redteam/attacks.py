@@ -252,6 +252,8 @@ def catalog() -> list[dict[str, Any]]:
                  "args": _defaults(CrescendoAttack)})
     rows += [{"kind": "scorer", "name": r.name, "version": r.version, "description": r.description, "args": {}}
              for r in REGISTRY.registrations("attack-scorer")]
+    rows += [{"kind": "probe", "name": r.name, "version": r.version, "description": r.description, "args": {}}
+             for r in REGISTRY.registrations("suite-probe")]
     import assay.redteam.detect  # noqa: F401 - registers the refusal detector
 
     refusal = REGISTRY.find("verifier", "refusal")

@@ -7,7 +7,7 @@
       - roleplay+prefix
       - manyshot(shots=32)
       - tap(depth=4, max_calls=60)      # named attacks need an attacker and a scorer
-    probes: []               # names of registered suite probes (see ``suite_probe``)
+    probes: [manyshot-sweep] # names of registered suite probes (see ``suite_probe``)
     detectors: [refusal]     # verdicts on every attempt's response
 
 ``load_suite("release-gate")`` reads a suite assay ships (``assay/redteam/suites/``);
@@ -25,25 +25,25 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import BadInput
-from assay.plugins import parse_call, split_calls
+from assay.plugins import REGISTRY, parse_call, split_calls
 
 SUITES_DIR = Path(__file__).parent / "suites"
 DETECTORS = ("refusal",)
 """Detectors a suite can name (others come with the probes that need them)."""
 
-_PROBES: dict[str, Callable[..., Any]] = {}
+def suite_probe(name: str, *, version: str = "1") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(session, model, behaviors) -> Any`` as a probe a suite can list under ``probes:``.
 
-
-def suite_probe(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``fn(session, model, behaviors) -> Any`` as a probe a suite can list under ``probes:``."""
-    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
-        _PROBES[name] = fn
-        return fn
-    return add
+    The same as ``assay.plugins.register("suite-probe", name)``; an installed package adds its
+    own through the ``assay.plugins`` entry points. A probe returning a list of ``AttackResult``
+    (as ``run_attacks`` does), or an object with a ``run``, is reported like an attack, and its
+    failed calls fail the command."""
+    return REGISTRY.register("suite-probe", name, version=version)
 
 
 def probes() -> dict[str, Callable[..., Any]]:
-    return dict(_PROBES)
+    """The registered suite probes by name."""
+    return {r.name: r.factory for r in REGISTRY.registrations("suite-probe")}
 
 
 def named_attacks() -> dict[str, type]:
@@ -163,8 +163,9 @@ def load_suite(ref: str) -> Suite:
                         parse_chain(text)
                 except ValueError as e:
                     fail(where, str(e), n)
-            elif key == "probes" and text not in _PROBES:
-                fail(where, f"no suite probe {text!r}" + (f"; known: {', '.join(sorted(_PROBES))}" if _PROBES else ""), n)
+            elif key == "probes" and text not in probes():
+                known = sorted(probes())
+                fail(where, f"no suite probe {text!r}" + (f"; known: {', '.join(known)}" if known else ""), n)
             elif key == "detectors" and text not in DETECTORS:
                 fail(where, f"no detector {text!r}; known: {', '.join(DETECTORS)}", n)
     if not (values["attacks"] or values["probes"]):
@@ -178,3 +179,11 @@ def load_suite(ref: str) -> Suite:
     if twice:
         fail("attacks", f"attack {twice[0]!r} is given twice")
     return suite
+
+
+@suite_probe("manyshot-sweep")
+def manyshot_sweep(session: Any, model: Any, behaviors: str) -> list[Any]:
+    """Many-shot at N = 4, 16, 64 and 128 shots: attack success as a function of N (Anil et al. 2024)."""
+    from assay.redteam.attacks import run_attacks
+
+    return run_attacks(session, model, behaviors, [f"manyshot(shots={n})" for n in (4, 16, 64, 128)])
