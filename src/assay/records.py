@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +61,18 @@ class Message(Record):
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str
+    tool_calls: list[dict[str, Any]] | None = Field(
+        None, description="An assistant message's tool calls, as the OpenAI chat API writes them.")
+    tool_call_id: str | None = Field(None, description="A tool message: the id of the call it answers.")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_tools(self, handler: Any) -> dict[str, Any]:
+        # messages without tool fields dump as {role, content}, as before: ids and cache keys do not change
+        out = handler(self)
+        for key in ("tool_calls", "tool_call_id"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
 
 class Dataset(Record):

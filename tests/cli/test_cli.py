@@ -22,7 +22,7 @@ def test_init_import_ls_export(capsys, tmp_path, store_url):
     data.write_text('{"id": "1", "prompt": "Hi?", "response": "Hello", "model": "m@1"}\n'
                     '{"id": "2", "prompt": "Bye?", "response": "Ciao", "model": "m@2"}\n')
     code, out, _ = run(capsys, "--db", store_url, "init", "--json")
-    assert code == 0 and json.loads(out)["rubrics"] == ["default@1", "redteam@1"]  # the built-in rubrics
+    assert code == 0 and json.loads(out)["rubrics"] == ["default@1", "injection@1", "redteam@1"]  # the built-in rubrics
     code, out, _ = run(capsys, "--db", store_url, "import", str(data), "--json")
     summary = json.loads(out)
     assert code == 0 and (summary["items_added"], summary["responses_added"]) == (2, 2)
@@ -31,6 +31,7 @@ def test_init_import_ls_export(capsys, tmp_path, store_url):
     assert ls["datasets"] == [{"dataset": "qa", "items": 2, "responses": 2}]
     assert {m["model"]: m["responses"] for m in ls["models"]} == {"m@1": 1, "m@2": 1}
     assert ls["rubrics"] == [{"rubric": "default@1", "dimensions": 5, "judgments": 0},
+                             {"rubric": "injection@1", "dimensions": 2, "judgments": 0},
                              {"rubric": "redteam@1", "dimensions": 2, "judgments": 0}]
     code, out, _ = run(capsys, "--db", store_url, "export", "responses", "--format", "csv", "--out",
                        str(tmp_path / "r.csv"), "--model", "m@2")

@@ -206,6 +206,8 @@ REFS = [{"id": str(i), "prompt": f"Q{i}?", "response": f"A{i}", "reference": f"A
     ("ray", ["generate", "--model", "m@2", "--dataset", "qa", "--base-url", "http://127.0.0.1:9/v1",
              "--executor", "ray"], "ray"),
     ("sentence_transformers", ["verify", "--verifier", "embedding_cosine"], "embed"),
+    ("bandit", ["redteam", "scan-code"], "redteam"),
+    ("bandit", ["verify", "--verifier", "insecure_code"], "redteam"),
 ])
 def test_commands_without_their_extra(tmp_path, module, argv, extra):
     (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in REFS))

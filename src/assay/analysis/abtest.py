@@ -414,6 +414,24 @@ def _any_comparison(store: Store, select: Selection) -> bool:
         return conn.execute(stmt).first() is not None
 
 
+def pair_votes(store: Store, model_a: str, model_b: str, *, raters: Sequence[str] | None = None,
+               campaign: str | None = None, datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """The current comparisons of A's response against B's (``comparisons_frame``'s columns), each with
+    its ``vote``: +1 B preferred, -1 A preferred, 0 a tie or both bad. Empty when there are none."""
+    cf = comparisons_frame(store, raters=raters, campaign=campaign, datasets=datasets)
+    if cf.empty:
+        return cf.assign(vote=pd.Series(dtype=float))
+    ids = sorted(set(cf["first"]) | set(cf["second"]))
+    resp = store.columns("responses", ["id", "model"], id=ids)
+    model = dict(zip(resp["id"], resp["model"]))
+    ma, mb = cf["first"].map(model), cf["second"].map(model)
+    cf = cf[((ma == model_a) & (mb == model_b)) | ((ma == model_b) & (mb == model_a))].copy()
+    first_is_b = (cf["first"].map(model) == model_b).to_numpy()
+    vote = np.select([cf["label"] == "first", cf["label"] == "second"], [1.0, -1.0], 0.0)
+    cf["vote"] = np.where(first_is_b, vote, -vote)
+    return cf
+
+
 def preference_votes(store: Store, model_a: str, model_b: str, *, select: Selection = Selection()
                      ) -> list[PreferenceVotes]:
     """Per (rubric, dimension), in order of first comparison, each item's vote (see :class:`PreferenceVotes`).
@@ -423,20 +441,9 @@ def preference_votes(store: Store, model_a: str, model_b: str, *, select: Select
     select.only("raters", "campaign", "datasets", where="a preference test")
     if not _any_comparison(store, select):  # (an A/B test of scores alone skips reading comparisons)
         return []
-    cf = comparisons_frame(store, raters=select.raters, campaign=select.campaign, datasets=select.datasets)
+    cf = pair_votes(store, model_a, model_b, raters=select.raters, campaign=select.campaign, datasets=select.datasets)
     if cf.empty:
         return []
-    ids = sorted(set(cf["first"]) | set(cf["second"]))
-    resp = store.frame("responses", id=ids)
-    model = dict(zip(resp["id"], resp["model"]))
-    ma, mb = cf["first"].map(model), cf["second"].map(model)
-    keep = ((ma == model_a) & (mb == model_b)) | ((ma == model_b) & (mb == model_a))
-    cf = cf[keep].copy()
-    if cf.empty:
-        return []
-    first_is_b = (cf["first"].map(model) == model_b).to_numpy()
-    vote = np.select([cf["label"] == "first", cf["label"] == "second"], [1.0, -1.0], 0.0)
-    cf["vote"] = np.where(first_is_b, vote, -vote)  # +1: B preferred
     keys = pair_keys(store, cf["item_id"].unique(), "item")
     cf = cf.join(keys, on="item_id")
     out = []

@@ -360,23 +360,14 @@ def _item_verdicts(store: Store, model_a: str, model_b: str, raters: Sequence[st
     A rater's comparison counts +1 for B, -1 for A, 0 for a tie; an item's verdict is the sign of
     the sum over its comparisons (the majority, as in the sign test of ``assay abtest``).
     """
-    from assay.analysis.frames import comparisons_frame
+    from assay.analysis.abtest import pair_votes
 
-    cf = comparisons_frame(store, raters=list(raters), campaign=campaign)
+    cf = pair_votes(store, model_a, model_b, raters=list(raters), campaign=campaign)
     cols = ["rubric", "dimension", "key", "v"]
     if cf.empty:
         return pd.DataFrame(columns=cols)
-    ids = sorted(set(cf["first"]) | set(cf["second"]))
-    resp = store.columns("responses", ["id", "model"], id=ids)
-    model = dict(zip(resp["id"], resp["model"]))
-    ma, mb = cf["first"].map(model), cf["second"].map(model)
-    cf = cf[((ma == model_a) & (mb == model_b)) | ((ma == model_b) & (mb == model_a))]
-    if cf.empty:
-        return pd.DataFrame(columns=cols)
-    vote = np.select([cf["label"] == "first", cf["label"] == "second"], [1.0, -1.0], 0.0)
-    vote = np.where((cf["first"].map(model) == model_b).to_numpy(), vote, -vote)
     g = pd.DataFrame({"rubric": cf["rubric"].fillna("").to_numpy(), "dimension": cf["dimension"].fillna("").to_numpy(),
-                      "key": cf["item_id"].to_numpy(), "vote": vote})
+                      "key": cf["item_id"].to_numpy(), "vote": cf["vote"].to_numpy()})
     per = g.groupby(["rubric", "dimension", "key"], sort=True)["vote"].sum().reset_index()
     per["v"] = (np.sign(per["vote"].to_numpy()) + 1) / 2
     return per[cols]

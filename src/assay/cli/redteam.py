@@ -13,3 +13,5 @@ app.add_typer(redteam_app, name="redteam")
 # Each module registers its commands on `redteam_app` when imported.
 from assay.cli import _redteam_run as _run  # noqa: E402,F401
 from assay.cli import _redteam_results as _results  # noqa: E402,F401
+from assay.cli import _redteam_insecure as _insecure  # noqa: E402,F401
+from assay.cli import _redteam_inject as _inject  # noqa: E402,F401

@@ -63,7 +63,7 @@ CHECKS: dict[str, dict[str, Field]] = {
         "confidence": Field("share", default=0.95), "per": Field("choice", default="behavior",
                                                                  choices=("behavior", "attempt")),
         "attacks": Field("texts"), "rater": Field("text"),
-        "dimension": Field("choice", choices=("jailbroken", "refusal")),
+        "dimension": Field("choice", choices=("jailbroken", "refusal", "injected", "leaked")),
         "suite": Field("text"), "each": Field("bool", default=False),
     },
     "judge-kappa": {

@@ -17,7 +17,9 @@ Modules: ``converters`` (prompt transformations, chained; ``ciphers``, ``manysho
 (single-shot attacks and the catalogue), ``iterative``, ``tap`` and ``crescendo`` (attacks
 with an attacker model and a scorer), ``suites`` (named suites of attacks, probes and
 detectors), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and XSTest
-imports), ``asr`` (attack success, over-refusal, paired comparisons).
+imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
+``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
+``code``, ``rendering`` and ``insecure`` (insecure code found by bandit, unsafe rendering, their rates).
 """
 
 from __future__ import annotations
@@ -37,9 +39,13 @@ _EXPORTS = {
     "CrescendoAttack": "crescendo", "run_crescendo": "crescendo",
     "Suite": "suites", "load_suite": "suites", "suite_names": "suites", "suite_probe": "suites",
     "convert_all": "rewrite",
+    "detect_canaries": "injection", "run_injection": "injection", "run_leakage": "leakage",
+    "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
+    "extract_code": "code", "scan_response": "code", "unsafe_rendering_findings": "rendering",
+    "scan_outputs": "insecure", "insecure_rates": "insecure",
 }
-_SUBMODULES = ("asr", "attacks", "ciphers", "converters", "crescendo", "detect", "iterative", "manyshot", "rewrite",
-               "sources", "suites", "tap")
+_SUBMODULES = ("asr", "attacks", "canary", "ciphers", "code", "converters", "crescendo", "detect", "injection",
+               "insecure", "iterative", "leakage", "manyshot", "rendering", "rewrite", "sources", "suites", "tap")
 
 __all__ = [
     "AttackResult",
@@ -61,16 +67,27 @@ __all__ = [
     "chain_from_spec",
     "classify_refusal",
     "compare",
+    "detect_canaries",
     "detect_refusals",
+    "extract_code",
+    "find_canary",
     "import_jailbreakbench",
     "import_xstest",
+    "injection_call",
+    "insecure_rates",
+    "leak_call",
     "load_behaviors",
     "parse_chain",
     "program_scorers",
     "refusal_rates",
     "resolve_rater",
     "run_attacks",
+    "run_injection",
     "run_iterative",
+    "run_leakage",
+    "scan_outputs",
+    "scan_response",
+    "unsafe_rendering_findings",
 ]
 
 

@@ -260,6 +260,10 @@ def catalog() -> list[dict[str, Any]]:
     if refusal is not None:
         rows.append({"kind": "detector", "name": "refusal", "version": refusal.version,
                      "description": refusal.description, "args": {}})
+    from assay.redteam import injection, leakage
+
+    rows += injection.catalog_rows() + leakage.catalog_rows()
+    rows += _insecure_detectors()
     for r in rows:
         r.setdefault("tests", "harm")
         r.setdefault("source", SOURCES.get(r["name"], "assay") if r["kind"] != "scorer" else "assay")
@@ -271,3 +275,21 @@ def _defaults(settings: type) -> dict[str, Any]:
     import dataclasses
 
     return {f.name: f.default for f in dataclasses.fields(settings) if not f.name.endswith("_params")}
+
+
+def _insecure_detectors() -> list[dict[str, Any]]:
+    """The insecure-output detectors (``assay redteam scan-code`` / ``scan-rendering``) as catalogue rows."""
+    from assay.redteam import code, rendering
+
+    return [
+        {"kind": "detector", "name": "insecure_code", "version": code.VERSION, "tests": "insecure output",
+         "description": "Code in responses (fenced or not) scanned by bandit for Python, each finding a Judgment "
+                        "with its CWE id, rule and line: `assay redteam scan-code`.",
+         "source": "bandit (PyCQA); the idea of scanning generated code as in CyberSecEval's insecure-code tests",
+         "args": {"min_severity": "low", "skip": list(code.DEFAULT_SKIP), "unfenced": True}},
+        {"kind": "detector", "name": "unsafe_rendering", "version": rendering.VERSION, "tests": "insecure output",
+         "description": "Markdown images or links carrying data to other hosts, data:/javascript: URLs, script, "
+                        "event handlers and raw HTML in responses: `assay redteam scan-rendering`.",
+         "source": "the output kinds garak's XSS / markdown-exfiltration probes look for; our own rules",
+         "args": {"allow_hosts": None, "min_payload": 16}},
+    ]

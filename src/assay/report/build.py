@@ -25,6 +25,8 @@ from assay.report.raters import agreement_raters, describe_raters
 from assay.store import Store
 
 REDTEAM_RUBRIC = "redteam@1"
+REDTEAM_RUBRICS = (REDTEAM_RUBRIC, "injection@1")
+"""Rubrics whose verdicts only the red-team section reports."""
 
 
 def _safe(fn, *args, **kwargs) -> dict[str, Any]:  # noqa: ANN001
@@ -85,13 +87,14 @@ def _speed(store: Store, models: Sequence[str] | None) -> list[dict[str, Any]]:
 
 def _redteam(store: Store, models: Sequence[str] | None) -> dict[str, Any]:
     """The red-team sections (ASR, over-refusal), the failure library and curation; None / [] when there is no data."""
-    from assay.report.redteam import asr_section, library_section, refusal_section
+    from assay.report.redteam import asr_section, injection_section, insecure_section, library_section, \
+        refusal_section
 
     out: dict[str, Any] = {}
     from assay.report.curation import curation_section
 
-    for key, fn in (("redteam", asr_section), ("refusals", refusal_section), ("library", library_section),
-                    ("curation", curation_section)):
+    for key, fn in (("redteam", asr_section), ("refusals", refusal_section), ("injection", injection_section),
+                    ("insecure", insecure_section), ("library", library_section), ("curation", curation_section)):
         res = _safe(fn, store, models)
         out[key] = res["data"] if res["ok"] else {"error": res["error"]}
     return out
@@ -296,7 +299,7 @@ def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, ca
         jf = jf[jf["model"].isin(models)]
     # red-team verdicts have their own section (ASR, refusals, agreement with a reference rater); the
     # score, agreement, verifier and leaderboard sections are about the other rubrics
-    every, jf = jf, jf[jf["rubric"] != REDTEAM_RUBRIC]
+    every, jf = jf, jf[~jf["rubric"].isin(REDTEAM_RUBRICS)]
     report: dict[str, Any] = {
         "title": "assay report", "generated_at": R.utcnow().isoformat(timespec="seconds"),
         "assay_version": __version__, "filters": {"rubric": rubric_id, "models": list(models or []),

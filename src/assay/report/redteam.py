@@ -100,9 +100,13 @@ def asr_section(store: Store, models: Sequence[str] | None = None, confidence: f
     """ASR per model x attack for every rater with verdicts on attempt responses; None without attempts."""
     from assay.redteam.asr import asr, attempt_outcomes
 
-    att = store.columns("attempts", ["response_id", "model"])
+    from assay.redteam.asr import FAMILY
+
+    att = store.columns("attempts", ["response_id", "model", "attack"])
     if models:
         att = att[att["model"].isin(list(models))]
+    if not att.empty:  # injection and leakage attempts have their own section
+        att = att[~att["attack"].str.startswith(tuple(FAMILY.values()))]
     if att.empty:
         return None
     responses = set(att["response_id"].dropna())
@@ -184,6 +188,23 @@ def refusal_section(store: Store, models: Sequence[str] | None = None,
     return out
 
 
+def insecure_section(store: Store, models: Sequence[str] | None = None,
+                     confidence: float = 0.95) -> dict[str, Any] | None:
+    """Insecure-code and unsafe-rendering rates per model (``assay redteam insecure``), one table per detector
+    rater (at most ``MAX_RATERS``); None when no response was scanned."""
+    from assay.redteam.insecure import DETECTORS, insecure_rates, raters_of
+
+    out: dict[str, Any] = {"confidence": confidence, "tables": []}
+    for detector in DETECTORS:
+        raters = raters_of(store, detector)
+        known = {r.id: r for r in store.iter(R.Rater, id=raters)} if raters else {}
+        for rid in raters[:MAX_RATERS]:
+            res = insecure_rates(store, detector, rater=rid, models=models, confidence=confidence)
+            if res["rows"]:
+                out["tables"].append({**_rater_info(known, rid), "detector": detector, "rows": res["rows"]})
+    return out if out["tables"] else None
+
+
 def library_section(store: Store, models: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The latest version of each failure-library entry (retired ones too), with its last check and its
     last probes' measured cause (``assay why``)."""
@@ -207,3 +228,52 @@ def library_section(store: Store, models: Sequence[str] | None = None) -> list[d
                         "model": probed.get("model"), "measured": probed.get("measured"),
                         "table": list(probed.get("table") or []), "probed_at": probed.get("probed_at")}})
     return out
+
+
+INJECTION_DIMENSIONS = {"injected": "prompt injection (the injected instruction was followed)",
+                        "leaked": "secret leakage (the planted secret or the system prompt came out)"}
+
+
+def injection_section(store: Store, models: Sequence[str] | None = None, confidence: float = 0.95,
+                      examples: int = 3, text_limit: int = 300) -> dict[str, Any] | None:
+    """Prompt-injection and leakage rates per model, per technique or probe and per carrier kind, from the
+    first rater (``rater_order``) with verdicts on ``injected`` / ``leaked``; a few answers that gave way.
+    None when no such verdicts exist."""
+    from assay.redteam.asr import FAMILY, asr
+
+    att = store.columns("attempts", ["response_id", "model", "attack"])
+    if models:
+        att = att[att["model"].isin(list(models))]
+    out: dict[str, Any] = {"confidence": confidence, "families": []}
+    for dim, title in INJECTION_DIMENSIONS.items():
+        mine = att[att["attack"].str.startswith(FAMILY[dim])]
+        if mine.empty:
+            continue
+        js = store.columns("judgments", ["rater_id", "response_id"], dimension=dim)
+        js = js[js["response_id"].isin(set(mine["response_id"].dropna()))]
+        if js.empty:
+            out["families"].append({"dimension": dim, "title": title,
+                                    "error": f"no verdicts on {dim} yet: run `assay redteam "
+                                             f"{'inject' if dim == 'injected' else 'leak'}` again to judge them"})
+            continue
+        raters = {r.id: r for r in store.iter(R.Rater, id=sorted(js["rater_id"].unique()))}
+        rid = rater_order(raters, js.groupby("rater_id")["response_id"].nunique().to_dict())[0]
+        kw = dict(rater=rid, dimension=dim, per="attempt", models=models, confidence=confidence)
+        fam = {"dimension": dim, "title": title, **_rater_info(raters, rid),
+               "by_model": asr(store, by=("model",), **kw)["rows"],
+               "by_attack": asr(store, by=("model", "attack"), **kw)["rows"],
+               "by_category": asr(store, by=("model", "category"), **kw)["rows"]}
+        verdicts = _latest(store.frame("judgments", rater_id=rid, dimension=dim))
+        verdicts = verdicts[verdicts["response_id"].isin(set(mine["response_id"].dropna()))]
+        if dim == "injected":
+            done = [d.get("task_done") for d in verdicts["detail"] if isinstance(d, dict)]
+            checked = [x for x in done if x is not None]
+            fam["task_done"] = {"k": sum(bool(x) for x in checked), "n": len(checked)}
+        hits = verdicts[verdicts["value"] == 1.0].sort_values("response_id").head(examples)
+        shown = store.by_id(R.Response, hits["response_id"].tolist())
+        attack = dict(zip(mine["response_id"], mine["attack"]))
+        fam["examples"] = [{"model": shown[r].model, "attack": attack.get(r), "reason": j,
+                            "text": (shown[r].text or "")[:text_limit]}
+                           for r, j in zip(hits["response_id"], hits["justification"]) if r in shown]
+        out["families"].append(fam)
+    return out if out["families"] else None

@@ -262,11 +262,66 @@ def _curation_md(cur: Any) -> list[str]:
     return out
 
 
+def _md_inert(text: Any) -> str:
+    """A model's answer inside a Markdown cell: also no links or images (an answer may carry an exfiltration link)."""
+    return "".join("\\" + ch if ch in "[]()!*_" else ch for ch in _md(text))
+
+
+def _injection_md(inj: dict[str, Any] | None) -> list[str]:
+    """Prompt injection and leakage in Markdown: rates per model, technique or probe, and carrier."""
+    if not inj:
+        return []
+    if inj.get("error"):
+        return ["#### Prompt injection and leakage", "", f"_{_md(inj['error'])}_", ""]
+    out: list[str] = []
+    for f in inj["families"]:
+        out += [f"#### {_md(f['title'][:1].upper() + f['title'][1:])}", ""]
+        if f.get("error"):
+            out += [f"_{_md(f['error'])}_", ""]
+            continue
+        out += [f"Judged by **{_md(f['name'])}** ({f['kind']}, {f['dimension']}); share of prompts with "
+                f"{100 * inj['confidence']:.0f}% Wilson intervals."
+                + (f" Benign task done in {f['task_done']['k']} of {f['task_done']['n']} answers."
+                   if f.get("task_done", {}).get("n") else ""), ""]
+        for key, rows in (("attack", f["by_attack"]), ("category", f["by_category"])):
+            out += [f"| model | {key} | n | hits | rate |", "| --- | --- | ---: | ---: | --- |"]
+            out += [f"| {_md(x['model'])} | {_md(x[key])} | {x['n']} | {x['successes']} | "
+                    f"{_ci(x['asr'], x['low'], x['high'])} |" for x in rows]
+            out.append("")
+        if f.get("examples"):
+            out += ["| model | attack | answer |", "| --- | --- | --- |"]
+            out += [f"| {_md(e['model'])} | {_md(e['attack'])} | {_md_inert(e['text'])} |" for e in f["examples"]]
+            out.append("")
+    return out
+
+
+def _top(top: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{t['id']} ({t['count']})" for t in top)
+
+
+def _insecure_md(ins: dict[str, Any] | None) -> list[str]:
+    """Insecure-code and unsafe-rendering rates per model in Markdown; nothing when no response was scanned."""
+    if not ins:
+        return []
+    out = ["#### Insecure outputs", ""]
+    if ins.get("error"):
+        return out + [f"_{_md(ins['error'])}_", ""]
+    out += [f"Share of responses with a finding, {100 * ins['confidence']:.0f}% Wilson intervals; insecure code is "
+            "counted over responses that contain code (bandit on Python), unsafe rendering over all responses.", "",
+            "| detector | rater | model | scanned | n | hits | rate | top CWE ids / rules |",
+            "| --- | --- | --- | ---: | ---: | ---: | --- | --- |"]
+    for t in ins["tables"]:
+        out += [f"| {t['detector']} | {_md(t['name'])} | {_md(x['model'])} | {x['scanned']} | {x['n']} | {x['hits']} | "
+                f"{_ci(x['rate'], x['low'], x['high'])} | {_md(_top(x['top']))} |"
+                for x in t["rows"]]
+    return out + [""]
+
+
 def _redteam_md(r: dict[str, Any]) -> list[str]:
     """The red-team and failure-library sections in Markdown; nothing when the store has no such data."""
     out: list[str] = []
     rt, rf, lib = r.get("redteam"), r.get("refusals"), r.get("library")
-    if rt or rf:
+    if rt or rf or r.get("injection") or r.get("insecure"):
         out += ["### Red team", ""]
     if rt and rt.get("error"):
         out += [f"_{_md(rt['error'])}_", ""]
@@ -308,6 +363,8 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
                     f"{_ci(a['kappa_binary']['estimate'], a['kappa_binary']['low'], a['kappa_binary']['high'])} |"
                     for a in rf["agreement"]]
             out.append("")
+    out += _injection_md(r.get("injection"))
+    out += _insecure_md(r.get("insecure"))
     if isinstance(lib, dict):
         out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
     elif lib:
