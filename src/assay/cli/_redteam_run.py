@@ -367,12 +367,12 @@ def run_cmd(
                     results += done  # attack results (e.g. manyshot-sweep): reported as attacks
                 else:
                     others.append(done)
-            if "refusal" in chosen.detectors:
-                from assay.redteam.detect import detect_refusals
+            from assay.redteam.suites import run_detectors
 
-                detect_refusals(session.replace(on_start=lambda rid, n: on_start("refusal detector", rid, n),
-                                                on_progress=lambda p: on_progress("refusal detector", p)),
-                                models=[target.id], attempts_only=True)
+            for name in chosen.detectors:
+                run_detectors(session.replace(on_start=lambda rid, n, name=name: on_start(f"{name} detector", rid, n),
+                                              on_progress=lambda p, name=name: on_progress(f"{name} detector", p)),
+                              target.id, [name])
     named_runs = [o for o in others if hasattr(o, "run")]
     failed = sum(r.failed for r in results) + (it.run.failed if it else 0) + sum(o.run.failed for o in named_runs)
     _report(results, it, json_out, named_runs)
@@ -393,7 +393,7 @@ def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None
     if wants_json(json_out):
         data: dict[str, Any] = {"attacks": [
             {"attack": r.attack, "dataset": r.dataset, "behaviors": r.behaviors, "attempts": r.attempts,
-             "added": r.added, "failed": r.failed, "rewrite_errors": r.rewrite_errors,
+             "added": r.added, "failed": r.failed, "rewrite_errors": getattr(r, "rewrite_errors", []),
              "run": r.run.model_dump(mode="json", exclude={"config"})}
             for r in results]}
         if it is not None:
@@ -420,7 +420,7 @@ def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None
                   f"{row['succeeded']}/{total} {unit}", o.run.id[:12])
     console.print(t)
     for r in results:
-        for e in r.rewrite_errors:
+        for e in getattr(r, "rewrite_errors", []):
             err_console.print(e, highlight=False)
     for run in [r.run for r in results] + ([it.run] if it else []) + [o.run for o in named]:
         if run.failed:

@@ -7,8 +7,9 @@
       - roleplay+prefix
       - manyshot(shots=32)
       - tap(depth=4, max_calls=60)      # named attacks need an attacker and a scorer
-    probes: [manyshot-sweep] # names of registered suite probes (see ``suite_probe``)
-    detectors: [refusal]     # verdicts on every attempt's response
+    probes: [manyshot-sweep] # registered suite probes (``suite_probe``): manyshot-sweep,
+                             # prompt-injection, secret-leakage
+    detectors: [refusal]     # refusal, injection, leakage, insecure_code, unsafe_rendering
 
 ``load_suite("release-gate")`` reads a suite assay ships (``assay/redteam/suites/``);
 any other value is a file path. A mistake names the file, line and field. The gate's
@@ -28,8 +29,9 @@ from assay.errors import BadInput
 from assay.plugins import REGISTRY, parse_call, split_calls
 
 SUITES_DIR = Path(__file__).parent / "suites"
-DETECTORS = ("refusal",)
-"""Detectors a suite can name (others come with the probes that need them)."""
+DETECTORS = ("refusal", "injection", "leakage", "insecure_code", "unsafe_rendering")
+"""Detectors a suite can name: the refusal detector on every attempt, the canary detectors on the
+injection and leakage probes' attempts, the insecure-output scanners on every attempt's response."""
 
 def suite_probe(name: str, *, version: str = "1") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(session, model, behaviors) -> Any`` as a probe a suite can list under ``probes:``.
@@ -187,3 +189,39 @@ def manyshot_sweep(session: Any, model: Any, behaviors: str) -> list[Any]:
     from assay.redteam.attacks import run_attacks
 
     return run_attacks(session, model, behaviors, [f"manyshot(shots={n})" for n in (4, 16, 64, 128)])
+
+
+@suite_probe("prompt-injection")
+def prompt_injection(session: Any, model: Any, behaviors: str) -> list[Any]:
+    """Every injection technique in the user's turn and in documents, web pages, emails and tool results."""
+    from assay.redteam.injection import run_injection
+
+    return (run_injection(session, model, repeats=1) + run_injection(session, model, indirect=True, repeats=1))
+
+
+@suite_probe("secret-leakage")
+def secret_leakage(session: Any, model: Any, behaviors: str) -> list[Any]:
+    """Every extraction probe against secrets planted in system prompts and documents."""
+    from assay.redteam.leakage import run_leakage
+
+    return run_leakage(session, model, repeats=1)
+
+
+def run_detectors(session: Any, model: str, detectors: list[str]) -> list[Any]:
+    """Run a suite's detectors over ``model``'s attempts, each as its own resumable run; returns the runs."""
+    runs = []
+    for name in detectors:
+        if name == "refusal":
+            from assay.redteam.detect import detect_refusals
+
+            runs.append(detect_refusals(session, models=[model], attempts_only=True)[0])
+        elif name in ("injection", "leakage"):
+            from assay.redteam.injection import detect_canaries
+
+            runs.append(detect_canaries(session, name, models=[model])[0])
+        else:
+            from assay.redteam.insecure import scan_outputs
+
+            runs.append(scan_outputs(session, "code" if name == "insecure_code" else "rendering", models=[model],
+                                     attempts_only=True)[0])
+    return runs
