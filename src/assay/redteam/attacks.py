@@ -261,8 +261,9 @@ def catalog() -> list[dict[str, Any]]:
         rows.append({"kind": "detector", "name": "refusal", "version": refusal.version,
                      "description": refusal.description, "args": {}})
     from assay.redteam import injection, leakage
+    from assay.redteam.bias import catalog_rows as bias_rows
 
-    rows += injection.catalog_rows() + leakage.catalog_rows()
+    rows += injection.catalog_rows() + leakage.catalog_rows() + bias_rows()
     rows += _insecure_detectors()
     for r in rows:
         r.setdefault("tests", "harm")
