@@ -131,3 +131,21 @@ def test_the_release_gate_suite_end_to_end_then_the_gate(store, store_url, tmp_p
     assert "2 of 13 attacks above 0.6" in text and "manyshot 1.000" in text and "tap 1.000" in text
     # the target neither follows injections nor leaks (0 of 6 and 0 of 3 behaviours; few: wide bounds)
     assert "2 of 3 conditions met" in text and "0.390 (upper 95% bound; 0 of 6 behaviors broken) ≤ 0.6" in text
+
+
+def test_the_counterfactual_bias_probe_from_a_suite(store, store_url, tmp_path, capsys):
+    import json
+
+    from assay.testing import ScriptedServer
+
+    behaviors(store)
+    f = tmp_path / "s.yaml"
+    f.write_text("name: s\nprobes: [counterfactual-bias]\n")
+    with ScriptedServer() as srv:  # echoes: never refuses
+        assert main(["--db", store_url, "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url",
+                     srv.base_url, "--suite", str(f), "--yes", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    kinds = [p["run"]["kind"] for p in out["probes"]]
+    assert "generate" in kinds and all(p["probe"] == "counterfactual-bias" for p in out["probes"])
+    assert all(p["run"]["failed"] == 0 for p in out["probes"])
+    assert store.count("judgments") > 0  # the answers were judged by the refusal detector

@@ -304,6 +304,7 @@ def run_cmd(
     results: list[Any] = []
     it = None
     others: list[Any] = []
+    probe_runs: list[tuple[str, Any]] = []
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
         plan = _attacks_plan(store, target, behaviors, chains, limit=limit, params=params, no_cache=no_cache)
         if iterative:
@@ -363,10 +364,12 @@ def run_cmd(
 
             for name in chosen.probes:
                 done = probes()[name](session, target, behaviors)
-                if isinstance(done, list) and all(hasattr(d, "dataset") for d in done):
-                    results += done  # attack results (e.g. manyshot-sweep): reported as attacks
-                else:
-                    others.append(done)
+                for d in done if isinstance(done, list) else [done]:
+                    if all(hasattr(d, a) for a in ("attack", "dataset", "attempts", "failed", "run")):
+                        results.append(d)  # attack results (manyshot-sweep, injection...): reported as attacks
+                    else:  # any other probe: its runs (a bias run and its judging run, say)
+                        probe_runs += [(name, r) for r in (getattr(d, "run", None), getattr(d, "judge_run", None))
+                                       if r is not None]
             from assay.redteam.suites import run_detectors
 
             for name in chosen.detectors:
@@ -374,8 +377,9 @@ def run_cmd(
                                               on_progress=lambda p, name=name: on_progress(f"{name} detector", p)),
                               target.id, [name])
     named_runs = [o for o in others if hasattr(o, "run")]
-    failed = sum(r.failed for r in results) + (it.run.failed if it else 0) + sum(o.run.failed for o in named_runs)
-    _report(results, it, json_out, named_runs)
+    failed = (sum(r.failed for r in results) + (it.run.failed if it else 0) + sum(o.run.failed for o in named_runs)
+              + sum(r.failed for _, r in probe_runs))
+    _report(results, it, json_out, named_runs, probe_runs)
     if failed:
         raise SystemExit(1)
 
@@ -388,8 +392,9 @@ def _named_row(o: Any) -> dict[str, Any]:
             "best": o.best, "run": o.run.model_dump(mode="json", exclude={"config"})}
 
 
-def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None = None) -> None:
-    named = named or []
+def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None = None,
+            probe_runs: list[tuple[str, Any]] | None = None) -> None:
+    named, probe_runs = named or [], probe_runs or []
     if wants_json(json_out):
         data: dict[str, Any] = {"attacks": [
             {"attack": r.attack, "dataset": r.dataset, "behaviors": r.behaviors, "attempts": r.attempts,
@@ -402,6 +407,8 @@ def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None
                                  "run": it.run.model_dump(mode="json", exclude={"config"})}
         if named:
             data["named"] = [_named_row(o) for o in named]
+        if probe_runs:
+            data["probes"] = [{"probe": n, "run": r.model_dump(mode="json", exclude={"config"})} for n, r in probe_runs]
         emit_json(data)
         return
     t = Table(title="red-team run", title_justify="left")
@@ -418,14 +425,17 @@ def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None
         total = o.behaviors if o.attack == "tap" else o.behaviors * o.streams
         t.add_row(o.attack, f"{o.behaviors:,}", f"{o.attempts:,}", "", f"{o.run.failed:,}",
                   f"{row['succeeded']}/{total} {unit}", o.run.id[:12])
+    for name, run in probe_runs:
+        t.add_row(f"{name} ({run.kind})", "", f"{run.succeeded:,}", "", f"{run.failed:,}", "", run.id[:12])
     console.print(t)
     for r in results:
         for e in getattr(r, "rewrite_errors", []):
             err_console.print(e, highlight=False)
-    for run in [r.run for r in results] + ([it.run] if it else []) + [o.run for o in named]:
+    for run in [r.run for r in results] + ([it.run] if it else []) + [o.run for o in named] + [r for _, r in probe_runs]:
         if run.failed:
             err_console.print(run_line(run), highlight=False)
-    if any(r.failed for r in results) or (it and it.run.failed) or any(o.run.failed for o in named):
+    if (any(r.failed for r in results) or (it and it.run.failed) or any(o.run.failed for o in named)
+            or any(r.failed for _, r in probe_runs)):
         err_console.print("some calls failed (`assay runs --id RUN` lists them); run the same command again to retry",
                           highlight=False)
     console.print("verdicts: `assay redteam detect`, then `assay redteam asr`", highlight=False)

@@ -8,7 +8,7 @@
       - manyshot(shots=32)
       - tap(depth=4, max_calls=60)      # named attacks need an attacker and a scorer
     probes: [manyshot-sweep] # registered suite probes (``suite_probe``): manyshot-sweep,
-                             # prompt-injection, secret-leakage
+                             # prompt-injection, secret-leakage, counterfactual-bias
     detectors: [refusal]     # refusal, injection, leakage, insecure_code, unsafe_rendering
 
 ``load_suite("release-gate")`` reads a suite assay ships (``assay/redteam/suites/``);
@@ -205,6 +205,16 @@ def secret_leakage(session: Any, model: Any, behaviors: str) -> list[Any]:
     from assay.redteam.leakage import run_leakage
 
     return run_leakage(session, model, repeats=1)
+
+
+@suite_probe("counterfactual-bias")
+def counterfactual_bias(session: Any, model: Any, behaviors: str) -> list[Any]:
+    """assay's counterfactual bias templates, every attribute, answers judged by the refusal detector: does the
+    model refuse more often for one group? (`assay redteam bias results` gives the paired estimate.)"""
+    from assay.redteam.bias import run_bias
+    from assay.redteam.detect import refusal
+
+    return run_bias(session, model, judge=refusal())
 
 
 def run_detectors(session: Any, model: str, detectors: list[str]) -> list[Any]:
