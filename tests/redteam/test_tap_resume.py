@@ -25,7 +25,7 @@ def key(r) -> str:
 def test_sigkill_mid_tree_then_rerun_repeats_no_finished_call(store_url, tmp_path):
     store = Store(store_url)
     behaviors(store)
-    handler = PlantedRedTeam(framing=None)  # nothing works: every tree spends its whole budget
+    handler = PlantedRedTeam(framing=None)  # nothing works: every tree runs until its budget or its pruning ends it
     with ScriptedServer(handler=handler, latency=0.03) as srv:
         cmd = [sys.executable, "-c", "from assay.cli import console_main; console_main()", "--db", store_url,
                "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url", srv.base_url,
@@ -39,7 +39,7 @@ def test_sigkill_mid_tree_then_rerun_repeats_no_finished_call(store_url, tmp_pat
         proc.wait(10)
         assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
         first = [key(r) for r in srv.chat_requests]
-        assert BUDGET <= len(first) < 3 * BUDGET  # killed mid-way
+        assert BUDGET <= len(first)  # killed mid-way (checked below against the whole run)
 
         again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
@@ -48,7 +48,9 @@ def test_sigkill_mid_tree_then_rerun_repeats_no_finished_call(store_url, tmp_pat
         second = [key(r) for r in srv.chat_requests[len(first):]]
         # only calls in flight at the kill (at most one per tree) may be asked again
         assert len(set(second) & set(first)) <= 3
-        assert len(first) + len(second) - len(set(second) & set(first)) == 3 * BUDGET
+        assert len(first) == len(set(first)) and len(second) == len(set(second))
+        total = len(set(first) | set(second))
+        assert len(first) < total <= 3 * BUDGET  # the rerun finished what the kill left
         sent = len(srv.chat_requests)
         # and a third run sends nothing
         assert subprocess.run(cmd, capture_output=True, text=True, timeout=120).returncode == 0

@@ -173,10 +173,11 @@ class TapTask(IterativeTask):
         if use.calls >= self.tap.max_calls:
             raise _Spent
 
-    async def _branch(self, goal: str, node: _Node, child: int, use: Usage) -> tuple[str, str]:
-        """The attacker's refinement ``child`` of ``node``: (prompt, the attacker's reply)."""
+    async def _branch(self, goal: str, node: _Node, child: int, use: Usage, behavior: str) -> tuple[str, str]:
+        """The attacker's refinement ``child`` of ``node`` in ``behavior``'s tree: (prompt, the attacker's reply).
+        Each behaviour's tree draws its own seeds, so trees of one run search independently."""
         def seed(retry: int) -> int:
-            return int(R.digest("tap", self.seed, node.key, child, retry, size=4), 16) % (2**31)
+            return int(R.digest("tap", self.seed, behavior, node.key, child, retry, size=4), 16) % (2**31)
 
         return await self._ask_attacker(self._attacker_messages(goal, node.history, 0), seed, use,
                                         before=lambda: self._budget(use))
@@ -218,7 +219,7 @@ class TapTask(IterativeTask):
                 off = 0
                 for leaf in leaves:
                     for child in range(self.tap.branching):
-                        prompt, reply = await self._branch(goal, leaf, child, use)
+                        prompt, reply = await self._branch(goal, leaf, child, use, behavior.id)
                         if await self._on_topic(goal, prompt, use):
                             candidates.append((leaf, f"{leaf.key}.{child}", prompt, reply))
                         else:
