@@ -145,8 +145,10 @@ def _parse(out: dict[str, Any], folder: str, names: list[str]) -> list[dict[str,
         k = block_of(err.get("path", "")) if isinstance(err, dict) else None
         if k is None:  # not about one block: the scan as a whole is not to be trusted
             raise NjsscanFailed(f"njsscan reported an error: {str(err)[:300]}")
-        msg = " ".join(str(err.get("message") or err.get("type") or "error").split())
-        results[k]["error"] = (err.get("type", "error") + ": " + msg)[:200]
+        kind = err.get("type") or "error"
+        kind = str(kind[0] if isinstance(kind, list) and kind else kind)  # semgrep gives ["PartialParsing", [...]]
+        msg = " ".join(str(err.get("message") or kind).split())
+        results[k]["error"] = f"{kind}: {msg}"[:200]
     for rule, entry in (out.get("nodejs") or {}).items():
         meta = entry.get("metadata") or {}
         m = _CWE.match(str(meta.get("cwe") or ""))
