@@ -16,7 +16,7 @@ Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-s
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
 XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
 ``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
-``code``, ``rendering`` and ``insecure`` (insecure code found by bandit, unsafe rendering, their rates).
+``code``, ``rendering`` and ``insecure`` (insecure code found by bandit and njsscan, unsafe rendering, their rates).
 """
 
 from __future__ import annotations

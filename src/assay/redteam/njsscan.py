@@ -44,7 +44,8 @@ class NjsscanFailed(AssayError):
 
 
 def default_venv() -> Path:
-    """Where scripts/install-njsscan puts njsscan's virtualenv: ``$ASSAY_NJSSCAN_VENV`` or ``~/.cache/assay/njsscan``."""
+    """Where scripts/install-njsscan puts njsscan's virtualenv: ``$ASSAY_NJSSCAN_VENV``, else
+    ``~/.cache/assay/njsscan``."""
     return Path(os.environ.get("ASSAY_NJSSCAN_VENV") or Path.home() / ".cache" / "assay" / "njsscan")
 
 
