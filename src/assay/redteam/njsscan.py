@@ -98,8 +98,12 @@ def _folder() -> str:
     return folder
 
 
-def scan_javascript(codes: Sequence[str], *, timeout: float = 1800) -> list[dict[str, Any]]:
-    """njsscan's findings on each of ``codes`` (JavaScript or TypeScript), from one run of njsscan.
+BATCH = 5000
+"""Blocks per run of njsscan: one run for a scan of up to this many, so a huge scan never builds one huge folder."""
+
+
+def scan_javascript(codes: Sequence[str], *, timeout: float = 1800, batch: int = BATCH) -> list[dict[str, Any]]:
+    """njsscan's findings on each of ``codes`` (JavaScript or TypeScript), from one run of njsscan per ``batch``.
 
     One dict per code, in order: ``findings`` (each: rule, name, cwe, severity, confidence
     None, line, column (0-based), end_line, message), and ``error`` (semgrep could not parse
@@ -111,6 +115,10 @@ def scan_javascript(codes: Sequence[str], *, timeout: float = 1800) -> list[dict
     exe, where = find_njsscan()
     if exe is None:
         raise NjsscanFailed(where)
+    return [r for k in range(0, len(codes), batch) for r in _run(exe, codes[k:k + batch], timeout)]
+
+
+def _run(exe: str, codes: Sequence[str], timeout: float) -> list[dict[str, Any]]:
     folder = _folder()
     try:
         names = [f"b{k:06d}.js" for k in range(len(codes))]
