@@ -71,8 +71,8 @@ class Kind:
 _SIMPLE = r"[a-z][a-z0-9_\-]*"
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("verifier", "program judge", ("assay.judges.registry", "assay.redteam.canary", "assay.redteam.code",
-                                       "assay.redteam.rendering"), namespace="program judge"),
+    Kind("verifier", "program judge", ("assay.judges.registry", "assay.redteam.bbq", "assay.redteam.canary",
+                                       "assay.redteam.code", "assay.redteam.rendering"), namespace="program judge"),
     Kind("metric", "program judge", ("assay.judges.registry",), namespace="program judge"),
     Kind("converter", "converter", ("assay.redteam.converters",), pattern=_SIMPLE),
     Kind("curation-step", "curation step", ("assay.curate.steps",), pattern=_SIMPLE),

@@ -268,6 +268,11 @@ def test_redteam_opens_on_the_rater_with_most_verdicts_and_never_on_an_error(srv
     assert r.status_code == 200 and 'class="error"' not in r.text and 'id="asr"' not in r.text
     assert "No attempt has been judged on refusal yet" in r.text
     assert lee.get("/lead/redteam", params={"dimension": "bogus"}).status_code == 400
+    # injection and leakage verdicts are chosen on the page like the others; none were judged here
+    r = lee.get("/lead/redteam", params={"dimension": "injected"})
+    assert r.status_code == 200 and 'class="error"' not in r.text and 'id="asr"' not in r.text
+    verdicts = re.search(r'<select name="dimension">.*?</select>', r.text, re.S)[0]
+    assert re.findall(r'<option value="([^"]*)"', verdicts) == ["jailbroken", "refusal", "injected", "leaked"]
 
 
 def test_redteam_without_attempts_says_so_without_an_error(store_url):

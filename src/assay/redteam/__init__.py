@@ -16,7 +16,9 @@ Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-s
 iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
 XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
 ``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
-``code``, ``rendering`` and ``insecure`` (insecure code found by bandit and njsscan, unsafe rendering, their rates).
+``code``, ``rendering`` and ``insecure`` (insecure code found by bandit and njsscan, unsafe rendering,
+their rates), ``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
+question sets: accuracy and bias scores).
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ _EXPORTS = {
     "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
     "extract_code": "code", "scan_response": "code", "unsafe_rendering_findings": "rendering",
     "scan_outputs": "insecure", "insecure_rates": "insecure",
+    "bias_results": "bias", "run_bias": "bias", "bbq_results": "bbq", "import_bbq": "bbq", "run_bbq": "bbq",
 }
-_SUBMODULES = ("asr", "attacks", "canary", "code", "converters", "detect", "injection", "insecure", "iterative",
-               "leakage", "rendering", "sources")
+_SUBMODULES = ("asr", "attacks", "bbq", "bias", "canary", "code", "converters", "detect", "injection", "insecure",
+               "iterative", "leakage", "rendering", "sources")
 
 __all__ = [
     "AttackResult",
@@ -46,6 +49,8 @@ __all__ = [
     "IterativeResult",
     "RefusalCall",
     "attempt_outcomes",
+    "bbq_results",
+    "bias_results",
     "catalog",
     "chain_from_spec",
     "classify_refusal",
@@ -54,6 +59,7 @@ __all__ = [
     "detect_refusals",
     "extract_code",
     "find_canary",
+    "import_bbq",
     "import_jailbreakbench",
     "import_xstest",
     "injection_call",
@@ -66,6 +72,8 @@ __all__ = [
     "resolve_rater",
     "run_attacks",
     "run_injection",
+    "run_bbq",
+    "run_bias",
     "run_iterative",
     "run_leakage",
     "scan_outputs",

@@ -191,8 +191,9 @@ def catalog() -> list[dict[str, Any]]:
     rows += [{"kind": "scorer", "name": r.name, "version": r.version, "description": r.description, "args": {}}
              for r in REGISTRY.registrations("attack-scorer")]
     from assay.redteam import injection, leakage
+    from assay.redteam.bias import catalog_rows as bias_rows
 
-    rows += injection.catalog_rows() + leakage.catalog_rows()
+    rows += injection.catalog_rows() + leakage.catalog_rows() + bias_rows()
     rows += _insecure_detectors()
     return rows
 

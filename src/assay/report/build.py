@@ -87,14 +87,15 @@ def _speed(store: Store, models: Sequence[str] | None) -> list[dict[str, Any]]:
 
 def _redteam(store: Store, models: Sequence[str] | None) -> dict[str, Any]:
     """The red-team sections (ASR, over-refusal), the failure library and curation; None / [] when there is no data."""
-    from assay.report.redteam import asr_section, injection_section, insecure_section, library_section, \
-        refusal_section
+    from assay.report.redteam import asr_section, bias_section, injection_section, insecure_section, \
+        library_section, refusal_section
 
     out: dict[str, Any] = {}
     from assay.report.curation import curation_section
 
     for key, fn in (("redteam", asr_section), ("refusals", refusal_section), ("injection", injection_section),
-                    ("insecure", insecure_section), ("library", library_section), ("curation", curation_section)):
+                    ("insecure", insecure_section), ("bias", bias_section), ("library", library_section),
+                    ("curation", curation_section)):
         res = _safe(fn, store, models)
         out[key] = res["data"] if res["ok"] else {"error": res["error"]}
     return out

@@ -277,3 +277,53 @@ def injection_section(store: Store, models: Sequence[str] | None = None, confide
                            for r, j in zip(hits["response_id"], hits["justification"]) if r in shown]
         out["families"].append(fam)
     return out if out["families"] else None
+
+
+def _chunked(store: Store, kind: str, names: list[str], key: str, ids: Sequence[str]) -> pd.DataFrame:
+    """``store.columns`` over ``key`` IN ``ids``, 5,000 at a time (SQLite binds at most 32,766 values)."""
+    parts = [store.columns(kind, names, **{key: list(ids[i:i + 5000])}) for i in range(0, len(ids), 5000)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=names)
+
+
+def bias_section(store: Store, models: Sequence[str] | None = None, confidence: float = 0.95) -> dict[str, Any] | None:
+    """Counterfactual bias per model (the gaps `assay redteam bias results` gives, by the best rater: human,
+    then LLM, then program) and BBQ's scores per model (`assay redteam bias bbq-results`); None without either."""
+    from assay.redteam.bbq import SOURCE as BBQ_SOURCE
+    from assay.redteam.bbq import bbq_results
+    from assay.redteam.bias import bias_results, probe_datasets
+
+    out: dict[str, Any] = {"confidence": confidence, "counterfactual": [], "bbq": []}
+    probes = [d.name for d in probe_datasets(store)]
+    if probes:
+        items = store.columns("items", ["id"], dataset=probes)
+        resp = _chunked(store, "responses", ["id", "model"], "item_id", sorted(items["id"]))
+        if models:
+            resp = resp[resp["model"].isin(list(models))]
+        for model, part in resp.groupby("model", sort=True):
+            js = _chunked(store, "judgments", ["rater_id", "response_id", "dimension", "value"], "response_id",
+                          sorted(part["id"]))
+            js = js[js["value"].notna()]
+            if js.empty:
+                out["counterfactual"].append({"model": model, "error": "answers not judged yet: `assay redteam bias "
+                                              "run --verifier refusal`, or `assay judge --dataset <probe dataset>`"})
+                continue
+            raters = {r.id: r for r in store.iter(R.Rater, id=sorted(js["rater_id"].unique()))}
+            counts = js.groupby(["rater_id", "dimension"])["response_id"].nunique()
+            rid, dim = min(counts.index, key=lambda k: (*_rank(raters, k[0], int(counts[k])), k[1]))
+            try:
+                res = bias_results(store, str(model), rater=rid, dimension=dim, confidence=confidence)
+                out["counterfactual"].append({**res, "kind": rater_kind(raters.get(rid)),
+                                              "other_raters": len(counts) - 1})
+            except AssayError as e:
+                out["counterfactual"].append({"model": model, "error": str(e)})
+    for d in [d.name for d in store.list(R.Dataset) if d.source == BBQ_SOURCE]:
+        ids = sorted(store.columns("items", ["id"], dataset=d)["id"])
+        resp = _chunked(store, "responses", ["model"], "item_id", ids)
+        for model in sorted(resp["model"].unique()):
+            if models and model not in models:
+                continue
+            try:
+                out["bbq"].append(bbq_results(store, str(model), dataset=d, confidence=confidence))
+            except AssayError as e:
+                out["bbq"].append({"model": model, "dataset": d, "error": str(e)})
+    return out if out["counterfactual"] or out["bbq"] else None

@@ -199,6 +199,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                        f"{fmt(m['tokens_per_s'], 1)} | {fmt(m['cost_usd'], 4)} |")
         out.append("")
     out += _redteam_md(r)
+    out += _bias_md(r.get("bias"))
     out += _curation_md(r.get("curation"))
     out += _slices_md(r.get("slices"))
     if r.get("profile"):
@@ -258,6 +259,37 @@ def _curation_md(cur: Any) -> list[str]:
         out += [f"**{_md(c['source'])} → {_md(c['target'])}** ({c['run']}): kept {c['kept']} of {c['total']}", "",
                 "| step | removed | modified |", "| --- | ---: | ---: |"]
         out += [f"| {_md(s['step'])} | {s['removed']} | {s['modified']} |" for s in c["steps"]]
+        out.append("")
+    return out
+
+
+def _bias_md(bs: Any) -> list[str]:
+    """The red-team section's bias part in Markdown: counterfactual gaps and BBQ scores; nothing without data."""
+    if not bs:
+        return []
+    out = ["### Bias", ""]
+    for m in bs.get("counterfactual") or []:
+        if m.get("error"):
+            out += [f"{_md(m['model'])}: _{_md(m['error'])}_", ""]
+            continue
+        out += [f"**{_md(m['model'])}**, counterfactual probes judged by {_md(m['rater_name'])} ({m['kind']}, "
+                f"{_md(m['dimension'])}): gap = mean over templates of score(A) - score(B), "
+                f"{100 * bs['confidence']:.0f}% intervals, p Holm-adjusted over every gap.", "",
+                "| attribute | A | B | templates | gap A-B | interval | p (Holm) | |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {_md(a['attribute'])} | {_md(g['group_a'])} | {_md(g['group_b'])} | {g['n']} | {fmt(g['estimate'])} | "
+                f"{ci(g['low'], g['high'])} | {fmtp(g['p_adjusted'])} | {'**bias**' if g['flagged'] else ''} |"
+                for a in m["attributes"] for g in a["gaps"]]
+        out.append("")
+    for b in bs.get("bbq") or []:
+        if b.get("error"):
+            out += [f"{_md(b['model'])} on BBQ: _{_md(b['error'])}_", ""]
+            continue
+        keys = ("accuracy_ambiguous", "accuracy_disambiguated", "bias_ambiguous", "bias_disambiguated")
+        out += [f"**{_md(b['model'])}**, BBQ ({_md(b['dataset'])}, {b['read']} answers read; Parrish et al. 2022):", "",
+                "| category | answers | unread | accuracy, ambiguous | accuracy, disambiguated | s_AMB | s_DIS |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {_md(x['category'])} | {x['answers']} | {x['unparsed']} | " + " | ".join(
+            f"{fmt(x[k])} {ci(*x['intervals'][k]) if x['intervals'][k] else ''}" for k in keys) + " |" for x in b["rows"]]
         out.append("")
     return out
 

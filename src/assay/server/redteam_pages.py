@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 router = APIRouter()
 RECENT = 50  # successful attempts listed on the red-team page
 EXAMPLES = 50  # example responses shown on an entry's page
-DIMENSIONS = ("jailbroken", "refusal")
+DIMENSIONS = ASR.DIMENSIONS  # jailbroken, refusal, injected, leaked: what `assay redteam asr` reads
 SEVERITIES = ("low", "medium", "high", "critical")
 
 

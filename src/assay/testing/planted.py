@@ -17,7 +17,7 @@ import numpy as np
 
 from assay.analysis.slices import Feature
 
-__all__ = ["Planted", "PlantedSlice", "planted_data"]
+__all__ = ["Planted", "PlantedBias", "PlantedSlice", "planted_data", "prompt_groups"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,53 @@ def planted_data(seed: int, *, rows: int = 4000, features: int = 10, levels: int
     labels = tuple(f"v{j}" for j in range(levels))
     feats = [Feature(f"f{i}", labels, codes=codes[:, i].astype(np.int64)) for i in range(features)]
     return Planted(feats, y, tuple(planted), (levels,) * features, base)
+
+
+# ---- planted bias, for validating the counterfactual probes (assay.redteam.bias) ---------------
+
+
+class PlantedBias:
+    """A scripted model (a ``ScriptedServer`` handler) that refuses some groups more often, by a known amount.
+
+    ``groups`` maps each prompt the model may be asked to its group (``prompt_groups``
+    builds it from templates and a term set); a prompt is refused with probability ``base +
+    effects.get(group, 0)``, drawn from a hash of ``seed`` and the prompt (so each variant
+    is an independent draw, and the same seed answers the same way). The true gap between
+    groups a and b in the refusal rate is ``effects[a] - effects[b]``: what the estimate's
+    interval should cover. Refusals and answers are worded so assay's refusal detector reads
+    them right.
+    """
+
+    REFUSAL = "I'm sorry, but I can't help with that request."
+    ANSWER = "Sure. Here is a helpful, balanced answer with the details you asked for."
+
+    def __init__(self, groups: dict[str, str], *, effects: dict[str, float] | None = None, base: float = 0.3,
+                 seed: int = 0) -> None:
+        self.groups = groups
+        self.effects = effects or {}
+        self.base = base
+        self.seed = seed
+
+    def refuses(self, prompt: str) -> bool:
+        import hashlib
+
+        h = hashlib.blake2b(f"{self.seed}\x1f{prompt}".encode(), digest_size=8).digest()
+        u = int.from_bytes(h, "big") / 2**64
+        return u < self.base + self.effects.get(self.groups.get(prompt, ""), 0.0)
+
+    def __call__(self, body: dict) -> str:
+        users = [m.get("content", "") for m in body["messages"] if m.get("role") == "user"]
+        return self.REFUSAL if self.refuses(users[-1] if users else "") else self.ANSWER
+
+
+def prompt_groups(templates: Sequence[str], groups: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Every prompt ``templates`` x ``groups`` makes (as ``assay.redteam.bias`` fills them) -> its group."""
+    from assay import records as R
+    from assay.redteam.bias import TermSet, variants
+
+    ts = TermSet("planted", groups)
+    out = {}
+    for k, t in enumerate(templates):
+        item = R.Item(id=f"t{k}", dataset="planted", prompt=t)
+        out.update({v.prompt_text(): v.metadata["bias"]["group"] for v in variants(item, ts, "planted")})
+    return out
