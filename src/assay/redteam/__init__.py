@@ -19,8 +19,8 @@ with an attacker model and a scorer), ``suites`` (named suites of attacks, probe
 detectors), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and XSTest
 imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
 ``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
-``code``, ``rendering`` and ``insecure`` (insecure code found by bandit, unsafe rendering, their rates),
-``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
+``code``, ``rendering`` and ``insecure`` (insecure code found by bandit and njsscan, unsafe rendering,
+their rates), ``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
 question sets: accuracy and bias scores).
 """
 

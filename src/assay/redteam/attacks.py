@@ -284,9 +284,10 @@ def _insecure_detectors() -> list[dict[str, Any]]:
 
     return [
         {"kind": "detector", "name": "insecure_code", "version": code.VERSION, "tests": "insecure output",
-         "description": "Code in responses (fenced or not) scanned by bandit for Python, each finding a Judgment "
+         "description": "Code in responses (fenced or not) scanned by bandit for Python and njsscan for "
+                        "JavaScript/TypeScript, each finding a Judgment "
                         "with its CWE id, rule and line: `assay redteam scan-code`.",
-         "source": "bandit (PyCQA); the idea of scanning generated code as in CyberSecEval's insecure-code tests",
+         "source": "bandit (PyCQA), njsscan (OpenSecurity, semgrep rules); the idea of scanning generated code as in CyberSecEval's insecure-code tests",
          "args": {"min_severity": "low", "skip": list(code.DEFAULT_SKIP), "unfenced": True}},
         {"kind": "detector", "name": "unsafe_rendering", "version": rendering.VERSION, "tests": "insecure output",
          "description": "Markdown images or links carrying data to other hosts, data:/javascript: URLs, script, "
