@@ -25,7 +25,9 @@ def key(r) -> str:
 def test_sigkill_mid_tree_then_rerun_repeats_no_finished_call(store_url, tmp_path):
     store = Store(store_url)
     behaviors(store)
-    handler = PlantedRedTeam(framing=None)  # nothing works: every tree runs until its budget or its pruning ends it
+    # nothing works: every tree spends its whole budget (a level whose proposals are all off topic,
+    # as a quarter of the scripted attacker's are, branches again instead of ending the tree)
+    handler = PlantedRedTeam(framing=None)
     with ScriptedServer(handler=handler, latency=0.03) as srv:
         cmd = [sys.executable, "-c", "from assay.cli import console_main; console_main()", "--db", store_url,
                "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url", srv.base_url,
@@ -50,7 +52,7 @@ def test_sigkill_mid_tree_then_rerun_repeats_no_finished_call(store_url, tmp_pat
         assert len(set(second) & set(first)) <= 3
         assert len(first) == len(set(first)) and len(second) == len(set(second))
         total = len(set(first) | set(second))
-        assert len(first) < total <= 3 * BUDGET  # the rerun finished what the kill left
+        assert len(first) < total == 3 * BUDGET  # the rerun finished what the kill left
         sent = len(srv.chat_requests)
         # and a third run sends nothing
         assert subprocess.run(cmd, capture_output=True, text=True, timeout=120).returncode == 0
