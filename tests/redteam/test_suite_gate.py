@@ -69,7 +69,7 @@ def test_a_registered_suite_probe_runs_from_a_suite_and_is_in_the_catalogue(stor
         """A probe for this test: records that it ran."""
         calls.append((model.id, behaviors))
 
-    assert ("probe", "test-suite-echo") in {(r["kind"], r["name"]) for r in catalog()}
+    assert ("suite probe", "test-suite-echo") in {(r["kind"], r["name"]) for r in catalog()}
     behaviors(store)
     f = tmp_path / "s.yaml"
     f.write_text("name: s\nattacks: [direct]\nprobes: [test-suite-echo]\n")

@@ -252,7 +252,10 @@ def catalog() -> list[dict[str, Any]]:
                  "args": _defaults(CrescendoAttack)})
     rows += [{"kind": "scorer", "name": r.name, "version": r.version, "description": r.description, "args": {}}
              for r in REGISTRY.registrations("attack-scorer")]
-    rows += [{"kind": "probe", "name": r.name, "version": r.version, "description": r.description, "args": {}}
+    # a suite probe runs a whole family (`assay redteam run --suite`); it tests what its family tests
+    family = {"prompt-injection": "injection", "secret-leakage": "leakage", "counterfactual-bias": "bias"}
+    rows += [{"kind": "suite probe", "name": r.name, "version": r.version, "description": r.description, "args": {},
+              "tests": family.get(r.name, "harm")}
              for r in REGISTRY.registrations("suite-probe")]
     import assay.redteam.detect  # noqa: F401 - registers the refusal detector
 
