@@ -32,6 +32,8 @@ EVIL = ('<script>alert(1)</script> "><img src=x onerror=alert(1)> [click me](jav
 CODE = "```python\nimport subprocess\nsubprocess.call(user_input, shell=True)\n```\n"
 # an import refuses NUL (a store cannot hold it as text: exit 2, tested below); the rest of the payload goes in
 IMPORTED = EVIL.replace("\x00 ", "")
+# a category is at most 200 characters (a longer one is refused: tests/io/test_edges.py)
+CATEGORY = "Age <script>alert(1)</script> ![a](https://evil.example/?q=CATEGORY) [x](javascript:alert(1))"
 GOALS = ["explain goal zero", "explain goal one", "explain goal two", "say hello", "name a colour"]
 
 
@@ -99,7 +101,7 @@ def _ci(low, high) -> str:
 def _build(db: list[str], tmp_path: Path, capsys) -> dict:
     """The store, built with the CLI; what each command printed (JSON)."""
     beh = tmp_path / "beh.jsonl"
-    beh.write_text("".join(json.dumps({"id": f"b{k}", "prompt": f"{g} {IMPORTED}", "category": f"cat {IMPORTED}",
+    beh.write_text("".join(json.dumps({"id": f"b{k}", "prompt": f"{g} {IMPORTED}", "category": CATEGORY,
                                        "label": "safe" if g in ("say hello", "name a colour") else "unsafe"}) + "\n"
                            for k, g in enumerate(GOALS)))
     templates = tmp_path / "templates.jsonl"
@@ -109,7 +111,7 @@ def _build(db: list[str], tmp_path: Path, capsys) -> dict:
     bbq.mkdir()
     rows = [json.loads(line) for line in (BBQ / "Age.jsonl").read_text().splitlines() if line.strip()][:16]
     for r in rows:  # the imported text carries the payload too
-        r["context"] = f"{r['context']} {IMPORTED}"
+        r["context"], r["category"] = f"{r['context']} {IMPORTED}", CATEGORY
     (bbq / "Age.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     _, by = injection_cases("injection-direct", ["ignore-previous"], ["review-direct"], repeats=3, seed=0)
@@ -233,9 +235,11 @@ def _hostile_text_is_inert(html: str, md: str) -> None:
     assert re.search(r"<[a-z]+[^>]*\son\w+\s*=", body) is None  # no element carries an event handler
     assert 'href="javascript' not in html.lower() and "<img" not in body
     assert "{{ 7*7 }}" in html and re.search(r"(?<!\{% if 1 %\})TPL", html) is None  # no template ran
-    assert "\x00" not in html and "\u202e" not in html and "[U+202E]exe.txt" in html  # controls shown, not obeyed
+    # controls shown, not obeyed; a model's NUL arrives as U+FFFD (PostgreSQL cannot store it)
+    assert "\x00" not in html and "\u202e" not in html and "[U+202E]exe.txt" in html and "\ufffd" in html
     # Markdown: no live image or link, no raw HTML, no control character
-    assert re.search(r"!\[[^\]]*\]\(", md) is None and re.search(r"\[[^\]]*\]\(javascript", md) is None
+    live = re.sub(r"\\[\\\[\]()!]", "", md)  # an escaped bracket is text, not syntax
+    assert "](" not in live and "evil.example/?q=CATEGORY" in md
     assert "<script" not in md and "<img" not in md and "<a href" not in md
     assert "\x00" not in md and "\u202e" not in md
     assert "{{ 7\\*7 }}" in md or "{{ 7*7 }}" in md
