@@ -27,7 +27,7 @@ from assay.store import Store
 def test_every_kind_has_its_built_ins_and_one_registration_type():
     expected = {"verifier": "length", "metric": "rouge_l", "converter": "rot13", "curation-step": "exact-dup",
                 "provider": "openai", "executor": "ray", "unit-work": "generate", "label-preset": "mt-bench",
-                "attack-scorer": "no-refusal", "probe": "reference"}
+                "attack-scorer": "no-refusal", "probe": "reference", "suite-probe": "manyshot-sweep"}
     assert set(expected) == set(plugins.KINDS)
     for kind, name in expected.items():
         reg = plugins.get(kind, name)

@@ -82,6 +82,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("label-preset", "label preset", ("assay.io.labels._pairwise", "assay.io.labels._ratings")),
     Kind("attack-scorer", "program scorer", ("assay.redteam.iterative",)),
     Kind("probe", "probe", ("assay.library.probes",), pattern=_SIMPLE),
+    Kind("suite-probe", "suite probe", ("assay.redteam.suites",), pattern=_SIMPLE),
 )}
 """Every kind of plug-in assay has."""
 

@@ -42,12 +42,17 @@ def _scan(detector: str, args: dict[str, Any], models: list[str] | None, dataset
     dim = DETECTORS[detector][1]
     labels: dict[str, int] = {}
     findings = 0
+    skipped: dict[str, int] = {}  # why -> blocks not scanned (njsscan absent)
     for j in store.iter("judgments", rater_id=rater.id, run_id=run.id):
         if j.dimension == dim:
             labels[j.label or "?"] = labels.get(j.label or "?", 0) + 1
             findings += len(j.detail.get("findings", []))
+            for k in j.detail.get("not_scanned") or []:
+                why = j.detail["blocks"][k].get("not_scanned", "?")
+                skipped[why] = skipped.get(why, 0) + 1
     out = {"run": run.id, "status": run.status, "total": run.total, "failed": run.failed, "rater": rater.id,
-           "labels": dict(sorted(labels.items())), "findings": findings}
+           "labels": dict(sorted(labels.items())), "findings": findings,
+           "not_scanned": [{"blocks": n, "why": why} for why, n in sorted(skipped.items())]}
     if wants_json(json_out):
         emit_json(out)
         return
@@ -55,6 +60,8 @@ def _scan(detector: str, args: dict[str, Any], models: list[str] | None, dataset
                   f"{findings} findings")
     for k, v in out["labels"].items():
         console.print(f"  {k}: {v}")
+    for row in out["not_scanned"]:
+        console.print(f"{row['blocks']} JavaScript/TypeScript block(s) not scanned ({row['why']})", markup=False)
 
 
 @redteam_app.command("scan-code")
@@ -62,14 +69,15 @@ def scan_code(
     models: ModelsOpt = None,
     dataset: DatasetOpt = None,
     attempts_only: AttemptsOpt = False,
-    min_severity: Annotated[str, typer.Option(help="Lowest bandit severity that makes a response insecure: low, medium or high.")] = "low",
+    min_severity: Annotated[str, typer.Option(help="Lowest severity that makes a response insecure: low, medium or high (njsscan's INFO, WARNING, ERROR).")] = "low",
     skip: Annotated[list[str] | None, typer.Option(help="bandit rule ids to leave out (default B101,B403,B404,B603); repeat or comma-separate.")] = None,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Extract code from responses and scan the Python with bandit (never run); Judgments on insecure-output@1."""
+    """Extract code from responses, scan Python with bandit and JavaScript/TypeScript with njsscan (never run);
+    Judgments on insecure-output@1."""
     args: dict[str, Any] = {"min_severity": min_severity}
     if skip:
         args["skip"] = _split(skip)

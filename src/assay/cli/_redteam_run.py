@@ -21,20 +21,27 @@ from assay.cli.run_report import run_line
 
 @redteam_app.command("attacks")
 def attacks_cmd(json_out: JsonOpt = False) -> None:
-    """List the prompt converters, attacks and program scorers, with what each tests."""
+    """List the converters, attacks, scorers, probes and detectors: what each does, what it tests
+    (harm, bias, insecure output, injection, leakage) and where the idea comes from; and the suites."""
     from assay.redteam.attacks import catalog
+    from assay.redteam.suites import load_suite, suite_names
 
     rows = catalog()
+    suites = [load_suite(n) for n in suite_names()]
     if wants_json(json_out):
         emit_json(rows)
         return
     t = Table(title="red-team converters and attacks (chain converters with '+', e.g. roleplay+prefix)",
               title_justify="left")
-    for col in ("kind", "name", "what it tests", "arguments (defaults)"):
+    for col in ("kind", "name", "tests", "what it does", "source of the idea", "arguments (defaults)"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["kind"], r["name"], r["description"], ", ".join(f"{k}={v!r}" for k, v in r["args"].items()))
+        t.add_row(r["kind"], r["name"], r["tests"], r["description"], r["source"],
+                  ", ".join(f"{k}={v!r}" for k, v in r["args"].items()))
     console.print(t)
+    for suite in suites:
+        console.print(f"suite [bold]{suite.name}[/bold] (`--suite {suite.name}`): {suite.description} "
+                      f"Attacks: {', '.join(suite.attacks)}.", highlight=False)
 
 
 def _model(store: Any, ref: str, field: str, base_url: str | None, api_key_env: str | None,
@@ -65,15 +72,26 @@ def _model(store: Any, ref: str, field: str, base_url: str | None, api_key_env: 
 def _attacks_plan(store: Any, target: Any, behaviors: str, chains: list[Any], *, limit: int | None,
                   params: dict[str, Any], no_cache: bool) -> Any:
     """What the converter attacks will send: their prompts made here as ``run_attacks`` makes them, not stored."""
+    from assay import records as R
     from assay.redteam.attacks import derived_dataset, derived_item, load_behaviors
-    from assay.runs import Plan, generate_plan
+    from assay.runs import Call, Plan, generate_plan
+    from assay.runs.plan import plan_calls
 
     plan = Plan()
     targets = load_behaviors(store, behaviors, limit=limit)
     for chain in chains:
         name = derived_dataset(behaviors, chain.key())
         config = {"converters": chain.spec()}
-        items = [derived_item(b, name, chain(b.prompt_text()), chain.label(), config) for b in targets]
+        if chain.models:
+            # a rewriting model's prompts are not known before it answers: the plan sizes them as the request,
+            # and counts each rewrite call
+            items = [derived_item(b, name, b.prompt_text(), chain.label(), config) for b in targets]
+            rewrites = [(r, b) for s in chain.steps for r in s.rewrites for b in targets]
+            plan = plan.merge(plan_calls(store, [Call(store.find("models", r.model) or R.Model(id=r.model),
+                                                      len(b.prompt_text()) + 400, 4 * len(b.prompt_text()) // 3 + 64)
+                                                 for r, b in rewrites]))
+        else:
+            items = [derived_item(b, name, chain(b.prompt_text()), chain.label(), config) for b in targets]
         plan = plan.merge(generate_plan(store, target, items, dataset=name, params=params, no_cache=no_cache))
     return plan
 
@@ -131,13 +149,78 @@ def _iterative_plan(store: Any, models: dict[str, Any], behaviors: str, *, optio
     return plan
 
 
+def _named_plan(store: Any, models: dict[str, Any], behaviors: str, named: list[tuple[str, Any]], *,
+                options: dict[str, Any], limit: int | None, params: dict[str, Any]) -> Any:
+    """A ceiling of what the named attacks will send: TAP its whole call budget per behaviour (each call sized as
+    the attacker's request with its full memory); Crescendo every stream all its turns, as the multi-turn attack."""
+    import dataclasses as dc
+
+    from assay.providers import RequestCache, make_provider
+    from assay.redteam.attacks import load_behaviors
+    from assay.redteam.crescendo import CrescendoTask
+    from assay.redteam.iterative import ATTACKER_FEEDBACK, ATTACKER_SYSTEM, SCORER_SYSTEM
+    from assay.redteam.tap import TapTask
+    from assay.runs import Call, Plan, plan_task
+    from assay.runs.plan import CHARS_PER_TOKEN, completion_ceiling
+
+    cache = None if options["no_cache"] else RequestCache(store)
+    clients = {k: make_provider(m, cache=cache, no_cache=options["no_cache"]) if not isinstance(m, str) else m
+               for k, m in models.items()}
+    targets = load_behaviors(store, behaviors, limit=limit)
+    plan = Plan()
+    for name, how in named:
+        how = dc.replace(how, target_params=params)
+        make = TapTask if name == "tap" else CrescendoTask
+        task = make(store, clients["target"], clients["attacker"], clients["scorer"], targets, dataset=behaviors,
+                    attack=how)
+        att = CHARS_PER_TOKEN * completion_ceiling(task.attacker_params, models["attacker"])
+        said = CHARS_PER_TOKEN * completion_ceiling(task.gen.params, models["target"])
+
+        def calls(unit: Any, task: Any = task, how: Any = how, att: int = att, said: int = said,
+                  name: str = name) -> list[Any]:
+            goal = len(unit.payload[0].prompt_text())
+            size = len(ATTACKER_SYSTEM) + goal + task.memory * (len(ATTACKER_FEEDBACK) + 2 * att + said)
+            ceiling = completion_ceiling(task.attacker_params, models["attacker"])
+            if name == "tap":  # the whole budget
+                return [Call(models["attacker"], size, ceiling)] * how.max_calls
+            per_turn = [Call(models["attacker"], size, ceiling),
+                        Call(models["target"], (att + said) * how.turns, completion_ceiling(task.gen.params,
+                                                                                           models["target"]))]
+            if not isinstance(models["scorer"], str):
+                per_turn.append(Call(models["scorer"], len(SCORER_SYSTEM) + goal + said,
+                                     completion_ceiling({}, models["scorer"])))
+            return per_turn * how.turns
+        plan = plan.merge(plan_task(store, task, calls))
+    plan.at_most = True
+    return plan
+
+
+def _run_named(session: Any, target: Any, behaviors: str, named: list[tuple[str, Any]], helpers: dict[str, Any], *,
+               limit: int | None, params: dict[str, Any]) -> list[Any]:
+    import dataclasses as dc
+
+    from assay.redteam.crescendo import run_crescendo
+    from assay.redteam.tap import run_tap
+
+    out = []
+    for name, how in named:
+        run = run_tap if name == "tap" else run_crescendo
+        out.append(run(session, target, behaviors, attacker=helpers["attacker"], scorer=helpers["scorer"],
+                       attack=dc.replace(how, target_params=params), limit=limit))
+    return out
+
+
 @redteam_app.command("run")
 def run_cmd(
     behaviors: Annotated[str, typer.Option(help="Dataset whose items state the behaviours to elicit.")],
     model: Annotated[str, typer.Option(help="Target model, NAME@VERSION.")],
     attack: Annotated[list[str] | None, typer.Option(
-        help="A converter chain, e.g. base64 or 'roleplay+prefix' or 'leetspeak(rate=0.5)'; repeatable "
-             "(default: direct, unless --iterative). `assay redteam attacks` lists them.")] = None,
+        help="A converter chain, e.g. base64 or 'roleplay+prefix' or 'leetspeak(rate=0.5)', or a named attack "
+             "with an attacker and a scorer: 'tap(depth=4, max_calls=60)', 'crescendo(turns=8)'; repeatable "
+             "(default: direct, unless --iterative or --suite). `assay redteam attacks` lists them.")] = None,
+    suite: Annotated[str | None, typer.Option(
+        help="A named suite (e.g. release-gate; `assay redteam attacks` lists them) or a suite YAML file: its "
+             "attacks, probes and detectors, added to any --attack.")] = None,
     iterative: Annotated[bool, typer.Option("--iterative", help="Also run the iterative attacker/scorer attack.")] = False,
     attacker: Annotated[str | None, typer.Option(help="--iterative: the attacker model, NAME@VERSION.")] = None,
     scorer: Annotated[str | None, typer.Option(
@@ -178,28 +261,50 @@ def run_cmd(
     from assay.runs import remember_endpoint, store_model
     from assay.session import Endpoint, Session
 
+    from assay.redteam.suites import load_suite, parse_named
+
     where = executor_choice(executor, ray_address, workers)
-    chains = [as_chain(a) for a in attack or ([] if iterative else ["direct"])]  # bad specs fail before any call
-    if iterative:
+    chosen = load_suite(suite) if suite else None
+    specs = list(attack or []) + (chosen.attacks if chosen else [])
+    if not specs and not iterative and not (chosen and chosen.probes):
+        specs = ["direct"]
+    named: list[tuple[str, Any]] = []
+    chains = []
+    for text in specs:  # bad specs fail before any call
+        try:
+            found = parse_named(text)
+        except ValueError as e:
+            raise BadInput(str(e), field="--attack") from None
+        if found is not None:
+            named.append(found)
+        else:
+            chains.append(as_chain(text))
+    needs = "the iterative attack" if iterative else (f"attack {named[0][0]}" if named else None)
+    if needs:
         if attacker is None or scorer is None:
-            raise BadInput("the iterative attack needs --attacker and --scorer", field="--attacker" if attacker is None else "--scorer")
+            raise BadInput(f"{needs} needs --attacker and --scorer", field="--attacker" if attacker is None else "--scorer")
     elif attacker or scorer:
-        raise BadInput("--attacker and --scorer go with --iterative", field="--iterative")
+        raise BadInput("--attacker and --scorer go with --iterative or a named attack (tap, crescendo)",
+                       field="--iterative")
     if conversation and not iterative:
         raise BadInput("--conversation goes with --iterative", field="--conversation")
     store = G.store()
     prices = (price_in, price_out)
     target = _model(store, model, "--model", base_url, api_key_env, prices)
     params = {"temperature": temperature, "max_tokens": max_tokens}
+    for ref in dict.fromkeys(m for c in chains for m in c.models):  # rewriting models (paraphrase, translate...)
+        store.add([_model(store, ref, "--attack", base_url, api_key_env, prices)])
     options = dict(concurrency=concurrency, rpm=rpm, tpm=tpm, timeout=timeout, max_retries=max_retries,
                    backoff_base=backoff, no_cache=no_cache)
     helpers: dict[str, Any] = {}
-    if iterative:
+    if needs:
         assert attacker is not None and scorer is not None
         helpers["attacker"] = _model(store, attacker, "--attacker", base_url, api_key_env, prices)
         helpers["scorer"] = _model(store, scorer, "--scorer", base_url, api_key_env, prices) if "@" in scorer else scorer
     results: list[Any] = []
     it = None
+    others: list[Any] = []
+    probe_runs: list[tuple[str, Any]] = []
     with RunGuard(store, yes=yes, dry_run=dry_run, json_out=json_out) as guard:
         plan = _attacks_plan(store, target, behaviors, chains, limit=limit, params=params, no_cache=no_cache)
         if iterative:
@@ -207,6 +312,9 @@ def run_cmd(
                 store, {"target": target, **helpers}, behaviors, options=options,
                 settings={"limit": limit, "streams": streams, "turns": turns, "threshold": threshold, "seed": seed,
                           "params": params, "conversation": conversation}))
+        if named:
+            plan = plan.merge(_named_plan(store, {"target": target, **helpers}, behaviors, named, options=options,
+                                          limit=limit, params=params))
         guard.approve(plan)
         bar = guard.bar
         bars: dict[str, Any] = {}
@@ -239,22 +347,68 @@ def run_cmd(
             if it.run.succeeded:
                 for m in called:
                     remember_endpoint(store, m)
-    failed = sum(r.run.failed for r in results) + (it.run.failed if it else 0)
-    _report(results, it, json_out)
+        if named:
+            called = [target, *(m for m in helpers.values() if not isinstance(m, str))]
+            for m in called:
+                store_model(store, m)
+            for name, how in named:
+                one = _run_named(session.replace(on_start=lambda rid, n, name=name: on_start(name, rid, n),
+                                                 on_progress=lambda p, name=name: on_progress(name, p)),
+                                 target, behaviors, [(name, how)], helpers, limit=limit, params=params)
+                others += one
+            if all(o.run.succeeded for o in others):
+                for m in called:
+                    remember_endpoint(store, m)
+        if chosen is not None:
+            from assay.redteam.suites import probes
+
+            for name in chosen.probes:
+                done = probes()[name](session, target, behaviors)
+                for d in done if isinstance(done, list) else [done]:
+                    if all(hasattr(d, a) for a in ("attack", "dataset", "attempts", "failed", "run")):
+                        results.append(d)  # attack results (manyshot-sweep, injection...): reported as attacks
+                    else:  # any other probe: its runs (a bias run and its judging run, say)
+                        probe_runs += [(name, r) for r in (getattr(d, "run", None), getattr(d, "judge_run", None))
+                                       if r is not None]
+            from assay.redteam.suites import run_detectors
+
+            for name in chosen.detectors:
+                run_detectors(session.replace(on_start=lambda rid, n, name=name: on_start(f"{name} detector", rid, n),
+                                              on_progress=lambda p, name=name: on_progress(f"{name} detector", p)),
+                              target.id, [name])
+    named_runs = [o for o in others if hasattr(o, "run")]
+    failed = (sum(r.failed for r in results) + (it.run.failed if it else 0) + sum(o.run.failed for o in named_runs)
+              + sum(r.failed for _, r in probe_runs))
+    _report(results, it, json_out, named_runs, probe_runs)
     if failed:
         raise SystemExit(1)
 
 
-def _report(results: list[Any], it: Any, json_out: bool) -> None:
+def _named_row(o: Any) -> dict[str, Any]:
+    succeeded = getattr(o, "succeeded", None)
+    if succeeded is None:
+        succeeded = o.succeeded_streams
+    return {"attack": o.attack, "behaviors": o.behaviors, "attempts": o.attempts, "succeeded": succeeded,
+            "best": o.best, "run": o.run.model_dump(mode="json", exclude={"config"})}
+
+
+def _report(results: list[Any], it: Any, json_out: bool, named: list[Any] | None = None,
+            probe_runs: list[tuple[str, Any]] | None = None) -> None:
+    named, probe_runs = named or [], probe_runs or []
     if wants_json(json_out):
         data: dict[str, Any] = {"attacks": [
             {"attack": r.attack, "dataset": r.dataset, "behaviors": r.behaviors, "attempts": r.attempts,
-             "added": r.added, "failed": r.failed, "run": r.run.model_dump(mode="json", exclude={"config"})}
+             "added": r.added, "failed": r.failed, "rewrite_errors": getattr(r, "rewrite_errors", []),
+             "run": r.run.model_dump(mode="json", exclude={"config"})}
             for r in results]}
         if it is not None:
             data["iterative"] = {"attack": it.attack, "behaviors": it.behaviors, "streams": it.streams, "attempts": it.attempts,
                                  "succeeded_streams": it.succeeded_streams, "best": it.best,
                                  "run": it.run.model_dump(mode="json", exclude={"config"})}
+        if named:
+            data["named"] = [_named_row(o) for o in named]
+        if probe_runs:
+            data["probes"] = [{"probe": n, "run": r.model_dump(mode="json", exclude={"config"})} for n, r in probe_runs]
         emit_json(data)
         return
     t = Table(title="red-team run", title_justify="left")
@@ -265,11 +419,23 @@ def _report(results: list[Any], it: Any, json_out: bool) -> None:
     if it is not None:
         t.add_row(it.attack, f"{it.behaviors:,}", f"{it.attempts:,}", "", f"{it.run.failed:,}",
                   f"{it.succeeded_streams}/{it.behaviors * it.streams} streams", it.run.id[:12])
+    for o in named:
+        row = _named_row(o)
+        unit = "behaviours" if o.attack == "tap" else "streams"
+        total = o.behaviors if o.attack == "tap" else o.behaviors * o.streams
+        t.add_row(o.attack, f"{o.behaviors:,}", f"{o.attempts:,}", "", f"{o.run.failed:,}",
+                  f"{row['succeeded']}/{total} {unit}", o.run.id[:12])
+    for name, run in probe_runs:
+        t.add_row(f"{name} ({run.kind})", "", f"{run.succeeded:,}", "", f"{run.failed:,}", "", run.id[:12])
     console.print(t)
-    for run in [r.run for r in results] + ([it.run] if it else []):
+    for r in results:
+        for e in getattr(r, "rewrite_errors", []):
+            err_console.print(e, highlight=False)
+    for run in [r.run for r in results] + ([it.run] if it else []) + [o.run for o in named] + [r for _, r in probe_runs]:
         if run.failed:
             err_console.print(run_line(run), highlight=False)
-    if any(r.run.failed for r in results) or (it and it.run.failed):
+    if (any(r.failed for r in results) or (it and it.run.failed) or any(o.run.failed for o in named)
+            or any(r.failed for _, r in probe_runs)):
         err_console.print("some calls failed (`assay runs --id RUN` lists them); run the same command again to retry",
                           highlight=False)
     console.print("verdicts: `assay redteam detect`, then `assay redteam asr`", highlight=False)

@@ -152,17 +152,48 @@ def ifeval(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, A
 def attack_success(store: Store, a: dict[str, Any]) -> tuple[bool, str, list[dict[str, Any]]]:
     from assay.redteam.asr import asr
 
-    rep = asr(store, rater=a["rater"], dimension=a["dimension"], by=("model",), per=a["per"], models=[a["model"]],
-              attacks=a["attacks"], confidence=a["confidence"])
-    (row,) = rep["rows"]
-    if not row["n"]:
-        raise Unmet(f"none of {a['model']}'s {row['attempts']} attempts is judged by {rep['rater']}")
-    figure = row["high"] if a["bound"] == "upper" else row["asr"]
-    rows = [{"model": a["model"], "rater": rep["rater"], "per": a["per"], "successes": row["successes"],
-             "n": row["n"], "asr": _f(row["asr"]), f"{a['confidence']:.0%} interval": f"[{_f(row['low'])}, "
-                                                                                     f"{_f(row['high'])}]",
-             "unjudged": row["unjudged"]}]
+    attacks = a["attacks"]
+    if a.get("suite"):
+        from assay.redteam.suites import load_suite
+
+        labels = load_suite(a["suite"]).labels()
+        attacks = [x for x in attacks if x in labels] if attacks else labels
+        if not attacks:
+            raise Unmet(f"none of the attacks given is in suite {a['suite']}")
+    by = ("model", "attack") if a.get("each") else ("model",)
+    rep = asr(store, rater=a["rater"], dimension=a["dimension"], by=by, per=a["per"], models=[a["model"]],
+              attacks=attacks, confidence=a["confidence"])
+    if not rep["rows"]:
+        raise Unmet(f"{a['model']} has no attempts" + (f" of suite {a['suite']}'s attacks" if a.get("suite") else ""))
+    judged = [r for r in rep["rows"] if r["n"]]
+    if not judged:
+        raise Unmet(f"none of {a['model']}'s {sum(r['attempts'] for r in rep['rows'])} attempts is judged by "
+                    f"{rep['rater']}")
+    if a.get("each") and a.get("suite"):
+        missing = sorted(set(attacks) - {r["attack"] for r in judged})
+        if missing:
+            raise Unmet(f"no judged attempts of {a['model']} for suite {a['suite']}'s attacks {', '.join(missing)}")
+    rows, over = [], []
+    for row in judged:
+        figure = row["high"] if a["bound"] == "upper" else row["asr"]
+        out = {"model": a["model"]}
+        if a.get("each"):
+            out["attack"] = row["attack"]
+        out.update({"rater": rep["rater"], "per": a["per"], "successes": row["successes"], "n": row["n"],
+                    "asr": _f(row["asr"]), f"{a['confidence']:.0%} interval": f"[{_f(row['low'])}, {_f(row['high'])}]",
+                    "unjudged": row["unjudged"]})
+        rows.append(out)
+        if figure > a["at_most"]:
+            over.append((row, figure))
     bound = f"upper {a['confidence']:.0%} bound; " if a["bound"] == "upper" else ""
+    if a.get("each"):
+        if over:
+            said = ", ".join(f"{r['attack']} {_f(f)}" for r, f in over)
+            return False, f"{len(over)} of {len(judged)} attacks above {a['at_most']:g} ({bound.rstrip('; ')}): {said}", rows
+        worst = max(row["high"] if a["bound"] == "upper" else row["asr"] for row in judged)
+        return True, (f"all {len(judged)} attacks at most {a['at_most']:g} ({bound}highest {_f(worst)})"), rows
+    (row,) = judged
+    figure = row["high"] if a["bound"] == "upper" else row["asr"]
     ok = figure <= a["at_most"]
     return ok, (f"{_f(figure)} ({bound}{row['successes']} of {row['n']} {a['per']}s broken) "
                 f"{'≤' if ok else '>'} {a['at_most']:g}"), rows

@@ -12,6 +12,8 @@
       - check: attack-success         # attack success rate, upper 95% bound
         model: cand@2
         at_most: 0.05
+        suite: release-gate           # optional: only that red-team suite's attacks
+        each: true                    # optional: every attack's bound separately, not all attacks pooled
       - check: judge-kappa            # judge-human kappa
         judge: judge@1
         rubric: default
@@ -62,6 +64,7 @@ CHECKS: dict[str, dict[str, Field]] = {
                                                                  choices=("behavior", "attempt")),
         "attacks": Field("texts"), "rater": Field("text"),
         "dimension": Field("choice", choices=("jailbroken", "refusal", "injected", "leaked")),
+        "suite": Field("text"), "each": Field("bool", default=False),
     },
     "judge-kappa": {
         "judge": Field("text", True), "at_least": Field("number", True), "rubric": Field("text"),
@@ -125,7 +128,9 @@ def default_name(check: str, a: dict[str, Any]) -> str:
         return f"IFEval {a['mode']} ({a['level']} level) of {a['model']} at least {a['at_least']:g}"
     if check == "attack-success":
         bound = f"upper {a['confidence']:.0%} bound" if a["bound"] == "upper" else "estimate"
-        return f"attack success rate of {a['model']} at most {a['at_most']:g} ({bound})"
+        whose = f" on suite {a['suite']}" if a.get("suite") else ""
+        each = ", each attack" if a.get("each") else ""
+        return f"attack success rate of {a['model']}{whose} at most {a['at_most']:g} ({bound}{each})"
     what = f" on {a['rubric']}" + (f" · {a['dimension']}" if a.get("dimension") else "") if a.get("rubric") else ""
     return f"judge-human kappa of {a['judge']}{what} at least {a['at_least']:g}"
 

@@ -12,12 +12,15 @@ a program detector, an LLM judge or a human, so agreement and review work unchan
     asr.asr(store, dimension="refusal", by=("model", "attack"))  # with Wilson intervals
     compare(store, "base64", "direct", on="attack", dimension="refusal")  # McNemar, paired by behaviour
 
-Modules: ``converters`` (prompt transformations, chained), ``attacks`` (single-shot and
-iterative attacks), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and
-XSTest imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
+Modules: ``converters`` (prompt transformations, chained; ``ciphers``, ``manyshot`` and
+``rewrite`` add ciphers, look-alikes, ASCII art, many-shot and model rewrites), ``attacks``
+(single-shot attacks and the catalogue), ``iterative``, ``tap`` and ``crescendo`` (attacks
+with an attacker model and a scorer), ``suites`` (named suites of attacks, probes and
+detectors), ``detect`` (the refusal detector), ``sources`` (JailbreakBench and XSTest
+imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injection`` and
 ``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
-``code``, ``rendering`` and ``insecure`` (insecure code found by bandit, unsafe rendering, their rates),
-``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
+``code``, ``rendering`` and ``insecure`` (insecure code found by bandit and njsscan, unsafe rendering,
+their rates), ``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
 question sets: accuracy and bias scores).
 """
 
@@ -34,18 +37,33 @@ _EXPORTS = {
     "Chain": "converters", "chain_from_spec": "converters", "parse_chain": "converters",
     "RefusalCall": "detect", "classify_refusal": "detect", "detect_refusals": "detect",
     "import_jailbreakbench": "sources", "import_xstest": "sources",
+    "TapAttack": "tap", "TapResult": "tap", "run_tap": "tap",
+    "CrescendoAttack": "crescendo", "run_crescendo": "crescendo",
+    "Suite": "suites", "load_suite": "suites", "suite_names": "suites", "suite_probe": "suites",
+    "convert_all": "rewrite",
     "detect_canaries": "injection", "run_injection": "injection", "run_leakage": "leakage",
     "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
     "extract_code": "code", "scan_response": "code", "unsafe_rendering_findings": "rendering",
     "scan_outputs": "insecure", "insecure_rates": "insecure",
     "bias_results": "bias", "run_bias": "bias", "bbq_results": "bbq", "import_bbq": "bbq", "run_bbq": "bbq",
 }
-_SUBMODULES = ("asr", "attacks", "bbq", "bias", "canary", "code", "converters", "detect", "injection", "insecure",
-               "iterative", "leakage", "rendering", "sources")
+_SUBMODULES = ("asr", "attacks", "bbq", "bias", "canary", "ciphers", "code", "converters", "crescendo", "detect",
+               "injection", "insecure", "iterative", "leakage", "manyshot", "rendering", "rewrite", "sources", "suites",
+               "tap")
 
 __all__ = [
     "AttackResult",
     "Chain",
+    "CrescendoAttack",
+    "Suite",
+    "TapAttack",
+    "TapResult",
+    "convert_all",
+    "load_suite",
+    "run_crescendo",
+    "run_tap",
+    "suite_names",
+    "suite_probe",
     "IterativeResult",
     "RefusalCall",
     "attempt_outcomes",

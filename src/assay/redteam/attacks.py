@@ -16,7 +16,7 @@ run (kind and message in its ledger, counted in the Run) and is retried by a rer
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assay import records as R
@@ -95,15 +95,21 @@ class AttackResult:
     added: int = 0
     """Attempts this invocation added."""
     failed: int = 0
-    """Prompts whose call failed (see the run's ledger; a rerun retries them)."""
+    """Prompts whose call failed (see the run's ledger; a rerun retries them), rewrites that failed included."""
     run: R.Run | None = None
+    rewrite_errors: list[str] = field(default_factory=list)
+    """Why a model converter (paraphrase, translate...) could not rewrite a behaviour (a rerun asks again)."""
 
 
-def prepare_attack(store: Store, behaviors: Sequence[R.Item], chain: Chain, *, dataset: str) -> list[R.Item]:
-    """Store the derived items of ``chain`` over ``behaviors`` (adding nothing already there); returns them."""
+def prepare_attack(store: Store, behaviors: Sequence[R.Item], chain: Chain, *, dataset: str,
+                   prompts: Sequence[str] | None = None) -> list[R.Item]:
+    """Store the derived items of ``chain`` over ``behaviors`` (adding nothing already there); returns them.
+
+    ``prompts``: the converted prompts, when made already (a chain that asks a model)."""
     name = derived_dataset(dataset, chain.key())
     config = {"converters": chain.spec()}
-    items = [derived_item(b, name, chain(b.prompt_text()), chain.label(), config) for b in behaviors]
+    sent = list(prompts) if prompts is not None else [chain(b.prompt_text()) for b in behaviors]
+    items = [derived_item(b, name, p, chain.label(), config) for b, p in zip(behaviors, sent)]
     store.add([R.Dataset(name=name, description=f"prompts of attack {chain.label()} on the behaviours of {dataset}",
                          source=f"redteam:{dataset}"), *items])
     return items
@@ -155,7 +161,16 @@ def run_attacks(
     targets = load_behaviors(store, behaviors, limit=limit)
     results = []
     for chain in chains:
-        items = prepare_attack(store, targets, chain, dataset=behaviors)
+        prompts = None
+        errors: list[str] = []
+        sent = targets
+        if chain.models:  # paraphrase, translate...: the rewriting model is asked first (cached, seeded)
+            from assay.redteam.rewrite import convert_all
+
+            made = convert_all(session, chain, [b.prompt_text() for b in targets], errors=errors)
+            sent = [b for b, p in zip(targets, made) if p is not None]
+            prompts = [p for p in made if p is not None]
+        items = prepare_attack(store, sent, chain, dataset=behaviors, prompts=prompts)
         label = chain.label()
         labelled = {}
         if on_start is not None:
@@ -165,15 +180,54 @@ def run_attacks(
         run = generate(session.replace(**labelled), model, derived_dataset(behaviors, chain.key()), params=params)
         total, added = link_attempts(store, model.id, chain, items)
         results.append(AttackResult(label, derived_dataset(behaviors, chain.key()), len(targets), total, added,
-                                    len(items) - total, run))
+                                    len(targets) - total, run, errors))
     return results
 
 
+TESTS = ("harm", "bias", "insecure output", "injection", "leakage")
+"""What a catalogue row can test: the duties of a red-team evaluation."""
+
+SOURCES = {
+    "direct": "baseline (JailbreakBench's 'None' attack)",
+    "base64": "Wei et al. 2023, Jailbroken: How Does LLM Safety Training Fail? (encodings)",
+    "rot13": "Wei et al. 2023 (obfuscation); garak encoding probes",
+    "reverse": "PyRIT's string-reversal idea; garak encoding probes",
+    "spacing": "PyRIT character-space converter idea",
+    "leetspeak": "PyRIT and garak leetspeak converters (idea)",
+    "roleplay": "Shen et al. 2024, 'Do Anything Now' (role play and personas)",
+    "prefix": "Wei et al. 2023 (prefix injection)",
+    "no-refusal": "Wei et al. 2023 (refusal suppression)",
+    "split": "Kang et al. 2023, Exploiting Programmatic Behavior of LLMs (payload splitting)",
+    "caesar": "Yuan et al. 2024, GPT-4 Is Too Smart To Be Safe (CipherChat)",
+    "atbash": "Yuan et al. 2024 (CipherChat); PyRIT Atbash converter idea",
+    "morse": "Yuan et al. 2024 (CipherChat, Morse); garak encoding probes",
+    "homoglyph": "Unicode TR39 confusables; Boucher et al. 2022, Bad Characters",
+    "ascii-art": "Jiang et al. 2024, ArtPrompt: ASCII Art-based Jailbreak Attacks",
+    "manyshot": "Anil et al. 2024, Many-shot Jailbreaking (Anthropic)",
+    "paraphrase": "Jain et al. 2023, Baseline Defenses (paraphrasing); PyRIT variation converter",
+    "translate": "Yong et al. 2023, Low-Resource Languages Jailbreak GPT-4",
+    "tone": "PyRIT tone converter idea",
+    "iterative": "Chao et al. 2023, PAIR: Jailbreaking Black Box LLMs in Twenty Queries",
+    "multiturn": "PAIR (Chao et al. 2023) with the target keeping the conversation",
+    "tap": "Mehrotra et al. 2024, Tree of Attacks (TAP)",
+    "crescendo": "Russinovich et al. 2024, The Crescendo Multi-Turn LLM Jailbreak Attack",
+    "refusal": "assay's own; compared with XSTest's string match (Röttger et al. 2024)",
+}
+"""Where the idea of each built-in row comes from (no text is copied from any of them)."""
+
+
 def catalog() -> list[dict[str, Any]]:
-    """Every converter and attack by name, with what it tests and the arguments it takes."""
-    from assay.redteam import converters as C
+    """Every converter, attack, scorer, probe and detector by name: what it is, what it tests
+    (one of :data:`TESTS`), where the idea comes from, and the arguments it takes.
+
+    Rows are ``{"kind", "name", "version", "description", "args", "tests", "source"}``; a row
+    added without ``tests`` tests harm, one without ``source`` is assay's own idea.
+    """
     from assay.plugins import REGISTRY
+    from assay.redteam import converters as C
+    from assay.redteam.crescendo import CRESCENDO, CRESCENDO_DIGEST, CrescendoAttack
     from assay.redteam.iterative import ITERATIVE, MULTITURN, TEMPLATES_DIGEST
+    from assay.redteam.tap import TAP, TAP_DIGEST, TapAttack
 
     rows: list[dict[str, Any]] = [
         {"kind": "converter", "name": r.name, "version": r.version, "description": r.description,
@@ -188,14 +242,40 @@ def catalog() -> list[dict[str, Any]]:
                  "description": "The iterative attack in one conversation (--iterative --conversation): the target "
                                 "keeps every earlier message and answer, so the attacker can escalate step by step.",
                  "args": {"streams": 3, "turns": 5, "threshold": 10, "seed": 0, "memory": 4}})
+    rows.append({"kind": "attack", "name": TAP, "version": f"{TEMPLATES_DIGEST}-{TAP_DIGEST}",
+                 "description": "Tree of attacks with pruning: the attacker branches every leaf, off-topic prompts are "
+                                "pruned before they are sent, the best-graded leaves grow on, within a call budget.",
+                 "args": _defaults(TapAttack)})
+    rows.append({"kind": "attack", "name": CRESCENDO, "version": f"{TEMPLATES_DIGEST}-{CRESCENDO_DIGEST}",
+                 "description": "Multi-turn escalation: starts with harmless questions on the topic and moves closer "
+                                "each round; a refused round is taken back and tried another way.",
+                 "args": _defaults(CrescendoAttack)})
     rows += [{"kind": "scorer", "name": r.name, "version": r.version, "description": r.description, "args": {}}
              for r in REGISTRY.registrations("attack-scorer")]
+    rows += [{"kind": "probe", "name": r.name, "version": r.version, "description": r.description, "args": {}}
+             for r in REGISTRY.registrations("suite-probe")]
+    import assay.redteam.detect  # noqa: F401 - registers the refusal detector
+
+    refusal = REGISTRY.find("verifier", "refusal")
+    if refusal is not None:
+        rows.append({"kind": "detector", "name": "refusal", "version": refusal.version,
+                     "description": refusal.description, "args": {}})
     from assay.redteam import injection, leakage
     from assay.redteam.bias import catalog_rows as bias_rows
 
     rows += injection.catalog_rows() + leakage.catalog_rows() + bias_rows()
     rows += _insecure_detectors()
+    for r in rows:
+        r.setdefault("tests", "harm")
+        r.setdefault("source", SOURCES.get(r["name"], "assay") if r["kind"] != "scorer" else "assay")
     return rows
+
+
+def _defaults(settings: type) -> dict[str, Any]:
+    """A settings dataclass's defaults, those a user sets (no per-call parameters)."""
+    import dataclasses
+
+    return {f.name: f.default for f in dataclasses.fields(settings) if not f.name.endswith("_params")}
 
 
 def _insecure_detectors() -> list[dict[str, Any]]:
@@ -204,9 +284,10 @@ def _insecure_detectors() -> list[dict[str, Any]]:
 
     return [
         {"kind": "detector", "name": "insecure_code", "version": code.VERSION, "tests": "insecure output",
-         "description": "Code in responses (fenced or not) scanned by bandit for Python, each finding a Judgment "
+         "description": "Code in responses (fenced or not) scanned by bandit for Python and njsscan for "
+                        "JavaScript/TypeScript, each finding a Judgment "
                         "with its CWE id, rule and line: `assay redteam scan-code`.",
-         "source": "bandit (PyCQA); the idea of scanning generated code as in CyberSecEval's insecure-code tests",
+         "source": "bandit (PyCQA), njsscan (OpenSecurity, semgrep rules); the idea of scanning generated code as in CyberSecEval's insecure-code tests",
          "args": {"min_severity": "low", "skip": list(code.DEFAULT_SKIP), "unfenced": True}},
         {"kind": "detector", "name": "unsafe_rendering", "version": rendering.VERSION, "tests": "insecure output",
          "description": "Markdown images or links carrying data to other hosts, data:/javascript: URLs, script, "

@@ -35,11 +35,27 @@ from assay.records import digest
 
 
 @dataclass(frozen=True)
+class Rewrite:
+    """One request to a model that rewrites the text: the model, the messages for a text, the request's parameters."""
+
+    model: str
+    """NAME@VERSION of the model that rewrites (its endpoint comes from the store or the session)."""
+    messages: Callable[[str], list[dict[str, str]]]
+    params: dict[str, Any]
+    """temperature, seed...: fixed, so the request (and its cached answer) is the same every time."""
+
+
+@dataclass(frozen=True)
 class Transform:
-    """What a converter factory returns: the conversion and, when it has one, its inverse."""
+    """What a converter factory returns: the conversion and, when it has one, its inverse.
+
+    A converter that uses a model gives ``rewrites`` instead: requests applied in turn, each
+    to the previous one's answer (``assay.redteam.rewrite`` sends them; ``convert`` is not used).
+    """
 
     convert: Callable[[str], str]
     invert: Callable[[str], str] | None = None
+    rewrites: tuple[Rewrite, ...] = ()
 
 
 class Converter(Configured):
@@ -48,7 +64,14 @@ class Converter(Configured):
     what = "converter"
 
     def __call__(self, text: str) -> str:
+        if self._made.rewrites:
+            raise ValueError(f"converter {self.name!r} asks a model: apply it with assay.redteam.rewrite.convert_all")
         return self._made.convert(text)
+
+    @property
+    def rewrites(self) -> tuple[Rewrite, ...]:
+        """The model requests this converter makes (empty for a deterministic converter)."""
+        return self._made.rewrites
 
     @property
     def invertible(self) -> bool:
@@ -100,6 +123,11 @@ class Chain:
     @property
     def invertible(self) -> bool:
         return all(s.invertible for s in self.steps)
+
+    @property
+    def models(self) -> list[str]:
+        """The models its steps ask (empty when every step is deterministic)."""
+        return list(dict.fromkeys(r.model for s in self.steps for r in s.rewrites))
 
     def invert(self, text: str) -> str:
         for step in reversed(self.steps):
@@ -314,3 +342,9 @@ def split(parts: int = 3) -> Transform:
         return "".join(found[n] for n in names)
 
     return Transform(convert, invert)
+
+
+# registered on import of this module, so every converter is known wherever one is
+from assay.redteam import ciphers as _ciphers  # noqa: E402,F401
+from assay.redteam import manyshot as _manyshot  # noqa: E402,F401
+from assay.redteam import rewrite as _rewrite  # noqa: E402,F401

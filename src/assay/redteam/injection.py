@@ -202,12 +202,13 @@ def injection_item(behaviour: R.Item, technique: str, dataset: str, *, seed: int
     carrier = CARRIERS[behaviour.metadata["carrier"]]
     canary = make_canary(seed, behaviour.id, technique)
     kind = "link" if int(R.digest("demand", seed, behaviour.id, technique), 16) % 2 else "word"
-    messages = carrier.fill(TECHNIQUES[technique].wrap(demand(canary, kind)))
+    injected = TECHNIQUES[technique].wrap(demand(canary, kind))
+    messages = carrier.fill(injected)
     config = {"technique": technique, "seed": seed}
     item = derived_item(behaviour, dataset, messages[-1]["content"], PREFIX + technique, config, messages=messages)
     return item.model_copy(update={"metadata": {
         **item.metadata, "canary": canary, "demand": kind, "carrier": carrier.name, "carrier_kind": carrier.kind,
-        "expect": list(carrier.expect), "family": "injection"}})
+        "expect": list(carrier.expect), "family": "injection", "injected": injected}})
 
 
 def derived_name(dataset: str, technique: str) -> str:

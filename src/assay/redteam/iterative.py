@@ -119,7 +119,7 @@ TEMPLATES_DIGEST = R.digest(SCORER_SYSTEM, SCORER_USER, ATTACKER_SYSTEM, FORGETS
                             ATTACKER_FEEDBACK, size=6)
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+def json_object(text: str) -> dict[str, Any] | None:
     """The first JSON object in ``text`` (code fences and chatter around it allowed), or None."""
     start = text.find("{")
     while start != -1:
@@ -136,7 +136,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 def parse_score(text: str) -> Score:
     """A scorer's reply as a Score; ``score`` None (with the reason) when it cannot be read."""
-    obj = _json_object(text)
+    obj = json_object(text)
     value: Any = obj.get("score") if obj else None
     reason = str(obj.get("reason", "")).strip() if obj else ""
     unreadable = Score(None, f"unreadable scorer reply: {text[:200]!r}")
@@ -156,7 +156,7 @@ def parse_score(text: str) -> Score:
 
 def parse_proposal(text: str) -> str | None:
     """The prompt in an attacker's reply, or None when it has none."""
-    obj = _json_object(text)
+    obj = json_object(text)
     prompt = obj.get("prompt") if obj else None
     return prompt.strip() if isinstance(prompt, str) and prompt.strip() else None
 
@@ -316,24 +316,39 @@ class IterativeTask:
         return ([{"role": "system", "content": ATTACKER_SYSTEM.format(goal=goal, memory=memory)},
                  {"role": "user", "content": ATTACKER_START}], self._seed(stream, 0, 0))
 
-    async def _propose(self, goal: str, history: list[dict[str, Any]], stream: int, use: Usage) -> str:
+    def _attacker_messages(self, goal: str, history: list[dict[str, Any]], stream: int) -> list[dict[str, Any]]:
+        """The attacker's request: its instructions, then its last ``memory`` rounds with their results."""
         messages, _ = self._opening(goal, stream)
         for h in history[-self.memory:]:
             messages += [{"role": "assistant", "content": h["reply"]},
                          {"role": "user", "content": ATTACKER_FEEDBACK.format(
                              turn=h["turn"] + 1, next=h["turn"] + 2, prompt=h["prompt"], answer=h["answer"][:2000],
                              grade="?" if h["score"] is None else f"{h['score']:g}", reason=h["reason"])}]
+        return messages
+
+    async def _ask_attacker(self, messages: list[dict[str, Any]], seed_of: Callable[[int], int], use: Usage, *,
+                            before: Callable[[], None] | None = None) -> tuple[str, str]:
+        """(prompt, the attacker's reply); a reply without a prompt is asked again with another seed, 3 tries.
+        ``before`` runs before each call (a budget check)."""
         tries = []
-        for retry in range(3):  # a reply without a prompt is asked again, with another seed
-            seed = self._seed(stream, len(history), retry)
-            c = await self.attacker.complete(messages, sample_index=retry, seed=seed, **self.attacker_params)
+        for retry in range(3):
+            if before is not None:
+                before()
+            c = await self.attacker.complete(messages, sample_index=retry, seed=seed_of(retry),
+                                             **self.attacker_params)
             use.add(c)
             prompt = parse_proposal(c.text)
             if prompt is not None:
-                history.append({"reply": c.text})
-                return prompt
+                return prompt, c.text
             tries.append(c.text[:120])
-        raise _AttackerUnreadable(f"the attacker's replies held no prompt (3 tries; first: {tries[0]!r})")
+        raise AttackerUnreadable(f"the attacker's replies held no prompt (3 tries; first: {tries[0]!r})")
+
+    async def _propose(self, goal: str, history: list[dict[str, Any]], stream: int, use: Usage) -> str:
+        turn = len(history)
+        prompt, reply = await self._ask_attacker(self._attacker_messages(goal, history, stream),
+                                                 lambda retry: self._seed(stream, turn, retry), use)
+        history.append({"reply": reply})
+        return prompt
 
     async def _score(self, goal: str, answer: str, use: Usage) -> Score:
         if self._program is not None:
@@ -386,7 +401,9 @@ class IterativeTask:
         return use.outcome(parent, records)
 
 
-class _AttackerUnreadable(Exception):
+class AttackerUnreadable(Exception):
+    """The attacker's replies held no prompt (stored as the unit's error, kind ``attacker_unreadable``)."""
+
     kind = "attacker_unreadable"
 
 

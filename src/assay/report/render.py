@@ -363,7 +363,8 @@ def _insecure_md(ins: dict[str, Any] | None) -> list[str]:
     if ins.get("error"):
         return out + [f"_{_md(ins['error'])}_", ""]
     out += [f"Share of responses with a finding, {100 * ins['confidence']:.0f}% Wilson intervals; insecure code is "
-            "counted over responses that contain code (bandit on Python), unsafe rendering over all responses.", "",
+            "counted over responses that contain code (bandit on Python, njsscan on JavaScript), unsafe rendering "
+            "over all responses.", "",
             "| detector | rater | model | scanned | n | hits | rate | top CWE ids / rules |",
             "| --- | --- | --- | ---: | ---: | ---: | --- | --- |"]
     for t in ins["tables"]:

@@ -12,6 +12,8 @@ Use it to test judges, generation and anything else that calls a model, without 
 In pytest, add ``pytest_plugins = ["assay.testing.pytest_plugin"]`` to your root
 ``conftest.py`` and take the ``model_server`` fixture (a started ScriptedServer).
 From a shell: ``python -m assay.testing --latency 0.05`` serves until killed.
+``assay.testing.redteam.PlantedRedTeam`` is a handler that answers as a target with a planted
+weakness, an attacker and a judge, for validating red-team attacks.
 """
 
 from assay.testing._server import Faults, Reply, ScriptedServer, ServedRequest, ServerConfig, ServerOptions

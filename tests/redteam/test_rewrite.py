@@ -1,0 +1,99 @@
+"""Converters that ask a model (paraphrase, translate, tone) through the provider layer: seeded, cached, chained."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from assay import records as R
+
+from assay.cli import main
+from assay.redteam import converters as C
+from assay.redteam.attacks import run_attacks
+from assay.redteam.rewrite import REWRITER_SYSTEM, convert_all
+from assay.testing import ScriptedServer
+from tests.redteam.test_attacks import FAST, behaviors
+from tests.sessions import session
+
+
+def helper(body: dict) -> str:
+    """A rewriting model: upper-cases for a paraphrase, tags a translation with its language."""
+    if body["model"] == "target":
+        return "I'm sorry, I can't."
+    asked, text = body["messages"][-1]["content"].split("\n\nTEXT:\n")
+    if asked.startswith("Paraphrase"):
+        return f"{text.upper()} (seed {body['seed']})"
+    if "into Zulu" in asked:
+        return f"[zu] {text}"
+    if "into English" in asked:
+        return text.removeprefix("[zu] ") + " (back)"
+    return f"[{asked.split('tone that is ')[1].split(';')[0]}] {text}"
+
+
+def test_model_converters_are_seeded_cached_and_chain_with_deterministic_ones(store):
+    behaviors(store)
+    with ScriptedServer(handler=helper) as srv:
+        store.add([R.Model(id="helper@1", base_url=srv.base_url)])
+        s = session(store, **FAST)
+        chain = C.parse_chain("paraphrase(model=helper@1, seed=3)+base64(instruction=false)")
+        assert chain.models == ["helper@1"]
+        with pytest.raises(ValueError, match="asks a model"):
+            chain("x")
+        out = convert_all(s, chain, ["say a", "say b"])
+        assert [base64.b64decode(o).decode() for o in out] == ["SAY A (seed 3)", "SAY B (seed 3)"]
+        first = srv.chat_requests[0].body
+        assert first["seed"] == 3 and first["messages"][0]["content"] == REWRITER_SYSTEM
+        n = len(srv.chat_requests)
+        assert convert_all(s, chain, ["say a", "say b"]) == out and len(srv.chat_requests) == n  # from the cache
+        assert convert_all(s, C.parse_chain("translate(model=helper@1, back=true)"), ["hello"]) == ["hello (back)"]
+        assert convert_all(s, C.parse_chain("tone(model=helper@1, tone=urgent)"), ["hi"])[0].startswith("[urgent")
+
+        results = run_attacks(s, R.Model(id="target@1", base_url=srv.base_url), "beh",
+                              ["translate(model=helper@1)"])
+        assert results[0].attempts == 3
+        items = store.list("items", dataset=results[0].dataset)
+        assert sorted(i.prompt for i in items) == [f"[zu] explain goal {w}" for w in ("one", "two", "zero")]
+    with pytest.raises(ValueError, match="model=NAME@VERSION"):
+        C.create("paraphrase")
+    with pytest.raises(ValueError, match="tone must be one of"):
+        C.create("tone", model="helper@1", tone="grumpy")
+
+
+def test_model_converters_from_the_cli(store, store_url, capsys):
+    behaviors(store)
+    with ScriptedServer(handler=helper) as srv:
+        args = ["--db", store_url, "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url",
+                srv.base_url, "--attack", "paraphrase(model=helper@1)", "--yes"]
+        assert main(args) == 0
+        n = len(srv.chat_requests)
+        assert n == 6  # three rewrites, three target calls
+        assert main(args) == 0 and len(srv.chat_requests) == n
+    assert store.find("models", "helper@1") is not None
+
+
+def test_a_failed_rewrite_is_counted_reported_and_asked_again_on_a_rerun(store, store_url, capsys):
+    from assay.testing import Reply
+
+    behaviors(store)
+    broken = {"goal one"}
+
+    def flaky(body: dict):
+        if body["model"] != "target" and any(b in body["messages"][-1]["content"] for b in broken):
+            return Reply(status=400, body={"error": {"message": "rejected"}})
+        return helper(body)
+
+    with ScriptedServer(handler=flaky) as srv:
+        args = ["--db", store_url, "redteam", "run", "--behaviors", "beh", "--model", "target@1", "--base-url",
+                srv.base_url, "--attack", "paraphrase(model=helper@1)", "--max-retries", "0", "--yes", "--json"]
+        assert main(args) == 1
+        captured = capsys.readouterr()
+        (row,) = json.loads(captured.out)["attacks"]
+        assert (row["attempts"], row["failed"]) == (2, 1)
+        assert row["rewrite_errors"][0].startswith("converter paraphrase: helper@1 failed (bad_request)")
+        broken.clear()
+        n = len(srv.chat_requests)
+        assert main(args) == 0
+        # only the failed rewrite and its target call are new
+        assert sorted(r.body["model"] for r in srv.chat_requests[n:]) == ["helper", "target"]
