@@ -118,7 +118,6 @@ def _build(db: list[str], tmp_path: Path, capsys) -> dict:
     _, leaks = leak_cases("leakage", ["ask"], ["bank-support"], repeats=3, seed=0)
     scripted = Scripted(cases_of([i for v in [*by.values(), *leaks.values()] for i in v]),
                         {"obey": 1, "ignore": 1, "leak_plain": 1, "keep": 1}, seed=3)
-    from assay.redteam.bias import bundled_terms  # noqa: F401 - the term sets the probes use
     from assay.testing.planted import PlantedBias
 
     planted = PlantedBias({}, base=0.5, seed=1)
