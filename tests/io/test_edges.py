@@ -35,11 +35,17 @@ EDGES = [
     ('{"prompt": "p", "response": "r", "score": -Infinity}', "field 'score': -inf is not a finite number"),
     ('{"prompt": "p", "response": "r", "score": 1e400}', "field 'score': inf is not a finite number"),
     ('{"prompt": "tab\there", "response": "r"}', "invalid JSON: Invalid control character at column 16"),
+    # wider than the store's column: PostgreSQL failed the whole import with a store error, SQLite kept it
+    ('{"prompt": "p", "response": "r", "category": "' + "c" * 201 + '"}',
+     "field 'category': is 201 characters long; at most 200 fit"),
+    ('{"prompt": "p", "response": "r", "language": "' + "l" * 51 + '"}',
+     "field 'language': is 51 characters long; at most 50 fit"),
 ]
 
 
 @pytest.mark.parametrize(("line", "message"), EDGES, ids=["surrogate", "nul", "nul-key", "deep-100000", "deep-65",
-                                                          "nan", "infinity", "-infinity", "1e400", "control"])
+                                                          "nan", "infinity", "-infinity", "1e400", "control",
+                                                          "long-category", "long-language"])
 def test_edges_exit_2_with_file_line_and_field_and_write_nothing(store_url, tmp_path, capsys, line, message):
     p = tmp_path / "data.jsonl"
     p.write_text(GOOD + line + "\n", encoding="utf-8")

@@ -102,3 +102,14 @@ def test_other_settings_under_the_same_version_are_refused(db, capsys):
         assert gen(db, srv.base_url, "--temperature", "0", "--samples", "2") == 0
         assert main(["--db", db, "generate", "--model", "m-t0.9@1", "--dataset", "qa", "--base-url", srv.base_url,
                      "--temperature", "0.9"]) == 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_an_answer_with_a_nul_character_is_stored_alike_on_both_stores(db, store, capsys, stream):
+    """PostgreSQL text cannot hold NUL: the answer's NUL becomes U+FFFD, on every store, and the run succeeds."""
+    from assay import records as R
+
+    with ScriptedServer(handler=lambda body: "a\x00b <script>") as srv:
+        assert gen(db, srv.base_url, "--json", *(["--stream"] if stream else [])) == 0
+    assert json.loads(capsys.readouterr().out)["succeeded"] == 20
+    assert {r.text for r in store.iter(R.Response)} == {"a\ufffdb <script>"}

@@ -115,6 +115,13 @@ class _RowError(Exception):
         self.field, self.reason = fieldname, reason
 
 
+def _fits(value: str | None, fieldname: str, width: int) -> str | None:
+    """``value``, refused when longer than its store column (PostgreSQL would fail the whole import, SQLite keep it)."""
+    if value is not None and len(value) > width:
+        raise _RowError(fieldname, f"is {len(value)} characters long; at most {width} fit")
+    return value
+
+
 def _opt_text(row: Row, path: str, *, required: bool = False) -> str | None:
     v = _get(row, path)
     if v is _MISSING or v is None:
@@ -185,10 +192,11 @@ class _Mapper:
             "prompt": prompt,
             "messages": messages,
             "reference": _opt_text(row, self.reference) if self.reference else None,
-            "category": _opt_text(row, fm.category),
-            "language": _opt_text(row, fm.language),
+            # the widths of store/tables.py's items columns
+            "category": _fits(_opt_text(row, fm.category), fm.category, 200),
+            "language": _fits(_opt_text(row, fm.language), fm.language, 50),
             "tags": tags,
-            "cluster": _opt_text(row, fm.cluster),
+            "cluster": _fits(_opt_text(row, fm.cluster), fm.cluster, 200),
             "metadata": metadata,
         }
         if self.response is None:

@@ -437,7 +437,13 @@ class OpenAIChat:
 
     @staticmethod
     def _read(resp: HTTPResponse, sse: _SSE | None) -> tuple[dict[str, Any] | None, float | None, str]:
-        """The completion body of a 200 answer and its TTFT, or None and why it is unreadable."""
+        """The completion body of a 200 answer (NUL characters replaced, see ``_without_nul``) and its TTFT, or
+        None and why it is unreadable."""
+        data, ttft, why = OpenAIChat._parse(resp, sse)
+        return (None if data is None else _without_nul(data)), ttft, why
+
+    @staticmethod
+    def _parse(resp: HTTPResponse, sse: _SSE | None) -> tuple[dict[str, Any] | None, float | None, str]:
         if sse is not None and not sse.chunks and resp.body.lstrip().startswith(b"{"):
             sse = None  # a server that ignores "stream" and answers plainly
         if sse is None:
@@ -494,6 +500,18 @@ class OpenAIChat:
             raw=data,
             ttft_ms=ttft_ms,
         )
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` with every NUL character in its strings replaced by U+FFFD, as an HTML parser does: PostgreSQL
+    text cannot hold NUL, so an answer carrying one failed the whole run there while SQLite kept it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 @provider("openai")

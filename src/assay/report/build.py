@@ -25,8 +25,8 @@ from assay.report.raters import agreement_raters, describe_raters
 from assay.store import Store
 
 REDTEAM_RUBRIC = "redteam@1"
-REDTEAM_RUBRICS = (REDTEAM_RUBRIC, "injection@1")
-"""Rubrics whose verdicts only the red-team section reports."""
+REDTEAM_RUBRICS = (REDTEAM_RUBRIC, "injection@1", "insecure-output@1")
+"""Rubrics whose verdicts only the red-team section reports (redteam.detect, redteam.canary, redteam.insecure)."""
 
 
 def _safe(fn, *args, **kwargs) -> dict[str, Any]:  # noqa: ANN001
@@ -334,6 +334,9 @@ def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, ca
     if not cf.empty:
         res = _safe(agreement_report, store, comparisons=True, select=Selection(campaign=campaign), options=options)
         agreement += res["data"]["sections"] if res["ok"] else [{"dimension": "preference", "error": res["error"]}]
+    # agreement_report reads the store by rater: a detector that also judged other rubrics (the refusal
+    # detector on bias probes) would bring its red-team verdicts back in
+    agreement = [sec for sec in agreement if sec.get("rubric") not in REDTEAM_RUBRICS]
     known = {r.id: r for r in store.list(R.Rater)}
     for sec in agreement:
         ids = agreement_raters(sec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from assay.report import figures as F
@@ -61,7 +62,7 @@ def to_html(report: dict[str, Any]) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
     from plotly.offline import get_plotlyjs
 
-    report = _clean(report)
+    report = _visible_all(_clean(report))
     figures: list[tuple[str, str]] = []
 
     def add(fig: dict[str, Any] | None) -> str | None:
@@ -109,10 +110,32 @@ def to_html(report: dict[str, Any]) -> str:
                            undefined=undefined, finite=F.finite, plotly_js=get_plotlyjs())
 
 
+# control characters a reader cannot see: C0 (but tab and line breaks), DEL, and the bidirectional marks,
+# embeddings, overrides and isolates that can make text read in another order than it is stored
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with each invisible control character shown as its code point, "[U+202E]"."""
+    return _HIDDEN.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
+def _visible_all(obj: Any) -> Any:
+    """Every string in a report, through :func:`visible` (keys too: a model or category name is a key)."""
+    if isinstance(obj, str):
+        return visible(obj)
+    if isinstance(obj, dict):
+        return {_visible_all(k): _visible_all(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_visible_all(v) for v in obj]
+    return obj
+
+
 def _md(text: Any) -> str:
-    """Text from the store inside a Markdown table cell: no markup, no line breaks."""
-    return (str(text).replace("\n", " ").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("`", "'"))
+    """Text from the store inside a Markdown table cell: no markup, no link or image (an imported category or
+    a model's answer may carry an exfiltration link), no line breaks, no invisible control characters."""
+    return (visible(str(text)).replace("\n", " ").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("`", "'").replace("[", "\\[").replace("]", "\\]"))
 
 
 def _judge_assisted_md(ja: dict[str, Any] | None) -> list[str]:
@@ -199,7 +222,6 @@ def to_markdown(report: dict[str, Any]) -> str:
                        f"{fmt(m['tokens_per_s'], 1)} | {fmt(m['cost_usd'], 4)} |")
         out.append("")
     out += _redteam_md(r)
-    out += _bias_md(r.get("bias"))
     out += _curation_md(r.get("curation"))
     out += _slices_md(r.get("slices"))
     if r.get("profile"):
@@ -267,7 +289,9 @@ def _bias_md(bs: Any) -> list[str]:
     """The red-team section's bias part in Markdown: counterfactual gaps and BBQ scores; nothing without data."""
     if not bs:
         return []
-    out = ["### Bias", ""]
+    out = ["#### Bias", ""]
+    if bs.get("error"):  # the section could not be computed: say why, as the HTML does
+        return out + [f"_{_md(bs['error'])}_", ""]
     for m in bs.get("counterfactual") or []:
         if m.get("error"):
             out += [f"{_md(m['model'])}: _{_md(m['error'])}_", ""]
@@ -295,8 +319,8 @@ def _bias_md(bs: Any) -> list[str]:
 
 
 def _md_inert(text: Any) -> str:
-    """A model's answer inside a Markdown cell: also no links or images (an answer may carry an exfiltration link)."""
-    return "".join("\\" + ch if ch in "[]()!*_" else ch for ch in _md(text))
+    """A model's answer inside a Markdown cell: also no emphasis or parentheses of a link."""
+    return "".join("\\" + ch if ch in "()!*_" else ch for ch in _md(text))
 
 
 def _injection_md(inj: dict[str, Any] | None) -> list[str]:
@@ -354,7 +378,7 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
     """The red-team and failure-library sections in Markdown; nothing when the store has no such data."""
     out: list[str] = []
     rt, rf, lib = r.get("redteam"), r.get("refusals"), r.get("library")
-    if rt or rf or r.get("injection") or r.get("insecure"):
+    if rt or rf or r.get("injection") or r.get("insecure") or r.get("bias"):  # as the HTML's red-team section
         out += ["### Red team", ""]
     if rt and rt.get("error"):
         out += [f"_{_md(rt['error'])}_", ""]
@@ -398,6 +422,7 @@ def _redteam_md(r: dict[str, Any]) -> list[str]:
             out.append("")
     out += _injection_md(r.get("injection"))
     out += _insecure_md(r.get("insecure"))
+    out += _bias_md(r.get("bias"))
     if isinstance(lib, dict):
         out += ["### Failure library", "", f"_{_md(lib['error'])}_", ""]
     elif lib:
