@@ -36,7 +36,7 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     from assay.analysis.ranking import rank_models
     from assay.bundled import load_hanna, load_pandalm
     from assay.judges import jobs, registry
-    from assay.report import Limits, build_report, to_html
+    from assay.report import Limits, Sections, build_report, to_html
     from assay.rubrics import builtin_names, get_rubric
     from assay.session import Endpoint, Session
 
@@ -90,8 +90,8 @@ def run_demo(store: Store, out_dir: Path, *, base_url: str | None = None, judge:
     else:
         notes = [f"LLM judge run by this demo: {out['judge_run']['rater']} at {base_url} on GPT-4's IFEval "
                  "responses (default rubric; no human ratings exist for them, so it is not validated here)."]
-    report = build_report(store, options=Options(rounds=rounds), limits=Limits(judges=4), ab_models=AB_PAIR,
-                          notes=notes, judge_ab=_judge_ab_specs(store))
+    report = build_report(store, options=Options(rounds=rounds), limits=Limits(judges=4),
+                          sections=Sections(ab_models=AB_PAIR, judge_ab=_judge_ab_specs(store)), notes=notes)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"
     path.write_text(to_html(report), encoding="utf-8")

@@ -290,11 +290,11 @@ def test_cli_plan_with_a_human_budget(capsys, tmp_path):
 
 
 def test_report_combines_the_ab_pairs_people_with_its_most_active_judge(store):
-    from assay.report import build_report
+    from assay.report import Sections, build_report
     from assay.report.render import to_markdown
 
     build(store, n=80, labelled=20, seed=2)
-    rep = build_report(store, options=Options(rounds=50), ab_models=(A, B))
+    rep = build_report(store, options=Options(rounds=50), sections=Sections(ab_models=(A, B)))
     (ja,) = rep["judge_assisted"]
     assert ja["judges"] == [JUDGE] and ja["data"]["humans"] == list(PEOPLE)
     q = {d["dimension"]: d for d in ja["data"]["dimensions"]}["quality"]

@@ -180,15 +180,15 @@ def test_ifeval_instruction_failure_rates_equal_the_verifier_accuracies(capsys, 
 
 
 def test_report_section_escapes_and_sorts(tmp_path):
-    from assay.report import build_report, to_html, to_markdown
+    from assay.report import Sections, build_report, to_html, to_markdown
     from assay.store import Store
 
     u = f"sqlite:///{tmp_path / 'r.db'}"
     _store(u)
     s = Store(u)
     s.add([R.Item(id="evil", dataset="d", prompt="p", category="<b>bold</b>")])  # never answered: no row
-    data = build_report(s, slices=["rubric=qa dimension=correct model=m@2 features=category,language",
-                                   "rubric=qa dimension=nope"])
+    data = build_report(s, sections=Sections(slices=["rubric=qa dimension=correct model=m@2 features=category,language",
+                                                     "rubric=qa dimension=nope"]))
     ok, bad = data["slices"]
     assert ok["slices"][0]["slice"] == "category=math AND language=de" and "dimension" in bad["error"]
     html = to_html(data)

@@ -8,7 +8,7 @@ import numpy as np
 
 from assay import records as R
 from assay.analysis.profile import ProfileSettings
-from assay.report import build_report, to_html, to_markdown
+from assay.report import Sections, build_report, to_html, to_markdown
 from assay.report.profile import ProfileRequest, profile_figures
 from assay.store import Store
 from tests.analysis.profile_data import add_dataset, prompts
@@ -24,7 +24,7 @@ def test_profile_section_escaped_with_figures(tmp_path):
     items = [R.Item(id=R.Item.make_id("prod", str(k), None, None), dataset="prod", external_id=str(k), prompt=p,
                     category=EVIL if k % 2 else t, language="en") for k, (t, p) in enumerate(pairs)]
     s.add([R.Dataset(name="prod"), *items])
-    report = build_report(s, profile=ProfileRequest("eval", "prod", ProfileSettings(topics=None)))
+    report = build_report(s, sections=Sections(profile=ProfileRequest("eval", "prod", ProfileSettings(topics=None))))
     sec = report["profile"]["comparison"]
     assert {t["feature"] for t in sec["tests"]} >= {"length (characters)", "category"}
     figs = profile_figures(report["profile"])
@@ -38,7 +38,7 @@ def test_profile_section_escaped_with_figures(tmp_path):
 
 def test_profile_section_says_why_it_is_missing(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'r.db'}")
-    report = build_report(s, profile=ProfileRequest("nope"))
+    report = build_report(s, sections=Sections(profile=ProfileRequest("nope")))
     assert "no dataset 'nope'" in report["profile"]["error"]
     assert "no dataset" in to_html(report)
     s.close()

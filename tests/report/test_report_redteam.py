@@ -151,7 +151,7 @@ def test_attempts_without_verdicts_say_so(store):
 
 def test_the_ab_test_leaves_red_team_verdicts_out(store):
     """Without a rubric, the report's A/B test covers quality dimensions, not jailbreak verdicts."""
-    from assay.report import build_report
+    from assay.report import Sections, build_report
     from assay.rubrics import get_rubric
 
     rub = get_rubric(store, "default")
@@ -167,6 +167,6 @@ def test_the_ab_test_leaves_red_team_verdicts_out(store):
     verdicts = R.Rater(id="program:jb", kind="program", name="jb", program_version="imported")
     store.add([verdicts, *[R.Judgment(response_id=r.id, rater_id=verdicts.id, rubric="redteam@1",
                                       dimension="jailbroken", value=float(k % 2)) for k, r in enumerate(answers)]])
-    report = build_report(store, options=Options(rounds=10), ab_models=("a@1", "b@1"))
+    report = build_report(store, options=Options(rounds=10), sections=Sections(ab_models=("a@1", "b@1")))
     dims = {(d["rubric"], d["dimension"]) for d in report["abtest"]["data"]["dimensions"]}
     assert dims == {(rub.id, "factuality")}

@@ -29,8 +29,8 @@ def report(
 ) -> None:
     """Score distributions, agreement, leaderboards, A/B verdicts and judge validation in one report."""
     from assay.errors import BadInput
-    from assay.analysis.options import Options
-    from assay.report import build_report, to_html, to_json, to_markdown
+    from assay.analysis.options import Options, Selection
+    from assay.report import Sections, build_report, to_html, to_json, to_markdown
 
     kind = (fmt or {".md": "md", ".json": "json"}.get(out.suffix.lower(), "html")).lower()
     if kind not in ("html", "md", "json"):
@@ -66,9 +66,9 @@ def report(
             bar.update(task, description=f"report: {name}", completed=len(started))
             started.append(name)
 
-        data = build_report(G.store(), rubric=rubric, models=models, campaign=campaign,
+        data = build_report(G.store(), select=Selection(rubric=rubric, campaign=campaign), models=models,
                             options=Options(rounds=rounds, random_state=seed), on_step=on_step,
-                            slices=slices or (), profile=request)
+                            sections=Sections(slices=slices or (), profile=request))
         on_step("writing")
     text = {"html": to_html, "md": to_markdown, "json": to_json}[kind](data)
     out.write_text(text, encoding="utf-8")

@@ -241,51 +241,62 @@ def _judge_assisted(store: Store, jf: pd.DataFrame, cf: pd.DataFrame, specs: Seq
     return out
 
 
+@dataclass(frozen=True)
+class Sections:
+    """The optional sections :func:`build_report` is asked for (the defaults: only what it finds by itself).
+
+    ``ab_models``: the A/B section tests B against A (else the first two of the report's models,
+    else the two models judged on the most shared items). ``judge_ab`` lists judge-assisted A/B
+    tests (PPI++, :mod:`assay.analysis.assisted`); when empty and people and an LLM judge both
+    rated the A/B pair, the judge with the most verdicts on the pair is combined with every human
+    rater. ``slices`` lists slice searches to run (:func:`assay.report.slices.parse_spec`); none
+    are run unless asked. ``profile`` (a ``report.profile.ProfileRequest``) adds the data-profile
+    section of a dataset, or of two compared; it is computed last.
+    """
+
+    ab_models: Sequence[str] | None = None
+    judge_ab: Sequence[JudgeAB] = ()
+    slices: Sequence[str] = ()
+    profile: Any = None
+
+
 def build_report(
     store: Store,
     *,
-    rubric: str | None = None,
+    select: Selection = Selection(),
     models: Sequence[str] | None = None,
-    campaign: str | None = None,
     options: Options = Options(rounds=500),
     limits: Limits = Limits(),
-    ab_models: Sequence[str] | None = None,
+    sections: Sections = Sections(),
     notes: Sequence[str] = (),
     on_step: Callable[[str], None] | None = None,
-    judge_ab: Sequence[JudgeAB] = (),
-    slices: Sequence[str] = (),
-    profile: Any = None,
 ) -> dict[str, Any]:
     """Everything `assay report` shows, as JSON-ready data.
 
-    ``options`` gives the bootstrap rounds and the seed of every interval; ``limits`` how
-    much each section lists. The A/B section tests ``ab_models`` (B against A), else the
-    first two of ``models``, else the two models judged on the most shared items.
-    ``on_step`` is called with each of :data:`STEPS` as it starts (the CLI's progress bar).
-    ``judge_ab`` lists judge-assisted A/B tests (PPI++, :mod:`assay.analysis.assisted`); when
-    empty and people and an LLM judge both rated the A/B pair, the judge with the most verdicts
-    on the pair is combined with every human rater. ``slices`` lists slice searches to run
-    (:func:`assay.report.slices.parse_spec`); none are run unless asked. ``profile`` (a
-    ``report.profile.ProfileRequest``) adds the data-profile section of a dataset, or of two
-    compared; it is computed last.
+    ``select`` narrows every section to a rubric and a campaign (its other fields are refused);
+    ``models`` to those models. ``options`` gives the bootstrap rounds and the seed of every
+    interval; ``limits`` how much each section lists; ``sections`` the optional sections asked
+    for (:class:`Sections`). ``on_step`` is called with each of :data:`STEPS` as it starts (the
+    CLI's progress bar).
     """
+    select.only("rubric", "campaign", where="the report")
+    step = on_step or (lambda name: None)
     with shared_reads():  # the judgments are read once; every section filters that read
-        report = _build(store, rubric=rubric, models=models, campaign=campaign, options=options, limits=limits,
-                        ab_models=ab_models, notes=notes, step=on_step or (lambda name: None), judge_ab=judge_ab,
-                        slices=slices)
-    if profile is not None:
+        report = _build(store, select=select, models=models, options=options, limits=limits, sections=sections,
+                        notes=notes, step=step)
+    if sections.profile is not None:
         from assay.report.profile import profile_section
 
-        (on_step or (lambda name: None))("data profile")
-        res = _safe(profile_section, store, profile)
+        step("data profile")
+        res = _safe(profile_section, store, sections.profile)
         report["profile"] = res["data"] if res["ok"] else {"error": res["error"]}
     return report
 
 
-def _build(store: Store, *, rubric: str | None, models: Sequence[str] | None, campaign: str | None,
-           options: Options, limits: Limits, ab_models: Sequence[str] | None, notes: Sequence[str],
-           step: Callable[[str], None], judge_ab: Sequence[JudgeAB] = (), slices: Sequence[str] = ()
-           ) -> dict[str, Any]:
+def _build(store: Store, *, select: Selection, models: Sequence[str] | None, options: Options, limits: Limits,
+           sections: Sections, notes: Sequence[str], step: Callable[[str], None]) -> dict[str, Any]:
+    rubric, campaign = select.rubric, select.campaign
+    ab_models, judge_ab, slices = sections.ab_models, sections.judge_ab, sections.slices
     step(STEPS[0])
     from assay.analysis.abtest import compare_models
     from assay.analysis.agreement import agreement_report
