@@ -55,9 +55,9 @@ def main() -> None:
                     help="instead: run this path once in this fresh process and print its peak memory (max RSS)")
     args = ap.parse_args()
 
-    from assay.analysis.abtest import compare_models
+    from assay.analysis.abtest import ABSettings, compare_models
     from assay.analysis.options import Options
-    from assay.analysis.sharded import compare_models_sharded
+    from assay.analysis.sharded import Sharding, compare_models_sharded
     from assay.store import Store
 
     if args.build:
@@ -75,7 +75,7 @@ def main() -> None:
         if args.memory == "one pass":
             compare_models(store, "m@1", "m@2", method=args.method)
         else:
-            compare_models_sharded(store, "m@1", "m@2", method=args.method, executor="partitioned")
+            compare_models_sharded(store, "m@1", "m@2", test=ABSettings(method=args.method))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f"{args.memory}: {time.perf_counter() - t0:.2f} s, peak memory (max RSS) {rss:.2f} GB; "
               f"load average {os.getloadavg()[0]:.1f}")
@@ -91,10 +91,11 @@ def main() -> None:
     options = Options(random_state=0)
     runs = {
         "one pass": lambda: compare_models(store, "m@1", "m@2", options=options, method=args.method),
-        "partitioned": lambda: compare_models_sharded(store, "m@1", "m@2", options=options, method=args.method,
-                                                      executor="partitioned"),
-        "ray": lambda: compare_models_sharded(store, "m@1", "m@2", options=options, method=args.method,
-                                              executor="ray"),
+        "partitioned": lambda: compare_models_sharded(store, "m@1", "m@2", options=options,
+                                                      test=ABSettings(method=args.method),
+                                                      sharding=Sharding(executor="partitioned")),
+        "ray": lambda: compare_models_sharded(store, "m@1", "m@2", options=options,
+                                              test=ABSettings(method=args.method), sharding=Sharding(executor="ray")),
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
     reports = {}

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from assay import records as R
-from assay.analysis.abtest import compare_models
+from assay.analysis.abtest import ABSettings, compare_models
 from assay.analysis.options import Options, Selection
-from assay.analysis.sharded import compare_models_sharded, store_datasets
+from assay.analysis.sharded import Sharding, compare_models_sharded, store_datasets
 from assay.errors import BadInput
 from assay.rubrics import add_rubric
 
@@ -77,7 +77,8 @@ def test_per_dataset_equals_one_pass(store, method):
     assert store_datasets(store) == ["ds0", "ds1", "ds2"]
     options = Options(random_state=3, cluster=method != "wilcoxon")
     local = compare_models(store, A, B, options=options, method=method)
-    sharded = compare_models_sharded(store, A, B, options=options, method=method, executor="partitioned")
+    sharded = compare_models_sharded(store, A, B, options=options, test=ABSettings(method=method),
+                                     sharding=Sharding(executor="partitioned"))
     assert sharded["shards"]["count"] == 3
     _same(local, sharded)
     prefs = {p["dimension"]: p for p in local["preferences"]}
@@ -94,7 +95,7 @@ def test_per_dataset_with_a_selection_and_prompt_pairing(store):
     select = Selection(rubric="ab@1", dimensions=["quality"], raters=["llm:judge0:x"])
     local = compare_models(store, A, B, select=select, method="bootstrap")
     assert local["pair_by"] == "prompt" and local["dimensions"][0]["n"] == 63
-    _same(local, compare_models_sharded(store, A, B, select=select, method="bootstrap"))
+    _same(local, compare_models_sharded(store, A, B, select=select, test=ABSettings(method="bootstrap")))
 
 
 def test_a_shard_that_pairs_by_prompt_is_redone_when_another_pairs_by_item(store):
@@ -117,15 +118,16 @@ def test_a_shard_that_pairs_by_prompt_is_redone_when_another_pairs_by_item(store
     by_prompt = compare_models(store, A, B, pair_by="prompt")
     quality = [[s["n"] for s in r["dimensions"] if s["dimension"] == "quality"] for r in (by_prompt, local)]
     assert quality == [[24 + 21 + 5], [24 + 21]]
-    _same(by_prompt, compare_models_sharded(store, A, B, pair_by="prompt"))
+    _same(by_prompt, compare_models_sharded(store, A, B, test=ABSettings(pair_by="prompt")))
 
 
-def test_sharded_refuses_a_selection_of_datasets_and_an_unknown_executor(store):
-    build_shards(store, datasets=1, n=4)
-    with pytest.raises(BadInput, match="datasets"):
-        compare_models_sharded(store, A, B, select=Selection(datasets=["ds0"]))
+def test_sharded_reads_the_selected_datasets_and_refuses_an_unknown_executor(store):
+    build_shards(store, datasets=2, n=4)
+    only = compare_models_sharded(store, A, B, select=Selection(datasets=["ds0"]))
+    assert only["shards"]["count"] == 1
+    assert [s["n"] for s in only["dimensions"] if s["dimension"] == "quality"] == [4]
     with pytest.raises(BadInput, match="executor"):
-        compare_models_sharded(store, A, B, executor="spark")
+        compare_models_sharded(store, A, B, sharding=Sharding(executor="spark"))
 
 
 def test_means_add_in_one_order_whatever_the_read_order(store):
@@ -155,4 +157,4 @@ def test_means_add_in_one_order_whatever_the_read_order(store):
     store.add(recs)
     store.add(judgments)
     local = compare_models(store, A, B, method="bootstrap")
-    _same(local, compare_models_sharded(store, A, B, method="bootstrap"))
+    _same(local, compare_models_sharded(store, A, B, test=ABSettings(method="bootstrap")))

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from assay.analysis.abtest import compare_models
+from assay.analysis.abtest import ABSettings, compare_models
 from assay.analysis.options import Options
-from assay.analysis.sharded import compare_models_sharded
+from assay.analysis.sharded import Sharding, compare_models_sharded
 from assay.cli import main
 from tests.analysis.test_sharded_abtest import A, B, build_shards
 from tests.conftest import IN_CI
@@ -44,7 +44,8 @@ def test_ray_shards_equal_the_one_pass_report(store, local_ray, method):
     build_shards(store, seed=5, datasets=4, n=20)
     options = Options(random_state=7)
     local = compare_models(store, A, B, options=options, method=method)
-    on_ray = compare_models_sharded(store, A, B, options=options, method=method, executor="ray")
+    on_ray = compare_models_sharded(store, A, B, options=options, test=ABSettings(method=method),
+                                    sharding=Sharding(executor="ray"))
     assert on_ray.pop("shards") == {"by": "dataset", "executor": "ray", "count": 4}
     assert on_ray == local
     assert ray.is_initialized()  # a Ray the caller started is left running

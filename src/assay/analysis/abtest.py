@@ -37,8 +37,8 @@ from assay.stats import abtest as AB
 from assay.store import Store
 from assay.store import tables as T
 
-__all__ = ["DimensionScores", "PreferenceVotes", "compare_models", "compare_report", "dimension_scores",
-           "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_report", "preference_test",
+__all__ = ["ABScores", "ABSettings", "DimensionScores", "PreferenceVotes", "compare_models", "compare_report",
+           "dimension_scores", "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_report", "preference_test",
            "preference_votes", "resolve_run_models"]
 
 PLAN_KS = (1, 2, 4, 8, math.inf)
@@ -217,6 +217,20 @@ def dimension_scores(scores: pd.DataFrame) -> list[DimensionScores]:
     return out
 
 
+@dataclass(frozen=True)
+class ABSettings:
+    """How an A/B test of two models is run: as :func:`compare_models`' arguments of the same names.
+
+    ``method``: the paired test (:data:`assay.stats.abtest.METHODS`); ``pair_by``: what a
+    prompt is (``"auto"``, ``"item"``, ``"prompt"``); ``preferences``: also sign-test the two
+    models' pairwise comparisons.
+    """
+
+    method: str = "t"
+    pair_by: str = "auto"
+    preferences: bool = True
+
+
 def _check_compare(store: Store, model_a: str, model_b: str, method: str, options: Options) -> None:
     if model_a == model_b:
         raise BadInput("model A and model B are the same")
@@ -253,23 +267,32 @@ def compare_models(
     scores = paired_scores(store, model_a, model_b, select=select, pair_by=pair_by)
     votes = (preference_votes(store, model_a, model_b, select=Selection(raters=select.raters, campaign=select.campaign))
              if preferences else [])
-    return compare_report(store, model_a, model_b, dimension_scores(scores), votes,
-                          pair_by=scores.attrs.get("pair_by"), select=select, options=options, method=method)
+    data = ABScores(dimension_scores(scores), votes, scores.attrs.get("pair_by"))
+    return compare_report(store, model_a, model_b, data, select=select, options=options, method=method)
+
+
+@dataclass(frozen=True)
+class ABScores:
+    """What :func:`compare_report` tests: each dimension's paired scores, the preference votes (both
+    possibly merged over shards), and how prompts were paired (reported as is)."""
+
+    dimensions: Sequence[DimensionScores]
+    preferences: Sequence[PreferenceVotes]
+    pair_by: str | None
 
 
 def compare_report(
     store: Store,
     model_a: str,
     model_b: str,
-    dimensions: Sequence[DimensionScores],
-    preferences: Sequence[PreferenceVotes],
+    scores: ABScores,
     *,
-    pair_by: str | None,
     select: Selection = Selection(),
     options: Options = Options(),
     method: str = "t",
 ) -> dict[str, Any]:
-    """:func:`compare_models`' report from each dimension's paired scores and the preference votes (possibly merged)."""
+    """:func:`compare_models`' report from :class:`ABScores`."""
+    dimensions, preferences, pair_by = scores.dimensions, scores.preferences, scores.pair_by
     sections: list[dict[str, Any]] = []
     results = []
     alpha, power, confidence, cluster = options.alpha, options.power, options.confidence, options.cluster

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from assay.analysis.abtest import (
+    ABScores,
+    ABSettings,
     DimensionScores,
     PreferenceVotes,
     _check_compare,
@@ -44,9 +46,21 @@ from assay.analysis.options import Options, Selection
 from assay.errors import BadInput
 from assay.store import Store
 
-__all__ = ["EXECUTORS", "ShardScores", "abtest_shard", "compare_models_sharded", "store_datasets"]
+__all__ = ["EXECUTORS", "ShardScores", "Sharding", "abtest_shard", "compare_models_sharded", "store_datasets"]
 
 EXECUTORS = ("local", "partitioned", "ray")
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """How a sharded analysis runs its shards.
+
+    ``executor``: ``"partitioned"`` (shards in turn, in this process) or ``"ray"`` (a Ray task
+    per dataset); ``workers``: the CPUs of the local Ray started when ``RAY_ADDRESS`` is not set.
+    """
+
+    executor: str = "partitioned"
+    workers: int = 2
 
 
 @dataclass(frozen=True)
@@ -146,27 +160,22 @@ def compare_models_sharded(
     *,
     select: Selection = Selection(),
     options: Options = Options(),
-    method: str = "t",
-    pair_by: str = "auto",
-    preferences: bool = True,
-    executor: str = "partitioned",
-    workers: int = 2,
-    datasets: Sequence[str] | None = None,
+    test: ABSettings = ABSettings(),
+    sharding: Sharding = Sharding(),
 ) -> dict[str, Any]:
     """:func:`~assay.analysis.abtest.compare_models`' report, computed one dataset at a time and merged.
 
-    ``executor``: ``"partitioned"`` (shards in turn, in this process) or ``"ray"`` (a Ray task
-    per dataset, ``workers`` CPUs when Ray is started here). ``datasets`` limits the shards
-    (default: every dataset with items; the report then covers only those). With
-    ``pair_by="auto"`` each shard decides as the one pass would on its own rows; prompts are
-    matched by item as soon as one shard's are, and shards that chose otherwise are redone.
+    ``test`` holds compare_models' ``method``, ``pair_by`` and ``preferences``; ``sharding``
+    how the shards run (:class:`Sharding`). ``select.datasets`` limits the shards (default:
+    every dataset with items; the report then covers only those). With ``pair_by="auto"`` each
+    shard decides as the one pass would on its own rows; prompts are matched by item as soon
+    as one shard's are, and shards that chose otherwise are redone.
     """
+    method, pair_by, preferences = test.method, test.pair_by, test.preferences
     _check_compare(store, model_a, model_b, method, options)
-    if select.datasets is not None:
-        raise BadInput("a sharded A/B test picks its datasets itself: pass datasets=, not Selection.datasets",
-                       param="datasets")
-    run = _runner(executor, workers)
-    shards = list(datasets) if datasets is not None else store_datasets(store)
+    run = _runner(sharding.executor, sharding.workers)
+    shards = list(select.datasets) if select.datasets is not None else store_datasets(store)
+    select = dataclasses.replace(select, datasets=None)  # each shard reads its own dataset
 
     def tasks(names: Sequence[str], how: str) -> list[tuple]:
         return [(store.url, model_a, model_b, select, how, name, preferences) for name in names]
@@ -180,7 +189,7 @@ def compare_models_sharded(
         if redo:
             again = {r.dataset: r for r in run(tasks(redo, used))}
             results = [again.get(r.dataset, r) for r in results]
-    report = compare_report(store, model_a, model_b, merge_shards(results), merge_votes(results), pair_by=used,
+    report = compare_report(store, model_a, model_b, ABScores(merge_shards(results), merge_votes(results), used),
                             select=select, options=options, method=method)
-    report["shards"] = {"by": "dataset", "executor": executor, "count": len(shards)}
+    report["shards"] = {"by": "dataset", "executor": sharding.executor, "count": len(shards)}
     return report

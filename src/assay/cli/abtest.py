@@ -110,9 +110,9 @@ def compare(
     json_out: JsonOpt = False,
 ) -> None:
     """Per dimension: B - A with interval, p, adjusted p and a verdict; pairwise preferences with the sign test."""
-    from assay.analysis.abtest import compare_models
+    from assay.analysis.abtest import ABSettings, compare_models
     from assay.analysis.options import Options, Selection
-    from assay.analysis.sharded import EXECUTORS, compare_models_sharded
+    from assay.analysis.sharded import EXECUTORS, Sharding, compare_models_sharded
     from assay.rubrics import get_rubric
 
     store = G.store()
@@ -132,8 +132,9 @@ def compare(
     if executor == "local":
         rep = compare_models(store, model_a, model_b, select=select, options=options, method=method, pair_by=pair_by)
     else:
-        rep = compare_models_sharded(store, model_a, model_b, select=select, options=options, method=method,
-                                     pair_by=pair_by, executor=executor, workers=workers)
+        rep = compare_models_sharded(store, model_a, model_b, select=select, options=options,
+                                     test=ABSettings(method=method, pair_by=pair_by),
+                                     sharding=Sharding(executor=executor, workers=workers))
     if judges:
         assisted = assisted_section(store, model_a, model_b, judges, humans, human_kind,
                                     replace(select, campaign=campaign), options, pair_by, human_sample,
