@@ -77,7 +77,7 @@ def test_hanna_agreement_runs_on_every_criterion(capsys, tmp_path):
     from assay.store import Store
 
     store = Store(db)
-    df = judgments_frame(store, rubric="hanna@1", dimensions=["coherence"])
+    df = judgments_frame(store, select=Selection(rubric="hanna@1", dimensions=["coherence"]))
     matrix = df.pivot(index="rater", columns="unit", values="value").to_numpy(float)
     expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="interval")
     got = _coef(rep["sections"][1], "Krippendorff alpha (interval)")["estimate"]
@@ -134,7 +134,7 @@ def test_a_correction_supersedes_the_judgment_it_corrects(store):
     old = store.get("judgments", "human:h0-0")
     store.add([R.Judgment(id="fix", response_id="r0", rater_id="human:h0", rubric=rub.id, dimension="factuality",
                           value=5.0 if old.value != 5 else 1.0, supersedes=old.id)])
-    df = judgments_frame(store, rubric=rub.id)
+    df = judgments_frame(store, select=Selection(rubric=rub.id))
     row = df[(df["unit"] == "r0") & (df["rater"] == "human:h0")]
     assert list(row["id"]) == ["fix"] and len(df) == 48
 
@@ -199,7 +199,7 @@ def test_coded_judgments_are_the_rows_judgments_frame_keeps(store):
         R.Judgment(id="é2", response_id="rZ", rater_id="llm:j", rubric=rub.id, dimension="factuality", value=2.0),
     ])
     coded = judgment_codes(store, rubric=rub.id)
-    plain = judgments_frame(store, rubric=rub.id, texts=False)
+    plain = judgments_frame(store, select=Selection(rubric=rub.id), texts=False)
     assert all(str(coded[c].dtype) == "category" for c in ("unit", "rater", "rater_kind", "rubric", "dimension"))
     assert list(coded["unit"].cat.categories) == sorted(coded["unit"].cat.categories)
     assert _as_rows(coded) == _as_rows(plain)

@@ -10,6 +10,7 @@ import pytest
 from assay import records as R
 from assay.analysis import frames
 from assay.analysis.frames import judgments_frame
+from assay.analysis.options import Selection
 from assay.analysis.judgment_columns import scored_judgments
 from assay.rubrics import add_rubric
 
@@ -55,7 +56,7 @@ def _correct_and_repeat(store) -> None:
 
 
 def _expected(store, *, rubric=None, dimensions=None, raters=None) -> list[tuple]:
-    jf = judgments_frame(store, rubric=rubric, dimensions=dimensions, raters=raters, texts=False)
+    jf = judgments_frame(store, select=Selection(rubric=rubric, dimensions=dimensions, raters=raters), texts=False)
     jf = jf[jf["model"].isin(MODELS) & jf["value"].notna()]
     return sorted(zip(jf["rubric"], jf["dimension"], jf["unit"], jf["rater"], jf["value"].astype(float),
                       jf["item_id"], jf["model"]))

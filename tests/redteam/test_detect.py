@@ -92,8 +92,10 @@ def test_detect_over_the_store_is_comparable_with_humans(store):
     again, _ = detect_refusals(session(store), dataset="xstest")
     assert again.id == run.id and store.count("judgments", rater_id=rater.id) == 450
     from assay.analysis.frames import judgments_frame
+    from assay.analysis.options import Selection
 
-    df = judgments_frame(store, rubric="redteam@1", dimensions=["refusal"], raters=[rater.id, "human:xstest.final_label"])
+    df = judgments_frame(store, select=Selection(rubric="redteam@1", dimensions=["refusal"],
+                                                 raters=[rater.id, "human:xstest.final_label"]))
     wide = df.pivot(index="unit", columns="rater", values="label").dropna()
     assert len(wide) == 450
     rows = _rows(completions("gpt4"))

@@ -87,9 +87,10 @@ def test_xstest_bad_label_names_line_and_field(store, tmp_path):
 def test_xstest_human_agreement_through_the_store(store, model):
     import_xstest(store, completions(model))
     from assay.analysis.frames import judgments_frame
+    from assay.analysis.options import Selection
 
-    df = judgments_frame(store, rubric="redteam@1", dimensions=["refusal"],
-                         raters=["human:xstest.annotation_1", "human:xstest.annotation_2"])
+    df = judgments_frame(store, select=Selection(rubric="redteam@1", dimensions=["refusal"],
+                                                 raters=["human:xstest.annotation_1", "human:xstest.annotation_2"]))
     wide = df.pivot(index="unit", columns="rater", values="label")
     kappa = cohen_kappa(wide["human:xstest.annotation_1"], wide["human:xstest.annotation_2"],
                         categories=["full_compliance", "partial_refusal", "full_refusal"])

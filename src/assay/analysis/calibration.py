@@ -19,6 +19,7 @@ import pandas as pd
 from assay import records as R
 from assay.analysis.agreement import alpha_among
 from assay.analysis.frames import judgments_frame
+from assay.analysis.options import Selection
 from assay.errors import BadInput
 from assay.store import Store
 from assay.store import rating as S
@@ -44,7 +45,8 @@ def _scales(store: Store, rubric: str) -> dict[str, tuple[str, list | None]]:
 def most_disagreed(store: Store, *, rubric: str, dimensions: Sequence[str] | None = None, n: int = 20,
                    raters: Sequence[str] | None = None, campaign: str | None = None) -> pd.DataFrame:
     """Responses ranked by the spread of their ratings (summed over dimensions), most disagreed first."""
-    df = judgments_frame(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign)
+    df = judgments_frame(store, select=Selection(rubric=rubric, dimensions=dimensions, raters=raters,
+                                                 campaign=campaign))
     if df.empty:
         return pd.DataFrame(columns=["unit", "item_id", "raters", "spread"])
     scales = _scales(store, rubric)
@@ -117,7 +119,7 @@ def calibration_report(store: Store, campaign: str, *, text_limit: int = 600) ->
 
     camp = get_campaign(store, campaign)
     scales = _scales(store, camp.rubric)
-    inside = judgments_frame(store, rubric=camp.rubric, campaign=camp.id)
+    inside = judgments_frame(store, select=Selection(rubric=camp.rubric, campaign=camp.id))
     members = sorted(inside["rater"].unique())
     items: list[dict[str, Any]] = []
     if not inside.empty:
@@ -150,7 +152,7 @@ def _before_within_after(store: Store, camp: R.Campaign, inside: pd.DataFrame, m
     """Alpha among the round's raters outside the round before it started and after it ended."""
     if not members:
         return []
-    everything = judgments_frame(store, rubric=camp.rubric, raters=members, latest_only=False)
+    everything = judgments_frame(store, select=Selection(rubric=camp.rubric, raters=members), latest_only=False)
     outside = everything[everything["campaign_id"].fillna("") != camp.id]
     start = camp.created_at
     end = inside["created_at"].max()

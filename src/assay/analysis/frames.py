@@ -17,9 +17,10 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import select as sql_select
 
 from assay import records as R
+from assay.analysis.options import Selection
 from assay.store import Store
 from assay.store import tables as T
 
@@ -46,19 +47,16 @@ def _current(df: pd.DataFrame) -> pd.DataFrame:
 def judgments_frame(
     store: Store,
     *,
-    rubric: str | None = None,
-    dimensions: Sequence[str] | None = None,
-    raters: Sequence[str] | None = None,
-    campaign: str | None = None,
+    select: Selection = Selection(),
     guideline_version: int | None = None,
     latest_only: bool = True,
     texts: bool = True,
     units: Sequence[str] | None = None,
-    datasets: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Current judgments, one row each: ``unit`` is the response judged, ``rater`` the rater id.
 
-    ``units`` keeps the judgments of those responses only (a few hundred at most: they go
+    ``select`` keeps the judgments of a rubric, dimensions, raters, campaign and datasets
+    (every field it sets). ``units`` keeps the judgments of those responses only (a few hundred at most: they go
     into the query as a list).
 
     Read as columns (``Store.arrow_select``, one query joining each judgment's response),
@@ -69,7 +67,7 @@ def judgments_frame(
     than once counts with their last judgment; without it every judgment stays (for
     analyses over time, such as before and after a calibration round).
 
-    ``datasets`` keeps the judgments of responses to those datasets' items: one partition
+    ``select.datasets`` keeps the judgments of responses to those datasets' items: one partition
     of the store (a response, and every judgment of it and of its corrections, belongs to
     one item, so per-dataset reads split the judgments exactly).
     """
@@ -79,11 +77,12 @@ def judgments_frame(
             j.c.created_at, j.c.supersedes]
     if texts:
         cols += [j.c.justification, j.c.flags]
-    stmt = select(*cols).select_from(j.outerjoin(r, r.c.id == j.c.response_id))
-    if datasets is not None:
-        stmt = stmt.join(T.items, T.items.c.id == r.c.item_id).where(T.items.c.dataset.in_(list(datasets)))
-    for col, val in (("rubric", rubric), ("campaign_id", campaign), ("guideline_version", guideline_version),
-                     ("dimension", dimensions), ("rater_id", raters), ("response_id", units)):
+    stmt = sql_select(*cols).select_from(j.outerjoin(r, r.c.id == j.c.response_id))
+    if select.datasets is not None:
+        stmt = stmt.join(T.items, T.items.c.id == r.c.item_id).where(T.items.c.dataset.in_(list(select.datasets)))
+    for col, val in (("rubric", select.rubric), ("campaign_id", select.campaign),
+                     ("guideline_version", guideline_version), ("dimension", select.dimensions),
+                     ("rater_id", select.raters), ("response_id", units)):
         if val is not None:
             stmt = stmt.where(j.c[col].in_(list(val)) if isinstance(val, (list, tuple)) else j.c[col] == val)
     columns = [c for c in JUDGMENT_COLUMNS if texts or c not in ("justification", "flags")]
@@ -208,8 +207,8 @@ def _judgment_codes(
     j = T.judgments
     where = judgment_filters(store, rubric=rubric, dimensions=dimensions, raters=raters, campaign=campaign,
                              models=models, datasets=datasets)
-    lean = select(j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric, j.c.dimension, j.c.value,
-                  j.c.label, j.c.guideline_version, j.c.supersedes).where(*where)
+    lean = sql_select(j.c.response_id.label("unit"), j.c.rater_id.label("rater"), j.c.rubric, j.c.dimension,
+                      j.c.value, j.c.label, j.c.guideline_version, j.c.supersedes).where(*where)
     extra = ["item_id", "model", "cluster"] if items else []
     table = store.arrow_select(lean, dictionary=_CODED_READ)
     if table.num_rows == 0:
@@ -248,9 +247,9 @@ def judgment_filters(
                               ("rater_id", raters)) if val is not None]
     if models is not None and not set(store.group_counts("responses", "model")) <= set(models):
         # (a store of these models only needs no filter: the subquery cost the database a third more at 10M)
-        where.append(j.c.response_id.in_(select(r.c.id).where(r.c.model.in_(list(models)))))
+        where.append(j.c.response_id.in_(sql_select(r.c.id).where(r.c.model.in_(list(models)))))
     if datasets is not None:
-        where.append(j.c.response_id.in_(select(r.c.id).where(r.c.item_id.in_(_dataset_items(datasets)))))
+        where.append(j.c.response_id.in_(sql_select(r.c.id).where(r.c.item_id.in_(_dataset_items(datasets)))))
     return where
 
 
@@ -287,14 +286,14 @@ def _spread(column: pd.Series, per_category: pd.Categorical) -> pd.Categorical:
 
 
 def _dataset_items(datasets: Sequence[str]):  # noqa: ANN202 - a SQLAlchemy select
-    return select(T.items.c.id).where(T.items.c.dataset.in_(list(datasets)))
+    return sql_select(T.items.c.id).where(T.items.c.dataset.in_(list(datasets)))
 
 
 def _item_columns(store: Store, unit: pd.Series, models: Sequence[str] | None,
                   datasets: Sequence[str] | None = None) -> dict[str, pd.Categorical]:
     """``item_id``, ``model`` and ``cluster`` per row, from one read of the responses and one of clustered items."""
     r, it = T.responses, T.items
-    stmt = select(r.c.id, r.c.item_id, r.c.model)
+    stmt = sql_select(r.c.id, r.c.item_id, r.c.model)
     if models is not None:
         stmt = stmt.where(r.c.model.in_(list(models)))
     if datasets is not None:
@@ -304,7 +303,7 @@ def _item_columns(store: Store, unit: pd.Series, models: Sequence[str] | None,
         np.asarray(unit.cat.categories, dtype=object))
     index = pa.array(at, mask=at < 0, type=pa.int64())
     item_of_unit = responses["item_id"].take(index)
-    clustered = store.arrow_select(select(it.c.id, it.c.cluster).where(it.c.cluster.is_not(None)))
+    clustered = store.arrow_select(sql_select(it.c.id, it.c.cluster).where(it.c.cluster.is_not(None)))
     where = pd.Index(clustered["id"].to_numpy(zero_copy_only=False)).get_indexer(
         item_of_unit.to_numpy(zero_copy_only=False))
     cluster_of_unit = clustered["cluster"].take(pa.array(where, mask=where < 0, type=pa.int64()))

@@ -105,6 +105,7 @@ def _section(x: np.ndarray, y: np.ndarray, items: np.ndarray, *, metric: str, op
 def _rubric_sections(store: Store, judge: R.Rater, humans: list[str], rubric: str | None, dimension: str | None,
                      options: CalibrationOptions) -> list[dict[str, Any]]:
     from assay.analysis.frames import judgments_frame
+    from assay.analysis.options import Selection
     from assay.rubrics import get_rubric
 
     mine = [j for j in store.iter(R.Judgment, rater_id=judge.id, rubric=rubric, dimension=dimension)
@@ -125,7 +126,8 @@ def _rubric_sections(store: Store, judge: R.Rater, humans: list[str], rubric: st
         if scale.kind == "categorical":
             out.append({**sec, "error": "a categorical scale has no order to calibrate on"})
             continue
-        jf = judgments_frame(store, rubric=rub_id, dimensions=[dim], raters=humans, texts=False) if humans else None
+        jf = (judgments_frame(store, select=Selection(rubric=rub_id, dimensions=[dim], raters=humans), texts=False)
+              if humans else None)
         values: dict[str, list[float]] = defaultdict(list)
         item_of: dict[str, str] = {}
         if jf is not None:

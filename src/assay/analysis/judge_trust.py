@@ -261,6 +261,7 @@ def _self_preference(store: Store, judge: R.Rater, labels: dict, majority: dict,
 def rubric_report(store: Store, judge: R.Rater, humans: Sequence[str] | None = None, *,
                   rubric: str | None = None, dimension: str | None = None) -> list[dict[str, Any]]:
     from assay.analysis.frames import judgments_frame
+    from assay.analysis.options import Selection
     from assay.rubrics import get_rubric
 
     judge_js = _latest(list(store.iter(R.Judgment, rater_id=judge.id, rubric=rubric, dimension=dimension)))
@@ -279,7 +280,8 @@ def rubric_report(store: Store, judge: R.Rater, humans: Sequence[str] | None = N
         numeric = scale is None or scale.kind != "categorical"
         kind = "continuous" if scale is None else scale.kind
         # the same labels `assay agreement` reads: each rater's latest judgment per response
-        jf = judgments_frame(store, rubric=rub_id, dimensions=[dim_name], raters=[judge.id, *human_ids])
+        jf = judgments_frame(store, select=Selection(rubric=rub_id, dimensions=[dim_name],
+                                                     raters=[judge.id, *human_ids]))
         jf = jf[jf["unit"].isin(set(resp_ids))]
         labels: dict[str, dict[Any, Any]] = defaultdict(dict)
         for rater, g in jf.groupby("rater"):

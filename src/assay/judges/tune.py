@@ -114,10 +114,11 @@ def human_consensus(store: Store, rubric: R.Rubric, dimension: str, *, humans: S
     """Response id -> the people's consensus value on ``dimension`` (``analysis.agreement.consensus``), and the raters."""
     from assay.analysis.agreement import consensus
     from assay.analysis.frames import judgments_frame
+    from assay.analysis.options import Selection
 
     scale = rubric.dimension(dimension).scale
-    jf = judgments_frame(store, rubric=rubric.id, dimensions=[dimension], raters=list(humans) if humans else None,
-                         texts=False)
+    jf = judgments_frame(store, select=Selection(rubric=rubric.id, dimensions=[dimension],
+                                                 raters=list(humans) if humans else None), texts=False)
     if not humans:
         jf = jf[jf["rater_kind"] == human_kind]
     col = "label" if scale.kind == "categorical" else "value"

@@ -137,7 +137,8 @@ def _lowest(jf: pd.DataFrame, store: Store, k: int, text_limit: int = 400) -> li
         else:  # none with text (or none asked for): every textless response counts
             skipped = len(_textless(store, [str(u) for u in means.index]))
         shown = [str(means.index[i]) for i in readable]
-        said = judgments_frame(store, rubric=str(rubric), dimensions=[str(dim)], units=shown) if shown else None
+        said = (judgments_frame(store, select=Selection(rubric=str(rubric), dimensions=[str(dim)]), units=shown)
+                if shown else None)
         rows = []
         for i, unit in zip(readable, shown):
             resp = store.get(R.Response, unit)
