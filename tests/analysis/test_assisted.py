@@ -13,7 +13,8 @@ import pytest
 
 from assay import records as R
 from assay.analysis.assisted import Assist, assisted_report, assisted_scores, human_raters
-from assay.analysis.assisted_plan import ppi_plan
+from assay.analysis.assisted_plan import Budgets, ppi_plan
+from assay.analysis.judge_assisted import JudgeAssist
 from assay.analysis.options import Options, Selection
 from assay.cli import main
 from assay.errors import BadInput
@@ -22,6 +23,7 @@ from assay.stats import ppi
 
 A, B = "base@1", "cand@1"
 JUDGE, PEOPLE = "llm:judge:x", ("human:ann", "human:bob")
+SIDES = JudgeAssist(humans=PEOPLE, judges=[JUDGE])
 
 
 def build(store, *, n: int = 240, labelled: int = 60, effect: float = 0.5, bias: float = 0.8, seed: int = 0,
@@ -171,7 +173,7 @@ def test_every_prompt_labelled_leaves_the_judge_nothing(store):
 
 def test_plan_matches_the_variance_formula_by_hand(store):
     build(store, n=200, labelled=50, seed=5)
-    rep = ppi_plan(store, A, B, judges=[JUDGE], humans=list(PEOPLE), budgets=[20, 50, 100],
+    rep = ppi_plan(store, A, B, sides=SIDES, budgets=Budgets([20, 50, 100]),
                    select=Selection(rubric="ab@1", dimensions=["quality"]), options=Options(power=0.8, alpha=0.05))
     scores, _ = assisted_scores(store, A, B, judges=[JUDGE], humans=list(PEOPLE),
                                 select=Selection(rubric="ab@1", dimensions=["quality"]))
@@ -190,10 +192,10 @@ def test_plan_matches_the_variance_formula_by_hand(store):
     # more labels, narrower
     assert [r["half_width"] for r in rep["table"]] == sorted((r["half_width"] for r in rep["table"]), reverse=True)
     with pytest.raises(BadInput, match="labels every one of the 200 prompts"):
-        ppi_plan(store, A, B, judges=[JUDGE], humans=list(PEOPLE), budgets=[200],
+        ppi_plan(store, A, B, sides=SIDES, budgets=Budgets([200]),
                  select=Selection(rubric="ab@1", dimensions=["quality"]))
     with pytest.raises(BadInput, match="give --dimension"):
-        ppi_plan(store, A, B, judges=[JUDGE], humans=list(PEOPLE), budgets=[20], select=Selection(rubric="ab@1"))
+        ppi_plan(store, A, B, sides=SIDES, budgets=Budgets([20]), select=Selection(rubric="ab@1"))
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -379,8 +379,8 @@ def test_a_campaign_narrows_peoples_side_only(store):
     labelled ones and every other unit the judge rated is judge-only."""
     rows = simulate(14, items=60, frac=0.4)
     write_comparisons(store, rows, campaign="camp-1")
-    ja = judge_assisted(store, JudgeAssist(humans=HUMANS), comparisons=True, select=Selection(campaign="camp-1"),
-                        judges=[JUDGE], battles=BattleRules(aggregate="separate"))
+    ja = judge_assisted(store, JudgeAssist(humans=HUMANS, judges=[JUDGE]), comparisons=True,
+                        select=Selection(campaign="camp-1"), battles=BattleRules(aggregate="separate"))
     ann = sum(1 for r in rows if r["rater"] == HUMANS[0])
     assert (ja["n"], ja["N"]) == (ann, len(rows) - ann) and ja["units"]["human_only"] == 0
 

@@ -8,31 +8,48 @@ scores on every prompt, people's on some) and use the PPI++ variance of
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from assay.analysis.abtest import _check_adjust
 from assay.analysis.assisted import _direction, assisted_scores
+from assay.analysis.judge_assisted import JudgeAssist
 from assay.analysis.options import Options, Selection
 from assay.errors import BadInput
 from assay.stats import abtest as AB
 from assay.stats import ppi
 from assay.store import Store
 
-__all__ = ["assisted_non_inferiority", "ppi_plan"]
+__all__ = ["Budgets", "assisted_non_inferiority", "ppi_plan"]
 
 
-def ppi_plan(store: Store, model_a: str, model_b: str, *, judges: Sequence[str], humans: Sequence[str],
-             budgets: Sequence[int], select: Selection = Selection(), options: Options = Options(),
-             prompts: int | None = None, pair_by: str = "auto") -> dict[str, Any]:
+@dataclass(frozen=True)
+class Budgets:
+    """The labelling budgets :func:`ppi_plan` prices: ``sizes`` (numbers of human-labelled prompts)
+    out of ``prompts`` in the study (None: the pilot's ``n + N``)."""
+
+    sizes: Sequence[int]
+    prompts: int | None = None
+
+
+def _sides(sides: JudgeAssist, select: Selection) -> tuple[Sequence[str], Sequence[str], Selection]:
+    """The judges, the people and the selection (``sides.campaign``, when set, is people's campaign)."""
+    if sides.campaign is not None:
+        select = replace(select, campaign=sides.campaign)
+    return sides.judges or (), sides.humans, select
+
+
+def ppi_plan(store: Store, model_a: str, model_b: str, *, sides: JudgeAssist, budgets: Budgets,
+             select: Selection = Selection(), options: Options = Options(), pair_by: str = "auto") -> dict[str, Any]:
     r"""What precision a budget of human-labelled prompts buys, with the judge on every prompt, from a pilot.
 
     From the pilot (one dimension: the judge's scores on ``n + N`` prompts, people's on ``n``)
     we estimate :math:`\sigma^2_Y` (variance of the human difference B - A), :math:`\sigma^2_f`
     (of the judge's difference, over all prompts) and their covariance :math:`c` (over the
-    labelled prompts). For a budget of ``m`` labelled prompts among ``M`` (``prompts``, default
-    the pilot's ``n + N``), the PPI++ variance with the tuned
+    labelled prompts). For a budget of ``m`` labelled prompts among ``M`` (``budgets.prompts``,
+    default the pilot's ``n + N``), the PPI++ variance with the tuned
     :math:`\lambda^* = c / ((1 + m/(M-m))\,\sigma^2_f)` (clipped to [0, 1]) is
 
     .. math:: V(m) = \lambda^2\sigma^2_f/(M - m) + (\sigma^2_Y - 2\lambda c + \lambda^2\sigma^2_f)/m
@@ -42,10 +59,13 @@ def ppi_plan(store: Store, model_a: str, model_b: str, *, judges: Sequence[str],
     the ``options.confidence`` interval (normal quantile), the minimum detectable effect at
     ``options.power`` and ``options.alpha`` (:math:`(z_{1-\alpha/2} + z_{power})\sqrt V`, Miller
     2024 Sec. 5) and the effective number of human labels. A plan: the pilot's moments are
-    estimates, and the planned width is as good as they are.
+    estimates, and the planned width is as good as they are. ``sides`` names the judges and
+    the people (:class:`~assay.analysis.judge_assisted.JudgeAssist`; its campaign, when set,
+    is where people's scores come from).
     """
     from scipy import stats
 
+    judges, humans, select = _sides(sides, select)
     scores, used = assisted_scores(store, model_a, model_b, judges=judges, humans=humans, select=select,
                                    pair_by=pair_by)
     if not scores:
@@ -60,11 +80,11 @@ def ppi_plan(store: Store, model_a: str, model_b: str, *, judges: Sequence[str],
     f_all = np.concatenate([f, s.u_b - s.u_a])
     var_y, var_f = float(y.var(ddof=1)), float(f_all.var(ddof=1))
     cov = float(np.cov(y, f, ddof=1)[0, 1])
-    total = int(prompts if prompts is not None else f_all.size)
+    total = int(budgets.prompts if budgets.prompts is not None else f_all.size)
     z = stats.norm.ppf(1 - (1 - options.confidence) / 2)
     z_mde = stats.norm.ppf(1 - options.alpha / 2) + stats.norm.ppf(options.power)
     rows = []
-    for m in budgets:
+    for m in budgets.sizes:
         if m < 2:
             raise BadInput(f"a budget of {m} human-labelled prompts is too small: at least 2")
         if m >= total:
@@ -84,8 +104,8 @@ def ppi_plan(store: Store, model_a: str, model_b: str, *, judges: Sequence[str],
             "table": rows}
 
 
-def assisted_non_inferiority(store: Store, baseline: str, candidate: str, *, margin: float, judges: Sequence[str],
-                             humans: Sequence[str], select: Selection = Selection(), options: Options = Options(),
+def assisted_non_inferiority(store: Store, baseline: str, candidate: str, *, margin: float, sides: JudgeAssist,
+                             select: Selection = Selection(), options: Options = Options(),
                              pair_by: str = "auto") -> dict[str, Any]:
     """Is ``candidate`` no worse than ``baseline`` by more than ``margin``, from people's scores on some prompts and the judge's on all?
 
@@ -96,10 +116,12 @@ def assisted_non_inferiority(store: Store, baseline: str, candidate: str, *, mar
     by ``options.adjust``. A dimension is non-inferior when its adjusted p is below alpha. The
     people-only bound and the judge-only difference are given beside it. Dimensions people
     never scored are errors (not shown), as are those with fewer than 2 labelled prompts.
+    ``sides`` names the judges and the people, as for :func:`ppi_plan`.
     """
     if baseline == candidate:
         raise BadInput("the baseline and the candidate are the same model")
     _check_adjust(options)
+    judges, humans, select = _sides(sides, select)
     scores, used = assisted_scores(store, baseline, candidate, judges=judges, humans=humans, select=select,
                                    pair_by=pair_by)
     sections: list[dict[str, Any]] = []

@@ -346,11 +346,12 @@ def _num(v: Any) -> Any:
 
 
 def judge_assisted(store: Store, assist: JudgeAssist, *, comparisons: bool, select: Selection,
-                   judges: Sequence[str], battles: BattleRules, confidence: float = 0.95,
-                   baseline: str | None = None, judge_battles: pd.DataFrame | None = None) -> dict[str, Any] | None:
+                   battles: BattleRules, confidence: float = 0.95, baseline: str | None = None,
+                   judge_battles: pd.DataFrame | None = None) -> dict[str, Any] | None:
     """Judge-assisted ratings for a leaderboard (:func:`~assay.analysis.ranking.rank_models`'s ``assist``).
 
-    ``judges`` are the judge panel's rater ids; ``select`` the leaderboard's selection (its
+    ``assist.judges`` are the judge panel's rater ids, as the caller resolved them;
+    ``select`` the leaderboard's selection (its
     rubric and dimension apply to both sides, its campaign to people's side only, as in the
     judge-assisted A/B test: the judge's verdicts are read whatever their campaign); ``battles`` its
     :class:`~assay.analysis.ranking.BattleRules` with ``aggregate`` and ``pair_by`` resolved;
@@ -358,7 +359,7 @@ def judge_assisted(store: Store, assist: JudgeAssist, *, comparisons: bool, sele
     kept separate, judgments with ``battles``' rules), else they are read. None when the people in ``assist.humans`` (less the judges) have no verdict in the
     selection: then there is nothing to add.
     """
-    judges = list(judges)
+    judges = list(assist.judges or ())
     humans = [h for h in assist.humans if h not in set(judges)]
     if not humans:
         raise BadInput("the human raters for judge-assisted ratings are all judges: name people who are not",

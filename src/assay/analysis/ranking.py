@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -547,8 +547,8 @@ def rank_models(
         rules = BattleRules(aggregate=aggregate, pair_by=meta.get("pair_by") or pair_by, one_per_rater=one_per_rater)
         # the judges' battles are this board's when they are its raters (and, for comparisons, kept separate)
         same = (assist.judges is None or set(judges) == set(raters or ())) and aggregate != "majority"
-        assisted = judge_assisted(store, assist, comparisons=comparisons, select=select, judges=judges,
-                                  battles=rules, confidence=confidence, baseline=baseline,
+        assisted = judge_assisted(store, replace(assist, judges=tuple(judges)), comparisons=comparisons,
+                                  select=select, battles=rules, confidence=confidence, baseline=baseline,
                                   judge_battles=unweighted if same else None)
     return Leaderboard(source=source, battles=table, ratings=ratings, controlled=controlled, scores=scores,
                        meta=meta, win_rates=win_rates, assisted=assisted)

@@ -123,7 +123,8 @@ def print_assisted(rep: dict[str, Any]) -> None:
 
 def budget_plan(mde, pilot, judges, humans, budgets, prompts, rubric, dimension, alpha, power, json_out):  # noqa: ANN001, ANN202, PLR0913
     from assay.analysis.assisted import human_raters
-    from assay.analysis.assisted_plan import ppi_plan
+    from assay.analysis.assisted_plan import Budgets, ppi_plan
+    from assay.analysis.judge_assisted import JudgeAssist
     from assay.analysis.options import Options, Selection
     from assay.rubrics import get_rubric
 
@@ -138,9 +139,10 @@ def budget_plan(mde, pilot, judges, humans, budgets, prompts, rubric, dimension,
     people = human_raters(store, humans, "human", judge_ids)
     if not people:
         raise BadInput("no human rater in the store to plan from (the pilot needs people's scores on some prompts)")
-    rep = ppi_plan(store, pilot[0], pilot[1], judges=judge_ids, humans=people, budgets=sorted(set(budgets)),
+    rep = ppi_plan(store, pilot[0], pilot[1], sides=JudgeAssist(humans=people, judges=judge_ids),
+                   budgets=Budgets(sorted(set(budgets)), prompts=prompts),
                    select=Selection(rubric=get_rubric(store, rubric).id, dimensions=(dimension,)),
-                   options=Options(alpha=alpha, power=power), prompts=prompts)
+                   options=Options(alpha=alpha, power=power))
     rep["mde_asked"] = mde
     if wants_json(json_out):
         emit_json(rep)

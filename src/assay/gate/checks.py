@@ -94,6 +94,7 @@ def _assisted_non_inferiority(store: Store, a: dict[str, Any], rubric: str | Non
     """Non-inferiority from people's scores on some prompts and the judge's on all (PPI++ lower bounds)."""
     from assay.analysis.assisted import human_raters
     from assay.analysis.assisted_plan import assisted_non_inferiority
+    from assay.analysis.judge_assisted import JudgeAssist
     from assay.analysis.options import Options, Selection
 
     if a["raters"] or a["kind"]:
@@ -102,8 +103,8 @@ def _assisted_non_inferiority(store: Store, a: dict[str, Any], rubric: str | Non
     people = human_raters(store, a["humans"], "human", judges)
     if not people:
         raise Unmet("no human rater to correct the judge with (humans:, or raters of kind human)")
-    rep = assisted_non_inferiority(store, a["baseline"], a["candidate"], margin=a["margin"], judges=judges,
-                                   humans=people, select=Selection(rubric=rubric, dimensions=a["dimensions"],
+    rep = assisted_non_inferiority(store, a["baseline"], a["candidate"], margin=a["margin"],
+                                   sides=JudgeAssist(humans=people, judges=judges), select=Selection(rubric=rubric, dimensions=a["dimensions"],
                                                                    campaign=a["campaign"]),
                                    options=Options(alpha=a["alpha"], adjust=a["adjust"]))
     if not rep["dimensions"]:
