@@ -56,8 +56,8 @@ def test_each_unit_gets_overlap_distinct_raters_under_concurrency(store):
 def test_shown_order_is_a_recorded_seeded_permutation(store):
     raters = _setup(store, n_items=12)
     units = A.units_from_dataset(store, "d", kind="compare", models=["m1@1", "m2@1"])
-    camp = A.create_campaign(store, "pairs", rubric="default@1", kind="compare", units=units,
-                             spec=A.CampaignSpec(overlap=2))
+    camp = A.create_campaign(store, "pairs", rubric="default@1", units=units,
+                             spec=A.CampaignSpec(overlap=2, kind="compare"))
     orders = []
     for r in raters[:2]:
         for _ in range(12):
@@ -129,7 +129,8 @@ def test_campaign_creation_refuses_bad_input(store):
     with pytest.raises(BadInput, match="no dimension"):
         A.create_campaign(store, "x", rubric="default@1", units=units, spec=A.CampaignSpec(dimensions=["tone"]))
     with pytest.raises(BadInput, match="same item"):
-        A.create_campaign(store, "x", rubric="default@1", kind="compare", units=[[units[0][0], units[3][0]]])
+        A.create_campaign(store, "x", rubric="default@1", units=[[units[0][0], units[3][0]]],
+                          spec=A.CampaignSpec(kind="compare"))
     with pytest.raises(BadInput, match="ordinal value"):
         A.create_campaign(store, "x", rubric="default@1", units=units,
                           gold=[A.Gold(response_ids=tuple(units[0]), explanation="", values={"safety": 7})])

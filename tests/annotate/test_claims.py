@@ -26,8 +26,8 @@ def _work(store, camp, rater: str, limit: int = 100) -> list:
 def test_claimed_ids_and_orders_follow_the_python_recipe(store):
     raters = _setup(store, n_items=8)
     units = A.units_from_dataset(store, "d", kind="compare", models=["m1@1", "m2@1", "m3@1"])
-    camp = A.create_campaign(store, "p", rubric="default@1", kind="compare", units=units,
-                             spec=A.CampaignSpec(overlap=2))
+    camp = A.create_campaign(store, "p", rubric="default@1", units=units,
+                             spec=A.CampaignSpec(overlap=2, kind="compare"))
     seen = []
     for r in raters[:2]:
         asg = A.next_assignment(store, camp, r)

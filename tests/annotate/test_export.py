@@ -29,9 +29,8 @@ def _store_with_answers(store):
     store.add([R.Rater(id=r, kind="human", name=r[6:]) for r in raters])
     rate = A.create_campaign(store, "rate", rubric="default@1", units=A.units_from_dataset(store, "d"),
                              spec=A.CampaignSpec(overlap=2, dimensions=DIMS))
-    comp = A.create_campaign(store, "comp", rubric="default@1", kind="compare",
-                             units=A.units_from_dataset(store, "d", kind="compare"),
-                             spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]))
+    comp = A.create_campaign(store, "comp", rubric="default@1", units=A.units_from_dataset(store, "d", kind="compare"),
+                             spec=A.CampaignSpec(overlap=2, dimensions=["factuality"], kind="compare"))
     # texts a spreadsheet would run, a quote, a line break, non-ASCII text; flags with a note
     reasons = ["=HYPERLINK(\"x\")", "'quoted", "two\nlines", "naïve café ✓", "-1 is low", "plain"]
     k = 0

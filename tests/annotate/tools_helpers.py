@@ -52,8 +52,8 @@ def seed(store, n_items: int = 4) -> None:
 def campaign(store, name: str, kind: str = "rate", **kw: Any):
     units = A.units_from_dataset(store, "d", kind=kind, models=["m1@1"] if kind == "rate" else None)
     dims = kw.pop("dimensions", None if kind == "rate" else ["quality"])
-    return A.create_campaign(store, name, rubric="mixed@1", units=units, kind=kind,
-                             spec=A.CampaignSpec(dimensions=dims, overlap=kw.pop("overlap", 3), **kw))
+    return A.create_campaign(store, name, rubric="mixed@1", units=units,
+                             spec=A.CampaignSpec(dimensions=dims, overlap=kw.pop("overlap", 3), kind=kind, **kw))
 
 
 def rating_results(quality: int, safe: str, tone: str, confidence: float, justification: str,

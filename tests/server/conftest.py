@@ -141,12 +141,13 @@ def seed_basic(store: Store) -> dict:
                                     spec=A.CampaignSpec(overlap=2, min_justification=10,
                                                         raters=[rid("ann"), rid("bob")]),
                                     created_by="lee").id
-    ids["compare"] = A.create_campaign(store, "compare", rubric="default@1", kind="compare",
+    ids["compare"] = A.create_campaign(store, "compare", rubric="default@1",
                                        units=A.units_from_dataset(store, "basic", kind="compare"),
-                                       spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]), created_by="lee").id
-    ids["rank"] = A.create_campaign(store, "rank", rubric="default@1", kind="rank",
+                                       spec=A.CampaignSpec(overlap=2, dimensions=["factuality"], kind="compare"),
+                                       created_by="lee").id
+    ids["rank"] = A.create_campaign(store, "rank", rubric="default@1",
                                     units=A.units_from_dataset(store, "basic", kind="rank"),
-                                    spec=A.CampaignSpec(overlap=1), created_by="lee").id
+                                    spec=A.CampaignSpec(overlap=1, kind="rank"), created_by="lee").id
     ids["restricted"] = A.create_campaign(store, "carl-only", rubric="default@1", units=units[:3],
                                           spec=A.CampaignSpec(overlap=1, raters=[rid("carl")]), created_by="lou").id
     gold_resp = units[0][0]

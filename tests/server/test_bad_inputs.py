@@ -36,8 +36,8 @@ def srv(backend_url):
         add_texts(s, "fuzz", [f"Fuzz prompt {i}" for i in range(40)],
                   {m: [f"answer {i} of {m}" for i in range(40)] for m in ("m1@1", "m2@1", "m3@1")})
         for kind in ("rate", "compare", "rank"):
-            ids[f"fuzz-{kind}"] = A.create_campaign(s, f"fuzz {kind}", rubric="default@1", kind=kind,
-                                                    spec=A.CampaignSpec(overlap=1, raters=[rid("ann")]),
+            ids[f"fuzz-{kind}"] = A.create_campaign(s, f"fuzz {kind}", rubric="default@1",
+                                                    spec=A.CampaignSpec(overlap=1, raters=[rid("ann")], kind=kind),
                                                     units=A.units_from_dataset(s, "fuzz", kind=kind), created_by="lee").id
         ids["to-close"] = A.create_campaign(s, "to close", rubric="default@1", spec=A.CampaignSpec(overlap=1),
                                             created_by="lee", units=A.units_from_dataset(s, "basic")[:2]).id

@@ -143,9 +143,9 @@ def site(tmp_path_factory):
                                       spec=A.CampaignSpec(overlap=2, min_justification=10,
                                                           raters=[rid("ann"), rid("bob")]),
                                       created_by="lee").id,
-            "compare": A.create_campaign(s, "alpha vs beta, head to head", rubric="default@1", kind="compare",
+            "compare": A.create_campaign(s, "alpha vs beta, head to head", rubric="default@1",
                                          units=A.units_from_dataset(s, "support", kind="compare"),
-                                         spec=A.CampaignSpec(overlap=2, dimensions=["factuality"]),
+                                         spec=A.CampaignSpec(overlap=2, dimensions=["factuality"], kind="compare"),
                                          created_by="lee").id,
         }
         # one unit only, the answer with a long code line: a rater's queue order is random, so the

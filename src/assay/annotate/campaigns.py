@@ -57,7 +57,8 @@ class CampaignSpec:
     every unit goes to every rater and gold units get immediate feedback; ``blind``: raters
     do not see which model wrote a response; ``min_justification``: the fewest characters a
     justification may have; ``deadline``: when the campaign closes; ``raters``: the rater ids
-    who may work on it (None: every rater); ``seed``: shuffles the queue order.
+    who may work on it (None: every rater); ``seed``: shuffles the queue order; ``kind``: what
+    raters do with a unit (``rate`` one response, ``compare`` two, ``rank`` three or more).
     """
 
     dimensions: Sequence[str] | None = None
@@ -69,6 +70,7 @@ class CampaignSpec:
     deadline: datetime | None = None
     raters: Sequence[str] | None = None
     seed: int = 0
+    kind: Kind = "rate"
 
     def __post_init__(self) -> None:
         for name in ("dimensions", "raters"):
@@ -203,7 +205,6 @@ def create_campaign(
     *,
     rubric: str,
     units: Sequence[Sequence[str]],
-    kind: Kind = "rate",
     spec: CampaignSpec = CampaignSpec(),
     gold: Sequence[Gold] = (),
     created_by: str | None = None,
@@ -224,7 +225,7 @@ def create_campaign(
 
     dimensions, overlap, gold_share, raters = spec.dimensions, spec.overlap, spec.gold_share, spec.raters
 
-    kind = campaign_kind(kind)
+    kind = campaign_kind(spec.kind)
     if _by_name(store, name) is not None:
         raise BadInput(f"a campaign named {name!r} already exists")
     rub = get_rubric(store, rubric)

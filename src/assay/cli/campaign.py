@@ -108,12 +108,12 @@ def create(
         except ValueError:
             raise BadInput(f"deadline {deadline!r} is not a date (YYYY-MM-DD)", field="deadline") from None
         when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    camp = A.create_campaign(store, name, rubric=rubric, units=units, kind=camp_kind,
+    camp = A.create_campaign(store, name, rubric=rubric, units=units,
                              spec=A.CampaignSpec(dimensions=_csv(dimensions) or None, overlap=overlap,
                                                  gold_share=gold_share, calibration=calibration, blind=not not_blind,
                                                  min_justification=min_justification, deadline=when,
                                                  raters=[R.Rater.make_id("human", r) for r in _csv(raters)] or None,
-                                                 seed=seed),
+                                                 seed=seed, kind=camp_kind),
                              gold=A.read_gold(gold) if gold else (), created_by=lead, design=design)
     if wants_json(json_out):
         emit_json({**camp.model_dump(mode="json"), "units": len(units)})

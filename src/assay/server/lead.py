@@ -266,11 +266,11 @@ def _create(request: Request, user: ACC.User, form: Any, gold: list[A.Gold]) -> 
     name = str(form.get("name", "")).strip()
     if len(name) > MAX_CAMPAIGN_NAME:
         raise BadInput(f"at most {MAX_CAMPAIGN_NAME} characters, not {len(name)}", field="name")
-    return A.create_campaign(store, name, rubric=str(form.get("rubric", "default")), units=units, kind=kind,
+    return A.create_campaign(store, name, rubric=str(form.get("rubric", "default")), units=units,
                              spec=A.CampaignSpec(dimensions=_split(form.get("dimensions")) or None, overlap=overlap,
                                                  gold_share=gold_share, calibration=form.get("calibration") == "on",
                                                  blind=form.get("unblind") != "on", min_justification=min_just,
-                                                 deadline=deadline, raters=raters or None),
+                                                 deadline=deadline, raters=raters or None, kind=kind),
                              gold=gold, created_by=user.name)
 
 
