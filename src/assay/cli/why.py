@@ -68,7 +68,7 @@ def why(
     from assay.cli.run_report import RunBar
     from assay.errors import BadInput
     from assay.library import probes as P
-    from assay.library.why import ProbeSettings, plan_probes, probe_entry, probe_target
+    from assay.library.why import ProbeRequest, ProbeSettings, plan_probes, probe_entry, probe_target
     from assay.runs import remember_endpoint, store_model
     from assay.session import Endpoint, Execution, Session
 
@@ -86,8 +86,8 @@ def why(
             raise BadInput(str(e), field="--probe") from None
     with flags_for(samples="--samples", probe_samples="--probe-samples", probes="--probe"):
         settings = ProbeSettings(samples=samples, probe_samples=probe_samples)
-    params = {"temperature": temperature, "max_tokens": max_tokens}
-    plan, applies = plan_probes(store, target, m, chosen, settings, params=params, rewriter=rw)
+    request = ProbeRequest(params={"temperature": temperature, "max_tokens": max_tokens}, rewriter=rw)
+    plan, applies = plan_probes(store, target, m, chosen, settings, request=request)
     idle = [name for name, n in applies.items() if n == 0]
     if idle and len(idle) == len(chosen):
         raise BadInput(f"{' and '.join(repr(n) for n in idle)} does not apply to any of the prompts of {what} "
@@ -106,10 +106,10 @@ def why(
                           Execution(concurrency=concurrency, on_progress=bar.update, on_start=bar.start))
         with flags_for(samples="--samples", probe_samples="--probe-samples", probes="--probe", rewriter="--rewriter"):
             if entry is not None:
-                out = probe_entry(session, entry, m, chosen, settings=settings, params=params, rewriter=rw,
+                out = probe_entry(session, entry, m, chosen, settings=settings, request=request,
                                   write=not no_write, created_by=by)
             else:
-                out = probe_target(session, target, m, chosen, settings=settings, params=params, rewriter=rw)
+                out = probe_target(session, target, m, chosen, settings=settings, request=request)
     for used in (m, rw):
         if used is not None:
             remember_endpoint(store, used)

@@ -44,7 +44,16 @@ from assay.library.failures import (
 )
 from assay.library.hypothesise import Hypothesis, hypothesise, parse_hypothesis
 from assay.library.probes import Change, Probe, probe
-from assay.library.why import ProbeResult, ProbeSettings, Target, WhyResult, probe_entry, probe_failures, probe_target
+from assay.library.why import (
+    ProbeRequest,
+    ProbeResult,
+    ProbeSettings,
+    Target,
+    WhyResult,
+    probe_entry,
+    probe_failures,
+    probe_target,
+)
 
 __all__ = [
     "Candidate",
@@ -60,6 +69,7 @@ __all__ = [
     "Hypothesis",
     "ModelShare",
     "Probe",
+    "ProbeRequest",
     "ProbeResult",
     "ProbeSettings",
     "Target",

@@ -60,6 +60,16 @@ class ProbeSettings:
         return self.samples if probe.control else self.probe_samples
 
 
+@dataclass(frozen=True)
+class ProbeRequest:
+    """How the probes ask: ``params``, the request's parameters (temperature, max_tokens...; a
+    None value is left out), and the ``rewriter`` that writes a model-written change (a
+    paraphrase; None: the probed model)."""
+
+    params: dict[str, Any] | None = None
+    rewriter: R.Model | None = None
+
+
 @dataclass
 class ProbeResult:
     """One probe's measurement over the entry's failing prompts."""
@@ -251,14 +261,11 @@ def _rewrite(session: Session, probe: Probe, items: Sequence[R.Item], rewriter: 
 
 
 def run_probe(session: Session, target: Target, model: R.Model, probe: Probe, settings: ProbeSettings, *,
-              params: dict[str, Any] | None = None, rewriter: R.Model | None = None) -> ProbeResult:
-    """One probe over the target's failing prompts: change, answer, detect, count.
-
-    ``rewriter`` writes a model-written change (a paraphrase); None: the probed model.
-    """
-    rewriter = rewriter or model
+              request: ProbeRequest = ProbeRequest()) -> ProbeResult:
+    """One probe over the target's failing prompts: change, answer, detect, count (asked as ``request`` says)."""
+    rewriter = request.rewriter or model
     items = target.items
-    params = {k: v for k, v in (params or {}).items() if v is not None}
+    params = {k: v for k, v in (request.params or {}).items() if v is not None}
     result = ProbeResult(probe.name, probe.spec(), probe.tests, probe.fixed_by, 0, 0, 0, None, None,
                          control=probe.control)
     rewritten = None
@@ -295,8 +302,8 @@ def run_probe(session: Session, target: Target, model: R.Model, probe: Probe, se
 
 
 def plan_probes(store: Store, target: Target, model: R.Model, probes: Sequence[Probe],
-                settings: ProbeSettings = ProbeSettings(), *, params: dict[str, Any] | None = None,
-                rewriter: R.Model | None = None, no_cache: bool = False) -> tuple[Any, dict[str, int]]:
+                settings: ProbeSettings = ProbeSettings(), *, request: ProbeRequest = ProbeRequest(),
+                no_cache: bool = False) -> tuple[Any, dict[str, int]]:
     """What ``probe_entry`` would ask (nothing is stored or sent), and how many prompts each probe applies to.
 
     A model-written change is planned as its rewrite calls plus one answer per prompt, the
@@ -306,7 +313,8 @@ def plan_probes(store: Store, target: Target, model: R.Model, probes: Sequence[P
     from assay.providers import RequestCache, make_provider
     from assay.runs import Plan, plan_task
 
-    params = {k: v for k, v in (params or {}).items() if v is not None}
+    params = {k: v for k, v in (request.params or {}).items() if v is not None}
+    rewriter = request.rewriter
     items = target.items
     cache = None if no_cache else RequestCache(store)
 
@@ -350,17 +358,17 @@ def measured_cause(results: Sequence[ProbeResult]) -> str:
 
 
 def probe_target(session: Session, target: Target, model: R.Model, probes: Sequence[Probe], *,
-                 settings: ProbeSettings = ProbeSettings(), params: dict[str, Any] | None = None,
-                 rewriter: R.Model | None = None, hypothesis: str = "") -> WhyResult:
+                 settings: ProbeSettings = ProbeSettings(), request: ProbeRequest = ProbeRequest(),
+                 hypothesis: str = "") -> WhyResult:
     """Probe ``target``'s failing prompts on ``model`` with each of ``probes`` (nothing is written to the library).
 
-    ``params`` are the request's parameters (temperature, max_tokens...). A probe that
+    ``request`` says how the probes ask (:class:`ProbeRequest`). A probe that
     applies to none of the prompts is reported as such; BadInput when none applies.
     """
     if not probes:
         raise BadInput("name at least one probe", param="probes")
-    session.store.add([model] + ([rewriter] if rewriter is not None else []))
-    results = [run_probe(session, target, model, p, settings, params=params, rewriter=rewriter) for p in probes]
+    session.store.add([model] + ([request.rewriter] if request.rewriter is not None else []))
+    results = [run_probe(session, target, model, p, settings, request=request) for p in probes]
     if not any(r.applies for r in results):
         raise BadInput(f"no probe applies to the {len(target.items)} failing prompts: {results[0].line()}",
                        param="probes")
@@ -369,30 +377,31 @@ def probe_target(session: Session, target: Target, model: R.Model, probes: Seque
 
 def probe_failures(session: Session, failures: Any, model: R.Model, probes: Sequence[Probe], *,
                    detector: dict[str, Any], settings: ProbeSettings = ProbeSettings(),
-                   params: dict[str, Any] | None = None, rewriter: R.Model | None = None) -> WhyResult:
+                   request: ProbeRequest = ProbeRequest()) -> WhyResult:
     """Probe a failure set (``assay.library.select_failures``) on ``model``, its answers judged by ``detector``."""
     return probe_target(session, failures_target(session.store, failures, detector), model, probes,
-                        settings=settings, params=params, rewriter=rewriter)
+                        settings=settings, request=request)
 
 
 def probe_entry(session: Session, entry: str, model: R.Model, probes: Sequence[Probe], *,
-                settings: ProbeSettings = ProbeSettings(), params: dict[str, Any] | None = None,
-                rewriter: R.Model | None = None, write: bool = True, created_by: str | None = None) -> WhyResult:
+                settings: ProbeSettings = ProbeSettings(), request: ProbeRequest = ProbeRequest(),
+                write: bool = True, created_by: str | None = None) -> WhyResult:
     """Probe ``entry``'s failure on ``model`` with each of ``probes``; write the cause table as its next version.
 
-    The entry needs a detector and example responses (their prompts are the failing
+    ``request`` says how the probes ask (:class:`ProbeRequest`). The entry needs a detector and example responses (their prompts are the failing
     ones); see :func:`probe_target`.
     """
     store = session.store
     latest = get_entry(store, entry)
-    out = probe_target(session, entry_target(store, latest), model, probes, settings=settings, params=params,
-                       rewriter=rewriter, hypothesis=latest.hypothesis)
+    out = probe_target(session, entry_target(store, latest), model, probes, settings=settings, request=request,
+                       hypothesis=latest.hypothesis)
     if write:
         results, measured = out.results, out.measured
         record = {"model": model.id, "prompts": out.prompts, "measured": measured, "hypothesis": latest.hypothesis,
                   "table": [r.line() for r in results],
                   "probes": [{k: v for k, v in asdict(r).items() if k != "per_item"} for r in results],
-                  "settings": {**asdict(settings), "params": params or {}, "rewriter": (rewriter or model).id},
+                  "settings": {**asdict(settings), "params": request.params or {},
+                               "rewriter": (request.rewriter or model).id},
                   "probed_at": R.utcnow().isoformat()}
         history = [*latest.evidence.get("probe_history", []),
                    {"model": model.id, "measured": measured, "probed_at": record["probed_at"]}]
