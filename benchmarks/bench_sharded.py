@@ -7,8 +7,8 @@
 ``--build`` makes the store with ``big_store.build`` (items x 2 models x 5 human raters x 2
 dimensions) and then spreads its items round-robin over ``--datasets`` datasets, so the
 per-dataset path has shards to read. Then, alternating, ``rounds`` times each:
-``compare_models`` (one pass), ``compare_models_sharded(executor="partitioned")`` and
-``compare_models_sharded(executor="ray")`` on a local Ray with ``--workers`` CPUs, started
+``compare_models`` (one pass), ``compare_models_sharded(sharding=Sharding("partitioned"))`` and
+``compare_models_sharded(sharding=Sharding("ray"))`` on a local Ray with ``--workers`` CPUs, started
 once before the rounds (its start-up is printed apart, not counted). The three reports
 are checked equal before any timing is printed. Prints each round, the medians, the
 ratios to the one pass, and the machine's load average. ``--memory PATH`` instead runs
