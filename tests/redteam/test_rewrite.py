@@ -97,3 +97,27 @@ def test_a_failed_rewrite_is_counted_reported_and_asked_again_on_a_rerun(store, 
         assert main(args) == 0
         # only the failed rewrite and its target call are new
         assert sorted(r.body["model"] for r in srv.chat_requests[n:]) == ["helper", "target"]
+
+
+@pytest.mark.parametrize("spec", ["paraphrase(model=helper@1, seed=3)", "translate(model=helper@1, back=true)",
+                                  "tone(model=helper@1, tone=formal)"])
+def test_model_converters_work_from_inside_a_running_event_loop(store, spec):
+    """A notebook or an async app calls convert_all with its loop running: no 'asyncio.run() cannot be called'."""
+    import asyncio
+
+    with ScriptedServer(handler=helper) as srv:
+        store.add([R.Model(id="helper@1", base_url=srv.base_url)])
+        s = session(store, **FAST)
+        outside = convert_all(s, C.parse_chain(spec), ["say a", "say b"])
+        n = len(srv.chat_requests)
+
+        async def app() -> list[str | None]:
+            await asyncio.sleep(0)  # this loop is running
+            errors: list[str] = []
+            out = convert_all(s, C.parse_chain(spec), ["say a", "say b", "say c"], errors=errors)
+            assert errors == []
+            return out
+
+        inside = asyncio.run(app())
+        assert inside[:2] == outside and inside[2] not in (None, "say c")
+        assert len(srv.chat_requests) == n + (2 if "back=true" in spec else 1)  # only "say c" is new

@@ -95,11 +95,15 @@ def convert_all(session: Session, chain: Chain, texts: Sequence[str], *,
     A deterministic chain is applied directly. A model's endpoint is the stored model's, else
     the session's. A text whose rewrite fails (the call failed after its retries, or the answer
     was empty) is None, its error appended to ``errors``; a rerun asks again (what succeeded
-    comes from the cache). A fatal provider error (unreachable, bad key) is raised.
+    comes from the cache). A fatal provider error (unreachable, bad key) is raised. Called from
+    code that runs an event loop, the requests are made on a worker thread's loop.
     """
     if not chain.models:
         return [chain(t) for t in texts]
-    return asyncio.run(_convert_all(session, chain, list(texts), errors if errors is not None else []))
+    from assay.providers import run_sync
+
+    errs = errors if errors is not None else []
+    return run_sync(lambda: _convert_all(session, chain, list(texts), errs))  # also from inside a running loop
 
 
 async def _convert_all(session: Session, chain: Chain, texts: list[str | None], errors: list[str]
