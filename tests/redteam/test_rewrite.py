@@ -155,3 +155,9 @@ def test_answers_to_translated_prompts_are_not_judged_by_the_english_refusal_det
     zulu_dataset = store.get("items", next(a.item_id for a in attempts if a.response_id in zulu)).dataset
     with pytest.raises(Exception, match="another language"):  # nothing left to judge: said why
         detect_refusals(s, models=["target@1"], dataset=zulu_dataset)
+    # `assay verify --verifier refusal` leaves them out the same way
+    from assay.judges import create
+    from assay.judges.jobs import verify
+
+    run, _ = verify(s, create("refusal"), models=["target@1"])
+    assert run.config["left_out"]["responses"] == 3 and run.total == 3  # the back-translated attack's answers

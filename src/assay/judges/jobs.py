@@ -358,6 +358,11 @@ def _item_needs(judge: Any) -> tuple[str, Callable[[R.Item], bool]] | None:
         return "a pattern: the argument 'pattern', else the item's metadata 'regex'", meta("regex")
     if name == "json_schema" and args.get("schema") is None:
         return "a JSON Schema: the argument 'schema', else the item's metadata 'json_schema'", meta("json_schema")
+    if name == "refusal":  # the red-team detector reads English cues: not answers to a translated attack
+        from assay.redteam.detect import foreign_language
+
+        return ("a prompt sent in English (answers to `translate` attacks are left out: judge them with an LLM "
+                "judge)", lambda it: foreign_language(it) is None)
     if name == "exact_match" or name in _METRIC_RANGES:
         return "a reference answer", lambda it: bool(it.metadata.get("references") or it.reference)
     return None
