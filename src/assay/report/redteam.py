@@ -311,7 +311,8 @@ def bias_section(store: Store, models: Sequence[str] | None = None, confidence: 
             counts = js.groupby(["rater_id", "dimension"])["response_id"].nunique()
             rid, dim = min(counts.index, key=lambda k: (*_rank(raters, k[0], int(counts[k])), k[1]))
             try:
-                res = bias_results(store, str(model), rater=rid, dimension=dim, options=GapOptions(confidence=confidence))
+                res = bias_results(store, str(model), rater=rid, dimension=dim,
+                                   options=GapOptions(confidence=confidence))
                 out["counterfactual"].append({**res, "kind": rater_kind(raters.get(rid)),
                                               "other_raters": len(counts) - 1})
             except AssayError as e:
