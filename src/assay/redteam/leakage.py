@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay import records as R
-from assay.errors import BadInput
 from assay.redteam.canary import make_canary
 from assay.redteam.injection import FamilyResult, _choose, run_cases
 from assay.redteam.options import RunOptions
