@@ -29,6 +29,7 @@ from assay import records as R
 from assay.redteam.bbq import _target, bbq_results, import_bbq, run_bbq
 from assay.session import Endpoint, Execution, Session
 from assay.stats.bias import bbq_intervals, bbq_scores
+from assay.stats.ranking import Bootstrap
 from assay.store import Store
 from assay.testing import ScriptedServer
 
@@ -116,7 +117,8 @@ def main() -> None:
     for rep in range(args.reps):
         u = rng.random(len(rows))
         choice = np.where(u < B, stereo, np.where(u < B + C, anti, unk))
-        ci = bbq_intervals(choice, label, unk, tgt, neg, amb, clusters=clusters, rounds=args.rounds, random_state=rep)
+        ci = bbq_intervals(choice, label, unk, tgt, neg, amb, clusters=clusters,
+                           bootstrap=Bootstrap(rounds=args.rounds, random_state=rep))
         for k, v in truth.items():
             hits[k] += ci[k][0] <= v <= ci[k][1]
     est = bbq_scores(choice, label, unk, tgt, neg, amb)

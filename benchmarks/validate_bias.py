@@ -21,6 +21,7 @@ import time
 
 from assay import records as R
 from assay.redteam.bias import bias_results, bundled_terms, run_bias
+from assay.redteam.options import RunOptions
 from assay.redteam.detect import refusal
 from assay.session import Endpoint, Execution, Session
 from assay.store import Store
@@ -67,7 +68,8 @@ def main() -> None:
         for seed in range(args.runs):
             for kind in ("planted", "fair"):
                 model = R.Model(id=f"{kind}-s{seed}@1", base_url=srv.base_url)
-                (res,) = run_bias(session, model, templates=name, attributes=["gender"], judge=refusal())
+                (res,) = run_bias(session, model, templates=name, attributes=["gender"],
+                                  options=RunOptions(judge=refusal()))
                 assert res.run.failed == 0 and res.judge_run.failed == 0
                 out = bias_results(store, model.id)
                 gaps = {(g["group_a"], g["group_b"]): g for g in out["attributes"][0]["gaps"]}

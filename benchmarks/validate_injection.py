@@ -20,6 +20,7 @@ from pathlib import Path
 from assay import records as R
 from assay.redteam.injection import CARRIERS, TECHNIQUES, detect_canaries, run_injection
 from assay.redteam.leakage import PROBES, VAULTS, run_leakage
+from assay.redteam.options import RunOptions
 from assay.session import Session
 from assay.store import Store
 from assay.testing import ScriptedServer
@@ -134,9 +135,10 @@ def main() -> None:
             with ScriptedServer(handler=scripted) as srv:
                 model = R.Model(id="scripted@1", base_url=srv.base_url)
                 session = Session(store)
-                run_injection(session, model, repeats=args.repeats, seed=seed)
-                run_injection(session, model, indirect=True, repeats=args.repeats, seed=seed)
-                run_leakage(session, model, repeats=args.repeats, seed=seed)
+                opts = RunOptions(repeats=args.repeats, seed=seed)
+                run_injection(session, model, options=opts)
+                run_injection(session, model, indirect=True, options=opts)
+                run_leakage(session, model, options=opts)
             for family, pos in (("injection", FOLLOW), ("leakage", LEAK)):
                 _, rater = detect_canaries(session, family)
                 s = score(store, scripted, family, pos, rater.id)

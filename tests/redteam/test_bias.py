@@ -10,6 +10,7 @@ from assay.redteam.bias import (
     ATTRIBUTES, TermSet, bias_results, bundled_terms, load_terms, run_bias, term_sets, variants,
 )
 from assay.redteam.detect import refusal
+from assay.redteam.options import RunOptions
 from assay.testing import ScriptedServer
 from assay.testing.planted import PlantedBias, prompt_groups
 from tests.sessions import session
@@ -68,12 +69,12 @@ def test_planted_gap_is_covered_and_the_unbiased_model_is_not_flagged(store):
         s = session(store, **FAST)
         for m in ("biased", "fair"):
             runs = run_bias(s, R.Model(id=f"{m}@1", base_url=srv.base_url), templates=name, attributes=["gender"],
-                            judge=refusal())
+                            options=RunOptions(judge=refusal()))
             assert runs[0].variants == 120 and runs[0].run.succeeded == 120 and runs[0].judge_run.failed == 0
         calls = len(srv.chat_requests)
         assert calls == 240
         run_bias(s, R.Model(id="biased@1", base_url=srv.base_url), templates=name, attributes=["gender"],
-                 judge=refusal())
+                 options=RunOptions(judge=refusal()))
         assert len(srv.chat_requests) == calls  # resumed: every unit was done
 
     res = bias_results(store, "biased@1")
@@ -117,7 +118,7 @@ def test_an_llm_judge_on_a_rubric_is_a_rater_like_any(tmp_path):
         name = templates(store)
         s = session(store, base_url=srv.base_url, **FAST)
         runs = run_bias(s, R.Model(id="m@1", base_url=srv.base_url), templates=name, attributes=["gender", "religion"],
-                        limit=10)
+                        options=RunOptions(limit=10))
         for r in runs:
             judge_rubric(s, ["judge@1"], "default", dataset=r.dataset, prompt=RubricPrompt(dimensions=["safety"]))
         res = bias_results(store, "m@1", dimension="safety")  # the only rater: the judge

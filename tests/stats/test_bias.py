@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from assay.stats.bias import bbq_intervals, bbq_scores, counterfactual_gaps
+from assay.stats.ranking import Bootstrap
 
 
 def test_gaps_are_paired_t_tests_holm_adjusted_over_all_rows():
@@ -49,8 +50,8 @@ def test_bbq_undefined_scores_are_nan_and_intervals_seeded():
     args = (rng.integers(0, 3, n).astype(float), rng.integers(0, 3, n), np.full(n, 2), np.zeros(n),
             rng.random(n) < 0.5, rng.random(n) < 0.5)
     clusters = np.arange(n) // 4
-    one = bbq_intervals(*args, clusters=clusters, rounds=500, random_state=3)
-    assert one == bbq_intervals(*args, clusters=clusters, rounds=500, random_state=3)
+    one = bbq_intervals(*args, clusters=clusters, bootstrap=Bootstrap(rounds=500, random_state=3))
+    assert one == bbq_intervals(*args, clusters=clusters, bootstrap=Bootstrap(rounds=500, random_state=3))
     est = bbq_scores(*args)
     for k, (lo, hi) in one.items():
         assert lo <= getattr(est, k) <= hi

@@ -104,6 +104,7 @@ def run_cmd(
     """
     from assay.cli._redteam_run import _model
     from assay.redteam.bias import make_variants, run_bias, template_items, term_sets, TEMPLATES_DATASET
+    from assay.redteam.options import RunOptions
     from assay.runs import Plan, generate_plan, remember_endpoint, store_model
     from assay.session import Endpoint, Session
 
@@ -138,7 +139,8 @@ def run_cmd(
         session = Session(store, endpoint, dataclasses.replace(where, concurrency=concurrency))
         store_model(store, target)
         results = run_bias(session, target, templates=templates, attributes=[s.attribute for s in sets], terms=terms,
-                           samples=samples, judge=judge, limit=limit, on_start=on_start, on_progress=on_progress)
+                           options=RunOptions(samples=samples, judge=judge, limit=limit, on_start=on_start,
+                                              on_progress=on_progress))
         if any(r.run.succeeded for r in results):
             remember_endpoint(store, target)
     failed = sum(r.run.failed + (r.judge_run.failed if r.judge_run else 0) for r in results)
@@ -189,13 +191,13 @@ def results_cmd(
 ) -> None:
     """Counterfactual bias: per attribute, the paired gap between every two groups, its interval and Holm-adjusted p."""
     from assay.errors import BadInput
-    from assay.redteam.bias import bias_results
+    from assay.redteam.bias import GapOptions, bias_results
 
     if method not in ("t", "bootstrap", "permutation", "wilcoxon"):
         raise BadInput("must be t, bootstrap, permutation or wilcoxon", field="--method")
     with flags_for(attributes="--attribute", templates="--templates"):
         res = bias_results(G.store(), model, templates=templates, attributes=_split(attribute) or None, rater=rater,
-                           dimension=dimension, confidence=confidence, method=method, top=top)
+                           dimension=dimension, options=GapOptions(confidence=confidence, method=method, top=top))
     if wants_json(json_out):
         emit_json(res)
         return

@@ -129,6 +129,7 @@ def inject_cmd(
     the model obeyed, per technique and carrier kind (resumes when run again)."""
     from assay.errors import BadInput
     from assay.redteam import injection as I
+    from assay.redteam.options import RunOptions
 
     techs = _split(techniques) or list(I.TECHNIQUES)
     chosen = _split(carriers) or list(I.INDIRECT if indirect else I.DIRECT)
@@ -139,8 +140,9 @@ def inject_cmd(
             raise BadInput(f"unknown {param} {', '.join(bad)}; known: {', '.join(known)}", field=flag)
     base = dataset or ("injection-indirect" if indirect else "injection-direct")
     _family("injection", model, lambda: I.injection_cases(base, techs, chosen, repeats=repeats, seed=seed),
-            lambda s, m, a, b: I.run_injection(s, m, techniques=techs, carriers=chosen, repeats=repeats, seed=seed,
-                                               dataset=base, on_start=a, on_progress=b),
+            lambda s, m, a, b: I.run_injection(s, m, techniques=techs, carriers=chosen, dataset=base,
+                                               options=RunOptions(repeats=repeats, seed=seed, on_start=a,
+                                                                  on_progress=b)),
             base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, no_cache=no_cache, yes=yes,
             dry_run=dry_run, json_out=json_out,
             endpoint=dict(temperature=temperature, max_tokens=max_tokens, rpm=rpm, tpm=tpm, timeout=timeout,
@@ -174,6 +176,7 @@ def leak_cmd(
     the secret (or a long verbatim part of the system prompt) came out, per probe and vault kind."""
     from assay.errors import BadInput
     from assay.redteam import leakage as L
+    from assay.redteam.options import RunOptions
 
     chosen = _split(probes) or list(L.PROBES)
     where = _split(vaults) or list(L.VAULTS)
@@ -182,8 +185,9 @@ def leak_cmd(
         if bad:
             raise BadInput(f"unknown {param} {', '.join(bad)}; known: {', '.join(known)}", field=flag)
     _family("leakage", model, lambda: L.leak_cases(dataset, chosen, where, repeats=repeats, seed=seed),
-            lambda s, m, a, b: L.run_leakage(s, m, probes=chosen, vaults=where, repeats=repeats, seed=seed,
-                                             dataset=dataset, on_start=a, on_progress=b),
+            lambda s, m, a, b: L.run_leakage(s, m, probes=chosen, vaults=where, dataset=dataset,
+                                             options=RunOptions(repeats=repeats, seed=seed, on_start=a,
+                                                                on_progress=b)),
             base_url=base_url, api_key_env=api_key_env, concurrency=concurrency, no_cache=no_cache, yes=yes,
             dry_run=dry_run, json_out=json_out,
             endpoint=dict(temperature=temperature, max_tokens=max_tokens, rpm=rpm, tpm=tpm, timeout=timeout,

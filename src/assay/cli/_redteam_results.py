@@ -93,19 +93,23 @@ def detect(
     with progress() as bar:
         b = RunBar(bar, "refusal detector")
         session = Session(store, execution=dataclasses.replace(where, on_start=b.start, on_progress=b.update))
+        left_out: list[str] = []
         run, rater = detect_refusals(session, models=_split(models) or None, dataset=dataset,
-                                     attempts_only=attempts_only)
+                                     attempts_only=attempts_only, left_out=left_out)
     labels: dict[str, int] = {}
     for j in store.iter("judgments", rater_id=rater.id, run_id=run.id):
         labels[j.label or "?"] = labels.get(j.label or "?", 0) + 1
     out = {"run": run.id, "status": run.status, "total": run.total, "failed": run.failed, "rater": rater.id,
-           "labels": dict(sorted(labels.items()))}
+           "labels": dict(sorted(labels.items())), "left_out_foreign": len(left_out)}
     if wants_json(json_out):
         emit_json(out)
         return
     console.print(f"run {run.id[:12]} {run.status}: {run.total} responses, {run.failed} failed; rater {rater.id}")
     for k, v in out["labels"].items():
         console.print(f"  {k}: {v}")
+    if left_out:
+        console.print(f"{len(left_out)} answers to prompts sent in another language (translate) left out: the "
+                      "detector reads English cues; judge them with an LLM judge on redteam@1")
 
 
 def _pct(x: float | None) -> str:

@@ -358,6 +358,11 @@ def _item_needs(judge: Any) -> tuple[str, Callable[[R.Item], bool]] | None:
         return "a pattern: the argument 'pattern', else the item's metadata 'regex'", meta("regex")
     if name == "json_schema" and args.get("schema") is None:
         return "a JSON Schema: the argument 'schema', else the item's metadata 'json_schema'", meta("json_schema")
+    if name == "refusal":  # the red-team detector reads English cues: not answers to a translated attack
+        from assay.redteam.detect import foreign_language
+
+        return ("a prompt sent in English (answers to `translate` attacks are left out: judge them with an LLM "
+                "judge)", lambda it: foreign_language(it) is None)
     if name == "exact_match" or name in _METRIC_RANGES:
         return "a reference answer", lambda it: bool(it.metadata.get("references") or it.reference)
     return None
@@ -407,17 +412,37 @@ def verify(session: Session, judge: Any, *, dataset: str | None = None,
     run_id = run_id_for("verify", config)
     spec = work_spec("verify", {"judge": judge.spec(), "rubric": rubric.model_dump(mode="json"),
                                 "rater": rater.model_dump(mode="json"), "run_id": run_id})
-    task = WorkTask("verify", config, [Unit(r.id, (i, r)) for i, r in pairs],
+    ready = _prepared(store, judge, run_id, pairs)
+    task = WorkTask("verify", config, [Unit(r.id, (i, r, ready.get(r.id))) for i, r in pairs],
                     functools.partial(_verify_unit, judge, rater, rubric, run_id), spec=spec, run_id=run_id)
     return session.run(task, concurrency=4, records=[rater], remember=False), rater
 
 
+def _prepared(store: Store, judge: Any, run_id: str, pairs: Sequence[tuple[R.Item, R.Response]]) -> dict[str, Any]:
+    """What a judge computes once for all the run's pending responses, by response id, carried in each unit.
+
+    ``insecure_code`` scans JavaScript with njsscan, a program that takes seconds to start: one
+    run for every pending response here (as ``assay redteam scan-code`` does), not one per unit."""
+    if judge.name != "insecure_code":
+        return {}
+    from assay.redteam.insecure import prescan_pending
+
+    return prescan_pending(store, judge, run_id, pairs)
+
+
 async def _verify_unit(judge: Any, rater: R.Rater, rubric: R.Rubric, run_id: str,
-                       payload: tuple[R.Item, R.Response]) -> Any:
+                       payload: tuple[R.Item, R.Response] | tuple[R.Item, R.Response, Any]) -> Any:
     from assay.runs import Outcome
 
-    item, response = payload
-    j = verdict_judgment(judge, rater, rubric, response, judge(response.text, item), run_id)
+    item, response, ready = (*payload, None)[:3]
+    if ready is None:
+        verdict = judge(response.text, item)
+    else:
+        from assay.redteam.code import prescanned
+
+        with prescanned(ready):
+            verdict = judge(response.text, item)
+    j = verdict_judgment(judge, rater, rubric, response, verdict, run_id)
     return Outcome(j.id, [j])
 
 

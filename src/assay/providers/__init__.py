@@ -14,6 +14,7 @@ from assay.providers._errors import ProviderError, ProviderFatal
 from assay.providers._limits import Limits, TokenBucket
 from assay.providers._openai import ClientSettings, Completion, OpenAIChat, request_digest
 from assay.providers._registry import make_provider, provider, providers
+from assay.providers._sync import run_sync
 
 __all__ = [
     "ClientSettings",
@@ -28,4 +29,5 @@ __all__ = [
     "provider",
     "providers",
     "request_digest",
+    "run_sync",
 ]

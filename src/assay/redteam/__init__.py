@@ -21,7 +21,8 @@ imports), ``asr`` (attack success, over-refusal, paired comparisons), ``injectio
 ``leakage`` (prompt injection and secret extraction, judged by the canary detectors of ``canary``),
 ``code``, ``rendering`` and ``insecure`` (insecure code found by bandit and njsscan, unsafe rendering,
 their rates), ``bias`` (counterfactual bias probes: term swaps, paired gaps between groups) and ``bbq`` (BBQ's
-question sets: accuracy and bias scores).
+question sets: accuracy and bias scores); ``options`` holds ``RunOptions``, the settings injection, leakage and
+the bias probes share.
 """
 
 from __future__ import annotations
@@ -45,16 +46,19 @@ _EXPORTS = {
     "find_canary": "canary", "injection_call": "canary", "leak_call": "canary",
     "extract_code": "code", "scan_response": "code", "unsafe_rendering_findings": "rendering",
     "scan_outputs": "insecure", "insecure_rates": "insecure",
-    "bias_results": "bias", "run_bias": "bias", "bbq_results": "bbq", "import_bbq": "bbq", "run_bbq": "bbq",
+    "GapOptions": "bias", "bias_results": "bias", "run_bias": "bias", "bbq_results": "bbq", "import_bbq": "bbq",
+    "run_bbq": "bbq", "RunOptions": "options",
 }
 _SUBMODULES = ("asr", "attacks", "bbq", "bias", "canary", "ciphers", "code", "converters", "crescendo", "detect",
-               "injection", "insecure", "iterative", "leakage", "manyshot", "rendering", "rewrite", "sources", "suites",
-               "tap")
+               "injection", "insecure", "iterative", "leakage", "manyshot", "options", "rendering", "rewrite",
+               "sources", "suites", "tap")
 
 __all__ = [
     "AttackResult",
     "Chain",
     "CrescendoAttack",
+    "GapOptions",
+    "RunOptions",
     "Suite",
     "TapAttack",
     "TapResult",

@@ -169,6 +169,7 @@ def bbq_results(store: Store, model: str, *, dataset: str = DATASET, rater: str 
     import numpy as np
 
     from assay.stats.bias import bbq_intervals, bbq_scores
+    from assay.stats.ranking import Bootstrap
 
     rid = rater or bbq_choice().rater().id
     items = {i.id: i for i in store.iter(R.Item, dataset=dataset) if "bbq" in i.metadata}
@@ -200,7 +201,8 @@ def bbq_results(store: Store, model: str, *, dataset: str = DATASET, rater: str 
         part = [r for r in rows if cat == "all" or r[0] == cat]
         cols = list(zip(*part))
         scores = bbq_scores(*cols[1:7]).as_dict()
-        ci = bbq_intervals(*cols[1:7], clusters=cols[7], confidence=confidence, rounds=rounds, random_state=seed)
+        ci = bbq_intervals(*cols[1:7], clusters=cols[7],
+                           bootstrap=Bootstrap(rounds=rounds, confidence=confidence, random_state=seed))
         out_rows.append({"category": cat, "answers": len(part),
                          "unparsed": int(sum(1 for r in part if r[1] != r[1])),
                          **{k: (None if isinstance(v, float) and v != v else v) for k, v in scores.items()},

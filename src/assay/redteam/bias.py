@@ -16,15 +16,15 @@ over every comparison shown (``assay.stats.bias.counterfactual_gaps``); the temp
 where two groups' answers diverge most are shown side by side. The design follows Garg et
 al. (AIES 2019) and Huang et al. (Findings of EMNLP 2020): counterfactual token swaps.
 
-    run_bias(session, model, attributes=["gender"], judge=refusal())   # ask and judge
-    bias_results(store, model.id)                                         # gaps, intervals, pairs
+    run_bias(session, model, attributes=["gender"], options=RunOptions(judge=refusal()))  # ask and judge
+    bias_results(store, model.id)                                                        # gaps, intervals, pairs
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from assay import records as R
 from assay.errors import BadInput, NotFound
+from assay.redteam.options import RunOptions
 
 if TYPE_CHECKING:
     from assay.session import Session
@@ -226,19 +227,20 @@ class BiasRun:
 
 
 def run_bias(session: Session, model: R.Model, *, templates: str | None = None,
-             attributes: Sequence[str] | None = None, terms: str | Path | None = None, samples: int = 1,
-             params: dict[str, Any] | None = None, judge: Any = None, limit: int | None = None,
-             on_start: Callable[[str, str, int], None] | None = None,
-             on_progress: Callable[[str, Any], None] | None = None) -> list[BiasRun]:
-    """Ask ``model`` every variant of every template, per attribute; with ``judge`` (a program judge,
-    ``assay.judges.create(...)``) also judge the answers. Resumable: run it again to retry failed calls.
+             attributes: Sequence[str] | None = None, terms: str | Path | None = None,
+             options: RunOptions = RunOptions()) -> list[BiasRun]:
+    """Ask ``model`` every variant of every template, per attribute; with ``options.judge`` (a program
+    judge, ``assay.judges.create(...)``) also judge the answers. Resumable: run it again to retry failed calls.
 
     ``templates``: a dataset of template items (default: assay's, stored as ``bias-templates``).
-    ``on_start(attribute, run_id, total)`` and ``on_progress(attribute, progress)`` follow each run.
+    ``options`` (:class:`~assay.redteam.options.RunOptions`): ``samples``, ``params``, ``judge``,
+    ``limit`` (templates), and ``on_start(attribute, run_id, total)`` / ``on_progress(attribute,
+    progress)``, which follow each run.
     """
     from assay.judges.jobs import verify
     from assay.runs.generate import generate
 
+    options.only("samples", "params", "judge", "limit", "on_start", "on_progress", where="the bias probes")
     store = session.store
     sets = term_sets(attributes, terms)
     if templates in (None, TEMPLATES_DATASET) and store.find(R.Dataset, TEMPLATES_DATASET) is None:
@@ -246,19 +248,14 @@ def run_bias(session: Session, model: R.Model, *, templates: str | None = None,
     templates = templates or TEMPLATES_DATASET
     out = []
     for ts in sets:
-        name, items, skipped = prepare_bias(store, templates, ts, limit=limit)
-        labelled: dict[str, Any] = {}
-        if on_start is not None:
-            labelled["on_start"] = lambda rid, n, a=ts.attribute: on_start(a, rid, n)
-        if on_progress is not None:
-            labelled["on_progress"] = lambda p, a=ts.attribute: on_progress(a, p)
-        run = generate(session.replace(**labelled), model, name, samples=samples, params=params)
+        name, items, skipped = prepare_bias(store, templates, ts, limit=options.limit)
+        run = generate(session.replace(**options.labelled(ts.attribute)), model, name, samples=options.samples,
+                       params=options.params)
         res = BiasRun(ts.attribute, name, len(items) // len(ts.groups), len(items), skipped, run,
                       groups=list(ts.groups))
-        if judge is not None:
-            jl = {k: (lambda *a, f=f, lab=f"{ts.attribute} (judge)": f(lab, *a)) for k, f in
-                  (("on_start", on_start), ("on_progress", on_progress)) if f is not None}
-            res.judge_run, rater = verify(session.replace(**jl), judge, dataset=name, models=[model.id])
+        if options.judge is not None:
+            jl = options.labelled(f"{ts.attribute} (judge)")
+            res.judge_run, rater = verify(session.replace(**jl), options.judge, dataset=name, models=[model.id])
             res.rater = rater.id
         out.append(res)
     return out
@@ -308,22 +305,39 @@ def _answer(text: str, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+@dataclass(frozen=True)
+class GapOptions:
+    """How :func:`bias_results` estimates and shows the gaps between groups.
+
+    ``confidence``: the level of every interval; a gap is flagged when its Holm-adjusted
+    p-value is below 1 - ``confidence``. ``method``: the paired test (t, bootstrap,
+    permutation or wilcoxon; ``assay.stats.abtest.paired_test``). ``top``: how many of the
+    most divergent template pairs are shown per attribute, with both answers.
+    """
+
+    confidence: float = 0.95
+    method: str = "t"
+    top: int = 3
+
+
 def bias_results(store: Store, model: str, *, templates: str | None = None,
                  attributes: Sequence[str] | None = None, rater: str | None = None, dimension: str | None = None,
-                 confidence: float = 0.95, method: str = "t", top: int = 3) -> dict[str, Any]:
+                 options: GapOptions = GapOptions()) -> dict[str, Any]:
     """The counterfactual bias of ``model``: per attribute, the paired gap between every two groups.
 
     Scores are one rater's numeric verdicts (``value``: 1/0 for a verifier, the level for a
     rubric; ``rater`` by id or name, ``dimension`` when it judged several), averaged per
     template and group over samples. Gaps, intervals and Holm-adjusted p-values come from
     ``assay.stats.bias.counterfactual_gaps`` over every pair of every attribute shown;
-    ``flagged`` marks gaps whose adjusted p-value is below 1 - ``confidence``. ``divergent``:
-    per attribute, the ``top`` template pairs whose scores differ most, with both answers.
+    ``flagged`` marks gaps whose adjusted p-value is below 1 - ``options.confidence``.
+    ``divergent``: per attribute, the ``options.top`` template pairs whose scores differ most,
+    with both answers (:class:`GapOptions`).
     """
     import pandas as pd
 
     from assay.stats.bias import counterfactual_gaps
 
+    confidence, method, top = options.confidence, options.method, options.top
     if not 0 < confidence < 1:
         raise BadInput("must lie between 0 and 1", param="confidence")
     datasets = probe_datasets(store, templates)

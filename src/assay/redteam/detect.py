@@ -219,13 +219,25 @@ def refusal_judgment(judge: Any, rater: R.Rater, response: R.Response, item: Any
     )
 
 
+def foreign_language(item: Any) -> str | None:
+    """The language ``item``'s attack sent the request in when not English (``translate``), else None."""
+    from assay.redteam.rewrite import asked_in
+
+    config = (getattr(item, "metadata", None) or {}).get("attack_config") or {}
+    return asked_in(config.get("converters")) if isinstance(config, dict) else None
+
+
 def detect_refusals(session: Session, *, models: Sequence[str] | None = None, dataset: str | None = None,
-                    attempts_only: bool = False, judge: Any = None) -> tuple[R.Run, R.Rater]:
+                    attempts_only: bool = False, judge: Any = None,
+                    left_out: list[str] | None = None) -> tuple[R.Run, R.Rater]:
     """Run the refusal detector over stored responses as one resumable run; Judgments on ``redteam@1``.
 
     Selects responses like ``assay verify`` (by dataset and models); with ``attempts_only``
     only responses some Attempt points at. Returns the Run and the detector's rater. Only
-    the session's execution is used.
+    the session's execution is used. Answers to prompts an attack sent in another language
+    (``translate`` without ``back``) are left out, their ids appended to ``left_out``: the
+    detector reads English cues, so it would call a refusal in Zulu compliance. Judge those
+    with an LLM judge on the same rubric (ASR counts them as unjudged until then).
     """
     from assay.errors import NotFound
     from assay.judges.jobs import select_responses
@@ -235,12 +247,19 @@ def detect_refusals(session: Session, *, models: Sequence[str] | None = None, da
     store = session.store
     judge = judge if judge is not None else refusal()
     pairs = select_responses(store, dataset=dataset, models=models)
+    foreign = [r.id for i, r in pairs if foreign_language(i) is not None]
+    if foreign:
+        (left_out if left_out is not None else []).extend(foreign)
+        pairs = [(i, r) for i, r in pairs if foreign_language(i) is None]
     if attempts_only:
         attacked = {a["response_id"] for a in store.rows("attempts", model=list(models) if models else None)}
         pairs = [(i, r) for i, r in pairs if r.id in attacked]
-        if not pairs:
+        if not pairs and not foreign:
             raise NotFound("no attempt responses match" + (f" dataset {dataset!r}" if dataset else "")
                            + (f" models {', '.join(models)}" if models else ""))
+    if not pairs:
+        raise NotFound(f"the {len(foreign)} responses selected answer prompts sent in another language, which the "
+                       "refusal detector (English cues) does not judge: judge them with an LLM judge on redteam@1")
     get_rubric(store, RUBRIC)
     rater = judge.rater()
     config = {"judge": rater.id, "spec": judge.spec(), "rubric": RUBRIC,

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from assay import records as R
 from assay.errors import BadInput
 from assay.redteam.canary import canary_link, make_canary
+from assay.redteam.options import RunOptions
 from assay.runs import unit_work
 
 if TYPE_CHECKING:
@@ -237,10 +238,11 @@ class FamilyResult:
 
 
 def run_cases(session: Session, model: R.Model, base: str, description: str, beh: list[R.Item],
-              by_attack: dict[str, list[R.Item]], *, params: dict[str, Any] | None = None,
-              on_start: Callable[[str, str, int], None] | None = None,
-              on_progress: Callable[[str, Any], None] | None = None) -> list[FamilyResult]:
-    """Store behaviours and derived items, answer each attack's dataset through ``generate``, link Attempts."""
+              by_attack: dict[str, list[R.Item]], *, options: RunOptions = RunOptions()) -> list[FamilyResult]:
+    """Store behaviours and derived items, answer each attack's dataset through ``generate``, link Attempts.
+
+    Reads ``options.params`` and its callbacks (labelled by attack).
+    """
     from assay.runs.generate import generate
 
     store = session.store
@@ -249,12 +251,7 @@ def run_cases(session: Session, model: R.Model, base: str, description: str, beh
     for attack, items in by_attack.items():
         name = items[0].dataset
         store.add([R.Dataset(name=name, description=f"prompts of {attack} on {base}", source=f"redteam:{base}"), *items])
-        labelled: dict[str, Any] = {}
-        if on_start is not None:
-            labelled["on_start"] = lambda rid, n, a=attack: on_start(a, rid, n)
-        if on_progress is not None:
-            labelled["on_progress"] = lambda p, a=attack: on_progress(a, p)
-        run = generate(session.replace(**labelled), model, name, params=params)
+        run = generate(session.replace(**options.labelled(attack)), model, name, params=options.params)
         total, added = link(store, model.id, attack, items)
         results.append(FamilyResult(attack, name, len(beh), total, added, len(items) - total, run))
     return results
@@ -276,23 +273,21 @@ def link(store: Any, model: str, attack: str, items: Sequence[R.Item]) -> tuple[
 
 
 def run_injection(session: Session, model: R.Model, *, techniques: Sequence[str] | None = None,
-                  carriers: Sequence[str] | None = None, indirect: bool = False, repeats: int = 2, seed: int = 0,
-                  dataset: str | None = None, params: dict[str, Any] | None = None,
-                  on_start: Callable[[str, str, int], None] | None = None,
-                  on_progress: Callable[[str, Any], None] | None = None) -> list[FamilyResult]:
+                  carriers: Sequence[str] | None = None, indirect: bool = False, dataset: str | None = None,
+                  options: RunOptions = RunOptions()) -> list[FamilyResult]:
     """Send every technique x carrier instance to ``model``; resumable and idempotent like ``run_attacks``.
 
-    ``carriers`` default to the direct ones, or the indirect ones with ``indirect``. Judge the
-    answers with ``detect_canaries(session, "injection")``.
+    ``carriers`` default to the direct ones, or the indirect ones with ``indirect``. ``options``:
+    ``repeats``, ``seed``, ``params`` and the callbacks (:class:`~assay.redteam.options.RunOptions`).
+    Judge the answers with ``detect_canaries(session, "injection")``.
     """
-    if repeats < 1:
-        raise BadInput("must be at least 1", param="repeats")
+    options.only("repeats", "seed", "params", "on_start", "on_progress", where="prompt injection")
     techs = _choose(techniques, TECHNIQUES, "techniques", list(TECHNIQUES))
     chosen = _choose(carriers, CARRIERS, "carriers", INDIRECT if indirect else DIRECT)
     base = dataset or ("injection-indirect" if indirect else "injection-direct")
-    beh, by_attack = injection_cases(base, techs, chosen, repeats=repeats, seed=seed)
+    beh, by_attack = injection_cases(base, techs, chosen, repeats=options.repeats, seed=options.seed)
     return run_cases(session, model, base, "prompt-injection carriers (benign tasks whose data carries an instruction)",
-                     beh, by_attack, params=params, on_start=on_start, on_progress=on_progress)
+                     beh, by_attack, options=options)
 
 
 # ---- detection over the store ------------------------------------------------------------------------

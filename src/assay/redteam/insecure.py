@@ -132,7 +132,7 @@ def scan_outputs(session: Session, detector: str, *, models: Sequence[str] | Non
     config = {"judge": rater.id, "spec": judge.spec(), "rubric": RUBRIC,
               "responses": R.digest("responses", sorted(r.id for _, r in pairs))}
     run_id = run_id_for("verify", config)
-    js = _prescan(store, judge, run_id, pairs)
+    js = prescan_pending(store, judge, run_id, pairs)
     spec = work_spec("redteam.insecure", {"judge": judge.spec(), "rater": rater.model_dump(mode="json"),
                                           "run_id": run_id})
     task = WorkTask("verify", config, [Unit(r.id, (i, r, js.get(r.id))) for i, r in pairs],
@@ -140,9 +140,10 @@ def scan_outputs(session: Session, detector: str, *, models: Sequence[str] | Non
     return session.run(task, concurrency=2, records=[rater], remember=False), rater
 
 
-def _prescan(store: Store, judge: Any, run_id: str, pairs: list[tuple[R.Item, R.Response]]) -> dict[str, Any]:
+def prescan_pending(store: Store, judge: Any, run_id: str, pairs: Sequence[tuple[R.Item, R.Response]]
+                    ) -> dict[str, Any]:
     """njsscan's results on the JavaScript of the responses this run has not judged yet, by response id (one run
-    of njsscan for them all)."""
+    of njsscan for them all; empty unless ``judge`` is ``insecure_code``). ``assay verify`` uses it too."""
     if judge.name != "insecure_code":
         return {}
     from assay.redteam.code import prescan_javascript

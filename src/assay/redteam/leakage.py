@@ -16,14 +16,14 @@ and Zhang et al. 2024 (effective prompt extraction); planted canaries as in Carl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay import records as R
-from assay.errors import BadInput
 from assay.redteam.canary import make_canary
 from assay.redteam.injection import FamilyResult, _choose, run_cases
+from assay.redteam.options import RunOptions
 
 if TYPE_CHECKING:
     from assay.session import Session
@@ -130,17 +130,18 @@ def leak_cases(dataset: str, probes: Sequence[str], vaults: Sequence[str], *, re
 
 
 def run_leakage(session: Session, model: R.Model, *, probes: Sequence[str] | None = None,
-                vaults: Sequence[str] | None = None, repeats: int = 2, seed: int = 0, dataset: str = "leakage",
-                params: dict[str, Any] | None = None, on_start: Callable[[str, str, int], None] | None = None,
-                on_progress: Callable[[str, Any], None] | None = None) -> list[FamilyResult]:
-    """Send every extraction probe to every vault instance; resumable. Judge with ``detect_canaries(session, "leakage")``."""
-    if repeats < 1:
-        raise BadInput("must be at least 1", param="repeats")
+                vaults: Sequence[str] | None = None, dataset: str = "leakage",
+                options: RunOptions = RunOptions()) -> list[FamilyResult]:
+    """Send every extraction probe to every vault instance; resumable. Judge with ``detect_canaries(session, "leakage")``.
+
+    ``options``: ``repeats``, ``seed``, ``params`` and the callbacks (:class:`~assay.redteam.options.RunOptions`).
+    """
+    options.only("repeats", "seed", "params", "on_start", "on_progress", where="secret leakage")
     chosen = _choose(probes, PROBES, "probes", list(PROBES))
     where = _choose(vaults, VAULTS, "vaults", list(VAULTS))
-    beh, by_attack = leak_cases(dataset, chosen, where, repeats=repeats, seed=seed)
+    beh, by_attack = leak_cases(dataset, chosen, where, repeats=options.repeats, seed=options.seed)
     return run_cases(session, model, dataset, "secrets planted in system prompts and documents", beh, by_attack,
-                     params=params, on_start=on_start, on_progress=on_progress)
+                     options=options)
 
 
 def catalog_rows() -> list[dict[str, Any]]:

@@ -195,16 +195,19 @@ def manyshot_sweep(session: Any, model: Any, behaviors: str) -> list[Any]:
 def prompt_injection(session: Any, model: Any, behaviors: str) -> list[Any]:
     """Every injection technique in the user's turn and in documents, web pages, emails and tool results."""
     from assay.redteam.injection import run_injection
+    from assay.redteam.options import RunOptions
 
-    return (run_injection(session, model, repeats=1) + run_injection(session, model, indirect=True, repeats=1))
+    once = RunOptions(repeats=1)
+    return run_injection(session, model, options=once) + run_injection(session, model, indirect=True, options=once)
 
 
 @suite_probe("secret-leakage")
 def secret_leakage(session: Any, model: Any, behaviors: str) -> list[Any]:
     """Every extraction probe against secrets planted in system prompts and documents."""
     from assay.redteam.leakage import run_leakage
+    from assay.redteam.options import RunOptions
 
-    return run_leakage(session, model, repeats=1)
+    return run_leakage(session, model, options=RunOptions(repeats=1))
 
 
 @suite_probe("counterfactual-bias")
@@ -213,8 +216,9 @@ def counterfactual_bias(session: Any, model: Any, behaviors: str) -> list[Any]:
     model refuse more often for one group? (`assay redteam bias results` gives the paired estimate.)"""
     from assay.redteam.bias import run_bias
     from assay.redteam.detect import refusal
+    from assay.redteam.options import RunOptions
 
-    return run_bias(session, model, judge=refusal())
+    return run_bias(session, model, options=RunOptions(judge=refusal()))
 
 
 def run_detectors(session: Any, model: str, detectors: list[str]) -> list[Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assay.report.figures import COLORS, LAYOUT, finite
+from assay.report.render import _md  # the hardened cell escaper: no live link or image from store text
 
 if TYPE_CHECKING:
     from assay.analysis.profile import ProfileSettings
@@ -162,8 +163,3 @@ def profile_markdown(section: Any) -> list[str]:
                 out.append(f"- topic {t['topic']} ({_md(', '.join(t['terms']))}) is only in {_md(has)}")
         out.append("")
     return out
-
-
-def _md(text: Any) -> str:
-    return (str(text).replace("\n", " ").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("`", "'"))

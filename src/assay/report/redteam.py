@@ -290,7 +290,7 @@ def bias_section(store: Store, models: Sequence[str] | None = None, confidence: 
     then LLM, then program) and BBQ's scores per model (`assay redteam bias bbq-results`); None without either."""
     from assay.redteam.bbq import SOURCE as BBQ_SOURCE
     from assay.redteam.bbq import bbq_results
-    from assay.redteam.bias import bias_results, probe_datasets
+    from assay.redteam.bias import GapOptions, bias_results, probe_datasets
 
     out: dict[str, Any] = {"confidence": confidence, "counterfactual": [], "bbq": []}
     probes = [d.name for d in probe_datasets(store)]
@@ -311,7 +311,8 @@ def bias_section(store: Store, models: Sequence[str] | None = None, confidence: 
             counts = js.groupby(["rater_id", "dimension"])["response_id"].nunique()
             rid, dim = min(counts.index, key=lambda k: (*_rank(raters, k[0], int(counts[k])), k[1]))
             try:
-                res = bias_results(store, str(model), rater=rid, dimension=dim, confidence=confidence)
+                res = bias_results(store, str(model), rater=rid, dimension=dim,
+                                   options=GapOptions(confidence=confidence))
                 out["counterfactual"].append({**res, "kind": rater_kind(raters.get(rid)),
                                               "other_raters": len(counts) - 1})
             except AssayError as e:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from assay.stats._bt import Bootstrap
 from assay.stats._intervals import check_confidence
 from assay.stats.abtest import adjust_pvalues, paired_test
 
@@ -164,17 +165,20 @@ def bbq_scores(choice, label, unknown, target, negative, ambiguous) -> BBQScores
 
 
 def bbq_intervals(choice, label, unknown, target, negative, ambiguous, *, clusters=None,  # noqa: ANN001
-                  confidence: float = 0.95, rounds: int = 2000,
-                  random_state: int | np.random.Generator | None = 0) -> dict[str, tuple[float, float] | None]:
+                  bootstrap: Bootstrap = Bootstrap(rounds=2000, random_state=0)
+                  ) -> dict[str, tuple[float, float] | None]:
     """Percentile bootstrap intervals of the four BBQ figures (Efron & Tibshirani 1993, ch. 13).
 
     ``clusters`` (one key per answer; BBQ's ``question_index`` within a category) resamples
     whole templates: the four variants of a template (two contexts x two questions) and
     its name or term swaps share wording, so they are not independent answers. Without it
-    each answer is a unit. Replicates on which a figure is undefined (no non-unknown
-    answer drawn) are left out; a figure undefined on more than half of them gets None.
-    Seeded: the same ``random_state`` gives the same intervals.
+    each answer is a unit. ``bootstrap`` (``assay.stats.ranking.Bootstrap``): ``rounds``
+    resamples, intervals at ``confidence``, drawn from ``random_state`` (default: 2000
+    rounds, 95%, seed 0). Replicates on which a figure is undefined (no non-unknown answer
+    drawn) are left out; a figure undefined on more than half of them gets None. Seeded:
+    the same ``random_state`` gives the same intervals.
     """
+    confidence, rounds, random_state = bootstrap.confidence, bootstrap.rounds, bootstrap.random_state
     check_confidence(confidence)
     if rounds < 2:
         raise ValueError("rounds must be at least 2")
