@@ -80,7 +80,7 @@ def test_profile_markdown_has_no_live_link_or_image_from_store_text(tmp_path):
     items = [R.Item(id=R.Item.make_id(exfil, str(k), None, None), dataset=exfil, external_id=str(k),
                     prompt=f"{p} {exfil}", category=exfil, language="en") for k, (_, p) in enumerate(pairs)]
     s.add([R.Dataset(name=exfil), *items])
-    report = build_report(s, profile=ProfileRequest("eval", exfil, ProfileSettings(topics=None)))
+    report = build_report(s, sections=Sections(profile=ProfileRequest("eval", exfil, ProfileSettings(topics=None))))
     md = to_markdown(report)
     assert "Data profile" in md and "evil.example" in md  # the name is shown...
     assert not re.search(r"(?<!\\)\[[^\]]*(?<!\\)\]\(", md)  # ...but no unescaped [text]( : no live image/link
