@@ -78,6 +78,11 @@ def scan_code(
 ) -> None:
     """Extract code from responses, scan Python with bandit and JavaScript/TypeScript with njsscan (never run);
     Judgments on insecure-output@1."""
+    from assay.errors import BadInput
+    from assay.redteam.code import SEVERITIES
+
+    if min_severity not in SEVERITIES:
+        raise BadInput(f"must be one of {', '.join(SEVERITIES)}, not {min_severity!r}", field="--min-severity")
     args: dict[str, Any] = {"min_severity": min_severity}
     if skip:
         args["skip"] = _split(skip)
@@ -90,7 +95,7 @@ def scan_rendering(
     dataset: DatasetOpt = None,
     attempts_only: AttemptsOpt = False,
     allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Hosts (and their subdomains) whose images and links are trusted; repeat or comma-separate.")] = None,
-    min_payload: Annotated[int, typer.Option(help="Characters of an encoded query value that count as data carried by a URL.")] = 16,
+    min_payload: Annotated[int, typer.Option(min=1, help="Characters of an encoded query value that count as data carried by a URL.")] = 16,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,
