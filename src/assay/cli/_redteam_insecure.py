@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, console, emit_json, executor_choice, \
-    progress, wants_json
+    confidence_option, progress, wants_json
 from assay.cli.redteam import redteam_app
 from assay.cli.run_report import RunBar
 
@@ -111,7 +111,7 @@ def insecure_cmd(
     detector: Annotated[str, typer.Option(help="code (bandit findings) or rendering (unsafe rendering).")] = "code",
     rater: Annotated[str | None, typer.Option(help="Rater id or name of the detector's Judgments (default: the only one).")] = None,
     models: Annotated[list[str] | None, typer.Option("--model", help="Only these models; repeat or comma-separate.")] = None,
-    confidence: Annotated[float, typer.Option(help="Confidence level of the Wilson intervals.")] = 0.95,
+    confidence: confidence_option("Confidence level of the Wilson intervals.") = 0.95,
     json_out: JsonOpt = False,
 ) -> None:
     """Insecure-code or unsafe-rendering rate per model with Wilson intervals, and the most frequent CWE ids or rules."""
