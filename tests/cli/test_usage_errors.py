@@ -78,6 +78,10 @@ def _cases():
         for p in cmd.params:  # an endpoint that is not a URL is refused before any work, not at the first call
             if p.name.endswith("base_url"):
                 yield f"{name}: not a URL ({p.opts[0]})", [*argv, *fill, p.opts[0], "..."], p.opts[0]
+        for p in cmd.params:  # a confidence level that is no level (NaN, infinity, above 1) before any data is read
+            if p.name == "confidence":
+                for bad in ("nan", "inf", "2", "0.3"):
+                    yield f"{name}: confidence {bad}", [*argv, *fill, p.opts[0], bad], p.opts[0]
         ranged = [(p, base, info) for p, base, info in numeric if info is not None and info.min is not None]
         if ranged:
             p, base, info = ranged[0]
@@ -96,6 +100,9 @@ def test_the_walk_covers_the_commands_named_in_the_issue():
             "redteam run: not a URL (--base-url)", "library check: not a URL (--judge-base-url)"} <= names
     assert any(n.startswith("generate: word for a number") for n in names)
     assert sum(n.endswith("unknown option") for n in names) == len(COMMANDS) > 60
+    # every command with a confidence level refuses NaN, infinity and levels out of range
+    assert {"abtest compare: confidence nan", "redteam asr: confidence inf", "redteam insecure: confidence 2",
+            "rank: confidence 0.3", "agreement: confidence nan", "redteam bias results: confidence inf"} <= names
 
 
 @pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])

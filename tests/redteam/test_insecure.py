@@ -211,3 +211,18 @@ def test_report_escapes_what_the_detectors_stored(store):
     html = to_html(report)
     assert hostile not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert hostile not in to_markdown(report)
+
+
+def test_bad_detector_settings_are_usage_errors_naming_the_option(db, store, capsys):
+    """A severity that is not one, or a payload length under 1, stops before anything is scanned (was an
+    internal error, and a silently accepted -1)."""
+    assert main(["--db", db, "redteam", "scan-code", "--min-severity", "bogus"]) == 2
+    assert "--min-severity" in capsys.readouterr().err
+    assert main(["--db", db, "redteam", "scan-rendering", "--min-payload", "-1"]) == 2
+    assert "--min-payload" in capsys.readouterr().err
+    assert store.count("judgments") == 0
+    from assay.redteam.rendering import unsafe_rendering
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="min_payload"):
+            unsafe_rendering(min_payload=bad)

@@ -38,8 +38,8 @@ from assay.store import Store
 from assay.store import tables as T
 
 __all__ = ["ABScores", "ABSettings", "DimensionScores", "PreferenceVotes", "compare_models", "compare_report",
-           "dimension_scores", "non_inferiority", "paired_scores", "plan", "plan_from_pilot", "preference_report", "preference_test",
-           "preference_votes", "resolve_run_models"]
+           "dimension_scores", "non_inferiority", "pair_votes", "paired_scores", "plan", "plan_from_pilot",
+           "preference_report", "preference_test", "preference_votes", "resolve_run_models"]
 
 PLAN_KS = (1, 2, 4, 8, math.inf)
 

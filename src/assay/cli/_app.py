@@ -28,6 +28,12 @@ err_console = Console(stderr=True, soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
+def confidence_option(help: str = "Confidence level of the intervals.") -> Any:  # noqa: A002 - typer's name
+    """A ``--confidence`` option that refuses, as a usage error, a level outside 0.5 to 0.9999 (NaN and
+    infinity included) before any data is read."""
+    return Annotated[float, typer.Option(min=0.5, max=0.9999, help=help)]
+
+
 @dataclass
 class Globals:
     db: str | None = None

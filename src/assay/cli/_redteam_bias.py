@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
+    confidence_option,
     base_url_value,
     BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, console, emit_json, err_console, executor_choice, wants_json,
@@ -26,7 +27,7 @@ bias_app = typer.Typer(help="Bias: counterfactual probes (one prompt, the demogr
 redteam_app.add_typer(bias_app, name="bias")
 
 ModelOpt = Annotated[str, typer.Option(help="Target model, NAME@VERSION.")]
-ConfidenceOpt = Annotated[float, typer.Option(min=0.5, max=0.999, help="Confidence level of the intervals.")]
+ConfidenceOpt = confidence_option()
 BaseUrlOpt = Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL for models the store has none for.")]
 KeyEnvOpt = Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")]
 SamplesOpt = Annotated[int, typer.Option(min=1, help="Answers per prompt.")]

@@ -21,7 +21,7 @@ from assay.cli.redteam import redteam_app
 from assay.cli.run_report import run_line
 
 ModelArg = Annotated[str, typer.Option(help="Target model, NAME@VERSION.")]
-RepeatsOpt = Annotated[int, typer.Option(min=1, help="Instances of each carrier (each with its own canaries).")]
+RepeatsOpt = Annotated[int, typer.Option(min=1, max=1000, help="Instances of each carrier (each with its own canaries).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the canaries.")]
 BaseUrlOpt = Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL when the store has none for the model.")]
 KeyOpt = Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")]

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, console, emit_json, executor_choice, \
-    progress, wants_json
+    confidence_option, progress, wants_json
 from assay.cli.redteam import redteam_app
 from assay.cli.run_report import RunBar
 
@@ -78,6 +78,11 @@ def scan_code(
 ) -> None:
     """Extract code from responses, scan Python with bandit and JavaScript/TypeScript with njsscan (never run);
     Judgments on insecure-output@1."""
+    from assay.errors import BadInput
+    from assay.redteam.code import SEVERITIES
+
+    if min_severity not in SEVERITIES:
+        raise BadInput(f"must be one of {', '.join(SEVERITIES)}, not {min_severity!r}", field="--min-severity")
     args: dict[str, Any] = {"min_severity": min_severity}
     if skip:
         args["skip"] = _split(skip)
@@ -90,7 +95,7 @@ def scan_rendering(
     dataset: DatasetOpt = None,
     attempts_only: AttemptsOpt = False,
     allow_host: Annotated[list[str] | None, typer.Option("--allow-host", help="Hosts (and their subdomains) whose images and links are trusted; repeat or comma-separate.")] = None,
-    min_payload: Annotated[int, typer.Option(help="Characters of an encoded query value that count as data carried by a URL.")] = 16,
+    min_payload: Annotated[int, typer.Option(min=1, help="Characters of an encoded query value that count as data carried by a URL.")] = 16,
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = None,
     workers: WorkersOpt = None,
@@ -106,7 +111,7 @@ def insecure_cmd(
     detector: Annotated[str, typer.Option(help="code (bandit findings) or rendering (unsafe rendering).")] = "code",
     rater: Annotated[str | None, typer.Option(help="Rater id or name of the detector's Judgments (default: the only one).")] = None,
     models: Annotated[list[str] | None, typer.Option("--model", help="Only these models; repeat or comma-separate.")] = None,
-    confidence: Annotated[float, typer.Option(help="Confidence level of the Wilson intervals.")] = 0.95,
+    confidence: confidence_option("Confidence level of the Wilson intervals.") = 0.95,
     json_out: JsonOpt = False,
 ) -> None:
     """Insecure-code or unsafe-rendering rate per model with Wilson intervals, and the most frequent CWE ids or rules."""

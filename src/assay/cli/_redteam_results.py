@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import G, ExecutorOpt, JsonOpt, RayAddressOpt, WorkersOpt, console, emit_json, executor_choice, \
-    progress, wants_json
+    confidence_option, progress, wants_json
 from assay.cli.redteam import redteam_app
 from assay.cli.run_report import RunBar
 
@@ -126,7 +126,7 @@ def asr_cmd(
     attacks: Annotated[list[str] | None, typer.Option("--attack", help="Only these attacks; repeat or comma-separate.")] = None,
     compare: Annotated[str | None, typer.Option(help="A,B: paired McNemar test of two models (or attacks with --on attack).")] = None,
     on: Annotated[str, typer.Option(help="What --compare compares: model or attack.")] = "model",
-    confidence: Annotated[float, typer.Option(help="Confidence level of the Wilson intervals.")] = 0.95,
+    confidence: confidence_option("Confidence level of the Wilson intervals.") = 0.95,
     json_out: JsonOpt = False,
 ) -> None:
     """Attack success rates with Wilson intervals, from one rater's Judgments on attempt responses."""

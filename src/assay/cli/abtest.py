@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json, confidence_option
 from assay.cli._assisted import _f, _p, assisted_section, budget_plan, print_assisted
 from assay.cli.agreement import resolve_raters
 from assay.errors import BadInput
@@ -99,7 +99,7 @@ def compare(
     adjust: Annotated[str, typer.Option(help="Adjust p across dimensions: holm or fdr_bh.")] = "holm",
     alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
     power: Annotated[float, typer.Option(help="Power for the minimum detectable effect.")] = 0.8,
-    confidence: Annotated[float, typer.Option(help="Interval confidence level.")] = 0.95,
+    confidence: confidence_option("Interval confidence level.") = 0.95,
     no_cluster: Annotated[bool, typer.Option("--no-cluster", help="Ignore items' cluster keys (naive SE).")] = False,
     pair_by: Annotated[str, typer.Option(help="Match prompts by item, by prompt text, or auto.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and permutation tests.")] = 0,

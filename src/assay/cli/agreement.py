@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json, confidence_option
 
 
 def resolve_raters(store, tokens: list[str] | None, kinds: list[str] | None) -> list[str] | None:  # noqa: ANN001
@@ -92,7 +92,7 @@ def agreement(
     by_guideline: Annotated[bool, typer.Option("--by-guideline", help="Also alpha per guideline version.")] = False,
     rounds: Annotated[int, typer.Option(help="Bootstrap resamples for the intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
-    confidence: Annotated[float, typer.Option(help="Interval confidence level.")] = 0.95,
+    confidence: confidence_option("Interval confidence level.") = 0.95,
     out: Annotated[Path | None, typer.Option(help="Also write the report as JSON to this file.")] = None,
     json_out: JsonOpt = False,
 ) -> None:

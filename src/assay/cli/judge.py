@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
+    confidence_option,
     base_url_value,
     BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, app, console, emit_json, err_console, executor_choice, wants_json,
@@ -394,7 +395,7 @@ def judge_tune(
     holdout: Annotated[float, typer.Option(help="Share of the labelled items held out to check the choice.")] = 0.5,
     min_units: Annotated[int, typer.Option(min=1, help="Fewest labelled responses each split needs.")] = 10,
     metric: Annotated[str | None, typer.Option(help="accuracy, kappa, kappa_quadratic or mae (default: by the scale).")] = None,
-    confidence: Annotated[float, typer.Option(help="Confidence of the intervals (the gains' are Bonferroni-adjusted).")] = 0.95,
+    confidence: confidence_option("Confidence of the intervals (the gains' are Bonferroni-adjusted).") = 0.95,
     rounds: Annotated[int, typer.Option(min=100, help="Bootstrap rounds.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the split, the exemplars and the bootstrap.")] = 0,
     name: Annotated[str | None, typer.Option(help="Name of the tuned judge (default tuned-RUBRIC-DIMENSION); each run stores a new version.")] = None,

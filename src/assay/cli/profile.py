@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, wants_json
+from assay.cli._app import G, JsonOpt, app, console, emit_json, err_console, wants_json, confidence_option
 from assay.cli._boundary import flags_for
 
 FLAGS = {"dataset": "DATASET", "against": "--against", "contamination_against": "--contamination-against",
@@ -49,7 +49,7 @@ def profile(
     measure: Annotated[str, typer.Option(help="Score: win-rate (B over A, ties half), difference (B - A), score-a or score-b.")] = "win-rate",
     interval: Annotated[str, typer.Option(help="Interval of the re-weighted score: bootstrap (stratified) or delta.")] = "bootstrap",
     rounds: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
-    confidence: Annotated[float, typer.Option(help="Confidence level of intervals.")] = 0.95,
+    confidence: confidence_option("Confidence level of intervals.") = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of every sample and resample.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json
+from assay.cli._app import G, JsonOpt, app, console, emit_json, wants_json, confidence_option
 from assay.cli.agreement import resolve_raters
 
 
@@ -188,7 +188,7 @@ def rank(
     style_control: Annotated[bool, typer.Option("--style-control", help="Also ratings controlled for length and markdown.")] = False,
     rounds: Annotated[int, typer.Option(help="Bootstrap rounds for the intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
-    confidence: Annotated[float, typer.Option(help="Interval confidence level.")] = 0.95,
+    confidence: confidence_option("Interval confidence level.") = 0.95,
     l2: Annotated[float, typer.Option(help="Ridge penalty on Bradley-Terry strengths (0: plain MLE).")] = 0.0,
     one_per_rater: Annotated[bool, typer.Option("--one-per-rater", help="Comparisons: keep only each rater's latest "
                                                 "comparison of a pair (default: every stored comparison counts, "

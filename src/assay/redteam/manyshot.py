@@ -55,7 +55,7 @@ def manyshot(shots: int = 32, seed: int = 0) -> Transform:
     The shots are harmless placeholders drawn with ``seed``; attack success can grow with N as
     in-context learning outweighs safety training."""
     if not 1 <= shots <= 4096:
-        raise ValueError("converter manyshot: shots must lie in 1..4096")
+        raise ValueError("shots must lie in 1..4096")
     turns = "".join(f"\nUser: {q}\nAssistant: {a}\n" for q, a in faux_dialogue(shots, seed))
     head = HEADER + "\n" + turns + FOOTER
 

@@ -179,6 +179,8 @@ def unsafe_rendering_findings(text: str, *, allow_hosts: Sequence[str] = (), min
 @program("unsafe_rendering", version=VERSION)
 def unsafe_rendering(allow_hosts: list[str] | None = None, min_payload: int = 16) -> Check:
     """Markdown images or links that carry data, remote images, data:/javascript: URLs, script and raw HTML (passes when none)."""
+    if isinstance(min_payload, bool) or not isinstance(min_payload, int) or min_payload < 1:
+        raise ValueError(f"min_payload must be a whole number of characters, at least 1, got {min_payload!r}")
     allow = tuple(h.lower() for h in allow_hosts or ())
 
     def check(response: str, target: Target) -> Verdict:
