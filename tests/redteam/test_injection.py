@@ -291,3 +291,18 @@ def test_injection_attempts_stay_out_of_the_jailbreak_rates(store):
     assert [(r["attack"], r["successes"]) for r in asr(store, dimension="injected")["rows"]] == [("inject:task-switch", 2)]
     with pytest.raises(Exception, match="no attempts"):
         asr(store, dimension="refusal")
+
+
+def test_longest_common_run_equals_difflibs_on_random_texts():
+    """The leakage detector's linear-time longest common substring gives difflib's answer (its old quadratic
+    implementation), on small alphabets where runs are long and on prose-like texts."""
+    import random
+    from difflib import SequenceMatcher
+
+    rng = random.Random(7)
+    for t in range(2000):
+        alphabet = ("ab", "abcdefgh", "a", "the quick brown fox ")[t % 4]
+        a = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        b = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        want = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size if a and b else 0
+        assert C._longest(a, b) == want, (a, b)
