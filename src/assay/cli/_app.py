@@ -175,3 +175,13 @@ def base_url_value(value: str | None) -> str | None:
     if u.scheme not in ("http", "https") or not u.hostname:
         raise typer.BadParameter(f"{value!r} is not an http:// or https:// URL (e.g. http://localhost:8000/v1)")
     return value
+
+
+# the target model's endpoint and sampling, as the red-team commands that send prompts take them
+BaseUrlOpt = Annotated[str | None, typer.Option(callback=base_url_value,
+                                                help="OpenAI-compatible base URL for models the store has none for.")]
+KeyEnvOpt = Annotated[str | None, typer.Option(
+    help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")]
+TempOpt = Annotated[float | None, typer.Option(help="Target's sampling temperature.")]
+MaxTokOpt = Annotated[int | None, typer.Option(min=1, help="Target's maximum completion tokens.")]
+ConcOpt = Annotated[int, typer.Option(min=1, help="Requests in flight at once.")]

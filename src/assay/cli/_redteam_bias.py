@@ -12,7 +12,7 @@ from rich.table import Table
 
 from assay.cli._app import (
     confidence_option,
-    base_url_value,
+    BaseUrlOpt, ConcOpt, KeyEnvOpt, MaxTokOpt, TempOpt,
     BackoffOpt, DryRunOpt, ExecutorOpt, G, JsonOpt, NoCacheOpt, PriceInOpt, PriceOutOpt, RayAddressOpt, RetriesOpt,
     RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, YesOpt, console, emit_json, err_console, executor_choice, wants_json,
 )
@@ -28,8 +28,6 @@ redteam_app.add_typer(bias_app, name="bias")
 
 ModelOpt = Annotated[str, typer.Option(help="Target model, NAME@VERSION.")]
 ConfidenceOpt = confidence_option()
-BaseUrlOpt = Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL for models the store has none for.")]
-KeyEnvOpt = Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")]
 SamplesOpt = Annotated[int, typer.Option(min=1, help="Answers per prompt.")]
 
 
@@ -81,9 +79,9 @@ def run_cmd(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N templates.")] = None,
     base_url: BaseUrlOpt = None,
     api_key_env: KeyEnvOpt = None,
-    temperature: Annotated[float | None, typer.Option(help="Target's sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Target's maximum completion tokens.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 16,
+    temperature: TempOpt = None,
+    max_tokens: MaxTokOpt = None,
+    concurrency: ConcOpt = 16,
     rpm: RpmOpt = None,
     tpm: TpmOpt = None,
     timeout: TimeoutOpt = 120.0,
@@ -232,9 +230,9 @@ def bbq_cmd(
     samples: SamplesOpt = 1,
     base_url: BaseUrlOpt = None,
     api_key_env: KeyEnvOpt = None,
-    temperature: Annotated[float | None, typer.Option(help="Target's sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Target's maximum completion tokens.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at once.")] = 16,
+    temperature: TempOpt = None,
+    max_tokens: MaxTokOpt = None,
+    concurrency: ConcOpt = 16,
     rpm: RpmOpt = None,
     tpm: TpmOpt = None,
     timeout: TimeoutOpt = 120.0,

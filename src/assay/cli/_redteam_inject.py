@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._app import (
-    base_url_value,
+    BaseUrlOpt, ConcOpt, KeyEnvOpt, MaxTokOpt, TempOpt,
     BackoffOpt, DryRunOpt, G, JsonOpt, NoCacheOpt, RetriesOpt, RpmOpt, TimeoutOpt, TpmOpt, YesOpt, console, emit_json,
     err_console, wants_json,
 )
@@ -23,11 +23,6 @@ from assay.cli.run_report import run_line
 ModelArg = Annotated[str, typer.Option(help="Target model, NAME@VERSION.")]
 RepeatsOpt = Annotated[int, typer.Option(min=1, max=1000, help="Instances of each carrier (each with its own canaries).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the canaries.")]
-BaseUrlOpt = Annotated[str | None, typer.Option(callback=base_url_value, help="OpenAI-compatible base URL when the store has none for the model.")]
-KeyOpt = Annotated[str | None, typer.Option(help="Environment variable holding the API key (default: OPENAI_API_KEY, when set).")]
-TempOpt = Annotated[float | None, typer.Option(help="Target's sampling temperature.")]
-MaxTokOpt = Annotated[int | None, typer.Option(min=1, help="Target's maximum completion tokens.")]
-ConcOpt = Annotated[int, typer.Option(min=1, help="Requests in flight at once.")]
 
 
 def _family(family: str, model: str, cases: Any, run: Any, *, base_url: str | None, api_key_env: str | None,
@@ -111,7 +106,7 @@ def inject_cmd(
     seed: SeedOpt = 0,
     dataset: Annotated[str | None, typer.Option(help="Name of the behaviours dataset (default: injection-direct or injection-indirect).")] = None,
     base_url: BaseUrlOpt = None,
-    api_key_env: KeyOpt = None,
+    api_key_env: KeyEnvOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxTokOpt = None,
     concurrency: ConcOpt = 16,
@@ -158,7 +153,7 @@ def leak_cmd(
     seed: SeedOpt = 0,
     dataset: Annotated[str, typer.Option(help="Name of the behaviours dataset.")] = "leakage",
     base_url: BaseUrlOpt = None,
-    api_key_env: KeyOpt = None,
+    api_key_env: KeyEnvOpt = None,
     temperature: TempOpt = None,
     max_tokens: MaxTokOpt = None,
     concurrency: ConcOpt = 16,
